@@ -1,0 +1,30 @@
+# eipgw make targets. `make demo` runs the demo park end to end; `make test`
+# installs what the tests need and runs them. CI runs `make test` verbatim.
+GO ?= go
+
+.PHONY: demo test tools check fmt vet build clean
+
+demo:
+	./scripts/demo.sh
+
+test: tools vet
+	$(GO) test -race -count=1 ./...
+
+tools:
+	./scripts/tools.sh
+
+vet:
+	$(GO) vet ./...
+
+# check adds formatting and module tidiness to test.
+check: fmt test
+	$(GO) mod tidy -diff
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+build:
+	$(GO) build -o .tools/bin/eipgw ./cmd/eipgw
+
+clean:
+	rm -rf .demo

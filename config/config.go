@@ -1,0 +1,369 @@
+// Package config is eipgw's configuration: the YAML schema of every role
+// (edge, ingest, demo), strict loading with errors that carry file:line and
+// the field path, defaults, validation and secrets read from the environment
+// or from files. It imports nothing else of eipgw.
+//
+// One file may hold the sections of several roles; each command reads the
+// sections it needs and requires them. Commented examples of each role live in
+// config/examples and are loaded by this package's tests.
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// File is one configuration file.
+type File struct {
+	// Park is the park identifier used in MQTT topics and the InfluxDB park
+	// tag, e.g. "suzhou-eip".
+	Park string `yaml:"park"`
+	// Site is the site tag written with every reading of this edge.
+	Site   string  `yaml:"site"`
+	MQTT   *MQTT   `yaml:"mqtt"`
+	Edge   *Edge   `yaml:"edge"`
+	Ingest *Ingest `yaml:"ingest"`
+
+	// Source maps field paths to lines; set by Load.
+	Source *Source `yaml:"-"`
+}
+
+// MQTT is the connection to the broker.
+type MQTT struct {
+	// Broker is the broker URL: tcp://host:port, ssl://host:port or ws://.
+	Broker   string `yaml:"broker"`
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"`
+	// Password is read from an environment variable or a file, never inline.
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// KeepAlive is the MQTT keep-alive period (default 30s).
+	KeepAlive time.Duration `yaml:"keepalive"`
+	// ConnectTimeout bounds each connection attempt (default 10s).
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+
+	// Password holds the resolved secret after Load.
+	Password string `yaml:"-"`
+}
+
+// Edge is the polling side: buses, devices and where the edge keeps state.
+type Edge struct {
+	// Gateway is this edge's identifier, unique in the park (topic level).
+	Gateway string `yaml:"gateway"`
+	// StateDir holds the persisted sequence counter and unsent batches.
+	StateDir string `yaml:"state_dir"`
+	// ProfileDirs are extra directories of device profile YAML files.
+	ProfileDirs []string `yaml:"profile_dirs"`
+	// PublishTimeout bounds the wait for the broker's acknowledgement of
+	// outstanding batches at shutdown before they are persisted (default 5s).
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
+	Buses          []Bus         `yaml:"buses"`
+	Devices        []Device      `yaml:"devices"`
+}
+
+// Bus is one physical Modbus bus: a TCP endpoint or a serial line.
+type Bus struct {
+	Name string `yaml:"name"`
+	// Transport is "tcp" (Modbus TCP).
+	Transport string `yaml:"transport"`
+	// Address is host:port for tcp.
+	Address string `yaml:"address"`
+	// Timeout is the per-request response timeout (default 1s).
+	Timeout time.Duration `yaml:"timeout"`
+	// Delay is the idle time between two requests on the bus (default 0).
+	Delay time.Duration `yaml:"delay"`
+}
+
+// Device is one polled Modbus device.
+type Device struct {
+	// Name is the device identifier, unique per gateway (topic level and
+	// InfluxDB device tag), e.g. "chp-1".
+	Name string `yaml:"name"`
+	// Profile names the register map (built-in: chp, cems, bds, boiler,
+	// steam_meter, power_meter, heat_meter; or one from profile_dirs).
+	Profile string `yaml:"profile"`
+	Bus     string `yaml:"bus"`
+	// Unit is the Modbus unit id (slave address), 0-247.
+	Unit int `yaml:"unit"`
+	// Interval is the poll period (default 1s).
+	Interval time.Duration `yaml:"interval"`
+	// Tenant is the park tenant the device belongs to (InfluxDB tenant tag).
+	Tenant string `yaml:"tenant"`
+}
+
+// Ingest is the MQTT-to-InfluxDB writer.
+type Ingest struct {
+	// Group is the shared-subscription group that ingest workers join
+	// (default "eipgw-ingest").
+	Group string `yaml:"group"`
+	// BatchSize is the most messages written to InfluxDB in one request
+	// (default 500).
+	BatchSize int `yaml:"batch_size"`
+	// BatchWait is how long a partial batch waits for more messages
+	// (default 200ms).
+	BatchWait time.Duration `yaml:"batch_wait"`
+	InfluxDB  *InfluxDB     `yaml:"influxdb"`
+}
+
+// InfluxDB is the storage target, written through the v2 write API (which
+// InfluxDB 1.8+, 2.x and 3.x serve).
+type InfluxDB struct {
+	URL string `yaml:"url"`
+	// Org is the organisation (ignored by InfluxDB 1.8).
+	Org string `yaml:"org"`
+	// Bucket is the bucket, or "database/retention-policy" on InfluxDB 1.8.
+	Bucket string `yaml:"bucket"`
+	// Token is read from an environment variable or a file ("user:password"
+	// on InfluxDB 1.8 with auth, may be empty without).
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+	// Timeout bounds one write request (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+
+	// Token holds the resolved secret after Load.
+	Token string `yaml:"-"`
+}
+
+// Load reads, decodes, defaults and validates one file. knownProfile reports
+// whether a device profile name exists (nil skips that check). The returned
+// error, if any, is an Errors listing every problem.
+func Load(path string, knownProfile func(string) bool) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: err.Error()}}
+	}
+	return Parse(path, data, knownProfile)
+}
+
+// Parse is Load on bytes already read; name is used in errors.
+func Parse(name string, data []byte, knownProfile func(string) bool) (*File, error) {
+	var f File
+	src, errs := Decode(name, data, &f)
+	f.Source = src
+	if len(errs) > 0 {
+		return &f, errs.Err()
+	}
+	f.applyDefaults()
+	errs = append(errs, f.validate(knownProfile)...)
+	errs = append(errs, f.resolveSecrets()...)
+	return &f, errs.Err()
+}
+
+// Defaults.
+const (
+	DefaultInterval       = time.Second
+	DefaultTimeout        = time.Second
+	DefaultKeepAlive      = 30 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultPublishTimeout = 5 * time.Second
+	DefaultGroup          = "eipgw-ingest"
+	DefaultBatchSize      = 500
+	DefaultBatchWait      = 200 * time.Millisecond
+	DefaultWriteTimeout   = 10 * time.Second
+)
+
+func (f *File) applyDefaults() {
+	if m := f.MQTT; m != nil {
+		setDur(&m.KeepAlive, DefaultKeepAlive)
+		setDur(&m.ConnectTimeout, DefaultConnectTimeout)
+	}
+	if e := f.Edge; e != nil {
+		setDur(&e.PublishTimeout, DefaultPublishTimeout)
+		for i := range e.Buses {
+			b := &e.Buses[i]
+			if b.Transport == "" {
+				b.Transport = "tcp"
+			}
+			setDur(&b.Timeout, DefaultTimeout)
+		}
+		for i := range e.Devices {
+			setDur(&e.Devices[i].Interval, DefaultInterval)
+		}
+	}
+	if in := f.Ingest; in != nil {
+		if in.Group == "" {
+			in.Group = DefaultGroup
+		}
+		if in.BatchSize == 0 {
+			in.BatchSize = DefaultBatchSize
+		}
+		setDur(&in.BatchWait, DefaultBatchWait)
+		if in.InfluxDB != nil {
+			setDur(&in.InfluxDB.Timeout, DefaultWriteTimeout)
+		}
+	}
+}
+
+func setDur(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+// identRE is what park, gateway, site, tenant and device names may contain:
+// they become MQTT topic levels and InfluxDB tag values.
+var identRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func (f *File) validate(knownProfile func(string) bool) Errors {
+	var errs Errors
+	s := f.Source
+	ident := func(path, v string, required bool) {
+		switch {
+		case v == "" && required:
+			errs = append(errs, s.Errorf(path, "required field is missing"))
+		case v != "" && !identRE.MatchString(v):
+			errs = append(errs, s.Errorf(path, "%q is not a valid name: use letters, digits, '-', '_' or '.', at most 64, starting with a letter or digit", v))
+		}
+	}
+	ident("park", f.Park, true)
+	ident("site", f.Site, false)
+	if f.MQTT == nil {
+		errs = append(errs, s.Errorf("mqtt", "required section is missing"))
+	} else {
+		m := f.MQTT
+		if m.Broker == "" {
+			errs = append(errs, s.Errorf("mqtt.broker", "required field is missing"))
+		} else if !strings.Contains(m.Broker, "://") {
+			errs = append(errs, s.Errorf("mqtt.broker", "%q must be a URL such as tcp://127.0.0.1:1883", m.Broker))
+		}
+		if m.PasswordEnv != "" && m.PasswordFile != "" {
+			errs = append(errs, s.Errorf("mqtt.password_file", "set password_env or password_file, not both"))
+		}
+	}
+	if f.Edge == nil && f.Ingest == nil {
+		errs = append(errs, s.Errorf("", "nothing to run: the file has neither an edge nor an ingest section"))
+	}
+	if e := f.Edge; e != nil {
+		if f.Site == "" {
+			errs = append(errs, s.Errorf("site", "required field is missing (an edge needs the site it stands on)"))
+		}
+		ident("edge.gateway", e.Gateway, true)
+		if e.StateDir == "" {
+			errs = append(errs, s.Errorf("edge.state_dir", "required field is missing"))
+		}
+		buses := map[string]bool{}
+		for i, b := range e.Buses {
+			p := fmt.Sprintf("edge.buses[%d]", i)
+			ident(p+".name", b.Name, true)
+			if buses[b.Name] && b.Name != "" {
+				errs = append(errs, s.Errorf(p+".name", "bus %q is defined twice", b.Name))
+			}
+			buses[b.Name] = true
+			if b.Transport != "tcp" {
+				errs = append(errs, s.Errorf(p+".transport", "unsupported transport %q (supported: tcp)", b.Transport))
+			}
+			if b.Address == "" {
+				errs = append(errs, s.Errorf(p+".address", "required field is missing"))
+			} else if !strings.Contains(b.Address, ":") {
+				errs = append(errs, s.Errorf(p+".address", "%q must be host:port", b.Address))
+			}
+		}
+		if len(e.Devices) == 0 {
+			errs = append(errs, s.Errorf("edge.devices", "no devices configured"))
+		}
+		devices := map[string]bool{}
+		for i, d := range e.Devices {
+			p := fmt.Sprintf("edge.devices[%d]", i)
+			ident(p+".name", d.Name, true)
+			if d.Name == "status" || d.Name == "metrics" || d.Name == "deadletter" {
+				errs = append(errs, s.Errorf(p+".name", "%q is reserved for eipgw's own topics", d.Name))
+			}
+			if devices[d.Name] && d.Name != "" {
+				errs = append(errs, s.Errorf(p+".name", "device %q is defined twice", d.Name))
+			}
+			devices[d.Name] = true
+			switch {
+			case d.Bus == "":
+				errs = append(errs, s.Errorf(p+".bus", "required field is missing"))
+			case !buses[d.Bus]:
+				errs = append(errs, s.Errorf(p+".bus", "bus %q is not defined in edge.buses", d.Bus))
+			}
+			switch {
+			case d.Profile == "":
+				errs = append(errs, s.Errorf(p+".profile", "required field is missing"))
+			case knownProfile != nil && !knownProfile(d.Profile):
+				errs = append(errs, s.Errorf(p+".profile", "profile %q is not defined (neither built in nor in profile_dirs)", d.Profile))
+			}
+			if d.Unit < 0 || d.Unit > 247 {
+				errs = append(errs, s.Errorf(p+".unit", "unit id %d out of range 0-247", d.Unit))
+			}
+			if d.Interval < 10*time.Millisecond {
+				errs = append(errs, s.Errorf(p+".interval", "interval %s is below the 10ms minimum", d.Interval))
+			}
+			ident(p+".tenant", d.Tenant, false)
+		}
+	}
+	if in := f.Ingest; in != nil {
+		if strings.ContainsAny(in.Group, "/+#") {
+			errs = append(errs, s.Errorf("ingest.group", "%q must not contain '/', '+' or '#'", in.Group))
+		}
+		if in.BatchSize < 1 || in.BatchSize > 100000 {
+			errs = append(errs, s.Errorf("ingest.batch_size", "%d out of range 1-100000", in.BatchSize))
+		}
+		if db := in.InfluxDB; db == nil {
+			errs = append(errs, s.Errorf("ingest.influxdb", "required section is missing"))
+		} else {
+			if !strings.HasPrefix(db.URL, "http://") && !strings.HasPrefix(db.URL, "https://") {
+				errs = append(errs, s.Errorf("ingest.influxdb.url", "%q must be an http:// or https:// URL", db.URL))
+			}
+			if db.Bucket == "" {
+				errs = append(errs, s.Errorf("ingest.influxdb.bucket", "required field is missing"))
+			}
+			if db.TokenEnv != "" && db.TokenFile != "" {
+				errs = append(errs, s.Errorf("ingest.influxdb.token_file", "set token_env or token_file, not both"))
+			}
+		}
+	}
+	return errs
+}
+
+func (f *File) resolveSecrets() Errors {
+	var errs Errors
+	if m := f.MQTT; m != nil {
+		v, err := secret(m.PasswordEnv, m.PasswordFile)
+		if err != nil {
+			errs = append(errs, f.Source.Errorf(secretPath("mqtt.password", m.PasswordEnv), "%v", err))
+		}
+		m.Password = v
+	}
+	if in := f.Ingest; in != nil && in.InfluxDB != nil {
+		db := in.InfluxDB
+		v, err := secret(db.TokenEnv, db.TokenFile)
+		if err != nil {
+			errs = append(errs, f.Source.Errorf(secretPath("ingest.influxdb.token", db.TokenEnv), "%v", err))
+		}
+		db.Token = v
+	}
+	return errs
+}
+
+func secretPath(base, env string) string {
+	if env != "" {
+		return base + "_env"
+	}
+	return base + "_file"
+}
+
+// secret reads a secret from the named environment variable or file. A named
+// but unset variable or unreadable file is an error: a gateway that silently
+// connects without its credentials is harder to diagnose than one that stops.
+func secret(env, file string) (string, error) {
+	switch {
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s is not set", env)
+		}
+		return v, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading secret: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", nil
+}

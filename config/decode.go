@@ -1,0 +1,352 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is one problem found in a configuration file. It names the file, the
+// line and the field path (for example "edge.devices[2].bus").
+type Error struct {
+	File string
+	Line int
+	Path string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":")
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one or more files, in file and line order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Err returns es as an error, or nil when it is empty.
+func (es Errors) Err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	es.sort()
+	return es
+}
+
+func (es Errors) sort() {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].File != es[j].File {
+			return es[i].File < es[j].File
+		}
+		return es[i].Line < es[j].Line
+	})
+}
+
+// Source remembers where each field path of a decoded file was written, so
+// that checks made after decoding can still point at a line.
+type Source struct {
+	File  string
+	lines map[string]int
+}
+
+// Line returns the line of path, or of its nearest ancestor written in the
+// file (a missing field is reported at its parent), or 0.
+func (s *Source) Line(path string) int {
+	if s == nil {
+		return 0
+	}
+	for p := path; ; {
+		if l, ok := s.lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return s.lines[""]
+		}
+		p = p[:i]
+	}
+}
+
+// Errorf builds an Error at path.
+func (s *Source) Errorf(path, format string, args ...any) *Error {
+	file := ""
+	if s != nil {
+		file = s.File
+	}
+	return &Error{File: file, Line: s.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Decode strictly decodes YAML data into out, which must be a pointer to a
+// struct whose fields carry `yaml:"name"` tags. Unknown keys, wrong types,
+// duplicate keys and malformed YAML are errors; decoding goes on after an
+// error so that every problem in the file is reported at once.
+func Decode(file string, data []byte, out any) (*Source, Errors) {
+	src := &Source{File: file, lines: map[string]int{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return src, Errors{syntaxError(file, err)}
+	}
+	d := &decoder{src: src}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return src, Errors{{File: file, Line: 1, Msg: "file is empty"}}
+	}
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		panic("config.Decode: out must be a non-nil pointer")
+	}
+	d.value(doc.Content[0], rv.Elem(), "")
+	return src, d.errs
+}
+
+var yamlLine = strings.NewReplacer("yaml: ", "")
+
+func syntaxError(file string, err error) *Error {
+	msg := err.Error()
+	line := 0
+	// yaml.v3 reports "yaml: line N: message".
+	if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
+		if i := strings.Index(rest, ":"); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				line = n
+				msg = strings.TrimSpace(rest[i+1:])
+			}
+		}
+	}
+	return &Error{File: file, Line: line, Msg: "invalid YAML: " + yamlLine.Replace(msg)}
+}
+
+type decoder struct {
+	src  *Source
+	errs Errors
+}
+
+func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.src.File, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
+	d.src.lines[path] = n.Line
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // explicit null leaves the zero value
+	}
+	if v.Type() == durationType {
+		d.duration(n, v, path)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.value(n, v.Elem(), path)
+	case reflect.Struct:
+		d.structure(n, v, path)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.fail(n, path, "expected a list, got %s", describe(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.value(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.fail(n, path, "expected a mapping, got %s", describe(n))
+			return
+		}
+		if v.Type().Key().Kind() != reflect.String {
+			panic("config: map keys must be strings")
+		}
+		m := reflect.MakeMap(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+				d.fail(k, p, "duplicate key %q", k.Value)
+				continue
+			}
+			e := reflect.New(v.Type().Elem()).Elem()
+			d.value(val, e, p)
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), e)
+		}
+		v.Set(m)
+	case reflect.String:
+		if !d.scalar(n, path, "a string") {
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		if !d.scalar(n, path, "true or false") {
+			return
+		}
+		var b bool
+		if n.Tag != "!!bool" || n.Decode(&b) != nil {
+			d.fail(n, path, "expected true or false, got %q", n.Value)
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if !d.scalar(n, path, "an integer") {
+			return
+		}
+		i, err := strconv.ParseInt(n.Value, 0, v.Type().Bits())
+		if err != nil || n.Tag != "!!int" {
+			d.fail(n, path, "expected an integer (%d-bit), got %q", v.Type().Bits(), n.Value)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if !d.scalar(n, path, "a non-negative integer") {
+			return
+		}
+		u, err := strconv.ParseUint(n.Value, 0, v.Type().Bits())
+		if err != nil || n.Tag != "!!int" {
+			d.fail(n, path, "expected a non-negative integer below 2^%d, got %q", v.Type().Bits(), n.Value)
+			return
+		}
+		v.SetUint(u)
+	case reflect.Float32, reflect.Float64:
+		if !d.scalar(n, path, "a number") {
+			return
+		}
+		var f float64
+		if (n.Tag != "!!float" && n.Tag != "!!int") || n.Decode(&f) != nil || math.IsNaN(f) {
+			d.fail(n, path, "expected a number, got %q", n.Value)
+			return
+		}
+		v.SetFloat(f)
+	default:
+		panic(fmt.Sprintf("config: unsupported field type %s at %s", v.Type(), path))
+	}
+}
+
+func (d *decoder) scalar(n *yaml.Node, path, want string) bool {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, "expected %s, got %s", want, describe(n))
+		return false
+	}
+	return true
+}
+
+func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
+	if !d.scalar(n, path, "a duration") {
+		return
+	}
+	dur, err := time.ParseDuration(n.Value)
+	if err != nil {
+		d.fail(n, path, "expected a duration such as 500ms, 10s or 1m, got %q", n.Value)
+		return
+	}
+	if dur < 0 {
+		d.fail(n, path, "duration must not be negative, got %s", n.Value)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "expected a mapping, got %s", describe(n))
+		return
+	}
+	fields := fieldsOf(v.Type())
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		idx, ok := fields[k.Value]
+		if !ok {
+			d.fail(k, p, "unknown field %q (known: %s)", k.Value, knownList(fields))
+			continue
+		}
+		if seen[k.Value] {
+			d.fail(k, p, "duplicate key %q", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		d.value(val, v.Field(idx), p)
+		d.src.lines[p] = k.Line
+	}
+}
+
+func fieldsOf(t reflect.Type) map[string]int {
+	m := map[string]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		m[name] = i
+	}
+	return m
+}
+
+func knownList(fields map[string]int) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "nothing"
+}
+
+// ErrorsOf unwraps err into Errors when it holds them.
+func ErrorsOf(err error) (Errors, bool) {
+	var es Errors
+	if errors.As(err, &es) {
+		return es, true
+	}
+	return nil, false
+}

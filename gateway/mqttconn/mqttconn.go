@@ -1,0 +1,85 @@
+// Package mqttconn builds eipgw's MQTT client options and topic names, so
+// that edge, ingest and park connect the same way: MQTT 3.1.1, QoS 1,
+// persistent sessions (CleanSession=false) with stable client ids, automatic
+// reconnection.
+package mqttconn
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eipgw/eipgw/config"
+)
+
+// Topic prefix and levels of the MQTT contract.
+const (
+	Prefix = "eip/v1/"
+	// StatusLevel is the last level of a gateway's retained status topic.
+	StatusLevel = "status"
+	// MetricsLevel is the gateway level of derived metrics topics.
+	MetricsLevel = "metrics"
+)
+
+// DataTopic is where a device's batches are published.
+func DataTopic(park, gateway, device string) string {
+	return Prefix + park + "/" + gateway + "/" + device
+}
+
+// StatusTopic is the gateway's retained birth / last-will topic.
+func StatusTopic(park, gateway string) string {
+	return Prefix + park + "/" + gateway + "/" + StatusLevel
+}
+
+// DeadLetterTopic receives payloads that ingest could not use. It has one
+// level fewer than data topics, so data subscriptions never match it.
+func DeadLetterTopic(park string) string { return Prefix + park + "/deadletter" }
+
+// DataFilter matches every data and status topic of a park.
+func DataFilter(park string) string { return Prefix + park + "/+/+" }
+
+// Options returns client options for cfg with the given client id; callers
+// add handlers, will and ack mode.
+func Options(cfg *config.MQTT, clientID string, log *slog.Logger) *mqtt.ClientOptions {
+	o := mqtt.NewClientOptions().
+		AddBroker(cfg.Broker).
+		SetClientID(clientID).
+		SetProtocolVersion(4).
+		SetCleanSession(false).
+		SetKeepAlive(cfg.KeepAlive).
+		SetPingTimeout(cfg.KeepAlive / 2).
+		SetConnectTimeout(cfg.ConnectTimeout).
+		SetWriteTimeout(cfg.ConnectTimeout).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetOrderMatters(true).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			log.Warn("mqtt connection lost", "broker", cfg.Broker, "client_id", clientID, "err", err)
+		}).
+		SetReconnectingHandler(func(_ mqtt.Client, _ *mqtt.ClientOptions) {
+			log.Info("mqtt reconnecting", "broker", cfg.Broker, "client_id", clientID)
+		})
+	if cfg.Username != "" {
+		o.SetUsername(cfg.Username)
+	}
+	if cfg.Password != "" {
+		o.SetPassword(cfg.Password)
+	}
+	return o
+}
+
+// Connect starts connecting c and waits up to timeout for the first
+// connection. With ConnectRetry set, the client keeps trying in the
+// background after a timeout; the error only reports that it is not
+// connected yet.
+func Connect(c mqtt.Client, timeout time.Duration) error {
+	t := c.Connect()
+	if !t.WaitTimeout(timeout) {
+		return fmt.Errorf("mqtt: not connected after %s (still retrying)", timeout)
+	}
+	return t.Error()
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what eipgw's demo and tests run against, when absent:
+#   influxd   InfluxDB OSS 1.8.10, built from its Go module into .tools/bin
+#   mosquitto the MQTT broker, from Debian's packages (needs root)
+# Usage: scripts/tools.sh [influxd] [mosquitto]   (default: both)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+want=("$@")
+[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto)
+
+apt_install() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "tools: $* missing and not root: install with 'sudo apt-get install $*'" >&2
+		return 1
+	fi
+	if [ -z "${apt_updated:-}" ]; then
+		apt-get update -qq
+		apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+for tool in "${want[@]}"; do
+	case $tool in
+	influxd)
+		if [ ! -x "$root/.tools/bin/influxd" ]; then
+			echo "tools: building influxd 1.8.10 into .tools/bin (a few minutes, once)" >&2
+			GOBIN="$root/.tools/bin" GOFLAGS=-mod=mod go install github.com/influxdata/influxdb/cmd/influxd@v1.8.10
+		fi
+		;;
+	mosquitto)
+		if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+			echo "tools: installing mosquitto from Debian's packages" >&2
+			apt_install mosquitto
+			# The package starts a system broker on port 1883; the tests and
+			# the demo run their own.
+			if command -v systemctl >/dev/null; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+		fi
+		;;
+	*)
+		echo "tools: unknown tool $tool" >&2
+		exit 2
+		;;
+	esac
+done
