@@ -1,0 +1,25 @@
+package ingest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/gateway/batch"
+)
+
+func TestAppendLine(t *testing.T) {
+	b := &batch.Batch{
+		Gateway: "gw-1", Seq: 7, Device: "steam-t01", Kind: "steam_meter", Site: "plant a", Tenant: "t01",
+		Time: time.Date(2026, 11, 26, 18, 0, 1, 500_000_000, time.UTC),
+		Points: []batch.Point{
+			{Name: "mass_flow", Value: 4.25, HasValue: true, Quality: batch.Good},
+			{Name: "pressure", Quality: "exception:2"},
+			{Name: "temperature", Value: 250, HasValue: true, Quality: batch.Stale},
+		},
+	}
+	got := string(appendLine(nil, "park,1", b))
+	want := `steam_meter,device=steam-t01,gateway=gw-1,park=park\,1,site=plant\ a,tenant=t01 mass_flow=4.25,pressure_q="exception:2",temperature_q="stale",batch_seq=7i 1795716001500`
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
