@@ -286,9 +286,9 @@ type Series struct {
 }
 
 // Query runs InfluxQL q against db and returns the series of its first
-// statement. Times are RFC 3339 strings; numbers are float64 or json.Number.
+// statement. Times are epoch milliseconds; numbers are json.Number.
 func (in *Influx) Query(db, q string) ([]Series, error) {
-	form := url.Values{"q": {q}}
+	form := url.Values{"q": {q}, "epoch": {"ms"}}
 	if db != "" {
 		form.Set("db", db)
 	}
