@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), &env{stdout: &out, stderr: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+func TestHelpOfEveryCommandHasAnExample(t *testing.T) {
+	for _, c := range commands {
+		code, out, _ := runCLI(t, c.name, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: eipgw "+c.name) || !strings.Contains(out, "Example:") {
+			t.Errorf("%s --help: code %d, output:\n%s", c.name, code, out)
+		}
+	}
+	code, out, _ := runCLI(t, "help")
+	if code != 0 || !strings.Contains(out, "validate") {
+		t.Errorf("help: %d %s", code, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"edge"}, "-config is required"},
+		{[]string{"edge", "-bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"sim", "-step", "0s"}, "-step 0s must be positive"},
+		{[]string{"sim", "-drift", "steam-t03"}, "want DEVICE=FACTOR"},
+		{[]string{"validate"}, "no files given"},
+		{[]string{"edge", "-config", "x.yaml", "-log-level", "loud"}, `-log-level "loud"`},
+	} {
+		code, _, errOut := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: code %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+func TestValidateReportsEveryErrorWithFileLine(t *testing.T) {
+	t.Setenv("EIPGW_MQTT_PASSWORD", "x")
+	t.Setenv("EIPGW_INFLUX_TOKEN", "x")
+	broken := filepath.Join("..", "..", "config", "testdata", "broken", "dangling.yaml")
+	good := filepath.Join("..", "..", "config", "examples", "edge.yaml")
+	code, out, _ := runCLI(t, "validate", good, broken)
+	if code != 1 {
+		t.Fatalf("code %d, want 1\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if lines[0] != good+": ok" {
+		t.Errorf("first line %q", lines[0])
+	}
+	// dangling.yaml has five errors, each reported with file:line.
+	want := []string{":14: edge.devices[0].bus", ":17: edge.devices[1].profile", ":19: edge.devices[1].unit", ":20: edge.devices[2].name", ":24: edge.devices[2].interval"}
+	if len(lines) != 1+len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), 1+len(want), out)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[1+i], broken+w) {
+			t.Errorf("line %d = %q, want prefix %q", 1+i, lines[1+i], broken+w)
+		}
+	}
+}
+
+func TestValidateUserProfiles(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "profiles"), 0o755)
+	os.WriteFile(filepath.Join(dir, "profiles", "flowmeter.yaml"), []byte("kind: flow\npoints:\n  - {name: q, address: 0, type: float32, unit: m3/h}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "profiles", "broken.yaml"), []byte("kind: x\npoints:\n  - {name: q, address: 0, type: float33, unit: m3/h}\n"), 0o644)
+	cfg := `park: p
+site: s
+mqtt: {broker: "tcp://127.0.0.1:1883"}
+edge:
+  gateway: gw
+  state_dir: ` + dir + `
+  profile_dirs: [profiles]
+  buses: [{name: b, address: "127.0.0.1:502"}]
+  devices:
+    - {name: f1, profile: flowmeter, bus: b, unit: 1}
+    - {name: f2, profile: broken, bus: b, unit: 2}
+`
+	path := filepath.Join(dir, "edge.yaml")
+	os.WriteFile(path, []byte(cfg), 0o644)
+	code, out, _ := runCLI(t, "validate", path)
+	if code != 1 || !strings.Contains(out, "broken.yaml:3: points[0].type: unknown type \"float33\"") ||
+		!strings.Contains(out, "edge.yaml:11: edge.devices[1].profile: profile \"broken\" is not defined") ||
+		strings.Contains(out, "flowmeter\" is not defined") {
+		t.Fatalf("code %d, output:\n%s", code, out)
+	}
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/edge"
+	"github.com/eipgw/eipgw/gateway/ingest"
+)
+
+// loadConfig loads a role's configuration with the profiles it may name.
+// All problems are returned together: configuration errors, bad user
+// profiles and devices naming profiles that do not exist.
+func loadConfig(path string) (*config.File, modbus.Profiles, error) {
+	profiles, err := modbus.Builtin()
+	if err != nil {
+		return nil, nil, err
+	}
+	var errs config.Errors
+	// A first pass finds profile_dirs (relative to the file's directory).
+	if f, _ := config.Load(path, nil); f != nil && f.Edge != nil && len(f.Edge.ProfileDirs) > 0 {
+		dirs := make([]string, len(f.Edge.ProfileDirs))
+		for i, d := range f.Edge.ProfileDirs {
+			if !filepath.IsAbs(d) {
+				d = filepath.Join(filepath.Dir(path), d)
+			}
+			dirs[i] = d
+		}
+		ps, err := modbus.Load(dirs)
+		if es, ok := config.ErrorsOf(err); ok {
+			errs = append(errs, es...)
+		} else if err != nil {
+			return nil, nil, err
+		}
+		if ps != nil {
+			profiles = ps
+		}
+	}
+	f, err := config.Load(path, profiles.Has)
+	if es, ok := config.ErrorsOf(err); ok {
+		errs = append(errs, es...)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	return f, profiles, errs.Err()
+}
+
+var cmdEdge = &command{
+	name:    "edge",
+	summary: "poll the configured Modbus devices and publish their readings over MQTT",
+	usage:   "-config FILE",
+	example: `  EIPGW_MQTT_PASSWORD=secret eipgw edge -config config/examples/edge.yaml
+
+  Publishes one JSON batch per device per poll on eip/v1/{park}/{gateway}/{device}
+  (QoS 1) and a retained status on eip/v1/{park}/{gateway}/status. SIGTERM stops
+  polling, waits for the broker's acknowledgements and persists the rest.`,
+	run: func(ctx context.Context, c *command, e *env, args []string) error {
+		fs := c.flags(e)
+		path := fs.String("config", "", "configuration file with mqtt and edge sections (required)")
+		newLog := logFlags(fs)
+		if err := c.parse(e, fs, args); err != nil {
+			return err
+		}
+		if *path == "" {
+			return fmt.Errorf("-config is required: %w", errUsage)
+		}
+		log, err := newLog(e.stderr)
+		if err != nil {
+			return err
+		}
+		f, profiles, err := loadConfig(*path)
+		if err != nil {
+			return err
+		}
+		if f.Edge == nil {
+			return fmt.Errorf("%s: no edge section", *path)
+		}
+		ed, err := edge.New(f, profiles, log)
+		if err != nil {
+			return err
+		}
+		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker)
+		err = ed.Run(ctx)
+		st := ed.Stats()
+		log.Info("edge stopped", "polled", st.Polled, "acked", st.Acked, "spooled", st.Spooled)
+		return err
+	},
+}
+
+var cmdIngest = &command{
+	name:    "ingest",
+	summary: "write readings from MQTT into InfluxDB, acknowledging each message only after it is stored",
+	usage:   "-config FILE",
+	example: `  EIPGW_INFLUX_TOKEN=user:password eipgw ingest -config config/examples/ingest.yaml
+
+  Several ingest processes with distinct mqtt.client_id share the work through
+  the shared subscription $share/{ingest.group}/eip/v1/{park}/+/+.`,
+	run: func(ctx context.Context, c *command, e *env, args []string) error {
+		fs := c.flags(e)
+		path := fs.String("config", "", "configuration file with mqtt and ingest sections (required)")
+		newLog := logFlags(fs)
+		if err := c.parse(e, fs, args); err != nil {
+			return err
+		}
+		if *path == "" {
+			return fmt.Errorf("-config is required: %w", errUsage)
+		}
+		log, err := newLog(e.stderr)
+		if err != nil {
+			return err
+		}
+		f, _, err := loadConfig(*path)
+		if err != nil {
+			return err
+		}
+		if f.Ingest == nil {
+			return fmt.Errorf("%s: no ingest section", *path)
+		}
+		in, err := ingest.New(f, log)
+		if err != nil {
+			return err
+		}
+		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket)
+		err = in.Run(ctx)
+		st := in.Stats()
+		log.Info("ingest stopped", "received", st.Received, "acked", st.Acked, "points", st.Points, "dead_letters", st.DeadLetters)
+		return err
+	},
+}
+
+var cmdValidate = &command{
+	name:    "validate",
+	summary: "check configuration files and print every error found with file:line",
+	usage:   "FILE...",
+	example: `  eipgw validate config/examples/edge.yaml config/examples/ingest.yaml
+
+  Prints "ok" per valid file; otherwise every error as file:line: field: message,
+  and exits with status 1.`,
+	run: func(ctx context.Context, c *command, e *env, args []string) error {
+		fs := c.flags(e)
+		if err := c.parse(e, fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			return fmt.Errorf("no files given: %w", errUsage)
+		}
+		failed := false
+		for _, path := range fs.Args() {
+			_, _, err := loadConfig(path)
+			if err == nil {
+				fmt.Fprintf(e.stdout, "%s: ok\n", path)
+				continue
+			}
+			failed = true
+			fmt.Fprintln(e.stdout, err)
+		}
+		if failed {
+			return errReported
+		}
+		return nil
+	},
+}
