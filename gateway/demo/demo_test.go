@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/drivers/modbus"
-	"github.com/eipgw/eipgw/gateway/internal/testenv"
+	"github.com/eipgw/eipgw/gateway/testenv"
 	"github.com/eipgw/eipgw/gateway/sim"
 )
 

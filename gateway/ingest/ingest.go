@@ -99,10 +99,19 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 	mopts := mqttconn.Options(in.cfg.MQTT, clientID, in.log).
 		SetAutoAckDisabled(true).
+		// A resumed session delivers its unacknowledged messages as soon as
+		// the connection is up, before any Subscribe call: the handler must
+		// be in place from the start or they sit unacknowledged.
+		SetDefaultPublishHandler(handler).
 		SetOnConnectHandler(func(c mqtt.Client) {
-			in.log.Info("mqtt connected; subscribing", "broker", in.cfg.MQTT.Broker, "client_id", clientID, "filter", filter)
-			// Not waited for here: the connect handler must not block.
-			c.Subscribe(filter, 1, handler)
+			// Runs in its own goroutine: waiting for the SUBACK is fine.
+			t := c.Subscribe(filter, 1, nil)
+			t.Wait()
+			if err := t.Error(); err != nil {
+				in.log.Error("mqtt subscribe failed", "filter", filter, "err", err)
+				return
+			}
+			in.log.Info("mqtt connected and subscribed", "broker", in.cfg.MQTT.Broker, "client_id", clientID, "filter", filter)
 		})
 	client := mqtt.NewClient(mopts)
 	if err := mqttconn.Connect(client, in.cfg.MQTT.ConnectTimeout); err != nil {

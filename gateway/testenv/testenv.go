@@ -200,6 +200,11 @@ log_dest stderr
 log_type error
 log_type warning
 `, port, dir)
+	if os.Geteuid() == 0 {
+		// Started as root, mosquitto switches to the "mosquitto" user, which
+		// cannot write the persistence file into the test's directory.
+		conf += "user root\n"
+	}
 	confPath := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

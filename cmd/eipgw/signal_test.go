@@ -1,0 +1,421 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/sim"
+	"github.com/eipgw/eipgw/gateway/testenv"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binary builds eipgw once for the tests that run it as a process.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "eipgw-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "eipgw")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// proc is eipgw running as a child process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+	log  *strings.Builder
+	mu   *sync.Mutex
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary(t), args...), done: make(chan error, 1), log: &strings.Builder{}, mu: &sync.Mutex{}}
+	p.cmd.Stdout = lockedWriter{p.mu, p.log}
+	p.cmd.Stderr = lockedWriter{p.mu, p.log}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// waitLog waits until the process printed text.
+func (p *proc) waitLog(t *testing.T, text string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(p.output(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not printed within %s:\n%s", text, within, p.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// term sends SIGTERM and requires a clean exit within limit.
+func (p *proc) term(t *testing.T, limit time.Duration) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.output())
+		}
+	case <-time.After(limit):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("still running %s after SIGTERM\n%s", limit, p.output())
+	}
+}
+
+// startSim serves the simulated park on a free port.
+func startSim(t *testing.T) string {
+	t.Helper()
+	profiles, err := modbus.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	park, err := sim.NewPark(sim.Config{Seed: 3}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sim.NewServer(park, profiles, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Run(ctx, ln, 100*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+// watcher is a persistent-session subscriber that records which sequence
+// numbers arrived on a gateway's data topics.
+type watcher struct {
+	mu   sync.Mutex
+	seqs map[uint64]int
+	c    mqtt.Client
+}
+
+func watch(t *testing.T, broker, filter string) *watcher {
+	t.Helper()
+	w := &watcher{seqs: map[uint64]int{}}
+	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID("test-watcher").
+		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
+		SetConnectRetryInterval(200 * time.Millisecond).SetMaxReconnectInterval(500 * time.Millisecond).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+			if strings.HasSuffix(m.Topic(), "/status") {
+				return
+			}
+			b, err := batch.Decode(m.Payload())
+			if err != nil {
+				t.Errorf("watcher: %v", err)
+				return
+			}
+			w.mu.Lock()
+			w.seqs[b.Seq]++
+			w.mu.Unlock()
+		}).
+		SetOnConnectHandler(func(c mqtt.Client) { c.Subscribe(filter, 1, nil).Wait() })
+	w.c = mqtt.NewClient(opts)
+	if tok := w.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("watcher connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { w.c.Disconnect(100) })
+	return w
+}
+
+// missing returns the numbers in 1..n not received.
+func (w *watcher) missing(n uint64) []uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var miss []uint64
+	for s := uint64(1); s <= n; s++ {
+		if w.seqs[s] == 0 {
+			miss = append(miss, s)
+		}
+	}
+	return miss
+}
+
+func (w *watcher) waitAll(t *testing.T, n uint64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		miss := w.missing(n)
+		if len(miss) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d batches never arrived: %v", len(miss), n, miss)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func readSeq(t *testing.T, dir string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "seq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func writeEdgeConfig(t *testing.T, broker, modbusAddr, stateDir string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`park: sig
+site: plant
+mqtt:
+  broker: %s
+  client_id: sigterm-edge
+  connect_timeout: 2s
+edge:
+  gateway: gw-1
+  state_dir: %s
+  publish_timeout: 1s
+  buses:
+    - {name: sim, address: "%s", timeout: 500ms}
+  devices:
+    - {name: chp-1, profile: chp, bus: sim, unit: 1, interval: 200ms}
+    - {name: cems-1, profile: cems, bus: sim, unit: 2, interval: 200ms}
+    - {name: steam-supply, profile: steam_meter, bus: sim, unit: 6, interval: 200ms}
+`, broker, stateDir, modbusAddr)
+	path := filepath.Join(t.TempDir(), "edge.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestEdgeSIGTERMWithBrokerUp: every batch polled before SIGTERM reaches
+// the broker, and the sequence continues without a gap after a restart.
+func TestEdgeSIGTERMWithBrokerUp(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	simAddr := startSim(t)
+	w := watch(t, mq.URL, "eip/v1/sig/gw-1/+")
+	state := t.TempDir()
+	cfg := writeEdgeConfig(t, mq.URL, simAddr, state)
+
+	e := start(t, "edge", "-config", cfg)
+	time.Sleep(2 * time.Second)
+	e.term(t, 10*time.Second)
+	n := readSeq(t, state)
+	if n < 10 {
+		t.Fatalf("only %d batches polled\n%s", n, e.output())
+	}
+	if _, err := os.Stat(filepath.Join(state, "unsent")); !os.IsNotExist(err) {
+		t.Errorf("spool exists although the broker was up: %v", err)
+	}
+	w.waitAll(t, n, 5*time.Second)
+
+	e = start(t, "edge", "-config", cfg)
+	time.Sleep(time.Second)
+	e.term(t, 10*time.Second)
+	n2 := readSeq(t, state)
+	if n2 <= n {
+		t.Fatalf("seq did not advance: %d then %d", n, n2)
+	}
+	w.waitAll(t, n2, 5*time.Second)
+	t.Logf("%d batches, sequence 1..%d complete across a restart", n2, n2)
+}
+
+// TestEdgeSIGTERMWithBrokerDown: batches the broker never acknowledged are
+// persisted at SIGTERM and delivered after the next start.
+func TestEdgeSIGTERMWithBrokerDown(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	simAddr := startSim(t)
+	w := watch(t, mq.URL, "eip/v1/sig/gw-1/+")
+	state := t.TempDir()
+	cfg := writeEdgeConfig(t, mq.URL, simAddr, state)
+
+	e := start(t, "edge", "-config", cfg)
+	time.Sleep(1500 * time.Millisecond)
+	mq.Stop()
+	time.Sleep(1500 * time.Millisecond) // polling goes on; nothing is acknowledged
+	e.term(t, 15*time.Second)
+	n := readSeq(t, state)
+	spool, err := os.ReadFile(filepath.Join(state, "unsent"))
+	if err != nil {
+		t.Fatalf("no spool after SIGTERM with the broker down: %v\n%s", err, e.output())
+	}
+	spooled := strings.Count(string(spool), "\n")
+	if spooled < 5 {
+		t.Fatalf("only %d batches spooled", spooled)
+	}
+	mq.Restart()
+	e = start(t, "edge", "-config", cfg)
+	time.Sleep(1500 * time.Millisecond)
+	e.term(t, 10*time.Second)
+	if !strings.Contains(e.output(), "replaying batches spooled") {
+		t.Errorf("restart did not replay the spool:\n%s", e.output())
+	}
+	n2 := readSeq(t, state)
+	w.waitAll(t, n2, 10*time.Second)
+	t.Logf("%d polled before SIGTERM, %d spooled with the broker down; all %d delivered after restart", n, spooled, n2)
+}
+
+// TestIngestSIGTERMAcksOnlyWhatItWrote: with InfluxDB down, ingest
+// receives messages but acknowledges none; after SIGTERM and a restart the
+// broker delivers them again and every one is stored exactly once.
+func TestIngestSIGTERMAcksOnlyWhatItWrote(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	cfg := fmt.Sprintf(`park: sig
+mqtt:
+  broker: %s
+  client_id: sigterm-ingest
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb:
+    url: %s
+    bucket: eipgw/autogen
+    timeout: 2s
+`, mq.URL, ifx.URL)
+	cfgPath := filepath.Join(t.TempDir(), "ingest.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("test-pub"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(100)
+	t0 := time.Now().Truncate(time.Second)
+	publish := func(from, to uint64) {
+		for s := from; s <= to; s++ {
+			b := batch.Batch{Gateway: "gw-9", Seq: s, Device: "chp-1", Kind: "chp", Site: "plant",
+				Time:   t0.Add(time.Duration(s) * time.Second),
+				Points: []batch.Point{{Name: "electric_power", Value: float64(s), HasValue: true, Unit: "MW", Quality: batch.Good}}}
+			tok := pub.Publish("eip/v1/sig/gw-9/chp-1", 1, false, b.AppendJSON(nil))
+			if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatalf("publish %d: %v", s, tok.Error())
+			}
+		}
+	}
+	stored := func() int {
+		series, err := ifx.Query("eipgw", `SELECT count(batch_seq) FROM chp WHERE gateway='gw-9'`)
+		if err != nil || len(series) == 0 {
+			return 0
+		}
+		n, _ := series[0].Values[0][1].(json.Number).Int64()
+		return int(n)
+	}
+	waitStored := func(want int, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for stored() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("stored %d, want %d", stored(), want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	in := start(t, "ingest", "-config", cfgPath)
+	in.waitLog(t, "subscribed", 10*time.Second)
+	publish(1, 20)
+	waitStored(20, 10*time.Second)
+
+	ifx.Stop()
+	publish(21, 50)
+	time.Sleep(2 * time.Second) // ingest holds them, failing to write
+	in.term(t, 10*time.Second)
+	if !strings.Contains(in.output(), "influxdb write failed") {
+		t.Errorf("ingest never tried to write while InfluxDB was down:\n%s", in.output())
+	}
+
+	ifx.Restart()
+	if got := stored(); got != 20 {
+		t.Fatalf("stored %d before ingest restarted, want 20", got)
+	}
+	in = start(t, "ingest", "-config", cfgPath)
+	waitStored(50, 15*time.Second)
+	in.term(t, 10*time.Second)
+	series, err := ifx.Query("eipgw", `SELECT batch_seq, electric_power FROM chp WHERE gateway='gw-9'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for _, v := range series[0].Values {
+		s, _ := v[1].(json.Number).Int64()
+		p, _ := v[2].(json.Number).Float64()
+		if seen[s] || float64(s) != p {
+			t.Errorf("seq %d stored twice or with value %v", s, p)
+		}
+		seen[s] = true
+	}
+	if len(seen) != 50 {
+		t.Errorf("%d distinct batches stored, want 50", len(seen))
+	}
+}
