@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/drivers/modbus"
-	"github.com/eipgw/eipgw/gateway/testenv"
 	"github.com/eipgw/eipgw/gateway/sim"
+	"github.com/eipgw/eipgw/gateway/testenv"
 )
 
 // TestEndToEnd runs simulator, edge and ingest against a real Mosquitto and

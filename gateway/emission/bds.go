@@ -1,0 +1,97 @@
+package emission
+
+import "fmt"
+
+// BDSECIndustrialLimit is the elimination capacity above which an
+// industrial-scale biological H₂S filter risks clogging, g/(m³·h) (Dumont
+// 2015 review, IJEE 6(5):479–498: "EC should not be higher than
+// 90 g m⁻³ h⁻¹ at industrial-scale" [READ]; formulas.md §5).
+const BDSECIndustrialLimit = 90.0
+
+// O2InAir is the O₂ volume fraction of air used for the stoichiometric air
+// demand (formulas.md §5).
+const O2InAir = 0.2095
+
+// BDS is one interval's readings of a biodesulfurisation (BDS) reactor.
+type BDS struct {
+	GasFlow   float64 // biogas flow Q, Nm³/h
+	H2SIn     float64 // inlet H₂S, ppm (µmol/mol)
+	H2SOut    float64 // outlet H₂S, ppm
+	BedVolume float64 // packed bed (or reactor) volume V, m³
+	// SulfateFraction is the fraction (0..1) of the H₂S removed that is
+	// oxidised to sulphate instead of elemental sulphur; the zero value
+	// counts all removed sulphur as elemental (selectivity 1).
+	SulfateFraction float64
+}
+
+// BDSPerformance holds the BDS metrics of formulas.md §5 for one interval.
+type BDSPerformance struct {
+	CIn                 float64 // inlet H₂S, g/Nm³
+	COut                float64 // outlet H₂S, g/Nm³
+	RemovalEfficiency   float64 // RE = (C_in − C_out)/C_in·100, %
+	LoadingRate         float64 // LR = Q·C_in/V, g/(m³·h)
+	EliminationCapacity float64 // EC = Q·(C_in − C_out)/V, g/(m³·h)
+	EBRT                float64 // empty-bed residence time V/Q, s
+	H2SRemoved          float64 // Q·(C_in − C_out), kg/h
+	SulfurRemoved       float64 // elemental sulphur produced, kg/h
+	StoichiometricAir   float64 // air for H₂S + ½O₂ → S + H₂O, Nm³/h
+	AirFraction         float64 // StoichiometricAir/Q·100, % of the biogas flow
+	SO2Avoided          float64 // SO₂ the removed H₂S would have formed when burned, kg/h
+	ClogRisk            bool    // EC > BDSECIndustrialLimit
+}
+
+// EvaluateBDS computes a BDS reactor's performance (formulas.md §5 [READ:
+// definitions of RE, LR, EC and EBRT as used by the papers cited there;
+// stoichiometry CALC]; vectors.md V16):
+//
+//   - C = ppm·34.081/22.414/1000 g/Nm³;
+//   - RE = (C_in − C_out)/C_in·100 %; LR = Q·C_in/V; EC = Q·(C_in − C_out)/V;
+//     EBRT = 3600·V/Q s;
+//   - removed H₂S n = Q·(ppm_in − ppm_out)·10⁻⁶/22.414 kmol/h;
+//   - sulphur = n·32.06·(1 − SulfateFraction) kg/h, which is formulas.md's
+//     Q·(C_in − C_out)·32.06/34.08·selectivity with the 34.081 g/mol of the
+//     ppm conversion (vectors.md V16: 2.109775 kg/h);
+//   - stoichiometric air = ½·n·22.414/0.2095 Nm³/h (H₂S + ½O₂ → S + H₂O);
+//   - SO₂ avoided = n·64.066 kg/h: each mole of H₂S burned in the CHP would
+//     form one mole of SO₂ [CALC/design].
+//
+// The removed quantities are negative when the outlet reads above the inlet:
+// the caller decides whether that is an analyser fault.
+func EvaluateBDS(r BDS) (BDSPerformance, error) {
+	if err := checkPositive("GasFlow", r.GasFlow, "Nm³/h"); err != nil {
+		return BDSPerformance{}, err
+	}
+	if err := checkPositive("H2SIn", r.H2SIn, "ppm"); err != nil {
+		return BDSPerformance{}, err
+	}
+	if err := checkNonNegative("H2SOut", r.H2SOut, "ppm"); err != nil {
+		return BDSPerformance{}, err
+	}
+	if err := checkPositive("BedVolume", r.BedVolume, "m³"); err != nil {
+		return BDSPerformance{}, err
+	}
+	if err := checkFraction("SulfateFraction", r.SulfateFraction); err != nil {
+		return BDSPerformance{}, err
+	}
+	if r.H2SIn > 1e6 || r.H2SOut > 1e6 {
+		return BDSPerformance{}, fmt.Errorf("emission: H2SIn = %g ppm, H2SOut = %g ppm: %w: a volume fraction cannot exceed 1e6 ppm", r.H2SIn, r.H2SOut, ErrInvalidInput)
+	}
+	cIn := r.H2SIn * MolarMassH2S / MolarVolumeNormal / 1000
+	cOut := r.H2SOut * MolarMassH2S / MolarVolumeNormal / 1000
+	kmol := r.GasFlow * (r.H2SIn - r.H2SOut) * 1e-6 / MolarVolumeNormal
+	p := BDSPerformance{
+		CIn:                 cIn,
+		COut:                cOut,
+		RemovalEfficiency:   (cIn - cOut) / cIn * 100,
+		LoadingRate:         r.GasFlow * cIn / r.BedVolume,
+		EliminationCapacity: r.GasFlow * (cIn - cOut) / r.BedVolume,
+		EBRT:                3600 * r.BedVolume / r.GasFlow,
+		H2SRemoved:          r.GasFlow * (cIn - cOut) / 1000,
+		SulfurRemoved:       kmol * MolarMassS * (1 - r.SulfateFraction),
+		StoichiometricAir:   0.5 * kmol * MolarVolumeNormal / O2InAir,
+		SO2Avoided:          kmol * MolarMassSO2,
+	}
+	p.AirFraction = p.StoichiometricAir / r.GasFlow * 100
+	p.ClogRisk = p.EliminationCapacity > BDSECIndustrialLimit
+	return p, nil
+}

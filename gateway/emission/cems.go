@@ -1,0 +1,139 @@
+package emission
+
+import "fmt"
+
+// Gas constants for CEMS conversions (formulas.md §4.2, vectors.md V12).
+const (
+	// MolarVolumeNormal is the molar volume of an ideal gas at normal
+	// conditions (273.15 K, 101.325 kPa), L/mol. HJ 75 / HJ 1045 Annex A
+	// print 22.4 [SEC]; vectors.md V12 uses 22.414 [CALC].
+	MolarVolumeNormal = 22.414
+	// NormalTemperature is 0 °C in K, the Chinese and EU normal state.
+	NormalTemperature = 273.15
+	// NormalPressure is the normal-state pressure, Pa.
+	NormalPressure = 101325.0
+	// O2Air is the O₂ content of dry air used by the reference-O₂
+	// normalisation of HJ 75/1045 A9, % (the Kane manuals use 20.9).
+	O2Air = 21.0
+)
+
+// Molar masses, g/mol, as used in vectors.md V12 and V16.
+const (
+	MolarMassSO2 = 64.066
+	MolarMassNO2 = 46.0055
+	MolarMassH2S = 34.081
+	MolarMassS   = 32.06
+)
+
+// PPMToMgPerNm3 converts a volume fraction in ppm (µmol/mol) of a gas of
+// molar mass molarMass in g/mol to a mass concentration in mg/Nm³ at normal
+// conditions (273.15 K, 101.325 kPa): C = ppm·M/22.414 (formulas.md §4.2
+// item 1 [CALC]; vectors.md V12: 2.858303 for SO₂).
+func PPMToMgPerNm3(ppm, molarMass float64) (float64, error) {
+	if err := checkNonNegative("ppm", ppm, "ppm"); err != nil {
+		return 0, err
+	}
+	if err := checkPositive("molarMass", molarMass, "g/mol"); err != nil {
+		return 0, err
+	}
+	return ppm * molarMass / MolarVolumeNormal, nil
+}
+
+// checkMoisture validates a flue-gas water vapour volume fraction X_sw.
+func checkMoisture(xsw float64) error {
+	if err := checkFinite("moisture", xsw, ""); err != nil {
+		return err
+	}
+	if xsw < 0 || xsw >= 1 {
+		return invalid("moisture", xsw, "", "water vapour volume fraction must be in [0, 1), not a percentage")
+	}
+	return nil
+}
+
+// DryConcentration converts a wet-basis concentration cWet (any unit, e.g.
+// mg/Nm³) to the dry basis, C_dry = C_wet/(1 − X_sw), with moisture the
+// flue-gas water vapour volume fraction X_sw (formulas.md §4.2 item 2 [SEC:
+// HJ 75-2017 / HJ 1045-2019 Annex A]).
+func DryConcentration(cWet, moisture float64) (float64, error) {
+	if err := checkNonNegative("cWet", cWet, ""); err != nil {
+		return 0, err
+	}
+	if err := checkMoisture(moisture); err != nil {
+		return 0, err
+	}
+	return cWet / (1 - moisture), nil
+}
+
+// StandardDryFlow converts an actual wet flue-gas flow q in m³/h at
+// temperature t in °C, barometric pressure ba in Pa and duct static
+// pressure ps in Pa (gauge, negative under suction) to the dry flow at
+// normal conditions in Nm³/h: Q_sn = q·273.15/(273.15 + t)·(B_a + P_s)/101325
+// ·(1 − X_sw), with moisture the water vapour volume fraction X_sw
+// (formulas.md §4.2 item 2 [SEC: HJ 75/1045 Annex A formulas A1, A2]). The
+// quoted HJ formula writes 273; this uses 273.15, as vectors.md V12 does
+// (190811.095601 Nm³/h; with 273 it would be 190779.1).
+func StandardDryFlow(q, t, ba, ps, moisture float64) (float64, error) {
+	if err := checkNonNegative("q", q, "m³/h"); err != nil {
+		return 0, err
+	}
+	if err := checkFinite("t", t, "°C"); err != nil {
+		return 0, err
+	}
+	if t <= -NormalTemperature {
+		return 0, invalid("t", t, "°C", "must be above absolute zero")
+	}
+	if err := checkPositive("ba", ba, "Pa"); err != nil {
+		return 0, err
+	}
+	if err := checkFinite("ps", ps, "Pa"); err != nil {
+		return 0, err
+	}
+	if ba+ps <= 0 {
+		return 0, fmt.Errorf("emission: ba = %g Pa, ps = %g Pa: %w: absolute duct pressure must be > 0", ba, ps, ErrInvalidInput)
+	}
+	if err := checkMoisture(moisture); err != nil {
+		return 0, err
+	}
+	return q * NormalTemperature / (NormalTemperature + t) * (ba + ps) / NormalPressure * (1 - moisture), nil
+}
+
+// O2Normalised converts a measured dry concentration c (any unit, e.g.
+// mg/Nm³) at measured dry O₂ o2Meas in % to the reference O₂ o2Ref in %:
+// C_ref = C·(21 − O₂,ref)/(21 − O₂,meas) (formulas.md §4.2 item 3 [SEC: HJ
+// 75/1045 A9; DB37/2375-2019]). Use it only to compare with concentration
+// limits; mass emissions use the measured concentration (MassRate).
+// Reference O₂ depends on the plant and the rule (e.g. 3 % oil and gas
+// boilers, 6 % solid fuel, 15 % gas turbines and engines in the EU [MEM]):
+// it is an input.
+func O2Normalised(c, o2Meas, o2Ref float64) (float64, error) {
+	if err := checkNonNegative("c", c, ""); err != nil {
+		return 0, err
+	}
+	for _, a := range []struct {
+		name string
+		v    float64
+	}{{"o2Meas", o2Meas}, {"o2Ref", o2Ref}} {
+		if err := checkFinite(a.name, a.v, "%"); err != nil {
+			return 0, err
+		}
+		if a.v < 0 || a.v >= O2Air {
+			return 0, invalid(a.name, a.v, "%", fmt.Sprintf("dry O2 must be in [0, %g) %%", O2Air))
+		}
+	}
+	return c * (O2Air - o2Ref) / (O2Air - o2Meas), nil
+}
+
+// MassRate returns the mass emission rate in kg/h of a pollutant with the
+// measured (not O₂-normalised) dry concentration c in mg/Nm³ in a dry
+// normal-state flue-gas flow q in Nm³/h: E = c·q/10⁶ (formulas.md §4.2 item 4
+// [CALC/design]; vectors.md V12: 400 mg/Nm³ × 200 000 Nm³/h = 80 kg/h).
+// Multiplying an O₂-normalised concentration by the flow over-counts mass.
+func MassRate(c, q float64) (float64, error) {
+	if err := checkNonNegative("c", c, "mg/Nm³"); err != nil {
+		return 0, err
+	}
+	if err := checkNonNegative("q", q, "Nm³/h"); err != nil {
+		return 0, err
+	}
+	return c * q / 1e6, nil
+}

@@ -1,0 +1,227 @@
+package energy
+
+import "fmt"
+
+// The CHP functions take the period totals of one unit: fuel energy input F,
+// net electricity W_E and useful heat Q_TH, all in the same energy unit (GJ
+// or MWh) over the same period, with F on one stated heating-value basis
+// (NCV for the EU and IPCC, GCV/HHV for US EPA; formulas.md "Units and
+// conventions"). Efficiencies and ratios are returned as fractions, not
+// percentages.
+
+// ElectricalEfficiency returns η_e = W_E/F (fraction) from the net
+// electricity and the fuel energy input, both in the same energy unit
+// (formulas.md §2 [READ: EPA CHP Partnership]).
+func ElectricalEfficiency(fuel, electricity float64) (float64, error) {
+	if err := checkPositive("fuel", fuel, ""); err != nil {
+		return 0, err
+	}
+	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+		return 0, err
+	}
+	return electricity / fuel, nil
+}
+
+// ThermalEfficiency returns η_th = Q_TH/F (fraction) from the useful heat
+// and the fuel energy input, both in the same energy unit (formulas.md §2
+// [READ: EPA CHP Partnership]).
+func ThermalEfficiency(fuel, heat float64) (float64, error) {
+	if err := checkPositive("fuel", fuel, ""); err != nil {
+		return 0, err
+	}
+	if err := checkNonNegative("heat", heat, ""); err != nil {
+		return 0, err
+	}
+	return heat / fuel, nil
+}
+
+// TotalEfficiency returns the total system efficiency (fuel utilisation)
+// η_o = (W_E + Q_TH)/F (fraction), all in the same energy unit (formulas.md
+// §2 [READ: EPA "Methods for Calculating CHP Efficiency"]).
+func TotalEfficiency(fuel, electricity, heat float64) (float64, error) {
+	if err := checkPositive("fuel", fuel, ""); err != nil {
+		return 0, err
+	}
+	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+		return 0, err
+	}
+	if err := checkNonNegative("heat", heat, ""); err != nil {
+		return 0, err
+	}
+	return (electricity + heat) / fuel, nil
+}
+
+// HeatToPowerRatio returns HPR = Q_TH/W_E (dimensionless) from useful heat
+// and net electricity in the same energy unit; its inverse is the EU
+// power-to-heat ratio C (formulas.md §2 [READ: Directive 2012/27/EU Annex
+// I]). Zero electricity returns ErrInvalidInput.
+func HeatToPowerRatio(heat, electricity float64) (float64, error) {
+	if err := checkNonNegative("heat", heat, ""); err != nil {
+		return 0, err
+	}
+	if err := checkPositive("electricity", electricity, ""); err != nil {
+		return 0, err
+	}
+	return heat / electricity, nil
+}
+
+// EffectiveElectricEfficiency returns ε_EE = W_E/(F − Q_TH/α) (fraction),
+// where α is the efficiency (fraction) of the boiler the CHP heat displaces;
+// EPA uses 0.80 for natural gas, 0.75 for biomass and 0.83 for coal
+// (formulas.md §2 [READ: EPA CHP Catalog reproduction]). All energies in the
+// same unit. A heat credit Q_TH/α >= F returns ErrInvalidInput.
+func EffectiveElectricEfficiency(fuel, electricity, heat, alpha float64) (float64, error) {
+	if err := checkPositive("fuel", fuel, ""); err != nil {
+		return 0, err
+	}
+	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+		return 0, err
+	}
+	if err := checkNonNegative("heat", heat, ""); err != nil {
+		return 0, err
+	}
+	if err := checkEfficiency("alpha", alpha); err != nil {
+		return 0, err
+	}
+	d := fuel - heat/alpha
+	if d <= 0 {
+		return 0, fmt.Errorf("energy: fuel = %g, heat = %g, alpha = %g: %w: displaced boiler fuel heat/alpha = %g exceeds the CHP fuel", fuel, heat, alpha, ErrInvalidInput, heat/alpha)
+	}
+	return electricity / d, nil
+}
+
+// FERC is the result of the US FERC/PURPA efficiency standard for a new
+// topping-cycle qualifying facility on oil or gas (18 CFR 292.205).
+type FERC struct {
+	// Value is (W_E + Q_TH/2)/F, fraction, on an LHV basis.
+	Value float64
+	// ThermalShare is Q_TH/(W_E + Q_TH), fraction.
+	ThermalShare float64
+	// Threshold is 0.425, or 0.45 when ThermalShare < 0.15.
+	Threshold float64
+	// Pass is Value >= Threshold and ThermalShare >= 0.05.
+	Pass bool
+}
+
+// FERCEfficiency evaluates the FERC/PURPA efficiency standard from fuel
+// (LHV), net electricity and useful heat in the same energy unit
+// (formulas.md §2 [SEC: civilengineeringhandbook reproduction of 18 CFR
+// 292.205]): (W_E + ½Q_TH)/F >= 42.5 %, or >= 45 % if Q_TH is below 15 % of
+// the total output, and Q_TH >= 5 % of the total output.
+func FERCEfficiency(fuel, electricity, heat float64) (FERC, error) {
+	if err := checkPositive("fuel", fuel, ""); err != nil {
+		return FERC{}, err
+	}
+	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+		return FERC{}, err
+	}
+	if err := checkNonNegative("heat", heat, ""); err != nil {
+		return FERC{}, err
+	}
+	if electricity+heat == 0 {
+		return FERC{}, fmt.Errorf("energy: electricity = 0, heat = 0: %w: no output", ErrInvalidInput)
+	}
+	f := FERC{
+		Value:        (electricity + heat/2) / fuel,
+		ThermalShare: heat / (electricity + heat),
+		Threshold:    0.425,
+	}
+	if f.ThermalShare < 0.15 {
+		f.Threshold = 0.45
+	}
+	f.Pass = f.Value >= f.Threshold && f.ThermalShare >= 0.05
+	return f, nil
+}
+
+// PrimaryEnergySavings returns the EU primary energy savings
+// PES = 1 − 1/(CHP Hη/Ref Hη + CHP Eη/Ref Eη) as a fraction (multiply by 100
+// for the percentage the Directive prints), from the CHP heat efficiency
+// etaHeat and electrical efficiency etaElec (both referred to the same fuel,
+// fractions) and the harmonised reference efficiencies refHeat and refElec
+// for separate production (fractions) (Directive 2012/27/EU Annex II(b);
+// formula structure [READ] in its French transposition, formulas.md §2).
+//
+// The reference values come from Delegated Regulation (EU) 2015/2402 as
+// amended; the values quoted in formulas.md are [MEM], so none are built in:
+// pass the ones from the consolidated OJ text, corrected for climate and
+// grid losses as its Annexes III and IV require. A negative result means the
+// unit used more primary energy than separate production.
+func PrimaryEnergySavings(etaHeat, etaElec, refHeat, refElec float64) (float64, error) {
+	if err := checkFraction("etaHeat", etaHeat); err != nil {
+		return 0, err
+	}
+	if err := checkFraction("etaElec", etaElec); err != nil {
+		return 0, err
+	}
+	if err := checkEfficiency("refHeat", refHeat); err != nil {
+		return 0, err
+	}
+	if err := checkEfficiency("refElec", refElec); err != nil {
+		return 0, err
+	}
+	d := etaHeat/refHeat + etaElec/refElec
+	if d == 0 {
+		return 0, fmt.Errorf("energy: etaHeat = 0, etaElec = 0: %w: no useful output", ErrInvalidInput)
+	}
+	return 1 - 1/d, nil
+}
+
+// HighEfficiencyCogeneration reports whether a unit with primary energy
+// savings pes (fraction) and electrical capacity capacityMWe in MW qualifies
+// as high-efficiency cogeneration: PES >= 10 %, or PES > 0 for small and
+// micro units below 1 MWe (Directive 2012/27/EU Annex II(a) [READ:
+// legislation.gov.uk], formulas.md §2).
+func HighEfficiencyCogeneration(pes, capacityMWe float64) (bool, error) {
+	if err := checkFinite("pes", pes, ""); err != nil {
+		return false, err
+	}
+	if err := checkNonNegative("capacityMWe", capacityMWe, "MW"); err != nil {
+		return false, err
+	}
+	if capacityMWe < 1 {
+		return pes > 0, nil
+	}
+	return pes >= 0.10, nil
+}
+
+// SeparateProductionFuel returns the fuel energy separate heat and power
+// would need for the same outputs, F_SHP = W_E/η_E,ref + Q_TH/η_H,ref, in the
+// energy unit of electricity and heat, with the reference efficiencies as
+// fractions (formulas.md §2, EPA's illustration: 98 + 56.25 = 154.25 units
+// for 30 units of power and 45 of heat [READ numbers]).
+func SeparateProductionFuel(electricity, heat, refElec, refHeat float64) (float64, error) {
+	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+		return 0, err
+	}
+	if err := checkNonNegative("heat", heat, ""); err != nil {
+		return 0, err
+	}
+	if err := checkEfficiency("refElec", refElec); err != nil {
+		return 0, err
+	}
+	if err := checkEfficiency("refHeat", refHeat); err != nil {
+		return 0, err
+	}
+	return electricity/refElec + heat/refHeat, nil
+}
+
+// FuelSaving returns the fuel the CHP saved against separate production,
+// saved = F_SHP − F in the energy unit of the inputs, and the saving as a
+// fraction of F_SHP, 1 − F/F_SHP (formulas.md §2: F_avoided = Σ Q_TH,i/η_b,i
+// + W_E/η_grid,ref − F_CHP [CALC/design, consistent with CDM AM0014 and JCM
+// TH_AM009]). refElec is the efficiency of the displaced grid or reference
+// power plant, refHeat that of the displaced boilers (fractions). A negative
+// saving means the CHP used more fuel.
+func FuelSaving(fuel, electricity, heat, refElec, refHeat float64) (saved, fraction float64, err error) {
+	if err := checkPositive("fuel", fuel, ""); err != nil {
+		return 0, 0, err
+	}
+	shp, err := SeparateProductionFuel(electricity, heat, refElec, refHeat)
+	if err != nil {
+		return 0, 0, err
+	}
+	if shp == 0 {
+		return 0, 0, fmt.Errorf("energy: electricity = 0, heat = 0: %w: no output to compare", ErrInvalidInput)
+	}
+	return shp - fuel, 1 - fuel/shp, nil
+}

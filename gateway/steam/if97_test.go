@@ -1,0 +1,263 @@
+package steam
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+// if97Row is one row of IAPWS R7-97(2012) Table 5 or 15, as printed.
+type if97Row struct {
+	T, p, v, h, u, s, cp, w string
+}
+
+// checkRow compares every property of st to the printed row.
+func checkRow(t *testing.T, st Props, r if97Row) {
+	t.Helper()
+	checkPrinted(t, "v", st.V, r.v)
+	checkPrinted(t, "h", st.H, r.h)
+	checkPrinted(t, "u", st.U, r.u)
+	checkPrinted(t, "s", st.S, r.s)
+	checkPrinted(t, "cp", st.Cp, r.cp)
+	checkPrinted(t, "w", st.W, r.w)
+}
+
+// TestTable5Region1 reproduces IAPWS-IF97 Table 5 (vectors.md V1, [READ]) to
+// all 9 printed significant digits, through the public region selector.
+func TestTable5Region1(t *testing.T) {
+	rows := []if97Row{
+		{"300", "3", "0.100215168E-2", "0.115331273E3", "0.112324818E3", "0.392294792", "0.417301218E1", "0.150773921E4"},
+		{"300", "80", "0.971180894E-3", "0.184142828E3", "0.106448356E3", "0.368563852", "0.401008987E1", "0.163469054E4"},
+		{"500", "3", "0.120241800E-2", "0.975542239E3", "0.971934985E3", "0.258041912E1", "0.465580682E1", "0.124071337E4"},
+	}
+	for _, r := range rows {
+		t.Run("T="+r.T+"K,p="+r.p+"MPa", func(t *testing.T) {
+			st, err := Properties(mustFloat(t, r.p), mustFloat(t, r.T))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Region != Region1 {
+				t.Errorf("region = %v, want %v", st.Region, Region1)
+			}
+			checkRow(t, st, r)
+		})
+	}
+}
+
+// TestTable15Region2 reproduces IAPWS-IF97 Table 15 (vectors.md V2, [READ])
+// to all 9 printed significant digits.
+func TestTable15Region2(t *testing.T) {
+	rows := []if97Row{
+		{"300", "0.0035", "0.394913866E2", "0.254991145E4", "0.241169160E4", "0.852238967E1", "0.191300162E1", "0.427920172E3"},
+		{"700", "0.0035", "0.923015898E2", "0.333568375E4", "0.301262819E4", "0.101749996E2", "0.208141274E1", "0.644289068E3"},
+		{"700", "30", "0.542946619E-2", "0.263149474E4", "0.246861076E4", "0.517540298E1", "0.103505092E2", "0.480386523E3"},
+	}
+	for _, r := range rows {
+		t.Run("T="+r.T+"K,p="+r.p+"MPa", func(t *testing.T) {
+			st, err := Properties(mustFloat(t, r.p), mustFloat(t, r.T))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Region != Region2 {
+				t.Errorf("region = %v, want %v", st.Region, Region2)
+			}
+			checkRow(t, st, r)
+		})
+	}
+}
+
+// TestTable35SaturationPressure reproduces IAPWS-IF97 Table 35 (vectors.md
+// V3, [READ]) to all 9 printed significant digits.
+func TestTable35SaturationPressure(t *testing.T) {
+	for _, r := range []struct{ T, p string }{
+		{"300", "0.353658941E-2"},
+		{"500", "0.263889776E1"},
+		{"600", "0.123443146E2"},
+	} {
+		got, err := SaturationPressure(mustFloat(t, r.T))
+		if err != nil {
+			t.Fatalf("T = %s K: %v", r.T, err)
+		}
+		checkPrinted(t, "ps("+r.T+" K)", got, r.p)
+	}
+}
+
+// TestTable36SaturationTemperature reproduces IAPWS-IF97 Table 36
+// (vectors.md V3, [READ]) to all 9 printed significant digits.
+func TestTable36SaturationTemperature(t *testing.T) {
+	for _, r := range []struct{ T, p string }{
+		{"0.372755919E3", "0.1"},
+		{"0.453035632E3", "1"},
+		{"0.584149488E3", "10"},
+	} {
+		got, err := SaturationTemperature(mustFloat(t, r.p))
+		if err != nil {
+			t.Fatalf("p = %s MPa: %v", r.p, err)
+		}
+		checkPrinted(t, "Ts("+r.p+" MPa)", got, r.T)
+	}
+}
+
+// TestRegion4RangeChecks follows jjgomera's test_IAPWS97_4 (vectors.md V3):
+// ps(270 K) and Ts(30 MPa) are out of range.
+func TestRegion4RangeChecks(t *testing.T) {
+	if _, err := SaturationPressure(270); !errors.Is(err, ErrOutOfRange) {
+		t.Errorf("SaturationPressure(270 K) error = %v, want ErrOutOfRange", err)
+	}
+	if _, err := SaturationTemperature(30); !errors.Is(err, ErrOutOfRange) {
+		t.Errorf("SaturationTemperature(30 MPa) error = %v, want ErrOutOfRange", err)
+	}
+	// The range ends themselves are valid: ps(273.15 K) = 611.213 Pa and
+	// Ts(22.064 MPa) = 647.096 K to the precision of the release.
+	p, err := SaturationPressure(273.15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRel(t, "ps(273.15 K)", p, 611.213e-6, 1e-6)
+	ts, err := SaturationTemperature(Pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRel(t, "Ts(22.064 MPa)", ts, Tc, 1e-6)
+}
+
+// TestSaturationRoundTrip checks that Ts(ps(T)) returns T: Eq. 31 is the
+// exact inverse of Eq. 30 (IF97 §8.2).
+func TestSaturationRoundTrip(t *testing.T) {
+	for T := 274.0; T < Tc; T += 7.3 {
+		p, err := SaturationPressure(T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := SaturationTemperature(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRel(t, "Ts(ps(T))", back, T, 1e-11)
+	}
+}
+
+// TestB23 checks the region 2/3 boundary against its check value
+// p(623.15 K) = 16.5291643 MPa (vectors.md V4, [READ]).
+func TestB23(t *testing.T) {
+	checkPrinted(t, "pB23(623.15 K)", b23Pressure(623.15), "16.5291643")
+}
+
+// TestSaturatedIAPWS95 compares the saturated states with the IAPWS-95
+// saturation data of freesteam test.c (vectors.md V5, [READ]) with
+// freesteam's relative tolerance 4.3e-4. At 625 K the saturated states lie in
+// region 3: the saturation pressure still applies, the properties must be
+// refused.
+func TestSaturatedIAPWS95(t *testing.T) {
+	const tol = 4.3e-4
+	for _, r := range []struct {
+		T, ps, rhoL, rhoV, hL, hV, sL, sV float64
+		region3                           bool
+	}{
+		{275, 0.698451167e-3, 0.999887406e3, 0.550664919e-2, 0.775972202e1, 0.250428995e4, 0.283094670e-1, 0.910660121e1, false},
+		{450, 0.932203564, 0.890341250e3, 0.481200360e1, 0.749161585e3, 0.277441078e4, 0.210865845e1, 0.660921221e1, false},
+		{625, 0.169082693e2, 0.567090385e3, 0.118290280e3, 0.168626976e4, 0.255071625e4, 0.380194683e1, 0.518506121e1, true},
+	} {
+		ps, err := SaturationPressure(r.T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRel(t, "ps", ps, r.ps, tol)
+		l, v, err := Saturation(ps)
+		if r.region3 {
+			if !errors.Is(err, ErrOutOfRange) {
+				t.Errorf("Saturation(%g MPa) error = %v, want ErrOutOfRange (region 3)", ps, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRel(t, "rho'", l.Density(), r.rhoL, tol)
+		checkRel(t, "rho''", v.Density(), r.rhoV, tol)
+		checkRel(t, "h'", l.H, r.hL, tol)
+		checkRel(t, "h''", v.H, r.hV, tol)
+		checkRel(t, "s'", l.S, r.sL, tol)
+		checkRel(t, "s''", v.S, r.sV, tol)
+	}
+}
+
+// TestRegionOf checks the region selector, including the region 3 and 5
+// verification points of IF97 Tables 33 and 42 (vectors.md V4), which must
+// be refused with ErrOutOfRange and the right region number.
+func TestRegionOf(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		p, T    float64
+		want    Region
+		wantErr error
+	}{
+		{"Table 5 liquid", 3, 300, Region1, nil},
+		{"Table 5 80 MPa", 80, 300, Region1, nil},
+		{"Table 15 just below ps(300 K)", 0.0035, 300, Region2, nil},
+		{"Table 15 below B23", 30, 700, Region2, nil},
+		{"park HP header", 1.6, Kelvin(250), Region2, nil},
+		{"feedwater", 1.6, Kelvin(105), Region1, nil},
+		{"above 863.15 K any p to 100 MPa", 90, 900, Region2, nil},
+		{"Table 33 region 3", 25.5837018, 650, Region3, ErrOutOfRange},
+		{"Table 33 region 3, 750 K", 78.3095639, 750, Region3, ErrOutOfRange},
+		{"Table 42 region 5", 0.5, 1500, Region5, ErrOutOfRange},
+		{"Table 42 region 5 30 MPa", 30, 2000, Region5, ErrOutOfRange},
+		{"above region 5 pressure", 60, 1500, 0, ErrOutOfRange},
+		{"above 2273.15 K", 1, 2300, 0, ErrOutOfRange},
+		{"above 100 MPa", 101, 400, 0, ErrOutOfRange},
+		{"ice", 0.1, 270, 0, ErrOutOfRange},
+		{"NaN p", math.NaN(), 300, 0, ErrInvalidInput},
+		{"negative p", -1, 300, 0, ErrInvalidInput},
+		{"zero T", 1, 0, 0, ErrInvalidInput},
+		{"Inf T", 1, math.Inf(1), 0, ErrInvalidInput},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := RegionOf(c.p, c.T)
+			if got != c.want {
+				t.Errorf("RegionOf(%g MPa, %g K) = %v, want %v", c.p, c.T, got, c.want)
+			}
+			if !errors.Is(err, c.wantErr) || (c.wantErr == nil) != (err == nil) {
+				t.Errorf("RegionOf(%g MPa, %g K) error = %v, want %v", c.p, c.T, err, c.wantErr)
+			}
+			if _, perr := Properties(c.p, c.T); (perr == nil) != (c.wantErr == nil) {
+				t.Errorf("Properties(%g MPa, %g K) error = %v, want error %v", c.p, c.T, perr, c.wantErr)
+			}
+		})
+	}
+}
+
+// TestSaturationLine checks that a (p, T) exactly on the saturation line is
+// classified as region 4 and that Properties refuses to guess the phase.
+func TestSaturationLine(t *testing.T) {
+	const T = 450.0
+	p := psat(T)
+	r, err := RegionOf(p, T)
+	if err != nil || r != Region4 {
+		t.Fatalf("RegionOf(ps(450 K), 450 K) = %v, %v; want region 4", r, err)
+	}
+	if _, err := Enthalpy(p, T); !errors.Is(err, ErrTwoPhase) {
+		t.Errorf("Enthalpy on the saturation line: error = %v, want ErrTwoPhase", err)
+	}
+	// One ulp either side is liquid or vapour.
+	if r, _ := RegionOf(math.Nextafter(p, 1), T); r != Region1 {
+		t.Errorf("just above ps: %v, want region 1", r)
+	}
+	if r, _ := RegionOf(math.Nextafter(p, 0), T); r != Region2 {
+		t.Errorf("just below ps: %v, want region 2", r)
+	}
+}
+
+// TestErrorsNameArgument checks that errors name the offending argument and
+// its value with unit.
+func TestErrorsNameArgument(t *testing.T) {
+	_, err := Enthalpy(-0.5, 300)
+	if err == nil || err.Error() != "steam: p = -0.5 MPa: invalid input: must be > 0" {
+		t.Errorf("Enthalpy(-0.5, 300) error = %v", err)
+	}
+	_, err = Enthalpy(25.5837018, 650)
+	want := "steam: p = 25.5837018 MPa, T = 650 K: out of range: IF97 region 3 (near-critical) is not supported (only regions 1, 2 and 4)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Enthalpy in region 3 error = %v, want %q", err, want)
+	}
+}
