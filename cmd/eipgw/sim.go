@@ -18,7 +18,7 @@ var cmdSim = &command{
 	summary: "serve the simulated reference park (CHP, CEMS, BDS, boilers, 18 tenants' meters) over Modbus TCP",
 	usage:   "[-listen ADDR] [-seed N] [-step D] [-trip-chp] [-drift DEVICE=FACTOR]",
 	example: `  eipgw sim -listen 127.0.0.1:5020 -seed 7
-  mbpoll -m tcp -p 5020 -a 1 -r 3 -c 2 -t 4:float 127.0.0.1   # chp-1 electric_power, MW
+  mbpoll -m tcp -p 5020 -a 1 -r 3 -c 1 -t 4:float -B -1 127.0.0.1   # chp-1 electric_power, MW
 
   Every device answers at its unit id on the one endpoint (docs/simulator.md):
   chp-1 1, cems-1 2, bds-1 3, boiler-1 4, boiler-2 5, steam-supply 6, heat-1 7,
