@@ -213,7 +213,9 @@ func (b *Bus) Poll(d *Device) []Reading {
 
 func classify(err error) Quality {
 	var mbErr *gmodbus.ModbusError
-	if errors.As(err, &mbErr) {
+	// goburrow reports any function code other than the request's as a
+	// ModbusError; only an exception response (0x80 flag) is an exception.
+	if errors.As(err, &mbErr) && mbErr.FunctionCode&0x80 != 0 {
 		return ExceptionQuality(mbErr.ExceptionCode)
 	}
 	var netErr net.Error

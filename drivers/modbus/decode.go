@@ -143,6 +143,9 @@ func (pt *Point) Encode(regs []uint16, v float64) error {
 	var b [8]byte
 	n := pt.dtype.words()
 	r := math.Round(raw)
+	if math.IsNaN(r) && pt.dtype != typeFloat32 && pt.dtype != typeFloat64 {
+		return fmt.Errorf("point %s: %g does not fit %s", pt.Name, v, pt.Type)
+	}
 	switch pt.dtype {
 	case typeInt16:
 		if r < math.MinInt16 || r > math.MaxInt16 {
@@ -165,9 +168,12 @@ func (pt *Point) Encode(regs []uint16, v float64) error {
 		}
 		binary.BigEndian.PutUint32(b[:], uint32(r))
 	case typeInt64:
+		if r < math.MinInt64 || r >= 1<<63 {
+			return fmt.Errorf("point %s: %g does not fit int64", pt.Name, v)
+		}
 		binary.BigEndian.PutUint64(b[:], uint64(int64(r)))
 	case typeUint64:
-		if r < 0 {
+		if r < 0 || r >= 1<<64 {
 			return fmt.Errorf("point %s: %g does not fit uint64", pt.Name, v)
 		}
 		binary.BigEndian.PutUint64(b[:], uint64(r))

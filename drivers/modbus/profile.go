@@ -114,15 +114,18 @@ func Load(dirs []string) (Profiles, error) {
 	}
 	var errs config.Errors
 	for _, dir := range dirs {
-		files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		// Not filepath.Glob: dir is a path, not a pattern, and may hold
+		// glob metacharacters such as '['.
+		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, err
-		}
-		if _, err := os.Stat(dir); err != nil {
 			errs = append(errs, &config.Error{File: dir, Msg: fmt.Sprintf("profile directory: %v", err)})
 			continue
 		}
-		for _, f := range files {
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".yaml") {
+				continue
+			}
+			f := filepath.Join(dir, e.Name())
 			data, err := os.ReadFile(f)
 			if err != nil {
 				errs = append(errs, &config.Error{File: f, Msg: err.Error()})

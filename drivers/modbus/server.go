@@ -12,17 +12,17 @@ import (
 
 // Modbus exception codes (Modbus Application Protocol v1.1b3, section 7).
 const (
-	ExIllegalFunction    byte = 0x01
-	ExIllegalAddress     byte = 0x02
-	ExIllegalValue       byte = 0x03
-	ExDeviceFailure      byte = 0x04
-	ExBusy               byte = 0x06
-	ExGatewayNoResponse  byte = 0x0B
-	fcReadHolding        byte = 0x03
-	fcReadInput          byte = 0x04
-	maxRegistersPerRead       = 125
-	exceptionFlag        byte = 0x80
-	noException          byte = 0
+	ExIllegalFunction   byte = 0x01
+	ExIllegalAddress    byte = 0x02
+	ExIllegalValue      byte = 0x03
+	ExDeviceFailure     byte = 0x04
+	ExBusy              byte = 0x06
+	ExGatewayNoResponse byte = 0x0B
+	fcReadHolding       byte = 0x03
+	fcReadInput         byte = 0x04
+	maxRegistersPerRead      = 125
+	exceptionFlag       byte = 0x80
+	noException         byte = 0
 )
 
 // Registers serves register reads for a Modbus server. It returns an
@@ -66,6 +66,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			break
 		}
 		mu.Lock()
+		if ctx.Err() != nil {
+			// Accepted as the shutdown began: the shutdown may already
+			// have closed the connections it knew of, so close this one.
+			mu.Unlock()
+			c.Close()
+			break
+		}
 		conns[c] = struct{}{}
 		mu.Unlock()
 		wg.Add(1)
