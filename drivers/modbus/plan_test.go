@@ -124,3 +124,20 @@ func TestNewDevice(t *testing.T) {
 		t.Errorf("plan = %s", planString(p, d.plan))
 	}
 }
+
+func TestPlanMaxGapZeroMergesOnlyAdjacent(t *testing.T) {
+	p, errs := ParseProfile("gap0.yaml", []byte(`kind: k
+max_gap: 0
+points:
+  - {name: a, address: 0, type: uint16, unit: "1"}
+  - {name: b, address: 1, type: uint16, unit: "1"}
+  - {name: c, address: 3, type: uint16, unit: "1"}
+`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	reads := p.Plan()
+	if len(reads) != 2 || reads[0].Quantity != 2 || reads[1].Address != 3 {
+		t.Fatalf("max_gap 0: %+v, want reads 0+2 and 3+1", reads)
+	}
+}

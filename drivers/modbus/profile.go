@@ -25,8 +25,9 @@ type Profile struct {
 	Points []Point `yaml:"points"`
 	// MaxGap is the largest run of unused registers a merged read may span
 	// (default 16); MaxRegisters caps one read (default and maximum 125).
-	MaxGap       int `yaml:"max_gap"`
-	MaxRegisters int `yaml:"max_registers"`
+	MaxGapSet    *int `yaml:"max_gap"`
+	MaxGap       int  `yaml:"-"`
+	MaxRegisters int  `yaml:"max_registers"`
 
 	// Source is the file the profile came from.
 	Source string `yaml:"-"`
@@ -167,8 +168,9 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 	if _, ok := tables[p.Table]; !ok {
 		errs = append(errs, src.Errorf("table", "unknown table %q (holding or input)", p.Table))
 	}
-	if p.MaxGap == 0 {
-		p.MaxGap = 16
+	p.MaxGap = 16
+	if p.MaxGapSet != nil {
+		p.MaxGap = *p.MaxGapSet // 0 is meaningful: merge only adjacent points
 	}
 	if p.MaxRegisters == 0 {
 		p.MaxRegisters = 125

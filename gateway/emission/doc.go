@@ -7,7 +7,7 @@
 // (µmol/mol); flows in Nm³/h or m³/h; O₂ in % (dry); fuel in t (or Nm³ for
 // gas) with NCV in GJ per unit; emission factors in kg/GJ; emissions in t
 // or kg/h; fractions (sulphur content, moisture, efficiencies) as fractions,
-// not percentages. Sources are shared/domain/formulas.md sections and their
+// not percentages. Sources are docs/domain/formulas.md sections and their
 // tags: [READ] primary text, [SEC] secondary source, [MEM] unverified,
 // [CALC/design] derived for this project.
 //

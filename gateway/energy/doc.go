@@ -6,7 +6,7 @@
 // (except where a function name or doc says %); energies passed together
 // share one unit (GJ or MWh) and period, and fuel energy states its heating
 // value basis (NCV/LHV for the EU and IPCC, GCV/HHV for US EPA). Sources are
-// shared/domain/formulas.md sections and their tags: [READ] read in the
+// docs/domain/formulas.md sections and their tags: [READ] read in the
 // primary text, [SEC] secondary source, [CALC/design] a definition derived
 // for this project.
 //

@@ -1,7 +1,7 @@
 package sim
 
 // Physical constants and design values of the reference park. Sources are
-// tagged as in /work/shared/domain/formulas.md: [READ] primary text, [SEC]
+// tagged as in docs/domain/formulas.md: [READ] primary text, [SEC]
 // secondary, [MEM] from memory (to verify), [CALC] computed with an IF97
 // implementation that reproduces the formulas.md vectors, [DESIGN] a choice
 // of this model. README.md lists them with the reasoning.

@@ -10,7 +10,7 @@
 //
 // Source: IAPWS R7-97(2012), Revised Release on the IAPWS Industrial
 // Formulation 1997, with the coefficients as transcribed in
-// shared/domain/formulas.md §1.1 and Appendix A [READ]. Tested against
+// docs/domain/formulas.md §1.1 and Appendix A [READ]. Tested against
 // IAPWS Tables 5, 15, 35 and 36 to every printed digit (vectors.md V1-V3),
 // the B23 check value (V4), IAPWS-95 saturation data (V5) and the park
 // operating points (V6).
