@@ -27,6 +27,9 @@ type File struct {
 	Edge   *Edge   `yaml:"edge"`
 	Ingest *Ingest `yaml:"ingest"`
 
+	// Metrics is the role's Prometheus endpoint.
+	Metrics *Metrics `yaml:"metrics"`
+
 	// Source maps field paths to lines; set by Load.
 	Source *Source `yaml:"-"`
 }
@@ -53,15 +56,20 @@ type MQTT struct {
 type Edge struct {
 	// Gateway is this edge's identifier, unique in the park (topic level).
 	Gateway string `yaml:"gateway"`
-	// StateDir holds the persisted sequence counter and unsent batches.
+	// StateDir holds the sequence counter and the write-ahead log.
 	StateDir string `yaml:"state_dir"`
 	// ProfileDirs are extra directories of device profile YAML files.
 	ProfileDirs []string `yaml:"profile_dirs"`
-	// PublishTimeout bounds the wait for the broker's acknowledgement of
-	// outstanding batches at shutdown before they are persisted (default 5s).
+	// PublishTimeout bounds the wait at shutdown for the broker to
+	// acknowledge what was polled; the rest stays in the write-ahead log
+	// for the next start (default 5s).
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
-	Buses          []Bus         `yaml:"buses"`
-	Devices        []Device      `yaml:"devices"`
+	// MaxInflight bounds the batches published but not yet acknowledged
+	// (default 256).
+	MaxInflight int      `yaml:"max_inflight"`
+	WAL         *WAL     `yaml:"wal"`
+	Buses       []Bus    `yaml:"buses"`
+	Devices     []Device `yaml:"devices"`
 }
 
 // Bus is one physical Modbus bus: a TCP endpoint or a serial line.
@@ -148,6 +156,7 @@ func Parse(name string, data []byte, knownProfile func(string) bool) (*File, err
 	}
 	f.applyDefaults()
 	errs = append(errs, f.validate(knownProfile)...)
+	errs = append(errs, f.validateDelivery()...)
 	errs = append(errs, f.resolveSecrets()...)
 	return &f, errs.Err()
 }
@@ -172,6 +181,7 @@ func (f *File) applyDefaults() {
 	}
 	if e := f.Edge; e != nil {
 		setDur(&e.PublishTimeout, DefaultPublishTimeout)
+		e.walDefaults()
 		for i := range e.Buses {
 			b := &e.Buses[i]
 			if b.Transport == "" {

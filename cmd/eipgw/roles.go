@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
+	"github.com/eipgw/eipgw/gateway/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // loadConfig loads a role's configuration with the profiles it may name.
@@ -48,6 +52,20 @@ func loadConfig(path string) (*config.File, modbus.Profiles, error) {
 	return f, profiles, errs.Err()
 }
 
+// withMetrics runs role, serving its metrics on metrics.listen when set.
+// The metrics endpoint stops after the role returned.
+func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, log *slog.Logger, role func(context.Context) error) error {
+	if f.Metrics == nil || f.Metrics.Listen == "" {
+		return role(ctx)
+	}
+	mctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- telemetry.Serve(mctx, f.Metrics.Listen, reg, nil, log) }()
+	err := role(ctx)
+	stop()
+	return errors.Join(err, <-done)
+}
+
 var cmdEdge = &command{
 	name:    "edge",
 	summary: "poll the configured Modbus devices and publish their readings over MQTT",
@@ -78,14 +96,15 @@ var cmdEdge = &command{
 		if f.Edge == nil {
 			return fmt.Errorf("%s: no edge section", *path)
 		}
-		ed, err := edge.New(f, profiles, log)
+		reg := telemetry.NewRegistry()
+		ed, err := edge.New(f, profiles, log, reg)
 		if err != nil {
 			return err
 		}
 		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker)
-		err = ed.Run(ctx)
+		err = withMetrics(ctx, f, reg, log, ed.Run)
 		st := ed.Stats()
-		log.Info("edge stopped", "polled", st.Polled, "acked", st.Acked, "spooled", st.Spooled)
+		log.Info("edge stopped", "polled", st.Polled, "published", st.Published, "acked", st.Acked, "replayed", st.Replayed, "dropped", st.Dropped)
 		return err
 	},
 }
@@ -119,12 +138,13 @@ var cmdIngest = &command{
 		if f.Ingest == nil {
 			return fmt.Errorf("%s: no ingest section", *path)
 		}
-		in, err := ingest.New(f, log)
+		reg := telemetry.NewRegistry()
+		in, err := ingest.New(f, log, reg)
 		if err != nil {
 			return err
 		}
 		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket)
-		err = in.Run(ctx)
+		err = withMetrics(ctx, f, reg, log, in.Run)
 		st := in.Stats()
 		log.Info("ingest stopped", "received", st.Received, "acked", st.Acked, "points", st.Points, "dead_letters", st.DeadLetters)
 		return err

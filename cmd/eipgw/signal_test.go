@@ -21,6 +21,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/sim"
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/wal"
 )
 
 var (
@@ -225,7 +226,7 @@ func readSeq(t *testing.T, dir string) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(string(b)), " clean"), 10, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,9 +275,14 @@ func TestEdgeSIGTERMWithBrokerUp(t *testing.T) {
 	if n < 10 {
 		t.Fatalf("only %d batches polled\n%s", n, e.output())
 	}
-	if _, err := os.Stat(filepath.Join(state, "unsent")); !os.IsNotExist(err) {
-		t.Errorf("spool exists although the broker was up: %v", err)
+	log, err := wal.Open(wal.Options{Dir: filepath.Join(state, "wal")})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if st := log.Stats(); st.Pending != 0 {
+		t.Errorf("%d batches unacknowledged although the broker was up", st.Pending)
+	}
+	log.Close()
 	w.waitAll(t, n, 5*time.Second)
 
 	e = start(t, "edge", "-config", cfg)
@@ -290,8 +296,8 @@ func TestEdgeSIGTERMWithBrokerUp(t *testing.T) {
 	t.Logf("%d batches, sequence 1..%d complete across a restart", n2, n2)
 }
 
-// TestEdgeSIGTERMWithBrokerDown: batches the broker never acknowledged are
-// persisted at SIGTERM and delivered after the next start.
+// TestEdgeSIGTERMWithBrokerDown: batches the broker never acknowledged stay
+// in the write-ahead log at SIGTERM and are delivered after the next start.
 func TestEdgeSIGTERMWithBrokerDown(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	simAddr := startSim(t)
@@ -305,24 +311,25 @@ func TestEdgeSIGTERMWithBrokerDown(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // polling goes on; nothing is acknowledged
 	e.term(t, 15*time.Second)
 	n := readSeq(t, state)
-	spool, err := os.ReadFile(filepath.Join(state, "unsent"))
+	log, err := wal.Open(wal.Options{Dir: filepath.Join(state, "wal")})
 	if err != nil {
-		t.Fatalf("no spool after SIGTERM with the broker down: %v\n%s", err, e.output())
+		t.Fatal(err)
 	}
-	spooled := strings.Count(string(spool), "\n")
+	spooled := log.Stats().Pending
+	log.Close()
 	if spooled < 5 {
-		t.Fatalf("only %d batches spooled", spooled)
+		t.Fatalf("only %d batches kept in the write-ahead log\n%s", spooled, e.output())
 	}
 	mq.Restart()
 	e = start(t, "edge", "-config", cfg)
 	time.Sleep(1500 * time.Millisecond)
 	e.term(t, 10*time.Second)
-	if !strings.Contains(e.output(), "replaying batches spooled") {
-		t.Errorf("restart did not replay the spool:\n%s", e.output())
+	if !strings.Contains(e.output(), "write-ahead log holds unacknowledged batches") {
+		t.Errorf("restart did not replay the log:\n%s", e.output())
 	}
 	n2 := readSeq(t, state)
 	w.waitAll(t, n2, 10*time.Second)
-	t.Logf("%d polled before SIGTERM, %d spooled with the broker down; all %d delivered after restart", n, spooled, n2)
+	t.Logf("%d polled before SIGTERM, %d kept in the log with the broker down; all %d delivered after restart", n, spooled, n2)
 }
 
 // TestIngestSIGTERMAcksOnlyWhatItWrote: with InfluxDB down, ingest

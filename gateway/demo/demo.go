@@ -136,12 +136,12 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	ed, err := edge.New(edgeCfg, profiles, o.Log.With("role", "edge"))
+	ed, err := edge.New(edgeCfg, profiles, o.Log.With("role", "edge"), nil)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	in, err := ingest.New(ingestCfg, o.Log.With("role", "ingest"))
+	in, err := ingest.New(ingestCfg, o.Log.With("role", "ingest"), nil)
 	if err != nil {
 		ln.Close()
 		return err

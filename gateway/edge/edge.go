@@ -1,34 +1,41 @@
 // Package edge is the polling side of eipgw: it owns the Modbus buses of one
 // site, polls every configured device on schedule, stamps each poll as a
-// batch with the gateway's sequence number and publishes it over MQTT QoS 1.
-// A batch is forgotten only after the broker acknowledged it; at shutdown
-// every batch polled but not yet acknowledged is persisted and published at
-// the next start.
+// batch with the gateway's sequence number, appends it to the write-ahead
+// log and publishes it over MQTT QoS 1 from there. A batch leaves the log
+// only after the broker acknowledged it, so batches survive broker outages,
+// restarts and crashes of the edge; after a restart or reconnect the
+// unacknowledged ones are published again in sequence order.
 package edge
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
+	"github.com/eipgw/eipgw/gateway/wal"
 )
-
-// maxInflight bounds the batches published but not yet acknowledged.
-const maxInflight = 1024
 
 // seqBlock is how many sequence numbers one disk write reserves.
 const seqBlock = 1000
+
+// memCap bounds the batches held in memory while the write-ahead log
+// cannot take them (a full disk).
+const memCap = 4096
 
 // Edge polls the devices of one gateway and publishes their batches.
 type Edge struct {
@@ -38,31 +45,58 @@ type Edge struct {
 	log                 *slog.Logger
 	stateDir            string
 	publishTimeout      time.Duration
+	maxInflight         int
+	instance            string
+	reg                 *prometheus.Registry
+	m                   *metrics
 
-	// Stats, readable while running.
 	mu    sync.Mutex
 	stats Stats
+	w     *wal.WAL
+
+	memMu     sync.Mutex
+	mem       []message
+	memNotify chan struct{}
 }
 
-// Stats counts what the edge did.
+// Stats counts what the edge did since it started.
 type Stats struct {
 	Polled    uint64 // batches polled
-	Published uint64 // publish calls (including replays)
+	Published uint64 // publishes (first sends, replays and resends)
 	Acked     uint64 // batches acknowledged by the broker
-	Spooled   uint64 // batches persisted at shutdown
-	Replayed  uint64 // spooled batches published again at start
+	Replayed  uint64 // batches from an earlier run's log, published again
+	Dropped   uint64 // batches lost (log full or corrupt, memory queue full)
+	Conflicts uint64 // birth messages of another process with this gateway id
+}
+
+type message struct {
+	seq     uint64
+	topic   string
+	payload []byte
+	polled  time.Time
 }
 
 // New builds an edge from a validated configuration; it does no I/O.
-func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger) (*Edge, error) {
+// Metrics are registered on reg (a private registry; nil makes one).
+func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger, reg *prometheus.Registry) (*Edge, error) {
 	if cfg.Edge == nil || cfg.MQTT == nil {
 		return nil, errors.New("edge: configuration needs mqtt and edge sections")
 	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	var id [8]byte
+	rand.Read(id[:])
 	e := &Edge{
 		park: cfg.Park, site: cfg.Site, gateway: cfg.Edge.Gateway, cfg: cfg,
 		log: log.With("gateway", cfg.Edge.Gateway), stateDir: cfg.Edge.StateDir,
-		publishTimeout: cfg.Edge.PublishTimeout,
+		publishTimeout: cfg.Edge.PublishTimeout, maxInflight: cfg.Edge.MaxInflight,
+		instance: hex.EncodeToString(id[:]), reg: reg, memNotify: make(chan struct{}, 1),
 	}
+	if e.maxInflight <= 0 {
+		e.maxInflight = config.DefaultMaxInflight
+	}
+	e.m = newMetrics(reg, e.walStats)
 	byBus := map[string][]*modbus.Device{}
 	for _, d := range cfg.Edge.Devices {
 		p, ok := profiles[d.Profile]
@@ -81,6 +115,9 @@ func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger) (*Edge, e
 	return e, nil
 }
 
+// Registry is where the edge's metrics are registered.
+func (e *Edge) Registry() *prometheus.Registry { return e.reg }
+
 // Stats returns a snapshot of the counters.
 func (e *Edge) Stats() Stats {
 	e.mu.Lock()
@@ -94,14 +131,25 @@ func (e *Edge) count(f func(*Stats)) {
 	e.mu.Unlock()
 }
 
+func (e *Edge) walStats() wal.Stats {
+	e.mu.Lock()
+	w := e.w
+	e.mu.Unlock()
+	if w == nil {
+		return wal.Stats{}
+	}
+	return w.Stats()
+}
+
 type status struct {
-	State   string `json:"state"`
-	Gateway string `json:"gateway"`
-	Time    string `json:"ts,omitempty"`
+	State    string `json:"state"`
+	Gateway  string `json:"gateway"`
+	Instance string `json:"instance,omitempty"`
+	Time     string `json:"ts,omitempty"`
 }
 
 func (e *Edge) statusPayload(state string) []byte {
-	s := status{State: state, Gateway: e.gateway}
+	s := status{State: state, Gateway: e.gateway, Instance: e.instance}
 	if state == "online" {
 		s.Time = time.Now().UTC().Format(batch.TimeLayout)
 	}
@@ -109,22 +157,51 @@ func (e *Edge) statusPayload(state string) []byte {
 	return b
 }
 
+func (e *Edge) walOptions() wal.Options {
+	c := e.cfg.Edge.WAL
+	o := wal.Options{
+		Dir: filepath.Join(e.stateDir, "wal"), SegmentBytes: int64(c.SegmentMB) << 20,
+		MaxBytes: int64(c.MaxMB) << 20, SyncInterval: c.SyncInterval, Log: e.log,
+		OnDrop: func(n int, first, last uint64, reason string) {
+			e.log.Error("batches lost", "count", n, "first_seq", first, "last_seq", last, "reason", "wal_"+reason)
+			e.m.dropped.WithLabelValues("wal_" + reason).Add(float64(n))
+			e.count(func(s *Stats) { s.Dropped += uint64(n) })
+		},
+	}
+	if c.Sync == "always" {
+		o.Sync = wal.SyncAlways
+	}
+	if c.Full == "drop_newest" {
+		o.Full = wal.FullDropNewest
+	}
+	return o
+}
+
 // Run connects to the broker, polls until ctx is done, then stops polling,
-// waits up to the publish timeout for outstanding acknowledgements, persists
-// what is still unacknowledged and disconnects.
+// publishes what is left for up to the publish timeout and closes the log:
+// whatever the broker has not acknowledged stays there for the next start.
 func (e *Edge) Run(ctx context.Context) error {
 	if err := os.MkdirAll(e.stateDir, 0o750); err != nil {
 		return fmt.Errorf("edge: state dir: %w", err)
 	}
-	seq, err := openSeq(e.stateDir, seqBlock)
+	w, err := wal.Open(e.walOptions())
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
-	spooled, err := readSpool(e.stateDir)
+	e.mu.Lock()
+	e.w = w
+	e.mu.Unlock()
+	seq, err := openSeq(e.stateDir, seqBlock)
 	if err != nil {
-		// Corrupt records are reported; the good ones still go out.
-		e.log.Error("spool has corrupt records; they are skipped", "err", err)
+		w.Close()
+		return fmt.Errorf("edge: %w", err)
 	}
+	seq.resumeAfter(w.LastSeq())
+	if st := w.Stats(); st.Pending > 0 {
+		e.log.Info("write-ahead log holds unacknowledged batches from an earlier run; publishing them first",
+			"batches", st.Pending, "bytes", st.Bytes)
+	}
+	started := time.Now()
 
 	statusTopic := mqttconn.StatusTopic(e.park, e.gateway)
 	clientID := e.cfg.MQTT.ClientID
@@ -133,25 +210,29 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	opts := mqttconn.Options(e.cfg.MQTT, clientID, e.log).
 		SetBinaryWill(statusTopic, e.statusPayload("offline"), 1, true).
+		SetDefaultPublishHandler(e.watchStatus).
 		SetOnConnectHandler(func(c mqtt.Client) {
-			e.log.Info("mqtt connected", "broker", e.cfg.MQTT.Broker, "client_id", clientID)
-			// Birth message; not waited for (the connect handler must not block).
+			e.log.Info("mqtt connected", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "instance", e.instance)
+			// Runs in its own goroutine. The birth message is retained;
+			// the subscription lets us see another process that claims
+			// this gateway id.
+			c.Subscribe(statusTopic, 1, nil)
 			c.Publish(statusTopic, 1, true, e.statusPayload("online"))
 		})
 	client := mqtt.NewClient(opts)
 	if err := mqttconn.Connect(client, e.cfg.MQTT.ConnectTimeout); err != nil {
-		e.log.Warn("broker not reachable yet; polling and queueing", "err", err)
+		e.log.Warn("broker not reachable yet; polling into the write-ahead log", "err", err)
 	}
 
-	out := make(chan message, maxInflight)
+	stopPublishing := make(chan struct{})
 	pubDone := make(chan error, 1)
-	go func() { pubDone <- e.publish(client, out, spooled) }()
+	go func() { pubDone <- e.publish(client, w, started, stopPublishing) }()
 
 	var seqErr error
+	var seqMu sync.Mutex
 	var wg sync.WaitGroup
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
-	var seqMu sync.Mutex
 	for _, b := range e.buses {
 		wg.Add(1)
 		go func() {
@@ -159,6 +240,7 @@ func (e *Edge) Run(ctx context.Context) error {
 			var buf []byte
 			pts := make([]batch.Point, 0, 64)
 			b.Run(pollCtx, func(d *modbus.Device, polled time.Time, rs []modbus.Reading) {
+				e.m.pollDur.WithLabelValues(d.Name).Observe(time.Since(polled).Seconds())
 				seqMu.Lock()
 				n, err := seq.next()
 				if err != nil && seqErr == nil {
@@ -167,34 +249,43 @@ func (e *Edge) Run(ctx context.Context) error {
 				}
 				seqMu.Unlock()
 				if err != nil {
-					e.log.Error("cannot persist sequence number; stopping", "err", err)
+					e.log.Error("cannot persist the sequence number; stopping", "err", err)
 					return
 				}
 				pts = pts[:0]
+				good := 0
 				for _, r := range rs {
 					p := batch.Point{Name: r.Point.Name, Unit: r.Point.Unit, Quality: string(r.Quality)}
 					if r.Quality == modbus.Good {
 						p.Value, p.HasValue, p.Float32 = r.Value, true, r.Point.Float32()
+						good++
 					}
 					pts = append(pts, p)
 				}
+				e.observePoll(d.Name, good, len(rs))
 				bt := batch.Batch{
 					Gateway: e.gateway, Seq: n, Device: d.Name, Kind: d.Kind,
 					Site: e.site, Tenant: d.Tenant, Time: polled, Points: pts,
 				}
 				buf = bt.AppendJSON(buf[:0])
 				e.count(func(s *Stats) { s.Polled++ })
-				out <- message{seq: n, topic: mqttconn.DataTopic(e.park, e.gateway, d.Name), payload: append([]byte(nil), buf...)}
+				e.store(w, message{seq: n, topic: mqttconn.DataTopic(e.park, e.gateway, d.Name), payload: buf, polled: polled})
 			})
 		}()
 	}
 	wg.Wait() // polling stopped: ctx done or sequence failure
-	close(out)
+	close(stopPublishing)
 	pubErr := <-pubDone
 
 	errs := []error{seqErr, pubErr}
+	if err := w.Close(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := seq.close(); err != nil {
 		errs = append(errs, err)
+	}
+	if st := w.Stats(); st.Pending > 0 {
+		e.log.Warn("unacknowledged batches stay in the write-ahead log for the next start", "batches", st.Pending, "dir", filepath.Join(e.stateDir, "wal"))
 	}
 	if client.IsConnectionOpen() {
 		t := client.Publish(statusTopic, 1, true, e.statusPayload("offline"))
@@ -204,92 +295,176 @@ func (e *Edge) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-type inflight struct {
-	msg message
-	tok mqtt.Token
+func (e *Edge) observePoll(device string, good, total int) {
+	outcome, up := "ok", 1.0
+	switch {
+	case good == 0:
+		outcome, up = "failed", 0
+	case good < total:
+		outcome = "partial"
+	}
+	e.m.polls.WithLabelValues(device, outcome).Inc()
+	e.m.deviceUp.WithLabelValues(device).Set(up)
 }
 
-// publish sends spooled batches first, then each polled batch, keeping at
-// most maxInflight unacknowledged. When out is closed it waits up to the
-// publish timeout for the outstanding acknowledgements and persists the
-// batches still unacknowledged.
-func (e *Edge) publish(c mqtt.Client, out <-chan message, replay []message) error {
+// watchStatus reports another live process publishing births for this
+// gateway id: its batches would collide with ours.
+func (e *Edge) watchStatus(_ mqtt.Client, m mqtt.Message) {
+	if m.Retained() {
+		return // a birth or will from an earlier run
+	}
+	var s status
+	if json.Unmarshal(m.Payload(), &s) != nil || s.State != "online" || s.Instance == "" || s.Instance == e.instance {
+		return
+	}
+	e.m.conflicts.Inc()
+	e.count(func(st *Stats) { st.Conflicts++ })
+	e.log.Error("another process is publishing as this gateway: two edges with one gateway or client id",
+		"topic", m.Topic(), "other_instance", s.Instance, "instance", e.instance)
+}
+
+// store appends a polled batch to the log. If the log cannot take it (a
+// full disk), the batch is held in memory, and so is every later batch
+// until the memory queue has drained, so that order is kept.
+func (e *Edge) store(w *wal.WAL, m message) {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	if len(e.mem) == 0 {
+		err := w.Append(m.seq, m.topic, m.payload, m.polled)
+		if err == nil || errors.Is(err, wal.ErrFull) {
+			return // ErrFull was counted and logged through OnDrop
+		}
+		e.m.walErrors.Inc()
+		e.log.Error("write-ahead log append failed; holding batches in memory", "seq", m.seq, "err", err)
+	}
+	m.payload = append([]byte(nil), m.payload...)
+	if len(e.mem) >= memCap {
+		old := e.mem[0]
+		e.mem = e.mem[1:]
+		e.m.dropped.WithLabelValues("overflow").Inc()
+		e.count(func(s *Stats) { s.Dropped++ })
+		e.log.Error("batches lost: memory queue full while the write-ahead log fails", "count", 1, "first_seq", old.seq, "last_seq", old.seq, "reason", "overflow")
+	}
+	e.mem = append(e.mem, m)
+	e.m.overflowed.Set(float64(len(e.mem)))
+	select {
+	case e.memNotify <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Edge) popMem() (message, bool) {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	if len(e.mem) == 0 {
+		return message{}, false
+	}
+	m := e.mem[0]
+	e.mem = e.mem[1:]
+	e.m.overflowed.Set(float64(len(e.mem)))
+	return m, true
+}
+
+type inflight struct {
+	msg     message
+	fromWAL bool
+	tok     mqtt.Token
+}
+
+// publish feeds the broker from the log (then from the memory queue),
+// keeping at most maxInflight batches unacknowledged, and marks each
+// acknowledged batch in the log. After stop it goes on until everything is
+// acknowledged or the publish timeout passes.
+func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan struct{}) error {
+	r := w.Reader()
+	defer r.Close()
 	var pending []inflight
-	send := func(m message) {
-		pending = append(pending, inflight{msg: m, tok: c.Publish(m.topic, 1, false, m.payload)})
+	send := func(f inflight) {
+		f.tok = c.Publish(f.msg.topic, 1, false, f.msg.payload)
+		pending = append(pending, f)
+		e.m.published.Inc()
 		e.count(func(s *Stats) { s.Published++ })
 	}
-	settle := func() bool {
-		h := pending[0]
-		if err := h.tok.Error(); err != nil {
-			// Not acknowledged (e.g. the client gave up on it): send again.
-			e.log.Warn("publish failed; retrying", "topic", h.msg.topic, "err", err)
-			pending = pending[1:]
-			send(h.msg)
-			return false
-		}
-		pending = pending[1:]
-		e.count(func(s *Stats) { s.Acked++ })
-		return true
-	}
-	for _, m := range replay {
-		send(m)
-		e.count(func(s *Stats) { s.Replayed++ })
-		for len(pending) >= maxInflight {
-			<-pending[0].tok.Done()
-			settle()
-		}
-	}
-	if len(replay) > 0 {
-		e.log.Info("replaying batches spooled at the last stop", "count", len(replay))
-	}
+	var deadline <-chan time.Time
 	for {
+		var walWait <-chan struct{}
+		for len(pending) < e.maxInflight {
+			rec, ok, wait, err := r.TryNext()
+			if err != nil {
+				return fmt.Errorf("edge: reading the write-ahead log: %w", err)
+			}
+			if ok {
+				if rec.Time.Before(started) {
+					e.m.replayed.Inc()
+					e.count(func(s *Stats) { s.Replayed++ })
+				}
+				send(inflight{msg: message{seq: rec.Seq, topic: rec.Topic, payload: rec.Payload}, fromWAL: true})
+				continue
+			}
+			walWait = wait
+			if m, ok := e.popMem(); ok {
+				send(inflight{msg: m})
+				continue
+			}
+			break
+		}
+		if stop == nil && len(pending) == 0 && walWait != nil {
+			return nil // stopping, and everything is acknowledged
+		}
 		var head <-chan struct{}
 		if len(pending) > 0 {
 			head = pending[0].tok.Done()
 		}
-		in := out
-		if len(pending) >= maxInflight {
-			in = nil // back-pressure: the pollers wait
-		}
 		select {
-		case m, ok := <-in:
-			if !ok {
-				return e.drain(c, pending)
-			}
-			send(m)
 		case <-head:
-			settle()
+			h := pending[0]
+			pending = pending[1:]
+			if err := h.tok.Error(); err != nil {
+				e.log.Warn("publish not acknowledged; sending again", "seq", h.msg.seq, "err", err)
+				e.m.republish.Inc()
+				send(h)
+				continue
+			}
+			if h.fromWAL {
+				w.Ack(h.msg.seq)
+			}
+			e.m.acked.Inc()
+			e.count(func(s *Stats) { s.Acked++ })
+		case <-walWait:
+		case <-e.memNotify:
+		case <-stop:
+			stop = nil
+			deadline = time.After(e.publishTimeout)
+		case <-deadline:
+			e.keepUnsent(w, pending)
+			return nil
 		}
 	}
 }
 
-func (e *Edge) drain(c mqtt.Client, pending []inflight) error {
-	deadline := time.After(e.publishTimeout)
-	var left []message
-wait:
-	for i, p := range pending {
-		select {
-		case <-p.tok.Done():
-			if p.tok.Error() != nil {
-				left = append(left, p.msg)
-				continue
-			}
-			e.count(func(s *Stats) { s.Acked++ })
-		case <-deadline:
-			for _, q := range pending[i:] {
-				left = append(left, q.msg)
-			}
-			break wait
+// keepUnsent runs at the publish timeout: batches from the log stay there;
+// batches held in memory are appended to the log now if it takes them, and
+// are otherwise lost, counted and logged.
+func (e *Edge) keepUnsent(w *wal.WAL, pending []inflight) {
+	var mem []message
+	for _, p := range pending {
+		if !p.fromWAL {
+			mem = append(mem, p.msg)
 		}
 	}
-	if err := writeSpool(e.stateDir, left); err != nil {
-		return fmt.Errorf("edge: persisting %d unacknowledged batches: %w", len(left), err)
+	for {
+		m, ok := e.popMem()
+		if !ok {
+			break
+		}
+		mem = append(mem, m)
 	}
-	if len(left) > 0 {
-		e.log.Warn("broker did not acknowledge every batch before shutdown; persisted for the next start",
-			"count", len(left), "first_seq", left[0].seq, "dir", e.stateDir)
+	for _, m := range mem {
+		if err := w.Append(m.seq, m.topic, m.payload, m.polled); err != nil {
+			e.m.dropped.WithLabelValues("overflow").Inc()
+			e.count(func(s *Stats) { s.Dropped++ })
+			e.log.Error("batches lost: not acknowledged at shutdown and the write-ahead log refused them",
+				"count", 1, "first_seq", m.seq, "last_seq", m.seq, "reason", "overflow", "err", err)
+		}
 	}
-	e.count(func(s *Stats) { s.Spooled += uint64(len(left)) })
-	return nil
 }

@@ -10,15 +10,17 @@ import (
 
 // seqStore hands out the gateway's batch sequence numbers: strictly
 // increasing across restarts. To avoid a disk sync per batch it reserves
-// numbers in blocks: the file holds the highest number that may have been
-// used. A clean stop records the exact last number; after a crash the next
-// run starts above the reserved block, so numbers are never reused (the
-// skipped ones show up as a sequence gap, never as a duplicate).
+// numbers in blocks: while running, the file holds the highest number that
+// may have been used. A clean stop records the exact last number, marked
+// "clean". After a crash the edge resumes after the last batch in its
+// write-ahead log (every number handed out was appended there first), and
+// only without one above the reserved block: numbers are never reused.
 type seqStore struct {
 	path     string
 	last     uint64 // last number handed out
 	reserved uint64 // highest number covered by the file
 	block    uint64
+	clean    bool // the file was written by a clean stop
 }
 
 const seqFile = "seq"
@@ -31,11 +33,12 @@ func openSeq(dir string, block uint64) (*seqStore, error) {
 	case err != nil:
 		return nil, fmt.Errorf("reading sequence: %w", err)
 	default:
-		v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		text, clean := strings.CutSuffix(strings.TrimSpace(string(b)), " clean")
+		v, err := strconv.ParseUint(text, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("sequence file %s is corrupt (%q): %w", s.path, b, err)
 		}
-		s.last, s.reserved = v, v
+		s.last, s.reserved, s.clean = v, v, clean
 	}
 	return s, nil
 }
@@ -45,7 +48,7 @@ func openSeq(dir string, block uint64) (*seqStore, error) {
 func (s *seqStore) next() (uint64, error) {
 	n := s.last + 1
 	if n > s.reserved {
-		if err := writeFileSync(s.path, s.last+s.block); err != nil {
+		if err := writeFileSync(s.path, s.last+s.block, ""); err != nil {
 			return 0, err
 		}
 		s.reserved = s.last + s.block
@@ -54,16 +57,28 @@ func (s *seqStore) next() (uint64, error) {
 	return n, nil
 }
 
-// close records the exact last number so that a clean restart leaves no gap.
-func (s *seqStore) close() error { return writeFileSync(s.path, s.last) }
+// resumeAfter makes the next number follow walLast, the last batch in the
+// write-ahead log, when the file holds only a reservation (a crash).
+func (s *seqStore) resumeAfter(walLast uint64) {
+	switch {
+	case s.clean:
+		s.last = max(s.last, walLast)
+	case walLast > 0:
+		s.last = walLast
+	}
+	s.reserved = s.last // the next number writes a new reservation first
+}
 
-func writeFileSync(path string, v uint64) error {
+// close records the exact last number so that a clean restart leaves no gap.
+func (s *seqStore) close() error { return writeFileSync(s.path, s.last, " clean") }
+
+func writeFileSync(path string, v uint64, mark string) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteString(strconv.FormatUint(v, 10) + "\n")
+	_, err = f.WriteString(strconv.FormatUint(v, 10) + mark + "\n")
 	if err == nil {
 		err = f.Sync()
 	}

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
@@ -45,17 +47,22 @@ type Stats struct {
 type Ingest struct {
 	cfg *config.File
 	log *slog.Logger
+	m   *metrics
 
 	mu    sync.Mutex
 	stats Stats
 }
 
 // New builds an ingest worker from a validated configuration; no I/O.
-func New(cfg *config.File, log *slog.Logger) (*Ingest, error) {
+// Metrics are registered on reg (nil: a private registry of its own).
+func New(cfg *config.File, log *slog.Logger, reg *prometheus.Registry) (*Ingest, error) {
 	if cfg.Ingest == nil || cfg.Ingest.InfluxDB == nil || cfg.MQTT == nil {
 		return nil, errors.New("ingest: configuration needs mqtt and ingest.influxdb sections")
 	}
-	return &Ingest{cfg: cfg, log: log}, nil
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg)}, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -142,6 +149,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 		timer.Stop()
 		in.count(func(s *Stats) { s.Received += uint64(len(pending)) })
+		in.m.pending.Set(float64(len(pending)))
 		if err := w.store(ctx, pending); err != nil {
 			// Only ctx ending stops store; nothing unwritten was acked.
 			return nil
@@ -149,6 +157,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		for _, m := range pending {
 			m.Ack()
 		}
+		in.m.pending.Set(0)
 		in.count(func(s *Stats) { s.Acked += uint64(len(pending)) })
 	}
 }
@@ -176,6 +185,7 @@ func (w *worker) store(ctx context.Context, msgs []mqtt.Message) error {
 		b, err := w.parse(m)
 		if errors.Is(err, errIgnore) {
 			w.in.count(func(s *Stats) { s.Ignored++ })
+			w.in.m.messages.WithLabelValues("ignored").Inc()
 			continue
 		}
 		if err != nil {
@@ -256,8 +266,12 @@ func (w *worker) write(ctx context.Context, ps []parsed) error {
 	body := string(w.buf)
 	backoff := 100 * time.Millisecond
 	for {
+		start := time.Now()
 		err := w.writer.WriteRecord(ctx, body)
 		if err == nil {
+			w.in.m.writeDur.Observe(time.Since(start).Seconds())
+			w.in.m.points.Add(float64(points))
+			w.in.m.messages.WithLabelValues("written").Add(float64(len(ps)))
 			w.in.count(func(s *Stats) {
 				s.Writes++
 				s.Batches += uint64(len(ps))
@@ -271,6 +285,11 @@ func (w *worker) write(ctx context.Context, ps []parsed) error {
 		w.in.count(func(s *Stats) { s.WriteErrors++ })
 		var herr *ihttp.Error
 		wait := backoff/2 + rand.N(backoff/2+1)
+		status := 0
+		if errors.As(err, &herr) {
+			status = herr.StatusCode
+		}
+		w.in.m.writeErrors.WithLabelValues(strconv.Itoa(status)).Inc()
 		if errors.As(err, &herr) {
 			if isRejected(herr.StatusCode) {
 				return err
@@ -311,6 +330,7 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 		case <-t.Done():
 			if t.Error() == nil {
 				w.in.count(func(s *Stats) { s.DeadLetters++ })
+				w.in.m.messages.WithLabelValues("dead_letter").Inc()
 				return nil
 			}
 			w.in.log.Warn("dead-letter publish failed; retrying", "err", t.Error())

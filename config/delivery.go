@@ -1,0 +1,98 @@
+package config
+
+import (
+	"net"
+	"time"
+)
+
+// WAL configures the edge's write-ahead log (edge.wal).
+type WAL struct {
+	// Sync is "interval" (group commit: fsync at most every SyncInterval;
+	// a power cut loses at most that much, a crash of the process nothing)
+	// or "always" (fsync every batch before it is published).
+	Sync         string        `yaml:"sync"`
+	SyncInterval time.Duration `yaml:"sync_interval"`
+	// MaxMB bounds the log on disk (default 1024 MiB); SegmentMB is the
+	// size of one segment file (default 16 MiB).
+	MaxMB     int `yaml:"max_mb"`
+	SegmentMB int `yaml:"segment_mb"`
+	// Full is what happens at MaxMB: "drop_oldest" (default) or
+	// "drop_newest". Every dropped batch is counted, logged with its
+	// sequence range and exposed as a metric.
+	Full string `yaml:"full"`
+}
+
+// Metrics configures the Prometheus endpoint of a role (top-level
+// metrics).
+type Metrics struct {
+	// Listen is host:port for GET /metrics and /healthz; empty disables.
+	Listen string `yaml:"listen"`
+}
+
+// WAL defaults.
+const (
+	DefaultWALSync         = "interval"
+	DefaultWALSyncInterval = 100 * time.Millisecond
+	DefaultWALMaxMB        = 1024
+	DefaultWALSegmentMB    = 16
+	DefaultWALFull         = "drop_oldest"
+	DefaultMaxInflight     = 256
+)
+
+func (e *Edge) walDefaults() {
+	if e.WAL == nil {
+		e.WAL = &WAL{}
+	}
+	w := e.WAL
+	if w.Sync == "" {
+		w.Sync = DefaultWALSync
+	}
+	setDur(&w.SyncInterval, DefaultWALSyncInterval)
+	if w.MaxMB == 0 {
+		w.MaxMB = DefaultWALMaxMB
+	}
+	if w.SegmentMB == 0 {
+		w.SegmentMB = DefaultWALSegmentMB
+	}
+	if w.Full == "" {
+		w.Full = DefaultWALFull
+	}
+	if e.MaxInflight == 0 {
+		e.MaxInflight = DefaultMaxInflight
+	}
+}
+
+func (f *File) validateDelivery() Errors {
+	var errs Errors
+	s := f.Source
+	if m := f.Metrics; m != nil && m.Listen != "" {
+		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+			errs = append(errs, s.Errorf("metrics.listen", "%q must be host:port", m.Listen))
+		}
+	}
+	e := f.Edge
+	if e == nil {
+		return errs
+	}
+	if e.MaxInflight < 1 || e.MaxInflight > 65535 {
+		errs = append(errs, s.Errorf("edge.max_inflight", "%d out of range 1-65535", e.MaxInflight))
+	}
+	w := e.WAL
+	switch w.Sync {
+	case "interval", "always":
+	default:
+		errs = append(errs, s.Errorf("edge.wal.sync", "%q must be interval or always", w.Sync))
+	}
+	switch w.Full {
+	case "drop_oldest", "drop_newest":
+	default:
+		errs = append(errs, s.Errorf("edge.wal.full", "%q must be drop_oldest or drop_newest", w.Full))
+	}
+	if w.SegmentMB < 1 || w.SegmentMB > 1024 {
+		errs = append(errs, s.Errorf("edge.wal.segment_mb", "%d out of range 1-1024", w.SegmentMB))
+	}
+	if w.MaxMB < 2*w.SegmentMB {
+		errs = append(errs, s.Errorf("edge.wal.max_mb", "%d must be at least two segments (2 x %d)", w.MaxMB, w.SegmentMB))
+	}
+	return errs
+}

@@ -1,0 +1,81 @@
+package edge
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eipgw/eipgw/gateway/wal"
+)
+
+// metrics are the edge's own health figures.
+type metrics struct {
+	polls      *prometheus.CounterVec
+	pollDur    *prometheus.HistogramVec
+	deviceUp   *prometheus.GaugeVec
+	published  prometheus.Counter
+	acked      prometheus.Counter
+	replayed   prometheus.Counter
+	republish  prometheus.Counter
+	dropped    *prometheus.CounterVec
+	walErrors  prometheus.Counter
+	conflicts  prometheus.Counter
+	overflowed prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
+	m := &metrics{
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eipgw_edge_polls_total", Help: "Polls of each device, by outcome (ok: every point good; partial; failed: no point good).",
+		}, []string{"device", "outcome"}),
+		pollDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "eipgw_edge_poll_duration_seconds", Help: "Time to poll one device.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"device"}),
+		deviceUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "eipgw_edge_device_up", Help: "1 when the device's last poll returned at least one good point.",
+		}, []string{"device"}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_edge_batches_published_total", Help: "Batches handed to the MQTT client (first sends and resends).",
+		}),
+		acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_edge_batches_acked_total", Help: "Batches the broker acknowledged.",
+		}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_edge_batches_replayed_total", Help: "Batches published from the write-ahead log that an earlier run had appended.",
+		}),
+		republish: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_edge_batches_republished_total", Help: "Publishes retried after the MQTT client gave up on them.",
+		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eipgw_edge_batches_dropped_total", Help: "Batches lost, by reason (wal_full, wal_corrupt, overflow). Each is also logged with its sequence range.",
+		}, []string{"reason"}),
+		walErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_edge_wal_append_errors_total", Help: "Appends to the write-ahead log that failed (e.g. disk full); those batches were held in memory instead.",
+		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_edge_gateway_conflicts_total", Help: "Birth messages of another process using this gateway id.",
+		}),
+		overflowed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "eipgw_edge_memory_queue_batches", Help: "Batches held in memory because the write-ahead log could not take them.",
+		}),
+	}
+	reg.MustRegister(m.polls, m.pollDur, m.deviceUp, m.published, m.acked, m.replayed, m.republish, m.dropped, m.walErrors, m.conflicts, m.overflowed)
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_bytes", Help: "Size of the write-ahead log on disk."},
+			func() float64 { return float64(w().Bytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_records", Help: "Batches in the write-ahead log not yet acknowledged by the broker."},
+			func() float64 { return float64(w().Pending) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_oldest_age_seconds", Help: "Age of the oldest unacknowledged batch (0 when none)."},
+			func() float64 {
+				if o := w().Oldest; !o.IsZero() {
+					return time.Since(o).Seconds()
+				}
+				return 0
+			}),
+	)
+	for _, reason := range []string{"wal_full", "wal_corrupt", "overflow"} {
+		m.dropped.WithLabelValues(reason)
+	}
+	return m
+}

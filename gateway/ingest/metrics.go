@@ -1,0 +1,37 @@
+package ingest
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	messages    *prometheus.CounterVec
+	points      prometheus.Counter
+	writeDur    prometheus.Histogram
+	writeErrors *prometheus.CounterVec
+	pending     prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eipgw_ingest_messages_total", Help: "Messages acknowledged to the broker, by outcome: written, dead_letter, ignored (status and metrics topics).",
+		}, []string{"outcome"}),
+		points: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_ingest_points_written_total", Help: "Readings written to InfluxDB.",
+		}),
+		writeDur: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "eipgw_ingest_write_duration_seconds", Help: "Duration of successful InfluxDB write requests.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eipgw_ingest_write_errors_total", Help: "Failed InfluxDB write attempts, by HTTP status (0: no response). Transient ones are retried; nothing is acknowledged meanwhile.",
+		}, []string{"status"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "eipgw_ingest_unacknowledged_messages", Help: "Messages received and not yet acknowledged (waiting for InfluxDB).",
+		}),
+	}
+	reg.MustRegister(m.messages, m.points, m.writeDur, m.writeErrors, m.pending)
+	for _, o := range []string{"written", "dead_letter", "ignored"} {
+		m.messages.WithLabelValues(o)
+	}
+	return m
+}

@@ -1,0 +1,645 @@
+// Package wal is the edge's write-ahead log: every batch is appended, with
+// a CRC, before it is published, and forgotten only after the broker
+// acknowledged it. The log is a directory of segment files; a reader
+// cursor feeds the publisher from the log itself, so a backlog of any size
+// costs disk, not memory.
+//
+// Record layout (little-endian):
+//
+//	u32 body length | u32 CRC-32C of body | body
+//	body: u64 seq | i64 append time (Unix ns) | u16 topic length | topic | payload
+//
+// Durability: with SyncAlways every Append is fsynced before it returns;
+// with SyncInterval appends reach the operating system at once (they
+// survive a crash of the process) and are fsynced within the interval (a
+// power cut loses at most that interval). At Open a torn or corrupt tail is
+// truncated, and records after a corrupt one in an older segment are
+// counted as lost; nothing panics.
+//
+// Bound: when the log would exceed MaxBytes, the oldest segment is dropped
+// (FullDropOldest, the default) or the new record is refused
+// (FullDropNewest). Either way every lost record is counted and reported
+// with its sequence range through OnDrop.
+package wal
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SyncPolicy says when appended records are forced to stable storage.
+type SyncPolicy int
+
+const (
+	// SyncInterval fsyncs at most every Options.SyncInterval (group commit).
+	SyncInterval SyncPolicy = iota
+	// SyncAlways fsyncs every record before Append returns.
+	SyncAlways
+)
+
+// FullPolicy says what happens when the log reaches MaxBytes.
+type FullPolicy int
+
+const (
+	// FullDropOldest deletes the oldest segment to make room.
+	FullDropOldest FullPolicy = iota
+	// FullDropNewest refuses the new record with ErrFull.
+	FullDropNewest
+)
+
+// Options configure a log.
+type Options struct {
+	Dir          string
+	SegmentBytes int64         // default 16 MiB
+	MaxBytes     int64         // default 1 GiB
+	Sync         SyncPolicy    // default SyncInterval
+	SyncInterval time.Duration // default 100ms
+	Full         FullPolicy    // default FullDropOldest
+	Log          *slog.Logger
+	// OnDrop is told of every record lost to the size bound or to
+	// corruption: how many, their sequence range and why.
+	OnDrop func(n int, first, last uint64, reason string)
+}
+
+// Record is one batch in the log.
+type Record struct {
+	Seq     uint64
+	Time    time.Time // when it was appended
+	Topic   string
+	Payload []byte
+}
+
+// Errors.
+var (
+	// ErrFull: the log is at MaxBytes and the policy is FullDropNewest.
+	ErrFull = errors.New("wal: full")
+	// ErrClosed: the log was closed.
+	ErrClosed = errors.New("wal: closed")
+	// ErrTooLarge: one record is larger than a segment.
+	ErrTooLarge = errors.New("wal: record larger than a segment")
+)
+
+const (
+	headerLen  = 8
+	fixedBody  = 8 + 8 + 2
+	segSuffix  = ".wal"
+	ackFile    = "acked"
+	maxBodyLen = 64 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type segment struct {
+	path     string
+	first    uint64 // seq of the first record (from the name)
+	last     uint64 // seq of the last record, 0 if empty
+	size     int64
+	records  int
+	oldestNs int64 // append time of its first record
+}
+
+// WAL is an open log. Append, Ack and the reader may be used from
+// different goroutines.
+type WAL struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	segs     []*segment // oldest first; the last one is active
+	active   *os.File
+	bw       *bufio.Writer
+	dirty    bool
+	bytes    int64
+	lastSeq  uint64
+	acked    uint64 // every seq <= acked is acknowledged (or dropped)
+	ackDirty bool
+	pending  map[uint64]struct{} // read by the reader, not yet acked
+	readPos  uint64              // the reader returns records with seq >= readPos
+	notify   chan struct{}       // closed and replaced on every append
+	closed   bool
+	syncErr  error
+	dropped  uint64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (o *Options) defaults() {
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 16 << 20
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 1 << 30
+	}
+	if o.MaxBytes < 2*o.SegmentBytes {
+		o.MaxBytes = 2 * o.SegmentBytes
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = 100 * time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Open opens or creates the log in opts.Dir, checking every record and
+// truncating a torn or corrupt tail.
+func Open(opts Options) (*WAL, error) {
+	opts.defaults()
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	w := &WAL{
+		opts: opts, log: opts.Log, pending: map[uint64]struct{}{},
+		notify: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if err := w.loadAcked(); err != nil {
+		return nil, err
+	}
+	if err := w.scan(); err != nil {
+		return nil, err
+	}
+	if err := w.openActive(); err != nil {
+		return nil, err
+	}
+	w.readPos = w.acked + 1
+	w.removeAckedSegments()
+	go w.syncLoop()
+	return w, nil
+}
+
+func (w *WAL) loadAcked() error {
+	b, err := os.ReadFile(filepath.Join(w.opts.Dir, ackFile))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		// A damaged checkpoint only costs re-sending: start from zero.
+		w.log.Warn("wal: acknowledgement checkpoint unreadable; replaying every record", "err", err)
+		return nil
+	}
+	w.acked = v
+	return nil
+}
+
+func segName(first uint64) string { return fmt.Sprintf("%020d%s", first, segSuffix) }
+
+// scan reads every segment, checking each record.
+func (w *WAL) scan() error {
+	entries, err := os.ReadDir(w.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), segSuffix) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		first, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 10, 64)
+		if err != nil {
+			return fmt.Errorf("wal: unexpected file %s in %s", name, w.opts.Dir)
+		}
+		seg := &segment{path: filepath.Join(w.opts.Dir, name), first: first}
+		if err := w.check(seg); err != nil {
+			return err
+		}
+		if seg.records == 0 {
+			os.Remove(seg.path)
+			continue
+		}
+		w.segs = append(w.segs, seg)
+		w.bytes += seg.size
+		w.lastSeq = seg.last
+	}
+	return nil
+}
+
+// check validates a segment's records, truncating at the first bad one.
+func (w *WAL) check(seg *segment) error {
+	f, err := os.OpenFile(seg.path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	r := bufio.NewReaderSize(f, 1<<16)
+	var off int64
+	var buf []byte
+	for {
+		rec, n, err := readRecord(r, &buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			lost := st.Size() - off
+			w.log.Warn("wal: truncating a torn or corrupt tail", "segment", seg.path, "offset", off, "bytes", lost, "err", err)
+			if seg.last != 0 && w.opts.OnDrop != nil && lost > 0 {
+				// What was after the damage cannot be identified; report
+				// the range from the last good record on.
+				w.opts.OnDrop(0, seg.last+1, seg.last+1, "corrupt")
+			}
+			if err := f.Truncate(off); err != nil {
+				return fmt.Errorf("wal: truncating %s: %w", seg.path, err)
+			}
+			if err := f.Sync(); err != nil {
+				return fmt.Errorf("wal: %w", err)
+			}
+			break
+		}
+		if seg.records == 0 {
+			seg.oldestNs = rec.Time.UnixNano()
+		}
+		seg.records++
+		seg.last = rec.Seq
+		off += int64(n)
+	}
+	seg.size = off
+	return nil
+}
+
+// readRecord reads one record; buf is reused for the body.
+func readRecord(r io.Reader, buf *[]byte) (Record, int, error) {
+	var hdr [headerLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err == io.EOF {
+			return Record{}, 0, io.EOF
+		}
+		return Record{}, 0, fmt.Errorf("short header: %w", err)
+	}
+	n := binary.LittleEndian.Uint32(hdr[0:4])
+	sum := binary.LittleEndian.Uint32(hdr[4:8])
+	if n < fixedBody || n > maxBodyLen {
+		return Record{}, 0, fmt.Errorf("implausible record length %d", n)
+	}
+	if cap(*buf) < int(n) {
+		*buf = make([]byte, n)
+	}
+	body := (*buf)[:n]
+	if _, err := io.ReadFull(r, body); err != nil {
+		return Record{}, 0, fmt.Errorf("short record: %w", err)
+	}
+	if crc32.Checksum(body, castagnoli) != sum {
+		return Record{}, 0, errors.New("checksum mismatch")
+	}
+	tl := int(binary.LittleEndian.Uint16(body[16:18]))
+	if fixedBody+tl > len(body) {
+		return Record{}, 0, errors.New("topic length beyond record")
+	}
+	rec := Record{
+		Seq:     binary.LittleEndian.Uint64(body[0:8]),
+		Time:    time.Unix(0, int64(binary.LittleEndian.Uint64(body[8:16]))),
+		Topic:   string(body[fixedBody : fixedBody+tl]),
+		Payload: body[fixedBody+tl:],
+	}
+	return rec, headerLen + int(n), nil
+}
+
+func (w *WAL) openActive() error {
+	var seg *segment
+	if n := len(w.segs); n > 0 && w.segs[n-1].size < w.opts.SegmentBytes {
+		seg = w.segs[n-1]
+	} else {
+		seg = &segment{first: w.lastSeq + 1}
+		seg.path = filepath.Join(w.opts.Dir, segName(seg.first))
+		w.segs = append(w.segs, seg)
+	}
+	f, err := os.OpenFile(seg.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	if err := syncDir(w.opts.Dir); err != nil {
+		f.Close()
+		return err
+	}
+	w.active = f
+	if w.bw == nil {
+		w.bw = bufio.NewWriterSize(f, 1<<16)
+	} else {
+		w.bw.Reset(f)
+	}
+	return nil
+}
+
+// LastSeq is the sequence number of the newest record ever appended (or
+// found at Open).
+func (w *WAL) LastSeq() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastSeq
+}
+
+// Append adds a record. Its seq must be above every earlier one. The
+// record is visible to the reader when Append returns.
+func (w *WAL) Append(seq uint64, topic string, payload []byte, now time.Time) error {
+	size := int64(headerLen + fixedBody + len(topic) + len(payload))
+	if size > w.opts.SegmentBytes || len(topic) > 0xffff {
+		return ErrTooLarge
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if seq <= w.lastSeq {
+		return fmt.Errorf("wal: seq %d is not above the last appended %d", seq, w.lastSeq)
+	}
+	for w.bytes+size > w.opts.MaxBytes {
+		if w.opts.Full == FullDropNewest || len(w.segs) <= 1 {
+			w.dropped++
+			if w.opts.OnDrop != nil {
+				w.opts.OnDrop(1, seq, seq, "full")
+			}
+			return ErrFull
+		}
+		if err := w.dropOldestLocked(); err != nil {
+			return err
+		}
+	}
+	active := w.segs[len(w.segs)-1]
+	if active.size > 0 && active.size+size > w.opts.SegmentBytes {
+		if err := w.rotateLocked(seq); err != nil {
+			return err
+		}
+		active = w.segs[len(w.segs)-1]
+	}
+	var hdr [headerLen + fixedBody]byte
+	binary.LittleEndian.PutUint64(hdr[8:16], seq)
+	binary.LittleEndian.PutUint64(hdr[16:24], uint64(now.UnixNano()))
+	binary.LittleEndian.PutUint16(hdr[24:26], uint16(len(topic)))
+	crc := crc32.Update(0, castagnoli, hdr[8:])
+	crc = crc32.Update(crc, castagnoli, []byte(topic))
+	crc = crc32.Update(crc, castagnoli, payload)
+	binary.LittleEndian.PutUint32(hdr[0:4], uint32(size-headerLen))
+	binary.LittleEndian.PutUint32(hdr[4:8], crc)
+	w.bw.Write(hdr[:])
+	w.bw.WriteString(topic)
+	w.bw.Write(payload)
+	if err := w.bw.Flush(); err != nil {
+		// The file may now end in a partial record: reopen the segment
+		// at its last good size so later appends stay readable.
+		w.repairLocked(active)
+		return fmt.Errorf("wal: append seq %d: %w", seq, err)
+	}
+	if w.opts.Sync == SyncAlways {
+		if err := w.active.Sync(); err != nil {
+			return fmt.Errorf("wal: sync: %w", err)
+		}
+	} else {
+		w.dirty = true
+	}
+	if active.records == 0 {
+		active.oldestNs = now.UnixNano()
+		active.first = seq
+	}
+	active.records++
+	active.last = seq
+	active.size += size
+	w.bytes += size
+	w.lastSeq = seq
+	close(w.notify)
+	w.notify = make(chan struct{})
+	return nil
+}
+
+// repairLocked truncates the active segment back to its last good size
+// after a failed write (a full disk, say).
+func (w *WAL) repairLocked(seg *segment) {
+	w.bw.Reset(w.active)
+	if err := w.active.Truncate(seg.size); err != nil {
+		w.log.Error("wal: cannot truncate after a failed append", "segment", seg.path, "err", err)
+	}
+}
+
+func (w *WAL) rotateLocked(nextSeq uint64) error {
+	if err := w.active.Sync(); err != nil {
+		return fmt.Errorf("wal: sync: %w", err)
+	}
+	w.dirty = false
+	if err := w.active.Close(); err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	seg := &segment{first: nextSeq, path: filepath.Join(w.opts.Dir, segName(nextSeq))}
+	f, err := os.OpenFile(seg.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	w.segs = append(w.segs, seg)
+	w.active = f
+	w.bw.Reset(f)
+	return syncDir(w.opts.Dir)
+}
+
+// dropOldestLocked deletes the oldest segment to make room, counting the
+// unacknowledged records it held.
+func (w *WAL) dropOldestLocked() error {
+	seg := w.segs[0]
+	lost := 0
+	first := max(seg.first, w.acked+1)
+	if seg.last > w.acked {
+		// Records are consecutive within a segment only if every seq was
+		// appended; count what lies above the acknowledged frontier.
+		lost = seg.records
+		if w.acked >= seg.first {
+			lost = int(seg.last - w.acked)
+			if lost > seg.records {
+				lost = seg.records
+			}
+		}
+	}
+	if err := os.Remove(seg.path); err != nil {
+		return fmt.Errorf("wal: dropping %s: %w", seg.path, err)
+	}
+	w.segs = w.segs[1:]
+	w.bytes -= seg.size
+	if lost > 0 {
+		w.dropped += uint64(lost)
+		w.log.Error("wal: full, dropped the oldest unacknowledged batches", "count", lost, "first_seq", first, "last_seq", seg.last, "max_bytes", w.opts.MaxBytes)
+		if w.opts.OnDrop != nil {
+			w.opts.OnDrop(lost, first, seg.last, "full")
+		}
+	}
+	if seg.last > w.acked {
+		w.acked = seg.last
+		w.ackDirty = true
+	}
+	for s := range w.pending {
+		if s <= seg.last {
+			delete(w.pending, s)
+		}
+	}
+	if w.readPos <= seg.last {
+		w.readPos = seg.last + 1
+	}
+	return nil
+}
+
+// Ack marks seq as acknowledged by the broker. Segments whose records are
+// all acknowledged are deleted.
+func (w *WAL) Ack(seq uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.pending, seq)
+	frontier := w.readPos - 1
+	for s := range w.pending {
+		if s-1 < frontier {
+			frontier = s - 1
+		}
+	}
+	if frontier > w.acked {
+		w.acked = frontier
+		w.ackDirty = true
+		w.removeAckedSegmentsLocked()
+	}
+}
+
+func (w *WAL) removeAckedSegments() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.removeAckedSegmentsLocked()
+}
+
+func (w *WAL) removeAckedSegmentsLocked() {
+	for len(w.segs) > 1 && w.segs[0].last <= w.acked {
+		seg := w.segs[0]
+		if err := os.Remove(seg.path); err != nil {
+			w.log.Error("wal: cannot remove an acknowledged segment", "segment", seg.path, "err", err)
+			return
+		}
+		w.segs = w.segs[1:]
+		w.bytes -= seg.size
+	}
+}
+
+// Stats describe the log.
+type Stats struct {
+	Bytes    int64     // on disk
+	Segments int       //
+	Pending  uint64    // records not yet acknowledged
+	Oldest   time.Time // append time of the oldest unacknowledged record (zero if none)
+	LastSeq  uint64
+	Acked    uint64 // acknowledgement frontier
+	Dropped  uint64 // records lost to the size bound
+}
+
+// Stats returns the current figures.
+func (w *WAL) Stats() Stats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := Stats{Bytes: w.bytes, Segments: len(w.segs), LastSeq: w.lastSeq, Acked: w.acked, Dropped: w.dropped}
+	if w.lastSeq > w.acked {
+		st.Pending = w.lastSeq - w.acked
+		for _, s := range w.segs {
+			if s.last > w.acked && s.records > 0 {
+				st.Oldest = time.Unix(0, s.oldestNs)
+				break
+			}
+		}
+	}
+	return st
+}
+
+func (w *WAL) syncLoop() {
+	defer close(w.done)
+	t := time.NewTicker(w.opts.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			if err := w.Sync(); err != nil {
+				w.log.Error("wal: sync failed", "err", err)
+			}
+		}
+	}
+}
+
+// Sync forces appended records to stable storage and records the
+// acknowledgement frontier.
+func (w *WAL) Sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.syncLocked()
+}
+
+func (w *WAL) syncLocked() error {
+	var errs []error
+	if w.dirty && w.active != nil {
+		if err := w.active.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("wal: sync: %w", err))
+		} else {
+			w.dirty = false
+		}
+	}
+	if w.ackDirty {
+		// Not fsynced: a stale checkpoint only means re-sending records
+		// the broker already has (harmless duplicates).
+		tmp := filepath.Join(w.opts.Dir, ackFile+".tmp")
+		err := os.WriteFile(tmp, []byte(strconv.FormatUint(w.acked, 10)+"\n"), 0o640)
+		if err == nil {
+			err = os.Rename(tmp, filepath.Join(w.opts.Dir, ackFile))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("wal: checkpoint: %w", err))
+		} else {
+			w.ackDirty = false
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close syncs and closes the log; unacknowledged records stay for the next
+// Open.
+func (w *WAL) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	close(w.notify)
+	w.mu.Unlock()
+	close(w.stop)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := w.syncLocked()
+	if cerr := w.active.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("wal: sync dir: %w", err)
+	}
+	return nil
+}
