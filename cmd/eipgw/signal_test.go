@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,110 +22,15 @@ import (
 	"github.com/eipgw/eipgw/gateway/wal"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// binary builds eipgw once for the tests that run it as a process.
-func binary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "eipgw-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "eipgw")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	testenv.CleanupBinaries()
 	os.Exit(code)
 }
 
-// proc is eipgw running as a child process.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan error
-	log  *strings.Builder
-	mu   *sync.Mutex
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *strings.Builder
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func start(t *testing.T, args ...string) *proc {
+func start(t *testing.T, args ...string) *testenv.Proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary(t), args...), done: make(chan error, 1), log: &strings.Builder{}, mu: &sync.Mutex{}}
-	p.cmd.Stdout = lockedWriter{p.mu, p.log}
-	p.cmd.Stderr = lockedWriter{p.mu, p.log}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-// waitLog waits until the process printed text.
-func (p *proc) waitLog(t *testing.T, text string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !strings.Contains(p.output(), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%q not printed within %s:\n%s", text, within, p.output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// term sends SIGTERM and requires a clean exit within limit.
-func (p *proc) term(t *testing.T, limit time.Duration) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.output())
-		}
-	case <-time.After(limit):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("still running %s after SIGTERM\n%s", limit, p.output())
-	}
+	return testenv.Start(t, testenv.Eipgw(t), args...)
 }
 
 // startSim serves the simulated park on a free port.
@@ -270,10 +173,10 @@ func TestEdgeSIGTERMWithBrokerUp(t *testing.T) {
 
 	e := start(t, "edge", "-config", cfg)
 	time.Sleep(2 * time.Second)
-	e.term(t, 10*time.Second)
+	e.Term(t, 10*time.Second)
 	n := readSeq(t, state)
 	if n < 10 {
-		t.Fatalf("only %d batches polled\n%s", n, e.output())
+		t.Fatalf("only %d batches polled\n%s", n, e.Output())
 	}
 	log, err := wal.Open(wal.Options{Dir: filepath.Join(state, "wal")})
 	if err != nil {
@@ -287,7 +190,7 @@ func TestEdgeSIGTERMWithBrokerUp(t *testing.T) {
 
 	e = start(t, "edge", "-config", cfg)
 	time.Sleep(time.Second)
-	e.term(t, 10*time.Second)
+	e.Term(t, 10*time.Second)
 	n2 := readSeq(t, state)
 	if n2 <= n {
 		t.Fatalf("seq did not advance: %d then %d", n, n2)
@@ -309,7 +212,7 @@ func TestEdgeSIGTERMWithBrokerDown(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	mq.Stop()
 	time.Sleep(1500 * time.Millisecond) // polling goes on; nothing is acknowledged
-	e.term(t, 15*time.Second)
+	e.Term(t, 15*time.Second)
 	n := readSeq(t, state)
 	log, err := wal.Open(wal.Options{Dir: filepath.Join(state, "wal")})
 	if err != nil {
@@ -318,14 +221,14 @@ func TestEdgeSIGTERMWithBrokerDown(t *testing.T) {
 	spooled := log.Stats().Pending
 	log.Close()
 	if spooled < 5 {
-		t.Fatalf("only %d batches kept in the write-ahead log\n%s", spooled, e.output())
+		t.Fatalf("only %d batches kept in the write-ahead log\n%s", spooled, e.Output())
 	}
 	mq.Restart()
 	e = start(t, "edge", "-config", cfg)
 	time.Sleep(1500 * time.Millisecond)
-	e.term(t, 10*time.Second)
-	if !strings.Contains(e.output(), "write-ahead log holds unacknowledged batches") {
-		t.Errorf("restart did not replay the log:\n%s", e.output())
+	e.Term(t, 10*time.Second)
+	if !strings.Contains(e.Output(), "write-ahead log holds unacknowledged batches") {
+		t.Errorf("restart did not replay the log:\n%s", e.Output())
 	}
 	n2 := readSeq(t, state)
 	w.waitAll(t, n2, 10*time.Second)
@@ -390,16 +293,16 @@ ingest:
 	}
 
 	in := start(t, "ingest", "-config", cfgPath)
-	in.waitLog(t, "subscribed", 10*time.Second)
+	in.WaitOutput(t, "subscribed", 10*time.Second)
 	publish(1, 20)
 	waitStored(20, 10*time.Second)
 
 	ifx.Stop()
 	publish(21, 50)
 	time.Sleep(2 * time.Second) // ingest holds them, failing to write
-	in.term(t, 10*time.Second)
-	if !strings.Contains(in.output(), "influxdb write failed") {
-		t.Errorf("ingest never tried to write while InfluxDB was down:\n%s", in.output())
+	in.Term(t, 10*time.Second)
+	if !strings.Contains(in.Output(), "influxdb write failed") {
+		t.Errorf("ingest never tried to write while InfluxDB was down:\n%s", in.Output())
 	}
 
 	ifx.Restart()
@@ -408,7 +311,7 @@ ingest:
 	}
 	in = start(t, "ingest", "-config", cfgPath)
 	waitStored(50, 15*time.Second)
-	in.term(t, 10*time.Second)
+	in.Term(t, 10*time.Second)
 	series, err := ifx.Query("eipgw", `SELECT batch_seq, electric_power FROM chp WHERE gateway='gw-9'`)
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,12 @@ const seqBlock = 1000
 // cannot take them (a full disk).
 const memCap = 4096
 
+// maxInflightBytes bounds the payload bytes published but not yet
+// acknowledged, whatever max_inflight allows: the MQTT client keeps a copy
+// of each until its acknowledgement, so this bounds the edge's memory when
+// batches are large.
+const maxInflightBytes = 4 << 20
+
 // Edge polls the devices of one gateway and publishes their batches.
 type Edge struct {
 	park, site, gateway string
@@ -228,7 +234,6 @@ func (e *Edge) Run(ctx context.Context) error {
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- e.publish(client, w, started, stopPublishing) }()
 
-	var seqErr error
 	var seqMu sync.Mutex
 	var wg sync.WaitGroup
 	pollCtx, stopPolling := context.WithCancel(ctx)
@@ -243,14 +248,10 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.m.pollDur.WithLabelValues(d.Name).Observe(time.Since(polled).Seconds())
 				seqMu.Lock()
 				n, err := seq.next()
-				if err != nil && seqErr == nil {
-					seqErr = err
-					stopPolling()
-				}
 				seqMu.Unlock()
 				if err != nil {
-					e.log.Error("cannot persist the sequence number; stopping", "err", err)
-					return
+					e.m.seqErrors.Inc()
+					e.log.Error("cannot persist the sequence reservation; polling goes on", "seq", n, "err", err)
 				}
 				pts = pts[:0]
 				good := 0
@@ -273,11 +274,11 @@ func (e *Edge) Run(ctx context.Context) error {
 			})
 		}()
 	}
-	wg.Wait() // polling stopped: ctx done or sequence failure
+	wg.Wait() // polling stopped
 	close(stopPublishing)
 	pubErr := <-pubDone
 
-	errs := []error{seqErr, pubErr}
+	errs := []error{pubErr}
 	if err := w.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -379,16 +380,18 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 	r := w.Reader()
 	defer r.Close()
 	var pending []inflight
+	pendingBytes := 0
 	send := func(f inflight) {
 		f.tok = c.Publish(f.msg.topic, 1, false, f.msg.payload)
 		pending = append(pending, f)
+		pendingBytes += len(f.msg.payload)
 		e.m.published.Inc()
 		e.count(func(s *Stats) { s.Published++ })
 	}
 	var deadline <-chan time.Time
 	for {
 		var walWait <-chan struct{}
-		for len(pending) < e.maxInflight {
+		for len(pending) < e.maxInflight && (len(pending) == 0 || pendingBytes < maxInflightBytes) {
 			rec, ok, wait, err := r.TryNext()
 			if err != nil {
 				return fmt.Errorf("edge: reading the write-ahead log: %w", err)
@@ -419,6 +422,7 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 		case <-head:
 			h := pending[0]
 			pending = pending[1:]
+			pendingBytes -= len(h.msg.payload)
 			if err := h.tok.Error(); err != nil {
 				e.log.Warn("publish not acknowledged; sending again", "seq", h.msg.seq, "err", err)
 				e.m.republish.Inc()

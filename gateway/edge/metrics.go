@@ -19,6 +19,7 @@ type metrics struct {
 	republish  prometheus.Counter
 	dropped    *prometheus.CounterVec
 	walErrors  prometheus.Counter
+	seqErrors  prometheus.Counter
 	conflicts  prometheus.Counter
 	overflowed prometheus.Gauge
 }
@@ -53,6 +54,9 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 		walErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eipgw_edge_wal_append_errors_total", Help: "Appends to the write-ahead log that failed (e.g. disk full); those batches were held in memory instead.",
 		}),
+		seqErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_edge_seq_persist_errors_total", Help: "Failed writes of the sequence reservation (polling goes on).",
+		}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eipgw_edge_gateway_conflicts_total", Help: "Birth messages of another process using this gateway id.",
 		}),
@@ -60,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 			Name: "eipgw_edge_memory_queue_batches", Help: "Batches held in memory because the write-ahead log could not take them.",
 		}),
 	}
-	reg.MustRegister(m.polls, m.pollDur, m.deviceUp, m.published, m.acked, m.replayed, m.republish, m.dropped, m.walErrors, m.conflicts, m.overflowed)
+	reg.MustRegister(m.polls, m.pollDur, m.deviceUp, m.published, m.acked, m.replayed, m.republish, m.dropped, m.walErrors, m.seqErrors, m.conflicts, m.overflowed)
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_bytes", Help: "Size of the write-ahead log on disk."},
 			func() float64 { return float64(w().Bytes) }),

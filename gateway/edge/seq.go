@@ -34,7 +34,7 @@ func openSeq(dir string, block uint64) (*seqStore, error) {
 		return nil, fmt.Errorf("reading sequence: %w", err)
 	default:
 		text, clean := strings.CutSuffix(strings.TrimSpace(string(b)), " clean")
-		v, err := strconv.ParseUint(text, 10, 64)
+		v, err := strconv.ParseUint(strings.TrimSpace(text), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("sequence file %s is corrupt (%q): %w", s.path, b, err)
 		}
@@ -44,17 +44,20 @@ func openSeq(dir string, block uint64) (*seqStore, error) {
 }
 
 // next returns the next sequence number, persisting a new reservation
-// first when the current one is used up.
+// first when the current one is used up. A failed reservation is returned
+// as an error together with a valid number: polling goes on (losing
+// readings would be worse), and the reservation is retried on the next
+// call.
 func (s *seqStore) next() (uint64, error) {
 	n := s.last + 1
+	var err error
 	if n > s.reserved {
-		if err := writeFileSync(s.path, s.last+s.block, ""); err != nil {
-			return 0, err
+		if err = s.write(s.last+s.block, false); err == nil {
+			s.reserved = s.last + s.block
 		}
-		s.reserved = s.last + s.block
 	}
 	s.last = n
-	return n, nil
+	return n, err
 }
 
 // resumeAfter makes the next number follow walLast, the last batch in the
@@ -70,15 +73,25 @@ func (s *seqStore) resumeAfter(walLast uint64) {
 }
 
 // close records the exact last number so that a clean restart leaves no gap.
-func (s *seqStore) close() error { return writeFileSync(s.path, s.last, " clean") }
+func (s *seqStore) close() error { return s.write(s.last, true) }
 
-func writeFileSync(path string, v uint64, mark string) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
+// write overwrites the file in place with a fixed-width record: no block
+// is allocated after the first write, so it works on a full disk, and the
+// 32 bytes sit in one sector.
+func (s *seqStore) write(v uint64, clean bool) error {
+	mark := "      "
+	if clean {
+		mark = " clean"
 	}
-	_, err = f.WriteString(strconv.FormatUint(v, 10) + mark + "\n")
+	rec := fmt.Sprintf("%020d%s\n", v, mark) // 27 bytes
+	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("sequence file: %w", err)
+	}
+	_, err = f.WriteAt([]byte(rec), 0)
+	if err == nil {
+		err = f.Truncate(int64(len(rec)))
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -86,19 +99,7 @@ func writeFileSync(path string, v uint64, mark string) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("sequence file %s: %w", s.path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }

@@ -21,7 +21,7 @@ func TestSeqStrictlyIncreasesAcrossRestarts(t *testing.T) {
 	}
 	// The file always covers every number handed out (crash safety).
 	b, _ := os.ReadFile(filepath.Join(dir, seqFile))
-	if strings.TrimSpace(string(b)) != "30" {
+	if string(b) != "00000000000000000030      \n" {
 		t.Fatalf("reservation on disk = %q, want 30 (25 used, blocks of 10)", b)
 	}
 	// A crash (no close) without a write-ahead log: the next run starts
@@ -37,6 +37,9 @@ func TestSeqStrictlyIncreasesAcrossRestarts(t *testing.T) {
 	// A clean stop records the exact number: no gap.
 	if err := crashed.close(); err != nil {
 		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, seqFile)); string(b) != "00000000000000000031 clean\n" {
+		t.Fatalf("after a clean stop the file holds %q", b)
 	}
 	again, _ := openSeq(dir, 10)
 	again.resumeAfter(20) // an older log does not move a clean counter back

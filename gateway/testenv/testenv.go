@@ -180,17 +180,30 @@ type Mosquitto struct {
 	Addr string
 }
 
+// MosquittoOptions vary the broker.
+type MosquittoOptions struct {
+	// NoPersistence runs the broker without its persistence file: a
+	// restart forgets every session and queued message.
+	NoPersistence bool
+}
+
 // StartMosquitto starts a Mosquitto broker with persistence in a temporary
 // directory, anonymous access, unlimited queues for offline persistent
 // sessions and a large in-flight window.
 func StartMosquitto(t testing.TB) *Mosquitto {
+	t.Helper()
+	return StartMosquittoOpts(t, MosquittoOptions{})
+}
+
+// StartMosquittoOpts is StartMosquitto with options.
+func StartMosquittoOpts(t testing.TB, o MosquittoOptions) *Mosquitto {
 	t.Helper()
 	bin := Require(t, "mosquitto", "/usr/sbin/mosquitto")
 	dir := t.TempDir()
 	port := FreePort(t)
 	conf := fmt.Sprintf(`listener %d 127.0.0.1
 allow_anonymous true
-persistence true
+persistence %t
 persistence_location %s/
 autosave_interval 1
 max_inflight_messages 1000
@@ -199,7 +212,7 @@ max_queued_bytes 0
 log_dest stderr
 log_type error
 log_type warning
-`, port, dir)
+`, port, !o.NoPersistence, dir)
 	if os.Geteuid() == 0 {
 		// Started as root, mosquitto switches to the "mosquitto" user, which
 		// cannot write the persistence file into the test's directory.

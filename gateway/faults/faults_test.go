@@ -1,0 +1,549 @@
+package faults
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/sim"
+	"github.com/eipgw/eipgw/gateway/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	printTable()
+	testenv.CleanupBinaries()
+	os.Exit(code)
+}
+
+// result is one row of the table.
+type result struct {
+	scenario                  string
+	polled, stored, lost, dup int
+	recovery                  time.Duration
+	note                      string
+}
+
+var (
+	resultsMu sync.Mutex
+	results   []result
+)
+
+func record(r result) {
+	resultsMu.Lock()
+	results = append(results, r)
+	resultsMu.Unlock()
+}
+
+func printTable() {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	if len(results) == 0 {
+		return
+	}
+	fmt.Println()
+	fmt.Printf("| %-44s | %7s | %7s | %5s | %10s | %9s | %s\n", "scenario", "polled", "stored", "lost", "duplicates", "recovery", "note")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 46), strings.Repeat("-", 9), strings.Repeat("-", 9), strings.Repeat("-", 7), strings.Repeat("-", 12), strings.Repeat("-", 11), strings.Repeat("-", 20))
+	for _, r := range results {
+		fmt.Printf("| %-44s | %7d | %7d | %5d | %10d | %8.1fs | %s\n", r.scenario, r.polled, r.stored, r.lost, r.dup, r.recovery.Seconds(), r.note)
+	}
+}
+
+const (
+	park    = "faults"
+	gateway = "gw-f"
+)
+
+// rig is one scenario's world.
+type rig struct {
+	t        *testing.T
+	bin      string
+	mq       *testenv.Mosquitto
+	ifx      *testenv.Influx
+	influx   string // the URL ingest writes to (a proxy in some scenarios)
+	simAddr  string
+	stateDir string
+	edgeCfg  string
+	ingests  []string // config paths, one per worker
+}
+
+type rigOptions struct {
+	noBrokerPersistence bool
+	workers             int
+	stateDir            string
+	walMB               int
+}
+
+func newRig(t *testing.T, o rigOptions) *rig {
+	t.Helper()
+	r := &rig{t: t, bin: testenv.Eipgw(t)}
+	if o.noBrokerPersistence {
+		r.mq = testenv.StartMosquittoOpts(t, testenv.MosquittoOptions{NoPersistence: true})
+	} else {
+		r.mq = testenv.StartMosquitto(t)
+	}
+	r.ifx = testenv.StartInflux(t, "eipgw")
+	r.influx = r.ifx.URL
+	r.simAddr = startSim(t)
+	r.stateDir = o.stateDir
+	if r.stateDir == "" {
+		r.stateDir = t.TempDir()
+	}
+	walMB := o.walMB
+	if walMB == 0 {
+		walMB = 64
+	}
+	r.edgeCfg = write(t, "edge.yaml", fmt.Sprintf(`park: %s
+site: plant
+mqtt: {broker: "%s", client_id: faults-edge, connect_timeout: 2s}
+edge:
+  gateway: %s
+  state_dir: %s
+  publish_timeout: 2s
+  wal: {max_mb: %d, segment_mb: 1}
+  buses:
+    - {name: sim, address: "%s", timeout: 500ms}
+  devices:
+    - {name: chp-1, profile: chp, bus: sim, unit: 1, interval: 100ms}
+    - {name: cems-1, profile: cems, bus: sim, unit: 2, interval: 100ms}
+    - {name: bds-1, profile: bds, bus: sim, unit: 3, interval: 100ms}
+    - {name: steam-supply, profile: steam_meter, bus: sim, unit: 6, interval: 100ms}
+    - {name: steam-t01, profile: steam_meter, bus: sim, unit: 11, interval: 100ms, tenant: t01}
+`, park, r.mq.URL, gateway, r.stateDir, walMB, r.simAddr))
+	workers := max(1, o.workers)
+	for i := range workers {
+		r.ingests = append(r.ingests, "")
+		r.setIngest(i, r.influx)
+	}
+	return r
+}
+
+func (r *rig) setIngest(i int, influxURL string) {
+	r.ingests[i] = write(r.t, fmt.Sprintf("ingest-%d.yaml", i), fmt.Sprintf(`park: %s
+mqtt: {broker: "%s", client_id: faults-ingest-%d}
+ingest:
+  batch_size: 200
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen, timeout: 3s}
+`, park, r.mq.URL, i, influxURL))
+}
+
+func write(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func startSim(t *testing.T) string {
+	t.Helper()
+	profiles, err := modbus.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sim.NewPark(sim.Config{Seed: 11}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sim.NewServer(p, profiles, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Run(ctx, ln, 100*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+func (r *rig) edge() *testenv.Proc { return testenv.Start(r.t, r.bin, "edge", "-config", r.edgeCfg) }
+
+func (r *rig) ingest(i int) *testenv.Proc {
+	p := testenv.Start(r.t, r.bin, "ingest", "-config", r.ingests[i])
+	p.WaitOutput(r.t, "subscribed", 15*time.Second)
+	return p
+}
+
+// polled is the number of batches the edge produced: after a clean stop
+// its sequence file holds the exact last number.
+func (r *rig) polled() int {
+	b, err := os.ReadFile(filepath.Join(r.stateDir, "seq"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	text, clean := strings.CutSuffix(strings.TrimSpace(string(b)), " clean")
+	if !clean {
+		r.t.Fatalf("sequence file %q was not written by a clean stop", b)
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+// stored returns the rows stored for the gateway and their distinct seqs.
+func (r *rig) stored() (rows int, seqs map[int]int) {
+	series, err := r.ifx.Query("eipgw", fmt.Sprintf(`SELECT batch_seq FROM /.*/ WHERE gateway='%s'`, gateway))
+	if err != nil {
+		return 0, nil
+	}
+	seqs = map[int]int{}
+	for _, s := range series {
+		for _, v := range s.Values {
+			n, _ := v[1].(json.Number).Int64()
+			seqs[int(n)]++
+			rows++
+		}
+	}
+	return rows, seqs
+}
+
+// finish stops the edge cleanly, waits for every polled batch to be
+// stored (the recovery time runs from repaired), checks the count and
+// records the row.
+func (r *rig) finish(name string, edge *testenv.Proc, repaired time.Time, note string) {
+	t := r.t
+	t.Helper()
+	edge.Term(t, 30*time.Second)
+	polled := r.polled()
+	deadline := time.Now().Add(90 * time.Second)
+	var rows int
+	var seqs map[int]int
+	var caughtUp time.Time
+	for {
+		rows, seqs = r.stored()
+		if len(seqs) >= polled {
+			caughtUp = time.Now()
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var missing []int
+	for s := 1; s <= polled; s++ {
+		if seqs[s] == 0 {
+			missing = append(missing, s)
+		}
+	}
+	dup := rows - len(seqs)
+	rec := time.Duration(0)
+	if !caughtUp.IsZero() {
+		rec = caughtUp.Sub(repaired)
+	}
+	res := result{scenario: name, polled: polled, stored: len(seqs), lost: len(missing), dup: dup, recovery: rec, note: note}
+	record(res)
+	t.Logf("%+v", res)
+	if len(missing) > 0 {
+		sort.Ints(missing)
+		t.Errorf("%d of %d batches lost: %v", len(missing), polled, missing[:min(20, len(missing))])
+	}
+	if dup != 0 {
+		t.Errorf("%d duplicate rows", dup)
+	}
+	if polled < 50 {
+		t.Errorf("only %d batches polled: the scenario did not run long enough", polled)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	t.Run("broker restart, persistent", func(t *testing.T) { brokerRestart(t, false) })
+	t.Run("broker restart, no persistence", func(t *testing.T) { brokerRestart(t, true) })
+	t.Run("edge SIGKILL mid-publish", edgeKill)
+	t.Run("InfluxDB stopped and restarted", influxRestart)
+	t.Run("InfluxDB slow (proxy +300ms)", influxSlow)
+	t.Run("two ingest workers, one killed", ingestKill)
+	t.Run("corrupted WAL tail", walCorrupt)
+	t.Run("WAL disk full", walDiskFull)
+}
+
+func brokerRestart(t *testing.T, noPersistence bool) {
+	r := newRig(t, rigOptions{noBrokerPersistence: noPersistence})
+	in := r.ingest(0)
+	e := r.edge()
+	time.Sleep(2 * time.Second)
+	r.mq.Stop()
+	time.Sleep(3 * time.Second) // the edge polls into its log meanwhile
+	r.mq.Restart()
+	repaired := time.Now()
+	time.Sleep(2 * time.Second)
+	name := "broker stopped 3s, restarted (persistence)"
+	if noPersistence {
+		name = "broker stopped 3s, restarted (no persistence)"
+	}
+	r.finish(name, e, repaired, "")
+	in.Term(t, 10*time.Second)
+}
+
+func edgeKill(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	in := r.ingest(0)
+	e := r.edge()
+	time.Sleep(2 * time.Second)
+	e.Kill()
+	e = r.edge()
+	repaired := time.Now()
+	time.Sleep(2 * time.Second)
+	e.Kill()
+	e = r.edge()
+	time.Sleep(2 * time.Second)
+	r.finish("edge SIGKILL twice, restarted", e, repaired, "")
+	in.Term(t, 10*time.Second)
+}
+
+func influxRestart(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	in := r.ingest(0)
+	e := r.edge()
+	time.Sleep(2 * time.Second)
+	r.ifx.Stop()
+	time.Sleep(4 * time.Second)
+	r.ifx.Restart()
+	repaired := time.Now()
+	time.Sleep(2 * time.Second)
+	r.finish("InfluxDB stopped 4s, restarted", e, repaired, "")
+	in.Term(t, 10*time.Second)
+}
+
+// slowProxy forwards to target after delay per request.
+func slowProxy(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		time.Sleep(delay)
+		rp.ServeHTTP(w, req)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func influxSlow(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.setIngest(0, slowProxy(t, r.ifx.URL, 300*time.Millisecond))
+	in := r.ingest(0)
+	e := r.edge()
+	time.Sleep(5 * time.Second)
+	r.finish("InfluxDB slow: +300ms per write", e, time.Now(), "")
+	in.Term(t, 10*time.Second)
+}
+
+func ingestKill(t *testing.T) {
+	r := newRig(t, rigOptions{workers: 2})
+	a := r.ingest(0)
+	b := r.ingest(1)
+	e := r.edge()
+	time.Sleep(2 * time.Second)
+	b.Kill()
+	time.Sleep(2 * time.Second)
+	b = r.ingest(1) // its session holds what it had not acknowledged
+	repaired := time.Now()
+	time.Sleep(time.Second)
+	r.finish("2 ingest workers, one SIGKILLed, restarted", e, repaired, "")
+	a.Term(t, 10*time.Second)
+	b.Term(t, 10*time.Second)
+}
+
+func walCorrupt(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	in := r.ingest(0)
+	e := r.edge()
+	// Stop the broker so batches pile up in the log, then kill the edge
+	// and tear the log's tail as a power cut would.
+	time.Sleep(time.Second)
+	r.mq.Stop()
+	time.Sleep(2 * time.Second)
+	e.Kill()
+	in.Kill()
+	segs, _ := filepath.Glob(filepath.Join(r.stateDir, "wal", "*.wal"))
+	sort.Strings(segs)
+	last := segs[len(segs)-1]
+	f, err := os.OpenFile(last, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0x40, 0, 0, 0, 0xde, 0xad}) // a torn record header
+	f.Close()
+	r.mq.Restart()
+	in = r.ingest(0)
+	e = r.edge()
+	repaired := time.Now()
+	e.WaitOutput(t, "truncating a torn or corrupt tail", 10*time.Second)
+	time.Sleep(2 * time.Second)
+	r.finish("corrupted WAL tail (torn record), restart", e, repaired, "tail truncated, logged")
+	in.Term(t, 10*time.Second)
+}
+
+func walDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "state")
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("cannot mount a small tmpfs for the disk-full scenario (needs root): %v %s", err, out)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	r := newRig(t, rigOptions{stateDir: mnt, walMB: 64}) // the log's bound is above the disk
+	in := r.ingest(0)
+	// Fill the disk but for a few kB.
+	filler, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(filler, io.LimitReader(zeros{}, 2<<20))
+	filler.Close()
+	e := r.edge()
+	time.Sleep(3 * time.Second)
+	os.Remove(filepath.Join(mnt, "filler")) // space comes back
+	repaired := time.Now()
+	time.Sleep(2 * time.Second)
+	r.finish("WAL disk full 3s (broker up)", e, repaired, "held in memory, counted")
+	in.Term(t, 10*time.Second)
+	if !strings.Contains(e.Output(), "write-ahead log append failed") {
+		t.Errorf("the edge never saw the disk full:\n%s", e.Output())
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestBacklogMemory puts 1 GiB of unacknowledged batches (1000 values
+// each) in the edge's write-ahead log, then starts the edge with the broker
+// up: its peak RSS must stay under 64 MB while it drains the backlog, and
+// the backlog must drain at least 20 times faster than the live rate.
+func TestBacklogMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 1 GiB")
+	}
+	r := newRig(t, rigOptions{walMB: 2048})
+	const total = 1 << 30
+	payload := bigBatch(1000)
+	n := total / len(payload)
+	if err := prefill(filepath.Join(r.stateDir, "wal"), n, payload); err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg, _ := os.ReadFile(r.edgeCfg)
+	os.WriteFile(r.edgeCfg, []byte(string(cfg)+"metrics: {listen: \""+metricsAddr+"\"}\n"), 0o644)
+
+	e := r.edge()
+	start := time.Now()
+	var peak int64
+	deadline := start.Add(5 * time.Minute)
+	var acked float64
+	for time.Now().Before(deadline) {
+		if rss, err := e.PeakRSS(); err == nil {
+			peak = max(peak, rss)
+		}
+		acked = metric(metricsAddr, "eipgw_edge_batches_acked_total")
+		if acked >= float64(n) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	drain := time.Since(start)
+	if rss, err := e.PeakRSS(); err == nil {
+		peak = max(peak, rss)
+	}
+	e.Term(t, 30*time.Second)
+	rate := float64(n) / drain.Seconds()
+	live := 5 / 0.1 // five devices every 100 ms
+	note := fmt.Sprintf("peak RSS %.1f MB; drained %d batches (%.0f MB) in %.1fs: %.0f batches/s = %.0fx live", float64(peak)/(1<<20), n, float64(total)/(1<<20), drain.Seconds(), rate, rate/live)
+	record(result{scenario: "1 GiB backlog in the WAL, broker up", polled: n, stored: int(acked), recovery: drain, note: "stored = acknowledged by the broker; " + note})
+	t.Log(note)
+	if acked < float64(n) {
+		t.Fatalf("backlog not drained after %s: %v of %d acknowledged", drain, acked, n)
+	}
+	if peak >= 64<<20 {
+		t.Errorf("peak RSS %d bytes, want under 64 MB", peak)
+	}
+	if rate < 20*live {
+		t.Errorf("drain rate %.0f batches/s is below 20x the live rate (%v/s)", rate, live)
+	}
+}
+
+func bigBatch(points int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"v":1,"gateway":"%s","seq":1,"device":"big","kind":"chp","ts":"2026-11-26T00:00:00.000Z","points":[`, gateway)
+	for i := range points {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"n":"p%04d","v":%d.25,"u":"kW","q":"good"}`, i, i)
+	}
+	b.WriteString("]}")
+	return []byte(b.String())
+}
+
+func prefill(dir string, n int, payload []byte) error {
+	w, err := openWAL(dir)
+	if err != nil {
+		return err
+	}
+	topic := "eip/v1/" + park + "/" + gateway + "/big"
+	now := time.Now()
+	for i := 1; i <= n; i++ {
+		if err := w.Append(uint64(i), topic, payload, now); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// metric reads one unlabelled value from a /metrics endpoint, -1 if absent.
+func metric(addr, name string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
