@@ -3,13 +3,32 @@
 GO ?= go
 SHELL := /bin/bash
 
-.PHONY: demo test tools check fmt vet build clean faults
+.PHONY: demo test tools check fmt vet build clean faults fuzz bench
 
 demo:
 	./scripts/demo.sh
 
 test: tools vet
 	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+# fuzz runs every fuzz target of the frame readers and decoders for
+# FUZZTIME each (their seed corpora already ran with the tests).
+FUZZTIME ?= 10s
+FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse ./drivers/modbus:FuzzFindFrame \
+	./drivers/modbus:FuzzServeRTU ./drivers/modbus:FuzzServerFrame ./drivers/modbus:FuzzDecode
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*} >/dev/null || \
+			{ $(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*}; exit 1; }; \
+	done
+
+# bench prints the Modbus RTU throughput against the paced simulator: 125
+# registers per read at 19200 and 115200 baud, as a fraction of the wire
+# limit (target at least 90 %).
+bench:
+	$(GO) test -run '^$$' -bench 'RTURead125' -benchtime 40x ./drivers/modbus | grep -E 'Benchmark|^ok'
 
 tools:
 	./scripts/tools.sh

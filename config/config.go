@@ -26,6 +26,8 @@ type File struct {
 	MQTT   *MQTT   `yaml:"mqtt"`
 	Edge   *Edge   `yaml:"edge"`
 	Ingest *Ingest `yaml:"ingest"`
+	// ParkEngine is the park engine's model of the park (config/park.go).
+	ParkEngine *ParkEngine `yaml:"park_engine"`
 
 	// Metrics is the role's Prometheus endpoint.
 	Metrics *Metrics `yaml:"metrics"`
@@ -75,14 +77,25 @@ type Edge struct {
 // Bus is one physical Modbus bus: a TCP endpoint or a serial line.
 type Bus struct {
 	Name string `yaml:"name"`
-	// Transport is "tcp" (Modbus TCP).
+	// Transport is "tcp" (Modbus TCP), "rtu" (serial line) or
+	// "rtu-over-tcp" (serial device server); see bus.go.
 	Transport string `yaml:"transport"`
-	// Address is host:port for tcp.
+	// Address is host:port for tcp and rtu-over-tcp.
 	Address string `yaml:"address"`
 	// Timeout is the per-request response timeout (default 1s).
 	Timeout time.Duration `yaml:"timeout"`
 	// Delay is the idle time between two requests on the bus (default 0).
 	Delay time.Duration `yaml:"delay"`
+	// BackoffMax caps the back-off of a device that stopped answering
+	// (default 1m).
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// Serial line of transport rtu: device path, baud rate (default 19200),
+	// data bits (8), parity N, E or O (E) and stop bits (1).
+	Device   string `yaml:"device"`
+	Baud     int    `yaml:"baud"`
+	DataBits int    `yaml:"data_bits"`
+	Parity   string `yaml:"parity"`
+	StopBits int    `yaml:"stop_bits"`
 }
 
 // Device is one polled Modbus device.
@@ -100,12 +113,16 @@ type Device struct {
 	Interval time.Duration `yaml:"interval"`
 	// Tenant is the park tenant the device belongs to (InfluxDB tenant tag).
 	Tenant string `yaml:"tenant"`
+	// Timeout overrides the bus's response timeout for this device.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Ingest is the MQTT-to-InfluxDB writer.
 type Ingest struct {
-	// Group is the shared-subscription group that ingest workers join
-	// (default "eipgw-ingest").
+	// Group, when set, makes workers share the park's data through the
+	// shared subscription $share/{group}/...; empty (the default) is one
+	// worker with a plain subscription, which a persistent Mosquitto keeps
+	// across its restarts (it does not restore shared subscriptions).
 	Group string `yaml:"group"`
 	// BatchSize is the most messages written to InfluxDB in one request
 	// (default 500).
@@ -114,6 +131,8 @@ type Ingest struct {
 	// (default 200ms).
 	BatchWait time.Duration `yaml:"batch_wait"`
 	InfluxDB  *InfluxDB     `yaml:"influxdb"`
+	// Completeness configures the check for missing sequence numbers.
+	Completeness *Completeness `yaml:"completeness"`
 }
 
 // InfluxDB is the storage target, written through the v2 write API (which
@@ -157,6 +176,7 @@ func Parse(name string, data []byte, knownProfile func(string) bool) (*File, err
 	f.applyDefaults()
 	errs = append(errs, f.validate(knownProfile)...)
 	errs = append(errs, f.validateDelivery()...)
+	errs = append(errs, f.validateParkEngine()...)
 	errs = append(errs, f.resolveSecrets()...)
 	return &f, errs.Err()
 }
@@ -168,7 +188,6 @@ const (
 	DefaultKeepAlive      = 30 * time.Second
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultPublishTimeout = 5 * time.Second
-	DefaultGroup          = "eipgw-ingest"
 	DefaultBatchSize      = 500
 	DefaultBatchWait      = 200 * time.Millisecond
 	DefaultWriteTimeout   = 10 * time.Second
@@ -183,24 +202,18 @@ func (f *File) applyDefaults() {
 		setDur(&e.PublishTimeout, DefaultPublishTimeout)
 		e.walDefaults()
 		for i := range e.Buses {
-			b := &e.Buses[i]
-			if b.Transport == "" {
-				b.Transport = "tcp"
-			}
-			setDur(&b.Timeout, DefaultTimeout)
+			e.Buses[i].applyDefaults()
 		}
 		for i := range e.Devices {
 			setDur(&e.Devices[i].Interval, DefaultInterval)
 		}
 	}
 	if in := f.Ingest; in != nil {
-		if in.Group == "" {
-			in.Group = DefaultGroup
-		}
 		if in.BatchSize == 0 {
 			in.BatchSize = DefaultBatchSize
 		}
 		setDur(&in.BatchWait, DefaultBatchWait)
+		in.completenessDefaults()
 		if in.InfluxDB != nil {
 			setDur(&in.InfluxDB.Timeout, DefaultWriteTimeout)
 		}
@@ -243,8 +256,8 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			errs = append(errs, s.Errorf("mqtt.password_file", "set password_env or password_file, not both"))
 		}
 	}
-	if f.Edge == nil && f.Ingest == nil {
-		errs = append(errs, s.Errorf("", "nothing to run: the file has neither an edge nor an ingest section"))
+	if f.Edge == nil && f.Ingest == nil && f.ParkEngine == nil {
+		errs = append(errs, s.Errorf("", "nothing to run: the file has no edge, ingest or park_engine section"))
 	}
 	if e := f.Edge; e != nil {
 		if f.Site == "" {
@@ -262,14 +275,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 				errs = append(errs, s.Errorf(p+".name", "bus %q is defined twice", b.Name))
 			}
 			buses[b.Name] = true
-			if b.Transport != "tcp" {
-				errs = append(errs, s.Errorf(p+".transport", "unsupported transport %q (supported: tcp)", b.Transport))
-			}
-			if b.Address == "" {
-				errs = append(errs, s.Errorf(p+".address", "required field is missing"))
-			} else if !strings.Contains(b.Address, ":") {
-				errs = append(errs, s.Errorf(p+".address", "%q must be host:port", b.Address))
-			}
+			errs = append(errs, b.validate(s, p)...)
 		}
 		if len(e.Devices) == 0 {
 			errs = append(errs, s.Errorf("edge.devices", "no devices configured"))
@@ -304,6 +310,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 				errs = append(errs, s.Errorf(p+".interval", "interval %s is below the 10ms minimum", d.Interval))
 			}
 			ident(p+".tenant", d.Tenant, false)
+			errs = append(errs, validateDeviceOnBus(s, p, d, e.Buses)...)
 		}
 	}
 	if in := f.Ingest; in != nil {

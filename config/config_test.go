@@ -59,8 +59,8 @@ func TestEdgeExampleValues(t *testing.T) {
 	if f.Park != "suzhou-eip" || f.Edge.Gateway != "gw-1" || f.MQTT.Password != "secret" {
 		t.Errorf("park %q gateway %q password %q", f.Park, f.Edge.Gateway, f.MQTT.Password)
 	}
-	if got := len(f.Edge.Devices); got != 5 {
-		t.Fatalf("devices = %d, want 5", got)
+	if got := len(f.Edge.Devices); got != 6 {
+		t.Fatalf("devices = %d, want 6", got)
 	}
 	d := f.Edge.Devices[1] // cems-1 takes the default interval
 	if d.Interval != DefaultInterval || d.Unit != 2 {

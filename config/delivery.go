@@ -20,6 +20,10 @@ type WAL struct {
 	// "drop_newest". Every dropped batch is counted, logged with its
 	// sequence range and exposed as a metric.
 	Full string `yaml:"full"`
+	// Retain keeps acknowledged batches this long (default 10m) so that
+	// the edge can publish them again when ingest asks for a replay after
+	// the broker lost them (a restart without persistence). 0s disables.
+	Retain *time.Duration `yaml:"retain"`
 }
 
 // Metrics configures the Prometheus endpoint of a role (top-level
@@ -36,6 +40,7 @@ const (
 	DefaultWALMaxMB        = 1024
 	DefaultWALSegmentMB    = 16
 	DefaultWALFull         = "drop_oldest"
+	DefaultWALRetain       = 10 * time.Minute
 	DefaultMaxInflight     = 256
 )
 
@@ -56,6 +61,10 @@ func (e *Edge) walDefaults() {
 	}
 	if w.Full == "" {
 		w.Full = DefaultWALFull
+	}
+	if w.Retain == nil {
+		d := DefaultWALRetain
+		w.Retain = &d
 	}
 	if e.MaxInflight == 0 {
 		e.MaxInflight = DefaultMaxInflight
@@ -95,4 +104,30 @@ func (f *File) validateDelivery() Errors {
 		errs = append(errs, s.Errorf("edge.wal.max_mb", "%d must be at least two segments (2 x %d)", w.MaxMB, w.SegmentMB))
 	}
 	return errs
+}
+
+// Completeness configures ingest's check of each gateway's sequence
+// numbers against what InfluxDB holds (ingest.completeness).
+type Completeness struct {
+	// Disabled turns the check off; with several workers one is enough.
+	Disabled bool `yaml:"disabled"`
+	// Interval is how often the check runs (default 30s).
+	Interval time.Duration `yaml:"interval"`
+	// Grace is how long a missing number may still arrive before it is
+	// declared missing (default 60s).
+	Grace time.Duration `yaml:"grace"`
+}
+
+// Completeness defaults.
+const (
+	DefaultCompletenessInterval = 30 * time.Second
+	DefaultCompletenessGrace    = 60 * time.Second
+)
+
+func (in *Ingest) completenessDefaults() {
+	if in.Completeness == nil {
+		in.Completeness = &Completeness{}
+	}
+	setDur(&in.Completeness.Interval, DefaultCompletenessInterval)
+	setDur(&in.Completeness.Grace, DefaultCompletenessGrace)
 }

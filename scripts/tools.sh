@@ -2,11 +2,13 @@
 # Installs what eipgw's demo and tests run against, when absent:
 #   influxd   InfluxDB OSS 1.8.10, built from its Go module into .tools/bin
 #   mosquitto the MQTT broker, from Debian's packages (needs root)
-# Usage: scripts/tools.sh [influxd] [mosquitto]   (default: both)
+#   modbus    third-party Modbus peers for the interoperability tests, from
+#             Debian's packages: python3-pymodbus, mbpoll, socat, libmodbus5
+# Usage: scripts/tools.sh [influxd] [mosquitto] [modbus]   (default: all)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto)
+[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto modbus)
 
 apt_install() {
 	if [ "$(id -u)" != 0 ]; then
@@ -35,6 +37,17 @@ for tool in "${want[@]}"; do
 			# The package starts a system broker on port 1883; the tests and
 			# the demo run their own.
 			if command -v systemctl >/dev/null; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+		fi
+		;;
+	modbus)
+		missing=()
+		/usr/bin/python3 -c 'import pymodbus, serial, serial_asyncio' 2>/dev/null || missing+=(python3-pymodbus python3-serial python3-serial-asyncio)
+		command -v mbpoll >/dev/null || missing+=(mbpoll)
+		command -v socat >/dev/null || missing+=(socat)
+		[ -e /usr/lib/x86_64-linux-gnu/libmodbus.so.5 ] || ldconfig -p | grep -q libmodbus.so.5 || missing+=(libmodbus5)
+		if [ ${#missing[@]} -gt 0 ]; then
+			echo "tools: installing ${missing[*]} from Debian's packages" >&2
+			apt_install "${missing[@]}"
 		fi
 		;;
 	*)

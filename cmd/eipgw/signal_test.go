@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,9 +13,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/sim"
 	"github.com/eipgw/eipgw/gateway/testenv"
 	"github.com/eipgw/eipgw/gateway/wal"
 )
@@ -36,27 +32,8 @@ func start(t *testing.T, args ...string) *testenv.Proc {
 // startSim serves the simulated park on a free port.
 func startSim(t *testing.T) string {
 	t.Helper()
-	profiles, err := modbus.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	park, err := sim.NewPark(sim.Config{Seed: 3}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sim.NewServer(park, profiles, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Run(ctx, ln, 100*time.Millisecond) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return ln.Addr().String()
+	_, addr := testenv.StartSim(t, 3, 100*time.Millisecond)
+	return addr
 }
 
 // watcher is a persistent-session subscriber that records which sequence

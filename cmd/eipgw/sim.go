@@ -3,11 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/goburrow/serial"
+
+	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/demo"
 	"github.com/eipgw/eipgw/gateway/sim"
@@ -15,17 +22,36 @@ import (
 
 var cmdSim = &command{
 	name:    "sim",
-	summary: "serve the simulated reference park (CHP, CEMS, BDS, boilers, 18 tenants' meters) over Modbus TCP",
-	usage:   "[-listen ADDR] [-seed N] [-step D] [-trip-chp] [-drift DEVICE=FACTOR]",
+	summary: "serve the simulated reference park (CHP, CEMS, BDS, boilers, 18 tenants' meters) over Modbus TCP and RTU",
+	usage:   "[-listen ADDR] [-rtu DEVICE|pty [-rtu-link PATH] [-baud N] [-parity P]] [-fault DEVICE=FAULT]... [-control ADDR] [-seed N] [-step D] [-trip-chp] [-drift DEVICE=FACTOR]",
 	example: `  eipgw sim -listen 127.0.0.1:5020 -seed 7
   mbpoll -m tcp -p 5020 -a 1 -r 3 -c 1 -t 4:float -B -1 127.0.0.1   # chp-1 electric_power, MW
 
   Every device answers at its unit id on the one endpoint (docs/simulator.md):
   chp-1 1, cems-1 2, bds-1 3, boiler-1 4, boiler-2 5, steam-supply 6, heat-1 7,
-  steam-tNN 10+NN, power-tNN 30+NN.`,
+  steam-tNN 10+NN, power-tNN 30+NN.
+
+  # RTU on a new pseudo-terminal at 19200 baud 8E1, linked as /tmp/eipgw-rtu:
+  eipgw sim -rtu pty -rtu-link /tmp/eipgw-rtu -baud 19200
+  mbpoll -m rtu -b 19200 -P even -a 1 -r 3 -c 1 -t 4:float -B -1 /tmp/eipgw-rtu
+
+  # Faults, at start and while running (FAULT: none, timeout, exception:CODE,
+  # late:DURATION, garbage, joined by +):
+  eipgw sim -fault bds-1=timeout -fault steam-t03=late:1.5s -control 127.0.0.1:5021
+  curl -X PUT -d exception:6 http://127.0.0.1:5021/faults/chp-1
+  curl http://127.0.0.1:5021/faults`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
 		fs := c.flags(e)
-		listen := fs.String("listen", "127.0.0.1:5020", "Modbus TCP listen address")
+		listen := fs.String("listen", "127.0.0.1:5020", "Modbus TCP listen address (empty: no TCP)")
+		rtu := fs.String("rtu", "", "also serve RTU on this serial device, or on a new pseudo-terminal with \"pty\"")
+		rtuLink := fs.String("rtu-link", "", "with -rtu pty: make this path a symbolic link to the pseudo-terminal")
+		baud := fs.Int("baud", config.DefaultBaud, "RTU baud rate: answers are paced at it")
+		dataBits := fs.Int("data-bits", config.DefaultDataBits, "RTU data bits")
+		parity := fs.String("parity", config.DefaultParity, "RTU parity N, E or O")
+		stopBits := fs.Int("stop-bits", config.DefaultStopBits, "RTU stop bits")
+		control := fs.String("control", "", "serve the fault control endpoint (HTTP, no authentication: keep it on loopback) on this address")
+		var faults []string
+		fs.Func("fault", "inject a fault, DEVICE=FAULT (repeatable)", func(v string) error { faults = append(faults, v); return nil })
 		seed := fs.Int64("seed", 1, "seed of the park's load profiles and noise")
 		step := fs.Duration("step", time.Second, "model update period")
 		trip := fs.Bool("trip-chp", false, "start with the CHP tripped (standby boilers carry the load)")
@@ -36,6 +62,15 @@ var cmdSim = &command{
 		}
 		if *step <= 0 {
 			return fmt.Errorf("-step %s must be positive: %w", *step, errUsage)
+		}
+		if *listen == "" && *rtu == "" {
+			return fmt.Errorf("nothing to serve: set -listen or -rtu: %w", errUsage)
+		}
+		line := config.Bus{Name: "sim", Transport: config.TransportRTU, Device: *rtu, Baud: *baud, DataBits: *dataBits, Parity: *parity, StopBits: *stopBits}
+		if *rtu != "" {
+			if es := config.ValidateBus(line); len(es) > 0 {
+				return fmt.Errorf("-%s: %s: %w", strings.ReplaceAll(strings.TrimPrefix(es[0].Path, "bus."), "_", "-"), es[0].Msg, errUsage)
+			}
 		}
 		log, err := newLog(e.stderr)
 		if err != nil {
@@ -64,13 +99,95 @@ var cmdSim = &command{
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", *listen)
-		if err != nil {
-			return err
+		for _, spec := range faults {
+			dev, f, ok := strings.Cut(spec, "=")
+			fault, err := sim.ParseFault(f)
+			if err == nil && ok {
+				err = srv.SetFault(dev, fault)
+			}
+			if !ok || err != nil {
+				return fmt.Errorf("-fault %q: want DEVICE=FAULT, e.g. bds-1=timeout: %v: %w", spec, err, errUsage)
+			}
 		}
-		log.Info("simulator serving", "listen", ln.Addr().String(), "devices", len(park.Devices()), "seed", *seed)
-		return srv.Run(ctx, ln, *step)
+		var ln net.Listener
+		if *listen != "" {
+			if ln, err = net.Listen("tcp", *listen); err != nil {
+				return err
+			}
+			log.Info("simulator serving Modbus TCP", "listen", ln.Addr().String(), "devices", len(park.Devices()), "seed", *seed)
+		}
+		var ports []sim.RTUPort
+		if *rtu != "" {
+			p, closePort, err := openRTUPort(line, *rtuLink)
+			if err != nil {
+				if ln != nil {
+					ln.Close()
+				}
+				return err
+			}
+			defer closePort()
+			ports = append(ports, sim.RTUPort{Port: p.port, Line: modbus.Line{Baud: *baud, BitsPerChar: line.BitsPerChar()}})
+			log.Info("simulator serving Modbus RTU", "device", p.path, "line", line.String())
+		}
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		if *control != "" {
+			cl, err := net.Listen("tcp", *control)
+			if err != nil {
+				if ln != nil {
+					ln.Close()
+				}
+				return fmt.Errorf("-control: %w", err)
+			}
+			hs := &http.Server{Handler: srv.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
+			wg.Add(2)
+			go func() { defer wg.Done(); hs.Serve(cl) }()
+			go func() { defer wg.Done(); <-ctx.Done(); hs.Close() }()
+			log.Info("fault control endpoint", "listen", cl.Addr().String())
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		return srv.Run(ctx, ln, *step, ports...)
 	},
+}
+
+type rtuPort struct {
+	port io.ReadWriteCloser
+	path string
+}
+
+// openRTUPort opens the serial device of line, or with "pty" a new
+// pseudo-terminal (linked from link when set).
+func openRTUPort(line config.Bus, link string) (rtuPort, func(), error) {
+	if line.Device != "pty" {
+		p, err := serial.Open(&serial.Config{
+			Address: line.Device, BaudRate: line.Baud, DataBits: line.DataBits,
+			StopBits: line.StopBits, Parity: line.Parity, Timeout: 100 * time.Millisecond,
+		})
+		if err != nil {
+			return rtuPort{}, nil, fmt.Errorf("-rtu %s: %w", line.Device, err)
+		}
+		return rtuPort{p, line.Device}, func() { p.Close() }, nil
+	}
+	pty, err := modbus.OpenPTY()
+	if err != nil {
+		return rtuPort{}, nil, err
+	}
+	path := pty.SlavePath
+	if link != "" {
+		os.Remove(link)
+		if err := os.Symlink(pty.SlavePath, link); err != nil {
+			pty.Close()
+			return rtuPort{}, nil, fmt.Errorf("-rtu-link: %w", err)
+		}
+		path = link + " -> " + pty.SlavePath
+	}
+	return rtuPort{pty, path}, func() {
+		pty.Close()
+		if link != "" {
+			os.Remove(link)
+		}
+	}, nil
 }
 
 var cmdDemo = &command{

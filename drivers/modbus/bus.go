@@ -9,9 +9,11 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	gmodbus "github.com/goburrow/modbus"
+	"github.com/goburrow/serial"
 
 	"github.com/eipgw/eipgw/config"
 )
@@ -40,10 +42,11 @@ func init() {
 func ExceptionQuality(code byte) Quality { return exceptionQualities[code] }
 
 // Reading is one point of one poll. Value is meaningful only when Quality is
-// Good.
+// Good; a string point carries Text instead.
 type Reading struct {
 	Point   *Point
 	Value   float64
+	Text    string
 	Quality Quality
 }
 
@@ -54,11 +57,59 @@ type Device struct {
 	Tenant   string
 	Unit     byte
 	Interval time.Duration
-	Profile  *Profile
+	// Timeout is the response timeout of each request; 0 takes the bus's.
+	Timeout time.Duration
+	Profile *Profile
 
 	plan     []Read
-	readings []Reading
+	readings []Reading // numeric points first, then strings
+	numeric  int       // readings that are not strings
+	slot     []int     // profile point index -> readings index
 	regs     []uint16
+
+	// Scheduling, owned by the bus.
+	failures     int       // consecutive polls the device did not answer
+	backoffUntil time.Time // polls before it are not sent
+	lastFailure  Quality
+	lastErr      error
+	busy         []int // plan indexes answered with exception 6, to retry
+	busyAttempt  int
+	retryAt      time.Time
+	work         []int
+	polled       time.Time
+	rejected     map[uint32]byte // reads refused as misconfigured, logged once
+
+	mu    sync.Mutex
+	state DeviceState
+}
+
+// DeviceState is how a device has been answering, for status pages and
+// alerts. It is safe to read while the bus runs.
+type DeviceState struct {
+	// Up is true while the device answers (with data or exceptions).
+	Up bool
+	// Since is when Up last changed (the first poll counts as a change).
+	Since time.Time
+	// LastPoll is the start of the latest poll that went to the device.
+	LastPoll time.Time
+	// LastError describes the latest failed request: device, unit,
+	// register and cause. Empty once a poll succeeded fully.
+	LastError string
+	// Failures counts consecutive polls without an answer.
+	Failures int
+	// BackoffUntil is set while the device is backed off: its polls until
+	// then are not sent and read as the quality of its last failure.
+	BackoffUntil time.Time
+	// Polls, Answered and Skipped count polls: every poll, polls the
+	// device answered, polls skipped by the back-off.
+	Polls, Answered, Skipped uint64
+}
+
+// State returns the device's current state.
+func (d *Device) State() DeviceState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state
 }
 
 // NewDevice binds a device's configuration to its profile and plans its
@@ -66,51 +117,133 @@ type Device struct {
 func NewDevice(cfg config.Device, p *Profile) *Device {
 	d := &Device{
 		Name: cfg.Name, Kind: p.Kind, Tenant: cfg.Tenant, Unit: byte(cfg.Unit),
-		Interval: cfg.Interval, Profile: p, plan: p.Plan(),
+		Interval: cfg.Interval, Timeout: cfg.Timeout, Profile: p, plan: p.Plan(),
 		readings: make([]Reading, len(p.Points)),
-		regs:     make([]uint16, 125),
+		slot:     make([]int, len(p.Points)),
+		regs:     make([]uint16, maxBitsPerRead),
+		rejected: map[uint32]byte{},
 	}
-	for i := range d.readings {
-		d.readings[i].Point = &p.Points[i]
+	n := 0
+	for i := range p.Points {
+		if !p.Points[i].Text() {
+			d.slot[i] = n
+			n++
+		}
+	}
+	d.numeric = n
+	for i := range p.Points {
+		if p.Points[i].Text() {
+			d.slot[i] = n
+			n++
+		}
+	}
+	for i := range p.Points {
+		d.readings[d.slot[i]].Point = &p.Points[i]
 	}
 	return d
 }
 
 // Sink receives each poll's readings. The slice is reused by the next poll
 // of the same device: the sink must copy or encode what it keeps before it
-// returns.
+// returns. String points are left out: the batch payload carries numbers
+// only.
 type Sink func(d *Device, polled time.Time, readings []Reading)
 
-// Bus owns one physical bus (here a Modbus TCP endpoint): it alone talks to
-// it, serialising the requests of every unit on it, with an idle delay
-// between requests.
+// transport carries request ADUs to a bus and responses back.
+type transport interface {
+	gmodbus.Transporter
+	Close() error
+	setTimeout(time.Duration)
+}
+
+// Bus owns one physical bus (a Modbus TCP endpoint, a serial line, or a
+// serial device server reached over TCP): it alone talks to it, serialising
+// the requests of every unit on it, with an idle delay between requests.
+// A device that stops answering is backed off so that it does not hold up
+// the others.
 type Bus struct {
-	Name      string
-	delay     time.Duration
-	transport *tcpTransport
-	packager  *gmodbus.TCPClientHandler
-	client    gmodbus.Client
-	devices   []*Device
-	log       *slog.Logger
+	Name       string
+	delay      time.Duration
+	timeout    time.Duration
+	backoffMax time.Duration
+	transport  transport
+	setUnit    func(byte)
+	client     gmodbus.Client
+	devices    []*Device
+	log        *slog.Logger
+	lastReq    time.Time
 }
 
 // NewBus prepares a bus owner for devices; it does no I/O.
 func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
-	if cfg.Transport != "tcp" {
-		return nil, fmt.Errorf("bus %s: unsupported transport %q", cfg.Name, cfg.Transport)
-	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	t := newTCPTransport(cfg.Address, cfg.Timeout)
-	// goburrow's TCP handler serves only as the packager (MBAP framing);
-	// all I/O goes through our transport.
-	p := gmodbus.NewTCPClientHandler(cfg.Address)
-	return &Bus{
-		Name: cfg.Name, delay: cfg.Delay, transport: t, packager: p,
-		client: gmodbus.NewClient2(p, t), devices: devices,
-		log: log.With("bus", cfg.Name),
-	}, nil
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = config.DefaultTimeout
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = config.DefaultBackoffMax
+	}
+	b := &Bus{
+		Name: cfg.Name, delay: cfg.Delay, timeout: cfg.Timeout, backoffMax: cfg.BackoffMax,
+		devices: devices, log: log.With("bus", cfg.Name),
+	}
+	// goburrow's handlers serve only as packagers (MBAP or RTU framing,
+	// CRC); all I/O goes through our transports.
+	switch cfg.Transport {
+	case config.TransportTCP, "":
+		p := gmodbus.NewTCPClientHandler(cfg.Address)
+		b.transport, b.setUnit = newTCPTransport(cfg.Address, cfg.Timeout), func(u byte) { p.SlaveId = u }
+		b.client = gmodbus.NewClient2(p, b.transport)
+	case config.TransportRTU, config.TransportRTUOverTCP:
+		p := gmodbus.NewRTUClientHandler(cfg.Device)
+		if cfg.Transport == config.TransportRTU {
+			if cfg.Baud <= 0 || cfg.DataBits == 0 || cfg.StopBits == 0 || cfg.Parity == "" {
+				return nil, fmt.Errorf("bus %s: serial line settings missing (baud %d, data bits %d, parity %q, stop bits %d)",
+					cfg.Name, cfg.Baud, cfg.DataBits, cfg.Parity, cfg.StopBits)
+			}
+			b.transport = newRTUSerial(serial.Config{
+				Address: cfg.Device, BaudRate: cfg.Baud, DataBits: cfg.DataBits,
+				StopBits: cfg.StopBits, Parity: cfg.Parity,
+			}, cfg.Timeout, cfg.BitsPerChar())
+		} else {
+			b.transport = newRTUOverTCP(cfg.Address, cfg.Timeout)
+		}
+		b.setUnit = func(u byte) { p.SlaveId = u }
+		b.client = gmodbus.NewClient2(p, b.transport)
+	default:
+		return nil, fmt.Errorf("bus %s: unsupported transport %q", cfg.Name, cfg.Transport)
+	}
+	return b, nil
+}
+
+// Close closes the bus's connection or serial port; the next request
+// reopens it.
+func (b *Bus) Close() error { return b.transport.Close() }
+
+// Busy exception handling: a read answered "busy" is retried after
+// busyDelay, doubling, at most maxBusyRetries times and never past the
+// device's next poll.
+const maxBusyRetries = 3
+
+func busyDelay(d *Device, attempt int) time.Duration {
+	base := min(max(d.Interval/8, 10*time.Millisecond), time.Second)
+	return base << (attempt - 1)
+}
+
+// backoff is how long a device that failed k consecutive polls is left
+// alone: nothing after the first failure (it may be a blip), then the
+// interval doubled per failure up to the bus's cap.
+func (b *Bus) backoff(d *Device, k int) time.Duration {
+	if k < 2 {
+		return 0
+	}
+	bo := d.Interval
+	for i := 1; i < k && bo < b.backoffMax; i++ {
+		bo *= 2
+	}
+	return min(bo, b.backoffMax)
 }
 
 // Run polls every device on its interval, aligned to multiples of the
@@ -122,21 +255,27 @@ func (b *Bus) Run(ctx context.Context, sink Sink) error {
 		<-ctx.Done()
 		return nil
 	}
-	next := make([]time.Time, len(b.devices))
+	next := make([]time.Time, len(b.devices)) // each device's current poll slot
 	now := time.Now()
 	for i, d := range b.devices {
 		next[i] = now.Truncate(d.Interval).Add(d.Interval)
+	}
+	due := func(i int) time.Time {
+		if d := b.devices[i]; len(d.busy) > 0 {
+			return d.retryAt
+		}
+		return next[i]
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		i := 0
 		for j := range next {
-			if next[j].Before(next[i]) {
+			if due(j).Before(due(i)) {
 				i = j
 			}
 		}
-		if wait := time.Until(next[i]); wait > 0 {
+		if wait := time.Until(due(i)); wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
@@ -147,60 +286,213 @@ func (b *Bus) Run(ctx context.Context, sink Sink) error {
 			return nil
 		}
 		d := b.devices[i]
-		polled := time.Now()
-		sink(d, polled, b.Poll(d))
+		if !b.step(d, next[i]) {
+			continue // busy reads wait for their retry
+		}
+		sink(d, d.polled, d.readings[:d.numeric])
 		next[i] = next[i].Add(d.Interval)
 		if now := time.Now(); !next[i].After(now) {
 			missed := now.Sub(next[i])/d.Interval + 1
 			b.log.Warn("poll overran its interval", "device", d.Name, "missed", int(missed))
 			next[i] = now.Truncate(d.Interval).Add(d.Interval)
 		}
-		if b.delay > 0 {
-			time.Sleep(b.delay)
-		}
 	}
 }
 
-// Poll reads every point of d once. Every point gets a reading: a value
-// with quality good, or the reason it has none.
+// step advances d's poll of slot: a fresh poll, or the retry of reads that
+// came back busy. It reports whether the poll is complete.
+func (b *Bus) step(d *Device, slot time.Time) bool {
+	now := time.Now()
+	if len(d.busy) == 0 {
+		if now.Before(d.backoffUntil) {
+			b.skip(d, now)
+			return true
+		}
+		b.begin(d, now)
+		b.readAll(d)
+	} else {
+		b.readSet(d, d.busy)
+	}
+	if len(d.busy) > 0 {
+		d.busyAttempt++
+		retry := time.Now().Add(busyDelay(d, d.busyAttempt))
+		if d.busyAttempt <= maxBusyRetries && retry.Before(slot.Add(d.Interval)) {
+			d.retryAt = retry
+			return false
+		}
+		b.giveUpBusy(d)
+	}
+	b.settle(d)
+	return true
+}
+
+// Poll reads every point of d once, now, whatever its back-off. Every
+// point gets a reading: a value with quality good, or the reason it has
+// none. Reads answered busy are retried before Poll returns.
 func (b *Bus) Poll(d *Device) []Reading {
-	b.packager.SlaveId = d.Unit
-	for ri := range d.plan {
+	b.begin(d, time.Now())
+	b.readAll(d)
+	for len(d.busy) > 0 {
+		d.busyAttempt++
+		if d.busyAttempt > maxBusyRetries {
+			b.giveUpBusy(d)
+			break
+		}
+		time.Sleep(busyDelay(d, d.busyAttempt))
+		b.readSet(d, d.busy)
+	}
+	b.settle(d)
+	return d.readings
+}
+
+func (b *Bus) begin(d *Device, now time.Time) {
+	d.polled = now
+	d.mu.Lock()
+	d.state.LastPoll = now
+	d.state.Polls++
+	d.mu.Unlock()
+	d.busy, d.busyAttempt, d.lastErr = d.busy[:0], 0, nil
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = b.timeout
+	}
+	b.transport.setTimeout(timeout)
+	b.setUnit(d.Unit)
+}
+
+// skip fills a backed-off device's readings with the quality of its last
+// failure, without asking it.
+func (b *Bus) skip(d *Device, now time.Time) {
+	for i := range d.readings {
+		d.readings[i].Value, d.readings[i].Text, d.readings[i].Quality = 0, "", d.lastFailure
+	}
+	d.polled = now
+	d.mu.Lock()
+	d.state.LastPoll = now
+	d.state.Polls++
+	d.state.Skipped++
+	d.mu.Unlock()
+}
+
+func (b *Bus) giveUpBusy(d *Device) {
+	for _, ri := range d.busy {
+		b.mark(d, &d.plan[ri], ExceptionQuality(ExBusy))
+	}
+	d.busy = d.busy[:0]
+}
+
+// settle records how the poll went and backs off a device that did not
+// answer it at all.
+func (b *Bus) settle(d *Device) {
+	answered := false
+	for i := range d.readings {
+		switch q := d.readings[i].Quality; q {
+		case Timeout, CommError, ExceptionQuality(0x0A), ExceptionQuality(0x0B):
+			// No answer from the device (0x0A, 0x0B: its gateway says so).
+			d.lastFailure = q
+		default:
+			answered = true
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := &d.state
+	if answered != st.Up || st.Since.IsZero() {
+		if answered && !st.Since.IsZero() {
+			b.log.Info("device answers again", "device", d.Name, "unit", d.Unit, "down_for", st.LastPoll.Sub(st.Since).Round(time.Millisecond).String())
+		}
+		st.Up, st.Since = answered, st.LastPoll
+	}
+	if answered {
+		st.Answered++
+		d.failures = 0
+		d.backoffUntil = time.Time{}
+	} else {
+		d.failures++
+		if bo := b.backoff(d, d.failures); bo > 0 {
+			d.backoffUntil = time.Now().Add(bo)
+			b.log.Warn("device not answering; backing off", "device", d.Name, "unit", d.Unit,
+				"failures", d.failures, "retry_in", bo.String(), "err", d.lastErr)
+		}
+	}
+	st.Failures, st.BackoffUntil = d.failures, d.backoffUntil
+	st.LastError = ""
+	if d.lastErr != nil {
+		st.LastError = d.lastErr.Error()
+	}
+}
+
+func (b *Bus) readAll(d *Device) {
+	d.work = d.work[:0]
+	for i := range d.plan {
+		d.work = append(d.work, i)
+	}
+	b.run(d)
+}
+
+func (b *Bus) readSet(d *Device, reads []int) {
+	d.work = append(d.work[:0], reads...)
+	d.busy = d.busy[:0]
+	b.run(d)
+}
+
+// run performs the reads in d.work (plan indexes); a merged read refused
+// with "illegal address" is split into one read per point, appended to the
+// work.
+func (b *Bus) run(d *Device) {
+	for k := 0; k < len(d.work); k++ {
+		ri := d.work[k]
 		r := &d.plan[ri]
-		if ri > 0 && b.delay > 0 {
-			time.Sleep(b.delay)
-		}
-		var data []byte
-		var err error
-		if r.Table == Input {
-			data, err = b.client.ReadInputRegisters(r.Address, r.Quantity)
-		} else {
-			data, err = b.client.ReadHoldingRegisters(r.Address, r.Quantity)
-		}
-		if err == nil && len(data) != 2*int(r.Quantity) {
-			err = fmt.Errorf("modbus: %d data bytes for %d registers", len(data), r.Quantity)
-		}
+		data, err := b.request(r)
 		if err != nil {
+			err = fmt.Errorf("device %s unit %d %s %s: %w", d.Name, d.Unit, r.Table, b.span(d, r), err)
 			q := classify(err)
-			if q != Timeout {
-				b.log.Debug("read failed", "device", d.Name, "unit", d.Unit, "table", r.Table.String(), "address", r.Address, "quantity", r.Quantity, "err", err)
+			switch q {
+			case ExceptionQuality(ExBusy):
+				d.busy = append(d.busy, ri)
+				d.lastErr = err
+				continue
+			case ExceptionQuality(ExIllegalAddress):
+				if len(r.Points) > 1 {
+					b.log.Warn("device refuses a merged read; reading its points one by one",
+						"device", d.Name, "unit", d.Unit, "table", r.Table.String(), "register", b.span(d, r), "err", err)
+					d.work = append(d.work, d.split(ri)...)
+					continue
+				}
+				b.reject(d, r, err)
+			case ExceptionQuality(ExIllegalFunction), ExceptionQuality(ExIllegalValue):
+				b.reject(d, r, err)
+			case Timeout:
+			default:
+				b.log.Debug("read failed", "device", d.Name, "err", err)
 			}
 			if q == CommError {
 				// A frame we could not make sense of: start afresh.
 				b.transport.Close()
 			}
-			for _, pi := range r.Points {
-				d.readings[pi].Value, d.readings[pi].Quality = 0, q
-			}
+			d.lastErr = err
+			b.mark(d, r, q)
 			continue
 		}
-		regs := d.regs[:r.Quantity]
-		for i := range regs {
-			regs[i] = binary.BigEndian.Uint16(data[2*i:])
+		delete(d.rejected, readKey(r))
+		if r.Table.Bits() {
+			for i := range r.Quantity {
+				d.regs[i] = uint16(data[i/8] >> (i % 8) & 1)
+			}
+		} else {
+			for i := range r.Quantity {
+				d.regs[i] = binary.BigEndian.Uint16(data[2*i:])
+			}
 		}
+		regs := d.regs[:r.Quantity]
 		for k, pi := range r.Points {
-			rd := &d.readings[pi]
-			v, ok := rd.Point.Decode(regs[r.Offsets[k]:])
+			rd := &d.readings[d.slot[pi]]
+			at := regs[r.Offsets[k]:]
+			if rd.Point.Text() {
+				rd.Value, rd.Text, rd.Quality = 0, rd.Point.DecodeText(at), Good
+				continue
+			}
+			v, ok := rd.Point.Decode(at)
 			if ok {
 				rd.Value, rd.Quality = v, Good
 			} else {
@@ -208,7 +500,115 @@ func (b *Bus) Poll(d *Device) []Reading {
 			}
 		}
 	}
-	return d.readings
+}
+
+// request sends one read, keeping the bus idle for its delay since the
+// previous request.
+func (b *Bus) request(r *Read) ([]byte, error) {
+	if b.delay > 0 && !b.lastReq.IsZero() {
+		if wait := b.delay - time.Since(b.lastReq); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
+	defer func() { b.lastReq = time.Now() }()
+	var data []byte
+	var err error
+	switch r.Table {
+	case Input:
+		data, err = b.client.ReadInputRegisters(r.Address, r.Quantity)
+	case Coil:
+		data, err = b.client.ReadCoils(r.Address, r.Quantity)
+	case Discrete:
+		data, err = b.client.ReadDiscreteInputs(r.Address, r.Quantity)
+	default:
+		data, err = b.client.ReadHoldingRegisters(r.Address, r.Quantity)
+	}
+	want := 2 * int(r.Quantity)
+	if r.Table.Bits() {
+		want = (int(r.Quantity) + 7) / 8
+	}
+	if err == nil && len(data) != want {
+		err = fmt.Errorf("%d data bytes for %d %s", len(data), r.Quantity, r.Table)
+	}
+	return data, err
+}
+
+func (b *Bus) mark(d *Device, r *Read, q Quality) {
+	for _, pi := range r.Points {
+		rd := &d.readings[d.slot[pi]]
+		rd.Value, rd.Text, rd.Quality = 0, "", q
+	}
+}
+
+// span names a read's registers as the profile writes them (with its
+// address base) and on the wire.
+func (b *Bus) span(d *Device, r *Read) string {
+	base := d.Profile.AddressBase
+	s := "register "
+	if r.Table.Bits() {
+		s = "bit "
+	}
+	s += strconv.Itoa(int(r.Address) + base)
+	if r.Quantity > 1 {
+		s += "-" + strconv.Itoa(int(r.Address)+int(r.Quantity)-1+base)
+	}
+	if base != 0 {
+		s += " (protocol address " + strconv.Itoa(int(r.Address)) + ")"
+	}
+	return s
+}
+
+func readKey(r *Read) uint32 { return uint32(r.Table)<<16 | uint32(r.Address) }
+
+// reject reports a read the device refuses as a configuration error, once
+// until the device accepts it again.
+func (b *Bus) reject(d *Device, r *Read, err error) {
+	var mbErr *gmodbus.ModbusError
+	if !errors.As(err, &mbErr) {
+		return
+	}
+	key := readKey(r)
+	if code, ok := d.rejected[key]; ok && code == mbErr.ExceptionCode {
+		return
+	}
+	d.rejected[key] = mbErr.ExceptionCode
+	names := make([]string, len(r.Points))
+	for i, pi := range r.Points {
+		names[i] = d.Profile.Points[pi].Name
+	}
+	b.log.Error("configuration error: the device refuses this read; check the profile",
+		"device", d.Name, "unit", d.Unit, "table", r.Table.String(), "register", b.span(d, r),
+		"points", names, "exception", mbErr.ExceptionCode, "meaning", exceptionName(mbErr.ExceptionCode), "err", err)
+}
+
+func exceptionName(code byte) string {
+	switch code {
+	case ExIllegalFunction:
+		return "illegal function: the device does not serve this table"
+	case ExIllegalAddress:
+		return "illegal data address: no such register"
+	case ExIllegalValue:
+		return "illegal data value: e.g. too many registers in one read (lower max_registers)"
+	}
+	return "exception"
+}
+
+// split replaces the merged read ri by a read of its first point and returns
+// the indexes of new reads, one per further point.
+func (d *Device) split(ri int) []int {
+	r := d.plan[ri]
+	single := func(k int) Read {
+		pi := r.Points[k]
+		pt := &d.Profile.Points[pi]
+		return Read{Table: r.Table, Address: uint16(pt.reg), Quantity: uint16(pt.Words()), Points: []int{pi}, Offsets: []int{0}}
+	}
+	d.plan[ri] = single(0)
+	added := []int{ri}
+	for k := 1; k < len(r.Points); k++ {
+		d.plan = append(d.plan, single(k))
+		added = append(added, len(d.plan)-1)
+	}
+	return added
 }
 
 func classify(err error) Quality {
@@ -217,6 +617,9 @@ func classify(err error) Quality {
 	// ModbusError; only an exception response (0x80 flag) is an exception.
 	if errors.As(err, &mbErr) && mbErr.FunctionCode&0x80 != 0 {
 		return ExceptionQuality(mbErr.ExceptionCode)
+	}
+	if errors.Is(err, ErrTimeout) {
+		return Timeout
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {

@@ -346,8 +346,8 @@ func TestPollSkipsStaleFrames(t *testing.T) {
 			b := newTestBus(t, f.addr, time.Second, d)
 			checkReadings(t, "poll 1", b.Poll(d), map[string]result{"n": {1, Good}})
 			checkReadings(t, "poll 2", b.Poll(d), map[string]result{"n": {2, Good}})
-			if b.transport.stale != tt.stale {
-				t.Errorf("stale frames = %d, want %d", b.transport.stale, tt.stale)
+			if st := b.transport.(*tcpTransport).stale; st != tt.stale {
+				t.Errorf("stale frames = %d, want %d", st, tt.stale)
 			}
 			for _, r := range f.requests() {
 				if r.conn != 1 {
@@ -379,17 +379,21 @@ func TestPollException(t *testing.T) {
 		name string
 		fail func(req mbRequest) bool
 		code byte
+		reqs int // requests of two polls
 		want map[string]result
 	}{
-		{"second holding read", func(r mbRequest) bool { return r.fc == 3 && r.addr == 20 }, 2, map[string]result{
+		{"second holding read", func(r mbRequest) bool { return r.fc == 3 && r.addr == 20 }, 2, 6, map[string]result{
 			"h_a": {10, Good}, "h_b": {11, Good}, "h_c": {12, Good}, "h_far": {0, ExceptionQuality(2)},
 			"i_a": {5, Good}, "i_b": {1.5, Good},
 		}},
-		{"input read", func(r mbRequest) bool { return r.fc == 4 }, 2, map[string]result{
+		// A merged read refused with "illegal address" is split into one
+		// read per point, for good: 3+2 requests, then 4.
+		{"input read", func(r mbRequest) bool { return r.fc == 4 }, 2, 9, map[string]result{
 			"h_a": {10, Good}, "h_b": {11, Good}, "h_c": {12, Good}, "h_far": {-3, Good},
 			"i_a": {0, "exception:2"}, "i_b": {0, "exception:2"},
 		}},
-		{"first read, busy", func(r mbRequest) bool { return r.fc == 3 && r.addr == 0 }, 6, map[string]result{
+		// Busy is retried three times per poll before it stands.
+		{"first read, busy", func(r mbRequest) bool { return r.fc == 3 && r.addr == 0 }, 6, 12, map[string]result{
 			"h_a": {0, "exception:6"}, "h_b": {0, "exception:6"}, "h_c": {0, "exception:6"}, "h_far": {-3, Good},
 			"i_a": {5, Good}, "i_b": {1.5, Good},
 		}},
@@ -409,8 +413,8 @@ func TestPollException(t *testing.T) {
 			// An exception is an answer: the connection stays up.
 			checkReadings(t, "poll 2", b.Poll(d), tt.want)
 			reqs := f.requests()
-			if len(reqs) != 6 || reqs[5].conn != 1 {
-				t.Errorf("requests %+v: want 6 on one connection", reqs)
+			if len(reqs) != tt.reqs || reqs[len(reqs)-1].conn != 1 {
+				t.Errorf("requests %+v: want %d on one connection", reqs, tt.reqs)
 			}
 		})
 	}
@@ -579,8 +583,21 @@ func TestClassify(t *testing.T) {
 }
 
 func TestNewBus(t *testing.T) {
-	if _, err := NewBus(config.Bus{Name: "rs485", Transport: "rtu", Address: "/dev/ttyS0"}, nil, nil); err == nil {
-		t.Error("NewBus accepted transport rtu")
+	if _, err := NewBus(config.Bus{Name: "rs485", Transport: "rtu", Device: "/dev/ttyS0"}, nil, nil); err == nil {
+		t.Error("NewBus accepted transport rtu without line settings")
+	}
+	if _, err := NewBus(config.Bus{Name: "x", Transport: "x25", Address: "a:1"}, nil, nil); err == nil {
+		t.Error("NewBus accepted transport x25")
+	}
+	// No I/O: a serial device that does not exist is opened at the first
+	// request only.
+	for _, c := range []config.Bus{
+		{Name: "rs485", Transport: "rtu", Device: "/dev/nonexistent", Baud: 9600, DataBits: 8, Parity: "N", StopBits: 2},
+		{Name: "gw", Transport: "rtu-over-tcp", Address: "192.0.2.1:4001"},
+	} {
+		if _, err := NewBus(c, nil, nil); err != nil {
+			t.Errorf("NewBus(%+v) = %v", c, err)
+		}
 	}
 	// No I/O: a bus to an address nobody serves is made without error.
 	b, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: "192.0.2.1:502", Timeout: time.Second}, nil, nil)

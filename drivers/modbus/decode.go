@@ -10,17 +10,41 @@ import (
 type Table uint8
 
 const (
-	Holding Table = iota // function code 3
-	Input                // function code 4
+	Holding  Table = iota // holding registers, function code 3
+	Input                 // input registers, function code 4
+	Coil                  // coils, function code 1
+	Discrete              // discrete inputs, function code 2
 )
 
-var tables = map[string]Table{"holding": Holding, "input": Input}
+var tables = map[string]Table{"holding": Holding, "input": Input, "coil": Coil, "discrete": Discrete}
 
 func (t Table) String() string {
-	if t == Input {
+	switch t {
+	case Input:
 		return "input"
+	case Coil:
+		return "coil"
+	case Discrete:
+		return "discrete"
 	}
 	return "holding"
+}
+
+// Bits reports whether the table holds single bits (coils, discrete
+// inputs) rather than 16-bit registers.
+func (t Table) Bits() bool { return t == Coil || t == Discrete }
+
+// FunctionCode is the Modbus function code that reads the table.
+func (t Table) FunctionCode() byte {
+	switch t {
+	case Input:
+		return fcReadInput
+	case Coil:
+		return fcReadCoils
+	case Discrete:
+		return fcReadDiscrete
+	}
+	return fcReadHolding
 }
 
 type dataType uint8
@@ -34,18 +58,28 @@ const (
 	typeUint64
 	typeFloat32
 	typeFloat64
+	typeBCD16  // 4 decimal digits in one register
+	typeBCD32  // 8 decimal digits in two registers
+	typeBool   // a coil, a discrete input or one bit of a register
+	typeString // ASCII, two characters per register
 )
 
 var dataTypes = map[string]dataType{
 	"int16": typeInt16, "uint16": typeUint16, "int32": typeInt32, "uint32": typeUint32,
 	"int64": typeInt64, "uint64": typeUint64, "float32": typeFloat32, "float64": typeFloat64,
+	"bcd16": typeBCD16, "bcd32": typeBCD32, "bool": typeBool, "string": typeString,
 }
 
+// typeList is the accepted type names, for error messages.
+const typeList = "int16, uint16, int32, uint32, int64, uint64, float32, float64, bcd16, bcd32, bool, string"
+
+// words is the number of registers of a numeric type (a bool is one bit
+// or one register; a string's length is configured).
 func (t dataType) words() int {
 	switch t {
-	case typeInt16, typeUint16:
+	case typeInt16, typeUint16, typeBCD16, typeBool:
 		return 1
-	case typeInt32, typeUint32, typeFloat32:
+	case typeInt32, typeUint32, typeFloat32, typeBCD32:
 		return 2
 	}
 	return 4
@@ -99,12 +133,21 @@ func (o byteOrder) fromCanonical(regs []uint16, src []byte) {
 	}
 }
 
-// raw decodes the registers of one value to float64 before scaling.
+// raw decodes the registers of one value to float64 before scaling. An
+// invalid BCD digit yields NaN.
 func (pt *Point) raw(regs []uint16) float64 {
+	if pt.dtype == typeBool {
+		if pt.table.Bits() {
+			return float64(regs[0] & 1)
+		}
+		return float64(regs[0] >> pt.bit & 1)
+	}
 	var b [8]byte
 	n := pt.dtype.words()
 	pt.order.canonical(b[:2*n], regs[:n])
 	switch pt.dtype {
+	case typeBCD16, typeBCD32:
+		return bcd(b[:2*n])
 	case typeInt16:
 		return float64(int16(binary.BigEndian.Uint16(b[:])))
 	case typeUint16:
@@ -124,10 +167,28 @@ func (pt *Point) raw(regs []uint16) float64 {
 	}
 }
 
+// bcd decodes big-endian packed BCD digits; NaN if a nibble is above 9.
+func bcd(b []byte) float64 {
+	var v uint64
+	for _, c := range b {
+		hi, lo := c>>4, c&0x0F
+		if hi > 9 || lo > 9 {
+			return math.NaN()
+		}
+		v = v*100 + uint64(hi)*10 + uint64(lo)
+	}
+	return float64(v)
+}
+
 // Decode returns the point's engineering value from its registers (regs
-// starts at the point's first register) and whether it is usable: NaN,
-// infinities and values outside [Min, Max] are not.
+// starts at the point's first register; for coils and discrete inputs each
+// element is one bit, 0 or 1) and whether it is usable: NaN, infinities,
+// invalid BCD digits and values outside [Min, Max] are not. A string point
+// decodes to 0 with ok true; its text comes from DecodeText.
 func (pt *Point) Decode(regs []uint16) (v float64, inRange bool) {
+	if pt.dtype == typeString {
+		return 0, true
+	}
 	v = pt.raw(regs)*pt.scale + pt.Offset
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < pt.minValue || v > pt.maxValue {
 		return v, false
@@ -140,6 +201,42 @@ func (pt *Point) Decode(regs []uint16) (v float64, inRange bool) {
 // Words() registers. It is what the simulator serves.
 func (pt *Point) Encode(regs []uint16, v float64) error {
 	raw := (v - pt.Offset) / pt.scale
+	switch pt.dtype {
+	case typeBool:
+		on := math.Round(raw) != 0
+		switch {
+		case pt.table.Bits():
+			regs[0] = 0
+			if on {
+				regs[0] = 1
+			}
+		case on:
+			regs[0] |= 1 << pt.bit
+		default:
+			regs[0] &^= 1 << pt.bit
+		}
+		return nil
+	case typeString:
+		return fmt.Errorf("point %s: a string is encoded with EncodeText", pt.Name)
+	case typeBCD16, typeBCD32:
+		r := math.Round(raw)
+		limit := 1e4
+		if pt.dtype == typeBCD32 {
+			limit = 1e8
+		}
+		if !(r >= 0 && r < limit) {
+			return fmt.Errorf("point %s: %g does not fit %s", pt.Name, v, pt.Type)
+		}
+		var b [4]byte
+		n := 2 * pt.dtype.words()
+		u := uint64(r)
+		for i := n - 1; i >= 0; i-- {
+			b[i] = byte(u%10) | byte(u/10%10)<<4
+			u /= 100
+		}
+		pt.order.fromCanonical(regs[:n/2], b[:n])
+		return nil
+	}
 	var b [8]byte
 	n := pt.dtype.words()
 	r := math.Round(raw)
@@ -183,5 +280,58 @@ func (pt *Point) Encode(regs []uint16, v float64) error {
 		binary.BigEndian.PutUint64(b[:], math.Float64bits(raw))
 	}
 	pt.order.fromCanonical(regs[:n], b[:2*n])
+	return nil
+}
+
+// DecodeText returns a string point's text: two ASCII characters per
+// register, the first in the high byte (order ABCD) or the low byte
+// (BADC); it ends at the first NUL, trailing spaces are trimmed and bytes
+// outside printable ASCII become '?'.
+func (pt *Point) DecodeText(regs []uint16) string {
+	n := pt.Words()
+	var buf [2 * maxStringRegisters]byte
+	b := buf[:0]
+	for _, r := range regs[:n] {
+		hi, lo := byte(r>>8), byte(r)
+		if pt.order == orderBADC {
+			hi, lo = lo, hi
+		}
+		b = append(b, hi, lo)
+	}
+	for i, c := range b {
+		if c == 0 {
+			b = b[:i]
+			break
+		}
+		if c < 0x20 || c > 0x7E {
+			b[i] = '?'
+		}
+	}
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
+
+// EncodeText writes s into a string point's registers, NUL-padded; it is
+// what the simulator and the tests serve.
+func (pt *Point) EncodeText(regs []uint16, s string) error {
+	n := pt.Words()
+	if len(s) > 2*n {
+		return fmt.Errorf("point %s: %q is longer than %d characters", pt.Name, s, 2*n)
+	}
+	for i := range regs[:n] {
+		var hi, lo byte
+		if 2*i < len(s) {
+			hi = s[2*i]
+		}
+		if 2*i+1 < len(s) {
+			lo = s[2*i+1]
+		}
+		if pt.order == orderBADC {
+			hi, lo = lo, hi
+		}
+		regs[i] = uint16(hi)<<8 | uint16(lo)
+	}
 	return nil
 }

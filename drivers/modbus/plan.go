@@ -4,18 +4,20 @@ import "sort"
 
 // Read is one planned Modbus request and the points it serves.
 type Read struct {
-	Table    Table
+	Table Table
+	// Address is the protocol (0-based) address; Quantity counts registers,
+	// or bits in the coil and discrete tables.
 	Address  uint16
 	Quantity uint16
 	// Points are indexes into the profile's Points; Offsets the register
-	// offset of each within this read.
+	// (or bit) offset of each within this read.
 	Points  []int
 	Offsets []int
 }
 
 // Plan merges the profile's points into as few reads as its limits allow:
-// points of one table whose registers lie at most MaxGap apart share a read
-// of at most MaxRegisters registers. With MaxRegisters equal to a point's
+// points of one table whose registers (or bits) lie at most MaxGap apart
+// share a read of at most MaxRegisters registers (MaxBits bits). With MaxRegisters equal to a point's
 // size every point gets its own request (the escape hatch for devices that
 // reject reads spanning unmapped registers). The plan is made once, at
 // start-up.
@@ -29,24 +31,28 @@ func (p *Profile) Plan() []Read {
 		if pa.table != pb.table {
 			return pa.table < pb.table
 		}
-		return pa.Address < pb.Address
+		return pa.reg < pb.reg
 	})
 	var reads []Read
 	for _, i := range idx {
 		pt := &p.Points[i]
-		end := pt.Address + pt.Words()
+		end := pt.reg + pt.Words()
+		limit := p.MaxRegisters
+		if pt.table.Bits() {
+			limit = p.MaxBits
+		}
 		if n := len(reads); n > 0 {
 			r := &reads[n-1]
 			rEnd := int(r.Address) + int(r.Quantity)
-			if r.Table == pt.table && pt.Address-rEnd <= p.MaxGap && max(end, rEnd)-int(r.Address) <= p.MaxRegisters {
+			if r.Table == pt.table && pt.reg-rEnd <= p.MaxGap && max(end, rEnd)-int(r.Address) <= limit {
 				r.Points = append(r.Points, i)
-				r.Offsets = append(r.Offsets, pt.Address-int(r.Address))
+				r.Offsets = append(r.Offsets, pt.reg-int(r.Address))
 				r.Quantity = uint16(max(end, rEnd) - int(r.Address))
 				continue
 			}
 		}
 		reads = append(reads, Read{
-			Table: pt.table, Address: uint16(pt.Address), Quantity: uint16(pt.Words()),
+			Table: pt.table, Address: uint16(pt.reg), Quantity: uint16(pt.Words()),
 			Points: []int{i}, Offsets: []int{0},
 		})
 	}

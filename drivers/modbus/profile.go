@@ -20,14 +20,22 @@ type Profile struct {
 	// Kind names the device kind; it becomes the InfluxDB measurement.
 	Kind        string `yaml:"kind"`
 	Description string `yaml:"description"`
-	// Table is the default register table of the points: holding or input.
+	// Table is the default table of the points: holding, input, coil or
+	// discrete.
 	Table  string  `yaml:"table"`
 	Points []Point `yaml:"points"`
-	// MaxGap is the largest run of unused registers a merged read may span
-	// (default 16); MaxRegisters caps one read (default and maximum 125).
+	// AddressBase is 0 when addresses are the protocol's 0-based ones (the
+	// default) or 1 when they count from 1, as many device manuals do
+	// (register 1 is protocol address 0).
+	AddressBase int `yaml:"address_base"`
+	// MaxGap is the largest run of unused registers (or bits, in the coil
+	// and discrete tables) a merged read may span (default 16);
+	// MaxRegisters caps one register read (default and maximum 125),
+	// MaxBits one coil or discrete-input read (default and maximum 2000).
 	MaxGapSet    *int `yaml:"max_gap"`
 	MaxGap       int  `yaml:"-"`
 	MaxRegisters int  `yaml:"max_registers"`
+	MaxBits      int  `yaml:"max_bits"`
 
 	// Source is the file the profile came from.
 	Source string `yaml:"-"`
@@ -36,16 +44,23 @@ type Profile struct {
 // Point is one decoded quantity.
 type Point struct {
 	Name string `yaml:"name"`
-	// Address is the 0-based register address.
+	// Address is the register (or coil, or discrete input) address, counted
+	// from the profile's address_base.
 	Address int `yaml:"address"`
 	// Table overrides the profile's table for this point.
 	Table string `yaml:"table"`
 	// Type is one of int16, uint16, int32, uint32, int64, uint64, float32,
-	// float64.
+	// float64, bcd16, bcd32, bool, string.
 	Type string `yaml:"type"`
 	// Order is the byte order of multi-register values: ABCD (big-endian,
 	// default), CDAB (word-swapped), BADC (byte-swapped), DCBA (little-endian).
+	// A string takes ABCD (first character in the high byte) or BADC.
 	Order string `yaml:"order"`
+	// Bit selects one bit (0 least significant .. 15) of a holding or input
+	// register for a bool point.
+	Bit *int `yaml:"bit"`
+	// Length is a string point's size in registers (two characters each).
+	Length int `yaml:"length"`
 	// Value = raw * Scale + Offset; Scale defaults to 1.
 	Scale  *float64 `yaml:"scale"`
 	Offset float64  `yaml:"offset"`
@@ -59,6 +74,9 @@ type Point struct {
 	table    Table
 	dtype    dataType
 	order    byteOrder
+	reg      int  // protocol (0-based) address
+	words    int  // registers, or 1 bit
+	bit      uint // for a bool in a register
 	scale    float64
 	fromF32  bool
 	minValue float64
@@ -166,7 +184,16 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 		p.Table = "holding"
 	}
 	if _, ok := tables[p.Table]; !ok {
-		errs = append(errs, src.Errorf("table", "unknown table %q (holding or input)", p.Table))
+		errs = append(errs, src.Errorf("table", "unknown table %q (holding, input, coil or discrete)", p.Table))
+	}
+	if p.AddressBase != 0 && p.AddressBase != 1 {
+		errs = append(errs, src.Errorf("address_base", "%d: want 0 (protocol addresses) or 1 (addresses counted from 1)", p.AddressBase))
+	}
+	if p.MaxBits == 0 {
+		p.MaxBits = maxBitsPerRead
+	}
+	if p.MaxBits < 1 || p.MaxBits > maxBitsPerRead {
+		errs = append(errs, src.Errorf("max_bits", "%d out of range 1-%d", p.MaxBits, maxBitsPerRead))
 	}
 	p.MaxGap = 16
 	if p.MaxGapSet != nil {
@@ -200,12 +227,12 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 		}
 		t, ok := tables[table]
 		if !ok {
-			errs = append(errs, src.Errorf(path+".table", "unknown table %q (holding or input)", table))
+			errs = append(errs, src.Errorf(path+".table", "unknown table %q (holding, input, coil or discrete)", table))
 		}
 		pt.table = t
 		dt, ok := dataTypes[pt.Type]
 		if !ok {
-			errs = append(errs, src.Errorf(path+".type", "unknown type %q (int16, uint16, int32, uint32, int64, uint64, float32, float64)", pt.Type))
+			errs = append(errs, src.Errorf(path+".type", "unknown type %q (%s)", pt.Type, typeList))
 		}
 		pt.dtype = dt
 		if pt.Order == "" {
@@ -216,8 +243,10 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 			errs = append(errs, src.Errorf(path+".order", "unknown byte order %q (ABCD, CDAB, BADC, DCBA)", pt.Order))
 		}
 		pt.order = o
-		if pt.Address < 0 || pt.Address+dt.words() > 65536 {
-			errs = append(errs, src.Errorf(path+".address", "register %d out of range 0-65535", pt.Address))
+		errs = append(errs, pt.prepareShape(src, path)...)
+		pt.reg = pt.Address - p.AddressBase
+		if pt.reg < 0 || pt.reg+pt.words > 65536 {
+			errs = append(errs, src.Errorf(path+".address", "address %d out of range %d-%d", pt.Address, p.AddressBase, 65535+p.AddressBase))
 		}
 		pt.scale = 1
 		if pt.Scale != nil {
@@ -244,8 +273,61 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 	return errs
 }
 
-// Words returns how many registers the point occupies.
-func (pt *Point) Words() int { return pt.dtype.words() }
+// prepareShape checks what only some types take (bit, length, order) and
+// sets the point's size.
+func (pt *Point) prepareShape(src *config.Source, path string) config.Errors {
+	var errs config.Errors
+	pt.words = pt.dtype.words()
+	if pt.Bit != nil && pt.dtype != typeBool {
+		errs = append(errs, src.Errorf(path+".bit", "bit applies to type bool only"))
+	}
+	if pt.Length != 0 && pt.dtype != typeString {
+		errs = append(errs, src.Errorf(path+".length", "length applies to type string only"))
+	}
+	if pt.table.Bits() && pt.dtype != typeBool {
+		errs = append(errs, src.Errorf(path+".type", "the %s table holds single bits: use type bool", pt.table))
+	}
+	switch pt.dtype {
+	case typeBool:
+		switch {
+		case pt.table.Bits() && pt.Bit != nil:
+			errs = append(errs, src.Errorf(path+".bit", "a %s is a single bit already", pt.table))
+		case !pt.table.Bits() && pt.Bit == nil:
+			errs = append(errs, src.Errorf(path+".bit", "a bool in a %s register needs bit: 0-15", pt.table))
+		case pt.Bit != nil && (*pt.Bit < 0 || *pt.Bit > 15):
+			errs = append(errs, src.Errorf(path+".bit", "bit %d out of range 0-15", *pt.Bit))
+		case pt.Bit != nil:
+			pt.bit = uint(*pt.Bit)
+		}
+	case typeString:
+		if pt.Length < 1 || pt.Length > maxStringRegisters {
+			errs = append(errs, src.Errorf(path+".length", "a string needs length: 1-%d registers", maxStringRegisters))
+		} else {
+			pt.words = pt.Length
+		}
+		if pt.order != orderABCD && pt.order != orderBADC {
+			errs = append(errs, src.Errorf(path+".order", "a string takes order ABCD or BADC"))
+		}
+	}
+	return errs
+}
+
+// maxStringRegisters bounds a string point (250 characters).
+const maxStringRegisters = 125
+
+// Words returns how many registers the point occupies; 1 for a coil or a
+// discrete input (one bit).
+func (pt *Point) Words() int { return pt.words }
+
+// Register returns the point's protocol (0-based) address in its table.
+func (pt *Point) Register() int { return pt.reg }
+
+// TableID returns the point's table.
+func (pt *Point) TableID() Table { return pt.table }
+
+// Text reports whether the point is a string (its reading carries Text,
+// not Value).
+func (pt *Point) Text() bool { return pt.dtype == typeString }
 
 // Float32 reports whether the value is an unscaled IEEE float32, so that
 // its shortest decimal form is the float32 one.

@@ -182,8 +182,8 @@ max_registers: 126
     type: uint16
     unit: "1"
 `, []string{"bad.yaml:10: points[1].table:", `unknown table "coils"`}},
-		{"unknown profile table", strings.Replace(badHead, "table: holding", "table: discrete", 1),
-			[]string{"bad.yaml:2: table:", `unknown table "discrete"`}},
+		{"unknown profile table", strings.Replace(badHead, "table: holding", "table: registers", 1),
+			[]string{"bad.yaml:2: table:", `unknown table "registers"`}},
 		{"zero scale", badHead + `  - name: b
     address: 1
     type: uint16
@@ -194,12 +194,12 @@ max_registers: 126
     address: 65535
     type: float32
     unit: "1"
-`, []string{"bad.yaml:9: points[1].address:", "register 65535 out of range"}},
+`, []string{"bad.yaml:9: points[1].address:", "address 65535 out of range"}},
 		{"negative address", badHead + `  - name: b
     address: -1
     type: uint16
     unit: "1"
-`, []string{"bad.yaml:9: points[1].address:", "register -1 out of range"}},
+`, []string{"bad.yaml:9: points[1].address:", "address -1 out of range"}},
 		{"missing kind", strings.Replace(badHead, "kind: test\n", "description: x\n", 1),
 			[]string{"bad.yaml:1: kind:", "required field is missing"}},
 		{"no points", "kind: test\npoints: []\n", []string{"bad.yaml:2: points:", "no points defined"}},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 )
 
 // Modbus exception codes (Modbus Application Protocol v1.1b3, section 7).
@@ -18,34 +19,73 @@ const (
 	ExDeviceFailure     byte = 0x04
 	ExBusy              byte = 0x06
 	ExGatewayNoResponse byte = 0x0B
+	fcReadCoils         byte = 0x01
+	fcReadDiscrete      byte = 0x02
 	fcReadHolding       byte = 0x03
 	fcReadInput         byte = 0x04
 	maxRegistersPerRead      = 125
+	maxBitsPerRead           = 2000
 	exceptionFlag       byte = 0x80
 	noException         byte = 0
 )
 
-// Registers serves register reads for a Modbus server. It returns an
-// exception code (0 for none) and whether to answer at all: a false answer
-// makes the request time out, as a dead device behind a gateway would.
+// Registers serves reads for a Modbus server. For the coil and discrete
+// tables each element of dst is one bit (0 or 1). It returns an exception
+// code (0 for none) and whether to answer at all: a false answer makes the
+// request time out, as a dead device behind a gateway would.
 type Registers interface {
 	ReadRegisters(unit byte, table Table, address uint16, dst []uint16) (exception byte, answer bool)
 }
 
-// Server is a Modbus TCP server (function codes 3 and 4) over Registers. The
-// simulator and the tests use it.
+// Fault is what a misbehaving device does with a request. The zero Fault
+// answers normally.
+type Fault struct {
+	// NoAnswer drops the request: the client times out.
+	NoAnswer bool
+	// Exception answers with this exception code instead of the data.
+	Exception byte
+	// Delay answers this late.
+	Delay time.Duration
+	// Garbage sends noise before the answer.
+	Garbage bool
+}
+
+// Faulty is an optional interface of Registers: the fault currently
+// injected for a unit.
+type Faulty interface {
+	Fault(unit byte) Fault
+}
+
+// garbage is the noise a Fault{Garbage: true} sends before its answer: it
+// looks like the start of frames without being one.
+var garbage = []byte{0x00, 0xFF, 0x03, 0x55, 0xAA, 0x01, 0x83, 0x7E}
+
+// Server is a Modbus server (function codes 1 to 4) over Registers, speaking
+// Modbus TCP (Serve) or RTU on a serial line (ServeRTU). The simulator and
+// the tests use it.
 type Server struct {
 	Registers Registers
 	Log       *slog.Logger
 }
 
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func (s *Server) fault(unit byte) Fault {
+	if f, ok := s.Registers.(Faulty); ok {
+		return f.Fault(unit)
+	}
+	return Fault{}
+}
+
 // Serve accepts connections on ln until ctx is done, then closes ln and
 // every open connection and returns after all handlers have returned.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	log := s.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := s.log()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	conns := map[net.Conn]struct{}{}
@@ -78,7 +118,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.serveConn(c, log)
+			s.serveConn(ctx, c, log)
 			mu.Lock()
 			delete(conns, c)
 			mu.Unlock()
@@ -92,10 +132,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-func (s *Server) serveConn(c net.Conn, log *slog.Logger) {
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Server) serveConn(ctx context.Context, c net.Conn, log *slog.Logger) {
 	var req [tcpMaxADU]byte
 	var resp [tcpMaxADU]byte
-	regs := make([]uint16, maxRegistersPerRead)
+	regs := make([]uint16, maxBitsPerRead)
 	for {
 		if _, err := io.ReadFull(c, req[:tcpHeader]); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -114,11 +169,20 @@ func (s *Server) serveConn(c net.Conn, log *slog.Logger) {
 		}
 		unit, fc, pdu := req[6], req[7], req[8:n]
 		copy(resp[:tcpHeader], req[:tcpHeader])
-		out := s.handle(unit, fc, pdu, resp[tcpHeader:], regs)
+		f := s.fault(unit)
+		out := s.handle(unit, fc, pdu, resp[tcpHeader:], regs, f)
 		if out < 0 {
 			continue // no answer: the client times out
 		}
+		if !sleep(ctx, f.Delay) {
+			return
+		}
 		binary.BigEndian.PutUint16(resp[4:6], uint16(out+1))
+		if f.Garbage {
+			if _, err := c.Write(garbage); err != nil {
+				return
+			}
+		}
 		if _, err := c.Write(resp[:tcpHeader+out]); err != nil {
 			return
 		}
@@ -127,26 +191,37 @@ func (s *Server) serveConn(c net.Conn, log *slog.Logger) {
 
 // handle writes the response PDU into out and returns its length, or -1 for
 // no response.
-func (s *Server) handle(unit, fc byte, pdu, out []byte, regs []uint16) int {
+func (s *Server) handle(unit, fc byte, pdu, out []byte, regs []uint16, f Fault) int {
 	exception := func(code byte) int {
 		out[0], out[1] = fc|exceptionFlag, code
 		return 2
 	}
 	var table Table
+	limit := maxRegistersPerRead
 	switch fc {
 	case fcReadHolding:
 		table = Holding
 	case fcReadInput:
 		table = Input
+	case fcReadCoils:
+		table, limit = Coil, maxBitsPerRead
+	case fcReadDiscrete:
+		table, limit = Discrete, maxBitsPerRead
 	default:
 		return exception(ExIllegalFunction)
+	}
+	if f.NoAnswer {
+		return -1
+	}
+	if f.Exception != noException {
+		return exception(f.Exception)
 	}
 	if len(pdu) != 4 {
 		return exception(ExIllegalValue)
 	}
 	addr := binary.BigEndian.Uint16(pdu[0:2])
 	qty := binary.BigEndian.Uint16(pdu[2:4])
-	if qty < 1 || qty > maxRegistersPerRead {
+	if qty < 1 || int(qty) > limit {
 		return exception(ExIllegalValue)
 	}
 	if int(addr)+int(qty) > 65536 {
@@ -159,7 +234,19 @@ func (s *Server) handle(unit, fc byte, pdu, out []byte, regs []uint16) int {
 	if code != noException {
 		return exception(code)
 	}
-	out[0], out[1] = fc, byte(2*qty)
+	out[0] = fc
+	if table.Bits() {
+		nb := (int(qty) + 7) / 8
+		out[1] = byte(nb)
+		clear(out[2 : 2+nb])
+		for i, r := range regs[:qty] {
+			if r != 0 {
+				out[2+i/8] |= 1 << (i % 8)
+			}
+		}
+		return 2 + nb
+	}
+	out[1] = byte(2 * qty)
 	for i, r := range regs[:qty] {
 		binary.BigEndian.PutUint16(out[2+2*i:], r)
 	}

@@ -126,10 +126,8 @@ func TestServerExceptions(t *testing.T) {
 	addr := startServer(t, testRegisters{})
 	h, c := newClient(t, addr, 1, time.Second)
 
-	_, err := c.ReadCoils(0, 8)
-	wantException(t, "FC1", err, 1, ExIllegalFunction)
-	_, err = c.ReadDiscreteInputs(0, 8)
-	wantException(t, "FC2", err, 2, ExIllegalFunction)
+	_, err := c.WriteSingleCoil(0, 0xFF00)
+	wantException(t, "FC5", err, 5, ExIllegalFunction)
 	_, err = c.WriteSingleRegister(0, 1)
 	wantException(t, "FC6", err, 6, ExIllegalFunction)
 	_, err = c.WriteMultipleRegisters(0, 1, []byte{0, 1})
@@ -263,8 +261,8 @@ func TestServerFrames(t *testing.T) {
 			adu(0x1234, 0, 5, 5, 3, 2, 0x10, 0x02), false},
 		{"two requests in one segment", append(adu(1, 0, 6, 1, 4, 0, 0, 0, 1), adu(2, 0, 6, 1, 3, 0, 1, 0, 1)...),
 			append(adu(1, 0, 5, 1, 4, 2, 0x20, 0x00), adu(2, 0, 5, 1, 3, 2, 0x10, 0x01)...), false},
-		{"exception keeps transaction and unit", adu(0xBEEF, 0, 6, 0xF7, 1, 0, 0, 0, 1),
-			adu(0xBEEF, 0, 3, 0xF7, 0x81, 1), false},
+		{"exception keeps transaction and unit", adu(0xBEEF, 0, 6, 0xF7, 5, 0, 0, 0xFF, 0),
+			adu(0xBEEF, 0, 3, 0xF7, 0x85, 1), false},
 		{"no answer, then an answer", append(adu(1, 0, 6, unitSilent, 3, 0, 0, 0, 1), adu(2, 0, 6, 1, 3, 0, 0, 0, 1)...),
 			adu(2, 0, 5, 1, 3, 2, 0x10, 0x00), false},
 		{"unit id only", adu(3, 0, 1, 1), nil, true},
@@ -425,6 +423,10 @@ func checkResponses(t *testing.T, resp []byte, cut bool) {
 			}
 		case fc == 3 || fc == 4:
 			if n := int(f[8]); n != length-3 || n == 0 || n%2 != 0 {
+				t.Fatalf("byte count %d in % X", n, f)
+			}
+		case fc == 1 || fc == 2:
+			if n := int(f[8]); n != length-3 || n == 0 {
 				t.Fatalf("byte count %d in % X", n, f)
 			}
 		default:

@@ -93,6 +93,12 @@ func (t *tcpTransport) send(req []byte) ([]byte, error) {
 	}
 }
 
+func (t *tcpTransport) setTimeout(d time.Duration) {
+	t.mu.Lock()
+	t.timeout = d
+	t.mu.Unlock()
+}
+
 // Close closes the connection; the next Send reconnects.
 func (t *tcpTransport) Close() error {
 	t.mu.Lock()

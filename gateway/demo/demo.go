@@ -1,7 +1,8 @@
 // Package demo runs the whole reference park in one process: the simulator
 // serving every device over Modbus TCP, an embedded MQTT broker, an edge
-// polling the simulator and an ingest writing to InfluxDB. The edge and
-// ingest are configured by YAML generated here and validated exactly like
+// polling the simulator, an ingest writing to InfluxDB and the park engine
+// computing the park's metrics. The edge, ingest and park engine are
+// configured by YAML generated here and validated exactly like
 // an operator's files; the files are left in the state directory to read.
 package demo
 
@@ -146,17 +147,26 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
+	pk, err := newParkEngine(o, park, broker)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	var wg sync.WaitGroup
 	simCtx, stopSim := context.WithCancel(context.Background())
 	defer stopSim()
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- named("sim", simSrv.Run(simCtx, ln, o.Step)) }()
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	defer stopIngest()
 	ingestDone := make(chan struct{})
 	go func() { defer close(ingestDone); errs <- named("ingest", in.Run(ingestCtx)) }()
+	parkCtx, stopPark := context.WithCancel(context.Background())
+	defer stopPark()
+	parkDone := make(chan struct{})
+	go func() { defer close(parkDone); errs <- named("park", pk.Run(parkCtx)) }()
 	edgeCtx, stopEdge := context.WithCancel(ctx)
 	defer stopEdge()
 	edgeDone := make(chan struct{})
@@ -193,7 +203,7 @@ loop:
 		}
 	}
 
-	fmt.Fprintln(o.Out, "stopping: polling stops, then edge, ingest, broker and simulator")
+	fmt.Fprintln(o.Out, "stopping: polling stops, then edge, ingest, park engine, broker and simulator")
 	stopEdge()
 	<-edgeDone
 	// Let ingest store what the broker acknowledged to the edge.
@@ -208,6 +218,8 @@ loop:
 	}
 	stopIngest()
 	<-ingestDone
+	stopPark()
+	<-parkDone
 	stopSim()
 	wg.Wait()
 	close(errs)
@@ -326,7 +338,6 @@ mqtt:
   broker: %s
   client_id: eipgw-demo-ingest
 ingest:
-  group: eipgw-ingest
   influxdb:
     url: %s
     bucket: %s

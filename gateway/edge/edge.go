@@ -63,6 +63,12 @@ type Edge struct {
 	memMu     sync.Mutex
 	mem       []message
 	memNotify chan struct{}
+
+	replayMu     sync.Mutex
+	replaySince  time.Time // earliest requested, zero when none pending
+	replayFrom   string
+	replayIDs    map[string]bool
+	replayNotify chan struct{}
 }
 
 // Stats counts what the edge did since it started.
@@ -98,6 +104,7 @@ func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger, reg *prom
 		log: log.With("gateway", cfg.Edge.Gateway), stateDir: cfg.Edge.StateDir,
 		publishTimeout: cfg.Edge.PublishTimeout, maxInflight: cfg.Edge.MaxInflight,
 		instance: hex.EncodeToString(id[:]), reg: reg, memNotify: make(chan struct{}, 1),
+		replayIDs: map[string]bool{}, replayNotify: make(chan struct{}, 1),
 	}
 	if e.maxInflight <= 0 {
 		e.maxInflight = config.DefaultMaxInflight
@@ -167,7 +174,7 @@ func (e *Edge) walOptions() wal.Options {
 	c := e.cfg.Edge.WAL
 	o := wal.Options{
 		Dir: filepath.Join(e.stateDir, "wal"), SegmentBytes: int64(c.SegmentMB) << 20,
-		MaxBytes: int64(c.MaxMB) << 20, SyncInterval: c.SyncInterval, Log: e.log,
+		MaxBytes: int64(c.MaxMB) << 20, SyncInterval: c.SyncInterval, Log: e.log, Retain: *c.Retain,
 		OnDrop: func(n int, first, last uint64, reason string) {
 			e.log.Error("batches lost", "count", n, "first_seq", first, "last_seq", last, "reason", "wal_"+reason)
 			e.m.dropped.WithLabelValues("wal_" + reason).Add(float64(n))
@@ -210,19 +217,26 @@ func (e *Edge) Run(ctx context.Context) error {
 	started := time.Now()
 
 	statusTopic := mqttconn.StatusTopic(e.park, e.gateway)
+	replayFilter := mqttconn.ReplayFilter(e.park)
 	clientID := e.cfg.MQTT.ClientID
 	if clientID == "" {
 		clientID = "eipgw-edge-" + e.park + "-" + e.gateway
 	}
 	opts := mqttconn.Options(e.cfg.MQTT, clientID, e.log).
 		SetBinaryWill(statusTopic, e.statusPayload("offline"), 1, true).
-		SetDefaultPublishHandler(e.watchStatus).
+		SetDefaultPublishHandler(func(c mqtt.Client, m mqtt.Message) {
+			if m.Topic() == statusTopic {
+				e.watchStatus(c, m)
+			} else {
+				e.replayRequested(m)
+			}
+		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			e.log.Info("mqtt connected", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "instance", e.instance)
 			// Runs in its own goroutine. The birth message is retained;
 			// the subscription lets us see another process that claims
 			// this gateway id.
-			c.Subscribe(statusTopic, 1, nil)
+			c.SubscribeMultiple(map[string]byte{statusTopic: 1, replayFilter: 1}, nil)
 			c.Publish(statusTopic, 1, true, e.statusPayload("online"))
 		})
 	client := mqtt.NewClient(opts)
@@ -233,6 +247,9 @@ func (e *Edge) Run(ctx context.Context) error {
 	stopPublishing := make(chan struct{})
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- e.publish(client, w, started, stopPublishing) }()
+	replayCtx, stopReplays := context.WithCancel(context.Background())
+	replayDone := make(chan struct{})
+	go func() { defer close(replayDone); e.serveReplays(replayCtx, client, w) }()
 
 	var seqMu sync.Mutex
 	var wg sync.WaitGroup
@@ -277,6 +294,8 @@ func (e *Edge) Run(ctx context.Context) error {
 	wg.Wait() // polling stopped
 	close(stopPublishing)
 	pubErr := <-pubDone
+	stopReplays()
+	<-replayDone
 
 	errs := []error{pubErr}
 	if err := w.Close(); err != nil {
@@ -322,6 +341,81 @@ func (e *Edge) watchStatus(_ mqtt.Client, m mqtt.Message) {
 	e.count(func(st *Stats) { st.Conflicts++ })
 	e.log.Error("another process is publishing as this gateway: two edges with one gateway or client id",
 		"topic", m.Topic(), "other_instance", s.Instance, "instance", e.instance)
+}
+
+// replayRequested notes a replay request from an ingest worker: publish
+// again every batch still in the log since the given time. Requests are
+// retained, so each is served once per id.
+func (e *Edge) replayRequested(m mqtt.Message) {
+	var req mqttconn.ReplayRequest
+	if err := json.Unmarshal(m.Payload(), &req); err != nil || req.ID == "" {
+		e.log.Warn("ignoring a malformed replay request", "topic", m.Topic(), "payload", string(m.Payload()))
+		return
+	}
+	since, err := time.Parse(time.RFC3339Nano, req.Since)
+	if err != nil {
+		e.log.Warn("ignoring a replay request with a bad time", "topic", m.Topic(), "since", req.Since)
+		return
+	}
+	e.replayMu.Lock()
+	defer e.replayMu.Unlock()
+	if e.replayIDs[req.ID] {
+		return
+	}
+	e.replayIDs[req.ID] = true
+	if e.replaySince.IsZero() || since.Before(e.replaySince) {
+		e.replaySince, e.replayFrom = since, m.Topic()
+	}
+	select {
+	case e.replayNotify <- struct{}{}:
+	default:
+	}
+}
+
+// serveReplays publishes the batches the log still holds since each
+// requested time, until ctx ends.
+func (e *Edge) serveReplays(ctx context.Context, c mqtt.Client, w *wal.WAL) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.replayNotify:
+		}
+		e.replayMu.Lock()
+		since, from := e.replaySince, e.replayFrom
+		e.replaySince = time.Time{}
+		e.replayMu.Unlock()
+		if since.IsZero() {
+			continue
+		}
+		var window []mqtt.Token
+		n := 0
+		err := w.Scan(since, func(rec wal.Record) error {
+			for len(window) >= 64 {
+				select {
+				case <-window[0].Done():
+					window = window[1:]
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			window = append(window, c.Publish(rec.Topic, 1, false, rec.Payload))
+			n++
+			return nil
+		})
+		for _, t := range window {
+			select {
+			case <-t.Done():
+			case <-ctx.Done():
+			}
+		}
+		e.m.replayedOnRequest.Add(float64(n))
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("replay failed", "since", since, "requested_by", from, "published", n, "err", err)
+			continue
+		}
+		e.log.Info("published the log's batches again on request", "since", since.UTC().Format(batch.TimeLayout), "requested_by", from, "batches", n)
+	}
 }
 
 // store appends a polled batch to the log. If the log cannot take it (a

@@ -10,18 +10,19 @@ import (
 
 // metrics are the edge's own health figures.
 type metrics struct {
-	polls      *prometheus.CounterVec
-	pollDur    *prometheus.HistogramVec
-	deviceUp   *prometheus.GaugeVec
-	published  prometheus.Counter
-	acked      prometheus.Counter
-	replayed   prometheus.Counter
-	republish  prometheus.Counter
-	dropped    *prometheus.CounterVec
-	walErrors  prometheus.Counter
-	seqErrors  prometheus.Counter
-	conflicts  prometheus.Counter
-	overflowed prometheus.Gauge
+	polls             *prometheus.CounterVec
+	pollDur           *prometheus.HistogramVec
+	deviceUp          *prometheus.GaugeVec
+	published         prometheus.Counter
+	acked             prometheus.Counter
+	replayed          prometheus.Counter
+	republish         prometheus.Counter
+	replayedOnRequest prometheus.Counter
+	dropped           *prometheus.CounterVec
+	walErrors         prometheus.Counter
+	seqErrors         prometheus.Counter
+	conflicts         prometheus.Counter
+	overflowed        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
@@ -45,6 +46,9 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 		replayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eipgw_edge_batches_replayed_total", Help: "Batches published from the write-ahead log that an earlier run had appended.",
 		}),
+		replayedOnRequest: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_edge_batches_replayed_on_request_total", Help: "Batches published again because an ingest worker asked for a replay.",
+		}),
 		republish: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eipgw_edge_batches_republished_total", Help: "Publishes retried after the MQTT client gave up on them.",
 		}),
@@ -64,7 +68,7 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 			Name: "eipgw_edge_memory_queue_batches", Help: "Batches held in memory because the write-ahead log could not take them.",
 		}),
 	}
-	reg.MustRegister(m.polls, m.pollDur, m.deviceUp, m.published, m.acked, m.replayed, m.republish, m.dropped, m.walErrors, m.seqErrors, m.conflicts, m.overflowed)
+	reg.MustRegister(m.polls, m.pollDur, m.deviceUp, m.published, m.acked, m.replayed, m.republish, m.replayedOnRequest, m.dropped, m.walErrors, m.seqErrors, m.conflicts, m.overflowed)
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_bytes", Help: "Size of the write-ahead log on disk."},
 			func() float64 { return float64(w().Bytes) }),

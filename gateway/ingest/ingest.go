@@ -8,9 +8,12 @@ package ingest
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -18,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -48,6 +52,8 @@ type Ingest struct {
 	cfg *config.File
 	log *slog.Logger
 	m   *metrics
+	// newest is the newest poll time (Unix ms) of a batch received.
+	newest atomic.Int64
 
 	mu    sync.Mutex
 	stats Stats
@@ -63,6 +69,35 @@ func New(cfg *config.File, log *slog.Logger, reg *prometheus.Registry) (*Ingest,
 		reg = prometheus.NewRegistry()
 	}
 	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg)}, nil
+}
+
+// replayMargin is how far before the newest batch seen a replay request
+// reaches back (clock skew between hosts, batches in flight).
+const replayMargin = time.Minute
+
+// requestReplay asks the park's edges, by a retained message, to publish
+// again what their logs hold since shortly before the newest batch this
+// worker saw (or since a minute ago at start). A broker that restarted
+// without persistence, or that does not restore shared subscriptions,
+// drops what edges publish before this worker subscribed again; the
+// replay brings it back, and writing it twice is harmless.
+func (in *Ingest) requestReplay(c mqtt.Client, clientID string) {
+	since := time.Now().Add(-replayMargin)
+	if ms := in.newest.Load(); ms > 0 {
+		since = time.UnixMilli(ms).Add(-replayMargin)
+	}
+	var id [8]byte
+	crand.Read(id[:])
+	req := mqttconn.ReplayRequest{V: 1, ID: hex.EncodeToString(id[:]), Since: since.UTC().Format(time.RFC3339Nano)}
+	payload, _ := json.Marshal(req) // strings only: cannot fail
+	topic := mqttconn.ReplayTopic(in.cfg.Park, clientID)
+	t := c.Publish(topic, 1, true, payload)
+	t.Wait()
+	if err := t.Error(); err != nil {
+		in.log.Warn("replay request not published", "topic", topic, "err", err)
+		return
+	}
+	in.log.Info("asked the edges to publish again what they hold", "since", req.Since, "topic", topic)
 }
 
 // Stats returns a snapshot of the counters.
@@ -97,7 +132,10 @@ func (in *Ingest) Run(ctx context.Context) error {
 		clientID = "eipgw-ingest-" + in.cfg.Park + "-" + host
 	}
 	msgs := make(chan mqtt.Message, 2*icfg.BatchSize)
-	filter := "$share/" + icfg.Group + "/" + mqttconn.DataFilter(in.cfg.Park)
+	filter := mqttconn.DataFilter(in.cfg.Park)
+	if icfg.Group != "" {
+		filter = "$share/" + icfg.Group + "/" + filter
+	}
 	handler := func(_ mqtt.Client, m mqtt.Message) {
 		select {
 		case msgs <- m:
@@ -119,6 +157,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 				return
 			}
 			in.log.Info("mqtt connected and subscribed", "broker", in.cfg.MQTT.Broker, "client_id", clientID, "filter", filter)
+			in.requestReplay(c, clientID)
 		})
 	client := mqtt.NewClient(mopts)
 	if err := mqttconn.Connect(client, in.cfg.MQTT.ConnectTimeout); err != nil {
@@ -126,7 +165,19 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 	defer client.Disconnect(250)
 
-	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park}
+	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park, seen: map[string]*seqWindow{}}
+	if cc := icfg.Completeness; !cc.Disabled {
+		w.compl = &completeness{
+			park: in.cfg.Park, q: newInfluxQL(db.URL, db.Bucket, db.Token, db.Timeout),
+			write: func(ctx context.Context, line string) error { return writer.WriteRecord(ctx, line) },
+			grace: cc.Grace, log: in.log, gaps: in.m.gaps, missing: in.m.missing,
+			gateways: map[string]*gatewayState{}, now: time.Now,
+		}
+		cctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); w.compl.run(cctx, cc.Interval) }()
+		defer func() { stop(); <-done }()
+	}
 	for {
 		var pending []mqtt.Message
 		select {
@@ -168,6 +219,44 @@ type worker struct {
 	client mqtt.Client
 	park   string
 	buf    []byte
+	compl  *completeness
+	seen   map[string]*seqWindow
+}
+
+// seqWindow remembers a content hash per recent sequence number of one
+// gateway, to tell a harmless redelivery from a conflicting batch.
+type seqWindow struct {
+	hashes map[uint64]uint64
+	max    uint64
+}
+
+// seqMemory is how many recent sequence numbers per gateway are remembered.
+const seqMemory = 100000
+
+// conflicts reports whether seq was written before with other content,
+// and remembers it otherwise.
+func (w *worker) conflicts(gateway string, seq uint64, payload []byte) bool {
+	sw := w.seen[gateway]
+	if sw == nil {
+		sw = &seqWindow{hashes: map[uint64]uint64{}}
+		w.seen[gateway] = sw
+	}
+	h := fnv.New64a()
+	h.Write(payload)
+	sum := h.Sum64()
+	if old, ok := sw.hashes[seq]; ok {
+		return old != sum
+	}
+	sw.hashes[seq] = sum
+	sw.max = max(sw.max, seq)
+	if len(sw.hashes) > 2*seqMemory {
+		for s := range sw.hashes {
+			if s+seqMemory < sw.max {
+				delete(sw.hashes, s)
+			}
+		}
+	}
+	return false
 }
 
 type parsed struct {
@@ -188,11 +277,21 @@ func (w *worker) store(ctx context.Context, msgs []mqtt.Message) error {
 			w.in.m.messages.WithLabelValues("ignored").Inc()
 			continue
 		}
+		if err == nil && w.conflicts(b.Gateway, b.Seq, m.Payload()) {
+			w.in.m.conflicts.Inc()
+			err = fmt.Errorf("%w: gateway %s sent seq %d before with different content", batch.ErrInvalid, b.Gateway, b.Seq)
+		}
 		if err != nil {
 			if err := w.deadLetter(ctx, m, err); err != nil {
 				return err
 			}
 			continue
+		}
+		if w.compl != nil {
+			w.compl.seen(b.Gateway)
+		}
+		if ms := b.Time.UnixMilli(); ms > w.in.newest.Load() {
+			w.in.newest.Store(ms)
 		}
 		good = append(good, parsed{msg: m, batch: b, line: appendLine(nil, w.park, b)})
 	}

@@ -23,3 +23,22 @@ func TestAppendLine(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestSeqConflicts(t *testing.T) {
+	w := &worker{seen: map[string]*seqWindow{}}
+	if w.conflicts("gw", 1, []byte("a")) || w.conflicts("gw", 1, []byte("a")) {
+		t.Fatal("an exact redelivery is not a conflict")
+	}
+	if !w.conflicts("gw", 1, []byte("b")) {
+		t.Fatal("same seq, other content: conflict expected")
+	}
+	if w.conflicts("gw-2", 1, []byte("b")) {
+		t.Fatal("sequences are per gateway")
+	}
+	for s := uint64(2); s < 2*seqMemory+10; s++ {
+		w.conflicts("gw", s, []byte("x"))
+	}
+	if n := len(w.seen["gw"].hashes); n > 2*seqMemory+1 {
+		t.Fatalf("window holds %d numbers", n)
+	}
+}

@@ -8,6 +8,9 @@ type metrics struct {
 	writeDur    prometheus.Histogram
 	writeErrors *prometheus.CounterVec
 	pending     prometheus.Gauge
+	gaps        prometheus.Counter
+	missing     prometheus.Counter
+	conflicts   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,8 +31,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "eipgw_ingest_unacknowledged_messages", Help: "Messages received and not yet acknowledged (waiting for InfluxDB).",
 		}),
+		gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_ingest_seq_gaps_total", Help: "Runs of batch sequence numbers declared missing (each written as a completeness record).",
+		}),
+		missing: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_ingest_seq_missing_total", Help: "Batches declared missing.",
+		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_ingest_seq_conflicts_total", Help: "Batches rejected because their sequence number was already written with different content.",
+		}),
 	}
-	reg.MustRegister(m.messages, m.points, m.writeDur, m.writeErrors, m.pending)
+	reg.MustRegister(m.messages, m.points, m.writeDur, m.writeErrors, m.pending, m.gaps, m.missing, m.conflicts)
 	for _, o := range []string{"written", "dead_letter", "ignored"} {
 		m.messages.WithLabelValues(o)
 	}

@@ -37,6 +37,23 @@ func StatusTopic(park, gateway string) string {
 // level fewer than data topics, so data subscriptions never match it.
 func DeadLetterTopic(park string) string { return Prefix + park + "/deadletter" }
 
+// ReplayTopic is where ingest worker requester asks the park's edges to
+// publish again what they published since a time (retained). It has more
+// levels than data topics, so data subscriptions never match it.
+func ReplayTopic(park, requester string) string {
+	return Prefix + park + "/control/replay/" + requester
+}
+
+// ReplayFilter matches every replay request of a park.
+func ReplayFilter(park string) string { return Prefix + park + "/control/replay/+" }
+
+// ReplayRequest is the payload of a replay request.
+type ReplayRequest struct {
+	V     int    `json:"v"`
+	ID    string `json:"id"`
+	Since string `json:"since"` // RFC 3339
+}
+
 // DataFilter matches every data and status topic of a park.
 func DataFilter(park string) string { return Prefix + park + "/+/+" }
 

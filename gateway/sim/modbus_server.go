@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -48,25 +49,27 @@ type Served struct {
 	Regs    []uint16
 }
 
-// Server serves a Park over Modbus TCP, each device at its unit id with the
-// register map of its kind's profile (the same profiles the edge decodes
-// with). The model is stepped on a fixed period; between steps every read
-// returns the same registers.
+// Server serves a Park over Modbus TCP and RTU, each device at its unit id
+// with the register map of its kind's profile (the same profiles the edge
+// decodes with). The model is stepped on a fixed period; between steps
+// every read returns the same registers. Faults can be injected per device
+// while it runs (SetFault).
 type Server struct {
 	park *Park
 	log  *slog.Logger
 	// OnServe, when set before Run, is called with each answered read.
 	OnServe func(Served)
 
-	mu    sync.Mutex
-	units map[byte]*bank
-	vals  map[string]float64
+	mu     sync.Mutex
+	units  map[byte]*bank
+	vals   map[string]float64
+	faults map[byte]modbus.Fault
 }
 
 type bank struct {
 	device  Device
 	profile *modbus.Profile
-	regs    [2][]uint16 // by modbus.Table
+	regs    [4][]uint16 // by modbus.Table; one element per bit in the bit tables
 }
 
 // NewServer prepares the register banks of every device of park.
@@ -74,7 +77,7 @@ func NewServer(park *Park, profiles modbus.Profiles, log *slog.Logger) (*Server,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{park: park, log: log, units: map[byte]*bank{}, vals: map[string]float64{}}
+	s := &Server{park: park, log: log, units: map[byte]*bank{}, vals: map[string]float64{}, faults: map[byte]modbus.Fault{}}
 	for _, d := range park.Devices() {
 		p, ok := profiles[d.Kind]
 		if !ok {
@@ -86,8 +89,8 @@ func NewServer(park *Park, profiles modbus.Profiles, log *slog.Logger) (*Server,
 		}
 		b := &bank{device: d, profile: p}
 		for _, pt := range p.Points {
-			t := tableOf(&pt)
-			if need := pt.Address + pt.Words(); need > len(b.regs[t]) {
+			t := pt.TableID()
+			if need := pt.Register() + pt.Words(); need > len(b.regs[t]) {
 				grown := make([]uint16, need)
 				copy(grown, b.regs[t])
 				b.regs[t] = grown
@@ -96,13 +99,6 @@ func NewServer(park *Park, profiles modbus.Profiles, log *slog.Logger) (*Server,
 		s.units[u] = b
 	}
 	return s, nil
-}
-
-func tableOf(pt *modbus.Point) modbus.Table {
-	if pt.TableName() == "input" {
-		return modbus.Input
-	}
-	return modbus.Holding
 }
 
 // Refresh steps the model to t and re-encodes every device's registers.
@@ -116,11 +112,14 @@ func (s *Server) Refresh(t time.Time) error {
 		}
 		for i := range b.profile.Points {
 			pt := &b.profile.Points[i]
+			if pt.Text() {
+				continue // the model has numbers only
+			}
 			v, ok := s.vals[pt.Name]
 			if !ok {
 				return fmt.Errorf("sim: device %s has no value for point %s", b.device.Name, pt.Name)
 			}
-			regs := b.regs[tableOf(pt)][pt.Address : pt.Address+pt.Words()]
+			regs := b.regs[pt.TableID()][pt.Register() : pt.Register()+pt.Words()]
 			if err := pt.Encode(regs, v); err != nil {
 				return fmt.Errorf("sim: device %s: %w", b.device.Name, err)
 			}
@@ -149,9 +148,17 @@ func (s *Server) ReadRegisters(unit byte, table modbus.Table, address uint16, ds
 	return 0, true
 }
 
-// Run steps the model every step and serves Modbus TCP on ln until ctx is
-// done.
-func (s *Server) Run(ctx context.Context, ln net.Listener, step time.Duration) error {
+// RTUPort is a serial line (or one side of a pseudo-terminal) the simulator
+// serves RTU on, pacing its bytes at the line's baud rate.
+type RTUPort struct {
+	Port io.ReadWriteCloser
+	Line modbus.Line
+}
+
+// Run steps the model every step and serves Modbus TCP on ln (unless nil)
+// and RTU on each of rtu until ctx is done; it returns after every server
+// it started returned.
+func (s *Server) Run(ctx context.Context, ln net.Listener, step time.Duration, rtu ...RTUPort) error {
 	if err := s.Refresh(time.Now()); err != nil {
 		return err
 	}
@@ -178,7 +185,31 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, step time.Duration) e
 		}
 	}()
 	srv := &modbus.Server{Registers: s, Log: s.log}
-	err := srv.Serve(ctx, ln)
+	errs := make(chan error, len(rtu))
+	for _, p := range rtu {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := srv.ServeRTU(ctx, p.Port, p.Line)
+			if err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("sim: rtu: %w", err)
+				cancel()
+			}
+		}()
+	}
+	var err error
+	if ln != nil {
+		err = srv.Serve(ctx, ln)
+	} else {
+		<-ctx.Done()
+	}
+	cancel()
+	wg.Wait()
+	select {
+	case rerr := <-errs:
+		return rerr
+	default:
+	}
 	select {
 	case rerr := <-errc:
 		return rerr
@@ -201,4 +232,98 @@ func EdgeDevices(park *Park, bus string, interval time.Duration) ([]config.Devic
 		})
 	}
 	return out, nil
+}
+
+// SetFault injects f into every answer of device (modbus.Fault{} clears
+// it). It takes effect with the next request.
+func (s *Server) SetFault(device string, f modbus.Fault) error {
+	u, err := UnitOf(device)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f == (modbus.Fault{}) {
+		delete(s.faults, u)
+	} else {
+		s.faults[u] = f
+	}
+	return nil
+}
+
+// Fault implements modbus.Faulty.
+func (s *Server) Fault(unit byte) modbus.Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults[unit]
+}
+
+// Faults returns the injected faults by device name, in FormatFault form.
+func (s *Server) Faults() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for u, f := range s.faults {
+		name := fmt.Sprintf("unit-%d", u)
+		if b, ok := s.units[u]; ok {
+			name = b.device.Name
+		}
+		out[name] = FormatFault(f)
+	}
+	return out
+}
+
+// ParseFault reads a fault: "none", or one or more of "timeout",
+// "exception:CODE", "late:DURATION" and "garbage" joined by '+', e.g.
+// "late:1.5s+garbage".
+func ParseFault(spec string) (modbus.Fault, error) {
+	var f modbus.Fault
+	if spec == "none" || spec == "" {
+		return f, nil
+	}
+	for part := range strings.SplitSeq(spec, "+") {
+		kind, arg, _ := strings.Cut(part, ":")
+		switch kind {
+		case "timeout":
+			f.NoAnswer = true
+		case "garbage":
+			f.Garbage = true
+		case "exception":
+			code, err := strconv.ParseUint(arg, 0, 8)
+			if err != nil || code == 0 {
+				return f, fmt.Errorf("fault %q: exception needs a code 1-255, e.g. exception:6", spec)
+			}
+			f.Exception = byte(code)
+		case "late":
+			d, err := time.ParseDuration(arg)
+			if err != nil || d <= 0 {
+				return f, fmt.Errorf("fault %q: late needs a duration, e.g. late:1.5s", spec)
+			}
+			f.Delay = d
+		default:
+			return f, fmt.Errorf("fault %q: unknown %q (want none, timeout, exception:CODE, late:DURATION or garbage, joined by +)", spec, part)
+		}
+	}
+	return f, nil
+}
+
+// FormatFault is the inverse of ParseFault.
+func FormatFault(f modbus.Fault) string {
+	var parts []string
+	if f.NoAnswer {
+		parts = append(parts, "timeout")
+	}
+	if f.Exception != 0 {
+		parts = append(parts, fmt.Sprintf("exception:%d", f.Exception))
+	}
+	if f.Delay > 0 {
+		parts = append(parts, "late:"+f.Delay.String())
+	}
+	if f.Garbage {
+		parts = append(parts, "garbage")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "+")
 }

@@ -67,7 +67,11 @@ type Options struct {
 	Sync         SyncPolicy    // default SyncInterval
 	SyncInterval time.Duration // default 100ms
 	Full         FullPolicy    // default FullDropOldest
-	Log          *slog.Logger
+	// Retain keeps acknowledged records on disk for this long (0: delete
+	// them at once), so they can be published again when a consumer lost
+	// them (a broker restarted without persistence); see Scan.
+	Retain time.Duration
+	Log    *slog.Logger
 	// OnDrop is told of every record lost to the size bound or to
 	// corruption: how many, their sequence range and why.
 	OnDrop func(n int, first, last uint64, reason string)
@@ -108,6 +112,7 @@ type segment struct {
 	size     int64
 	records  int
 	oldestNs int64 // append time of its first record
+	newestNs int64 // append time of its last record
 }
 
 // WAL is an open log. Append, Ack and the reader may be used from
@@ -271,6 +276,7 @@ func (w *WAL) check(seg *segment) error {
 		if seg.records == 0 {
 			seg.oldestNs = rec.Time.UnixNano()
 		}
+		seg.newestNs = rec.Time.UnixNano()
 		seg.records++
 		seg.last = rec.Seq
 		off += int64(n)
@@ -415,6 +421,7 @@ func (w *WAL) Append(seq uint64, topic string, payload []byte, now time.Time) er
 	}
 	active.records++
 	active.last = seq
+	active.newestNs = now.UnixNano()
 	active.size += size
 	w.bytes += size
 	w.lastSeq = seq
@@ -521,7 +528,8 @@ func (w *WAL) removeAckedSegments() {
 }
 
 func (w *WAL) removeAckedSegmentsLocked() {
-	for len(w.segs) > 1 && w.segs[0].last <= w.acked {
+	keepAfter := time.Now().Add(-w.opts.Retain).UnixNano()
+	for len(w.segs) > 1 && w.segs[0].last <= w.acked && (w.opts.Retain <= 0 || w.segs[0].newestNs < keepAfter) {
 		seg := w.segs[0]
 		if err := os.Remove(seg.path); err != nil {
 			w.log.Error("wal: cannot remove an acknowledged segment", "segment", seg.path, "err", err)
@@ -530,6 +538,60 @@ func (w *WAL) removeAckedSegmentsLocked() {
 		w.segs = w.segs[1:]
 		w.bytes -= seg.size
 	}
+}
+
+// Scan calls fn with every record still on disk appended at or after
+// since, acknowledged or not, in seq order, until fn returns an error
+// (which Scan returns). It reads its own file handles and does not disturb
+// the reader; segments deleted meanwhile are skipped.
+func (w *WAL) Scan(since time.Time, fn func(Record) error) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	type span struct {
+		path string
+		size int64
+	}
+	var spans []span
+	for _, s := range w.segs {
+		if s.records > 0 && s.newestNs >= since.UnixNano() {
+			spans = append(spans, span{s.path, s.size})
+		}
+	}
+	w.mu.Unlock()
+	var buf []byte
+	for _, sp := range spans {
+		f, err := os.Open(sp.path)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wal: scan: %w", err)
+		}
+		r := bufio.NewReaderSize(io.LimitReader(f, sp.size), 1<<16)
+		for {
+			rec, _, err := readRecord(r, &buf)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("wal: scan %s: %w", sp.path, err)
+			}
+			if rec.Time.Before(since) {
+				continue
+			}
+			rec.Payload = append([]byte(nil), rec.Payload...)
+			if err := fn(rec); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		f.Close()
+	}
+	return nil
 }
 
 // Stats describe the log.
@@ -571,6 +633,9 @@ func (w *WAL) syncLoop() {
 		case <-t.C:
 			if err := w.Sync(); err != nil {
 				w.log.Error("wal: sync failed", "err", err)
+			}
+			if w.opts.Retain > 0 {
+				w.removeAckedSegments() // retention expires with time
 			}
 		}
 	}

@@ -251,3 +251,41 @@ func BenchmarkAppend(b *testing.B) {
 		w.Ack(seq)
 	}
 }
+
+func TestRetainAndScan(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, func(o *Options) { o.Retain = time.Hour })
+	base := time.Now()
+	for s := uint64(1); s <= 100; s++ {
+		if err := w.Append(s, "eip/v1/p/gw/d", payload(s), base.Add(time.Duration(s)*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := w.Reader()
+	readN(t, r, 100)
+	for s := uint64(1); s <= 100; s++ {
+		w.Ack(s)
+	}
+	if st := w.Stats(); st.Pending != 0 || st.Segments < 3 {
+		t.Fatalf("acknowledged segments must be retained: %+v", st)
+	}
+	var got []uint64
+	err := w.Scan(base.Add(40*time.Millisecond), func(rec Record) error {
+		if string(rec.Payload) != string(payload(rec.Seq)) {
+			t.Fatalf("record %d payload %q", rec.Seq, rec.Payload)
+		}
+		got = append(got, rec.Seq)
+		return nil
+	})
+	if err != nil || !equal(got, seqRange(40, 100)) {
+		t.Fatalf("Scan = %v, %v", got, err)
+	}
+	r.Close()
+	w.Close()
+	// Without retention the acknowledged segments go.
+	w = open(t, dir, nil)
+	defer w.Close()
+	if st := w.Stats(); st.Segments != 1 {
+		t.Fatalf("after reopening without retention: %+v", st)
+	}
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/eipgw/eipgw/gateway/park"
+	"github.com/eipgw/eipgw/gateway/telemetry"
+)
+
+var cmdPark = &command{
+	name:    "park",
+	summary: "compute the park's live metrics, hourly records and tenant statements from its readings",
+	usage:   "-config FILE",
+	example: `  EIPGW_MQTT_PASSWORD=secret EIPGW_INFLUX_TOKEN=user:password \
+    eipgw park -config config/examples/park.yaml
+
+  Subscribes to eip/v1/{park}/+/+ with its own persistent session
+  (park_engine.client_id) and, on event time:
+    every interval   live metrics -> InfluxDB park_live, retained MQTT
+                     eip/v1/{park}/metrics/{name}, Prometheus /metrics
+    every hour       hourly records with validity flags -> park_hourly
+    every day/month  per-tenant statements -> park_statement
+  A message is acknowledged once counted; docs/metrics.md lists every metric.`,
+	run: func(ctx context.Context, c *command, e *env, args []string) error {
+		fs := c.flags(e)
+		path := fs.String("config", "", "configuration file with mqtt and park_engine sections (required)")
+		newLog := logFlags(fs)
+		if err := c.parse(e, fs, args); err != nil {
+			return err
+		}
+		if *path == "" {
+			return fmt.Errorf("-config is required: %w", errUsage)
+		}
+		log, err := newLog(e.stderr)
+		if err != nil {
+			return err
+		}
+		f, _, err := loadConfig(*path)
+		if err != nil {
+			return err
+		}
+		if f.ParkEngine == nil {
+			return fmt.Errorf("%s: no park_engine section", *path)
+		}
+		reg := telemetry.NewRegistry()
+		svc, err := park.NewService(f, log, reg, park.Options{})
+		if err != nil {
+			return err
+		}
+		pe := f.ParkEngine
+		log.Info("park engine starting", "park", f.Park, "tenants", len(pe.Tenants), "interval", pe.Interval, "grace", pe.Grace,
+			"broker", f.MQTT.Broker, "influxdb", pe.InfluxDB.URL, "bucket", pe.InfluxDB.Bucket)
+		err = withMetrics(ctx, f, reg, log, svc.Run)
+		st := svc.Stats()
+		log.Info("park engine stopped", "received", st.Received, "malformed", st.Malformed, "intervals", st.Intervals,
+			"hours", st.Hours, "statements", st.Statements, "write_errors", st.WriteErrors)
+		return err
+	},
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/sim"
+	"github.com/eipgw/eipgw/gateway/testenv"
+)
+
+// readSim serves the simulated park over Modbus TCP until the test ends.
+func readSim(t *testing.T) (*sim.Server, string) {
+	t.Helper()
+	return testenv.StartSim(t, 5, time.Hour)
+}
+
+func TestReadBlockEveryTypeAndOrder(t *testing.T) {
+	_, addr := readSim(t)
+	// chp-1 (unit 1): running (uint16) at 0, electric_power (float32 ABCD)
+	// at 2, electric_energy (uint32 CDAB) at 16.
+	code, out, errOut := runCLI(t, "read", "-address", addr, "-unit", "1", "-register", "0", "-count", "18")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"unit 1, holding registers 0-17",
+		"register  hex     uint16",
+		"32-bit values starting at each register",
+		"64-bit values starting at each register",
+		"string ABCD:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Every 32-bit start register is printed in all four orders.
+	for _, order := range []string{"ABCD", "CDAB", "BADC", "DCBA"} {
+		if n := strings.Count(out, "  "+order+"  "); n != 17+15 {
+			t.Errorf("%s rows: %d, want 17 (32-bit) + 15 (64-bit)", order, n)
+		}
+	}
+	// The running flag of a running CHP is 1.
+	if !strings.Contains(out, "\n0         0x0001  1       1") {
+		t.Errorf("register 0 row missing or wrong:\n%s", out)
+	}
+}
+
+func TestReadBlockException(t *testing.T) {
+	_, addr := readSim(t)
+	code, _, errOut := runCLI(t, "read", "-address", addr, "-unit", "1", "-register", "900", "-count", "2")
+	if code != 1 || !strings.Contains(errOut, "unit 1 holding 900+2") || !strings.Contains(errOut, "exception '2'") {
+		t.Errorf("code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestReadConfiguredDevice(t *testing.T) {
+	srv, addr := readSim(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "edge.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`park: p
+site: s
+mqtt: {broker: "tcp://127.0.0.1:1"}
+edge:
+  gateway: gw
+  state_dir: %s
+  buses:
+    - {name: lan, address: "%s", timeout: 300ms}
+  devices:
+    - {name: chp-1, profile: chp, bus: lan, unit: 1}
+    - {name: bds-1, profile: bds, bus: lan, unit: 3, timeout: 100ms}
+`, dir, addr)), 0o600)
+
+	var res struct {
+		Device string `json:"device"`
+		Points []struct {
+			N string   `json:"n"`
+			V *float64 `json:"v"`
+			U string   `json:"u"`
+			Q string   `json:"q"`
+		} `json:"points"`
+		LastError string `json:"last_error"`
+	}
+	code, out, errOut := runCLI(t, "read", "-config", cfg, "-device", "chp-1")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if res.Device != "chp-1" || len(res.Points) != 9 {
+		t.Fatalf("device %s, %d points:\n%s", res.Device, len(res.Points), out)
+	}
+	for _, p := range res.Points {
+		if p.Q != "good" || p.V == nil || p.U == "" {
+			t.Errorf("point %+v", p)
+		}
+	}
+	// A device answering busy: every point says so, with no value.
+	if err := srv.SetFault("bds-1", modbus.Fault{Exception: modbus.ExBusy}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "read", "-config", cfg, "-device", "bds-1")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	res.Points = nil
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Points {
+		if p.Q != "exception:6" || p.V != nil {
+			t.Errorf("busy device point %+v", p)
+		}
+	}
+	if !strings.Contains(res.LastError, "device bds-1 unit 3 holding register 0-17") {
+		t.Errorf("last error %q", res.LastError)
+	}
+	if code, _, errOut := runCLI(t, "read", "-config", cfg, "-device", "nosuch"); code != 2 || !strings.Contains(errOut, "chp-1, bds-1") {
+		t.Errorf("unknown device: code %d, %s", code, errOut)
+	}
+}
+
+func TestReadUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"read"}, "-address: required field is missing"},
+		{[]string{"read", "-config", "x.yaml"}, "-config needs -device"},
+		{[]string{"read", "-transport", "rtu"}, "-device: required field is missing"},
+		{[]string{"read", "-transport", "rtu", "-device", "/dev/ttyS9", "-parity", "X"}, `-parity: "X"`},
+		{[]string{"read", "-address", "h:1", "-table", "coils"}, `-table "coils"`},
+		{[]string{"read", "-address", "h:1", "-count", "0"}, "out of range"},
+	} {
+		code, _, errOut := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: code %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}

@@ -1,0 +1,551 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // park time zones resolve on hosts without a zone database
+)
+
+// ParkEngine is the `park_engine` section read by `eipgw park`: the park's
+// model (which device is the supplier meter, the tenants and their meters,
+// the plant, the fuels, the cascade links, the emission baseline) and how
+// the engine aggregates and validates readings. docs/configuration.md
+// documents every key; docs/metrics.md what is computed from them.
+type ParkEngine struct {
+	// Interval is the aligned period of the live metrics (default 10s). It
+	// must divide an hour.
+	Interval time.Duration `yaml:"interval"`
+	// LiveDelay is how long after an interval's end its live metrics are
+	// computed, to let the interval's readings arrive (default 2s).
+	LiveDelay time.Duration `yaml:"live_delay"`
+	// Grace is how late (after the end of its hour) a reading is still
+	// counted in its hourly record (default 2m).
+	Grace time.Duration `yaml:"grace"`
+	// Timezone is the IANA zone of the daily and monthly statements
+	// (default UTC), e.g. Asia/Shanghai.
+	Timezone string `yaml:"timezone"`
+	// ClientID is the engine's MQTT client id (default eipgw-park-{park}).
+	ClientID string `yaml:"client_id"`
+	// InfluxDB is where derived records are written.
+	InfluxDB  *InfluxDB      `yaml:"influxdb"`
+	Reference SteamReference `yaml:"reference"`
+	Validity  Validity       `yaml:"validity"`
+	Supplier  SupplierMeter  `yaml:"supplier"`
+	Balance   BalanceRule    `yaml:"balance"`
+	Headers   []Header       `yaml:"headers"`
+	Tenants   []Tenant       `yaml:"tenants"`
+	CHP       *CHPUnit       `yaml:"chp"`
+	Boilers   []BoilerUnit   `yaml:"boilers"`
+	CEMS      *CEMSUnit      `yaml:"cems"`
+	BDS       *BDSUnit       `yaml:"bds"`
+	Cascades  []Cascade      `yaml:"cascades"`
+	Fuels     []Fuel         `yaml:"fuels"`
+	Baseline  *Baseline      `yaml:"baseline"`
+
+	// Location is the resolved Timezone after Load.
+	Location *time.Location `yaml:"-"`
+}
+
+// SteamReference is the contract's reference state: steam energy is billed
+// as m·(h − h_ref) with h_ref the IF97 enthalpy of water at this state
+// (formulas.md §1.4 convention (a), fixed reference).
+type SteamReference struct {
+	// Convention is "fixed" (the only one implemented).
+	Convention string `yaml:"convention"`
+	// Pressure in MPa absolute (default 0.101325).
+	Pressure float64 `yaml:"pressure"`
+	// Temperature in °C (default 20).
+	Temperature float64 `yaml:"temperature"`
+}
+
+// Validity is the rule that makes an hourly value valid.
+type Validity struct {
+	// Rule is "fraction" (at least MinFraction of the hour's minutes hold a
+	// valid sample of every input) or "quadrants" (40 CFR 60.13(h)(2)(i):
+	// a valid sample in each 15-minute quadrant of the hour).
+	Rule string `yaml:"rule"`
+	// MinFraction is the share of valid minutes the fraction rule needs
+	// (default 0.75, the 45 minutes commonly applied under HJ 75-2017).
+	MinFraction float64 `yaml:"min_fraction"`
+}
+
+// Validity rules.
+const (
+	ValidityFraction  = "fraction"
+	ValidityQuadrants = "quadrants"
+)
+
+// DeviceRef names a device of the park: its name and, when device names
+// repeat across gateways, the gateway that publishes it.
+type DeviceRef struct {
+	Device  string `yaml:"device"`
+	Gateway string `yaml:"gateway"`
+}
+
+// Meter is a steam, power or heat meter with its expanded measurement
+// uncertainty (k = 2) as a fraction of the reading.
+type Meter struct {
+	Device      string  `yaml:"device"`
+	Gateway     string  `yaml:"gateway"`
+	Uncertainty float64 `yaml:"uncertainty"`
+}
+
+// Ref returns the meter's device reference.
+func (m Meter) Ref() DeviceRef { return DeviceRef{Device: m.Device, Gateway: m.Gateway} }
+
+// SupplierMeter is the steam meter at the plant outlet.
+type SupplierMeter struct {
+	Device      string  `yaml:"device"`
+	Gateway     string  `yaml:"gateway"`
+	Uncertainty float64 `yaml:"uncertainty"`
+	// RatedFlow is the network's rated steam flow in t/h, for the load
+	// factor; 0 leaves the load factor out.
+	RatedFlow float64 `yaml:"rated_flow"`
+}
+
+// BalanceRule configures the supplier-versus-tenants steam mass balance.
+type BalanceRule struct {
+	// ExpectedLoss is the modelled network loss as a fraction of the
+	// supplier's mass (condensate drained, leaks), e.g. 0.03.
+	ExpectedLoss float64 `yaml:"expected_loss"`
+}
+
+// Header is a steam header of the network.
+type Header struct {
+	Name string `yaml:"name"`
+	// Pressure is the nominal header pressure, MPa absolute.
+	Pressure float64 `yaml:"pressure"`
+}
+
+// Tenant is a park company taking steam and power from the shared plant.
+type Tenant struct {
+	Name   string `yaml:"name"`
+	Header string `yaml:"header"`
+	// SteamMeter meters the steam the tenant takes (required).
+	SteamMeter Meter `yaml:"steam_meter"`
+	// PowerMeter meters the tenant's electricity, optional.
+	PowerMeter *Meter `yaml:"power_meter"`
+	// OwnSteamMeter meters the steam of the tenant's own boilers, if any
+	// still run; it enters the shared plant's coverage.
+	OwnSteamMeter *Meter `yaml:"own_steam_meter"`
+}
+
+// CHPUnit is the shared cogeneration unit.
+type CHPUnit struct {
+	Device  string `yaml:"device"`
+	Gateway string `yaml:"gateway"`
+	// RatedPower is the rated electrical output, MW.
+	RatedPower float64 `yaml:"rated_power"`
+	// FeedwaterPressure is the feedwater pressure at the HRSG inlet, MPa
+	// absolute, for its IF97 enthalpy (the temperature is measured).
+	FeedwaterPressure float64 `yaml:"feedwater_pressure"`
+	// Fuels maps each fuel-flow point of the device to a fuel.
+	Fuels []FuelPoint `yaml:"fuels"`
+	// RefElectrical and RefHeat are the harmonised reference efficiencies
+	// of separate production (fractions) for PES and fuel saved.
+	RefElectrical float64 `yaml:"ref_electrical_efficiency"`
+	RefHeat       float64 `yaml:"ref_heat_efficiency"`
+}
+
+// FuelPoint says which fuel a device's flow point measures.
+type FuelPoint struct {
+	Point string `yaml:"point"`
+	Fuel  string `yaml:"fuel"`
+}
+
+// BoilerUnit is a standby boiler of the shared plant.
+type BoilerUnit struct {
+	Device            string  `yaml:"device"`
+	Gateway           string  `yaml:"gateway"`
+	Fuel              string  `yaml:"fuel"`
+	FeedwaterPressure float64 `yaml:"feedwater_pressure"`
+}
+
+// CEMSUnit is the stack analyser on the CHP stack.
+type CEMSUnit struct {
+	Device  string `yaml:"device"`
+	Gateway string `yaml:"gateway"`
+	// O2Reference is the reference O₂ (%, dry) of the SO₂ limit.
+	O2Reference float64 `yaml:"o2_reference"`
+}
+
+// BDSUnit is the biodesulfurisation reactor feeding the CHP's biogas.
+type BDSUnit struct {
+	Device  string `yaml:"device"`
+	Gateway string `yaml:"gateway"`
+	// BedVolume is the packed bed (reactor) volume, m³.
+	BedVolume float64 `yaml:"bed_volume"`
+}
+
+// Cascade is a link where one tenant's waste heat serves another.
+type Cascade struct {
+	Name string `yaml:"name"`
+	// From is the tenant whose steam (condensate) is reused; To the tenant
+	// that reuses it.
+	From      string `yaml:"from"`
+	To        string `yaml:"to"`
+	HeatMeter Meter  `yaml:"heat_meter"`
+}
+
+// Fuel is a fuel's heating value, emission factor and sulphur.
+type Fuel struct {
+	Name string `yaml:"name"`
+	// Basis is "volume" (flows in Nm3/h, NCV in MJ/Nm³) or "mass" (flows
+	// in kg/h, NCV in MJ/kg).
+	Basis string `yaml:"basis"`
+	// NCV is the net calorific value, MJ/Nm³ or MJ/kg.
+	NCV float64 `yaml:"ncv"`
+	// CO2Factor is the CO₂ emission factor, kg/GJ on an NCV basis (0 for a
+	// biogenic fuel whose CO₂ the methodology does not count).
+	CO2Factor float64 `yaml:"co2_factor"`
+	// Sulfur is the sulphur mass fraction of a mass-basis fuel.
+	Sulfur float64 `yaml:"sulfur"`
+	// SulfurMgPerNm3 is the sulphur content of a volume-basis fuel, mg/Nm³.
+	SulfurMgPerNm3 float64 `yaml:"sulfur_mg_per_nm3"`
+	// SulfurFromBDS takes the sulphur of this gas from the BDS reactor's
+	// measured outlet H₂S instead (biogas).
+	SulfurFromBDS bool `yaml:"sulfur_from_bds"`
+	// SulfurToSO2 is the fraction k of the sulphur emitted as SO₂ (default 1).
+	SulfurToSO2 *float64 `yaml:"sulfur_to_so2"`
+	// Source documents where the values come from (table, version).
+	Source string `yaml:"source"`
+}
+
+// Fuel bases.
+const (
+	BasisVolume = "volume"
+	BasisMass   = "mass"
+)
+
+// Baseline is what the park emitted before the shared plant: the heat the
+// tenants take came from replaced boilers and the CHP's electricity from the
+// grid (formulas.md §7).
+type Baseline struct {
+	// Boilers is the number of boilers replaced (documentation).
+	Boilers int `yaml:"boilers"`
+	// Efficiency is the replaced boilers' efficiency (fraction, NCV basis).
+	Efficiency float64 `yaml:"efficiency"`
+	// Fuel is the replaced boilers' fuel, one of fuels.
+	Fuel string `yaml:"fuel"`
+	// GridCO2Factor is the grid emission factor, t CO₂/MWh.
+	GridCO2Factor float64 `yaml:"grid_co2_factor"`
+	// Source documents the baseline's records.
+	Source string `yaml:"source"`
+}
+
+// Park engine defaults.
+const (
+	DefaultParkInterval  = 10 * time.Second
+	DefaultParkLiveDelay = 2 * time.Second
+	DefaultParkGrace     = 2 * time.Minute
+	DefaultMinFraction   = 0.75
+	DefaultRefPressure   = 0.101325
+	DefaultRefTemp       = 20.0
+)
+
+func (p *ParkEngine) applyDefaults() {
+	setDur(&p.Interval, DefaultParkInterval)
+	setDur(&p.LiveDelay, DefaultParkLiveDelay)
+	setDur(&p.Grace, DefaultParkGrace)
+	if p.Timezone == "" {
+		p.Timezone = "UTC"
+	}
+	if p.Reference.Convention == "" {
+		p.Reference.Convention = "fixed"
+	}
+	if p.Reference.Pressure == 0 {
+		p.Reference.Pressure = DefaultRefPressure
+	}
+	if p.Reference.Temperature == 0 {
+		p.Reference.Temperature = DefaultRefTemp
+	}
+	if p.Validity.Rule == "" {
+		p.Validity.Rule = ValidityFraction
+	}
+	if p.Validity.Rule == ValidityFraction && p.Validity.MinFraction == 0 {
+		p.Validity.MinFraction = DefaultMinFraction
+	}
+	if db := p.InfluxDB; db != nil {
+		setDur(&db.Timeout, DefaultWriteTimeout)
+	}
+	for i := range p.Fuels {
+		if p.Fuels[i].SulfurToSO2 == nil {
+			k := 1.0
+			p.Fuels[i].SulfurToSO2 = &k
+		}
+	}
+}
+
+// validateParkEngine applies the park engine's defaults, validates the
+// section and resolves its secret. It is a no-op without the section.
+func (f *File) validateParkEngine() Errors {
+	p := f.ParkEngine
+	if p == nil {
+		return nil
+	}
+	p.applyDefaults()
+	v := &parkValidator{s: f.Source, devices: map[string]string{}}
+	v.check(p)
+	if db := p.InfluxDB; db != nil {
+		tok, err := secret(db.TokenEnv, db.TokenFile)
+		if err != nil {
+			v.add(secretPath("park_engine.influxdb.token", db.TokenEnv), "%v", err)
+		}
+		db.Token = tok
+	}
+	return v.errs
+}
+
+type parkValidator struct {
+	s       *Source
+	errs    Errors
+	devices map[string]string // gateway/device -> path of first use
+}
+
+func (v *parkValidator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, v.s.Errorf(path, format, args...))
+}
+
+func (v *parkValidator) ident(path, val string, required bool) {
+	switch {
+	case val == "" && required:
+		v.add(path, "required field is missing")
+	case val != "" && !identRE.MatchString(val):
+		v.add(path, "%q is not a valid name: use letters, digits, '-', '_' or '.', at most 64, starting with a letter or digit", val)
+	}
+}
+
+// device checks a device reference and that no two roles share a device.
+func (v *parkValidator) device(path, device, gateway string) {
+	v.ident(path+".device", device, true)
+	v.ident(path+".gateway", gateway, false)
+	if device == "" {
+		return
+	}
+	key := gateway + "/" + device
+	if first, ok := v.devices[key]; ok {
+		v.add(path+".device", "device %q is already used by %s", device, first)
+		return
+	}
+	v.devices[key] = path
+}
+
+// rng checks lo <= x <= hi (or lo < x when open).
+func (v *parkValidator) rng(path string, x, lo, hi float64, openLo bool, unit string) {
+	if x < lo || x > hi || (openLo && x == lo) {
+		left := "["
+		if openLo {
+			left = "("
+		}
+		v.add(path, "%g out of range %s%g, %g] %s", x, left, lo, hi, unit)
+	}
+}
+
+func (v *parkValidator) meter(path string, m Meter, required bool) {
+	if m.Device == "" && !required {
+		return
+	}
+	v.device(path, m.Device, m.Gateway)
+	v.rng(path+".uncertainty", m.Uncertainty, 0, 0.5, false, "(fraction of reading, k = 2)")
+}
+
+func (v *parkValidator) check(p *ParkEngine) {
+	const root = "park_engine"
+	if p.Interval < time.Second || p.Interval > time.Hour || time.Hour%p.Interval != 0 {
+		v.add(root+".interval", "%s must be between 1s and 1h and divide an hour", p.Interval)
+	}
+	if p.LiveDelay > time.Hour {
+		v.add(root+".live_delay", "%s is longer than an hour", p.LiveDelay)
+	}
+	if p.Grace > 24*time.Hour {
+		v.add(root+".grace", "%s is longer than 24h", p.Grace)
+	}
+	if loc, err := time.LoadLocation(p.Timezone); err != nil {
+		v.add(root+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", p.Timezone)
+	} else {
+		p.Location = loc
+	}
+	if strings.ContainsAny(p.ClientID, "/+#") {
+		v.add(root+".client_id", "%q must not contain '/', '+' or '#'", p.ClientID)
+	}
+	if db := p.InfluxDB; db == nil {
+		v.add(root+".influxdb", "required section is missing")
+	} else {
+		if !strings.HasPrefix(db.URL, "http://") && !strings.HasPrefix(db.URL, "https://") {
+			v.add(root+".influxdb.url", "%q must be an http:// or https:// URL", db.URL)
+		}
+		if db.Bucket == "" {
+			v.add(root+".influxdb.bucket", "required field is missing")
+		}
+		if db.TokenEnv != "" && db.TokenFile != "" {
+			v.add(root+".influxdb.token_file", "set token_env or token_file, not both")
+		}
+	}
+	if p.Reference.Convention != "fixed" {
+		v.add(root+".reference.convention", "unsupported convention %q (supported: fixed)", p.Reference.Convention)
+	}
+	v.rng(root+".reference.pressure", p.Reference.Pressure, 0, 16.5, true, "MPa abs")
+	v.rng(root+".reference.temperature", p.Reference.Temperature, 0, 200, false, "degC")
+	switch p.Validity.Rule {
+	case ValidityFraction:
+		v.rng(root+".validity.min_fraction", p.Validity.MinFraction, 0, 1, true, "")
+	case ValidityQuadrants:
+		if p.Validity.MinFraction != 0 {
+			v.add(root+".validity.min_fraction", "only the fraction rule takes min_fraction")
+		}
+	default:
+		v.add(root+".validity.rule", "unknown rule %q (known: fraction, quadrants)", p.Validity.Rule)
+	}
+	v.device(root+".supplier", p.Supplier.Device, p.Supplier.Gateway)
+	v.rng(root+".supplier.uncertainty", p.Supplier.Uncertainty, 0, 0.5, false, "(fraction of reading, k = 2)")
+	v.rng(root+".supplier.rated_flow", p.Supplier.RatedFlow, 0, 1e5, false, "t/h")
+	v.rng(root+".balance.expected_loss", p.Balance.ExpectedLoss, 0, 0.5, false, "(fraction of the supplier's mass)")
+
+	headers := map[string]bool{}
+	for i, h := range p.Headers {
+		path := fmt.Sprintf("%s.headers[%d]", root, i)
+		v.ident(path+".name", h.Name, true)
+		if headers[h.Name] {
+			v.add(path+".name", "header %q is defined twice", h.Name)
+		}
+		headers[h.Name] = true
+		v.rng(path+".pressure", h.Pressure, 0, 16.5, true, "MPa abs")
+	}
+	tenants := map[string]bool{}
+	if len(p.Tenants) == 0 {
+		v.add(root+".tenants", "no tenants configured")
+	}
+	for i, t := range p.Tenants {
+		path := fmt.Sprintf("%s.tenants[%d]", root, i)
+		v.ident(path+".name", t.Name, true)
+		if tenants[t.Name] {
+			v.add(path+".name", "tenant %q is defined twice", t.Name)
+		}
+		tenants[t.Name] = true
+		if t.Header != "" && !headers[t.Header] {
+			v.add(path+".header", "header %q is not defined in park_engine.headers", t.Header)
+		}
+		v.meter(path+".steam_meter", t.SteamMeter, true)
+		if t.PowerMeter != nil {
+			v.meter(path+".power_meter", *t.PowerMeter, true)
+		}
+		if t.OwnSteamMeter != nil {
+			v.meter(path+".own_steam_meter", *t.OwnSteamMeter, true)
+		}
+	}
+
+	fuels := map[string]Fuel{}
+	for i, fu := range p.Fuels {
+		path := fmt.Sprintf("%s.fuels[%d]", root, i)
+		v.ident(path+".name", fu.Name, true)
+		if _, dup := fuels[fu.Name]; dup {
+			v.add(path+".name", "fuel %q is defined twice", fu.Name)
+		}
+		fuels[fu.Name] = fu
+		switch fu.Basis {
+		case BasisVolume:
+			if fu.Sulfur != 0 {
+				v.add(path+".sulfur", "a volume-basis fuel gives its sulphur as sulfur_mg_per_nm3")
+			}
+			v.rng(path+".sulfur_mg_per_nm3", fu.SulfurMgPerNm3, 0, 1e5, false, "mg/Nm3")
+			if fu.SulfurFromBDS && p.BDS == nil {
+				v.add(path+".sulfur_from_bds", "needs a park_engine.bds section")
+			}
+			if fu.SulfurFromBDS && fu.SulfurMgPerNm3 != 0 {
+				v.add(path+".sulfur_mg_per_nm3", "set sulfur_mg_per_nm3 or sulfur_from_bds, not both")
+			}
+		case BasisMass:
+			if fu.SulfurMgPerNm3 != 0 || fu.SulfurFromBDS {
+				v.add(path+".basis", "a mass-basis fuel gives its sulphur as the mass fraction sulfur")
+			}
+			v.rng(path+".sulfur", fu.Sulfur, 0, 0.2, false, "(mass fraction, not %)")
+		default:
+			v.add(path+".basis", "unknown basis %q (known: volume, mass)", fu.Basis)
+		}
+		v.rng(path+".ncv", fu.NCV, 0, 150, true, "MJ/Nm3 or MJ/kg")
+		v.rng(path+".co2_factor", fu.CO2Factor, 0, 200, false, "kg/GJ")
+		if fu.SulfurToSO2 != nil {
+			v.rng(path+".sulfur_to_so2", *fu.SulfurToSO2, 0, 1, false, "(fraction)")
+		}
+	}
+	fuelRef := func(path, name string) {
+		if name == "" {
+			v.add(path, "required field is missing")
+		} else if _, ok := fuels[name]; !ok {
+			v.add(path, "fuel %q is not defined in park_engine.fuels", name)
+		}
+	}
+
+	if c := p.CHP; c != nil {
+		path := root + ".chp"
+		v.device(path, c.Device, c.Gateway)
+		v.rng(path+".rated_power", c.RatedPower, 0, 5000, true, "MW")
+		v.rng(path+".feedwater_pressure", c.FeedwaterPressure, 0, 16.5, true, "MPa abs")
+		v.rng(path+".ref_electrical_efficiency", c.RefElectrical, 0, 1, true, "(fraction)")
+		v.rng(path+".ref_heat_efficiency", c.RefHeat, 0, 1, true, "(fraction)")
+		if len(c.Fuels) == 0 {
+			v.add(path+".fuels", "no fuel points configured")
+		}
+		points := map[string]bool{}
+		for i, fp := range c.Fuels {
+			fpath := fmt.Sprintf("%s.fuels[%d]", path, i)
+			if fp.Point == "" {
+				v.add(fpath+".point", "required field is missing")
+			} else if points[fp.Point] {
+				v.add(fpath+".point", "point %q is mapped twice", fp.Point)
+			}
+			points[fp.Point] = true
+			fuelRef(fpath+".fuel", fp.Fuel)
+		}
+	}
+	for i, b := range p.Boilers {
+		path := fmt.Sprintf("%s.boilers[%d]", root, i)
+		v.device(path, b.Device, b.Gateway)
+		fuelRef(path+".fuel", b.Fuel)
+		if fu, ok := fuels[b.Fuel]; ok && fu.Basis != BasisMass {
+			v.add(path+".fuel", "boiler fuel %q must be mass-basis (the boiler reports fuel_flow in kg/h)", b.Fuel)
+		}
+		v.rng(path+".feedwater_pressure", b.FeedwaterPressure, 0, 16.5, true, "MPa abs")
+	}
+	if c := p.CEMS; c != nil {
+		v.device(root+".cems", c.Device, c.Gateway)
+		v.rng(root+".cems.o2_reference", c.O2Reference, 0, 20.9, false, "% dry")
+	}
+	if b := p.BDS; b != nil {
+		v.device(root+".bds", b.Device, b.Gateway)
+		v.rng(root+".bds.bed_volume", b.BedVolume, 0, 1e5, true, "m3")
+	}
+	links := map[string]bool{}
+	for i, c := range p.Cascades {
+		path := fmt.Sprintf("%s.cascades[%d]", root, i)
+		v.ident(path+".name", c.Name, true)
+		if links[c.Name] {
+			v.add(path+".name", "cascade %q is defined twice", c.Name)
+		}
+		links[c.Name] = true
+		for _, end := range []struct{ key, name string }{{"from", c.From}, {"to", c.To}} {
+			if end.name == "" {
+				v.add(path+"."+end.key, "required field is missing")
+			} else if !tenants[end.name] {
+				v.add(path+"."+end.key, "tenant %q is not defined in park_engine.tenants", end.name)
+			}
+		}
+		if c.From != "" && c.From == c.To {
+			v.add(path+".to", "a cascade link joins two different tenants")
+		}
+		v.meter(path+".heat_meter", c.HeatMeter, true)
+	}
+	if b := p.Baseline; b != nil {
+		path := root + ".baseline"
+		if b.Boilers < 0 {
+			v.add(path+".boilers", "%d must not be negative", b.Boilers)
+		}
+		v.rng(path+".efficiency", b.Efficiency, 0, 1, true, "(fraction)")
+		fuelRef(path+".fuel", b.Fuel)
+		v.rng(path+".grid_co2_factor", b.GridCO2Factor, 0, 2, false, "t/MWh")
+		if p.CHP == nil {
+			v.add(path, "a baseline needs the chp section (the project whose emissions it is compared with)")
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestParkExampleValues loads the reference park's commented example and
+// checks what the park engine relies on, defaults included.
+func TestParkExampleValues(t *testing.T) {
+	t.Setenv("EIPGW_MQTT_PASSWORD", "secret")
+	t.Setenv("EIPGW_INFLUX_TOKEN", "user:password")
+	f, err := Load("examples/park.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.ParkEngine
+	if p == nil {
+		t.Fatal("no park_engine section")
+	}
+	if p.Interval != 10*time.Second || p.Grace != 2*time.Minute || p.LiveDelay != 2*time.Second {
+		t.Errorf("interval %s grace %s live_delay %s", p.Interval, p.Grace, p.LiveDelay)
+	}
+	if p.Location == nil || p.Location.String() != "Asia/Shanghai" {
+		t.Errorf("location %v", p.Location)
+	}
+	if len(p.Tenants) != 18 || p.Tenants[12].Header != "lp" || p.Tenants[0].SteamMeter.Uncertainty != 0.025 {
+		t.Errorf("tenants: %d, t13 header %q", len(p.Tenants), p.Tenants[12].Header)
+	}
+	if p.Supplier.Device != "steam-supply" || p.Supplier.Uncertainty != 0.015 || p.Balance.ExpectedLoss != 0.03 {
+		t.Errorf("supplier %+v balance %+v", p.Supplier, p.Balance)
+	}
+	if p.Validity.Rule != ValidityFraction || p.Validity.MinFraction != 0.75 {
+		t.Errorf("validity %+v", p.Validity)
+	}
+	if p.InfluxDB.Token != "user:password" || f.Metrics.Listen != "127.0.0.1:9464" {
+		t.Errorf("token %q metrics %+v", p.InfluxDB.Token, f.Metrics)
+	}
+	for _, fu := range p.Fuels {
+		if fu.SulfurToSO2 == nil || *fu.SulfurToSO2 != 1 {
+			t.Errorf("fuel %s: sulfur_to_so2 default not applied", fu.Name)
+		}
+	}
+	if p.Reference.Temperature != 20 || p.Reference.Pressure != 0.101325 {
+		t.Errorf("reference %+v", p.Reference)
+	}
+	if p.Baseline == nil || p.Baseline.Fuel != "heavy_oil" || p.CHP.RefElectrical != 0.525 {
+		t.Errorf("baseline %+v chp %+v", p.Baseline, p.CHP)
+	}
+}
+
+// minimalPark is a valid park-only file; the broken cases below each change
+// one thing in it.
+const minimalPark = `park: p
+mqtt: {broker: "tcp://127.0.0.1:1883"}
+park_engine:
+  influxdb: {url: "http://127.0.0.1:8086", bucket: eipgw/autogen}
+  supplier: {device: s, uncertainty: 0.015}
+  balance: {expected_loss: 0.03}
+  headers: [{name: hp, pressure: 1.6}]
+  tenants:
+    - {name: t01, header: hp, steam_meter: {device: m1, uncertainty: 0.02}}
+    - {name: t02, header: hp, steam_meter: {device: m2, uncertainty: 0.02}}
+  fuels:
+    - {name: gas, basis: volume, ncv: 35.9, co2_factor: 56.1}
+  chp: {device: chp, rated_power: 30, feedwater_pressure: 1.6, fuels: [{point: ng_flow, fuel: gas}], ref_electrical_efficiency: 0.525, ref_heat_efficiency: 0.87}
+`
+
+func TestParkMinimalDefaults(t *testing.T) {
+	f, err := Parse("park.yaml", []byte(minimalPark), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.ParkEngine
+	if p.Interval != DefaultParkInterval || p.Validity.Rule != "fraction" || p.Validity.MinFraction != 0.75 ||
+		p.Location != time.UTC || p.Reference.Convention != "fixed" || p.InfluxDB.Timeout != DefaultWriteTimeout {
+		t.Errorf("defaults not applied: %+v", p)
+	}
+}
+
+// TestParkErrors: each mistake is reported at its line with its field path.
+func TestParkErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"interval", "park_engine:\n", "park_engine:\n  interval: 7s\n", "park.yaml:4: park_engine.interval: 7s must be between 1s and 1h and divide an hour"},
+		{"unknown key", "park_engine:\n", "park_engine:\n  intervall: 10s\n", `park.yaml:4: park_engine.intervall: unknown field "intervall"`},
+		{"timezone", "park_engine:\n", "park_engine:\n  timezone: Mars/Olympus\n", `park.yaml:4: park_engine.timezone: unknown time zone "Mars/Olympus"`},
+		{"rule", "park_engine:\n", "park_engine:\n  validity: {rule: most}\n", `park.yaml:4: park_engine.validity.rule: unknown rule "most"`},
+		{"header", "{name: t02, header: hp,", "{name: t02, header: mp,", `park.yaml:10: park_engine.tenants[1].header: header "mp" is not defined`},
+		{"duplicate device", "steam_meter: {device: m2,", "steam_meter: {device: m1,", `park.yaml:10: park_engine.tenants[1].steam_meter.device: device "m1" is already used by park_engine.tenants[0].steam_meter`},
+		{"uncertainty", "{device: m2, uncertainty: 0.02}", "{device: m2, uncertainty: 2.5}", "park.yaml:10: park_engine.tenants[1].steam_meter.uncertainty: 2.5 out of range [0, 0.5]"},
+		{"fuel ref", "fuel: gas}]", "fuel: oil}]", `park.yaml:13: park_engine.chp.fuels[0].fuel: fuel "oil" is not defined`},
+		{"percent efficiency", "ref_heat_efficiency: 0.87", "ref_heat_efficiency: 87", "park.yaml:13: park_engine.chp.ref_heat_efficiency: 87 out of range (0, 1]"},
+		{"basis", "basis: volume", "basis: energy", `park.yaml:12: park_engine.fuels[0].basis: unknown basis "energy"`},
+		{"no influx", "  influxdb: {url: \"http://127.0.0.1:8086\", bucket: eipgw/autogen}\n", "", "park.yaml:3: park_engine.influxdb: required section is missing"},
+		{"cascade", "  fuels:\n", "  cascades: [{name: c1, from: t01, to: t09, heat_meter: {device: h1}}]\n  fuels:\n", `park.yaml:11: park_engine.cascades[0].to: tenant "t09" is not defined`},
+		{"baseline fuel", "  fuels:\n", "  baseline: {efficiency: 0.8, fuel: coal, grid_co2_factor: 0.58}\n  fuels:\n", `park.yaml:11: park_engine.baseline.fuel: fuel "coal" is not defined`},
+		{"bds sulfur", "co2_factor: 56.1}", "co2_factor: 56.1, sulfur_from_bds: true}", "park.yaml:12: park_engine.fuels[0].sulfur_from_bds: needs a park_engine.bds section"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(minimalPark, tc.old) {
+				t.Fatalf("case does not apply: %q", tc.old)
+			}
+			data := strings.Replace(minimalPark, tc.old, tc.new, 1)
+			_, err := Parse("park.yaml", []byte(data), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant %q", err, tc.want)
+			}
+		})
+	}
+}

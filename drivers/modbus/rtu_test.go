@@ -1,0 +1,314 @@
+package modbus
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+)
+
+func TestCRC16(t *testing.T) {
+	// Read holding registers 0+10 of unit 1: a frame quoted in countless
+	// manuals, CRC C5 CD.
+	req := []byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A}
+	if got := appendCRC(req); !bytes.Equal(got[6:], []byte{0xC5, 0xCD}) {
+		t.Errorf("CRC % X, want C5 CD", got[6:])
+	}
+	if !crcOK([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}) || crcOK([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCE}) {
+		t.Error("crcOK")
+	}
+}
+
+// rtuRead builds the RTU request to read qty of table at addr.
+func rtuRead(unit, fc byte, addr, qty uint16) []byte {
+	b := []byte{unit, fc}
+	b = binary.BigEndian.AppendUint16(b, addr)
+	b = binary.BigEndian.AppendUint16(b, qty)
+	return appendCRC(b)
+}
+
+func TestFindFrame(t *testing.T) {
+	req := rtuRead(7, 3, 0, 2)
+	good := appendCRC([]byte{7, 3, 4, 0x12, 0x34, 0x56, 0x78})
+	exc := appendCRC([]byte{7, 0x83, 2})
+	other := appendCRC([]byte{8, 3, 4, 1, 2, 3, 4})
+	corrupt := bytes.Clone(good)
+	corrupt[4] ^= 0xFF
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tests := []struct {
+		name       string
+		buf        []byte
+		found      bool
+		start, end int
+		keep       int
+	}{
+		{"response", good, true, 0, len(good), 0},
+		{"exception is five bytes", cat(exc, good), true, 0, 5, 0},
+		{"noise first", cat([]byte{0xFF, 0x00, 0x07}, good), true, 3, 3 + len(good), 3},
+		{"other unit first", cat(other, good), true, len(other), len(other) + len(good), len(other)},
+		{"corrupt frame first", cat(corrupt, good), true, len(corrupt), 2 * len(good), len(corrupt)},
+		{"incomplete", good[:5], false, 0, 0, 0},
+		{"wrong byte count", appendCRC([]byte{7, 3, 2, 0, 1}), false, 0, 0, 7},
+		{"noise only", []byte{1, 2, 3}, false, 0, 0, 3},
+		{"noise then a start", []byte{1, 2, 7}, false, 0, 0, 2},
+		{"empty", nil, false, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start, end, found, keep := findFrame(tt.buf, shapeOf(req))
+			if found != tt.found || start != tt.start || end != tt.end || keep != tt.keep {
+				t.Errorf("findFrame(% X) = %d, %d, %v, keep %d; want %d, %d, %v, keep %d",
+					tt.buf, start, end, found, keep, tt.start, tt.end, tt.found, tt.keep)
+			}
+		})
+	}
+}
+
+// imageRegisters serves an image as every unit's registers.
+type imageRegisters struct{ im *image }
+
+func (r imageRegisters) ReadRegisters(unit byte, table Table, address uint16, dst []uint16) (byte, bool) {
+	if table.Bits() || int(address)+len(dst) > len(r.im[table]) {
+		return ExIllegalAddress, true
+	}
+	copy(dst, r.im[table][address:])
+	return 0, true
+}
+
+// serveRTU serves regs with RTU framing on port until the test ends.
+func serveRTU(t testing.TB, port io.ReadWriteCloser, regs Registers, line Line) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&Server{Registers: regs}).ServeRTU(ctx, port, line)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// rtuOverTCPServer serves regs with RTU framing on every connection to a
+// loopback port, as a serial device server would pass a line through.
+func rtuOverTCPServer(t testing.TB, regs Registers) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				(&Server{Registers: regs}).ServeRTU(ctx, c, Line{})
+			}()
+		}
+	}()
+	t.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+func newRTUBus(t testing.TB, cfg config.Bus, devices ...*Device) *Bus {
+	t.Helper()
+	cfg.Name = "b"
+	if cfg.Timeout == 0 {
+		cfg.Timeout = time.Second
+	}
+	b, err := NewBus(cfg, devices, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func serialBus(path string, baud int) config.Bus {
+	return config.Bus{Transport: config.TransportRTU, Device: path, Baud: baud, DataBits: 8, Parity: "E", StopBits: 1}
+}
+
+func TestPollReadsOverRTU(t *testing.T) {
+	pty, err := OpenPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	serveRTU(t, pty, imageRegisters{wireImage()}, Line{Baud: 115200})
+	t.Cleanup(func() { pty.Close() })
+	addr := rtuOverTCPServer(t, imageRegisters{wireImage()})
+	for name, cfg := range map[string]config.Bus{
+		"serial":       serialBus(pty.SlavePath, 115200),
+		"rtu-over-tcp": {Transport: config.TransportRTUOverTCP, Address: addr},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := NewDevice(deviceConfig("dev", 7), mustParse(t, wireProfile))
+			b := newRTUBus(t, cfg, d)
+			checkReadings(t, "poll 1", b.Poll(d), wireWant)
+			checkReadings(t, "poll 2", b.Poll(d), wireWant)
+		})
+	}
+}
+
+// fakeRTU is a scripted RTU device behind a serial device server: every
+// request (8 bytes, numbered from 1) goes to reply, which writes whatever it
+// likes.
+func fakeRTU(t *testing.T, reply func(n int, req []byte, c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	n := 0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := make([]byte, 8)
+				for {
+					if _, err := io.ReadFull(c, req); err != nil {
+						return
+					}
+					mu.Lock()
+					n++
+					k := n
+					mu.Unlock()
+					reply(k, bytes.Clone(req), c)
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// rtuRegs is the response to an RTU read request carrying regs.
+func rtuRegs(req []byte, regs ...uint16) []byte {
+	b := []byte{req[0], req[1], byte(2 * len(regs))}
+	for _, r := range regs {
+		b = binary.BigEndian.AppendUint16(b, r)
+	}
+	return appendCRC(b)
+}
+
+func TestRTUFraming(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	tests := []struct {
+		name  string
+		reply func(n int, req []byte, c net.Conn)
+		want  []Quality // per poll
+		vals  []float64
+	}{
+		{"exception frame, then data",
+			func(n int, req []byte, c net.Conn) {
+				if n == 1 {
+					c.Write(appendCRC([]byte{req[0], req[1] | 0x80, 4}))
+					return
+				}
+				c.Write(rtuRegs(req, uint16(n)))
+			}, []Quality{"exception:4", Good, Good}, []float64{0, 2, 3}},
+		{"noise before the reply",
+			func(n int, req []byte, c net.Conn) {
+				c.Write(append([]byte{0x00, 0xFF, req[0], 0x83}, rtuRegs(req, uint16(n))...))
+			}, []Quality{Good, Good}, []float64{1, 2}},
+		{"corrupt CRC, then the real reply",
+			func(n int, req []byte, c net.Conn) {
+				bad := rtuRegs(req, 999)
+				bad[len(bad)-1] ^= 1
+				c.Write(append(bad, rtuRegs(req, uint16(n))...))
+			}, []Quality{Good, Good}, []float64{1, 2}},
+		{"reply of another unit first",
+			func(n int, req []byte, c net.Conn) {
+				other := bytes.Clone(req)
+				other[0]++
+				c.Write(append(rtuRegs(other, 999), rtuRegs(req, uint16(n))...))
+			}, []Quality{Good, Good}, []float64{1, 2}},
+		{"corrupt only: timeout, then recovered",
+			func(n int, req []byte, c net.Conn) {
+				r := rtuRegs(req, uint16(n))
+				if n == 1 {
+					r[3] ^= 0x40
+				}
+				c.Write(r)
+			}, []Quality{Timeout, Good}, []float64{0, 2}},
+		{"late reply is not taken for the next one",
+			func(n int, req []byte, c net.Conn) {
+				if n == 1 {
+					// Late, but within the half timeout of quiet the
+					// transport waits for before its next request.
+					time.Sleep(timeout + timeout/4)
+				}
+				c.Write(rtuRegs(req, uint16(n)))
+			}, []Quality{Timeout, Good, Good}, []float64{0, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := fakeRTU(t, tt.reply)
+			d := NewDevice(deviceConfig("dev", 5), mustParse(t, counterProfile))
+			b := newRTUBus(t, config.Bus{Transport: config.TransportRTUOverTCP, Address: addr, Timeout: timeout}, d)
+			for i, q := range tt.want {
+				checkReadings(t, "poll", b.Poll(d), map[string]result{"n": {tt.vals[i], q}})
+			}
+		})
+	}
+}
+
+func TestRTUBroadcastRefused(t *testing.T) {
+	tr := newRTUOverTCP("127.0.0.1:1", time.Second)
+	if _, err := tr.Send(rtuRead(0, 3, 0, 1)); err == nil {
+		t.Error("Send to unit 0 succeeded")
+	}
+}
+
+func TestServeRTUPacesAtBaudRate(t *testing.T) {
+	// 125 registers at 9600 baud, 11 bits per character: the 255-byte
+	// answer cannot arrive in less than 255 x 11 / 9600 s (292 ms).
+	pty, err := OpenPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { pty.Close() })
+	serveRTU(t, pty, testRegisters{}, Line{Baud: 9600})
+	d := NewDevice(deviceConfig("dev", 1), mustParse(t, "kind: test\nmax_gap: 200\npoints:\n"+
+		"  - {name: first, address: 0, type: uint16, unit: \"1\"}\n"+
+		"  - {name: last, address: 124, type: uint16, unit: \"1\"}\n"))
+	b := newRTUBus(t, serialBus(pty.SlavePath, 9600), d)
+	start := time.Now()
+	checkReadings(t, "poll", b.Poll(d), map[string]result{"first": {0x1000, Good}, "last": {0x1000 + 124, Good}})
+	if el, min := time.Since(start), 255*11*time.Second/9600; el < min {
+		t.Errorf("answer took %v, faster than the line allows (%v)", el, min)
+	}
+}

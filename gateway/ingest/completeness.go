@@ -1,0 +1,182 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Completeness: every gateway numbers its batches 1, 2, 3, ... without
+// gaps (a clean restart or a crash of the edge continues the sequence), so
+// a number that never reaches InfluxDB is a lost batch. The checker reads
+// back which numbers InfluxDB holds — so it is right however many workers
+// share the subscription — and once a number is still missing Grace after
+// a later batch was polled, it writes a completeness record:
+//
+//	measurement  completeness
+//	tags         park, gateway
+//	fields       missing_first, missing_last, missing_count (integers)
+//	time         poll time of the first batch after the gap
+//
+// The record is the explicit marker of readings that will never come;
+// writing it twice (several workers) yields the same point.
+
+// CompletenessMeasurement is the measurement of gap records.
+const CompletenessMeasurement = "completeness"
+
+type gatewayState struct {
+	frontier uint64 // every seq <= frontier is stored or declared missing
+	lastTime int64  // poll time (ms) of batch frontier
+	started  bool
+}
+
+type completeness struct {
+	park     string
+	q        *influxQL
+	write    func(ctx context.Context, line string) error
+	grace    time.Duration
+	log      *slog.Logger
+	gaps     prometheus.Counter
+	missing  prometheus.Counter
+	mu       sync.Mutex
+	gateways map[string]*gatewayState
+	now      func() time.Time
+}
+
+// seen notes that a batch of gateway was written, so the checker follows
+// it.
+func (c *completeness) seen(gateway string) {
+	c.mu.Lock()
+	if _, ok := c.gateways[gateway]; !ok {
+		c.gateways[gateway] = &gatewayState{}
+	}
+	c.mu.Unlock()
+}
+
+// Gap is a run of sequence numbers declared missing.
+type Gap struct {
+	Gateway     string
+	First, Last uint64
+	// Time is the poll time of the batch after the gap.
+	Time time.Time
+}
+
+// check runs one pass over every followed gateway.
+func (c *completeness) check(ctx context.Context) ([]Gap, error) {
+	c.mu.Lock()
+	names := make([]string, 0, len(c.gateways))
+	for g := range c.gateways {
+		names = append(names, g)
+	}
+	c.mu.Unlock()
+	sort.Strings(names)
+	var all []Gap
+	for _, g := range names {
+		gaps, err := c.checkGateway(ctx, g)
+		if err != nil {
+			return all, fmt.Errorf("completeness of gateway %s: %w", g, err)
+		}
+		all = append(all, gaps...)
+	}
+	return all, nil
+}
+
+func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap, error) {
+	c.mu.Lock()
+	st := *c.gateways[gateway]
+	c.mu.Unlock()
+	where := fmt.Sprintf(`"gateway" = '%s' AND "park" = '%s'`, escapeQL(gateway), escapeQL(c.park))
+	if st.started {
+		where += fmt.Sprintf(" AND time >= %dms - 10m AND batch_seq > %d", st.lastTime, st.frontier)
+	} else {
+		where += " AND time > now() - 1h"
+	}
+	series, err := c.q.query(ctx, `SELECT batch_seq FROM /.*/ WHERE `+where)
+	if err != nil {
+		return nil, err
+	}
+	type row struct {
+		seq uint64
+		ms  int64
+	}
+	var rows []row
+	for _, s := range series {
+		if s.Name == CompletenessMeasurement {
+			continue
+		}
+		for _, v := range s.Values {
+			if len(v) < 2 {
+				continue
+			}
+			ms, err1 := v[0].Int64()
+			seq, err2 := strconv.ParseUint(v[1].String(), 10, 64)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			rows = append(rows, row{seq, ms})
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].seq < rows[j].seq })
+	if !st.started {
+		// Start following from the oldest batch of the last hour.
+		st = gatewayState{frontier: rows[0].seq - 1, lastTime: rows[0].ms, started: true}
+	}
+	settled := c.now().Add(-c.grace).UnixMilli()
+	var gaps []Gap
+	for _, r := range rows {
+		if r.seq <= st.frontier {
+			continue
+		}
+		if r.seq == st.frontier+1 {
+			st.frontier, st.lastTime = r.seq, r.ms
+			continue
+		}
+		if r.ms > settled {
+			break // the missing ones may still arrive
+		}
+		gap := Gap{Gateway: gateway, First: st.frontier + 1, Last: r.seq - 1, Time: time.UnixMilli(r.ms)}
+		line := fmt.Sprintf("%s,gateway=%s,park=%s missing_first=%di,missing_last=%di,missing_count=%di %d",
+			CompletenessMeasurement, keyEscaper.Replace(gateway), keyEscaper.Replace(c.park),
+			gap.First, gap.Last, gap.Last-gap.First+1, r.ms)
+		if err := c.write(ctx, line); err != nil {
+			return gaps, err
+		}
+		c.gaps.Inc()
+		c.missing.Add(float64(gap.Last - gap.First + 1))
+		c.log.Error("batches missing: sequence numbers never stored", "gateway", gateway, "first_seq", gap.First, "last_seq", gap.Last, "count", gap.Last-gap.First+1)
+		gaps = append(gaps, gap)
+		st.frontier, st.lastTime = r.seq, r.ms
+	}
+	c.mu.Lock()
+	*c.gateways[gateway] = st
+	c.mu.Unlock()
+	return gaps, nil
+}
+
+func escapeQL(s string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) }
+
+// run checks every interval until ctx is done.
+func (c *completeness) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := c.check(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("completeness check failed; retrying at the next interval", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,299 @@
+package park
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/gateway/batch"
+)
+
+func near(a, b, rel float64) bool {
+	return math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b))
+}
+
+// TestBalanceClosesOnReferencePark: over a simulated day, every hour's
+// tenant energies plus the network loss equal the supplier meter's energy,
+// the loss shares add up to the loss, the tenants' mass is the supplier's
+// less the simulator's 3 % loss, and no imbalance alarm fires. The daily
+// statements add up the same way. Tolerance: 1e-9 relative (rounding).
+func TestBalanceClosesOnReferencePark(t *testing.T) {
+	r := newReplay(t, loadExample(t), day0, 1)
+	end := day0.Add(24 * time.Hour)
+	r.run(day0, end, time.Minute)
+	r.finish(end)
+	if len(r.out.Hours) != 24 {
+		t.Fatalf("%d hourly records, want 24", len(r.out.Hours))
+	}
+	var supplierDay float64
+	for _, h := range r.out.Hours {
+		ms := h.Metrics
+		sup := mustMetric(t, ms, "supplier_steam_energy_gj", "")
+		supMass := mustMetric(t, ms, "supplier_steam_mass_t", "")
+		loss := mustMetric(t, ms, "network_loss_gj", "")
+		var tenants, shares, mass float64
+		for i := 1; i <= 18; i++ {
+			tn := tenantName(i)
+			e := mustMetric(t, ms, "steam_energy_gj", tn)
+			sh := mustMetric(t, ms, "loss_share_gj", tn)
+			m := mustMetric(t, ms, "steam_mass_t", tn)
+			for _, x := range []Metric{e, sh, m} {
+				if x.Flag != Valid || x.Completeness != 1 || x.ValidMinutes != 60 || x.Samples != 60 {
+					t.Fatalf("%s %s %s: %+v", h.Start, x.Name, tn, x)
+				}
+			}
+			tenants += e.Value
+			shares += sh.Value
+			mass += m.Value
+			// Each tenant's energy plus its loss share is its part of the supplier's.
+		}
+		if !near(tenants+loss.Value, sup.Value, 1e-9) || !near(shares, loss.Value, 1e-9) {
+			t.Errorf("%s: tenants %.6f + loss %.6f != supplier %.6f GJ (shares %.6f)", h.Start, tenants, loss.Value, sup.Value, shares)
+		}
+		if !near(mass, 0.97*supMass.Value, 1e-9) {
+			t.Errorf("%s: tenants %.6f t, supplier %.6f t x 0.97 = %.6f", h.Start, mass, supMass.Value, 0.97*supMass.Value)
+		}
+		if f := mustMetric(t, ms, "network_loss_fraction", "").Value; f < 0.03 || f > 0.06 {
+			t.Errorf("%s: energy loss fraction %.4f outside [0.03, 0.06] (3 %% mass + pipe heat loss)", h.Start, f)
+		}
+		if a := mustMetric(t, ms, "balance_alarm", ""); a.Flag != Valid || a.Value != 0 {
+			t.Errorf("%s: alarm %+v on a healthy park", h.Start, a)
+		}
+		supplierDay += sup.Value
+	}
+	var days int
+	var stmt float64
+	for _, s := range r.out.Statements {
+		if s.Period != "day" {
+			continue
+		}
+		days++
+		if !s.Complete() || s.Hours != 24 || s.ExpectedHours != 24 {
+			t.Errorf("statement %s %s: hours %d valid %d expected %d", s.Tenant, s.Start, s.Hours, s.ValidHours, s.ExpectedHours)
+		}
+		stmt += s.Steam + s.LossShare
+	}
+	if days != 18 || !near(stmt, supplierDay, 1e-9) {
+		t.Errorf("%d day statements; Σ(steam + loss share) = %.6f GJ, supplier %.6f GJ", days, stmt, supplierDay)
+	}
+	for _, iv := range r.out.Live {
+		if a, ok := metric(iv.Metrics, "balance_alarm", ""); ok && a.Flag == Valid && a.Value != 0 {
+			t.Fatalf("live alarm at %s on a healthy park", iv.Start)
+		}
+	}
+	t.Logf("day: supplier %.1f GJ, %d live intervals, %d hourly records", supplierDay, len(r.out.Live), len(r.out.Hours))
+}
+
+func tenantName(i int) string { return "t" + string(rune('0'+i/10)) + string(rune('0'+i%10)) }
+
+// TestImbalanceAlarmOnDrift: a drifting meter makes the hourly (and live)
+// imbalance alarm fire; the healthy hours before do not. With the example's
+// meter classes (supplier ±1.5 %, tenants ±2.5 %, k = 2) the combined
+// uncertainty is about 1.6 % of the supplier flow, so a tenant's drift is
+// seen only when its error exceeds that: t01 (about 4 % of the load)
+// reading 1.6× is, 1.08× is not (the last case).
+func TestImbalanceAlarmOnDrift(t *testing.T) {
+	for _, tc := range []struct {
+		meter  string
+		factor float64
+		fires  bool
+	}{{"steam-supply", 1.05, true}, {"steam-supply", 0.95, true}, {"steam-t01", 1.6, true}, {"steam-t01", 1.08, false}} {
+		t.Run(fmt.Sprintf("%s=%v", tc.meter, tc.factor), func(t *testing.T) {
+			r := newReplay(t, loadExample(t), day0, 3)
+			mid := day0.Add(6 * time.Hour)
+			end := day0.Add(12 * time.Hour)
+			r.run(day0, mid, time.Minute)
+			if err := r.park.SetMeterDrift(tc.meter, tc.factor); err != nil {
+				t.Fatal(err)
+			}
+			r.run(mid, end, time.Minute)
+			r.finish(end)
+			for _, h := range r.out.Hours {
+				a := mustMetric(t, h.Metrics, "balance_alarm", "")
+				u := mustMetric(t, h.Metrics, "balance_unexplained_t", "")
+				U := mustMetric(t, h.Metrics, "balance_uncertainty_t", "")
+				want := 0.0
+				if !h.Start.Before(mid) && tc.fires {
+					want = 1
+				}
+				if a.Flag != Valid || a.Value != want {
+					t.Errorf("%s: alarm %v (%s), want %v: unexplained %.3f t, U %.3f t", h.Start.Format("15:04"), a.Value, a.Flag, want, u.Value, U.Value)
+				}
+			}
+			fired := 0
+			for _, iv := range r.out.Live {
+				if a, ok := metric(iv.Metrics, "balance_alarm", ""); ok && a.Value == 1 {
+					if iv.Start.Before(mid) {
+						t.Fatalf("live alarm at %s before the drift", iv.Start)
+					}
+					fired++
+				}
+			}
+			if (fired > 0) != tc.fires {
+				t.Errorf("live alarm fired in %d intervals, want firing %v", fired, tc.fires)
+			}
+		})
+	}
+}
+
+// setBad replaces a point's reading by a non-good quality without a value,
+// as the edge publishes it.
+func setBad(b *batch.Batch, point, quality string) {
+	for i := range b.Points {
+		if b.Points[i].Name == point {
+			b.Points[i] = batch.Point{Name: point, Unit: b.Points[i].Unit, Quality: quality}
+		}
+	}
+}
+
+// TestBadInputsAreFlagged: missing and bad-quality readings never produce a
+// value that looks valid. The hour is flagged with why, and with the counts
+// its completeness rests on.
+func TestBadInputsAreFlagged(t *testing.T) {
+	r := newReplay(t, loadExample(t), day0, 1)
+	h1, h2, h3 := day0.Add(time.Hour), day0.Add(2*time.Hour), day0.Add(3*time.Hour)
+	r.mutate = func(dev string, b *batch.Batch) {
+		ts := b.Time
+		switch {
+		case dev == "steam-t05" && !ts.Before(h1) && ts.Before(h1.Add(20*time.Minute)):
+			setBad(b, "temperature", batch.Timeout) // energy invalid, mass still valid
+		case dev == "chp-1" && !ts.Before(h3) && ts.Before(h3.Add(10*time.Minute)):
+			setBad(b, "steam_temperature", batch.OutOfRange)
+		}
+	}
+	r.run(day0, h2, time.Minute)
+	// Hour 2: the CEMS sends nothing at all.
+	devices := r.devices
+	kept := devices[:0:0]
+	for _, d := range devices {
+		if d.Name != "cems-1" {
+			kept = append(kept, d)
+		}
+	}
+	r.devices = kept
+	r.run(h2, h3, time.Minute)
+	r.devices = devices
+	r.run(h3, day0.Add(4*time.Hour), time.Minute)
+	r.finish(day0.Add(4 * time.Hour))
+	if len(r.out.Hours) != 4 {
+		t.Fatalf("%d hours", len(r.out.Hours))
+	}
+	hour := func(i int) []Metric { return r.out.Hours[i].Metrics }
+
+	e := mustMetric(t, hour(1), "steam_energy_gj", "t05")
+	if e.Flag != Invalid || e.Value != 0 || e.ValidMinutes != 40 || !strings.Contains(e.Reason, "steam-t05.thermal_power: 40 of 60 minutes valid, 45 needed (20× temperature: timeout)") {
+		t.Errorf("t05 energy in hour 1: %+v", e)
+	}
+	if m := mustMetric(t, hour(1), "steam_mass_t", "t05"); m.Flag != Valid {
+		t.Errorf("t05 mass in hour 1 should stay valid: %+v", m)
+	}
+	for _, n := range []string{"network_loss_gj", "baseline_co2_t", "reduction_co2_t", "coverage"} {
+		if m := mustMetric(t, hour(1), n, ""); m.Flag != Invalid || !strings.Contains(m.Reason, "steam-t05") {
+			t.Errorf("hour 1 %s depends on t05's energy: %+v", n, m)
+		}
+	}
+	if m := mustMetric(t, hour(1), "balance_alarm", ""); m.Flag != Valid {
+		t.Errorf("the mass balance does not need t05's temperature: %+v", m)
+	}
+	if ls := Lines("p", Output{Hours: r.out.Hours[1:2]}); !strings.Contains(string(ls), `park_hourly,metric=steam_energy_gj,park=p,tenant=t05 flag="invalid",valid=false,reason=`) {
+		t.Errorf("invalid hour written with a value or without its reason:\n%s", ls)
+	}
+	s := mustMetric(t, hour(2), "so2_cems_kg", "")
+	if s.Flag != Invalid || s.Samples != 0 || !strings.Contains(s.Reason, "cems-1.so2_mass: no data") {
+		t.Errorf("hour 2 without CEMS: %+v", s)
+	}
+	if m := mustMetric(t, hour(2), "project_so2_t", ""); m.Flag != Invalid {
+		t.Errorf("project SO2 without the CEMS: %+v", m)
+	}
+	c := mustMetric(t, hour(3), "chp_heat_gj", "")
+	if c.Flag != Valid || c.ValidMinutes != 50 || !near(c.Completeness, 50.0/60, 1e-12) {
+		t.Errorf("hour 3, 10 bad minutes of 60: %+v", c)
+	}
+	cum := mustMetric(t, hour(3), "reduction_co2_cumulative_t", "")
+	if cum.Hours != 4 || cum.ValidHours != 2 || cum.Completeness != 0.5 {
+		t.Errorf("cumulative reduction: %+v", cum)
+	}
+	for _, st := range r.out.Statements {
+		t.Errorf("unexpected statement before the day ended: %+v", st)
+	}
+}
+
+// TestQuadrantRule: under 40 CFR 60.13(h)(2)(i) one empty quadrant
+// invalidates the hour even with 45 valid minutes.
+func TestQuadrantRule(t *testing.T) {
+	cfg := loadExample(t)
+	cfg.ParkEngine.Validity.Rule = "quadrants"
+	r := newReplay(t, cfg, day0, 1)
+	r.mutate = func(dev string, b *batch.Batch) {
+		if dev == "cems-1" && b.Time.Sub(day0) >= 30*time.Minute && b.Time.Sub(day0) < 45*time.Minute {
+			setBad(b, "so2", batch.CommError)
+		}
+	}
+	r.run(day0, day0.Add(2*time.Hour), time.Minute)
+	r.finish(day0.Add(2 * time.Hour))
+	m := mustMetric(t, r.out.Hours[0].Metrics, "so2_cems_kg", "")
+	if m.Flag != Invalid || m.ValidMinutes != 45 || !strings.Contains(m.Reason, "no valid sample in a 15-minute quadrant") {
+		t.Errorf("%+v", m)
+	}
+	if m := mustMetric(t, r.out.Hours[1].Metrics, "so2_cems_kg", ""); m.Flag != Valid {
+		t.Errorf("%+v", m)
+	}
+}
+
+// TestEventTime: readings count in their own hour when they arrive within
+// the grace, are refused after it, are counted once when redelivered, and
+// an hour without any reading is closed and flagged.
+func TestEventTime(t *testing.T) {
+	r := newReplay(t, loadExample(t), day0, 1)
+	r.run(day0, day0.Add(time.Hour), time.Minute)
+	sup := sim0(r, "steam-supply", day0.Add(59*time.Minute+30*time.Second))
+
+	r.clock.now = day0.Add(time.Hour + time.Minute) // within the 2 min grace
+	if got := r.eng.Add("gw-1", sup); got != Accepted {
+		t.Fatalf("late within grace: %s", got)
+	}
+	if got := r.eng.Add("gw-1", sup); got != Duplicate {
+		t.Fatalf("redelivery: %s", got)
+	}
+	r.clock.now = day0.Add(time.Hour + 2*time.Minute)
+	r.collect()
+	late := sim0(r, "steam-supply", day0.Add(59*time.Minute+45*time.Second))
+	if got := r.eng.Add("gw-1", late); got != Late {
+		t.Fatalf("after grace: %s", got)
+	}
+	if got := r.eng.Add("gw-1", sim0(r, "steam-supply", r.clock.now.Add(2*time.Minute))); got != Future {
+		t.Fatalf("future: %s", got)
+	}
+	if got := r.eng.Add("gw-9", sim0(r, "nobody", r.clock.now)); got != Unknown {
+		t.Fatalf("unknown device: %s", got)
+	}
+	m := mustMetric(t, r.out.Hours[0].Metrics, "supplier_steam_mass_t", "")
+	if m.Samples != 61 {
+		t.Errorf("samples %d, want 61 (60 + one within grace, the duplicate not counted)", m.Samples)
+	}
+	// Nothing arrives for two hours: both are closed and flagged.
+	r.clock.now = day0.Add(3*time.Hour + 3*time.Minute)
+	r.collect()
+	if len(r.out.Hours) != 3 {
+		t.Fatalf("%d hours", len(r.out.Hours))
+	}
+	for _, h := range r.out.Hours[1:] {
+		for _, m := range h.Metrics {
+			if m.Flag == Valid && m.Hours == 0 {
+				t.Errorf("%s %s valid without data: %+v", h.Start, m.Name, m)
+			}
+		}
+	}
+}
+
+// sim0 is a batch of device at ts (values of the park's current state).
+func sim0(r *replay, device string, ts time.Time) *batch.Batch {
+	for _, d := range r.devices {
+		if d.Name == device {
+			return r.batchOf(d, ts)
+		}
+	}
+	return &batch.Batch{Gateway: "gw-9", Seq: 1, Device: device, Kind: "x", Time: ts, Points: []batch.Point{{Name: "x", Quality: batch.Timeout}}}
+}
