@@ -298,6 +298,7 @@ func (r *rig) finish(name string, edge *testenv.Proc, repaired time.Time, note s
 func TestFaults(t *testing.T) {
 	t.Run("broker restart, persistent", func(t *testing.T) { brokerRestart(t, false) })
 	t.Run("broker restart, no persistence", func(t *testing.T) { brokerRestart(t, true) })
+	t.Run("broker restart, two shared workers", brokerRestartShared)
 	t.Run("edge SIGKILL mid-publish", edgeKill)
 	t.Run("InfluxDB stopped and restarted", influxRestart)
 	t.Run("InfluxDB slow (proxy +300ms)", influxSlow)
@@ -390,6 +391,26 @@ func brokerRestart(t *testing.T, noPersistence bool) {
 	}
 	r.finish(name, e, repaired, "")
 	in.Term(t, 10*time.Second)
+}
+
+// brokerRestartShared restarts a persistent Mosquitto under two workers of
+// one shared subscription, which Mosquitto 2.0 does not restore: what the
+// edge publishes before the workers subscribe again comes back through the
+// replay they request.
+func brokerRestartShared(t *testing.T) {
+	r := newRig(t, rigOptions{workers: 2})
+	a, b := r.ingest(0), r.ingest(1)
+	e := r.edge()
+	time.Sleep(2 * time.Second)
+	r.mq.Stop()
+	time.Sleep(3 * time.Second)
+	r.mq.Restart()
+	repaired := time.Now()
+	waitCount(t, e, "mqtt connected", 2, 30*time.Second)
+	time.Sleep(time.Second)
+	r.finish("broker stopped 3s, restarted (2 shared workers)", e, repaired, "replayed on request")
+	a.Term(t, 10*time.Second)
+	b.Term(t, 10*time.Second)
 }
 
 func edgeKill(t *testing.T) {
@@ -644,4 +665,21 @@ func metric(addr, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// TestGatewayIDConflict runs two edges with one gateway id: each must
+// report the other, since their batches would collide.
+func TestGatewayIDConflict(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	cfg2, _ := os.ReadFile(r.edgeCfg)
+	other := write(t, "edge-2.yaml", strings.Replace(strings.Replace(string(cfg2),
+		"client_id: faults-edge", "client_id: faults-edge-2", 1), r.stateDir, t.TempDir(), 1))
+	a := r.edge()
+	a.WaitOutput(t, "mqtt connected", 15*time.Second)
+	b := testenv.Start(t, r.bin, "edge", "-config", other)
+	b.WaitOutput(t, "mqtt connected", 15*time.Second)
+	// The first edge sees the second one's birth message.
+	a.WaitOutput(t, "another process is publishing as this gateway", 15*time.Second)
+	b.Term(t, 15*time.Second)
+	a.Term(t, 15*time.Second)
 }
