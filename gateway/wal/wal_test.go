@@ -240,6 +240,8 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	defer w.Close()
 	p := make([]byte, 20000) // a batch of ~1000 values
+	r := w.Reader()
+	defer r.Close()
 	b.SetBytes(int64(len(p)))
 	b.ReportAllocs()
 	seq := uint64(0)
@@ -247,6 +249,10 @@ func BenchmarkAppend(b *testing.B) {
 		seq++
 		if err := w.Append(seq, "eip/v1/park/gw-1/dev-01", p, time.Now()); err != nil {
 			b.Fatal(err)
+		}
+		rec, ok, _, err := r.TryNext()
+		if err != nil || !ok || rec.Seq != seq {
+			b.Fatalf("read back %d: %v %v", seq, ok, err)
 		}
 		w.Ack(seq)
 	}
