@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,4 +42,24 @@ func TestSeqConflicts(t *testing.T) {
 	if n := len(w.seen["gw"].hashes); n > 2*seqMemory+1 {
 		t.Fatalf("window holds %d numbers", n)
 	}
+}
+
+// BenchmarkDecodeAndLine is ingest's work per message without the network:
+// decode and validate a 1000-point batch, then write its line protocol.
+func BenchmarkDecodeAndLine(b *testing.B) {
+	bt := batch.Batch{Gateway: "gw-1", Seq: 1, Device: "d", Kind: "chp", Site: "s", Time: time.Now()}
+	for i := range 1000 {
+		bt.Points = append(bt.Points, batch.Point{Name: fmt.Sprintf("p%04d", i), Value: float64(float32(i) * 1.1), HasValue: true, Float32: true, Unit: "kW", Quality: batch.Good})
+	}
+	payload := bt.AppendJSON(nil)
+	var line []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := batch.Decode(payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		line = appendLine(line[:0], "park", d)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/point")
 }
