@@ -156,7 +156,20 @@ var ErrInvalid = errors.New("invalid batch")
 
 // Decode parses and validates a payload. Every error wraps ErrInvalid and
 // names the offending field.
+//
+// Well-formed payloads take a fast path (one copy of the payload, no
+// allocation per point); anything it does not handle — escapes in strings,
+// unknown or repeated keys, nulls, invalid input — goes through
+// encoding/json, which decides and explains.
 func Decode(data []byte) (*Batch, error) {
+	if b, ok := decodeFast(data); ok {
+		return b, nil
+	}
+	return decodeSlow(data)
+}
+
+// decodeSlow is Decode through encoding/json.
+func decodeSlow(data []byte) (*Batch, error) {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&w); err != nil {

@@ -3,6 +3,7 @@ package batch
 import (
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +137,49 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed the batch: %+v vs %+v", b, again)
 		}
 	})
+}
+
+// FuzzDecodeFastMatchesSlow: whatever the fast path accepts, encoding/json
+// accepts too, with the same batch.
+func FuzzDecodeFastMatchesSlow(f *testing.F) {
+	f.Add([]byte(sampleJSON))
+	f.Add([]byte(` { "points" : [ {"q":"good","v":-1.5e3,"n":"a"} ] , "ts":"2026-01-01T00:00:00+08:00","kind":"k","device":"d","seq":7,"gateway":"g","v":1 } `))
+	f.Add([]byte(`{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"},{"n":"b","q":"exception:2"}]}`))
+	f.Add([]byte(`{"v":1,"gateway":"g\u00e9","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeFast(data)
+		if !ok {
+			return
+		}
+		slow, err := decodeSlow(data)
+		if err != nil {
+			t.Fatalf("fast path accepted what encoding/json refuses (%v): %q", err, data)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("fast and slow differ on %q:\n%+v\n%+v", data, fast, slow)
+		}
+	})
+}
+
+func TestFastPathTakesCanonicalPayloads(t *testing.T) {
+	b, ok := decodeFast([]byte(sampleJSON))
+	if !ok {
+		t.Fatal("the canonical payload missed the fast path")
+	}
+	slow, err := decodeSlow([]byte(sampleJSON))
+	if err != nil || !reflect.DeepEqual(b, slow) {
+		t.Fatalf("fast %+v\nslow %+v (%v)", b, slow, err)
+	}
+	for _, odd := range []string{
+		`{"v":1,"gateway":"g\"","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`,
+		`{"v":1,"Gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`,
+		`{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":null,"q":"timeout"}]}`,
+	} {
+		if _, ok := decodeFast([]byte(odd)); ok {
+			t.Errorf("fast path took %s", odd)
+		}
+		if _, err := Decode([]byte(odd)); err != nil {
+			t.Errorf("Decode refused %s: %v", odd, err)
+		}
+	}
 }

@@ -1,0 +1,280 @@
+package batch
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// decodeFast parses the payloads eipgw edges produce (and any JSON of the
+// same shape without escapes, nulls or extra keys) and validates them. It
+// returns ok only when encoding/json would accept the payload and yield
+// the same batch; otherwise the caller falls back to decodeSlow.
+func decodeFast(data []byte) (*Batch, bool) {
+	s := scanner{src: string(data)} // one copy; every string below is a slice of it
+	b := &Batch{}
+	if !s.byte('{') {
+		return nil, false
+	}
+	var haveV, haveSeq, haveTS, havePoints bool
+	var seen uint16 // top-level keys, to refuse repeats
+	for first := true; ; first = false {
+		if s.byte('}') {
+			break
+		}
+		if !first && !s.byte(',') {
+			return nil, false
+		}
+		key, ok := s.str()
+		if !ok || !s.byte(':') {
+			return nil, false
+		}
+		bit := topKeys[key]
+		if bit == 0 || seen&bit != 0 {
+			return nil, false
+		}
+		seen |= bit
+		switch key {
+		case "v":
+			v, ok := s.uint()
+			if !ok || v != Version {
+				return nil, false
+			}
+			haveV = true
+		case "seq":
+			v, ok := s.uint()
+			if !ok || v == 0 {
+				return nil, false
+			}
+			b.Seq, haveSeq = v, true
+		case "gateway":
+			b.Gateway, ok = s.str()
+		case "device":
+			b.Device, ok = s.str()
+		case "kind":
+			b.Kind, ok = s.str()
+		case "site":
+			b.Site, ok = s.str()
+		case "tenant":
+			b.Tenant, ok = s.str()
+		case "ts":
+			var ts string
+			ts, ok = s.str()
+			if ok {
+				t, err := time.Parse(time.RFC3339Nano, ts)
+				if err != nil {
+					return nil, false
+				}
+				b.Time, haveTS = t.UTC(), true
+			}
+		case "points":
+			ok = s.points(b)
+			havePoints = ok
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	s.ws()
+	if s.i != len(s.src) {
+		return nil, false
+	}
+	if !haveV || !haveSeq || !haveTS || !havePoints || b.Gateway == "" || b.Device == "" || b.Kind == "" || len(b.Points) == 0 {
+		return nil, false
+	}
+	return b, validPoints(b.Points)
+}
+
+var topKeys = map[string]uint16{
+	"v": 1, "gateway": 2, "seq": 4, "device": 8, "kind": 16, "site": 32, "tenant": 64, "ts": 128, "points": 256,
+}
+
+// validPoints applies the point rules of decodeSlow.
+func validPoints(ps []Point) bool {
+	seen := make(map[string]struct{}, len(ps))
+	for i := range ps {
+		p := &ps[i]
+		if p.Name == "" || !ValidQuality(p.Quality) {
+			return false
+		}
+		if p.Quality == Good && !p.HasValue {
+			return false
+		}
+		if p.HasValue && p.Quality != Good && p.Quality != Stale && p.Quality != Substituted {
+			return false
+		}
+		if _, dup := seen[p.Name]; dup {
+			return false
+		}
+		seen[p.Name] = struct{}{}
+	}
+	return true
+}
+
+type scanner struct {
+	src string
+	i   int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.src) {
+		switch s.src[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// byte consumes c (after whitespace) if it is next.
+func (s *scanner) byte(c byte) bool {
+	s.ws()
+	if s.i < len(s.src) && s.src[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes; anything else is not for the fast
+// path.
+func (s *scanner) str() (string, bool) {
+	if !s.byte('"') {
+		return "", false
+	}
+	start := s.i
+	ascii := true
+	for s.i < len(s.src) {
+		c := s.src[s.i]
+		switch {
+		case c == '"':
+			out := s.src[start:s.i]
+			s.i++
+			if !ascii && !utf8.ValidString(out) {
+				return "", false // encoding/json would substitute U+FFFD
+			}
+			return out, true
+		case c == '\\' || c < 0x20:
+			return "", false
+		case c >= 0x80:
+			ascii = false
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// uint reads a JSON integer that fits uint64.
+func (s *scanner) uint() (uint64, bool) {
+	s.ws()
+	start := s.i
+	for s.i < len(s.src) && s.src[s.i] >= '0' && s.src[s.i] <= '9' {
+		s.i++
+	}
+	lit := s.src[start:s.i]
+	if lit == "" || (len(lit) > 1 && lit[0] == '0') || s.numberContinues() {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(lit, 10, 64)
+	return v, err == nil
+}
+
+// numberContinues reports a number that goes on as a fraction or exponent
+// (not an integer for encoding/json).
+func (s *scanner) numberContinues() bool {
+	return s.i < len(s.src) && (s.src[s.i] == '.' || s.src[s.i] == 'e' || s.src[s.i] == 'E')
+}
+
+// float reads a JSON number.
+func (s *scanner) float() (float64, bool) {
+	s.ws()
+	start := s.i
+	if s.i < len(s.src) && s.src[s.i] == '-' {
+		s.i++
+	}
+	digits := func() int {
+		n := 0
+		for s.i < len(s.src) && s.src[s.i] >= '0' && s.src[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	intStart := s.i
+	if n := digits(); n == 0 || (n > 1 && s.src[intStart] == '0') {
+		return 0, false
+	}
+	if s.i < len(s.src) && s.src[s.i] == '.' {
+		s.i++
+		if digits() == 0 {
+			return 0, false
+		}
+	}
+	if s.i < len(s.src) && (s.src[s.i] == 'e' || s.src[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.src) && (s.src[s.i] == '+' || s.src[s.i] == '-') {
+			s.i++
+		}
+		if digits() == 0 {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseFloat(s.src[start:s.i], 64)
+	return v, err == nil
+}
+
+var pointKeys = map[string]uint8{"n": 1, "v": 2, "u": 4, "q": 8}
+
+// points reads the points array into b.Points.
+func (s *scanner) points(b *Batch) bool {
+	if !s.byte('[') {
+		return false
+	}
+	b.Points = make([]Point, 0, 64)
+	for first := true; ; first = false {
+		if s.byte(']') {
+			return true
+		}
+		if !first && !s.byte(',') {
+			return false
+		}
+		if !s.byte('{') {
+			return false
+		}
+		var p Point
+		var seen uint8
+		for pf := true; ; pf = false {
+			if s.byte('}') {
+				break
+			}
+			if !pf && !s.byte(',') {
+				return false
+			}
+			key, ok := s.str()
+			if !ok || !s.byte(':') {
+				return false
+			}
+			bit := pointKeys[key]
+			if bit == 0 || seen&bit != 0 {
+				return false
+			}
+			seen |= bit
+			switch key {
+			case "n":
+				p.Name, ok = s.str()
+			case "u":
+				p.Unit, ok = s.str()
+			case "q":
+				p.Quality, ok = s.str()
+			case "v":
+				p.Value, ok = s.float()
+				p.HasValue = ok
+			}
+			if !ok {
+				return false
+			}
+		}
+		b.Points = append(b.Points, p)
+	}
+}
