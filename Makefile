@@ -19,11 +19,7 @@ FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse ./drivers/modbus:FuzzFindFrame \
 	./drivers/modbus:FuzzServeRTU ./drivers/modbus:FuzzServerFrame ./drivers/modbus:FuzzDecode \
 	./gateway/batch:FuzzDecodeFastMatchesSlow
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*} >/dev/null || \
-			{ $(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*}; exit 1; }; \
-	done
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # bench prints the Modbus RTU throughput against the paced simulator: 125
 # registers per read at 19200 and 115200 baud, as a fraction of the wire
