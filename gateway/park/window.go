@@ -56,10 +56,9 @@ func (w *window) add(ts time.Time, s sample) {
 
 // rule decides whether a channel's window is valid.
 type rule struct {
-	quadrants   bool
-	minMinutes  int  // fraction rule: valid minutes needed
-	anySample   bool // live intervals: one valid sample suffices
-	windowHours float64
+	quadrants  bool
+	minMinutes int  // fraction rule: valid minutes needed
+	anySample  bool // live intervals: one valid sample suffices
 }
 
 // chanState is a channel's verdict over a window.

@@ -56,8 +56,6 @@ type Proc struct {
 	done chan error
 	mu   sync.Mutex
 	out  strings.Builder
-	// Exit is the process's exit error once it ended.
-	exit error
 }
 
 type procWriter struct{ p *Proc }

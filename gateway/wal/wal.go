@@ -134,7 +134,6 @@ type WAL struct {
 	readPos  uint64              // the reader returns records with seq >= readPos
 	notify   chan struct{}       // closed and replaced on every append
 	closed   bool
-	syncErr  error
 	dropped  uint64
 
 	stop chan struct{}
