@@ -3,7 +3,7 @@
 GO ?= go
 SHELL := /bin/bash
 
-.PHONY: demo test tools check fmt vet build clean faults fuzz bench
+.PHONY: demo test tools check fmt lint vet build clean faults fuzz bench
 
 demo:
 	./scripts/demo.sh
@@ -41,9 +41,12 @@ vet:
 faults: tools
 	set -o pipefail; $(GO) test -count=1 -v -run 'TestFaults|TestBacklogMemory' ./gateway/faults | grep -E '^(\||--- |ok|FAIL)'
 
-# check adds formatting and module tidiness to test.
-check: fmt test
+# check adds formatting, static analysis and module tidiness to test.
+check: fmt lint test
 	$(GO) mod tidy -diff
+
+lint:
+	GOFLAGS=-mod=mod $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
