@@ -64,6 +64,11 @@ type Edge struct {
 	mem       []message
 	memNotify chan struct{}
 
+	connMu     sync.Mutex
+	connUp     bool      // connected, as told by the connect and lost handlers
+	connAt     time.Time // when the current connection came up
+	connNotify chan struct{}
+
 	replayMu     sync.Mutex
 	replaySince  time.Time // earliest requested, zero when none pending
 	replayFrom   string
@@ -105,6 +110,7 @@ func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger, reg *prom
 		publishTimeout: cfg.Edge.PublishTimeout, maxInflight: cfg.Edge.MaxInflight,
 		instance: hex.EncodeToString(id[:]), reg: reg, memNotify: make(chan struct{}, 1),
 		replayIDs: map[string]bool{}, replayNotify: make(chan struct{}, 1),
+		connNotify: make(chan struct{}, 1),
 	}
 	if e.maxInflight <= 0 {
 		e.maxInflight = config.DefaultMaxInflight
@@ -231,13 +237,21 @@ func (e *Edge) Run(ctx context.Context) error {
 				e.replayRequested(m)
 			}
 		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			e.log.Warn("mqtt connection lost", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "err", err)
+			e.setConnected(false)
+		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			e.log.Info("mqtt connected", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "instance", e.instance)
-			// Runs in its own goroutine. The birth message is retained;
-			// the subscription lets us see another process that claims
-			// this gateway id.
+			// Runs in its own goroutine, while the client may still be
+			// resending what it held when the connection dropped. The
+			// birth message is retained and QoS 0: a QoS 1 publish here
+			// would race with that resend inside the MQTT client (the
+			// will, QoS 1, reports the gateway offline). The subscription
+			// lets us see another process that claims this gateway id.
 			c.SubscribeMultiple(map[string]byte{statusTopic: 1, replayFilter: 1}, nil)
-			c.Publish(statusTopic, 1, true, e.statusPayload("online"))
+			c.Publish(statusTopic, 0, true, e.statusPayload("online"))
+			e.setConnected(true)
 		})
 	client := mqtt.NewClient(opts)
 	if err := mqttconn.Connect(client, e.cfg.MQTT.ConnectTimeout); err != nil {
@@ -341,6 +355,38 @@ func (e *Edge) watchStatus(_ mqtt.Client, m mqtt.Message) {
 	e.count(func(st *Stats) { st.Conflicts++ })
 	e.log.Error("another process is publishing as this gateway: two edges with one gateway or client id",
 		"topic", m.Topic(), "other_instance", s.Instance, "instance", e.instance)
+}
+
+// settleTime is how long after a (re)connection the publisher waits before
+// sending new batches, so that the MQTT client has finished resending what
+// it held: publishing during that resend races inside the client.
+const settleTime = 100 * time.Millisecond
+
+func (e *Edge) setConnected(up bool) {
+	e.connMu.Lock()
+	e.connUp = up
+	if up {
+		e.connAt = time.Now()
+	}
+	e.connMu.Unlock()
+	select {
+	case e.connNotify <- struct{}{}:
+	default:
+	}
+}
+
+// publishReady says whether new batches may be published now, and if the
+// connection is up but settling, how long to wait.
+func (e *Edge) publishReady() (bool, time.Duration) {
+	e.connMu.Lock()
+	defer e.connMu.Unlock()
+	if !e.connUp {
+		return false, 0
+	}
+	if wait := settleTime - time.Since(e.connAt); wait > 0 {
+		return false, wait
+	}
+	return true, 0
 }
 
 // replayRequested notes a replay request from an ingest worker: publish
@@ -484,8 +530,16 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 	}
 	var deadline <-chan time.Time
 	for {
-		var walWait <-chan struct{}
-		for len(pending) < e.maxInflight && (len(pending) == 0 || pendingBytes < maxInflightBytes) {
+		var walWait, settled <-chan struct{}
+		var settling <-chan time.Time
+		ready, wait := e.publishReady()
+		switch {
+		case !ready && wait > 0:
+			settling = time.After(wait)
+		case !ready:
+			settled = e.connNotify
+		}
+		for ready && len(pending) < e.maxInflight && (len(pending) == 0 || pendingBytes < maxInflightBytes) {
 			rec, ok, wait, err := r.TryNext()
 			if err != nil {
 				return fmt.Errorf("edge: reading the write-ahead log: %w", err)
@@ -508,6 +562,9 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 		if stop == nil && len(pending) == 0 && walWait != nil {
 			return nil // stopping, and everything is acknowledged
 		}
+		if !ready {
+			walWait = nil // nothing can be sent before the connection is up
+		}
 		var head <-chan struct{}
 		if len(pending) > 0 {
 			head = pending[0].tok.Done()
@@ -529,6 +586,8 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 			e.m.acked.Inc()
 			e.count(func(s *Stats) { s.Acked++ })
 		case <-walWait:
+		case <-settled:
+		case <-settling:
 		case <-e.memNotify:
 		case <-stop:
 			stop = nil
