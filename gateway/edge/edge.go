@@ -64,10 +64,8 @@ type Edge struct {
 	mem       []message
 	memNotify chan struct{}
 
-	connMu     sync.Mutex
-	connUp     bool      // connected, as told by the connect and lost handlers
-	connAt     time.Time // when the current connection came up
-	connNotify chan struct{}
+	conn   *mqttconn.Gate
+	topics map[*modbus.Device]string // data topic of each device, made once
 
 	replayMu     sync.Mutex
 	replaySince  time.Time // earliest requested, zero when none pending
@@ -110,7 +108,7 @@ func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger, reg *prom
 		publishTimeout: cfg.Edge.PublishTimeout, maxInflight: cfg.Edge.MaxInflight,
 		instance: hex.EncodeToString(id[:]), reg: reg, memNotify: make(chan struct{}, 1),
 		replayIDs: map[string]bool{}, replayNotify: make(chan struct{}, 1),
-		connNotify: make(chan struct{}, 1),
+		conn: mqttconn.NewGate(), topics: map[*modbus.Device]string{},
 	}
 	if e.maxInflight <= 0 {
 		e.maxInflight = config.DefaultMaxInflight
@@ -122,7 +120,9 @@ func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger, reg *prom
 		if !ok {
 			return nil, fmt.Errorf("edge: device %s: unknown profile %q", d.Name, d.Profile)
 		}
-		byBus[d.Bus] = append(byBus[d.Bus], modbus.NewDevice(d, p))
+		dev := modbus.NewDevice(d, p)
+		e.topics[dev] = mqttconn.DataTopic(e.park, e.gateway, d.Name)
+		byBus[d.Bus] = append(byBus[d.Bus], dev)
 	}
 	for _, b := range cfg.Edge.Buses {
 		bus, err := modbus.NewBus(b, byBus[b.Name], e.log)
@@ -239,7 +239,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			e.log.Warn("mqtt connection lost", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "err", err)
-			e.setConnected(false)
+			e.conn.Set(false)
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			e.log.Info("mqtt connected", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "instance", e.instance)
@@ -251,7 +251,7 @@ func (e *Edge) Run(ctx context.Context) error {
 			// lets us see another process that claims this gateway id.
 			c.SubscribeMultiple(map[string]byte{statusTopic: 1, replayFilter: 1}, nil)
 			c.Publish(statusTopic, 0, true, e.statusPayload("online"))
-			e.setConnected(true)
+			e.conn.Set(true)
 		})
 	client := mqtt.NewClient(opts)
 	if err := mqttconn.Connect(client, e.cfg.MQTT.ConnectTimeout); err != nil {
@@ -301,7 +301,7 @@ func (e *Edge) Run(ctx context.Context) error {
 				}
 				buf = bt.AppendJSON(buf[:0])
 				e.count(func(s *Stats) { s.Polled++ })
-				e.store(w, message{seq: n, topic: mqttconn.DataTopic(e.park, e.gateway, d.Name), payload: buf, polled: polled})
+				e.store(w, message{seq: n, topic: e.topics[d], payload: buf, polled: polled})
 			})
 		}()
 	}
@@ -355,38 +355,6 @@ func (e *Edge) watchStatus(_ mqtt.Client, m mqtt.Message) {
 	e.count(func(st *Stats) { st.Conflicts++ })
 	e.log.Error("another process is publishing as this gateway: two edges with one gateway or client id",
 		"topic", m.Topic(), "other_instance", s.Instance, "instance", e.instance)
-}
-
-// settleTime is how long after a (re)connection the publisher waits before
-// sending new batches, so that the MQTT client has finished resending what
-// it held: publishing during that resend races inside the client.
-const settleTime = 100 * time.Millisecond
-
-func (e *Edge) setConnected(up bool) {
-	e.connMu.Lock()
-	e.connUp = up
-	if up {
-		e.connAt = time.Now()
-	}
-	e.connMu.Unlock()
-	select {
-	case e.connNotify <- struct{}{}:
-	default:
-	}
-}
-
-// publishReady says whether new batches may be published now, and if the
-// connection is up but settling, how long to wait.
-func (e *Edge) publishReady() (bool, time.Duration) {
-	e.connMu.Lock()
-	defer e.connMu.Unlock()
-	if !e.connUp {
-		return false, 0
-	}
-	if wait := settleTime - time.Since(e.connAt); wait > 0 {
-		return false, wait
-	}
-	return true, 0
 }
 
 // replayRequested notes a replay request from an ingest worker: publish
@@ -532,12 +500,12 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 	for {
 		var walWait, settled <-chan struct{}
 		var settling <-chan time.Time
-		ready, wait := e.publishReady()
+		ready, wait := e.conn.Ready()
 		switch {
 		case !ready && wait > 0:
 			settling = time.After(wait)
 		case !ready:
-			settled = e.connNotify
+			settled = e.conn.Changed()
 		}
 		for ready && len(pending) < e.maxInflight && (len(pending) == 0 || pendingBytes < maxInflightBytes) {
 			rec, ok, wait, err := r.TryNext()

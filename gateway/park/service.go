@@ -118,10 +118,16 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done(): // not acknowledged: redelivered to this session later
 		}
 	}
+	gate := mqttconn.NewGate()
 	mopts := mqttconn.Options(s.cfg.MQTT, clientID, s.log).
 		SetAutoAckDisabled(true).
 		SetDefaultPublishHandler(handler).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.log.Warn("mqtt connection lost", "client_id", clientID, "err", err)
+			gate.Set(false)
+		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
+			gate.Set(true)
 			t := c.Subscribe(filter, 1, nil)
 			t.Wait()
 			if err := t.Error(); err != nil {
@@ -144,7 +150,7 @@ func (s *Service) Run(ctx context.Context) error {
 	sinkDone := make(chan struct{})
 	go func() {
 		defer close(sinkDone)
-		sk := &sink{s: s, writer: writer, client: client}
+		sk := &sink{s: s, writer: writer, client: client, gate: gate}
 		for o := range outputs {
 			sk.handle(drainCtx, o)
 		}
@@ -207,6 +213,7 @@ type sink struct {
 	s      *Service
 	writer api.WriteAPIBlocking
 	client mqtt.Client
+	gate   *mqttconn.Gate
 }
 
 func (k *sink) handle(ctx context.Context, o Output) {
@@ -318,6 +325,22 @@ func MetricTopic(park string, m *Metric) string {
 // metric's previous value (an invalid one is published without a value),
 // and waits up to 5 s in all for the broker's acknowledgements.
 func (k *sink) publish(ctx context.Context, park string, iv Interval) {
+	// Publish only on a settled connection (see mqttconn.SettleTime); the
+	// next interval replaces what is skipped, and InfluxDB has the record.
+	ok, wait := k.gate.Ready()
+	if !ok && wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		ok, _ = k.gate.Ready()
+	}
+	if !ok {
+		k.s.count(func(st *ServiceStats) { st.PublishFails += uint64(len(iv.Metrics)) })
+		k.s.log.Warn("live metrics not published: broker not connected", "interval", iv.Start.UTC().Format(batch.TimeLayout), "metrics", len(iv.Metrics))
+		return
+	}
 	tokens := make([]mqtt.Token, 0, len(iv.Metrics))
 	for i := range iv.Metrics {
 		m := &iv.Metrics[i]
