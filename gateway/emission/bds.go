@@ -58,19 +58,19 @@ type BDSPerformance struct {
 // The removed quantities are negative when the outlet reads above the inlet:
 // the caller decides whether that is an analyser fault.
 func EvaluateBDS(r BDS) (BDSPerformance, error) {
-	if err := checkPositive("GasFlow", r.GasFlow, "Nm³/h"); err != nil {
+	if err := chk.Positive("GasFlow", r.GasFlow, "Nm³/h"); err != nil {
 		return BDSPerformance{}, err
 	}
-	if err := checkPositive("H2SIn", r.H2SIn, "ppm"); err != nil {
+	if err := chk.Positive("H2SIn", r.H2SIn, "ppm"); err != nil {
 		return BDSPerformance{}, err
 	}
-	if err := checkNonNegative("H2SOut", r.H2SOut, "ppm"); err != nil {
+	if err := chk.NonNegative("H2SOut", r.H2SOut, "ppm"); err != nil {
 		return BDSPerformance{}, err
 	}
-	if err := checkPositive("BedVolume", r.BedVolume, "m³"); err != nil {
+	if err := chk.Positive("BedVolume", r.BedVolume, "m³"); err != nil {
 		return BDSPerformance{}, err
 	}
-	if err := checkFraction("SulfateFraction", r.SulfateFraction); err != nil {
+	if err := chk.Fraction("SulfateFraction", r.SulfateFraction); err != nil {
 		return BDSPerformance{}, err
 	}
 	if r.H2SIn > 1e6 || r.H2SOut > 1e6 {

@@ -30,10 +30,10 @@ const (
 // conditions (273.15 K, 101.325 kPa): C = ppm·M/22.414 (formulas.md §4.2
 // item 1 [CALC]; vectors.md V12: 2.858303 for SO₂).
 func PPMToMgPerNm3(ppm, molarMass float64) (float64, error) {
-	if err := checkNonNegative("ppm", ppm, "ppm"); err != nil {
+	if err := chk.NonNegative("ppm", ppm, "ppm"); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("molarMass", molarMass, "g/mol"); err != nil {
+	if err := chk.Positive("molarMass", molarMass, "g/mol"); err != nil {
 		return 0, err
 	}
 	return ppm * molarMass / MolarVolumeNormal, nil
@@ -41,11 +41,11 @@ func PPMToMgPerNm3(ppm, molarMass float64) (float64, error) {
 
 // checkMoisture validates a flue-gas water vapour volume fraction X_sw.
 func checkMoisture(xsw float64) error {
-	if err := checkFinite("moisture", xsw, ""); err != nil {
+	if err := chk.Finite("moisture", xsw, ""); err != nil {
 		return err
 	}
 	if xsw < 0 || xsw >= 1 {
-		return invalid("moisture", xsw, "", "water vapour volume fraction must be in [0, 1), not a percentage")
+		return chk.Invalid("moisture", xsw, "", "water vapour volume fraction must be in [0, 1), not a percentage")
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func checkMoisture(xsw float64) error {
 // flue-gas water vapour volume fraction X_sw (formulas.md §4.2 item 2 [SEC:
 // HJ 75-2017 / HJ 1045-2019 Annex A]).
 func DryConcentration(cWet, moisture float64) (float64, error) {
-	if err := checkNonNegative("cWet", cWet, ""); err != nil {
+	if err := chk.NonNegative("cWet", cWet, ""); err != nil {
 		return 0, err
 	}
 	if err := checkMoisture(moisture); err != nil {
@@ -73,19 +73,19 @@ func DryConcentration(cWet, moisture float64) (float64, error) {
 // quoted HJ formula writes 273; this uses 273.15, as vectors.md V12 does
 // (190811.095601 Nm³/h; with 273 it would be 190779.1).
 func StandardDryFlow(q, t, ba, ps, moisture float64) (float64, error) {
-	if err := checkNonNegative("q", q, "m³/h"); err != nil {
+	if err := chk.NonNegative("q", q, "m³/h"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("t", t, "°C"); err != nil {
+	if err := chk.Finite("t", t, "°C"); err != nil {
 		return 0, err
 	}
 	if t <= -NormalTemperature {
-		return 0, invalid("t", t, "°C", "must be above absolute zero")
+		return 0, chk.Invalid("t", t, "°C", "must be above absolute zero")
 	}
-	if err := checkPositive("ba", ba, "Pa"); err != nil {
+	if err := chk.Positive("ba", ba, "Pa"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("ps", ps, "Pa"); err != nil {
+	if err := chk.Finite("ps", ps, "Pa"); err != nil {
 		return 0, err
 	}
 	if ba+ps <= 0 {
@@ -106,18 +106,18 @@ func StandardDryFlow(q, t, ba, ps, moisture float64) (float64, error) {
 // boilers, 6 % solid fuel, 15 % gas turbines and engines in the EU [MEM]):
 // it is an input.
 func O2Normalised(c, o2Meas, o2Ref float64) (float64, error) {
-	if err := checkNonNegative("c", c, ""); err != nil {
+	if err := chk.NonNegative("c", c, ""); err != nil {
 		return 0, err
 	}
 	for _, a := range []struct {
 		name string
 		v    float64
 	}{{"o2Meas", o2Meas}, {"o2Ref", o2Ref}} {
-		if err := checkFinite(a.name, a.v, "%"); err != nil {
+		if err := chk.Finite(a.name, a.v, "%"); err != nil {
 			return 0, err
 		}
 		if a.v < 0 || a.v >= O2Air {
-			return 0, invalid(a.name, a.v, "%", fmt.Sprintf("dry O2 must be in [0, %g) %%", O2Air))
+			return 0, chk.Invalid(a.name, a.v, "%", fmt.Sprintf("dry O2 must be in [0, %g) %%", O2Air))
 		}
 	}
 	return c * (O2Air - o2Ref) / (O2Air - o2Meas), nil
@@ -129,10 +129,10 @@ func O2Normalised(c, o2Meas, o2Ref float64) (float64, error) {
 // [CALC/design]; vectors.md V12: 400 mg/Nm³ × 200 000 Nm³/h = 80 kg/h).
 // Multiplying an O₂-normalised concentration by the flow over-counts mass.
 func MassRate(c, q float64) (float64, error) {
-	if err := checkNonNegative("c", c, "mg/Nm³"); err != nil {
+	if err := chk.NonNegative("c", c, "mg/Nm³"); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("q", q, "Nm³/h"); err != nil {
+	if err := chk.NonNegative("q", q, "Nm³/h"); err != nil {
 		return 0, err
 	}
 	return c * q / 1e6, nil

@@ -12,13 +12,13 @@ const SO2PerSulfur = 2.0
 // is pure stoichiometry; Chinese accounting rules use k = 0.85 ("Q×S%×0.85×
 // 2×10") or k = 0.8 ("1600×B×S") [SEC].
 func SO2FromFuelSulfur(fuel, sulfur, k float64) (float64, error) {
-	if err := checkNonNegative("fuel", fuel, "t"); err != nil {
+	if err := chk.NonNegative("fuel", fuel, "t"); err != nil {
 		return 0, err
 	}
-	if err := checkFraction("sulfur", sulfur); err != nil {
+	if err := chk.Fraction("sulfur", sulfur); err != nil {
 		return 0, err
 	}
-	if err := checkFraction("k", k); err != nil {
+	if err := chk.Fraction("k", k); err != nil {
 		return 0, err
 	}
 	return SO2PerSulfur * fuel * sulfur * k, nil
@@ -29,20 +29,20 @@ func SO2FromFuelSulfur(fuel, sulfur, k float64) (float64, error) {
 // of SO2FromFuelSulfur (vectors.md V11 talk-claim check: 22 000 t SO₂ needs
 // 550 000 t of 2 % S oil).
 func FuelForSO2(so2, sulfur, k float64) (float64, error) {
-	if err := checkNonNegative("so2", so2, "t"); err != nil {
+	if err := chk.NonNegative("so2", so2, "t"); err != nil {
 		return 0, err
 	}
-	if err := checkFraction("sulfur", sulfur); err != nil {
+	if err := chk.Fraction("sulfur", sulfur); err != nil {
 		return 0, err
 	}
 	if sulfur == 0 {
-		return 0, invalid("sulfur", sulfur, "", "must be > 0")
+		return 0, chk.Invalid("sulfur", sulfur, "", "must be > 0")
 	}
-	if err := checkFraction("k", k); err != nil {
+	if err := chk.Fraction("k", k); err != nil {
 		return 0, err
 	}
 	if k == 0 {
-		return 0, invalid("k", k, "", "must be > 0")
+		return 0, chk.Invalid("k", k, "", "must be > 0")
 	}
 	return so2 / (SO2PerSulfur * sulfur * k), nil
 }
@@ -52,13 +52,13 @@ func FuelForSO2(so2, sulfur, k float64) (float64, error) {
 // value ncv in GJ/t: B = Q/(η·NCV) (formulas.md §7, baseline fuel;
 // vectors.md V11: 1 000 000 GJ at 0.80 and 40.4 GJ/t = 30 940.594 t).
 func FuelForHeat(heat, eta, ncv float64) (float64, error) {
-	if err := checkNonNegative("heat", heat, "GJ"); err != nil {
+	if err := chk.NonNegative("heat", heat, "GJ"); err != nil {
 		return 0, err
 	}
-	if err := checkEfficiency("eta", eta); err != nil {
+	if err := chk.Efficiency("eta", eta); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("ncv", ncv, "GJ/t"); err != nil {
+	if err := chk.Positive("ncv", ncv, "GJ/t"); err != nil {
 		return 0, err
 	}
 	return heat / (eta * ncv), nil
@@ -70,10 +70,10 @@ func FuelForHeat(heat, eta, ncv float64) (float64, error) {
 // Tier 1 with oxidation factor 1 [SEC]; vectors.md V12: 1 t residual oil =
 // 3.12696 t CO₂).
 func CO2FromFuel(fuel, ncv, ef float64) (float64, error) {
-	if err := checkNonNegative("fuel", fuel, "t"); err != nil {
+	if err := chk.NonNegative("fuel", fuel, "t"); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("ncv", ncv, "GJ/t"); err != nil {
+	if err := chk.Positive("ncv", ncv, "GJ/t"); err != nil {
 		return 0, err
 	}
 	return CO2FromEnergy(fuel*ncv, ef)
@@ -83,10 +83,10 @@ func CO2FromFuel(fuel, ncv, ef float64) (float64, error) {
 // with emission factor ef in kg CO₂/GJ: CO₂ = E·EF/1000 (formulas.md §4.3
 // [SEC]). IPCC factors are printed in kg/TJ: 77 400 kg/TJ is 77.4 kg/GJ.
 func CO2FromEnergy(energy, ef float64) (float64, error) {
-	if err := checkNonNegative("energy", energy, "GJ"); err != nil {
+	if err := chk.NonNegative("energy", energy, "GJ"); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("ef", ef, "kg/GJ"); err != nil {
+	if err := chk.NonNegative("ef", ef, "kg/GJ"); err != nil {
 		return 0, err
 	}
 	return energy * ef / 1000, nil

@@ -57,30 +57,30 @@ func BaselineEmissions(b Baseline) (Emissions, error) {
 
 // validate checks a replaced boiler's fields, naming them with prefix.
 func (bl ReplacedBoiler) validate(prefix string) error {
-	if err := checkNonNegative(prefix+".UsefulHeat", bl.UsefulHeat, "GJ"); err != nil {
+	if err := chk.NonNegative(prefix+".UsefulHeat", bl.UsefulHeat, "GJ"); err != nil {
 		return err
 	}
-	if err := checkEfficiency(prefix+".Efficiency", bl.Efficiency); err != nil {
+	if err := chk.Efficiency(prefix+".Efficiency", bl.Efficiency); err != nil {
 		return err
 	}
-	if err := checkPositive(prefix+".NCV", bl.NCV, "GJ/t"); err != nil {
+	if err := chk.Positive(prefix+".NCV", bl.NCV, "GJ/t"); err != nil {
 		return err
 	}
-	if err := checkNonNegative(prefix+".EFCO2", bl.EFCO2, "kg/GJ"); err != nil {
+	if err := chk.NonNegative(prefix+".EFCO2", bl.EFCO2, "kg/GJ"); err != nil {
 		return err
 	}
-	if err := checkFraction(prefix+".Sulfur", bl.Sulfur); err != nil {
+	if err := chk.Fraction(prefix+".Sulfur", bl.Sulfur); err != nil {
 		return err
 	}
-	return checkFraction(prefix+".SulfurToSO2", bl.SulfurToSO2)
+	return chk.Fraction(prefix+".SulfurToSO2", bl.SulfurToSO2)
 }
 
 // gridCO2 returns electricity in MWh times the grid factor in t CO₂/MWh.
 func gridCO2(mwh, ef float64) (float64, error) {
-	if err := checkNonNegative("GridElectricity", mwh, "MWh"); err != nil {
+	if err := chk.NonNegative("GridElectricity", mwh, "MWh"); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("GridEF", ef, "t/MWh"); err != nil {
+	if err := chk.NonNegative("GridEF", ef, "t/MWh"); err != nil {
 		return 0, err
 	}
 	return mwh * ef, nil
@@ -110,13 +110,13 @@ func ProjectEmissions(p Project) (Emissions, error) {
 	var e Emissions
 	for i, f := range p.Fuels {
 		prefix := fmt.Sprintf("Fuels[%d]", i)
-		if err := checkNonNegative(prefix+".Quantity", f.Quantity, ""); err != nil {
+		if err := chk.NonNegative(prefix+".Quantity", f.Quantity, ""); err != nil {
 			return Emissions{}, err
 		}
-		if err := checkPositive(prefix+".NCV", f.NCV, "GJ/unit"); err != nil {
+		if err := chk.Positive(prefix+".NCV", f.NCV, "GJ/unit"); err != nil {
 			return Emissions{}, err
 		}
-		if err := checkNonNegative(prefix+".EFCO2", f.EFCO2, "kg/GJ"); err != nil {
+		if err := chk.NonNegative(prefix+".EFCO2", f.EFCO2, "kg/GJ"); err != nil {
 			return Emissions{}, err
 		}
 		e.CO2 += f.Quantity * f.NCV * f.EFCO2 / 1000
@@ -126,7 +126,7 @@ func ProjectEmissions(p Project) (Emissions, error) {
 		return Emissions{}, err
 	}
 	e.CO2 += aux
-	if err := checkNonNegative("SO2Measured", p.SO2Measured, "t"); err != nil {
+	if err := chk.NonNegative("SO2Measured", p.SO2Measured, "t"); err != nil {
 		return Emissions{}, err
 	}
 	e.SO2 = p.SO2Measured
@@ -146,7 +146,7 @@ func Reduction(baseline, project, leakage Emissions) (Emissions, error) {
 		{"project.CO2", project.CO2}, {"project.SO2", project.SO2},
 		{"leakage.CO2", leakage.CO2}, {"leakage.SO2", leakage.SO2},
 	} {
-		if err := checkNonNegative(a.name, a.v, "t"); err != nil {
+		if err := chk.NonNegative(a.name, a.v, "t"); err != nil {
 			return Emissions{}, err
 		}
 	}

@@ -44,7 +44,7 @@ func MeterBalance(supplier Reading, tenants []Reading, expectedLossFrac float64)
 	if len(tenants) == 0 {
 		return Balance{}, fmt.Errorf("energy: tenants: %w: no tenant readings", ErrInvalidInput)
 	}
-	if err := checkFraction("expectedLossFrac", expectedLossFrac); err != nil {
+	if err := chk.Fraction("expectedLossFrac", expectedLossFrac); err != nil {
 		return Balance{}, err
 	}
 	b := Balance{Supplier: supplier.Value, USupplier: supplier.U}
@@ -70,10 +70,10 @@ func MeterBalance(supplier Reading, tenants []Reading, expectedLossFrac float64)
 
 // checkReading validates a meter reading.
 func checkReading(name string, r Reading) error {
-	if err := checkNonNegative(name+".Value", r.Value, ""); err != nil {
+	if err := chk.NonNegative(name+".Value", r.Value, ""); err != nil {
 		return err
 	}
-	return checkNonNegative(name+".U", r.U, "")
+	return chk.NonNegative(name+".U", r.U, "")
 }
 
 // AllocateLoss shares a network loss among tenants pro rata to their
@@ -83,12 +83,12 @@ func checkReading(name string, r Reading) error {
 // metered more than the supplier). It returns one share per tenant, in
 // order.
 func AllocateLoss(loss float64, tenants []float64) ([]float64, error) {
-	if err := checkFinite("loss", loss, ""); err != nil {
+	if err := chk.Finite("loss", loss, ""); err != nil {
 		return nil, err
 	}
 	var sum float64
 	for i, m := range tenants {
-		if err := checkNonNegative(fmt.Sprintf("tenants[%d]", i), m, ""); err != nil {
+		if err := chk.NonNegative(fmt.Sprintf("tenants[%d]", i), m, ""); err != nil {
 			return nil, err
 		}
 		sum += m
@@ -109,10 +109,10 @@ func AllocateLoss(loss float64, tenants []float64) ([]float64, error) {
 // still produced, in the same energy unit over the same period (formulas.md
 // §6 item 2 [CALC/design]).
 func Coverage(shared, own float64) (float64, error) {
-	if err := checkNonNegative("shared", shared, ""); err != nil {
+	if err := chk.NonNegative("shared", shared, ""); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("own", own, ""); err != nil {
+	if err := chk.NonNegative("own", own, ""); err != nil {
 		return 0, err
 	}
 	if shared+own == 0 {
@@ -125,13 +125,13 @@ func Coverage(shared, own float64) (float64, error) {
 // MWh, rated capacity P_rated in MW and period length t in h (formulas.md §6
 // item 1 [CALC/design]).
 func LoadFactor(deliveredMWh, ratedMW, hours float64) (float64, error) {
-	if err := checkNonNegative("deliveredMWh", deliveredMWh, "MWh"); err != nil {
+	if err := chk.NonNegative("deliveredMWh", deliveredMWh, "MWh"); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("ratedMW", ratedMW, "MW"); err != nil {
+	if err := chk.Positive("ratedMW", ratedMW, "MW"); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("hours", hours, "h"); err != nil {
+	if err := chk.Positive("hours", hours, "h"); err != nil {
 		return 0, err
 	}
 	return deliveredMWh / (ratedMW * hours), nil

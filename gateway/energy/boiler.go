@@ -19,21 +19,21 @@ type SteamOutput struct {
 // kJ/h (for flows in kg/h; MJ/h for t/h) (formulas.md §3 [SEC: Forbes
 // Marshall; blow-down term from a boiler-audit code comment]).
 func (o SteamOutput) Heat() (float64, error) {
-	if err := checkNonNegative("SteamFlow", o.SteamFlow, "kg/h"); err != nil {
+	if err := chk.NonNegative("SteamFlow", o.SteamFlow, "kg/h"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("SteamEnthalpy", o.SteamEnthalpy, "kJ/kg"); err != nil {
+	if err := chk.Finite("SteamEnthalpy", o.SteamEnthalpy, "kJ/kg"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("FeedwaterEnthalpy", o.FeedwaterEnthalpy, "kJ/kg"); err != nil {
+	if err := chk.Finite("FeedwaterEnthalpy", o.FeedwaterEnthalpy, "kJ/kg"); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("BlowdownFlow", o.BlowdownFlow, "kg/h"); err != nil {
+	if err := chk.NonNegative("BlowdownFlow", o.BlowdownFlow, "kg/h"); err != nil {
 		return 0, err
 	}
 	q := o.SteamFlow * (o.SteamEnthalpy - o.FeedwaterEnthalpy)
 	if o.BlowdownFlow > 0 {
-		if err := checkFinite("BlowdownEnthalpy", o.BlowdownEnthalpy, "kJ/kg"); err != nil {
+		if err := chk.Finite("BlowdownEnthalpy", o.BlowdownEnthalpy, "kJ/kg"); err != nil {
 			return 0, err
 		}
 		q += o.BlowdownFlow * (o.BlowdownEnthalpy - o.FeedwaterEnthalpy)
@@ -54,10 +54,10 @@ func DirectEfficiency(out SteamOutput, fuelFlow, ncv float64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := checkPositive("fuelFlow", fuelFlow, "kg/h"); err != nil {
+	if err := chk.Positive("fuelFlow", fuelFlow, "kg/h"); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("ncv", ncv, "kJ/kg"); err != nil {
+	if err := chk.Positive("ncv", ncv, "kJ/kg"); err != nil {
 		return 0, err
 	}
 	return q / (fuelFlow * ncv), nil
@@ -72,10 +72,10 @@ func FuelForOutput(out SteamOutput, eta, ncv float64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := checkEfficiency("eta", eta); err != nil {
+	if err := chk.Efficiency("eta", eta); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("ncv", ncv, "kJ/kg"); err != nil {
+	if err := chk.Positive("ncv", ncv, "kJ/kg"); err != nil {
 		return 0, err
 	}
 	return q / (eta * ncv), nil
@@ -87,11 +87,11 @@ const o2Air = 20.9
 
 // checkO2 validates a measured dry flue-gas O₂ in % (0 <= O₂ < 20.9).
 func checkO2(o2 float64) error {
-	if err := checkFinite("o2", o2, "%"); err != nil {
+	if err := chk.Finite("o2", o2, "%"); err != nil {
 		return err
 	}
 	if o2 < 0 || o2 >= o2Air {
-		return invalid("o2", o2, "%", fmt.Sprintf("dry flue-gas O2 must be in [0, %g) %%", o2Air))
+		return chk.Invalid("o2", o2, "%", fmt.Sprintf("dry flue-gas O2 must be in [0, %g) %%", o2Air))
 	}
 	return nil
 }
@@ -105,16 +105,16 @@ func checkO2(o2 float64) error {
 // in formulas.md are [MEM]: take them from the analyser manual or the fuel
 // analysis. Net efficiency = 100 − dry loss.
 func DryFlueGasLoss(k1, k2, tFlue, tInlet, o2 float64) (float64, error) {
-	if err := checkPositive("k1", k1, ""); err != nil {
+	if err := chk.Positive("k1", k1, ""); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("k2", k2, "%"); err != nil {
+	if err := chk.Positive("k2", k2, "%"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("tFlue", tFlue, "°C"); err != nil {
+	if err := chk.Finite("tFlue", tFlue, "°C"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("tInlet", tInlet, "°C"); err != nil {
+	if err := chk.Finite("tInlet", tInlet, "°C"); err != nil {
 		return 0, err
 	}
 	if err := checkO2(o2); err != nil {
@@ -139,7 +139,7 @@ func FlueCO2(o2, k2 float64) (float64, error) {
 	if err := checkO2(o2); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("k2", k2, "%"); err != nil {
+	if err := chk.Positive("k2", k2, "%"); err != nil {
 		return 0, err
 	}
 	return (o2Air - o2) * k2 / o2Air, nil

@@ -18,10 +18,10 @@ type Chain struct {
 // (fraction) of one link or chain, both in the same unit (formulas.md §6
 // item 4 [CALC/design]; vectors.md V17: 0.438776/7.942248 = 0.055246).
 func ReuseRatio(reused, supplied float64) (float64, error) {
-	if err := checkNonNegative("reused", reused, ""); err != nil {
+	if err := chk.NonNegative("reused", reused, ""); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("supplied", supplied, ""); err != nil {
+	if err := chk.Positive("supplied", supplied, ""); err != nil {
 		return 0, err
 	}
 	return reused / supplied, nil
@@ -33,12 +33,12 @@ func ReuseRatio(reused, supplied float64) (float64, error) {
 func CascadeUtilisation(chains []Chain) (float64, error) {
 	var supplied, reused float64
 	for i, c := range chains {
-		if err := checkNonNegative(fmt.Sprintf("chains[%d].Supplied", i), c.Supplied, ""); err != nil {
+		if err := chk.NonNegative(fmt.Sprintf("chains[%d].Supplied", i), c.Supplied, ""); err != nil {
 			return 0, err
 		}
 		supplied += c.Supplied
 		for j, r := range c.Reused {
-			if err := checkNonNegative(fmt.Sprintf("chains[%d].Reused[%d]", i, j), r, ""); err != nil {
+			if err := chk.NonNegative(fmt.Sprintf("chains[%d].Reused[%d]", i, j), r, ""); err != nil {
 				return 0, err
 			}
 			reused += r

@@ -13,10 +13,10 @@ import "fmt"
 // electricity and the fuel energy input, both in the same energy unit
 // (formulas.md §2 [READ: EPA CHP Partnership]).
 func ElectricalEfficiency(fuel, electricity float64) (float64, error) {
-	if err := checkPositive("fuel", fuel, ""); err != nil {
+	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+	if err := chk.NonNegative("electricity", electricity, ""); err != nil {
 		return 0, err
 	}
 	return electricity / fuel, nil
@@ -26,10 +26,10 @@ func ElectricalEfficiency(fuel, electricity float64) (float64, error) {
 // and the fuel energy input, both in the same energy unit (formulas.md §2
 // [READ: EPA CHP Partnership]).
 func ThermalEfficiency(fuel, heat float64) (float64, error) {
-	if err := checkPositive("fuel", fuel, ""); err != nil {
+	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("heat", heat, ""); err != nil {
+	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return 0, err
 	}
 	return heat / fuel, nil
@@ -39,13 +39,13 @@ func ThermalEfficiency(fuel, heat float64) (float64, error) {
 // η_o = (W_E + Q_TH)/F (fraction), all in the same energy unit (formulas.md
 // §2 [READ: EPA "Methods for Calculating CHP Efficiency"]).
 func TotalEfficiency(fuel, electricity, heat float64) (float64, error) {
-	if err := checkPositive("fuel", fuel, ""); err != nil {
+	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+	if err := chk.NonNegative("electricity", electricity, ""); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("heat", heat, ""); err != nil {
+	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return 0, err
 	}
 	return (electricity + heat) / fuel, nil
@@ -56,10 +56,10 @@ func TotalEfficiency(fuel, electricity, heat float64) (float64, error) {
 // power-to-heat ratio C (formulas.md §2 [READ: Directive 2012/27/EU Annex
 // I]). Zero electricity returns ErrInvalidInput.
 func HeatToPowerRatio(heat, electricity float64) (float64, error) {
-	if err := checkNonNegative("heat", heat, ""); err != nil {
+	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("electricity", electricity, ""); err != nil {
+	if err := chk.Positive("electricity", electricity, ""); err != nil {
 		return 0, err
 	}
 	return heat / electricity, nil
@@ -71,16 +71,16 @@ func HeatToPowerRatio(heat, electricity float64) (float64, error) {
 // (formulas.md §2 [READ: EPA CHP Catalog reproduction]). All energies in the
 // same unit. A heat credit Q_TH/α >= F returns ErrInvalidInput.
 func EffectiveElectricEfficiency(fuel, electricity, heat, alpha float64) (float64, error) {
-	if err := checkPositive("fuel", fuel, ""); err != nil {
+	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+	if err := chk.NonNegative("electricity", electricity, ""); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("heat", heat, ""); err != nil {
+	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return 0, err
 	}
-	if err := checkEfficiency("alpha", alpha); err != nil {
+	if err := chk.Efficiency("alpha", alpha); err != nil {
 		return 0, err
 	}
 	d := fuel - heat/alpha
@@ -109,13 +109,13 @@ type FERC struct {
 // 292.205]): (W_E + ½Q_TH)/F >= 42.5 %, or >= 45 % if Q_TH is below 15 % of
 // the total output, and Q_TH >= 5 % of the total output.
 func FERCEfficiency(fuel, electricity, heat float64) (FERC, error) {
-	if err := checkPositive("fuel", fuel, ""); err != nil {
+	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return FERC{}, err
 	}
-	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+	if err := chk.NonNegative("electricity", electricity, ""); err != nil {
 		return FERC{}, err
 	}
-	if err := checkNonNegative("heat", heat, ""); err != nil {
+	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return FERC{}, err
 	}
 	if electricity+heat == 0 {
@@ -147,16 +147,16 @@ func FERCEfficiency(fuel, electricity, heat float64) (FERC, error) {
 // grid losses as its Annexes III and IV require. A negative result means the
 // unit used more primary energy than separate production.
 func PrimaryEnergySavings(etaHeat, etaElec, refHeat, refElec float64) (float64, error) {
-	if err := checkFraction("etaHeat", etaHeat); err != nil {
+	if err := chk.Fraction("etaHeat", etaHeat); err != nil {
 		return 0, err
 	}
-	if err := checkFraction("etaElec", etaElec); err != nil {
+	if err := chk.Fraction("etaElec", etaElec); err != nil {
 		return 0, err
 	}
-	if err := checkEfficiency("refHeat", refHeat); err != nil {
+	if err := chk.Efficiency("refHeat", refHeat); err != nil {
 		return 0, err
 	}
-	if err := checkEfficiency("refElec", refElec); err != nil {
+	if err := chk.Efficiency("refElec", refElec); err != nil {
 		return 0, err
 	}
 	d := etaHeat/refHeat + etaElec/refElec
@@ -172,10 +172,10 @@ func PrimaryEnergySavings(etaHeat, etaElec, refHeat, refElec float64) (float64, 
 // micro units below 1 MWe (Directive 2012/27/EU Annex II(a) [READ:
 // legislation.gov.uk], formulas.md §2).
 func HighEfficiencyCogeneration(pes, capacityMWe float64) (bool, error) {
-	if err := checkFinite("pes", pes, ""); err != nil {
+	if err := chk.Finite("pes", pes, ""); err != nil {
 		return false, err
 	}
-	if err := checkNonNegative("capacityMWe", capacityMWe, "MW"); err != nil {
+	if err := chk.NonNegative("capacityMWe", capacityMWe, "MW"); err != nil {
 		return false, err
 	}
 	if capacityMWe < 1 {
@@ -190,16 +190,16 @@ func HighEfficiencyCogeneration(pes, capacityMWe float64) (bool, error) {
 // fractions (formulas.md §2, EPA's illustration: 98 + 56.25 = 154.25 units
 // for 30 units of power and 45 of heat [READ numbers]).
 func SeparateProductionFuel(electricity, heat, refElec, refHeat float64) (float64, error) {
-	if err := checkNonNegative("electricity", electricity, ""); err != nil {
+	if err := chk.NonNegative("electricity", electricity, ""); err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("heat", heat, ""); err != nil {
+	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return 0, err
 	}
-	if err := checkEfficiency("refElec", refElec); err != nil {
+	if err := chk.Efficiency("refElec", refElec); err != nil {
 		return 0, err
 	}
-	if err := checkEfficiency("refHeat", refHeat); err != nil {
+	if err := chk.Efficiency("refHeat", refHeat); err != nil {
 		return 0, err
 	}
 	return electricity/refElec + heat/refHeat, nil
@@ -213,7 +213,7 @@ func SeparateProductionFuel(electricity, heat, refElec, refHeat float64) (float6
 // power plant, refHeat that of the displaced boilers (fractions). A negative
 // saving means the CHP used more fuel.
 func FuelSaving(fuel, electricity, heat, refElec, refHeat float64) (saved, fraction float64, err error) {
-	if err := checkPositive("fuel", fuel, ""); err != nil {
+	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, 0, err
 	}
 	shp, err := SeparateProductionFuel(electricity, heat, refElec, refHeat)

@@ -22,10 +22,10 @@ func Celsius(T float64) float64 { return T - ZeroCelsius }
 // absolute pressure; field transmitters usually report gauge (formulas.md
 // "Units and conventions"). A result <= 0 returns ErrInvalidInput.
 func AbsolutePressure(gauge, barometric float64) (float64, error) {
-	if err := checkFinite("gauge", gauge, "MPa"); err != nil {
+	if err := chk.Finite("gauge", gauge, "MPa"); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("barometric", barometric, "MPa"); err != nil {
+	if err := chk.Positive("barometric", barometric, "MPa"); err != nil {
 		return 0, err
 	}
 	p := gauge + barometric
@@ -43,13 +43,13 @@ func AbsolutePressure(gauge, barometric float64) (float64, error) {
 // Kelvin(20)) for make-up water at 20 °C. The result is negative when h <
 // hRef.
 func ThermalPower(m, h, hRef float64) (float64, error) {
-	if err := checkNonNegative("m", m, "t/h"); err != nil {
+	if err := chk.NonNegative("m", m, "t/h"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("h", h, "kJ/kg"); err != nil {
+	if err := chk.Finite("h", h, "kJ/kg"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("hRef", hRef, "kJ/kg"); err != nil {
+	if err := chk.Finite("hRef", hRef, "kJ/kg"); err != nil {
 		return 0, err
 	}
 	return m * (h - hRef) / 3600, nil
@@ -61,13 +61,13 @@ func ThermalPower(m, h, hRef float64) (float64, error) {
 // reference [SEC]). With m the mass of one hour it is the GJ/h of vectors.md
 // V7. Sum per interval for a billing period: E = Σ mₜ·(hₜ − hRef)/1000.
 func Energy(m, h, hRef float64) (float64, error) {
-	if err := checkNonNegative("m", m, "t"); err != nil {
+	if err := chk.NonNegative("m", m, "t"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("h", h, "kJ/kg"); err != nil {
+	if err := chk.Finite("h", h, "kJ/kg"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("hRef", hRef, "kJ/kg"); err != nil {
+	if err := chk.Finite("hRef", hRef, "kJ/kg"); err != nil {
 		return 0, err
 	}
 	return m * (h - hRef) / 1000, nil
@@ -83,10 +83,10 @@ func EnergyWithReturn(mSteam, hSteam, mCond, hCond, hRef float64) (float64, erro
 	if err != nil {
 		return 0, err
 	}
-	if err := checkNonNegative("mCond", mCond, "t"); err != nil {
+	if err := chk.NonNegative("mCond", mCond, "t"); err != nil {
 		return 0, err
 	}
-	if err := checkFinite("hCond", hCond, "kJ/kg"); err != nil {
+	if err := chk.Finite("hCond", hCond, "kJ/kg"); err != nil {
 		return 0, err
 	}
 	return es - mCond*(hCond-hRef)/1000, nil
@@ -99,7 +99,7 @@ func EnergyWithReturn(mSteam, hSteam, mCond, hCond, hRef float64) (float64, erro
 // Using the actual (p, T) rather than a fixed design density avoids the
 // +9.1 % error of vectors.md V8.
 func MassFlowFromVolume(qv, p, T float64) (float64, error) {
-	if err := checkNonNegative("qv", qv, "m³/h"); err != nil {
+	if err := chk.NonNegative("qv", qv, "m³/h"); err != nil {
 		return 0, err
 	}
 	rho, err := Density(p, T)
@@ -114,7 +114,7 @@ func MassFlowFromVolume(qv, p, T float64) (float64, error) {
 // and T₀ = dead.T in K (formulas.md §6 item 5 [CALC, standard
 // thermodynamics]; vectors.md V17 uses the dead state 25 °C, 0.101325 MPa).
 func Exergy(state, dead Props) (float64, error) {
-	if err := checkPositive("dead.T", dead.T, "K"); err != nil {
+	if err := chk.Positive("dead.T", dead.T, "K"); err != nil {
 		return 0, err
 	}
 	for _, a := range []struct {
@@ -124,7 +124,7 @@ func Exergy(state, dead Props) (float64, error) {
 		{"state.H", "kJ/kg", state.H}, {"state.S", "kJ/(kg·K)", state.S},
 		{"dead.H", "kJ/kg", dead.H}, {"dead.S", "kJ/(kg·K)", dead.S},
 	} {
-		if err := checkFinite(a.name, a.v, a.unit); err != nil {
+		if err := chk.Finite(a.name, a.v, a.unit); err != nil {
 			return 0, err
 		}
 	}

@@ -65,10 +65,10 @@ func (s Props) Density() float64 { return 1 / s.V }
 // IF97 altogether return region 0 and ErrOutOfRange. NaN, infinite or
 // non-positive inputs return ErrInvalidInput.
 func RegionOf(p, T float64) (Region, error) {
-	if err := checkPositive("p", p, "MPa"); err != nil {
+	if err := chk.Positive("p", p, "MPa"); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("T", T, "K"); err != nil {
+	if err := chk.Positive("T", T, "K"); err != nil {
 		return 0, err
 	}
 	switch {
@@ -159,7 +159,7 @@ func Entropy(p, T float64) (float64, error) {
 // the saturation line, where (p, T) cannot tell liquid from vapour
 // (formulas.md §1.1, "Region selection").
 func Superheat(p, T float64) (float64, error) {
-	if err := checkPositive("T", T, "K"); err != nil {
+	if err := chk.Positive("T", T, "K"); err != nil {
 		return 0, err
 	}
 	ts, err := SaturationTemperature(p)

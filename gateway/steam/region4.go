@@ -25,7 +25,7 @@ var b23N = [4]float64{0, 0.34805185628969e3, -0.11671859879975e1, 0.101929700393
 // K; outside that range it returns ErrOutOfRange. Verified against IAPWS
 // Table 35 (vectors.md V3).
 func SaturationPressure(T float64) (float64, error) {
-	if err := checkPositive("T", T, "K"); err != nil {
+	if err := chk.Positive("T", T, "K"); err != nil {
 		return 0, err
 	}
 	if T < tMin || T > Tc {
@@ -40,7 +40,7 @@ func SaturationPressure(T float64) (float64, error) {
 // 611.213 Pa <= p <= 22.064 MPa; outside that range it returns
 // ErrOutOfRange. Verified against IAPWS Table 36 (vectors.md V3).
 func SaturationTemperature(p float64) (float64, error) {
-	if err := checkPositive("p", p, "MPa"); err != nil {
+	if err := chk.Positive("p", p, "MPa"); err != nil {
 		return 0, err
 	}
 	if p < pSatLo || p > Pc {

@@ -37,7 +37,7 @@ type Mixture struct {
 // states of Saturation linearly: h = h′ + x(h″ − h′), and likewise v, u and
 // s (formulas.md §1.1, IF97 region 4 as freesteam treats it [READ]).
 func WetSteam(p, x float64) (Mixture, error) {
-	if err := checkFinite("x", x, ""); err != nil {
+	if err := chk.Finite("x", x, ""); err != nil {
 		return Mixture{}, err
 	}
 	if x < 0 || x > 1 {
@@ -62,7 +62,7 @@ func WetSteam(p, x float64) (Mixture, error) {
 // (absolute) (formulas.md §1.1 wet-steam relation, solved for x). An h below
 // h′ (sub-cooled) or above h″ (superheated) returns ErrOutOfRange.
 func Quality(p, h float64) (float64, error) {
-	if err := checkFinite("h", h, "kJ/kg"); err != nil {
+	if err := chk.Finite("h", h, "kJ/kg"); err != nil {
 		return 0, err
 	}
 	l, v, err := Saturation(p)
@@ -82,10 +82,10 @@ func Quality(p, h float64) (float64, error) {
 // (h″(pLow) − h′(pLow)) (formulas.md §6 cascade example [CALC]; vectors.md
 // V17: 0.074043 from 1.0 to 0.4 MPa). pHigh < pLow returns ErrInvalidInput.
 func FlashFraction(pHigh, pLow float64) (float64, error) {
-	if err := checkPositive("pHigh", pHigh, "MPa"); err != nil {
+	if err := chk.Positive("pHigh", pHigh, "MPa"); err != nil {
 		return 0, err
 	}
-	if err := checkPositive("pLow", pLow, "MPa"); err != nil {
+	if err := chk.Positive("pLow", pLow, "MPa"); err != nil {
 		return 0, err
 	}
 	if pHigh < pLow {
