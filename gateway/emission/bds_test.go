@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
 func nan() float64 { return math.NaN() }
@@ -18,23 +20,23 @@ func TestEvaluateBDS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "Cin g/Nm3", p.CIn, "4.561569")
-	checkPrinted(t, "Cout g/Nm3", p.COut, "0.076026")
-	checkPrinted(t, "RE %", p.RemovalEfficiency, "98.333333")
-	checkPrinted(t, "LR g/m3/h", p.LoadingRate, "114.039217")
-	checkPrinted(t, "EC g/m3/h", p.EliminationCapacity, "112.138563")
-	checkExact(t, "EBRT s", p.EBRT, 144)
-	checkPrinted(t, "S removed kg/h", p.SulfurRemoved, "2.109775")
-	checkPrinted(t, "stoich air Nm3/h", p.StoichiometricAir, "3.520286")
-	checkPrinted(t, "air % of gas", p.AirFraction, "0.704057")
+	vectortest.CheckPrinted(t, "Cin g/Nm3", p.CIn, "4.561569")
+	vectortest.CheckPrinted(t, "Cout g/Nm3", p.COut, "0.076026")
+	vectortest.CheckPrinted(t, "RE %", p.RemovalEfficiency, "98.333333")
+	vectortest.CheckPrinted(t, "LR g/m3/h", p.LoadingRate, "114.039217")
+	vectortest.CheckPrinted(t, "EC g/m3/h", p.EliminationCapacity, "112.138563")
+	vectortest.CheckExact(t, "EBRT s", p.EBRT, 144)
+	vectortest.CheckPrinted(t, "S removed kg/h", p.SulfurRemoved, "2.109775")
+	vectortest.CheckPrinted(t, "stoich air Nm3/h", p.StoichiometricAir, "3.520286")
+	vectortest.CheckPrinted(t, "air % of gas", p.AirFraction, "0.704057")
 	if !p.ClogRisk {
 		t.Error("ClogRisk = false, want true: EC 112.1 > 90 g/m3/h")
 	}
 	// H₂S removed: Q·(Cin − Cout) = 500·4.485543/1000.
-	checkPrinted(t, "H2S removed kg/h", p.H2SRemoved, "2.242771")
+	vectortest.CheckPrinted(t, "H2S removed kg/h", p.H2SRemoved, "2.242771")
 	// SO₂ avoided: 500·2950e-6/22.414 kmol/h × 64.066 kg/kmol (hand
 	// calculation, one mole of SO₂ per mole of H₂S burned).
-	checkPrinted(t, "SO2 avoided kg/h", p.SO2Avoided, "4.215997")
+	vectortest.CheckPrinted(t, "SO2 avoided kg/h", p.SO2Avoided, "4.215997")
 	// Mass balance: SO₂ avoided / S removed = 64.066/32.06.
 	if r := p.SO2Avoided / p.SulfurRemoved; math.Abs(r-MolarMassSO2/MolarMassS) > 1e-12 {
 		t.Errorf("SO2/S = %v, want %v", r, MolarMassSO2/MolarMassS)
@@ -50,8 +52,8 @@ func TestBDSSulfate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "S removed kg/h at 25 % sulphate", p.SulfurRemoved, "1.582331")
-	checkPrinted(t, "SO2 avoided kg/h", p.SO2Avoided, "4.215997")
+	vectortest.CheckPrinted(t, "S removed kg/h at 25 % sulphate", p.SulfurRemoved, "1.582331")
+	vectortest.CheckPrinted(t, "SO2 avoided kg/h", p.SO2Avoided, "4.215997")
 }
 
 // TestBDSBelowLimit: the same reactor on 300 Nm³/h has EC = 67.28 g/m³/h,
@@ -63,7 +65,7 @@ func TestBDSBelowLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "EC g/m3/h", p.EliminationCapacity, "67.283138")
+	vectortest.CheckPrinted(t, "EC g/m3/h", p.EliminationCapacity, "67.283138")
 	if p.ClogRisk {
 		t.Error("ClogRisk = true at EC 67.3 g/m3/h")
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
 // TestPPMToMgPerNm3 reproduces the ppm conversions of vectors.md V12 [CALC].
@@ -21,7 +23,7 @@ func TestPPMToMgPerNm3(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPrinted(t, c.name+" mg/Nm3 per ppm", got, c.want)
+		vectortest.CheckPrinted(t, c.name+" mg/Nm3 per ppm", got, c.want)
 	}
 }
 
@@ -32,7 +34,7 @@ func TestO2Normalised(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "C at 6 % O2", got, "461.538462")
+	vectortest.CheckPrinted(t, "C at 6 % O2", got, "461.538462")
 	// At the reference O₂ nothing changes.
 	got, err = O2Normalised(400, 6, 6)
 	if err != nil || got != 400 {
@@ -46,7 +48,7 @@ func TestMassRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "kg/h", got, 80.0)
+	vectortest.CheckExact(t, "kg/h", got, 80.0)
 }
 
 // TestStandardDryFlow reproduces vectors.md V12 "actual_to_std_dry_flow":
@@ -56,7 +58,7 @@ func TestStandardDryFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "Nm3/h dry", got, "190811.095601")
+	vectortest.CheckPrinted(t, "Nm3/h dry", got, "190811.095601")
 }
 
 // TestDryConcentration checks the wet-to-dry correction on a hand value:
@@ -66,7 +68,7 @@ func TestDryConcentration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "dry", got, 400)
+	vectortest.CheckExact(t, "dry", got, 400)
 }
 
 // TestCEMSInputErrors checks that bad inputs are refused and named.

@@ -3,6 +3,8 @@ package emission
 import (
 	"errors"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
 // TestOilBoilerBaselineMassBalance reproduces vectors.md V11 [CALC]:
@@ -13,22 +15,22 @@ func TestOilBoilerBaselineMassBalance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "fuel t/yr", fuel, "30940.594059")
+	vectortest.CheckPrinted(t, "fuel t/yr", fuel, "30940.594059")
 	so2, err := SO2FromFuelSulfur(fuel, 0.02, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "SO2 t/yr", so2, "1237.623762")
+	vectortest.CheckPrinted(t, "SO2 t/yr", so2, "1237.623762")
 	co2, err := CO2FromFuel(fuel, 40.4, 77.4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "CO2 t/yr", co2, "96750.0")
+	vectortest.CheckPrinted(t, "CO2 t/yr", co2, "96750.0")
 	co2, err = CO2FromEnergy(1e6/0.8, 77.4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "CO2 from energy t/yr", co2, 96750)
+	vectortest.CheckExact(t, "CO2 from energy t/yr", co2, 96750)
 }
 
 // TestTalkClaim reproduces the talk-claim check of vectors.md V11: the oil
@@ -45,7 +47,7 @@ func TestTalkClaim(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPrinted(t, "oil t/yr", got, c.want)
+		vectortest.CheckPrinted(t, "oil t/yr", got, c.want)
 	}
 	if _, err := FuelForSO2(22000, 0, 1); !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("FuelForSO2 with S = 0: error = %v, want ErrInvalidInput", err)
@@ -68,7 +70,7 @@ func TestChineseAccountingVariants(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPrinted(t, c.rule+" kg", so2*1000, c.kg)
+		vectortest.CheckPrinted(t, c.rule+" kg", so2*1000, c.kg)
 	}
 }
 
@@ -85,7 +87,7 @@ func TestCO2PerTonneResidualOil(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "t CO2 per t oil", co2, "3.12696")
+	vectortest.CheckPrinted(t, "t CO2 per t oil", co2, "3.12696")
 }
 
 // TestIPCC2006Defaults checks the built-in factors against vectors.md V13
@@ -111,8 +113,8 @@ func TestIPCC2006Defaults(t *testing.T) {
 			t.Errorf("unexpected fuel %q", f.Fuel)
 			continue
 		}
-		checkExact(t, f.Fuel+" EF kg/TJ", f.EFCO2*1000, w[0])
-		checkExact(t, f.Fuel+" NCV TJ/Gg", f.NCV, w[1])
+		vectortest.CheckExact(t, f.Fuel+" EF kg/TJ", f.EFCO2*1000, w[0])
+		vectortest.CheckExact(t, f.Fuel+" NCV TJ/Gg", f.NCV, w[1])
 	}
 	// Callers get their own copy.
 	got[0].NCV = 0

@@ -3,6 +3,8 @@ package emission
 import (
 	"errors"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
 // v11Boiler is the oil-boiler baseline of vectors.md V11.
@@ -15,8 +17,8 @@ func TestBaselineEmissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "BE CO2 t", e.CO2, "96750.0")
-	checkPrinted(t, "BE SO2 t", e.SO2, "1237.623762")
+	vectortest.CheckPrinted(t, "BE CO2 t", e.CO2, "96750.0")
+	vectortest.CheckPrinted(t, "BE SO2 t", e.SO2, "1237.623762")
 
 	// Split over two boilers and add displaced grid power: the sum holds.
 	half := v11Boiler
@@ -28,8 +30,8 @@ func TestBaselineEmissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "BE CO2 with grid t", e.CO2, "136750.0")
-	checkPrinted(t, "BE SO2 two boilers t", e.SO2, "1237.623762")
+	vectortest.CheckPrinted(t, "BE CO2 with grid t", e.CO2, "136750.0")
+	vectortest.CheckPrinted(t, "BE SO2 two boilers t", e.SO2, "1237.623762")
 }
 
 // TestReduction works the park example of formulas.md §7 by hand: the V11
@@ -51,14 +53,14 @@ func TestReduction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "PE CO2 t", pe.CO2, "81584.0")
-	checkExact(t, "PE SO2 t", pe.SO2, 12.5)
+	vectortest.CheckPrinted(t, "PE CO2 t", pe.CO2, "81584.0")
+	vectortest.CheckExact(t, "PE SO2 t", pe.SO2, 12.5)
 	er, err := Reduction(be, pe, Emissions{CO2: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "ER CO2 t", er.CO2, "55066.0")
-	checkPrinted(t, "ER SO2 t", er.SO2, "1225.123762")
+	vectortest.CheckPrinted(t, "ER CO2 t", er.CO2, "55066.0")
+	vectortest.CheckPrinted(t, "ER SO2 t", er.SO2, "1225.123762")
 }
 
 // TestReductionInputErrors checks that bad inputs are refused and named.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 	"github.com/eipgw/eipgw/gateway/steam"
 )
 
@@ -20,14 +21,14 @@ func TestMeterBalance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "sum tenants", b.Tenants, 94.5)
-	checkExact(t, "imbalance t/h", b.Imbalance, 5.5)
-	checkExact(t, "imbalance %", b.ImbalanceFrac*100, 5.5)
-	checkExact(t, "expected loss t/h", b.ExpectedLoss, 3.0)
-	checkExact(t, "unexplained t/h", b.Unexplained, 2.5)
-	checkExact(t, "U supplier t/h", b.USupplier, 1.5)
-	checkPrinted(t, "U tenants t/h", b.UTenants, "0.556847")
-	checkPrinted(t, "U k=2 t/h", b.U, "1.600024")
+	vectortest.CheckExact(t, "sum tenants", b.Tenants, 94.5)
+	vectortest.CheckExact(t, "imbalance t/h", b.Imbalance, 5.5)
+	vectortest.CheckExact(t, "imbalance %", b.ImbalanceFrac*100, 5.5)
+	vectortest.CheckExact(t, "expected loss t/h", b.ExpectedLoss, 3.0)
+	vectortest.CheckExact(t, "unexplained t/h", b.Unexplained, 2.5)
+	vectortest.CheckExact(t, "U supplier t/h", b.USupplier, 1.5)
+	vectortest.CheckPrinted(t, "U tenants t/h", b.UTenants, "0.556847")
+	vectortest.CheckPrinted(t, "U k=2 t/h", b.U, "1.600024")
 	if !b.Alarm {
 		t.Errorf("Alarm = false, want true (|2.5| > 1.600024)")
 	}
@@ -50,7 +51,7 @@ func TestMeterBalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, s := range shares {
-		checkPrinted(t, "prorata loss per tenant t/h", s, "0.305556")
+		vectortest.CheckPrinted(t, "prorata loss per tenant t/h", s, "0.305556")
 		if t.Failed() {
 			t.Fatalf("tenant %d", i)
 		}
@@ -83,13 +84,13 @@ func TestCoverageAndLoadFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "coverage", phi, 0.9)
+	vectortest.CheckExact(t, "coverage", phi, 0.9)
 	// 30 MW rated, 24 h, 540 MWh delivered: 0.75.
 	lf, err := LoadFactor(540, 30, 24)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "load factor", lf, 0.75)
+	vectortest.CheckExact(t, "load factor", lf, 0.75)
 	if _, err := Coverage(0, 0); !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("Coverage(0, 0): error = %v, want ErrInvalidInput", err)
 	}
@@ -120,37 +121,37 @@ func TestCascadeChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "h_in", hIn, "2943.222165")
-	checkPrinted(t, "h_out sat liq 1 MPa", liq1.H, "762.682844")
+	vectortest.CheckPrinted(t, "h_in", hIn, "2943.222165")
+	vectortest.CheckPrinted(t, "h_out sat liq 1 MPa", liq1.H, "762.682844")
 
 	qA, err := steam.ThermalPower(mA, hIn, liq1.H)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "Q_A MW", qA, "6.057054")
+	vectortest.CheckPrinted(t, "Q_A MW", qA, "6.057054")
 	x, err := steam.FlashFraction(1.0, 0.4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "flash fraction", x, "0.074043")
+	vectortest.CheckPrinted(t, "flash fraction", x, "0.074043")
 	mFlash := x * mA
-	checkPrinted(t, "m_flash t/h", mFlash, "0.740435")
+	vectortest.CheckPrinted(t, "m_flash t/h", mFlash, "0.740435")
 	qB, err := steam.ThermalPower(mFlash, vap04.H, liq04.H)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "Q_B MW", qB, "0.438776")
+	vectortest.CheckPrinted(t, "Q_B MW", qB, "0.438776")
 	supplied, err := steam.ThermalPower(mA, hIn, hRef)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "Q supplied above 20 C MW", supplied, "7.942248")
+	vectortest.CheckPrinted(t, "Q supplied above 20 C MW", supplied, "7.942248")
 
 	crr, err := ReuseRatio(qB, supplied)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "cascade reuse ratio", crr, "0.055246")
+	vectortest.CheckPrinted(t, "cascade reuse ratio", crr, "0.055246")
 
 	// A park with this chain and a second, heat-meter chain of 2 MW
 	// supplied and 0.3 + 0.2 MW reused: 0.938776/9.942248 = 0.094423.
@@ -161,7 +162,7 @@ func TestCascadeChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "park cascade utilisation", u, "0.094423")
+	vectortest.CheckPrinted(t, "park cascade utilisation", u, "0.094423")
 	// One chain alone gives its own reuse ratio.
 	u, err = CascadeUtilisation([]Chain{{Supplied: supplied, Reused: []float64{qB}}})
 	if err != nil || u != crr {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
 // v10Output is the V10 boiler: 10 000 kg/h of saturated vapour at 1.0 MPa
@@ -18,7 +20,7 @@ func TestDirectEfficiency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "eta", eta, "0.803016")
+	vectortest.CheckPrinted(t, "eta", eta, "0.803016")
 
 	// Blow-down of 2 % at h′(1.0 MPa) = 762.682844 kJ/kg adds
 	// 200·(762.682844 − 441.307176) = 64275.1336 kJ/h to the useful heat.
@@ -28,7 +30,7 @@ func TestDirectEfficiency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "heat with blow-down kJ/h", q, "23422398.7536")
+	vectortest.CheckPrinted(t, "heat with blow-down kJ/h", q, "23422398.7536")
 }
 
 // TestFuelForOutput reproduces vectors.md V10 "fuel_from_output_eta0.88".
@@ -37,7 +39,7 @@ func TestFuelForOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "fuel kg/h", m, "657.012928")
+	vectortest.CheckPrinted(t, "fuel kg/h", m, "657.012928")
 	eta, err := DirectEfficiency(v10Output, m, 40400)
 	if err != nil {
 		t.Fatal(err)
@@ -54,17 +56,17 @@ func TestKaneFlueGas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "dry loss %", loss, "6.227188")
+	vectortest.CheckPrinted(t, "dry loss %", loss, "6.227188")
 	ea, err := ExcessAir(3.0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "excess air %", ea, "16.759777")
+	vectortest.CheckPrinted(t, "excess air %", ea, "16.759777")
 	co2, err := FlueCO2(3.0, 11.7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "CO2 %", co2, "10.020574")
+	vectortest.CheckPrinted(t, "CO2 %", co2, "10.020574")
 }
 
 // TestBoilerInputErrors checks that bad inputs are refused and named.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
 // TestCHPMetrics reproduces vectors.md V9 (EPA's illustration: F = 100,
@@ -14,34 +16,34 @@ func TestCHPMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "eta_e", eta, 0.30)
+	vectortest.CheckExact(t, "eta_e", eta, 0.30)
 	eta, err = ThermalEfficiency(F, Q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "eta_th", eta, 0.45)
+	vectortest.CheckExact(t, "eta_th", eta, 0.45)
 	eta, err = TotalEfficiency(F, W, Q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "eta_total", eta, 0.75)
+	vectortest.CheckExact(t, "eta_total", eta, 0.75)
 	hpr, err := HeatToPowerRatio(Q, W)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "HPR", hpr, 1.5)
+	vectortest.CheckExact(t, "HPR", hpr, 1.5)
 	eee, err := EffectiveElectricEfficiency(F, W, Q, 0.8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "EEE alpha 0.8", eee, "0.685714")
+	vectortest.CheckPrinted(t, "EEE alpha 0.8", eee, "0.685714")
 
 	ferc, err := FERCEfficiency(F, W, Q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "FERC value", ferc.Value, 0.525)
-	checkExact(t, "thermal share", ferc.ThermalShare, 0.60)
+	vectortest.CheckExact(t, "FERC value", ferc.Value, 0.525)
+	vectortest.CheckExact(t, "thermal share", ferc.ThermalShare, 0.60)
 	if !ferc.Pass || ferc.Threshold != 0.425 {
 		t.Errorf("FERC = %+v, want pass against 0.425", ferc)
 	}
@@ -53,13 +55,13 @@ func TestCHPMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkExact(t, "SHP fuel", shp, 154.25)
+	vectortest.CheckExact(t, "SHP fuel", shp, 154.25)
 	saved, frac, err := FuelSaving(F, W, Q, W/98, 0.8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "fuel saving", frac, "0.351702")
-	checkExact(t, "fuel saved", saved, 54.25)
+	vectortest.CheckPrinted(t, "fuel saving", frac, "0.351702")
+	vectortest.CheckExact(t, "fuel saved", saved, 54.25)
 }
 
 // TestFERCThresholds checks the two thresholds of 18 CFR 292.205 [SEC].
@@ -104,7 +106,7 @@ func TestPrimaryEnergySavings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPrinted(t, "PES", pes, c.want)
+		vectortest.CheckPrinted(t, "PES", pes, c.want)
 	}
 }
 

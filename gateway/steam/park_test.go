@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
 // checkV6 checks a [CALC] value of vectors.md, printed with 6 (or 9)
@@ -13,7 +15,7 @@ import (
 // relative. Rounding is what is checked.
 func checkV6(t *testing.T, name string, got float64, s string) {
 	t.Helper()
-	checkPrinted(t, name, got, s)
+	vectortest.CheckPrinted(t, name, got, s)
 }
 
 // TestParkSaturation reproduces the saturation table of vectors.md V6.
@@ -31,7 +33,7 @@ func TestParkSaturation(t *testing.T) {
 	}
 	for _, r := range rows {
 		t.Run("p="+r.p+"MPa", func(t *testing.T) {
-			p := mustFloat(t, r.p)
+			p := vectortest.MustFloat(t, r.p)
 			ts, err := SaturationTemperature(p)
 			if err != nil {
 				t.Fatal(err)
@@ -74,7 +76,7 @@ func TestParkOperatingPoints(t *testing.T) {
 	}
 	for _, r := range rows {
 		t.Run(r.p+"MPa,"+r.tC+"C", func(t *testing.T) {
-			p, T := mustFloat(t, r.p), Kelvin(mustFloat(t, r.tC))
+			p, T := vectortest.MustFloat(t, r.p), Kelvin(vectortest.MustFloat(t, r.tC))
 			st, err := Properties(p, T)
 			if err != nil {
 				t.Fatal(err)
@@ -104,13 +106,13 @@ func TestParkOperatingPoints(t *testing.T) {
 func TestNotIdealGas(t *testing.T) {
 	p, T := 1.0, Kelvin(250)
 	ideal := p * 1000 / (R * T)
-	checkPrinted(t, "ideal-gas density", ideal, "4.141690")
+	vectortest.CheckPrinted(t, "ideal-gas density", ideal, "4.141690")
 	rho, err := Density(p, T)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkV6(t, "IF97 density", rho, "4.296660")
-	checkPrinted(t, "ideal-gas error %", (ideal/rho-1)*100, "-3.607")
+	vectortest.CheckPrinted(t, "ideal-gas error %", (ideal/rho-1)*100, "-3.607")
 }
 
 // TestSuperheat checks T − Ts(p) at the V6 point 1.0 MPa, 180 °C, which lies
@@ -120,7 +122,7 @@ func TestSuperheat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "superheat", dt, "0.114368")
+	vectortest.CheckPrinted(t, "superheat", dt, "0.114368")
 	if _, err := Superheat(30, 700); !errors.Is(err, ErrOutOfRange) {
 		t.Errorf("Superheat above the critical pressure: error = %v, want ErrOutOfRange", err)
 	}
@@ -167,8 +169,8 @@ func TestBilling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "thermal power MW", pw, "15.884")
-	checkRel(t, "MW vs GJ/h", pw*3.6, 57.184182, 1e-6)
+	vectortest.CheckPrinted(t, "thermal power MW", pw, "15.884")
+	vectortest.CheckRel(t, "MW vs GJ/h", pw*3.6, 57.184182, 1e-6)
 }
 
 // TestDensityCompensation reproduces the volumetric part of vectors.md V8
@@ -200,8 +202,8 @@ func TestCascadeFlash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPrinted(t, "flash fraction", x, "0.074043")
-	checkPrinted(t, "flash steam t/h", 10*x, "0.740435")
+	vectortest.CheckPrinted(t, "flash fraction", x, "0.074043")
+	vectortest.CheckPrinted(t, "flash steam t/h", 10*x, "0.740435")
 	if x, err := FlashFraction(0.4, 0.4); err != nil || x != 0 {
 		t.Errorf("FlashFraction(p, p) = %v, %v; want 0", x, err)
 	}
@@ -275,7 +277,7 @@ func TestExergy(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkV6(t, c.name+" exergy", e, c.e)
-		checkPrinted(t, c.name+" exergy/(h-h0)", e/(c.st.H-dead.H), c.ratio)
+		vectortest.CheckPrinted(t, c.name+" exergy/(h-h0)", e/(c.st.H-dead.H), c.ratio)
 	}
 	if _, err := Exergy(sup, Props{}); !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("Exergy with zero dead-state T: error = %v, want ErrInvalidInput", err)
