@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/park"
 	"github.com/eipgw/eipgw/gateway/telemetry"
 )
@@ -23,25 +23,9 @@ var cmdPark = &command{
     every day/month  per-tenant statements -> park_statement
   A message is acknowledged once counted; docs/metrics.md lists every metric.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		fs := c.flags(e)
-		path := fs.String("config", "", "configuration file with mqtt and park_engine sections (required)")
-		newLog := logFlags(fs)
-		if err := c.parse(e, fs, args); err != nil {
-			return err
-		}
-		if *path == "" {
-			return fmt.Errorf("-config is required: %w", errUsage)
-		}
-		log, err := newLog(e.stderr)
+		f, _, log, err := roleSetup(c, e, args, "park_engine", func(f *config.File) bool { return f.ParkEngine != nil })
 		if err != nil {
 			return err
-		}
-		f, _, err := loadConfig(*path)
-		if err != nil {
-			return err
-		}
-		if f.ParkEngine == nil {
-			return fmt.Errorf("%s: no park_engine section", *path)
 		}
 		reg := telemetry.NewRegistry()
 		svc, err := park.NewService(f, log, reg, park.Options{})

@@ -66,6 +66,32 @@ func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, 
 	return errors.Join(err, <-done)
 }
 
+// roleSetup parses a role's flags (-config and logging), loads its
+// configuration and checks that it has the section the role needs.
+func roleSetup(c *command, e *env, args []string, section string, has func(*config.File) bool) (*config.File, modbus.Profiles, *slog.Logger, error) {
+	fs := c.flags(e)
+	path := fs.String("config", "", "configuration file with mqtt and "+section+" sections (required)")
+	newLog := logFlags(fs)
+	if err := c.parse(e, fs, args); err != nil {
+		return nil, nil, nil, err
+	}
+	if *path == "" {
+		return nil, nil, nil, fmt.Errorf("-config is required: %w", errUsage)
+	}
+	log, err := newLog(e.stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, profiles, err := loadConfig(*path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !has(f) {
+		return nil, nil, nil, fmt.Errorf("%s: no %s section", *path, section)
+	}
+	return f, profiles, log, nil
+}
+
 var cmdEdge = &command{
 	name:    "edge",
 	summary: "poll the configured Modbus devices and publish their readings over MQTT",
@@ -73,28 +99,13 @@ var cmdEdge = &command{
 	example: `  EIPGW_MQTT_PASSWORD=secret eipgw edge -config config/examples/edge.yaml
 
   Publishes one JSON batch per device per poll on eip/v1/{park}/{gateway}/{device}
-  (QoS 1) and a retained status on eip/v1/{park}/{gateway}/status. SIGTERM stops
-  polling, waits for the broker's acknowledgements and persists the rest.`,
+  (QoS 1) from its write-ahead log, and a retained status on
+  eip/v1/{park}/{gateway}/status. SIGTERM stops polling and publishes for up to
+  edge.publish_timeout; what the broker has not acknowledged stays in the log.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		fs := c.flags(e)
-		path := fs.String("config", "", "configuration file with mqtt and edge sections (required)")
-		newLog := logFlags(fs)
-		if err := c.parse(e, fs, args); err != nil {
-			return err
-		}
-		if *path == "" {
-			return fmt.Errorf("-config is required: %w", errUsage)
-		}
-		log, err := newLog(e.stderr)
+		f, profiles, log, err := roleSetup(c, e, args, "edge", func(f *config.File) bool { return f.Edge != nil })
 		if err != nil {
 			return err
-		}
-		f, profiles, err := loadConfig(*path)
-		if err != nil {
-			return err
-		}
-		if f.Edge == nil {
-			return fmt.Errorf("%s: no edge section", *path)
 		}
 		reg := telemetry.NewRegistry()
 		ed, err := edge.New(f, profiles, log, reg)
@@ -115,28 +126,13 @@ var cmdIngest = &command{
 	usage:   "-config FILE",
 	example: `  EIPGW_INFLUX_TOKEN=user:password eipgw ingest -config config/examples/ingest.yaml
 
-  Several ingest processes with distinct mqtt.client_id share the work through
-  the shared subscription $share/{ingest.group}/eip/v1/{park}/+/+.`,
+  One worker takes eip/v1/{park}/+/+ through a plain subscription. Several
+  workers with distinct mqtt.client_id and one ingest.group share the work
+  through $share/{ingest.group}/eip/v1/{park}/+/+.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		fs := c.flags(e)
-		path := fs.String("config", "", "configuration file with mqtt and ingest sections (required)")
-		newLog := logFlags(fs)
-		if err := c.parse(e, fs, args); err != nil {
-			return err
-		}
-		if *path == "" {
-			return fmt.Errorf("-config is required: %w", errUsage)
-		}
-		log, err := newLog(e.stderr)
+		f, _, log, err := roleSetup(c, e, args, "ingest", func(f *config.File) bool { return f.Ingest != nil })
 		if err != nil {
 			return err
-		}
-		f, _, err := loadConfig(*path)
-		if err != nil {
-			return err
-		}
-		if f.Ingest == nil {
-			return fmt.Errorf("%s: no ingest section", *path)
 		}
 		reg := telemetry.NewRegistry()
 		in, err := ingest.New(f, log, reg)

@@ -192,7 +192,7 @@ func openRTUPort(line config.Bus, link string) (rtuPort, func(), error) {
 
 var cmdDemo = &command{
 	name:    "demo",
-	summary: "run the simulated park end to end: simulator, embedded broker, edge and ingest into InfluxDB",
+	summary: "run the simulated park end to end: simulator, embedded broker, edge, ingest and park engine into InfluxDB",
 	usage:   "[-influx-url URL] [-bucket DB/RP] [-mqtt-listen ADDR] [-modbus-listen ADDR] [-state-dir DIR]",
 	example: `  make demo          # builds and starts InfluxDB 1.8.10 locally, then runs this
   eipgw demo -influx-url http://127.0.0.1:8086 -bucket eipgw/autogen
