@@ -235,7 +235,10 @@ func (p *plan) steamMeter(gateway, device string, unc float64) meterChans {
 		if why == "" {
 			var h float64
 			if h, why = enthalpy(pr, t, "pressure/temperature"); why == "" {
-				pw, _ = steam.ThermalPower(flow, h, hRef) // inputs checked above
+				var err error
+				if pw, err = steam.ThermalPower(flow, h, hRef); err != nil {
+					why = "steam power: " + err.Error()
+				}
 			}
 		}
 		return append(out, sample{ch: m.power, v: pw, bad: why})

@@ -362,6 +362,10 @@ func (k *sink) publish(ctx context.Context, park string, iv Interval) {
 		}
 		body, err := json.Marshal(p)
 		if err != nil {
+			// A value JSON cannot carry (NaN, ±Inf): not published,
+			// counted and logged; InfluxDB has the record.
+			k.s.count(func(st *ServiceStats) { st.PublishFails++ })
+			k.s.log.Error("live metric not published", "metric", m.Name, "entity", m.Entity, "err", err)
 			continue
 		}
 		tokens = append(tokens, k.client.Publish(MetricTopic(park, m), 1, true, body))
