@@ -1,0 +1,173 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eipgw/eipgw/gateway/wal"
+)
+
+// store appends a polled batch to the log. If the log cannot take it (a
+// full disk), the batch is held in memory, and so is every later batch
+// until the memory queue has drained, so that order is kept.
+func (e *Edge) store(w *wal.WAL, m message) {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	if len(e.mem) == 0 {
+		err := w.Append(m.seq, m.topic, m.payload, m.polled)
+		if err == nil || errors.Is(err, wal.ErrFull) {
+			return // ErrFull was counted and logged through OnDrop
+		}
+		e.m.walErrors.Inc()
+		e.log.Error("write-ahead log append failed; holding batches in memory", "seq", m.seq, "err", err)
+	}
+	m.payload = append([]byte(nil), m.payload...)
+	if len(e.mem) >= memCap {
+		old := e.mem[0]
+		e.mem = e.mem[1:]
+		e.m.dropped.WithLabelValues("overflow").Inc()
+		e.count(func(s *Stats) { s.Dropped++ })
+		e.log.Error("batches lost: memory queue full while the write-ahead log fails", "count", 1, "first_seq", old.seq, "last_seq", old.seq, "reason", "overflow")
+	}
+	e.mem = append(e.mem, m)
+	e.m.overflowed.Set(float64(len(e.mem)))
+	select {
+	case e.memNotify <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Edge) popMem() (message, bool) {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	if len(e.mem) == 0 {
+		return message{}, false
+	}
+	m := e.mem[0]
+	e.mem = e.mem[1:]
+	e.m.overflowed.Set(float64(len(e.mem)))
+	return m, true
+}
+
+type inflight struct {
+	msg     message
+	fromWAL bool
+	tok     mqtt.Token
+}
+
+// publish feeds the broker from the log (then from the memory queue),
+// keeping at most maxInflight batches unacknowledged, and marks each
+// acknowledged batch in the log. After stop it goes on until everything is
+// acknowledged or the publish timeout passes.
+func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan struct{}) error {
+	r := w.Reader()
+	defer r.Close()
+	var pending []inflight
+	pendingBytes := 0
+	send := func(f inflight) {
+		f.tok = c.Publish(f.msg.topic, 1, false, f.msg.payload)
+		pending = append(pending, f)
+		pendingBytes += len(f.msg.payload)
+		e.m.published.Inc()
+		e.count(func(s *Stats) { s.Published++ })
+	}
+	var deadline <-chan time.Time
+	for {
+		var walWait, settled <-chan struct{}
+		var settling <-chan time.Time
+		ready, wait := e.conn.Ready()
+		switch {
+		case !ready && wait > 0:
+			settling = time.After(wait)
+		case !ready:
+			settled = e.conn.Changed()
+		}
+		for ready && len(pending) < e.maxInflight && (len(pending) == 0 || pendingBytes < maxInflightBytes) {
+			rec, ok, wait, err := r.TryNext()
+			if err != nil {
+				return fmt.Errorf("edge: reading the write-ahead log: %w", err)
+			}
+			if ok {
+				if rec.Time.Before(started) {
+					e.m.replayed.Inc()
+					e.count(func(s *Stats) { s.Replayed++ })
+				}
+				send(inflight{msg: message{seq: rec.Seq, topic: rec.Topic, payload: rec.Payload}, fromWAL: true})
+				continue
+			}
+			walWait = wait
+			if m, ok := e.popMem(); ok {
+				send(inflight{msg: m})
+				continue
+			}
+			break
+		}
+		if stop == nil && len(pending) == 0 && walWait != nil {
+			return nil // stopping, and everything is acknowledged
+		}
+		if !ready {
+			walWait = nil // nothing can be sent before the connection is up
+		}
+		var head <-chan struct{}
+		if len(pending) > 0 {
+			head = pending[0].tok.Done()
+		}
+		select {
+		case <-head:
+			h := pending[0]
+			pending = pending[1:]
+			pendingBytes -= len(h.msg.payload)
+			if err := h.tok.Error(); err != nil {
+				e.log.Warn("publish not acknowledged; sending again", "seq", h.msg.seq, "err", err)
+				e.m.republish.Inc()
+				send(h)
+				continue
+			}
+			if h.fromWAL {
+				w.Ack(h.msg.seq)
+			}
+			e.m.acked.Inc()
+			e.count(func(s *Stats) { s.Acked++ })
+		case <-walWait:
+		case <-settled:
+		case <-settling:
+		case <-e.memNotify:
+		case <-stop:
+			stop = nil
+			deadline = time.After(e.publishTimeout)
+		case <-deadline:
+			e.keepUnsent(w, pending)
+			return nil
+		}
+	}
+}
+
+// keepUnsent runs at the publish timeout: batches from the log stay there;
+// batches held in memory are appended to the log now if it takes them, and
+// are otherwise lost, counted and logged.
+func (e *Edge) keepUnsent(w *wal.WAL, pending []inflight) {
+	var mem []message
+	for _, p := range pending {
+		if !p.fromWAL {
+			mem = append(mem, p.msg)
+		}
+	}
+	for {
+		m, ok := e.popMem()
+		if !ok {
+			break
+		}
+		mem = append(mem, m)
+	}
+	for _, m := range mem {
+		if err := w.Append(m.seq, m.topic, m.payload, m.polled); err != nil {
+			e.m.dropped.WithLabelValues("overflow").Inc()
+			e.count(func(s *Stats) { s.Dropped++ })
+			e.log.Error("batches lost: not acknowledged at shutdown and the write-ahead log refused them",
+				"count", 1, "first_seq", m.seq, "last_seq", m.seq, "reason", "overflow", "err", err)
+		}
+	}
+}
