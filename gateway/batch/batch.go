@@ -170,8 +170,12 @@ func Decode(data []byte) (*Batch, error) {
 
 // decodeSlow is Decode through encoding/json.
 func decodeSlow(data []byte) (*Batch, error) {
+	if err := checkStrict(data); err != nil {
+		return nil, err
+	}
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
