@@ -38,7 +38,9 @@ type File struct {
 
 // MQTT is the connection to the broker.
 type MQTT struct {
-	// Broker is the broker URL: tcp://host:port, ssl://host:port or ws://.
+	// Broker is the broker URL: tcp://host:port, or with TLS
+	// ssl://host:port (also tls://, mqtts://, wss://). Credentials never go
+	// in the URL.
 	Broker   string `yaml:"broker"`
 	ClientID string `yaml:"client_id"`
 	Username string `yaml:"username"`
@@ -49,6 +51,8 @@ type MQTT struct {
 	KeepAlive time.Duration `yaml:"keepalive"`
 	// ConnectTimeout bounds each connection attempt (default 10s).
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// TLS configures a TLS broker URL (config/tls.go).
+	TLS *TLS `yaml:"tls"`
 
 	// Password holds the resolved secret after Load.
 	Password string `yaml:"-"`
@@ -138,6 +142,7 @@ type Ingest struct {
 // InfluxDB is the storage target, written through the v2 write API (which
 // InfluxDB 1.8+, 2.x and 3.x serve).
 type InfluxDB struct {
+	// URL is the base URL, http:// or https://, without credentials.
 	URL string `yaml:"url"`
 	// Org is the organisation (ignored by InfluxDB 1.8).
 	Org string `yaml:"org"`
@@ -149,6 +154,8 @@ type InfluxDB struct {
 	TokenFile string `yaml:"token_file"`
 	// Timeout bounds one write request (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
+	// TLS configures an https:// URL (config/tls.go).
+	TLS *TLS `yaml:"tls"`
 
 	// Token holds the resolved secret after Load.
 	Token string `yaml:"-"`
@@ -158,26 +165,34 @@ type InfluxDB struct {
 // whether a device profile name exists (nil skips that check). The returned
 // error, if any, is an Errors listing every problem.
 func Load(path string, knownProfile func(string) bool) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
 	return Parse(path, data, knownProfile)
 }
 
-// Parse is Load on bytes already read; name is used in errors.
+// Parse is Load on bytes already read; name is used in errors. Type errors
+// do not stop it: the fields that decoded are defaulted and validated, and
+// every problem is reported together (checks of a field that failed to
+// decode are left out, they would only repeat it).
 func Parse(name string, data []byte, knownProfile func(string) bool) (*File, error) {
 	var f File
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: name, Msg: sizeMsg(int64(len(data)))}}
+	}
 	src, errs := Decode(name, data, &f)
 	f.Source = src
-	if len(errs) > 0 {
+	if !decodedAnything(src) {
 		return &f, errs.Err()
 	}
+	var checks Errors
 	f.applyDefaults()
-	errs = append(errs, f.validate(knownProfile)...)
-	errs = append(errs, f.validateDelivery()...)
-	errs = append(errs, f.validateParkEngine()...)
-	errs = append(errs, f.resolveSecrets()...)
+	checks = append(checks, f.validate(knownProfile)...)
+	checks = append(checks, f.validateDelivery()...)
+	checks = append(checks, f.validateParkEngine()...)
+	checks = append(checks, f.resolveSecrets()...)
+	errs = append(errs, withoutDecodeFailures(checks, errs)...)
 	return &f, errs.Err()
 }
 
@@ -247,11 +262,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		errs = append(errs, s.Errorf("mqtt", "required section is missing"))
 	} else {
 		m := f.MQTT
-		if m.Broker == "" {
-			errs = append(errs, s.Errorf("mqtt.broker", "required field is missing"))
-		} else if !strings.Contains(m.Broker, "://") {
-			errs = append(errs, s.Errorf("mqtt.broker", "%q must be a URL such as tcp://127.0.0.1:1883", m.Broker))
-		}
+		errs = append(errs, m.validateEndpoint(s)...)
 		if m.PasswordEnv != "" && m.PasswordFile != "" {
 			errs = append(errs, s.Errorf("mqtt.password_file", "set password_env or password_file, not both"))
 		}
@@ -323,15 +334,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		if db := in.InfluxDB; db == nil {
 			errs = append(errs, s.Errorf("ingest.influxdb", "required section is missing"))
 		} else {
-			if !strings.HasPrefix(db.URL, "http://") && !strings.HasPrefix(db.URL, "https://") {
-				errs = append(errs, s.Errorf("ingest.influxdb.url", "%q must be an http:// or https:// URL", db.URL))
-			}
-			if db.Bucket == "" {
-				errs = append(errs, s.Errorf("ingest.influxdb.bucket", "required field is missing"))
-			}
-			if db.TokenEnv != "" && db.TokenFile != "" {
-				errs = append(errs, s.Errorf("ingest.influxdb.token_file", "set token_env or token_file, not both"))
-			}
+			errs = append(errs, validateInfluxDB(s, "ingest.influxdb", db)...)
 		}
 	}
 	return errs

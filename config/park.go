@@ -372,15 +372,7 @@ func (v *parkValidator) check(p *ParkEngine) {
 	if db := p.InfluxDB; db == nil {
 		v.add(root+".influxdb", "required section is missing")
 	} else {
-		if !strings.HasPrefix(db.URL, "http://") && !strings.HasPrefix(db.URL, "https://") {
-			v.add(root+".influxdb.url", "%q must be an http:// or https:// URL", db.URL)
-		}
-		if db.Bucket == "" {
-			v.add(root+".influxdb.bucket", "required field is missing")
-		}
-		if db.TokenEnv != "" && db.TokenFile != "" {
-			v.add(root+".influxdb.token_file", "set token_env or token_file, not both")
-		}
+		v.errs = append(v.errs, validateInfluxDB(v.s, root+".influxdb", db)...)
 	}
 	if p.Reference.Convention != "fixed" {
 		v.add(root+".reference.convention", "unsupported convention %q (supported: fixed)", p.Reference.Convention)
