@@ -43,10 +43,18 @@ func ExceptionQuality(code byte) Quality { return exceptionQualities[code] }
 
 // Reading is one point of one poll. Value is meaningful only when Quality is
 // Good; a string point carries Text instead.
+//
+// A point read exactly as an integer (see Point.ValueKind) also carries its
+// exact value: Kind is IntValue with Int set, or UintValue with Uint set, and
+// Value holds the nearest float64 for consumers that compute with it.
 type Reading struct {
-	Point   *Point
-	Value   float64
-	Text    string
+	Point *Point
+	Value float64
+	Int   int64
+	Uint  uint64
+	Kind  ValueKind
+	Text  string
+	// Quality says whether the value is usable.
 	Quality Quality
 }
 
@@ -492,12 +500,7 @@ func (b *Bus) run(d *Device) {
 				rd.Value, rd.Text, rd.Quality = 0, rd.Point.DecodeText(at), Good
 				continue
 			}
-			v, ok := rd.Point.Decode(at)
-			if ok {
-				rd.Value, rd.Quality = v, Good
-			} else {
-				rd.Value, rd.Quality = 0, OutOfRange
-			}
+			rd.Point.decodeReading(rd, at)
 		}
 	}
 }

@@ -169,23 +169,153 @@ func (pt *Point) raw(regs []uint16) float64 {
 
 // bcd decodes big-endian packed BCD digits; NaN if a nibble is above 9.
 func bcd(b []byte) float64 {
+	v, ok := bcdInt(b)
+	if !ok {
+		return math.NaN()
+	}
+	return float64(v)
+}
+
+// bcdInt decodes big-endian packed BCD digits; ok is false if a nibble is
+// above 9.
+func bcdInt(b []byte) (uint64, bool) {
 	var v uint64
 	for _, c := range b {
 		hi, lo := c>>4, c&0x0F
 		if hi > 9 || lo > 9 {
-			return math.NaN()
+			return 0, false
 		}
 		v = v*100 + uint64(hi)*10 + uint64(lo)
 	}
-	return float64(v)
+	return v, true
+}
+
+// ValueKind says in which form a reading's value is exact.
+type ValueKind uint8
+
+const (
+	// FloatValue: the value is Value, a float64.
+	FloatValue ValueKind = iota
+	// IntValue: the value is exactly Int; Value is its nearest float64.
+	IntValue
+	// UintValue: the value is exactly Uint; Value is its nearest float64.
+	UintValue
+)
+
+func (k ValueKind) String() string {
+	switch k {
+	case IntValue:
+		return "int"
+	case UintValue:
+		return "uint"
+	}
+	return "float"
+}
+
+// exactKind is the kind of a point's readings: an integer register type
+// (int16, uint16, int32, uint32, int64, uint64, bcd16, bcd32, bool) read
+// with scale 1 and offset 0 is exact, uint64 as UintValue and the others as
+// IntValue (their whole range fits int64); anything scaled, offset or
+// floating-point is FloatValue.
+func exactKind(dt dataType, scale, offset float64) ValueKind {
+	if scale != 1 || offset != 0 {
+		return FloatValue
+	}
+	switch dt {
+	case typeInt16, typeUint16, typeInt32, typeUint32, typeInt64, typeBCD16, typeBCD32, typeBool:
+		return IntValue
+	case typeUint64:
+		return UintValue
+	}
+	return FloatValue
+}
+
+// rawBits decodes the registers of an integer point to its 64 bits: the
+// two's complement of a signed value, sign-extended; ok is false for an
+// invalid BCD digit.
+func (pt *Point) rawBits(regs []uint16) (u uint64, ok bool) {
+	if pt.dtype == typeBool {
+		if pt.table.Bits() {
+			return uint64(regs[0] & 1), true
+		}
+		return uint64(regs[0] >> pt.bit & 1), true
+	}
+	var b [8]byte
+	n := pt.dtype.words()
+	pt.order.canonical(b[:2*n], regs[:n])
+	switch pt.dtype {
+	case typeBCD16, typeBCD32:
+		return bcdInt(b[:2*n])
+	case typeInt16:
+		return uint64(int64(int16(binary.BigEndian.Uint16(b[:])))), true
+	case typeUint16:
+		return uint64(binary.BigEndian.Uint16(b[:])), true
+	case typeInt32:
+		return uint64(int64(int32(binary.BigEndian.Uint32(b[:])))), true
+	case typeUint32:
+		return uint64(binary.BigEndian.Uint32(b[:])), true
+	}
+	return binary.BigEndian.Uint64(b[:]), true // int64, uint64
+}
+
+// decodeReading sets rd's value, kind and quality (Good, or OutOfRange
+// for an unusable value) from the point's registers. It does not
+// allocate: it runs for every value of every poll.
+func (pt *Point) decodeReading(rd *Reading, regs []uint16) {
+	rd.Kind, rd.Int, rd.Uint = pt.kind, 0, 0
+	var ok bool
+	switch pt.kind {
+	case IntValue:
+		var u uint64
+		if u, ok = pt.rawBits(regs); ok {
+			rd.Int = int64(u)
+			rd.Value = float64(rd.Int)
+			ok = pt.intInRange(rd.Int)
+		}
+	case UintValue:
+		if rd.Uint, ok = pt.rawBits(regs); ok {
+			rd.Value = float64(rd.Uint)
+			ok = pt.uintInRange(rd.Uint)
+		}
+	default:
+		rd.Value, ok = pt.Decode(regs)
+	}
+	if ok {
+		rd.Quality = Good
+	} else {
+		rd.Value, rd.Int, rd.Uint, rd.Quality = 0, 0, 0, OutOfRange
+	}
+}
+
+// intInRange and uintInRange compare an exact value with the point's
+// [Min, Max] without rounding it to a float64.
+func (pt *Point) intInRange(v int64) bool {
+	return !pt.emptyRange && v >= pt.minInt && v <= pt.maxInt
+}
+
+func (pt *Point) uintInRange(v uint64) bool {
+	return !pt.emptyRange && v >= pt.minUint && v <= pt.maxUint
 }
 
 // Decode returns the point's engineering value from its registers (regs
 // starts at the point's first register; for coils and discrete inputs each
 // element is one bit, 0 or 1) and whether it is usable: NaN, infinities,
 // invalid BCD digits and values outside [Min, Max] are not. A string point
-// decodes to 0 with ok true; its text comes from DecodeText.
+// decodes to 0 with ok true; its text comes from DecodeText. An exact
+// integer point (ValueKind) returns the nearest float64 of its value, its
+// range checked exactly.
 func (pt *Point) Decode(regs []uint16) (v float64, inRange bool) {
+	switch pt.kind {
+	case IntValue, UintValue:
+		u, ok := pt.rawBits(regs)
+		switch {
+		case !ok:
+			return math.NaN(), false // an invalid BCD digit
+		case pt.kind == UintValue:
+			return float64(u), pt.uintInRange(u)
+		}
+		return float64(int64(u)), pt.intInRange(int64(u))
+	}
 	if pt.dtype == typeString {
 		return 0, true
 	}

@@ -432,6 +432,21 @@ func FuzzDecode(f *testing.F) {
 		if usable := !math.IsNaN(v) && !math.IsInf(v, 0); ok != usable {
 			t.Fatalf("%s %s: Decode(%04X) = %v, %v", pt.Type, pt.Order, regs, v, ok)
 		}
+		// The poll's decoding agrees, and a 64-bit integer is exact: its
+		// bits give back the registers.
+		var rd Reading
+		pt.decodeReading(&rd, regs)
+		if (rd.Quality == Good) != ok || (ok && rd.Value != v) || rd.Kind != pt.ValueKind() {
+			t.Fatalf("%s %s: decodeReading(%04X) = %+v, Decode %v, %v", pt.Type, pt.Order, regs, rd, v, ok)
+		}
+		if bits := uint64(rd.Int); pt.Words() == 4 && rd.Kind != FloatValue {
+			if rd.Kind == UintValue {
+				bits = rd.Uint
+			}
+			if got := regsOf(pt.Order, bits); !slices.Equal(got, regs[:4]) {
+				t.Fatalf("%s %s: exact value %d of %04X is not the registers' (%04X)", pt.Type, pt.Order, bits, regs[:4], got)
+			}
+		}
 		// Whatever decodes exactly encodes back to the same registers.
 		exact := pt.Words() < 4 || math.Abs(v) <= 1<<53
 		if pt.Type == "float32" || pt.Type == "float64" {
@@ -480,4 +495,185 @@ points:
 	// Output:
 	// 123.456 true
 	// -1.000 false
+}
+
+func TestValueKind(t *testing.T) {
+	tests := []struct {
+		typ   string
+		extra []string
+		want  ValueKind
+	}{
+		{"int16", nil, IntValue},
+		{"uint16", nil, IntValue},
+		{"int32", nil, IntValue},
+		{"uint32", []string{"order: CDAB"}, IntValue},
+		{"int64", nil, IntValue},
+		{"uint64", nil, UintValue},
+		{"bcd16", nil, IntValue},
+		{"bcd32", nil, IntValue},
+		{"bool", []string{"bit: 3"}, IntValue},
+		{"uint32", []string{"scale: 1"}, IntValue},
+		{"uint32", []string{"scale: 1.0", "offset: 0"}, IntValue},
+		{"int64", []string{"min: -5", "max: 5"}, IntValue},
+		// Scaled or offset integers are floats.
+		{"uint32", []string{"scale: 0.1"}, FloatValue},
+		{"uint64", []string{"scale: 2"}, FloatValue},
+		{"int16", []string{"offset: -40"}, FloatValue},
+		{"float32", nil, FloatValue},
+		{"float64", nil, FloatValue},
+		{"string", []string{"length: 2"}, FloatValue},
+	}
+	for _, tt := range tests {
+		if got := onePoint(t, tt.typ, "", tt.extra...).ValueKind(); got != tt.want {
+			t.Errorf("%s %v: ValueKind() = %v, want %v", tt.typ, tt.extra, got, tt.want)
+		}
+	}
+}
+
+// regsOf lays the big-endian 64 bits u out as the four registers of order.
+func regsOf(order string, u uint64) []uint16 {
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(u >> (56 - 8*i))
+	}
+	regs := make([]uint16, 4)
+	byteOrders[order].fromCanonical(regs, b[:])
+	return regs
+}
+
+func TestDecodeExact64(t *testing.T) {
+	// Values a float64 cannot hold, and the extremes.
+	signed := []int64{math.MinInt64, math.MaxInt64, 1<<53 + 1, -(1<<53 + 1), 9007199254740993, -1, 0}
+	unsigned := []uint64{math.MaxUint64, 1<<64 - 2, 1<<63 + 1, 1<<53 + 1, 0}
+	// The hand-worked image of 2^53+1 = 0x0020000000000001 in each order.
+	if got := regsOf("ABCD", 1<<53+1); !slices.Equal(got, []uint16{0x0020, 0, 0, 0x0001}) {
+		t.Fatalf("ABCD image %04X", got)
+	}
+	if got := regsOf("DCBA", 1<<53+1); !slices.Equal(got, []uint16{0x0100, 0, 0, 0x2000}) {
+		t.Fatalf("DCBA image %04X", got)
+	}
+	for _, order := range orders {
+		pt := onePoint(t, "int64", order)
+		for _, want := range signed {
+			var rd Reading
+			pt.decodeReading(&rd, regsOf(order, uint64(want)))
+			if rd.Quality != Good || rd.Kind != IntValue || rd.Int != want || rd.Uint != 0 || rd.Value != float64(want) {
+				t.Errorf("int64 %s %d: got %+v", order, want, rd)
+			}
+		}
+		pt = onePoint(t, "uint64", order)
+		for _, want := range unsigned {
+			var rd Reading
+			pt.decodeReading(&rd, regsOf(order, want))
+			if rd.Quality != Good || rd.Kind != UintValue || rd.Uint != want || rd.Int != 0 || rd.Value != float64(want) {
+				t.Errorf("uint64 %s %d: got %+v", order, want, rd)
+			}
+		}
+	}
+	// The float64 of 2^53+1 is 2^53: only Int tells them apart.
+	var a, b Reading
+	pt := onePoint(t, "int64", "")
+	pt.decodeReading(&a, regsOf("ABCD", 1<<53))
+	pt.decodeReading(&b, regsOf("ABCD", 1<<53+1))
+	if a.Value != b.Value || a.Int == b.Int {
+		t.Errorf("2^53: %+v, 2^53+1: %+v", a, b)
+	}
+}
+
+func TestDecodeExactSmallTypes(t *testing.T) {
+	tests := []struct {
+		typ, order string
+		extra      []string
+		regs       []uint16
+		want       int64
+	}{
+		{"int16", "", nil, []uint16{0x8000}, math.MinInt16},
+		{"uint16", "BADC", nil, []uint16{0xFFFF}, math.MaxUint16},
+		{"int32", "CDAB", nil, []uint16{0x0000, 0x8000}, math.MinInt32},
+		{"uint32", "", nil, []uint16{0xFFFF, 0xFFFF}, math.MaxUint32},
+		{"bcd16", "", nil, []uint16{0x9999}, 9999},
+		{"bcd32", "CDAB", nil, []uint16{0x5678, 0x1234}, 12345678},
+		{"bool", "", []string{"bit: 15"}, []uint16{0x8000}, 1},
+		{"bool", "", []string{"bit: 14"}, []uint16{0x8000}, 0},
+	}
+	for _, tt := range tests {
+		pt := onePoint(t, tt.typ, tt.order, tt.extra...)
+		var rd Reading
+		pt.decodeReading(&rd, tt.regs)
+		if rd.Quality != Good || rd.Kind != IntValue || rd.Int != tt.want || rd.Value != float64(tt.want) {
+			t.Errorf("%s %s %04X: got %+v, want %d", tt.typ, tt.order, tt.regs, rd, tt.want)
+		}
+	}
+	// An invalid BCD digit is out of range, with no value.
+	var rd Reading
+	onePoint(t, "bcd32", "").decodeReading(&rd, []uint16{0x0000, 0x00F0})
+	if rd.Quality != OutOfRange || rd.Int != 0 || rd.Value != 0 {
+		t.Errorf("invalid BCD: %+v", rd)
+	}
+	// A scaled integer stays a float.
+	onePoint(t, "uint32", "", "scale: 0.5").decodeReading(&rd, []uint16{0, 3})
+	if rd.Quality != Good || rd.Kind != FloatValue || rd.Value != 1.5 || rd.Int != 0 {
+		t.Errorf("scaled uint32: %+v", rd)
+	}
+}
+
+func TestDecodeExactRange(t *testing.T) {
+	const two53 = 1 << 53
+	tests := []struct {
+		typ    string
+		limits []string
+		in     []uint64 // bits of values in range
+		out    []uint64 // and out of range
+	}{
+		// A float64 max of 2^53 would let 2^53+1 through.
+		{"int64", []string{"max: 9007199254740992"}, []uint64{two53, 0, 1 << 63}, []uint64{two53 + 1, math.MaxInt64}},
+		{"int64", []string{"min: -9007199254740992"}, []uint64{-two53 & math.MaxUint64, 0}, []uint64{-(two53 + 1) & math.MaxUint64, 1 << 63}},
+		{"int64", []string{"min: 9223372036854775807"}, []uint64{math.MaxInt64}, []uint64{math.MaxInt64 - 1, 0}},
+		{"int64", []string{"min: -9223372036854775808", "max: -9223372036854775808"}, []uint64{1 << 63}, []uint64{1<<63 + 1, math.MaxInt64}},
+		{"uint64", []string{"min: 18446744073709551615"}, []uint64{math.MaxUint64}, []uint64{math.MaxUint64 - 1, 0}},
+		{"uint64", []string{"max: 18446744073709551614"}, []uint64{math.MaxUint64 - 1, 0}, []uint64{math.MaxUint64}},
+		{"uint64", []string{"min: 9007199254740993", "max: 9007199254740993"}, []uint64{two53 + 1}, []uint64{two53, two53 + 2}},
+		// Beyond the type, and fractional bounds: ceil(min), floor(max).
+		{"uint64", []string{"min: -1e30", "max: 1e30"}, []uint64{0, math.MaxUint64}, nil},
+		{"int64", []string{"min: -0.5", "max: 2.5"}, []uint64{0, 2}, []uint64{3, math.MaxUint64}},
+		{"int64", []string{"min: 1e3"}, []uint64{1000}, []uint64{999}},
+		{"uint64", []string{"max: -1"}, nil, []uint64{0, 1, math.MaxUint64}},
+		{"uint64", []string{"max: .inf", "min: -.inf"}, []uint64{0, math.MaxUint64}, nil},
+	}
+	for _, tt := range tests {
+		pt := onePoint(t, tt.typ, "", tt.limits...)
+		for _, set := range []struct {
+			bits []uint64
+			want Quality
+		}{{tt.in, Good}, {tt.out, OutOfRange}} {
+			for _, u := range set.bits {
+				var rd Reading
+				regs := regsOf("ABCD", u)
+				pt.decodeReading(&rd, regs)
+				if rd.Quality != set.want {
+					t.Errorf("%s %v: bits %#x: quality %s, want %s", tt.typ, tt.limits, u, rd.Quality, set.want)
+				}
+				if _, ok := pt.Decode(regs); ok != (set.want == Good) {
+					t.Errorf("%s %v: bits %#x: Decode in range = %v", tt.typ, tt.limits, u, ok)
+				}
+			}
+		}
+	}
+}
+
+func TestExactRangeEmptyIsAnError(t *testing.T) {
+	_, errs := ParseProfile("p.yaml", []byte("kind: k\npoints:\n  - {name: total, address: 0, type: int64, unit: Wh, min: 9007199254740993, max: 9007199254740992}\n"))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "min 9007199254740993 is above max 9007199254740992") || errs[0].Line != 3 {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+func TestDecodeReadingDoesNotAllocate(t *testing.T) {
+	for _, pt := range []*Point{onePoint(t, "uint64", "CDAB", "max: 100"), onePoint(t, "int32", ""), onePoint(t, "float32", "")} {
+		var rd Reading
+		regs := []uint16{1, 2, 3, 4}
+		if n := testing.AllocsPerRun(100, func() { pt.decodeReading(&rd, regs) }); n != 0 {
+			t.Errorf("%s: %v allocations per reading", pt.Type, n)
+		}
+	}
 }

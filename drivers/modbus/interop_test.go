@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -235,5 +236,72 @@ func TestInteropMbpollReadsRTUServer(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("mbpoll output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// pymodbus encodes 64-bit integers that a float64 cannot hold (2^53+1,
+// the extremes); the driver reads them exactly in every byte order, and
+// compares them with a range exactly.
+func TestInteropPymodbusExact64(t *testing.T) {
+	requirePymodbus(t)
+	port := freePort(t)
+	startPymodbus(t, "--mode", "tcp", "--port", strconv.Itoa(port))
+	// EXACT of testdata/pymodbus_server.py, at 400 + 24*order + 4*i.
+	exact := []struct {
+		typ string
+		i   int64
+		u   uint64
+	}{
+		{"int64", math.MinInt64, 0},
+		{"int64", math.MaxInt64, 0},
+		{"int64", 1<<53 + 1, 0},
+		{"int64", -(1<<53 + 1), 0},
+		{"uint64", 0, math.MaxUint64},
+		{"uint64", 0, 9007199254740993},
+	}
+	var y strings.Builder
+	y.WriteString("kind: interop\npoints:\n")
+	for k, order := range interopOrders {
+		for i, e := range exact {
+			fmt.Fprintf(&y, "  - {name: x%d_%s, address: %d, type: %s, order: %s, unit: Wh}\n", i, order, 400+24*k+4*i, e.typ, order)
+		}
+	}
+	// A float64 max of 2^53 would let 2^53+1 through.
+	y.WriteString("  - {name: capped, address: 408, type: int64, max: 9007199254740992, unit: Wh}\n")
+	y.WriteString("  - {name: capped_u, address: 420, type: uint64, max: 9007199254740992, unit: Wh}\n")
+	d := NewDevice(config.Device{Name: "peer", Unit: 1, Interval: time.Second}, mustParse(t, y.String()))
+	b, err := NewBus(config.Bus{Name: "interop", Transport: config.TransportTCP, Address: fmt.Sprintf("127.0.0.1:%d", port), Timeout: 300 * time.Millisecond},
+		[]*Device{d}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := b.ReadBlock(1, Holding, 0, 1); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("server not answering: %v", err)
+		}
+	}
+	got := map[string]Reading{}
+	for _, r := range b.Poll(d) {
+		got[r.Point.Name] = r
+	}
+	for _, order := range interopOrders {
+		for i, e := range exact {
+			r := got[fmt.Sprintf("x%d_%s", i, order)]
+			if e.typ == "int64" && (r.Quality != Good || r.Kind != IntValue || r.Int != e.i || r.Value != float64(e.i)) {
+				t.Errorf("%s int64: got %+v, want %d", order, r, e.i)
+			}
+			if e.typ == "uint64" && (r.Quality != Good || r.Kind != UintValue || r.Uint != e.u || r.Value != float64(e.u)) {
+				t.Errorf("%s uint64: got %+v, want %d", order, r, e.u)
+			}
+		}
+	}
+	if q := got["capped"].Quality; q != OutOfRange {
+		t.Errorf("int64 2^53+1 with max 2^53: %s", q)
+	}
+	if q := got["capped_u"].Quality; q != OutOfRange {
+		t.Errorf("uint64 2^53+1 with max 2^53: %s", q)
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"embed"
 	"fmt"
 	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/eipgw/eipgw/config"
 )
@@ -66,7 +69,8 @@ type Point struct {
 	Offset float64  `yaml:"offset"`
 	Unit   string   `yaml:"unit"`
 	// Min and Max bound a plausible value; outside, the reading is
-	// out_of_range.
+	// out_of_range. For an exact integer point (ValueKind) they are
+	// compared exactly, as written in the file, even beyond 2^53.
 	Min         *float64 `yaml:"min"`
 	Max         *float64 `yaml:"max"`
 	Description string   `yaml:"description"`
@@ -81,6 +85,15 @@ type Point struct {
 	fromF32  bool
 	minValue float64
 	maxValue float64
+
+	// Exact integer points: the kind of their readings and [Min, Max] as
+	// whole numbers in that kind's domain (emptyRange: no value is in it).
+	kind             ValueKind
+	minInt, maxInt   int64
+	minUint, maxUint uint64
+	emptyRange       bool
+	// minText and maxText are Min and Max as written in the file.
+	minText, maxText string
 }
 
 // Profiles is a set of profiles by name (file name without .yaml).
@@ -168,6 +181,7 @@ func ParseProfile(file string, data []byte) (*Profile, config.Errors) {
 		return nil, errs
 	}
 	p.Source = file
+	p.limitTexts(data)
 	errs = p.prepare(src)
 	if len(errs) > 0 {
 		return nil, errs
@@ -265,6 +279,8 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 		}
 		if pt.minValue > pt.maxValue {
 			errs = append(errs, src.Errorf(path+".min", "min %g is above max %g", pt.minValue, pt.maxValue))
+		} else if pt.prepareExact() && pt.Min != nil && pt.Max != nil {
+			errs = append(errs, src.Errorf(path+".min", "min %s is above max %s: no %s value is in range", limitText(pt.minText, *pt.Min), limitText(pt.maxText, *pt.Max), pt.Type))
 		}
 		if pt.Unit == "" {
 			errs = append(errs, src.Errorf(path+".unit", "required field is missing (use \"1\" for dimensionless)"))
@@ -272,6 +288,111 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 	}
 	return errs
 }
+
+// limitTexts records the min and max of each point as written in data, so
+// that an integer point compares 64-bit values with them exactly (a
+// float64 holds integers exactly only up to 2^53). data has been decoded
+// strictly already: what cannot be read here keeps the float64 bounds.
+func (p *Profile) limitTexts(data []byte) {
+	var doc struct {
+		Points []struct {
+			Min yaml.Node `yaml:"min"`
+			Max yaml.Node `yaml:"max"`
+		} `yaml:"points"`
+	}
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Points) != len(p.Points) {
+		return
+	}
+	text := func(n *yaml.Node) string {
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		if n.Kind != yaml.ScalarNode {
+			return ""
+		}
+		return n.Value
+	}
+	for i := range doc.Points {
+		p.Points[i].minText = text(&doc.Points[i].Min)
+		p.Points[i].maxText = text(&doc.Points[i].Max)
+	}
+}
+
+// prepareExact sets the point's value kind and, for an exact integer
+// point, its range as whole numbers: ceil(Min) to floor(Max), clamped to
+// int64 (IntValue) or uint64 (UintValue). It reports a range that no value
+// of the kind can meet.
+func (pt *Point) prepareExact() (empty bool) {
+	pt.kind = exactKind(pt.dtype, pt.scale, pt.Offset)
+	lo, hi := big.NewInt(math.MinInt64), big.NewInt(math.MaxInt64)
+	switch pt.kind {
+	case FloatValue:
+		return false
+	case UintValue:
+		lo, hi = new(big.Int), new(big.Int).SetUint64(math.MaxUint64)
+	}
+	if pt.Min != nil {
+		if math.IsInf(*pt.Min, 1) {
+			pt.emptyRange = true
+		} else if !math.IsInf(*pt.Min, -1) {
+			r := limitRat(pt.minText, *pt.Min)
+			c := new(big.Int).Neg(floorRat(new(big.Rat).Neg(r))) // ceil
+			if c.Cmp(lo) > 0 {
+				lo = c
+			}
+		}
+	}
+	if pt.Max != nil {
+		if math.IsInf(*pt.Max, -1) {
+			pt.emptyRange = true
+		} else if !math.IsInf(*pt.Max, 1) {
+			f := floorRat(limitRat(pt.maxText, *pt.Max))
+			if f.Cmp(hi) < 0 {
+				hi = f
+			}
+		}
+	}
+	if pt.emptyRange || lo.Cmp(hi) > 0 {
+		pt.emptyRange = true
+		return true
+	}
+	if pt.kind == UintValue {
+		pt.minUint, pt.maxUint = lo.Uint64(), hi.Uint64()
+	} else {
+		pt.minInt, pt.maxInt = lo.Int64(), hi.Int64()
+	}
+	return false
+}
+
+// limitRat is a bound exactly as written (text), or the float64 it was
+// decoded to when the text is not a number big.Rat reads the same way.
+func limitRat(text string, f float64) *big.Rat {
+	if r, ok := new(big.Rat).SetString(text); ok {
+		if g, _ := r.Float64(); g == f {
+			return r
+		}
+	}
+	return new(big.Rat).SetFloat64(f)
+}
+
+// limitText is a bound for messages: as written, or its float64.
+func limitText(text string, f float64) string {
+	if text != "" {
+		return text
+	}
+	return fmt.Sprint(f)
+}
+
+// floorRat is the largest integer not above r.
+func floorRat(r *big.Rat) *big.Int {
+	// Euclidean division by the positive denominator rounds down.
+	return new(big.Int).Div(r.Num(), r.Denom())
+}
+
+// ValueKind says how the point's readings are exact: IntValue or
+// UintValue for an integer register type with scale 1 and offset 0
+// (bool, bcd16 and bcd32 included), FloatValue otherwise.
+func (pt *Point) ValueKind() ValueKind { return pt.kind }
 
 // prepareShape checks what only some types take (bit, length, order) and
 // sets the point's size.

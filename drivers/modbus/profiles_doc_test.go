@@ -18,10 +18,12 @@ func renderProfiles(ps Profiles) string {
 	b.WriteString("Generated from `drivers/modbus/profiles/*.yaml` by `go test ./drivers/modbus -update-docs`;\n")
 	b.WriteString("a test fails when this page and the profiles disagree. Addresses are 0-based register\n")
 	b.WriteString("addresses; value = raw x scale + offset; a reading outside [min, max] has quality `out_of_range`.\n")
+	b.WriteString("Field is the point's type in the payload and in InfluxDB: `integer` (exact) for an integer\n")
+	b.WriteString("register type with no scale or offset, `float` otherwise (see contracts.md, Integers).\n")
 	for _, name := range ps.Names() {
 		p := ps[name]
 		fmt.Fprintf(&b, "\n## %s\n\n%s. Measurement `%s`, %s registers (function code %d).\n\n", name, p.Description, p.Kind, p.Table, map[string]int{"holding": 3, "input": 4}[p.Table])
-		b.WriteString("| point | address | type | order | scale | unit | min | max | description |\n|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| point | address | type | order | scale | field | unit | min | max | description |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, pt := range p.Points {
 			opt := func(f *float64) string {
 				if f == nil {
@@ -29,7 +31,11 @@ func renderProfiles(ps Profiles) string {
 				}
 				return fmt.Sprintf("%g", *f)
 			}
-			fmt.Fprintf(&b, "| `%s` | %d | %s | %s | %s | %s | %s | %s | %s |\n", pt.Name, pt.Address, pt.Type, pt.Order, opt(pt.Scale), pt.Unit, opt(pt.Min), opt(pt.Max), pt.Description)
+			field := "float"
+			if pt.ValueKind() != FloatValue {
+				field = "integer"
+			}
+			fmt.Fprintf(&b, "| `%s` | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", pt.Name, pt.Address, pt.Type, pt.Order, opt(pt.Scale), field, pt.Unit, opt(pt.Min), opt(pt.Max), pt.Description)
 		}
 		reads := p.Plan()
 		fmt.Fprintf(&b, "\nPolled in %d request(s):", len(reads))

@@ -13,6 +13,8 @@ own BinaryPayloadBuilder, never by eipgw:
           100*k + 50   uint64  17375808098319187968
           100*k + 60   float32 123.456
           100*k + 70   float64 123.456
+  holding 400 + 24*k + 4*i   the 64-bit integers of EXACT (i), in order k:
+          extremes and values a float64 cannot hold
   holding 500          answers 0.6 s late (LATE_SECONDS)
   input   0..9         1000 + address
   coils   0..15        on where address % 3 == 0
@@ -52,6 +54,15 @@ VALUES = [
     (70, "add_64bit_float", 123.456),
 ]
 
+EXACT = [
+    ("add_64bit_int", -2**63),
+    ("add_64bit_int", 2**63 - 1),
+    ("add_64bit_int", 2**53 + 1),
+    ("add_64bit_int", -(2**53 + 1)),
+    ("add_64bit_uint", 2**64 - 1),
+    ("add_64bit_uint", 9007199254740993),
+]
+
 
 class LateBlock(ModbusSequentialDataBlock):
     """Holding registers; a read covering LATE_ADDRESS answers late."""
@@ -71,6 +82,10 @@ def holding():
             getattr(b, method)(value)
             words = b.to_registers()
             regs[100 * k + offset: 100 * k + offset + len(words)] = words
+        for i, (method, value) in enumerate(EXACT):
+            b = BinaryPayloadBuilder(byteorder=byteorder, wordorder=wordorder)
+            getattr(b, method)(value)
+            regs[400 + 24 * k + 4 * i: 400 + 24 * k + 4 * i + 4] = b.to_registers()
     regs[LATE_ADDRESS] = 0x5A5A
     return regs
 
