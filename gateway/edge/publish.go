@@ -10,19 +10,37 @@ import (
 	"github.com/eipgw/eipgw/gateway/wal"
 )
 
-// store appends a polled batch to the log. If the log cannot take it (a
+// store appends a stamped batch to the log; the stamper calls it in
+// sequence order, holding its lock. If the log cannot write (a failing or
 // full disk), the batch is held in memory, and so is every later batch
-// until the memory queue has drained, so that order is kept.
-func (e *Edge) store(w *wal.WAL, m message) {
+// until the memory queue has moved into the log again or been published,
+// so that the log only ever receives increasing numbers. Every number that
+// does not reach the log is written exactly to the sequence file, so that
+// a crash never lets it be reused.
+func (e *Edge) store(w *wal.WAL, seq *seqStore, m message) {
 	e.memMu.Lock()
 	defer e.memMu.Unlock()
-	if len(e.mem) == 0 {
+	if e.flushMemLocked(w) {
 		err := w.Append(m.seq, m.topic, m.payload, m.polled)
-		if err == nil || errors.Is(err, wal.ErrFull) {
-			return // ErrFull was counted and logged through OnDrop
+		if err == nil {
+			seq.logged()
+			return
 		}
-		e.m.walErrors.Inc()
-		e.log.Error("write-ahead log append failed; holding batches in memory", "seq", m.seq, "err", err)
+		e.unlogged(seq, m.seq)
+		switch {
+		case errors.Is(err, wal.ErrFull):
+			return // dropped: counted and logged through OnDrop
+		case errors.Is(err, wal.ErrTooLarge):
+			// It can never enter the log; later batches need not wait.
+			m.noLog = true
+			e.log.Error("batch larger than a write-ahead log segment; publishing it from memory",
+				"seq", m.seq, "bytes", len(m.payload), "hint", "lower edge.max_batch_points or raise edge.wal.segment_mb")
+		default:
+			e.m.walErrors.Inc()
+			e.log.Error("write-ahead log append failed; holding batches in memory", "seq", m.seq, "err", err)
+		}
+	} else {
+		e.unlogged(seq, m.seq)
 	}
 	m.payload = append([]byte(nil), m.payload...)
 	if len(e.mem) >= memCap {
@@ -38,6 +56,46 @@ func (e *Edge) store(w *wal.WAL, m message) {
 	case e.memNotify <- struct{}{}:
 	default:
 	}
+}
+
+// unlogged records a number that did not reach the log.
+func (e *Edge) unlogged(seq *seqStore, n uint64) {
+	if err := seq.unlogged(n); err != nil {
+		e.m.seqErrors.Inc()
+		e.log.Error("cannot record a batch number held outside the write-ahead log; after a crash it could be reused", "seq", n, "err", err)
+	}
+}
+
+// flushMemLocked moves held batches into the log, oldest first, as long as
+// it takes them, and reports whether none is left waiting for it. Batches
+// that can never enter the log stay held for the publisher.
+func (e *Edge) flushMemLocked(w *wal.WAL) bool {
+	if len(e.mem) == 0 {
+		return true
+	}
+	kept := e.mem[:0]
+	moved, blocked := 0, false
+	for _, m := range e.mem {
+		if m.noLog || blocked {
+			kept = append(kept, m)
+			continue
+		}
+		err := w.Append(m.seq, m.topic, m.payload, m.polled)
+		switch {
+		case err == nil, errors.Is(err, wal.ErrFull): // appended, or dropped and counted
+			moved++
+		default:
+			blocked = true
+			kept = append(kept, m)
+		}
+	}
+	clear(e.mem[len(kept):])
+	e.mem = kept
+	if moved > 0 {
+		e.m.overflowed.Set(float64(len(e.mem)))
+		e.log.Info("write-ahead log writable again; moved held batches into it", "batches", moved, "still_held", len(e.mem))
+	}
+	return !blocked
 }
 
 func (e *Edge) popMem() (message, bool) {

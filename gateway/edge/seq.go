@@ -9,18 +9,29 @@ import (
 )
 
 // seqStore hands out the gateway's batch sequence numbers: strictly
-// increasing across restarts. To avoid a disk sync per batch it reserves
-// numbers in blocks: while running, the file holds the highest number that
-// may have been used. A clean stop records the exact last number, marked
-// "clean". After a crash the edge resumes after the last batch in its
-// write-ahead log (every number handed out was appended there first), and
-// only without one above the reserved block: numbers are never reused.
+// increasing across restarts, never reused, whatever a crash left behind.
+//
+// To avoid a disk sync per batch it reserves numbers in blocks: while
+// running normally, the file holds the highest number that may have been
+// used. A clean stop records the exact last number, marked "clean". After
+// a crash the edge resumes after the last batch in its write-ahead log,
+// since every number handed out was appended there first — so a crash
+// leaves no false gap.
+//
+// When a numbered batch could not be appended (a full or failing disk:
+// the batch is held in memory or dropped), that no longer holds, and the
+// store switches to exact mode: every such number is written to the file
+// at once, marked "strict", and a restart after a crash resumes after it
+// even though the log ends lower. The batches lost with memory then show
+// as a gap that ingest declares missing, and their numbers are never
+// given to other batches. The next successful append ends exact mode.
 type seqStore struct {
 	path     string
 	last     uint64 // last number handed out
 	reserved uint64 // highest number covered by the file
 	block    uint64
 	clean    bool // the file was written by a clean stop
+	strict   bool // the file holds an exact number a crash must not go below
 }
 
 const seqFile = "seq"
@@ -33,12 +44,14 @@ func openSeq(dir string, block uint64) (*seqStore, error) {
 	case err != nil:
 		return nil, fmt.Errorf("reading sequence: %w", err)
 	default:
-		text, clean := strings.CutSuffix(strings.TrimSpace(string(b)), " clean")
+		text := strings.TrimSpace(string(b))
+		text, s.clean = strings.CutSuffix(text, " clean")
+		text, s.strict = strings.CutSuffix(text, markStrict)
 		v, err := strconv.ParseUint(strings.TrimSpace(text), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("sequence file %s is corrupt (%q): %w", s.path, b, err)
 		}
-		s.last, s.reserved, s.clean = v, v, clean
+		s.last, s.reserved = v, v
 	}
 	return s, nil
 }
@@ -51,8 +64,8 @@ func openSeq(dir string, block uint64) (*seqStore, error) {
 func (s *seqStore) next() (uint64, error) {
 	n := s.last + 1
 	var err error
-	if n > s.reserved {
-		if err = s.write(s.last+s.block, false); err == nil {
+	if n > s.reserved && !s.strict {
+		if err = s.write(s.last+s.block, markReserved); err == nil {
 			s.reserved = s.last + s.block
 		}
 	}
@@ -60,29 +73,53 @@ func (s *seqStore) next() (uint64, error) {
 	return n, err
 }
 
+// unlogged records that number n, handed out by next, did not reach the
+// write-ahead log: the file must hold it exactly before anything else
+// happens, so that a crash cannot reuse it.
+func (s *seqStore) unlogged(n uint64) error {
+	if err := s.write(n, markStrict); err != nil {
+		return err
+	}
+	s.strict, s.reserved = true, n
+	return nil
+}
+
+// logged records that the last number handed out reached the log: exact
+// mode ends, and the next number writes a block reservation again.
+func (s *seqStore) logged() {
+	if s.strict {
+		s.strict, s.reserved = false, s.last
+	}
+}
+
 // resumeAfter makes the next number follow walLast, the last batch in the
-// write-ahead log, when the file holds only a reservation (a crash).
+// write-ahead log. A reservation (a crash in normal mode) is not honoured
+// beyond the log: every number it covers above walLast was never used.
 func (s *seqStore) resumeAfter(walLast uint64) {
 	switch {
-	case s.clean:
+	case s.clean, s.strict:
 		s.last = max(s.last, walLast)
 	case walLast > 0:
 		s.last = walLast
 	}
+	s.clean, s.strict = false, false
 	s.reserved = s.last // the next number writes a new reservation first
 }
 
 // close records the exact last number so that a clean restart leaves no gap.
-func (s *seqStore) close() error { return s.write(s.last, true) }
+func (s *seqStore) close() error { return s.write(s.last, markClean) }
+
+// Marks after the number in the sequence file, all six bytes wide.
+const (
+	markReserved = "      "
+	markClean    = " clean"
+	markStrict   = "strict"
+)
 
 // write overwrites the file in place with a fixed-width record: no block
 // is allocated after the first write, so it works on a full disk, and the
 // 32 bytes sit in one sector.
-func (s *seqStore) write(v uint64, clean bool) error {
-	mark := "      "
-	if clean {
-		mark = " clean"
-	}
+func (s *seqStore) write(v uint64, mark string) error {
 	rec := fmt.Sprintf("%020d%s\n", v, mark) // 27 bytes
 	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {

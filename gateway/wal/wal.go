@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -398,14 +399,28 @@ func (w *WAL) Append(seq uint64, topic string, payload []byte, now time.Time) er
 	crc = crc32.Update(crc, castagnoli, payload)
 	binary.LittleEndian.PutUint32(hdr[0:4], uint32(size-headerLen))
 	binary.LittleEndian.PutUint32(hdr[4:8], crc)
-	w.bw.Write(hdr[:])
-	w.bw.WriteString(topic)
-	w.bw.Write(payload)
-	if err := w.bw.Flush(); err != nil {
-		// The file may now end in a partial record: reopen the segment
-		// at its last good size so later appends stay readable.
-		w.repairLocked(active)
-		return fmt.Errorf("wal: append seq %d: %w", seq, err)
+	write := func() error {
+		w.bw.Write(hdr[:])
+		w.bw.WriteString(topic)
+		w.bw.Write(payload)
+		err := w.bw.Flush()
+		if err != nil {
+			// The file may now end in a partial record: reopen the
+			// segment at its last good size so later appends stay
+			// readable.
+			w.repairLocked(active)
+		}
+		return err
+	}
+	if err := write(); err != nil {
+		// Retention is best effort: on a full disk, acknowledged records
+		// kept for replays give their space to the new batch.
+		if !errors.Is(err, syscall.ENOSPC) || w.releaseRetainedLocked() == 0 {
+			return fmt.Errorf("wal: append seq %d: %w", seq, err)
+		}
+		if err := write(); err != nil {
+			return fmt.Errorf("wal: append seq %d: %w", seq, err)
+		}
 	}
 	if w.opts.Sync == SyncAlways {
 		if err := w.active.Sync(); err != nil {
@@ -499,6 +514,27 @@ func (w *WAL) dropOldestLocked() error {
 		w.readPos = seg.last + 1
 	}
 	return nil
+}
+
+// releaseRetainedLocked deletes every segment kept only for retention
+// (all its records acknowledged), whatever its age, and returns how many
+// bytes it freed.
+func (w *WAL) releaseRetainedLocked() int64 {
+	var freed int64
+	for len(w.segs) > 1 && w.segs[0].last <= w.acked {
+		seg := w.segs[0]
+		if err := os.Remove(seg.path); err != nil {
+			w.log.Error("wal: cannot remove an acknowledged segment", "segment", seg.path, "err", err)
+			break
+		}
+		w.segs = w.segs[1:]
+		w.bytes -= seg.size
+		freed += seg.size
+	}
+	if freed > 0 {
+		w.log.Warn("wal: disk full; released acknowledged batches kept for replays", "bytes", freed)
+	}
+	return freed
 }
 
 // Ack marks seq as acknowledged by the broker. Segments whose records are
@@ -659,12 +695,10 @@ func (w *WAL) syncLocked() error {
 	}
 	if w.ackDirty {
 		// Not fsynced: a stale checkpoint only means re-sending records
-		// the broker already has (harmless duplicates).
-		tmp := filepath.Join(w.opts.Dir, ackFile+".tmp")
-		err := os.WriteFile(tmp, []byte(strconv.FormatUint(w.acked, 10)+"\n"), 0o640)
-		if err == nil {
-			err = os.Rename(tmp, filepath.Join(w.opts.Dir, ackFile))
-		}
+		// the broker already has (harmless duplicates). Written in place
+		// with a fixed width, so that no block is allocated after the
+		// first write and it works on a full disk.
+		err := w.writeAckedLocked()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("wal: checkpoint: %w", err))
 		} else {
@@ -672,6 +706,23 @@ func (w *WAL) syncLocked() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// writeAckedLocked overwrites the checkpoint file with the frontier,
+// padded to a fixed width (21 bytes, one sector).
+func (w *WAL) writeAckedLocked() error {
+	f, err := os.OpenFile(filepath.Join(w.opts.Dir, ackFile), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(fmt.Appendf(nil, "%020d\n", w.acked), 0)
+	if err == nil {
+		err = f.Truncate(21)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Close syncs and closes the log; unacknowledged records stay for the next

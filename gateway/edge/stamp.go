@@ -1,0 +1,54 @@
+package edge
+
+import (
+	"sync"
+	"time"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/wal"
+)
+
+// stamper numbers the polls of every bus and appends them to the
+// write-ahead log in one ordered step: the sequence number is taken and the
+// batch appended under one lock, so the log receives the gateway's batches
+// in sequence order however many buses poll at once. Bus owners call stamp
+// from their own goroutines; an append costs a buffered write (the log
+// fsyncs in the background unless configured to sync every batch).
+type stamper struct {
+	e   *Edge
+	w   *wal.WAL
+	max int // points per batch at most
+
+	mu  sync.Mutex
+	seq *seqStore
+	buf []byte
+}
+
+// stamp turns one poll of device d into batches of at most max points,
+// each with the next sequence number, and stores them.
+func (s *stamper) stamp(d *modbus.Device, polled time.Time, pts []batch.Point) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parts := 0
+	for len(pts) > 0 || parts == 0 {
+		part := pts[:min(len(pts), s.max)]
+		pts = pts[len(part):]
+		parts++
+		n, err := s.seq.next()
+		if err != nil {
+			s.e.m.seqErrors.Inc()
+			s.e.log.Error("cannot persist the sequence reservation; polling goes on", "seq", n, "err", err)
+		}
+		bt := batch.Batch{
+			Gateway: s.e.gateway, Seq: n, Device: d.Name, Kind: d.Kind,
+			Site: s.e.site, Tenant: d.Tenant, Time: polled, Points: part,
+		}
+		s.buf = bt.AppendJSON(s.buf[:0])
+		s.e.count(func(st *Stats) { st.Polled++ })
+		s.e.store(s.w, s.seq, message{seq: n, topic: s.e.topics[d], payload: s.buf, polled: polled})
+	}
+	if parts > 1 {
+		s.e.m.splits.Inc()
+	}
+}

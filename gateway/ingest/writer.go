@@ -1,0 +1,278 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/eipgw/eipgw/gateway/batch"
+)
+
+// Bounded work per message. A batch's points are written as lines of at
+// most maxLineFields fields (each line carries the same series, time and
+// batch_seq, so InfluxDB merges them into one point, idempotently); lines
+// are grouped into write requests of at most the configured bytes and
+// lines. Every message keeps its own retry state, so a message that keeps
+// failing waits on its own back-off while the others are written, and one
+// that InfluxDB keeps refusing or failing while it accepts the others is
+// dead-lettered with the reason: never silently dropped, never blocking
+// the stream.
+
+// maxLineFields bounds the fields of one line-protocol line.
+const maxLineFields = 1000
+
+// entry is one received message on its way to InfluxDB.
+type entry struct {
+	msg     mqtt.Message
+	batch   *batch.Batch
+	lines   [][]byte
+	written int // lines of this message InfluxDB accepted so far
+	points  int
+
+	attempts int       // failures in a row
+	healthy  int       // of those, failures while InfluxDB accepted other writes
+	failedAt time.Time // first failure in a row
+	due      time.Time // not written again before
+	alone    bool      // written in a request of its own from now on
+	refused  bool      // InfluxDB refused it in a request of its own
+	lastErr  error
+
+	settledOK bool // every line written
+}
+
+// linesOf renders a batch as lines of at most maxLineFields points each.
+func (w *worker) linesOf(b *batch.Batch) [][]byte {
+	if len(b.Points) <= maxLineFields {
+		return [][]byte{appendLine(nil, w.park, b)}
+	}
+	var lines [][]byte
+	part := *b
+	for pts := b.Points; len(pts) > 0; {
+		part.Points = pts[:min(len(pts), maxLineFields)]
+		pts = pts[len(part.Points):]
+		lines = append(lines, appendLine(nil, w.park, &part))
+	}
+	return lines
+}
+
+// request is one InfluxDB write: whole lines of one or more entries.
+type request struct {
+	body    []byte
+	entries []*entry
+	lines   []int // lines of each entry in body
+}
+
+// plan groups the lines of the due entries into requests bounded by bytes
+// and lines. An entry whose lines do not fit in one request continues in
+// the next; an entry marked alone gets requests of its own.
+func (w *worker) plan(due []*entry) []*request {
+	var reqs []*request
+	var cur *request
+	nlines := 0
+	flush := func() {
+		if cur != nil && len(cur.entries) > 0 {
+			reqs = append(reqs, cur)
+		}
+		cur, nlines = nil, 0
+	}
+	for _, e := range due {
+		if e.alone {
+			flush()
+		}
+		for i := e.written; i < len(e.lines); i++ {
+			line := e.lines[i]
+			if cur != nil && (len(cur.body)+1+len(line) > w.maxBytes || nlines+1 > w.maxLines) {
+				flush()
+			}
+			if cur == nil {
+				cur = &request{}
+			}
+			if len(cur.entries) == 0 || cur.entries[len(cur.entries)-1] != e {
+				cur.entries = append(cur.entries, e)
+				cur.lines = append(cur.lines, 0)
+			}
+			if len(cur.body) > 0 {
+				cur.body = append(cur.body, '\n')
+			}
+			cur.body = append(cur.body, line...)
+			cur.lines[len(cur.lines)-1]++
+			nlines++
+			if e.alone && i == len(e.lines)-1 {
+				flush()
+			}
+		}
+		// An entry continued into the next request stops at the end of
+		// this plan's round only if a later request fails; see writeAll.
+	}
+	flush()
+	return reqs
+}
+
+// writeAll writes the due entries once each (no waiting for back-off
+// here): what InfluxDB accepted advances, what failed gets its next try
+// time. It returns ctx.Err() only if ctx ended.
+func (w *worker) writeAll(ctx context.Context, due []*entry) error {
+	failed := map[*entry]bool{}
+	for _, r := range w.plan(due) {
+		// An entry whose earlier lines failed in this round waits for
+		// its next try: its later lines would be written out of turn.
+		skip := false
+		for _, e := range r.entries {
+			if failed[e] {
+				skip = true
+			}
+		}
+		if skip {
+			continue
+		}
+		err := w.writeOnce(ctx, r)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		now := time.Now()
+		if err == nil {
+			w.lastOK = now
+			for i, e := range r.entries {
+				e.written += r.lines[i]
+				if e.written == len(e.lines) {
+					e.settledOK = true
+				}
+				e.attempts, e.healthy, e.lastErr, e.failedAt = 0, 0, nil, time.Time{}
+			}
+			continue
+		}
+		var herr *ihttp.Error
+		rejected := errors.As(err, &herr) && isRejected(herr.StatusCode)
+		for _, e := range r.entries {
+			failed[e] = true
+			e.lastErr = err
+			e.attempts++
+			if e.failedAt.IsZero() {
+				e.failedAt = now
+			} else if w.lastOK.After(e.failedAt) {
+				e.healthy++ // InfluxDB took other writes since it began failing
+			}
+			switch {
+			case rejected && len(r.entries) > 1:
+				// Find the message InfluxDB refuses: each alone, now.
+				e.alone, e.due = true, now
+			case rejected:
+				e.refused, e.due = true, now // dead-lettered by the caller
+			default:
+				if e.attempts >= 3 && len(r.entries) > 1 {
+					e.alone = true // do not let it fail the others' writes
+				}
+				e.due = now.Add(backoff(e.attempts, herr))
+			}
+		}
+		if rejected {
+			w.in.log.Warn("influxdb refused a write", "messages", len(r.entries), "status", herr.StatusCode, "err", err)
+		} else {
+			w.in.log.Warn("influxdb write failed; retrying, nothing acknowledged", "messages", len(r.entries),
+				"bytes", len(r.body), "retry_in", time.Until(r.entries[0].due).Round(time.Millisecond), "err", err)
+		}
+	}
+	return nil
+}
+
+// backoff is the wait before attempt n+1: jittered exponential from 100ms
+// to 10s, or what InfluxDB asked for with Retry-After.
+func backoff(n int, herr *ihttp.Error) time.Duration {
+	if herr != nil && herr.RetryAfter > 0 {
+		return time.Duration(herr.RetryAfter) * time.Second
+	}
+	d := 100 * time.Millisecond << min(n-1, 7)
+	d = min(d, 10*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+// giveUp reports why an entry is to be dead-lettered, or "" to keep
+// trying: InfluxDB refused it on its own, or it failed maxAttempts more
+// times after InfluxDB had accepted other writes since it began failing. An outage of
+// InfluxDB never dead-letters anything: nothing else is written then.
+func (w *worker) giveUp(e *entry) string {
+	switch {
+	case e.lastErr == nil:
+		return ""
+	case e.refused:
+		return fmt.Sprintf("influxdb rejected the points: %v", e.lastErr)
+	case e.healthy >= w.maxAttempts:
+		return fmt.Sprintf("influxdb failed this message %d times in a row while accepting others: %v", e.healthy, e.lastErr)
+	}
+	return ""
+}
+
+func isRejected(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusUnprocessableEntity ||
+		status == http.StatusRequestEntityTooLarge
+}
+
+// writeOnce sends one request.
+func (w *worker) writeOnce(ctx context.Context, r *request) error {
+	points := 0
+	for _, e := range r.entries {
+		points += e.points
+	}
+	start := time.Now()
+	err := w.writer.WriteRecord(ctx, string(r.body))
+	if err == nil {
+		w.in.m.writeDur.Observe(time.Since(start).Seconds())
+		w.in.count(func(s *Stats) { s.Writes++ })
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	w.in.count(func(s *Stats) { s.WriteErrors++ })
+	status := 0
+	var herr *ihttp.Error
+	if errors.As(err, &herr) {
+		status = herr.StatusCode
+	}
+	w.in.m.writeErrors.WithLabelValues(strconv.Itoa(status)).Inc()
+	return err
+}
+
+// accept parses fresh messages into entries. Status and metrics messages
+// are acknowledged unwritten; a message that can never be stored is
+// dead-lettered (and acknowledged) at once. It fails only if ctx ended.
+func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, error) {
+	var out []*entry
+	for _, m := range msgs {
+		b, err := w.parse(m)
+		if errors.Is(err, errIgnore) {
+			w.in.count(func(s *Stats) { s.Ignored++ })
+			w.in.m.messages.WithLabelValues("ignored").Inc()
+			m.Ack()
+			w.in.count(func(s *Stats) { s.Acked++ })
+			continue
+		}
+		if err == nil && w.conflicts(b.Gateway, b.Seq, m.Payload()) {
+			w.in.m.conflicts.Inc()
+			err = fmt.Errorf("%w: gateway %s sent seq %d before with different content", batch.ErrInvalid, b.Gateway, b.Seq)
+		}
+		if err != nil {
+			if err := w.deadLetter(ctx, m, err); err != nil {
+				return out, err
+			}
+			m.Ack()
+			w.in.count(func(s *Stats) { s.Acked++ })
+			continue
+		}
+		if w.compl != nil {
+			w.compl.seen(b.Gateway)
+		}
+		if ms := b.Time.UnixMilli(); ms > w.in.newest.Load() {
+			w.in.newest.Store(ms)
+		}
+		out = append(out, &entry{msg: m, batch: b, lines: w.linesOf(b), points: len(b.Points)})
+	}
+	return out, nil
+}

@@ -1,0 +1,232 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eipgw/eipgw/gateway/batch"
+)
+
+// fakeInflux answers each write with respond(body).
+type fakeInflux struct {
+	mu      sync.Mutex
+	bodies  []string
+	times   []time.Time
+	respond func(n int, body string, w http.ResponseWriter)
+}
+
+func newFakeWorker(t *testing.T, f *fakeInflux) *worker {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.bodies = append(f.bodies, string(body))
+		f.times = append(f.times, time.Now())
+		n := len(f.bodies)
+		f.mu.Unlock()
+		if f.respond == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		f.respond(n, string(body), w)
+	}))
+	t.Cleanup(srv.Close)
+	ic := influxdb2.NewClientWithOptions(srv.URL, "", influxdb2.DefaultOptions().SetPrecision(time.Millisecond))
+	t.Cleanup(ic.Close)
+	in := &Ingest{log: slog.New(slog.DiscardHandler), m: newMetrics(prometheus.NewRegistry())}
+	return &worker{in: in, writer: ic.WriteAPIBlocking("", "db/rp"), park: "p", seen: map[string]*seqWindow{},
+		maxBytes: 1 << 20, maxLines: 5000, maxAttempts: 4}
+}
+
+func testEntry(w *worker, device string, seq uint64, points int) *entry {
+	b := &batch.Batch{Gateway: "gw", Seq: seq, Device: device, Kind: "chp", Time: time.UnixMilli(1000 + int64(seq))}
+	for i := range points {
+		b.Points = append(b.Points, batch.Point{Name: fmt.Sprintf("p%06d", i), Value: float64(i) + 0.5, HasValue: true, Quality: batch.Good})
+	}
+	return &entry{batch: b, lines: w.linesOf(b), points: points}
+}
+
+// drive runs write rounds as Run does, without the broker, until every
+// entry is settled or given up; it returns the reasons given up.
+func drive(t *testing.T, w *worker, es []*entry, within time.Duration) map[*entry]string {
+	t.Helper()
+	gaveUp := map[*entry]string{}
+	deadline := time.Now().Add(within)
+	for {
+		var open, due []*entry
+		for _, e := range es {
+			if e.settledOK || gaveUp[e] != "" {
+				continue
+			}
+			if why := w.giveUp(e); why != "" {
+				gaveUp[e] = why
+				continue
+			}
+			open = append(open, e)
+			if !e.due.After(time.Now()) {
+				due = append(due, e)
+			}
+		}
+		if len(open) == 0 {
+			return gaveUp
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d entries still open after %s", len(open), within)
+		}
+		if err := w.writeAll(context.Background(), due); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A 429 with Retry-After: 2 makes the message wait two seconds, not its
+// 100 ms back-off, and it is then written with the same body.
+func TestWriteHonoursRetryAfter(t *testing.T) {
+	f := &fakeInflux{respond: func(n int, _ string, w http.ResponseWriter) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}}
+	w := newFakeWorker(t, f)
+	e := testEntry(w, "d", 1, 1)
+	if gaveUp := drive(t, w, []*entry{e}, 10*time.Second); len(gaveUp) != 0 || !e.settledOK {
+		t.Fatalf("gave up %v, settled %v", gaveUp, e.settledOK)
+	}
+	if len(f.bodies) != 2 {
+		t.Fatalf("%d requests, want 2", len(f.bodies))
+	}
+	if gap := f.times[1].Sub(f.times[0]); gap < 1900*time.Millisecond {
+		t.Errorf("retried after %s, want the 2 s the server asked for", gap)
+	}
+	if f.bodies[0] != f.bodies[1] || f.bodies[1] != "chp,device=d,gateway=gw,park=p p000000=0.5,batch_seq=1i 1001" {
+		t.Errorf("bodies %q", f.bodies)
+	}
+}
+
+// A huge batch is written as lines of at most maxLineFields fields, in
+// requests of at most maxBytes, and settles only when every line is in.
+func TestWriteSplitsByBytesAndLines(t *testing.T) {
+	f := &fakeInflux{}
+	w := newFakeWorker(t, f)
+	w.maxBytes, w.maxLines = 256<<10, 3
+	huge := testEntry(w, "big", 1, 120_000)
+	small := []*entry{testEntry(w, "a", 2, 5), testEntry(w, "b", 3, 5), testEntry(w, "c", 4, 5), testEntry(w, "d", 5, 5)}
+	if len(huge.lines) != 120 {
+		t.Fatalf("%d lines, want 120", len(huge.lines))
+	}
+	es := append([]*entry{huge}, small...)
+	if gaveUp := drive(t, w, es, 10*time.Second); len(gaveUp) != 0 {
+		t.Fatalf("gave up %v", gaveUp)
+	}
+	fields := 0
+	for i, b := range f.bodies {
+		lines := strings.Split(b, "\n")
+		if len(b) > w.maxBytes || len(lines) > w.maxLines {
+			t.Fatalf("request %d: %d bytes, %d lines", i, len(b), len(lines))
+		}
+		for _, l := range lines {
+			if strings.Contains(l, "device=big") {
+				fieldSet := strings.Split(l, " ")[1]
+				fields += strings.Count(fieldSet, "=") - 1 // less batch_seq
+			}
+		}
+	}
+	if fields != 120_000 {
+		t.Fatalf("%d fields of the huge batch written, want 120000", fields)
+	}
+	for _, e := range es {
+		if !e.settledOK || e.written != len(e.lines) {
+			t.Fatalf("entry %s: written %d of %d", e.batch.Device, e.written, len(e.lines))
+		}
+	}
+}
+
+// One message that InfluxDB keeps failing (a timeout, say) while it
+// accepts the others is dead-lettered after maxAttempts with the reason;
+// the others are written meanwhile, not held behind it.
+func TestWriteOneFailingMessageDoesNotBlockOthers(t *testing.T) {
+	f := &fakeInflux{respond: func(_ int, body string, w http.ResponseWriter) {
+		if strings.Contains(body, "device=poison") {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}}
+	w := newFakeWorker(t, f)
+	poison := testEntry(w, "poison", 1, 3)
+	es := []*entry{poison}
+	for i := range 20 {
+		es = append(es, testEntry(w, fmt.Sprintf("ok-%d", i), uint64(i+2), 3))
+	}
+	gaveUp := drive(t, w, es, 30*time.Second)
+	if len(gaveUp) != 1 || !strings.Contains(gaveUp[poison], "4 times in a row") {
+		t.Fatalf("gave up %v", gaveUp)
+	}
+	for _, e := range es[1:] {
+		if !e.settledOK {
+			t.Fatalf("%s not written", e.batch.Device)
+		}
+	}
+}
+
+// While InfluxDB is down for everyone, nothing is given up.
+func TestWriteOutageDeadLettersNothing(t *testing.T) {
+	down := true
+	var mu sync.Mutex
+	f := &fakeInflux{respond: func(_ int, _ string, w http.ResponseWriter) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}}
+	w := newFakeWorker(t, f)
+	es := []*entry{testEntry(w, "a", 1, 3), testEntry(w, "b", 2, 3)}
+	time.AfterFunc(2*time.Second, func() { mu.Lock(); down = false; mu.Unlock() })
+	if gaveUp := drive(t, w, es, 30*time.Second); len(gaveUp) != 0 {
+		t.Fatalf("gave up during an outage: %v", gaveUp)
+	}
+	if es[0].attempts != 0 || !es[0].settledOK {
+		t.Fatalf("entry %+v", es[0])
+	}
+}
+
+// A request InfluxDB refuses as a whole is split into its messages: the
+// refused one is given up with InfluxDB's reason, the rest are written.
+func TestWriteRejectedMessageIsolated(t *testing.T) {
+	f := &fakeInflux{respond: func(_ int, body string, w http.ResponseWriter) {
+		if strings.Contains(body, "device=bad") {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"partial write: field type conflict"}`)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}}
+	w := newFakeWorker(t, f)
+	bad := testEntry(w, "bad", 2, 3)
+	es := []*entry{testEntry(w, "a", 1, 3), bad, testEntry(w, "c", 3, 3)}
+	gaveUp := drive(t, w, es, 10*time.Second)
+	if len(gaveUp) != 1 || !strings.Contains(gaveUp[bad], "field type conflict") {
+		t.Fatalf("gave up %v", gaveUp)
+	}
+	if !es[0].settledOK || !es[2].settledOK {
+		t.Fatal("the good messages were not written")
+	}
+}
