@@ -17,7 +17,7 @@ test: tools vet
 FUZZTIME ?= 10s
 FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse ./drivers/modbus:FuzzFindFrame \
 	./drivers/modbus:FuzzServeRTU ./drivers/modbus:FuzzServerFrame ./drivers/modbus:FuzzDecode \
-	./gateway/batch:FuzzDecodeFastMatchesSlow
+	./gateway/batch:FuzzDecodeFastMatchesSlow ./gateway/ingest:FuzzAppendLineParsesBack
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 

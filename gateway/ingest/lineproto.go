@@ -26,15 +26,57 @@ const (
 	SeqField = "batch_seq"
 )
 
+// Escaping, as InfluxDB's parser (1.8 models, 2.x, 3.x) reads it: in a
+// measurement ',' and ' ' are escaped; in tag keys, tag values and field
+// keys also '='; in string field values '"' and '\'. Line protocol has no
+// escape for a newline or another control character in a name (a newline
+// ends the line, NUL is lost), nor for a backslash before an escapable
+// character or at the end of a name (it would escape the separator):
+// lineName writes each of these as U+FFFD (and a '#' starting a
+// measurement, which would make the line a comment), so a name can never
+// end the line or leak into the next key. Validation (validate.go)
+// refuses such names before a line is made; the writer is correct on its
+// own all the same (FuzzAppendLineParsesBack).
 var (
 	measurementEscaper = strings.NewReplacer(",", `\,`, " ", `\ `)
 	keyEscaper         = strings.NewReplacer(",", `\,`, "=", `\=`, " ", `\ `)
 	stringEscaper      = strings.NewReplacer(`"`, `\"`, `\`, `\\`)
 )
 
+// lineName replaces what line protocol cannot carry in a name.
+func lineName(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] != '\\' && s[i] != 0x7f {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	var sb strings.Builder
+	sb.Grow(len(s) + 8)
+	sb.WriteString(s[:i])
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '\\' || c == 0x7f {
+			sb.WriteString("\uFFFD")
+		} else {
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String()
+}
+
+// escapeMeasurement and escapeTag escape a name for its place in a line.
+func escapeMeasurement(s string) string {
+	if strings.HasPrefix(s, "#") {
+		s = "\uFFFD" + s[1:]
+	}
+	return measurementEscaper.Replace(lineName(s))
+}
+func escapeTag(s string) string { return keyEscaper.Replace(lineName(s)) }
+
 // appendLine appends one line-protocol line for b to dst.
 func appendLine(dst []byte, park string, b *batch.Batch) []byte {
-	dst = append(dst, measurementEscaper.Replace(b.Kind)...)
+	dst = append(dst, escapeMeasurement(b.Kind)...)
 	tag := func(k, v string) {
 		if v == "" {
 			return
@@ -42,7 +84,7 @@ func appendLine(dst []byte, park string, b *batch.Batch) []byte {
 		dst = append(dst, ',')
 		dst = append(dst, k...)
 		dst = append(dst, '=')
-		dst = append(dst, keyEscaper.Replace(v)...)
+		dst = append(dst, escapeTag(v)...)
 	}
 	// Tag keys in lexical order, as InfluxDB stores them.
 	tag("device", b.Device)
@@ -52,7 +94,7 @@ func appendLine(dst []byte, park string, b *batch.Batch) []byte {
 	tag("tenant", b.Tenant)
 	dst = append(dst, ' ')
 	for _, p := range b.Points {
-		name := keyEscaper.Replace(p.Name)
+		name := escapeTag(p.Name)
 		if p.Quality == batch.Good {
 			dst = append(dst, name...)
 			dst = append(dst, '=')
