@@ -18,6 +18,7 @@ import (
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/demo"
 	"github.com/eipgw/eipgw/gateway/sim"
+	"github.com/eipgw/eipgw/gateway/telemetry"
 )
 
 var cmdSim = &command{
@@ -49,7 +50,7 @@ var cmdSim = &command{
 		dataBits := fs.Int("data-bits", config.DefaultDataBits, "RTU data bits")
 		parity := fs.String("parity", config.DefaultParity, "RTU parity N, E or O")
 		stopBits := fs.Int("stop-bits", config.DefaultStopBits, "RTU stop bits")
-		control := fs.String("control", "", "serve the fault control endpoint (HTTP, no authentication: keep it on loopback) on this address")
+		control := fs.String("control", "", "serve the fault control endpoint (HTTP, no authentication: keep it on loopback; other addresses are logged at warn) on this address")
 		var faults []string
 		fs.Func("fault", "inject a fault, DEVICE=FAULT (repeatable)", func(v string) error { faults = append(faults, v); return nil })
 		seed := fs.Int64("seed", 1, "seed of the park's load profiles and noise")
@@ -111,8 +112,8 @@ var cmdSim = &command{
 		}
 		var ln net.Listener
 		if *listen != "" {
-			if ln, err = net.Listen("tcp", *listen); err != nil {
-				return err
+			if ln, err = telemetry.Listen(*listen, "simulator Modbus TCP", log); err != nil {
+				return fmt.Errorf("-listen: %w", err)
 			}
 			log.Info("simulator serving Modbus TCP", "listen", ln.Addr().String(), "devices", len(park.Devices()), "seed", *seed)
 		}
@@ -131,8 +132,12 @@ var cmdSim = &command{
 		}
 		var wg sync.WaitGroup
 		defer wg.Wait()
+		// Cancelled (deferred after wg.Wait, so run before it) when Run
+		// returns for any reason, which stops the control server.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
 		if *control != "" {
-			cl, err := net.Listen("tcp", *control)
+			cl, err := telemetry.Listen(*control, "simulator fault control (no authentication)", log)
 			if err != nil {
 				if ln != nil {
 					ln.Close()
@@ -145,8 +150,6 @@ var cmdSim = &command{
 			go func() { defer wg.Done(); <-ctx.Done(); hs.Close() }()
 			log.Info("fault control endpoint", "listen", cl.Addr().String())
 		}
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
 		return srv.Run(ctx, ln, *step, ports...)
 	},
 }

@@ -1,12 +1,14 @@
 // Package mqttconn builds eipgw's MQTT client options and topic names, so
 // that edge, ingest and park connect the same way: MQTT 3.1.1, QoS 1,
 // persistent sessions (CleanSession=false) with stable client ids, automatic
-// reconnection.
+// reconnection, TLS from the configuration (also used for InfluxDB), and
+// failed connections logged and returned with their cause.
 package mqttconn
 
 import (
-	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -58,8 +60,13 @@ type ReplayRequest struct {
 func DataFilter(park string) string { return Prefix + park + "/+/+" }
 
 // Options returns client options for cfg with the given client id; callers
-// add handlers, will and ack mode.
+// add handlers, will and ack mode, and build the client with NewClient.
+// A TLS broker URL (ssl://, tls://, mqtts://, wss://) uses cfg.TLS; failed
+// connection attempts are logged with their cause; the broker URL is
+// logged without credentials.
 func Options(cfg *config.MQTT, clientID string, log *slog.Logger) *mqtt.ClientOptions {
+	broker := config.RedactURL(cfg.Broker)
+	failures := &failureLog{log: log, broker: broker, clientID: clientID}
 	o := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
 		SetClientID(clientID).
@@ -74,12 +81,26 @@ func Options(cfg *config.MQTT, clientID string, log *slog.Logger) *mqtt.ClientOp
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetOrderMatters(true).
+		SetConnectionNotificationHandler(failures.notify).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			log.Warn("mqtt connection lost", "broker", cfg.Broker, "client_id", clientID, "err", err)
+			log.Warn("mqtt connection lost", "broker", broker, "client_id", clientID, "err", err)
 		}).
 		SetReconnectingHandler(func(_ mqtt.Client, _ *mqtt.ClientOptions) {
-			log.Info("mqtt reconnecting", "broker", cfg.Broker, "client_id", clientID)
+			log.Info("mqtt reconnecting", "broker", broker, "client_id", clientID)
 		})
+	if cfg.Secure() {
+		tc, err := TLSConfig(cfg.TLS, cfg.Broker, log)
+		if err != nil {
+			// Load checked the files; they changed since. Every attempt
+			// fails with this error, which is logged and which Connect
+			// returns.
+			cfgErr := &tlsConfigError{err: err}
+			log.Error("mqtt tls configuration", "broker", broker, "err", err)
+			o.SetCustomOpenConnectionFn(func(*url.URL, mqtt.ClientOptions) (net.Conn, error) { return nil, cfgErr })
+		} else {
+			o.SetTLSConfig(tc)
+		}
+	}
 	if cfg.Username != "" {
 		o.SetUsername(cfg.Username)
 	}
@@ -87,16 +108,4 @@ func Options(cfg *config.MQTT, clientID string, log *slog.Logger) *mqtt.ClientOp
 		o.SetPassword(cfg.Password)
 	}
 	return o
-}
-
-// Connect starts connecting c and waits up to timeout for the first
-// connection. With ConnectRetry set, the client keeps trying in the
-// background after a timeout; the error only reports that it is not
-// connected yet.
-func Connect(c mqtt.Client, timeout time.Duration) error {
-	t := c.Connect()
-	if !t.WaitTimeout(timeout) {
-		return fmt.Errorf("mqtt: not connected after %s (still retrying)", timeout)
-	}
-	return t.Error()
 }

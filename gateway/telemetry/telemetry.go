@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -25,11 +24,12 @@ func NewRegistry() *prometheus.Registry {
 }
 
 // Serve answers /metrics from reg and /healthz from health (nil: always
-// healthy) on listen until ctx is done.
+// healthy) on listen until ctx is done. Listening beyond loopback is logged
+// at warn (see Listen).
 func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health func() error, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", listen)
+	ln, err := Listen(listen, "metrics", log)
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

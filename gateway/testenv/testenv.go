@@ -185,6 +185,11 @@ type MosquittoOptions struct {
 	// NoPersistence runs the broker without its persistence file: a
 	// restart forgets every session and queued message.
 	NoPersistence bool
+	// TLS makes the listener TLS (URL ssl://...); see tls.go.
+	TLS *ServerTLS
+	// DenyAnonymous refuses clients without a user name (not
+	// authorised).
+	DenyAnonymous bool
 }
 
 // StartMosquitto starts a Mosquitto broker with persistence in a temporary
@@ -202,7 +207,7 @@ func StartMosquittoOpts(t testing.TB, o MosquittoOptions) *Mosquitto {
 	dir := t.TempDir()
 	port := FreePort(t)
 	conf := fmt.Sprintf(`listener %d 127.0.0.1
-allow_anonymous true
+allow_anonymous %t
 persistence %t
 persistence_location %s/
 autosave_interval 1
@@ -212,7 +217,7 @@ max_queued_bytes 0
 log_dest stderr
 log_type error
 log_type warning
-`, port, !o.NoPersistence, dir)
+`, port, !o.DenyAnonymous, !o.NoPersistence, dir) + o.TLS.mosquittoConf()
 	if os.Geteuid() == 0 {
 		// Started as root, mosquitto switches to the "mosquitto" user, which
 		// cannot write the persistence file into the test's directory.
@@ -225,7 +230,7 @@ log_type warning
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	m := &Mosquitto{
 		Process: &Process{t: t, name: "mosquitto", argv: []string{bin, "-c", confPath}, addr: addr, logPath: filepath.Join(dir, "mosquitto.log")},
-		URL:     "tcp://" + addr, Addr: addr,
+		URL:     o.TLS.scheme("tcp", "ssl") + "://" + addr, Addr: addr,
 	}
 	m.start()
 	t.Cleanup(m.Stop)
@@ -235,8 +240,11 @@ log_type warning
 // Influx is a running InfluxDB 1.8 server.
 type Influx struct {
 	*Process
-	// URL is the HTTP API base URL, http://127.0.0.1:port.
+	// URL is the HTTP API base URL, http://127.0.0.1:port (https:// with
+	// InfluxOptions.TLS).
 	URL string
+	// client trusts the server's certificate authority (nil: default).
+	client *http.Client
 }
 
 // InfluxdBinary finds influxd: $EIPGW_INFLUXD, PATH, the repository's
@@ -258,6 +266,12 @@ func InfluxdBinary(t testing.TB) string {
 // creates database db (with its default retention policy "autogen").
 func StartInflux(t testing.TB, db string) *Influx {
 	t.Helper()
+	return StartInfluxOpts(t, db, InfluxOptions{})
+}
+
+// StartInfluxOpts is StartInflux with options.
+func StartInfluxOpts(t testing.TB, db string, o InfluxOptions) *Influx {
+	t.Helper()
 	bin := InfluxdBinary(t)
 	dir := t.TempDir()
 	port, rpc := FreePort(t), FreePort(t)
@@ -273,11 +287,11 @@ bind-address = "127.0.0.1:%d"
   bind-address = "127.0.0.1:%[3]d"
   log-enabled = false
   flux-enabled = false
-[monitor]
+%[4]s[monitor]
   store-enabled = false
 [logging]
   level = "warn"
-`, rpc, dir, port)
+`, rpc, dir, port, o.TLS.influxConf())
 	confPath := filepath.Join(dir, "influxdb.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -285,7 +299,8 @@ bind-address = "127.0.0.1:%d"
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	in := &Influx{
 		Process: &Process{t: t, name: "influxd", argv: []string{bin, "run", "-config", confPath}, addr: addr, logPath: filepath.Join(dir, "influxd.log")},
-		URL:     "http://" + addr,
+		URL:     o.TLS.scheme("http", "https") + "://" + addr,
+		client:  o.TLS.httpClient(t),
 	}
 	in.start()
 	t.Cleanup(in.Stop)
@@ -317,7 +332,11 @@ func (in *Influx) Query(db, q string) ([]Series, error) {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if in.client != nil {
+		client = in.client
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,243 @@
+package mqttconn
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+)
+
+// ErrNotConnected is returned by Connect when the client is not connected
+// at its deadline; the client keeps retrying in the background.
+var ErrNotConnected = errors.New("mqtt: not connected")
+
+// failureLogInterval is how often an unchanged connection failure is
+// logged again while the client retries (every second).
+const failureLogInterval = time.Minute
+
+// failureLog logs failed connection attempts with their cause: each new
+// cause at once, the same cause again at most every failureLogInterval
+// with the number of attempts in between.
+type failureLog struct {
+	log      *slog.Logger
+	broker   string
+	clientID string
+
+	mu       sync.Mutex
+	last     string
+	lastTime time.Time
+	repeats  int
+}
+
+func (f *failureLog) notify(_ mqtt.Client, n mqtt.ConnectionNotification) {
+	switch n := n.(type) {
+	case mqtt.ConnectionNotificationFailed:
+		f.mu.Lock()
+		msg := fmt.Sprint(n.Reason)
+		now := time.Now()
+		if msg == f.last && now.Sub(f.lastTime) < failureLogInterval {
+			f.repeats++
+			f.mu.Unlock()
+			return
+		}
+		repeats := f.repeats
+		f.last, f.lastTime, f.repeats = msg, now, 0
+		f.mu.Unlock()
+		f.log.Warn("mqtt connection attempt failed", "broker", f.broker, "client_id", f.clientID,
+			"cause", Cause(n.Reason), "err", n.Reason, "failed_since_last_log", repeats)
+	case mqtt.ConnectionNotificationConnected:
+		f.mu.Lock()
+		f.last, f.repeats = "", 0
+		f.mu.Unlock()
+	}
+}
+
+// attempts remembers the last failed connection attempt of a client.
+type attempts struct {
+	mu     sync.Mutex
+	last   error
+	failed chan struct{} // signalled at each failure
+}
+
+func (a *attempts) notify(_ mqtt.Client, n mqtt.ConnectionNotification) {
+	switch n := n.(type) {
+	case mqtt.ConnectionNotificationFailed:
+		a.mu.Lock()
+		a.last = n.Reason
+		a.mu.Unlock()
+		select {
+		case a.failed <- struct{}{}:
+		default:
+		}
+	case mqtt.ConnectionNotificationConnected:
+		a.mu.Lock()
+		a.last = nil
+		a.mu.Unlock()
+	}
+}
+
+func (a *attempts) lastErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// client is an MQTT client that remembers why its connection attempts
+// failed, so that Connect can say.
+type client struct {
+	mqtt.Client
+	attempts *attempts
+}
+
+// NewClient is mqtt.NewClient for options from Options: Connect on the
+// client it returns reports the cause of failed attempts.
+func NewClient(o *mqtt.ClientOptions) mqtt.Client {
+	a := &attempts{failed: make(chan struct{}, 1)}
+	prev := o.OnConnectionNotification
+	o.SetConnectionNotificationHandler(func(c mqtt.Client, n mqtt.ConnectionNotification) {
+		if prev != nil {
+			prev(c, n) // logs the failure before Connect can return it
+		}
+		a.notify(c, n)
+	})
+	return &client{Client: mqtt.NewClient(o), attempts: a}
+}
+
+// Connect starts connecting c and waits up to timeout for the first
+// connection. With ConnectRetry set (Options sets it), the client keeps
+// trying in the background after Connect returns an error.
+//
+// For a client made by NewClient, the error wraps the cause of the last
+// failed attempt (errors.Is/As work: x509 errors, *net.OpError, paho's
+// packets.ErrorRefused...), and Connect returns at the first attempt that
+// failed for a cause waiting will not cure (a certificate the other side
+// refuses, credentials refused); a refused or timed-out TCP connection is
+// retried until timeout.
+func Connect(c mqtt.Client, timeout time.Duration) error {
+	t := c.Connect()
+	tc, _ := c.(*client)
+	var failed <-chan struct{}
+	if tc != nil {
+		failed = tc.attempts.failed
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-t.Done():
+			return t.Error()
+		case <-failed:
+			if err := tc.attempts.lastErr(); err != nil && Permanent(err) {
+				return fmt.Errorf("%w: %s (still retrying): %w", ErrNotConnected, Cause(err), err)
+			}
+		case <-deadline.C:
+			if tc != nil {
+				if err := tc.attempts.lastErr(); err != nil {
+					return fmt.Errorf("%w after %s: %s (still retrying): %w", ErrNotConnected, timeout, Cause(err), err)
+				}
+			}
+			return fmt.Errorf("%w after %s (still retrying)", ErrNotConnected, timeout)
+		}
+	}
+}
+
+// Permanent reports whether a connection failure is one that retrying
+// will not cure without a change on one side: TLS verification failed
+// here or at the broker, or the broker refused the client's credentials,
+// identity or protocol.
+func Permanent(err error) bool {
+	switch Cause(err) {
+	case CauseUnknownAuthority, CauseBadCertificate, CauseCertificateExpired, CauseWrongHost, CauseRejectedByServer,
+		CauseNotAuthorised, CauseBadCredentials, CauseIdentifierRejected, CauseProtocol, CauseTLSConfig:
+		return true
+	}
+	return false
+}
+
+// Causes of a failed connection, as Cause names them in logs.
+const (
+	CauseUnknownAuthority   = "server certificate signed by an unknown authority"
+	CauseCertificateExpired = "server certificate expired or not yet valid"
+	CauseWrongHost          = "server certificate not valid for this host name"
+	CauseBadCertificate     = "server certificate invalid"
+	CauseRejectedByServer   = "server refused the TLS handshake (client certificate missing, expired or unknown to it)"
+	CauseNotAuthorised      = "broker refused: not authorised"
+	CauseBadCredentials     = "broker refused: bad user name or password"
+	CauseIdentifierRejected = "broker refused the client id"
+	CauseProtocol           = "broker refused the protocol version"
+	CauseUnavailable        = "broker unavailable"
+	CauseRefused            = "connection refused"
+	CauseTimeout            = "timed out"
+	CauseTLSConfig          = "tls configuration"
+	CauseNetwork            = "network error"
+)
+
+// Cause classifies a connection failure in words an operator can act on.
+func Cause(err error) string {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+		op       *net.OpError
+		cfgErr   *tlsConfigError
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &cfgErr):
+		return CauseTLSConfig
+	case errors.As(err, &unknown):
+		return CauseUnknownAuthority
+	case errors.As(err, &hostname):
+		return CauseWrongHost
+	case errors.As(err, &invalid):
+		if invalid.Reason == x509.Expired {
+			return CauseCertificateExpired
+		}
+		return CauseBadCertificate
+	case errors.As(err, &verify):
+		return CauseBadCertificate
+	case errors.As(err, &op) && op.Op == "remote error":
+		// A TLS alert from the server: it refused our certificate (or
+		// our lack of one).
+		return CauseRejectedByServer
+	case errors.Is(err, packets.ErrorRefusedNotAuthorised):
+		return CauseNotAuthorised
+	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
+		return CauseBadCredentials
+	case errors.Is(err, packets.ErrorRefusedIDRejected):
+		return CauseIdentifierRejected
+	case errors.Is(err, packets.ErrorRefusedBadProtocolVersion):
+		return CauseProtocol
+	case errors.Is(err, packets.ErrorRefusedServerUnavailable):
+		return CauseUnavailable
+	case isRefused(err):
+		return CauseRefused
+	case isTimeout(err):
+		return CauseTimeout
+	}
+	return CauseNetwork
+}
+
+func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// tlsConfigError is a tls block that could not be loaded when the client
+// was built; every connection attempt fails with it.
+type tlsConfigError struct{ err error }
+
+func (e *tlsConfigError) Error() string { return e.err.Error() }
+func (e *tlsConfigError) Unwrap() error { return e.err }
