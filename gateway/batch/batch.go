@@ -6,8 +6,15 @@
 // for values read as IEEE float32). The same batch always encodes to the same
 // bytes, so a signature over them survives the trip through MQTT.
 //
-//	{"v":1,"gateway":"gw-1","seq":1042,"device":"chp-1","kind":"chp","site":"plant",
-//	 "ts":"2026-11-26T18:00:01.000Z","points":[{"n":"electric_power","v":28.4,"u":"MW","q":"good"}]}
+//	{"v":2,"gateway":"gw-1","seq":1042,"device":"chp-1","kind":"chp","site":"plant",
+//	 "ts":"2026-11-26T18:00:01.000Z","points":[{"n":"electric_power","v":28.4,"u":"MW","q":"good"},
+//	 {"n":"running","v":1,"u":"1","q":"good"},{"n":"valve","v":0.0,"u":"%","q":"good"}]}
+//
+// Integers are exact (version 2): a value is an integer token (digits, no
+// '.', no exponent) exactly when it is an integer reading (int64, or uint64
+// above the int64 range), and a float always has a '.' or an exponent
+// (0.0, 250.0, 1e+06). Version 1 payloads, in which every number is a float,
+// are still read.
 //
 // site and tenant (omitted when empty) extend the DESIGN contract so that
 // ingest can tag readings without a second source of truth.
@@ -24,8 +31,12 @@ import (
 	"time"
 )
 
-// Version is the payload format version carried in "v".
-const Version = 1
+// Version is the payload format version written in "v". Decode reads it
+// and version 1, whose numbers are all floats.
+const Version = 2
+
+// legacyVersion is the version before exact integers.
+const legacyVersion = 1
 
 // Qualities other than exception:<code>.
 const (
@@ -37,11 +48,31 @@ const (
 	Substituted = "substituted"
 )
 
+// ValueKind says in which form a point's value is exact.
+type ValueKind uint8
+
+const (
+	// FloatValue: the value is Value.
+	FloatValue ValueKind = iota
+	// IntValue: the value is exactly Int; Value holds its nearest float64.
+	IntValue
+	// UintValue: the value is exactly Uint; Value holds its nearest
+	// float64. Decode yields it only above the int64 range.
+	UintValue
+)
+
 // Point is one reading in a batch.
 type Point struct {
 	Name string
 	// Value is meaningful when HasValue; a non-good point normally has none.
-	Value    float64
+	// For an integer point it is the nearest float64 of Int or Uint, for
+	// consumers that compute with it.
+	Value float64
+	// Int or Uint hold the exact value when Kind is IntValue or UintValue:
+	// it is encoded as a JSON integer.
+	Int      int64
+	Uint     uint64
+	Kind     ValueKind
 	HasValue bool
 	// Float32 marks a value read as IEEE float32: it is printed with float32
 	// precision (28.4, not 28.399999618530273).
@@ -96,13 +127,17 @@ func (b *Batch) AppendJSON(dst []byte) []byte {
 		}
 		dst = append(dst, `{"n":`...)
 		dst = appendString(dst, p.Name)
-		if p.HasValue && !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) {
+		switch {
+		case !p.HasValue:
+		case p.Kind == IntValue:
 			dst = append(dst, `,"v":`...)
-			bits := 64
-			if p.Float32 {
-				bits = 32
-			}
-			dst = strconv.AppendFloat(dst, p.Value, 'g', -1, bits)
+			dst = strconv.AppendInt(dst, p.Int, 10)
+		case p.Kind == UintValue:
+			dst = append(dst, `,"v":`...)
+			dst = strconv.AppendUint(dst, p.Uint, 10)
+		case !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0):
+			dst = append(dst, `,"v":`...)
+			dst = appendFloat(dst, p.Value, p.Float32)
 		}
 		if p.Unit != "" {
 			dst = append(dst, `,"u":`...)
@@ -113,6 +148,89 @@ func (b *Batch) AppendJSON(dst []byte) []byte {
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
+}
+
+// appendFloat appends v in its shortest round-trip form (float32
+// precision if f32), always as a float token: ".0" is added where the
+// shortest form has neither a '.' nor an exponent.
+func appendFloat(dst []byte, v float64, f32 bool) []byte {
+	bits := 64
+	if f32 {
+		bits = 32
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, v, 'g', -1, bits)
+	for _, c := range dst[start:] {
+		if c == '.' || c == 'e' {
+			return dst
+		}
+	}
+	return append(dst, ".0"...)
+}
+
+// number is the value of a JSON number token.
+type number struct {
+	kind  ValueKind
+	f     float64
+	i     int64
+	u     uint64
+	isInt bool // an integer token: no fraction, no exponent
+}
+
+// errIntRange is the error of an integer token beyond the 64-bit range.
+var errIntRange = errors.New("integer outside the 64-bit range (-9223372036854775808 to 18446744073709551615)")
+
+// parseNumber reads a JSON number token (valid JSON syntax). An integer
+// token is exact: IntValue if it fits int64, UintValue if it fits uint64
+// only, errIntRange beyond.
+func parseNumber(tok string) (number, error) {
+	isInt := true
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; c == '.' || c == 'e' || c == 'E' {
+			isInt = false
+			break
+		}
+	}
+	if !isInt {
+		f, err := strconv.ParseFloat(tok, 64)
+		return number{f: f}, err
+	}
+	if tok[0] == '-' {
+		i, err := strconv.ParseInt(tok, 10, 64)
+		if err != nil {
+			return number{isInt: true}, errIntRange
+		}
+		return number{kind: IntValue, i: i, f: float64(i), isInt: true}, nil
+	}
+	u, err := strconv.ParseUint(tok, 10, 64)
+	switch {
+	case err != nil:
+		return number{isInt: true}, errIntRange
+	case u <= math.MaxInt64:
+		return number{kind: IntValue, i: int64(u), f: float64(u), isInt: true}, nil
+	}
+	return number{kind: UintValue, u: u, f: float64(u), isInt: true}, nil
+}
+
+// set stores n as p's value.
+func (n number) set(p *Point) {
+	p.Value, p.Kind, p.Int, p.Uint, p.HasValue = n.f, n.kind, n.i, n.u, true
+}
+
+// asLegacy makes the integer points of a version 1 payload floats, as
+// that version read every number.
+func asLegacy(ps []Point) {
+	for i := range ps {
+		ps[i].Kind, ps[i].Int, ps[i].Uint = FloatValue, 0, 0
+	}
+}
+
+// rawNumber keeps a point value's JSON text for parseNumber.
+type rawNumber string
+
+func (r *rawNumber) UnmarshalJSON(b []byte) error {
+	*r = rawNumber(b)
+	return nil
 }
 
 const hexDigits = "0123456789abcdef"
@@ -144,10 +262,10 @@ type wire struct {
 	Tenant  string  `json:"tenant"`
 	TS      string  `json:"ts"`
 	Points  []struct {
-		N string   `json:"n"`
-		V *float64 `json:"v"`
-		U string   `json:"u"`
-		Q string   `json:"q"`
+		N string     `json:"n"`
+		V *rawNumber `json:"v"`
+		U string     `json:"u"`
+		Q string     `json:"q"`
 	} `json:"points"`
 }
 
@@ -188,8 +306,8 @@ func decodeSlow(data []byte) (*Batch, error) {
 	switch {
 	case w.V == nil:
 		return bad("missing \"v\"")
-	case *w.V != Version:
-		return bad("unsupported version v=%d (want %d)", *w.V, Version)
+	case *w.V != Version && *w.V != legacyVersion:
+		return bad("unsupported version v=%d (want %d or %d)", *w.V, Version, legacyVersion)
 	case w.Gateway == "":
 		return bad("missing \"gateway\"")
 	case w.Seq == nil || *w.Seq == 0:
@@ -225,9 +343,24 @@ func decodeSlow(data []byte) (*Batch, error) {
 		}
 		seen[p.N] = true
 		b.Points[i] = Point{Name: p.N, Unit: p.U, Quality: p.Q}
-		if p.V != nil {
-			b.Points[i].Value, b.Points[i].HasValue = *p.V, true
+		if p.V == nil {
+			continue
 		}
+		tok := string(*p.V)
+		if c := tok[0]; c != '-' && (c < '0' || c > '9') {
+			return bad("points[%d] (%s): \"v\" is not a number: %s", i, p.N, tok)
+		}
+		n, err := parseNumber(tok)
+		if err != nil && n.isInt && *w.V == legacyVersion {
+			n.f, err = strconv.ParseFloat(tok, 64) // version 1: every number is a float
+		}
+		if err != nil {
+			return bad("points[%d] (%s): \"v\" %s: %v", i, p.N, tok, err)
+		}
+		n.set(&b.Points[i])
+	}
+	if *w.V == legacyVersion {
+		asLegacy(b.Points)
 	}
 	return b, nil
 }

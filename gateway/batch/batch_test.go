@@ -22,7 +22,7 @@ func sample() *Batch {
 	}
 }
 
-const sampleJSON = `{"v":1,"gateway":"gw-1","seq":1042,"device":"chp-1","kind":"chp","site":"plant","ts":"2026-11-26T10:00:01.234Z","points":[{"n":"electric_power","v":28.4,"u":"MW","q":"good"},{"n":"electric_energy","v":123456.7,"u":"MWh","q":"good"},{"n":"steam_flow","u":"t/h","q":"timeout"},{"n":"ng_flow","u":"Nm3/h","q":"exception:2"}]}`
+const sampleJSON = `{"v":2,"gateway":"gw-1","seq":1042,"device":"chp-1","kind":"chp","site":"plant","ts":"2026-11-26T10:00:01.234Z","points":[{"n":"electric_power","v":28.4,"u":"MW","q":"good"},{"n":"electric_energy","v":123456.7,"u":"MWh","q":"good"},{"n":"steam_flow","u":"t/h","q":"timeout"},{"n":"ng_flow","u":"Nm3/h","q":"exception:2"}]}`
 
 func TestAppendJSONCanonical(t *testing.T) {
 	got := string(sample().AppendJSON(nil))
@@ -74,7 +74,11 @@ func TestNonFiniteValueNeverEncoded(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	for _, tc := range []struct{ payload, want string }{
 		{`not json`, "invalid character"},
-		{`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`, "unsupported version v=2"},
+		{`{"v":3,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`, "unsupported version v=3 (want 2 or 1)"},
+		{`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":18446744073709551616,"q":"good"}]}`, `points[0] (a): "v" 18446744073709551616: integer outside the 64-bit range`},
+		{`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"b","v":-9223372036854775809,"q":"good"}]}`, `points[0] (b): "v" -9223372036854775809: integer outside the 64-bit range`},
+		{`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":"1","q":"good"}]}`, `points[0] (a): "v" is not a number: "1"`},
+		{`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":true,"q":"good"}]}`, `points[0] (a): "v" is not a number: true`},
 		{`{"v":1,"seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`, `missing "gateway"`},
 		{`{"v":1,"gateway":"g","device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`, `missing or zero "seq"`},
 		{`{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"yesterday","points":[{"n":"a","v":1,"q":"good"}]}`, `"ts" "yesterday" is not an RFC 3339 time`},
@@ -89,6 +93,102 @@ func TestDecodeErrors(t *testing.T) {
 		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Decode(%s) = %v, want ErrInvalid containing %q", tc.payload, err, tc.want)
 		}
+	}
+}
+
+// integerBatch holds the integers a float64 cannot tell apart and the
+// extremes, beside floats with integral values.
+func integerBatch() *Batch {
+	b := sample()
+	b.Points = []Point{
+		{Name: "i53", Kind: IntValue, Int: 1<<53 + 1, Value: 1 << 53, HasValue: true, Quality: Good},
+		{Name: "neg53", Kind: IntValue, Int: -(1<<53 + 1), Value: -(1 << 53), HasValue: true, Quality: Good},
+		{Name: "min", Kind: IntValue, Int: math.MinInt64, Value: math.MinInt64, HasValue: true, Quality: Good},
+		{Name: "max", Kind: IntValue, Int: math.MaxInt64, Value: 1 << 63, HasValue: true, Quality: Good},
+		{Name: "u63", Kind: UintValue, Uint: 1<<63 + 1, Value: 1 << 63, HasValue: true, Quality: Good},
+		{Name: "u64", Kind: UintValue, Uint: math.MaxUint64, Value: 1 << 64, HasValue: true, Quality: Good},
+		{Name: "zero", Kind: IntValue, HasValue: true, Quality: Good},
+		{Name: "f250", Value: 250, HasValue: true, Quality: Good},
+		{Name: "f32zero", Value: 0, HasValue: true, Float32: true, Quality: Good},
+		{Name: "fneg0", Value: math.Copysign(0, -1), HasValue: true, Quality: Good},
+		{Name: "fbig", Value: 1e21, HasValue: true, Quality: Good},
+		{Name: "f53", Value: 1 << 53, HasValue: true, Quality: Good},
+		{Name: "stale", Kind: IntValue, Int: 7, Value: 7, HasValue: true, Quality: Stale},
+		{Name: "gone", Kind: IntValue, Quality: Timeout},
+	}
+	return b
+}
+
+const integerPoints = `"points":[{"n":"i53","v":9007199254740993,"q":"good"},{"n":"neg53","v":-9007199254740993,"q":"good"},` +
+	`{"n":"min","v":-9223372036854775808,"q":"good"},{"n":"max","v":9223372036854775807,"q":"good"},` +
+	`{"n":"u63","v":9223372036854775809,"q":"good"},{"n":"u64","v":18446744073709551615,"q":"good"},` +
+	`{"n":"zero","v":0,"q":"good"},{"n":"f250","v":250.0,"q":"good"},{"n":"f32zero","v":0.0,"q":"good"},` +
+	`{"n":"fneg0","v":-0.0,"q":"good"},{"n":"fbig","v":1e+21,"q":"good"},{"n":"f53","v":9.007199254740992e+15,"q":"good"},` +
+	`{"n":"stale","v":7,"q":"stale"},{"n":"gone","q":"timeout"}]}`
+
+func TestIntegersExact(t *testing.T) {
+	b := integerBatch()
+	got := string(b.AppendJSON(nil))
+	if !strings.HasSuffix(got, integerPoints) {
+		t.Fatalf("got\n%s\nwant points\n%s", got, integerPoints)
+	}
+	back, err := Decode([]byte(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Byte-stable, and every value exact, with its nearest float64 for
+	// consumers that compute.
+	if again := string(back.AppendJSON(nil)); again != got {
+		t.Fatalf("re-encoded\n%s\nwant\n%s", again, got)
+	}
+	for i, want := range b.Points {
+		p := back.Points[i]
+		switch {
+		case want.Kind == UintValue && want.Uint <= math.MaxInt64:
+			t.Fatalf("test data: %s", want.Name)
+		case p.HasValue != want.HasValue || (p.HasValue && (p.Kind != want.Kind || p.Int != want.Int || p.Uint != want.Uint)):
+			t.Errorf("%s: decoded %+v, want %+v", want.Name, p, want)
+		case p.HasValue && p.Value != want.Value:
+			t.Errorf("%s: Value %v, want %v", want.Name, p.Value, want.Value)
+		}
+	}
+	if !math.Signbit(back.Points[9].Value) {
+		t.Error("-0.0 lost its sign")
+	}
+	// A uint64 reading that fits int64 encodes as the same integer and
+	// decodes as IntValue.
+	b.Points = []Point{{Name: "u", Kind: UintValue, Uint: 42, Value: 42, HasValue: true, Quality: Good}}
+	enc := b.AppendJSON(nil)
+	if !strings.Contains(string(enc), `"v":42,`) {
+		t.Fatalf("got %s", enc)
+	}
+	if d, err := Decode(enc); err != nil || d.Points[0].Kind != IntValue || d.Points[0].Int != 42 {
+		t.Fatalf("decoded %+v, %v", d, err)
+	}
+}
+
+// Version 1 payloads (before exact integers) are read as they were: every
+// number a float, integers beyond 64 bits included.
+func TestDecodeVersion1(t *testing.T) {
+	payload := `{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[` +
+		`{"n":"a","v":250,"q":"good"},{"n":"b","v":9007199254740993,"q":"good"},{"n":"c","v":100000000000000000000000,"q":"good"},{"n":"d","v":1.5,"q":"good"}]}`
+	for _, decode := range []func([]byte) (*Batch, error){Decode, decodeSlow} {
+		b, err := decode([]byte(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []float64{250, 1 << 53, 1e23, 1.5} {
+			if p := b.Points[i]; p.Kind != FloatValue || p.Value != want || p.Int != 0 || !p.HasValue {
+				t.Errorf("points[%d]: %+v, want float %v", i, p, want)
+			}
+		}
+		// Re-encoded, they are the current version's floats.
+		if got := string(b.AppendJSON(nil)); !strings.Contains(got, `{"n":"a","v":250.0,"q":"good"}`) || !strings.HasPrefix(got, `{"v":2,`) {
+			t.Errorf("re-encoded %s", got)
+		}
+	}
+	if _, ok := decodeFast([]byte(strings.Replace(payload, `"v":1,`, `"v":1 ,`, 1))); ok {
+		t.Error("the fast path took an integer beyond 64 bits")
 	}
 }
 
@@ -129,9 +229,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		// Whatever decodes must re-encode to something that decodes to the
 		// same batch.
-		again, err := Decode(b.AppendJSON(nil))
+		enc := b.AppendJSON(nil)
+		again, err := Decode(enc)
 		if err != nil {
 			t.Fatalf("re-encoded batch does not decode: %v", err)
+		}
+		// The encoding is a fixed point: values (integers exact) survive.
+		if got := again.AppendJSON(nil); string(got) != string(enc) {
+			t.Fatalf("encoding is not byte-stable:\n%s\n%s", enc, got)
 		}
 		if again.Seq != b.Seq || len(again.Points) != len(b.Points) || !again.Time.Equal(b.Time.Truncate(time.Millisecond)) {
 			t.Fatalf("round trip changed the batch: %+v vs %+v", b, again)
@@ -146,6 +251,17 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 	f.Add([]byte(` { "points" : [ {"q":"good","v":-1.5e3,"n":"a"} ] , "ts":"2026-01-01T00:00:00+08:00","kind":"k","device":"d","seq":7,"gateway":"g","v":1 } `))
 	f.Add([]byte(`{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"},{"n":"b","q":"exception:2"}]}`))
 	f.Add([]byte(`{"v":1,"gateway":"g\u00e9","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`))
+	// Integers near 2^53, 2^63 and 2^64, in both versions.
+	for _, version := range []string{"1", "2"} {
+		for _, v := range []string{
+			"9007199254740992", "9007199254740993", "-9007199254740993", "9007199254740993.0", "9.007199254740993e15",
+			"9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+			"18446744073709551615", "18446744073709551616", "-0", "0", "0.0", "1e2",
+		} {
+			f.Add([]byte(`{"v":` + version + `,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":` + v + `,"q":"good"}]}`))
+		}
+	}
+	f.Add(integerBatch().AppendJSON(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, ok := decodeFast(data)
 		if !ok {

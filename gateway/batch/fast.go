@@ -16,7 +16,8 @@ func decodeFast(data []byte) (*Batch, bool) {
 	if !s.byte('{') {
 		return nil, false
 	}
-	var haveV, haveSeq, haveTS, havePoints bool
+	var version uint64
+	var haveSeq, haveTS, havePoints bool
 	var seen uint16 // top-level keys, to refuse repeats
 	for first := true; ; first = false {
 		if s.byte('}') {
@@ -36,11 +37,11 @@ func decodeFast(data []byte) (*Batch, bool) {
 		seen |= bit
 		switch key {
 		case "v":
-			v, ok := s.uint()
-			if !ok || v != Version {
+			var ok bool
+			version, ok = s.uint()
+			if !ok || (version != Version && version != legacyVersion) {
 				return nil, false
 			}
-			haveV = true
 		case "seq":
 			v, ok := s.uint()
 			if !ok || v == 0 {
@@ -79,8 +80,11 @@ func decodeFast(data []byte) (*Batch, bool) {
 	if s.i != len(s.src) {
 		return nil, false
 	}
-	if !haveV || !haveSeq || !haveTS || !havePoints || b.Gateway == "" || b.Device == "" || b.Kind == "" || len(b.Points) == 0 {
+	if version == 0 || !haveSeq || !haveTS || !havePoints || b.Gateway == "" || b.Device == "" || b.Kind == "" || len(b.Points) == 0 {
 		return nil, false
+	}
+	if version == legacyVersion {
+		asLegacy(b.Points)
 	}
 	return b, validPoints(b.Points)
 }
@@ -186,10 +190,12 @@ func (s *scanner) numberContinues() bool {
 	return s.i < len(s.src) && (s.src[s.i] == '.' || s.src[s.i] == 'e' || s.src[s.i] == 'E')
 }
 
-// float reads a JSON number.
-func (s *scanner) float() (float64, bool) {
+// number reads a JSON number: an integer token exactly (parseNumber); an
+// integer beyond the 64-bit range is not for the fast path.
+func (s *scanner) number() (number, bool) {
 	s.ws()
 	start := s.i
+	var none number
 	if s.i < len(s.src) && s.src[s.i] == '-' {
 		s.i++
 	}
@@ -203,12 +209,12 @@ func (s *scanner) float() (float64, bool) {
 	}
 	intStart := s.i
 	if n := digits(); n == 0 || (n > 1 && s.src[intStart] == '0') {
-		return 0, false
+		return none, false
 	}
 	if s.i < len(s.src) && s.src[s.i] == '.' {
 		s.i++
 		if digits() == 0 {
-			return 0, false
+			return none, false
 		}
 	}
 	if s.i < len(s.src) && (s.src[s.i] == 'e' || s.src[s.i] == 'E') {
@@ -217,11 +223,11 @@ func (s *scanner) float() (float64, bool) {
 			s.i++
 		}
 		if digits() == 0 {
-			return 0, false
+			return none, false
 		}
 	}
-	v, err := strconv.ParseFloat(s.src[start:s.i], 64)
-	return v, err == nil
+	n, err := parseNumber(s.src[start:s.i])
+	return n, err == nil
 }
 
 var pointKeys = map[string]uint8{"n": 1, "v": 2, "u": 4, "q": 8}
@@ -268,8 +274,10 @@ func (s *scanner) points(b *Batch) bool {
 			case "q":
 				p.Quality, ok = s.str()
 			case "v":
-				p.Value, ok = s.float()
-				p.HasValue = ok
+				var n number
+				if n, ok = s.number(); ok {
+					n.set(&p)
+				}
 			}
 			if !ok {
 				return false
