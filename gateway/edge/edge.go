@@ -253,7 +253,7 @@ func (e *Edge) Run(ctx context.Context) error {
 			c.Publish(statusTopic, 0, true, e.statusPayload("online"))
 			e.conn.Set(true)
 		})
-	client := mqtt.NewClient(opts)
+	client := mqttconn.NewClient(opts)
 	if err := mqttconn.Connect(client, e.cfg.MQTT.ConnectTimeout); err != nil {
 		e.log.Warn("broker not reachable yet; polling into the write-ahead log", "err", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/eipgw/eipgw/config"
 )
 
 // influxQL runs read queries through the InfluxQL endpoint (/query), which
@@ -22,6 +24,26 @@ func newInfluxQL(base, bucket, token string, timeout time.Duration) *influxQL {
 	db, _, _ := strings.Cut(bucket, "/")
 	return &influxQL{base: strings.TrimRight(base, "/"), db: db, token: token, client: &http.Client{Timeout: timeout}}
 }
+
+// influxQLFor is newInfluxQL for a configured InfluxDB, with its TLS
+// settings (CA, client certificate, server name, minimum version). A tls
+// block that no longer loads fails every query with its error.
+func influxQLFor(db *config.InfluxDB) *influxQL {
+	c := newInfluxQL(db.URL, db.Bucket, db.Token, db.Timeout)
+	tc, err := db.TLS.ClientConfig()
+	if err != nil {
+		c.client.Transport = failingTransport{fmt.Errorf("influxql: tls for %s: %w", config.RedactURL(db.URL), err)}
+		return c
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tc
+	c.client.Transport = t
+	return c
+}
+
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
 type series struct {
 	Name    string            `json:"name"`

@@ -88,9 +88,14 @@ func (in *Ingest) count(f func(*Stats)) {
 func (in *Ingest) Run(ctx context.Context) error {
 	icfg := in.cfg.Ingest
 	db := icfg.InfluxDB
+	tlsCfg, err := mqttconn.TLSConfig(db.TLS, db.URL, in.log)
+	if err != nil {
+		return err
+	}
 	opts := influxdb2.DefaultOptions().
 		SetPrecision(time.Millisecond).
-		SetHTTPRequestTimeout(uint(max(1, db.Timeout/time.Second)))
+		SetHTTPRequestTimeout(uint(max(1, db.Timeout/time.Second))).
+		SetTLSConfig(tlsCfg)
 	ic := influxdb2.NewClientWithOptions(db.URL, db.Token, opts)
 	defer ic.Close()
 	writer := ic.WriteAPIBlocking(db.Org, db.Bucket)
@@ -125,10 +130,10 @@ func (in *Ingest) Run(ctx context.Context) error {
 				in.log.Error("mqtt subscribe failed", "filter", filter, "err", err)
 				return
 			}
-			in.log.Info("mqtt connected and subscribed", "broker", in.cfg.MQTT.Broker, "client_id", clientID, "filter", filter)
+			in.log.Info("mqtt connected and subscribed", "broker", config.RedactURL(in.cfg.MQTT.Broker), "client_id", clientID, "filter", filter)
 			in.requestReplay(c, clientID)
 		})
-	client := mqtt.NewClient(mopts)
+	client := mqttconn.NewClient(mopts)
 	if err := mqttconn.Connect(client, in.cfg.MQTT.ConnectTimeout); err != nil {
 		in.log.Warn("broker not reachable yet; retrying in the background", "err", err)
 	}
@@ -137,7 +142,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park, seen: map[string]*seqWindow{}}
 	if cc := icfg.Completeness; !cc.Disabled {
 		w.compl = &completeness{
-			park: in.cfg.Park, q: newInfluxQL(db.URL, db.Bucket, db.Token, db.Timeout),
+			park: in.cfg.Park, q: influxQLFor(db),
 			write: func(ctx context.Context, line string) error { return writer.WriteRecord(ctx, line) },
 			grace: cc.Grace, log: in.log, gaps: in.m.gaps, missing: in.m.missing,
 			gateways: map[string]*gatewayState{}, now: time.Now,

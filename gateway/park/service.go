@@ -101,7 +101,11 @@ const drainTimeout = 10 * time.Second
 func (s *Service) Run(ctx context.Context) error {
 	pe := s.cfg.ParkEngine
 	db := pe.InfluxDB
-	opts := influxdb2.DefaultOptions().SetPrecision(time.Millisecond).SetHTTPRequestTimeout(uint(max(1, db.Timeout/time.Second)))
+	tlsCfg, err := mqttconn.TLSConfig(db.TLS, db.URL, s.log)
+	if err != nil {
+		return err
+	}
+	opts := influxdb2.DefaultOptions().SetPrecision(time.Millisecond).SetHTTPRequestTimeout(uint(max(1, db.Timeout/time.Second))).SetTLSConfig(tlsCfg)
 	ic := influxdb2.NewClientWithOptions(db.URL, db.Token, opts)
 	defer ic.Close()
 	writer := ic.WriteAPIBlocking(db.Org, db.Bucket)
@@ -136,7 +140,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			s.log.Info("mqtt connected and subscribed", "client_id", clientID, "filter", filter)
 		})
-	client := mqtt.NewClient(mopts)
+	client := mqttconn.NewClient(mopts)
 	if err := mqttconn.Connect(client, s.cfg.MQTT.ConnectTimeout); err != nil {
 		s.log.Warn("broker not reachable yet; retrying in the background", "err", err)
 	}
