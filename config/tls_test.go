@@ -204,3 +204,64 @@ func TestFileSizeLimit(t *testing.T) {
 		t.Fatalf("directory: %v", err)
 	}
 }
+
+// uncommentTLS turns the commented "# tls:" block of an example into YAML.
+func uncommentTLS(t *testing.T, text string) string {
+	t.Helper()
+	lines := strings.Split(text, "\n")
+	in := false
+	n := 0
+	for i, l := range lines {
+		trimmed := strings.TrimLeft(l, " ")
+		indent := l[:len(l)-len(trimmed)]
+		switch {
+		case trimmed == "# tls:":
+			lines[i], in = indent+"tls:", true
+			n++
+		case in && strings.HasPrefix(trimmed, "#   "):
+			lines[i] = indent + "  " + strings.TrimPrefix(trimmed, "#   ")
+		default:
+			in = false
+		}
+	}
+	if n == 0 {
+		t.Fatal("no commented tls block")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestExampleTLSBlocks: the commented tls blocks of the examples load once
+// uncommented, with the URLs switched to TLS and certificates in place.
+func TestExampleTLSBlocks(t *testing.T) {
+	t.Setenv("EIPGW_MQTT_PASSWORD", "secret")
+	t.Setenv("EIPGW_INFLUX_TOKEN", "user:password")
+	dir := t.TempDir()
+	ca, caKey := writeCert(t, dir, "park-ca", nil, nil)
+	writeCert(t, dir, "gw-1", ca, caKey)
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := strings.NewReplacer("/etc/eipgw/", dir+"/", "/run/secrets/mqtt-password", filepath.Join(dir, "pw"),
+		"tcp://127.0.0.1:1883", "ssl://127.0.0.1:8883", "http://127.0.0.1:8086", "https://127.0.0.1:8086")
+	for _, c := range []struct {
+		file string
+		tls  func(*File) *TLS
+	}{
+		{"examples/edge.yaml", func(f *File) *TLS { return f.MQTT.TLS }},
+		{"examples/ingest.yaml", func(f *File) *TLS { return f.Ingest.InfluxDB.TLS }},
+	} {
+		data, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Parse(c.file, []byte(r.Replace(uncommentTLS(t, string(data)))), knownProfile)
+		if err != nil {
+			t.Errorf("%s with its tls block: %v", c.file, err)
+			continue
+		}
+		tc, err := c.tls(f).ClientConfig()
+		if err != nil || tc.RootCAs == nil {
+			t.Errorf("%s: tls %+v %v", c.file, tc, err)
+		}
+	}
+}
