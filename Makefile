@@ -39,7 +39,7 @@ vet:
 # InfluxDB and prints the table: scenario, polled, stored, lost, duplicates,
 # recovery time. `make test` runs them too.
 faults: tools
-	set -o pipefail; $(GO) test -count=1 -v -run 'TestFaults|TestBacklogMemory' ./gateway/faults | grep -E '^(\||--- |ok|FAIL)'
+	set -o pipefail; EIPGW_SOAK=1 $(GO) test -count=1 -timeout 60m -v -run 'TestFaults|TestBacklogMemory|TestManyBuses' ./gateway/faults | grep -E '^(\||--- |ok|FAIL)'
 
 # check adds formatting, static analysis and module tidiness to test.
 check: fmt lint test

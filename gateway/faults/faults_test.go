@@ -3,13 +3,13 @@ package faults
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -72,7 +72,8 @@ const (
 type rig struct {
 	t        *testing.T
 	watchMu  sync.Mutex
-	watched  map[int]int // seqs a plain (non-shared) subscriber received
+	watched  map[int]int             // seqs a plain (non-shared) subscriber received
+	contents map[int]map[uint64]bool // distinct payloads seen per seq: more than one is a reused number
 	bin      string
 	mq       *testenv.Mosquitto
 	ifx      *testenv.Influx
@@ -90,7 +91,38 @@ type rigOptions struct {
 	stateDir            string
 	walMB               int
 	interval            time.Duration
+	multiBus            bool // the site topology: see multiBusDevices
 }
+
+// multiBusDevices is a realistic site: three Modbus TCP buses and one RTU
+// line (a pseudo-terminal to the simulator at 115200 baud), devices polled
+// at different intervals. The single-bus topology puts five devices on one
+// TCP bus. %[1]s is the base interval.
+const multiBusDevices = `  buses:
+    - {name: plant, address: "%[2]s", timeout: 500ms}
+    - {name: network, address: "%[2]s", timeout: 500ms}
+    - {name: tenants, address: "%[2]s", timeout: 500ms}
+    - {name: rs485, transport: rtu, device: "%[3]s", baud: 115200, timeout: 500ms}
+  devices:
+    - {name: chp-1, profile: chp, bus: plant, unit: 1, interval: %[1]s}
+    - {name: cems-1, profile: cems, bus: plant, unit: 2, interval: %[4]s}
+    - {name: bds-1, profile: bds, bus: network, unit: 3, interval: %[5]s}
+    - {name: steam-supply, profile: steam_meter, bus: network, unit: 6, interval: %[1]s}
+    - {name: steam-t01, profile: steam_meter, bus: tenants, unit: 11, interval: %[1]s, tenant: t01}
+    - {name: steam-t02, profile: steam_meter, bus: tenants, unit: 12, interval: %[4]s, tenant: t02}
+    - {name: power-t01, profile: power_meter, bus: rs485, unit: 31, interval: %[4]s, tenant: t01}
+    - {name: power-t02, profile: power_meter, bus: rs485, unit: 32, interval: %[5]s, tenant: t02}
+`
+
+const singleBusDevices = `  buses:
+    - {name: sim, address: "%[2]s", timeout: 500ms}
+  devices:
+    - {name: chp-1, profile: chp, bus: sim, unit: 1, interval: %[1]s}
+    - {name: cems-1, profile: cems, bus: sim, unit: 2, interval: %[1]s}
+    - {name: bds-1, profile: bds, bus: sim, unit: 3, interval: %[1]s}
+    - {name: steam-supply, profile: steam_meter, bus: sim, unit: 6, interval: %[1]s}
+    - {name: steam-t01, profile: steam_meter, bus: sim, unit: 11, interval: %[1]s, tenant: t01}
+`
 
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
@@ -102,7 +134,12 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	}
 	r.ifx = testenv.StartInflux(t, "eipgw")
 	r.influx = r.ifx.URL
-	r.simAddr = startSim(t)
+	rtuLink := ""
+	if o.multiBus {
+		r.simAddr, rtuLink = startSimProcess(t, r.bin)
+	} else {
+		r.simAddr = startSim(t)
+	}
 	r.stateDir = o.stateDir
 	if r.stateDir == "" {
 		r.stateDir = t.TempDir()
@@ -115,6 +152,10 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if iv == 0 {
 		iv = 100 * time.Millisecond
 	}
+	devices := singleBusDevices
+	if o.multiBus {
+		devices = multiBusDevices
+	}
 	r.edgeCfg = write(t, "edge.yaml", fmt.Sprintf(`park: %s
 site: plant
 mqtt: {broker: "%s", client_id: faults-edge, connect_timeout: 2s}
@@ -123,15 +164,8 @@ edge:
   state_dir: %s
   publish_timeout: 2s
   wal: {max_mb: %d, segment_mb: 1}
-  buses:
-    - {name: sim, address: "%s", timeout: 500ms}
-  devices:
-    - {name: chp-1, profile: chp, bus: sim, unit: 1, interval: %[7]s}
-    - {name: cems-1, profile: cems, bus: sim, unit: 2, interval: %[7]s}
-    - {name: bds-1, profile: bds, bus: sim, unit: 3, interval: %[7]s}
-    - {name: steam-supply, profile: steam_meter, bus: sim, unit: 6, interval: %[7]s}
-    - {name: steam-t01, profile: steam_meter, bus: sim, unit: 11, interval: %[7]s, tenant: t01}
-`, park, r.mq.URL, gateway, r.stateDir, walMB, r.simAddr, iv))
+  replay: {allow: ["faults-ingest-*"], min_interval: 1s}
+`, park, r.mq.URL, gateway, r.stateDir, walMB)+fmt.Sprintf(devices, iv, r.simAddr, rtuLink, 2*iv, 3*iv))
 	r.watch()
 	workers := max(1, o.workers)
 	r.shared = workers > 1
@@ -147,14 +181,21 @@ edge:
 // broker ever delivered it.
 func (r *rig) watch() {
 	r.watched = map[int]int{}
+	r.contents = map[int]map[uint64]bool{}
 	opts := mqtt.NewClientOptions().AddBroker(r.mq.URL).SetClientID("faults-watcher").
 		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(200 * time.Millisecond).SetMaxReconnectInterval(time.Second).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 			var b struct{ Seq int }
 			if json.Unmarshal(m.Payload(), &b) == nil && b.Seq > 0 {
+				h := fnv.New64a()
+				h.Write(m.Payload())
 				r.watchMu.Lock()
 				r.watched[b.Seq]++
+				if r.contents[b.Seq] == nil {
+					r.contents[b.Seq] = map[uint64]bool{}
+				}
+				r.contents[b.Seq][h.Sum64()] = true
 				r.watchMu.Unlock()
 			}
 		}).
@@ -189,6 +230,20 @@ func write(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// startSimProcess runs the simulator as its own process, serving Modbus
+// TCP on a free port and RTU on a new pseudo-terminal; it returns the TCP
+// address and the path of a link to the terminal.
+func startSimProcess(t *testing.T, bin string) (addr, rtuLink string) {
+	t.Helper()
+	addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	rtuLink = filepath.Join(t.TempDir(), "rtu")
+	p := testenv.Start(t, bin, "sim", "-listen", addr, "-rtu", "pty", "-rtu-link", rtuLink,
+		"-baud", "115200", "-seed", "11", "-step", "100ms")
+	p.WaitOutput(t, "simulator serving Modbus RTU", 15*time.Second)
+	testenv.WaitTCP(t, addr, 10*time.Second)
+	return addr, rtuLink
 }
 
 func startSim(t *testing.T) string {
@@ -270,6 +325,12 @@ func (r *rig) finish(name string, edge *testenv.Proc, repaired time.Time, note s
 		}
 	}
 	dup := rows - len(seqs)
+	if declared := r.declared(); declared != 0 {
+		t.Errorf("ingest declared %d batches missing in a scenario where the edge dropped none", declared)
+	}
+	if reused := r.reused(); len(reused) > 0 {
+		t.Errorf("sequence numbers published with different content (reused): %v", reused[:min(20, len(reused))])
+	}
 	rec := time.Duration(0)
 	if !caughtUp.IsZero() {
 		rec = caughtUp.Sub(repaired)
@@ -295,17 +356,35 @@ func (r *rig) finish(name string, edge *testenv.Proc, repaired time.Time, note s
 	}
 }
 
+// topology is the site a scenario runs on: one TCP bus, or the multi-bus
+// site (three TCP buses and an RTU line, devices at different intervals).
+type topology struct{ multi bool }
+
+func (tp topology) name(scenario string) string {
+	if tp.multi {
+		return "4 buses: " + scenario
+	}
+	return "1 bus: " + scenario
+}
+
 func TestFaults(t *testing.T) {
-	t.Run("broker restart, persistent", func(t *testing.T) { brokerRestart(t, false) })
-	t.Run("broker restart, no persistence", func(t *testing.T) { brokerRestart(t, true) })
-	t.Run("broker restart, two shared workers", brokerRestartShared)
-	t.Run("edge SIGKILL mid-publish", edgeKill)
-	t.Run("InfluxDB stopped and restarted", influxRestart)
-	t.Run("InfluxDB slow (proxy +300ms)", influxSlow)
-	t.Run("two ingest workers, one killed", ingestKill)
-	t.Run("corrupted WAL tail", walCorrupt)
-	t.Run("WAL disk full", walDiskFull)
-	t.Run("WAL full, oldest dropped", walFull)
+	for _, top := range []topology{{false}, {true}} {
+		t.Run(top.name(""), func(t *testing.T) {
+			t.Run("broker restart, persistent", func(t *testing.T) { brokerRestart(t, top, false) })
+			t.Run("broker restart, no persistence", func(t *testing.T) { brokerRestart(t, top, true) })
+			t.Run("broker restart, two shared workers", func(t *testing.T) { brokerRestartShared(t, top) })
+			t.Run("edge SIGKILL mid-publish", func(t *testing.T) { edgeKill(t, top) })
+			t.Run("InfluxDB stopped and restarted", func(t *testing.T) { influxRestart(t, top) })
+			t.Run("InfluxDB slow (proxy +300ms)", func(t *testing.T) { influxSlow(t, top) })
+			t.Run("two ingest workers, one killed", func(t *testing.T) { ingestKill(t, top) })
+			t.Run("corrupted WAL tail", func(t *testing.T) { walCorrupt(t, top) })
+			t.Run("WAL disk full", func(t *testing.T) { walDiskFull(t, top) })
+			t.Run("WAL full, oldest dropped", func(t *testing.T) { walFull(t, top) })
+			t.Run("broker down, then edge SIGKILL", func(t *testing.T) { brokerDownEdgeKill(t, top) })
+			t.Run("disk full, then broker down", func(t *testing.T) { diskFullBrokerDown(t, top) })
+			t.Run("InfluxDB slow with a huge batch in the stream", func(t *testing.T) { influxSlowHugeBatch(t, top) })
+		})
+	}
 }
 
 // waitCount waits until text appears n times in p's output.
@@ -318,6 +397,21 @@ func waitCount(t *testing.T, p *testenv.Proc, text string, n int, within time.Du
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// reused lists the sequence numbers the watcher saw with more than one
+// distinct payload: numbers given to two batches.
+func (r *rig) reused() []int {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	var out []int
+	for seq, hs := range r.contents {
+		if len(hs) > 1 {
+			out = append(out, seq)
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 // declared returns how many batches ingest's completeness records mark as
@@ -334,8 +428,8 @@ func (r *rig) declared() int {
 // walFull overflows a 2 MB log while the broker is down: the oldest
 // batches are dropped, and every dropped one must come back as an explicit
 // missing marker: polled == stored + declared missing, none silent.
-func walFull(t *testing.T) {
-	r := newRig(t, rigOptions{walMB: 2, interval: 10 * time.Millisecond})
+func walFull(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{walMB: 2, interval: 10 * time.Millisecond, multiBus: top.multi})
 	in := r.ingest(0)
 	e := r.edge()
 	time.Sleep(2 * time.Second)
@@ -360,7 +454,7 @@ func walFull(t *testing.T) {
 	}
 	recovery := time.Since(repaired)
 	dropped := strings.Count(e.Output(), `msg="batches lost"`)
-	res := result{scenario: "WAL full (2 MB) while broker down 8s", polled: polled, stored: len(seqs),
+	res := result{scenario: top.name("WAL full (2 MB) while broker down 8s"), polled: polled, stored: len(seqs),
 		lost: polled - len(seqs) - declared, dup: rows - len(seqs), recovery: recovery,
 		note: fmt.Sprintf("%d dropped oldest, each declared missing by ingest (%d)", polled-len(seqs), declared)}
 	record(res)
@@ -368,14 +462,17 @@ func walFull(t *testing.T) {
 	if declared == 0 || dropped == 0 {
 		t.Errorf("nothing dropped (declared %d, drop logs %d): the scenario did not overflow the log\n%s", declared, dropped, e.Output())
 	}
+	if reused := r.reused(); len(reused) > 0 {
+		t.Errorf("sequence numbers published with different content (reused): %v", reused[:min(20, len(reused))])
+	}
 	if len(seqs)+declared != polled || rows != len(seqs) {
 		t.Errorf("polled %d != stored %d + declared missing %d (rows %d)", polled, len(seqs), declared, rows)
 	}
 	in.Term(t, 10*time.Second)
 }
 
-func brokerRestart(t *testing.T, noPersistence bool) {
-	r := newRig(t, rigOptions{noBrokerPersistence: noPersistence})
+func brokerRestart(t *testing.T, top topology, noPersistence bool) {
+	r := newRig(t, rigOptions{noBrokerPersistence: noPersistence, multiBus: top.multi})
 	in := r.ingest(0)
 	e := r.edge()
 	time.Sleep(2 * time.Second)
@@ -389,7 +486,7 @@ func brokerRestart(t *testing.T, noPersistence bool) {
 	if noPersistence {
 		name = "broker stopped 3s, restarted (no persistence)"
 	}
-	r.finish(name, e, repaired, "")
+	r.finish(top.name(name), e, repaired, "")
 	in.Term(t, 10*time.Second)
 }
 
@@ -397,8 +494,8 @@ func brokerRestart(t *testing.T, noPersistence bool) {
 // one shared subscription, which Mosquitto 2.0 does not restore: what the
 // edge publishes before the workers subscribe again comes back through the
 // replay they request.
-func brokerRestartShared(t *testing.T) {
-	r := newRig(t, rigOptions{workers: 2})
+func brokerRestartShared(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{workers: 2, multiBus: top.multi})
 	a, b := r.ingest(0), r.ingest(1)
 	e := r.edge()
 	time.Sleep(2 * time.Second)
@@ -408,13 +505,13 @@ func brokerRestartShared(t *testing.T) {
 	repaired := time.Now()
 	waitCount(t, e, "mqtt connected", 2, 30*time.Second)
 	time.Sleep(time.Second)
-	r.finish("broker stopped 3s, restarted (2 shared workers)", e, repaired, "replayed on request")
+	r.finish(top.name("broker stopped 3s, restarted (2 shared workers)"), e, repaired, "replayed on request")
 	a.Term(t, 10*time.Second)
 	b.Term(t, 10*time.Second)
 }
 
-func edgeKill(t *testing.T) {
-	r := newRig(t, rigOptions{})
+func edgeKill(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{multiBus: top.multi})
 	in := r.ingest(0)
 	e := r.edge()
 	time.Sleep(2 * time.Second)
@@ -425,12 +522,12 @@ func edgeKill(t *testing.T) {
 	e.Kill()
 	e = r.edge()
 	time.Sleep(2 * time.Second)
-	r.finish("edge SIGKILL twice, restarted", e, repaired, "")
+	r.finish(top.name("edge SIGKILL twice, restarted"), e, repaired, "")
 	in.Term(t, 10*time.Second)
 }
 
-func influxRestart(t *testing.T) {
-	r := newRig(t, rigOptions{})
+func influxRestart(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{multiBus: top.multi})
 	in := r.ingest(0)
 	e := r.edge()
 	time.Sleep(2 * time.Second)
@@ -439,7 +536,7 @@ func influxRestart(t *testing.T) {
 	r.ifx.Restart()
 	repaired := time.Now()
 	time.Sleep(2 * time.Second)
-	r.finish("InfluxDB stopped 4s, restarted", e, repaired, "")
+	r.finish(top.name("InfluxDB stopped 4s, restarted"), e, repaired, "")
 	in.Term(t, 10*time.Second)
 }
 
@@ -464,18 +561,18 @@ func slowProxy(t *testing.T, target string, delay time.Duration) string {
 	return "http://" + ln.Addr().String()
 }
 
-func influxSlow(t *testing.T) {
-	r := newRig(t, rigOptions{})
+func influxSlow(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{multiBus: top.multi})
 	r.setIngest(0, slowProxy(t, r.ifx.URL, 300*time.Millisecond))
 	in := r.ingest(0)
 	e := r.edge()
 	time.Sleep(5 * time.Second)
-	r.finish("InfluxDB slow: +300ms per write", e, time.Now(), "")
+	r.finish(top.name("InfluxDB slow: +300ms per write"), e, time.Now(), "")
 	in.Term(t, 10*time.Second)
 }
 
-func ingestKill(t *testing.T) {
-	r := newRig(t, rigOptions{workers: 2})
+func ingestKill(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{workers: 2, multiBus: top.multi})
 	a := r.ingest(0)
 	b := r.ingest(1)
 	e := r.edge()
@@ -485,13 +582,13 @@ func ingestKill(t *testing.T) {
 	b = r.ingest(1) // its session holds what it had not acknowledged
 	repaired := time.Now()
 	time.Sleep(time.Second)
-	r.finish("2 ingest workers, one SIGKILLed, restarted", e, repaired, "")
+	r.finish(top.name("2 ingest workers, one SIGKILLed, restarted"), e, repaired, "")
 	a.Term(t, 10*time.Second)
 	b.Term(t, 10*time.Second)
 }
 
-func walCorrupt(t *testing.T) {
-	r := newRig(t, rigOptions{})
+func walCorrupt(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{multiBus: top.multi})
 	in := r.ingest(0)
 	e := r.edge()
 	// Stop the broker so batches pile up in the log, then kill the edge
@@ -516,37 +613,21 @@ func walCorrupt(t *testing.T) {
 	repaired := time.Now()
 	e.WaitOutput(t, "truncating a torn or corrupt tail", 10*time.Second)
 	time.Sleep(2 * time.Second)
-	r.finish("corrupted WAL tail (torn record), restart", e, repaired, "tail truncated, logged")
+	r.finish(top.name("corrupted WAL tail (torn record), restart"), e, repaired, "tail truncated, logged")
 	in.Term(t, 10*time.Second)
 }
 
-func walDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	mnt := filepath.Join(dir, "state")
-	os.Mkdir(mnt, 0o755)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("cannot mount a small tmpfs for the disk-full scenario (needs root): %v %s", err, out)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
-	r := newRig(t, rigOptions{stateDir: mnt, walMB: 64}) // the log's bound is above the disk
+func walDiskFull(t *testing.T, top topology) {
+	mnt := mountSmallDisk(t)
+	r := newRig(t, rigOptions{stateDir: mnt, walMB: 64, multiBus: top.multi}) // the log's bound is above the disk
 	in := r.ingest(0)
-	// Fill the disk but for a few kB.
-	filler, err := os.Create(filepath.Join(mnt, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(filler, io.LimitReader(zeros{}, 2<<20))
-	filler.Close()
+	filler := fillDisk(t, mnt)
 	e := r.edge()
 	time.Sleep(3 * time.Second)
-	os.Remove(filepath.Join(mnt, "filler")) // space comes back
+	os.Remove(filler) // space comes back
 	repaired := time.Now()
 	time.Sleep(2 * time.Second)
-	r.finish("WAL disk full 3s (broker up)", e, repaired, "held in memory, counted")
+	r.finish(top.name("WAL disk full 3s (broker up)"), e, repaired, "held in memory, counted")
 	in.Term(t, 10*time.Second)
 	if !strings.Contains(e.Output(), "write-ahead log append failed") {
 		t.Errorf("the edge never saw the disk full:\n%s", e.Output())
