@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -11,8 +12,11 @@ import (
 //
 //	measurement  device kind (chp, cems, bds, boiler, steam_meter, ...)
 //	tags         park, site, gateway, device, tenant (when set)
-//	fields       <point>       float, for each point of quality good
-//	             <point>_q     string quality, for each point not good
+//	fields       <point>       for each point of quality good: integer for
+//	                           an exact integer point (payload integer),
+//	                           float otherwise
+//	             <point>_q     string quality, for each point not good, and
+//	                           out_of_range for an integer above 2^63-1
 //	             batch_seq     integer, the gateway's batch sequence number
 //	time         poll time, millisecond precision
 //
@@ -74,6 +78,38 @@ func escapeMeasurement(s string) string {
 }
 func escapeTag(s string) string { return keyEscaper.Replace(lineName(s)) }
 
+// appendField appends the field of one point: its value if good, else its
+// quality. An integer point is an integer field (123i) and a float point a
+// float field, so a point's field type follows its register type, never
+// its value. InfluxDB 1.8 refuses unsigned fields (123u: "invalid number"
+// unless built with the uint tag, which released builds are not), so a
+// uint64 value above 2^63-1 cannot be stored in the point's integer field:
+// it is written as quality out_of_range, visible and countable, never
+// wrapped, rounded or stored as another type.
+func appendField(dst []byte, name string, p *batch.Point) []byte {
+	dst = append(dst, name...)
+	quality := p.Quality
+	switch {
+	case quality != batch.Good:
+	case p.Kind == batch.IntValue:
+		dst = append(dst, '=')
+		dst = strconv.AppendInt(dst, p.Int, 10)
+		return append(dst, 'i')
+	case p.Kind == batch.UintValue && p.Uint <= math.MaxInt64:
+		dst = append(dst, '=')
+		dst = strconv.AppendUint(dst, p.Uint, 10)
+		return append(dst, 'i')
+	case p.Kind == batch.UintValue:
+		quality = batch.OutOfRange
+	default:
+		dst = append(dst, '=')
+		return strconv.AppendFloat(dst, p.Value, 'g', -1, 64)
+	}
+	dst = append(dst, QualitySuffix+`="`...)
+	dst = append(dst, stringEscaper.Replace(quality)...)
+	return append(dst, '"')
+}
+
 // appendLine appends one line-protocol line for b to dst.
 func appendLine(dst []byte, park string, b *batch.Batch) []byte {
 	dst = append(dst, escapeMeasurement(b.Kind)...)
@@ -94,17 +130,7 @@ func appendLine(dst []byte, park string, b *batch.Batch) []byte {
 	tag("tenant", b.Tenant)
 	dst = append(dst, ' ')
 	for _, p := range b.Points {
-		name := escapeTag(p.Name)
-		if p.Quality == batch.Good {
-			dst = append(dst, name...)
-			dst = append(dst, '=')
-			dst = strconv.AppendFloat(dst, p.Value, 'g', -1, 64)
-		} else {
-			dst = append(dst, name...)
-			dst = append(dst, QualitySuffix+`="`...)
-			dst = append(dst, stringEscaper.Replace(p.Quality)...)
-			dst = append(dst, '"')
-		}
+		dst = appendField(dst, escapeTag(p.Name), &p)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, SeqField+"="...)

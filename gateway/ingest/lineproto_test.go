@@ -2,10 +2,17 @@ package ingest
 
 import (
 	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/influxdata/influxdb/models"
+
 	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/testenv"
 )
 
 func TestAppendLine(t *testing.T) {
@@ -65,4 +72,122 @@ func BenchmarkDecodeAndLine(b *testing.B) {
 		line = appendLine(line[:0], "park", d)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/point")
+}
+
+func TestAppendLineIntegers(t *testing.T) {
+	b := &batch.Batch{
+		Gateway: "gw-1", Seq: 9, Device: "m1", Kind: "power_meter",
+		Time: time.UnixMilli(1795716001500),
+		Points: []batch.Point{
+			{Name: "i53", Kind: batch.IntValue, Int: 1<<53 + 1, Value: 1 << 53, HasValue: true, Quality: batch.Good},
+			{Name: "min", Kind: batch.IntValue, Int: math.MinInt64, Value: math.MinInt64, HasValue: true, Quality: batch.Good},
+			{Name: "u_small", Kind: batch.UintValue, Uint: math.MaxInt64, Value: 1 << 63, HasValue: true, Quality: batch.Good},
+			{Name: "u_big", Kind: batch.UintValue, Uint: math.MaxUint64, Value: 1 << 64, HasValue: true, Quality: batch.Good},
+			{Name: "whole", Value: 250, HasValue: true, Quality: batch.Good},
+			{Name: "stale", Kind: batch.IntValue, Int: 3, Value: 3, HasValue: true, Quality: batch.Stale},
+		},
+	}
+	line := appendLine(nil, "p", b)
+	want := `power_meter,device=m1,gateway=gw-1,park=p i53=9007199254740993i,min=-9223372036854775808i,u_small=9223372036854775807i,u_big_q="out_of_range",whole=250,stale_q="stale",batch_seq=9i 1795716001500`
+	if string(line) != want {
+		t.Fatalf("got\n%s\nwant\n%s", line, want)
+	}
+	// InfluxDB 1.8.10's parser reads the integers exactly, and 250 as a
+	// float.
+	pts, err := models.ParsePointsWithPrecision(line, time.Now(), "ms")
+	if err != nil || len(pts) != 1 {
+		t.Fatalf("%d points, %v", len(pts), err)
+	}
+	fields, err := pts[0].Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]any{"i53": int64(1<<53 + 1), "min": int64(math.MinInt64), "u_small": int64(math.MaxInt64), "whole": 250.0, "u_big_q": "out_of_range"} {
+		if fields[k] != v {
+			t.Errorf("field %s = %#v, want %#v", k, fields[k], v)
+		}
+	}
+}
+
+// influxWrite posts line protocol to InfluxDB's v2 write API, as ingest
+// does, and returns the status and the response body.
+func influxWrite(t *testing.T, in *testenv.Influx, lines string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, in.URL+"/api/v2/write?bucket=eip/autogen&precision=ms", strings.NewReader(lines))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Token :")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestIntegersInInfluxDB18: integers of a payload reach the real InfluxDB
+// 1.8.10 exactly (2^53+1, the int64 extremes), as integer fields; a float
+// with an integral value stays a float field; unsigned fields, which 1.8
+// refuses, are never written.
+func TestIntegersInInfluxDB18(t *testing.T) {
+	in := testenv.StartInflux(t, "eip")
+	src := &batch.Batch{
+		Gateway: "gw-1", Seq: 1, Device: "m1", Kind: "power_meter", Time: time.UnixMilli(1795716001500),
+		Points: []batch.Point{
+			{Name: "i53", Kind: batch.IntValue, Int: 1<<53 + 1, HasValue: true, Quality: batch.Good},
+			{Name: "neg53", Kind: batch.IntValue, Int: -(1<<53 + 1), HasValue: true, Quality: batch.Good},
+			{Name: "min", Kind: batch.IntValue, Int: math.MinInt64, HasValue: true, Quality: batch.Good},
+			{Name: "max", Kind: batch.IntValue, Int: math.MaxInt64, HasValue: true, Quality: batch.Good},
+			{Name: "u53", Kind: batch.UintValue, Uint: 9007199254740993, HasValue: true, Quality: batch.Good},
+			{Name: "u64", Kind: batch.UintValue, Uint: math.MaxUint64, HasValue: true, Quality: batch.Good},
+			{Name: "whole", Value: 250, HasValue: true, Quality: batch.Good},
+		},
+	}
+	// Through the payload, as edge and ingest pass it.
+	b, err := batch.Decode(src.AppendJSON(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := influxWrite(t, in, string(appendLine(nil, "p", b))); code != http.StatusNoContent {
+		t.Fatalf("write: %d %s", code, body)
+	}
+	series, err := in.Query("eip", `SELECT "i53", "neg53", "min", "max", "u53", "u64_q", "whole" FROM "power_meter"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 1 || len(series[0].Values) != 1 {
+		t.Fatalf("series %+v", series)
+	}
+	want := []string{"1795716001500", "9007199254740993", "-9007199254740993", "-9223372036854775808", "9223372036854775807", "9007199254740993", "out_of_range", "250"}
+	for i, v := range series[0].Values[0] {
+		if got := fmt.Sprint(v); got != want[i] {
+			t.Errorf("%s = %s, want %s", series[0].Columns[i], got, want[i])
+		}
+	}
+	t.Logf("read back: %v %v", series[0].Columns, series[0].Values[0])
+	// Field types: integers for the integer points, float for the float.
+	keys, err := in.Query("eip", `SHOW FIELD KEYS FROM "power_meter"`)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("field keys %+v, %v", keys, err)
+	}
+	types := map[string]string{}
+	for _, row := range keys[0].Values {
+		types[fmt.Sprint(row[0])] = fmt.Sprint(row[1])
+	}
+	for k, v := range map[string]string{"i53": "integer", "min": "integer", "u53": "integer", "whole": "float", "u64_q": "string", "batch_seq": "integer"} {
+		if types[k] != v {
+			t.Errorf("field %s is %q, want %s (%v)", k, types[k], v, types)
+		}
+	}
+	// Why u64 is not stored: 1.8 refuses unsigned fields.
+	if code, body := influxWrite(t, in, "probe u=18446744073709551615u 1795716001500"); code != http.StatusBadRequest || !strings.Contains(body, "invalid number") {
+		t.Errorf("unsigned field: %d %s; want 400 invalid number", code, body)
+	}
+	// And why a database needs care when a float point becomes an integer
+	// one: within a shard a field keeps its first type.
+	if code, body := influxWrite(t, in, "power_meter,device=m1,gateway=gw-1,park=p whole=251i 1795716002500"); code != http.StatusBadRequest || !strings.Contains(body, "field type conflict") {
+		t.Errorf("type change: %d %s; want 400 field type conflict", code, body)
+	}
 }
