@@ -72,10 +72,15 @@ type Edge struct {
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
 	// MaxInflight bounds the batches published but not yet acknowledged
 	// (default 256).
-	MaxInflight int      `yaml:"max_inflight"`
-	WAL         *WAL     `yaml:"wal"`
-	Buses       []Bus    `yaml:"buses"`
-	Devices     []Device `yaml:"devices"`
+	MaxInflight int `yaml:"max_inflight"`
+	// MaxBatchPoints splits a device's poll into batches of at most this
+	// many points, each with its own sequence number and the same poll
+	// time, so that no single message is too large to publish or store
+	// in bounded time (default 2000).
+	MaxBatchPoints int      `yaml:"max_batch_points"`
+	WAL            *WAL     `yaml:"wal"`
+	Buses          []Bus    `yaml:"buses"`
+	Devices        []Device `yaml:"devices"`
 }
 
 // Bus is one physical Modbus bus: a TCP endpoint or a serial line.
@@ -134,7 +139,17 @@ type Ingest struct {
 	// BatchWait is how long a partial batch waits for more messages
 	// (default 200ms).
 	BatchWait time.Duration `yaml:"batch_wait"`
-	InfluxDB  *InfluxDB     `yaml:"influxdb"`
+	// MaxWriteBytes and MaxWriteLines bound one InfluxDB write request
+	// (defaults 2 MiB and 5000 lines); a larger batch is written in
+	// several requests.
+	MaxWriteBytes int `yaml:"max_write_bytes"`
+	MaxWriteLines int `yaml:"max_write_lines"`
+	// MaxAttempts is how many times in a row one message may fail to be
+	// written while InfluxDB accepts other messages before it is
+	// dead-lettered with the reason (default 10). An outage of InfluxDB
+	// dead-letters nothing: it is retried until it ends.
+	MaxAttempts int       `yaml:"max_attempts"`
+	InfluxDB    *InfluxDB `yaml:"influxdb"`
 	// Completeness configures the check for missing sequence numbers.
 	Completeness *Completeness `yaml:"completeness"`
 }
@@ -228,6 +243,7 @@ func (f *File) applyDefaults() {
 			in.BatchSize = DefaultBatchSize
 		}
 		setDur(&in.BatchWait, DefaultBatchWait)
+		in.writeDefaults()
 		in.completenessDefaults()
 		if in.InfluxDB != nil {
 			setDur(&in.InfluxDB.Timeout, DefaultWriteTimeout)
@@ -328,6 +344,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		if strings.ContainsAny(in.Group, "/+#") {
 			errs = append(errs, s.Errorf("ingest.group", "%q must not contain '/', '+' or '#'", in.Group))
 		}
+		errs = append(errs, in.validateWrites(s)...)
 		if in.BatchSize < 1 || in.BatchSize > 100000 {
 			errs = append(errs, s.Errorf("ingest.batch_size", "%d out of range 1-100000", in.BatchSize))
 		}

@@ -42,6 +42,7 @@ const (
 	DefaultWALFull         = "drop_oldest"
 	DefaultWALRetain       = 10 * time.Minute
 	DefaultMaxInflight     = 256
+	DefaultMaxBatchPoints  = 2000
 )
 
 func (e *Edge) walDefaults() {
@@ -69,6 +70,9 @@ func (e *Edge) walDefaults() {
 	if e.MaxInflight == 0 {
 		e.MaxInflight = DefaultMaxInflight
 	}
+	if e.MaxBatchPoints == 0 {
+		e.MaxBatchPoints = DefaultMaxBatchPoints
+	}
 }
 
 func (f *File) validateDelivery() Errors {
@@ -85,6 +89,9 @@ func (f *File) validateDelivery() Errors {
 	}
 	if e.MaxInflight < 1 || e.MaxInflight > 65535 {
 		errs = append(errs, s.Errorf("edge.max_inflight", "%d out of range 1-65535", e.MaxInflight))
+	}
+	if e.MaxBatchPoints < 1 || e.MaxBatchPoints > 100000 {
+		errs = append(errs, s.Errorf("edge.max_batch_points", "%d out of range 1-100000", e.MaxBatchPoints))
 	}
 	w := e.WAL
 	switch w.Sync {

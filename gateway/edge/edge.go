@@ -89,6 +89,7 @@ type message struct {
 	topic   string
 	payload []byte
 	polled  time.Time
+	noLog   bool // larger than a log segment: published from memory only
 }
 
 // New builds an edge from a validated configuration; it does no I/O.
@@ -254,9 +255,15 @@ func (e *Edge) Run(ctx context.Context) error {
 			e.conn.Set(true)
 		})
 	client := mqttconn.NewClient(opts)
-	if err := mqttconn.Connect(client, e.cfg.MQTT.ConnectTimeout); err != nil {
-		e.log.Warn("broker not reachable yet; polling into the write-ahead log", "err", err)
-	}
+	// Polling starts at once, whatever the broker's state: the log holds
+	// the batches until the connection is up.
+	connectCtx, stopConnecting := context.WithCancel(ctx)
+	connectDone := make(chan struct{})
+	go func() {
+		defer close(connectDone)
+		e.connect(connectCtx, client)
+	}()
+	defer func() { stopConnecting(); <-connectDone }()
 
 	stopPublishing := make(chan struct{})
 	pubDone := make(chan error, 1)
@@ -265,7 +272,10 @@ func (e *Edge) Run(ctx context.Context) error {
 	replayDone := make(chan struct{})
 	go func() { defer close(replayDone); e.serveReplays(replayCtx, client, w) }()
 
-	var seqMu sync.Mutex
+	st := &stamper{e: e, w: w, seq: seq, max: e.cfg.Edge.MaxBatchPoints}
+	if st.max <= 0 {
+		st.max = config.DefaultMaxBatchPoints
+	}
 	var wg sync.WaitGroup
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
@@ -273,17 +283,9 @@ func (e *Edge) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
 			pts := make([]batch.Point, 0, 64)
 			b.Run(pollCtx, func(d *modbus.Device, polled time.Time, rs []modbus.Reading) {
 				e.m.pollDur.WithLabelValues(d.Name).Observe(time.Since(polled).Seconds())
-				seqMu.Lock()
-				n, err := seq.next()
-				seqMu.Unlock()
-				if err != nil {
-					e.m.seqErrors.Inc()
-					e.log.Error("cannot persist the sequence reservation; polling goes on", "seq", n, "err", err)
-				}
 				pts = pts[:0]
 				good := 0
 				for _, r := range rs {
@@ -295,13 +297,7 @@ func (e *Edge) Run(ctx context.Context) error {
 					pts = append(pts, p)
 				}
 				e.observePoll(d.Name, good, len(rs))
-				bt := batch.Batch{
-					Gateway: e.gateway, Seq: n, Device: d.Name, Kind: d.Kind,
-					Site: e.site, Tenant: d.Tenant, Time: polled, Points: pts,
-				}
-				buf = bt.AppendJSON(buf[:0])
-				e.count(func(s *Stats) { s.Polled++ })
-				e.store(w, message{seq: n, topic: e.topics[d], payload: buf, polled: polled})
+				st.stamp(d, polled, pts)
 			})
 		}()
 	}
@@ -355,4 +351,22 @@ func (e *Edge) watchStatus(_ mqtt.Client, m mqtt.Message) {
 	e.count(func(st *Stats) { st.Conflicts++ })
 	e.log.Error("another process is publishing as this gateway: two edges with one gateway or client id",
 		"topic", m.Topic(), "other_instance", s.Instance, "instance", e.instance)
+}
+
+// connect makes the first connection attempt and reports its outcome; the
+// client keeps retrying in the background until ctx ends.
+func (e *Edge) connect(ctx context.Context, c mqtt.Client) {
+	t := c.Connect()
+	timeout := time.NewTimer(e.cfg.MQTT.ConnectTimeout)
+	defer timeout.Stop()
+	select {
+	case <-t.Done():
+		if err := t.Error(); err != nil {
+			e.log.Warn("broker not reachable; polling into the write-ahead log", "broker", e.cfg.MQTT.Broker, "err", err)
+		}
+	case <-timeout.C:
+		e.log.Warn("broker not reachable yet; polling into the write-ahead log while the client retries",
+			"broker", e.cfg.MQTT.Broker, "waited", e.cfg.MQTT.ConnectTimeout)
+	case <-ctx.Done():
+	}
 }

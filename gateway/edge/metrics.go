@@ -23,6 +23,7 @@ type metrics struct {
 	seqErrors         prometheus.Counter
 	conflicts         prometheus.Counter
 	overflowed        prometheus.Gauge
+	splits            prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
@@ -68,6 +69,11 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 			Name: "eipgw_edge_memory_queue_batches", Help: "Batches held in memory because the write-ahead log could not take them.",
 		}),
 	}
+	m.splits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eipgw_edge_polls_split_total",
+		Help: "Polls of a device with more points than edge.max_batch_points, published as several batches.",
+	})
+	reg.MustRegister(m.splits)
 	reg.MustRegister(m.polls, m.pollDur, m.deviceUp, m.published, m.acked, m.replayed, m.republish, m.replayedOnRequest, m.dropped, m.walErrors, m.seqErrors, m.conflicts, m.overflowed)
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_bytes", Help: "Size of the write-ahead log on disk."},
