@@ -13,10 +13,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +22,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
-	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
@@ -139,7 +135,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 	defer client.Disconnect(250)
 
-	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park, seen: map[string]*seqWindow{}}
+	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park, seen: map[string]*seqWindow{},
+		maxBytes: icfg.MaxWriteBytes, maxLines: icfg.MaxWriteLines, maxAttempts: icfg.MaxAttempts}
 	if cc := icfg.Completeness; !cc.Disabled {
 		w.compl = &completeness{
 			park: in.cfg.Park, q: influxQLFor(db),
@@ -152,39 +149,111 @@ func (in *Ingest) Run(ctx context.Context) error {
 		go func() { defer close(done); w.compl.run(cctx, cc.Interval) }()
 		defer func() { stop(); <-done }()
 	}
+	var queue []*entry
 	for {
-		var pending []mqtt.Message
-		select {
-		case <-ctx.Done():
-			return nil
-		case m := <-msgs:
-			pending = append(pending, m)
-		}
-		timer := time.NewTimer(icfg.BatchWait)
-	gather:
-		for len(pending) < icfg.BatchSize {
-			select {
-			case m := <-msgs:
-				pending = append(pending, m)
-			case <-timer.C:
-				break gather
-			case <-ctx.Done():
-				break gather
+		var wakeAt time.Time
+		for _, e := range queue {
+			if wakeAt.IsZero() || e.due.Before(wakeAt) {
+				wakeAt = e.due
 			}
 		}
-		timer.Stop()
-		in.count(func(s *Stats) { s.Received += uint64(len(pending)) })
-		in.m.pending.Set(float64(len(pending)))
-		if err := w.store(ctx, pending); err != nil {
-			// Only ctx ending stops store; nothing unwritten was acked.
+		fresh, ok := in.gather(ctx, msgs, max(0, 2*icfg.BatchSize-len(queue)), wakeAt)
+		if !ok {
+			return nil // unwritten messages stay unacknowledged
+		}
+		in.count(func(s *Stats) { s.Received += uint64(len(fresh)) })
+		added, err := w.accept(ctx, fresh)
+		if err != nil {
 			return nil
 		}
-		for _, m := range pending {
-			m.Ack()
+		queue = append(queue, added...)
+		now := time.Now()
+		var due []*entry
+		for _, e := range queue {
+			if !e.due.After(now) {
+				due = append(due, e)
+			}
 		}
-		in.m.pending.Set(0)
-		in.count(func(s *Stats) { s.Acked += uint64(len(pending)) })
+		in.m.pending.Set(float64(len(queue)))
+		if err := w.writeAll(ctx, due); err != nil {
+			return nil
+		}
+		kept := queue[:0]
+		for _, e := range queue {
+			if !e.settledOK {
+				why := w.giveUp(e)
+				if why == "" {
+					kept = append(kept, e)
+					continue
+				}
+				if err := w.deadLetter(ctx, e.msg, errors.New(why)); err != nil {
+					return nil
+				}
+			} else {
+				in.m.points.Add(float64(e.points))
+				in.m.messages.WithLabelValues("written").Inc()
+				in.count(func(s *Stats) { s.Batches++; s.Points += uint64(e.points) })
+			}
+			e.msg.Ack()
+			in.count(func(s *Stats) { s.Acked++ })
+		}
+		clear(queue[len(kept):])
+		queue = kept
+		in.m.pending.Set(float64(len(queue)))
 	}
+}
+
+// gather waits for messages: up to room of them, for at most the batch
+// wait after the first, and no later than wakeAt when entries are waiting
+// for their next try (zero: none). It reports false when ctx ended.
+func (in *Ingest) gather(ctx context.Context, msgs <-chan mqtt.Message, room int, wakeAt time.Time) ([]mqtt.Message, bool) {
+	var wake <-chan time.Time
+	if !wakeAt.IsZero() {
+		t := time.NewTimer(max(0, time.Until(wakeAt)))
+		defer t.Stop()
+		wake = t.C
+	}
+	if room == 0 {
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-wake:
+			return nil, true
+		}
+	}
+	var out []mqtt.Message
+	select {
+	case <-ctx.Done():
+		return nil, false
+	case m := <-msgs:
+		out = append(out, m)
+	case <-wake:
+		// Take what is already there, without waiting.
+		for len(out) < room {
+			select {
+			case m := <-msgs:
+				out = append(out, m)
+			default:
+				return out, true
+			}
+		}
+		return out, true
+	}
+	timer := time.NewTimer(in.cfg.Ingest.BatchWait)
+	defer timer.Stop()
+	for len(out) < min(room, in.cfg.Ingest.BatchSize) {
+		select {
+		case m := <-msgs:
+			out = append(out, m)
+		case <-timer.C:
+			return out, true
+		case <-wake:
+			return out, true
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 type worker struct {
@@ -192,9 +261,11 @@ type worker struct {
 	writer api.WriteAPIBlocking
 	client mqtt.Client
 	park   string
-	buf    []byte
 	compl  *completeness
 	seen   map[string]*seqWindow
+
+	maxBytes, maxLines, maxAttempts int
+	lastOK                          time.Time // last write InfluxDB accepted
 }
 
 // seqWindow remembers a content hash per recent sequence number of one
@@ -233,68 +304,6 @@ func (w *worker) conflicts(gateway string, seq uint64, payload []byte) bool {
 	return false
 }
 
-type parsed struct {
-	msg   mqtt.Message
-	batch *batch.Batch
-	line  []byte
-}
-
-// store makes every message durable: its points in InfluxDB, or the
-// message itself on the dead-letter topic. It returns only when all are
-// durable (nil) or ctx ended (ctx.Err()).
-func (w *worker) store(ctx context.Context, msgs []mqtt.Message) error {
-	var good []parsed
-	for _, m := range msgs {
-		b, err := w.parse(m)
-		if errors.Is(err, errIgnore) {
-			w.in.count(func(s *Stats) { s.Ignored++ })
-			w.in.m.messages.WithLabelValues("ignored").Inc()
-			continue
-		}
-		if err == nil && w.conflicts(b.Gateway, b.Seq, m.Payload()) {
-			w.in.m.conflicts.Inc()
-			err = fmt.Errorf("%w: gateway %s sent seq %d before with different content", batch.ErrInvalid, b.Gateway, b.Seq)
-		}
-		if err != nil {
-			if err := w.deadLetter(ctx, m, err); err != nil {
-				return err
-			}
-			continue
-		}
-		if w.compl != nil {
-			w.compl.seen(b.Gateway)
-		}
-		if ms := b.Time.UnixMilli(); ms > w.in.newest.Load() {
-			w.in.newest.Store(ms)
-		}
-		good = append(good, parsed{msg: m, batch: b, line: appendLine(nil, w.park, b)})
-	}
-	if len(good) == 0 {
-		return nil
-	}
-	err := w.write(ctx, good)
-	var herr *ihttp.Error
-	if errors.As(err, &herr) && isRejected(herr.StatusCode) {
-		// InfluxDB refused the request as a whole; find the lines it
-		// refuses one by one so that the rest is written.
-		w.in.log.Warn("influxdb rejected a batch; writing its messages one by one", "status", herr.StatusCode, "err", herr)
-		for _, p := range good {
-			err := w.write(ctx, []parsed{p})
-			if errors.As(err, &herr) && isRejected(herr.StatusCode) {
-				if err := w.deadLetter(ctx, p.msg, fmt.Errorf("influxdb rejected the points: %w", herr)); err != nil {
-					return err
-				}
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return err
-}
-
 var errIgnore = errors.New("not a data message")
 
 func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
@@ -316,69 +325,6 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 			batch.ErrInvalid, b.Gateway, b.Device, gw, dev)
 	}
 	return b, nil
-}
-
-func isRejected(status int) bool {
-	return status == http.StatusBadRequest || status == http.StatusUnprocessableEntity ||
-		status == http.StatusRequestEntityTooLarge
-}
-
-// write sends the lines of ps in one request, retrying transient failures
-// (network, 5xx, 429) with jittered exponential backoff that honours
-// Retry-After, until success or ctx ends. Rejections (4xx) are returned.
-func (w *worker) write(ctx context.Context, ps []parsed) error {
-	w.buf = w.buf[:0]
-	points := 0
-	for i, p := range ps {
-		if i > 0 {
-			w.buf = append(w.buf, '\n')
-		}
-		w.buf = append(w.buf, p.line...)
-		points += len(p.batch.Points)
-	}
-	body := string(w.buf)
-	backoff := 100 * time.Millisecond
-	for {
-		start := time.Now()
-		err := w.writer.WriteRecord(ctx, body)
-		if err == nil {
-			w.in.m.writeDur.Observe(time.Since(start).Seconds())
-			w.in.m.points.Add(float64(points))
-			w.in.m.messages.WithLabelValues("written").Add(float64(len(ps)))
-			w.in.count(func(s *Stats) {
-				s.Writes++
-				s.Batches += uint64(len(ps))
-				s.Points += uint64(points)
-			})
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		w.in.count(func(s *Stats) { s.WriteErrors++ })
-		var herr *ihttp.Error
-		wait := backoff/2 + rand.N(backoff/2+1)
-		status := 0
-		if errors.As(err, &herr) {
-			status = herr.StatusCode
-		}
-		w.in.m.writeErrors.WithLabelValues(strconv.Itoa(status)).Inc()
-		if errors.As(err, &herr) {
-			if isRejected(herr.StatusCode) {
-				return err
-			}
-			if herr.RetryAfter > 0 {
-				wait = time.Duration(herr.RetryAfter) * time.Second
-			}
-		}
-		w.in.log.Warn("influxdb write failed; retrying, nothing acknowledged", "messages", len(ps), "retry_in", wait.Round(time.Millisecond), "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
 }
 
 // deadLetter publishes an unusable message with the reason to the park's
