@@ -219,12 +219,8 @@ func readConfigured(w io.Writer, log *slog.Logger, path, name string) error {
 		if r.Quality == modbus.Good {
 			if r.Point.Text() {
 				p.Text = &r.Text
-			} else if !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0) {
-				bits := 64
-				if r.Point.Float32() {
-					bits = 32
-				}
-				p.Value = json.Number(strconv.FormatFloat(r.Value, 'g', -1, bits))
+			} else {
+				p.Value = readValue(r)
 			}
 		}
 		res.Points = append(res.Points, p)
@@ -232,4 +228,23 @@ func readConfigured(w io.Writer, log *slog.Logger, path, name string) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)
+}
+
+// readValue prints a good reading's value: an integer point exactly, a
+// float in its shortest form (float32 precision for an unscaled float32
+// register); "" (omitted) for NaN and infinities.
+func readValue(r modbus.Reading) json.Number {
+	switch {
+	case r.Kind == modbus.IntValue:
+		return json.Number(strconv.FormatInt(r.Int, 10))
+	case r.Kind == modbus.UintValue:
+		return json.Number(strconv.FormatUint(r.Uint, 10))
+	case math.IsNaN(r.Value) || math.IsInf(r.Value, 0):
+		return ""
+	}
+	bits := 64
+	if r.Point.Float32() {
+		bits = 32
+	}
+	return json.Number(strconv.FormatFloat(r.Value, 'g', -1, bits))
 }

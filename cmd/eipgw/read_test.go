@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +143,61 @@ func TestReadUsageErrors(t *testing.T) {
 		code, _, errOut := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: code %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+// fixedRegisters serves fixed holding registers.
+type fixedRegisters []uint16
+
+func (r fixedRegisters) ReadRegisters(_ byte, _ modbus.Table, address uint16, dst []uint16) (byte, bool) {
+	if int(address)+len(dst) > len(r) {
+		return 2, true
+	}
+	copy(dst, r[address:])
+	return 0, true
+}
+
+// read -config prints 64-bit integers exactly, and floats as before.
+func TestReadConfiguredExactIntegers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	// total -(2^53+1), counter 2^64-1, power float32 28.4.
+	regs := fixedRegisters{0xFFDF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0x41E3, 0x3333}
+	go func() { (&modbus.Server{Registers: regs}).Serve(ctx, ln); close(served) }()
+	t.Cleanup(func() { cancel(); ln.Close(); <-served })
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "profiles"), 0o755)
+	os.WriteFile(filepath.Join(dir, "profiles", "totaliser.yaml"), []byte(`kind: totaliser
+points:
+  - {name: total, address: 0, type: int64, unit: Wh}
+  - {name: counter, address: 4, type: uint64, unit: "1"}
+  - {name: power, address: 8, type: float32, unit: kW}
+`), 0o600)
+	cfg := filepath.Join(dir, "edge.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`park: p
+site: s
+mqtt: {broker: "tcp://127.0.0.1:1"}
+edge:
+  gateway: gw
+  state_dir: %s
+  profile_dirs: [profiles]
+  buses:
+    - {name: lan, address: "%s", timeout: 1s}
+  devices:
+    - {name: t-1, profile: totaliser, bus: lan, unit: 1}
+`, dir, ln.Addr())), 0o600)
+	code, out, errOut := runCLI(t, "read", "-config", cfg, "-device", "t-1")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	for _, want := range []string{`"v": -9007199254740993,`, `"v": 18446744073709551615,`, `"v": 28.4,`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
 		}
 	}
 }
