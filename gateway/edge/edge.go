@@ -289,9 +289,8 @@ func (e *Edge) Run(ctx context.Context) error {
 				pts = pts[:0]
 				good := 0
 				for _, r := range rs {
-					p := batch.Point{Name: r.Point.Name, Unit: r.Point.Unit, Quality: string(r.Quality)}
-					if r.Quality == modbus.Good {
-						p.Value, p.HasValue, p.Float32 = r.Value, true, r.Point.Float32()
+					p := pointOf(r)
+					if p.HasValue {
 						good++
 					}
 					pts = append(pts, p)
