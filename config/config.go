@@ -81,6 +81,8 @@ type Edge struct {
 	WAL            *WAL     `yaml:"wal"`
 	Buses          []Bus    `yaml:"buses"`
 	Devices        []Device `yaml:"devices"`
+	// Replay bounds the replay requests the edge serves (config/replay.go).
+	Replay *Replay `yaml:"replay"`
 }
 
 // Bus is one physical Modbus bus: a TCP endpoint or a serial line.
@@ -205,6 +207,7 @@ func Parse(name string, data []byte, knownProfile func(string) bool) (*File, err
 	f.applyDefaults()
 	checks = append(checks, f.validate(knownProfile)...)
 	checks = append(checks, f.validateDelivery()...)
+	checks = append(checks, f.validateReplay()...)
 	checks = append(checks, f.validateParkEngine()...)
 	checks = append(checks, f.resolveSecrets()...)
 	errs = append(errs, withoutDecodeFailures(checks, errs)...)
@@ -231,6 +234,7 @@ func (f *File) applyDefaults() {
 	if e := f.Edge; e != nil {
 		setDur(&e.PublishTimeout, DefaultPublishTimeout)
 		e.walDefaults()
+		e.replayDefaults()
 		for i := range e.Buses {
 			e.Buses[i].applyDefaults()
 		}

@@ -316,6 +316,7 @@ mqtt:
 edge:
   gateway: gw-1
   state_dir: %s
+  replay: {allow: [eipgw-demo-ingest]}
   buses:
     - name: sim
       transport: tcp

@@ -67,11 +67,7 @@ type Edge struct {
 	conn   *mqttconn.Gate
 	topics map[*modbus.Device]string // data topic of each device, made once
 
-	replayMu     sync.Mutex
-	replaySince  time.Time // earliest requested, zero when none pending
-	replayFrom   string
-	replayIDs    map[string]bool
-	replayNotify chan struct{}
+	replay *replayServer // replay requests: policy and serving (replay.go)
 }
 
 // Stats counts what the edge did since it started.
@@ -108,13 +104,13 @@ func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger, reg *prom
 		log: log.With("gateway", cfg.Edge.Gateway), stateDir: cfg.Edge.StateDir,
 		publishTimeout: cfg.Edge.PublishTimeout, maxInflight: cfg.Edge.MaxInflight,
 		instance: hex.EncodeToString(id[:]), reg: reg, memNotify: make(chan struct{}, 1),
-		replayIDs: map[string]bool{}, replayNotify: make(chan struct{}, 1),
 		conn: mqttconn.NewGate(), topics: map[*modbus.Device]string{},
 	}
 	if e.maxInflight <= 0 {
 		e.maxInflight = config.DefaultMaxInflight
 	}
 	e.m = newMetrics(reg, e.walStats)
+	e.replay = newReplayServer(e.park, cfg.Edge, e.log, e.m)
 	byBus := map[string][]*modbus.Device{}
 	for _, d := range cfg.Edge.Devices {
 		p, ok := profiles[d.Profile]

@@ -18,6 +18,9 @@ type metrics struct {
 	replayed          prometheus.Counter
 	republish         prometheus.Counter
 	replayedOnRequest prometheus.Counter
+	replayServed      prometheus.Counter
+	replayRefused     *prometheus.CounterVec
+	replayLimited     *prometheus.CounterVec
 	dropped           *prometheus.CounterVec
 	walErrors         prometheus.Counter
 	seqErrors         prometheus.Counter
@@ -88,6 +91,24 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 				return 0
 			}),
 	)
+	m.replayServed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eipgw_edge_replay_requests_served_total", Help: "Replay requests served (the batches they brought are in eipgw_edge_batches_replayed_on_request_total).",
+	})
+	m.replayRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eipgw_edge_replay_requests_refused_total",
+		Help: "Replay requests refused, by reason (not_allowed, malformed, stale, future, duplicate, rate_limited, queue_full). Each is also logged.",
+	}, []string{"reason"})
+	m.replayLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eipgw_edge_replay_requests_limited_total",
+		Help: "Replay requests served in part, by limit: max_age (since moved forward to edge.replay.max_age ago), max_batches (stopped at edge.replay.max_batches).",
+	}, []string{"limit"})
+	reg.MustRegister(m.replayServed, m.replayRefused, m.replayLimited)
+	for _, reason := range replayReasons {
+		m.replayRefused.WithLabelValues(reason)
+	}
+	for _, limit := range []string{limitMaxAge, limitMaxBatches} {
+		m.replayLimited.WithLabelValues(limit)
+	}
 	for _, reason := range []string{"wal_full", "wal_corrupt", "overflow"} {
 		m.dropped.WithLabelValues(reason)
 	}

@@ -165,6 +165,7 @@ edge:
   publish_timeout: 2s
   wal: {max_mb: %d, segment_mb: 1}
   replay: {allow: ["faults-ingest-*"], min_interval: 1s}
+  replay: {allow: ["faults-ingest-*"], min_interval: 1s}
 `, park, r.mq.URL, gateway, r.stateDir, walMB)+fmt.Sprintf(devices, iv, r.simAddr, rtuLink, 2*iv, 3*iv))
 	r.watch()
 	workers := max(1, o.workers)

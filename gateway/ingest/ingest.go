@@ -48,6 +48,8 @@ type Ingest struct {
 	m   *metrics
 	// newest is the newest poll time (Unix ms) of a batch received.
 	newest atomic.Int64
+	// replay clears this worker's retained replay request (replay.go).
+	replay replayRequests
 
 	mu    sync.Mutex
 	stats Stats
@@ -134,6 +136,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		in.log.Warn("broker not reachable yet; retrying in the background", "err", err)
 	}
 	defer client.Disconnect(250)
+	defer in.replay.stop(client, in.log)
 
 	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park, seen: map[string]*seqWindow{},
 		maxBytes: icfg.MaxWriteBytes, maxLines: icfg.MaxWriteLines, maxAttempts: icfg.MaxAttempts}

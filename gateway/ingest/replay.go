@@ -4,6 +4,8 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -15,20 +17,32 @@ import (
 // reaches back (clock skew between hosts, batches in flight).
 const replayMargin = time.Minute
 
+// replayHold is how long a replay request stays retained before the worker
+// clears it: long enough for an edge that is reconnecting to receive it,
+// short against the edges' replay.max_age.
+const replayHold = time.Minute
+
+// clearTimeout bounds the wait for the broker to acknowledge a clearing.
+const clearTimeout = 5 * time.Second
+
 // requestReplay asks the park's edges, by a retained message, to publish
 // again what their logs hold since shortly before the newest batch this
 // worker saw (or since a minute ago at start). A broker that restarted
 // without persistence, or that does not restore shared subscriptions,
 // drops what edges publish before this worker subscribed again; the
-// replay brings it back, and writing it twice is harmless.
+// replay brings it back, and writing it twice is harmless. The request
+// names this worker (its client id, the topic's last level), carries a
+// fresh id and its issue time, and is cleared after replayHold.
 func (in *Ingest) requestReplay(c mqtt.Client, clientID string) {
-	since := time.Now().Add(-replayMargin)
+	now := time.Now()
+	since := now.Add(-replayMargin)
 	if ms := in.newest.Load(); ms > 0 {
 		since = time.UnixMilli(ms).Add(-replayMargin)
 	}
 	var id [8]byte
 	crand.Read(id[:])
-	req := mqttconn.ReplayRequest{V: 1, ID: hex.EncodeToString(id[:]), Since: since.UTC().Format(time.RFC3339Nano)}
+	req := mqttconn.ReplayRequest{V: 1, ID: hex.EncodeToString(id[:]),
+		Since: since.UTC().Format(time.RFC3339Nano), Time: now.UTC().Format(time.RFC3339Nano)}
 	payload, _ := json.Marshal(req) // strings only: cannot fail
 	topic := mqttconn.ReplayTopic(in.cfg.Park, clientID)
 	t := c.Publish(topic, 1, true, payload)
@@ -37,5 +51,88 @@ func (in *Ingest) requestReplay(c mqtt.Client, clientID string) {
 		in.log.Warn("replay request not published", "topic", topic, "err", err)
 		return
 	}
-	in.log.Info("asked the edges to publish again what they hold", "since", req.Since, "topic", topic)
+	in.log.Info("asked the edges to publish again what they hold", "since", req.Since, "topic", topic, "id", req.ID)
+	in.replay.held(c, topic, in.log)
+}
+
+// replayRequests clears the worker's retained replay request replayHold
+// after it was published, and at the latest when the worker stops.
+type replayRequests struct {
+	hold time.Duration // replayHold when zero (tests shorten it)
+
+	mu      sync.Mutex
+	topic   string // retained request not yet cleared, "" when none
+	timer   *time.Timer
+	stopped bool
+	running sync.WaitGroup // clearings started by the timer
+}
+
+// held notes the request just published on topic and schedules its
+// clearing, replacing a clearing scheduled for an earlier request.
+func (r *replayRequests) held(c mqtt.Client, topic string, log *slog.Logger) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return // stop clears what is retained
+	}
+	r.topic = topic
+	if r.timer != nil && r.timer.Stop() {
+		r.running.Done() // its function will not run
+	}
+	hold := r.hold
+	if hold <= 0 {
+		hold = replayHold
+	}
+	r.running.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(hold, func() {
+		defer r.running.Done()
+		r.mu.Lock()
+		current := r.timer == t && !r.stopped
+		r.mu.Unlock()
+		if current {
+			r.clear(c, log)
+		}
+	})
+	r.timer = t
+}
+
+// clear publishes an empty retained message to the pending request's
+// topic, which removes the request from the broker.
+func (r *replayRequests) clear(c mqtt.Client, log *slog.Logger) {
+	r.mu.Lock()
+	topic := r.topic
+	r.mu.Unlock()
+	if topic == "" {
+		return
+	}
+	t := c.Publish(topic, 1, true, []byte{})
+	if !t.WaitTimeout(clearTimeout) {
+		log.Warn("replay request not cleared: no acknowledgement; edges refuse it once older than their replay.max_age",
+			"topic", topic, "waited", clearTimeout)
+		return
+	}
+	if err := t.Error(); err != nil {
+		log.Warn("replay request not cleared; edges refuse it once older than their replay.max_age", "topic", topic, "err", err)
+		return
+	}
+	r.mu.Lock()
+	if r.topic == topic {
+		r.topic = ""
+	}
+	r.mu.Unlock()
+	log.Info("replay request cleared", "topic", topic)
+}
+
+// stop cancels the scheduled clearing, waits for one in progress and
+// clears the request still retained. c must still be connected.
+func (r *replayRequests) stop(c mqtt.Client, log *slog.Logger) {
+	r.mu.Lock()
+	r.stopped = true
+	if r.timer != nil && r.timer.Stop() {
+		r.running.Done() // its function will not run
+	}
+	r.mu.Unlock()
+	r.running.Wait()
+	r.clear(c, log)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -39,21 +40,41 @@ func StatusTopic(park, gateway string) string {
 // level fewer than data topics, so data subscriptions never match it.
 func DeadLetterTopic(park string) string { return Prefix + park + "/deadletter" }
 
-// ReplayTopic is where ingest worker requester asks the park's edges to
-// publish again what they published since a time (retained). It has more
-// levels than data topics, so data subscriptions never match it.
+// ReplayTopic is where ingest worker requester (its client id) asks the
+// park's edges to publish again what they published since a time
+// (retained; the requester clears it with an empty retained message). It
+// has more levels than data topics, so data subscriptions never match it.
 func ReplayTopic(park, requester string) string {
-	return Prefix + park + "/control/replay/" + requester
+	return Prefix + park + "/" + ReplayLevels + requester
 }
 
-// ReplayFilter matches every replay request of a park.
-func ReplayFilter(park string) string { return Prefix + park + "/control/replay/+" }
+// ReplayLevels are the levels between the park and the requester of a
+// replay topic.
+const ReplayLevels = "control/replay/"
 
-// ReplayRequest is the payload of a replay request.
+// ReplayFilter matches every replay request of a park.
+func ReplayFilter(park string) string { return Prefix + park + "/" + ReplayLevels + "+" }
+
+// ReplayRequester returns the requester of a replay topic of park, and
+// false for any other topic.
+func ReplayRequester(park, topic string) (string, bool) {
+	r, ok := strings.CutPrefix(topic, Prefix+park+"/"+ReplayLevels)
+	if !ok || r == "" || strings.ContainsAny(r, "/+#") {
+		return "", false
+	}
+	return r, true
+}
+
+// ReplayRequest is the payload of a replay request (version 1).
 type ReplayRequest struct {
-	V     int    `json:"v"`
-	ID    string `json:"id"`
-	Since string `json:"since"` // RFC 3339
+	V int `json:"v"`
+	// ID is unique per request: an edge serves each id once.
+	ID string `json:"id"`
+	// Since is the time from which batches are wanted (RFC 3339).
+	Since string `json:"since"`
+	// Time is when the request was issued (RFC 3339): edges refuse a
+	// request older than their replay.max_age, such as one left retained.
+	Time string `json:"ts"`
 }
 
 // DataFilter matches every data and status topic of a park.
