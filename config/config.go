@@ -11,7 +11,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -261,9 +260,28 @@ func setDur(d *time.Duration, def time.Duration) {
 	}
 }
 
-// identRE is what park, gateway, site, tenant and device names may contain:
-// they become MQTT topic levels and InfluxDB tag values.
-var identRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// MaxNameLen is the longest park, gateway, site, tenant or device name.
+const MaxNameLen = 64
+
+// ValidName reports whether s may name a park, gateway, site, tenant or
+// device: 1 to 64 ASCII letters, digits, '-', '_' or '.', starting with a
+// letter or digit. Such names become MQTT topic levels and InfluxDB tag
+// values; ingest applies the same rule to every name it receives.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > MaxNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case (c == '-' || c == '_' || c == '.') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func (f *File) validate(knownProfile func(string) bool) Errors {
 	var errs Errors
@@ -272,7 +290,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		switch {
 		case v == "" && required:
 			errs = append(errs, s.Errorf(path, "required field is missing"))
-		case v != "" && !identRE.MatchString(v):
+		case v != "" && !ValidName(v):
 			errs = append(errs, s.Errorf(path, "%q is not a valid name: use letters, digits, '-', '_' or '.', at most 64, starting with a letter or digit", v))
 		}
 	}

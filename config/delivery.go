@@ -123,12 +123,20 @@ type Completeness struct {
 	// Grace is how long a missing number may still arrive before it is
 	// declared missing (default 60s).
 	Grace time.Duration `yaml:"grace"`
+	// MaxSeqJump is the largest step above the highest sequence number
+	// seen for a gateway that ingest accepts (default 10000000). A batch
+	// further ahead is quarantined (dead-lettered, counted), and a gap
+	// larger than this is recorded as implausible, never as missing
+	// batches. Raise it only for an edge that dropped more batches than
+	// this from a full log.
+	MaxSeqJump uint64 `yaml:"max_seq_jump"`
 }
 
 // Completeness defaults.
 const (
 	DefaultCompletenessInterval = 30 * time.Second
 	DefaultCompletenessGrace    = 60 * time.Second
+	DefaultMaxSeqJump           = 10_000_000
 )
 
 func (in *Ingest) completenessDefaults() {
@@ -137,4 +145,7 @@ func (in *Ingest) completenessDefaults() {
 	}
 	setDur(&in.Completeness.Interval, DefaultCompletenessInterval)
 	setDur(&in.Completeness.Grace, DefaultCompletenessGrace)
+	if in.Completeness.MaxSeqJump == 0 {
+		in.Completeness.MaxSeqJump = DefaultMaxSeqJump
+	}
 }

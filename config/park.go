@@ -311,7 +311,7 @@ func (v *parkValidator) ident(path, val string, required bool) {
 	switch {
 	case val == "" && required:
 		v.add(path, "required field is missing")
-	case val != "" && !identRE.MatchString(val):
+	case val != "" && !ValidName(val):
 		v.add(path, "%q is not a valid name: use letters, digits, '-', '_' or '.', at most 64, starting with a letter or digit", val)
 	}
 }
