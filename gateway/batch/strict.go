@@ -107,6 +107,14 @@ func checkStrict(data []byte) error {
 			stack[len(stack)-1].index++
 		}
 	}
+	// trailing: once the batch ended only whitespace may follow
+	// (json.Decoder's More takes a stray '}' or ']' for the end).
+	trailing := func() error {
+		if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
+			return fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
+		}
+		return nil
+	}
 	var pendingKey string
 	for {
 		tok, err := dec.Token()
@@ -120,6 +128,9 @@ func checkStrict(data []byte) error {
 			if d, ok := tok.(json.Delim); ok && d == '}' {
 				stack = stack[:len(stack)-1]
 				afterValue()
+				if len(stack) == 0 {
+					return trailing()
+				}
 				continue
 			}
 			key, _ := tok.(string)
@@ -161,6 +172,9 @@ func checkStrict(data []byte) error {
 			afterValue()
 		default:
 			afterValue()
+		}
+		if len(stack) == 0 {
+			return trailing()
 		}
 	}
 }

@@ -23,6 +23,8 @@ func TestDecodeStrict(t *testing.T) {
 		{"byte order mark", "\xef\xbb\xbf" + head + `,` + pts + `}`, "byte order mark"},
 		{"deep nesting", head + `,"points":[{"n":[[[[1]]]],"q":"good"}]}`, "nested deeper"},
 		{"nested object for a string", head + `,"site":{"a":"b"},` + pts + `}`, "cannot unmarshal object"},
+		{"stray closing brace after the batch", head + `,` + pts + `}}`, "trailing data"},
+		{"garbage after the batch", head + `,` + pts + `} x`, "trailing data"},
 		{"array for a string", head + `,"site":["a"],` + pts + `}`, "cannot unmarshal array"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
