@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eipgw/eipgw/config"
 )
 
 // Completeness: every gateway numbers its batches 1, 2, 3, ... without
@@ -27,6 +29,19 @@ import (
 //
 // The record is the explicit marker of readings that will never come;
 // writing it twice (several workers) yields the same point.
+//
+// Forged batches cannot poison it: a batch's kind can never be
+// completeness or another measurement of eipgw's own (validate.go), those
+// measurements are never read as evidence, and a gap larger than
+// completeness.max_seq_jump is not declared missing but recorded once as
+// implausible, in fields of its own that sums of missing_count do not see:
+//
+//	fields       implausible_first, implausible_last, implausible_count
+//
+// The checker then keeps following the dense run of numbers it was on, so
+// a real gap after a far-off number is still declared. At start it
+// follows the largest run of the last hour: a few stray numbers far below
+// or above do not decide where it starts.
 
 // CompletenessMeasurement is the measurement of gap records.
 const CompletenessMeasurement = "completeness"
@@ -35,19 +50,25 @@ type gatewayState struct {
 	frontier uint64 // every seq <= frontier is stored or declared missing
 	lastTime int64  // poll time (ms) of batch frontier
 	started  bool
+	// implausible holds the far-off numbers already recorded.
+	implausible map[uint64]bool
 }
 
 type completeness struct {
-	park     string
-	q        *influxQL
-	write    func(ctx context.Context, line string) error
-	grace    time.Duration
-	log      *slog.Logger
-	gaps     prometheus.Counter
-	missing  prometheus.Counter
-	mu       sync.Mutex
-	gateways map[string]*gatewayState
-	now      func() time.Time
+	park    string
+	q       *influxQL
+	write   func(ctx context.Context, line string) error
+	grace   time.Duration
+	log     *slog.Logger
+	gaps    prometheus.Counter
+	missing prometheus.Counter
+	// maxGap is the largest gap declared missing (0: the default
+	// completeness.max_seq_jump); implausibleGaps counts larger ones.
+	maxGap          uint64
+	implausibleGaps prometheus.Counter
+	mu              sync.Mutex
+	gateways        map[string]*gatewayState
+	now             func() time.Time
 }
 
 // seen notes that a batch of gateway was written, so the checker follows
@@ -66,6 +87,9 @@ type Gap struct {
 	First, Last uint64
 	// Time is the poll time of the batch after the gap.
 	Time time.Time
+	// Implausible marks a gap larger than the bound: recorded, not
+	// declared missing.
+	Implausible bool
 }
 
 // check runs one pass over every followed gateway.
@@ -108,7 +132,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	}
 	var rows []row
 	for _, s := range series {
-		if s.Name == CompletenessMeasurement {
+		if isReservedSeries(s.Name) {
 			continue
 		}
 		for _, v := range s.Values {
@@ -127,9 +151,26 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		return nil, nil
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].seq < rows[j].seq })
+	maxGap := c.maxGap
+	if maxGap == 0 {
+		maxGap = config.DefaultMaxSeqJump
+	}
 	if !st.started {
-		// Start following from the oldest batch of the last hour.
-		st = gatewayState{frontier: rows[0].seq - 1, lastTime: rows[0].ms, started: true}
+		// Start following from the oldest batch of the largest run of the
+		// last hour (runs are split at gaps beyond maxGap).
+		best, bestLen, start := 0, 0, 0
+		for i := 1; i <= len(rows); i++ {
+			if i == len(rows) || rows[i].seq-rows[i-1].seq > maxGap+1 {
+				if i-start >= bestLen {
+					best, bestLen = start, i-start
+				}
+				start = i
+			}
+		}
+		st = gatewayState{frontier: rows[best].seq - 1, lastTime: rows[best].ms, started: true, implausible: st.implausible}
+	}
+	if st.implausible == nil {
+		st.implausible = map[uint64]bool{}
 	}
 	settled := c.now().Add(-c.grace).UnixMilli()
 	var gaps []Gap
@@ -145,8 +186,33 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			break // the missing ones may still arrive
 		}
 		gap := Gap{Gateway: gateway, First: st.frontier + 1, Last: r.seq - 1, Time: time.UnixMilli(r.ms)}
+		if gap.Last-gap.First+1 > maxGap {
+			// Far off: this row and every later one. Record the first
+			// once, stay on the run followed so far.
+			gap.Implausible = true
+			if st.implausible[r.seq] {
+				break
+			}
+			line := fmt.Sprintf("%s,gateway=%s,park=%s implausible_first=%di,implausible_last=%di,implausible_count=%di %d",
+				CompletenessMeasurement, escapeTag(gateway), escapeTag(c.park),
+				gap.First, gap.Last, gap.Last-gap.First+1, r.ms)
+			if err := c.write(ctx, line); err != nil {
+				return gaps, err
+			}
+			if len(st.implausible) >= 1000 {
+				clear(st.implausible)
+			}
+			st.implausible[r.seq] = true
+			if c.implausibleGaps != nil {
+				c.implausibleGaps.Inc()
+			}
+			c.log.Error("implausible sequence gap: not declared missing; the number after it is not trusted", "gateway", gateway,
+				"first_seq", gap.First, "last_seq", gap.Last, "count", gap.Last-gap.First+1, "max_seq_jump", maxGap)
+			gaps = append(gaps, gap)
+			break
+		}
 		line := fmt.Sprintf("%s,gateway=%s,park=%s missing_first=%di,missing_last=%di,missing_count=%di %d",
-			CompletenessMeasurement, keyEscaper.Replace(gateway), keyEscaper.Replace(c.park),
+			CompletenessMeasurement, escapeTag(gateway), escapeTag(c.park),
 			gap.First, gap.Last, gap.Last-gap.First+1, r.ms)
 		if err := c.write(ctx, line); err != nil {
 			return gaps, err

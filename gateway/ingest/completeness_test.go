@@ -86,3 +86,53 @@ func TestCompletenessAgainstInfluxDB(t *testing.T) {
 		t.Errorf("records %s", got)
 	}
 }
+
+// TestCompletenessImplausibleGap: a number far beyond the bound that
+// reached InfluxDB is recorded once as implausible, never as missing
+// batches, and the real gap after it is still declared; at start a stray
+// low number does not decide where the checker starts.
+func TestCompletenessImplausibleGap(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	t0 := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	var lines []string
+	at := func(gw string, seq, sec int) {
+		lines = append(lines, fmt.Sprintf("chp,device=d,gateway=%s,park=p x=1,batch_seq=%di %d", gw, seq, t0.Add(time.Duration(sec)*time.Second).UnixMilli()))
+	}
+	for _, s := range []int{1, 2, 3, 4, 5, 8, 9, 10} {
+		at("gw-1", s, s)
+	}
+	at("gw-1", 1_000_000_000, 6) // forged, within the last hour
+	at("gw-3", 1, 1)             // forged low number
+	for s := 5000; s <= 5004; s++ {
+		at("gw-3", s, s-4990)
+	}
+	at("gw-3", 5006, 20)
+	resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=ms", "text/plain", strings.NewReader(strings.Join(lines, "\n")))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("write: %v %v", err, resp)
+	}
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	var written []string
+	c := &completeness{
+		park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second,
+		log: slog.New(slog.DiscardHandler), gaps: m.gaps, missing: m.missing, implausibleGaps: m.implausible,
+		maxGap: 1000, gateways: map[string]*gatewayState{}, now: func() time.Time { return t0.Add(time.Hour / 2) },
+		write: func(ctx context.Context, line string) error { written = append(written, line); return nil },
+	}
+	c.seen("gw-1")
+	c.seen("gw-3")
+	for range 2 {
+		if _, err := c.check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=6i,missing_last=7i,missing_count=2i %d", t0.Add(8*time.Second).UnixMilli()),
+		fmt.Sprintf("completeness,gateway=gw-1,park=p implausible_first=11i,implausible_last=999999999i,implausible_count=999999989i %d", t0.Add(6*time.Second).UnixMilli()),
+		fmt.Sprintf("completeness,gateway=gw-3,park=p missing_first=5005i,missing_last=5005i,missing_count=1i %d", t0.Add(20*time.Second).UnixMilli()),
+	}
+	if got := strings.Join(written, "\n"); got != strings.Join(want, "\n") {
+		t.Fatalf("records\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}

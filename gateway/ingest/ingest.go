@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"os"
@@ -48,6 +47,8 @@ type Ingest struct {
 	m   *metrics
 	// newest is the newest poll time (Unix ms) of a batch received.
 	newest atomic.Int64
+	// guard checks sequence numbers before anything is written.
+	guard *seqGuard
 	// replay clears this worker's retained replay request (replay.go).
 	replay replayRequests
 
@@ -64,7 +65,7 @@ func New(cfg *config.File, log *slog.Logger, reg *prometheus.Registry) (*Ingest,
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg)}, nil
+	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg), guard: newSeqGuard(cfg, log)}, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -145,6 +146,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 			park: in.cfg.Park, q: influxQLFor(db),
 			write: func(ctx context.Context, line string) error { return writer.WriteRecord(ctx, line) },
 			grace: cc.Grace, log: in.log, gaps: in.m.gaps, missing: in.m.missing,
+			maxGap: cc.MaxSeqJump, implausibleGaps: in.m.implausible,
 			gateways: map[string]*gatewayState{}, now: time.Now,
 		}
 		cctx, stop := context.WithCancel(ctx)
@@ -313,7 +315,7 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 	levels := strings.Split(m.Topic(), "/")
 	// eip/v1/{park}/{gateway}/{device}
 	if len(levels) != 5 || levels[2] != w.park {
-		return nil, fmt.Errorf("topic %q is not eip/v1/%s/{gateway}/{device}", m.Topic(), w.park)
+		return nil, refuse(ReasonTopic, "topic %s is not eip/v1/%s/{gateway}/{device}", short(m.Topic()), w.park)
 	}
 	gw, dev := levels[3], levels[4]
 	if dev == mqttconn.StatusLevel || gw == mqttconn.MetricsLevel {
@@ -324,8 +326,11 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 		return nil, err
 	}
 	if b.Gateway != gw || b.Device != dev {
-		return nil, fmt.Errorf("%w: payload names gateway %q device %q but the topic says %q %q",
-			batch.ErrInvalid, b.Gateway, b.Device, gw, dev)
+		return nil, refuse(ReasonTopic, "payload names gateway %s device %s but the topic says %s %s",
+			short(b.Gateway), short(b.Device), short(gw), short(dev))
+	}
+	if err := w.admit(b, m.Payload()); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -336,9 +341,10 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 	rec := struct {
 		Topic   string `json:"topic"`
 		Error   string `json:"error"`
+		Reason  string `json:"reason"`
 		Payload string `json:"payload"`
 		Time    string `json:"ts"`
-	}{m.Topic(), reason.Error(), string(m.Payload()), time.Now().UTC().Format(batch.TimeLayout)}
+	}{m.Topic(), reason.Error(), refusalReason(reason), string(m.Payload()), time.Now().UTC().Format(batch.TimeLayout)}
 	payload, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -353,6 +359,7 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 			if t.Error() == nil {
 				w.in.count(func(s *Stats) { s.DeadLetters++ })
 				w.in.m.messages.WithLabelValues("dead_letter").Inc()
+				w.in.m.refused.WithLabelValues(rec.Reason).Inc()
 				return nil
 			}
 			w.in.log.Warn("dead-letter publish failed; retrying", "err", t.Error())

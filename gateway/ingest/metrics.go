@@ -11,6 +11,8 @@ type metrics struct {
 	gaps        prometheus.Counter
 	missing     prometheus.Counter
 	conflicts   prometheus.Counter
+	refused     *prometheus.CounterVec
+	implausible prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,7 +43,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "eipgw_ingest_seq_conflicts_total", Help: "Batches rejected because their sequence number was already written with different content.",
 		}),
 	}
-	reg.MustRegister(m.messages, m.points, m.writeDur, m.writeErrors, m.pending, m.gaps, m.missing, m.conflicts)
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eipgw_ingest_refused_total", Help: "Messages dead-lettered, by reason: malformed, topic, name, reserved, value, unit, points, time, seq_range, seq_jump (quarantined), seq_conflict, seq_regress, influxdb_rejected, other.",
+	}, []string{"reason"})
+	m.implausible = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eipgw_ingest_seq_implausible_gaps_total", Help: "Sequence gaps larger than completeness.max_seq_jump, recorded as implausible instead of as missing batches.",
+	})
+	reg.MustRegister(m.messages, m.points, m.writeDur, m.writeErrors, m.pending, m.gaps, m.missing, m.conflicts, m.refused, m.implausible)
+	for _, r := range refusalReasons {
+		m.refused.WithLabelValues(r)
+	}
 	for _, o := range []string{"written", "dead_letter", "ignored"} {
 		m.messages.WithLabelValues(o)
 	}

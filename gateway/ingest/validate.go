@@ -1,0 +1,449 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/batch"
+)
+
+// Ingest trusts nothing it receives. Before a batch is written, admit
+// checks (docs/contracts.md, "What ingest validates"):
+//
+//   - names: gateway, device, kind, site, tenant and point names follow
+//     the configuration's name rule (config.ValidName);
+//   - the measurement: kind is none of eipgw's own (reservedMeasurement);
+//   - fields: a point name is not batch_seq and does not end in _q, so a
+//     reading can never land in the sequence or a quality field;
+//   - values finite, units short printable text, qualities of the
+//     contract, at most MaxPoints points;
+//   - time: not before MinTime, not more than MaxClockSkew ahead;
+//   - sequence numbers: within the int64 range InfluxDB stores, not
+//     further than completeness.max_seq_jump above the highest number
+//     accepted for the gateway (else quarantined), and below it only as a
+//     redelivery: same content as remembered, or nothing stored at that
+//     device and time that it would change.
+//
+// Every refusal is dead-lettered with its reason and counted in
+// eipgw_ingest_refused_total{reason}.
+
+// Limits of what ingest accepts.
+const (
+	// MaxPoints is the most points one batch may carry: ten times the
+	// largest edge.max_batch_points, so that a valid batch from an edge
+	// that does not split its polls (120,000 points, 5 MB) is still
+	// stored, in bounded write requests.
+	MaxPoints = 1_000_000
+	// MaxUnitLen is the longest unit, in bytes.
+	MaxUnitLen = 32
+	// MaxClockSkew is how far a poll time may lie ahead of ingest's clock.
+	MaxClockSkew = 10 * time.Minute
+)
+
+// MinTime is the earliest poll time accepted.
+var MinTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Refusal reasons, the label of eipgw_ingest_refused_total.
+const (
+	ReasonMalformed   = "malformed"         // not a batch: JSON, shape, required fields, qualities
+	ReasonTopic       = "topic"             // topic and payload disagree
+	ReasonName        = "name"              // a name breaks the name rule
+	ReasonReserved    = "reserved"          // kind or point name of eipgw's own
+	ReasonValue       = "value"             // a value is not finite
+	ReasonUnit        = "unit"              // a unit is not short printable text
+	ReasonPoints      = "points"            // too many points
+	ReasonTime        = "time"              // poll time out of bounds
+	ReasonSeqRange    = "seq_range"         // beyond what InfluxDB stores
+	ReasonSeqJump     = "seq_jump"          // implausibly far ahead: quarantined
+	ReasonSeqConflict = "seq_conflict"      // seen before with other content
+	ReasonSeqRegress  = "seq_regress"       // old number that would change stored readings
+	ReasonRejected    = "influxdb_rejected" // InfluxDB refused the points
+	ReasonOther       = "other"             // anything else (InfluxDB kept failing it)
+)
+
+// refusalReasons are pre-declared so that every series exists from start.
+var refusalReasons = []string{ReasonMalformed, ReasonTopic, ReasonName, ReasonReserved, ReasonValue,
+	ReasonUnit, ReasonPoints, ReasonTime, ReasonSeqRange, ReasonSeqJump, ReasonSeqConflict,
+	ReasonSeqRegress, ReasonRejected, ReasonOther}
+
+// refusal is an error with its metric reason. It wraps batch.ErrInvalid.
+type refusal struct {
+	reason string
+	msg    string
+}
+
+func (r *refusal) Error() string { return batch.ErrInvalid.Error() + ": " + r.msg }
+func (r *refusal) Unwrap() error { return batch.ErrInvalid }
+
+func refuse(reason, format string, args ...any) error {
+	return &refusal{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// refusalReason classifies the error a message was dead-lettered for.
+func refusalReason(err error) string {
+	var r *refusal
+	var herr *ihttp.Error
+	switch {
+	case errors.As(err, &r):
+		return r.reason
+	case errors.As(err, &herr):
+		return ReasonRejected
+	case errors.Is(err, batch.ErrInvalid):
+		return ReasonMalformed
+	}
+	return ReasonOther
+}
+
+// reservedMeasurements are eipgw's own measurements; reservedPrefixes
+// cover those to come. Compared without regard to letter case.
+var (
+	reservedMeasurements = []string{CompletenessMeasurement, "deadletter", "dead_letter", "quarantine"}
+	reservedPrefixes     = []string{"park_", "eipgw_"}
+)
+
+// reservedMeasurement reports whether a batch kind names a measurement
+// that eipgw writes itself.
+func reservedMeasurement(kind string) bool {
+	k := strings.ToLower(kind)
+	for _, r := range reservedMeasurements {
+		if k == r {
+			return true
+		}
+	}
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// short quotes s for an error message, cut to a readable length.
+func short(s string) string {
+	const n = 80
+	if len(s) > n {
+		return strconv.Quote(s[:n]) + fmt.Sprintf("... (%d bytes)", len(s))
+	}
+	return strconv.Quote(s)
+}
+
+const nameRule = "letters, digits, '-', '_' or '.', at most 64, starting with a letter or digit"
+
+// validateBatch applies the stateless rules to a decoded batch.
+func validateBatch(b *batch.Batch, now time.Time) error {
+	for _, f := range [...]struct {
+		field, v string
+		required bool
+	}{{"gateway", b.Gateway, true}, {"device", b.Device, true}, {"kind", b.Kind, true}, {"site", b.Site, false}, {"tenant", b.Tenant, false}} {
+		if (f.v != "" || f.required) && !config.ValidName(f.v) {
+			return refuse(ReasonName, "%s %s is not a valid name: %s", f.field, short(f.v), nameRule)
+		}
+	}
+	if reservedMeasurement(b.Kind) {
+		return refuse(ReasonReserved, "kind %q names a measurement eipgw writes itself (completeness, deadletter, quarantine, park_*, eipgw_*)", b.Kind)
+	}
+	if b.Time.Before(MinTime) {
+		return refuse(ReasonTime, "poll time %s is before %s", b.Time.Format(time.RFC3339Nano), MinTime.Format(time.RFC3339))
+	}
+	if b.Time.After(now.Add(MaxClockSkew)) {
+		return refuse(ReasonTime, "poll time %s is more than %s ahead of ingest's clock (%s)", b.Time.Format(time.RFC3339Nano), MaxClockSkew, now.UTC().Format(time.RFC3339))
+	}
+	if b.Seq == 0 || b.Seq > math.MaxInt64 {
+		return refuse(ReasonSeqRange, "seq %d is outside 1..%d (InfluxDB stores signed 64-bit integers)", b.Seq, int64(math.MaxInt64))
+	}
+	if len(b.Points) == 0 || len(b.Points) > MaxPoints {
+		return refuse(ReasonPoints, "%d points: a batch carries 1 to %d", len(b.Points), MaxPoints)
+	}
+	for i := range b.Points {
+		p := &b.Points[i]
+		switch {
+		case !config.ValidName(p.Name):
+			return refuse(ReasonName, "points[%d]: name %s is not a valid name: %s", i, short(p.Name), nameRule)
+		case p.Name == SeqField || strings.HasSuffix(p.Name, QualitySuffix):
+			return refuse(ReasonReserved, "points[%d]: name %q is reserved (%s, or ending in %s: the sequence and quality fields)", i, p.Name, SeqField, QualitySuffix)
+		case p.HasValue && (math.IsNaN(p.Value) || math.IsInf(p.Value, 0)):
+			return refuse(ReasonValue, "points[%d] (%s): value %v is not finite", i, p.Name, p.Value)
+		case !batch.ValidQuality(p.Quality):
+			return refuse(ReasonMalformed, "points[%d] (%s): unknown quality %s", i, p.Name, short(p.Quality))
+		}
+		if p.Unit != "" && !validUnit(p.Unit) {
+			return refuse(ReasonUnit, "points[%d] (%s): unit %s is not 1 to %d bytes of printable text without spaces, quotes, backslashes, ',' or '='", i, p.Name, short(p.Unit), MaxUnitLen)
+		}
+	}
+	return nil
+}
+
+// validUnit: short printable UTF-8 ("MW", "Nm3/h", "%", "°C", "m³/h"),
+// without space, quote, backslash, comma or equals sign.
+func validUnit(u string) bool {
+	if len(u) > MaxUnitLen {
+		return false
+	}
+	for _, r := range u {
+		switch {
+		case r == utf8.RuneError, r == '"', r == '\\', r == ',', r == '=', r == '\'':
+			return false
+		case r < utf8.RuneSelf:
+			if r <= ' ' || r == 0x7f {
+				return false
+			}
+		case !unicode.IsGraphic(r) || unicode.IsSpace(r):
+			return false
+		}
+	}
+	return true
+}
+
+// seqGuard keeps, per gateway, the highest sequence number accepted, and
+// decides on numbers far above it (quarantine) or below it (redelivery).
+type seqGuard struct {
+	maxJump uint64
+	park    string
+	q       *influxQL // nil: InfluxDB is not asked (tests)
+	timeout time.Duration
+	log     *slog.Logger
+
+	mu sync.Mutex
+	hi map[string]uint64
+}
+
+func newSeqGuard(cfg *config.File, log *slog.Logger) *seqGuard {
+	g := &seqGuard{park: cfg.Park, log: log, hi: map[string]uint64{}, maxJump: config.DefaultMaxSeqJump, timeout: 5 * time.Second}
+	if cc := cfg.Ingest.Completeness; cc != nil && cc.MaxSeqJump > 0 {
+		g.maxJump = cc.MaxSeqJump
+	}
+	if db := cfg.Ingest.InfluxDB; db != nil {
+		g.q = influxQLFor(db)
+		g.timeout = min(g.timeout, max(db.Timeout, time.Second))
+	}
+	return g
+}
+
+// admit validates b, received as payload, before anything is written.
+func (w *worker) admit(b *batch.Batch, payload []byte) error {
+	if err := validateBatch(b, time.Now()); err != nil {
+		return err
+	}
+	if w.in == nil || w.in.guard == nil {
+		return nil
+	}
+	return w.in.guard.check(w, b, payload)
+}
+
+func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte) error {
+	g.mu.Lock()
+	hi, known := g.hi[b.Gateway]
+	g.mu.Unlock()
+	if !known {
+		// First batch of this gateway since start: follow on from what
+		// InfluxDB holds of the last hour. With nothing there (a new
+		// gateway, or one silent for longer) the first number is taken as
+		// it comes; a forged one can then only make later batches of the
+		// real gateway go through the redelivery check below.
+		if stored, ok := g.highestStored(b.Gateway); ok {
+			hi, known = stored, true
+		}
+	}
+	switch {
+	case !known || b.Seq > hi && b.Seq-hi <= g.maxJump:
+		g.mu.Lock()
+		if b.Seq > g.hi[b.Gateway] {
+			g.hi[b.Gateway] = b.Seq
+		}
+		g.mu.Unlock()
+		return nil
+	case b.Seq > hi:
+		return refuse(ReasonSeqJump, "gateway %s: seq %d is %d above the highest accepted (%d), more than completeness.max_seq_jump (%d): quarantined",
+			b.Gateway, b.Seq, b.Seq-hi, hi, g.maxJump)
+	}
+	// A number at or below the highest accepted: a redelivery or a replay.
+	if sw := w.seen[b.Gateway]; sw != nil {
+		if old, ok := sw.hashes[b.Seq]; ok {
+			h := fnv.New64a()
+			h.Write(payload)
+			if old != h.Sum64() {
+				w.in.m.conflicts.Inc()
+				return refuse(ReasonSeqConflict, "gateway %s sent seq %d before with different content", b.Gateway, b.Seq)
+			}
+			return nil
+		}
+	}
+	return g.checkStored(b)
+}
+
+// highestStored asks InfluxDB for the gateway's highest sequence number
+// of the last hour. Failing to ask is logged and treated as nothing
+// stored.
+func (g *seqGuard) highestStored(gateway string) (uint64, bool) {
+	if g.q == nil {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT max(batch_seq) FROM /.*/ WHERE "gateway" = '%s' AND "park" = '%s' AND time > now() - 1h`,
+		escapeQL(gateway), escapeQL(g.park)))
+	if err != nil {
+		g.log.Warn("highest stored sequence number unknown; following the gateway from its next batch", "gateway", gateway, "err", err)
+		return 0, false
+	}
+	var hi uint64
+	found := false
+	for _, s := range series {
+		if isReservedSeries(s.Name) {
+			continue
+		}
+		for _, v := range s.Values {
+			if len(v) < 2 {
+				continue
+			}
+			if n, err := strconv.ParseUint(v[1].String(), 10, 64); err == nil {
+				hi, found = max(hi, n), true
+			}
+		}
+	}
+	return hi, found
+}
+
+// isReservedSeries: a measurement of eipgw's own is never evidence of a
+// gateway's batches.
+func isReservedSeries(name string) bool { return reservedMeasurement(name) }
+
+// checkStored allows an old sequence number this worker does not remember
+// only if writing it changes nothing InfluxDB holds: no reading of the
+// same device and time, or the same values, tags and qualities. A replay
+// of a batch the broker lost is written; a forged one that would
+// overwrite stored readings is refused. When InfluxDB cannot be asked,
+// the batch is written (InfluxDB is then likely refusing writes too).
+func (g *seqGuard) checkStored(b *batch.Batch) error {
+	if g.q == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	rows, err := g.q.rows(ctx, fmt.Sprintf(`SELECT * FROM "%s" WHERE "park" = '%s' AND "gateway" = '%s' AND "device" = '%s' AND time = %dms`,
+		strings.ReplaceAll(b.Kind, `"`, `\"`), escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device), b.Time.UnixMilli()))
+	if err != nil {
+		g.log.Warn("could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq, "err", err)
+		return nil
+	}
+	for _, row := range rows {
+		if d := differs(b, row); d != "" {
+			return refuse(ReasonSeqRegress, "gateway %s: seq %d is below the highest accepted and would change the stored readings of device %s at %s (%s)",
+				b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), d)
+		}
+	}
+	return nil
+}
+
+// differs names the first field or tag of row (column -> value) that
+// writing b would change; "" when none.
+func differs(b *batch.Batch, row map[string]any) string {
+	for _, t := range [...][2]string{{"site", b.Site}, {"tenant", b.Tenant}} {
+		if v, ok := row[t[0]]; ok && v != nil && fmt.Sprint(v) != t[1] {
+			return "tag " + t[0]
+		}
+	}
+	for i := range b.Points {
+		p := &b.Points[i]
+		if p.Quality == batch.Good {
+			v, ok := row[p.Name]
+			if !ok || v == nil {
+				continue
+			}
+			n, isNum := v.(json.Number)
+			f, err := n.Float64()
+			if !isNum || err != nil || f != p.Value {
+				return "field " + p.Name
+			}
+		} else {
+			v, ok := row[p.Name+QualitySuffix]
+			if !ok || v == nil {
+				continue
+			}
+			if s, isStr := v.(string); !isStr || s != p.Quality {
+				return "field " + p.Name + QualitySuffix
+			}
+		}
+	}
+	return ""
+}
+
+// rows runs q and returns each row of its first statement as column ->
+// value (json.Number, string, bool or nil).
+func (c *influxQL) rows(ctx context.Context, q string) ([]map[string]any, error) {
+	form := url.Values{"q": {q}, "db": {c.db}, "epoch": {"ms"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Token "+c.token)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("influxql: status %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	var r struct {
+		Results []struct {
+			Series []struct {
+				Columns []string `json:"columns"`
+				Values  [][]any  `json:"values"`
+			} `json:"series"`
+			Error string `json:"error"`
+		} `json:"results"`
+		Error string `json:"error"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("influxql: %w", err)
+	}
+	if r.Error != "" {
+		return nil, fmt.Errorf("influxql: %s", r.Error)
+	}
+	if len(r.Results) == 0 {
+		return nil, nil
+	}
+	if e := r.Results[0].Error; e != "" {
+		return nil, fmt.Errorf("influxql: %s", e)
+	}
+	var out []map[string]any
+	for _, s := range r.Results[0].Series {
+		for _, v := range s.Values {
+			row := make(map[string]any, len(s.Columns))
+			for i, c := range s.Columns {
+				if i < len(v) {
+					row[c] = v[i]
+				}
+			}
+			out = append(out, row)
+		}
+	}
+	return out, nil
+}
