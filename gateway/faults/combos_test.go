@@ -178,6 +178,7 @@ edge:
   gateway: %s
   state_dir: %s
   publish_timeout: 5s
+  replay: {allow: ["faults-ingest-*"], min_interval: 1s}
   buses:
 `, park, r.mq.URL, gateway, r.stateDir)
 	for i := range 20 {

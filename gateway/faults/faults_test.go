@@ -165,7 +165,6 @@ edge:
   publish_timeout: 2s
   wal: {max_mb: %d, segment_mb: 1}
   replay: {allow: ["faults-ingest-*"], min_interval: 1s}
-  replay: {allow: ["faults-ingest-*"], min_interval: 1s}
 `, park, r.mq.URL, gateway, r.stateDir, walMB)+fmt.Sprintf(devices, iv, r.simAddr, rtuLink, 2*iv, 3*iv))
 	r.watch()
 	workers := max(1, o.workers)
@@ -400,6 +399,23 @@ func waitCount(t *testing.T, p *testenv.Proc, text string, n int, within time.Du
 	}
 }
 
+// droppedByEdge sums the counts of the edge's "batches lost" log lines.
+func droppedByEdge(out string) int {
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, `msg="batches lost"`) {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "count="); ok {
+				c, _ := strconv.Atoi(v)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
 // reused lists the sequence numbers the watcher saw with more than one
 // distinct payload: numbers given to two batches.
 func (r *rig) reused() []int {
@@ -454,7 +470,7 @@ func walFull(t *testing.T, top topology) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	recovery := time.Since(repaired)
-	dropped := strings.Count(e.Output(), `msg="batches lost"`)
+	dropped := droppedByEdge(e.Output())
 	res := result{scenario: top.name("WAL full (2 MB) while broker down 8s"), polled: polled, stored: len(seqs),
 		lost: polled - len(seqs) - declared, dup: rows - len(seqs), recovery: recovery,
 		note: fmt.Sprintf("%d dropped oldest, each declared missing by ingest (%d)", polled-len(seqs), declared)}
@@ -465,6 +481,9 @@ func walFull(t *testing.T, top topology) {
 	}
 	if reused := r.reused(); len(reused) > 0 {
 		t.Errorf("sequence numbers published with different content (reused): %v", reused[:min(20, len(reused))])
+	}
+	if dropped != declared {
+		t.Errorf("the edge counted %d batches lost, ingest declared %d missing", dropped, declared)
 	}
 	if len(seqs)+declared != polled || rows != len(seqs) {
 		t.Errorf("polled %d != stored %d + declared missing %d (rows %d)", polled, len(seqs), declared, rows)
