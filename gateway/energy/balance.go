@@ -15,8 +15,8 @@ type Reading struct {
 }
 
 // Balance is the supplier-versus-tenants reconciliation of one interval
-// (formulas.md §6 item 6 [CALC/design]; vectors.md V17). All quantities
-// are in the unit of the readings.
+// (project definition, docs/metrics.md#supplier-versus-tenants-balance).
+// All quantities are in the unit of the readings.
 type Balance struct {
 	Supplier      float64 // supplier meter, M_s
 	Tenants       float64 // Σ tenant meters, Σ M_i
@@ -32,11 +32,13 @@ type Balance struct {
 
 // MeterBalance reconciles a supplier meter against its tenants' meters:
 // I = M_s − Σ M_i − L_expected, U = √(U_s² + Σ U_i²) with each meter's
-// expanded uncertainty (k = 2), and raises Alarm when |I| > U (formulas.md
-// §6 item 6 [CALC/design]; the rigorous least-squares version is VDI 2048
-// Part 1). expectedLossFrac is the modelled network loss (pipe heat loss,
-// condensation) as a fraction of the supplier reading, e.g. 0.03. The
-// readings share one unit and interval. At least one tenant is required.
+// expanded uncertainty (k = 2), and raises Alarm when |I| > U (project
+// definition, docs/metrics.md#supplier-versus-tenants-balance; U combines
+// independent meters by JCGM 100:2008 clause 5.1.2; a full least-squares
+// reconciliation as in VDI 2048 Part 1 is not attempted). expectedLossFrac
+// is the modelled network loss (pipe heat loss, condensation) as a fraction
+// of the supplier reading, e.g. 0.03. The readings share one unit and
+// interval. At least one tenant is required.
 func MeterBalance(supplier Reading, tenants []Reading, expectedLossFrac float64) (Balance, error) {
 	if err := checkReading("supplier", supplier); err != nil {
 		return Balance{}, err
@@ -77,11 +79,11 @@ func checkReading(name string, r Reading) error {
 }
 
 // AllocateLoss shares a network loss among tenants pro rata to their
-// metered quantities: loss_i = loss·M_i/Σ M_j (formulas.md §6 item 6
-// [CALC/design]; vectors.md V17: 5.5·5.25/94.5 = 0.305556 t/h). loss and
-// the tenant quantities share one unit; a loss may be negative (the tenants
-// metered more than the supplier). It returns one share per tenant, in
-// order.
+// metered quantities: loss_i = loss·M_i/Σ M_j (project definition,
+// docs/metrics.md#steam-metering-and-tenants; e.g. 5.5·5.25/94.5 =
+// 0.305556 t/h). loss and the tenant quantities share one unit; a loss may
+// be negative (the tenants metered more than the supplier). It returns one
+// share per tenant, in order.
 func AllocateLoss(loss float64, tenants []float64) ([]float64, error) {
 	if err := chk.Finite("loss", loss, ""); err != nil {
 		return nil, err
@@ -106,8 +108,8 @@ func AllocateLoss(loss float64, tenants []float64) ([]float64, error) {
 // Coverage returns the fraction of tenant heat demand met by the shared
 // plant, φ = Q_shared/(Q_shared + Q_own), where Q_shared is the energy the
 // tenants took from the shared network and Q_own what their own boilers
-// still produced, in the same energy unit over the same period (formulas.md
-// §6 item 2 [CALC/design]).
+// still produced, in the same energy unit over the same period (project
+// definition, docs/metrics.md#shared-infrastructure).
 func Coverage(shared, own float64) (float64, error) {
 	if err := chk.NonNegative("shared", shared, ""); err != nil {
 		return 0, err
@@ -122,8 +124,8 @@ func Coverage(shared, own float64) (float64, error) {
 }
 
 // LoadFactor returns LF = E/(P_rated·t) (fraction) for energy delivered E in
-// MWh, rated capacity P_rated in MW and period length t in h (formulas.md §6
-// item 1 [CALC/design]).
+// MWh, rated capacity P_rated in MW and period length t in h (project
+// definition, docs/metrics.md#shared-infrastructure).
 func LoadFactor(deliveredMWh, ratedMW, hours float64) (float64, error) {
 	if err := chk.NonNegative("deliveredMWh", deliveredMWh, "MWh"); err != nil {
 		return 0, err

@@ -9,9 +9,9 @@ import (
 	"github.com/eipgw/eipgw/gateway/steam"
 )
 
-// TestMeterBalance reproduces the supplier-versus-tenants row of vectors.md
-// V17 [CALC]: supplier 100 t/h ± 1.5 %, 18 tenants of 5.25 t/h ± 2.5 %,
-// expected loss 3 %.
+// TestMeterBalance reproduces the project's balance example (expected
+// values computed independently of this package): supplier 100 t/h ± 1.5 %,
+// 18 tenants of 5.25 t/h ± 2.5 %, expected loss 3 %.
 func TestMeterBalance(t *testing.T) {
 	tenants := make([]Reading, 18)
 	for i := range tenants {
@@ -75,8 +75,8 @@ func TestBalanceInputErrors(t *testing.T) {
 	}
 }
 
-// TestCoverageAndLoadFactor checks the shared-infrastructure ratios of
-// formulas.md §6 items 1 and 2 [CALC/design] on hand-computed values.
+// TestCoverageAndLoadFactor checks the shared-infrastructure ratios
+// (docs/metrics.md#shared-infrastructure) on hand-computed values.
 func TestCoverageAndLoadFactor(t *testing.T) {
 	// Tenants took 900 GJ from the network and made 100 GJ in their own
 	// boilers: 90 % coverage.
@@ -99,8 +99,8 @@ func TestCoverageAndLoadFactor(t *testing.T) {
 	}
 }
 
-// TestCascadeChain reproduces the cascade chain of vectors.md V17 [CALC]
-// end to end, with every enthalpy from IF97: tenant A condenses 10 t/h of
+// TestCascadeChain reproduces the project's cascade example end to end,
+// with every enthalpy from IF97: tenant A condenses 10 t/h of
 // 1.0 MPa, 250 °C steam to saturated liquid; the condensate flashes to
 // 0.4 MPa and tenant B condenses the flash steam.
 func TestCascadeChain(t *testing.T) {

@@ -6,17 +6,18 @@ import "fmt"
 // user and the energy each downstream link reuses (a tenant's condensate
 // heating another's water, flash steam raised from condensate), all in one
 // unit (MW for rates, GJ or MWh for totals) over the same interval, against
-// one stated reference state (formulas.md §6 item 4 [CALC/design]). A
-// link's reuse comes from its heat meter, or from steam.ThermalPower for a
-// flash-steam link.
+// one stated reference state (project definition,
+// docs/metrics.md#cascading-energy). A link's reuse comes from its heat
+// meter, or from steam.ThermalPower for a flash-steam link.
 type Chain struct {
 	Supplied float64   // Q_supplied to the chain, ≥ 0
 	Reused   []float64 // Q_reused by each downstream link, ≥ 0
 }
 
 // ReuseRatio returns the cascade reuse ratio CRR = Q_reused/Q_supplied
-// (fraction) of one link or chain, both in the same unit (formulas.md §6
-// item 4 [CALC/design]; vectors.md V17: 0.438776/7.942248 = 0.055246).
+// (fraction) of one link or chain, both in the same unit (project
+// definition, docs/metrics.md#cascading-energy). Example: flash steam worth
+// 0.438776 MW reused from a chain supplied with 7.942248 MW gives 0.055246.
 func ReuseRatio(reused, supplied float64) (float64, error) {
 	if err := chk.NonNegative("reused", reused, ""); err != nil {
 		return 0, err
@@ -29,7 +30,8 @@ func ReuseRatio(reused, supplied float64) (float64, error) {
 
 // CascadeUtilisation returns the park's cascade utilisation ratio
 // Σ Q_reused/Σ Q_supplied over all chains (fraction), every link's reuse
-// summed over every chain (formulas.md §6 item 4 [CALC/design]).
+// summed over every chain (project definition,
+// docs/metrics.md#cascading-energy).
 func CascadeUtilisation(chains []Chain) (float64, error) {
 	var supplied, reused float64
 	for i, c := range chains {

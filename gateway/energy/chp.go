@@ -5,13 +5,12 @@ import "fmt"
 // The CHP functions take the period totals of one unit: fuel energy input F,
 // net electricity W_E and useful heat Q_TH, all in the same energy unit (GJ
 // or MWh) over the same period, with F on one stated heating-value basis
-// (NCV for the EU and IPCC, GCV/HHV for US EPA; formulas.md "Units and
-// conventions"). Efficiencies and ratios are returned as fractions, not
-// percentages.
+// (net calorific value for EU and IPCC methods, gross for US EPA ones).
+// Efficiencies and ratios are returned as fractions, not percentages.
 
 // ElectricalEfficiency returns η_e = W_E/F (fraction) from the net
-// electricity and the fuel energy input, both in the same energy unit
-// (formulas.md §2 [READ: EPA CHP Partnership]).
+// electricity and the fuel energy input, both in the same energy unit (EPA
+// CHP Partnership).
 func ElectricalEfficiency(fuel, electricity float64) (float64, error) {
 	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, err
@@ -23,8 +22,8 @@ func ElectricalEfficiency(fuel, electricity float64) (float64, error) {
 }
 
 // ThermalEfficiency returns η_th = Q_TH/F (fraction) from the useful heat
-// and the fuel energy input, both in the same energy unit (formulas.md §2
-// [READ: EPA CHP Partnership]).
+// and the fuel energy input, both in the same energy unit (EPA CHP
+// Partnership).
 func ThermalEfficiency(fuel, heat float64) (float64, error) {
 	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, err
@@ -36,8 +35,8 @@ func ThermalEfficiency(fuel, heat float64) (float64, error) {
 }
 
 // TotalEfficiency returns the total system efficiency (fuel utilisation)
-// η_o = (W_E + Q_TH)/F (fraction), all in the same energy unit (formulas.md
-// §2 [READ: EPA "Methods for Calculating CHP Efficiency"]).
+// η_o = (W_E + Q_TH)/F (fraction), all in the same energy unit (EPA CHP
+// Partnership, methods for calculating CHP efficiency).
 func TotalEfficiency(fuel, electricity, heat float64) (float64, error) {
 	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, err
@@ -53,8 +52,8 @@ func TotalEfficiency(fuel, electricity, heat float64) (float64, error) {
 
 // HeatToPowerRatio returns HPR = Q_TH/W_E (dimensionless) from useful heat
 // and net electricity in the same energy unit; its inverse is the EU
-// power-to-heat ratio C (formulas.md §2 [READ: Directive 2012/27/EU Annex
-// I]). Zero electricity returns ErrInvalidInput.
+// power-to-heat ratio C of Directive 2012/27/EU Annex I. Zero electricity
+// returns ErrInvalidInput.
 func HeatToPowerRatio(heat, electricity float64) (float64, error) {
 	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return 0, err
@@ -67,9 +66,10 @@ func HeatToPowerRatio(heat, electricity float64) (float64, error) {
 
 // EffectiveElectricEfficiency returns ε_EE = W_E/(F − Q_TH/α) (fraction),
 // where α is the efficiency (fraction) of the boiler the CHP heat displaces;
-// EPA uses 0.80 for natural gas, 0.75 for biomass and 0.83 for coal
-// (formulas.md §2 [READ: EPA CHP Catalog reproduction]). All energies in the
-// same unit. A heat credit Q_TH/α >= F returns ErrInvalidInput.
+// the method is the EPA CHP Partnership's, which suggests about 0.80 for
+// natural gas, 0.75 for biomass and 0.83 for coal boilers (to confirm
+// against EPA's text; none is built in). All energies in the same unit. A
+// heat credit Q_TH/α >= F returns ErrInvalidInput.
 func EffectiveElectricEfficiency(fuel, electricity, heat, alpha float64) (float64, error) {
 	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return 0, err
@@ -104,10 +104,11 @@ type FERC struct {
 }
 
 // FERCEfficiency evaluates the FERC/PURPA efficiency standard from fuel
-// (LHV), net electricity and useful heat in the same energy unit
-// (formulas.md §2 [SEC: civilengineeringhandbook reproduction of 18 CFR
-// 292.205]): (W_E + ½Q_TH)/F >= 42.5 %, or >= 45 % if Q_TH is below 15 % of
-// the total output, and Q_TH >= 5 % of the total output.
+// (LHV), net electricity and useful heat in the same energy unit, as 18 CFR
+// 292.205(a) sets it for a topping-cycle facility on oil or gas:
+// (W_E + ½Q_TH)/F >= 42.5 %, or >= 45 % if Q_TH is below 15 % of the total
+// output, and Q_TH >= 5 % of the total output. The thresholds are to be
+// confirmed against the eCFR text (docs/references.md).
 func FERCEfficiency(fuel, electricity, heat float64) (FERC, error) {
 	if err := chk.Positive("fuel", fuel, ""); err != nil {
 		return FERC{}, err
@@ -138,14 +139,12 @@ func FERCEfficiency(fuel, electricity, heat float64) (FERC, error) {
 // for the percentage the Directive prints), from the CHP heat efficiency
 // etaHeat and electrical efficiency etaElec (both referred to the same fuel,
 // fractions) and the harmonised reference efficiencies refHeat and refElec
-// for separate production (fractions) (Directive 2012/27/EU Annex II(b);
-// formula structure [READ] in its French transposition, formulas.md §2).
+// for separate production (fractions) (Directive 2012/27/EU Annex II(b)).
 //
-// The reference values come from Delegated Regulation (EU) 2015/2402 as
-// amended; the values quoted in formulas.md are [MEM], so none are built in:
-// pass the ones from the consolidated OJ text, corrected for climate and
-// grid losses as its Annexes III and IV require. A negative result means the
-// unit used more primary energy than separate production.
+// The reference values come from Regulation (EU) 2015/2402 as amended. None
+// is built in: pass the ones of the consolidated OJ text, corrected for
+// climate and grid losses as its Annexes III and IV require. A negative
+// result means the unit used more primary energy than separate production.
 func PrimaryEnergySavings(etaHeat, etaElec, refHeat, refElec float64) (float64, error) {
 	if err := chk.Fraction("etaHeat", etaHeat); err != nil {
 		return 0, err
@@ -169,8 +168,7 @@ func PrimaryEnergySavings(etaHeat, etaElec, refHeat, refElec float64) (float64, 
 // HighEfficiencyCogeneration reports whether a unit with primary energy
 // savings pes (fraction) and electrical capacity capacityMWe in MW qualifies
 // as high-efficiency cogeneration: PES >= 10 %, or PES > 0 for small and
-// micro units below 1 MWe (Directive 2012/27/EU Annex II(a) [READ:
-// legislation.gov.uk], formulas.md §2).
+// micro units below 1 MWe (Directive 2012/27/EU Annex II(a)).
 func HighEfficiencyCogeneration(pes, capacityMWe float64) (bool, error) {
 	if err := chk.Finite("pes", pes, ""); err != nil {
 		return false, err
@@ -187,8 +185,9 @@ func HighEfficiencyCogeneration(pes, capacityMWe float64) (bool, error) {
 // SeparateProductionFuel returns the fuel energy separate heat and power
 // would need for the same outputs, F_SHP = W_E/η_E,ref + Q_TH/η_H,ref, in the
 // energy unit of electricity and heat, with the reference efficiencies as
-// fractions (formulas.md §2, EPA's illustration: 98 + 56.25 = 154.25 units
-// for 30 units of power and 45 of heat [READ numbers]).
+// fractions. With the EPA CHP Partnership's illustration (30 units of power
+// and 45 of heat, 98 units of fuel for the power and a boiler of 80 %) it is
+// 98 + 56.25 = 154.25 units.
 func SeparateProductionFuel(electricity, heat, refElec, refHeat float64) (float64, error) {
 	if err := chk.NonNegative("electricity", electricity, ""); err != nil {
 		return 0, err
@@ -207,9 +206,10 @@ func SeparateProductionFuel(electricity, heat, refElec, refHeat float64) (float6
 
 // FuelSaving returns the fuel the CHP saved against separate production,
 // saved = F_SHP − F in the energy unit of the inputs, and the saving as a
-// fraction of F_SHP, 1 − F/F_SHP (formulas.md §2: F_avoided = Σ Q_TH,i/η_b,i
-// + W_E/η_grid,ref − F_CHP [CALC/design, consistent with CDM AM0014 and JCM
-// TH_AM009]). refElec is the efficiency of the displaced grid or reference
+// fraction of F_SHP, 1 − F/F_SHP (project definition, docs/metrics.md#chp:
+// the fuel the displaced boilers and power plant would have burned, less the
+// CHP's fuel, the structure of the baselines of CDM AM0014 and JCM
+// TH_AM009). refElec is the efficiency of the displaced grid or reference
 // power plant, refHeat that of the displaced boilers (fractions). A negative
 // saving means the CHP used more fuel.
 func FuelSaving(fuel, electricity, heat, refElec, refHeat float64) (saved, fraction float64, err error) {

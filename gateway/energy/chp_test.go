@@ -8,8 +8,8 @@ import (
 	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
-// TestCHPMetrics reproduces vectors.md V9 (EPA's illustration: F = 100,
-// W_E = 30, Q_TH = 45 [READ inputs]; outputs [CALC]).
+// TestCHPMetrics works the EPA CHP Partnership's illustration (F = 100,
+// W_E = 30, Q_TH = 45 units); the expected ratios are computed by hand.
 func TestCHPMetrics(t *testing.T) {
 	const F, W, Q = 100.0, 30.0, 45.0
 	eta, err := ElectricalEfficiency(F, W)
@@ -64,7 +64,7 @@ func TestCHPMetrics(t *testing.T) {
 	vectortest.CheckExact(t, "fuel saved", saved, 54.25)
 }
 
-// TestFERCThresholds checks the two thresholds of 18 CFR 292.205 [SEC].
+// TestFERCThresholds checks the two thresholds of 18 CFR 292.205(a).
 func TestFERCThresholds(t *testing.T) {
 	for _, c := range []struct {
 		name            string
@@ -90,9 +90,9 @@ func TestFERCThresholds(t *testing.T) {
 	}
 }
 
-// TestPrimaryEnergySavings reproduces the PES table of vectors.md V9. The
-// formula is [READ]; the reference efficiencies in the table are [MEM] and
-// only serve as inputs here.
+// TestPrimaryEnergySavings checks the PES formula of Directive 2012/27/EU
+// Annex II(b) on hand-computed cases. The reference efficiencies are
+// illustrative inputs, not values of Regulation (EU) 2015/2402.
 func TestPrimaryEnergySavings(t *testing.T) {
 	for _, c := range []struct {
 		etaH, etaE, refH, refE float64
@@ -110,8 +110,9 @@ func TestPrimaryEnergySavings(t *testing.T) {
 	}
 }
 
-// TestHighEfficiencyCogeneration checks the Annex II(a) thresholds with the
-// V9 PES values: 6.7 % fails at 30 MWe but passes below 1 MWe; 15.2 % passes.
+// TestHighEfficiencyCogeneration checks the Directive 2012/27/EU Annex II(a)
+// thresholds with the PES values above: 6.7 % fails at 30 MWe but passes
+// below 1 MWe; 15.2 % passes.
 func TestHighEfficiencyCogeneration(t *testing.T) {
 	for _, c := range []struct {
 		pes, mwe float64

@@ -6,8 +6,8 @@ import (
 	"github.com/eipgw/eipgw/gateway/energy"
 )
 
-// EPA's CHP illustration (vectors.md V9): 100 units of fuel give 30 of power
-// and 45 of heat.
+// The EPA CHP Partnership's illustration: 100 units of fuel give 30 of
+// power and 45 of heat.
 func ExampleTotalEfficiency() {
 	etaE, _ := energy.ElectricalEfficiency(100, 30)
 	etaTh, _ := energy.ThermalEfficiency(100, 45)
@@ -18,8 +18,8 @@ func ExampleTotalEfficiency() {
 }
 
 // EU primary energy savings of the same unit. The reference efficiencies
-// must come from Delegated Regulation (EU) 2015/2402 as amended; these are
-// the illustrative values of vectors.md V9.
+// must come from Regulation (EU) 2015/2402 as amended; these are
+// illustrative values.
 func ExamplePrimaryEnergySavings() {
 	pes, _ := energy.PrimaryEnergySavings(0.45, 0.30, 0.90, 0.525)
 	high, _ := energy.HighEfficiencyCogeneration(pes, 30)
@@ -28,14 +28,14 @@ func ExamplePrimaryEnergySavings() {
 }
 
 // Fuel saved against separate production with EPA's figures: 98 units of
-// fuel for the power, a boiler of 80 % for the heat (vectors.md V9).
+// fuel for the power, a boiler of 80 % for the heat.
 func ExampleFuelSaving() {
 	saved, frac, _ := energy.FuelSaving(100, 30, 45, 30.0/98, 0.80)
 	fmt.Printf("saved %.2f units of fuel, %.1f %% of separate production\n", saved, frac*100)
 	// Output: saved 54.25 units of fuel, 35.2 % of separate production
 }
 
-// Direct-method efficiency of an oil-fired boiler (vectors.md V10).
+// Direct-method efficiency of an oil-fired boiler.
 func ExampleDirectEfficiency() {
 	out := energy.SteamOutput{SteamFlow: 10000, SteamEnthalpy: 2777.119538, FeedwaterEnthalpy: 441.307176}
 	eta, _ := energy.DirectEfficiency(out, 720, 40400)
@@ -43,7 +43,7 @@ func ExampleDirectEfficiency() {
 	// Output: eta = 0.8030
 }
 
-// Supplier versus tenant meters (vectors.md V17): 5.5 t/h are missing, 3 %
+// Supplier versus tenant meters: 5.5 t/h are missing, 3 %
 // are expected losses, and the remaining 2.5 t/h exceed the meters'
 // combined uncertainty.
 func ExampleMeterBalance() {
@@ -56,7 +56,7 @@ func ExampleMeterBalance() {
 	// Output: imbalance 5.5 t/h, unexplained 2.5 t/h, U 1.600 t/h, alarm true
 }
 
-// The V17 cascade: flash steam worth 0.438776 MW reused from a chain
+// The cascade example: flash steam worth 0.438776 MW reused from a chain
 // supplied with 7.942248 MW.
 func ExampleReuseRatio() {
 	crr, _ := energy.ReuseRatio(0.438776, 7.942248)

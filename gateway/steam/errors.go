@@ -17,7 +17,8 @@ var (
 	// ErrOutOfRange reports a state outside the part of IAPWS-IF97 this
 	// package implements (regions 1, 2 and 4). States in IF97 regions 3 and 5
 	// are reported with this error too: they are valid water states, but out
-	// of scope for a park gateway (formulas.md §1.1).
+	// of scope for a park gateway: industrial steam networks run well below
+	// the 16.5 MPa and 1073.15 K where those regions begin.
 	ErrOutOfRange = errors.New("out of range")
 
 	// ErrTwoPhase reports a (p, T) pair exactly on the saturation line, where

@@ -8,7 +8,7 @@ import (
 )
 
 // Specific enthalpy of the park's HP header steam, 1.0 MPa(a) and 250 °C
-// (vectors.md V6).
+// (park operating-point table of the tests).
 func ExampleEnthalpy() {
 	h, err := steam.Enthalpy(1.0, steam.Kelvin(250))
 	if err != nil {
@@ -30,7 +30,7 @@ func ExampleRegionOf() {
 	// region 3 (near-critical) true
 }
 
-// IAPWS-IF97 Tables 35 and 36 (vectors.md V3).
+// IAPWS R7-97(2012) tables 35 and 36.
 func ExampleSaturationTemperature() {
 	ts, _ := steam.SaturationTemperature(1.0)
 	ps, _ := steam.SaturationPressure(500)
@@ -38,7 +38,7 @@ func ExampleSaturationTemperature() {
 	// Output: Ts(1 MPa) = 453.035632 K, ps(500 K) = 2.63889776 MPa
 }
 
-// Saturated liquid and vapour at the LP header pressure (vectors.md V6).
+// Saturated liquid and vapour at the LP header pressure.
 func ExampleSaturation() {
 	liq, vap, _ := steam.Saturation(0.6)
 	fmt.Printf("h' = %.3f kJ/kg, h'' = %.3f kJ/kg, rho'' = %.4f kg/m³\n", liq.H, vap.H, vap.Density())
@@ -46,7 +46,7 @@ func ExampleSaturation() {
 }
 
 // Billing 20 t of steam at 1.0 MPa(a), 250 °C against make-up water at 20 °C
-// (formulas.md §1.4, vectors.md V7).
+// (docs/metrics.md#steam-billing-convention).
 func ExampleEnergy() {
 	hs, _ := steam.Enthalpy(1.0, steam.Kelvin(250))
 	hRef, _ := steam.Enthalpy(steam.StandardAtmosphere, steam.Kelvin(20))
@@ -56,7 +56,7 @@ func ExampleEnergy() {
 	// Output: E = 57.184 GJ, P = 15.884 MW
 }
 
-// Flash steam from 1.0 MPa condensate let down to 0.4 MPa (vectors.md V17).
+// Flash steam from 1.0 MPa condensate let down to 0.4 MPa.
 func ExampleFlashFraction() {
 	x, _ := steam.FlashFraction(1.0, 0.4)
 	fmt.Printf("x = %.6f\n", x)

@@ -2,7 +2,7 @@ package steam
 
 import "math"
 
-// IAPWS-IF97 constants (IAPWS R7-97(2012), Eqs. 1-3; formulas.md §1.1 [READ]).
+// IAPWS-IF97 reference constants, IAPWS R7-97(2012) eqs. 1-3.
 const (
 	// R is the specific gas constant of water, kJ/(kg·K).
 	R = 0.461526
@@ -12,7 +12,7 @@ const (
 	Pc = 22.064
 )
 
-// Boundaries of the regions, IAPWS R7-97(2012) §4 (formulas.md §1.1).
+// Boundaries of the regions as IAPWS R7-97(2012) defines them.
 const (
 	tMin   = 273.15  // K, lower temperature bound of IF97
 	t13    = 623.15  // K, upper bound of region 1; start of B23
@@ -37,8 +37,8 @@ type r1Term struct {
 	n    float64
 }
 
-// region1Terms are the coefficients of IF97 Eq. 7, Table 2 (formulas.md
-// Appendix A, transcribed from IAPWS R7-97(2012) [READ]). Read-only.
+// region1Terms are the coefficients and exponents of the region 1 Gibbs
+// equation, IAPWS R7-97(2012) eq. 7 and table 2. Read-only.
 var region1Terms = [34]r1Term{
 	{0, -2, 0.14632971213167}, {0, -1, -0.84548187169114}, {0, 0, -0.37563603672040e1},
 	{0, 1, 0.33855169168385e1}, {0, 2, -0.95791963387872}, {0, 3, 0.15772038513228},
@@ -60,16 +60,16 @@ type r2IdealTerm struct {
 	n float64
 }
 
-// region2IdealTerms are the coefficients of IF97 Eq. 16, Table 10
-// (formulas.md Appendix A [READ]). Read-only.
+// region2IdealTerms are the coefficients of the region 2 ideal-gas part,
+// IAPWS R7-97(2012) eq. 16 and table 10. Read-only.
 var region2IdealTerms = [9]r2IdealTerm{
 	{0, -0.96927686500217e1}, {1, 0.10086655968018e2}, {-5, -0.56087911283020e-2},
 	{-4, 0.71452738081455e-1}, {-3, -0.40710498223928}, {-2, 0.14240819171444e1},
 	{-1, -0.43839511319450e1}, {2, -0.28408632460772}, {3, 0.21268463753307e-1},
 }
 
-// region2ResidualTerms are the coefficients of IF97 Eq. 17, Table 11
-// (formulas.md Appendix A [READ]): nᵢ π^Iᵢ (τ − 0.5)^Jᵢ. Read-only.
+// region2ResidualTerms are the coefficients of the region 2 residual part,
+// IAPWS R7-97(2012) eq. 17 and table 11: nᵢ π^Iᵢ (τ − 0.5)^Jᵢ. Read-only.
 var region2ResidualTerms = [43]r1Term{
 	{1, 0, -0.17731742473213e-2}, {1, 1, -0.17834862292358e-1}, {1, 2, -0.45996013696365e-1},
 	{1, 3, -0.57581259083432e-1}, {1, 6, -0.50325278727930e-1}, {2, 1, -0.33032641670203e-4},
@@ -127,8 +127,7 @@ func region1Gibbs(pi, tau float64) gibbs {
 }
 
 // region1 evaluates the IF97 region 1 basic equation at p (MPa) and T (K),
-// with no range check. Property relations: IF97 Table 3 (formulas.md §1.1
-// [READ]).
+// with no range check. Property relations: IAPWS R7-97(2012) table 3.
 func region1(p, T float64) Props {
 	pi := p / 16.53
 	tau := 1386.0 / T
@@ -182,8 +181,7 @@ func region2Gibbs(pi, tau float64) (ideal, res gibbs) {
 }
 
 // region2 evaluates the IF97 region 2 basic equation at p (MPa) and T (K),
-// with no range check. Property relations: IF97 Table 12 (formulas.md §1.1
-// [READ]).
+// with no range check. Property relations: IAPWS R7-97(2012) table 12.
 func region2(p, T float64) Props {
 	pi := p / 1.0
 	tau := 540.0 / T

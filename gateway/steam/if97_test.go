@@ -24,8 +24,9 @@ func checkRow(t *testing.T, st Props, r if97Row) {
 	vectortest.CheckPrinted(t, "w", st.W, r.w)
 }
 
-// TestTable5Region1 reproduces IAPWS-IF97 Table 5 (vectors.md V1, [READ]) to
-// all 9 printed significant digits, through the public region selector.
+// TestTable5Region1 reproduces the region 1 verification table, IAPWS
+// R7-97(2012) table 5, to all 9 printed significant digits, through the
+// public region selector.
 func TestTable5Region1(t *testing.T) {
 	rows := []if97Row{
 		{"300", "3", "0.100215168E-2", "0.115331273E3", "0.112324818E3", "0.392294792", "0.417301218E1", "0.150773921E4"},
@@ -46,8 +47,8 @@ func TestTable5Region1(t *testing.T) {
 	}
 }
 
-// TestTable15Region2 reproduces IAPWS-IF97 Table 15 (vectors.md V2, [READ])
-// to all 9 printed significant digits.
+// TestTable15Region2 reproduces the region 2 verification table, IAPWS
+// R7-97(2012) table 15, to all 9 printed significant digits.
 func TestTable15Region2(t *testing.T) {
 	rows := []if97Row{
 		{"300", "0.0035", "0.394913866E2", "0.254991145E4", "0.241169160E4", "0.852238967E1", "0.191300162E1", "0.427920172E3"},
@@ -68,8 +69,9 @@ func TestTable15Region2(t *testing.T) {
 	}
 }
 
-// TestTable35SaturationPressure reproduces IAPWS-IF97 Table 35 (vectors.md
-// V3, [READ]) to all 9 printed significant digits.
+// TestTable35SaturationPressure reproduces the saturation-pressure
+// verification table, IAPWS R7-97(2012) table 35, to all 9 printed
+// significant digits.
 func TestTable35SaturationPressure(t *testing.T) {
 	for _, r := range []struct{ T, p string }{
 		{"300", "0.353658941E-2"},
@@ -85,7 +87,7 @@ func TestTable35SaturationPressure(t *testing.T) {
 }
 
 // TestTable36SaturationTemperature reproduces IAPWS-IF97 Table 36
-// (vectors.md V3, [READ]) to all 9 printed significant digits.
+// (IAPWS R7-97(2012) table 36) to all 9 printed significant digits.
 func TestTable36SaturationTemperature(t *testing.T) {
 	for _, r := range []struct{ T, p string }{
 		{"0.372755919E3", "0.1"},
@@ -100,8 +102,8 @@ func TestTable36SaturationTemperature(t *testing.T) {
 	}
 }
 
-// TestRegion4RangeChecks follows jjgomera's test_IAPWS97_4 (vectors.md V3):
-// ps(270 K) and Ts(30 MPa) are out of range.
+// TestRegion4RangeChecks checks the validity ranges of IAPWS R7-97(2012)
+// eqs. 30 and 31: ps(270 K) and Ts(30 MPa) are out of range.
 func TestRegion4RangeChecks(t *testing.T) {
 	if _, err := SaturationPressure(270); !errors.Is(err, ErrOutOfRange) {
 		t.Errorf("SaturationPressure(270 K) error = %v, want ErrOutOfRange", err)
@@ -123,8 +125,8 @@ func TestRegion4RangeChecks(t *testing.T) {
 	vectortest.CheckRel(t, "Ts(22.064 MPa)", ts, Tc, 1e-6)
 }
 
-// TestSaturationRoundTrip checks that Ts(ps(T)) returns T: Eq. 31 is the
-// exact inverse of Eq. 30 (IF97 §8.2).
+// TestSaturationRoundTrip checks that Ts(ps(T)) returns T: IAPWS R7-97(2012)
+// eqs. 30 and 31 solve the same saturation-line equation for p and for T.
 func TestSaturationRoundTrip(t *testing.T) {
 	for T := 274.0; T < Tc; T += 7.3 {
 		p, err := SaturationPressure(T)
@@ -140,16 +142,17 @@ func TestSaturationRoundTrip(t *testing.T) {
 }
 
 // TestB23 checks the region 2/3 boundary against its check value
-// p(623.15 K) = 16.5291643 MPa (vectors.md V4, [READ]).
+// p(623.15 K) = 16.5291643 MPa given with IAPWS R7-97(2012) eq. 5.
 func TestB23(t *testing.T) {
 	vectortest.CheckPrinted(t, "pB23(623.15 K)", b23Pressure(623.15), "16.5291643")
 }
 
-// TestSaturatedIAPWS95 compares the saturated states with the IAPWS-95
-// saturation data of freesteam test.c (vectors.md V5, [READ]) with
-// freesteam's relative tolerance 4.3e-4. At 625 K the saturated states lie in
-// region 3: the saturation pressure still applies, the properties must be
-// refused.
+// TestSaturatedIAPWS95 compares the saturated states with the two-phase
+// verification values of the scientific formulation, IAPWS R6-95(2018)
+// table 8 (275, 450 and 625 K), within 4.3e-4 relative: IF97 approximates
+// IAPWS-95, so the agreement is close but not to the printed digits. At
+// 625 K the saturated states lie in region 3: the saturation pressure still
+// applies, the properties must be refused.
 func TestSaturatedIAPWS95(t *testing.T) {
 	const tol = 4.3e-4
 	for _, r := range []struct {
@@ -185,8 +188,8 @@ func TestSaturatedIAPWS95(t *testing.T) {
 }
 
 // TestRegionOf checks the region selector, including the region 3 and 5
-// verification points of IF97 Tables 33 and 42 (vectors.md V4), which must
-// be refused with ErrOutOfRange and the right region number.
+// verification states of IAPWS R7-97(2012) tables 33 and 42, which must be
+// refused with ErrOutOfRange and the right region number.
 func TestRegionOf(t *testing.T) {
 	for _, c := range []struct {
 		name    string

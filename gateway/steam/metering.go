@@ -2,7 +2,7 @@ package steam
 
 import "fmt"
 
-// Unit conversions used by meters (formulas.md "Units and conventions").
+// Unit conversions used by meters. IF97 works in K and MPa absolute.
 const (
 	// ZeroCelsius is 0 °C in K.
 	ZeroCelsius = 273.15
@@ -19,8 +19,8 @@ func Celsius(T float64) float64 { return T - ZeroCelsius }
 // AbsolutePressure returns the absolute pressure in MPa from a gauge reading
 // in MPa (negative for vacuum) and the local barometric pressure in MPa
 // (StandardAtmosphere when not measured; log which one was used). IF97 needs
-// absolute pressure; field transmitters usually report gauge (formulas.md
-// "Units and conventions"). A result <= 0 returns ErrInvalidInput.
+// absolute pressure, while field transmitters usually report gauge. A result
+// <= 0 returns ErrInvalidInput.
 func AbsolutePressure(gauge, barometric float64) (float64, error) {
 	if err := chk.Finite("gauge", gauge, "MPa"); err != nil {
 		return 0, err
@@ -37,8 +37,9 @@ func AbsolutePressure(gauge, barometric float64) (float64, error) {
 
 // ThermalPower returns the heat flow in MW carried by a mass flow m in t/h
 // with specific enthalpy h in kJ/kg above a contract reference enthalpy hRef
-// in kJ/kg: P = m·(h − hRef)/3600 (formulas.md §1.4 [SEC: Contrec, "Energy
-// flow = Mass flow × Specific enthalpy"]). Take h from Enthalpy(p, T) and
+// in kJ/kg: P = m·(h − hRef)/3600, the energy flow of the stream above the
+// reference (project convention, docs/metrics.md#steam-billing-convention).
+// Take h from Enthalpy(p, T) and
 // hRef from the contract's reference state, e.g. Enthalpy(0.101325,
 // Kelvin(20)) for make-up water at 20 °C. The result is negative when h <
 // hRef.
@@ -57,9 +58,10 @@ func ThermalPower(m, h, hRef float64) (float64, error) {
 
 // Energy returns the heat in GJ delivered by a steam mass m in t with
 // specific enthalpy h in kJ/kg above a contract reference enthalpy hRef in
-// kJ/kg: E = m·(h − hRef)/1000 (formulas.md §1.4, convention (a) fixed
-// reference [SEC]). With m the mass of one hour it is the GJ/h of vectors.md
-// V7. Sum per interval for a billing period: E = Σ mₜ·(hₜ − hRef)/1000.
+// kJ/kg: E = m·(h − hRef)/1000, the heat above a fixed contract reference
+// state (project convention, docs/metrics.md#steam-billing-convention). With
+// m the mass of one hour the result is the hour's GJ. Sum per interval for a
+// billing period: E = Σ mₜ·(hₜ − hRef)/1000.
 func Energy(m, h, hRef float64) (float64, error) {
 	if err := chk.NonNegative("m", m, "t"); err != nil {
 		return 0, err
@@ -77,7 +79,8 @@ func Energy(m, h, hRef float64) (float64, error) {
 // t at enthalpy hSteam in kJ/kg when a condensate mass mCond in t returns at
 // enthalpy hCond in kJ/kg, both against the contract reference enthalpy hRef
 // in kJ/kg: E = [mSteam·(hSteam − hRef) − mCond·(hCond − hRef)]/1000
-// (formulas.md §1.4, convention (b) measured condensate return [SEC]).
+// (the tenant is credited with the heat of the condensate it returns; a
+// contract option, docs/metrics.md#steam-billing-convention).
 func EnergyWithReturn(mSteam, hSteam, mCond, hCond, hRef float64) (float64, error) {
 	es, err := Energy(mSteam, hSteam, hRef)
 	if err != nil {
@@ -94,10 +97,10 @@ func EnergyWithReturn(mSteam, hSteam, mCond, hCond, hRef float64) (float64, erro
 
 // MassFlowFromVolume returns the mass flow in t/h of a volumetric flow qv in
 // m³/h (vortex or turbine meter) at pressure p in MPa (absolute) and
-// temperature T in K: ṁ = qv·ρ(p, T)/1000, with ρ from IF97 (formulas.md
-// §1.3 item 1 [READ: Contrec, "Mass flow = Volume flow / Specific volume"]).
-// Using the actual (p, T) rather than a fixed design density avoids the
-// +9.1 % error of vectors.md V8.
+// temperature T in K: ṁ = qv·ρ(p, T)/1000, with ρ = 1/v from IAPWS
+// R7-97(2012). Compensating with the actual (p, T) rather than a fixed
+// design density matters: a meter set up for 1.0 MPa, 250 °C and running at
+// 0.9 MPa, 240 °C would otherwise overstate the mass by 9.1 %.
 func MassFlowFromVolume(qv, p, T float64) (float64, error) {
 	if err := chk.NonNegative("qv", qv, "m³/h"); err != nil {
 		return 0, err
@@ -111,8 +114,9 @@ func MassFlowFromVolume(qv, p, T float64) (float64, error) {
 
 // Exergy returns the specific flow exergy in kJ/kg of a state relative to a
 // dead state: e = (h − h₀) − T₀·(s − s₀), with h in kJ/kg, s in kJ/(kg·K)
-// and T₀ = dead.T in K (formulas.md §6 item 5 [CALC, standard
-// thermodynamics]; vectors.md V17 uses the dead state 25 °C, 0.101325 MPa).
+// and T₀ = dead.T in K: the specific physical exergy of a flowing stream,
+// kinetic and potential terms neglected (Bejan et al. 1996). The dead state
+// is the caller's choice; the tests use 25 °C, 0.101325 MPa.
 func Exergy(state, dead Props) (float64, error) {
 	if err := chk.Positive("dead.T", dead.T, "K"); err != nil {
 		return 0, err

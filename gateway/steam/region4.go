@@ -5,8 +5,9 @@ import (
 	"math"
 )
 
-// region4N are n₁…n₁₀ of the IF97 saturation equation (Eq. 28, Table 34;
-// formulas.md Appendix A [READ]). Index 0 is unused so that region4N[i] is nᵢ.
+// region4N are the coefficients n₁…n₁₀ of the region 4 saturation-line
+// equations, IAPWS R7-97(2012) table 34. Index 0 is unused so that
+// region4N[i] is nᵢ.
 var region4N = [11]float64{
 	0,
 	0.11670521452767e4, -0.72421316703206e6, -0.17073846940092e2,
@@ -15,15 +16,15 @@ var region4N = [11]float64{
 	0.65017534844798e3,
 }
 
-// b23N are n₁…n₃ of the B23 boundary equation (IF97 Eq. 5, Table 1;
-// formulas.md §1.1 [READ]). Index 0 is unused.
+// b23N are n₁…n₃ of the region 2/3 boundary equation (B23), IAPWS
+// R7-97(2012) eq. 5 and table 1. Index 0 is unused.
 var b23N = [4]float64{0, 0.34805185628969e3, -0.11671859879975e1, 0.10192970039326e-2}
 
 // SaturationPressure returns the saturation pressure p_s in MPa (absolute)
-// at temperature T in K, by the IF97 region 4 equation (IAPWS R7-97(2012)
-// Eq. 30; formulas.md §1.1 [READ]). It is valid for 273.15 K <= T <= 647.096
-// K; outside that range it returns ErrOutOfRange. Verified against IAPWS
-// Table 35 (vectors.md V3).
+// at temperature T in K, by the region 4 saturation-pressure equation,
+// IAPWS R7-97(2012) eq. 30. It is valid for 273.15 K <= T <= 647.096 K;
+// outside that range it returns ErrOutOfRange. The tests reproduce the
+// release's table 35.
 func SaturationPressure(T float64) (float64, error) {
 	if err := chk.Positive("T", T, "K"); err != nil {
 		return 0, err
@@ -35,10 +36,10 @@ func SaturationPressure(T float64) (float64, error) {
 }
 
 // SaturationTemperature returns the saturation temperature T_s in K at
-// pressure p in MPa (absolute), by the IF97 region 4 backward equation
-// (IAPWS R7-97(2012) Eq. 31; formulas.md §1.1 [READ]). It is valid for
-// 611.213 Pa <= p <= 22.064 MPa; outside that range it returns
-// ErrOutOfRange. Verified against IAPWS Table 36 (vectors.md V3).
+// pressure p in MPa (absolute), by the region 4 saturation-temperature
+// equation, IAPWS R7-97(2012) eq. 31. It is valid for 611.213 Pa <= p <=
+// 22.064 MPa; outside that range it returns ErrOutOfRange. The tests
+// reproduce the release's table 36.
 func SaturationTemperature(p float64) (float64, error) {
 	if err := chk.Positive("p", p, "MPa"); err != nil {
 		return 0, err
@@ -73,7 +74,8 @@ func tsat(p float64) float64 {
 }
 
 // b23Pressure is the region 2/3 boundary pressure in MPa at T in K
-// (IF97 Eq. 5). Check value: 16.5291643 MPa at 623.15 K (vectors.md V4).
+// (IAPWS R7-97(2012) eq. 5). The release's check value, 16.5291643 MPa at
+// 623.15 K, is a test.
 func b23Pressure(T float64) float64 {
 	return b23N[1] + b23N[2]*T + b23N[3]*T*T
 }

@@ -3,9 +3,10 @@ package steam
 import "fmt"
 
 // Saturation returns the saturated liquid (x = 0) and saturated vapour
-// (x = 1) states at pressure p in MPa (absolute). Following formulas.md §1.1
-// [READ] and vectors.md V6, the liquid is IF97 region 1 and the vapour IF97
-// region 2, both evaluated at (T_s(p), p). Each returned Props has its Region
+// (x = 1) states at pressure p in MPa (absolute): the IAPWS R7-97(2012)
+// region 1 equation gives the liquid and the region 2 equation the vapour,
+// both evaluated at the saturation temperature T_s(p) (eq. 31), where the
+// two regions meet the saturation line. Each returned Props has its Region
 // set to the equation used (1 or 2).
 //
 // Valid for 611.213 Pa <= p <= p_s(623.15 K) = 16.5292 MPa; above that the
@@ -35,7 +36,8 @@ type Mixture struct {
 // WetSteam returns the state of wet steam at pressure p in MPa (absolute)
 // and quality x (vapour mass fraction, 0 <= x <= 1), mixing the saturated
 // states of Saturation linearly: h = h′ + x(h″ − h′), and likewise v, u and
-// s (formulas.md §1.1, IF97 region 4 as freesteam treats it [READ]).
+// s: the quality is the vapour mass fraction, so every specific property is
+// the mass-weighted mean of the two saturated phases.
 func WetSteam(p, x float64) (Mixture, error) {
 	if err := chk.Finite("x", x, ""); err != nil {
 		return Mixture{}, err
@@ -59,7 +61,7 @@ func WetSteam(p, x float64) (Mixture, error) {
 
 // Quality returns the quality x = (h − h′)/(h″ − h′) (dimensionless, 0..1)
 // of a two-phase state with specific enthalpy h in kJ/kg at pressure p in MPa
-// (absolute) (formulas.md §1.1 wet-steam relation, solved for x). An h below
+// (absolute), the mixing rule of WetSteam solved for x. An h below
 // h′ (sub-cooled) or above h″ (superheated) returns ErrOutOfRange.
 func Quality(p, h float64) (float64, error) {
 	if err := chk.Finite("h", h, "kJ/kg"); err != nil {
@@ -79,8 +81,9 @@ func Quality(p, h float64) (float64, error) {
 // FlashFraction returns the mass fraction (0..1) of saturated liquid at
 // pHigh in MPa (absolute) that flashes to vapour when throttled (at constant
 // enthalpy) to pLow in MPa (absolute): x = (h′(pHigh) − h′(pLow)) /
-// (h″(pLow) − h′(pLow)) (formulas.md §6 cascade example [CALC]; vectors.md
-// V17: 0.074043 from 1.0 to 0.4 MPa). pHigh < pLow returns ErrInvalidInput.
+// (h″(pLow) − h′(pLow)): the enthalpy of the liquid is conserved across the
+// valve, and the part of it above h′(pLow) evaporates liquid at pLow. From
+// 1.0 to 0.4 MPa it is 0.074043. pHigh < pLow returns ErrInvalidInput.
 func FlashFraction(pHigh, pLow float64) (float64, error) {
 	if err := chk.Positive("pHigh", pHigh, "MPa"); err != nil {
 		return 0, err
