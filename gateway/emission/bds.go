@@ -3,13 +3,13 @@ package emission
 import "fmt"
 
 // BDSECIndustrialLimit is the elimination capacity above which an
-// industrial-scale biological H₂S filter risks clogging, g/(m³·h) (Dumont
-// 2015 review, IJEE 6(5):479–498: "EC should not be higher than
-// 90 g m⁻³ h⁻¹ at industrial-scale" [READ]; formulas.md §5).
+// industrial-scale biological H₂S filter risks clogging, g/(m³·h): the
+// review Dumont 2015 recommends keeping industrial bioreactors at or below
+// it.
 const BDSECIndustrialLimit = 90.0
 
 // O2InAir is the O₂ volume fraction of air used for the stoichiometric air
-// demand (formulas.md §5).
+// demand of H₂S + ½O₂ → S + H₂O.
 const O2InAir = 0.2095
 
 // BDS is one interval's readings of a biodesulfurisation (BDS) reactor.
@@ -24,7 +24,8 @@ type BDS struct {
 	SulfateFraction float64
 }
 
-// BDSPerformance holds the BDS metrics of formulas.md §5 for one interval.
+// BDSPerformance holds the BDS metrics of one interval
+// (docs/metrics.md#emissions).
 type BDSPerformance struct {
 	CIn                 float64 // inlet H₂S, g/Nm³
 	COut                float64 // outlet H₂S, g/Nm³
@@ -40,20 +41,20 @@ type BDSPerformance struct {
 	ClogRisk            bool    // EC > BDSECIndustrialLimit
 }
 
-// EvaluateBDS computes a BDS reactor's performance (formulas.md §5 [READ:
-// definitions of RE, LR, EC and EBRT as used by the papers cited there;
-// stoichiometry CALC]; vectors.md V16):
+// EvaluateBDS computes a BDS reactor's performance, with the removal
+// efficiency, loading rate, elimination capacity and empty-bed residence
+// time of the bioreactor literature (e.g. Dumont 2015) and the
+// stoichiometry of the reactions:
 //
 //   - C = ppm·34.081/22.414/1000 g/Nm³;
 //   - RE = (C_in − C_out)/C_in·100 %; LR = Q·C_in/V; EC = Q·(C_in − C_out)/V;
 //     EBRT = 3600·V/Q s;
 //   - removed H₂S n = Q·(ppm_in − ppm_out)·10⁻⁶/22.414 kmol/h;
-//   - sulphur = n·32.06·(1 − SulfateFraction) kg/h, which is formulas.md's
-//     Q·(C_in − C_out)·32.06/34.08·selectivity with the 34.081 g/mol of the
-//     ppm conversion (vectors.md V16: 2.109775 kg/h);
+//   - sulphur = n·32.06·(1 − SulfateFraction) kg/h, i.e. the H₂S removed
+//     times 32.06/34.081 times the elemental-sulphur selectivity;
 //   - stoichiometric air = ½·n·22.414/0.2095 Nm³/h (H₂S + ½O₂ → S + H₂O);
 //   - SO₂ avoided = n·64.066 kg/h: each mole of H₂S burned in the CHP would
-//     form one mole of SO₂ [CALC/design].
+//     form one mole of SO₂ (project definition, docs/metrics.md#emissions).
 //
 // The removed quantities are negative when the outlet reads above the inlet:
 // the caller decides whether that is an analyser fault.

@@ -10,13 +10,14 @@ import (
 
 func nan() float64 { return math.NaN() }
 
-// v16 is the BDS reactor of vectors.md V16: 500 Nm³/h of biogas, 3000 ppm
+// exampleBDS is the project's BDS example: 500 Nm³/h of biogas, 3000 ppm
 // H₂S in, 50 ppm out, 20 m³ bed, all removed sulphur elemental.
-var v16 = BDS{GasFlow: 500, H2SIn: 3000, H2SOut: 50, BedVolume: 20}
+var exampleBDS = BDS{GasFlow: 500, H2SIn: 3000, H2SOut: 50, BedVolume: 20}
 
-// TestEvaluateBDS reproduces vectors.md V16 [CALC; formulas READ].
+// TestEvaluateBDS reproduces the BDS example; the expected values were
+// computed independently of this package.
 func TestEvaluateBDS(t *testing.T) {
-	p, err := EvaluateBDS(v16)
+	p, err := EvaluateBDS(exampleBDS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestEvaluateBDS(t *testing.T) {
 // TestBDSSulfate checks that sulphate formation lowers the elemental sulphur
 // yield but not the H₂S removed or the SO₂ avoided.
 func TestBDSSulfate(t *testing.T) {
-	r := v16
+	r := exampleBDS
 	r.SulfateFraction = 0.25
 	p, err := EvaluateBDS(r)
 	if err != nil {
@@ -59,7 +60,7 @@ func TestBDSSulfate(t *testing.T) {
 // TestBDSBelowLimit: the same reactor on 300 Nm³/h has EC = 67.28 g/m³/h,
 // below the 90 g/m³/h industrial guideline.
 func TestBDSBelowLimit(t *testing.T) {
-	r := v16
+	r := exampleBDS
 	r.GasFlow = 300
 	p, err := EvaluateBDS(r)
 	if err != nil {

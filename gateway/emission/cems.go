@@ -2,22 +2,24 @@ package emission
 
 import "fmt"
 
-// Gas constants for CEMS conversions (formulas.md §4.2, vectors.md V12).
+// Gas constants for CEMS conversions.
 const (
 	// MolarVolumeNormal is the molar volume of an ideal gas at normal
-	// conditions (273.15 K, 101.325 kPa), L/mol. HJ 75 / HJ 1045 Annex A
-	// print 22.4 [SEC]; vectors.md V12 uses 22.414 [CALC].
+	// conditions (273.15 K, 101.325 kPa), L/mol: CODATA 2018 gives
+	// 22.413 969 54. HJ 75-2017 annex A prints the rounder 22.4.
 	MolarVolumeNormal = 22.414
 	// NormalTemperature is 0 °C in K, the Chinese and EU normal state.
 	NormalTemperature = 273.15
 	// NormalPressure is the normal-state pressure, Pa.
 	NormalPressure = 101325.0
 	// O2Air is the O₂ content of dry air used by the reference-O₂
-	// normalisation of HJ 75/1045 A9, % (the Kane manuals use 20.9).
+	// normalisation of HJ 75-2017 annex A, % (the BS 845-1 flue-gas formulas
+	// of package energy use 20.9).
 	O2Air = 21.0
 )
 
-// Molar masses, g/mol, as used in vectors.md V12 and V16.
+// Molar masses, g/mol: project constants rounded from standard atomic
+// weights (docs/references.md#codata-2018).
 const (
 	MolarMassSO2 = 64.066
 	MolarMassNO2 = 46.0055
@@ -27,8 +29,9 @@ const (
 
 // PPMToMgPerNm3 converts a volume fraction in ppm (µmol/mol) of a gas of
 // molar mass molarMass in g/mol to a mass concentration in mg/Nm³ at normal
-// conditions (273.15 K, 101.325 kPa): C = ppm·M/22.414 (formulas.md §4.2
-// item 1 [CALC]; vectors.md V12: 2.858303 for SO₂).
+// conditions (273.15 K, 101.325 kPa): C = ppm·M/22.414, the ideal-gas
+// conversion of HJ 75-2017 annex A with the CODATA 2018 molar volume
+// (2.858303 mg/Nm³ per ppm for SO₂).
 func PPMToMgPerNm3(ppm, molarMass float64) (float64, error) {
 	if err := chk.NonNegative("ppm", ppm, "ppm"); err != nil {
 		return 0, err
@@ -52,8 +55,7 @@ func checkMoisture(xsw float64) error {
 
 // DryConcentration converts a wet-basis concentration cWet (any unit, e.g.
 // mg/Nm³) to the dry basis, C_dry = C_wet/(1 − X_sw), with moisture the
-// flue-gas water vapour volume fraction X_sw (formulas.md §4.2 item 2 [SEC:
-// HJ 75-2017 / HJ 1045-2019 Annex A]).
+// flue-gas water vapour volume fraction X_sw (HJ 75-2017 annex A).
 func DryConcentration(cWet, moisture float64) (float64, error) {
 	if err := chk.NonNegative("cWet", cWet, ""); err != nil {
 		return 0, err
@@ -69,9 +71,10 @@ func DryConcentration(cWet, moisture float64) (float64, error) {
 // pressure ps in Pa (gauge, negative under suction) to the dry flow at
 // normal conditions in Nm³/h: Q_sn = q·273.15/(273.15 + t)·(B_a + P_s)/101325
 // ·(1 − X_sw), with moisture the water vapour volume fraction X_sw
-// (formulas.md §4.2 item 2 [SEC: HJ 75/1045 Annex A formulas A1, A2]). The
-// quoted HJ formula writes 273; this uses 273.15, as vectors.md V12 does
-// (190811.095601 Nm³/h; with 273 it would be 190779.1).
+// (HJ 75-2017 annex A). The standard's formula writes 273; this uses 273.15
+// (project decision, consistent with NormalTemperature: 300 000 m³/h at
+// 120 °C, −500 Pa and 8 % moisture gives 190811.095601 Nm³/h; with 273 it
+// would be 190779.1).
 func StandardDryFlow(q, t, ba, ps, moisture float64) (float64, error) {
 	if err := chk.NonNegative("q", q, "m³/h"); err != nil {
 		return 0, err
@@ -99,12 +102,10 @@ func StandardDryFlow(q, t, ba, ps, moisture float64) (float64, error) {
 
 // O2Normalised converts a measured dry concentration c (any unit, e.g.
 // mg/Nm³) at measured dry O₂ o2Meas in % to the reference O₂ o2Ref in %:
-// C_ref = C·(21 − O₂,ref)/(21 − O₂,meas) (formulas.md §4.2 item 3 [SEC: HJ
-// 75/1045 A9; DB37/2375-2019]). Use it only to compare with concentration
-// limits; mass emissions use the measured concentration (MassRate).
-// Reference O₂ depends on the plant and the rule (e.g. 3 % oil and gas
-// boilers, 6 % solid fuel, 15 % gas turbines and engines in the EU [MEM]):
-// it is an input.
+// C_ref = C·(21 − O₂,ref)/(21 − O₂,meas) (HJ 75-2017 annex A). Use it only
+// to compare with concentration limits; mass emissions use the measured
+// concentration (MassRate). Reference O₂ depends on the plant type and the
+// emission standard that applies to it, so it is an input, never built in.
 func O2Normalised(c, o2Meas, o2Ref float64) (float64, error) {
 	if err := chk.NonNegative("c", c, ""); err != nil {
 		return 0, err
@@ -125,8 +126,8 @@ func O2Normalised(c, o2Meas, o2Ref float64) (float64, error) {
 
 // MassRate returns the mass emission rate in kg/h of a pollutant with the
 // measured (not O₂-normalised) dry concentration c in mg/Nm³ in a dry
-// normal-state flue-gas flow q in Nm³/h: E = c·q/10⁶ (formulas.md §4.2 item 4
-// [CALC/design]; vectors.md V12: 400 mg/Nm³ × 200 000 Nm³/h = 80 kg/h).
+// normal-state flue-gas flow q in Nm³/h: E = c·q/10⁶ (project definition,
+// docs/metrics.md#emissions; 400 mg/Nm³ × 200 000 Nm³/h = 80 kg/h).
 // Multiplying an O₂-normalised concentration by the flow over-counts mass.
 func MassRate(c, q float64) (float64, error) {
 	if err := chk.NonNegative("c", c, "mg/Nm³"); err != nil {

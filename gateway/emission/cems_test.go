@@ -8,7 +8,8 @@ import (
 	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
-// TestPPMToMgPerNm3 reproduces the ppm conversions of vectors.md V12 [CALC].
+// TestPPMToMgPerNm3 checks the ppm conversions against hand-computed
+// factors M/22.414.
 func TestPPMToMgPerNm3(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -27,7 +28,7 @@ func TestPPMToMgPerNm3(t *testing.T) {
 	}
 }
 
-// TestO2Normalised reproduces vectors.md V12: 400 mg/Nm³ at 8 % O₂ is
+// TestO2Normalised checks a hand-computed case: 400 mg/Nm³ at 8 % O₂ is
 // 461.538462 mg/Nm³ at 6 %.
 func TestO2Normalised(t *testing.T) {
 	got, err := O2Normalised(400, 8, 6)
@@ -42,7 +43,7 @@ func TestO2Normalised(t *testing.T) {
 	}
 }
 
-// TestMassRate reproduces vectors.md V12: 400 mg/Nm³ × 200 000 Nm³/h.
+// TestMassRate checks a hand-computed case: 400 mg/Nm³ × 200 000 Nm³/h.
 func TestMassRate(t *testing.T) {
 	got, err := MassRate(400, 200000)
 	if err != nil {
@@ -51,7 +52,7 @@ func TestMassRate(t *testing.T) {
 	vectortest.CheckExact(t, "kg/h", got, 80.0)
 }
 
-// TestStandardDryFlow reproduces vectors.md V12 "actual_to_std_dry_flow":
+// TestStandardDryFlow checks a hand-computed case:
 // 300 000 m³/h at 120 °C, 101 325 Pa, −500 Pa static, 8 % moisture.
 func TestStandardDryFlow(t *testing.T) {
 	got, err := StandardDryFlow(300000, 120, 101325, -500, 0.08)

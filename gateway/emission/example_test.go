@@ -7,8 +7,8 @@ import (
 )
 
 // From a CEMS SO₂ reading to a compliance value and a mass rate
-// (vectors.md V12): the O₂-normalised value is for limits, the measured one
-// for mass.
+// (HJ 75-2017 annex A): the O₂-normalised value is for limits, the measured
+// one for mass.
 func ExampleO2Normalised() {
 	c, _ := emission.PPMToMgPerNm3(139.94, emission.MolarMassSO2) // ≈ 400 mg/Nm³ dry
 	cRef, _ := emission.O2Normalised(c, 8, 6)
@@ -19,7 +19,7 @@ func ExampleO2Normalised() {
 }
 
 // SO₂ from the sulphur in 1 t of 1 % S fuel, by stoichiometry and by the
-// Chinese 0.85 conversion factor (vectors.md V11).
+// 0.85 conversion factor some Chinese accounting rules use (an input).
 func ExampleSO2FromFuelSulfur() {
 	full, _ := emission.SO2FromFuelSulfur(1, 0.01, 1)
 	hj, _ := emission.SO2FromFuelSulfur(1, 0.01, 0.85)
@@ -28,14 +28,14 @@ func ExampleSO2FromFuelSulfur() {
 }
 
 // CO₂ of one tonne of residual fuel oil at the IPCC 2006 defaults
-// (vectors.md V12).
+// (IPCC 2006 Vol. 2, table 1.2 NCV and table 1.4 emission factor).
 func ExampleCO2FromFuel() {
 	co2, _ := emission.CO2FromFuel(1, 40.4, 77.4)
 	fmt.Printf("%.5f t CO2\n", co2)
 	// Output: 3.12696 t CO2
 }
 
-// The BDS reactor of vectors.md V16.
+// A BDS reactor treating 500 Nm³/h of biogas.
 func ExampleEvaluateBDS() {
 	p, _ := emission.EvaluateBDS(emission.BDS{GasFlow: 500, H2SIn: 3000, H2SOut: 50, BedVolume: 20})
 	fmt.Printf("RE %.2f %%, EC %.1f g/m³/h (clog risk %v), EBRT %.0f s, S %.3f kg/h, SO2 avoided %.3f kg/h\n",
@@ -43,7 +43,7 @@ func ExampleEvaluateBDS() {
 	// Output: RE 98.33 %, EC 112.1 g/m³/h (clog risk true), EBRT 144 s, S 2.110 kg/h, SO2 avoided 4.216 kg/h
 }
 
-// Baseline (oil boilers of vectors.md V11) minus project emissions.
+// Baseline (oil boilers supplying 1 000 000 GJ) minus project emissions.
 func ExampleReduction() {
 	be, _ := emission.BaselineEmissions(emission.Baseline{Boilers: []emission.ReplacedBoiler{
 		{UsefulHeat: 1e6, Efficiency: 0.80, NCV: 40.4, EFCO2: 77.4, Sulfur: 0.02, SulfurToSO2: 1},

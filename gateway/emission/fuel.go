@@ -1,16 +1,15 @@
 package emission
 
 // SO2PerSulfur is the mass of SO₂ formed per mass of sulphur burned, from
-// the molecular weights 64 and 32 (40 CFR Part 72 Appendix B [READ];
-// formulas.md §4.1).
+// the molecular weights 64 and 32 (40 CFR 72 App. B).
 const SO2PerSulfur = 2.0
 
 // SO2FromFuelSulfur returns the SO₂ in t emitted by burning fuel t of fuel
 // with sulphur mass fraction sulfur, of which the fraction k leaves the
 // stack as SO₂ (not retained in ash, not captured): m_SO₂ = 2·B·S·k
-// (formulas.md §4.1 [READ: 40 CFR Part 72 App. B]; vectors.md V11). k = 1
-// is pure stoichiometry; Chinese accounting rules use k = 0.85 ("Q×S%×0.85×
-// 2×10") or k = 0.8 ("1600×B×S") [SEC].
+// (40 CFR 72 App. B). k = 1 is pure stoichiometry; an accounting rule that
+// assumes part of the sulphur stays in the ash passes its own k (some
+// Chinese rules use 0.85 or 0.8).
 func SO2FromFuelSulfur(fuel, sulfur, k float64) (float64, error) {
 	if err := chk.NonNegative("fuel", fuel, "t"); err != nil {
 		return 0, err
@@ -26,8 +25,7 @@ func SO2FromFuelSulfur(fuel, sulfur, k float64) (float64, error) {
 
 // FuelForSO2 returns the fuel in t whose sulphur (mass fraction sulfur,
 // emitted fraction k) yields so2 t of SO₂: B = m_SO₂/(2·S·k), the inverse
-// of SO2FromFuelSulfur (vectors.md V11 talk-claim check: 22 000 t SO₂ needs
-// 550 000 t of 2 % S oil).
+// of SO2FromFuelSulfur (22 000 t of SO₂ needs 550 000 t of 2 % S oil).
 func FuelForSO2(so2, sulfur, k float64) (float64, error) {
 	if err := chk.NonNegative("so2", so2, "t"); err != nil {
 		return 0, err
@@ -49,8 +47,9 @@ func FuelForSO2(so2, sulfur, k float64) (float64, error) {
 
 // FuelForHeat returns the fuel in t a boiler of efficiency eta (fraction)
 // burns to deliver the useful heat heat in GJ from fuel of net calorific
-// value ncv in GJ/t: B = Q/(η·NCV) (formulas.md §7, baseline fuel;
-// vectors.md V11: 1 000 000 GJ at 0.80 and 40.4 GJ/t = 30 940.594 t).
+// value ncv in GJ/t: B = Q/(η·NCV), the fuel of a baseline boiler
+// (docs/metrics.md#reductions; 1 000 000 GJ at 0.80 and 40.4 GJ/t is
+// 30 940.594 t).
 func FuelForHeat(heat, eta, ncv float64) (float64, error) {
 	if err := chk.NonNegative("heat", heat, "GJ"); err != nil {
 		return 0, err
@@ -66,8 +65,8 @@ func FuelForHeat(heat, eta, ncv float64) (float64, error) {
 
 // CO2FromFuel returns the CO₂ in t from burning fuel units of fuel (t, or
 // Nm³ for gas) with net calorific value ncv in GJ per unit and emission
-// factor ef in kg CO₂/GJ: CO₂ = B·NCV·EF/1000 (formulas.md §4.3, IPCC 2006
-// Tier 1 with oxidation factor 1 [SEC]; vectors.md V12: 1 t residual oil =
+// factor ef in kg CO₂/GJ: CO₂ = B·NCV·EF/1000 (IPCC 2006 Vol. 2 Tier 1,
+// oxidation factor 1; 1 t of residual oil at 40.4 GJ/t and 77.4 kg/GJ is
 // 3.12696 t CO₂).
 func CO2FromFuel(fuel, ncv, ef float64) (float64, error) {
 	if err := chk.NonNegative("fuel", fuel, "t"); err != nil {
@@ -80,8 +79,8 @@ func CO2FromFuel(fuel, ncv, ef float64) (float64, error) {
 }
 
 // CO2FromEnergy returns the CO₂ in t from fuel energy in GJ (NCV basis)
-// with emission factor ef in kg CO₂/GJ: CO₂ = E·EF/1000 (formulas.md §4.3
-// [SEC]). IPCC factors are printed in kg/TJ: 77 400 kg/TJ is 77.4 kg/GJ.
+// with emission factor ef in kg CO₂/GJ: CO₂ = E·EF/1000 (IPCC 2006 Vol. 2
+// Tier 1). IPCC factors are printed in kg/TJ: 77 400 kg/TJ is 77.4 kg/GJ.
 func CO2FromEnergy(energy, ef float64) (float64, error) {
 	if err := chk.NonNegative("energy", energy, "GJ"); err != nil {
 		return 0, err
@@ -101,11 +100,12 @@ type FuelFactor struct {
 }
 
 // IPCC2006Defaults returns the IPCC 2006 Guidelines Vol. 2 Table 1.4
-// default CO₂ emission factors and Table 1.2 default net calorific values,
-// as transcribed in formulas.md §4.3 and vectors.md V13. The tag there is
-// [SEC] (a public transcription citing the tables): an auditor will want the
-// source and version of every factor used, so record the one applied. A new
-// slice is returned on every call.
+// default CO₂ emission factors and Table 1.2 default net calorific values
+// for eight fuels (IPCC 2006 Vol. 2, chapter 1). The values were taken from
+// a public transcription that cites the tables and are to be confirmed
+// against the published tables (docs/references.md): an auditor will want
+// the source and version of every factor used, so record the one applied. A
+// new slice is returned on every call.
 func IPCC2006Defaults() []FuelFactor {
 	return []FuelFactor{
 		{Fuel: "natural gas", NCV: 48.0, EFCO2: 56.1},

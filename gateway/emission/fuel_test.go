@@ -7,7 +7,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
-// TestOilBoilerBaselineMassBalance reproduces vectors.md V11 [CALC]:
+// TestOilBoilerBaselineMassBalance checks the project's baseline example:
 // 1 000 000 GJ/yr of useful heat from oil boilers (η = 0.80, NCV 40.4 GJ/t,
 // S = 2 %, k = 1, EF 77.4 kg/GJ).
 func TestOilBoilerBaselineMassBalance(t *testing.T) {
@@ -33,8 +33,8 @@ func TestOilBoilerBaselineMassBalance(t *testing.T) {
 	vectortest.CheckExact(t, "CO2 from energy t/yr", co2, 96750)
 }
 
-// TestTalkClaim reproduces the talk-claim check of vectors.md V11: the oil
-// needed to emit 22 000 t SO₂/yr.
+// TestTalkClaim checks the inverse mass balance on a claimed reduction: the
+// oil needed to emit 22 000 t SO₂/yr.
 func TestTalkClaim(t *testing.T) {
 	for _, c := range []struct {
 		s    float64
@@ -54,8 +54,9 @@ func TestTalkClaim(t *testing.T) {
 	}
 }
 
-// TestChineseAccountingVariants reproduces vectors.md V11 [SEC]: 1 t of
-// fuel at S = 1 % under the three accounting rules.
+// TestChineseAccountingVariants checks 1 t of fuel at S = 1 % with k = 1
+// (stoichiometry) and with the k = 0.85 and k = 0.8 of some Chinese
+// accounting rules, passed as inputs.
 func TestChineseAccountingVariants(t *testing.T) {
 	for _, c := range []struct {
 		rule string
@@ -74,7 +75,7 @@ func TestChineseAccountingVariants(t *testing.T) {
 	}
 }
 
-// TestCO2PerTonneResidualOil reproduces vectors.md V12: 40.4 GJ/t ×
+// TestCO2PerTonneResidualOil checks a hand-computed case: 40.4 GJ/t ×
 // 77.4 kg/GJ = 3.12696 t CO₂ per t of residual oil, using the IPCC default.
 func TestCO2PerTonneResidualOil(t *testing.T) {
 	var oil FuelFactor
@@ -90,8 +91,9 @@ func TestCO2PerTonneResidualOil(t *testing.T) {
 	vectortest.CheckPrinted(t, "t CO2 per t oil", co2, "3.12696")
 }
 
-// TestIPCC2006Defaults checks the built-in factors against vectors.md V13
-// and formulas.md §4.3 (EF printed in kg/TJ, NCV in TJ/Gg).
+// TestIPCC2006Defaults checks the built-in factors against the values as
+// IPCC 2006 Vol. 2 prints them (table 1.4 EF in kg/TJ, table 1.2 NCV in
+// TJ/Gg), so that a unit slip cannot pass.
 func TestIPCC2006Defaults(t *testing.T) {
 	want := map[string][2]float64{ // EF kg/TJ, NCV TJ/Gg
 		"natural gas":               {56100, 48.0},

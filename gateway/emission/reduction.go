@@ -10,7 +10,8 @@ type Emissions struct {
 
 // ReplacedBoiler is one boiler the shared CHP replaced, with the heat it
 // would have produced in the period (the heat its former users now take
-// from the park network) and its baseline fuel data (formulas.md §7).
+// from the park network) and its baseline fuel data
+// (docs/metrics.md#reductions).
 type ReplacedBoiler struct {
 	UsefulHeat  float64 // HG_i, useful heat supplied in its place, GJ
 	Efficiency  float64 // η_BL,i, baseline boiler efficiency (fraction, NCV basis)
@@ -28,15 +29,17 @@ type Baseline struct {
 	GridEF          float64 // grid CO₂ emission factor, t CO₂/MWh
 }
 
-// BaselineEmissions returns the baseline emissions (formulas.md §7
-// [CALC/design, consistent with CDM AM0014 and JCM TH_AM009]):
+// BaselineEmissions returns the baseline emissions (project design
+// following the structure of CDM AM0014 and JCM TH_AM009,
+// docs/metrics.md#reductions):
 //
 //	BE_CO2 = Σ (HG_i/η_i)·EF_i/1000 + EG·EF_grid       t
 //	BE_SO2 = Σ 2·S_i·(HG_i/η_i/NCV_i)·k_i             t
 //
-// vectors.md V11: 1 000 000 GJ of oil-boiler heat at η = 0.80, NCV 40.4
-// GJ/t, S = 2 %, 77.4 kg/GJ gives 96 750 t CO₂ and 1 237.624 t SO₂. CDM
-// TOOL09 makes the conservative baseline efficiency a high one.
+// For example 1 000 000 GJ of oil-boiler heat at η = 0.80, NCV 40.4 GJ/t,
+// S = 2 %, 77.4 kg/GJ gives 96 750 t CO₂ and 1 237.624 t SO₂. A higher
+// baseline efficiency gives a smaller, more conservative baseline; the
+// methodology that applies (e.g. the CDM tool TOOL09) says how to choose it.
 func BaselineEmissions(b Baseline) (Emissions, error) {
 	var e Emissions
 	for i, bl := range b.Boilers {
@@ -101,11 +104,12 @@ type Project struct {
 	SO2Measured    float64 // PE_SO2, SO₂ from the CHP stack CEMS (Σ hourly MassRate), t
 }
 
-// ProjectEmissions returns the project emissions (formulas.md §7
-// [CALC/design]; JCM TH_AM009 "gas consumed × NCV × EF" [READ]):
+// ProjectEmissions returns the project emissions (project design,
+// docs/metrics.md#reductions; the fuel term is fuel consumed × NCV × EF, as
+// in JCM TH_AM009):
 //
-//	PE_CO2 = Σ FC·NCV·EF/1000 + aux·EF_grid   t
-//	PE_SO2 = SO2Measured (CEMS mass, formulas.md §4.2)   t
+//	PE_CO2 = Σ FC·NCV·EF/1000 + aux·EF_grid     t
+//	PE_SO2 = SO2Measured (CEMS mass, MassRate)  t
 func ProjectEmissions(p Project) (Emissions, error) {
 	var e Emissions
 	for i, f := range p.Fuels {
@@ -134,9 +138,8 @@ func ProjectEmissions(p Project) (Emissions, error) {
 }
 
 // Reduction returns the emission reductions ER = BE − PE − LE for CO₂ and
-// SO₂ in t, from baseline, project and leakage emissions (3/CMP.1 Annex
-// para 59 [READ: cdmrulebook.org], formulas.md §7). A negative value is an
-// increase.
+// SO₂ in t, from baseline, project and leakage emissions (Decision 3/CMP.1,
+// annex, paragraph 59). A negative value is an increase.
 func Reduction(baseline, project, leakage Emissions) (Emissions, error) {
 	for _, a := range []struct {
 		name string

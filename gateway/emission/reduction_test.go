@@ -7,13 +7,14 @@ import (
 	"github.com/eipgw/eipgw/gateway/internal/vectortest"
 )
 
-// v11Boiler is the oil-boiler baseline of vectors.md V11.
-var v11Boiler = ReplacedBoiler{UsefulHeat: 1e6, Efficiency: 0.80, NCV: 40.4, EFCO2: 77.4, Sulfur: 0.02, SulfurToSO2: 1}
+// oilBoiler is the project's baseline example: oil boilers (η = 0.80,
+// 40.4 GJ/t, 77.4 kg/GJ, 2 % S) supplying 1 000 000 GJ of useful heat.
+var oilBoiler = ReplacedBoiler{UsefulHeat: 1e6, Efficiency: 0.80, NCV: 40.4, EFCO2: 77.4, Sulfur: 0.02, SulfurToSO2: 1}
 
-// TestBaselineEmissions reproduces vectors.md V11 through the baseline
-// equations of formulas.md §7.
+// TestBaselineEmissions checks the baseline example through
+// BaselineEmissions (docs/metrics.md#reductions).
 func TestBaselineEmissions(t *testing.T) {
-	e, err := BaselineEmissions(Baseline{Boilers: []ReplacedBoiler{v11Boiler}})
+	e, err := BaselineEmissions(Baseline{Boilers: []ReplacedBoiler{oilBoiler}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +22,7 @@ func TestBaselineEmissions(t *testing.T) {
 	vectortest.CheckPrinted(t, "BE SO2 t", e.SO2, "1237.623762")
 
 	// Split over two boilers and add displaced grid power: the sum holds.
-	half := v11Boiler
+	half := oilBoiler
 	half.UsefulHeat /= 2
 	e, err = BaselineEmissions(Baseline{
 		Boilers:         []ReplacedBoiler{half, half},
@@ -34,14 +35,14 @@ func TestBaselineEmissions(t *testing.T) {
 	vectortest.CheckPrinted(t, "BE SO2 two boilers t", e.SO2, "1237.623762")
 }
 
-// TestReduction works the park example of formulas.md §7 by hand: the V11
+// TestReduction works a park example by hand: the oil-boiler
 // baseline plus 50 000 MWh of displaced grid power at 0.8 t/MWh
 // (BE_CO2 = 96 750 + 40 000 = 136 750 t); a CHP burning 30 000 t of natural
 // gas at the IPCC defaults (30 000 × 48.0 × 56.1/1000 = 80 784 t) and drawing
 // 1 000 MWh of auxiliary grid power (800 t), with 12.5 t SO₂ measured by
 // CEMS, and 100 t CO₂ leakage.
 func TestReduction(t *testing.T) {
-	be, err := BaselineEmissions(Baseline{Boilers: []ReplacedBoiler{v11Boiler}, GridElectricity: 50000, GridEF: 0.8})
+	be, err := BaselineEmissions(Baseline{Boilers: []ReplacedBoiler{oilBoiler}, GridElectricity: 50000, GridEF: 0.8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +66,9 @@ func TestReduction(t *testing.T) {
 
 // TestReductionInputErrors checks that bad inputs are refused and named.
 func TestReductionInputErrors(t *testing.T) {
-	bad := v11Boiler
+	bad := oilBoiler
 	bad.Efficiency = 80
-	_, err := BaselineEmissions(Baseline{Boilers: []ReplacedBoiler{v11Boiler, bad}})
+	_, err := BaselineEmissions(Baseline{Boilers: []ReplacedBoiler{oilBoiler, bad}})
 	if !errors.Is(err, ErrInvalidInput) || err.Error() != "emission: Boilers[1].Efficiency = 80: invalid input: must be an efficiency in (0, 1], not a percentage" {
 		t.Errorf("baseline efficiency in percent: error = %v", err)
 	}
