@@ -56,8 +56,9 @@ type BDSPerformance struct {
 //   - SO₂ avoided = n·64.066 kg/h: each mole of H₂S burned in the CHP would
 //     form one mole of SO₂ (project definition, docs/metrics.md#emissions).
 //
-// The removed quantities are negative when the outlet reads above the inlet:
-// the caller decides whether that is an analyser fault.
+// An outlet reading above the inlet (negative removal) returns
+// ErrInvalidInput: a reactor does not add H₂S, so one of the analysers is
+// wrong, and a negative removal must not offset positive ones.
 func EvaluateBDS(r BDS) (BDSPerformance, error) {
 	if err := chk.Positive("GasFlow", r.GasFlow, "Nm³/h"); err != nil {
 		return BDSPerformance{}, err
@@ -76,6 +77,9 @@ func EvaluateBDS(r BDS) (BDSPerformance, error) {
 	}
 	if r.H2SIn > 1e6 || r.H2SOut > 1e6 {
 		return BDSPerformance{}, fmt.Errorf("emission: H2SIn = %g ppm, H2SOut = %g ppm: %w: a volume fraction cannot exceed 1e6 ppm", r.H2SIn, r.H2SOut, ErrInvalidInput)
+	}
+	if r.H2SOut > r.H2SIn {
+		return BDSPerformance{}, fmt.Errorf("emission: H2SIn = %g ppm, H2SOut = %g ppm: %w: negative removal (outlet above inlet): an analyser is wrong", r.H2SIn, r.H2SOut, ErrInvalidInput)
 	}
 	cIn := r.H2SIn * MolarMassH2S / MolarVolumeNormal / 1000
 	cOut := r.H2SOut * MolarMassH2S / MolarVolumeNormal / 1000

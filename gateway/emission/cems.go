@@ -1,6 +1,9 @@
 package emission
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Gas constants for CEMS conversions.
 const (
@@ -137,4 +140,31 @@ func MassRate(c, q float64) (float64, error) {
 		return 0, err
 	}
 	return c * q / 1e6, nil
+}
+
+// ErrUnitOff reports a flue-gas O₂ reading so close to that of air that the
+// unit is not firing (or the probe draws air): normalising to a reference
+// O₂ would multiply the concentration by (21 − O₂,ref)/(21 − O₂), 60 at
+// 20.9 % O₂ for a 15 % reference, turning noise into an emission.
+var ErrUnitOff = errors.New("flue-gas O2 near ambient: unit off or air in-leak")
+
+// CheckO2ForNormalisation refuses a measured dry O₂ o2Meas in % above o2Max
+// in %, the highest O₂ at which the plant's normalised concentration is
+// meaningful (a configured value below the 21 % of air), with an error
+// wrapping ErrUnitOff; NaN or an o2Max outside (0, 21) returns
+// ErrInvalidInput.
+func CheckO2ForNormalisation(o2Meas, o2Max float64) error {
+	if err := chk.Finite("o2Meas", o2Meas, "%"); err != nil {
+		return err
+	}
+	if err := chk.Positive("o2Max", o2Max, "%"); err != nil {
+		return err
+	}
+	if o2Max >= O2Air {
+		return chk.Invalid("o2Max", o2Max, "%", fmt.Sprintf("must be below the %g %% of air", O2Air))
+	}
+	if o2Meas > o2Max {
+		return fmt.Errorf("emission: o2Meas = %g %% above %g %%: %w", o2Meas, o2Max, ErrUnitOff)
+	}
+	return nil
 }

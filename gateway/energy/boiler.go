@@ -62,7 +62,7 @@ func DirectEfficiency(out SteamOutput, fuelFlow, ncv float64) (float64, error) {
 	if err := chk.Positive("ncv", ncv, "kJ/kg"); err != nil {
 		return 0, err
 	}
-	return q / (fuelFlow * ncv), nil
+	return atMostOne("boiler efficiency", q/(fuelFlow*ncv), fuelFlow*ncv, q)
 }
 
 // FuelForOutput returns the fuel mass flow in kg/h (the output's mass unit

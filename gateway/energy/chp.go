@@ -18,7 +18,18 @@ func ElectricalEfficiency(fuel, electricity float64) (float64, error) {
 	if err := chk.NonNegative("electricity", electricity, ""); err != nil {
 		return 0, err
 	}
-	return electricity / fuel, nil
+	return atMostOne("electrical efficiency", electricity/fuel, fuel, electricity)
+}
+
+// atMostOne refuses an efficiency above 1: more output than fuel input on
+// the stated heating-value basis is a metering or configuration fault, not
+// a result (Directive 2012/27/EU Annex II(b) defines the efficiencies as
+// output over fuel input).
+func atMostOne(what string, eta, fuel, out float64) (float64, error) {
+	if eta > 1 {
+		return 0, fmt.Errorf("energy: fuel = %g, output = %g: %w: %s %g exceeds 1 (output above the fuel input: check the meters and the heat basis)", fuel, out, ErrInvalidInput, what, eta)
+	}
+	return eta, nil
 }
 
 // ThermalEfficiency returns η_th = Q_TH/F (fraction) from the useful heat
@@ -31,7 +42,7 @@ func ThermalEfficiency(fuel, heat float64) (float64, error) {
 	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return 0, err
 	}
-	return heat / fuel, nil
+	return atMostOne("thermal efficiency", heat/fuel, fuel, heat)
 }
 
 // TotalEfficiency returns the total system efficiency (fuel utilisation)
@@ -47,7 +58,7 @@ func TotalEfficiency(fuel, electricity, heat float64) (float64, error) {
 	if err := chk.NonNegative("heat", heat, ""); err != nil {
 		return 0, err
 	}
-	return (electricity + heat) / fuel, nil
+	return atMostOne("total efficiency", (electricity+heat)/fuel, fuel, electricity+heat)
 }
 
 // HeatToPowerRatio returns HPR = Q_TH/W_E (dimensionless) from useful heat
@@ -163,6 +174,42 @@ func PrimaryEnergySavings(etaHeat, etaElec, refHeat, refElec float64) (float64, 
 		return 0, fmt.Errorf("energy: etaHeat = 0, etaElec = 0: %w: no useful output", ErrInvalidInput)
 	}
 	return 1 - 1/d, nil
+}
+
+// FuelReference is one fuel's energy input to a cogeneration unit with the
+// harmonised reference efficiencies of separate production for that fuel.
+type FuelReference struct {
+	Energy  float64 // fuel energy input (NCV), any energy unit, the same for every fuel
+	RefElec float64 // Ref Eη of the fuel, fraction
+	RefHeat float64 // Ref Hη of the fuel, fraction
+}
+
+// WeightedReferences returns the reference efficiencies of a unit burning
+// several fuels, each fuel's Ref Eη and Ref Hη weighted by its share of the
+// fuel energy input: Ref η = Σ F_k·Ref η_k / Σ F_k (Regulation (EU)
+// 2015/2402 applies the harmonised values proportionally to the weighted
+// mean of the energy input of the fuels; clause to confirm against the
+// consolidated text). No fuel energy returns ErrInvalidInput.
+func WeightedReferences(fuels []FuelReference) (refElec, refHeat float64, err error) {
+	total := 0.0
+	for i, f := range fuels {
+		if err := chk.NonNegative(fmt.Sprintf("fuels[%d].Energy", i), f.Energy, ""); err != nil {
+			return 0, 0, err
+		}
+		if err := chk.Efficiency(fmt.Sprintf("fuels[%d].RefElec", i), f.RefElec); err != nil {
+			return 0, 0, err
+		}
+		if err := chk.Efficiency(fmt.Sprintf("fuels[%d].RefHeat", i), f.RefHeat); err != nil {
+			return 0, 0, err
+		}
+		total += f.Energy
+		refElec += f.Energy * f.RefElec
+		refHeat += f.Energy * f.RefHeat
+	}
+	if total == 0 {
+		return 0, 0, fmt.Errorf("energy: %w: no fuel energy to weight the reference efficiencies by", ErrInvalidInput)
+	}
+	return refElec / total, refHeat / total, nil
 }
 
 // HighEfficiencyCogeneration reports whether a unit with primary energy

@@ -80,7 +80,9 @@ func Energy(m, h, hRef float64) (float64, error) {
 // enthalpy hCond in kJ/kg, both against the contract reference enthalpy hRef
 // in kJ/kg: E = [mSteam·(hSteam − hRef) − mCond·(hCond − hRef)]/1000
 // (the tenant is credited with the heat of the condensate it returns; a
-// contract option, docs/metrics.md#steam-billing-convention).
+// contract option, docs/metrics.md#steam-billing-convention). A condensate
+// mass above the steam mass returns ErrInvalidInput: a tenant cannot return
+// more than it took.
 func EnergyWithReturn(mSteam, hSteam, mCond, hCond, hRef float64) (float64, error) {
 	es, err := Energy(mSteam, hSteam, hRef)
 	if err != nil {
@@ -88,6 +90,9 @@ func EnergyWithReturn(mSteam, hSteam, mCond, hCond, hRef float64) (float64, erro
 	}
 	if err := chk.NonNegative("mCond", mCond, "t"); err != nil {
 		return 0, err
+	}
+	if mCond > mSteam {
+		return 0, fmt.Errorf("steam: mSteam = %g t, mCond = %g t: %w: more condensate returned than steam delivered", mSteam, mCond, ErrInvalidInput)
 	}
 	if err := chk.Finite("hCond", hCond, "kJ/kg"); err != nil {
 		return 0, err

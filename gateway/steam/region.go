@@ -1,6 +1,9 @@
 package steam
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Region is an IAPWS-IF97 region number.
 type Region int
@@ -104,19 +107,28 @@ func RegionOf(p, T float64) (Region, error) {
 // A state exactly on the saturation line returns ErrTwoPhase: pressure and
 // temperature do not fix the quality there (use WetSteam, SaturatedLiquid or
 // SaturatedVapour instead). States in IF97 regions 3 and 5 or outside IF97
-// return ErrOutOfRange.
+// return ErrOutOfRange, and so does a pressure so close to zero that a
+// property is not a finite number (5e-324 MPa gives v = +Inf, u = −Inf).
 func Properties(p, T float64) (Props, error) {
 	r, err := RegionOf(p, T)
 	if err != nil {
 		return Props{}, err
 	}
+	var s Props
 	switch r {
 	case Region1:
-		return region1(p, T), nil
+		s = region1(p, T)
 	case Region2:
-		return region2(p, T), nil
+		s = region2(p, T)
+	default:
+		return Props{}, fmt.Errorf("steam: p = %g MPa, T = %g K: %w: quality cannot be determined from p and T", p, T, ErrTwoPhase)
 	}
-	return Props{}, fmt.Errorf("steam: p = %g MPa, T = %g K: %w: quality cannot be determined from p and T", p, T, ErrTwoPhase)
+	for _, v := range [...]float64{s.V, s.H, s.U, s.S, s.Cp, s.W} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return Props{}, fmt.Errorf("steam: p = %g MPa, T = %g K: %w: pressure too small for finite properties", p, T, ErrOutOfRange)
+		}
+	}
+	return s, nil
 }
 
 // Enthalpy returns the specific enthalpy in kJ/kg at pressure p in MPa
