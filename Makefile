@@ -17,7 +17,8 @@ test: tools vet
 FUZZTIME ?= 10s
 FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse ./drivers/modbus:FuzzFindFrame \
 	./drivers/modbus:FuzzServeRTU ./drivers/modbus:FuzzServerFrame ./drivers/modbus:FuzzDecode \
-	./gateway/batch:FuzzDecodeFastMatchesSlow ./gateway/ingest:FuzzAppendLineParsesBack
+	./gateway/batch:FuzzDecodeFastMatchesSlow ./gateway/ingest:FuzzAppendLineParsesBack \
+	./gateway/topic:FuzzParse
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
