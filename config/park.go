@@ -48,8 +48,8 @@ type ParkEngine struct {
 }
 
 // SteamReference is the contract's reference state: steam energy is billed
-// as m·(h − h_ref) with h_ref the IF97 enthalpy of water at this state
-// (formulas.md §1.4 convention (a), fixed reference).
+// as m·(h − h_ref) with h_ref the IF97 enthalpy of water at this state (a
+// fixed reference, docs/metrics.md#steam-billing-convention).
 type SteamReference struct {
 	// Convention is "fixed" (the only one implemented).
 	Convention string `yaml:"convention"`
@@ -66,7 +66,8 @@ type Validity struct {
 	// a valid sample in each 15-minute quadrant of the hour).
 	Rule string `yaml:"rule"`
 	// MinFraction is the share of valid minutes the fraction rule needs
-	// (default 0.75, the 45 minutes commonly applied under HJ 75-2017).
+	// (default 0.75, i.e. 45 minutes: a project default, believed to match
+	// the valid-hour rule of HJ 75-2017 but not checked against its text).
 	MinFraction float64 `yaml:"min_fraction"`
 }
 
@@ -220,7 +221,7 @@ const (
 
 // Baseline is what the park emitted before the shared plant: the heat the
 // tenants take came from replaced boilers and the CHP's electricity from the
-// grid (formulas.md §7).
+// grid (docs/metrics.md#reductions).
 type Baseline struct {
 	// Boilers is the number of boilers replaced (documentation).
 	Boilers int `yaml:"boilers"`

@@ -1,7 +1,9 @@
-// Package vectortest compares computed values with the reference vectors
-// of docs/domain/vectors.md as they are printed there: to the printed
+// Package vectortest compares computed values with reference values as they
+// are printed in their source (an official verification table such as those
+// of IAPWS R7-97(2012), or a worked example of the project): to the printed
 // digits, exactly, or to a relative tolerance. The steam, energy and
-// emission tests share it.
+// emission tests share it. Its tests also guard the repository's
+// documentation: sources are cited by the keys of docs/references.md.
 package vectortest
 
 import (
