@@ -33,6 +33,17 @@ var baudRates = map[int]bool{
 	57600: true, 115200: true, 230400: true, 460800: true, 921600: true,
 }
 
+// ProtocolModbus is the protocol of a bus without a protocol key.
+const ProtocolModbus = "modbus"
+
+// ProtocolName is the bus's protocol, the default filled in.
+func (b *Bus) ProtocolName() string {
+	if b.Protocol == "" {
+		return ProtocolModbus
+	}
+	return b.Protocol
+}
+
 // BitsPerChar is the number of bits one character takes on the line: start
 // bit, data bits, parity bit (if any) and stop bits. 11 for 8E1.
 func (b *Bus) BitsPerChar() int {
@@ -69,6 +80,10 @@ func (b *Bus) applyDefaults() {
 // validate checks one bus at path p.
 func (b *Bus) validate(s *Source, p string) Errors {
 	var errs Errors
+	if b.ProtocolName() != ProtocolModbus {
+		// Only the Modbus driver's keys are known to this configuration.
+		return append(errs, s.Errorf(p+".protocol", "unsupported protocol %q (modbus)", b.Protocol))
+	}
 	hostPort := func() {
 		if b.Address == "" {
 			errs = append(errs, s.Errorf(p+".address", "required field is missing (host:port)"))

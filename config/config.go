@@ -87,6 +87,9 @@ type Edge struct {
 // Bus is one physical Modbus bus: a TCP endpoint or a serial line.
 type Bus struct {
 	Name string `yaml:"name"`
+	// Protocol names the driver that reads the bus: "modbus" (the
+	// default). The keys below are the Modbus driver's.
+	Protocol string `yaml:"protocol"`
 	// Transport is "tcp" (Modbus TCP), "rtu" (serial line) or
 	// "rtu-over-tcp" (serial device server); see bus.go.
 	Transport string `yaml:"transport"`

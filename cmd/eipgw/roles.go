@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
@@ -108,7 +109,7 @@ var cmdEdge = &command{
 			return err
 		}
 		reg := telemetry.NewRegistry()
-		ed, err := edge.New(f, profiles, log, reg)
+		ed, err := edge.New(f, driverRegistry(profiles), log, reg)
 		if err != nil {
 			return err
 		}
@@ -178,4 +179,10 @@ var cmdValidate = &command{
 		}
 		return nil
 	},
+}
+
+// driverRegistry is the southbound drivers this binary carries, by
+// protocol: the one place a new driver is added.
+func driverRegistry(profiles modbus.Profiles) drivers.Registry {
+	return drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}}
 }

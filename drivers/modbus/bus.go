@@ -16,30 +16,23 @@ import (
 	"github.com/goburrow/serial"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
 )
 
-// Quality says whether a reading's value can be used, and if not, why. The
-// strings are part of the MQTT payload contract.
-type Quality string
+// Quality is the contract's quality vocabulary (package drivers).
+type Quality = drivers.Quality
 
+// The qualities a Modbus read yields.
 const (
-	Good       Quality = "good"
-	Timeout    Quality = "timeout"
-	CommError  Quality = "comm_error"
-	OutOfRange Quality = "out_of_range"
+	Good       = drivers.Good
+	Timeout    = drivers.Timeout
+	CommError  = drivers.CommError
+	OutOfRange = drivers.OutOfRange
 )
-
-var exceptionQualities [256]Quality
-
-func init() {
-	for i := range exceptionQualities {
-		exceptionQualities[i] = Quality("exception:" + strconv.Itoa(i))
-	}
-}
 
 // ExceptionQuality is the quality of a point whose read got Modbus exception
 // code.
-func ExceptionQuality(code byte) Quality { return exceptionQualities[code] }
+func ExceptionQuality(code byte) Quality { return drivers.Exception(code) }
 
 // Reading is one point of one poll. Value is meaningful only when Quality is
 // Good; a string point carries Text instead.

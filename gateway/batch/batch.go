@@ -27,8 +27,9 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/eipgw/eipgw/drivers"
 )
 
 // Version is the payload format version written in "v". Decode reads it
@@ -38,14 +39,15 @@ const Version = 2
 // legacyVersion is the version before exact integers.
 const legacyVersion = 1
 
-// Qualities other than exception:<code>.
+// Qualities other than exception:<code>: the driver contract's vocabulary
+// (package drivers), as the strings the payload carries.
 const (
-	Good        = "good"
-	CommError   = "comm_error"
-	Timeout     = "timeout"
-	OutOfRange  = "out_of_range"
-	Stale       = "stale"
-	Substituted = "substituted"
+	Good        = string(drivers.Good)
+	CommError   = string(drivers.CommError)
+	Timeout     = string(drivers.Timeout)
+	OutOfRange  = string(drivers.OutOfRange)
+	Stale       = string(drivers.Stale)
+	Substituted = string(drivers.Substituted)
 )
 
 // ValueKind says in which form a point's value is exact.
@@ -366,15 +368,4 @@ func decodeSlow(data []byte) (*Batch, error) {
 }
 
 // ValidQuality reports whether q is one of the contract's qualities.
-func ValidQuality(q string) bool {
-	switch q {
-	case Good, CommError, Timeout, OutOfRange, Stale, Substituted:
-		return true
-	}
-	code, ok := strings.CutPrefix(q, "exception:")
-	if !ok {
-		return false
-	}
-	n, err := strconv.Atoi(code)
-	return err == nil && n >= 1 && n <= 255 && strconv.Itoa(n) == code
-}
+func ValidQuality(q string) bool { return drivers.Quality(q).Valid() }

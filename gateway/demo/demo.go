@@ -27,6 +27,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
@@ -137,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	ed, err := edge.New(edgeCfg, profiles, o.Log.With("role", "edge"), nil)
+	ed, err := edge.New(edgeCfg, drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}}, o.Log.With("role", "edge"), nil)
 	if err != nil {
 		ln.Close()
 		return err

@@ -24,7 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/wal"
@@ -47,7 +47,7 @@ const maxInflightBytes = 4 << 20
 type Edge struct {
 	park, site, gateway string
 	cfg                 *config.File
-	buses               []*modbus.Bus
+	sources             []drivers.Source
 	log                 *slog.Logger
 	stateDir            string
 	publishTimeout      time.Duration
@@ -65,7 +65,7 @@ type Edge struct {
 	memNotify chan struct{}
 
 	conn   *mqttconn.Gate
-	topics map[*modbus.Device]string // data topic of each device, made once
+	topics map[*drivers.Device]string // data topic of each device, made once
 
 	replay *replayServer // replay requests: policy and serving (replay.go)
 }
@@ -90,7 +90,9 @@ type message struct {
 
 // New builds an edge from a validated configuration; it does no I/O.
 // Metrics are registered on reg (a private registry; nil makes one).
-func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger, reg *prometheus.Registry) (*Edge, error) {
+// Its buses are read by the drivers of reg, each bus by the driver of its
+// protocol.
+func New(cfg *config.File, drv drivers.Registry, log *slog.Logger, reg *prometheus.Registry) (*Edge, error) {
 	if cfg.Edge == nil || cfg.MQTT == nil {
 		return nil, errors.New("edge: configuration needs mqtt and edge sections")
 	}
@@ -104,29 +106,22 @@ func New(cfg *config.File, profiles modbus.Profiles, log *slog.Logger, reg *prom
 		log: log.With("gateway", cfg.Edge.Gateway), stateDir: cfg.Edge.StateDir,
 		publishTimeout: cfg.Edge.PublishTimeout, maxInflight: cfg.Edge.MaxInflight,
 		instance: hex.EncodeToString(id[:]), reg: reg, memNotify: make(chan struct{}, 1),
-		conn: mqttconn.NewGate(), topics: map[*modbus.Device]string{},
+		conn: mqttconn.NewGate(), topics: map[*drivers.Device]string{},
 	}
 	if e.maxInflight <= 0 {
 		e.maxInflight = config.DefaultMaxInflight
 	}
 	e.m = newMetrics(reg, e.walStats)
 	e.replay = newReplayServer(e.park, cfg.Edge, e.log, e.m)
-	byBus := map[string][]*modbus.Device{}
-	for _, d := range cfg.Edge.Devices {
-		p, ok := profiles[d.Profile]
-		if !ok {
-			return nil, fmt.Errorf("edge: device %s: unknown profile %q", d.Name, d.Profile)
-		}
-		dev := modbus.NewDevice(d, p)
-		e.topics[dev] = mqttconn.DataTopic(e.park, e.gateway, d.Name)
-		byBus[d.Bus] = append(byBus[d.Bus], dev)
+	sources, err := drv.Sources(cfg.Edge, e.log)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
 	}
-	for _, b := range cfg.Edge.Buses {
-		bus, err := modbus.NewBus(b, byBus[b.Name], e.log)
-		if err != nil {
-			return nil, err
+	e.sources = sources
+	for _, src := range sources {
+		for _, d := range src.Devices() {
+			e.topics[d] = mqttconn.DataTopic(e.park, e.gateway, d.Name)
 		}
-		e.buses = append(e.buses, bus)
 	}
 	return e, nil
 }
@@ -275,12 +270,12 @@ func (e *Edge) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
-	for _, b := range e.buses {
+	for _, b := range e.sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			pts := make([]batch.Point, 0, 64)
-			b.Run(pollCtx, func(d *modbus.Device, polled time.Time, rs []modbus.Reading) {
+			b.Run(pollCtx, func(d *drivers.Device, polled time.Time, rs []drivers.Reading) {
 				e.m.pollDur.WithLabelValues(d.Name).Observe(time.Since(polled).Seconds())
 				pts = pts[:0]
 				good := 0

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/ingest"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/testenv"
@@ -125,10 +125,10 @@ type runningEdge struct {
 	stop func()
 }
 
-func startEdge(t *testing.T, cfg *config.File, profiles modbus.Profiles) *runningEdge {
+func startEdge(t *testing.T, cfg *config.File, drv drivers.Registry) *runningEdge {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	e, err := New(cfg, profiles, slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), reg)
+	e, err := New(cfg, drv, slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,10 +193,7 @@ func TestReplayUnderACL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	profiles, err := modbus.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	drv, hasProfile := testenv.Drivers(t)
 	stateDir := filepath.Join(dir, "edge")
 	edgeCfg, err := config.Parse("edge.yaml", []byte(fmt.Sprintf(`park: %s
 site: plant
@@ -211,7 +208,7 @@ edge:
   devices:
     - {name: chp-1, profile: chp, bus: sim, unit: 1, interval: 100ms}
     - {name: cems-1, profile: cems, bus: sim, unit: 2, interval: 100ms}
-`, aclPark, mq.URL, filepath.Join(dir, "gw-1.pw"), aclGateway, stateDir, simAddr)), profiles.Has)
+`, aclPark, mq.URL, filepath.Join(dir, "gw-1.pw"), aclGateway, stateDir, simAddr)), hasProfile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +232,7 @@ ingest:
 
 	// The edge publishes into its log and to the broker before ingest
 	// runs; the replay ingest asks for on connecting brings those back.
-	edge := startEdge(t, edgeCfg, profiles)
+	edge := startEdge(t, edgeCfg, drv)
 	eventually(t, 30*time.Second, "edge batches acknowledged", func() bool { return edge.e.Stats().Acked >= 20 })
 
 	in, err := ingest.New(ingestCfg, slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
@@ -385,7 +382,7 @@ ingest:
 	publish(t, tool, mqttconn.ReplayTopic(aclPark, "eipgw-ingest-keeper"), true, request("kept", time.Now().Add(-time.Second), time.Now()))
 	eventually(t, 10*time.Second, "retained request served", func() bool { return edge.value(t, "eipgw_edge_replay_requests_served_total") == 3 })
 	edge.stop()
-	restarted := startEdge(t, edgeCfg, profiles)
+	restarted := startEdge(t, edgeCfg, drv)
 	eventually(t, 30*time.Second, "retained requests refused after the restart", func() bool {
 		return restarted.value(t, "eipgw_edge_replay_requests_refused_total", "reason", reasonDuplicate)+
 			restarted.value(t, "eipgw_edge_replay_requests_refused_total", "reason", reasonStale) >= 2

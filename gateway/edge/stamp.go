@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/wal"
 )
@@ -27,7 +27,7 @@ type stamper struct {
 
 // stamp turns one poll of device d into batches of at most max points,
 // each with the next sequence number, and stores them.
-func (s *stamper) stamp(d *modbus.Device, polled time.Time, pts []batch.Point) {
+func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []batch.Point) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	parts := 0

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/wal"
 )
@@ -34,17 +34,13 @@ func newStampRig(t *testing.T, buses int, maxPoints int, walOpts func(*wal.Optio
 		Edge: &config.Edge{Gateway: "gw", StateDir: dir, MaxBatchPoints: maxPoints}}
 	for i := range buses {
 		bus := fmt.Sprintf("bus-%02d", i)
-		cfg.Edge.Buses = append(cfg.Edge.Buses, config.Bus{Name: bus, Transport: "tcp", Address: "127.0.0.1:1", Timeout: time.Second})
-		cfg.Edge.Devices = append(cfg.Edge.Devices, config.Device{Name: fmt.Sprintf("dev-%02d", i), Profile: "power_meter", Bus: bus, Unit: 1, Interval: time.Second})
+		cfg.Edge.Buses = append(cfg.Edge.Buses, config.Bus{Name: bus, Protocol: "fake"})
+		cfg.Edge.Devices = append(cfg.Edge.Devices, config.Device{Name: fmt.Sprintf("dev-%02d", i), Bus: bus})
 	}
 	var logBuf strings.Builder
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logBuf}, nil))
-	profiles, err := modbus.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(cfg, profiles, log, nil)
+	e, err := New(cfg, drivers.Registry{"fake": fakeDriver{period: time.Second}}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +73,8 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func devices(e *Edge) []*modbus.Device {
-	var ds []*modbus.Device
+func devices(e *Edge) []*drivers.Device {
+	var ds []*drivers.Device
 	for d := range e.topics {
 		ds = append(ds, d)
 	}

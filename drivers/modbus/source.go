@@ -1,0 +1,115 @@
+package modbus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
+)
+
+// Driver is the Modbus driver of the contract in package drivers: one bus
+// owner per configured bus, its devices read with the register maps of
+// Profiles.
+type Driver struct {
+	Profiles Profiles
+}
+
+var _ drivers.Driver = Driver{}
+
+// Sources builds a bus owner for each bus, with its devices; no I/O.
+func (dr Driver) Sources(buses []config.Bus, devices []config.Device, log *slog.Logger) ([]drivers.Source, error) {
+	byBus := map[string][]*Device{}
+	for _, d := range devices {
+		p, ok := dr.Profiles[d.Profile]
+		if !ok {
+			return nil, fmt.Errorf("device %s: unknown profile %q", d.Name, d.Profile)
+		}
+		byBus[d.Bus] = append(byBus[d.Bus], NewDevice(d, p))
+	}
+	out := make([]drivers.Source, 0, len(buses))
+	for _, b := range buses {
+		bus, err := NewBus(b, byBus[b.Name], log)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, NewSource(bus))
+	}
+	return out, nil
+}
+
+// Source is a bus owner seen through the driver contract: its readings
+// are handed over as drivers.Readings, in buffers reused per device.
+type Source struct {
+	bus   *Bus
+	devs  []*drivers.Device
+	index map[*Device]int
+	out   [][]drivers.Reading
+}
+
+var _ drivers.Source = (*Source)(nil)
+
+// NewSource wraps a bus owner.
+func NewSource(b *Bus) *Source {
+	s := &Source{bus: b, index: map[*Device]int{}}
+	for i, d := range b.devices {
+		s.devs = append(s.devs, &drivers.Device{Name: d.Name, Kind: d.Kind, Tenant: d.Tenant, Source: b.Name})
+		s.index[d] = i
+		s.out = append(s.out, make([]drivers.Reading, 0, d.numeric))
+	}
+	return s
+}
+
+// Name is the bus's name.
+func (s *Source) Name() string { return s.bus.Name }
+
+// Devices are the bus's devices in configuration order.
+func (s *Source) Devices() []*drivers.Device { return s.devs }
+
+// Run polls until ctx ends (see Bus.Run).
+func (s *Source) Run(ctx context.Context, sink drivers.Sink) {
+	s.bus.Run(ctx, func(d *Device, polled time.Time, rs []Reading) {
+		i := s.index[d]
+		out := s.out[i][:0]
+		for _, r := range rs {
+			out = append(out, Contract(r))
+		}
+		s.out[i] = out
+		sink(s.devs[i], polled, out)
+	})
+}
+
+// States reports each device's state.
+func (s *Source) States() []drivers.DeviceState {
+	out := make([]drivers.DeviceState, len(s.bus.devices))
+	for i, d := range s.bus.devices {
+		st := d.State()
+		out[i] = drivers.DeviceState{
+			Device: d.Name, Up: st.Up, Since: st.Since, LastPoll: st.LastPoll, LastError: st.LastError,
+			Failures: st.Failures, BackoffUntil: st.BackoffUntil, Polls: st.Polls, Answered: st.Answered, Skipped: st.Skipped,
+		}
+	}
+	return out
+}
+
+// Contract is a reading in the contract's form: a good reading carries its
+// value (exact for an integer point, marked float32 for an unscaled
+// float32 register); any other reading carries its quality only.
+func Contract(r Reading) drivers.Reading {
+	c := drivers.Reading{Name: r.Point.Name, Unit: r.Point.Unit, Quality: r.Quality}
+	if r.Quality != Good {
+		return c
+	}
+	c.HasValue, c.Float = true, r.Value
+	switch r.Kind {
+	case IntValue:
+		c.Kind, c.Int = drivers.Int, r.Int
+	case UintValue:
+		c.Kind, c.Uint = drivers.Uint, r.Uint
+	default:
+		c.Float32 = r.Point.Float32()
+	}
+	return c
+}
