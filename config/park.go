@@ -141,12 +141,21 @@ type CHPUnit struct {
 	// FeedwaterPressure is the feedwater pressure at the HRSG inlet, MPa
 	// absolute, for its IF97 enthalpy (the temperature is measured).
 	FeedwaterPressure float64 `yaml:"feedwater_pressure"`
-	// Fuels maps each fuel-flow point of the device to a fuel.
+	// Fuels maps each fuel-flow point of the device to a fuel. Each fuel
+	// burned by the CHP gives its harmonised reference efficiencies
+	// (fuels[].ref_electrical_efficiency, ref_heat_efficiency); PES weights
+	// them by the fuels' shares of the fuel energy.
 	Fuels []FuelPoint `yaml:"fuels"`
-	// RefElectrical and RefHeat are the harmonised reference efficiencies
-	// of separate production (fractions) for PES and fuel saved.
-	RefElectrical float64 `yaml:"ref_electrical_efficiency"`
-	RefHeat       float64 `yaml:"ref_heat_efficiency"`
+	// OverallThreshold is the overall efficiency (fraction) at or above
+	// which the unit's whole output counts as cogeneration (Directive
+	// 2012/27/EU Annex I(a): 0.80 for combined-cycle gas turbines with heat
+	// recovery and extraction condensing steam turbines, 0.75 for the other
+	// types); default 0.75.
+	OverallThreshold float64 `yaml:"overall_efficiency_threshold"`
+	// HeatTolerance is the tolerance (fraction of the supplier meter's
+	// heat) of the consistency check heat produced ≥ heat supplied while
+	// the CHP is the only source; default 0.02.
+	HeatTolerance float64 `yaml:"heat_tolerance"`
 }
 
 // FuelPoint says which fuel a device's flow point measures.
@@ -169,6 +178,10 @@ type CEMSUnit struct {
 	Gateway string `yaml:"gateway"`
 	// O2Reference is the reference O₂ (%, dry) of the SO₂ limit.
 	O2Reference float64 `yaml:"o2_reference"`
+	// O2Max is the highest measured O₂ (%, dry) that is normalised; above
+	// it the unit is taken as off (or the probe as drawing air) and the
+	// sample is refused (default 19, a project default).
+	O2Max float64 `yaml:"o2_max"`
 }
 
 // BDSUnit is the biodesulfurisation reactor feeding the CHP's biogas.
@@ -211,6 +224,15 @@ type Fuel struct {
 	SulfurToSO2 *float64 `yaml:"sulfur_to_so2"`
 	// Source documents where the values come from (table, version).
 	Source string `yaml:"source"`
+	// RefElectrical and RefHeat are the harmonised reference efficiencies
+	// (fractions) of separate production of electricity and heat from this
+	// fuel (Regulation (EU) 2015/2402 Annexes I and II, corrected as its
+	// Annexes III and IV require); required for every fuel the CHP burns.
+	RefElectrical float64 `yaml:"ref_electrical_efficiency"`
+	RefHeat       float64 `yaml:"ref_heat_efficiency"`
+	// RefSource says where the reference efficiencies come from, and
+	// whether they were checked against the official text.
+	RefSource string `yaml:"ref_source"`
 }
 
 // Fuel bases.
@@ -223,16 +245,45 @@ const (
 // tenants take came from replaced boilers and the CHP's electricity from the
 // grid (docs/metrics.md#reductions).
 type Baseline struct {
-	// Boilers is the number of boilers replaced (documentation).
-	Boilers int `yaml:"boilers"`
-	// Efficiency is the replaced boilers' efficiency (fraction, NCV basis).
-	Efficiency float64 `yaml:"efficiency"`
-	// Fuel is the replaced boilers' fuel, one of fuels.
-	Fuel string `yaml:"fuel"`
+	// Boilers are the replaced boilers, each of one company (tenant). A
+	// tenant without boilers is not credited with any baseline.
+	Boilers []ReplacedBoiler `yaml:"boilers"`
 	// GridCO2Factor is the grid emission factor, t CO₂/MWh.
 	GridCO2Factor float64 `yaml:"grid_co2_factor"`
 	// Source documents the baseline's records.
 	Source string `yaml:"source"`
+}
+
+// ReplacedBoiler is one boiler a company ran before the shared plant. The
+// baseline applies a company's boilers to its metered heat, sharing the
+// load in proportion to capacity and crediting no more than their total
+// capacity.
+type ReplacedBoiler struct {
+	Name   string `yaml:"name"`
+	Tenant string `yaml:"tenant"`
+	// Fuel is the boiler's fuel, a mass-basis fuel of fuels.
+	Fuel string `yaml:"fuel"`
+	// Capacity is the rated heat output, MW.
+	Capacity float64 `yaml:"capacity"`
+	// Efficiency is the efficiency at every load (fraction, NCV basis, heat
+	// on the contract reference basis); required without a curve.
+	Efficiency float64 `yaml:"efficiency"`
+	// EfficiencyCurve is the part-load efficiency, interpolated linearly
+	// and held at its end values; replaces Efficiency.
+	EfficiencyCurve []LoadEfficiency `yaml:"efficiency_curve"`
+	// Sulfur overrides the fuel's sulphur mass fraction for this boiler
+	// (the oil the company bought).
+	Sulfur *float64 `yaml:"sulfur"`
+	// Source documents the boiler's record.
+	Source string `yaml:"source"`
+}
+
+// LoadEfficiency is one point of a part-load efficiency curve.
+type LoadEfficiency struct {
+	// Load is the heat output as a fraction of capacity.
+	Load float64 `yaml:"load"`
+	// Efficiency is the efficiency at that load, fraction.
+	Efficiency float64 `yaml:"efficiency"`
 }
 
 // Park engine defaults.
@@ -243,6 +294,12 @@ const (
 	DefaultMinFraction   = 0.75
 	DefaultRefPressure   = 0.101325
 	DefaultRefTemp       = 20.0
+	// DefaultOverallThreshold is Directive 2012/27/EU Annex I(a)'s overall
+	// efficiency threshold for gas turbines with heat recovery and internal
+	// combustion engines.
+	DefaultOverallThreshold = 0.75
+	DefaultHeatTolerance    = 0.02
+	DefaultO2Max            = 19.0
 )
 
 func (p *ParkEngine) applyDefaults() {
@@ -269,6 +326,17 @@ func (p *ParkEngine) applyDefaults() {
 	}
 	if db := p.InfluxDB; db != nil {
 		setDur(&db.Timeout, DefaultWriteTimeout)
+	}
+	if c := p.CHP; c != nil {
+		if c.OverallThreshold == 0 {
+			c.OverallThreshold = DefaultOverallThreshold
+		}
+		if c.HeatTolerance == 0 {
+			c.HeatTolerance = DefaultHeatTolerance
+		}
+	}
+	if c := p.CEMS; c != nil && c.O2Max == 0 {
+		c.O2Max = DefaultO2Max
 	}
 	for i := range p.Fuels {
 		if p.Fuels[i].SulfurToSO2 == nil {
@@ -461,6 +529,12 @@ func (v *parkValidator) check(p *ParkEngine) {
 		if fu.SulfurToSO2 != nil {
 			v.rng(path+".sulfur_to_so2", *fu.SulfurToSO2, 0, 1, false, "(fraction)")
 		}
+		if fu.RefElectrical != 0 {
+			v.rng(path+".ref_electrical_efficiency", fu.RefElectrical, 0, 1, true, "(fraction)")
+		}
+		if fu.RefHeat != 0 {
+			v.rng(path+".ref_heat_efficiency", fu.RefHeat, 0, 1, true, "(fraction)")
+		}
 	}
 	fuelRef := func(path, name string) {
 		if name == "" {
@@ -475,8 +549,8 @@ func (v *parkValidator) check(p *ParkEngine) {
 		v.device(path, c.Device, c.Gateway)
 		v.rng(path+".rated_power", c.RatedPower, 0, 5000, true, "MW")
 		v.rng(path+".feedwater_pressure", c.FeedwaterPressure, 0, 16.5, true, "MPa abs")
-		v.rng(path+".ref_electrical_efficiency", c.RefElectrical, 0, 1, true, "(fraction)")
-		v.rng(path+".ref_heat_efficiency", c.RefHeat, 0, 1, true, "(fraction)")
+		v.rng(path+".overall_efficiency_threshold", c.OverallThreshold, 0, 1, true, "(fraction)")
+		v.rng(path+".heat_tolerance", c.HeatTolerance, 0, 0.5, false, "(fraction of the supplier's heat)")
 		if len(c.Fuels) == 0 {
 			v.add(path+".fuels", "no fuel points configured")
 		}
@@ -490,6 +564,9 @@ func (v *parkValidator) check(p *ParkEngine) {
 			}
 			points[fp.Point] = true
 			fuelRef(fpath+".fuel", fp.Fuel)
+			if fu, ok := fuels[fp.Fuel]; ok && (fu.RefElectrical == 0 || fu.RefHeat == 0) {
+				v.add(fpath+".fuel", "fuel %q burned by the CHP needs ref_electrical_efficiency and ref_heat_efficiency (Regulation (EU) 2015/2402) for PES", fp.Fuel)
+			}
 		}
 	}
 	for i, b := range p.Boilers {
@@ -504,6 +581,7 @@ func (v *parkValidator) check(p *ParkEngine) {
 	if c := p.CEMS; c != nil {
 		v.device(root+".cems", c.Device, c.Gateway)
 		v.rng(root+".cems.o2_reference", c.O2Reference, 0, 20.9, false, "% dry")
+		v.rng(root+".cems.o2_max", c.O2Max, c.O2Reference, 20.9, true, "% dry (above o2_reference, below air)")
 	}
 	if b := p.BDS; b != nil {
 		v.device(root+".bds", b.Device, b.Gateway)
@@ -531,11 +609,47 @@ func (v *parkValidator) check(p *ParkEngine) {
 	}
 	if b := p.Baseline; b != nil {
 		path := root + ".baseline"
-		if b.Boilers < 0 {
-			v.add(path+".boilers", "%d must not be negative", b.Boilers)
+		if len(b.Boilers) == 0 {
+			v.add(path+".boilers", "no replaced boilers listed (one entry per boiler: name, tenant, fuel, capacity, efficiency or efficiency_curve)")
 		}
-		v.rng(path+".efficiency", b.Efficiency, 0, 1, true, "(fraction)")
-		fuelRef(path+".fuel", b.Fuel)
+		names := map[string]bool{}
+		for i, bo := range b.Boilers {
+			bp := fmt.Sprintf("%s.boilers[%d]", path, i)
+			v.ident(bp+".name", bo.Name, true)
+			if names[bo.Name] {
+				v.add(bp+".name", "boiler %q is listed twice", bo.Name)
+			}
+			names[bo.Name] = true
+			if bo.Tenant == "" {
+				v.add(bp+".tenant", "required field is missing")
+			} else if !tenants[bo.Tenant] {
+				v.add(bp+".tenant", "tenant %q is not defined in park_engine.tenants", bo.Tenant)
+			}
+			fuelRef(bp+".fuel", bo.Fuel)
+			if fu, ok := fuels[bo.Fuel]; ok && fu.Basis != BasisMass {
+				v.add(bp+".fuel", "baseline fuel %q must be mass-basis (NCV in MJ/kg, sulphur as a mass fraction)", bo.Fuel)
+			}
+			v.rng(bp+".capacity", bo.Capacity, 0, 1000, true, "MW heat output")
+			switch {
+			case len(bo.EfficiencyCurve) > 0 && bo.Efficiency != 0:
+				v.add(bp+".efficiency", "set efficiency or efficiency_curve, not both")
+			case len(bo.EfficiencyCurve) == 0:
+				v.rng(bp+".efficiency", bo.Efficiency, 0, 1, true, "(fraction)")
+			}
+			loads := map[float64]bool{}
+			for j, pt := range bo.EfficiencyCurve {
+				cp := fmt.Sprintf("%s.efficiency_curve[%d]", bp, j)
+				v.rng(cp+".load", pt.Load, 0, 1, false, "(fraction of capacity)")
+				v.rng(cp+".efficiency", pt.Efficiency, 0, 1, true, "(fraction)")
+				if loads[pt.Load] {
+					v.add(cp+".load", "load %g is given twice", pt.Load)
+				}
+				loads[pt.Load] = true
+			}
+			if bo.Sulfur != nil {
+				v.rng(bp+".sulfur", *bo.Sulfur, 0, 0.2, false, "(mass fraction, not %)")
+			}
+		}
 		v.rng(path+".grid_co2_factor", b.GridCO2Factor, 0, 2, false, "t/MWh")
 		if p.CHP == nil {
 			v.add(path, "a baseline needs the chp section (the project whose emissions it is compared with)")

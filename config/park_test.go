@@ -45,8 +45,26 @@ func TestParkExampleValues(t *testing.T) {
 	if p.Reference.Temperature != 20 || p.Reference.Pressure != 0.101325 {
 		t.Errorf("reference %+v", p.Reference)
 	}
-	if p.Baseline == nil || p.Baseline.Fuel != "heavy_oil" || p.CHP.RefElectrical != 0.525 {
-		t.Errorf("baseline %+v chp %+v", p.Baseline, p.CHP)
+	if p.CHP.OverallThreshold != 0.75 || p.CHP.HeatTolerance != 0.02 || p.CEMS.O2Max != 19 {
+		t.Errorf("chp %+v cems %+v", p.CHP, p.CEMS)
+	}
+	// The reference park's record: 36 boilers of 18 companies, two each.
+	if p.Baseline == nil || len(p.Baseline.Boilers) != 36 {
+		t.Fatalf("baseline %+v", p.Baseline)
+	}
+	per := map[string]int{}
+	for _, b := range p.Baseline.Boilers {
+		per[b.Tenant]++
+	}
+	for _, tn := range p.Tenants {
+		if per[tn.Name] != 2 {
+			t.Errorf("tenant %s has %d replaced boilers, want 2", tn.Name, per[tn.Name])
+		}
+	}
+	for _, fu := range p.Fuels {
+		if (fu.Name == "natural_gas" || fu.Name == "biogas") && (fu.RefElectrical == 0 || fu.RefHeat == 0 || fu.RefSource == "") {
+			t.Errorf("fuel %s without sourced reference efficiencies: %+v", fu.Name, fu)
+		}
 	}
 }
 
@@ -63,8 +81,9 @@ park_engine:
     - {name: t01, header: hp, steam_meter: {device: m1, uncertainty: 0.02}}
     - {name: t02, header: hp, steam_meter: {device: m2, uncertainty: 0.02}}
   fuels:
-    - {name: gas, basis: volume, ncv: 35.9, co2_factor: 56.1}
-  chp: {device: chp, rated_power: 30, feedwater_pressure: 1.6, fuels: [{point: ng_flow, fuel: gas}], ref_electrical_efficiency: 0.525, ref_heat_efficiency: 0.87}
+    - {name: gas, basis: volume, ncv: 35.9, co2_factor: 56.1, ref_electrical_efficiency: 0.53, ref_heat_efficiency: 0.87}
+    - {name: oil, basis: mass, ncv: 40.4, co2_factor: 77.4, sulfur: 0.02}
+  chp: {device: chp, rated_power: 30, feedwater_pressure: 1.6, fuels: [{point: ng_flow, fuel: gas}]}
 `
 
 func TestParkMinimalDefaults(t *testing.T) {
@@ -91,13 +110,24 @@ func TestParkErrors(t *testing.T) {
 		{"header", "{name: t02, header: hp,", "{name: t02, header: mp,", `park.yaml:10: park_engine.tenants[1].header: header "mp" is not defined`},
 		{"duplicate device", "steam_meter: {device: m2,", "steam_meter: {device: m1,", `park.yaml:10: park_engine.tenants[1].steam_meter.device: device "m1" is already used by park_engine.tenants[0].steam_meter`},
 		{"uncertainty", "{device: m2, uncertainty: 0.02}", "{device: m2, uncertainty: 2.5}", "park.yaml:10: park_engine.tenants[1].steam_meter.uncertainty: 2.5 out of range [0, 0.5]"},
-		{"fuel ref", "fuel: gas}]", "fuel: oil}]", `park.yaml:13: park_engine.chp.fuels[0].fuel: fuel "oil" is not defined`},
-		{"percent efficiency", "ref_heat_efficiency: 0.87", "ref_heat_efficiency: 87", "park.yaml:13: park_engine.chp.ref_heat_efficiency: 87 out of range (0, 1]"},
+		{"fuel ref", "fuel: gas}]", "fuel: coal}]", `park.yaml:14: park_engine.chp.fuels[0].fuel: fuel "coal" is not defined`},
+		{"chp fuel without references", "fuel: gas}]", "fuel: oil}]", `park.yaml:14: park_engine.chp.fuels[0].fuel: fuel "oil" burned by the CHP needs ref_electrical_efficiency and ref_heat_efficiency`},
+		{"percent efficiency", "ref_heat_efficiency: 0.87", "ref_heat_efficiency: 87", "park.yaml:12: park_engine.fuels[0].ref_heat_efficiency: 87 out of range (0, 1]"},
+		{"threshold", "fuel: gas}]}", "fuel: gas}], overall_efficiency_threshold: 75}", "park.yaml:14: park_engine.chp.overall_efficiency_threshold: 75 out of range (0, 1]"},
 		{"basis", "basis: volume", "basis: energy", `park.yaml:12: park_engine.fuels[0].basis: unknown basis "energy"`},
 		{"no influx", "  influxdb: {url: \"http://127.0.0.1:8086\", bucket: eipgw/autogen}\n", "", "park.yaml:3: park_engine.influxdb: required section is missing"},
 		{"cascade", "  fuels:\n", "  cascades: [{name: c1, from: t01, to: t09, heat_meter: {device: h1}}]\n  fuels:\n", `park.yaml:11: park_engine.cascades[0].to: tenant "t09" is not defined`},
-		{"baseline fuel", "  fuels:\n", "  baseline: {efficiency: 0.8, fuel: coal, grid_co2_factor: 0.58}\n  fuels:\n", `park.yaml:11: park_engine.baseline.fuel: fuel "coal" is not defined`},
-		{"bds sulfur", "co2_factor: 56.1}", "co2_factor: 56.1, sulfur_from_bds: true}", "park.yaml:12: park_engine.fuels[0].sulfur_from_bds: needs a park_engine.bds section"},
+		{"baseline fuel", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t01, fuel: coal, capacity: 2, efficiency: 0.8}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].fuel: fuel "coal" is not defined`},
+		{"baseline count", "  fuels:\n", "  baseline: {boilers: 36, grid_co2_factor: 0.58}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers`},
+		{"baseline empty", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers: no replaced boilers listed`},
+		{"baseline tenant", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t07, fuel: oil, capacity: 2, efficiency: 0.8}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].tenant: tenant "t07" is not defined`},
+		{"baseline gas fuel", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t01, fuel: gas, capacity: 2, efficiency: 0.8}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].fuel: baseline fuel "gas" must be mass-basis`},
+		{"baseline percent", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t01, fuel: oil, capacity: 2, efficiency: 80}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].efficiency: 80 out of range (0, 1]`},
+		{"baseline capacity", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t01, fuel: oil, efficiency: 0.8}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].capacity: 0 out of range (0, 1000] MW heat output`},
+		{"baseline curve and efficiency", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t01, fuel: oil, capacity: 2, efficiency: 0.8, efficiency_curve: [{load: 0.5, efficiency: 0.8}]}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].efficiency: set efficiency or efficiency_curve, not both`},
+		{"baseline curve", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t01, fuel: oil, capacity: 2, efficiency_curve: [{load: 50, efficiency: 0.8}]}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].efficiency_curve[0].load: 50 out of range [0, 1]`},
+		{"o2 max", "park_engine:\n", "park_engine:\n  cems: {device: c1, o2_reference: 15, o2_max: 21}\n", "park.yaml:4: park_engine.cems.o2_max: 21 out of range (15, 20.9]"},
+		{"bds sulfur", "co2_factor: 56.1, ref_", "co2_factor: 56.1, sulfur_from_bds: true, ref_", "park.yaml:12: park_engine.fuels[0].sulfur_from_bds: needs a park_engine.bds section"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(minimalPark, tc.old) {
