@@ -16,7 +16,7 @@ test: tools vet
 # FUZZTIME each (their seed corpora already ran with the tests).
 FUZZTIME ?= 10s
 FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse ./drivers/modbus:FuzzFindFrame \
-	./drivers/modbus:FuzzServeRTU ./drivers/modbus:FuzzServerFrame ./drivers/modbus:FuzzDecode \
+	./drivers/modbus/modbusserver:FuzzServeRTU ./drivers/modbus/modbusserver:FuzzServerFrame ./drivers/modbus:FuzzDecode \
 	./gateway/batch:FuzzDecodeFastMatchesSlow ./gateway/ingest:FuzzAppendLineParsesBack \
 	./gateway/topic:FuzzParse
 fuzz:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 	"github.com/eipgw/eipgw/gateway/sim"
 	"github.com/eipgw/eipgw/gateway/testenv"
 )
@@ -104,7 +105,7 @@ edge:
 		}
 	}
 	// A device answering busy: every point says so, with no value.
-	if err := srv.SetFault("bds-1", modbus.Fault{Exception: modbus.ExBusy}); err != nil {
+	if err := srv.SetFault("bds-1", modbusserver.Fault{Exception: modbus.ExBusy}); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI(t, "read", "-config", cfg, "-device", "bds-1")
@@ -168,7 +169,7 @@ func TestReadConfiguredExactIntegers(t *testing.T) {
 	served := make(chan struct{})
 	// total -(2^53+1), counter 2^64-1, power float32 28.4.
 	regs := fixedRegisters{0xFFDF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0x41E3, 0x3333}
-	go func() { (&modbus.Server{Registers: regs}).Serve(ctx, ln); close(served) }()
+	go func() { (&modbusserver.Server{Registers: regs}).Serve(ctx, ln); close(served) }()
 	t.Cleanup(func() { cancel(); ln.Close(); <-served })
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "profiles"), 0o755)

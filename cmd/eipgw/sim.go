@@ -16,6 +16,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 	"github.com/eipgw/eipgw/gateway/demo"
 	"github.com/eipgw/eipgw/gateway/sim"
 	"github.com/eipgw/eipgw/gateway/telemetry"
@@ -127,7 +128,7 @@ var cmdSim = &command{
 				return err
 			}
 			defer closePort()
-			ports = append(ports, sim.RTUPort{Port: p.port, Line: modbus.Line{Baud: *baud, BitsPerChar: line.BitsPerChar()}})
+			ports = append(ports, sim.RTUPort{Port: p.port, Line: modbusserver.Line{Baud: *baud, BitsPerChar: line.BitsPerChar()}})
 			log.Info("simulator serving Modbus RTU", "device", p.path, "line", line.String())
 		}
 		var wg sync.WaitGroup
@@ -172,7 +173,7 @@ func openRTUPort(line config.Bus, link string) (rtuPort, func(), error) {
 		}
 		return rtuPort{p, line.Device}, func() { p.Close() }, nil
 	}
-	pty, err := modbus.OpenPTY()
+	pty, err := modbusserver.OpenPTY()
 	if err != nil {
 		return rtuPort{}, nil, err
 	}

@@ -1,4 +1,4 @@
-package modbus
+package modbus_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers/modbus"
 )
 
 // deadUnits answers like testRegisters except for the units listed, which
@@ -20,7 +21,7 @@ type deadUnits struct {
 	reqs map[byte]int
 }
 
-func (d *deadUnits) ReadRegisters(unit byte, table Table, address uint16, dst []uint16) (byte, bool) {
+func (d *deadUnits) ReadRegisters(unit byte, table modbus.Table, address uint16, dst []uint16) (byte, bool) {
 	d.mu.Lock()
 	d.reqs[unit]++
 	dead := d.dead[unit]
@@ -61,31 +62,31 @@ func TestDeadDevicesDoNotStallTheBus(t *testing.T) {
 	const interval = 100 * time.Millisecond
 	regs := &deadUnits{dead: map[byte]bool{8: true, 9: true}, reqs: map[byte]int{}}
 	addr := startServer(t, regs)
-	p := mustParse(t, counterProfile)
-	mk := func(name string, unit int, timeout time.Duration) *Device {
-		c := deviceConfig(name, unit)
+	p := modbus.MustParse(t, modbus.CounterProfile)
+	mk := func(name string, unit int, timeout time.Duration) *modbus.Device {
+		c := modbus.DeviceConfig(name, unit)
 		c.Interval, c.Timeout = interval, timeout
-		return NewDevice(c, p)
+		return modbus.NewDevice(c, p)
 	}
 	good1, good2 := mk("good-1", 1, 0), mk("good-2", 2, 0)
 	dead8, dead9 := mk("dead-8", 8, 40*time.Millisecond), mk("dead-9", 9, 40*time.Millisecond)
 	var logs syncBuffer
-	b, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: addr, Timeout: time.Second, BackoffMax: 800 * time.Millisecond},
-		[]*Device{dead8, good1, dead9, good2}, slog.New(slog.NewTextHandler(&logs, nil)))
+	b, err := modbus.NewBus(config.Bus{Name: "b", Transport: "tcp", Address: addr, Timeout: time.Second, BackoffMax: 800 * time.Millisecond},
+		[]*modbus.Device{dead8, good1, dead9, good2}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	polls := map[string][]time.Time{}
-	quality := map[string][]Quality{}
+	quality := map[string][]modbus.Quality{}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	if err := b.Run(ctx, func(d *Device, polled time.Time, rs []Reading) {
+	if err := b.Run(ctx, func(d *modbus.Device, polled time.Time, rs []modbus.Reading) {
 		polls[d.Name] = append(polls[d.Name], polled)
 		quality[d.Name] = append(quality[d.Name], rs[0].Quality)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []*Device{good1, good2} {
+	for _, d := range []*modbus.Device{good1, good2} {
 		ts := polls[d.Name]
 		if len(ts) < 18 {
 			t.Errorf("%s polled %d times in 2 s at a %v interval", d.Name, len(ts), interval)
@@ -100,7 +101,7 @@ func TestDeadDevicesDoNotStallTheBus(t *testing.T) {
 			}
 		}
 		for _, q := range quality[d.Name] {
-			if q != Good {
+			if q != modbus.Good {
 				t.Errorf("%s: quality %s", d.Name, q)
 			}
 		}
@@ -108,13 +109,13 @@ func TestDeadDevicesDoNotStallTheBus(t *testing.T) {
 			t.Errorf("%s state %+v", d.Name, st)
 		}
 	}
-	for _, d := range []*Device{dead8, dead9} {
+	for _, d := range []*modbus.Device{dead8, dead9} {
 		// Every slot still yields a reading, all of them timeouts.
 		if n := len(polls[d.Name]); n < 18 {
 			t.Errorf("%s: %d polls reached the sink, want one per interval", d.Name, n)
 		}
 		for _, q := range quality[d.Name] {
-			if q != Timeout {
+			if q != modbus.Timeout {
 				t.Errorf("%s: quality %s, want timeout", d.Name, q)
 			}
 		}
@@ -135,28 +136,13 @@ func TestDeadDevicesDoNotStallTheBus(t *testing.T) {
 	}
 }
 
-func TestBackoffProgression(t *testing.T) {
-	b := &Bus{backoffMax: 5 * time.Second}
-	d := &Device{Interval: time.Second}
-	var got []time.Duration
-	for k := 1; k <= 6; k++ {
-		got = append(got, b.backoff(d, k))
-	}
-	want := []time.Duration{0, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("backoff after 1..6 failures = %v, want %v", got, want)
-		}
-	}
-}
-
 // A device that answers again leaves its back-off at once.
 func TestDeviceRecovers(t *testing.T) {
 	regs := &deadUnits{dead: map[byte]bool{1: true}, reqs: map[byte]int{}}
 	addr := startServer(t, regs)
-	d := NewDevice(deviceConfig("dev", 1), mustParse(t, counterProfile))
+	d := modbus.NewDevice(modbus.DeviceConfig("dev", 1), modbus.MustParse(t, modbus.CounterProfile))
 	d.Timeout = 30 * time.Millisecond
-	b := newTestBus(t, addr, time.Second, d)
+	b := modbus.NewTestBus(t, addr, time.Second, d)
 	b.Poll(d)
 	b.Poll(d)
 	if st := d.State(); st.Up || st.Failures != 2 || st.BackoffUntil.IsZero() {
@@ -165,7 +151,7 @@ func TestDeviceRecovers(t *testing.T) {
 	regs.mu.Lock()
 	regs.dead[1] = false
 	regs.mu.Unlock()
-	checkReadings(t, "recovered", b.Poll(d), map[string]result{"n": {0x1000, Good}})
+	modbus.CheckReadings(t, "recovered", b.Poll(d), map[string]modbus.Want{"n": {Value: 0x1000, Quality: modbus.Good}})
 	if st := d.State(); !st.Up || st.Failures != 0 || !st.BackoffUntil.IsZero() || st.Answered != 1 || st.Polls != 3 {
 		t.Fatalf("after recovery: %+v", st)
 	}
@@ -175,18 +161,18 @@ func TestDeviceRecovers(t *testing.T) {
 // naming device, register and code.
 func TestConfigurationErrorsReported(t *testing.T) {
 	addr := startServer(t, testRegisters{}) // exception 2 from register 1000
-	p := mustParse(t, "kind: test\naddress_base: 1\npoints:\n"+
+	p := modbus.MustParse(t, "kind: test\naddress_base: 1\npoints:\n"+
 		"  - {name: ok, address: 1, type: uint16, unit: \"1\"}\n"+
 		"  - {name: missing, address: 1001, type: uint16, unit: \"1\"}\n")
-	d := NewDevice(deviceConfig("boiler-7", 4), p)
+	d := modbus.NewDevice(modbus.DeviceConfig("boiler-7", 4), p)
 	var logs syncBuffer
-	b, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: addr, Timeout: time.Second}, []*Device{d}, slog.New(slog.NewTextHandler(&logs, nil)))
+	b, err := modbus.NewBus(config.Bus{Name: "b", Transport: "tcp", Address: addr, Timeout: time.Second}, []*modbus.Device{d}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
 	for range 3 {
-		checkReadings(t, "poll", b.Poll(d), map[string]result{"ok": {0x1000, Good}, "missing": {0, "exception:2"}})
+		modbus.CheckReadings(t, "poll", b.Poll(d), map[string]modbus.Want{"ok": {Value: 0x1000, Quality: modbus.Good}, "missing": {Quality: "exception:2"}})
 	}
 	out := logs.String()
 	if n := strings.Count(out, "configuration error"); n != 1 {

@@ -1,39 +1,54 @@
-package modbus
+package modbus_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 )
 
-// BenchmarkRTURead125 reads 125 holding registers over RTU through a
-// pseudo-terminal pair from a server that paces its bytes at the line's
-// baud rate (8E1, 11 bits per character), and reports the achieved
-// fraction of the wire limit: request (8 bytes) and response (255 bytes)
-// at 11 bits per character plus the 3.5-character silence after each.
+// BenchmarkRTURead125 polls a device of 125 holding registers (one read)
+// over RTU through a pseudo-terminal pair from a server that paces its
+// bytes at the line's baud rate (8E1, 11 bits per character), and reports
+// the achieved fraction of the wire limit: request (8 bytes) and response
+// (255 bytes) at 11 bits per character plus the 3.5-character silence after
+// each.
 func BenchmarkRTURead125(b *testing.B) {
+	var y strings.Builder
+	y.WriteString("kind: test\npoints:\n")
+	for i := range 125 {
+		fmt.Fprintf(&y, "  - {name: r%03d, address: %d, type: uint16, unit: \"1\"}\n", i, i)
+	}
+	p := modbus.MustParse(b, y.String())
+	if n := len(p.Plan()); n != 1 {
+		b.Fatalf("%d reads, want 1", n)
+	}
 	for _, baud := range []int{19200, 115200} {
 		b.Run(fmt.Sprintf("baud=%d", baud), func(b *testing.B) {
-			pty, err := OpenPTY()
+			pty, err := modbusserver.OpenPTY()
 			if err != nil {
 				b.Skipf("no pseudo-terminals here: %v", err)
 			}
 			b.Cleanup(func() { pty.Close() })
-			line := Line{Baud: baud, BitsPerChar: 11}
+			line := modbusserver.Line{Baud: baud, BitsPerChar: 11}
 			serveRTU(b, pty, testRegisters{}, line)
-			bus := newRTUBus(b, serialBus(pty.SlavePath, baud))
-			bus.setUnit(1)
-			if _, err := bus.client.ReadHoldingRegisters(0, 125); err != nil {
-				b.Fatal(err)
+			d := modbus.NewDevice(modbus.DeviceConfig("dev", 1), p)
+			bus := modbus.NewRTUBus(b, modbus.SerialBus(pty.SlavePath, baud), d)
+			poll := func() {
+				rs := bus.Poll(d)
+				if rs[124].Quality != modbus.Good || rs[124].Value != 0x1000+124 {
+					b.Fatalf("register 124: %+v", rs[124])
+				}
 			}
+			poll()
 			const chars = 8 + 5 + 2*125 + 2*7/2.0
 			limit := time.Duration(chars * float64(line.CharTime()))
 			n := 0
 			for b.Loop() {
-				data, err := bus.client.ReadHoldingRegisters(0, 125)
-				if err != nil || len(data) != 250 {
-					b.Fatalf("read %d bytes: %v", len(data), err)
-				}
+				poll()
 				n++
 			}
 			per := b.Elapsed() / time.Duration(n)

@@ -1,4 +1,4 @@
-package modbus
+package modbus_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 )
 
 // BenchmarkPollTCP1000 polls one device of 1000 float32 points (16 reads
@@ -20,7 +22,7 @@ func BenchmarkPollTCP1000(b *testing.B) {
 	for i := range 1000 {
 		fmt.Fprintf(&y, "  - {name: p%04d, address: %d, type: float32, unit: kW}\n", i, 2*i)
 	}
-	p, errs := ParseProfile("bench.yaml", []byte(y.String()))
+	p, errs := modbus.ParseProfile("bench.yaml", []byte(y.String()))
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}
@@ -30,18 +32,18 @@ func BenchmarkPollTCP1000(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	srv := &Server{Registers: constRegisters{}}
+	srv := &modbusserver.Server{Registers: constRegisters{}}
 	go func() { defer close(done); srv.Serve(ctx, ln) }()
 	defer func() { cancel(); <-done }()
-	d := NewDevice(config.Device{Name: "bench", Unit: 1, Interval: time.Second}, p)
-	bus, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: ln.Addr().String(), Timeout: time.Second}, []*Device{d}, nil)
+	d := modbus.NewDevice(config.Device{Name: "bench", Unit: 1, Interval: time.Second}, p)
+	bus, err := modbus.NewBus(config.Bus{Name: "b", Transport: "tcp", Address: ln.Addr().String(), Timeout: time.Second}, []*modbus.Device{d}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		rs := bus.Poll(d)
-		if rs[999].Quality != Good {
+		if rs[999].Quality != modbus.Good {
 			b.Fatalf("quality %s", rs[999].Quality)
 		}
 	}
@@ -50,7 +52,7 @@ func BenchmarkPollTCP1000(b *testing.B) {
 
 type constRegisters struct{}
 
-func (constRegisters) ReadRegisters(_ byte, _ Table, address uint16, dst []uint16) (byte, bool) {
+func (constRegisters) ReadRegisters(_ byte, _ modbus.Table, address uint16, dst []uint16) (byte, bool) {
 	for i := range dst {
 		if (int(address)+i)%2 == 0 {
 			dst[i] = 0x42F6 // 123.456 as float32, ABCD

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/goburrow/serial"
+
+	"github.com/eipgw/eipgw/drivers/modbus/internal/linetime"
 )
 
 // ErrTimeout is returned when a device did not answer within its timeout.
@@ -49,14 +51,15 @@ func crc16(b []byte) uint16 {
 	return crc
 }
 
-// appendCRC appends the CRC of b, low byte first.
-func appendCRC(b []byte) []byte {
+// AppendCRC appends the Modbus RTU CRC of b, low byte first.
+func AppendCRC(b []byte) []byte {
 	c := crc16(b)
 	return append(b, byte(c), byte(c>>8))
 }
 
-// crcOK reports whether frame (CRC included) carries a correct CRC.
-func crcOK(frame []byte) bool {
+// ValidCRC reports whether an RTU frame (CRC included) carries a correct
+// CRC.
+func ValidCRC(frame []byte) bool {
 	n := len(frame)
 	return n >= 4 && crc16(frame[:n-2]) == uint16(frame[n-2])|uint16(frame[n-1])<<8
 }
@@ -146,7 +149,7 @@ func (sh rtuShape) check(b []byte) (int, frameStatus) {
 	if len(b) < n {
 		return 0, frameNeedMore
 	}
-	if !crcOK(b[:n]) {
+	if !ValidCRC(b[:n]) {
 		return 0, frameInvalid
 	}
 	return n, frameComplete
@@ -375,7 +378,7 @@ func (t *rtuTransport) send(req []byte) ([]byte, error) {
 		if t.txEnd.After(quiet) {
 			quiet = t.txEnd
 		}
-		waitUntil(context.Background(), quiet.Add(t.charTime*7/2))
+		linetime.WaitUntil(context.Background(), quiet.Add(t.charTime*7/2))
 	}
 	if _, err := t.port.Write(req); err != nil {
 		return nil, err

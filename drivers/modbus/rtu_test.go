@@ -2,7 +2,6 @@ package modbus
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -18,11 +17,11 @@ func TestCRC16(t *testing.T) {
 	// Read holding registers 0+10 of unit 1: a frame quoted in countless
 	// manuals, CRC C5 CD.
 	req := []byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A}
-	if got := appendCRC(req); !bytes.Equal(got[6:], []byte{0xC5, 0xCD}) {
+	if got := AppendCRC(req); !bytes.Equal(got[6:], []byte{0xC5, 0xCD}) {
 		t.Errorf("CRC % X, want C5 CD", got[6:])
 	}
-	if !crcOK([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}) || crcOK([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCE}) {
-		t.Error("crcOK")
+	if !ValidCRC([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD}) || ValidCRC([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCE}) {
+		t.Error("ValidCRC")
 	}
 }
 
@@ -31,14 +30,14 @@ func rtuRead(unit, fc byte, addr, qty uint16) []byte {
 	b := []byte{unit, fc}
 	b = binary.BigEndian.AppendUint16(b, addr)
 	b = binary.BigEndian.AppendUint16(b, qty)
-	return appendCRC(b)
+	return AppendCRC(b)
 }
 
 func TestFindFrame(t *testing.T) {
 	req := rtuRead(7, 3, 0, 2)
-	good := appendCRC([]byte{7, 3, 4, 0x12, 0x34, 0x56, 0x78})
-	exc := appendCRC([]byte{7, 0x83, 2})
-	other := appendCRC([]byte{8, 3, 4, 1, 2, 3, 4})
+	good := AppendCRC([]byte{7, 3, 4, 0x12, 0x34, 0x56, 0x78})
+	exc := AppendCRC([]byte{7, 0x83, 2})
+	other := AppendCRC([]byte{8, 3, 4, 1, 2, 3, 4})
 	corrupt := bytes.Clone(good)
 	corrupt[4] ^= 0xFF
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
@@ -55,7 +54,7 @@ func TestFindFrame(t *testing.T) {
 		{"other unit first", cat(other, good), true, len(other), len(other) + len(good), len(other)},
 		{"corrupt frame first", cat(corrupt, good), true, len(corrupt), 2 * len(good), len(corrupt)},
 		{"incomplete", good[:5], false, 0, 0, 0},
-		{"wrong byte count", appendCRC([]byte{7, 3, 2, 0, 1}), false, 0, 0, 7},
+		{"wrong byte count", AppendCRC([]byte{7, 3, 2, 0, 1}), false, 0, 0, 7},
 		{"noise only", []byte{1, 2, 3}, false, 0, 0, 3},
 		{"noise then a start", []byte{1, 2, 7}, false, 0, 0, 2},
 		{"empty", nil, false, 0, 0, 0},
@@ -69,58 +68,6 @@ func TestFindFrame(t *testing.T) {
 			}
 		})
 	}
-}
-
-// imageRegisters serves an image as every unit's registers.
-type imageRegisters struct{ im *image }
-
-func (r imageRegisters) ReadRegisters(unit byte, table Table, address uint16, dst []uint16) (byte, bool) {
-	if table.Bits() || int(address)+len(dst) > len(r.im[table]) {
-		return ExIllegalAddress, true
-	}
-	copy(dst, r.im[table][address:])
-	return 0, true
-}
-
-// serveRTU serves regs with RTU framing on port until the test ends.
-func serveRTU(t testing.TB, port io.ReadWriteCloser, regs Registers, line Line) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		(&Server{Registers: regs}).ServeRTU(ctx, port, line)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-}
-
-// rtuOverTCPServer serves regs with RTU framing on every connection to a
-// loopback port, as a serial device server would pass a line through.
-func rtuOverTCPServer(t testing.TB, regs Registers) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				(&Server{Registers: regs}).ServeRTU(ctx, c, Line{})
-			}()
-		}
-	}()
-	t.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
-	return ln.Addr().String()
 }
 
 func newRTUBus(t testing.TB, cfg config.Bus, devices ...*Device) *Bus {
@@ -139,27 +86,6 @@ func newRTUBus(t testing.TB, cfg config.Bus, devices ...*Device) *Bus {
 
 func serialBus(path string, baud int) config.Bus {
 	return config.Bus{Transport: config.TransportRTU, Device: path, Baud: baud, DataBits: 8, Parity: "E", StopBits: 1}
-}
-
-func TestPollReadsOverRTU(t *testing.T) {
-	pty, err := OpenPTY()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	serveRTU(t, pty, imageRegisters{wireImage()}, Line{Baud: 115200})
-	t.Cleanup(func() { pty.Close() })
-	addr := rtuOverTCPServer(t, imageRegisters{wireImage()})
-	for name, cfg := range map[string]config.Bus{
-		"serial":       serialBus(pty.SlavePath, 115200),
-		"rtu-over-tcp": {Transport: config.TransportRTUOverTCP, Address: addr},
-	} {
-		t.Run(name, func(t *testing.T) {
-			d := NewDevice(deviceConfig("dev", 7), mustParse(t, wireProfile))
-			b := newRTUBus(t, cfg, d)
-			checkReadings(t, "poll 1", b.Poll(d), wireWant)
-			checkReadings(t, "poll 2", b.Poll(d), wireWant)
-		})
-	}
 }
 
 // fakeRTU is a scripted RTU device behind a serial device server: every
@@ -221,7 +147,7 @@ func rtuRegs(req []byte, regs ...uint16) []byte {
 	for _, r := range regs {
 		b = binary.BigEndian.AppendUint16(b, r)
 	}
-	return appendCRC(b)
+	return AppendCRC(b)
 }
 
 func TestRTUFraming(t *testing.T) {
@@ -235,7 +161,7 @@ func TestRTUFraming(t *testing.T) {
 		{"exception frame, then data",
 			func(n int, req []byte, c net.Conn) {
 				if n == 1 {
-					c.Write(appendCRC([]byte{req[0], req[1] | 0x80, 4}))
+					c.Write(AppendCRC([]byte{req[0], req[1] | 0x80, 4}))
 					return
 				}
 				c.Write(rtuRegs(req, uint16(n)))
@@ -290,25 +216,5 @@ func TestRTUBroadcastRefused(t *testing.T) {
 	tr := newRTUOverTCP("127.0.0.1:1", time.Second)
 	if _, err := tr.Send(rtuRead(0, 3, 0, 1)); err == nil {
 		t.Error("Send to unit 0 succeeded")
-	}
-}
-
-func TestServeRTUPacesAtBaudRate(t *testing.T) {
-	// 125 registers at 9600 baud, 11 bits per character: the 255-byte
-	// answer cannot arrive in less than 255 x 11 / 9600 s (292 ms).
-	pty, err := OpenPTY()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { pty.Close() })
-	serveRTU(t, pty, testRegisters{}, Line{Baud: 9600})
-	d := NewDevice(deviceConfig("dev", 1), mustParse(t, "kind: test\nmax_gap: 200\npoints:\n"+
-		"  - {name: first, address: 0, type: uint16, unit: \"1\"}\n"+
-		"  - {name: last, address: 124, type: uint16, unit: \"1\"}\n"))
-	b := newRTUBus(t, serialBus(pty.SlavePath, 9600), d)
-	start := time.Now()
-	checkReadings(t, "poll", b.Poll(d), map[string]result{"first": {0x1000, Good}, "last": {0x1000 + 124, Good}})
-	if el, min := time.Since(start), 255*11*time.Second/9600; el < min {
-		t.Errorf("answer took %v, faster than the line allows (%v)", el, min)
 	}
 }

@@ -1,4 +1,4 @@
-package modbus
+package modbus_test
 
 import (
 	"context"
@@ -11,11 +11,13 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 )
 
-func sourceTestProfile(t *testing.T) *Profile {
+func sourceTestProfile(t *testing.T) *modbus.Profile {
 	t.Helper()
-	p, errs := ParseProfile("p.yaml", []byte(`kind: meter
+	p, errs := modbus.ParseProfile("p.yaml", []byte(`kind: meter
 points:
   - {name: total, address: 0, type: int64, unit: Wh}
   - {name: counter, address: 4, type: uint64, unit: "1"}
@@ -31,7 +33,7 @@ points:
 // fixedRegs serves fixed holding registers.
 type fixedRegs []uint16
 
-func (r fixedRegs) ReadRegisters(_ byte, _ Table, address uint16, dst []uint16) (byte, bool) {
+func (r fixedRegs) ReadRegisters(_ byte, _ modbus.Table, address uint16, dst []uint16) (byte, bool) {
 	if int(address)+len(dst) > len(r) {
 		return 2, true
 	}
@@ -51,10 +53,10 @@ func TestSourceRunsThroughContract(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
-	go func() { (&Server{Registers: regs}).Serve(ctx, ln); close(served) }()
+	go func() { (&modbusserver.Server{Registers: regs}).Serve(ctx, ln); close(served) }()
 	t.Cleanup(func() { cancel(); ln.Close(); <-served })
 
-	reg := drivers.Registry{config.ProtocolModbus: Driver{Profiles: Profiles{"meter": sourceTestProfile(t)}}}
+	reg := drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: modbus.Profiles{"meter": sourceTestProfile(t)}}}
 	sources, err := reg.Sources(&config.Edge{
 		Buses:   []config.Bus{{Name: "lan", Transport: config.TransportTCP, Address: ln.Addr().String(), Timeout: time.Second}},
 		Devices: []config.Device{{Name: "m1", Profile: "meter", Bus: "lan", Unit: 1, Interval: 100 * time.Millisecond, Tenant: "t01"}},
@@ -112,9 +114,9 @@ func TestSourceRunsThroughContract(t *testing.T) {
 
 func TestContractDoesNotAllocate(t *testing.T) {
 	p := sourceTestProfile(t)
-	r := Reading{Point: &p.Points[0], Kind: IntValue, Int: 7, Value: 7, Quality: Good}
+	r := modbus.Reading{Point: &p.Points[0], Kind: modbus.IntValue, Int: 7, Value: 7, Quality: modbus.Good}
 	var sink drivers.Reading
-	if n := testing.AllocsPerRun(100, func() { sink = Contract(r) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { sink = modbus.Contract(r) }); n != 0 {
 		t.Errorf("%v allocations per reading", n)
 	}
 	_ = sink

@@ -4,9 +4,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/eipgw/eipgw/config"
 )
 
 func TestDecodeBCD(t *testing.T) {
@@ -143,51 +140,9 @@ func TestParseNewTypeErrors(t *testing.T) {
 	}
 }
 
-// bitRegisters serves coils and discrete inputs: bit i is set when i%3 == 0
-// (coils) or i%2 == 1 (discrete), holding register i holds 0x0100+i.
-type bitRegisters struct{}
-
-func (bitRegisters) ReadRegisters(unit byte, table Table, address uint16, dst []uint16) (byte, bool) {
-	for i := range dst {
-		a := int(address) + i
-		switch table {
-		case Coil:
-			dst[i] = uint16(boolInt(a%3 == 0))
-		case Discrete:
-			dst[i] = uint16(boolInt(a%2 == 1))
-		default:
-			dst[i] = 0x0100 + uint16(a)
-		}
-	}
-	return 0, true
-}
-
 func boolInt(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-func TestPollBitsOverTCPAndRTU(t *testing.T) {
-	p := mustParse(t, `kind: test
-points:
-  - {name: c0, table: coil, address: 0, type: bool, unit: "1"}
-  - {name: c1, table: coil, address: 1, type: bool, unit: "1"}
-  - {name: c1998, table: coil, address: 1998, type: bool, unit: "1"}
-  - {name: d9, table: discrete, address: 9, type: bool, unit: "1"}
-  - {name: d10, table: discrete, address: 10, type: bool, unit: "1"}
-  - {name: h8, address: 2, type: bool, bit: 8, unit: "1"}
-  - {name: h0, address: 2, type: bool, bit: 0, unit: "1"}
-`)
-	want := map[string]result{"c0": {1, Good}, "c1": {0, Good}, "c1998": {1, Good}, "d9": {1, Good}, "d10": {0, Good}, "h8": {1, Good}, "h0": {0, Good}}
-	if n := len(p.Plan()); n != 4 {
-		t.Errorf("%d reads, want 4 (coils 0-1, coil 1998, discrete 9-10, holding 2)", n)
-	}
-	addr := startServer(t, bitRegisters{})
-	d := NewDevice(deviceConfig("dev", 1), p)
-	checkReadings(t, "tcp", newTestBus(t, addr, time.Second, d).Poll(d), want)
-	rtuAddr := rtuOverTCPServer(t, bitRegisters{})
-	d2 := NewDevice(deviceConfig("dev", 1), p)
-	checkReadings(t, "rtu", newRTUBus(t, config.Bus{Transport: config.TransportRTUOverTCP, Address: rtuAddr}, d2).Poll(d2), want)
 }

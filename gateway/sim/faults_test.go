@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 )
 
 func TestParseFault(t *testing.T) {
-	for spec, want := range map[string]modbus.Fault{
+	for spec, want := range map[string]modbusserver.Fault{
 		"none":                  {},
 		"timeout":               {NoAnswer: true},
 		"exception:6":           {Exception: 6},
@@ -71,7 +72,7 @@ func TestControlHandler(t *testing.T) {
 		t.Errorf("bad fault: %d", code)
 	}
 	do("DELETE", "/faults/chp-1", "")
-	if f := srv.Fault(1); f != (modbus.Fault{}) {
+	if f := srv.Fault(1); f != (modbusserver.Fault{}) {
 		t.Errorf("after DELETE: %+v", f)
 	}
 }

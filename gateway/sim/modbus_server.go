@@ -13,6 +13,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 )
 
 // Unit ids of the simulated park on its one Modbus TCP endpoint. Plant
@@ -63,7 +64,7 @@ type Server struct {
 	mu     sync.Mutex
 	units  map[byte]*bank
 	vals   map[string]float64
-	faults map[byte]modbus.Fault
+	faults map[byte]modbusserver.Fault
 }
 
 type bank struct {
@@ -77,7 +78,7 @@ func NewServer(park *Park, profiles modbus.Profiles, log *slog.Logger) (*Server,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{park: park, log: log, units: map[byte]*bank{}, vals: map[string]float64{}, faults: map[byte]modbus.Fault{}}
+	s := &Server{park: park, log: log, units: map[byte]*bank{}, vals: map[string]float64{}, faults: map[byte]modbusserver.Fault{}}
 	for _, d := range park.Devices() {
 		p, ok := profiles[d.Kind]
 		if !ok {
@@ -128,7 +129,7 @@ func (s *Server) Refresh(t time.Time) error {
 	return nil
 }
 
-// ReadRegisters implements modbus.Registers.
+// ReadRegisters implements modbusserver.Registers.
 func (s *Server) ReadRegisters(unit byte, table modbus.Table, address uint16, dst []uint16) (byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -152,7 +153,7 @@ func (s *Server) ReadRegisters(unit byte, table modbus.Table, address uint16, ds
 // serves RTU on, pacing its bytes at the line's baud rate.
 type RTUPort struct {
 	Port io.ReadWriteCloser
-	Line modbus.Line
+	Line modbusserver.Line
 }
 
 // Run steps the model every step and serves Modbus TCP on ln (unless nil)
@@ -184,7 +185,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, step time.Duration, r
 			}
 		}
 	}()
-	srv := &modbus.Server{Registers: s, Log: s.log}
+	srv := &modbusserver.Server{Registers: s, Log: s.log}
 	errs := make(chan error, len(rtu))
 	for _, p := range rtu {
 		wg.Add(1)
@@ -234,16 +235,16 @@ func EdgeDevices(park *Park, bus string, interval time.Duration) ([]config.Devic
 	return out, nil
 }
 
-// SetFault injects f into every answer of device (modbus.Fault{} clears
+// SetFault injects f into every answer of device (modbusserver.Fault{} clears
 // it). It takes effect with the next request.
-func (s *Server) SetFault(device string, f modbus.Fault) error {
+func (s *Server) SetFault(device string, f modbusserver.Fault) error {
 	u, err := UnitOf(device)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f == (modbus.Fault{}) {
+	if f == (modbusserver.Fault{}) {
 		delete(s.faults, u)
 	} else {
 		s.faults[u] = f
@@ -251,8 +252,8 @@ func (s *Server) SetFault(device string, f modbus.Fault) error {
 	return nil
 }
 
-// Fault implements modbus.Faulty.
-func (s *Server) Fault(unit byte) modbus.Fault {
+// Fault implements modbusserver.Faulty.
+func (s *Server) Fault(unit byte) modbusserver.Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.faults[unit]
@@ -276,8 +277,8 @@ func (s *Server) Faults() map[string]string {
 // ParseFault reads a fault: "none", or one or more of "timeout",
 // "exception:CODE", "late:DURATION" and "garbage" joined by '+', e.g.
 // "late:1.5s+garbage".
-func ParseFault(spec string) (modbus.Fault, error) {
-	var f modbus.Fault
+func ParseFault(spec string) (modbusserver.Fault, error) {
+	var f modbusserver.Fault
 	if spec == "none" || spec == "" {
 		return f, nil
 	}
@@ -308,7 +309,7 @@ func ParseFault(spec string) (modbus.Fault, error) {
 }
 
 // FormatFault is the inverse of ParseFault.
-func FormatFault(f modbus.Fault) string {
+func FormatFault(f modbusserver.Fault) string {
 	var parts []string
 	if f.NoAnswer {
 		parts = append(parts, "timeout")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 )
 
 // The simulator serves RTU on a pseudo-terminal; faults switched while it
@@ -26,14 +27,14 @@ func TestServeRTUWithFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pty, err := modbus.OpenPTY()
+	pty, err := modbusserver.OpenPTY()
 	if err != nil {
 		t.Skipf("no pseudo-terminals here: %v", err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- srv.Run(ctx, nil, time.Hour, RTUPort{Port: pty, Line: modbus.Line{Baud: 115200}})
+		done <- srv.Run(ctx, nil, time.Hour, RTUPort{Port: pty, Line: modbusserver.Line{Baud: 115200}})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -1,4 +1,4 @@
-package modbus
+package modbusserver
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package modbus
+package modbusserver
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/goburrow/serial"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/internal/linetime"
 )
 
 // Line is the timing of a serial line.
@@ -37,6 +40,15 @@ func (l Line) CharTime() time.Duration {
 // sender never split a frame.
 const frameSilence = 50 * time.Millisecond
 
+// frameStatus says what the bytes received so far hold.
+type frameStatus uint8
+
+const (
+	frameInvalid  frameStatus = iota // they cannot start a request
+	frameNeedMore                    // they may start one; more bytes needed
+	frameComplete                    // they start with a whole request
+)
+
 // requestLen returns the length of the RTU request that b starts with, or
 // the status that it is not one or needs more bytes.
 func requestLen(b []byte) (int, frameStatus) {
@@ -61,7 +73,7 @@ func requestLen(b []byte) (int, frameStatus) {
 	if len(b) < n {
 		return 0, frameNeedMore
 	}
-	if !crcOK(b[:n]) {
+	if !modbus.ValidCRC(b[:n]) {
 		return 0, frameInvalid
 	}
 	return n, frameComplete
@@ -82,7 +94,7 @@ func (s *Server) ServeRTU(ctx context.Context, port io.ReadWriteCloser, line Lin
 	buf := make([]byte, 0, 2*rtuMaxADU)
 	var tmp [512]byte
 	var resp [rtuMaxADU]byte
-	regs := make([]uint16, maxBitsPerRead)
+	regs := make([]uint16, maxBits)
 	var first, last time.Time // arrival of the first and latest pending bytes
 	for {
 		n, err := port.Read(tmp[:])
@@ -129,7 +141,7 @@ func (s *Server) ServeRTU(ctx context.Context, port io.ReadWriteCloser, line Lin
 				continue
 			}
 			f := s.fault(resp[0])
-			if !waitUntil(ctx, arrived.Add(c*7/2+f.Delay)) {
+			if !linetime.WaitUntil(ctx, arrived.Add(c*7/2+f.Delay)) {
 				return nil
 			}
 			if f.Garbage {
@@ -159,10 +171,10 @@ func (s *Server) answerRTU(req, resp []byte, regs []uint16) []byte {
 	if out < 0 {
 		return nil
 	}
-	if out == 2 && resp[1] == fc|exceptionFlag && resp[2] == ExGatewayNoResponse {
+	if out == 2 && resp[1] == fc|exceptionFlag && resp[2] == modbus.ExGatewayNoResponse {
 		return nil
 	}
-	return appendCRC(resp[:1+out])
+	return modbus.AppendCRC(resp[:1+out])
 }
 
 // writePaced writes b no faster than one character per c.
@@ -185,11 +197,11 @@ func writePaced(ctx context.Context, w io.Writer, b []byte, c time.Duration) err
 		// Bytes go out in bursts at the timer's resolution; the last
 		// one leaves on time.
 		next := start.Add(time.Duration(sent+1) * c)
-		if end := start.Add(time.Duration(len(b)) * c); time.Until(end) > 2*spinBelow {
-			if !sleep(ctx, time.Until(next)) {
+		if end := start.Add(time.Duration(len(b)) * c); time.Until(end) > 2*linetime.SpinBelow {
+			if !linetime.Sleep(ctx, time.Until(next)) {
 				return ctx.Err()
 			}
-		} else if !waitUntil(ctx, next) {
+		} else if !linetime.WaitUntil(ctx, next) {
 			return ctx.Err()
 		}
 	}

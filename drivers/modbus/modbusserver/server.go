@@ -1,4 +1,8 @@
-package modbus
+// Package modbusserver is the server (slave) side of Modbus: function codes
+// 1 to 4 over Modbus TCP, RTU on a serial line and RTU over TCP, with
+// faults a misbehaving device shows. The simulator and the tests serve
+// register images with it; the gateway itself never imports it.
+package modbusserver
 
 import (
 	"context"
@@ -9,24 +13,21 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/internal/linetime"
 )
 
-// Modbus exception codes (Modbus Application Protocol v1.1b3, section 7).
+// Frame sizes and request limits (Modbus Application Protocol v1.1b3,
+// sections 4.1 and 6.1 to 6.4; Modbus Messaging on TCP/IP v1.0b, 3.1.3).
 const (
-	ExIllegalFunction   byte = 0x01
-	ExIllegalAddress    byte = 0x02
-	ExIllegalValue      byte = 0x03
-	ExDeviceFailure     byte = 0x04
-	ExBusy              byte = 0x06
-	ExGatewayNoResponse byte = 0x0B
-	fcReadCoils         byte = 0x01
-	fcReadDiscrete      byte = 0x02
-	fcReadHolding       byte = 0x03
-	fcReadInput         byte = 0x04
-	maxRegistersPerRead      = 125
-	maxBitsPerRead           = 2000
-	exceptionFlag       byte = 0x80
-	noException         byte = 0
+	mbapHeader    = 7   // transaction, protocol, length, unit
+	tcpMaxADU     = 260 // header + function code + 252 data bytes
+	rtuMaxADU     = 256 // unit + function code + 252 data bytes + CRC
+	maxRegisters  = 125 // per read of holding or input registers
+	maxBits       = 2000
+	exceptionFlag = 0x80
+	noException   = 0
 )
 
 // Registers serves reads for a Modbus server. For the coil and discrete
@@ -34,7 +35,7 @@ const (
 // code (0 for none) and whether to answer at all: a false answer makes the
 // request time out, as a dead device behind a gateway would.
 type Registers interface {
-	ReadRegisters(unit byte, table Table, address uint16, dst []uint16) (exception byte, answer bool)
+	ReadRegisters(unit byte, table modbus.Table, address uint16, dst []uint16) (exception byte, answer bool)
 }
 
 // Fault is what a misbehaving device does with a request. The zero Fault
@@ -132,49 +133,34 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 func (s *Server) serveConn(ctx context.Context, c net.Conn, log *slog.Logger) {
 	var req [tcpMaxADU]byte
 	var resp [tcpMaxADU]byte
-	regs := make([]uint16, maxBitsPerRead)
+	regs := make([]uint16, maxBits)
 	for {
-		if _, err := io.ReadFull(c, req[:tcpHeader]); err != nil {
+		if _, err := io.ReadFull(c, req[:mbapHeader]); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				log.Debug("modbus server read", "remote", c.RemoteAddr().String(), "err", err)
 			}
 			return
 		}
 		length := int(binary.BigEndian.Uint16(req[4:6]))
-		if length < 2 || length > tcpMaxADU-tcpHeader+1 || binary.BigEndian.Uint16(req[2:4]) != 0 {
+		if length < 2 || length > tcpMaxADU-mbapHeader+1 || binary.BigEndian.Uint16(req[2:4]) != 0 {
 			log.Debug("modbus server: bad MBAP header, closing", "remote", c.RemoteAddr().String())
 			return
 		}
-		n := tcpHeader - 1 + length
-		if _, err := io.ReadFull(c, req[tcpHeader:n]); err != nil {
+		n := mbapHeader - 1 + length
+		if _, err := io.ReadFull(c, req[mbapHeader:n]); err != nil {
 			return
 		}
 		unit, fc, pdu := req[6], req[7], req[8:n]
-		copy(resp[:tcpHeader], req[:tcpHeader])
+		copy(resp[:mbapHeader], req[:mbapHeader])
 		f := s.fault(unit)
-		out := s.handle(unit, fc, pdu, resp[tcpHeader:], regs, f)
+		out := s.handle(unit, fc, pdu, resp[mbapHeader:], regs, f)
 		if out < 0 {
 			continue // no answer: the client times out
 		}
-		if !sleep(ctx, f.Delay) {
+		if !linetime.Sleep(ctx, f.Delay) {
 			return
 		}
 		binary.BigEndian.PutUint16(resp[4:6], uint16(out+1))
@@ -183,7 +169,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, log *slog.Logger) {
 				return
 			}
 		}
-		if _, err := c.Write(resp[:tcpHeader+out]); err != nil {
+		if _, err := c.Write(resp[:mbapHeader+out]); err != nil {
 			return
 		}
 	}
@@ -196,19 +182,19 @@ func (s *Server) handle(unit, fc byte, pdu, out []byte, regs []uint16, f Fault) 
 		out[0], out[1] = fc|exceptionFlag, code
 		return 2
 	}
-	var table Table
-	limit := maxRegistersPerRead
+	var table modbus.Table
+	limit := maxRegisters
 	switch fc {
-	case fcReadHolding:
-		table = Holding
-	case fcReadInput:
-		table = Input
-	case fcReadCoils:
-		table, limit = Coil, maxBitsPerRead
-	case fcReadDiscrete:
-		table, limit = Discrete, maxBitsPerRead
+	case modbus.Holding.FunctionCode():
+		table = modbus.Holding
+	case modbus.Input.FunctionCode():
+		table = modbus.Input
+	case modbus.Coil.FunctionCode():
+		table, limit = modbus.Coil, maxBits
+	case modbus.Discrete.FunctionCode():
+		table, limit = modbus.Discrete, maxBits
 	default:
-		return exception(ExIllegalFunction)
+		return exception(modbus.ExIllegalFunction)
 	}
 	if f.NoAnswer {
 		return -1
@@ -217,15 +203,15 @@ func (s *Server) handle(unit, fc byte, pdu, out []byte, regs []uint16, f Fault) 
 		return exception(f.Exception)
 	}
 	if len(pdu) != 4 {
-		return exception(ExIllegalValue)
+		return exception(modbus.ExIllegalValue)
 	}
 	addr := binary.BigEndian.Uint16(pdu[0:2])
 	qty := binary.BigEndian.Uint16(pdu[2:4])
 	if qty < 1 || int(qty) > limit {
-		return exception(ExIllegalValue)
+		return exception(modbus.ExIllegalValue)
 	}
 	if int(addr)+int(qty) > 65536 {
-		return exception(ExIllegalAddress)
+		return exception(modbus.ExIllegalAddress)
 	}
 	code, answer := s.Registers.ReadRegisters(unit, table, addr, regs[:qty])
 	if !answer {

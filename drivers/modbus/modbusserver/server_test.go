@@ -1,4 +1,4 @@
-package modbus
+package modbusserver
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	gmodbus "github.com/goburrow/modbus"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
 )
 
 // Units of testRegisters with special behaviour.
@@ -26,18 +28,18 @@ const (
 // exception 2 from address 1000 on.
 type testRegisters struct{}
 
-func (testRegisters) ReadRegisters(unit byte, table Table, address uint16, dst []uint16) (byte, bool) {
+func (testRegisters) ReadRegisters(unit byte, table modbus.Table, address uint16, dst []uint16) (byte, bool) {
 	switch unit {
 	case unitSilent:
 		return 0, false
 	case unitFailed:
-		return ExDeviceFailure, true
+		return modbus.ExDeviceFailure, true
 	}
 	if int(address)+len(dst) > 1000 {
-		return ExIllegalAddress, true
+		return modbus.ExIllegalAddress, true
 	}
 	base := uint16(0x1000)
-	if table == Input {
+	if table == modbus.Input {
 		base = 0x2000
 	}
 	for i := range dst {
@@ -127,24 +129,24 @@ func TestServerExceptions(t *testing.T) {
 	h, c := newClient(t, addr, 1, time.Second)
 
 	_, err := c.WriteSingleCoil(0, 0xFF00)
-	wantException(t, "FC5", err, 5, ExIllegalFunction)
+	wantException(t, "FC5", err, 5, modbus.ExIllegalFunction)
 	_, err = c.WriteSingleRegister(0, 1)
-	wantException(t, "FC6", err, 6, ExIllegalFunction)
+	wantException(t, "FC6", err, 6, modbus.ExIllegalFunction)
 	_, err = c.WriteMultipleRegisters(0, 1, []byte{0, 1})
-	wantException(t, "FC16", err, 16, ExIllegalFunction)
+	wantException(t, "FC16", err, 16, modbus.ExIllegalFunction)
 
 	// Registers' own exception, for holding and input.
 	_, err = c.ReadHoldingRegisters(999, 2)
-	wantException(t, "FC3 999+2", err, 3, ExIllegalAddress)
+	wantException(t, "FC3 999+2", err, 3, modbus.ExIllegalAddress)
 	_, err = c.ReadInputRegisters(1000, 1)
-	wantException(t, "FC4 1000+1", err, 4, ExIllegalAddress)
+	wantException(t, "FC4 1000+1", err, 4, modbus.ExIllegalAddress)
 	// The server's range check: past register 65535.
 	_, err = c.ReadHoldingRegisters(65535, 2)
-	wantException(t, "FC3 65535+2", err, 3, ExIllegalAddress)
+	wantException(t, "FC3 65535+2", err, 3, modbus.ExIllegalAddress)
 
 	h.SlaveId = unitFailed
 	_, err = c.ReadHoldingRegisters(0, 1)
-	wantException(t, "unit 8", err, 3, ExDeviceFailure)
+	wantException(t, "unit 8", err, 3, modbus.ExDeviceFailure)
 
 	// The server still answers on the same connection.
 	h.SlaveId = 1
@@ -178,7 +180,7 @@ func sendPDU(t *testing.T, h *gmodbus.TCPClientHandler, fc byte, data []byte) *g
 func TestServerIllegalValue(t *testing.T) {
 	addr := startServer(t, testRegisters{})
 	h, _ := newClient(t, addr, 1, time.Second)
-	illegal := []byte{ExIllegalValue}
+	illegal := []byte{modbus.ExIllegalValue}
 	tests := []struct {
 		name   string
 		fc     byte
@@ -194,7 +196,7 @@ func TestServerIllegalValue(t *testing.T) {
 		{"short request", 3, []byte{0, 0, 0}, 0x83, illegal},
 		{"long request", 4, []byte{0, 0, 0, 1, 0}, 0x84, illegal},
 		{"no data", 3, nil, 0x83, illegal},
-		{"unknown function first", 0x2B, []byte{0, 0, 0, 0}, 0xAB, []byte{ExIllegalFunction}},
+		{"unknown function first", 0x2B, []byte{0, 0, 0, 0}, 0xAB, []byte{modbus.ExIllegalFunction}},
 		{"quantity 125", 3, []byte{0, 0, 0, 125}, 3, append([]byte{250}, regBytes(0x1000, 125)...)},
 		{"quantity 1", 4, []byte{0, 7, 0, 1}, 4, []byte{2, 0x20, 0x07}},
 	}

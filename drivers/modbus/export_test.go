@@ -1,0 +1,51 @@
+package modbus
+
+import "testing"
+
+// Helpers of the internal tests that the external ones (package
+// modbus_test) share. The external tests read from the in-process server
+// of drivers/modbus/modbusserver, which imports this package: only an
+// external test package can use both.
+
+var (
+	MustParse    = mustParse
+	DeviceConfig = deviceConfig
+	NewTestBus   = newTestBus
+	NewRTUBus    = newRTUBus
+	SerialBus    = serialBus
+	BoolInt      = boolInt
+)
+
+const (
+	CounterProfile = counterProfile
+	WireProfile    = wireProfile
+)
+
+// WireImage is a device's registers for WireProfile, by Table (Holding,
+// Input).
+func WireImage() [2][]uint16 { return *wireImage() }
+
+// Want is the value and quality a point should read.
+type Want struct {
+	Value   float64
+	Quality Quality
+}
+
+// WireWant is what WireProfile's points read from WireImage.
+func WireWant() map[string]Want {
+	w := make(map[string]Want, len(wireWant))
+	for name, r := range wireWant {
+		w[name] = Want{r.value, r.quality}
+	}
+	return w
+}
+
+// CheckReadings checks a poll's readings against want, by point name.
+func CheckReadings(t *testing.T, what string, rs []Reading, want map[string]Want) {
+	t.Helper()
+	w := make(map[string]result, len(want))
+	for name, x := range want {
+		w[name] = result{x.Value, x.Quality}
+	}
+	checkReadings(t, what, rs, w)
+}
