@@ -50,22 +50,25 @@ park_engine:
     rated_power: 30
     feedwater_pressure: 1.6
     fuels: [{point: ng_flow, fuel: natural_gas}, {point: biogas_flow, fuel: biogas}]
-    ref_electrical_efficiency: 0.525
-    ref_heat_efficiency: 0.87
+    overall_efficiency_threshold: 0.75
+    heat_tolerance: 0.02
   boilers:
     - {device: boiler-1, fuel: light_oil, feedwater_pressure: 1.6}
     - {device: boiler-2, fuel: light_oil, feedwater_pressure: 1.6}
-  cems: {device: cems-1, o2_reference: 15}
+  cems: {device: cems-1, o2_reference: 15, o2_max: 19}
   bds: {device: bds-1, bed_volume: 100}
   cascades:
     - {name: t03-t14, from: t03, to: t14, heat_meter: {device: heat-1, uncertainty: 0.05}}
   fuels:
-    - {name: natural_gas, basis: volume, ncv: 35.9, co2_factor: 56.1, sulfur_mg_per_nm3: 10}
-    - {name: biogas, basis: volume, ncv: 21.5, co2_factor: 0, sulfur_from_bds: true}
+    - {name: natural_gas, basis: volume, ncv: 35.9, co2_factor: 56.1, sulfur_mg_per_nm3: 10, ref_electrical_efficiency: 0.53, ref_heat_efficiency: 0.87, ref_source: "configurable default to confirm (Regulation (EU) 2015/2402 Annexes I, II as recalled)"}
+    - {name: biogas, basis: volume, ncv: 21.5, co2_factor: 0, sulfur_from_bds: true, ref_electrical_efficiency: 0.42, ref_heat_efficiency: 0.75, ref_source: "configurable default to confirm (Regulation (EU) 2015/2402 Annexes I, II as recalled)"}
     - {name: light_oil, basis: mass, ncv: 42.6, co2_factor: 74.1, sulfur: 0.001}
     - {name: heavy_oil, basis: mass, ncv: 40.4, co2_factor: 77.4, sulfur: 0.02}
-  baseline: {boilers: 36, efficiency: 0.80, fuel: heavy_oil, grid_co2_factor: 0.581}
-`, o.Park, broker, o.InfluxURL, o.Bucket, tenants.String())
+  baseline:
+    grid_co2_factor: 0.581
+    source: EXAMPLE DATA invented for the reference park, not an energy audit
+    boilers:
+%s`, o.Park, broker, o.InfluxURL, o.Bucket, tenants.String(), replacedBoilers())
 	path := filepath.Join(o.StateDir, "demo-park.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		return nil, err
@@ -75,4 +78,35 @@ park_engine:
 		return nil, err
 	}
 	return parkengine.NewService(cfg, o.Log.With("role", "park"), nil, parkengine.Options{})
+}
+
+// replacedBoilers lists the baseline of the simulated reference park: two
+// replaced boilers per company, the example data of
+// config/examples/park.yaml (invented, labelled as such there).
+func replacedBoilers() string {
+	curveA := "efficiency_curve: [{load: 0.3, efficiency: 0.74}, {load: 0.7, efficiency: 0.83}, {load: 1, efficiency: 0.82}]"
+	curveB := "efficiency_curve: [{load: 0.25, efficiency: 0.70}, {load: 0.6, efficiency: 0.82}, {load: 1, efficiency: 0.84}]"
+	flat := func(e float64) string { return fmt.Sprintf("efficiency: %.2f", e) }
+	rows := []struct {
+		tenant, fuel string
+		caps         [2]float64
+		eff, extra   string
+	}{
+		{"t01", "heavy_oil", [2]float64{2.5, 2.5}, curveA, ""}, {"t02", "heavy_oil", [2]float64{0.7, 0.7}, flat(0.78), ""},
+		{"t03", "heavy_oil", [2]float64{2.0, 2.0}, flat(0.80), ""}, {"t04", "heavy_oil", [2]float64{3.0, 2.0}, flat(0.82), ""},
+		{"t05", "heavy_oil", [2]float64{1.5, 1.5}, flat(0.79), ", sulfur: 0.01"}, {"t06", "heavy_oil", [2]float64{1.2, 1.0}, flat(0.80), ""},
+		{"t07", "heavy_oil", [2]float64{1.5, 1.5}, flat(0.81), ""}, {"t08", "heavy_oil", [2]float64{1.4, 1.4}, flat(0.80), ""},
+		{"t09", "heavy_oil", [2]float64{2.0, 2.0}, flat(0.83), ""}, {"t10", "heavy_oil", [2]float64{2.5, 2.5}, curveB, ""},
+		{"t11", "heavy_oil", [2]float64{1.0, 1.0}, flat(0.78), ""}, {"t12", "heavy_oil", [2]float64{2.0, 1.5}, flat(0.80), ""},
+		{"t13", "light_oil", [2]float64{0.8, 0.8}, flat(0.85), ""}, {"t14", "light_oil", [2]float64{0.5, 0.5}, flat(0.84), ""},
+		{"t15", "light_oil", [2]float64{0.8, 0.8}, flat(0.85), ""}, {"t16", "light_oil", [2]float64{1.2, 1.0}, flat(0.84), ""},
+		{"t17", "light_oil", [2]float64{0.7, 0.7}, flat(0.83), ""}, {"t18", "light_oil", [2]float64{1.0, 1.0}, flat(0.85), ""},
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, c := range r.caps {
+			fmt.Fprintf(&b, "      - {name: %s-b%d, tenant: %s, fuel: %s, capacity: %g, %s%s}\n", r.tenant, i+1, r.tenant, r.fuel, c, r.eff, r.extra)
+		}
+	}
+	return b.String()
 }

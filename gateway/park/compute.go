@@ -1,6 +1,7 @@
 package park
 
 import (
+	"fmt"
 	"math"
 	"strings"
 
@@ -290,11 +291,15 @@ func (c *calc) chp() {
 	c.rate("chp_electric_power_mw", "MW", "chp_electric_energy_mwh", "MWh", "", "", u.electric, 1)
 	c.rate("chp_fuel_power_mw", "MW", "chp_fuel_energy_gj", "GJ", "", "", u.fuelPower, mwhToGJ)
 	c.rate("chp_heat_power_mw", "MW", "chp_heat_gj", "GJ", "", "", u.heat, mwhToGJ)
+	c.rate("chp_hrsg_heat_power_mw", "MW", "chp_hrsg_heat_gj", "GJ", "", "", u.hrsg, mwhToGJ)
 	in := c.need(u.electric, u.fuelPower, u.heat)
 	// All in MW: ratios are the same in MW and in GJ.
 	f, w, q := c.mean(u.fuelPower), c.mean(u.electric), c.mean(u.heat)
+	ratios := []string{"chp_electrical_efficiency", "chp_thermal_efficiency", "chp_total_efficiency", "chp_heat_to_power",
+		"chp_ref_electrical_efficiency", "chp_ref_heat_efficiency", "chp_overall_threshold_met", "chp_pes", "chp_high_efficiency",
+		"chp_fuel_saved_fraction"}
 	if in.ok && f == 0 {
-		for _, n := range []string{"chp_electrical_efficiency", "chp_thermal_efficiency", "chp_total_efficiency", "chp_heat_to_power", "chp_pes", "chp_fuel_saved_fraction"} {
+		for _, n := range ratios {
 			c.na(n, "1", "", "", in, "not running (no fuel)")
 		}
 		if !c.live {
@@ -305,22 +310,45 @@ func (c *calc) chp() {
 		c.putErr("chp_electrical_efficiency", "1", "", "", in, ee, err)
 		et, err := energy.ThermalEfficiency(f, q)
 		c.putErr("chp_thermal_efficiency", "1", "", "", in, et, err)
-		eo, err := energy.TotalEfficiency(f, w, q)
-		c.putErr("chp_total_efficiency", "1", "", "", in, eo, err)
+		eo, eoErr := energy.TotalEfficiency(f, w, q)
+		c.putErr("chp_total_efficiency", "1", "", "", in, eo, eoErr)
 		if in.ok && w == 0 {
 			c.na("chp_heat_to_power", "1", "", "", in, "no electricity")
 		} else {
 			hpr, err := energy.HeatToPowerRatio(q, w)
 			c.putErr("chp_heat_to_power", "1", "", "", in, hpr, err)
 		}
-		pes, err := energy.PrimaryEnergySavings(et, ee, u.refHeat, u.refElec)
-		c.putErr("chp_pes", "1", "", "", in, pes, err)
-		saved, frac, err := energy.FuelSaving(f, w, q, u.refElec, u.refHeat)
+		refE, refH, refErr := c.chpReferences()
+		c.putErr("chp_ref_electrical_efficiency", "1", "", "", in, refE, refErr)
+		c.putErr("chp_ref_heat_efficiency", "1", "", "", in, refH, refErr)
+		met := 0.0
+		if eo >= u.threshold {
+			met = 1
+		}
+		c.putErr("chp_overall_threshold_met", "1", "", "", in, met, eoErr)
+		if in.ok && eoErr == nil && met == 0 {
+			why := fmt.Sprintf("overall efficiency %.4f below the Annex I threshold %g: the non-cogeneration electricity must be split off (Directive 2012/27/EU Annex I(b)), which is not implemented", eo, u.threshold)
+			c.na("chp_pes", "1", "", "", in, why)
+			c.na("chp_high_efficiency", "1", "", "", in, why)
+		} else {
+			pes, err := energy.PrimaryEnergySavings(et, ee, refH, refE)
+			err = firstErr(eoErr, refErr, err)
+			c.putErr("chp_pes", "1", "", "", in, pes, err)
+			high, herr := energy.HighEfficiencyCogeneration(pes, u.rated)
+			hv := 0.0
+			if high {
+				hv = 1
+			}
+			c.putErr("chp_high_efficiency", "1", "", "", in, hv, firstErr(err, herr))
+		}
+		saved, frac, err := energy.FuelSaving(f, w, q, refE, refH)
+		err = firstErr(refErr, err)
 		c.putErr("chp_fuel_saved_fraction", "1", "", "", in, frac, err)
 		if !c.live {
 			c.putErr("chp_fuel_saved_gj", "GJ", "", "", in, saved*mwhToGJ*c.hours, err)
 		}
 	}
+	c.heatCheck()
 	if !c.live {
 		in := c.need(u.electric)
 		lf, err := energy.LoadFactor(c.mean(u.electric)*c.hours, u.rated, c.hours)
@@ -328,20 +356,84 @@ func (c *calc) chp() {
 	}
 }
 
+// chpReferences are the CHP's harmonised reference efficiencies weighted
+// by each fuel's share of the window's fuel energy.
+func (c *calc) chpReferences() (refElec, refHeat float64, err error) {
+	u := c.p.chp
+	refs := make([]energy.FuelReference, len(u.fuels))
+	for i, f := range u.fuels {
+		refs[i] = energy.FuelReference{Energy: max(c.mean(f.ch), 0) * f.fuel.NCV, RefElec: f.fuel.RefElectrical, RefHeat: f.fuel.RefHeat}
+	}
+	return energy.WeightedReferences(refs)
+}
+
+// heatCheck: while the CHP is the only source, the useful heat it raised
+// (above the contract reference) must cover the heat the supplier meter
+// sent out, within the configured tolerance.
+func (c *calc) heatCheck() {
+	p := c.p
+	u := p.chp
+	chs := []chanID{u.heat, p.supplier.power}
+	standby := false
+	for _, b := range p.boilers {
+		chs = append(chs, b.firing)
+		standby = standby || c.mean(b.firing) > 0
+	}
+	in := c.need(chs...)
+	name, mname, unit := "chp_heat_check", "chp_heat_margin_gj", "GJ"
+	if c.live {
+		mname, unit = "chp_heat_margin_mw", "MW"
+	}
+	if in.ok && standby {
+		c.na(name, "1", "", "", in, "standby boilers also supplied the network")
+		c.na(mname, unit, "", "", in, "standby boilers also supplied the network")
+		return
+	}
+	q, s := c.mean(u.heat), c.mean(p.supplier.power)
+	ok := 0.0
+	if q >= s*(1-u.tol) {
+		ok = 1
+	}
+	c.put(name, "1", "", "", in, ok)
+	c.put(mname, unit, "", "", in, c.scale(q-s, mwhToGJ))
+}
+
+// firstErr returns the first non-nil error.
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
 func (c *calc) boilers() {
+	var firing []chanID
+	any := false
 	for _, b := range c.p.boilers {
 		c.rate("boiler_heat_power_mw", "MW", "boiler_heat_gj", "GJ", "device", b.name, b.heat, mwhToGJ)
 		if !c.live {
 			c.rate("", "", "boiler_fuel_energy_gj", "GJ", "device", b.name, b.fuelPower, mwhToGJ)
+			c.put("boiler_firing_fraction", "1", "device", b.name, c.need(b.firing), c.mean(b.firing))
 		}
+		firing = append(firing, b.firing)
+		any = any || c.mean(b.firing) > 0
 		in := c.need(b.heat, b.fuelPower)
 		f := c.mean(b.fuelPower)
 		if in.ok && f == 0 {
 			c.na("boiler_efficiency", "1", "device", b.name, in, "not firing (no fuel)")
 			continue
 		}
-		eta, err := energy.ThermalEfficiency(f, c.mean(b.heat)) // direct method: useful heat / fuel energy
+		eta, err := energy.ThermalEfficiency(f, c.mean(b.heat)) // direct method: heat above feedwater / fuel energy
 		c.putErr("boiler_efficiency", "1", "device", b.name, in, eta, err)
+	}
+	if len(firing) > 0 {
+		v := 0.0
+		if any {
+			v = 1
+		}
+		c.put("standby_boilers", "1", "", "", c.need(firing...), v)
 	}
 }
 
@@ -369,9 +461,9 @@ func (c *calc) shared() {
 	if p.chp != nil {
 		chs = []chanID{p.chp.heat}
 		total := c.mean(p.chp.heat)
-		for _, b := range p.boilers {
-			chs = append(chs, b.heat)
-			total += c.mean(b.heat)
+		for _, b := range p.boilers { // the same basis: above the contract reference
+			chs = append(chs, b.useful)
+			total += c.mean(b.useful)
 		}
 		in := c.need(chs...)
 		if in.ok && total <= 0 {
@@ -432,8 +524,14 @@ func (c *calc) cascades() {
 func (c *calc) sulfurPerUnit(f *config.Fuel) float64 {
 	switch {
 	case f.SulfurFromBDS:
-		// outlet H2S ppm → kmol/Nm3 → kg S/Nm3
-		return c.mean(c.p.bds.outlet) * 1e-6 / emission.MolarVolumeNormal * emission.MolarMassS
+		// Flow-weighted over the window: Σ Q·C_out / Σ Q, each product
+		// taken per sample (kg S/h per Nm3/h = kg S/Nm3). Without any
+		// gas through the BDS, the mean outlet ppm → kmol/Nm3 → kg S/Nm3.
+		b := c.p.bds
+		if q := c.mean(b.flow); q > 0 {
+			return c.mean(b.outletS) / q
+		}
+		return c.mean(b.outlet) * 1e-6 / emission.MolarVolumeNormal * emission.MolarMassS
 	case f.Basis == config.BasisVolume:
 		return f.SulfurMgPerNm3 * 1e-6
 	}
@@ -461,7 +559,7 @@ func (c *calc) fuelSO2(fl []fuelChan) (float64, []chanID, error) {
 	for _, f := range fl {
 		chs = append(chs, f.ch)
 		if f.fuel.SulfurFromBDS {
-			chs = append(chs, c.p.bds.outlet)
+			chs = append(chs, c.p.bds.outlet, c.p.bds.flow, c.p.bds.outletS)
 		}
 		sKg := max(c.mean(f.ch), 0) * c.sulfurPerUnit(f.fuel) // kg S/h
 		v, err := emission.SO2FromFuelSulfur(sKg, 1, *f.fuel.SulfurToSO2)
@@ -497,7 +595,7 @@ func (c *calc) emissions() {
 	if b := p.bds; b != nil {
 		c.rate("bds_h2s_removed_kg_h", "kg/h", "bds_h2s_removed_kg", "kg", "", "", b.removed, 1)
 		if !c.live {
-			c.rate("", "", "bds_so2_avoided_kg", "kg", "", "", b.avoided, 1)
+			c.bdsAvoided()
 		}
 		c.put("bds_removal_efficiency_pct", "%", "", "", c.need(b.re), c.mean(b.re))
 	}
@@ -518,73 +616,142 @@ func (c *calc) fuelCO2(fl []fuelChan) (float64, []chanID, error) {
 	return co2, chs, nil
 }
 
-// reductions: baseline (replaced boilers making the tenants' heat, grid
-// making the CHP's power) minus project (CHP and standby boiler fuels, the
-// CHP stack's SO2) for the hour.
+// bdsAvoided credits the SO2 the BDS avoided only for the biogas the CHP
+// burned: avoided = min(Σ avoided, B·Σ avoided/Σ Q), with Σ avoided and
+// Σ Q the BDS's per-sample SO2 avoided and gas flow and B the biogas the
+// CHP's flow points metered. Biogas flared while the CHP is down avoids
+// nothing: its H2S would not have reached a stack the baseline counts.
+func (c *calc) bdsAvoided() {
+	p := c.p
+	b := p.bds
+	var burn []chanID
+	if p.chp != nil {
+		for _, f := range p.chp.fuels {
+			if f.fuel.SulfurFromBDS {
+				burn = append(burn, f.ch)
+			}
+		}
+	}
+	in := c.need(append([]chanID{b.avoided, b.flow}, burn...)...)
+	if len(burn) == 0 {
+		c.na("bds_so2_avoided_kg", "kg", "", "", in, "no CHP fuel point burns the BDS's gas (fuels[].sulfur_from_bds)")
+		return
+	}
+	burned := 0.0
+	for _, ch := range burn {
+		burned += max(c.mean(ch), 0)
+	}
+	avoided, flow := c.mean(b.avoided), c.mean(b.flow)
+	v := 0.0
+	if flow > 0 {
+		v = min(avoided, burned*avoided/flow)
+	}
+	c.put("bds_so2_avoided_kg", "kg", "", "", in, max(v, 0)*c.hours)
+}
+
+// reductions: baseline (each tenant's replaced boilers making its heat,
+// grid making the CHP's power) minus project (CHP and standby boiler
+// fuels, the CHP stack's SO2) for the hour, for the park and per tenant.
+// A tenant's project share is the heat part of the CHP's emissions plus
+// the standby boilers', split by the tenants' delivered heat; the CHP's
+// emissions are split between heat and power in proportion to the fuel
+// separate production would need for each (Q/Ref Hη against W/Ref Eη).
 func (c *calc) reductions() {
 	p := c.p
+	u := p.chp
+	h := c.hours
 	var chs []chanID
-	heat := 0.0
-	for _, t := range p.tenants {
+	var baseCO2, baseSO2, heatSum float64
+	tenHeat := make([]float64, len(p.tenants))
+	tenBase := make([]emission.Emissions, len(p.tenants))
+	for i, t := range p.tenants {
 		chs = append(chs, t.steam.power)
-		heat += c.mean(t.steam.power) * mwhToGJ * c.hours
+		tenHeat[i] = max(c.mean(t.steam.power), 0) * mwhToGJ * h
+		heatSum += tenHeat[i]
+		if t.base == nil {
+			continue
+		}
+		b := t.base
+		in := c.need(b.credited)
+		chs = append(chs, b.credited)
+		tenBase[i] = emission.Emissions{CO2: c.mean(b.co2) * h, SO2: c.mean(b.so2) * h}
+		baseCO2 += tenBase[i].CO2
+		baseSO2 += tenBase[i].SO2
+		c.put("baseline_heat_gj", "GJ", "tenant", t.name, in, c.mean(b.credited)*mwhToGJ*h)
+		c.put("baseline_uncredited_heat_gj", "GJ", "tenant", t.name, in, c.mean(b.excess)*mwhToGJ*h)
+		c.put("baseline_co2_t", "t", "tenant", t.name, in, tenBase[i].CO2)
+		c.put("baseline_so2_t", "t", "tenant", t.name, in, tenBase[i].SO2)
 	}
-	chs = append(chs, p.chp.electric)
-	grid := max(c.mean(p.chp.electric), 0) * c.hours
-	bf := p.baseFuel
-	base, err := emission.BaselineEmissions(emission.Baseline{
-		Boilers: []emission.ReplacedBoiler{{
-			UsefulHeat: max(heat, 0), Efficiency: p.baseline.Efficiency, NCV: bf.NCV, EFCO2: bf.CO2Factor,
-			Sulfur: bf.Sulfur, SulfurToSO2: *bf.SulfurToSO2,
-		}},
-		GridElectricity: grid, GridEF: p.baseline.GridCO2Factor,
-	})
+	chs = append(chs, u.electric)
+	grid, err := emission.BaselineEmissions(emission.Baseline{GridElectricity: max(c.mean(u.electric), 0) * h, GridEF: p.baseline.GridCO2Factor})
+	base := emission.Emissions{CO2: baseCO2 + grid.CO2, SO2: baseSO2}
 	inBase := c.need(chs...)
 	c.putErr("baseline_co2_t", "t", "", "", inBase, base.CO2, err)
 	c.putErr("baseline_so2_t", "t", "", "", inBase, base.SO2, err)
 	baseErr := err
 
-	fl := c.fuelFlows()
-	var fuels []emission.ProjectFuel
+	// Project: the CHP (its stack SO2 from the CEMS, else from its fuels'
+	// sulphur) and the standby boilers (their fuel's sulphur).
 	var pchs []chanID
-	for _, f := range fl {
+	var chpFuels, boilerFuels []emission.ProjectFuel
+	for _, f := range u.fuels {
 		pchs = append(pchs, f.ch)
-		fuels = append(fuels, emission.ProjectFuel{Quantity: max(c.mean(f.ch), 0) * c.hours, NCV: f.fuel.NCV / 1000, EFCO2: f.fuel.CO2Factor})
+		chpFuels = append(chpFuels, emission.ProjectFuel{Quantity: max(c.mean(f.ch), 0) * h, NCV: f.fuel.NCV / 1000, EFCO2: f.fuel.CO2Factor})
 	}
-	// SO2: the CHP stack as the CEMS measured it, the boilers from their
-	// fuel's sulphur; without a CEMS, every fuel's sulphur.
-	var so2kg float64
+	var bfl []fuelChan
+	for _, b := range p.boilers {
+		bfl = append(bfl, fuelChan{fuel: b.fuel, ch: b.fuelFlow})
+		pchs = append(pchs, b.fuelFlow)
+		boilerFuels = append(boilerFuels, emission.ProjectFuel{Quantity: max(c.mean(b.fuelFlow), 0) * h, NCV: b.fuel.NCV / 1000, EFCO2: b.fuel.CO2Factor})
+	}
+	var chpSO2 float64 // kg/h
 	var serr error
 	if p.cems != nil {
 		pchs = append(pchs, p.cems.so2Mass)
-		so2kg = max(c.mean(p.cems.so2Mass), 0)
-		var bfl []fuelChan
-		for _, b := range p.boilers {
-			bfl = append(bfl, fuelChan{fuel: b.fuel, ch: b.fuelFlow})
-		}
-		v, _, e := c.fuelSO2(bfl)
-		so2kg, serr = so2kg+v, e
+		chpSO2 = max(c.mean(p.cems.so2Mass), 0)
 	} else {
 		var more []chanID
-		so2kg, more, serr = c.fuelSO2(fl)
+		chpSO2, more, serr = c.fuelSO2(u.fuels)
 		pchs = append(pchs, more...)
 	}
-	proj, err := emission.ProjectEmissions(emission.Project{Fuels: fuels, SO2Measured: so2kg * c.hours / 1000})
-	if err == nil {
-		err = serr
-	}
+	boilSO2, _, e := c.fuelSO2(bfl)
+	serr = firstErr(serr, e)
+	chpE, e1 := emission.ProjectEmissions(emission.Project{Fuels: chpFuels, SO2Measured: chpSO2 * h / 1000})
+	boilE, e2 := emission.ProjectEmissions(emission.Project{Fuels: boilerFuels, SO2Measured: boilSO2 * h / 1000})
+	err = firstErr(e1, e2, serr)
+	proj := emission.Emissions{CO2: chpE.CO2 + boilE.CO2, SO2: chpE.SO2 + boilE.SO2}
 	inProj := c.need(pchs...)
 	c.putErr("project_co2_t", "t", "", "", inProj, proj.CO2, err)
 	c.putErr("project_so2_t", "t", "", "", inProj, proj.SO2, err)
 
-	inAll := c.need(append(chs, pchs...)...)
-	var red emission.Emissions
-	if err == nil {
-		err = baseErr
-	}
-	if err == nil {
-		red, err = emission.Reduction(base, proj, emission.Emissions{})
-	}
+	inAll := c.need(append(append(chs, pchs...), u.heat, u.fuelPower)...)
+	red, rerr := emission.Reduction(base, proj, emission.Emissions{})
+	err = firstErr(err, baseErr, rerr)
 	c.putErr("reduction_co2_t", "t", "", "", inAll, red.CO2, err)
 	c.putErr("reduction_so2_t", "t", "", "", inAll, red.SO2, err)
+
+	// Heat share of the CHP's emissions, then each tenant's share of the
+	// heat's.
+	alloc := 1.0 // no CHP output: whatever it emitted goes with the heat
+	refE, refH, aerr := c.chpReferences()
+	if q, w := max(c.mean(u.heat), 0), max(c.mean(u.electric), 0); aerr == nil && q+w > 0 {
+		alloc = (q / refH) / (q/refH + w/refE)
+	} else if aerr != nil && c.mean(u.fuelPower) <= 0 {
+		aerr = nil // not running: nothing to allocate
+	}
+	c.putErr("chp_heat_allocation", "1", "", "", inAll, alloc, aerr)
+	err = firstErr(err, aerr)
+	heatProj := emission.Emissions{CO2: alloc*chpE.CO2 + boilE.CO2, SO2: alloc*chpE.SO2 + boilE.SO2}
+	for i, t := range p.tenants {
+		share := 0.0
+		if heatSum > 0 {
+			share = tenHeat[i] / heatSum
+		}
+		tp := emission.Emissions{CO2: heatProj.CO2 * share, SO2: heatProj.SO2 * share}
+		c.putErr("project_co2_t", "t", "tenant", t.name, inAll, tp.CO2, err)
+		c.putErr("project_so2_t", "t", "tenant", t.name, inAll, tp.SO2, err)
+		tr, terr := emission.Reduction(tenBase[i], tp, emission.Emissions{})
+		c.putErr("reduction_co2_t", "t", "tenant", t.name, inAll, tr.CO2, firstErr(err, terr))
+		c.putErr("reduction_so2_t", "t", "tenant", t.name, inAll, tr.SO2, firstErr(err, terr))
+	}
 }

@@ -311,6 +311,9 @@ func (e *Engine) closeHour(w *window) Hour {
 		e.cum.hours++
 		var co2, so2 *Metric
 		for i := range c.out {
+			if c.out[i].Entity != "" {
+				continue // per-tenant values; the park's are summed
+			}
 			switch c.out[i].Name {
 			case "reduction_co2_t":
 				co2 = &c.out[i]

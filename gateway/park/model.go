@@ -47,6 +47,14 @@ type tenantPlan struct {
 	power        chanID // MW electric
 	own          meterChans
 	hasOwn       bool
+	base         *tenantBaseline // nil: no replaced boilers, no baseline
+}
+
+// tenantBaseline are the channels of a tenant's baseline, computed per
+// steam-meter sample from its replaced boilers (emission.CompanyBaseline).
+type tenantBaseline struct {
+	boilers                    []emission.CompanyBoiler
+	credited, excess, co2, so2 chanID // MW, MW, t/h, t/h
 }
 
 type fuelChan struct {
@@ -57,22 +65,27 @@ type fuelChan struct {
 
 type chpPlan struct {
 	name                      string
-	electric, fuelPower, heat chanID // MW
+	electric, fuelPower, heat chanID // MW; heat above the contract reference
+	hrsg                      chanID // MW, heat raised above the feedwater
 	fuels                     []fuelChan
-	rated, refElec, refHeat   float64
+	rated, threshold, tol     float64
 	feedwaterP                float64
 }
 
 type boilerPlan struct {
 	name                      string
-	heat, fuelPower, fuelFlow chanID // MW, MW, kg/h
+	heat, fuelPower, fuelFlow chanID // MW above the feedwater, MW, kg/h
+	useful                    chanID // MW above the contract reference
+	firing                    chanID // 1 while fuel flows, else 0
 	fuel                      *config.Fuel
 	feedwaterP                float64
 }
 
 type cemsPlan struct{ so2Mass, so2Ref chanID } // kg/h, mg/Nm3 at reference O2
 
-type bdsPlan struct{ removed, avoided, re, outlet chanID } // kg/h, kg/h, %, ppm
+// bdsPlan: kg/h H2S, kg/h SO2, %, ppm, Nm3/h, kg/h of sulphur leaving with
+// the treated gas.
+type bdsPlan struct{ removed, avoided, re, outlet, flow, outletS chanID }
 
 type cascadePlan struct {
 	name     string
@@ -97,7 +110,6 @@ type plan struct {
 	bds      *bdsPlan
 	cascades []cascadePlan
 	baseline *config.Baseline
-	baseFuel *config.Fuel
 }
 
 func (p *plan) channel(name string) chanID {
@@ -119,6 +131,9 @@ func compile(cfg *config.ParkEngine) (*plan, error) {
 		return nil, fmt.Errorf("park: contract reference state: %w", err)
 	}
 	p := &plan{cfg: cfg, hRef: hRef, roles: map[string][]*role{}, rated: cfg.Supplier.RatedFlow, baseline: cfg.Baseline}
+	if cfg.CHP != nil && cfg.Baseline != nil && len(cfg.Baseline.Boilers) == 0 {
+		return nil, errors.New("park: baseline without replaced boilers")
+	}
 	fuels := map[string]*config.Fuel{}
 	for i := range cfg.Fuels {
 		fuels[cfg.Fuels[i].Name] = &cfg.Fuels[i]
@@ -161,9 +176,33 @@ func compile(cfg *config.ParkEngine) (*plan, error) {
 		p.bds = p.bdsUnit(b)
 	}
 	if b := cfg.Baseline; b != nil {
-		p.baseFuel = fuels[b.Fuel]
-		if p.baseFuel == nil || p.baseFuel.Basis != config.BasisMass {
-			return nil, fmt.Errorf("park: baseline fuel %q must be a mass-basis fuel", b.Fuel)
+		for i, bo := range b.Boilers {
+			f := fuels[bo.Fuel]
+			if f == nil || f.Basis != config.BasisMass {
+				return nil, fmt.Errorf("park: baseline.boilers[%d]: fuel %q must be a mass-basis fuel", i, bo.Fuel)
+			}
+			ti, ok := tenantIdx[bo.Tenant]
+			if !ok {
+				return nil, fmt.Errorf("park: baseline.boilers[%d]: unknown tenant %q", i, bo.Tenant)
+			}
+			cb := emission.CompanyBoiler{Capacity: bo.Capacity, Efficiency: bo.Efficiency, NCV: f.NCV, EFCO2: f.CO2Factor,
+				Sulfur: f.Sulfur, SulfurToSO2: *f.SulfurToSO2}
+			for _, pt := range bo.EfficiencyCurve {
+				cb.Curve = append(cb.Curve, emission.LoadEfficiency{Load: pt.Load, Efficiency: pt.Efficiency})
+			}
+			if bo.Sulfur != nil {
+				cb.Sulfur = *bo.Sulfur
+			}
+			t := &p.tenants[ti]
+			if t.base == nil {
+				t.base = &tenantBaseline{}
+			}
+			t.base.boilers = append(t.base.boilers, cb)
+		}
+		for i := range p.tenants {
+			if p.tenants[i].base != nil {
+				p.tenantBaseline(&p.tenants[i])
+			}
 		}
 	}
 	return p, nil
@@ -246,6 +285,53 @@ func (p *plan) steamMeter(gateway, device string, unc float64) meterChans {
 	return m
 }
 
+// tenantBaseline adds a tenant's baseline channels, computed from each
+// sample of its steam meter's thermal power.
+func (p *plan) tenantBaseline(t *tenantPlan) {
+	b := t.base
+	b.credited = p.channel(t.name + ".baseline_heat")
+	b.excess = p.channel(t.name + ".baseline_excess_heat")
+	b.co2 = p.channel(t.name + ".baseline_co2")
+	b.so2 = p.channel(t.name + ".baseline_so2")
+	dev := p.cfg.Tenants[p.tenantIndex(t.name)].SteamMeter
+	var r *role
+	for _, c := range p.roles[dev.Device] {
+		if c.gateway == dev.Gateway {
+			r = c
+		}
+	}
+	inner, power := r.fn, t.steam.power
+	r.fn = func(pts points, out []sample) []sample {
+		n := len(out)
+		out = inner(pts, out)
+		var pw sample
+		for _, s := range out[n:] {
+			if s.ch == power {
+				pw = s
+			}
+		}
+		var rate emission.CompanyRate
+		why := pw.bad
+		if why == "" {
+			var err error
+			if rate, err = emission.CompanyBaseline(max(pw.v, 0), b.boilers); err != nil {
+				why = "baseline: " + err.Error()
+			}
+		}
+		return append(out, sample{ch: b.credited, v: rate.Credited, bad: why}, sample{ch: b.excess, v: rate.Excess, bad: why},
+			sample{ch: b.co2, v: rate.CO2, bad: why}, sample{ch: b.so2, v: rate.SO2, bad: why})
+	}
+}
+
+func (p *plan) tenantIndex(name string) int {
+	for i, t := range p.cfg.Tenants {
+		if t.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // kwMeter is a power or heat meter reporting point in kW; its channel is
 // in MW.
 func (p *plan) kwMeter(gateway, device, point string) chanID {
@@ -265,46 +351,54 @@ func flowUnit(f *config.Fuel) string {
 	return "kg/h"
 }
 
-// heatOutput is the useful heat (MW) of a steam generator: m·(h_s − h_fw)
-// with h_s at the live-steam (p, T) and h_fw at the feedwater temperature
-// and configured pressure. A generator that raises no steam delivers 0
-// whatever its transmitters read (a vented or standby drum may sit on the
-// saturation line).
-func heatOutput(pts points, fwP float64) (float64, string) {
+// heatOutput is the heat (MW) a steam generator raises, on two bases:
+// above its feedwater, m·(h_s − h_fw) with h_fw at the feedwater
+// temperature and configured pressure (the direct-method boiler
+// efficiency's basis), and above the contract reference, m·(h_s − h_ref)
+// (the basis of every delivery meter, so the useful heat the plant puts
+// into the network; docs/metrics.md#chp). A generator that raises no steam
+// delivers 0 whatever its transmitters read (a vented or standby drum may
+// sit on the saturation line).
+func heatOutput(pts points, fwP, hRef float64) (fw, ref float64, why string) {
 	m, r1 := pts.get("steam_flow", "t/h")
 	ps, r2 := pts.get("steam_pressure", "MPa")
 	ts, r3 := pts.get("steam_temperature", "degC")
 	tf, r4 := pts.get("feedwater_temperature", "degC")
 	if why := first(r1, r2, r3, r4); why != "" {
-		return 0, why
+		return 0, 0, why
 	}
 	if m < 0 {
-		return 0, "steam_flow: negative"
+		return 0, 0, "steam_flow: negative"
 	}
 	if m == 0 {
-		return 0, ""
+		return 0, 0, ""
 	}
 	hs, why := enthalpy(ps, ts, "steam_pressure/steam_temperature")
 	if why != "" {
-		return 0, why
+		return 0, 0, why
 	}
 	hf, why := enthalpy(fwP, tf, "feedwater_temperature")
 	if why != "" {
-		return 0, why
+		return 0, 0, why
 	}
-	q, err := steam.ThermalPower(m, hs, hf)
+	fw, err := steam.ThermalPower(m, hs, hf)
 	if err != nil {
-		return 0, errReason("heat", err)
+		return 0, 0, errReason("heat", err)
 	}
-	return q, ""
+	ref, err = steam.ThermalPower(m, hs, hRef)
+	if err != nil {
+		return 0, 0, errReason("heat", err)
+	}
+	return fw, ref, ""
 }
 
 func (p *plan) chpUnit(c *config.CHPUnit, fuels map[string]*config.Fuel) *chpPlan {
 	u := &chpPlan{
-		name: c.Device, rated: c.RatedPower, refElec: c.RefElectrical, refHeat: c.RefHeat, feedwaterP: c.FeedwaterPressure,
+		name: c.Device, rated: c.RatedPower, threshold: c.OverallThreshold, tol: c.HeatTolerance, feedwaterP: c.FeedwaterPressure,
 		electric: p.channel(c.Device + ".electric_power"), fuelPower: p.channel(c.Device + ".fuel_power"),
-		heat: p.channel(c.Device + ".heat_output"),
+		heat: p.channel(c.Device + ".useful_heat"), hrsg: p.channel(c.Device + ".hrsg_heat"),
 	}
+	hRef := p.hRef
 	for _, fp := range c.Fuels {
 		u.fuels = append(u.fuels, fuelChan{point: fp.Point, fuel: fuels[fp.Fuel], ch: p.channel(c.Device + "." + fp.Point)})
 	}
@@ -323,8 +417,8 @@ func (p *plan) chpUnit(c *config.CHPUnit, fuels map[string]*config.Fuel) *chpPla
 			fuelMW += v * f.fuel.NCV / 3600 // (Nm3/h or kg/h)·(MJ/Nm3 or MJ/kg) → MJ/h → MW
 		}
 		out = append(out, sample{ch: u.fuelPower, v: fuelMW, bad: fuelWhy})
-		q, why := heatOutput(pts, u.feedwaterP)
-		return append(out, sample{ch: u.heat, v: q, bad: why})
+		fw, ref, why := heatOutput(pts, u.feedwaterP, hRef)
+		return append(out, sample{ch: u.heat, v: ref, bad: why}, sample{ch: u.hrsg, v: fw, bad: why})
 	})
 	return u
 }
@@ -333,16 +427,22 @@ func (p *plan) boiler(b config.BoilerUnit, fuel *config.Fuel) boilerPlan {
 	u := boilerPlan{
 		name: b.Device, fuel: fuel, feedwaterP: b.FeedwaterPressure,
 		heat: p.channel(b.Device + ".heat_output"), fuelPower: p.channel(b.Device + ".fuel_power"),
-		fuelFlow: p.channel(b.Device + ".fuel_flow"),
+		fuelFlow: p.channel(b.Device + ".fuel_flow"), useful: p.channel(b.Device + ".useful_heat"),
+		firing: p.channel(b.Device + ".firing"),
 	}
+	hRef := p.hRef
 	p.addRole(b.Gateway, b.Device, func(pts points, out []sample) []sample {
-		q, why := heatOutput(pts, u.feedwaterP)
-		out = append(out, sample{ch: u.heat, v: q, bad: why})
+		fw, ref, why := heatOutput(pts, u.feedwaterP, hRef)
+		out = append(out, sample{ch: u.heat, v: fw, bad: why}, sample{ch: u.useful, v: ref, bad: why})
 		f, why := pts.get("fuel_flow", "kg/h")
 		if why == "" && f < 0 {
 			why = "fuel_flow: negative"
 		}
-		out = append(out, sample{ch: u.fuelFlow, v: f, bad: why})
+		firing := 0.0
+		if f > 0 {
+			firing = 1
+		}
+		out = append(out, sample{ch: u.fuelFlow, v: f, bad: why}, sample{ch: u.firing, v: firing, bad: why})
 		return append(out, sample{ch: u.fuelPower, v: f * u.fuel.NCV / 3600, bad: why})
 	})
 	return u
@@ -350,7 +450,7 @@ func (p *plan) boiler(b config.BoilerUnit, fuel *config.Fuel) boilerPlan {
 
 func (p *plan) cemsUnit(c *config.CEMSUnit) *cemsPlan {
 	u := &cemsPlan{so2Mass: p.channel(c.Device + ".so2_mass"), so2Ref: p.channel(c.Device + ".so2_o2ref")}
-	ref := c.O2Reference
+	ref, o2Max := c.O2Reference, c.O2Max
 	p.addRole(c.Gateway, c.Device, func(pts points, out []sample) []sample {
 		so2, r1 := pts.get("so2", "mg/Nm3")
 		q, r2 := pts.get("flue_gas_flow_dry", "Nm3/h")
@@ -366,8 +466,9 @@ func (p *plan) cemsUnit(c *config.CEMSUnit) *cemsPlan {
 		out = append(out, sample{ch: u.so2Mass, v: mass, bad: why})
 		why = first(r1, r3)
 		if why == "" {
-			var err error
-			if norm, err = emission.O2Normalised(so2, o2, ref); err != nil {
+			if err := emission.CheckO2ForNormalisation(o2, o2Max); err != nil {
+				why = fmt.Sprintf("o2: above %g %% (unit off or air in-leak), not normalised", o2Max)
+			} else if norm, err = emission.O2Normalised(so2, o2, ref); err != nil {
 				why = "so2/o2: invalid input"
 			}
 		}
@@ -380,6 +481,7 @@ func (p *plan) bdsUnit(b *config.BDSUnit) *bdsPlan {
 	u := &bdsPlan{
 		removed: p.channel(b.Device + ".h2s_removed"), avoided: p.channel(b.Device + ".so2_avoided"),
 		re: p.channel(b.Device + ".removal_efficiency"), outlet: p.channel(b.Device + ".outlet_h2s"),
+		flow: p.channel(b.Device + ".gas_flow"), outletS: p.channel(b.Device + ".outlet_sulfur"),
 	}
 	vol := b.BedVolume
 	p.addRole(b.Gateway, b.Device, func(pts points, out []sample) []sample {
@@ -387,6 +489,14 @@ func (p *plan) bdsUnit(b *config.BDSUnit) *bdsPlan {
 		in, r2 := pts.get("inlet_h2s", "ppm")
 		o, r3 := pts.get("outlet_h2s", "ppm")
 		out = append(out, sample{ch: u.outlet, v: o, bad: r3})
+		sWhy := first(r1, r3)
+		if sWhy == "" && (q < 0 || o < 0) {
+			sWhy = "gas_flow/outlet_h2s: negative"
+		}
+		// Sulphur leaving with the treated gas, per sample: Q·ppm·10⁻⁶
+		// Nm3/h of H2S → kmol/h (/22.414) → kg S/h (×32.06).
+		out = append(out, sample{ch: u.flow, v: q, bad: sWhy},
+			sample{ch: u.outletS, v: q * o * 1e-6 / emission.MolarVolumeNormal * emission.MolarMassS, bad: sWhy})
 		why := first(r1, r2, r3)
 		var perf emission.BDSPerformance
 		reWhy := why

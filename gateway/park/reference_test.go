@@ -43,6 +43,11 @@ var refMetrics = [][2]string{
 	{"balance_loss_t", ""}, {"balance_uncertainty_t", ""}, {"balance_alarm", ""}, {"network_loss_gj", ""},
 	{"chp_electrical_efficiency", ""}, {"chp_thermal_efficiency", ""}, {"chp_pes", ""},
 	{"so2_cems_kg", ""}, {"co2_fuel_t", ""}, {"reduction_co2_t", ""}, {"reduction_so2_t", ""},
+	{"chp_heat_check", ""}, {"chp_heat_margin_gj", ""},
+	{"chp_ref_electrical_efficiency", ""}, {"chp_ref_heat_efficiency", ""}, {"chp_heat_allocation", ""},
+	{"baseline_co2_t", "t01"}, {"baseline_co2_t", "t02"}, {"baseline_uncredited_heat_gj", "t02"},
+	{"baseline_so2_t", "t05"}, {"baseline_co2_t", "t10"},
+	{"reduction_co2_t", "t07"}, {"reduction_so2_t", "t07"},
 }
 
 // exportRow appends a batch's reference points as a CSV row: ts_ms,

@@ -21,19 +21,31 @@ minute is valid):
   * steam thermal power P = m (h(p, T) - h_ref) / 3600 MW, h from IAPWS-IF97
     (regions 1 and 2, implemented below from the release's coefficients),
     h_ref = h(0.101325 MPa, 20 degC); energy E = mean(P) * 3.6 GJ;
-  * CHP useful heat Q = m (h(p_s, T_s) - h(1.6 MPa, T_fw)) / 3600 MW (0 when
-    m = 0); fuel power F = (ng * 35.9 + biogas * 21.5) / 3600 MW;
-    eta_e = mean(W)/mean(F), eta_th = mean(Q)/mean(F),
-    PES = 1 - 1/(eta_th/0.87 + eta_e/0.525);
+  * CHP useful heat Q = m (h(p_s, T_s) - h_ref) / 3600 MW, on the basis of
+    the delivery meters (0 when m = 0); fuel power F = (ng * 35.9 +
+    biogas * 21.5) / 3600 MW; eta_e = mean(W)/mean(F), eta_th =
+    mean(Q)/mean(F); reference efficiencies weighted by fuel energy,
+    Ref E = (F_ng 0.53 + F_bg 0.42)/F, Ref H = (F_ng 0.87 + F_bg 0.75)/F;
+    PES = 1 - 1/(eta_th/Ref H + eta_e/Ref E) (the overall efficiency is
+    above the 0.75 threshold in these hours);
+  * heat check: Q * 3.6 >= E_s (1 - 0.02), margin Q * 3.6 - E_s GJ;
   * balance: loss = M_s - sum(M_i), U = sqrt((0.015 M_s)^2 + sum((0.025 M_i)^2)),
     alarm = |loss - 0.03 M_s| > U; network loss = E_s - sum(E_i);
   * SO2 from the CEMS: mean(so2 * flow / 1e6) kg;
   * CO2 from fuel: ng * 35.9/1000 GJ * 56.1 kg/GJ (biogas biogenic, 0) plus
     boiler oil kg * 42.6/1000 * 74.1, in t;
-  * reductions: baseline heat HG = sum of tenant energies (GJ); baseline
-    CO2 = HG/0.80 * 77.4/1000 + W(MWh) * 0.581; baseline SO2 =
-    2 * 0.02 * HG/0.80/40.4; project CO2 = CO2 from fuel; project SO2 =
-    CEMS SO2 + 2 * 0.001 * boiler oil (t); reduction = baseline - project.
+  * baseline per tenant, per steam-meter sample: the tenant's replaced
+    boilers (BOILERS below) share its heat P in proportion to capacity,
+    load L = min(P/sum C, 1), excess P - min(P, sum C) not credited, each
+    boiler burns C L 3.6/eta(L) GJ in an hour (eta from its curve,
+    interpolated linearly, else flat); CO2 = fuel * EF/1000 t/h, SO2 =
+    2 S fuel/NCV t/h; hourly = mean rate * 1 h; park baseline CO2 = sum of
+    tenants + W(MWh) * 0.581;
+  * project CO2 = CO2 from fuel; project SO2 = CEMS SO2 + 2 * 0.001 *
+    boiler oil (t); reduction = baseline - project;
+  * per tenant: the CHP's emissions go to heat in the share
+    a = (Q/Ref H)/(Q/Ref H + W/Ref E), the heat's to each tenant by its
+    share of the tenants' energy; reduction = tenant baseline - share.
 The constants are those of config/examples/park.yaml.
 """
 import csv
@@ -114,9 +126,55 @@ H_REF = h(0.101325, 20.0)
 U_SUPPLIER, U_TENANT, EXPECTED_LOSS = 0.015, 0.025, 0.03
 NG_NCV, NG_EF, BIOGAS_NCV = 35.9, 56.1, 21.5
 OIL_NCV, OIL_EF, OIL_S = 42.6, 74.1, 0.001
-FW_P, REF_E, REF_H = 1.6, 0.525, 0.87
-BASE_ETA, BASE_NCV, BASE_EF, BASE_S, GRID_EF = 0.80, 40.4, 77.4, 0.02, 0.581
+REF_E = {"ng": 0.53, "bg": 0.42}
+REF_H = {"ng": 0.87, "bg": 0.75}
+HEAT_TOL = 0.02
+GRID_EF = 0.581
 TENANTS = ["t%02d" % i for i in range(1, 19)]
+# Fuels of the replaced boilers: NCV GJ/t, EF kg/GJ, S mass fraction.
+FUELS = {"heavy_oil": (40.4, 77.4, 0.02), "light_oil": (42.6, 74.1, 0.001)}
+CURVE_A = [(0.3, 0.74), (0.7, 0.83), (1.0, 0.82)]
+CURVE_B = [(0.25, 0.70), (0.6, 0.82), (1.0, 0.84)]
+# tenant: (fuel, [capacities MW], efficiency or curve, sulphur override)
+BOILERS = {
+    "t01": ("heavy_oil", [2.5, 2.5], CURVE_A, None), "t02": ("heavy_oil", [0.7, 0.7], 0.78, None),
+    "t03": ("heavy_oil", [2.0, 2.0], 0.80, None), "t04": ("heavy_oil", [3.0, 2.0], 0.82, None),
+    "t05": ("heavy_oil", [1.5, 1.5], 0.79, 0.01), "t06": ("heavy_oil", [1.2, 1.0], 0.80, None),
+    "t07": ("heavy_oil", [1.5, 1.5], 0.81, None), "t08": ("heavy_oil", [1.4, 1.4], 0.80, None),
+    "t09": ("heavy_oil", [2.0, 2.0], 0.83, None), "t10": ("heavy_oil", [2.5, 2.5], CURVE_B, None),
+    "t11": ("heavy_oil", [1.0, 1.0], 0.78, None), "t12": ("heavy_oil", [2.0, 1.5], 0.80, None),
+    "t13": ("light_oil", [0.8, 0.8], 0.85, None), "t14": ("light_oil", [0.5, 0.5], 0.84, None),
+    "t15": ("light_oil", [0.8, 0.8], 0.85, None), "t16": ("light_oil", [1.2, 1.0], 0.84, None),
+    "t17": ("light_oil", [0.7, 0.7], 0.83, None), "t18": ("light_oil", [1.0, 1.0], 0.85, None),
+}
+
+
+def eta_at(eff, load):
+    """Efficiency at load: flat, or the curve interpolated and held at its ends."""
+    if not isinstance(eff, list):
+        return eff
+    if load <= eff[0][0]:
+        return eff[0][1]
+    for (l0, e0), (l1, e1) in zip(eff, eff[1:]):
+        if load <= l1:
+            return e0 + (e1 - e0) * (load - l0) / (l1 - l0)
+    return eff[-1][1]
+
+
+def baseline(tenant, p):
+    """Credited MW, excess MW, CO2 t/h, SO2 t/h of a tenant taking p MW."""
+    fuel, caps, eff, s_over = BOILERS[tenant]
+    ncv, ef, s = FUELS[fuel]
+    if s_over is not None:
+        s = s_over
+    cap = sum(caps)
+    load = min(p / cap, 1.0)
+    co2 = so2 = 0.0
+    for c in caps:
+        gj = c * load * 3.6 / eta_at(eff, load)
+        co2 += gj * ef / 1000
+        so2 += 2 * s * (gj / ncv)
+    return min(p, cap), p - min(p, cap), co2, so2
 
 
 def main(path):
@@ -135,14 +193,20 @@ def main(path):
 
         if dev.startswith("steam-"):
             m, p, t = vals
+            pw = m * (h(p, t) - H_REF) / 3600
             add(dev + ".mass", m)
-            add(dev + ".power", m * (h(p, t) - H_REF) / 3600)
+            add(dev + ".power", pw)
+            tenant = dev[len("steam-"):]
+            if tenant in BOILERS:
+                for key, v in zip(("credited", "excess", "co2", "so2"), baseline(tenant, max(pw, 0.0))):
+                    add(tenant + ".base_" + key, v)
         elif dev == "chp-1":
             w, ng, bg, m, ps, ts_c, tfw = vals
             add("chp.w", w)
             add("chp.ng", ng)
+            add("chp.bg", bg)
             add("chp.f", (ng * NG_NCV + bg * BIOGAS_NCV) / 3600)
-            add("chp.q", 0.0 if m == 0 else m * (h(ps, ts_c) - h(FW_P, tfw)) / 3600)
+            add("chp.q", 0.0 if m == 0 else m * (h(ps, ts_c) - H_REF) / 3600)
         elif dev == "cems-1":
             so2, q = vals
             add("cems.so2", so2 * q / 1e6)
@@ -168,14 +232,30 @@ def main(path):
         alarm = 1.0 if abs(loss - EXPECTED_LOSS * ms) > u else 0.0
         W, F, Q = mean("chp.w"), mean("chp.f"), mean("chp.q")
         eta_e, eta_h = W / F, Q / F
-        pes = 1 - 1 / (eta_h / REF_H + eta_e / REF_E)
+        f_ng, f_bg = mean("chp.ng") * NG_NCV, mean("chp.bg") * BIOGAS_NCV
+        ref_e = (f_ng * REF_E["ng"] + f_bg * REF_E["bg"]) / (f_ng + f_bg)
+        ref_h = (f_ng * REF_H["ng"] + f_bg * REF_H["bg"]) / (f_ng + f_bg)
+        assert eta_e + eta_h >= 0.75
+        pes = 1 - 1 / (eta_h / ref_h + eta_e / ref_e)
+        heat_ok = 1.0 if Q * 3.6 >= es * (1 - HEAT_TOL) else 0.0
         so2_cems = mean("cems.so2")
         oil = mean("boilers.oil") * 2  # two boilers, mean per boiler x 2
         co2 = mean("chp.ng") * NG_NCV / 1000 * NG_EF / 1000 + oil * OIL_NCV / 1000 * OIL_EF / 1000
         hg = sum(et.values())
-        base_co2 = hg / BASE_ETA * BASE_EF / 1000 + W * GRID_EF
-        base_so2 = 2 * BASE_S * (hg / BASE_ETA / BASE_NCV)
-        proj_so2 = (so2_cems + 2 * oil * OIL_S) / 1000
+        tb = {t: {k: mean(t + ".base_" + k) for k in ("credited", "excess", "co2", "so2")} for t in TENANTS}
+        base_co2 = sum(b["co2"] for b in tb.values()) + W * GRID_EF
+        base_so2 = sum(b["so2"] for b in tb.values())
+        chp_so2 = so2_cems / 1000
+        boil_so2 = 2 * oil * OIL_S / 1000
+        proj_so2 = chp_so2 + boil_so2
+        chp_co2 = mean("chp.ng") * NG_NCV / 1000 * NG_EF / 1000
+        boil_co2 = oil * OIL_NCV / 1000 * OIL_EF / 1000
+        alloc = (Q / ref_h) / (Q / ref_h + W / ref_e)
+
+        def tenant_red(t):
+            share = et[t] / hg
+            return (tb[t]["co2"] - (alloc * chp_co2 + boil_co2) * share,
+                    tb[t]["so2"] - (alloc * chp_so2 + boil_so2) * share)
         for metric, entity, v in [
             ("supplier_steam_mass_t", "", ms), ("supplier_steam_energy_gj", "", es),
             ("steam_energy_gj", "t01", et["t01"]), ("steam_energy_gj", "t07", et["t07"]), ("steam_energy_gj", "t14", et["t14"]),
@@ -184,6 +264,13 @@ def main(path):
             ("chp_electrical_efficiency", "", eta_e), ("chp_thermal_efficiency", "", eta_h), ("chp_pes", "", pes),
             ("so2_cems_kg", "", so2_cems), ("co2_fuel_t", "", co2),
             ("reduction_co2_t", "", base_co2 - co2), ("reduction_so2_t", "", base_so2 - proj_so2),
+            ("chp_heat_check", "", heat_ok), ("chp_heat_margin_gj", "", Q * 3.6 - es),
+            ("chp_ref_electrical_efficiency", "", ref_e), ("chp_ref_heat_efficiency", "", ref_h),
+            ("chp_heat_allocation", "", alloc),
+            ("baseline_co2_t", "t01", tb["t01"]["co2"]), ("baseline_co2_t", "t02", tb["t02"]["co2"]),
+            ("baseline_uncredited_heat_gj", "t02", tb["t02"]["excess"] * 3.6),
+            ("baseline_so2_t", "t05", tb["t05"]["so2"]), ("baseline_co2_t", "t10", tb["t10"]["co2"]),
+            ("reduction_co2_t", "t07", tenant_red("t07")[0]), ("reduction_so2_t", "t07", tenant_red("t07")[1]),
         ]:
             w.writerow([hour, metric, entity, repr(v)])
     sys.stdout.write(out.getvalue())
