@@ -15,6 +15,7 @@ import (
 
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/topic"
 	"github.com/eipgw/eipgw/gateway/wal"
 )
 
@@ -51,7 +52,7 @@ func watch(t *testing.T, broker, filter string) *watcher {
 		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(200 * time.Millisecond).SetMaxReconnectInterval(500 * time.Millisecond).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
-			if strings.HasSuffix(m.Topic(), "/status") {
+			if tp, err := topic.Parse(m.Topic()); err == nil && tp.Kind == topic.KindStatus {
 				return
 			}
 			b, err := batch.Decode(m.Payload())
@@ -144,7 +145,7 @@ edge:
 func TestEdgeSIGTERMWithBrokerUp(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	simAddr := startSim(t)
-	w := watch(t, mq.URL, "eip/v1/sig/gw-1/+")
+	w := watch(t, mq.URL, topic.GatewayFilter("sig", "gw-1"))
 	state := t.TempDir()
 	cfg := writeEdgeConfig(t, mq.URL, simAddr, state)
 
@@ -181,7 +182,7 @@ func TestEdgeSIGTERMWithBrokerUp(t *testing.T) {
 func TestEdgeSIGTERMWithBrokerDown(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	simAddr := startSim(t)
-	w := watch(t, mq.URL, "eip/v1/sig/gw-1/+")
+	w := watch(t, mq.URL, topic.GatewayFilter("sig", "gw-1"))
 	state := t.TempDir()
 	cfg := writeEdgeConfig(t, mq.URL, simAddr, state)
 
@@ -244,7 +245,7 @@ ingest:
 			b := batch.Batch{Gateway: "gw-9", Seq: s, Device: "chp-1", Kind: "chp", Site: "plant",
 				Time:   t0.Add(time.Duration(s) * time.Second),
 				Points: []batch.Point{{Name: "electric_power", Value: float64(s), HasValue: true, Unit: "MW", Quality: batch.Good}}}
-			tok := pub.Publish("eip/v1/sig/gw-9/chp-1", 1, false, b.AppendJSON(nil))
+			tok := pub.Publish(topic.Data("sig", "gw-9", "chp-1"), 1, false, b.AppendJSON(nil))
 			if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 				t.Fatalf("publish %d: %v", s, tok.Error())
 			}

@@ -32,6 +32,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
 	"github.com/eipgw/eipgw/gateway/sim"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // Options configure a demo run.
@@ -369,16 +370,16 @@ func banner(o Options, broker, modbusAddr string, devices int) {
 	fmt.Fprintf(o.Out, `eipgw demo: the simulated reference park, end to end
   simulator   Modbus TCP on %s (%d devices, unit ids in docs/simulator.md)
   broker      %s (embedded unless -broker was given)
-  edge        gateway gw-1 polling every %s, publishing eip/v1/%s/gw-1/{device}
+  edge        gateway gw-1 polling every %s, publishing %s
   ingest      writing to %s, bucket %s
   configs     %s, %s
 
 Look at the data:
   curl -sG %s/query --data-urlencode db=%s --data-urlencode "q=SHOW MEASUREMENTS"
   curl -sG %s/query --data-urlencode db=%s --data-urlencode "q=SELECT last(electric_power) FROM chp"
-  mosquitto_sub -h <host> -p <port> -t 'eip/v1/%s/#' -v     (any MQTT client)
+  mosquitto_sub -h <host> -p <port> -t '%s' -v     (any MQTT client)
 Stop with Ctrl-C.
-`, modbusAddr, devices, broker, o.Interval, o.Park, o.InfluxURL, o.Bucket,
+`, modbusAddr, devices, broker, o.Interval, topic.Data(o.Park, "gw-1", "{device}"), o.InfluxURL, o.Bucket,
 		filepath.Join(o.StateDir, "demo-edge.yaml"), filepath.Join(o.StateDir, "demo-ingest.yaml"),
-		o.InfluxURL, strings.Split(o.Bucket, "/")[0], o.InfluxURL, strings.Split(o.Bucket, "/")[0], o.Park)
+		o.InfluxURL, strings.Split(o.Bucket, "/")[0], o.InfluxURL, strings.Split(o.Bucket, "/")[0], topic.ParkFilter(o.Park))
 }

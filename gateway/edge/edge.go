@@ -27,6 +27,7 @@ import (
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
+	"github.com/eipgw/eipgw/gateway/topic"
 	"github.com/eipgw/eipgw/gateway/wal"
 )
 
@@ -120,7 +121,7 @@ func New(cfg *config.File, drv drivers.Registry, log *slog.Logger, reg *promethe
 	e.sources = sources
 	for _, src := range sources {
 		for _, d := range src.Devices() {
-			e.topics[d] = mqttconn.DataTopic(e.park, e.gateway, d.Name)
+			e.topics[d] = topic.Data(e.park, e.gateway, d.Name)
 		}
 	}
 	return e, nil
@@ -214,8 +215,8 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	started := time.Now()
 
-	statusTopic := mqttconn.StatusTopic(e.park, e.gateway)
-	replayFilter := mqttconn.ReplayFilter(e.park)
+	statusTopic := topic.Status(e.park, e.gateway)
+	replayFilter := topic.ReplayFilter(e.park)
 	clientID := e.cfg.MQTT.ClientID
 	if clientID == "" {
 		clientID = "eipgw-edge-" + e.park + "-" + e.gateway

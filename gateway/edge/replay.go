@@ -18,6 +18,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
+	"github.com/eipgw/eipgw/gateway/topic"
 	"github.com/eipgw/eipgw/gateway/wal"
 )
 
@@ -95,13 +96,17 @@ func newReplayPolicy(park string, cfg *config.Replay) *replayPolicy {
 	return &replayPolicy{park: park, cfg: cfg, last: map[string]time.Time{}, served: map[servedKey]time.Time{}}
 }
 
-// decide accepts the request on topic at now, or returns a *refusal (or
-// errCleared for an empty payload). An accepted request is remembered.
-func (p *replayPolicy) decide(topic string, payload []byte, now time.Time) (grant, error) {
-	requester, ok := mqttconn.ReplayRequester(p.park, topic)
-	if !ok {
-		return grant{}, refuse(reasonMalformed, "topic %q is not %s", topic, mqttconn.ReplayTopic(p.park, "{requester}"))
+// decide accepts the request on topic name at now, or returns a *refusal
+// (or errCleared for an empty payload). An accepted request is remembered.
+func (p *replayPolicy) decide(name string, payload []byte, now time.Time) (grant, error) {
+	tp, err := topic.Parse(name)
+	if err != nil {
+		return grant{}, refuse(reasonMalformed, "%v", err)
 	}
+	if tp.Kind != topic.KindReplay || tp.Park != p.park {
+		return grant{}, refuse(reasonMalformed, "topic %q is not %s", name, topic.Replay(p.park, "{requester}"))
+	}
+	requester := tp.Requester
 	if len(payload) == 0 {
 		return grant{}, errCleared
 	}

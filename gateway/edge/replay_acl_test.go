@@ -20,6 +20,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/ingest"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // The example ACL names this park and these gateways.
@@ -247,7 +248,7 @@ ingest:
 		<-ingestDone
 	})
 
-	ingestTopic := mqttconn.ReplayTopic(aclPark, "eipgw-ingest-1")
+	ingestTopic := topic.Replay(aclPark, "eipgw-ingest-1")
 	eventually(t, 30*time.Second, "ingest's replay request served", func() bool {
 		return edge.value(t, "eipgw_edge_replay_requests_served_total") == 1
 	})
@@ -261,7 +262,7 @@ ingest:
 		s, err := ifx.Query("eipgw", `SELECT count(batch_seq) FROM chp WHERE gateway='gw-1'`)
 		return err == nil && len(s) > 0 && fmt.Sprint(s[0].Values[0][1]) != "0"
 	})
-	requests := obs.find(func(topic string) bool { return topic == ingestTopic })
+	requests := obs.find(func(s string) bool { return s == ingestTopic })
 	if len(requests) != 1 || !strings.Contains(string(requests[0].Payload()), `"ts":`) {
 		t.Fatalf("observer saw %d requests of ingest", len(requests))
 	}
@@ -276,36 +277,39 @@ ingest:
 		t.Helper()
 		markers++
 		before := edge.value(t, "eipgw_edge_replay_requests_refused_total", "reason", reasonNotAllowed)
-		topic := mqttconn.ReplayTopic(aclPark, fmt.Sprintf("marker-%d", markers))
-		publish(t, tool, topic, false, request(fmt.Sprint("m", markers), time.Now(), time.Now()))
+		markerTopic := topic.Replay(aclPark, fmt.Sprintf("marker-%d", markers))
+		publish(t, tool, markerTopic, false, request(fmt.Sprint("m", markers), time.Now(), time.Now()))
 		eventually(t, 10*time.Second, "marker refused", func() bool {
 			return edge.value(t, "eipgw_edge_replay_requests_refused_total", "reason", reasonNotAllowed) == before+1
 		})
-		eventually(t, 10*time.Second, "marker seen", func() bool { return len(obs.find(func(s string) bool { return s == topic })) == 1 })
+		eventually(t, 10*time.Second, "marker seen", func() bool { return len(obs.find(func(s string) bool { return s == markerTopic })) == 1 })
 	}
 
 	// What the ACL must stop: a stranger and the edge's own user forging
 	// the ingest's request, and the edge's user publishing as gw-2.
 	forged := request("forged", time.Now().Add(-time.Hour), time.Now())
 	forbidden(t, mq.URL, "stranger", ingestTopic, true, forged)
-	forbidden(t, mq.URL, "stranger", mqttconn.ReplayTopic(aclPark, "eipgw-ingest-2"), true, forged)
+	forbidden(t, mq.URL, "stranger", topic.Replay(aclPark, "eipgw-ingest-2"), true, forged)
 	forbidden(t, mq.URL, "gw-1", ingestTopic, true, forged)
-	forbidden(t, mq.URL, "gw-1", mqttconn.DataTopic(aclPark, "gw-2", "chp-1"), false,
+	forbidden(t, mq.URL, "gw-1", topic.Data(aclPark, "gw-2", "chp-1"), false,
 		[]byte(`{"v":1,"gateway":"gw-2","seq":1,"device":"chp-1","kind":"chp","ts":"2026-11-26T18:00:01.000Z","points":[]}`))
-	forbidden(t, mq.URL, "stranger", mqttconn.DataTopic(aclPark, "gw-1", "chp-1"), false, []byte(`{}`))
+	forbidden(t, mq.URL, "stranger", topic.Data(aclPark, "gw-1", "chp-1"), false, []byte(`{}`))
 	marker()
 	if v := edge.refusedTotal(t); v != 1 {
 		t.Errorf("the edge received forged requests: %v refusals, want the marker's 1", v)
 	}
-	if got := obs.find(func(s string) bool { return strings.HasPrefix(s, mqttconn.Prefix+aclPark+"/gw-2/") }); len(got) != 0 {
+	if got := obs.find(func(s string) bool {
+		tp, err := topic.Parse(s)
+		return err == nil && tp.Park == aclPark && tp.Gateway == "gw-2"
+	}); len(got) != 0 {
 		t.Errorf("the edge's user published as gw-2: %s", got[0].Topic())
 	}
-	for _, m := range obs.find(func(s string) bool { return s == ingestTopic || s == mqttconn.ReplayTopic(aclPark, "eipgw-ingest-2") }) {
+	for _, m := range obs.find(func(s string) bool { return s == ingestTopic || s == topic.Replay(aclPark, "eipgw-ingest-2") }) {
 		if strings.Contains(string(m.Payload()), "forged") {
 			t.Errorf("a forged request reached %s", m.Topic())
 		}
 	}
-	for _, m := range obs.find(func(s string) bool { return s == mqttconn.DataTopic(aclPark, "gw-1", "chp-1") }) {
+	for _, m := range obs.find(func(s string) bool { return s == topic.Data(aclPark, "gw-1", "chp-1") }) {
 		if string(m.Payload()) == "{}" {
 			t.Error("the stranger published gw-1 data")
 		}
@@ -350,7 +354,7 @@ ingest:
 		{"eipgw-ingest-1", fixed([]byte(ingestRequest)), reasonStale},
 	} {
 		before := edge.value(t, "eipgw_edge_replay_requests_refused_total", "reason", c.reason)
-		publish(t, tool, mqttconn.ReplayTopic(aclPark, c.requester), false, c.payload())
+		publish(t, tool, topic.Replay(aclPark, c.requester), false, c.payload())
 		eventually(t, 10*time.Second, c.requester+" refused as "+c.reason, func() bool {
 			return edge.value(t, "eipgw_edge_replay_requests_refused_total", "reason", c.reason) == before+1
 		})
@@ -366,7 +370,7 @@ ingest:
 	// what the log holds after the edge ran for several times that.
 	eventually(t, 30*time.Second, "six times max_age polled", func() bool { return edge.e.Stats().Polled >= 360 })
 	polled := edge.e.Stats().Polled
-	publish(t, tool, mqttconn.ReplayTopic(aclPark, "eipgw-ingest-tool"), false, request("days", time.Now().Add(-72*time.Hour), time.Now()))
+	publish(t, tool, topic.Replay(aclPark, "eipgw-ingest-tool"), false, request("days", time.Now().Add(-72*time.Hour), time.Now()))
 	eventually(t, 10*time.Second, "clamped request served", func() bool {
 		return edge.value(t, "eipgw_edge_replay_requests_limited_total", "limit", limitMaxAge) >= 2 // the ingest's since (1 min back) too
 	})
@@ -379,7 +383,7 @@ ingest:
 
 	// A restart of the edge: the requests still retained (the ingest's,
 	// and one retained by the tool) are not served again.
-	publish(t, tool, mqttconn.ReplayTopic(aclPark, "eipgw-ingest-keeper"), true, request("kept", time.Now().Add(-time.Second), time.Now()))
+	publish(t, tool, topic.Replay(aclPark, "eipgw-ingest-keeper"), true, request("kept", time.Now().Add(-time.Second), time.Now()))
 	eventually(t, 10*time.Second, "retained request served", func() bool { return edge.value(t, "eipgw_edge_replay_requests_served_total") == 3 })
 	edge.stop()
 	restarted := startEdge(t, edgeCfg, drv)
@@ -403,7 +407,7 @@ ingest:
 	var after seen
 	check := dial(t, mq.URL, "observer", "observer-3", after.add)
 	check.Subscribe(ingestTopic, 1, nil).Wait()
-	marker2 := mqttconn.ReplayTopic(aclPark, "eipgw-ingest-keeper")
+	marker2 := topic.Replay(aclPark, "eipgw-ingest-keeper")
 	check.Subscribe(marker2, 1, nil).Wait() // retained "kept": arrives after any retained on ingestTopic
 	eventually(t, 10*time.Second, "retained tool request", func() bool { return len(after.find(func(s string) bool { return s == marker2 })) == 1 })
 	if got := after.find(func(s string) bool { return s == ingestTopic }); len(got) != 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/topic"
 	"github.com/eipgw/eipgw/gateway/wal"
 )
 
@@ -31,7 +32,7 @@ func request(id string, since, issued time.Time) []byte {
 		since.UTC().Format(time.RFC3339Nano), issued.UTC().Format(time.RFC3339Nano)))
 }
 
-const topicA = "eip/v1/p/control/replay/ingest-a"
+var topicA = topic.Replay("p", "ingest-a")
 
 func reasonOf(err error) string {
 	if r, ok := err.(*refusal); ok {
@@ -55,9 +56,9 @@ func TestReplayPolicy(t *testing.T) {
 	}{
 		{"first request", t0, topicA, request("r1", t0.Add(-min), t0), "", t0.Add(-min)},
 		{"same id again", t0.Add(time.Hour / 2), topicA, request("r1", t0.Add(-min), t0), reasonStale, time.Time{}},
-		{"not allowed", t0, "eip/v1/p/control/replay/stranger", request("s1", t0, t0), reasonNotAllowed, time.Time{}},
-		{"edge user's own id", t0, "eip/v1/p/control/replay/gw-1", request("s2", t0, t0), reasonNotAllowed, time.Time{}},
-		{"other park", t0, "eip/v1/q/control/replay/ingest-a", request("x", t0, t0), reasonMalformed, time.Time{}},
+		{"not allowed", t0, topic.Replay("p", "stranger"), request("s1", t0, t0), reasonNotAllowed, time.Time{}},
+		{"edge user's own id", t0, topic.Replay("p", "gw-1"), request("s2", t0, t0), reasonNotAllowed, time.Time{}},
+		{"other park", t0, topic.Replay("q", "ingest-a"), request("x", t0, t0), reasonMalformed, time.Time{}},
 		{"not JSON", t0, topicA, []byte("replay please"), reasonMalformed, time.Time{}},
 		{"version 2", t0, topicA, []byte(`{"v":2,"id":"a","since":"2026-11-26T18:00:00Z","ts":"2026-11-26T18:00:00Z"}`), reasonMalformed, time.Time{}},
 		{"no ts (old format)", t0, topicA, []byte(`{"v":1,"id":"a","since":"2026-11-26T18:00:00Z"}`), reasonMalformed, time.Time{}},
@@ -68,7 +69,7 @@ func TestReplayPolicy(t *testing.T) {
 		{"issued in the future", t0.Add(time.Second), topicA, request("r3", t0, t0.Add(time.Hour)), reasonFuture, time.Time{}},
 		{"since in the future", t0.Add(time.Second), topicA, request("r4", t0.Add(24*time.Hour), t0), reasonFuture, time.Time{}},
 		{"too soon", t0.Add(5 * time.Second), topicA, request("r5", t0, t0.Add(5*time.Second)), reasonRateLimited, time.Time{}},
-		{"another requester meanwhile", t0.Add(5 * time.Second), "eip/v1/p/control/replay/eipgw-ingest-p-h2", request("r5", t0, t0), "", t0},
+		{"another requester meanwhile", t0.Add(5 * time.Second), topic.Replay("p", "eipgw-ingest-p-h2"), request("r5", t0, t0), "", t0},
 		{"after min_interval, since of days ago", t0.Add(11 * time.Second), topicA, request("r6", t0.Add(-72*time.Hour), t0.Add(11*time.Second)), "", t0.Add(11*time.Second - 10*time.Minute)},
 		{"served id again, within max_age", t0.Add(40 * time.Second), topicA, request("r6", t0, t0.Add(11*time.Second)), reasonDuplicate, time.Time{}},
 	}
@@ -176,7 +177,7 @@ func newTestServer(t *testing.T, cfg *config.Replay) (*replayServer, *wal.WAL, *
 	}
 	t.Cleanup(func() { w.Close() })
 	for i := range 3600 {
-		if err := w.Append(uint64(i+1), "eip/v1/p/gw-1/chp-1", []byte(`{}`), t0.Add(time.Duration(i)*time.Second)); err != nil {
+		if err := w.Append(uint64(i+1), topic.Data("p", "gw-1", "chp-1"), []byte(`{}`), t0.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,7 +250,7 @@ func TestReplayServerRefusalsPublishNothing(t *testing.T) {
 		topic   string
 		payload []byte
 	}{
-		{"eip/v1/p/control/replay/stranger", request("s", now, now)},
+		{topic.Replay("p", "stranger"), request("s", now, now)},
 		{topicA, request("soon", now.Add(-time.Minute), now)},
 		{topicA, request("ok", now.Add(-time.Minute), now)},
 		{topicA, request("old", now.Add(-2*time.Hour), now.Add(-2*time.Hour))},

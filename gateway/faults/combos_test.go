@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // walBytes is the size of the edge's write-ahead log on disk.
@@ -138,7 +140,7 @@ func influxSlowHugeBatch(t *testing.T, top topology) {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	defer c.Disconnect(100)
-	if tok := c.Publish("eip/v1/"+park+"/gw-big/big", 1, false, payload); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+	if tok := c.Publish(topic.Data(park, "gw-big", "big"), 1, false, payload); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}
 	sent := time.Now()

@@ -21,6 +21,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 func TestMain(m *testing.M) {
@@ -199,7 +200,7 @@ func (r *rig) watch() {
 				r.watchMu.Unlock()
 			}
 		}).
-		SetOnConnectHandler(func(c mqtt.Client) { c.Subscribe("eip/v1/"+park+"/"+gateway+"/+", 1, nil).Wait() })
+		SetOnConnectHandler(func(c mqtt.Client) { c.Subscribe(topic.GatewayFilter(park, gateway), 1, nil).Wait() })
 	c := mqtt.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		r.t.Fatalf("watcher: %v", tok.Error())
@@ -738,10 +739,10 @@ func prefill(dir string, n int, payload []byte) error {
 	if err != nil {
 		return err
 	}
-	topic := "eip/v1/" + park + "/" + gateway + "/big"
+	dataTopic := topic.Data(park, gateway, "big")
 	now := time.Now()
 	for i := 1; i <= n; i++ {
-		if err := w.Append(uint64(i), topic, payload, now); err != nil {
+		if err := w.Append(uint64(i), dataTopic, payload, now); err != nil {
 			w.Close()
 			return err
 		}

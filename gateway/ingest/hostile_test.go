@@ -15,8 +15,8 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // TestHostilePayloads: an attacker who can publish to the broker sends
@@ -58,7 +58,7 @@ ingest:
 		t.Fatal(tok.Error())
 	}
 	defer c.Disconnect(100)
-	c.Subscribe(mqttconn.DeadLetterTopic("p"), 1, func(_ mqtt.Client, m mqtt.Message) {
+	c.Subscribe(topic.DeadLetter("p"), 1, func(_ mqtt.Client, m mqtt.Message) {
 		var d deadLetter
 		if err := json.Unmarshal(m.Payload(), &d); err != nil {
 			t.Errorf("dead letter is not JSON: %v", err)
@@ -70,7 +70,7 @@ ingest:
 	}).Wait()
 	// Ingest asks for a replay (retained) once it has subscribed.
 	subscribed := make(chan struct{}, 1)
-	c.Subscribe(mqttconn.ReplayFilter("p"), 1, func(mqtt.Client, mqtt.Message) {
+	c.Subscribe(topic.ReplayFilter("p"), 1, func(mqtt.Client, mqtt.Message) {
 		select {
 		case subscribed <- struct{}{}:
 		default:
@@ -96,7 +96,7 @@ ingest:
 		return b.AppendJSON(nil)
 	}
 	for seq := uint64(1); seq <= 10; seq++ {
-		publish(mqttconn.DataTopic("p", "gw-1", "chp-1"), real(seq))
+		publish(topic.Data("p", "gw-1", "chp-1"), real(seq))
 	}
 	waitHostile(t, "the real gateway's first batches", func() bool {
 		s, _ := ifx.Query("eipgw", `SELECT count(electric_power) FROM chp`)
@@ -176,13 +176,13 @@ ingest:
 	// The real gateway goes on (11..15), the attacks arrive, then the real
 	// gateway loses 16 and 17 and goes on with 18..20.
 	for seq := uint64(11); seq <= 15; seq++ {
-		publish(mqttconn.DataTopic("p", "gw-1", "chp-1"), real(seq))
+		publish(topic.Data("p", "gw-1", "chp-1"), real(seq))
 	}
 	for _, h := range cases {
-		publish(mqttconn.DataTopic("p", "gw-1", h.device), []byte(h.payload))
+		publish(topic.Data("p", "gw-1", h.device), []byte(h.payload))
 	}
 	for seq := uint64(18); seq <= 20; seq++ {
-		publish(mqttconn.DataTopic("p", "gw-1", "chp-1"), real(seq))
+		publish(topic.Data("p", "gw-1", "chp-1"), real(seq))
 	}
 	waitHostile(t, "", func() bool {
 		mu.Lock()
@@ -198,8 +198,7 @@ ingest:
 	table.WriteString("| case | payload | observed |\n|---|---|---|\n")
 	mu.Lock()
 	for _, h := range cases {
-		topic := mqttconn.DataTopic("p", "gw-1", h.device)
-		d, ok := dead[topic]
+		d, ok := dead[topic.Data("p", "gw-1", h.device)]
 		observed := "not dead-lettered"
 		if ok {
 			observed = fmt.Sprintf("dead-lettered, reason `%s`: %s", d.Reason, strings.TrimPrefix(d.Error, batch.ErrInvalid.Error()+": "))

@@ -13,7 +13,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // Stats counts what ingest did.
@@ -105,9 +105,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 		clientID = "eipgw-ingest-" + in.cfg.Park + "-" + host
 	}
 	msgs := make(chan mqtt.Message, 2*icfg.BatchSize)
-	filter := mqttconn.DataFilter(in.cfg.Park)
+	filter := topic.DataFilter(in.cfg.Park)
 	if icfg.Group != "" {
-		filter = "$share/" + icfg.Group + "/" + filter
+		filter = topic.Shared(icfg.Group, filter)
 	}
 	handler := func(_ mqtt.Client, m mqtt.Message) {
 		select {
@@ -312,15 +312,18 @@ func (w *worker) conflicts(gateway string, seq uint64, payload []byte) bool {
 var errIgnore = errors.New("not a data message")
 
 func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
-	levels := strings.Split(m.Topic(), "/")
-	// eip/v1/{park}/{gateway}/{device}
-	if len(levels) != 5 || levels[2] != w.park {
-		return nil, refuse(ReasonTopic, "topic %s is not eip/v1/%s/{gateway}/{device}", short(m.Topic()), w.park)
-	}
-	gw, dev := levels[3], levels[4]
-	if dev == mqttconn.StatusLevel || gw == mqttconn.MetricsLevel {
+	tp, err := topic.Parse(m.Topic())
+	switch {
+	case errors.Is(err, topic.ErrName):
+		return nil, refuse(ReasonName, "%v", err)
+	case err != nil:
+		return nil, refuse(ReasonTopic, "%v", err)
+	case tp.Park != w.park || (tp.Kind != topic.KindData && tp.Kind != topic.KindStatus && tp.Kind != topic.KindMetrics):
+		return nil, refuse(ReasonTopic, "topic %s is not %s", short(m.Topic()), topic.Data(w.park, "{gateway}", "{device}"))
+	case tp.Kind != topic.KindData:
 		return nil, errIgnore
 	}
+	gw, dev := tp.Gateway, tp.Device
 	b, err := batch.Decode(m.Payload())
 	if err != nil {
 		return nil, err
@@ -349,11 +352,11 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 	if err != nil {
 		return err
 	}
-	topic := mqttconn.DeadLetterTopic(w.park)
-	w.in.log.Warn("dead-lettering a message", "topic", m.Topic(), "dead_letter_topic", topic, "reason", reason)
+	dlTopic := topic.DeadLetter(w.park)
+	w.in.log.Warn("dead-lettering a message", "topic", m.Topic(), "dead_letter_topic", dlTopic, "reason", reason)
 	backoff := 100 * time.Millisecond
 	for {
-		t := w.client.Publish(topic, 1, false, payload)
+		t := w.client.Publish(dlTopic, 1, false, payload)
 		select {
 		case <-t.Done():
 			if t.Error() == nil {

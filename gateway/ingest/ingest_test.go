@@ -14,8 +14,8 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // TestRejectedPointsAreDeadLettered: InfluxDB refuses one batch of a write
@@ -56,11 +56,11 @@ ingest:
 		t.Fatal(tok.Error())
 	}
 	defer c.Disconnect(100)
-	c.Subscribe(mqttconn.DeadLetterTopic("p"), 1, func(_ mqtt.Client, m mqtt.Message) { dead <- string(m.Payload()) }).Wait()
+	c.Subscribe(topic.DeadLetter("p"), 1, func(_ mqtt.Client, m mqtt.Message) { dead <- string(m.Payload()) }).Wait()
 	// Wait for ingest's subscription.
 	deadline := time.Now().Add(10 * time.Second)
 	for probe := uint64(100); in.newest.Load() == 0 && time.Now().Before(deadline); probe++ {
-		tok := c.Publish("eip/v1/p/gw/probe", 1, false, (&batch.Batch{Gateway: "gw", Seq: probe, Device: "probe", Kind: "probe", Time: time.Now(),
+		tok := c.Publish(topic.Data("p", "gw", "probe"), 1, false, (&batch.Batch{Gateway: "gw", Seq: probe, Device: "probe", Kind: "probe", Time: time.Now(),
 			Points: []batch.Point{{Name: "x", Value: 1, HasValue: true, Quality: batch.Good}}}).AppendJSON(nil))
 		tok.Wait()
 		time.Sleep(100 * time.Millisecond)
@@ -69,7 +69,7 @@ ingest:
 	for i, kind := range []string{"boiler", "chp", "boiler"} {
 		b := batch.Batch{Gateway: "gw", Seq: uint64(i + 1), Device: kind + "-1", Kind: kind, Time: t0.Add(time.Duration(i) * time.Second),
 			Points: []batch.Point{{Name: "electric_power", Value: 1.5, HasValue: true, Unit: "MW", Quality: batch.Good}}}
-		if tok := c.Publish(mqttconn.DataTopic("p", "gw", b.Device), 1, false, b.AppendJSON(nil)); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		if tok := c.Publish(topic.Data("p", "gw", b.Device), 1, false, b.AppendJSON(nil)); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 	}
@@ -79,7 +79,7 @@ ingest:
 		if err := json.Unmarshal([]byte(msg), &rec); err != nil {
 			t.Fatal(err)
 		}
-		if rec.Topic != "eip/v1/p/gw/chp-1" || !strings.Contains(rec.Error, "rejected") || !strings.Contains(rec.Payload, `"seq":2`) {
+		if rec.Topic != topic.Data("p", "gw", "chp-1") || !strings.Contains(rec.Error, "rejected") || !strings.Contains(rec.Payload, `"seq":2`) {
 			t.Fatalf("dead letter %+v", rec)
 		}
 	case <-time.After(20 * time.Second):

@@ -11,6 +11,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eipgw/eipgw/gateway/mqttconn"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // replayMargin is how far before the newest batch seen a replay request
@@ -44,15 +45,15 @@ func (in *Ingest) requestReplay(c mqtt.Client, clientID string) {
 	req := mqttconn.ReplayRequest{V: 1, ID: hex.EncodeToString(id[:]),
 		Since: since.UTC().Format(time.RFC3339Nano), Time: now.UTC().Format(time.RFC3339Nano)}
 	payload, _ := json.Marshal(req) // strings only: cannot fail
-	topic := mqttconn.ReplayTopic(in.cfg.Park, clientID)
-	t := c.Publish(topic, 1, true, payload)
+	reqTopic := topic.Replay(in.cfg.Park, clientID)
+	t := c.Publish(reqTopic, 1, true, payload)
 	t.Wait()
 	if err := t.Error(); err != nil {
-		in.log.Warn("replay request not published", "topic", topic, "err", err)
+		in.log.Warn("replay request not published", "topic", reqTopic, "err", err)
 		return
 	}
-	in.log.Info("asked the edges to publish again what they hold", "since", req.Since, "topic", topic, "id", req.ID)
-	in.replay.held(c, topic, in.log)
+	in.log.Info("asked the edges to publish again what they hold", "since", req.Since, "topic", reqTopic, "id", req.ID)
+	in.replay.held(c, reqTopic, in.log)
 }
 
 // replayRequests clears the worker's retained replay request replayHold

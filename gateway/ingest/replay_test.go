@@ -12,6 +12,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // retainedWatch records, in order, the payloads received on one topic.
@@ -72,10 +73,9 @@ ingest:
 		t.Fatal(err)
 	}
 	in.replay.hold = 300 * time.Millisecond
-	topic := mqttconn.ReplayTopic("p", "worker-1")
 	var w retainedWatch
 	watcher := connectTest(t, mq.URL, "watcher", w.add)
-	watcher.Subscribe(topic, 1, nil).Wait()
+	watcher.Subscribe(topic.Replay("p", "worker-1"), 1, nil).Wait()
 	c := connectTest(t, mq.URL, "worker-1", nil)
 
 	before := time.Now()
@@ -97,8 +97,8 @@ ingest:
 	// retained message published after its subscription.
 	var late retainedWatch
 	lc := connectTest(t, mq.URL, "late", late.add)
-	lc.Subscribe(mqttconn.ReplayFilter("p"), 1, nil).Wait()
-	c.Publish(mqttconn.ReplayTopic("p", "marker"), 1, true, []byte("m")).Wait()
+	lc.Subscribe(topic.ReplayFilter("p"), 1, nil).Wait()
+	c.Publish(topic.Replay("p", "marker"), 1, true, []byte("m")).Wait()
 	waitFor(t, "marker", func() bool { return len(late.get()) > 0 })
 	if l := late.get(); l[0] != "m" {
 		t.Errorf("still retained after clearing: %q", l[0])

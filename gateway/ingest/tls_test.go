@@ -14,8 +14,8 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 type tlsLog struct {
@@ -77,7 +77,7 @@ func publishBatch(t *testing.T, c mqtt.Client, seq uint64, ts time.Time) {
 	t.Helper()
 	b := batch.Batch{Gateway: "gw", Seq: seq, Device: "boiler-1", Kind: "boiler", Time: ts,
 		Points: []batch.Point{{Name: "steam_flow", Value: 12.5, HasValue: true, Unit: "t/h", Quality: batch.Good}}}
-	if tok := c.Publish(mqttconn.DataTopic("p", "gw", b.Device), 1, false, b.AppendJSON(nil)); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := c.Publish(topic.Data("p", "gw", b.Device), 1, false, b.AppendJSON(nil)); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}
 }

@@ -1,15 +1,14 @@
-// Package mqttconn builds eipgw's MQTT client options and topic names, so
-// that edge, ingest and park connect the same way: MQTT 3.1.1, QoS 1,
-// persistent sessions (CleanSession=false) with stable client ids, automatic
-// reconnection, TLS from the configuration (also used for InfluxDB), and
-// failed connections logged and returned with their cause.
+// Package mqttconn builds eipgw's MQTT client options, so that edge, ingest
+// and park connect the same way: MQTT 3.1.1, QoS 1, persistent sessions
+// (CleanSession=false) with stable client ids, automatic reconnection, TLS
+// from the configuration (also used for InfluxDB), and failed connections
+// logged and returned with their cause. Topics come from package topic.
 package mqttconn
 
 import (
 	"log/slog"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -17,55 +16,8 @@ import (
 	"github.com/eipgw/eipgw/config"
 )
 
-// Topic prefix and levels of the MQTT contract.
-const (
-	Prefix = "eip/v1/"
-	// StatusLevel is the last level of a gateway's retained status topic.
-	StatusLevel = "status"
-	// MetricsLevel is the gateway level of derived metrics topics.
-	MetricsLevel = "metrics"
-)
-
-// DataTopic is where a device's batches are published.
-func DataTopic(park, gateway, device string) string {
-	return Prefix + park + "/" + gateway + "/" + device
-}
-
-// StatusTopic is the gateway's retained birth / last-will topic.
-func StatusTopic(park, gateway string) string {
-	return Prefix + park + "/" + gateway + "/" + StatusLevel
-}
-
-// DeadLetterTopic receives payloads that ingest could not use. It has one
-// level fewer than data topics, so data subscriptions never match it.
-func DeadLetterTopic(park string) string { return Prefix + park + "/deadletter" }
-
-// ReplayTopic is where ingest worker requester (its client id) asks the
-// park's edges to publish again what they published since a time
-// (retained; the requester clears it with an empty retained message). It
-// has more levels than data topics, so data subscriptions never match it.
-func ReplayTopic(park, requester string) string {
-	return Prefix + park + "/" + ReplayLevels + requester
-}
-
-// ReplayLevels are the levels between the park and the requester of a
-// replay topic.
-const ReplayLevels = "control/replay/"
-
-// ReplayFilter matches every replay request of a park.
-func ReplayFilter(park string) string { return Prefix + park + "/" + ReplayLevels + "+" }
-
-// ReplayRequester returns the requester of a replay topic of park, and
-// false for any other topic.
-func ReplayRequester(park, topic string) (string, bool) {
-	r, ok := strings.CutPrefix(topic, Prefix+park+"/"+ReplayLevels)
-	if !ok || r == "" || strings.ContainsAny(r, "/+#") {
-		return "", false
-	}
-	return r, true
-}
-
-// ReplayRequest is the payload of a replay request (version 1).
+// ReplayRequest is the payload of a replay request (version 1), published
+// retained on topic.Replay.
 type ReplayRequest struct {
 	V int `json:"v"`
 	// ID is unique per request: an edge serves each id once.
@@ -76,9 +28,6 @@ type ReplayRequest struct {
 	// request older than their replay.max_age, such as one left retained.
 	Time string `json:"ts"`
 }
-
-// DataFilter matches every data and status topic of a park.
-func DataFilter(park string) string { return Prefix + park + "/+/+" }
 
 // Options returns client options for cfg with the given client id; callers
 // add handlers, will and ack mode, and build the client with NewClient.

@@ -17,8 +17,8 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // safeClock is a settable clock shared with the service's goroutine.
@@ -84,7 +84,7 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	// nothing until then, so publish a probe until the service counts it.
 	deadline := time.Now().Add(20 * time.Second)
 	for svc.Stats().Received == 0 {
-		pub.Publish(mqttconn.DataTopic("suzhou-eip", "gw-1", "probe"), 1, false, []byte("{}")).Wait()
+		pub.Publish(topic.Data("suzhou-eip", "gw-1", "probe"), 1, false, []byte("{}")).Wait()
 		if time.Now().After(deadline) {
 			t.Fatal("service not subscribed after 20s")
 		}
@@ -93,7 +93,7 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	probes := svc.Stats().Received
 	var toks []mqtt.Token
 	for _, b := range batches {
-		toks = append(toks, pub.Publish(mqttconn.DataTopic("suzhou-eip", b.Gateway, b.Device), 1, false, b.AppendJSON(nil)))
+		toks = append(toks, pub.Publish(topic.Data("suzhou-eip", b.Gateway, b.Device), 1, false, b.AppendJSON(nil)))
 	}
 	for _, tok := range toks {
 		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -157,7 +157,7 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	}
 	defer sub.Disconnect(100)
 	msg := make(chan []byte, 1)
-	sub.Subscribe("eip/v1/suzhou-eip/metrics/steam_power_mw.t01", 1, func(_ mqtt.Client, m mqtt.Message) {
+	sub.Subscribe(topic.Metrics("suzhou-eip", "steam_power_mw", "t01"), 1, func(_ mqtt.Client, m mqtt.Message) {
 		select {
 		case msg <- m.Payload():
 		default:

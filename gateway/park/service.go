@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // Service runs an Engine against the park's broker: it subscribes to the
@@ -115,7 +115,7 @@ func (s *Service) Run(ctx context.Context) error {
 		clientID = "eipgw-park-" + s.cfg.Park
 	}
 	msgs := make(chan mqtt.Message, 1024)
-	filter := mqttconn.DataFilter(s.cfg.Park)
+	filter := topic.DataFilter(s.cfg.Park)
 	handler := func(_ mqtt.Client, m mqtt.Message) {
 		select {
 		case msgs <- m:
@@ -192,12 +192,15 @@ loop:
 func (s *Service) consume(m mqtt.Message) {
 	defer m.Ack()
 	s.count(func(st *ServiceStats) { st.Received++ })
-	levels := strings.Split(m.Topic(), "/")
-	if len(levels) != 5 || levels[2] != s.cfg.Park || levels[4] == mqttconn.StatusLevel || levels[3] == mqttconn.MetricsLevel {
+	tp, err := topic.Parse(m.Topic())
+	if err == nil && (tp.Kind != topic.KindData || tp.Park != s.cfg.Park) {
 		return
 	}
-	b, err := batch.Decode(m.Payload())
-	if err != nil || b.Gateway != levels[3] || b.Device != levels[4] {
+	var b *batch.Batch
+	if err == nil {
+		b, err = batch.Decode(m.Payload())
+	}
+	if err != nil || b.Gateway != tp.Gateway || b.Device != tp.Device {
 		// ingest dead-letters it; the engine only counts it.
 		s.count(func(st *ServiceStats) { st.Malformed++ })
 		return
@@ -318,11 +321,7 @@ type livePayload struct {
 // {name}, with the entity appended to the name after a dot
 // (steam_power_mw.t01).
 func MetricTopic(park string, m *Metric) string {
-	name := m.Name
-	if m.Entity != "" {
-		name += "." + m.Entity
-	}
-	return mqttconn.Prefix + park + "/" + mqttconn.MetricsLevel + "/" + name
+	return topic.Metrics(park, m.Name, m.Entity)
 }
 
 // publish sends the interval's metrics, retained and QoS 1, replacing each
