@@ -230,3 +230,19 @@ func TestTenantReductionsAddUp(t *testing.T) {
 		t.Errorf("Σ tenants %.6f + power %.6f != park %.6f", red, w*0.581-(1-a)*pp, pr)
 	}
 }
+
+// TestPromNamesOfNewMetrics: the 0-or-1 flags carry no unit suffix; the
+// margin is in watts.
+func TestPromNamesOfNewMetrics(t *testing.T) {
+	for _, tc := range []struct{ name, unit, want string }{
+		{"chp_heat_check", "1", "eipgw_park_chp_heat_check"},
+		{"standby_boilers", "1", "eipgw_park_standby_boilers"},
+		{"chp_overall_threshold_met", "1", "eipgw_park_chp_overall_threshold_met"},
+		{"chp_heat_margin_mw", "MW", "eipgw_park_chp_heat_margin_watts"},
+		{"chp_ref_heat_efficiency", "1", "eipgw_park_chp_ref_heat_efficiency_ratio"},
+	} {
+		if got, _ := promName(tc.name, tc.unit); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

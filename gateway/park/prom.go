@@ -29,6 +29,11 @@ var promUnit = map[string]struct {
 // Prometheus name.
 var unitSuffixes = []string{"_t_h", "_kg_h", "_mg_nm3", "_mw", "_mwh", "_gj", "_t", "_kg", "_pct"}
 
+// boolMetrics are the catalogue's 0-or-1 flags besides the alarms.
+var boolMetrics = map[string]bool{
+	"chp_heat_check": true, "chp_overall_threshold_met": true, "chp_high_efficiency": true, "standby_boilers": true,
+}
+
 // promName returns the Prometheus name and factor of a catalogue metric.
 func promName(name, unit string) (string, float64) {
 	base := name
@@ -42,7 +47,7 @@ func promName(name, unit string) (string, float64) {
 	if !ok {
 		u.factor = 1
 	}
-	if strings.HasSuffix(base, "_alarm") {
+	if strings.HasSuffix(base, "_alarm") || boolMetrics[base] {
 		u.suffix = "" // 0 or 1
 	}
 	return "eipgw_park_" + base + u.suffix, u.factor
