@@ -20,6 +20,7 @@ func renderProfiles(ps Profiles) string {
 	b.WriteString("addresses; value = raw x scale + offset; a reading outside [min, max] has quality `out_of_range`.\n")
 	b.WriteString("Field is the point's type in the payload and in InfluxDB: `integer` (exact) for an integer\n")
 	b.WriteString("register type with no scale or offset, `float` otherwise (see contracts.md, Integers).\n")
+	b.WriteString("Byte orders, qualities, request planning and troubleshooting: [drivers/modbus/README.md](../drivers/modbus/README.md).\n")
 	for _, name := range ps.Names() {
 		p := ps[name]
 		fmt.Fprintf(&b, "\n## %s\n\n%s. Measurement `%s`, %s registers (function code %d).\n\n", name, p.Description, p.Kind, p.Table, map[string]int{"holding": 3, "input": 4}[p.Table])
