@@ -18,12 +18,12 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/influxwrite"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/topic"
 )
@@ -87,17 +87,12 @@ func (in *Ingest) count(f func(*Stats)) {
 func (in *Ingest) Run(ctx context.Context) error {
 	icfg := in.cfg.Ingest
 	db := icfg.InfluxDB
-	tlsCfg, err := mqttconn.TLSConfig(db.TLS, db.URL, in.log)
+	ic, err := influxwrite.New(db, in.log)
 	if err != nil {
 		return err
 	}
-	opts := influxdb2.DefaultOptions().
-		SetPrecision(time.Millisecond).
-		SetHTTPRequestTimeout(uint(max(1, db.Timeout/time.Second))).
-		SetTLSConfig(tlsCfg)
-	ic := influxdb2.NewClientWithOptions(db.URL, db.Token, opts)
 	defer ic.Close()
-	writer := ic.WriteAPIBlocking(db.Org, db.Bucket)
+	writer := ic.Writer
 
 	clientID := in.cfg.MQTT.ClientID
 	if clientID == "" {
@@ -186,12 +181,12 @@ func (in *Ingest) Run(ctx context.Context) error {
 		kept := queue[:0]
 		for _, e := range queue {
 			if !e.settledOK {
-				why := w.giveUp(e)
-				if why == "" {
+				why := w.giveUpReason(e)
+				if why == nil {
 					kept = append(kept, e)
 					continue
 				}
-				if err := w.deadLetter(ctx, e.msg, errors.New(why)); err != nil {
+				if err := w.deadLetter(ctx, e.msg, why); err != nil {
 					return nil
 				}
 			} else {

@@ -3,9 +3,9 @@ package ingest
 import (
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/influxwrite"
 )
 
 // Schema of raw readings in InfluxDB (documented in docs/schema.md):
@@ -30,53 +30,18 @@ const (
 	SeqField = "batch_seq"
 )
 
-// Escaping, as InfluxDB's parser (1.8 models, 2.x, 3.x) reads it: in a
-// measurement ',' and ' ' are escaped; in tag keys, tag values and field
-// keys also '='; in string field values '"' and '\'. Line protocol has no
-// escape for a newline or another control character in a name (a newline
-// ends the line, NUL is lost), nor for a backslash before an escapable
-// character or at the end of a name (it would escape the separator):
-// lineName writes each of these as U+FFFD (and a '#' starting a
-// measurement, which would make the line a comment), so a name can never
-// end the line or leak into the next key. Validation (validate.go)
-// refuses such names before a line is made; the writer is correct on its
-// own all the same (FuzzAppendLineParsesBack).
-var (
-	measurementEscaper = strings.NewReplacer(",", `\,`, " ", `\ `)
-	keyEscaper         = strings.NewReplacer(",", `\,`, "=", `\=`, " ", `\ `)
-	stringEscaper      = strings.NewReplacer(`"`, `\"`, `\`, `\\`)
-)
+// Names are escaped by influxwrite, the one set of line-protocol rules
+// of eipgw: what line protocol cannot carry in a name (control
+// characters, backslashes, a '#' starting a measurement) becomes U+FFFD,
+// so a name can never end the line or leak into the next key. Validation
+// (validate.go) refuses such names before a line is made; the writer is
+// correct on its own all the same (FuzzAppendLineParsesBack).
 
 // lineName replaces what line protocol cannot carry in a name.
-func lineName(s string) string {
-	i := 0
-	for i < len(s) && s[i] >= 0x20 && s[i] != '\\' && s[i] != 0x7f {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	var sb strings.Builder
-	sb.Grow(len(s) + 8)
-	sb.WriteString(s[:i])
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '\\' || c == 0x7f {
-			sb.WriteString("\uFFFD")
-		} else {
-			sb.WriteByte(c)
-		}
-	}
-	return sb.String()
-}
+func lineName(s string) string { return influxwrite.Name(s) }
 
-// escapeMeasurement and escapeTag escape a name for its place in a line.
-func escapeMeasurement(s string) string {
-	if strings.HasPrefix(s, "#") {
-		s = "\uFFFD" + s[1:]
-	}
-	return measurementEscaper.Replace(lineName(s))
-}
-func escapeTag(s string) string { return keyEscaper.Replace(lineName(s)) }
+// escapeTag escapes a tag key, tag value or field key.
+func escapeTag(s string) string { return influxwrite.EscapeKey(s) }
 
 // appendField appends the field of one point: its value if good, else its
 // quality. An integer point is an integer field (123i) and a float point a
@@ -86,8 +51,8 @@ func escapeTag(s string) string { return keyEscaper.Replace(lineName(s)) }
 // uint64 value above 2^63-1 cannot be stored in the point's integer field:
 // it is written as quality out_of_range, visible and countable, never
 // wrapped, rounded or stored as another type.
-func appendField(dst []byte, name string, p *batch.Point) []byte {
-	dst = append(dst, name...)
+func appendField(dst []byte, p *batch.Point) []byte {
+	dst = influxwrite.AppendKey(dst, p.Name)
 	quality := p.Quality
 	switch {
 	case quality != batch.Good:
@@ -106,13 +71,13 @@ func appendField(dst []byte, name string, p *batch.Point) []byte {
 		return strconv.AppendFloat(dst, p.Value, 'g', -1, 64)
 	}
 	dst = append(dst, QualitySuffix+`="`...)
-	dst = append(dst, stringEscaper.Replace(quality)...)
+	dst = influxwrite.AppendString(dst, quality)
 	return append(dst, '"')
 }
 
 // appendLine appends one line-protocol line for b to dst.
 func appendLine(dst []byte, park string, b *batch.Batch) []byte {
-	dst = append(dst, escapeMeasurement(b.Kind)...)
+	dst = influxwrite.AppendMeasurement(dst, b.Kind)
 	tag := func(k, v string) {
 		if v == "" {
 			return
@@ -120,7 +85,7 @@ func appendLine(dst []byte, park string, b *batch.Batch) []byte {
 		dst = append(dst, ',')
 		dst = append(dst, k...)
 		dst = append(dst, '=')
-		dst = append(dst, escapeTag(v)...)
+		dst = influxwrite.AppendKey(dst, v)
 	}
 	// Tag keys in lexical order, as InfluxDB stores them.
 	tag("device", b.Device)
@@ -129,8 +94,8 @@ func appendLine(dst []byte, park string, b *batch.Batch) []byte {
 	tag("site", b.Site)
 	tag("tenant", b.Tenant)
 	dst = append(dst, ' ')
-	for _, p := range b.Points {
-		dst = appendField(dst, escapeTag(p.Name), &p)
+	for i := range b.Points {
+		dst = appendField(dst, &b.Points[i])
 		dst = append(dst, ',')
 	}
 	dst = append(dst, SeqField+"="...)

@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/http"
 	"strconv"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 
 	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/influxwrite"
 )
 
 // Bounded work per message. A batch's points are written as lines of at
@@ -148,8 +146,8 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 			}
 			continue
 		}
-		var herr *ihttp.Error
-		rejected := errors.As(err, &herr) && isRejected(herr.StatusCode)
+		out := influxwrite.Classify(err)
+		rejected := out.Class.Permanent()
 		for _, e := range r.entries {
 			failed[e] = true
 			e.lastErr = err
@@ -169,11 +167,11 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 				if e.attempts >= 3 && len(r.entries) > 1 {
 					e.alone = true // do not let it fail the others' writes
 				}
-				e.due = now.Add(backoff(e.attempts, herr))
+				e.due = now.Add(influxwrite.Backoff(e.attempts, out.RetryAfter))
 			}
 		}
 		if rejected {
-			w.in.log.Warn("influxdb refused a write", "messages", len(r.entries), "status", herr.StatusCode, "err", err)
+			w.in.log.Warn("influxdb refused a write", "messages", len(r.entries), "status", out.Status, "class", out.Class, "err", err)
 		} else {
 			w.in.log.Warn("influxdb write failed; retrying, nothing acknowledged", "messages", len(r.entries),
 				"bytes", len(r.body), "retry_in", time.Until(r.entries[0].due).Round(time.Millisecond), "err", err)
@@ -182,36 +180,42 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 	return nil
 }
 
-// backoff is the wait before attempt n+1: jittered exponential from 100ms
-// to 10s, or what InfluxDB asked for with Retry-After.
-func backoff(n int, herr *ihttp.Error) time.Duration {
-	if herr != nil && herr.RetryAfter > 0 {
-		return time.Duration(herr.RetryAfter) * time.Second
-	}
-	d := 100 * time.Millisecond << min(n-1, 7)
-	d = min(d, 10*time.Second)
-	return d/2 + rand.N(d/2+1)
-}
-
 // giveUp reports why an entry is to be dead-lettered, or "" to keep
 // trying: InfluxDB refused it on its own, or it failed maxAttempts more
 // times after InfluxDB had accepted other writes since it began failing. An outage of
 // InfluxDB never dead-letters anything: nothing else is written then.
 func (w *worker) giveUp(e *entry) string {
-	switch {
-	case e.lastErr == nil:
-		return ""
-	case e.refused:
-		return fmt.Sprintf("influxdb rejected the points: %v", e.lastErr)
-	case e.healthy >= w.maxAttempts:
-		return fmt.Sprintf("influxdb failed this message %d times in a row while accepting others: %v", e.healthy, e.lastErr)
-	}
-	return ""
+	return w.giveUpWhy(e).why
 }
 
-func isRejected(status int) bool {
-	return status == http.StatusBadRequest || status == http.StatusUnprocessableEntity ||
-		status == http.StatusRequestEntityTooLarge
+// giveUpReason is giveUp as the error a message is dead-lettered with:
+// one InfluxDB refused is counted as influxdb_rejected.
+func (w *worker) giveUpReason(e *entry) error {
+	g := w.giveUpWhy(e)
+	if g.refused {
+		return refuse(ReasonRejected, "%s", g.why)
+	}
+	if g.why == "" {
+		return nil
+	}
+	return errors.New(g.why)
+}
+
+type verdict struct {
+	why     string
+	refused bool
+}
+
+func (w *worker) giveUpWhy(e *entry) verdict {
+	switch {
+	case e.lastErr == nil:
+		return verdict{}
+	case e.refused:
+		return verdict{fmt.Sprintf("influxdb rejected the points: %s", influxwrite.Reason(e.lastErr)), true}
+	case e.healthy >= w.maxAttempts:
+		return verdict{why: fmt.Sprintf("influxdb failed this message %d times in a row while accepting others: %v", e.healthy, e.lastErr)}
+	}
+	return verdict{}
 }
 
 // writeOnce sends one request.
@@ -231,12 +235,7 @@ func (w *worker) writeOnce(ctx context.Context, r *request) error {
 		return ctx.Err()
 	}
 	w.in.count(func(s *Stats) { s.WriteErrors++ })
-	status := 0
-	var herr *ihttp.Error
-	if errors.As(err, &herr) {
-		status = herr.StatusCode
-	}
-	w.in.m.writeErrors.WithLabelValues(strconv.Itoa(status)).Inc()
+	w.in.m.writeErrors.WithLabelValues(strconv.Itoa(influxwrite.Classify(err).Status)).Inc()
 	return err
 }
 
