@@ -186,6 +186,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 					kept = append(kept, e)
 					continue
 				}
+		w.recovered(queue, now)
 				if err := w.deadLetter(ctx, e.msg, why); err != nil {
 					return nil
 				}

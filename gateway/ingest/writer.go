@@ -39,6 +39,7 @@ type entry struct {
 	failedAt time.Time // first failure in a row
 	due      time.Time // not written again before
 	alone    bool      // written in a request of its own from now on
+	maxBytes int       // when alone and InfluxDB timed out: a smaller request bound
 	refused  bool      // InfluxDB refused it in a request of its own
 	lastErr  error
 
@@ -67,9 +68,24 @@ type request struct {
 	lines   []int // lines of each entry in body
 }
 
+// size is the bytes of an entry's lines still to write.
+func (e *entry) size() int {
+	n := 0
+	for _, l := range e.lines[e.written:] {
+		n += len(l) + 1
+	}
+	return n
+}
+
+// isAlone reports whether e goes in requests of its own: marked so, or
+// larger than a quarter of a request, so that a large message that is slow
+// to store never delays the small ones written with it.
+func (w *worker) isAlone(e *entry) bool { return e.alone || e.size() > w.maxBytes/4 }
+
 // plan groups the lines of the due entries into requests bounded by bytes
 // and lines. An entry whose lines do not fit in one request continues in
-// the next; an entry marked alone gets requests of its own.
+// the next; an entry written alone gets requests of its own, bounded by
+// its own smaller size after InfluxDB timed out on it.
 func (w *worker) plan(due []*entry) []*request {
 	var reqs []*request
 	var cur *request
@@ -81,12 +97,17 @@ func (w *worker) plan(due []*entry) []*request {
 		cur, nlines = nil, 0
 	}
 	for _, e := range due {
-		if e.alone {
+		alone := w.isAlone(e)
+		limit := w.maxBytes
+		if alone {
 			flush()
+			if e.maxBytes > 0 {
+				limit = e.maxBytes
+			}
 		}
 		for i := e.written; i < len(e.lines); i++ {
 			line := e.lines[i]
-			if cur != nil && (len(cur.body)+1+len(line) > w.maxBytes || nlines+1 > w.maxLines) {
+			if cur != nil && (len(cur.body)+1+len(line) > limit || nlines+1 > w.maxLines) {
 				flush()
 			}
 			if cur == nil {
@@ -102,7 +123,7 @@ func (w *worker) plan(due []*entry) []*request {
 			cur.body = append(cur.body, line...)
 			cur.lines[len(cur.lines)-1]++
 			nlines++
-			if e.alone && i == len(e.lines)-1 {
+			if alone && i == len(e.lines)-1 {
 				flush()
 			}
 		}
@@ -116,6 +137,11 @@ func (w *worker) plan(due []*entry) []*request {
 // writeAll writes the due entries once each (no waiting for back-off
 // here): what InfluxDB accepted advances, what failed gets its next try
 // time. It returns ctx.Err() only if ctx ended.
+//
+// Isolation follows what InfluxDB does: during an outage every write
+// fails and nothing is split up (the backlog goes out in full requests
+// when it is back); a message that fails while others are written is
+// written alone from then on, in halving requests when it timed out.
 func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 	failed := map[*entry]bool{}
 	for _, r := range w.plan(due) {
@@ -164,8 +190,13 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 			case rejected:
 				e.refused, e.due = true, now // dead-lettered by the caller
 			default:
-				if e.attempts >= 3 && len(r.entries) > 1 {
+				if e.healthy > 0 && len(r.entries) > 1 {
 					e.alone = true // do not let it fail the others' writes
+				}
+				if len(r.entries) == 1 {
+					// Too slow to store at this size, perhaps: try
+					// smaller requests, down to one line.
+					e.maxBytes = max(len(r.body)/2, 1)
 				}
 				e.due = now.Add(influxwrite.Backoff(e.attempts, out.RetryAfter))
 			}
@@ -274,4 +305,21 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		out = append(out, &entry{msg: m, batch: b, lines: w.linesOf(b), points: len(b.Points)})
 	}
 	return out, nil
+}
+
+// recovered makes the messages that failed only while InfluxDB failed for
+// everyone due at once when a write succeeded since start: the backlog of
+// an outage goes out as soon as InfluxDB is back, in order, instead of
+// each message waiting out its own back-off while newer ones are written
+// (which would let the completeness check see a gap that is only late).
+func (w *worker) recovered(queue []*entry, since time.Time) {
+	if !w.lastOK.After(since) {
+		return
+	}
+	now := time.Now()
+	for _, e := range queue {
+		if !e.settledOK && !e.refused && e.healthy == 0 && e.due.After(now) {
+			e.due = now
+		}
+	}
 }

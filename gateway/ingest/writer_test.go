@@ -42,7 +42,7 @@ func newFakeWorker(t *testing.T, f *fakeInflux) *worker {
 		f.respond(n, string(body), w)
 	}))
 	t.Cleanup(srv.Close)
-	ic := influxdb2.NewClientWithOptions(srv.URL, "", influxdb2.DefaultOptions().SetPrecision(time.Millisecond))
+	ic := influxdb2.NewClientWithOptions(srv.URL, "", influxdb2.DefaultOptions().SetPrecision(time.Millisecond).SetHTTPRequestTimeout(1))
 	t.Cleanup(ic.Close)
 	in := &Ingest{log: slog.New(slog.DiscardHandler), m: newMetrics(prometheus.NewRegistry())}
 	return &worker{in: in, writer: ic.WriteAPIBlocking("", "db/rp"), park: "p", seen: map[string]*seqWindow{},
@@ -228,5 +228,33 @@ func TestWriteRejectedMessageIsolated(t *testing.T) {
 	}
 	if !es[0].settledOK || !es[2].settledOK {
 		t.Fatal("the good messages were not written")
+	}
+}
+
+// A message InfluxDB is too slow to store in one request (it answers
+// after the client's timeout above 200 kB) is written alone, in halving
+// requests, until they fit: stored, not dead-lettered, and the small
+// messages around it are written without waiting for it.
+func TestWriteShrinksRequestsOfSlowMessage(t *testing.T) {
+	f := &fakeInflux{respond: func(_ int, body string, w http.ResponseWriter) {
+		if len(body) > 200<<10 {
+			time.Sleep(1500 * time.Millisecond) // past the 1 s client timeout
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}}
+	w := newFakeWorker(t, f)
+	w.maxBytes = 2 << 20
+	huge := testEntry(w, "big", 1, 120_000)
+	small := testEntry(w, "small", 2, 5)
+	if gaveUp := drive(t, w, []*entry{huge, small}, 60*time.Second); len(gaveUp) != 0 {
+		t.Fatalf("gave up %v", gaveUp)
+	}
+	if !huge.settledOK || huge.maxBytes == 0 || huge.maxBytes > 200<<10 {
+		t.Fatalf("huge entry: settled %v, request bound %d", huge.settledOK, huge.maxBytes)
+	}
+	for _, b := range f.bodies {
+		if strings.Contains(b, "device=small") && strings.Contains(b, "device=big") {
+			t.Fatal("the small message was written in a request with the huge one")
+		}
 	}
 }

@@ -489,6 +489,14 @@ func (w *WAL) dropOldestLocked() error {
 			}
 		}
 	}
+	// Records the reader handed to the publisher are in flight: the MQTT
+	// client holds them until the broker acknowledges them, so they are
+	// not lost with the segment.
+	for s := range w.pending {
+		if s >= first && s <= seg.last && lost > 0 {
+			lost--
+		}
+	}
 	if err := os.Remove(seg.path); err != nil {
 		return fmt.Errorf("wal: dropping %s: %w", seg.path, err)
 	}
