@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -151,22 +150,6 @@ func (e *Edge) walStats() wal.Stats {
 		return wal.Stats{}
 	}
 	return w.Stats()
-}
-
-type status struct {
-	State    string `json:"state"`
-	Gateway  string `json:"gateway"`
-	Instance string `json:"instance,omitempty"`
-	Time     string `json:"ts,omitempty"`
-}
-
-func (e *Edge) statusPayload(state string) []byte {
-	s := status{State: state, Gateway: e.gateway, Instance: e.instance}
-	if state == "online" {
-		s.Time = time.Now().UTC().Format(batch.TimeLayout)
-	}
-	b, _ := json.Marshal(s) // cannot fail: strings only
-	return b
 }
 
 func (e *Edge) walOptions() wal.Options {
@@ -326,22 +309,6 @@ func (e *Edge) observePoll(device string, good, total int) {
 	}
 	e.m.polls.WithLabelValues(device, outcome).Inc()
 	e.m.deviceUp.WithLabelValues(device).Set(up)
-}
-
-// watchStatus reports another live process publishing births for this
-// gateway id: its batches would collide with ours.
-func (e *Edge) watchStatus(_ mqtt.Client, m mqtt.Message) {
-	if m.Retained() {
-		return // a birth or will from an earlier run
-	}
-	var s status
-	if json.Unmarshal(m.Payload(), &s) != nil || s.State != "online" || s.Instance == "" || s.Instance == e.instance {
-		return
-	}
-	e.m.conflicts.Inc()
-	e.count(func(st *Stats) { st.Conflicts++ })
-	e.log.Error("another process is publishing as this gateway: two edges with one gateway or client id",
-		"topic", m.Topic(), "other_instance", s.Instance, "instance", e.instance)
 }
 
 // connect makes the first connection attempt and reports its outcome; the
