@@ -1,9 +1,9 @@
 package park
 
 import (
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/eipgw/eipgw/gateway/influxwrite"
 )
 
 // Derived records in InfluxDB (docs/contracts.md, "InfluxDB (derived
@@ -27,139 +27,130 @@ import (
 //	                time   period start (in the statement time zone)
 //
 // Records are idempotent: the same record written twice is the same point.
+// Lines are built by influxwrite.Line, with the escaping rules ingest
+// uses.
 const (
 	MeasurementLive      = "park_live"
 	MeasurementHourly    = "park_hourly"
 	MeasurementStatement = "park_statement"
 )
 
-var (
-	keyEscaper    = strings.NewReplacer(",", `\,`, "=", `\=`, " ", `\ `)
-	stringEscaper = strings.NewReplacer(`"`, `\"`, `\`, `\\`)
-)
-
-type line struct {
-	b      []byte
-	fields int
+// Record is one derived record as one line of line protocol.
+type Record struct {
+	Measurement string
+	// Line is the record's line, without a newline; nil when Err is set.
+	Line []byte
+	// Err says why the record cannot be written as line protocol (a value
+	// that is not finite, which the engine flags invalid before it gets
+	// here).
+	Err error
 }
 
-func (l *line) start(measurement string, tags ...string) {
-	l.b = append(l.b, measurement...)
-	// tags come as key, value pairs already in lexical key order
-	for i := 0; i+1 < len(tags); i += 2 {
-		if tags[i+1] == "" {
+// record finishes the line l holds as a Record.
+func record(m string, l *influxwrite.Line, t time.Time) Record {
+	b, err := l.End(t)
+	return Record{Measurement: m, Line: b, Err: err}
+}
+
+// metricLine starts l as a record of measurement for metric m: tags park,
+// metric and the metric's entity, in lexical key order.
+func metricLine(l *influxwrite.Line, measurement, park string, m *Metric) {
+	l.Start(measurement)
+	if m.EntityKey != "" && m.EntityKey < "metric" {
+		l.Tag(m.EntityKey, m.Entity)
+	}
+	l.Tag("metric", m.Name)
+	l.Tag("park", park)
+	if m.EntityKey != "" && m.EntityKey > "park" {
+		l.Tag(m.EntityKey, m.Entity)
+	}
+}
+
+// LiveRecords returns the records of a live interval: one per valid
+// metric.
+func LiveRecords(park string, iv Interval) []Record {
+	var out []Record
+	var l influxwrite.Line
+	for i := range iv.Metrics {
+		m := &iv.Metrics[i]
+		if m.Flag != Valid {
 			continue
 		}
-		l.b = append(l.b, ',')
-		l.b = append(l.b, tags[i]...)
-		l.b = append(l.b, '=')
-		l.b = append(l.b, keyEscaper.Replace(tags[i+1])...)
+		metricLine(&l, MeasurementLive, park, m)
+		l.Float("value", m.Value)
+		l.Float("completeness", m.Completeness)
+		l.Int("samples", int64(m.Samples))
+		out = append(out, record(MeasurementLive, &l, iv.Start))
 	}
-	l.b = append(l.b, ' ')
-	l.fields = 0
+	return out
 }
 
-func (l *line) sep(key string) {
-	if l.fields > 0 {
-		l.b = append(l.b, ',')
+// HourRecords returns the records of an hour: one per metric, valid or
+// not.
+func HourRecords(park string, h Hour) []Record {
+	out := make([]Record, 0, len(h.Metrics))
+	var l influxwrite.Line
+	for i := range h.Metrics {
+		m := &h.Metrics[i]
+		metricLine(&l, MeasurementHourly, park, m)
+		if m.Flag == Valid {
+			l.Float("value", m.Value)
+		}
+		l.String("flag", string(m.Flag))
+		l.Bool("valid", m.Flag == Valid)
+		if m.Reason != "" {
+			l.String("reason", m.Reason)
+		}
+		l.Float("completeness", m.Completeness)
+		l.Int("valid_minutes", int64(m.ValidMinutes))
+		l.Int("samples", int64(m.Samples))
+		if m.Hours > 0 {
+			l.Int("hours", int64(m.Hours))
+			l.Int("valid_hours", int64(m.ValidHours))
+		}
+		out = append(out, record(MeasurementHourly, &l, h.Start))
 	}
-	l.fields++
-	l.b = append(l.b, key...)
-	l.b = append(l.b, '=')
+	return out
 }
 
-func (l *line) float(key string, v float64) {
-	l.sep(key)
-	l.b = strconv.AppendFloat(l.b, v, 'g', -1, 64)
-}
-
-func (l *line) int(key string, v int) {
-	l.sep(key)
-	l.b = strconv.AppendInt(l.b, int64(v), 10)
-	l.b = append(l.b, 'i')
-}
-
-func (l *line) bool(key string, v bool) {
-	l.sep(key)
-	l.b = strconv.AppendBool(l.b, v)
-}
-
-func (l *line) str(key, v string) {
-	l.sep(key)
-	l.b = append(l.b, '"')
-	l.b = append(l.b, stringEscaper.Replace(v)...)
-	l.b = append(l.b, '"')
-}
-
-func (l *line) end(t time.Time) {
-	l.b = append(l.b, ' ')
-	l.b = strconv.AppendInt(l.b, t.UnixMilli(), 10)
-	l.b = append(l.b, '\n')
-}
-
-// metricTags returns the tags of a metric in lexical key order.
-func metricTags(park string, m *Metric) []string {
-	tags := make([]string, 0, 6)
-	if m.EntityKey != "" && m.EntityKey < "metric" {
-		tags = append(tags, m.EntityKey, m.Entity)
-	}
-	tags = append(tags, "metric", m.Name, "park", park)
-	if m.EntityKey != "" && m.EntityKey > "park" {
-		tags = append(tags, m.EntityKey, m.Entity)
-	}
-	return tags
+// StatementRecord returns the record of a statement.
+func StatementRecord(park string, s Statement) Record {
+	var l influxwrite.Line
+	l.Start(MeasurementStatement)
+	l.Tag("park", park)
+	l.Tag("period", s.Period)
+	l.Tag("tenant", s.Tenant)
+	l.Float("steam_mass_t", s.SteamMass)
+	l.Float("steam_energy_gj", s.Steam)
+	l.Float("loss_share_gj", s.LossShare)
+	l.Float("electric_energy_mwh", s.Electric)
+	l.Int("hours", int64(s.Hours))
+	l.Int("valid_hours", int64(s.ValidHours))
+	l.Int("expected_hours", int64(s.ExpectedHours))
+	l.Bool("complete", s.Complete())
+	return record(MeasurementStatement, &l, s.Start)
 }
 
 // Lines returns the line protocol of an output's records (millisecond
-// precision), one record per line.
+// precision), one record per line, each ended by a newline. A record that
+// cannot be written (Record.Err) is left out.
 func Lines(park string, o Output) []byte {
-	var l line
+	var recs []Record
 	for _, iv := range o.Live {
-		for i := range iv.Metrics {
-			m := &iv.Metrics[i]
-			if m.Flag != Valid {
-				continue
-			}
-			l.start(MeasurementLive, metricTags(park, m)...)
-			l.float("value", m.Value)
-			l.float("completeness", m.Completeness)
-			l.int("samples", m.Samples)
-			l.end(iv.Start)
-		}
+		recs = append(recs, LiveRecords(park, iv)...)
 	}
 	for _, h := range o.Hours {
-		for i := range h.Metrics {
-			m := &h.Metrics[i]
-			l.start(MeasurementHourly, metricTags(park, m)...)
-			if m.Flag == Valid {
-				l.float("value", m.Value)
-			}
-			l.str("flag", string(m.Flag))
-			l.bool("valid", m.Flag == Valid)
-			if m.Reason != "" {
-				l.str("reason", m.Reason)
-			}
-			l.float("completeness", m.Completeness)
-			l.int("valid_minutes", m.ValidMinutes)
-			l.int("samples", m.Samples)
-			if m.Hours > 0 {
-				l.int("hours", m.Hours)
-				l.int("valid_hours", m.ValidHours)
-			}
-			l.end(h.Start)
-		}
+		recs = append(recs, HourRecords(park, h)...)
 	}
 	for _, s := range o.Statements {
-		l.start(MeasurementStatement, "park", park, "period", s.Period, "tenant", s.Tenant)
-		l.float("steam_mass_t", s.SteamMass)
-		l.float("steam_energy_gj", s.Steam)
-		l.float("loss_share_gj", s.LossShare)
-		l.float("electric_energy_mwh", s.Electric)
-		l.int("hours", s.Hours)
-		l.int("valid_hours", s.ValidHours)
-		l.int("expected_hours", s.ExpectedHours)
-		l.bool("complete", s.Complete())
-		l.end(s.Start)
+		recs = append(recs, StatementRecord(park, s))
 	}
-	return l.b
+	var b []byte
+	for _, r := range recs {
+		if r.Err == nil {
+			b = append(b, r.Line...)
+			b = append(b, '\n')
+		}
+	}
+	return b
 }

@@ -4,21 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	"github.com/influxdata/influxdb-client-go/v2/api"
-	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/influxwrite"
 	"github.com/eipgw/eipgw/gateway/mqttconn"
 	"github.com/eipgw/eipgw/gateway/topic"
 )
@@ -26,7 +21,7 @@ import (
 // Service runs an Engine against the park's broker: it subscribes to the
 // park's data topics with its own persistent session, feeds the engine,
 // advances it every second and hands its records to the sinks: InfluxDB
-// (retried until written), MQTT (retained live values on
+// (through a bounded queue: see sink), MQTT (retained live values on
 // eip/v1/{park}/metrics/{name}) and Prometheus gauges.
 //
 // Acknowledgement: a message is acknowledged once the engine has counted
@@ -42,6 +37,11 @@ type Service struct {
 	eng   *Engine
 	prom  *promMetrics
 	clock func() time.Time
+	// wm counts what became of the records written to InfluxDB.
+	wm *writeMetrics
+	// maxPending bounds the records waiting for InfluxDB or for the
+	// dead-letter topic (default maxPendingRecords).
+	maxPending int
 
 	mu    sync.Mutex
 	stats ServiceStats
@@ -51,10 +51,13 @@ type Service struct {
 type ServiceStats struct {
 	Received     uint64 // MQTT messages taken
 	Malformed    uint64 // payloads that are not a valid batch
-	Intervals    uint64 // live intervals written
-	Hours        uint64 // hourly records written
-	Statements   uint64 // statements written
-	WriteErrors  uint64 // failed InfluxDB write attempts
+	Intervals    uint64 // live intervals settled (see below)
+	Hours        uint64 // hourly records settled: each metric stored or dead-lettered
+	Statements   uint64 // statements settled
+	Records      uint64 // records (InfluxDB points) stored
+	WriteErrors  uint64 // failed InfluxDB write requests (transient ones retried)
+	DeadLetters  uint64 // records published to the dead-letter topic
+	Dropped      uint64 // live records pushed out of the full queue, or lost at shutdown
 	Published    uint64 // live metric values published on MQTT
 	PublishFails uint64 // MQTT publishes that failed or timed out
 }
@@ -75,7 +78,7 @@ func NewService(cfg *config.File, log *slog.Logger, reg prometheus.Registerer, o
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), clock: o.Clock}, nil
+	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock}, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -101,14 +104,12 @@ const drainTimeout = 10 * time.Second
 func (s *Service) Run(ctx context.Context) error {
 	pe := s.cfg.ParkEngine
 	db := pe.InfluxDB
-	tlsCfg, err := mqttconn.TLSConfig(db.TLS, db.URL, s.log)
+	ic, err := influxwrite.New(db, s.log)
 	if err != nil {
 		return err
 	}
-	opts := influxdb2.DefaultOptions().SetPrecision(time.Millisecond).SetHTTPRequestTimeout(uint(max(1, db.Timeout/time.Second))).SetTLSConfig(tlsCfg)
-	ic := influxdb2.NewClientWithOptions(db.URL, db.Token, opts)
 	defer ic.Close()
-	writer := ic.WriteAPIBlocking(db.Org, db.Bucket)
+	writer := ic.Writer
 
 	clientID := pe.ClientID
 	if clientID == "" {
@@ -152,12 +153,10 @@ func (s *Service) Run(ctx context.Context) error {
 	drainCtx, stopDrain := context.WithCancel(context.Background())
 	defer stopDrain()
 	sinkDone := make(chan struct{})
+	sk := s.newSink(writer, client, gate)
 	go func() {
 		defer close(sinkDone)
-		sk := &sink{s: s, writer: writer, client: client, gate: gate}
-		for o := range outputs {
-			sk.handle(drainCtx, o)
-		}
+		sk.run(drainCtx, outputs)
 	}()
 
 	tick := time.NewTicker(time.Second)
@@ -216,30 +215,163 @@ func (s *Service) consume(m mqtt.Message) {
 	}
 }
 
-type sink struct {
-	s      *Service
-	writer api.WriteAPIBlocking
-	client mqtt.Client
-	gate   *mqttconn.Gate
+// maxPendingRecords is how many records the sink holds at most while
+// InfluxDB or the broker is away: under 20 MB (lines of ~130 bytes), about
+// 17 hours of the reference park's live and hourly records (5,900 an
+// hour), then 15 days of hourly records alone once the live ones are
+// dropped.
+const maxPendingRecords = 100_000
+
+// Dead-letter reasons of derived records.
+const (
+	// DeadInfluxRefused: InfluxDB refused the record on its own (400, 413,
+	// 422, or a partial write that dropped it).
+	DeadInfluxRefused = "influxdb_rejected"
+	// DeadQueueFull: the pending queue was full and held no live record
+	// to drop; the oldest hourly record or statement went here instead.
+	DeadQueueFull = "queue_full"
+	// DeadUnencodable: a value line protocol cannot carry (NaN, ±Inf).
+	DeadUnencodable = "unencodable"
+)
+
+// writeMetrics count what became of the derived records.
+type writeMetrics struct {
+	dead    *prometheus.CounterVec
+	dropped *prometheus.CounterVec
+	pending prometheus.Gauge
 }
 
-func (k *sink) handle(ctx context.Context, o Output) {
-	s := k.s
-	park := s.cfg.Park
-	if body := Lines(park, o); len(body) > 0 {
-		if err := k.write(ctx, string(body)); err != nil {
-			s.log.Error("derived records not written", "intervals", len(o.Live), "hours", len(o.Hours), "err", err)
+func newWriteMetrics(reg prometheus.Registerer) *writeMetrics {
+	m := &writeMetrics{
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eipgw_park_records_dead_lettered_total",
+			Help: "Derived records published to the park's dead-letter topic instead of InfluxDB, by measurement and reason: influxdb_rejected, queue_full, unencodable.",
+		}, []string{"measurement", "reason"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eipgw_park_records_dropped_total",
+			Help: "Derived records lost, by measurement and reason: queue_full (live records, oldest first, while InfluxDB is away), shutdown (still pending drainTimeout after the stop), dead_letter_backlog (the broker away as well).",
+		}, []string{"measurement", "reason"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "eipgw_park_pending_records",
+			Help: "Derived records waiting for InfluxDB or for the dead-letter topic.",
+		}),
+	}
+	reg.MustRegister(m.dead, m.dropped, m.pending)
+	for _, ms := range []string{MeasurementLive, MeasurementHourly, MeasurementStatement} {
+		for _, r := range []string{DeadInfluxRefused, DeadQueueFull, DeadUnencodable} {
+			m.dead.WithLabelValues(ms, r)
+		}
+		m.dropped.WithLabelValues(ms, "shutdown")
+	}
+	m.dropped.WithLabelValues(MeasurementLive, "queue_full")
+	return m
+}
+
+// group is the records of one interval, hour or statement, counted in
+// the stats when the last of them is settled.
+type group struct {
+	measurement string
+	left        int
+}
+
+// deadLetter is a record on its way to the dead-letter topic.
+type deadLetter struct {
+	g      *group
+	line   []byte
+	reason string
+	err    error
+}
+
+// sink takes the engine's outputs and never loses a derived record
+// silently. Records wait in a bounded queue (influxwrite.Queue) and are
+// written in requests of at most 5000 lines and 1 MiB:
+//
+//   - transient failures (no answer, timeout, 5xx, 429, 401/403/404) are
+//     retried with jittered exponential back-off honouring Retry-After,
+//     for as long as it takes; the engine goes on computing meanwhile;
+//   - a request InfluxDB refuses (400, 413, 422, partial write) is halved
+//     until the refused record stands alone; it is published to the
+//     park's dead-letter topic with InfluxDB's reason, the others are
+//     written;
+//   - when maxPending records wait, the oldest live record is dropped
+//     (counted): the hourly record of the same hour keeps what matters;
+//     with no live record left the oldest hourly record or statement is
+//     dead-lettered (reason queue_full), never dropped;
+//   - at shutdown what is pending is written for up to drainTimeout; what
+//     is left then is counted lost and logged.
+//
+// Every record ends up stored, dead-lettered or dropped, and each is
+// counted (eipgw_park_records_written_total,
+// eipgw_park_records_dead_lettered_total, eipgw_park_records_dropped_total).
+type sink struct {
+	s      *Service
+	q      *influxwrite.Queue[*group]
+	client mqtt.Client
+	gate   *mqttconn.Gate
+
+	dead     []deadLetter
+	deadWait time.Time // no dead-letter publish before
+	failing  bool      // the last write failed transiently
+}
+
+func (s *Service) newSink(w influxwrite.Writer, client mqtt.Client, gate *mqttconn.Gate) *sink {
+	return &sink{s: s, client: client, gate: gate,
+		q: influxwrite.NewQueue[*group](w, influxwrite.QueueOptions{MaxRecords: s.maxPending})}
+}
+
+// run handles outputs until the channel is closed and what is pending is
+// settled, or ctx ends.
+func (k *sink) run(ctx context.Context, outputs <-chan Output) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		var wake <-chan time.Time
+		if at, ok := k.wakeAt(); ok {
+			timer.Reset(max(0, time.Until(at)))
+			wake = timer.C
+		}
+		if outputs == nil && wake == nil {
+			return // closed and settled
+		}
+		select {
+		case o, ok := <-outputs:
+			if !ok {
+				outputs = nil
+				break
+			}
+			k.take(ctx, o)
+		case <-wake:
+		case <-ctx.Done():
+			k.abandon()
 			return
 		}
+		k.flush(ctx)
 	}
-	s.count(func(st *ServiceStats) {
-		st.Intervals += uint64(len(o.Live))
-		st.Hours += uint64(len(o.Hours))
-		st.Statements += uint64(len(o.Statements))
-	})
-	s.prom.records.WithLabelValues(MeasurementLive).Add(float64(len(o.Live)))
-	s.prom.records.WithLabelValues(MeasurementHourly).Add(float64(len(o.Hours)))
-	s.prom.records.WithLabelValues(MeasurementStatement).Add(float64(len(o.Statements)))
+}
+
+// wakeAt is when pending records are next due, and whether any are.
+func (k *sink) wakeAt() (time.Time, bool) {
+	at, ok := k.q.Due()
+	if len(k.dead) > 0 && (!ok || k.deadWait.Before(at)) {
+		at, ok = k.deadWait, true
+	}
+	return at, ok
+}
+
+// take queues an output's records, then updates the Prometheus gauges,
+// logs closed hours and publishes the last live interval.
+func (k *sink) take(ctx context.Context, o Output) {
+	s := k.s
+	park := s.cfg.Park
+	for _, iv := range o.Live {
+		k.add(ctx, MeasurementLive, LiveRecords(park, iv))
+	}
+	for _, h := range o.Hours {
+		k.add(ctx, MeasurementHourly, HourRecords(park, h))
+	}
+	for _, st := range o.Statements {
+		k.add(ctx, MeasurementStatement, []Record{StatementRecord(park, st)})
+	}
 	for _, h := range o.Hours {
 		inv := 0
 		for i := range h.Metrics {
@@ -264,38 +396,202 @@ func (k *sink) handle(ctx context.Context, o Output) {
 	}
 }
 
-// write sends body to InfluxDB, retrying transient failures with jittered
-// exponential back-off (honouring Retry-After) until it succeeds, InfluxDB
-// refuses it (4xx) or ctx ends.
-func (k *sink) write(ctx context.Context, body string) error {
-	backoff := 100 * time.Millisecond
-	for {
-		err := k.writer.WriteRecord(ctx, body)
-		if err == nil {
-			return nil
+// add queues the records of one group.
+func (k *sink) add(ctx context.Context, measurement string, recs []Record) {
+	g := &group{measurement: measurement, left: len(recs)}
+	if g.left == 0 {
+		k.settle(g, 0)
+		return
+	}
+	qr := make([]influxwrite.Record[*group], 0, len(recs))
+	for _, r := range recs {
+		if r.Err != nil {
+			k.s.log.Error("derived record cannot be written", "measurement", measurement, "err", r.Err)
+			k.toDead(ctx, deadLetter{g: g, reason: DeadUnencodable, err: r.Err})
+			continue
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("park: writing derived records: %w", ctx.Err())
+		qr = append(qr, influxwrite.Record[*group]{Line: r.Line, Droppable: measurement == MeasurementLive, Meta: g})
+	}
+	for _, ev := range k.q.Add(qr...) {
+		k.evicted(ctx, ev)
+	}
+}
+
+// evicted handles a record pushed out of the full queue.
+func (k *sink) evicted(ctx context.Context, ev influxwrite.Settled[*group]) {
+	g := ev.Meta
+	if ev.Droppable {
+		k.drop(g, "queue_full")
+		return
+	}
+	k.s.log.Error("pending queue full: dead-lettering the oldest derived record", "measurement", g.measurement, "max_pending", k.s.maxPending)
+	k.toDead(ctx, deadLetter{g: g, line: ev.Line, reason: DeadQueueFull, err: ev.Err})
+}
+
+func (k *sink) drop(g *group, reason string) {
+	k.s.wm.dropped.WithLabelValues(g.measurement, reason).Inc()
+	k.s.count(func(st *ServiceStats) { st.Dropped++ })
+	k.settle(g, 1)
+}
+
+// toDead queues a dead letter. When maxPending of them wait, they are
+// published first; if the broker cannot take them, the oldest is dropped,
+// counted.
+func (k *sink) toDead(ctx context.Context, d deadLetter) {
+	if len(k.dead) >= k.s.maxPending {
+		k.publishDead(ctx, true)
+	}
+	if len(k.dead) >= k.s.maxPending {
+		old := k.dead[0]
+		k.dead = k.dead[1:]
+		k.s.log.Error("dead-letter backlog full: derived record lost", "measurement", old.g.measurement, "reason", old.reason, "err", old.err)
+		k.drop(old.g, "dead_letter_backlog")
+	}
+	k.dead = append(k.dead, d)
+}
+
+// settle counts n records of g as settled, and g once all are.
+func (k *sink) settle(g *group, n int) {
+	g.left -= n
+	if g.left > 0 {
+		return
+	}
+	k.s.count(func(st *ServiceStats) {
+		switch g.measurement {
+		case MeasurementLive:
+			st.Intervals++
+		case MeasurementHourly:
+			st.Hours++
+		case MeasurementStatement:
+			st.Statements++
 		}
-		k.s.count(func(st *ServiceStats) { st.WriteErrors++ })
-		k.s.prom.errors.Inc()
-		var herr *ihttp.Error
-		wait := backoff/2 + rand.N(backoff/2+1)
-		if errors.As(err, &herr) {
-			if herr.StatusCode/100 == 4 && herr.StatusCode != http.StatusTooManyRequests {
-				return fmt.Errorf("park: influxdb refused the derived records: %w", err)
-			}
-			if herr.RetryAfter > 0 {
-				wait = time.Duration(herr.RetryAfter) * time.Second
-			}
+	})
+}
+
+// flush writes what is due and publishes pending dead letters.
+func (k *sink) flush(ctx context.Context) {
+	s := k.s
+	res, err := k.q.Flush(ctx)
+	for _, f := range res.Failures {
+		s.count(func(st *ServiceStats) { st.WriteErrors++ })
+		s.prom.errors.Inc()
+		if f.Class.Permanent() {
+			s.log.Warn("influxdb refused a write; splitting it to find the refused record", "status", f.Status, "class", f.Class, "err", f.Err)
 		}
-		k.s.log.Warn("influxdb write failed; retrying", "retry_in", wait.Round(time.Millisecond), "err", err)
+	}
+	stored := 0
+	for _, st := range res.Settled {
+		g := st.Meta
+		if st.Err != nil {
+			s.log.Warn("influxdb refused a derived record; dead-lettering it", "measurement", g.measurement, "err", st.Err)
+			k.toDead(ctx, deadLetter{g: g, line: st.Line, reason: DeadInfluxRefused, err: st.Err})
+			continue
+		}
+		stored++
+		s.prom.records.WithLabelValues(g.measurement).Inc()
+		k.settle(g, 1)
+	}
+	s.count(func(st *ServiceStats) { st.Records += uint64(stored) })
+	if n := len(res.Failures); err == nil && n > 0 && !res.Failures[n-1].Class.Permanent() {
+		at, _ := k.q.Due()
+		attempts, lastErr := k.q.Attempts()
+		s.log.Warn("influxdb write failed; retrying, nothing lost", "pending", k.q.Len(), "attempts", attempts,
+			"retry_in", time.Until(at).Round(time.Millisecond), "err", lastErr)
+		k.failing = true
+	} else if k.failing && stored > 0 {
+		s.log.Info("influxdb writes resumed", "pending", k.q.Len())
+		k.failing = false
+	}
+	k.publishDead(ctx, false)
+	s.wm.pending.Set(float64(k.q.Len() + len(k.dead)))
+}
+
+// deadPayload is a derived record on the dead-letter topic.
+type deadPayload struct {
+	Source      string `json:"source"` // "park"
+	Measurement string `json:"measurement"`
+	Reason      string `json:"reason"`
+	Error       string `json:"error"`
+	Payload     string `json:"payload"` // the line protocol, empty if it could not be made
+	Time        string `json:"ts"`
+}
+
+// publishDead publishes pending dead letters (QoS 1, waiting up to 5 s for
+// the broker); what fails is tried again a second later, or at once if
+// forced.
+func (k *sink) publishDead(ctx context.Context, force bool) {
+	if len(k.dead) == 0 || (!force && time.Now().Before(k.deadWait)) {
+		return
+	}
+	ok, wait := k.gate.Ready()
+	if !ok && wait > 0 { // settling after a (re)connection: a few ms
 		select {
-		case <-ctx.Done():
-			return fmt.Errorf("park: writing derived records: %w", ctx.Err())
 		case <-time.After(wait):
+		case <-ctx.Done():
 		}
-		backoff = min(2*backoff, 10*time.Second)
+		ok, _ = k.gate.Ready()
+	}
+	if !ok {
+		k.deadWait = time.Now().Add(time.Second)
+		return
+	}
+	s := k.s
+	t := topic.DeadLetter(s.cfg.Park)
+	tokens := make([]mqtt.Token, len(k.dead))
+	for i, d := range k.dead {
+		body, err := json.Marshal(deadPayload{Source: "park", Measurement: d.g.measurement, Reason: d.reason,
+			Error: d.err.Error(), Payload: string(d.line), Time: time.Now().UTC().Format(batch.TimeLayout)})
+		if err != nil { // cannot happen: strings only
+			panic(err)
+		}
+		tokens[i] = k.client.Publish(t, 1, false, body)
+	}
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	expired := false
+	kept := k.dead[:0]
+	for i, tok := range tokens {
+		d := k.dead[i]
+		if !expired {
+			select {
+			case <-tok.Done():
+			case <-deadline.C:
+				expired = true
+			case <-ctx.Done():
+				expired = true
+			}
+		}
+		if !isDone(tok) || tok.Error() != nil {
+			kept = append(kept, d)
+			continue
+		}
+		s.log.Warn("derived record dead-lettered", "topic", t, "measurement", d.g.measurement, "reason", d.reason, "err", d.err)
+		s.wm.dead.WithLabelValues(d.g.measurement, d.reason).Inc()
+		s.count(func(st *ServiceStats) { st.DeadLetters++ })
+		k.settle(d.g, 1)
+	}
+	clear(k.dead[len(kept):])
+	k.dead = kept
+	if len(kept) > 0 {
+		s.log.Warn("dead-letter publish failed; retrying", "pending", len(kept))
+		k.deadWait = time.Now().Add(time.Second)
+	}
+}
+
+// abandon counts what is still pending when the drain time is over.
+func (k *sink) abandon() {
+	lost := map[string]int{}
+	for _, r := range k.q.Drain() {
+		lost[r.Meta.measurement]++
+		k.drop(r.Meta, "shutdown")
+	}
+	for _, d := range k.dead {
+		lost[d.g.measurement]++
+		k.drop(d.g, "shutdown")
+	}
+	k.dead = nil
+	if len(lost) > 0 {
+		k.s.log.Error("derived records not written at shutdown", "records", lost, "drain_timeout", drainTimeout)
 	}
 }
 
