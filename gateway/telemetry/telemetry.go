@@ -1,5 +1,6 @@
 // Package telemetry serves a role's own health: Prometheus metrics from a
-// private registry on /metrics and a health check on /healthz.
+// private registry on /metrics, liveness on /healthz and readiness on
+// /readyz (see Health).
 package telemetry
 
 import (
@@ -23,10 +24,12 @@ func NewRegistry() *prometheus.Registry {
 	return r
 }
 
-// Serve answers /metrics from reg and /healthz from health (nil: always
-// healthy) on listen until ctx is done. Listening beyond loopback is logged
+// Serve answers /metrics from reg, /healthz from health.Live and /readyz
+// from health.Ready (nil: no checks, always 200) on listen until ctx is
+// done. Both health endpoints answer a JSON list of checks, with 200 when
+// every check passes and 503 otherwise. Listening beyond loopback is logged
 // at warn (see Listen).
-func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health func() error, log *slog.Logger) error {
+func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health Health, log *slog.Logger) error {
 	ln, err := Listen(listen, "metrics", log)
 	if err != nil {
 		return err
@@ -34,13 +37,18 @@ func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		var checks []Check
 		if health != nil {
-			if err := health(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
+			checks = health.Live()
 		}
-		fmt.Fprintln(w, "ok")
+		serveChecks(w, checks)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		var checks []Check
+		if health != nil {
+			checks = health.Ready()
+		}
+		serveChecks(w, checks)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	log.Info("serving metrics", "listen", ln.Addr().String())
