@@ -68,6 +68,7 @@ type Edge struct {
 	topics map[*drivers.Device]string // data topic of each device, made once
 
 	replay *replayServer // replay requests: policy and serving (replay.go)
+	health *health       // liveness and readiness (health.go)
 }
 
 // Stats counts what the edge did since it started.
@@ -123,6 +124,7 @@ func New(cfg *config.File, drv drivers.Registry, log *slog.Logger, reg *promethe
 			e.topics[d] = topic.Data(e.park, e.gateway, d.Name)
 		}
 	}
+	e.health = newHealth(cfg.Edge, sources)
 	return e, nil
 }
 
@@ -216,6 +218,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			e.log.Warn("mqtt connection lost", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "err", err)
 			e.conn.Set(false)
+			e.health.connected(false, "connection lost: "+err.Error())
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			e.log.Info("mqtt connected", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "instance", e.instance)
@@ -228,6 +231,7 @@ func (e *Edge) Run(ctx context.Context) error {
 			c.SubscribeMultiple(map[string]byte{statusTopic: 1, replayFilter: 1}, nil)
 			c.Publish(statusTopic, 0, true, e.statusPayload("online"))
 			e.conn.Set(true)
+			e.health.connected(true, "connected to "+config.RedactURL(e.cfg.MQTT.Broker))
 		})
 	client := mqttconn.NewClient(opts)
 	// Polling starts at once, whatever the broker's state: the log holds
@@ -258,6 +262,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer e.health.ownerRunning(b.Name())()
 			pts := make([]batch.Point, 0, 64)
 			b.Run(pollCtx, func(d *drivers.Device, polled time.Time, rs []drivers.Reading) {
 				e.m.pollDur.WithLabelValues(d.Name).Observe(time.Since(polled).Seconds())
@@ -272,6 +277,7 @@ func (e *Edge) Run(ctx context.Context) error {
 				}
 				e.observePoll(d.Name, good, len(rs))
 				st.stamp(d, polled, pts)
+				e.health.polled(b.Name())
 			})
 		}()
 	}

@@ -22,6 +22,7 @@ func (e *Edge) store(w *wal.WAL, seq *seqStore, m message) {
 	defer e.memMu.Unlock()
 	if e.flushMemLocked(w) {
 		err := w.Append(m.seq, m.topic, m.payload, m.polled)
+		e.health.appended(err)
 		if err == nil {
 			seq.logged()
 			return
