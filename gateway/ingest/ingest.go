@@ -51,6 +51,8 @@ type Ingest struct {
 	guard *seqGuard
 	// replay clears this worker's retained replay request (replay.go).
 	replay replayRequests
+	// health is what /healthz and /readyz report (health.go).
+	health *health
 
 	mu    sync.Mutex
 	stats Stats
@@ -65,7 +67,7 @@ func New(cfg *config.File, log *slog.Logger, reg *prometheus.Registry) (*Ingest,
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg), guard: newSeqGuard(cfg, log)}, nil
+	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg), guard: newSeqGuard(cfg, log), health: newHealth(cfg.Ingest)}, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -92,7 +94,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 		return err
 	}
 	defer ic.Close()
-	writer := ic.Writer
+	writer := in.health.observe(ic.Writer)
+	defer in.health.watchInflux(ctx, ic.Influx)()
 
 	clientID := in.cfg.MQTT.ClientID
 	if clientID == "" {
@@ -116,14 +119,17 @@ func (in *Ingest) Run(ctx context.Context) error {
 		// the connection is up, before any Subscribe call: the handler must
 		// be in place from the start or they sit unacknowledged.
 		SetDefaultPublishHandler(handler).
+		SetConnectionLostHandler(in.connectionLost(clientID)).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			// Runs in its own goroutine: waiting for the SUBACK is fine.
 			t := c.Subscribe(filter, 1, nil)
 			t.Wait()
 			if err := t.Error(); err != nil {
 				in.log.Error("mqtt subscribe failed", "filter", filter, "err", err)
+				in.health.subscribed.Set(false, "subscribe failed: "+err.Error())
 				return
 			}
+			in.health.subscribed.Set(true, "subscribed to "+filter)
 			in.log.Info("mqtt connected and subscribed", "broker", config.RedactURL(in.cfg.MQTT.Broker), "client_id", clientID, "filter", filter)
 			in.requestReplay(c, clientID)
 		})
@@ -157,6 +163,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 				wakeAt = e.due
 			}
 		}
+		in.health.loop.Beat()
+		wakeAt = in.health.wakeBy(wakeAt)
 		fresh, ok := in.gather(ctx, msgs, max(0, 2*icfg.BatchSize-len(queue)), wakeAt)
 		if !ok {
 			return nil // unwritten messages stay unacknowledged
