@@ -53,15 +53,16 @@ func loadConfig(path string) (*config.File, modbus.Profiles, error) {
 	return f, profiles, errs.Err()
 }
 
-// withMetrics runs role, serving its metrics on metrics.listen when set.
-// The metrics endpoint stops after the role returned.
-func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, log *slog.Logger, role func(context.Context) error) error {
+// withMetrics runs role, serving its metrics, liveness (/healthz) and
+// readiness (/readyz, from health) on metrics.listen when set. The
+// endpoint stops after the role returned.
+func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, log *slog.Logger, role func(context.Context) error, health telemetry.Health) error {
 	if f.Metrics == nil || f.Metrics.Listen == "" {
 		return role(ctx)
 	}
 	mctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- telemetry.Serve(mctx, f.Metrics.Listen, reg, nil, log) }()
+	go func() { done <- telemetry.Serve(mctx, f.Metrics.Listen, reg, health, log) }()
 	err := role(ctx)
 	stop()
 	return errors.Join(err, <-done)
@@ -114,7 +115,7 @@ var cmdEdge = &command{
 			return err
 		}
 		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker)
-		err = withMetrics(ctx, f, reg, log, ed.Run)
+		err = withMetrics(ctx, f, reg, log, ed.Run, ed)
 		st := ed.Stats()
 		log.Info("edge stopped", "polled", st.Polled, "published", st.Published, "acked", st.Acked, "replayed", st.Replayed, "dropped", st.Dropped)
 		return err
@@ -141,7 +142,7 @@ var cmdIngest = &command{
 			return err
 		}
 		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket)
-		err = withMetrics(ctx, f, reg, log, in.Run)
+		err = withMetrics(ctx, f, reg, log, in.Run, in)
 		st := in.Stats()
 		log.Info("ingest stopped", "received", st.Received, "acked", st.Acked, "points", st.Points, "dead_letters", st.DeadLetters)
 		return err

@@ -45,6 +45,8 @@ type Service struct {
 
 	mu    sync.Mutex
 	stats ServiceStats
+
+	health *health // what /healthz and /readyz report (health.go)
 }
 
 // ServiceStats counts what the service did.
@@ -78,7 +80,7 @@ func NewService(cfg *config.File, log *slog.Logger, reg prometheus.Registerer, o
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock}, nil
+	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.ParkEngine)}, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -109,7 +111,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer ic.Close()
-	writer := ic.Writer
+	writer := s.health.observe(ic.Writer)
 
 	clientID := pe.ClientID
 	if clientID == "" {
@@ -130,6 +132,7 @@ func (s *Service) Run(ctx context.Context) error {
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.log.Warn("mqtt connection lost", "client_id", clientID, "err", err)
 			gate.Set(false)
+			s.health.subscribed.Set(false, "connection lost: "+err.Error())
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			gate.Set(true)
@@ -137,8 +140,10 @@ func (s *Service) Run(ctx context.Context) error {
 			t.Wait()
 			if err := t.Error(); err != nil {
 				s.log.Error("mqtt subscribe failed", "filter", filter, "err", err)
+				s.health.subscribed.Set(false, "subscribe failed: "+err.Error())
 				return
 			}
+			s.health.subscribed.Set(true, "subscribed to "+filter)
 			s.log.Info("mqtt connected and subscribed", "client_id", clientID, "filter", filter)
 		})
 	client := mqttconn.NewClient(mopts)
@@ -169,6 +174,7 @@ loop:
 		case m := <-msgs:
 			s.consume(m)
 		case <-tick.C:
+			s.health.loop.Beat()
 			o := s.eng.Advance()
 			if o.Empty() {
 				continue
