@@ -29,7 +29,8 @@ type WAL struct {
 // Metrics configures the Prometheus endpoint of a role (top-level
 // metrics).
 type Metrics struct {
-	// Listen is host:port for GET /metrics and /healthz; empty disables.
+	// Listen is host:port for GET /metrics, /healthz and /readyz; empty
+	// disables.
 	Listen string `yaml:"listen"`
 }
 
