@@ -18,6 +18,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 // fakeDriver is a protocol that pushes: each device sends a reading of a
@@ -132,7 +133,7 @@ func TestEdgeRunsFakeDriver(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	defer sub.Disconnect(100)
-	if tok := sub.Subscribe("eip/v1/p/gw/+", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := sub.Subscribe(topic.GatewayFilter("p", "gw"), 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/eipgw/eipgw/gateway/topic"
 )
 
 func open(t *testing.T, dir string, mod func(*Options)) *WAL {
@@ -28,7 +30,7 @@ func payload(seq uint64) []byte { return []byte(fmt.Sprintf(`{"seq":%d,"pad":"%0
 func appendRange(t *testing.T, w *WAL, from, to uint64) {
 	t.Helper()
 	for s := from; s <= to; s++ {
-		if err := w.Append(s, "eip/v1/p/gw/d", payload(s), time.Unix(0, int64(s))); err != nil {
+		if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), time.Unix(0, int64(s))); err != nil {
 			t.Fatalf("append %d: %v", s, err)
 		}
 	}
@@ -44,7 +46,7 @@ func readN(t *testing.T, r *Reader, n int) []uint64 {
 		if err != nil {
 			t.Fatalf("after %v: %v", seqs, err)
 		}
-		if string(rec.Payload) != string(payload(rec.Seq)) || rec.Topic != "eip/v1/p/gw/d" {
+		if string(rec.Payload) != string(payload(rec.Seq)) || rec.Topic != topic.Data("p", "gw", "d") {
 			t.Fatalf("record %d: topic %q payload %q", rec.Seq, rec.Topic, rec.Payload)
 		}
 		seqs = append(seqs, rec.Seq)
@@ -247,7 +249,7 @@ func BenchmarkAppend(b *testing.B) {
 	seq := uint64(0)
 	for b.Loop() {
 		seq++
-		if err := w.Append(seq, "eip/v1/park/gw-1/dev-01", p, time.Now()); err != nil {
+		if err := w.Append(seq, topic.Data("park", "gw-1", "dev-01"), p, time.Now()); err != nil {
 			b.Fatal(err)
 		}
 		rec, ok, _, err := r.TryNext()
@@ -263,7 +265,7 @@ func TestRetainAndScan(t *testing.T) {
 	w := open(t, dir, func(o *Options) { o.Retain = time.Hour })
 	base := time.Now()
 	for s := uint64(1); s <= 100; s++ {
-		if err := w.Append(s, "eip/v1/p/gw/d", payload(s), base.Add(time.Duration(s)*time.Millisecond)); err != nil {
+		if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), base.Add(time.Duration(s)*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}
