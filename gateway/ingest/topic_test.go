@@ -10,16 +10,16 @@ import (
 	"github.com/eipgw/eipgw/gateway/topic"
 )
 
-// message is an MQTT message with a topic and a payload; nothing else of
+// topicMessage is an MQTT message with a topic and a payload; nothing else of
 // it is read before the topic is accepted.
-type message struct {
+type topicMessage struct {
 	mqtt.Message
 	topic   string
 	payload []byte
 }
 
-func (m message) Topic() string   { return m.topic }
-func (m message) Payload() []byte { return m.payload }
+func (m topicMessage) Topic() string   { return m.topic }
+func (m topicMessage) Payload() []byte { return m.payload }
 
 // TestParseTopic checks what ingest does with each kind of topic before it
 // looks at the payload: data is decoded, status and metrics are skipped,
@@ -47,7 +47,7 @@ func TestParseTopic(t *testing.T) {
 		// The topic is valid; the payload is not a batch.
 		{topic.Data("p", "gw-1", "chp-1"), ReasonMalformed, ""},
 	} {
-		b, err := w.parse(message{topic: c.topic, payload: []byte("{}")})
+		b, err := w.parse(topicMessage{topic: c.topic, payload: []byte("{}")})
 		if b != nil {
 			t.Errorf("%q: a batch from an empty object", c.topic)
 		}
