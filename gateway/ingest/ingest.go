@@ -186,6 +186,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		if err := w.writeAll(ctx, due); err != nil {
 			return nil
 		}
+		w.recovered(queue, now)
 		kept := queue[:0]
 		for _, e := range queue {
 			if !e.settledOK {
@@ -194,7 +195,6 @@ func (in *Ingest) Run(ctx context.Context) error {
 					kept = append(kept, e)
 					continue
 				}
-		w.recovered(queue, now)
 				if err := w.deadLetter(ctx, e.msg, why); err != nil {
 					return nil
 				}
