@@ -17,8 +17,8 @@ test: tools vet
 FUZZTIME ?= 10s
 FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse ./drivers/modbus:FuzzFindFrame \
 	./drivers/modbus/modbusserver:FuzzServeRTU ./drivers/modbus/modbusserver:FuzzServerFrame ./drivers/modbus:FuzzDecode \
-	./gateway/batch:FuzzDecodeFastMatchesSlow ./gateway/ingest:FuzzAppendLineParsesBack \
-	./gateway/topic:FuzzParse
+	./gateway/plumbing/batch:FuzzDecodeFastMatchesSlow ./gateway/ingest:FuzzAppendLineParsesBack \
+	./gateway/plumbing/topic:FuzzParse
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
@@ -28,7 +28,7 @@ fuzz:
 # polling over loopback TCP, batch encoding, WAL append, ingest decoding.
 bench:
 	$(GO) test -run '^$$' -bench 'RTURead125' -benchtime 40x ./drivers/modbus | grep -E 'Benchmark|^ok'
-	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine' -benchmem ./drivers/modbus ./gateway/batch ./gateway/wal ./gateway/ingest | grep -E 'Benchmark|^ok'
+	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/wal ./gateway/ingest | grep -E 'Benchmark|^ok'
 
 tools:
 	./scripts/tools.sh
@@ -40,7 +40,7 @@ vet:
 # InfluxDB and prints the table: scenario, polled, stored, lost, duplicates,
 # recovery time. `make test` runs them too.
 faults: tools
-	set -o pipefail; EIPGW_SOAK=1 $(GO) test -count=1 -timeout 60m -v -run 'TestFaults|TestBacklogMemory|TestManyBuses' ./gateway/faults | grep -E '^(\||--- |ok|FAIL)'
+	set -o pipefail; EIPGW_SOAK=1 $(GO) test -count=1 -timeout 60m -v -run 'TestFaults|TestBacklogMemory|TestManyBuses' ./gateway/devtools/faults | grep -E '^(\||--- |ok|FAIL)'
 
 # check adds formatting, static analysis and module tidiness to test.
 check: fmt lint test

@@ -5,7 +5,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/park"
-	"github.com/eipgw/eipgw/gateway/telemetry"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 var cmdPark = &command{

@@ -13,8 +13,8 @@ import (
 
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
-	"github.com/eipgw/eipgw/gateway/sim"
-	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/devtools/sim"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
 
 // readSim serves the simulated park over Modbus TCP until the test ends.

@@ -12,7 +12,7 @@ import (
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
-	"github.com/eipgw/eipgw/gateway/telemetry"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

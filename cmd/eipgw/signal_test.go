@@ -13,10 +13,10 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/testenv"
-	"github.com/eipgw/eipgw/gateway/topic"
-	"github.com/eipgw/eipgw/gateway/wal"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
 
 func TestMain(m *testing.M) {

@@ -17,9 +17,9 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
-	"github.com/eipgw/eipgw/gateway/demo"
-	"github.com/eipgw/eipgw/gateway/sim"
-	"github.com/eipgw/eipgw/gateway/telemetry"
+	"github.com/eipgw/eipgw/gateway/devtools/demo"
+	"github.com/eipgw/eipgw/gateway/devtools/sim"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 var cmdSim = &command{

@@ -24,10 +24,10 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
-	"github.com/eipgw/eipgw/gateway/topic"
-	"github.com/eipgw/eipgw/gateway/wal"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
 
 // seqBlock is how many sequence numbers one disk write reserves.

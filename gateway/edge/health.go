@@ -7,8 +7,8 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
-	"github.com/eipgw/eipgw/gateway/telemetry"
-	"github.com/eipgw/eipgw/gateway/wal"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
+	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
 
 var _ telemetry.Health = (*Edge)(nil)

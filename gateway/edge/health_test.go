@@ -14,8 +14,8 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
-	"github.com/eipgw/eipgw/gateway/telemetry"
-	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 // checkOf returns the check named name, failing the test if there is none.

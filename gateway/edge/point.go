@@ -2,7 +2,7 @@ package edge
 
 import (
 	"github.com/eipgw/eipgw/drivers"
-	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 // pointOf is the batch point of one reading: a good reading carries its

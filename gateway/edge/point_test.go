@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/drivers"
-	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 func TestPointOf(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/gateway/wal"
+	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
 
 // store appends a stamped batch to the log; the stamper calls it in

@@ -17,10 +17,10 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/ingest"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
-	"github.com/eipgw/eipgw/gateway/testenv"
-	"github.com/eipgw/eipgw/gateway/topic"
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // The example ACL names this park and these gateways.

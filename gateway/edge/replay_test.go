@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/topic"
-	"github.com/eipgw/eipgw/gateway/wal"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
 
 var t0 = time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)

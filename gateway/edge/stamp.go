@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/drivers"
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/wal"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
 
 // stamper numbers the polls of every bus and appends them to the

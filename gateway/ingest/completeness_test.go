@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
 
 // TestCompletenessAgainstInfluxDB writes batches with holes into a real

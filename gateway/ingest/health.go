@@ -12,7 +12,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/telemetry"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 var _ telemetry.Health = (*Ingest)(nil)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/telemetry"
-	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 func checkNamed(t *testing.T, checks []telemetry.Check, name string) telemetry.Check {

@@ -13,9 +13,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/testenv"
-	"github.com/eipgw/eipgw/gateway/topic"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // TestRejectedPointsAreDeadLettered: InfluxDB refuses one batch of a write

@@ -4,8 +4,8 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/influxwrite"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 )
 
 // Schema of raw readings in InfluxDB (documented in docs/schema.md):

@@ -8,7 +8,7 @@ import (
 
 	"github.com/influxdata/influxdb/models"
 
-	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 // FuzzAppendLineParsesBack: every line appendLine emits parses with

@@ -11,8 +11,8 @@ import (
 
 	"github.com/influxdata/influxdb/models"
 
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/testenv"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 func TestAppendLine(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/gateway/mqttconn"
-	"github.com/eipgw/eipgw/gateway/topic"
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // replayMargin is how far before the newest batch seen a replay request

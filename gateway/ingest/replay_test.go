@@ -10,9 +10,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
-	"github.com/eipgw/eipgw/gateway/testenv"
-	"github.com/eipgw/eipgw/gateway/topic"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // retainedWatch records, in order, the payloads received on one topic.

@@ -7,7 +7,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/gateway/topic"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // topicMessage is an MQTT message with a topic and a payload; nothing else of

@@ -21,7 +21,7 @@ import (
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 // Ingest trusts nothing it receives. Before a batch is written, admit

@@ -9,8 +9,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/influxwrite"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 )
 
 // Bounded work per message. A batch's points are written as lines of at

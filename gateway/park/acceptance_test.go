@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 func near(a, b, rel float64) bool {

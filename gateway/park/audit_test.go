@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 // setValue overwrites a point's value.

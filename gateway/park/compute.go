@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/emission"
-	"github.com/eipgw/eipgw/gateway/energy"
+	"github.com/eipgw/eipgw/gateway/calc/emission"
+	"github.com/eipgw/eipgw/gateway/calc/energy"
 )
 
 // Flag says whether a metric's value can be used.

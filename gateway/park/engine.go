@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 // Result is what Add did with a batch.

@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/testenv"
-	"github.com/eipgw/eipgw/gateway/topic"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // safeClock is a settable clock shared with the service's goroutine.

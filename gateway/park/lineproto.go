@@ -3,7 +3,7 @@ package park
 import (
 	"time"
 
-	"github.com/eipgw/eipgw/gateway/influxwrite"
+	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 )
 
 // Derived records in InfluxDB (docs/contracts.md, "InfluxDB (derived

@@ -6,9 +6,9 @@ import (
 	"math"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/emission"
-	"github.com/eipgw/eipgw/gateway/steam"
+	"github.com/eipgw/eipgw/gateway/calc/emission"
+	"github.com/eipgw/eipgw/gateway/calc/steam"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 // chanID indexes a derived input channel: one quantity of one device, with

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eipgw/eipgw/gateway/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/reference/inputs.csv.gz (then run reference.py)")

@@ -6,8 +6,8 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/sim"
+	"github.com/eipgw/eipgw/gateway/devtools/sim"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 // loadExample loads the reference park's example configuration, the one

@@ -12,10 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/batch"
-	"github.com/eipgw/eipgw/gateway/influxwrite"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
-	"github.com/eipgw/eipgw/gateway/topic"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // Service runs an Engine against the park's broker: it subscribes to the

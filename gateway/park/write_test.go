@@ -18,10 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/influxwrite"
-	"github.com/eipgw/eipgw/gateway/mqttconn"
-	"github.com/eipgw/eipgw/gateway/testenv"
-	"github.com/eipgw/eipgw/gateway/topic"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // threeHours is the engine's output for three hours of the reference

@@ -1,0 +1,385 @@
+// Package demo runs the whole reference park in one process: the simulator
+// serving every device over Modbus TCP, an embedded MQTT broker, an edge
+// polling the simulator, an ingest writing to InfluxDB and the park engine
+// computing the park's metrics. The edge, ingest and park engine are
+// configured by YAML generated here and validated exactly like
+// an operator's files; the files are left in the state directory to read.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/devtools/sim"
+	"github.com/eipgw/eipgw/gateway/edge"
+	"github.com/eipgw/eipgw/gateway/ingest"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+)
+
+// Options configure a demo run.
+type Options struct {
+	Park         string        // park id (default "demo")
+	Seed         int64         // simulator seed
+	ModbusListen string        // simulator address (default 127.0.0.1:5020)
+	MQTTListen   string        // embedded broker address (default 127.0.0.1:1883)
+	Broker       string        // use this broker URL instead of the embedded one
+	InfluxURL    string        // default http://127.0.0.1:8086
+	Bucket       string        // default eipgw/autogen
+	StateDir     string        // edge state and generated configs (default .demo/state)
+	Interval     time.Duration // poll interval (default 1s)
+	Step         time.Duration // simulator step (default 1s)
+	Report       time.Duration // progress line period (default 10s; negative: none)
+	Out          io.Writer     // where the banner and progress go
+	Log          *slog.Logger
+	// CreateDatabase creates the database of Bucket first (InfluxDB 1.x).
+	CreateDatabase bool
+	// OnServe, when set, sees every Modbus read the simulator answers.
+	OnServe func(sim.Served)
+	// Ready, when set, is called once everything is running.
+	Ready func()
+}
+
+func (o *Options) defaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.Park, "demo")
+	def(&o.ModbusListen, "127.0.0.1:5020")
+	def(&o.MQTTListen, "127.0.0.1:1883")
+	def(&o.InfluxURL, "http://127.0.0.1:8086")
+	def(&o.Bucket, "eipgw/autogen")
+	def(&o.StateDir, filepath.Join(".demo", "state"))
+	if o.Interval == 0 {
+		o.Interval = time.Second
+	}
+	if o.Step == 0 {
+		o.Step = time.Second
+	}
+	if o.Report == 0 {
+		o.Report = 10 * time.Second
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run runs the demo until ctx is done, then shuts down in order: polling
+// stops, the edge waits for the broker's acknowledgements, ingest writes
+// what it received, then the broker and the simulator stop.
+func Run(ctx context.Context, o Options) error {
+	o.defaults()
+	if err := ping(ctx, o.InfluxURL); err != nil {
+		return fmt.Errorf("demo: InfluxDB at %s is not answering (%w); start it first (make demo does)", o.InfluxURL, err)
+	}
+	if o.CreateDatabase {
+		if err := createDatabase(ctx, o.InfluxURL, strings.Split(o.Bucket, "/")[0]); err != nil {
+			return fmt.Errorf("demo: creating the database: %w", err)
+		}
+	}
+	profiles, err := modbus.Builtin()
+	if err != nil {
+		return err
+	}
+	park, err := sim.NewPark(sim.Config{Seed: o.Seed}, time.Now())
+	if err != nil {
+		return err
+	}
+	simSrv, err := sim.NewServer(park, profiles, o.Log.With("role", "sim"))
+	if err != nil {
+		return err
+	}
+	simSrv.OnServe = o.OnServe
+	ln, err := net.Listen("tcp", o.ModbusListen)
+	if err != nil {
+		return fmt.Errorf("demo: simulator: %w", err)
+	}
+
+	broker := o.Broker
+	var mq *mochi.Server
+	if broker == "" {
+		mq, err = startBroker(o.MQTTListen, o.Log.With("role", "broker"))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer mq.Close()
+		broker = "tcp://" + o.MQTTListen
+	}
+
+	if err := os.MkdirAll(o.StateDir, 0o750); err != nil {
+		ln.Close()
+		return err
+	}
+	edgeCfg, ingestCfg, err := writeConfigs(o, park, broker, ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ed, err := edge.New(edgeCfg, drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}}, o.Log.With("role", "edge"), nil)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	in, err := ingest.New(ingestCfg, o.Log.With("role", "ingest"), nil)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	pk, err := newParkEngine(o, park, broker)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	var wg sync.WaitGroup
+	simCtx, stopSim := context.WithCancel(context.Background())
+	defer stopSim()
+	errs := make(chan error, 4)
+	wg.Add(1)
+	go func() { defer wg.Done(); errs <- named("sim", simSrv.Run(simCtx, ln, o.Step)) }()
+	ingestCtx, stopIngest := context.WithCancel(context.Background())
+	defer stopIngest()
+	ingestDone := make(chan struct{})
+	go func() { defer close(ingestDone); errs <- named("ingest", in.Run(ingestCtx)) }()
+	parkCtx, stopPark := context.WithCancel(context.Background())
+	defer stopPark()
+	parkDone := make(chan struct{})
+	go func() { defer close(parkDone); errs <- named("park", pk.Run(parkCtx)) }()
+	edgeCtx, stopEdge := context.WithCancel(ctx)
+	defer stopEdge()
+	edgeDone := make(chan struct{})
+	go func() { defer close(edgeDone); errs <- named("edge", ed.Run(edgeCtx)) }()
+
+	banner(o, broker, ln.Addr().String(), len(park.Devices()))
+	if o.Ready != nil {
+		o.Ready()
+	}
+	var tick <-chan time.Time
+	if o.Report > 0 {
+		t := time.NewTicker(o.Report)
+		defer t.Stop()
+		tick = t.C
+	}
+	var firstErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errs:
+			// A role stopped on its own: that is a failure; shut down.
+			firstErr = err
+			if firstErr == nil {
+				firstErr = errors.New("demo: a component stopped unexpectedly")
+			}
+			stopEdge()
+			break loop
+		case <-tick:
+			es, is := ed.Stats(), in.Stats()
+			fmt.Fprintf(o.Out, "%s  polled %d batches, broker acknowledged %d, stored %d batches (%d readings) in InfluxDB\n",
+				time.Now().Format("15:04:05"), es.Polled, es.Acked, is.Batches, is.Points)
+		}
+	}
+
+	fmt.Fprintln(o.Out, "stopping: polling stops, then edge, ingest, park engine, broker and simulator")
+	stopEdge()
+	<-edgeDone
+	// Let ingest store what the broker acknowledged to the edge.
+	acked := ed.Stats().Acked
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		st := in.Stats()
+		if st.Batches+st.DeadLetters >= acked {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopIngest()
+	<-ingestDone
+	stopPark()
+	<-parkDone
+	stopSim()
+	wg.Wait()
+	close(errs)
+	var all []error
+	if firstErr != nil {
+		all = append(all, firstErr)
+	}
+	for err := range errs {
+		if err != nil {
+			all = append(all, err)
+		}
+	}
+	es, is := ed.Stats(), in.Stats()
+	fmt.Fprintf(o.Out, "stopped: polled %d batches, broker acknowledged %d, stored %d batches (%d readings), %d dead letters\n",
+		es.Polled, es.Acked, is.Batches, is.Points, is.DeadLetters)
+	return errors.Join(all...)
+}
+
+func named(role string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", role, err)
+	}
+	return nil
+}
+
+func ping(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("ping: status %s", resp.Status)
+	}
+	return nil
+}
+
+// createDatabase runs CREATE DATABASE (idempotent) on an InfluxDB 1.x.
+func createDatabase(ctx context.Context, base, db string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	form := url.Values{"q": {"CREATE DATABASE " + strconv.Quote(db)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 || strings.Contains(string(body), `"error"`) {
+		return fmt.Errorf("status %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+func startBroker(addr string, log *slog.Logger) (*mochi.Server, error) {
+	s := mochi.New(&mochi.Options{InlineClient: false, Logger: log})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		return nil, err
+	}
+	if err := s.AddListener(listeners.NewTCP(listeners.Config{Type: "tcp", ID: "demo", Address: addr})); err != nil {
+		return nil, fmt.Errorf("demo: embedded broker on %s: %w", addr, err)
+	}
+	if err := s.Serve(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// writeConfigs generates the edge and ingest configuration files in the
+// state directory and loads them back through the strict loader.
+func writeConfigs(o Options, park *sim.Park, broker, modbusAddr string) (*config.File, *config.File, error) {
+	devices, err := sim.EdgeDevices(park, "sim", o.Interval)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Generated by eipgw demo: the edge polling the simulated reference park.
+park: %s
+site: plant
+mqtt:
+  broker: %s
+  client_id: eipgw-demo-edge
+edge:
+  gateway: gw-1
+  state_dir: %s
+  replay: {allow: [eipgw-demo-ingest]}
+  buses:
+    - name: sim
+      transport: tcp
+      address: %s
+      timeout: 1s
+  devices:
+`, o.Park, broker, filepath.Join(o.StateDir, "edge"), modbusAddr)
+	for _, d := range devices {
+		fmt.Fprintf(&b, "    - {name: %s, profile: %s, bus: %s, unit: %d, interval: %s", d.Name, d.Profile, d.Bus, d.Unit, d.Interval)
+		if d.Tenant != "" {
+			fmt.Fprintf(&b, ", tenant: %s", d.Tenant)
+		}
+		b.WriteString("}\n")
+	}
+	edgePath := filepath.Join(o.StateDir, "demo-edge.yaml")
+	ingestPath := filepath.Join(o.StateDir, "demo-ingest.yaml")
+	ingestYAML := fmt.Sprintf(`# Generated by eipgw demo: ingest writing the park's readings to InfluxDB.
+park: %s
+mqtt:
+  broker: %s
+  client_id: eipgw-demo-ingest
+ingest:
+  influxdb:
+    url: %s
+    bucket: %s
+`, o.Park, broker, o.InfluxURL, o.Bucket)
+	if err := os.WriteFile(edgePath, []byte(b.String()), 0o644); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(ingestPath, []byte(ingestYAML), 0o644); err != nil {
+		return nil, nil, err
+	}
+	profiles, err := modbus.Builtin()
+	if err != nil {
+		return nil, nil, err
+	}
+	ec, err := config.Load(edgePath, profiles.Has)
+	if err != nil {
+		return nil, nil, err
+	}
+	ic, err := config.Load(ingestPath, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ec, ic, nil
+}
+
+func banner(o Options, broker, modbusAddr string, devices int) {
+	fmt.Fprintf(o.Out, `eipgw demo: the simulated reference park, end to end
+  simulator   Modbus TCP on %s (%d devices, unit ids in docs/simulator.md)
+  broker      %s (embedded unless -broker was given)
+  edge        gateway gw-1 polling every %s, publishing %s
+  ingest      writing to %s, bucket %s
+  configs     %s, %s
+
+Look at the data:
+  curl -sG %s/query --data-urlencode db=%s --data-urlencode "q=SHOW MEASUREMENTS"
+  curl -sG %s/query --data-urlencode db=%s --data-urlencode "q=SELECT last(electric_power) FROM chp"
+  mosquitto_sub -h <host> -p <port> -t '%s' -v     (any MQTT client)
+Stop with Ctrl-C.
+`, modbusAddr, devices, broker, o.Interval, topic.Data(o.Park, "gw-1", "{device}"), o.InfluxURL, o.Bucket,
+		filepath.Join(o.StateDir, "demo-edge.yaml"), filepath.Join(o.StateDir, "demo-ingest.yaml"),
+		o.InfluxURL, strings.Split(o.Bucket, "/")[0], o.InfluxURL, strings.Split(o.Bucket, "/")[0], topic.ParkFilter(o.Park))
+}

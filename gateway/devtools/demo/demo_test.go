@@ -1,0 +1,174 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/devtools/sim"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+)
+
+// TestEndToEnd runs simulator, edge and ingest against a real Mosquitto and
+// a real InfluxDB and proves that what InfluxDB stores is exactly what the
+// simulator served: every poll of every device, each value equal at its
+// precision, with the right tags and poll timestamps.
+func TestEndToEnd(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+
+	var mu sync.Mutex
+	served := map[string][]sim.Served{}
+	ready := make(chan struct{})
+	var out bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Park: "e2e", Seed: 42, ModbusListen: "127.0.0.1:0", Broker: mq.URL,
+			InfluxURL: ifx.URL, Bucket: "eipgw/autogen", StateDir: t.TempDir(),
+			Interval: 500 * time.Millisecond, Step: 100 * time.Millisecond, Report: -1,
+			Out: &out,
+			OnServe: func(s sim.Served) {
+				mu.Lock()
+				served[s.Device] = append(served[s.Device], s)
+				mu.Unlock()
+			},
+			Ready: func() { close(ready) },
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("demo stopped at start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo not ready after 30s")
+	}
+
+	// Readings of every device kind reach InfluxDB within 10 seconds.
+	kinds := []string{"bds", "boiler", "cems", "chp", "heat_meter", "power_meter", "steam_meter"}
+	start := time.Now()
+	for {
+		series, err := ifx.Query("eipgw", "SHOW MEASUREMENTS")
+		var got []string
+		if err == nil && len(series) > 0 {
+			for _, v := range series[0].Values {
+				got = append(got, v[0].(string))
+			}
+		}
+		if slices.Equal(got, kinds) {
+			t.Logf("all %d kinds stored %.1fs after start", len(kinds), time.Since(start).Seconds())
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("after 10s InfluxDB has measurements %v (err %v), want %v", got, err, kinds)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+
+	profiles, err := modbus.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	park, _ := sim.NewPark(sim.Config{Seed: 42}, time.Now())
+	total := 0
+	for _, d := range park.Devices() {
+		rows := query(t, ifx, fmt.Sprintf(`SELECT * FROM %q WHERE "device"='%s' ORDER BY time`, d.Kind, d.Name))
+		mu.Lock()
+		reads := served[d.Name]
+		mu.Unlock()
+		// Every read the simulator answered was stored, once.
+		if len(rows) != len(reads) || len(rows) < 4 {
+			t.Errorf("%s: %d rows stored, %d reads served", d.Name, len(rows), len(reads))
+			continue
+		}
+		p := profiles[d.Kind]
+		for i, row := range rows {
+			s := reads[i]
+			ts := time.UnixMilli(int64(num(t, row["time"])))
+			if s.Time.Before(ts) || s.Time.Sub(ts) > 500*time.Millisecond {
+				t.Errorf("%s row %d: stored time %s, read served at %s", d.Name, i, ts.Format(time.RFC3339Nano), s.Time.Format(time.RFC3339Nano))
+			}
+			wantTags := map[string]string{"park": "e2e", "site": "plant", "gateway": "gw-1", "device": d.Name}
+			if d.Tenant != "" {
+				wantTags["tenant"] = d.Tenant
+			}
+			for k, v := range wantTags {
+				if row[k] != v {
+					t.Errorf("%s row %d: tag %s = %v, want %q", d.Name, i, k, row[k], v)
+				}
+			}
+			for j := range p.Points {
+				pt := &p.Points[j]
+				off := pt.Address - int(s.Address)
+				want, ok := pt.Decode(s.Regs[off:])
+				got, present := row[pt.Name]
+				if !ok {
+					if present && got != nil {
+						t.Errorf("%s row %d: %s stored %v although out of range", d.Name, i, pt.Name, got)
+					}
+					continue
+				}
+				g := num(t, got)
+				if pt.Float32() {
+					if float32(g) != float32(want) {
+						t.Errorf("%s row %d: %s = %v, served %v", d.Name, i, pt.Name, g, float32(want))
+					}
+				} else if math.Abs(g-want) > 1e-9*math.Max(1, math.Abs(want)) {
+					t.Errorf("%s row %d: %s = %v, served %v", d.Name, i, pt.Name, g, want)
+				}
+				total++
+			}
+		}
+	}
+	t.Logf("compared %d stored readings with what the simulator served", total)
+	if !strings.Contains(out.String(), "dead letters") {
+		t.Errorf("no closing summary in the demo output:\n%s", out.String())
+	}
+}
+
+func query(t *testing.T, ifx *testenv.Influx, q string) []map[string]any {
+	t.Helper()
+	series, err := ifx.Query("eipgw", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	for _, s := range series {
+		for _, v := range s.Values {
+			row := map[string]any{}
+			for i, c := range s.Columns {
+				row[c] = v[i]
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+func num(t *testing.T, v any) float64 {
+	t.Helper()
+	n, ok := v.(json.Number)
+	if !ok {
+		t.Fatalf("%v (%T) is not a number", v, v)
+	}
+	f, err := n.Float64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}

@@ -1,0 +1,299 @@
+package wal
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+)
+
+func open(t *testing.T, dir string, mod func(*Options)) *WAL {
+	t.Helper()
+	o := Options{Dir: dir, SegmentBytes: 4096, MaxBytes: 1 << 20}
+	if mod != nil {
+		mod(&o)
+	}
+	w, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func payload(seq uint64) []byte { return []byte(fmt.Sprintf(`{"seq":%d,"pad":"%0100d"}`, seq, seq)) }
+
+func appendRange(t *testing.T, w *WAL, from, to uint64) {
+	t.Helper()
+	for s := from; s <= to; s++ {
+		if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), time.Unix(0, int64(s))); err != nil {
+			t.Fatalf("append %d: %v", s, err)
+		}
+	}
+}
+
+func readN(t *testing.T, r *Reader, n int) []uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var seqs []uint64
+	for range n {
+		rec, err := r.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %v: %v", seqs, err)
+		}
+		if string(rec.Payload) != string(payload(rec.Seq)) || rec.Topic != topic.Data("p", "gw", "d") {
+			t.Fatalf("record %d: topic %q payload %q", rec.Seq, rec.Topic, rec.Payload)
+		}
+		seqs = append(seqs, rec.Seq)
+	}
+	return seqs
+}
+
+func seqRange(from, to uint64) []uint64 {
+	var s []uint64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func equal(a, b []uint64) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+func TestAppendReadAckAcrossSegments(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, nil)
+	appendRange(t, w, 1, 100) // ~140 bytes each: several 4 KiB segments
+	r := w.Reader()
+	if got := readN(t, r, 100); !equal(got, seqRange(1, 100)) {
+		t.Fatalf("read %v", got)
+	}
+	st := w.Stats()
+	if st.Segments < 3 || st.Pending != 100 || !st.Oldest.Equal(time.Unix(0, 1)) {
+		t.Fatalf("stats before acks: %+v", st)
+	}
+	// Out-of-order acks: the frontier waits for the gap.
+	for s := uint64(1); s <= 60; s++ {
+		if s != 30 {
+			w.Ack(s)
+		}
+	}
+	if st := w.Stats(); st.Acked != 29 {
+		t.Fatalf("acked frontier %d, want 29", st.Acked)
+	}
+	w.Ack(30)
+	st = w.Stats()
+	if st.Acked != 60 || st.Pending != 40 {
+		t.Fatalf("after acks: %+v", st)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if len(files) != st.Segments || st.Segments >= 5 {
+		t.Fatalf("acknowledged segments not removed: %d files, stats %+v", len(files), st)
+	}
+	r.Close()
+	w.Close()
+
+	// After a restart only the unacknowledged records come back, in order.
+	w = open(t, dir, nil)
+	defer w.Close()
+	if got := readN(t, w.Reader(), 40); !equal(got, seqRange(61, 100)) {
+		t.Fatalf("replayed %v", got)
+	}
+	if w.LastSeq() != 100 {
+		t.Fatalf("LastSeq %d", w.LastSeq())
+	}
+}
+
+func TestReaderWaitsForAppends(t *testing.T) {
+	w := open(t, t.TempDir(), nil)
+	defer w.Close()
+	r := w.Reader()
+	got := make(chan uint64)
+	go func() {
+		rec, err := r.Next(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- rec.Seq
+	}()
+	time.Sleep(20 * time.Millisecond)
+	appendRange(t, w, 7, 7)
+	if s := <-got; s != 7 {
+		t.Fatalf("got %d", s)
+	}
+	if err := w.Append(7, "t", nil, time.Now()); err == nil {
+		t.Fatal("a repeated seq was accepted")
+	}
+}
+
+func TestTornTailIsTruncated(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
+	appendRange(t, w, 1, 10)
+	w.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	f, _ := os.OpenFile(files[0], os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte{0x80, 0, 0, 0, 1, 2, 3}) // half a header and body of record 11
+	f.Close()
+	var drops []string
+	w = open(t, dir, func(o *Options) {
+		o.SegmentBytes = 1 << 20
+		o.OnDrop = func(n int, first, last uint64, reason string) { drops = append(drops, reason) }
+	})
+	if got := readN(t, w.Reader(), 10); !equal(got, seqRange(1, 10)) {
+		t.Fatalf("read %v", got)
+	}
+	appendRange(t, w, 11, 12) // appends after the repaired tail are readable
+	w.Close()
+	w = open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
+	defer w.Close()
+	if got := readN(t, w.Reader(), 12); !equal(got, seqRange(1, 12)) {
+		t.Fatalf("after repair read %v", got)
+	}
+	if len(drops) != 1 || drops[0] != "corrupt" {
+		t.Fatalf("drops %v", drops)
+	}
+}
+
+func TestCorruptRecordStopsTheSegmentThere(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
+	appendRange(t, w, 1, 10)
+	w.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	b, _ := os.ReadFile(files[0])
+	recLen := len(b) / 10
+	b[5*recLen+40] ^= 0xff // a payload byte of record 6
+	os.WriteFile(files[0], b, 0o640)
+	w = open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
+	defer w.Close()
+	if got := readN(t, w.Reader(), 5); !equal(got, seqRange(1, 5)) {
+		t.Fatalf("read %v", got)
+	}
+	if st, _ := os.Stat(files[0]); st.Size() != int64(5*recLen) {
+		t.Fatalf("segment size %d, want %d", st.Size(), 5*recLen)
+	}
+}
+
+func TestFullDropsOldestAndCountsIt(t *testing.T) {
+	type drop struct {
+		n           int
+		first, last uint64
+	}
+	var drops []drop
+	w := open(t, t.TempDir(), func(o *Options) {
+		o.SegmentBytes = 1024
+		o.MaxBytes = 4096
+		o.OnDrop = func(n int, first, last uint64, reason string) { drops = append(drops, drop{n, first, last}) }
+	})
+	defer w.Close()
+	appendRange(t, w, 1, 100)
+	st := w.Stats()
+	if st.Bytes > 4096 || st.Dropped == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	total := 0
+	next := uint64(1)
+	for _, d := range drops {
+		if d.first != next {
+			t.Fatalf("drops %+v not contiguous from 1", drops)
+		}
+		total += d.n
+		next = d.last + 1
+	}
+	rest := readN(t, w.Reader(), int(100-total))
+	if uint64(total) != st.Dropped || rest[0] != next || rest[len(rest)-1] != 100 {
+		t.Fatalf("dropped %d (stats %d), then read %d..%d", total, st.Dropped, rest[0], rest[len(rest)-1])
+	}
+}
+
+func TestFullDropNewestRefuses(t *testing.T) {
+	w := open(t, t.TempDir(), func(o *Options) {
+		o.SegmentBytes = 1024
+		o.MaxBytes = 2048
+		o.Full = FullDropNewest
+	})
+	defer w.Close()
+	var refused []uint64
+	for s := uint64(1); s <= 40; s++ {
+		if err := w.Append(s, "t", payload(s), time.Now()); err == ErrFull {
+			refused = append(refused, s)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(refused) == 0 || w.Stats().Dropped != uint64(len(refused)) {
+		t.Fatalf("refused %v, stats %+v", refused, w.Stats())
+	}
+	sort.Slice(refused, func(i, j int) bool { return refused[i] < refused[j] })
+	if refused[len(refused)-1] != 40 {
+		t.Fatalf("refused %v: the newest must be refused", refused)
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	w, err := Open(Options{Dir: b.TempDir(), MaxBytes: 8 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	p := make([]byte, 20000) // a batch of ~1000 values
+	r := w.Reader()
+	defer r.Close()
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	seq := uint64(0)
+	for b.Loop() {
+		seq++
+		if err := w.Append(seq, topic.Data("park", "gw-1", "dev-01"), p, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		rec, ok, _, err := r.TryNext()
+		if err != nil || !ok || rec.Seq != seq {
+			b.Fatalf("read back %d: %v %v", seq, ok, err)
+		}
+		w.Ack(seq)
+	}
+}
+
+func TestRetainAndScan(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, func(o *Options) { o.Retain = time.Hour })
+	base := time.Now()
+	for s := uint64(1); s <= 100; s++ {
+		if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), base.Add(time.Duration(s)*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := w.Reader()
+	readN(t, r, 100)
+	for s := uint64(1); s <= 100; s++ {
+		w.Ack(s)
+	}
+	if st := w.Stats(); st.Pending != 0 || st.Segments < 3 {
+		t.Fatalf("acknowledged segments must be retained: %+v", st)
+	}
+	var got []uint64
+	err := w.Scan(base.Add(40*time.Millisecond), func(rec Record) error {
+		if string(rec.Payload) != string(payload(rec.Seq)) {
+			t.Fatalf("record %d payload %q", rec.Seq, rec.Payload)
+		}
+		got = append(got, rec.Seq)
+		return nil
+	})
+	if err != nil || !equal(got, seqRange(40, 100)) {
+		t.Fatalf("Scan = %v, %v", got, err)
+	}
+	r.Close()
+	w.Close()
+	// Without retention the acknowledged segments go.
+	w = open(t, dir, nil)
+	defer w.Close()
+	if st := w.Stats(); st.Segments != 1 {
+		t.Fatalf("after reopening without retention: %+v", st)
+	}
+}
