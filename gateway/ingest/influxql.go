@@ -55,26 +55,9 @@ type series struct {
 // query runs q and returns the series of its first statement; times are
 // epoch milliseconds. Only numeric columns may be selected.
 func (c *influxQL) query(ctx context.Context, q string) ([]series, error) {
-	form := url.Values{"q": {q}, "db": {c.db}, "epoch": {"ms"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/query", strings.NewReader(form.Encode()))
+	body, err := c.post(ctx, q, 256<<20)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Token "+c.token)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("influxql: status %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	var r struct {
 		Results []struct {
@@ -98,4 +81,31 @@ func (c *influxQL) query(ctx context.Context, q string) ([]series, error) {
 		return nil, fmt.Errorf("influxql: %s", e)
 	}
 	return r.Results[0].Series, nil
+}
+
+// post runs q (epoch milliseconds) and returns the answer's body, at most
+// limit bytes; a status other than 2xx is an error with InfluxDB's text.
+func (c *influxQL) post(ctx context.Context, q string, limit int64) ([]byte, error) {
+	form := url.Values{"q": {q}, "db": {c.db}, "epoch": {"ms"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Token "+c.token)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("influxql: status %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
 }

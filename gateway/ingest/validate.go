@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"math"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,26 +385,9 @@ func differs(b *batch.Batch, row map[string]any) string {
 // rows runs q and returns each row of its first statement as column ->
 // value (json.Number, string, bool or nil).
 func (c *influxQL) rows(ctx context.Context, q string) ([]map[string]any, error) {
-	form := url.Values{"q": {q}, "db": {c.db}, "epoch": {"ms"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/query", strings.NewReader(form.Encode()))
+	body, err := c.post(ctx, q, 64<<20)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Token "+c.token)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("influxql: status %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	var r struct {
 		Results []struct {
