@@ -28,7 +28,11 @@ var cmdPark = &command{
 			return err
 		}
 		reg := telemetry.NewRegistry()
-		svc, err := park.NewService(f, log, reg, park.Options{})
+		role, err := f.ParkRole()
+		if err != nil {
+			return err
+		}
+		svc, err := park.NewService(role, log, reg, park.Options{})
 		if err != nil {
 			return err
 		}

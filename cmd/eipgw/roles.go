@@ -110,7 +110,11 @@ var cmdEdge = &command{
 			return err
 		}
 		reg := telemetry.NewRegistry()
-		ed, err := edge.New(f, driverRegistry(profiles), log, reg)
+		role, err := f.EdgeRole()
+		if err != nil {
+			return err
+		}
+		ed, err := edge.New(role, driverRegistry(profiles), log, reg)
 		if err != nil {
 			return err
 		}
@@ -137,7 +141,11 @@ var cmdIngest = &command{
 			return err
 		}
 		reg := telemetry.NewRegistry()
-		in, err := ingest.New(f, log, reg)
+		role, err := f.IngestRole()
+		if err != nil {
+			return err
+		}
+		in, err := ingest.New(role, log, reg)
 		if err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ const maxInflightBytes = 4 << 20
 // Edge polls the devices of one gateway and publishes their batches.
 type Edge struct {
 	park, site, gateway string
-	cfg                 *config.File
+	cfg                 config.EdgeRole
 	sources             []drivers.Source
 	log                 *slog.Logger
 	stateDir            string
@@ -89,11 +89,12 @@ type message struct {
 	noLog   bool // larger than a log segment: published from memory only
 }
 
-// New builds an edge from a validated configuration; it does no I/O.
+// New builds an edge from the edge role of a validated configuration
+// (config.File.EdgeRole); it does no I/O.
 // Metrics are registered on reg (a private registry; nil makes one).
 // Its buses are read by the drivers of reg, each bus by the driver of its
 // protocol.
-func New(cfg *config.File, drv drivers.Registry, log *slog.Logger, reg *prometheus.Registry) (*Edge, error) {
+func New(cfg config.EdgeRole, drv drivers.Registry, log *slog.Logger, reg *prometheus.Registry) (*Edge, error) {
 	if cfg.Edge == nil || cfg.MQTT == nil {
 		return nil, errors.New("edge: configuration needs mqtt and edge sections")
 	}

@@ -150,7 +150,7 @@ func TestEdgeRunsFakeDriver(t *testing.T) {
 			cfg.Edge.Devices = append(cfg.Edge.Devices, config.Device{Name: fmt.Sprintf("dev-%d-%d", i, j), Bus: bus, Tenant: "t01"})
 		}
 	}
-	e, err := New(cfg, drivers.Registry{"fake": fakeDriver{period: 20 * time.Millisecond}}, slog.New(slog.DiscardHandler), nil)
+	e, err := New(edgeRole(t, cfg), drivers.Registry{"fake": fakeDriver{period: 20 * time.Millisecond}}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -242,7 +242,7 @@ func TestLivenessStuckBus(t *testing.T) {
 			WAL:     &config.WAL{Sync: "interval", SyncInterval: 50 * time.Millisecond, MaxMB: 64, SegmentMB: 1, Full: "drop_oldest", Retain: &retain},
 			Buses:   []config.Bus{{Name: "stuck", Protocol: "fake"}},
 			Devices: []config.Device{{Name: "m-1", Bus: "stuck", Interval: 100 * time.Millisecond}}}}
-	e, err := New(cfg, drivers.Registry{"fake": stuckDriver{}}, slog.New(slog.DiscardHandler), nil)
+	e, err := New(edgeRole(t, cfg), drivers.Registry{"fake": stuckDriver{}}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ type runningEdge struct {
 func startEdge(t *testing.T, cfg *config.File, drv drivers.Registry) *runningEdge {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	e, err := New(cfg, drv, slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), reg)
+	e, err := New(edgeRole(t, cfg), drv, slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ ingest:
 	edge := startEdge(t, edgeCfg, drv)
 	eventually(t, 30*time.Second, "edge batches acknowledged", func() bool { return edge.e.Stats().Acked >= 20 })
 
-	in, err := ingest.New(ingestCfg, slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
+	in, err := ingest.New(ingestRole(t, ingestCfg), slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

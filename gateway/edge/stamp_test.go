@@ -40,7 +40,7 @@ func newStampRig(t *testing.T, buses int, maxPoints int, walOpts func(*wal.Optio
 	var logBuf strings.Builder
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logBuf}, nil))
-	e, err := New(cfg, drivers.Registry{"fake": fakeDriver{period: time.Second}}, log, nil)
+	e, err := New(edgeRole(t, cfg), drivers.Registry{"fake": fakeDriver{period: time.Second}}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ ingest:
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := New(cfg, slog.New(slog.DiscardHandler), nil)
+	in, err := New(ingestRole(t, cfg), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ type Stats struct {
 
 // Ingest is one ingest worker.
 type Ingest struct {
-	cfg *config.File
+	cfg config.IngestRole
 	log *slog.Logger
 	m   *metrics
 	// newest is the newest poll time (Unix ms) of a batch received.
@@ -58,9 +58,10 @@ type Ingest struct {
 	stats Stats
 }
 
-// New builds an ingest worker from a validated configuration; no I/O.
+// New builds an ingest worker from the ingest role of a validated
+// configuration (config.File.IngestRole); no I/O.
 // Metrics are registered on reg (nil: a private registry of its own).
-func New(cfg *config.File, log *slog.Logger, reg *prometheus.Registry) (*Ingest, error) {
+func New(cfg config.IngestRole, log *slog.Logger, reg *prometheus.Registry) (*Ingest, error) {
 	if cfg.Ingest == nil || cfg.Ingest.InfluxDB == nil || cfg.MQTT == nil {
 		return nil, errors.New("ingest: configuration needs mqtt and ingest.influxdb sections")
 	}

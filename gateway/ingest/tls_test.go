@@ -57,7 +57,7 @@ func runIngest(t *testing.T, yaml string, log *slog.Logger) *Ingest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := New(cfg, log, nil)
+	in, err := New(ingestRole(t, cfg), log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

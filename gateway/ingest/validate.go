@@ -221,7 +221,7 @@ type seqGuard struct {
 	hi map[string]uint64
 }
 
-func newSeqGuard(cfg *config.File, log *slog.Logger) *seqGuard {
+func newSeqGuard(cfg config.IngestRole, log *slog.Logger) *seqGuard {
 	g := &seqGuard{park: cfg.Park, log: log, hi: map[string]uint64{}, maxJump: config.DefaultMaxSeqJump, timeout: 5 * time.Second}
 	if cc := cfg.Ingest.Completeness; cc != nil && cc.MaxSeqJump > 0 {
 		g.maxJump = cc.MaxSeqJump

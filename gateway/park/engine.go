@@ -153,14 +153,14 @@ type Engine struct {
 // section.
 var ErrNoModel = errors.New("park: configuration has no park_engine section")
 
-// New builds an engine for a validated configuration. It does no I/O; the
+// New builds an engine for the park_engine section of a validated
+// configuration. It does no I/O; the
 // clock's current time is the engine's start: hours before the start hour
 // and live intervals that began before the start are never reported.
-func New(cfg *config.File, o Options) (*Engine, error) {
-	if cfg == nil || cfg.ParkEngine == nil {
+func New(pe *config.ParkEngine, o Options) (*Engine, error) {
+	if pe == nil {
 		return nil, ErrNoModel
 	}
-	pe := cfg.ParkEngine
 	p, err := compile(pe)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func TestReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewService(cfg, slog.New(slog.DiscardHandler), nil, Options{})
+	s, err := NewService(parkRole(t, cfg), slog.New(slog.DiscardHandler), nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

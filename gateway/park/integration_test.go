@@ -57,7 +57,7 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	}
 	clock := &safeClock{now: day0}
 	reg := prometheus.NewRegistry()
-	svc, err := NewService(cfg, slog.New(slog.DiscardHandler), reg, Options{Clock: clock.Now})
+	svc, err := NewService(parkRole(t, cfg), slog.New(slog.DiscardHandler), reg, Options{Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

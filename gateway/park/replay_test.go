@@ -57,7 +57,7 @@ func newReplay(t testing.TB, cfg *config.File, start time.Time, seed int64) *rep
 		t.Fatal(err)
 	}
 	clock := &fakeClock{now: start}
-	eng, err := New(cfg, Options{Clock: clock.Now})
+	eng, err := New(cfg.ParkEngine, Options{Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ import (
 // restart loses is the engine's in-memory partial hour, whose record then
 // comes out flagged incomplete rather than wrong.
 type Service struct {
-	cfg   *config.File
+	cfg   config.ParkRole
 	log   *slog.Logger
 	eng   *Engine
 	prom  *promMetrics
@@ -64,10 +64,11 @@ type ServiceStats struct {
 	PublishFails uint64 // MQTT publishes that failed or timed out
 }
 
-// NewService builds the service; no I/O. Its metrics are registered on reg
+// NewService builds the service from the park role of a validated
+// configuration (config.File.ParkRole); no I/O. Its metrics are registered on reg
 // (nil: a private registry of its own).
-func NewService(cfg *config.File, log *slog.Logger, reg prometheus.Registerer, o Options) (*Service, error) {
-	if cfg == nil || cfg.MQTT == nil || cfg.ParkEngine == nil || cfg.ParkEngine.InfluxDB == nil {
+func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer, o Options) (*Service, error) {
+	if cfg.MQTT == nil || cfg.Engine == nil || cfg.Engine.InfluxDB == nil {
 		return nil, errors.New("park: configuration needs mqtt and park_engine sections")
 	}
 	if reg == nil {
@@ -76,11 +77,11 @@ func NewService(cfg *config.File, log *slog.Logger, reg prometheus.Registerer, o
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	eng, err := New(cfg, o)
+	eng, err := New(cfg.Engine, o)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.ParkEngine)}, nil
+	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine)}, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -104,7 +105,7 @@ const drainTimeout = 10 * time.Second
 // was already computed (for at most drainTimeout) and returns after every
 // goroutine it started has returned.
 func (s *Service) Run(ctx context.Context) error {
-	pe := s.cfg.ParkEngine
+	pe := s.cfg.Engine
 	db := pe.InfluxDB
 	ic, err := influxwrite.New(db, s.log)
 	if err != nil {

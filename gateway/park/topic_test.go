@@ -27,7 +27,7 @@ func (m topicMessage) Ack()            { *m.acked = true }
 // skipped, a topic that does not parse is counted as malformed, and every
 // message is acknowledged.
 func TestConsumeTopics(t *testing.T) {
-	s := &Service{cfg: &config.File{Park: "p"}}
+	s := &Service{cfg: config.ParkRole{Park: "p"}}
 	for _, c := range []struct {
 		topic     string
 		malformed bool

@@ -62,7 +62,7 @@ func newSinkRig(t *testing.T, mq *testenv.Mosquitto, url string, maxPending int)
 	t.Helper()
 	cfg := loadExample(t)
 	reg := prometheus.NewRegistry()
-	svc, err := NewService(cfg, slog.New(slog.DiscardHandler), reg, Options{})
+	svc, err := NewService(parkRole(t, cfg), slog.New(slog.DiscardHandler), reg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,12 +139,22 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	ed, err := edge.New(edgeCfg, drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}}, o.Log.With("role", "edge"), nil)
+	edgeRole, err := edgeCfg.EdgeRole()
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	in, err := ingest.New(ingestCfg, o.Log.With("role", "ingest"), nil)
+	ingestRole, err := ingestCfg.IngestRole()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ed, err := edge.New(edgeRole, drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}}, o.Log.With("role", "edge"), nil)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	in, err := ingest.New(ingestRole, o.Log.With("role", "ingest"), nil)
 	if err != nil {
 		ln.Close()
 		return err

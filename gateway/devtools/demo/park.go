@@ -77,7 +77,11 @@ park_engine:
 	if err != nil {
 		return nil, err
 	}
-	return parkengine.NewService(cfg, o.Log.With("role", "park"), nil, parkengine.Options{})
+	role, err := cfg.ParkRole()
+	if err != nil {
+		return nil, err
+	}
+	return parkengine.NewService(role, o.Log.With("role", "park"), nil, parkengine.Options{})
 }
 
 // replacedBoilers lists the baseline of the simulated reference park: two
