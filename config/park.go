@@ -366,10 +366,19 @@ func (f *File) validateParkEngine() Errors {
 	return v.errs
 }
 
+// parkRoot is the park engine's section in the file.
+const parkRoot = "park_engine"
+
 type parkValidator struct {
 	s       *Source
 	errs    Errors
 	devices map[string]string // gateway/device -> path of first use
+
+	// Names defined by the sections checked so far, for the references
+	// of later sections.
+	headerNames map[string]bool
+	tenantNames map[string]bool
+	fuelsByName map[string]Fuel
 }
 
 func (v *parkValidator) add(path, format string, args ...any) {
@@ -419,72 +428,112 @@ func (v *parkValidator) meter(path string, m Meter, required bool) {
 	v.rng(path+".uncertainty", m.Uncertainty, 0, 0.5, false, "(fraction of reading, k = 2)")
 }
 
+// check validates every section of p, in the order of the file.
 func (v *parkValidator) check(p *ParkEngine) {
-	const root = "park_engine"
+	v.schedule(p)
+	v.influxDB(p.InfluxDB)
+	v.reference(p.Reference)
+	v.validity(p.Validity)
+	v.supplier(p)
+	v.headers(p.Headers)
+	v.tenants(p.Tenants)
+	v.fuels(p.Fuels, p.BDS != nil)
+	v.chp(p.CHP)
+	v.boilers(p.Boilers)
+	v.cems(p.CEMS)
+	v.bds(p.BDS)
+	v.cascades(p.Cascades)
+	v.baseline(p.Baseline, p.CHP != nil)
+}
+
+// schedule checks the interval, delays, time zone and client id; it sets
+// p.Location.
+func (v *parkValidator) schedule(p *ParkEngine) {
 	if p.Interval < time.Second || p.Interval > time.Hour || time.Hour%p.Interval != 0 {
-		v.add(root+".interval", "%s must be between 1s and 1h and divide an hour", p.Interval)
+		v.add(parkRoot+".interval", "%s must be between 1s and 1h and divide an hour", p.Interval)
 	}
 	if p.LiveDelay > time.Hour {
-		v.add(root+".live_delay", "%s is longer than an hour", p.LiveDelay)
+		v.add(parkRoot+".live_delay", "%s is longer than an hour", p.LiveDelay)
 	}
 	if p.Grace > 24*time.Hour {
-		v.add(root+".grace", "%s is longer than 24h", p.Grace)
+		v.add(parkRoot+".grace", "%s is longer than 24h", p.Grace)
 	}
 	if loc, err := time.LoadLocation(p.Timezone); err != nil {
-		v.add(root+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", p.Timezone)
+		v.add(parkRoot+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", p.Timezone)
 	} else {
 		p.Location = loc
 	}
 	if strings.ContainsAny(p.ClientID, "/+#") {
-		v.add(root+".client_id", "%q must not contain '/', '+' or '#'", p.ClientID)
+		v.add(parkRoot+".client_id", "%q must not contain '/', '+' or '#'", p.ClientID)
 	}
-	if db := p.InfluxDB; db == nil {
-		v.add(root+".influxdb", "required section is missing")
-	} else {
-		v.errs = append(v.errs, validateInfluxDB(v.s, root+".influxdb", db)...)
+}
+
+func (v *parkValidator) influxDB(db *InfluxDB) {
+	if db == nil {
+		v.add(parkRoot+".influxdb", "required section is missing")
+		return
 	}
-	if p.Reference.Convention != "fixed" {
-		v.add(root+".reference.convention", "unsupported convention %q (supported: fixed)", p.Reference.Convention)
+	v.errs = append(v.errs, validateInfluxDB(v.s, parkRoot+".influxdb", db)...)
+}
+
+func (v *parkValidator) reference(r SteamReference) {
+	if r.Convention != "fixed" {
+		v.add(parkRoot+".reference.convention", "unsupported convention %q (supported: fixed)", r.Convention)
 	}
-	v.rng(root+".reference.pressure", p.Reference.Pressure, 0, 16.5, true, "MPa abs")
-	v.rng(root+".reference.temperature", p.Reference.Temperature, 0, 200, false, "degC")
-	switch p.Validity.Rule {
+	v.rng(parkRoot+".reference.pressure", r.Pressure, 0, 16.5, true, "MPa abs")
+	v.rng(parkRoot+".reference.temperature", r.Temperature, 0, 200, false, "degC")
+}
+
+func (v *parkValidator) validity(val Validity) {
+	switch val.Rule {
 	case ValidityFraction:
-		v.rng(root+".validity.min_fraction", p.Validity.MinFraction, 0, 1, true, "")
+		v.rng(parkRoot+".validity.min_fraction", val.MinFraction, 0, 1, true, "")
 	case ValidityQuadrants:
-		if p.Validity.MinFraction != 0 {
-			v.add(root+".validity.min_fraction", "only the fraction rule takes min_fraction")
+		if val.MinFraction != 0 {
+			v.add(parkRoot+".validity.min_fraction", "only the fraction rule takes min_fraction")
 		}
 	default:
-		v.add(root+".validity.rule", "unknown rule %q (known: fraction, quadrants)", p.Validity.Rule)
+		v.add(parkRoot+".validity.rule", "unknown rule %q (known: fraction, quadrants)", val.Rule)
 	}
-	v.device(root+".supplier", p.Supplier.Device, p.Supplier.Gateway)
-	v.rng(root+".supplier.uncertainty", p.Supplier.Uncertainty, 0, 0.5, false, "(fraction of reading, k = 2)")
-	v.rng(root+".supplier.rated_flow", p.Supplier.RatedFlow, 0, 1e5, false, "t/h")
-	v.rng(root+".balance.expected_loss", p.Balance.ExpectedLoss, 0, 0.5, false, "(fraction of the supplier's mass)")
+}
 
-	headers := map[string]bool{}
-	for i, h := range p.Headers {
-		path := fmt.Sprintf("%s.headers[%d]", root, i)
+// supplier checks the supplier's meter and the balance it anchors.
+func (v *parkValidator) supplier(p *ParkEngine) {
+	v.device(parkRoot+".supplier", p.Supplier.Device, p.Supplier.Gateway)
+	v.rng(parkRoot+".supplier.uncertainty", p.Supplier.Uncertainty, 0, 0.5, false, "(fraction of reading, k = 2)")
+	v.rng(parkRoot+".supplier.rated_flow", p.Supplier.RatedFlow, 0, 1e5, false, "t/h")
+	v.rng(parkRoot+".balance.expected_loss", p.Balance.ExpectedLoss, 0, 0.5, false, "(fraction of the supplier's mass)")
+}
+
+// headers checks the steam headers and records their names for tenants.
+func (v *parkValidator) headers(hs []Header) {
+	v.headerNames = map[string]bool{}
+	for i, h := range hs {
+		path := fmt.Sprintf("%s.headers[%d]", parkRoot, i)
 		v.ident(path+".name", h.Name, true)
-		if headers[h.Name] {
+		if v.headerNames[h.Name] {
 			v.add(path+".name", "header %q is defined twice", h.Name)
 		}
-		headers[h.Name] = true
+		v.headerNames[h.Name] = true
 		v.rng(path+".pressure", h.Pressure, 0, 16.5, true, "MPa abs")
 	}
-	tenants := map[string]bool{}
-	if len(p.Tenants) == 0 {
-		v.add(root+".tenants", "no tenants configured")
+}
+
+// tenants checks the tenants and their meters and records their names for
+// cascades and the baseline.
+func (v *parkValidator) tenants(ts []Tenant) {
+	v.tenantNames = map[string]bool{}
+	if len(ts) == 0 {
+		v.add(parkRoot+".tenants", "no tenants configured")
 	}
-	for i, t := range p.Tenants {
-		path := fmt.Sprintf("%s.tenants[%d]", root, i)
+	for i, t := range ts {
+		path := fmt.Sprintf("%s.tenants[%d]", parkRoot, i)
 		v.ident(path+".name", t.Name, true)
-		if tenants[t.Name] {
+		if v.tenantNames[t.Name] {
 			v.add(path+".name", "tenant %q is defined twice", t.Name)
 		}
-		tenants[t.Name] = true
-		if t.Header != "" && !headers[t.Header] {
+		v.tenantNames[t.Name] = true
+		if t.Header != "" && !v.headerNames[t.Header] {
 			v.add(path+".header", "header %q is not defined in park_engine.headers", t.Header)
 		}
 		v.meter(path+".steam_meter", t.SteamMeter, true)
@@ -495,35 +544,20 @@ func (v *parkValidator) check(p *ParkEngine) {
 			v.meter(path+".own_steam_meter", *t.OwnSteamMeter, true)
 		}
 	}
+}
 
-	fuels := map[string]Fuel{}
-	for i, fu := range p.Fuels {
-		path := fmt.Sprintf("%s.fuels[%d]", root, i)
+// fuels checks the fuels and records them for the sections that burn them;
+// hasBDS tells whether a biogas desulphurisation section exists.
+func (v *parkValidator) fuels(fs []Fuel, hasBDS bool) {
+	v.fuelsByName = map[string]Fuel{}
+	for i, fu := range fs {
+		path := fmt.Sprintf("%s.fuels[%d]", parkRoot, i)
 		v.ident(path+".name", fu.Name, true)
-		if _, dup := fuels[fu.Name]; dup {
+		if _, dup := v.fuelsByName[fu.Name]; dup {
 			v.add(path+".name", "fuel %q is defined twice", fu.Name)
 		}
-		fuels[fu.Name] = fu
-		switch fu.Basis {
-		case BasisVolume:
-			if fu.Sulfur != 0 {
-				v.add(path+".sulfur", "a volume-basis fuel gives its sulphur as sulfur_mg_per_nm3")
-			}
-			v.rng(path+".sulfur_mg_per_nm3", fu.SulfurMgPerNm3, 0, 1e5, false, "mg/Nm3")
-			if fu.SulfurFromBDS && p.BDS == nil {
-				v.add(path+".sulfur_from_bds", "needs a park_engine.bds section")
-			}
-			if fu.SulfurFromBDS && fu.SulfurMgPerNm3 != 0 {
-				v.add(path+".sulfur_mg_per_nm3", "set sulfur_mg_per_nm3 or sulfur_from_bds, not both")
-			}
-		case BasisMass:
-			if fu.SulfurMgPerNm3 != 0 || fu.SulfurFromBDS {
-				v.add(path+".basis", "a mass-basis fuel gives its sulphur as the mass fraction sulfur")
-			}
-			v.rng(path+".sulfur", fu.Sulfur, 0, 0.2, false, "(mass fraction, not %)")
-		default:
-			v.add(path+".basis", "unknown basis %q (known: volume, mass)", fu.Basis)
-		}
+		v.fuelsByName[fu.Name] = fu
+		v.fuelSulfur(path, fu, hasBDS)
 		v.rng(path+".ncv", fu.NCV, 0, 150, true, "MJ/Nm3 or MJ/kg")
 		v.rng(path+".co2_factor", fu.CO2Factor, 0, 200, false, "kg/GJ")
 		if fu.SulfurToSO2 != nil {
@@ -536,123 +570,179 @@ func (v *parkValidator) check(p *ParkEngine) {
 			v.rng(path+".ref_heat_efficiency", fu.RefHeat, 0, 1, true, "(fraction)")
 		}
 	}
-	fuelRef := func(path, name string) {
-		if name == "" {
-			v.add(path, "required field is missing")
-		} else if _, ok := fuels[name]; !ok {
-			v.add(path, "fuel %q is not defined in park_engine.fuels", name)
-		}
-	}
+}
 
-	if c := p.CHP; c != nil {
-		path := root + ".chp"
-		v.device(path, c.Device, c.Gateway)
-		v.rng(path+".rated_power", c.RatedPower, 0, 5000, true, "MW")
-		v.rng(path+".feedwater_pressure", c.FeedwaterPressure, 0, 16.5, true, "MPa abs")
-		v.rng(path+".overall_efficiency_threshold", c.OverallThreshold, 0, 1, true, "(fraction)")
-		v.rng(path+".heat_tolerance", c.HeatTolerance, 0, 0.5, false, "(fraction of the supplier's heat)")
-		if len(c.Fuels) == 0 {
-			v.add(path+".fuels", "no fuel points configured")
+// fuelSulfur checks a fuel's basis and the sulphur content that basis takes.
+func (v *parkValidator) fuelSulfur(path string, fu Fuel, hasBDS bool) {
+	switch fu.Basis {
+	case BasisVolume:
+		if fu.Sulfur != 0 {
+			v.add(path+".sulfur", "a volume-basis fuel gives its sulphur as sulfur_mg_per_nm3")
 		}
-		points := map[string]bool{}
-		for i, fp := range c.Fuels {
-			fpath := fmt.Sprintf("%s.fuels[%d]", path, i)
-			if fp.Point == "" {
-				v.add(fpath+".point", "required field is missing")
-			} else if points[fp.Point] {
-				v.add(fpath+".point", "point %q is mapped twice", fp.Point)
-			}
-			points[fp.Point] = true
-			fuelRef(fpath+".fuel", fp.Fuel)
-			if fu, ok := fuels[fp.Fuel]; ok && (fu.RefElectrical == 0 || fu.RefHeat == 0) {
-				v.add(fpath+".fuel", "fuel %q burned by the CHP needs ref_electrical_efficiency and ref_heat_efficiency (Regulation (EU) 2015/2402) for PES", fp.Fuel)
-			}
+		v.rng(path+".sulfur_mg_per_nm3", fu.SulfurMgPerNm3, 0, 1e5, false, "mg/Nm3")
+		if fu.SulfurFromBDS && !hasBDS {
+			v.add(path+".sulfur_from_bds", "needs a park_engine.bds section")
+		}
+		if fu.SulfurFromBDS && fu.SulfurMgPerNm3 != 0 {
+			v.add(path+".sulfur_mg_per_nm3", "set sulfur_mg_per_nm3 or sulfur_from_bds, not both")
+		}
+	case BasisMass:
+		if fu.SulfurMgPerNm3 != 0 || fu.SulfurFromBDS {
+			v.add(path+".basis", "a mass-basis fuel gives its sulphur as the mass fraction sulfur")
+		}
+		v.rng(path+".sulfur", fu.Sulfur, 0, 0.2, false, "(mass fraction, not %)")
+	default:
+		v.add(path+".basis", "unknown basis %q (known: volume, mass)", fu.Basis)
+	}
+}
+
+// fuelRef checks a reference to a fuel of park_engine.fuels and returns the
+// fuel when it is defined.
+func (v *parkValidator) fuelRef(path, name string) (Fuel, bool) {
+	fu, ok := v.fuelsByName[name]
+	switch {
+	case name == "":
+		v.add(path, "required field is missing")
+	case !ok:
+		v.add(path, "fuel %q is not defined in park_engine.fuels", name)
+	}
+	return fu, ok
+}
+
+func (v *parkValidator) chp(c *CHPUnit) {
+	if c == nil {
+		return
+	}
+	path := parkRoot + ".chp"
+	v.device(path, c.Device, c.Gateway)
+	v.rng(path+".rated_power", c.RatedPower, 0, 5000, true, "MW")
+	v.rng(path+".feedwater_pressure", c.FeedwaterPressure, 0, 16.5, true, "MPa abs")
+	v.rng(path+".overall_efficiency_threshold", c.OverallThreshold, 0, 1, true, "(fraction)")
+	v.rng(path+".heat_tolerance", c.HeatTolerance, 0, 0.5, false, "(fraction of the supplier's heat)")
+	if len(c.Fuels) == 0 {
+		v.add(path+".fuels", "no fuel points configured")
+	}
+	points := map[string]bool{}
+	for i, fp := range c.Fuels {
+		fpath := fmt.Sprintf("%s.fuels[%d]", path, i)
+		if fp.Point == "" {
+			v.add(fpath+".point", "required field is missing")
+		} else if points[fp.Point] {
+			v.add(fpath+".point", "point %q is mapped twice", fp.Point)
+		}
+		points[fp.Point] = true
+		if fu, ok := v.fuelRef(fpath+".fuel", fp.Fuel); ok && (fu.RefElectrical == 0 || fu.RefHeat == 0) {
+			v.add(fpath+".fuel", "fuel %q burned by the CHP needs ref_electrical_efficiency and ref_heat_efficiency (Regulation (EU) 2015/2402) for PES", fp.Fuel)
 		}
 	}
-	for i, b := range p.Boilers {
-		path := fmt.Sprintf("%s.boilers[%d]", root, i)
+}
+
+func (v *parkValidator) boilers(bs []BoilerUnit) {
+	for i, b := range bs {
+		path := fmt.Sprintf("%s.boilers[%d]", parkRoot, i)
 		v.device(path, b.Device, b.Gateway)
-		fuelRef(path+".fuel", b.Fuel)
-		if fu, ok := fuels[b.Fuel]; ok && fu.Basis != BasisMass {
+		if fu, ok := v.fuelRef(path+".fuel", b.Fuel); ok && fu.Basis != BasisMass {
 			v.add(path+".fuel", "boiler fuel %q must be mass-basis (the boiler reports fuel_flow in kg/h)", b.Fuel)
 		}
 		v.rng(path+".feedwater_pressure", b.FeedwaterPressure, 0, 16.5, true, "MPa abs")
 	}
-	if c := p.CEMS; c != nil {
-		v.device(root+".cems", c.Device, c.Gateway)
-		v.rng(root+".cems.o2_reference", c.O2Reference, 0, 20.9, false, "% dry")
-		v.rng(root+".cems.o2_max", c.O2Max, c.O2Reference, 20.9, true, "% dry (above o2_reference, below air)")
+}
+
+func (v *parkValidator) cems(c *CEMSUnit) {
+	if c == nil {
+		return
 	}
-	if b := p.BDS; b != nil {
-		v.device(root+".bds", b.Device, b.Gateway)
-		v.rng(root+".bds.bed_volume", b.BedVolume, 0, 1e5, true, "m3")
+	v.device(parkRoot+".cems", c.Device, c.Gateway)
+	v.rng(parkRoot+".cems.o2_reference", c.O2Reference, 0, 20.9, false, "% dry")
+	v.rng(parkRoot+".cems.o2_max", c.O2Max, c.O2Reference, 20.9, true, "% dry (above o2_reference, below air)")
+}
+
+func (v *parkValidator) bds(b *BDSUnit) {
+	if b == nil {
+		return
 	}
+	v.device(parkRoot+".bds", b.Device, b.Gateway)
+	v.rng(parkRoot+".bds.bed_volume", b.BedVolume, 0, 1e5, true, "m3")
+}
+
+func (v *parkValidator) cascades(cs []Cascade) {
 	links := map[string]bool{}
-	for i, c := range p.Cascades {
-		path := fmt.Sprintf("%s.cascades[%d]", root, i)
+	for i, c := range cs {
+		path := fmt.Sprintf("%s.cascades[%d]", parkRoot, i)
 		v.ident(path+".name", c.Name, true)
 		if links[c.Name] {
 			v.add(path+".name", "cascade %q is defined twice", c.Name)
 		}
 		links[c.Name] = true
-		for _, end := range []struct{ key, name string }{{"from", c.From}, {"to", c.To}} {
-			if end.name == "" {
-				v.add(path+"."+end.key, "required field is missing")
-			} else if !tenants[end.name] {
-				v.add(path+"."+end.key, "tenant %q is not defined in park_engine.tenants", end.name)
-			}
-		}
+		v.tenantRef(path+".from", c.From)
+		v.tenantRef(path+".to", c.To)
 		if c.From != "" && c.From == c.To {
 			v.add(path+".to", "a cascade link joins two different tenants")
 		}
 		v.meter(path+".heat_meter", c.HeatMeter, true)
 	}
-	if b := p.Baseline; b != nil {
-		path := root + ".baseline"
-		if len(b.Boilers) == 0 {
-			v.add(path+".boilers", "no replaced boilers listed (one entry per boiler: name, tenant, fuel, capacity, efficiency or efficiency_curve)")
+}
+
+// tenantRef checks a reference to a tenant of park_engine.tenants.
+func (v *parkValidator) tenantRef(path, name string) {
+	switch {
+	case name == "":
+		v.add(path, "required field is missing")
+	case !v.tenantNames[name]:
+		v.add(path, "tenant %q is not defined in park_engine.tenants", name)
+	}
+}
+
+// baseline checks the replaced boilers; hasCHP tells whether the project
+// they are compared with is configured.
+func (v *parkValidator) baseline(b *Baseline, hasCHP bool) {
+	if b == nil {
+		return
+	}
+	path := parkRoot + ".baseline"
+	if len(b.Boilers) == 0 {
+		v.add(path+".boilers", "no replaced boilers listed (one entry per boiler: name, tenant, fuel, capacity, efficiency or efficiency_curve)")
+	}
+	names := map[string]bool{}
+	for i, bo := range b.Boilers {
+		bp := fmt.Sprintf("%s.boilers[%d]", path, i)
+		v.ident(bp+".name", bo.Name, true)
+		if names[bo.Name] {
+			v.add(bp+".name", "boiler %q is listed twice", bo.Name)
 		}
-		names := map[string]bool{}
-		for i, bo := range b.Boilers {
-			bp := fmt.Sprintf("%s.boilers[%d]", path, i)
-			v.ident(bp+".name", bo.Name, true)
-			if names[bo.Name] {
-				v.add(bp+".name", "boiler %q is listed twice", bo.Name)
-			}
-			names[bo.Name] = true
-			if bo.Tenant == "" {
-				v.add(bp+".tenant", "required field is missing")
-			} else if !tenants[bo.Tenant] {
-				v.add(bp+".tenant", "tenant %q is not defined in park_engine.tenants", bo.Tenant)
-			}
-			fuelRef(bp+".fuel", bo.Fuel)
-			if fu, ok := fuels[bo.Fuel]; ok && fu.Basis != BasisMass {
-				v.add(bp+".fuel", "baseline fuel %q must be mass-basis (NCV in MJ/kg, sulphur as a mass fraction)", bo.Fuel)
-			}
-			v.rng(bp+".capacity", bo.Capacity, 0, 1000, true, "MW heat output")
-			switch {
-			case len(bo.EfficiencyCurve) > 0 && bo.Efficiency != 0:
-				v.add(bp+".efficiency", "set efficiency or efficiency_curve, not both")
-			case len(bo.EfficiencyCurve) == 0:
-				v.rng(bp+".efficiency", bo.Efficiency, 0, 1, true, "(fraction)")
-			}
-			loads := map[float64]bool{}
-			for j, pt := range bo.EfficiencyCurve {
-				cp := fmt.Sprintf("%s.efficiency_curve[%d]", bp, j)
-				v.rng(cp+".load", pt.Load, 0, 1, false, "(fraction of capacity)")
-				v.rng(cp+".efficiency", pt.Efficiency, 0, 1, true, "(fraction)")
-				if loads[pt.Load] {
-					v.add(cp+".load", "load %g is given twice", pt.Load)
-				}
-				loads[pt.Load] = true
-			}
-			if bo.Sulfur != nil {
-				v.rng(bp+".sulfur", *bo.Sulfur, 0, 0.2, false, "(mass fraction, not %)")
-			}
+		names[bo.Name] = true
+		v.replacedBoiler(bp, bo)
+	}
+	v.rng(path+".grid_co2_factor", b.GridCO2Factor, 0, 2, false, "t/MWh")
+	if !hasCHP {
+		v.add(path, "a baseline needs the chp section (the project whose emissions it is compared with)")
+	}
+}
+
+// replacedBoiler checks one baseline boiler after its name.
+func (v *parkValidator) replacedBoiler(bp string, bo ReplacedBoiler) {
+	v.tenantRef(bp+".tenant", bo.Tenant)
+	if fu, ok := v.fuelRef(bp+".fuel", bo.Fuel); ok && fu.Basis != BasisMass {
+		v.add(bp+".fuel", "baseline fuel %q must be mass-basis (NCV in MJ/kg, sulphur as a mass fraction)", bo.Fuel)
+	}
+	v.rng(bp+".capacity", bo.Capacity, 0, 1000, true, "MW heat output")
+	switch {
+	case len(bo.EfficiencyCurve) > 0 && bo.Efficiency != 0:
+		v.add(bp+".efficiency", "set efficiency or efficiency_curve, not both")
+	case len(bo.EfficiencyCurve) == 0:
+		v.rng(bp+".efficiency", bo.Efficiency, 0, 1, true, "(fraction)")
+	}
+	loads := map[float64]bool{}
+	for j, pt := range bo.EfficiencyCurve {
+		cp := fmt.Sprintf("%s.efficiency_curve[%d]", bp, j)
+		v.rng(cp+".load", pt.Load, 0, 1, false, "(fraction of capacity)")
+		v.rng(cp+".efficiency", pt.Efficiency, 0, 1, true, "(fraction)")
+		if loads[pt.Load] {
+			v.add(cp+".load", "load %g is given twice", pt.Load)
 		}
-		v.rng(path+".grid_co2_factor", b.GridCO2Factor, 0, 2, false, "t/MWh")
-		if p.CHP == nil {
-			v.add(path, "a baseline needs the chp section (the project whose emissions it is compared with)")
-		}
+		loads[pt.Load] = true
+	}
+	if bo.Sulfur != nil {
+		v.rng(bp+".sulfur", *bo.Sulfur, 0, 0.2, false, "(mass fraction, not %)")
 	}
 }
