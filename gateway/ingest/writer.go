@@ -167,6 +167,7 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 				e.written += r.lines[i]
 				if e.written == len(e.lines) {
 					e.settledOK = true
+					w.in.m.stored.Observe(now.Sub(e.batch.Time).Seconds())
 				}
 				e.attempts, e.healthy, e.lastErr, e.failedAt = 0, 0, nil, time.Time{}
 			}
