@@ -56,6 +56,10 @@ func (b *Bus) BitsPerChar() int {
 
 // applyDefaults fills the bus's unset keys.
 func (b *Bus) applyDefaults() {
+	if b.IsOPCUA() {
+		b.opcuaDefaults()
+		return
+	}
 	if b.Transport == "" {
 		b.Transport = TransportTCP
 	}
@@ -80,9 +84,14 @@ func (b *Bus) applyDefaults() {
 // validate checks one bus at path p.
 func (b *Bus) validate(s *Source, p string) Errors {
 	var errs Errors
+	if b.IsOPCUA() {
+		return b.validateOPCUA(s, p)
+	}
 	if b.ProtocolName() != ProtocolModbus {
-		// Only the Modbus driver's keys are known to this configuration.
-		return append(errs, s.Errorf(p+".protocol", "unsupported protocol %q (modbus)", b.Protocol))
+		return append(errs, s.Errorf(p+".protocol", "unsupported protocol %q (modbus or opcua)", b.Protocol))
+	}
+	if b.OPCUA != nil {
+		errs = append(errs, s.Errorf(p+".opcua", "applies to protocol opcua only, not %s", b.ProtocolName()))
 	}
 	hostPort := func() {
 		if b.Address == "" {
@@ -149,6 +158,9 @@ func validateDeviceOnBus(s *Source, p string, d Device, buses []Bus) Errors {
 
 // String describes the bus's link for logs and errors.
 func (b *Bus) String() string {
+	if b.IsOPCUA() && b.OPCUA != nil {
+		return b.OPCUA.String()
+	}
 	if b.Transport == TransportRTU {
 		return fmt.Sprintf("rtu %s %d %d%s%d", b.Device, b.Baud, b.DataBits, b.Parity, b.StopBits)
 	}

@@ -109,6 +109,8 @@ type Bus struct {
 	DataBits int    `yaml:"data_bits"`
 	Parity   string `yaml:"parity"`
 	StopBits int    `yaml:"stop_bits"`
+	// OPCUA is the endpoint of a bus with protocol opcua (config/opcua.go).
+	OPCUA *OPCUABus `yaml:"opcua"`
 }
 
 // Device is one polled Modbus device.
@@ -128,6 +130,9 @@ type Device struct {
 	Tenant string `yaml:"tenant"`
 	// Timeout overrides the bus's response timeout for this device.
 	Timeout time.Duration `yaml:"timeout"`
+	// OPCUA is the kind, mode and nodes of a device on an opcua bus
+	// (config/opcua.go); such a device has no profile.
+	OPCUA *OPCUADevice `yaml:"opcua"`
 }
 
 // Ingest is the MQTT-to-InfluxDB writer.
@@ -242,6 +247,7 @@ func (f *File) applyDefaults() {
 		}
 		for i := range e.Devices {
 			setDur(&e.Devices[i].Interval, DefaultInterval)
+			e.Devices[i].opcuaDefaults()
 		}
 	}
 	if in := f.Ingest; in != nil {
@@ -349,7 +355,13 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			case !buses[d.Bus]:
 				errs = append(errs, s.Errorf(p+".bus", "bus %q is not defined in edge.buses", d.Bus))
 			}
+			if onOPCUABus(e.Buses, d.Bus) {
+				errs = append(errs, validateOPCUADevice(s, p, d)...)
+			} else if d.OPCUA != nil {
+				errs = append(errs, s.Errorf(p+".opcua", "applies to a device on an opcua bus only"))
+			}
 			switch {
+			case onOPCUABus(e.Buses, d.Bus):
 			case d.Profile == "":
 				errs = append(errs, s.Errorf(p+".profile", "required field is missing"))
 			case knownProfile != nil && !knownProfile(d.Profile):
@@ -399,6 +411,7 @@ func (f *File) resolveSecrets() Errors {
 		}
 		db.Token = v
 	}
+	errs = append(errs, f.resolveOPCUASecrets()...)
 	return errs
 }
 
