@@ -28,7 +28,7 @@ fuzz:
 # polling over loopback TCP, batch encoding, WAL append, ingest decoding.
 bench:
 	$(GO) test -run '^$$' -bench 'RTURead125' -benchtime 40x ./drivers/modbus | grep -E 'Benchmark|^ok'
-	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/wal ./gateway/ingest | grep -E 'Benchmark|^ok'
+	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine|Seal|Verify' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/wal ./gateway/ingest ./gateway/plumbing/evidence | grep -E 'Benchmark|^ok'
 
 tools:
 	./scripts/tools.sh

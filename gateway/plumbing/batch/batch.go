@@ -87,10 +87,17 @@ type Point struct {
 type Batch struct {
 	Gateway string
 	Seq     uint64
-	Device  string
-	Kind    string
-	Site    string
-	Tenant  string
+	// Prev and Key (omitted when empty) chain and name the signing key of
+	// a signed batch: the hex hash of the gateway's previous batch and the
+	// key id; Sig is the base64 signature that follows the points. Package
+	// evidence writes and checks them; their bytes are the payload's.
+	Prev   string
+	Key    string
+	Sig    string
+	Device string
+	Kind   string
+	Site   string
+	Tenant string
 	// Time is the poll time; it is encoded in UTC with millisecond precision.
 	Time   time.Time
 	Points []Point
@@ -107,6 +114,14 @@ func (b *Batch) AppendJSON(dst []byte) []byte {
 	dst = appendString(dst, b.Gateway)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendUint(dst, b.Seq, 10)
+	if b.Prev != "" {
+		dst = append(dst, `,"prev":`...)
+		dst = appendString(dst, b.Prev)
+	}
+	if b.Key != "" {
+		dst = append(dst, `,"key":`...)
+		dst = appendString(dst, b.Key)
+	}
 	dst = append(dst, `,"device":`...)
 	dst = appendString(dst, b.Device)
 	dst = append(dst, `,"kind":`...)
@@ -258,6 +273,8 @@ type wire struct {
 	V       *int    `json:"v"`
 	Gateway string  `json:"gateway"`
 	Seq     *uint64 `json:"seq"`
+	Prev    string  `json:"prev"`
+	Key     string  `json:"key"`
 	Device  string  `json:"device"`
 	Kind    string  `json:"kind"`
 	Site    string  `json:"site"`
@@ -269,6 +286,7 @@ type wire struct {
 		U string     `json:"u"`
 		Q string     `json:"q"`
 	} `json:"points"`
+	Sig string `json:"sig"`
 }
 
 // ErrInvalid wraps every decoding failure.
@@ -326,7 +344,7 @@ func decodeSlow(data []byte) (*Batch, error) {
 		return bad("\"ts\" %q is not an RFC 3339 time", w.TS)
 	}
 	b := &Batch{
-		Gateway: w.Gateway, Seq: *w.Seq, Device: w.Device, Kind: w.Kind,
+		Gateway: w.Gateway, Seq: *w.Seq, Prev: w.Prev, Key: w.Key, Sig: w.Sig, Device: w.Device, Kind: w.Kind,
 		Site: w.Site, Tenant: w.Tenant, Time: ts.UTC(), Points: make([]Point, len(w.Points)),
 	}
 	seen := make(map[string]bool, len(w.Points))

@@ -54,6 +54,12 @@ func decodeFast(data []byte) (*Batch, bool) {
 			b.Device, ok = s.str()
 		case "kind":
 			b.Kind, ok = s.str()
+		case "prev":
+			b.Prev, ok = s.str()
+		case "key":
+			b.Key, ok = s.str()
+		case "sig":
+			b.Sig, ok = s.str()
 		case "site":
 			b.Site, ok = s.str()
 		case "tenant":
@@ -91,6 +97,7 @@ func decodeFast(data []byte) (*Batch, bool) {
 
 var topKeys = map[string]uint16{
 	"v": 1, "gateway": 2, "seq": 4, "device": 8, "kind": 16, "site": 32, "tenant": 64, "ts": 128, "points": 256,
+	"prev": 512, "key": 1024, "sig": 2048,
 }
 
 // validPoints applies the point rules of decodeSlow.
