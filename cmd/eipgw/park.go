@@ -39,7 +39,7 @@ var cmdPark = &command{
 		pe := f.ParkEngine
 		log.Info("park engine starting", "park", f.Park, "tenants", len(pe.Tenants), "interval", pe.Interval, "grace", pe.Grace,
 			"broker", f.MQTT.Broker, "influxdb", pe.InfluxDB.URL, "bucket", pe.InfluxDB.Bucket)
-		err = withMetrics(ctx, f, reg, log, svc.Run, svc)
+		err = withMetrics(ctx, f, reg, log, noReload(log, svc.Run), svc)
 		st := svc.Stats()
 		log.Info("park engine stopped", "received", st.Received, "malformed", st.Malformed, "intervals", st.Intervals,
 			"hours", st.Hours, "statements", st.Statements, "write_errors", st.WriteErrors)

@@ -71,27 +71,33 @@ func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, 
 // roleSetup parses a role's flags (-config and logging), loads its
 // configuration and checks that it has the section the role needs.
 func roleSetup(c *command, e *env, args []string, section string, has func(*config.File) bool) (*config.File, modbus.Profiles, *slog.Logger, error) {
+	f, profiles, log, _, err := roleSetupAt(c, e, args, section, has)
+	return f, profiles, log, err
+}
+
+// roleSetupAt is roleSetup that also returns the configuration's path.
+func roleSetupAt(c *command, e *env, args []string, section string, has func(*config.File) bool) (*config.File, modbus.Profiles, *slog.Logger, string, error) {
 	fs := c.flags(e)
 	path := fs.String("config", "", "configuration file with mqtt and "+section+" sections (required)")
 	newLog := logFlags(fs)
 	if err := c.parse(e, fs, args); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, "", err
 	}
 	if *path == "" {
-		return nil, nil, nil, fmt.Errorf("-config is required: %w", errUsage)
+		return nil, nil, nil, "", fmt.Errorf("-config is required: %w", errUsage)
 	}
 	log, err := newLog(e.stderr)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, "", err
 	}
 	f, profiles, err := loadConfig(*path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, "", err
 	}
 	if !has(f) {
-		return nil, nil, nil, fmt.Errorf("%s: no %s section", *path, section)
+		return nil, nil, nil, "", fmt.Errorf("%s: no %s section", *path, section)
 	}
-	return f, profiles, log, nil
+	return f, profiles, log, *path, nil
 }
 
 var cmdEdge = &command{
@@ -103,9 +109,11 @@ var cmdEdge = &command{
   Publishes one JSON batch per device per poll on eip/v1/{park}/{gateway}/{device}
   (QoS 1) from its write-ahead log, and a retained status on
   eip/v1/{park}/{gateway}/status. SIGTERM stops polling and publishes for up to
-  edge.publish_timeout; what the broker has not acknowledged stays in the log.`,
+  edge.publish_timeout; what the broker has not acknowledged stays in the log.
+  SIGHUP reloads the file: buses and devices added, removed or changed take
+  effect without losing a batch; a file with errors changes nothing.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		f, profiles, log, err := roleSetup(c, e, args, "edge", func(f *config.File) bool { return f.Edge != nil })
+		f, profiles, log, path, err := roleSetupAt(c, e, args, "edge", func(f *config.File) bool { return f.Edge != nil })
 		if err != nil {
 			return err
 		}
@@ -119,7 +127,8 @@ var cmdEdge = &command{
 			return err
 		}
 		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker)
-		err = withMetrics(ctx, f, reg, log, ed.Run, ed)
+		run := func(ctx context.Context) error { return onHangup(ctx, log, path, reloadEdge(ed, f, path, log), ed.Run) }
+		err = withMetrics(ctx, f, reg, log, run, ed)
 		st := ed.Stats()
 		log.Info("edge stopped", "polled", st.Polled, "published", st.Published, "acked", st.Acked, "replayed", st.Replayed, "dropped", st.Dropped)
 		return err
@@ -150,7 +159,7 @@ var cmdIngest = &command{
 			return err
 		}
 		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket)
-		err = withMetrics(ctx, f, reg, log, in.Run, in)
+		err = withMetrics(ctx, f, reg, log, noReload(log, in.Run), in)
 		st := in.Stats()
 		log.Info("ingest stopped", "received", st.Received, "acked", st.Acked, "points", st.Points, "dead_letters", st.DeadLetters)
 		return err

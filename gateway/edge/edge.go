@@ -24,7 +24,6 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
-	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 	"github.com/eipgw/eipgw/gateway/plumbing/wal"
@@ -69,16 +68,20 @@ type Edge struct {
 
 	replay *replayServer // replay requests: policy and serving (replay.go)
 	health *health       // liveness and readiness (health.go)
+
+	srcMu   sync.RWMutex   // guards sources, replaced by a reload
+	reloads chan reloadReq // configuration reloads handed to Run (reload.go)
+	last    *lastReadings  // each device's latest readings, for the status page (view.go)
 }
 
 // Stats counts what the edge did since it started.
 type Stats struct {
-	Polled    uint64 // batches polled
-	Published uint64 // publishes (first sends, replays and resends)
-	Acked     uint64 // batches acknowledged by the broker
-	Replayed  uint64 // batches from an earlier run's log, published again
-	Dropped   uint64 // batches lost (log full or corrupt, memory queue full)
-	Conflicts uint64 // birth messages of another process with this gateway id
+	Polled    uint64 `json:"polled"`    // batches polled
+	Published uint64 `json:"published"` // publishes (first sends, replays and resends)
+	Acked     uint64 `json:"acked"`     // batches acknowledged by the broker
+	Replayed  uint64 `json:"replayed"`  // batches from an earlier run's log, published again
+	Dropped   uint64 `json:"dropped"`   // batches lost (log full or corrupt, memory queue full)
+	Conflicts uint64 `json:"conflicts"` // birth messages of another process with this gateway id
 }
 
 type message struct {
@@ -109,6 +112,7 @@ func New(cfg config.EdgeRole, drv drivers.Registry, log *slog.Logger, reg *prome
 		publishTimeout: cfg.Edge.PublishTimeout, maxInflight: cfg.Edge.MaxInflight,
 		instance: hex.EncodeToString(id[:]), reg: reg, memNotify: make(chan struct{}, 1),
 		conn: mqttconn.NewGate(), topics: map[*drivers.Device]string{},
+		reloads: make(chan reloadReq), last: newLastReadings(),
 	}
 	if e.maxInflight <= 0 {
 		e.maxInflight = config.DefaultMaxInflight
@@ -256,33 +260,19 @@ func (e *Edge) Run(ctx context.Context) error {
 	if st.max <= 0 {
 		st.max = config.DefaultMaxBatchPoints
 	}
-	var wg sync.WaitGroup
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
-	for _, b := range e.sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer e.health.ownerRunning(b.Name())()
-			pts := make([]batch.Point, 0, 64)
-			b.Run(pollCtx, func(d *drivers.Device, polled time.Time, rs []drivers.Reading) {
-				e.m.pollDur.WithLabelValues(d.Name).Observe(time.Since(polled).Seconds())
-				pts = pts[:0]
-				good := 0
-				for _, r := range rs {
-					p := pointOf(r)
-					if p.HasValue {
-						good++
-					}
-					pts = append(pts, p)
-				}
-				e.observePoll(d.Name, good, len(rs))
-				st.stamp(d, polled, pts)
-				e.health.polled(b.Name())
-			})
-		}()
+	owners := newOwners(e, st, pollCtx)
+	owners.start(e.busSources())
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case req := <-e.reloads:
+			req.done <- owners.reload(req)
+		}
 	}
-	wg.Wait() // polling stopped
+	owners.stopAll() // polling stopped; every read in progress reached the log
 	close(stopPublishing)
 	pubErr := <-pubDone
 	stopReplays()

@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/eipgw/eipgw/config"
@@ -27,6 +28,7 @@ const requestsPerDevice = 8
 // that does not answer leaves its bus owner running and the edge ready;
 // device state is in eipgw_edge_device_up and the check's detail.
 type health struct {
+	mu     sync.RWMutex // guards buses, replaced by a reload
 	buses  []*busHealth
 	wal    *telemetry.Condition
 	broker *telemetry.Condition
@@ -89,8 +91,31 @@ func loopWindow(cfg *config.Edge, bus string) time.Duration {
 	return max(minLoopWindow, 3*longest+2*requests)
 }
 
+// setBuses makes sources the buses checked after a reload: a bus whose
+// source is unchanged keeps its state; the others start afresh.
+func (h *health) setBuses(cfg *config.Edge, sources []drivers.Source) {
+	fresh := newHealth(cfg, sources)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, nb := range fresh.buses {
+		for _, ob := range h.buses {
+			if ob.source == nb.source {
+				fresh.buses[i] = ob
+			}
+		}
+	}
+	h.buses = fresh.buses
+}
+
+// list returns the buses checked now.
+func (h *health) list() []*busHealth {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.buses
+}
+
 func (h *health) bus(name string) *busHealth {
-	for _, b := range h.buses {
+	for _, b := range h.list() {
 		if b.name == name {
 			return b
 		}
@@ -138,7 +163,7 @@ func (h *health) connected(up bool, detail string) { h.broker.Set(up, detail) }
 func (e *Edge) Live() []telemetry.Check {
 	now := time.Now()
 	var out []telemetry.Check
-	for _, b := range e.health.buses {
+	for _, b := range e.health.list() {
 		if b.loop != nil {
 			out = append(out, b.loop.Check("poll_loop:"+b.name, now))
 		}
@@ -151,7 +176,7 @@ func (e *Edge) Live() []telemetry.Check {
 // not answer do not make the edge unready; each bus's detail counts them.
 func (e *Edge) Ready() []telemetry.Check {
 	var out []telemetry.Check
-	for _, b := range e.health.buses {
+	for _, b := range e.health.list() {
 		c := b.owner.Check("bus_owner:" + b.name)
 		states := b.source.States()
 		up := 0

@@ -114,3 +114,11 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 	}
 	return m
 }
+
+// forget removes the per-device series of a device no longer configured.
+func (m *metrics) forget(device string) {
+	l := prometheus.Labels{"device": device}
+	m.polls.DeletePartialMatch(l)
+	m.pollDur.DeletePartialMatch(l)
+	m.deviceUp.DeletePartialMatch(l)
+}
