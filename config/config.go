@@ -82,6 +82,8 @@ type Edge struct {
 	Devices        []Device `yaml:"devices"`
 	// Replay bounds the replay requests the edge serves (config/replay.go).
 	Replay *Replay `yaml:"replay"`
+	// Evidence signs and chains the batches (config/evidence.go).
+	Evidence *EdgeEvidence `yaml:"evidence"`
 }
 
 // Bus is one physical Modbus bus: a TCP endpoint or a serial line.
@@ -161,6 +163,8 @@ type Ingest struct {
 	InfluxDB    *InfluxDB `yaml:"influxdb"`
 	// Completeness configures the check for missing sequence numbers.
 	Completeness *Completeness `yaml:"completeness"`
+	// Evidence lists the gateways' public keys (config/evidence.go).
+	Evidence *IngestEvidence `yaml:"evidence"`
 }
 
 // InfluxDB is the storage target, written through the v2 write API (which
@@ -215,6 +219,7 @@ func Parse(name string, data []byte, knownProfile func(string) bool) (*File, err
 	checks = append(checks, f.validate(knownProfile)...)
 	checks = append(checks, f.validateDelivery()...)
 	checks = append(checks, f.validateReplay()...)
+	checks = append(checks, f.validateEvidence()...)
 	checks = append(checks, f.validateParkEngine()...)
 	checks = append(checks, f.resolveSecrets()...)
 	errs = append(errs, withoutDecodeFailures(checks, errs)...)

@@ -199,6 +199,14 @@ func (e *Edge) Run(ctx context.Context) error {
 		return fmt.Errorf("edge: %w", err)
 	}
 	seq.resumeAfter(w.LastSeq())
+	var ch *chain
+	if ev := e.cfg.Edge.Evidence; ev != nil {
+		if ch, err = openChain(e.stateDir, ev.KeyFile, w); err != nil {
+			w.Close()
+			return fmt.Errorf("edge: %w", err)
+		}
+		e.log.Info("signing batches", "key", ch.keyID(), "chain_head_seq", ch.headSeq)
+	}
 	if st := w.Stats(); st.Pending > 0 {
 		e.log.Info("write-ahead log holds unacknowledged batches from an earlier run; publishing them first",
 			"batches", st.Pending, "bytes", st.Bytes)
@@ -256,7 +264,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	replayDone := make(chan struct{})
 	go func() { defer close(replayDone); e.serveReplays(replayCtx, client, w) }()
 
-	st := &stamper{e: e, w: w, seq: seq, max: e.cfg.Edge.MaxBatchPoints}
+	st := &stamper{e: e, w: w, seq: seq, max: e.cfg.Edge.MaxBatchPoints, chain: ch}
 	if st.max <= 0 {
 		st.max = config.DefaultMaxBatchPoints
 	}
@@ -284,6 +292,11 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	if err := seq.close(); err != nil {
 		errs = append(errs, err)
+	}
+	if ch != nil {
+		if err := ch.close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if st := w.Stats(); st.Pending > 0 {
 		e.log.Warn("unacknowledged batches stay in the write-ahead log for the next start", "batches", st.Pending, "dir", filepath.Join(e.stateDir, "wal"))

@@ -23,6 +23,9 @@ type stamper struct {
 	mu  sync.Mutex
 	seq *seqStore
 	buf []byte
+	// chain signs and chains the batches; nil when the edge has no
+	// evidence key (chain.go).
+	chain *chain
 }
 
 // stamp turns one poll of device d into batches of at most max points,
@@ -44,7 +47,13 @@ func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []batch.Point) 
 			Gateway: s.e.gateway, Seq: n, Device: d.Name, Kind: d.Kind,
 			Site: s.e.site, Tenant: d.Tenant, Time: polled, Points: part,
 		}
+		if s.chain != nil {
+			bt.Prev, bt.Key = s.chain.prev, s.chain.keyID()
+		}
 		s.buf = bt.AppendJSON(s.buf[:0])
+		if s.chain != nil {
+			s.buf = s.chain.seal(n, s.buf)
+		}
 		s.e.count(func(st *Stats) { st.Polled++ })
 		s.e.store(s.w, s.seq, message{seq: n, topic: s.e.topics[d], payload: s.buf, polled: polled})
 	}
