@@ -33,7 +33,7 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{cmdDemo, cmdSim, cmdEdge, cmdIngest, cmdPark, cmdRead, cmdValidate, cmdVersion}
+var commands = []*command{cmdDemo, cmdSim, cmdEdge, cmdIngest, cmdPark, cmdRead, cmdValidate, cmdKeygen, cmdVersion}
 
 // errUsage marks a command-line error: the message and usage are printed and
 // the exit status is 2.
