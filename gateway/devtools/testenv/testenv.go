@@ -166,6 +166,14 @@ func (p *Process) Kill() {
 // Restart starts a stopped service again with the same data.
 func (p *Process) Restart() { p.t.Helper(); p.start() }
 
+// Pid is the service's process id, 0 when it is stopped.
+func (p *Process) Pid() int {
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Log returns what the service printed so far.
 func (p *Process) Log() string {
 	b, _ := os.ReadFile(p.logPath)
