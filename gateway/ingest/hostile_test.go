@@ -152,7 +152,7 @@ ingest:
 		{"duplicate key", `"kind":"chp",...,"kind":"park_hourly"`, ReasonMalformed, "h21", payload("h21", `"site":"plant"`, `"site":"plant","kind":"park_hourly"`)},
 		{"nested object", `"site":{"a":"b"}`, ReasonMalformed, "h22", payload("h22", `"site":"plant"`, `"site":{"a":"b"}`)},
 		{"array for a string", `"kind":["chp"]`, ReasonMalformed, "h23", payload("h23", `"kind":"chp"`, `"kind":["chp"]`)},
-		{"unknown field", `"sig":"x"`, ReasonMalformed, "h24", payload("h24", `"site":"plant"`, `"site":"plant","sig":"x"`)},
+		{"unknown field", `"extra":"x"`, ReasonMalformed, "h24", payload("h24", `"site":"plant"`, `"site":"plant","extra":"x"`)},
 		{"unknown point field", `point with "x":1`, ReasonMalformed, "h25", payload("h25", `"q":"good"}`, `"q":"good","x":1}`)},
 		{"wrong payload gateway", "topic gw-1, payload gateway gw-2", ReasonTopic, "h26", payload("h26", `"gateway":"gw-1"`, `"gateway":"gw-2"`)},
 		{"empty points", `"points":[]`, ReasonMalformed, "h27", payload("h27", pt, "")},

@@ -47,6 +47,8 @@ type Ingest struct {
 	m   *metrics
 	// newest is the newest poll time (Unix ms) of a batch received.
 	newest atomic.Int64
+	// lastOK is when InfluxDB last accepted a write of either lane (Unix ns).
+	lastOK atomic.Int64
 	// guard checks sequence numbers before anything is written.
 	guard *seqGuard
 	// replay clears this worker's retained replay request (replay.go).
@@ -156,11 +158,26 @@ func (in *Ingest) Run(ctx context.Context) error {
 		go func() { defer close(done); w.compl.run(cctx, cc.Interval) }()
 		defer func() { stop(); <-done }()
 	}
+	// Large messages go to a side lane with its own client (writer.go).
+	sideClient, err := influxwrite.New(db, in.log)
+	if err != nil {
+		return err
+	}
+	defer sideClient.Close()
+	side := &worker{in: in, writer: in.health.observe(sideClient.Writer), client: client, park: in.cfg.Park,
+		maxBytes: icfg.MaxWriteBytes, maxLines: icfg.MaxWriteLines, maxAttempts: icfg.MaxAttempts}
+	toSide, fromSide := make(chan *entry, 1), make(chan *entry, 1)
+	sideBusy := false
+	sideCtx, stopSide := context.WithCancel(ctx)
+	sideDone := make(chan struct{})
+	go func() { defer close(sideDone); side.sideLane(sideCtx, toSide, fromSide) }()
+	defer func() { stopSide(); <-sideDone }()
+
 	var queue []*entry
 	for {
 		var wakeAt time.Time
 		for _, e := range queue {
-			if wakeAt.IsZero() || e.due.Before(wakeAt) {
+			if !e.inSide && (wakeAt.IsZero() || e.due.Before(wakeAt)) {
 				wakeAt = e.due
 			}
 		}
@@ -176,10 +193,20 @@ func (in *Ingest) Run(ctx context.Context) error {
 			return nil
 		}
 		queue = append(queue, added...)
+		select {
+		case e := <-fromSide:
+			e.inSide, sideBusy = false, false
+		default:
+		}
 		now := time.Now()
 		var due []*entry
 		for _, e := range queue {
-			if !e.due.After(now) {
+			switch {
+			case e.inSide:
+			case !sideBusy && w.isLarge(e) && !e.refused:
+				e.inSide, sideBusy = true, true
+				toSide <- e
+			case !e.due.After(now):
 				due = append(due, e)
 			}
 		}
@@ -190,6 +217,10 @@ func (in *Ingest) Run(ctx context.Context) error {
 		w.recovered(queue, now)
 		kept := queue[:0]
 		for _, e := range queue {
+			if e.inSide {
+				kept = append(kept, e)
+				continue
+			}
 			if !e.settledOK {
 				why := w.giveUpReason(e)
 				if why == nil {
@@ -275,7 +306,6 @@ type worker struct {
 	seen   map[string]*seqWindow
 
 	maxBytes, maxLines, maxAttempts int
-	lastOK                          time.Time // last write InfluxDB accepted
 }
 
 // seqWindow remembers a content hash per recent sequence number of one

@@ -39,6 +39,7 @@ type entry struct {
 	failedAt time.Time // first failure in a row
 	due      time.Time // not written again before
 	alone    bool      // written in a request of its own from now on
+	inSide   bool      // being written by the side lane (owned by it until it returns)
 	maxBytes int       // when alone and InfluxDB timed out: a smaller request bound
 	refused  bool      // InfluxDB refused it in a request of its own
 	lastErr  error
@@ -162,7 +163,7 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 		}
 		now := time.Now()
 		if err == nil {
-			w.lastOK = now
+			w.okAt(now)
 			for i, e := range r.entries {
 				e.written += r.lines[i]
 				if e.written == len(e.lines) {
@@ -181,7 +182,7 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 			e.attempts++
 			if e.failedAt.IsZero() {
 				e.failedAt = now
-			} else if w.lastOK.After(e.failedAt) {
+			} else if w.lastOKTime().After(e.failedAt) {
 				e.healthy++ // InfluxDB took other writes since it began failing
 			}
 			switch {
@@ -233,21 +234,21 @@ func (w *worker) giveUpReason(e *entry) error {
 	return errors.New(g.why)
 }
 
-type verdict struct {
+type giveUpVerdict struct {
 	why     string
 	refused bool
 }
 
-func (w *worker) giveUpWhy(e *entry) verdict {
+func (w *worker) giveUpWhy(e *entry) giveUpVerdict {
 	switch {
 	case e.lastErr == nil:
-		return verdict{}
+		return giveUpVerdict{}
 	case e.refused:
-		return verdict{fmt.Sprintf("influxdb rejected the points: %s", influxwrite.Reason(e.lastErr)), true}
+		return giveUpVerdict{fmt.Sprintf("influxdb rejected the points: %s", influxwrite.Reason(e.lastErr)), true}
 	case e.healthy >= w.maxAttempts:
-		return verdict{why: fmt.Sprintf("influxdb failed this message %d times in a row while accepting others: %v", e.healthy, e.lastErr)}
+		return giveUpVerdict{why: fmt.Sprintf("influxdb failed this message %d times in a row while accepting others: %v", e.healthy, e.lastErr)}
 	}
-	return verdict{}
+	return giveUpVerdict{}
 }
 
 // writeOnce sends one request.
@@ -314,13 +315,64 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 // each message waiting out its own back-off while newer ones are written
 // (which would let the completeness check see a gap that is only late).
 func (w *worker) recovered(queue []*entry, since time.Time) {
-	if !w.lastOK.After(since) {
+	if !w.lastOKTime().After(since) {
 		return
 	}
 	now := time.Now()
 	for _, e := range queue {
-		if !e.settledOK && !e.refused && e.healthy == 0 && e.due.After(now) {
+		if !e.inSide && !e.settledOK && !e.refused && e.healthy == 0 && e.due.After(now) {
 			e.due = now
+		}
+	}
+}
+
+// okAt records that InfluxDB accepted a write at t; both lanes share it.
+func (w *worker) okAt(t time.Time) {
+	for {
+		old := w.in.lastOK.Load()
+		if t.UnixNano() <= old || w.in.lastOK.CompareAndSwap(old, t.UnixNano()) {
+			return
+		}
+	}
+}
+
+// lastOKTime is when InfluxDB last accepted a write of either lane.
+func (w *worker) lastOKTime() time.Time { return time.Unix(0, w.in.lastOK.Load()) }
+
+// isLarge reports whether e is large enough to go to the side lane: more
+// than a quarter of a request.
+func (w *worker) isLarge(e *entry) bool { return e.size() > w.maxBytes/4 }
+
+// sideLane writes large messages, one at a time, on its own InfluxDB
+// client, retrying each on its own back-off until it is written or given
+// up, and hands it back on done. A large message that InfluxDB is slow to
+// store (a timeout costs the whole request timeout) thus never stalls the
+// main lane. It returns when ctx ends; a message it holds then stays
+// unacknowledged.
+func (w *worker) sideLane(ctx context.Context, in <-chan *entry, done chan<- *entry) {
+	for {
+		var e *entry
+		select {
+		case <-ctx.Done():
+			return
+		case e = <-in:
+		}
+		for !e.settledOK && w.giveUp(e) == "" {
+			if wait := time.Until(e.due); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+			if err := w.writeAll(ctx, []*entry{e}); err != nil {
+				return
+			}
+		}
+		select {
+		case done <- e:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
