@@ -4,11 +4,16 @@
 #   mosquitto the MQTT broker, from Debian's packages (needs root)
 #   modbus    third-party Modbus peers for the interoperability tests, from
 #             Debian's packages: python3-pymodbus, mbpoll, socat, libmodbus5
-# Usage: scripts/tools.sh [influxd] [mosquitto] [modbus]   (default: all)
+#   telegraf  Telegraf v1.37.2 with only the plugins make bench compares with,
+#             built from its Go module into .tools/bin (asked for by make bench,
+#             not installed by default)
+#   chromium  a headless browser for the status pages' browser test, from
+#             Debian's packages
+# Usage: scripts/tools.sh [influxd] [mosquitto] [modbus] [chromium]   (default: all)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto modbus)
+[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto modbus chromium)
 
 apt_install() {
 	if [ "$(id -u)" != 0 ]; then
@@ -48,6 +53,20 @@ for tool in "${want[@]}"; do
 		if [ ${#missing[@]} -gt 0 ]; then
 			echo "tools: installing ${missing[*]} from Debian's packages" >&2
 			apt_install "${missing[@]}"
+		fi
+		;;
+	chromium)
+		if ! command -v chromium >/dev/null; then
+			echo "tools: installing chromium from Debian's packages" >&2
+			apt_install chromium
+		fi
+		;;
+	telegraf)
+		if [ ! -x "$root/.tools/bin/telegraf" ]; then
+			echo "tools: building telegraf v1.37.2 (modbus, mqtt, influxdb_v2 plugins) into .tools/bin (a few minutes, once)" >&2
+			GOBIN="$root/.tools/bin" GOFLAGS=-mod=mod go install \
+				-tags custom,inputs.modbus,outputs.mqtt,inputs.mqtt_consumer,outputs.influxdb_v2,serializers.influx,parsers.influx \
+				github.com/influxdata/telegraf/cmd/telegraf@v1.37.2
 		fi
 		;;
 	*)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 
 	"github.com/eipgw/eipgw/config"
@@ -12,6 +13,7 @@ import (
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
+	"github.com/eipgw/eipgw/gateway/plumbing/status"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -56,13 +58,13 @@ func loadConfig(path string) (*config.File, modbus.Profiles, error) {
 // withMetrics runs role, serving its metrics, liveness (/healthz) and
 // readiness (/readyz, from health) on metrics.listen when set. The
 // endpoint stops after the role returned.
-func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, log *slog.Logger, role func(context.Context) error, health telemetry.Health) error {
+func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, log *slog.Logger, role func(context.Context) error, health telemetry.Health, routes ...func(*http.ServeMux)) error {
 	if f.Metrics == nil || f.Metrics.Listen == "" {
 		return role(ctx)
 	}
 	mctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- telemetry.Serve(mctx, f.Metrics.Listen, reg, health, log) }()
+	go func() { done <- telemetry.Serve(mctx, f.Metrics.Listen, reg, health, log, routes...) }()
 	err := role(ctx)
 	stop()
 	return errors.Join(err, <-done)
@@ -128,7 +130,8 @@ var cmdEdge = &command{
 		}
 		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker)
 		run := func(ctx context.Context) error { return onHangup(ctx, log, path, reloadEdge(ed, f, path, log), ed.Run) }
-		err = withMetrics(ctx, f, reg, log, run, ed)
+		page := status.Page{Role: "edge", View: func() any { return ed.View() }}
+		err = withMetrics(ctx, f, reg, log, run, ed, status.Routes(page))
 		st := ed.Stats()
 		log.Info("edge stopped", "polled", st.Polled, "published", st.Published, "acked", st.Acked, "replayed", st.Replayed, "dropped", st.Dropped)
 		return err

@@ -28,8 +28,8 @@ func NewRegistry() *prometheus.Registry {
 // from health.Ready (nil: no checks, always 200) on listen until ctx is
 // done. Both health endpoints answer a JSON list of checks, with 200 when
 // every check passes and 503 otherwise. Listening beyond loopback is logged
-// at warn (see Listen).
-func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health Health, log *slog.Logger) error {
+// at warn (see Listen). Each of routes adds further paths (a status page).
+func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health Health, log *slog.Logger, routes ...func(*http.ServeMux)) error {
 	ln, err := Listen(listen, "metrics", log)
 	if err != nil {
 		return err
@@ -50,6 +50,9 @@ func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health 
 		}
 		serveChecks(w, checks)
 	})
+	for _, add := range routes {
+		add(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	log.Info("serving metrics", "listen", ln.Addr().String())
 	errc := make(chan error, 1)
