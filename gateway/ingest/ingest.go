@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"os"
@@ -51,6 +52,9 @@ type Ingest struct {
 	lastOK atomic.Int64
 	// guard checks sequence numbers before anything is written.
 	guard *seqGuard
+	// ev checks signatures and chains (evidence.go); nil without
+	// ingest.evidence.
+	ev *verifier
 	// replay clears this worker's retained replay request (replay.go).
 	replay replayRequests
 	// health is what /healthz and /readyz report (health.go).
@@ -70,7 +74,11 @@ func New(cfg config.IngestRole, log *slog.Logger, reg *prometheus.Registry) (*In
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg), guard: newSeqGuard(cfg, log), health: newHealth(cfg.Ingest)}, nil
+	ev, err := newVerifier(cfg.Ingest.Evidence, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg), guard: newSeqGuard(cfg, log), health: newHealth(cfg.Ingest), ev: ev}, nil
 }
 
 // Stats returns a snapshot of the counters.

@@ -173,7 +173,7 @@ func validateBatch(b *batch.Batch, now time.Time) error {
 		switch {
 		case !config.ValidName(p.Name):
 			return refuse(ReasonName, "points[%d]: name %s is not a valid name: %s", i, short(p.Name), nameRule)
-		case p.Name == SeqField || strings.HasSuffix(p.Name, QualitySuffix):
+		case p.Name == SeqField || p.Name == HashField || p.Name == CheckField || strings.HasSuffix(p.Name, QualitySuffix):
 			return refuse(ReasonReserved, "points[%d]: name %q is reserved (%s, or ending in %s: the sequence and quality fields)", i, p.Name, SeqField, QualitySuffix)
 		case p.HasValue && (math.IsNaN(p.Value) || math.IsInf(p.Value, 0)):
 			return refuse(ReasonValue, "points[%d] (%s): value %v is not finite", i, p.Name, p.Value)

@@ -304,7 +304,11 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		if ms := b.Time.UnixMilli(); ms > w.in.newest.Load() {
 			w.in.newest.Store(ms)
 		}
-		out = append(out, &entry{msg: m, batch: b, lines: w.linesOf(b), points: len(b.Points)})
+		lines := w.linesOf(b)
+		if vd := w.in.ev.check(b, m.Payload()); vd != nil {
+			lines = append(vd.withFields(lines), vd.line(w.park, b, m.Payload()))
+		}
+		out = append(out, &entry{msg: m, batch: b, lines: lines, points: len(b.Points)})
 	}
 	return out, nil
 }

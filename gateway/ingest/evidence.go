@@ -1,0 +1,200 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
+	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
+)
+
+// Evidence at ingest (docs/contracts.md, "Signed, chained batches"). Each
+// batch of a gateway with configured keys (or every batch, with
+// ingest.evidence.require) is checked before it is written: its signature
+// with the key it names, and — when this worker saw the batch before it —
+// that it names that batch's hash. A batch that fails is stored all the
+// same, flagged, never dropped: its readings carry
+//
+//	fields  batch_hash   string, the batch hash (hex)
+//	        batch_check  string: ok, unsigned, unknown_key, bad_signature,
+//	                     invalid (a malformed prev or key), fork (prev is
+//	                     not the hash of the batch seq-1), chain_restart
+//	                     (prev is zero after seq 1: the edge lost its head)
+//
+// and each batch leaves one evidence record, from which eipgw audit verify
+// re-checks signatures, the whole chain (gaps, reorders, forks, which one
+// worker of several cannot see) and the stored readings:
+//
+//	measurement  eipgw_batch_evidence
+//	tags         park, gateway, lane (seq mod 1024: the batches of one
+//	             poll share its time, so they need distinct series)
+//	fields       seq (integer), device, hash, prev, key, sig, check,
+//	             msg_0, msg_1, ... (the signed message, in parts of at
+//	             most 60000 bytes: InfluxDB's string limit is 64 KiB)
+//	time         poll time
+//
+// Every break is counted in eipgw_ingest_evidence_breaks_total{check}.
+
+// EvidenceMeasurement is the measurement of evidence records.
+const EvidenceMeasurement = "eipgw_batch_evidence"
+
+// Reading fields of the evidence.
+const (
+	HashField  = "batch_hash"
+	CheckField = "batch_check"
+)
+
+// evidenceLanes is the number of lanes (series) per gateway.
+const evidenceLanes = 1024
+
+// msgPart is the largest part of a stored message.
+const msgPart = 60000
+
+type verifier struct {
+	keys    evidence.Keys
+	require bool
+	log     *slog.Logger
+	breaks  *prometheus.CounterVec
+	checked prometheus.Counter
+
+	mu    sync.Mutex
+	heads map[string]head
+}
+
+type head struct {
+	seq  uint64
+	hash evidence.Hash
+}
+
+// newVerifier returns nil when ingest.evidence is not configured.
+func newVerifier(cfg *config.IngestEvidence, log *slog.Logger, reg prometheus.Registerer) (*verifier, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	v := &verifier{keys: evidence.Keys{}, require: cfg.Require, log: log, heads: map[string]head{},
+		breaks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eipgw_ingest_evidence_breaks_total",
+			Help: "Batches stored flagged because their evidence failed, by check (unsigned, unknown_key, bad_signature, invalid, fork, chain_restart).",
+		}, []string{"check"}),
+		checked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_ingest_evidence_checked_total",
+			Help: "Batches whose signature and chain were checked.",
+		}),
+	}
+	for g, list := range cfg.Keys {
+		for i, s := range list {
+			pub, err := evidence.ParsePublicKey(s)
+			if err != nil {
+				return nil, fmt.Errorf("ingest.evidence.keys.%s[%d]: %w", g, i, err)
+			}
+			v.keys.Add(g, pub)
+		}
+	}
+	if reg != nil {
+		reg.MustRegister(v.breaks, v.checked)
+	}
+	return v, nil
+}
+
+// verdict is the evidence of one batch.
+type verdict struct {
+	hash  evidence.Hash
+	check string
+}
+
+// check verifies b, received as payload. It returns nil for a batch not
+// under evidence (an unsigned batch of a gateway without keys, unless
+// require).
+func (v *verifier) check(b *batch.Batch, payload []byte) *verdict {
+	if v == nil || (b.Sig == "" && v.keys[b.Gateway] == nil && !v.require) {
+		return nil
+	}
+	v.checked.Inc()
+	h, err := v.keys.Verify(b.Gateway, b.Key, payload)
+	vd := &verdict{hash: h, check: evidence.Reason(err)}
+	prev, perr := evidence.ParseHash(b.Prev)
+	if err == nil && (perr != nil || len(b.Key) != evidence.KeyIDLen) {
+		vd.check = "invalid"
+	}
+	if vd.check == "ok" {
+		v.mu.Lock()
+		last, seen := v.heads[b.Gateway]
+		switch {
+		case seen && b.Seq == last.seq+1 && prev != last.hash:
+			vd.check = "fork"
+		case prev.IsZero() && b.Seq > 1:
+			vd.check = "chain_restart"
+		}
+		if !seen || b.Seq > last.seq {
+			v.heads[b.Gateway] = head{seq: b.Seq, hash: h}
+		}
+		v.mu.Unlock()
+	}
+	if vd.check != "ok" {
+		v.breaks.WithLabelValues(vd.check).Inc()
+		v.log.Warn("batch evidence broken; stored flagged", "gateway", b.Gateway, "seq", b.Seq, "device", b.Device,
+			"check", vd.check, "err", err)
+	}
+	return vd
+}
+
+// withFields adds the evidence fields to reading lines (each ending in
+// " <time>").
+func (vd *verdict) withFields(lines [][]byte) [][]byte {
+	for i, l := range lines {
+		sp := bytes.LastIndexByte(l, ' ')
+		var out []byte
+		out = append(out, l[:sp]...)
+		out = append(out, ","+HashField+`="`...)
+		out = append(out, vd.hash.String()...)
+		out = append(out, `",`+CheckField+`="`...)
+		out = influxwrite.AppendString(out, vd.check)
+		out = append(out, '"')
+		lines[i] = append(out, l[sp:]...)
+	}
+	return lines
+}
+
+// line is the evidence record of b, received as payload.
+func (vd *verdict) line(park string, b *batch.Batch, payload []byte) []byte {
+	msg, _, ok := evidence.Split(payload)
+	if !ok {
+		msg = payload
+	}
+	dst := influxwrite.AppendMeasurement(nil, EvidenceMeasurement)
+	dst = append(dst, ",gateway="...)
+	dst = influxwrite.AppendKey(dst, b.Gateway)
+	dst = append(dst, ",lane="...)
+	dst = strconv.AppendUint(dst, b.Seq%evidenceLanes, 10)
+	dst = append(dst, ",park="...)
+	dst = influxwrite.AppendKey(dst, park)
+	dst = append(dst, " seq="...)
+	dst = strconv.AppendUint(dst, b.Seq, 10)
+	str := func(k, v string) {
+		dst = append(dst, ',')
+		dst = append(dst, k...)
+		dst = append(dst, `="`...)
+		dst = influxwrite.AppendString(dst, v)
+		dst = append(dst, '"')
+	}
+	str("device", b.Device)
+	str("hash", vd.hash.String())
+	str("prev", b.Prev)
+	str("key", b.Key)
+	str("sig", b.Sig)
+	str("check", vd.check)
+	for i := 0; len(msg) > 0 || i == 0; i++ {
+		part := msg[:min(len(msg), msgPart)]
+		msg = msg[len(part):]
+		str("msg_"+strconv.Itoa(i), string(part))
+	}
+	dst = append(dst, ' ')
+	return strconv.AppendInt(dst, b.Time.UnixMilli(), 10)
+}

@@ -1,0 +1,148 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+)
+
+// TestEvidenceBreaksAreStoredFlagged: against Mosquitto and InfluxDB
+// 1.8.10, a chain of signed batches is stored with its hashes and checks;
+// a fork, an altered value and an unknown key are stored flagged (never
+// dropped), counted, and each leaves an evidence record with the signed
+// message, from which the signature verifies again.
+func TestEvidenceBreaksAreStoredFlagged(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	_, otherPriv, _ := ed25519.GenerateKey(nil)
+	signer, other := evidence.NewSigner(priv), evidence.NewSigner(otherPriv)
+	cfg, err := config.Parse("ingest.yaml", []byte(fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: evidence-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 100ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {disabled: true}
+  evidence:
+    keys:
+      gw: ["%s"]
+`, mq.URL, ifx.URL, evidence.EncodePublicKey(pub))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	in, err := New(ingestRole(t, cfg), slog.New(slog.DiscardHandler), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("evidence-test"))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(100)
+	deadline := time.Now().Add(10 * time.Second)
+	for probe := uint64(100); in.newest.Load() == 0 && time.Now().Before(deadline); probe++ {
+		c.Publish(topic.Data("p", "probe-gw", "probe"), 1, false, (&batch.Batch{Gateway: "probe-gw", Seq: probe, Device: "probe", Kind: "probe", Time: time.Now(),
+			Points: []batch.Point{{Name: "x", Value: 1, HasValue: true, Quality: batch.Good}}}).AppendJSON(nil)).Wait()
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	t0 := time.Now().Truncate(time.Second).Add(-time.Minute)
+	var prev evidence.Hash
+	publish := func(seq uint64, s *evidence.Signer, prevHash evidence.Hash, alter bool) {
+		b := batch.Batch{Gateway: "gw", Seq: seq, Device: "chp-1", Kind: "chp", Time: t0.Add(time.Duration(seq) * time.Second),
+			Prev: prevHash.String(), Key: s.KeyID(),
+			Points: []batch.Point{{Name: "electric_power", Value: 28.5, HasValue: true, Unit: "MW", Quality: batch.Good}}}
+		payload, h := s.Seal(b.AppendJSON(nil))
+		if alter {
+			payload = bytes.Replace(payload, []byte(`28.5`), []byte(`38.5`), 1)
+		}
+		prev = h
+		if tok := c.Publish(topic.Data("p", "gw", "chp-1"), 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		publish(seq, signer, prev, false)
+	}
+	publish(4, signer, evidence.Sum([]byte("another branch")), false) // fork
+	publish(5, signer, prev, true)                                    // altered value
+	publish(6, other, prev, false)                                    // unknown key
+	want := []string{"ok", "ok", "ok", "fork", "bad_signature", "unknown_key"}
+
+	var rows [][]any
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		series, _ := ifx.Query("eipgw", `SELECT batch_seq, batch_check, batch_hash, electric_power FROM chp WHERE gateway = 'gw'`)
+		if len(series) == 1 && len(series[0].Values) == len(want) {
+			rows = series[0].Values
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readings: %+v", series)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i, r := range rows {
+		if fmt.Sprint(r[1]) != fmt.Sprint(i+1) || r[2] != want[i] || len(fmt.Sprint(r[3])) != 64 {
+			t.Errorf("reading %d: %v, want check %s and a hash", i+1, r, want[i])
+		}
+	}
+	series, err := ifx.Query("eipgw", `SELECT seq, "check", hash, sig, msg_0 FROM `+EvidenceMeasurement+` WHERE gateway = 'gw'`)
+	if err != nil || len(series) == 0 {
+		t.Fatalf("evidence records: %v %+v", err, series)
+	}
+	var recs [][]any
+	for _, s := range series {
+		recs = append(recs, s.Values...)
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("%d evidence records, want %d", len(recs), len(want))
+	}
+	keys := evidence.Keys{}
+	keys.Add("gw", pub)
+	for _, r := range recs {
+		seq := fmt.Sprint(r[1])
+		payload := []byte(fmt.Sprint(r[5]) + `,"sig":"` + fmt.Sprint(r[4]) + `"}`)
+		h, err := keys.Verify("gw", signer.KeyID(), payload)
+		if h.String() != r[3] {
+			t.Errorf("seq %s: stored hash %v, message hashes to %s", seq, r[3], h)
+		}
+		if (seq == "1" || seq == "2" || seq == "3" || seq == "4") != (err == nil) {
+			t.Errorf("seq %s (%v): re-verification gives %v", seq, r[2], err)
+		}
+	}
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "eipgw_ingest_evidence_breaks_total" {
+			for _, m := range mf.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if w := map[string]float64{"fork": 1, "bad_signature": 1, "unknown_key": 1}; fmt.Sprint(got) != fmt.Sprint(w) {
+		t.Errorf("eipgw_ingest_evidence_breaks_total %v, want %v", got, w)
+	}
+}
