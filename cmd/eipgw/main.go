@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -169,32 +168,4 @@ func logFlags(fs *flag.FlagSet) func(w io.Writer) (*slog.Logger, error) {
 		}
 		return nil, fmt.Errorf("-log-format %q: want text or json: %w", *format, errUsage)
 	}
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-		return v + " " + bi.GoVersion
-	}
-	return "unknown"
-}
-
-var cmdVersion = &command{
-	name:    "version",
-	summary: "print the eipgw version and the Go version it was built with",
-	usage:   "",
-	example: "  eipgw version",
-	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		fs := c.flags(e)
-		if err := c.parse(e, fs, args); err != nil {
-			return err
-		}
-		fmt.Fprintln(e.stdout, "eipgw", version())
-		return nil
-	},
 }
