@@ -9,11 +9,14 @@
 #             not installed by default)
 #   chromium  a headless browser for the status pages' browser test, from
 #             Debian's packages
-# Usage: scripts/tools.sh [influxd] [mosquitto] [modbus] [chromium]   (default: all)
+#   opcua     the third-party OPC UA server of the OPC UA driver's tests:
+#             node-opcua 2.182.2 (npm, MIT) into .tools/node, with node and
+#             npm from Debian's packages when absent
+# Usage: scripts/tools.sh [influxd] [mosquitto] [modbus] [chromium] [opcua]   (default: all)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto modbus chromium)
+[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto modbus chromium opcua)
 
 apt_install() {
 	if [ "$(id -u)" != 0 ]; then
@@ -67,6 +70,16 @@ for tool in "${want[@]}"; do
 			GOBIN="$root/.tools/bin" GOFLAGS=-mod=mod go install \
 				-tags custom,inputs.modbus,outputs.mqtt,inputs.mqtt_consumer,outputs.influxdb_v2,serializers.influx,parsers.influx \
 				github.com/influxdata/telegraf/cmd/telegraf@v1.37.2
+		fi
+		;;
+	opcua)
+		if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+			echo "tools: installing nodejs and npm from Debian's packages" >&2
+			apt_install nodejs npm
+		fi
+		if [ ! -f "$root/.tools/node/node_modules/node-opcua/package.json" ]; then
+			echo "tools: installing node-opcua 2.182.2 into .tools/node" >&2
+			npm install --silent --no-audit --no-fund --prefix "$root/.tools/node" node-opcua@2.182.2 >/dev/null
 		fi
 		;;
 	*)

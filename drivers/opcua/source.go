@@ -1,0 +1,762 @@
+// Package opcua is the OPC UA driver of eipgw (the contract is in package
+// drivers): one Source per configured server endpoint, reading its
+// devices' nodes by polling (one Read of all a device's nodes per
+// interval) or by subscription (monitored items the server pushes), over
+// security None or Basic256Sha256, on github.com/gopcua/opcua.
+//
+// A Source owns one client connection. When it fails (the server went
+// away, the session was closed or timed out, a request timed out) the
+// Source closes it, marks its devices' points with the failure's quality
+// at their interval, and connects again with a back-off, creating a new
+// session and new subscriptions. Sources are independent: a server that
+// stalls holds up no other.
+package opcua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/id"
+	"github.com/gopcua/opcua/ua"
+)
+
+// Driver is the OPC UA driver of the contract in package drivers.
+type Driver struct{}
+
+var _ drivers.Driver = Driver{}
+
+// Sources builds a Source per opcua bus, with its devices; no I/O.
+func (Driver) Sources(buses []config.Bus, devices []config.Device, log *slog.Logger) ([]drivers.Source, error) {
+	out := make([]drivers.Source, 0, len(buses))
+	for _, b := range buses {
+		var ds []config.Device
+		for _, d := range devices {
+			if d.Bus == b.Name {
+				ds = append(ds, d)
+			}
+		}
+		s, err := NewSource(b, ds, log)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// device is one configured device of a source.
+type device struct {
+	cfg    config.Device
+	pub    *drivers.Device
+	sub    bool // subscription mode
+	points []point
+	// ids are the configured NodeIds (nil for a browse path); paths the
+	// browse paths (nil for a NodeId).
+	ids   []*ua.NodeID
+	paths [][]config.BrowseName
+
+	// Per session, owned by Run's goroutine.
+	nodes   []*ua.NodeID // resolved; nil where the node is unavailable
+	nodeErr []string     // why a node is unavailable on this session
+	// pointErr is why each point's latest reading is not good (empty
+	// when it is).
+	pointErr []string
+	read    *ua.ReadRequest
+	readIdx []int // point of each node in read
+	out     []drivers.Reading
+	next    time.Time // next poll, or next failure batch during an outage
+	lastErr string    // last error logged
+
+	mu    sync.Mutex
+	state drivers.DeviceState
+}
+
+// Source is one OPC UA server endpoint and the devices read from it.
+type Source struct {
+	bus  config.Bus
+	devs []*device
+	pub  []*drivers.Device
+	log  *slog.Logger
+}
+
+var _ drivers.Source = (*Source)(nil)
+
+// NewSource checks the nodes of the devices of bus b (all on it) and builds
+// its source; no I/O.
+func NewSource(b config.Bus, devices []config.Device, log *slog.Logger) (*Source, error) {
+	if !b.IsOPCUA() || b.OPCUA == nil {
+		return nil, fmt.Errorf("bus %s: not an opcua bus", b.Name)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Source{bus: b, log: log.With("bus", b.Name, "endpoint", b.OPCUA.Endpoint)}
+	for _, c := range devices {
+		o := c.OPCUA
+		if o == nil {
+			return nil, fmt.Errorf("device %s: no opcua section", c.Name)
+		}
+		d := &device{
+			cfg: c, sub: o.Mode == config.OPCUASubscription,
+			pub: &drivers.Device{Name: c.Name, Kind: o.Kind, Tenant: c.Tenant, Source: b.Name},
+		}
+		for _, n := range o.Nodes {
+			d.points = append(d.points, point{cfg: n})
+			if n.NodeID != "" {
+				nid, err := ua.ParseNodeID(n.NodeID)
+				if err != nil {
+					return nil, fmt.Errorf("device %s: node %s: node id %q: %w", c.Name, n.Name, n.NodeID, err)
+				}
+				d.ids, d.paths = append(d.ids, nid), append(d.paths, nil)
+				continue
+			}
+			p, err := config.ParseBrowsePath(n.BrowsePath)
+			if err != nil {
+				return nil, fmt.Errorf("device %s: node %s: %w", c.Name, n.Name, err)
+			}
+			d.ids, d.paths = append(d.ids, nil), append(d.paths, p)
+		}
+		d.out = make([]drivers.Reading, len(d.points))
+		d.nodes = make([]*ua.NodeID, len(d.points))
+		d.nodeErr = make([]string, len(d.points))
+		d.pointErr = make([]string, len(d.points))
+		d.state.Device = c.Name
+		s.devs = append(s.devs, d)
+		s.pub = append(s.pub, d.pub)
+	}
+	return s, nil
+}
+
+// Name is the bus's name.
+func (s *Source) Name() string { return s.bus.Name }
+
+// Devices are the bus's devices in configuration order.
+func (s *Source) Devices() []*drivers.Device { return s.pub }
+
+// States reports each device's state.
+func (s *Source) States() []drivers.DeviceState {
+	out := make([]drivers.DeviceState, len(s.devs))
+	for i, d := range s.devs {
+		d.mu.Lock()
+		out[i] = d.state
+		d.mu.Unlock()
+	}
+	return out
+}
+
+// Run connects, reads and re-connects until ctx ends.
+func (s *Source) Run(ctx context.Context, sink drivers.Sink) {
+	if len(s.devs) == 0 {
+		<-ctx.Done()
+		return
+	}
+	failures := 0
+	for ctx.Err() == nil {
+		connected, err := s.session(ctx, sink)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			failures = 0
+		}
+		failures++
+		q := failureQuality(err)
+		s.log.Warn("opcua connection failed", "quality", q, "err", err)
+		wait := s.backoff(failures)
+		now := time.Now()
+		for _, d := range s.devs {
+			s.fail(d, q, err.Error(), now, now.Add(wait))
+		}
+		s.outage(ctx, sink, q, err.Error(), now.Add(wait))
+	}
+}
+
+// backoff is the wait before the k-th consecutive connection attempt:
+// none for the first (a restart or a dropped session is repaired at once),
+// then 1s doubled per failure up to the bus's cap.
+func (s *Source) backoff(k int) time.Duration {
+	if k < 2 {
+		return 0
+	}
+	bo := time.Second
+	for i := 2; i < k && bo < s.bus.BackoffMax; i++ {
+		bo *= 2
+	}
+	return min(bo, s.bus.BackoffMax)
+}
+
+// outage hands each device's points with quality q to the sink on the
+// device's interval until the deadline.
+func (s *Source) outage(ctx context.Context, sink drivers.Sink, q drivers.Quality, why string, until time.Time) {
+	for {
+		now := time.Now()
+		wake := until
+		for _, d := range s.devs {
+			if d.next.IsZero() {
+				d.next = now.Truncate(d.cfg.Interval).Add(d.cfg.Interval)
+			}
+			if !d.next.After(now) {
+				s.failBatch(d, q, why, now, sink)
+				d.next = now.Truncate(d.cfg.Interval).Add(d.cfg.Interval)
+			}
+			if d.next.Before(wake) {
+				wake = d.next
+			}
+		}
+		if !until.After(now) {
+			return
+		}
+		t := time.NewTimer(time.Until(wake))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// failBatch hands the device's points with quality q (no values) to sink.
+func (s *Source) failBatch(d *device, q drivers.Quality, why string, at time.Time, sink drivers.Sink) {
+	for i := range d.points {
+		d.out[i] = drivers.Reading{Name: d.points[i].cfg.Name, Unit: d.points[i].cfg.Unit, Quality: q}
+	}
+	d.mu.Lock()
+	d.state.LastPoll = at
+	d.state.Polls++
+	d.state.Skipped++
+	d.mu.Unlock()
+	sink(d.pub, at, d.out)
+}
+
+// fail records a failure of the connection on the device's state.
+func (s *Source) fail(d *device, q drivers.Quality, why string, now, until time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state.Up || d.state.Since.IsZero() {
+		d.state.Since = now
+	}
+	d.state.Up = false
+	d.state.LastError = why
+	d.state.Failures++
+	d.state.BackoffUntil = time.Time{}
+	if until.After(now) {
+		d.state.BackoffUntil = until
+	}
+}
+
+// answered records an answer of the device: up, with the nodes' errors.
+func (s *Source) answered(d *device, at time.Time, why string, poll bool) {
+	d.mu.Lock()
+	if !d.state.Up || d.state.Since.IsZero() {
+		d.state.Since = at
+	}
+	d.state.Up = true
+	d.state.LastError = why
+	d.state.Failures = 0
+	d.state.BackoffUntil = time.Time{}
+	if poll {
+		d.state.LastPoll = at
+		d.state.Polls++
+	}
+	d.state.Answered++
+	d.mu.Unlock()
+	if why != d.lastErr {
+		if why != "" {
+			s.log.Warn("opcua points not good", "device", d.cfg.Name, "err", why)
+		} else if d.lastErr != "" {
+			s.log.Info("opcua points good again", "device", d.cfg.Name)
+		}
+		d.lastErr = why
+	}
+}
+
+// failureQuality is the quality of a failed connection or request.
+func failureQuality(err error) drivers.Quality {
+	var sc ua.StatusCode
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ua.StatusBadTimeout), errors.Is(err, ua.StatusBadRequestTimeout):
+		return drivers.Timeout
+	case errors.As(err, &sc):
+		q, _ := Quality(sc)
+		if q == drivers.Timeout {
+			return q
+		}
+	}
+	return drivers.CommError
+}
+
+// errorText is an error's text with an OPC UA status code named the way
+// the specification writes it.
+func errorText(err error) string {
+	var sc ua.StatusCode
+	if errors.As(err, &sc) && err.Error() == sc.Error() {
+		return StatusName(sc)
+	}
+	return err.Error()
+}
+
+// session connects, reads until the connection fails and returns why;
+// connected says whether a session was established.
+func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool, err error) {
+	ep := s.bus.OPCUA.Endpoint
+	cctx, cancel := context.WithTimeout(ctx, max(10*time.Second, 5*s.bus.Timeout))
+	defer cancel()
+	opts, err := clientOptions(cctx, &s.bus)
+	if err != nil {
+		return false, fmt.Errorf("endpoint %s: %s", ep, errorText(err))
+	}
+	c, err := opcua.NewClient(ep, opts...)
+	if err != nil {
+		return false, fmt.Errorf("endpoint %s: %w", ep, err)
+	}
+	if err := c.Connect(cctx); err != nil {
+		closeClient(c)
+		return false, fmt.Errorf("endpoint %s: connect: %s", ep, errorText(err))
+	}
+	defer closeClient(c)
+	s.log.Info("opcua session created", "policy", s.bus.OPCUA.SecurityPolicy, "mode", s.bus.OPCUA.SecurityMode)
+	if err := s.resolve(cctx, c); err != nil {
+		return true, fmt.Errorf("endpoint %s: %w", ep, err)
+	}
+	notif := make(chan *opcua.PublishNotificationData, 64)
+	for i, d := range s.devs {
+		d.next = time.Time{}
+		if d.sub {
+			if err := s.subscribe(cctx, c, i, d, notif, sink); err != nil {
+				return true, fmt.Errorf("endpoint %s: device %s: %w", ep, d.cfg.Name, err)
+			}
+		} else {
+			s.prepareRead(d)
+		}
+	}
+	cancel()
+	return true, s.serve(ctx, c, notif, sink)
+}
+
+func closeClient(c *opcua.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c.Close(ctx) //nolint:errcheck // the connection is being dropped; its close status says nothing more
+}
+
+// resolve finds the NodeIds of the nodes configured by browse path, in one
+// TranslateBrowsePathsToNodeIds request.
+func (s *Source) resolve(ctx context.Context, c *opcua.Client) error {
+	type ref struct{ d, p int }
+	var paths []*ua.BrowsePath
+	var refs []ref
+	for di, d := range s.devs {
+		for pi := range d.points {
+			d.nodes[pi], d.nodeErr[pi] = d.ids[pi], ""
+			if d.paths[pi] == nil {
+				continue
+			}
+			rp := &ua.RelativePath{}
+			for _, step := range d.paths[pi] {
+				rp.Elements = append(rp.Elements, &ua.RelativePathElement{
+					ReferenceTypeID: ua.NewNumericNodeID(0, id.HierarchicalReferences),
+					IncludeSubtypes: true,
+					TargetName:      &ua.QualifiedName{NamespaceIndex: step.Namespace, Name: step.Name},
+				})
+			}
+			paths = append(paths, &ua.BrowsePath{StartingNode: ua.NewNumericNodeID(0, id.ObjectsFolder), RelativePath: rp})
+			refs = append(refs, ref{di, pi})
+		}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	var res *ua.TranslateBrowsePathsToNodeIDsResponse
+	err := c.Send(ctx, &ua.TranslateBrowsePathsToNodeIDsRequest{BrowsePaths: paths}, func(v ua.Response) error {
+		r, ok := v.(*ua.TranslateBrowsePathsToNodeIDsResponse)
+		if !ok {
+			return fmt.Errorf("unexpected response %T", v)
+		}
+		res = r
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("translate browse paths: %s", errorText(err))
+	}
+	if sr := res.ResponseHeader.ServiceResult; sr != ua.StatusOK {
+		return fmt.Errorf("translate browse paths: %s", StatusName(sr))
+	}
+	if len(res.Results) != len(paths) {
+		return fmt.Errorf("translate browse paths: %d results for %d paths", len(res.Results), len(paths))
+	}
+	for i, r := range res.Results {
+		d := s.devs[refs[i].d]
+		pi := refs[i].p
+		switch {
+		case r.StatusCode != ua.StatusOK:
+			d.nodes[pi], d.nodeErr[pi] = nil, fmt.Sprintf("browse path %s: %s", d.points[pi].cfg.BrowsePath, StatusName(r.StatusCode))
+		case len(r.Targets) == 0 || r.Targets[0].TargetID == nil:
+			d.nodes[pi], d.nodeErr[pi] = nil, fmt.Sprintf("browse path %s: no target", d.points[pi].cfg.BrowsePath)
+		default:
+			d.nodes[pi] = r.Targets[0].TargetID.NodeID
+		}
+	}
+	return nil
+}
+
+// prepareRead builds the device's Read request of every available node.
+func (s *Source) prepareRead(d *device) {
+	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
+	d.readIdx = d.readIdx[:0]
+	for pi, n := range d.nodes {
+		if n == nil {
+			continue
+		}
+		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: n, AttributeID: ua.AttributeIDValue})
+		d.readIdx = append(d.readIdx, pi)
+	}
+	d.read = req
+}
+
+// handle packs a device index and a point index into a monitored item's
+// client handle.
+func handle(di, pi int) uint32 { return uint32(di)<<16 | uint32(pi) }
+
+// subscribe creates the device's subscription with one monitored item per
+// available node; nodes the server refuses are marked with its status.
+func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *device, notif chan *opcua.PublishNotificationData, sink drivers.Sink) error {
+	o := d.cfg.OPCUA
+	keepAlive := uint32(max(1, min(int64(10*time.Second/d.cfg.Interval), 1000)))
+	sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{
+		Interval:          d.cfg.Interval,
+		MaxKeepAliveCount: keepAlive,
+		LifetimeCount:     keepAlive * 10,
+	}, notif)
+	if err != nil {
+		return fmt.Errorf("create subscription: %s", errorText(err))
+	}
+	var items []*ua.MonitoredItemCreateRequest
+	var idx []int
+	for pi, n := range d.nodes {
+		if n == nil {
+			continue
+		}
+		req := opcua.NewMonitoredItemCreateRequestWithDefaults(n, ua.AttributeIDValue, handle(di, pi))
+		req.RequestedParameters.SamplingInterval = float64(o.SamplingInterval) / float64(time.Millisecond)
+		req.RequestedParameters.QueueSize = uint32(o.QueueSize)
+		items = append(items, req)
+		idx = append(idx, pi)
+	}
+	now := time.Now()
+	if len(items) > 0 {
+		res, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, items...)
+		if err != nil {
+			return fmt.Errorf("create monitored items: %s", errorText(err))
+		}
+		if sr := res.ResponseHeader.ServiceResult; sr != ua.StatusOK {
+			return fmt.Errorf("create monitored items: %s", StatusName(sr))
+		}
+		if len(res.Results) != len(items) {
+			return fmt.Errorf("create monitored items: %d results for %d items", len(res.Results), len(items))
+		}
+		for i, r := range res.Results {
+			if r.StatusCode != ua.StatusOK {
+				pi := idx[i]
+				d.nodeErr[pi] = StatusName(r.StatusCode)
+			}
+		}
+	}
+	// Nodes the server will not report on get their quality now: an
+	// unchanged point would otherwise never be published.
+	var refused []drivers.Reading
+	for pi, why := range d.nodeErr {
+		d.pointErr[pi] = ""
+		if why == "" {
+			continue
+		}
+		r := drivers.Reading{Name: d.points[pi].cfg.Name, Unit: d.points[pi].cfg.Unit, Quality: drivers.CommError}
+		if sc := statusIn(why); sc != 0 {
+			r.Quality, _ = Quality(sc)
+		}
+		refused = append(refused, r)
+		d.pointErr[pi] = s.nodeText(d, pi, why)
+	}
+	s.answered(d, now, d.errors(), true)
+	if len(refused) > 0 {
+		sink(d.pub, now, refused)
+	}
+	return nil
+}
+
+// statusIn finds the status code named in a node error, or 0.
+func statusIn(why string) ua.StatusCode {
+	i := strings.LastIndex(why, "(0x")
+	if i < 0 {
+		return 0
+	}
+	var v uint32
+	if _, err := fmt.Sscanf(why[i:], "(0x%08X)", &v); err != nil {
+		return 0
+	}
+	return ua.StatusCode(v)
+}
+
+func (s *Source) nodeText(d *device, pi int, why string) string {
+	p := d.points[pi].cfg
+	ref := p.NodeID
+	if ref == "" {
+		ref = p.BrowsePath
+	}
+	return fmt.Sprintf("node %s (%s): %s", ref, p.Name, why)
+}
+
+// errors lists why the device's points are not good.
+func (d *device) errors() string {
+	var whys []string
+	for _, w := range d.pointErr {
+		if w != "" {
+			whys = append(whys, w)
+		}
+	}
+	return joinErrors(whys)
+}
+
+// maxErrors is the most node errors a device state lists.
+const maxErrors = 8
+
+// joinErrors lists the nodes' errors, the first maxErrors of them.
+func joinErrors(whys []string) string {
+	if len(whys) <= maxErrors {
+		return strings.Join(whys, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(whys[:maxErrors], "; "), len(whys)-maxErrors)
+}
+
+// watchdogPeriod is how often the source checks that the server still
+// answers when no poll would notice (and keeps the session alive).
+func (s *Source) watchdogPeriod() time.Duration {
+	return min(max(s.bus.OPCUA.SessionTimeout/4, time.Second), 10*time.Second)
+}
+
+// serve polls and receives notifications until the connection fails.
+func (s *Source) serve(ctx context.Context, c *opcua.Client, notif chan *opcua.PublishNotificationData, sink drivers.Sink) error {
+	now := time.Now()
+	for _, d := range s.devs {
+		if !d.sub {
+			d.next = now // the first poll at once
+		}
+	}
+	wd := time.NewTicker(s.watchdogPeriod())
+	defer wd.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case n := <-notif:
+			if err := s.notification(n, sink); err != nil {
+				return err
+			}
+		case <-wd.C:
+			if err := s.watchdog(ctx, c); err != nil {
+				return err
+			}
+		case <-timer.C:
+			now := time.Now()
+			wake := now.Add(time.Hour)
+			for _, d := range s.devs {
+				if d.sub {
+					continue
+				}
+				if !d.next.After(now) {
+					if err := s.poll(ctx, c, d, sink); err != nil {
+						return err
+					}
+					after := time.Now()
+					d.next = after.Truncate(d.cfg.Interval).Add(d.cfg.Interval)
+				}
+				if d.next.Before(wake) {
+					wake = d.next
+				}
+			}
+			timer.Reset(time.Until(wake))
+		}
+	}
+}
+
+// watchdog reads the server's state; an error or a server not running
+// ends the session.
+func (s *Source) watchdog(ctx context.Context, c *opcua.Client) error {
+	if st := c.State(); st != opcua.Connected {
+		return fmt.Errorf("endpoint %s: connection %s", s.bus.OPCUA.Endpoint, strings.ToLower(st.String()))
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.bus.Timeout)
+	defer cancel()
+	res, err := c.Read(rctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{
+		NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_State), AttributeID: ua.AttributeIDValue,
+	}}})
+	if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+		err = res.ResponseHeader.ServiceResult
+	}
+	if err != nil {
+		return fmt.Errorf("endpoint %s: server status: %s", s.bus.OPCUA.Endpoint, errorText(err))
+	}
+	if len(res.Results) == 1 && res.Results[0].Status == ua.StatusOK && res.Results[0].Value != nil {
+		if st, ok := res.Results[0].Value.Value().(int32); ok && ua.ServerState(st) != ua.ServerStateRunning {
+			return fmt.Errorf("endpoint %s: server state %s", s.bus.OPCUA.Endpoint, ua.ServerState(st))
+		}
+	}
+	return nil
+}
+
+// poll reads every node of a polled device in one request and hands the
+// readings to sink, stamped with the poll's start. A failed request
+// marks every point and ends the session.
+func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink drivers.Sink) error {
+	start := time.Now()
+	var res *ua.ReadResponse
+	var err error
+	if len(d.read.NodesToRead) > 0 {
+		rctx, cancel := context.WithTimeout(ctx, d.timeout(&s.bus))
+		res, err = c.Read(rctx, d.read)
+		cancel()
+		if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+			err = res.ResponseHeader.ServiceResult
+		}
+		if err == nil && len(res.Results) != len(d.read.NodesToRead) {
+			err = fmt.Errorf("%d results for %d nodes", len(res.Results), len(d.read.NodesToRead))
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			err = fmt.Errorf("endpoint %s: device %s: read: %s", s.bus.OPCUA.Endpoint, d.cfg.Name, errorText(err))
+			q := failureQuality(err)
+			s.fail(d, q, err.Error(), start, time.Time{})
+			d.mu.Lock()
+			d.state.Polls++
+			d.state.LastPoll = start
+			d.mu.Unlock()
+			for i := range d.points {
+				d.out[i] = drivers.Reading{Name: d.points[i].cfg.Name, Unit: d.points[i].cfg.Unit, Quality: q}
+			}
+			sink(d.pub, start, d.out)
+			return err
+		}
+	}
+	for pi := range d.points {
+		r := &d.out[pi]
+		r.Name, r.Unit = d.points[pi].cfg.Name, d.points[pi].cfg.Unit
+		d.pointErr[pi] = ""
+		if d.nodes[pi] == nil {
+			noValue(r, drivers.CommError)
+			d.pointErr[pi] = s.nodeText(d, pi, d.nodeErr[pi])
+		}
+	}
+	for i, pi := range d.readIdx {
+		if why := fill(&d.out[pi], &d.points[pi], res.Results[i]); why != "" {
+			d.pointErr[pi] = s.nodeText(d, pi, why)
+		}
+	}
+	s.answered(d, start, d.errors(), true)
+	sink(d.pub, start, d.out)
+	return nil
+}
+
+func (d *device) timeout(b *config.Bus) time.Duration {
+	if d.cfg.Timeout > 0 {
+		return d.cfg.Timeout
+	}
+	return b.Timeout
+}
+
+// notification hands the changes of one publish to the sink: per device,
+// the points that changed at one source timestamp in one call, in time
+// order. An error or a subscription status change ends the session.
+func (s *Source) notification(n *opcua.PublishNotificationData, sink drivers.Sink) error {
+	ep := s.bus.OPCUA.Endpoint
+	if n.Error != nil {
+		if errors.Is(n.Error, io.EOF) {
+			return fmt.Errorf("endpoint %s: subscription %d: connection closed by the server", ep, n.SubscriptionID)
+		}
+		return fmt.Errorf("endpoint %s: subscription %d: %s", ep, n.SubscriptionID, errorText(n.Error))
+	}
+	switch v := n.Value.(type) {
+	case *ua.StatusChangeNotification:
+		return fmt.Errorf("endpoint %s: subscription %d: status %s", ep, n.SubscriptionID, StatusName(v.Status))
+	case *ua.DataChangeNotification:
+		s.dataChange(v, sink)
+	}
+	return nil
+}
+
+type change struct {
+	at  time.Time
+	pi  int
+	val *ua.DataValue
+}
+
+func (s *Source) dataChange(v *ua.DataChangeNotification, sink drivers.Sink) {
+	recv := time.Now()
+	byDev := map[int][]change{}
+	for _, it := range v.MonitoredItems {
+		if it == nil {
+			continue
+		}
+		di, pi := int(it.ClientHandle>>16), int(it.ClientHandle&0xFFFF)
+		if di >= len(s.devs) || pi >= len(s.devs[di].points) {
+			s.log.Warn("opcua notification for an unknown client handle", "handle", it.ClientHandle)
+			continue
+		}
+		at := recv
+		if it.Value != nil {
+			switch {
+			case !it.Value.SourceTimestamp.IsZero():
+				at = it.Value.SourceTimestamp
+			case !it.Value.ServerTimestamp.IsZero():
+				at = it.Value.ServerTimestamp
+			}
+		}
+		byDev[di] = append(byDev[di], change{at: at, pi: pi, val: it.Value})
+	}
+	dis := make([]int, 0, len(byDev))
+	for di := range byDev {
+		dis = append(dis, di)
+	}
+	sort.Ints(dis)
+	for _, di := range dis {
+		d := s.devs[di]
+		cs := byDev[di]
+		// Stable: a node's queued changes keep their order.
+		sort.SliceStable(cs, func(i, j int) bool { return cs[i].at.Before(cs[j].at) })
+		for len(cs) > 0 {
+			at := cs[0].at
+			out := d.out[:0]
+			seen := map[int]bool{}
+			rest := cs[:0:0]
+			for _, c := range cs {
+				if !c.at.Equal(at) || seen[c.pi] {
+					rest = append(rest, c)
+					continue
+				}
+				seen[c.pi] = true
+				r := drivers.Reading{Name: d.points[c.pi].cfg.Name, Unit: d.points[c.pi].cfg.Unit}
+				d.pointErr[c.pi] = ""
+				if why := fill(&r, &d.points[c.pi], c.val); why != "" {
+					d.pointErr[c.pi] = s.nodeText(d, c.pi, why)
+				}
+				out = append(out, r)
+			}
+			sink(d.pub, at.UTC(), out)
+			cs = rest
+		}
+		s.answered(d, recv, d.errors(), false)
+	}
+}

@@ -1,0 +1,116 @@
+// An OPC UA server for the driver's interoperability tests, on node-opcua
+// (a third-party implementation). It serves one variable of every scalar
+// type with a known value under Objects/Plant (namespace 1, string node ids
+// "ns=1;s=<Name>"), a counter, points with Uncertain and Bad status codes,
+// security None and Basic256Sha256 (Sign, SignAndEncrypt), and anonymous
+// and username logins.
+//
+// Usage: node server.js <port> <pki-dir> [trusted-client-cert.der] [user:password]
+// It prints "ready <port>" once listening, then takes commands on stdin:
+//   remove <Name>     delete a variable
+//   close-sessions    close every session (as a session timeout does)
+//   set <Name> <v>    set a Double variable
+const path = require("path");
+const fs = require("fs");
+const {
+  OPCUAServer, OPCUACertificateManager, Variant, DataType, StatusCodes,
+  SecurityPolicy, MessageSecurityMode, VariantArrayType,
+} = require("node-opcua");
+
+const [port, pki, trusted, login] = process.argv.slice(2);
+
+async function main() {
+  const serverCM = new OPCUACertificateManager({ rootFolder: path.join(pki, "server"), automaticallyAcceptUnknownCertificate: false });
+  await serverCM.initialize();
+  if (trusted) {
+    await serverCM.trustCertificate(fs.readFileSync(trusted));
+  }
+  const userIdentity = login ? login.split(":") : null;
+  const server = new OPCUAServer({
+    port: Number(port),
+    hostname: "127.0.0.1",
+    serverCertificateManager: serverCM,
+    certificateFile: path.join(pki, "server_cert.pem"),
+    privateKeyFile: path.join(pki, "server_key.pem"),
+    securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
+    securityModes: [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
+    allowAnonymous: !userIdentity,
+    userManager: userIdentity ? { isValidUser: (u, p) => u === userIdentity[0] && p === userIdentity[1] } : undefined,
+    serverInfo: { applicationUri: "urn:eipgw:test-server" },
+  });
+  await server.initialize();
+  const ns = server.engine.addressSpace.getOwnNamespace();
+  const plant = ns.addFolder(server.engine.addressSpace.rootFolder.objects, { browseName: "Plant" });
+  const vars = {};
+  const add = (name, dataType, value, statusCode) => {
+    const v = ns.addVariable({
+      componentOf: plant, browseName: name, nodeId: "s=" + name, dataType,
+      minimumSamplingInterval: 50,
+    });
+    v.setValueFromSource(new Variant({ dataType: DataType[dataType], arrayType: VariantArrayType.Scalar, value }), statusCode || StatusCodes.Good,
+      new Date(Date.UTC(2026, 10, 26, 18, 0, 1, 250)));
+    vars[name] = v;
+    return v;
+  };
+  add("Boolean", "Boolean", true);
+  add("SByte", "SByte", -128);
+  add("Byte", "Byte", 255);
+  add("Int16", "Int16", -32768);
+  add("UInt16", "UInt16", 65535);
+  add("Int32", "Int32", -2147483648);
+  add("UInt32", "UInt32", 4294967295);
+  add("Int64", "Int64", [0x80000000, 0x00000001]);       // -9223372036854775807
+  add("UInt64", "UInt64", [0xFFFFFFFF, 0xFFFFFFFF]);     // 18446744073709551615
+  add("Float", "Float", 28.4);
+  add("Double", "Double", 0.1);
+  add("String", "String", "-42.125");
+  add("Text", "String", "running");
+  add("DateTime", "DateTime", new Date(Date.UTC(2026, 10, 26, 18, 0, 1, 123)));
+  add("LastUsable", "Double", 7.5, StatusCodes.UncertainLastUsableValue);
+  add("SensorFailure", "Double", 0, StatusCodes.BadSensorFailure);
+  add("Power", "Double", 28.4);
+  let n = 0;
+  const counter = add("Counter", "UInt32", 0);
+  setInterval(() => {
+    n++;
+    counter.setValueFromSource(new Variant({ dataType: DataType.UInt32, value: n }), StatusCodes.Good, new Date());
+  }, 100);
+
+  await server.start();
+  process.stdout.write("ready " + server.endpoints[0].port + "\n");
+
+  let buf = "";
+  process.stdin.on("data", (chunk) => {
+    buf += chunk.toString();
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      command(line.split(/\s+/));
+    }
+  });
+  process.stdin.on("end", async () => { await server.shutdown(0); process.exit(0); });
+
+  function command(args) {
+    switch (args[0]) {
+      case "remove":
+        ns.deleteNode(vars[args[1]]);
+        delete vars[args[1]];
+        break;
+      case "close-sessions":
+        for (const s of server.engine.getSessions ? server.engine.getSessions() : Object.values(server.engine._sessions || {})) {
+          server.engine.closeSession(s.authenticationToken, true, "Terminated");
+        }
+        break;
+      case "set":
+        vars[args[1]].setValueFromSource(new Variant({ dataType: DataType.Double, value: Number(args[2]) }), StatusCodes.Good, new Date());
+        break;
+      default:
+        process.stderr.write("unknown command " + args[0] + "\n");
+        return;
+    }
+    process.stdout.write("done " + args[0] + "\n");
+  }
+}
+
+main().catch((err) => { process.stderr.write(String(err && err.stack || err) + "\n"); process.exit(1); });

@@ -1,0 +1,294 @@
+package opcua
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
+	"github.com/gopcua/opcua/ua"
+)
+
+// Severity bits of an OPC UA status code (Part 4, 7.39): 00 good,
+// 01 uncertain, 10 or 11 bad.
+const (
+	severityMask      = 0xC0000000
+	severityUncertain = 0x40000000
+	subCodeMask       = 0xFFFF0000
+)
+
+// Quality maps an OPC UA status code to the contract's vocabulary and
+// says whether the reading keeps the server's value:
+//
+//	Good, Good_*                                      good
+//	Uncertain_LastUsableValue, _NoCommunication...    stale (value kept)
+//	Uncertain_SubstituteValue, Uncertain_InitialValue substituted (value kept)
+//	Uncertain, every other Uncertain_*                out_of_range (no value)
+//	Bad_Timeout, Bad_RequestTimeout                   timeout
+//	Bad_OutOfRange                                    out_of_range
+//	every other Bad_*                                 comm_error
+//
+// The status code's name goes with the device's error, so a point marked
+// comm_error can be told apart (Bad_NodeIdUnknown, Bad_SensorFailure...).
+func Quality(sc ua.StatusCode) (q drivers.Quality, keepValue bool) {
+	code := ua.StatusCode(uint32(sc) & subCodeMask)
+	switch uint32(sc) & severityMask {
+	case 0:
+		return drivers.Good, true
+	case severityUncertain:
+		switch code {
+		case ua.StatusUncertainLastUsableValue, ua.StatusUncertainNoCommunicationLastUsableValue:
+			return drivers.Stale, true
+		case ua.StatusUncertainSubstituteValue, ua.StatusUncertainInitialValue:
+			return drivers.Substituted, true
+		}
+		return drivers.OutOfRange, false
+	}
+	switch code {
+	case ua.StatusBadTimeout, ua.StatusBadRequestTimeout:
+		return drivers.Timeout, false
+	case ua.StatusBadOutOfRange:
+		return drivers.OutOfRange, false
+	}
+	return drivers.CommError, false
+}
+
+// StatusName is a status code's symbolic name as the OPC UA specification
+// writes it with its value, e.g. "BadNodeIdUnknown (0x80340000)".
+func StatusName(sc ua.StatusCode) string {
+	code := ua.StatusCode(uint32(sc) & subCodeMask)
+	if d, ok := ua.StatusCodes[code]; ok && code != 0 {
+		name := strings.TrimPrefix(d.Name, "Status")
+		name = strings.ReplaceAll(name, "ID", "Id")
+		return fmt.Sprintf("%s (0x%08X)", name, uint32(sc))
+	}
+	if code == 0 {
+		return fmt.Sprintf("Good (0x%08X)", uint32(sc))
+	}
+	return fmt.Sprintf("0x%08X", uint32(sc))
+}
+
+// point is one configured node with its range.
+type point struct {
+	cfg config.OPCUANode
+}
+
+// convert turns a variant into the value of reading r: booleans 0 or 1
+// and integers exact, Float marked float32, Double as is, DateTime as
+// nanoseconds since the Unix epoch (exact: OPC UA counts 100 ns), a
+// String holding a decimal number as that number (exact when it is an
+// integer). Anything else is not representable: out_of_range, with an
+// error saying why.
+func convert(v any, r *drivers.Reading) error {
+	r.HasValue = true
+	r.Float32 = false
+	switch x := v.(type) {
+	case bool:
+		r.Kind, r.Uint = drivers.Uint, 0
+		if x {
+			r.Uint = 1
+		}
+		r.Float = float64(r.Uint)
+	case int8:
+		setInt(r, int64(x))
+	case int16:
+		setInt(r, int64(x))
+	case int32:
+		setInt(r, int64(x))
+	case int64:
+		setInt(r, x)
+	case uint8:
+		setUint(r, uint64(x))
+	case uint16:
+		setUint(r, uint64(x))
+	case uint32:
+		setUint(r, uint64(x))
+	case uint64:
+		setUint(r, x)
+	case float32:
+		r.Kind, r.Float, r.Float32 = drivers.Float, float64(x), true
+		if math.IsNaN(r.Float) || math.IsInf(r.Float, 0) {
+			r.HasValue = false
+			return fmt.Errorf("value %v is not a finite number", x)
+		}
+	case float64:
+		r.Kind, r.Float = drivers.Float, x
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			r.HasValue = false
+			return fmt.Errorf("value %v is not a finite number", x)
+		}
+	case time.Time:
+		if x.Before(minTime) || x.After(maxTime) {
+			r.HasValue = false
+			return fmt.Errorf("date %s is outside the nanosecond range of 1678-2262", x.UTC().Format(time.RFC3339))
+		}
+		setInt(r, x.UnixNano())
+	case string:
+		return parseNumber(x, r)
+	case nil:
+		r.HasValue = false
+		return fmt.Errorf("the server returned no value")
+	default:
+		r.HasValue = false
+		return fmt.Errorf("a value of type %T is not a number", v)
+	}
+	return nil
+}
+
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func setInt(r *drivers.Reading, v int64) {
+	r.Kind, r.Int, r.Float = drivers.Int, v, float64(v)
+}
+
+func setUint(r *drivers.Reading, v uint64) {
+	r.Kind, r.Uint, r.Float = drivers.Uint, v, float64(v)
+}
+
+// parseNumber reads a String variable holding a decimal number: an integer
+// exactly (int64, or uint64 above its range), otherwise a finite float64.
+func parseNumber(s string, r *drivers.Reading) error {
+	t := strings.TrimSpace(s)
+	if i, err := strconv.ParseInt(t, 10, 64); err == nil {
+		setInt(r, i)
+		return nil
+	}
+	if u, err := strconv.ParseUint(t, 10, 64); err == nil {
+		setUint(r, u)
+		return nil
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || t == "" {
+		r.HasValue = false
+		if len(s) > 40 {
+			s = s[:40] + "..."
+		}
+		return fmt.Errorf("string %q is not a number", s)
+	}
+	r.Kind, r.Float = drivers.Float, f
+	return nil
+}
+
+// inRange reports whether the reading's value lies within [min, max],
+// compared exactly for an integer.
+func inRange(r *drivers.Reading, lo, hi *float64) bool {
+	if lo != nil && cmpValue(r, *lo) < 0 {
+		return false
+	}
+	if hi != nil && cmpValue(r, *hi) > 0 {
+		return false
+	}
+	return true
+}
+
+// cmpValue compares the reading's value with a bound: -1, 0 or +1.
+func cmpValue(r *drivers.Reading, b float64) int {
+	switch r.Kind {
+	case drivers.Int:
+		switch {
+		case b >= 0x1p63:
+			return -1
+		case b < -0x1p63:
+			return 1
+		}
+		fl := math.Floor(b)
+		bi := int64(fl)
+		switch {
+		case r.Int < bi:
+			return -1
+		case r.Int > bi:
+			return 1
+		case fl < b:
+			return -1
+		}
+		return 0
+	case drivers.Uint:
+		switch {
+		case b >= 0x1p64:
+			return -1
+		case b < 0:
+			return 1
+		}
+		fl := math.Floor(b)
+		bu := uint64(fl)
+		switch {
+		case r.Uint < bu:
+			return -1
+		case r.Uint > bu:
+			return 1
+		case fl < b:
+			return -1
+		}
+		return 0
+	}
+	switch {
+	case r.Float < b:
+		return -1
+	case r.Float > b:
+		return 1
+	}
+	return 0
+}
+
+// fill sets reading r (name and unit already set) from one data value of
+// node p; it returns the reason when the reading is not good.
+func fill(r *drivers.Reading, p *point, dv *ua.DataValue) string {
+	r.HasValue, r.Float32 = false, false
+	r.Kind, r.Float, r.Int, r.Uint = drivers.Float, 0, 0, 0
+	if dv == nil {
+		r.Quality = drivers.CommError
+		return "no data value"
+	}
+	q, keep := Quality(dv.Status)
+	r.Quality = q
+	var why string
+	if q != drivers.Good {
+		why = StatusName(dv.Status)
+	}
+	if !keep {
+		return why
+	}
+	var v any
+	if dv.Value != nil {
+		v = dv.Value.Value()
+	}
+	if err := convert(v, r); err != nil {
+		noValue(r, drivers.OutOfRange)
+		return err.Error()
+	}
+	if !inRange(r, p.cfg.Min, p.cfg.Max) {
+		why := fmt.Sprintf("value %s outside [%s, %s]", valueText(r), bound(p.cfg.Min), bound(p.cfg.Max))
+		noValue(r, drivers.OutOfRange)
+		return why
+	}
+	return why
+}
+
+// noValue makes r a reading of quality q without a value.
+func noValue(r *drivers.Reading, q drivers.Quality) {
+	r.Quality, r.HasValue, r.Float32 = q, false, false
+	r.Kind, r.Float, r.Int, r.Uint = drivers.Float, 0, 0, 0
+}
+
+func valueText(r *drivers.Reading) string {
+	switch r.Kind {
+	case drivers.Int:
+		return strconv.FormatInt(r.Int, 10)
+	case drivers.Uint:
+		return strconv.FormatUint(r.Uint, 10)
+	}
+	return strconv.FormatFloat(r.Float, 'g', -1, 64)
+}
+
+func bound(b *float64) string {
+	if b == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*b, 'g', -1, 64)
+}
