@@ -71,11 +71,11 @@ type device struct {
 	// pointErr is why each point's latest reading is not good (empty
 	// when it is).
 	pointErr []string
-	read    *ua.ReadRequest
-	readIdx []int // point of each node in read
-	out     []drivers.Reading
-	next    time.Time // next poll, or next failure batch during an outage
-	lastErr string    // last error logged
+	read     *ua.ReadRequest
+	readIdx  []int // point of each node in read
+	out      []drivers.Reading
+	next     time.Time // next poll, or next failure batch during an outage
+	lastErr  string    // last error logged
 
 	mu    sync.Mutex
 	state drivers.DeviceState
