@@ -84,6 +84,8 @@ type rig struct {
 	edgeCfg  string
 	ingests  []string // config paths, one per worker
 	shared   bool     // workers share a subscription group
+	// ingestExtra is appended to the ingest section of each worker.
+	ingestExtra string
 }
 
 type rigOptions struct {
@@ -221,7 +223,7 @@ ingest:
   batch_wait: 50ms
   influxdb: {url: "%s", bucket: eipgw/autogen, timeout: 3s}
   completeness: {interval: 1s, grace: 3s}
-`, park, r.mq.URL, i, group, influxURL))
+%s`, park, r.mq.URL, i, group, influxURL, r.ingestExtra))
 }
 
 func write(t *testing.T, name, content string) string {
