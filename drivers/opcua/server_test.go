@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/url"
@@ -215,6 +216,20 @@ func (s *server) endpoint() string { return fmt.Sprintf("opc.tcp://127.0.0.1:%d"
 type collector struct {
 	mu      sync.Mutex
 	batches []batch
+	log     strings.Builder // the source's log
+}
+
+func (c *collector) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log.Write(b)
+}
+
+// logged is the source's log so far.
+func (c *collector) logged() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log.String()
 }
 
 type batch struct {
@@ -265,11 +280,11 @@ func run(t *testing.T, yaml string) (*collector, drivers.Source) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srcs, err := opcua.Driver{}.Sources(f.Edge.Buses, f.Edge.Devices, nil)
+	c := &collector{}
+	srcs, err := opcua.Driver{}.Sources(f.Edge.Buses, f.Edge.Devices, slog.New(slog.NewTextHandler(c, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -277,6 +292,9 @@ func run(t *testing.T, yaml string) (*collector, drivers.Source) {
 		close(done)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("source log:\n%s", c.logged())
+		}
 		cancel()
 		select {
 		case <-done:

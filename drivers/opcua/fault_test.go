@@ -1,0 +1,163 @@
+package opcua_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/drivers"
+)
+
+const faultDevices = `    - name: polled
+      bus: ua
+      interval: 200ms
+      opcua:
+        kind: test
+        nodes:
+          - {name: double, node_id: "ns=1;s=Double"}
+          - {name: counter, node_id: "ns=1;s=Counter"}
+    - name: pushed
+      bus: ua
+      interval: 200ms
+      opcua:
+        kind: test
+        mode: subscription
+        sampling_interval: 100ms
+        nodes:
+          - {name: counter, node_id: "ns=1;s=Counter"}
+`
+
+// since counts the batches of a device from index from on whose point
+// name has quality q.
+func (c *collector) count(device, name string, q drivers.Quality, from int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, b := range c.batches[min(from, len(c.batches)):] {
+		if b.device != device {
+			continue
+		}
+		for _, r := range b.rs {
+			if r.Name == name && r.Quality == q {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (c *collector) mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.batches)
+}
+
+func state(src drivers.Source, device string) drivers.DeviceState {
+	for _, st := range src.States() {
+		if st.Device == device {
+			return st
+		}
+	}
+	return drivers.DeviceState{}
+}
+
+// TestFaultServerRestart: the server goes away and comes back on the same
+// port. While it is away every device keeps its interval with comm_error
+// points and a state naming the endpoint; afterwards a new session and a
+// new subscription deliver good values again, without a restart of the
+// source.
+func TestFaultServerRestart(t *testing.T) {
+	p := newPKI(t)
+	srv := startServer(t, p, "", "")
+	c, src := run(t, busYAML(srv.endpoint(), "", faultDevices))
+	waitFor(t, "good values", 30*time.Second, func() bool {
+		return c.count("polled", "counter", drivers.Good, 0) > 0 && c.count("pushed", "counter", drivers.Good, 0) > 0
+	})
+	srv.stop()
+	m := c.mark()
+	waitFor(t, "comm_error points while the server is away", 20*time.Second, func() bool {
+		return c.count("polled", "double", drivers.CommError, m) >= 3 && c.count("pushed", "counter", drivers.CommError, m) >= 3
+	})
+	for _, d := range []string{"polled", "pushed"} {
+		st := state(src, d)
+		if st.Up || !strings.Contains(st.LastError, srv.endpoint()) {
+			t.Errorf("%s while the server is away: %+v; want down, naming the endpoint", d, st)
+		}
+	}
+	srv.start()
+	m = c.mark()
+	waitFor(t, "good values after the restart", 30*time.Second, func() bool {
+		return c.count("polled", "counter", drivers.Good, m) > 0 && c.count("pushed", "counter", drivers.Good, m) > 2
+	})
+	for _, d := range []string{"polled", "pushed"} {
+		if st := state(src, d); !st.Up || st.LastError != "" {
+			t.Errorf("%s after the restart: %+v", d, st)
+		}
+	}
+}
+
+// TestFaultSessionClosed: the server closes the sessions (as when a session
+// times out); the source creates a new session and subscription.
+func TestFaultSessionClosed(t *testing.T) {
+	p := newPKI(t)
+	srv := startServer(t, p, "", "")
+	c, _ := run(t, busYAML(srv.endpoint(), "", faultDevices))
+	waitFor(t, "good values", 30*time.Second, func() bool {
+		return c.count("pushed", "counter", drivers.Good, 0) > 0
+	})
+	srv.command("close-sessions")
+	time.Sleep(time.Second)
+	m := c.mark()
+	waitFor(t, "pushed values from a new session", 30*time.Second, func() bool {
+		return c.count("pushed", "counter", drivers.Good, m) > 2 && c.count("polled", "counter", drivers.Good, m) > 2
+	})
+	if n := strings.Count(c.logged(), "opcua session created"); n != 2 {
+		t.Errorf("%d sessions created, want 2:\n%s", n, c.logged())
+	}
+	if !strings.Contains(c.logged(), "BadSession") {
+		t.Errorf("the log does not name the session's status code:\n%s", c.logged())
+	}
+}
+
+// TestFaultNodeRemoved: a node disappears; its point turns comm_error with
+// the status code named, the device's other points stay good.
+func TestFaultNodeRemoved(t *testing.T) {
+	p := newPKI(t)
+	srv := startServer(t, p, "", "")
+	c, src := run(t, busYAML(srv.endpoint(), "", faultDevices))
+	waitFor(t, "good values", 30*time.Second, func() bool {
+		return c.count("polled", "double", drivers.Good, 0) > 0
+	})
+	srv.command("remove Double")
+	m := c.mark()
+	waitFor(t, "the removed node's point marked", 10*time.Second, func() bool {
+		return c.count("polled", "double", drivers.CommError, m) > 0
+	})
+	if n := c.count("polled", "counter", drivers.Good, m); n == 0 {
+		t.Error("the other point of the device is no longer good")
+	}
+	st := state(src, "polled")
+	if !st.Up || !strings.Contains(st.LastError, "node ns=1;s=Double (double): BadNodeIdUnknown (0x80340000)") {
+		t.Errorf("state %+v: want up, naming the node and its status code", st)
+	}
+}
+
+// TestFaultBadCertificate: the server does not trust the gateway's
+// certificate. The devices report comm_error on their interval and their
+// state names the endpoint and the refusal.
+func TestFaultBadCertificate(t *testing.T) {
+	p := newPKI(t)
+	srv := startServer(t, p, "", "") // trusts no client certificate
+	c, src := run(t, busYAML(srv.endpoint(), security(p, "Basic256Sha256", "SignAndEncrypt"), faultDevices))
+	waitFor(t, "comm_error points", 30*time.Second, func() bool {
+		return c.count("polled", "double", drivers.CommError, 0) >= 2 && c.count("pushed", "counter", drivers.CommError, 0) >= 2
+	})
+	if n := c.count("polled", "double", drivers.Good, 0); n > 0 {
+		t.Errorf("%d good readings through an untrusted certificate", n)
+	}
+	st := state(src, "polled")
+	if st.Up || !strings.Contains(st.LastError, "endpoint "+srv.endpoint()+": connect: ") {
+		t.Errorf("state %+v: want down, naming the endpoint and the refusal", st)
+	}
+	t.Logf("refusal: %s", st.LastError)
+}
