@@ -25,10 +25,15 @@ fuzz:
 # bench prints the Modbus RTU throughput against the paced simulator: 125
 # registers per read at 19200 and 115200 baud, as a fraction of the wire
 # limit (target at least 90 %); then the per-value costs of the hot paths:
-# polling over loopback TCP, batch encoding, WAL append, ingest decoding.
+# polling over loopback TCP, batch encoding, WAL append, ingest decoding;
+# then the end-to-end loads of docs/benchmarks.md (20 x 1000 and 40 x 5000
+# float32 at 1 s through edge, Mosquitto, ingest and InfluxDB 1.8) beside
+# Telegraf on the same load: values/s, CPU per value, peak RSS, latency.
 bench:
 	$(GO) test -run '^$$' -bench 'RTURead125' -benchtime 40x ./drivers/modbus | grep -E 'Benchmark|^ok'
 	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine|Seal|Verify' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/wal ./gateway/ingest ./gateway/plumbing/evidence | grep -E 'Benchmark|^ok'
+	./scripts/tools.sh influxd mosquitto telegraf
+	set -o pipefail; EIPGW_BENCH=1 $(GO) test -count=1 -timeout 40m -v -run 'TestBenchLoads|TestTelegrafShort' ./gateway/devtools/bench | grep -E '^ +(\||eipgw|Telegraf)|^--- |^ok|FAIL'
 
 tools:
 	./scripts/tools.sh

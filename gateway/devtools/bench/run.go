@@ -108,11 +108,15 @@ func NewEnv(t testing.TB, load Load) *Env {
 	return e
 }
 
-// RunEipgw runs the load through eipgw edge and eipgw ingest (built from
-// this repository), with their default settings.
+// RunEipgw runs the load through eipgw edge and eipgw ingest, with their
+// default settings: the binary $EIPGW_BIN, or one built from this
+// repository.
 func RunEipgw(t testing.TB, e *Env) Result {
 	t.Helper()
-	bin := testenv.Eipgw(t)
+	bin := os.Getenv("EIPGW_BIN")
+	if bin == "" {
+		bin = testenv.Eipgw(t)
+	}
 	load, mq, ifx, farm, dir, profiles := e.Load, e.MQ, e.Influx, e.Farm, e.dir, e.profiles
 	edgeMetrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	ingestMetrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
