@@ -82,6 +82,12 @@ for tool in "${want[@]}"; do
 			npm install --silent --no-audit --no-fund --prefix "$root/.tools/node" node-opcua@2.182.2 >/dev/null
 		fi
 		;;
+	systemd)
+		if ! command -v systemd-analyze >/dev/null; then
+			echo "tools: installing systemd (for systemd-analyze) from Debian's packages" >&2
+			apt_install systemd
+		fi
+		;;
 	*)
 		echo "tools: unknown tool $tool" >&2
 		exit 2
