@@ -11,6 +11,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/opcua"
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
 	"github.com/eipgw/eipgw/gateway/plumbing/status"
@@ -205,5 +206,8 @@ var cmdValidate = &command{
 // driverRegistry is the southbound drivers this binary carries, by
 // protocol: the one place a new driver is added.
 func driverRegistry(profiles modbus.Profiles) drivers.Registry {
-	return drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}}
+	return drivers.Registry{
+		config.ProtocolModbus: modbus.Driver{Profiles: profiles},
+		config.ProtocolOPCUA:  opcua.Driver{},
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/opcua"
 	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
@@ -149,7 +150,7 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	ed, err := edge.New(edgeRole, drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}}, o.Log.With("role", "edge"), nil)
+	ed, err := edge.New(edgeRole, drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}, config.ProtocolOPCUA: opcua.Driver{}}, o.Log.With("role", "edge"), nil)
 	if err != nil {
 		ln.Close()
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/opcua"
 )
 
 // Drivers is the driver registry the eipgw binary carries (Modbus with the
@@ -16,5 +17,5 @@ func Drivers(t testing.TB) (drivers.Registry, func(string) bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}}, profiles.Has
+	return drivers.Registry{config.ProtocolModbus: modbus.Driver{Profiles: profiles}, config.ProtocolOPCUA: opcua.Driver{}}, profiles.Has
 }
