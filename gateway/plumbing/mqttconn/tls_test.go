@@ -36,7 +36,7 @@ func (l *logBuffer) String() string {
 
 // dial connects like edge, ingest and park do and returns Connect's error
 // and what was logged.
-func dial(t *testing.T, broker string, tc *config.TLS, timeout time.Duration) (error, string) {
+func dial(t *testing.T, broker string, tc *config.TLS, timeout time.Duration) (string, error) {
 	t.Helper()
 	var logs logBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -44,7 +44,7 @@ func dial(t *testing.T, broker string, tc *config.TLS, timeout time.Duration) (e
 	c := NewClient(Options(cfg, "tls-test-"+strconv.FormatInt(time.Now().UnixNano(), 36), log))
 	err := Connect(c, timeout)
 	c.Disconnect(0)
-	return err, logs.String()
+	return logs.String(), err
 }
 
 // TestTLSBroker: against Mosquitto requiring client certificates, the
@@ -56,11 +56,11 @@ func TestTLSBroker(t *testing.T) {
 	if !strings.HasPrefix(mq.URL, "ssl://") {
 		t.Fatalf("broker URL %s", mq.URL)
 	}
-	if err, logs := dial(t, mq.URL, &config.TLS{CAFile: pki.CA, CertFile: pki.Client.Cert, KeyFile: pki.Client.Key}, 10*time.Second); err != nil {
+	if logs, err := dial(t, mq.URL, &config.TLS{CAFile: pki.CA, CertFile: pki.Client.Cert, KeyFile: pki.Client.Key}, 10*time.Second); err != nil {
 		t.Fatalf("right certificates: %v\n%s", err, logs)
 	}
 	// localhost is in the server certificate too, and TLS 1.3 is served.
-	if err, logs := dial(t, "mqtts://localhost:"+strings.Split(mq.Addr, ":")[1],
+	if logs, err := dial(t, "mqtts://localhost:"+strings.Split(mq.Addr, ":")[1],
 		&config.TLS{CAFile: pki.CA, CertFile: pki.Client.Cert, KeyFile: pki.Client.Key, MinVersion: "1.3"}, 10*time.Second); err != nil {
 		t.Fatalf("by host name: %v\n%s", err, logs)
 	}
@@ -80,7 +80,7 @@ func TestTLSBroker(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			// Permanent causes return at the first failed attempt, long
 			// before this timeout; a timeout here fails the test below.
-			err, logs := dial(t, mq.URL, c.tls, time.Minute)
+			logs, err := dial(t, mq.URL, c.tls, time.Minute)
 			if err == nil {
 				t.Fatal("connected")
 			}
@@ -101,7 +101,7 @@ func TestTLSBroker(t *testing.T) {
 	}
 	// The TLS block is used only with a TLS URL; TLS to a plain URL is
 	// refused by config.Load, and a plain client to the TLS port fails.
-	if err, _ := dial(t, "tcp://"+mq.Addr, nil, 2*time.Second); err == nil {
+	if _, err := dial(t, "tcp://"+mq.Addr, nil, 2*time.Second); err == nil {
 		t.Fatal("plain MQTT connected to the TLS listener")
 	}
 }
@@ -109,7 +109,7 @@ func TestTLSBroker(t *testing.T) {
 func TestExpiredServerCertificate(t *testing.T) {
 	pki := testenv.NewPKI(t)
 	mq := testenv.StartMosquittoOpts(t, testenv.MosquittoOptions{TLS: &testenv.ServerTLS{Cert: pki.ExpiredServer, CA: pki.CA}})
-	err, logs := dial(t, mq.URL, &config.TLS{CAFile: pki.CA}, time.Minute)
+	logs, err := dial(t, mq.URL, &config.TLS{CAFile: pki.CA}, time.Minute)
 	if Cause(err) != CauseCertificateExpired || !strings.Contains(err.Error(), "x509: certificate has expired") {
 		t.Fatalf("got %v (cause %q)", err, Cause(err))
 	}
@@ -123,7 +123,7 @@ func TestExpiredServerCertificate(t *testing.T) {
 func TestInsecureSkipVerifyWarns(t *testing.T) {
 	pki := testenv.NewPKI(t)
 	mq := testenv.StartMosquittoOpts(t, testenv.MosquittoOptions{TLS: &testenv.ServerTLS{Cert: pki.OtherServer}})
-	err, logs := dial(t, mq.URL, &config.TLS{InsecureSkipVerify: true}, 10*time.Second)
+	logs, err := dial(t, mq.URL, &config.TLS{InsecureSkipVerify: true}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestInsecureSkipVerifyWarns(t *testing.T) {
 
 func TestNotAuthorised(t *testing.T) {
 	mq := testenv.StartMosquittoOpts(t, testenv.MosquittoOptions{DenyAnonymous: true})
-	err, logs := dial(t, mq.URL, nil, time.Minute)
+	logs, err := dial(t, mq.URL, nil, time.Minute)
 	if Cause(err) != CauseNotAuthorised || !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
 		t.Fatalf("got %v (cause %q)", err, Cause(err))
 	}
@@ -147,7 +147,7 @@ func TestNotAuthorised(t *testing.T) {
 // may be a broker starting, so Connect waits its timeout, then says why.
 func TestRefusedIsRetriedUntilTimeout(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	err, logs := dial(t, "tcp://"+addr, nil, 1500*time.Millisecond)
+	logs, err := dial(t, "tcp://"+addr, nil, 1500*time.Millisecond)
 	if !errors.Is(err, ErrNotConnected) || Cause(err) != CauseRefused || !strings.Contains(err.Error(), "after 1.5s") || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("got %v (cause %q)", err, Cause(err))
 	}
@@ -161,7 +161,7 @@ func TestRefusedIsRetriedUntilTimeout(t *testing.T) {
 // TestTLSConfigFilesGoneAtRuntime: files that Load checked and that
 // vanished before connecting fail every attempt with that error.
 func TestTLSConfigFilesGoneAtRuntime(t *testing.T) {
-	err, logs := dial(t, "ssl://127.0.0.1:1", &config.TLS{CAFile: t.TempDir() + "/gone.pem"}, time.Minute)
+	logs, err := dial(t, "ssl://127.0.0.1:1", &config.TLS{CAFile: t.TempDir() + "/gone.pem"}, time.Minute)
 	if Cause(err) != CauseTLSConfig || !strings.Contains(err.Error(), "gone.pem") || !strings.Contains(logs, "gone.pem") {
 		t.Fatalf("got %v\n%s", err, logs)
 	}
