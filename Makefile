@@ -3,7 +3,7 @@
 GO ?= go
 SHELL := /bin/bash
 
-.PHONY: demo test tools check fmt lint vet build clean faults fuzz bench
+.PHONY: demo test tools check fmt lint vet build clean faults fuzz bench dashboards
 
 demo:
 	./scripts/demo.sh
@@ -34,6 +34,11 @@ bench:
 	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine|Seal|Verify' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/wal ./gateway/ingest ./gateway/plumbing/evidence | grep -E 'Benchmark|^ok'
 	./scripts/tools.sh influxd mosquitto telegraf
 	set -o pipefail; EIPGW_BENCH=1 $(GO) test -count=1 -timeout 40m -v -run 'TestBenchLoads|TestTelegrafShort' ./gateway/devtools/bench | grep -E '^ +(\||eipgw|Telegraf)|^--- |^ok|FAIL'
+
+# dashboards writes the Grafana dashboards' JSON again from their Go source
+# (dashboards/gen); commit the result. A test fails when the two differ.
+dashboards:
+	$(GO) run ./dashboards/cmd/gendashboards -out dashboards/provisioning/dashboards/eipgw
 
 tools:
 	./scripts/tools.sh
