@@ -231,6 +231,9 @@ type panel struct {
 	w, h       uint32
 	prom       bool
 	columns    map[string]string // table column -> unit
+	// band shades the area between two series (by display name): from
+	// band[0] down to band[1].
+	band *[2]string
 }
 
 func (p panel) build() cog.Builder[dashboard.Panel] {
@@ -290,6 +293,12 @@ func (p panel) build() cog.Builder[dashboard.Panel] {
 		LineWidth(1).FillOpacity(10).SpanNulls(common.BoolOrFloat64{Bool: ptr(false)}).
 		Legend(common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeTable).Placement(common.LegendPlacementBottom).
 			ShowLegend(true).Calcs([]string{"mean", "lastNotNull"}))
+	if p.band != nil {
+		b.OverrideByName(p.band[0], []dashboard.DynamicConfigValue{
+			{Id: "custom.fillBelowTo", Value: p.band[1]}, {Id: "custom.fillOpacity", Value: 20}, {Id: "custom.lineWidth", Value: 0}, {Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "blue"}}})
+		b.OverrideByName(p.band[1], []dashboard.DynamicConfigValue{
+			{Id: "custom.lineWidth", Value: 0}, {Id: "custom.fillOpacity", Value: 0}, {Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "blue"}}})
+	}
 	if len(p.thresholds) > 0 {
 		b.ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed))
 	}

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
@@ -104,8 +105,11 @@ func sharedSteamPower() *dashboard.DashboardBuilder {
 	addRow(b, "Supplier versus tenants",
 		panel{title: "Supplier and tenants' steam mass flow", unit: unitTH, desc: "Supplier meter M_s against the sum of the tenants' meters Σ M_i (live).",
 			targets: targets(influx("", live("", "supplier_steam_mass_flow_t_h", "balance_tenants_t_h"), alias(""))), min: ptr(0.0)},
-		panel{title: "Unexplained imbalance and its uncertainty", unit: unitTH, desc: "I − L_expected (the imbalance beyond the modelled loss) and the combined expanded uncertainty U = √(U_s² + Σ U_i²). The alarm fires when |I − L_expected| > U.",
-			targets: targets(influx("", live("", "balance_unexplained_t_h", "balance_uncertainty_t_h"), alias("")))},
+		panel{title: "Unexplained imbalance within its uncertainty band", unit: unitTH, desc: "I − L_expected (the imbalance beyond the modelled loss) inside the band ±U, U = √(U_s² + Σ U_i²) the meters' combined expanded uncertainty. The alarm fires when the line leaves the band.",
+			targets: targets(influx("", live("", "balance_unexplained_t_h"), alias("")),
+				influx("", live("", "balance_uncertainty_t_h"), "+U"),
+				influx("", strings.Replace(live("", "balance_uncertainty_t_h"), `mean("value")`, `mean("value") * -1`, 1), "−U")),
+			band: &[2]string{"+U", "−U"}},
 		panel{title: "Balance alarm", viz: "stat", unit: unitFlag, w: 6, desc: "1 when the unexplained imbalance exceeds the meters' combined uncertainty (a drifting or failed meter, a leak).",
 			targets: targets(influx("", live("", "balance_alarm"), alias(""))), thresholds: []threshold{base("green"), at(1, "red")}},
 		panel{title: "Network loss", viz: "stat", unit: unitRatio, w: 6, desc: "(E_s − Σ E_i)/E_s: supplier energy not delivered to tenants (live).",
