@@ -163,7 +163,8 @@ var cmdIngest = &command{
 			return err
 		}
 		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket)
-		err = withMetrics(ctx, f, reg, log, noReload(log, in.Run), in)
+		page := status.Page{Role: "ingest", View: func() any { return in.View() }}
+		err = withMetrics(ctx, f, reg, log, noReload(log, in.Run), in, status.Routes(page))
 		st := in.Stats()
 		log.Info("ingest stopped", "received", st.Received, "acked", st.Acked, "points", st.Points, "dead_letters", st.DeadLetters)
 		return err

@@ -59,6 +59,9 @@ type Ingest struct {
 	replay replayRequests
 	// health is what /healthz and /readyz report (health.go).
 	health *health
+	// rates keeps recent looks at the counters for the status view's
+	// rates (view.go).
+	rates viewRates
 
 	mu    sync.Mutex
 	stats Stats
