@@ -135,6 +135,17 @@ func (b *Bus) opcuaDefaults() {
 	setDur(&o.SessionTimeout, DefaultOPCUASessionTimeout)
 }
 
+// WithDefaults is the bus with its unset keys filled in as Load fills
+// them (for a bus built from command-line flags).
+func (b Bus) WithDefaults() Bus {
+	if b.OPCUA != nil {
+		o := *b.OPCUA
+		b.OPCUA = &o
+	}
+	b.applyDefaults()
+	return b
+}
+
 // validateOPCUA checks an OPC UA bus at path p.
 func (b *Bus) validateOPCUA(s *Source, p string) Errors {
 	var errs Errors

@@ -18,8 +18,9 @@ import (
 
 var cmdRead = &command{
 	name:    "read",
-	summary: "probe a Modbus device: print a register block in every type and byte order, or poll a configured device once",
+	summary: "probe a Modbus device (a register block in every type and byte order) or an OPC UA server (its address space with values), or read a configured device once",
 	usage: "-address HOST:PORT [-unit N] [-register N] [-count N] [-table holding|input|coil|discrete] [-transport tcp|rtu|rtu-over-tcp] [-device PATH -baud N ...]\n" +
+		"       eipgw read -endpoint opc.tcp://HOST:PORT [-browse NODE] [-depth N] [-security-policy None|Basic256Sha256 -certificate FILE -private-key FILE] [-username U -password-env VAR]\n" +
 		"       eipgw read -config FILE -device NAME",
 	example: `  # Which decoding is right? Every type and byte order of holding registers 0-9 of unit 1:
   eipgw read -address 10.20.0.15:502 -unit 1 -register 0 -count 10
@@ -27,7 +28,11 @@ var cmdRead = &command{
   # The same over RS-485 (serial line settings default to 19200 8E1):
   eipgw read -transport rtu -device /dev/ttyUSB0 -baud 9600 -parity N -stop-bits 2 -unit 3 -count 4
 
-  # Poll one configured device once and print its decoded points with quality, as JSON:
+  # An OPC UA server's objects and variables, with the node_id and browse_path that configure
+  # each and its value as the driver reads it:
+  eipgw read -endpoint opc.tcp://10.20.0.30:4840 -depth 4
+
+  # Poll one configured device (Modbus or OPC UA) once and print its points with quality, as JSON:
   eipgw read -config edge.yaml -device chp-1`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
 		fs := c.flags(e)
@@ -44,6 +49,7 @@ var cmdRead = &command{
 		register := fs.Int("register", 0, "first register (protocol address, counted from 0)")
 		count := fs.Int("count", 10, "registers to read (1-125; bits 1-2000)")
 		table := fs.String("table", "holding", "holding, input, coil or discrete")
+		ua := addOPCUAReadFlags(fs)
 		newLog := logFlags(fs)
 		if err := c.parse(e, fs, args); err != nil {
 			return err
@@ -59,7 +65,10 @@ var cmdRead = &command{
 			if *device == "" {
 				return fmt.Errorf("-config needs -device NAME: %w", errUsage)
 			}
-			return readConfigured(e.stdout, log, *cfgPath, *device)
+			return readConfigured(ctx, e.stdout, log, *cfgPath, *device)
+		}
+		if *ua.endpoint != "" {
+			return browseOPCUA(ctx, e.stdout, ua, *timeout)
 		}
 		bus := config.Bus{Name: "probe", Transport: *transport, Address: *address, Timeout: *timeout}
 		if *transport == config.TransportRTU {
@@ -176,7 +185,7 @@ type readResult struct {
 
 // readConfigured polls one configured device once and prints its readings
 // as JSON.
-func readConfigured(w io.Writer, log *slog.Logger, path, name string) error {
+func readConfigured(ctx context.Context, w io.Writer, log *slog.Logger, path, name string) error {
 	f, profiles, err := loadConfig(path)
 	if err != nil {
 		return err
@@ -200,6 +209,9 @@ func readConfigured(w io.Writer, log *slog.Logger, path, name string) error {
 		if b.Name == dc.Bus {
 			bc = b
 		}
+	}
+	if bc.IsOPCUA() {
+		return readOPCUADevice(ctx, w, bc, *dc)
 	}
 	d := modbus.NewDevice(*dc, profiles[dc.Profile])
 	b, err := modbus.NewBus(bc, []*modbus.Device{d}, log)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/drivers/opcua/opcuatest"
 )
 
 const faultDevices = `    - name: polled
@@ -67,24 +68,24 @@ func state(src drivers.Source, device string) drivers.DeviceState {
 // new subscription deliver good values again, without a restart of the
 // source.
 func TestFaultServerRestart(t *testing.T) {
-	p := newPKI(t)
-	srv := startServer(t, p, "", "")
-	c, src := run(t, busYAML(srv.endpoint(), "", faultDevices))
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "")
+	c, src := run(t, busYAML(srv.Endpoint(), "", faultDevices))
 	waitFor(t, "good values", 30*time.Second, func() bool {
 		return c.count("polled", "counter", drivers.Good, 0) > 0 && c.count("pushed", "counter", drivers.Good, 0) > 0
 	})
-	srv.stop()
+	srv.Stop()
 	m := c.mark()
 	waitFor(t, "comm_error points while the server is away", 20*time.Second, func() bool {
 		return c.count("polled", "double", drivers.CommError, m) >= 3 && c.count("pushed", "counter", drivers.CommError, m) >= 3
 	})
 	for _, d := range []string{"polled", "pushed"} {
 		st := state(src, d)
-		if st.Up || !strings.Contains(st.LastError, srv.endpoint()) {
+		if st.Up || !strings.Contains(st.LastError, srv.Endpoint()) {
 			t.Errorf("%s while the server is away: %+v; want down, naming the endpoint", d, st)
 		}
 	}
-	srv.start()
+	srv.Start()
 	m = c.mark()
 	waitFor(t, "good values after the restart", 30*time.Second, func() bool {
 		return c.count("polled", "counter", drivers.Good, m) > 0 && c.count("pushed", "counter", drivers.Good, m) > 2
@@ -99,13 +100,13 @@ func TestFaultServerRestart(t *testing.T) {
 // TestFaultSessionClosed: the server closes the sessions (as when a session
 // times out); the source creates a new session and subscription.
 func TestFaultSessionClosed(t *testing.T) {
-	p := newPKI(t)
-	srv := startServer(t, p, "", "")
-	c, _ := run(t, busYAML(srv.endpoint(), "", faultDevices))
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "")
+	c, _ := run(t, busYAML(srv.Endpoint(), "", faultDevices))
 	waitFor(t, "good values", 30*time.Second, func() bool {
 		return c.count("pushed", "counter", drivers.Good, 0) > 0
 	})
-	srv.command("close-sessions")
+	srv.Command("close-sessions")
 	time.Sleep(time.Second)
 	m := c.mark()
 	waitFor(t, "pushed values from a new session", 30*time.Second, func() bool {
@@ -122,13 +123,13 @@ func TestFaultSessionClosed(t *testing.T) {
 // TestFaultNodeRemoved: a node disappears; its point turns comm_error with
 // the status code named, the device's other points stay good.
 func TestFaultNodeRemoved(t *testing.T) {
-	p := newPKI(t)
-	srv := startServer(t, p, "", "")
-	c, src := run(t, busYAML(srv.endpoint(), "", faultDevices))
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "")
+	c, src := run(t, busYAML(srv.Endpoint(), "", faultDevices))
 	waitFor(t, "good values", 30*time.Second, func() bool {
 		return c.count("polled", "double", drivers.Good, 0) > 0
 	})
-	srv.command("remove Double")
+	srv.Command("remove Double")
 	m := c.mark()
 	waitFor(t, "the removed node's point marked", 10*time.Second, func() bool {
 		return c.count("polled", "double", drivers.CommError, m) > 0
@@ -146,9 +147,9 @@ func TestFaultNodeRemoved(t *testing.T) {
 // certificate. The devices report comm_error on their interval and their
 // state names the endpoint and the refusal.
 func TestFaultBadCertificate(t *testing.T) {
-	p := newPKI(t)
-	srv := startServer(t, p, "", "") // trusts no client certificate
-	c, src := run(t, busYAML(srv.endpoint(), security(p, "Basic256Sha256", "SignAndEncrypt"), faultDevices))
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "") // trusts no client certificate
+	c, src := run(t, busYAML(srv.Endpoint(), security(p, "Basic256Sha256", "SignAndEncrypt"), faultDevices))
 	waitFor(t, "comm_error points", 30*time.Second, func() bool {
 		return c.count("polled", "double", drivers.CommError, 0) >= 2 && c.count("pushed", "counter", drivers.CommError, 0) >= 2
 	})
@@ -156,7 +157,7 @@ func TestFaultBadCertificate(t *testing.T) {
 		t.Errorf("%d good readings through an untrusted certificate", n)
 	}
 	st := state(src, "polled")
-	if st.Up || !strings.Contains(st.LastError, "endpoint "+srv.endpoint()+": connect: ") {
+	if st.Up || !strings.Contains(st.LastError, "endpoint "+srv.Endpoint()+": connect: ") {
 		t.Errorf("state %+v: want down, naming the endpoint and the refusal", st)
 	}
 	t.Logf("refusal: %s", st.LastError)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/drivers/opcua/opcuatest"
 )
 
 // scalars are the variables of testdata/server.js and what each must read
@@ -57,11 +58,11 @@ func busYAML(endpoint, security, devices string) string {
 		"  devices:\n" + devices
 }
 
-func security(p *pki, policy, mode string) string {
+func security(p *opcuatest.PKI, policy, mode string) string {
 	if policy == "None" {
 		return ""
 	}
-	return fmt.Sprintf("        security_policy: %s\n        security_mode: %s\n        certificate: %s\n        private_key: %s\n", policy, mode, p.clientCert, p.clientKey)
+	return fmt.Sprintf("        security_policy: %s\n        security_mode: %s\n        certificate: %s\n        private_key: %s\n", policy, mode, p.ClientCert, p.ClientKey)
 }
 
 // checkScalars verifies every point of the device read exactly.
@@ -96,7 +97,7 @@ func complete(c *collector, device string) func() bool {
 // polling and by subscription, with security None and Basic256Sha256
 // (Sign and SignAndEncrypt), anonymously and with a username.
 func TestInteropScalars(t *testing.T) {
-	p := newPKI(t)
+	p := opcuatest.NewPKI(t)
 	for _, tc := range []struct {
 		name, policy, mode, login string
 	}{
@@ -105,13 +106,13 @@ func TestInteropScalars(t *testing.T) {
 		{"Basic256Sha256-Sign-user", "Basic256Sha256", "Sign", "eipgw:s3cret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startServer(t, p, p.dir+"/client_cert.der", tc.login)
+			srv := opcuatest.StartServer(t, p, p.ClientDER, tc.login)
 			sec := security(p, tc.policy, tc.mode)
 			if tc.login != "" {
 				t.Setenv("OPCUA_TEST_PASSWORD", "s3cret")
 				sec += "        username: eipgw\n        password_env: OPCUA_TEST_PASSWORD\n"
 			}
-			c, src := run(t, busYAML(srv.endpoint(), sec, deviceYAML("polled", "polling")+deviceYAML("pushed", "subscription")))
+			c, src := run(t, busYAML(srv.Endpoint(), sec, deviceYAML("polled", "polling")+deviceYAML("pushed", "subscription")))
 			waitFor(t, "every point polled", 30*time.Second, complete(c, "polled"))
 			waitFor(t, "every point pushed", 30*time.Second, complete(c, "pushed"))
 			checkScalars(t, c, "polled")
