@@ -5,6 +5,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/park"
+	"github.com/eipgw/eipgw/gateway/plumbing/status"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
@@ -39,7 +40,8 @@ var cmdPark = &command{
 		pe := f.ParkEngine
 		log.Info("park engine starting", "park", f.Park, "tenants", len(pe.Tenants), "interval", pe.Interval, "grace", pe.Grace,
 			"broker", f.MQTT.Broker, "influxdb", pe.InfluxDB.URL, "bucket", pe.InfluxDB.Bucket)
-		err = withMetrics(ctx, f, reg, log, noReload(log, svc.Run), svc)
+		page := status.Page{Role: "park", View: func() any { return svc.View() }}
+		err = withMetrics(ctx, f, reg, log, noReload(log, svc.Run), svc, status.Routes(page))
 		st := svc.Stats()
 		log.Info("park engine stopped", "received", st.Received, "malformed", st.Malformed, "intervals", st.Intervals,
 			"hours", st.Hours, "statements", st.Statements, "write_errors", st.WriteErrors)

@@ -47,6 +47,7 @@ type Service struct {
 	stats ServiceStats
 
 	health *health // what /healthz and /readyz report (health.go)
+	view   viewState // the status page's snapshot (view.go)
 }
 
 // ServiceStats counts what the service did.
@@ -177,6 +178,7 @@ loop:
 		case <-tick.C:
 			s.health.loop.Beat()
 			o := s.eng.Advance()
+			s.snapshot(o)
 			if o.Empty() {
 				continue
 			}
