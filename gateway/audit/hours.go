@@ -1,0 +1,116 @@
+package audit
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/eipgw/eipgw/gateway/park"
+)
+
+// entityTags are the tags that name what an hourly record is about.
+var entityTags = []string{"tenant", "device", "link", "header"}
+
+// relTol is how far a recomputed value may be from the stored one: the
+// engine sums samples in arrival order, the recomputation in poll order,
+// and floating-point sums differ in the last bits.
+const relTol = 1e-9
+
+// compareHours compares recomputed hours before to with the stored hourly
+// records. Cumulative metrics (those with Hours, summed since the engine
+// started) are left out: a recomputation starting at the range's first
+// hour cannot know what the engine had summed before.
+func compareHours(ctx context.Context, s *Store, parkName string, hours []park.Hour, to time.Time, res *Result) error {
+	for _, h := range hours {
+		if !h.Start.Before(to) {
+			continue
+		}
+		res.Hours++
+		res.Recomputed = append(res.Recomputed, h)
+		rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(park.MeasurementHourly)+" WHERE "+window(parkName, h.Start, h.Start.Add(time.Hour)))
+		if err != nil {
+			return err
+		}
+		at := h.Start.UTC()
+		if len(rows) == 0 {
+			res.add(Finding{Kind: KindHourMissing, Time: at, Detail: "no hourly record stored for this hour"})
+			continue
+		}
+		stored := map[[2]string]row{}
+		for _, r := range rows {
+			ent := ""
+			for _, t := range entityTags {
+				if v := r.str(t); v != "" {
+					ent = v
+					break
+				}
+			}
+			stored[[2]string{r.str("metric"), ent}] = r
+		}
+		for i := range h.Metrics {
+			m := &h.Metrics[i]
+			k := [2]string{m.Name, m.Entity}
+			r, ok := stored[k]
+			delete(stored, k)
+			if m.Hours > 0 {
+				continue
+			}
+			f := Finding{Time: at, Metric: m.Name, Entity: m.Entity}
+			if !ok {
+				f.Kind, f.Detail = KindHourMissing, "hourly record not stored"
+				res.add(f)
+				continue
+			}
+			for _, d := range compareHour(r, m) {
+				f := f
+				f.Kind, f.Stored, f.Expected, f.Detail = KindHourAltered, d[1], d[2], "field "+d[0]
+				res.add(f)
+			}
+		}
+		var extra [][2]string
+		for k, r := range stored {
+			if _, cumulative := r["hours"]; !cumulative {
+				extra = append(extra, k)
+			}
+		}
+		sort.Slice(extra, func(i, j int) bool {
+			return extra[i][0] < extra[j][0] || extra[i][0] == extra[j][0] && extra[i][1] < extra[j][1]
+		})
+		for _, k := range extra {
+			res.add(Finding{Kind: KindHourExtra, Time: at, Metric: k[0], Entity: k[1], Detail: "stored hourly record the recomputation does not produce"})
+		}
+	}
+	return nil
+}
+
+// compareHour returns the differences (field, stored, recomputed) of one
+// hourly record.
+func compareHour(r row, m *park.Metric) [][3]string {
+	var diffs [][3]string
+	str := func(field, want string) {
+		if got := text(r[field]); got != want {
+			diffs = append(diffs, [3]string{field, got, want})
+		}
+	}
+	num := func(field string, want float64) {
+		got := text(r[field])
+		v, err := strconv.ParseFloat(got, 64)
+		if err != nil || math.Abs(v-want) > relTol*max(math.Abs(want), 1e-300) && v != want {
+			diffs = append(diffs, [3]string{field, got, strconv.FormatFloat(want, 'g', -1, 64)})
+		}
+	}
+	str("flag", string(m.Flag))
+	str("valid", strconv.FormatBool(m.Flag == park.Valid))
+	str("reason", m.Reason)
+	if m.Flag == park.Valid {
+		num("value", m.Value)
+	} else if _, ok := r["value"]; ok {
+		diffs = append(diffs, [3]string{"value", text(r["value"]), "(none: not valid)"})
+	}
+	num("completeness", m.Completeness)
+	str("valid_minutes", strconv.Itoa(m.ValidMinutes))
+	str("samples", strconv.Itoa(m.Samples))
+	return diffs
+}

@@ -1,0 +1,153 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+)
+
+// Store reads what InfluxDB holds through the InfluxQL endpoint (/query),
+// which InfluxDB 1.8, 2.x (with a DBRP mapping) and 3.x serve.
+type Store struct {
+	base, db, token string
+	client          *http.Client
+}
+
+// NewStore returns a reader of the configured InfluxDB (its URL, bucket's
+// database, token, timeout and TLS settings).
+func NewStore(db *config.InfluxDB) (*Store, error) {
+	name, _, _ := strings.Cut(db.Bucket, "/")
+	tc, err := db.TLS.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("influxdb tls for %s: %w", config.RedactURL(db.URL), err)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tc
+	timeout := db.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	// An audit query reads an hour of a park: allow it more than a write.
+	timeout = max(timeout, 60*time.Second)
+	return &Store{base: strings.TrimRight(db.URL, "/"), db: name, token: db.Token, client: &http.Client{Timeout: timeout, Transport: t}}, nil
+}
+
+// row is one row of a result: column name to value (numbers as
+// json.Number, so integers stay exact), plus the series' tags.
+type row map[string]any
+
+func (r row) str(k string) string {
+	s, _ := r[k].(string)
+	return s
+}
+
+func (r row) millis() (int64, error) {
+	n, ok := r["time"].(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("row without a time: %v", r["time"])
+	}
+	return strconv.ParseInt(n.String(), 10, 64)
+}
+
+// rows runs q and returns the rows of its first statement, tags merged in;
+// times are epoch milliseconds.
+func (s *Store) rows(ctx context.Context, q string) ([]row, error) {
+	form := url.Values{"q": {q}, "db": {s.db}, "epoch": {"ms"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if s.token != "" {
+		req.Header.Set("Authorization", "Token "+s.token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("influxql %q: %w", q, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("influxql %q: %w", q, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("influxql %q: status %s: %s", q, resp.Status, strings.TrimSpace(string(body)))
+	}
+	var r struct {
+		Results []struct {
+			Series []struct {
+				Tags    map[string]string `json:"tags"`
+				Columns []string          `json:"columns"`
+				Values  [][]any           `json:"values"`
+			} `json:"series"`
+			Error string `json:"error"`
+		} `json:"results"`
+		Error string `json:"error"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("influxql %q: %w", q, err)
+	}
+	if r.Error != "" {
+		return nil, fmt.Errorf("influxql %q: %s", q, r.Error)
+	}
+	if len(r.Results) == 0 {
+		return nil, nil
+	}
+	if e := r.Results[0].Error; e != "" {
+		return nil, fmt.Errorf("influxql %q: %s", q, e)
+	}
+	var out []row
+	for _, se := range r.Results[0].Series {
+		for _, v := range se.Values {
+			rw := make(row, len(v)+len(se.Tags))
+			for k, t := range se.Tags {
+				rw[k] = t
+			}
+			for i, c := range se.Columns {
+				if i < len(v) && v[i] != nil {
+					rw[c] = v[i]
+				}
+			}
+			out = append(out, rw)
+		}
+	}
+	return out, nil
+}
+
+// measurements lists the measurements of the database.
+func (s *Store) measurements(ctx context.Context) ([]string, error) {
+	rs, err := s.rows(ctx, "SHOW MEASUREMENTS")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.str("name"))
+	}
+	return out, nil
+}
+
+// quoteIdent quotes an InfluxQL identifier.
+func quoteIdent(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// quoteString quotes an InfluxQL string literal.
+func quoteString(s string) string {
+	return `'` + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + `'`
+}
+
+// window is the WHERE clause of a park and a time range [from, to).
+func window(park string, from, to time.Time) string {
+	return fmt.Sprintf("park = %s AND time >= %dms AND time < %dms", quoteString(park), from.UnixMilli(), to.UnixMilli())
+}

@@ -1,0 +1,428 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/devtools/sim"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/ingest"
+	"github.com/eipgw/eipgw/gateway/park"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+)
+
+// day0 is the start of the simulated run: midnight in the park's time zone.
+var day0 = time.Date(2026, 11, 26, 0, 0, 0, 0, time.FixedZone("UTC+8", 8*3600))
+
+// fixture is a park whose signed batches went through Mosquitto and the
+// real ingest into InfluxDB 1.8.10, with the hourly records the park
+// engine computed from the same batches.
+type fixture struct {
+	t       *testing.T
+	ifx     *testenv.Influx
+	store   *Store
+	opts    Options
+	parkCfg *config.File
+	mq      mqtt.Client
+	signer  *evidence.Signer
+	// sent are the payloads published, by sequence number.
+	sent map[uint64]*batch.Batch
+	seq  uint64
+	prev evidence.Hash
+	end  time.Time
+}
+
+func newFixture(t *testing.T, hours int) *fixture {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	t.Setenv("EIPGW_MQTT_PASSWORD", "x")
+	t.Setenv("EIPGW_INFLUX_TOKEN", "")
+	parkCfg, err := config.Load("../../config/examples/park.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	f := &fixture{t: t, ifx: ifx, parkCfg: parkCfg, signer: evidence.NewSigner(priv), sent: map[uint64]*batch.Batch{}}
+	cfg, err := config.Parse("ingest.yaml", []byte(fmt.Sprintf(`park: %s
+mqtt: {broker: "%s", client_id: audit-ingest}
+ingest:
+  batch_size: 500
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {disabled: true}
+  evidence:
+    keys:
+      gw-1: ["%s"]
+`, parkCfg.Park, mq.URL, ifx.URL, evidence.EncodePublicKey(pub))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := cfg.IngestRole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := ingest.New(role, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	f.mq = mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("audit-test").SetMaxResumePubInFlight(1000))
+	if tok := f.mq.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	t.Cleanup(func() { f.mq.Disconnect(100) })
+	// Wait until ingest is subscribed: a probe gateway (not under evidence)
+	// publishes until one of its readings is stored.
+	for probe, deadline := uint64(1), time.Now().Add(20*time.Second); ; probe++ {
+		f.publish((&batch.Batch{Gateway: "probe", Seq: probe, Device: "probe", Kind: "probe", Time: time.Now(),
+			Points: []batch.Point{{Name: "x", Value: 1, HasValue: true, Quality: batch.Good}}}).AppendJSON(nil), "probe", "probe")
+		if s, _ := ifx.Query("eipgw", "SELECT count(x) FROM probe"); len(s) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ingest did not store a probe reading")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Simulate the park, sign every batch, publish it and feed the engine.
+	sp, err := sim.NewPark(sim.Config{Seed: 1}, day0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles, err := modbus.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := day0
+	eng, err := park.New(parkCfg.ParkEngine, park.Options{Clock: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out park.Output
+	vals := map[string]float64{}
+	f.end = day0.Add(time.Duration(hours) * time.Hour)
+	for ts := day0; ts.Before(f.end); ts = ts.Add(time.Minute) {
+		sp.Step(ts)
+		clock = ts
+		for _, d := range sp.Devices() {
+			if err := sp.Values(d.Name, vals); err != nil {
+				t.Fatal(err)
+			}
+			p := profiles[d.Kind]
+			b := &batch.Batch{Gateway: "gw-1", Device: d.Name, Kind: d.Kind, Site: "plant", Tenant: d.Tenant, Time: ts}
+			for i := range p.Points {
+				pt := &p.Points[i]
+				b.Points = append(b.Points, batch.Point{Name: pt.Name, Unit: pt.Unit, Value: vals[pt.Name], HasValue: true, Quality: batch.Good})
+			}
+			f.sign(b, f.signer)
+			if r := eng.Add("gw-1", b); r != park.Accepted {
+				t.Fatalf("engine: %s at %s: %s", d.Name, ts, r)
+			}
+		}
+		o := eng.Advance()
+		out.Hours = append(out.Hours, o.Hours...)
+	}
+	clock = f.end.Add(time.Hour)
+	out.Hours = append(out.Hours, eng.Advance().Hours...)
+	f.waitStored(len(f.sent))
+	f.write(park.Lines(parkCfg.Park, park.Output{Hours: out.Hours}))
+
+	db := *parkCfg.ParkEngine.InfluxDB
+	db.URL, db.Token = ifx.URL, ""
+	if f.store, err = NewStore(&db); err != nil {
+		t.Fatal(err)
+	}
+	keys := evidence.Keys{}
+	keys.Add("gw-1", pub)
+	f.opts = Options{Park: parkCfg.Park, Keys: keys, Engine: parkCfg.ParkEngine, From: day0, To: f.end}
+	return f
+}
+
+// sign seals b as the next batch of gw-1 with s and publishes it.
+func (f *fixture) sign(b *batch.Batch, s *evidence.Signer) {
+	f.seq++
+	b.Seq, b.Prev, b.Key = f.seq, f.prev.String(), s.KeyID()
+	payload, h := s.Seal(b.AppendJSON(nil))
+	f.prev = h
+	f.sent[b.Seq] = b
+	f.publish(payload, b.Gateway, b.Device)
+}
+
+func (f *fixture) publish(payload []byte, gw, dev string) {
+	tok := f.mq.Publish(topic.Data(f.parkCfg.Park, gw, dev), 1, false, payload)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		f.t.Fatalf("publish: %v", tok.Error())
+	}
+}
+
+// waitStored waits until InfluxDB holds n evidence records of gw-1.
+func (f *fixture) waitStored(n int) {
+	f.t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		s, err := f.ifx.Query("eipgw", "SELECT count(seq) FROM "+EvidenceMeasurement+" WHERE gateway = 'gw-1'")
+		if err == nil && len(s) == 1 && fmt.Sprint(s[0].Values[0][1]) == fmt.Sprint(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("evidence records stored: %v %+v, want %d", err, s, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// write writes line protocol straight into InfluxDB, as someone with
+// write access to the database would.
+func (f *fixture) write(lines []byte) {
+	f.t.Helper()
+	resp, err := http.Post(f.ifx.URL+"/write?db=eipgw&precision=ms", "text/plain", bytes.NewReader(lines))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		f.t.Fatalf("write: %s: %s", resp.Status, b.String())
+	}
+}
+
+func (f *fixture) query(q string) {
+	f.t.Helper()
+	if _, err := f.ifx.Query("eipgw", q); err != nil {
+		f.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// verify runs Verify and returns its findings as text.
+func (f *fixture) verify() (*Result, []string) {
+	f.t.Helper()
+	res, err := Verify(context.Background(), f.store, f.opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for _, x := range res.Findings {
+		out = append(out, x.String())
+	}
+	return res, out
+}
+
+// batchAt finds the sent batch of device dev polled at ts.
+func (f *fixture) batchAt(dev string, ts time.Time) *batch.Batch {
+	for _, b := range f.sent {
+		if b.Device == dev && b.Time.Equal(ts) {
+			return b
+		}
+	}
+	f.t.Fatalf("no batch of %s at %s", dev, ts)
+	return nil
+}
+
+// TestTamperingIsDetectedAndPinpointed: a two-hour run of the reference
+// park, signed at the edge and stored by the real ingest in InfluxDB
+// 1.8.10 with the park engine's hourly records, verifies with 0
+// mismatches. Then each tampering of the database (or of the signing
+// key) is made in turn, and the next verification reports exactly the
+// new findings it should, with the gateway and sequence number (or the
+// hour and metric) where it happened.
+func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
+	f := newFixture(t, 2)
+	res, got := f.verify()
+	if len(got) != 0 {
+		t.Fatalf("clean run: %d findings:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	if res.Batches != len(f.sent) || res.Hours != 2 || res.Heads["gw-1"].Seq != f.seq || res.Unchecked != 0 {
+		t.Fatalf("clean run checked %d batches (sent %d), %d hours, head %+v, unchecked %d", res.Batches, len(f.sent), res.Hours, res.Heads, res.Unchecked)
+	}
+	t.Logf("clean run: %d evidence records, %d readings, %d hours recomputed", res.Batches, res.Readings, res.Hours)
+
+	ms := func(ts time.Time) int64 { return ts.UnixMilli() }
+	t1 := day0.Add(10 * time.Minute)
+	seen := map[string]bool{}
+	for _, tc := range []struct {
+		name   string
+		tamper func() []string // makes the change, returns the findings it must add
+		// alsoAllowed are findings that may follow from the change.
+		alsoAllowed []string
+	}{
+		{"altered value", func() []string {
+			b := f.batchAt("chp-1", t1)
+			f.write(fmt.Appendf(nil, "chp,device=chp-1,gateway=gw-1,park=%s,site=plant %s=%v %d\n", f.opts.Park, b.Points[0].Name, b.Points[0].Value*1.1, ms(t1)))
+			return []string{fmt.Sprintf("reading_altered gateway=gw-1 seq=%d device=chp-1 time=%s", b.Seq, t1.UTC().Format(time.RFC3339Nano))}
+		}, nil},
+		{"deleted reading", func() []string {
+			ts := t1.Add(time.Minute)
+			b := f.batchAt("boiler-1", ts)
+			f.query(fmt.Sprintf("DELETE FROM boiler WHERE device = 'boiler-1' AND time >= %dms AND time <= %dms", ms(ts), ms(ts)))
+			return []string{fmt.Sprintf("reading_missing gateway=gw-1 seq=%d device=boiler-1", b.Seq)}
+		}, nil},
+		{"forged batch", func() []string {
+			ts := t1.Add(90 * time.Second)
+			f.write(fmt.Appendf(nil, "chp,device=chp-1,gateway=gw-1,park=%s,site=plant electric_power=30,batch_seq=999999i %d\n", f.opts.Park, ms(ts)))
+			return []string{fmt.Sprintf("reading_unsigned gateway=gw-1 seq=999999 device=chp-1 time=%s", ts.UTC().Format(time.RFC3339Nano))}
+		}, nil},
+		{"replayed batch", func() []string {
+			// The evidence record and reading of an old poll are copied to
+			// a later time, as if the device had been polled again.
+			old := f.batchAt("chp-1", t1.Add(2*time.Minute))
+			to := day0.Add(70*time.Minute + 30*time.Second)
+			copyPoint(t, f, ms(old.Time), ms(to), EvidenceMeasurement, fmt.Sprintf("gateway = 'gw-1' AND lane = '%d'", old.Seq%1024))
+			copyPoint(t, f, ms(old.Time), ms(to), "chp", "device = 'chp-1'")
+			return []string{
+				fmt.Sprintf("moved gateway=gw-1 seq=%d device=chp-1 time=%s", old.Seq, to.UTC().Format(time.RFC3339Nano)),
+				fmt.Sprintf("reading_unsigned gateway=gw-1 seq=%d device=chp-1 time=%s", old.Seq, to.UTC().Format(time.RFC3339Nano)),
+			}
+		}, nil},
+		{"reordered readings", func() []string {
+			// Two polls of a meter swap their stored values.
+			a, b := f.batchAt("steam-t01", t1.Add(5*time.Minute)), f.batchAt("steam-t01", t1.Add(6*time.Minute))
+			swapPoints(t, f, "steam_meter", "steam-t01", ms(a.Time), ms(b.Time))
+			return []string{
+				fmt.Sprintf("reading_altered gateway=gw-1 seq=%d device=steam-t01", a.Seq),
+				fmt.Sprintf("reading_altered gateway=gw-1 seq=%d device=steam-t01", b.Seq),
+			}
+		}, nil},
+		{"deleted batch", func() []string {
+			b := f.batchAt("cems-1", t1.Add(20*time.Minute))
+			f.query(fmt.Sprintf("DELETE FROM %s WHERE gateway = 'gw-1' AND lane = '%d' AND time >= %dms AND time <= %dms", EvidenceMeasurement, b.Seq%1024, ms(b.Time), ms(b.Time)))
+			return []string{
+				fmt.Sprintf("gap gateway=gw-1 seq=%d", b.Seq+1),
+				fmt.Sprintf("reading_unsigned gateway=gw-1 seq=%d device=cems-1", b.Seq),
+			}
+		}, []string{
+			// The hour is recomputed without the batch, which no longer
+			// verifies: the records resting on cems-1 differ.
+			"hour_altered time=" + day0.UTC().Format(time.RFC3339Nano),
+		}},
+		{"altered hourly record", func() []string {
+			f.write(fmt.Appendf(nil, "park_hourly,metric=bds_h2s_removed_kg,park=%s value=1234.5 %d\n", f.opts.Park, ms(day0.Add(time.Hour))))
+			return []string{fmt.Sprintf("hour_altered time=%s metric=bds_h2s_removed_kg", day0.Add(time.Hour).UTC().Format(time.RFC3339Nano))}
+		}, nil},
+		{"gateway key swapped", func() []string {
+			// Batches signed with another key continue the chain; ingest
+			// stores them flagged, and the audit trusts none of them.
+			_, priv, _ := ed25519.GenerateKey(nil)
+			other := evidence.NewSigner(priv)
+			ts := day0.Add(119 * time.Minute).Add(30 * time.Second)
+			b := &batch.Batch{Gateway: "gw-1", Device: "power-t02", Kind: "power_meter", Site: "plant", Tenant: "t02", Time: ts,
+				Points: []batch.Point{{Name: "active_power", Unit: "kW", Value: 1, HasValue: true, Quality: batch.Good}}}
+			f.sign(b, other)
+			f.waitStored(len(f.sent))
+			return []string{
+				fmt.Sprintf("unknown_key gateway=gw-1 seq=%d device=power-t02", b.Seq),
+				fmt.Sprintf("reading_unsigned gateway=gw-1 seq=%d device=power-t02", b.Seq),
+			}
+		}, nil},
+	} {
+		want := tc.tamper()
+		_, got := f.verify()
+		var added []string
+		for _, g := range got {
+			if !seen[g] {
+				added = append(added, g)
+				seen[g] = true
+			}
+		}
+		// Each wanted finding is there, and each new one is wanted (a
+		// finding per field of a reading or record may match one prefix).
+		matched := map[string]bool{}
+		for _, a := range added {
+			ok := false
+			for _, w := range append(want, tc.alsoAllowed...) {
+				if strings.HasPrefix(a, w+" ") || strings.HasPrefix(a, w+":") {
+					ok, matched[w] = true, true
+				}
+			}
+			if !ok {
+				t.Errorf("%s: unexpected finding %s", tc.name, a)
+			}
+		}
+		for _, w := range want {
+			if !matched[w] {
+				t.Errorf("%s: no finding %q in\n  %s", tc.name, w, strings.Join(added, "\n  "))
+			}
+		}
+		t.Logf("%s:\n  %s", tc.name, strings.Join(added, "\n  "))
+	}
+}
+
+// copyPoint copies the point of measurement m matching where at time
+// from to time to, fields and tags alike.
+func copyPoint(t *testing.T, f *fixture, from, to int64, m, where string) {
+	t.Helper()
+	rs, err := f.store.rows(context.Background(), fmt.Sprintf("SELECT * FROM %s WHERE %s AND time >= %dms AND time <= %dms", quoteIdent(m), where, from, from))
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("%s at %d: %v, %d rows", m, from, err, len(rs))
+	}
+	f.write(lineOf(t, f, m, rs[0], to))
+}
+
+// swapPoints exchanges the fields of a device's readings at a and b.
+func swapPoints(t *testing.T, f *fixture, m, dev string, a, b int64) {
+	t.Helper()
+	get := func(at int64) row {
+		rs, err := f.store.rows(context.Background(), fmt.Sprintf("SELECT * FROM %s WHERE device = '%s' AND time >= %dms AND time <= %dms", m, dev, at, at))
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("%s at %d: %v, %d rows", m, at, err, len(rs))
+		}
+		return rs[0]
+	}
+	ra, rb := get(a), get(b)
+	delete(ra, "batch_seq")
+	delete(rb, "batch_seq")
+	delete(ra, "batch_hash")
+	delete(rb, "batch_hash")
+	f.write(append(lineOf(t, f, m, ra, b), lineOf(t, f, m, rb, a)...))
+}
+
+// lineOf is a row as a line of line protocol at time at (tags are the
+// known tag keys, the rest are fields of the types InfluxDB holds).
+func lineOf(t *testing.T, f *fixture, m string, r row, at int64) []byte {
+	t.Helper()
+	types, err := f.store.rows(context.Background(), "SHOW FIELD KEYS FROM "+quoteIdent(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	typeOf := map[string]string{}
+	for _, ty := range types {
+		typeOf[ty.str("fieldKey")] = ty.str("fieldType")
+	}
+	tags := map[string]bool{"park": true, "gateway": true, "device": true, "site": true, "tenant": true}
+	if m == EvidenceMeasurement {
+		tags = map[string]bool{"park": true, "gateway": true, "lane": true}
+	}
+	var tg, fl []string
+	for k, v := range r {
+		switch {
+		case k == "time":
+		case tags[k]:
+			tg = append(tg, k+"="+fmt.Sprint(v))
+		case typeOf[k] == "string":
+			fl = append(fl, fmt.Sprintf("%s=%q", k, v))
+		case typeOf[k] == "integer":
+			fl = append(fl, fmt.Sprintf("%s=%vi", k, v))
+		default:
+			fl = append(fl, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	return fmt.Appendf(nil, "%s,%s %s %d\n", m, strings.Join(tg, ","), strings.Join(fl, ","), at)
+}
