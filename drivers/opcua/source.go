@@ -296,6 +296,25 @@ func failureQuality(err error) drivers.Quality {
 	return drivers.CommError
 }
 
+// sessionLevel reports whether a request's error means the connection or
+// the session is lost (the source connects again) rather than the server
+// refusing that request.
+func sessionLevel(err error) bool {
+	var sc ua.StatusCode
+	if !errors.As(err, &sc) {
+		return true // I/O errors, timeouts of the connection
+	}
+	switch ua.StatusCode(uint32(sc) & subCodeMask) {
+	case ua.StatusBadSessionIDInvalid, ua.StatusBadSessionClosed, ua.StatusBadSessionNotActivated,
+		ua.StatusBadSecureChannelIDInvalid, ua.StatusBadSecureChannelClosed, ua.StatusBadConnectionClosed,
+		ua.StatusBadServerNotConnected, ua.StatusBadNotConnected, ua.StatusBadCommunicationError,
+		ua.StatusBadTimeout, ua.StatusBadRequestTimeout, ua.StatusBadShutdown, ua.StatusBadServerHalted,
+		ua.StatusBadTooManySessions, ua.StatusBadSecurityChecksFailed:
+		return true
+	}
+	return false
+}
+
 // errorText is an error's text with an OPC UA status code named the way
 // the specification writes it.
 func errorText(err error) string {
@@ -386,11 +405,20 @@ func (s *Source) resolve(ctx context.Context, c *opcua.Client) error {
 		res = r
 		return nil
 	})
-	if err != nil {
+	if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+		err = res.ResponseHeader.ServiceResult
+	}
+	if err != nil && sessionLevel(err) {
 		return fmt.Errorf("translate browse paths: %s", errorText(err))
 	}
-	if sr := res.ResponseHeader.ServiceResult; sr != ua.StatusOK {
-		return fmt.Errorf("translate browse paths: %s", StatusName(sr))
+	if err != nil {
+		// The server refuses the service (BadServiceUnsupported, say):
+		// the nodes by browse path are unavailable, the others are read.
+		for _, r := range refs {
+			d := s.devs[r.d]
+			d.nodes[r.p], d.nodeErr[r.p] = nil, fmt.Sprintf("browse path %s: %s", d.points[r.p].cfg.BrowsePath, errorText(err))
+		}
+		return nil
 	}
 	if len(res.Results) != len(paths) {
 		return fmt.Errorf("translate browse paths: %d results for %d paths", len(res.Results), len(paths))
@@ -637,6 +665,7 @@ func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink driv
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			session := sessionLevel(err)
 			err = fmt.Errorf("endpoint %s: device %s: read: %s", s.bus.OPCUA.Endpoint, d.cfg.Name, errorText(err))
 			q := failureQuality(err)
 			s.fail(d, q, err.Error(), start, time.Time{})
@@ -648,6 +677,11 @@ func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink driv
 				d.out[i] = drivers.Reading{Name: d.points[i].cfg.Name, Unit: d.points[i].cfg.Unit, Quality: q}
 			}
 			sink(d.pub, start, d.out)
+			if !session {
+				// The server refused this device's request; the session
+				// is sound and serves the other devices.
+				return nil
+			}
 			return err
 		}
 	}
