@@ -32,7 +32,7 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{cmdDemo, cmdSim, cmdEdge, cmdIngest, cmdPark, cmdRead, cmdValidate, cmdKeygen, cmdVersion}
+var commands = []*command{cmdDemo, cmdSim, cmdEdge, cmdIngest, cmdPark, cmdRead, cmdValidate, cmdKeygen, cmdAudit, cmdVersion}
 
 // errUsage marks a command-line error: the message and usage are printed and
 // the exit status is 2.
@@ -76,6 +76,9 @@ func run(ctx context.Context, e *env, args []string) int {
 		return 2
 	case errors.Is(err, errReported):
 		return 1
+	case errors.Is(err, errUnchecked):
+		fmt.Fprintf(e.stderr, "eipgw %s: %v\n", c.name, err)
+		return 2
 	default:
 		fmt.Fprintf(e.stderr, "eipgw %s: %v\n", c.name, err)
 		return 1

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/audit"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
+)
+
+// errUnchecked marks an audit that could not be made (exit status 2):
+// InfluxDB unreachable, a configuration that does not load.
+var errUnchecked = errors.New("could not check")
+
+var cmdAudit = &command{
+	name:    "audit",
+	summary: "verify the signed evidence, stored readings and hourly records of a time range",
+	usage:   "verify -config FILE [-config FILE] -from TIME -to TIME",
+	example: `  EIPGW_INFLUX_TOKEN=user:password eipgw audit verify \
+    -config ingest.yaml -config park.yaml -from 2026-11-01 -to 2026-12-01
+
+  Reads the evidence records, readings and hourly records of [from, to)
+  from InfluxDB; verifies every signed batch with ingest.evidence.keys and
+  each gateway's chain; compares the stored readings with the signed ones;
+  recomputes the hourly records with park_engine and compares them. Every
+  finding is printed with its gateway, sequence number or hour.
+  Exit status: 0 pass, 1 mismatch, 2 could not check.`,
+	run: func(ctx context.Context, c *command, e *env, args []string) error {
+		if len(args) == 0 || args[0] != "verify" {
+			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+				c.printUsage(e.stdout, nil)
+				return flag.ErrHelp
+			}
+			return fmt.Errorf("want a subcommand: verify: %w", errUsage)
+		}
+		return auditVerify(ctx, c, e, args[1:])
+	},
+}
+
+// configList is a repeatable -config flag.
+type configList []string
+
+func (l *configList) String() string     { return strings.Join(*l, ",") }
+func (l *configList) Set(s string) error { *l = append(*l, s); return nil }
+
+// parseAuditTime reads RFC 3339 or a date (midnight UTC).
+func parseAuditTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("-%s is required: %w", name, errUsage)
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("-%s %q: want RFC 3339 (2026-11-01T00:00:00Z) or a date (2026-11-01): %w", name, s, errUsage)
+}
+
+// auditSetup loads the configurations of an audit: the park, the InfluxDB
+// to read (park_engine.influxdb, else ingest.influxdb), the keys
+// (ingest.evidence.keys) and the park engine's configuration.
+func auditSetup(paths []string) (audit.Options, *audit.Store, error) {
+	var o audit.Options
+	var db *config.InfluxDB
+	o.Keys = evidence.Keys{}
+	for _, p := range paths {
+		f, _, err := loadConfig(p)
+		if err != nil {
+			return o, nil, err
+		}
+		if o.Park != "" && f.Park != o.Park {
+			return o, nil, fmt.Errorf("%s: park %q, but another file names park %q", p, f.Park, o.Park)
+		}
+		o.Park = f.Park
+		if pe := f.ParkEngine; pe != nil {
+			o.Engine = pe
+			db = pe.InfluxDB
+		}
+		if in := f.Ingest; in != nil {
+			if db == nil {
+				db = in.InfluxDB
+			}
+			if ev := in.Evidence; ev != nil {
+				for g, list := range ev.Keys {
+					for i, s := range list {
+						pub, err := evidence.ParsePublicKey(s)
+						if err != nil {
+							return o, nil, fmt.Errorf("%s: ingest.evidence.keys.%s[%d]: %w", p, g, i, err)
+						}
+						o.Keys.Add(g, pub)
+					}
+				}
+			}
+		}
+	}
+	if db == nil {
+		return o, nil, fmt.Errorf("no park_engine.influxdb or ingest.influxdb in %s", strings.Join(paths, ", "))
+	}
+	if len(o.Keys) == 0 {
+		return o, nil, fmt.Errorf("no ingest.evidence.keys in %s: nothing is under evidence", strings.Join(paths, ", "))
+	}
+	s, err := audit.NewStore(db)
+	return o, s, err
+}
+
+func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
+	fs := c.flags(e)
+	var paths configList
+	fs.Var(&paths, "config", "configuration file (repeatable): ingest's for the keys, the park engine's for the recomputation (required)")
+	fromS := fs.String("from", "", "start of the range, inclusive (RFC 3339 or date; required)")
+	toS := fs.String("to", "", "end of the range, exclusive (RFC 3339 or date; required)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := c.parse(e, fs, args); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("-config is required: %w", errUsage)
+	}
+	from, err := parseAuditTime("from", *fromS)
+	if err != nil {
+		return err
+	}
+	to, err := parseAuditTime("to", *toS)
+	if err != nil {
+		return err
+	}
+	if !from.Before(to) {
+		return fmt.Errorf("-from %s is not before -to %s: %w", *fromS, *toS, errUsage)
+	}
+	o, store, err := auditSetup(paths)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnchecked, err)
+	}
+	o.From, o.To = from, to
+	if !*quiet && isTerminal(e.stderr) {
+		o.Progress = func(done, total int) {
+			fmt.Fprintf(e.stderr, "\rchecked %d/%d hours", done, total)
+			if done == total {
+				fmt.Fprintln(e.stderr)
+			}
+		}
+	}
+	res, err := audit.Verify(ctx, store, o)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnchecked, err)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "audit of park %s from %s to %s\n", o.Park, res.From.Format(time.RFC3339), res.To.Format(time.RFC3339))
+	fmt.Fprintf(w, "evidence records %d, readings %d (not under evidence %d), hourly records recomputed %d\n",
+		res.Batches, res.Readings, res.Unchecked, res.Hours)
+	for _, g := range sortedKeys(res.Heads) {
+		h := res.Heads[g]
+		fmt.Fprintf(w, "chain head gateway=%s seq=%d hash=%s time=%s\n", g, h.Seq, h.Hash, h.Time.Format(time.RFC3339Nano))
+	}
+	for _, f := range res.Findings {
+		fmt.Fprintln(w, f.String())
+	}
+	if res.Pass() {
+		fmt.Fprintln(w, "PASS: 0 mismatches")
+		return nil
+	}
+	fmt.Fprintf(w, "FAIL: %d mismatches\n", len(res.Findings))
+	return errReported
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
+			ks[j], ks[j-1] = ks[j-1], ks[j]
+		}
+	}
+	return ks
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
+)
+
+// auditConfig writes an ingest configuration listing a key for gw-1 and
+// reading InfluxDB at url.
+func auditConfig(t *testing.T, url string) string {
+	t.Helper()
+	pub, _, _ := ed25519.GenerateKey(nil)
+	path := filepath.Join(t.TempDir(), "ingest.yaml")
+	cfg := fmt.Sprintf(`park: p
+mqtt: {broker: "tcp://127.0.0.1:1", client_id: audit}
+ingest:
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  evidence:
+    keys:
+      gw-1: ["%s"]
+`, url, evidence.EncodePublicKey(pub))
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestAuditVerifyExitStatus: 2 when the check cannot be made (no InfluxDB
+// listening, a bad time), 0 on a range that verifies, 1 with a finding
+// printed when a forged reading of a gateway under evidence is stored.
+func TestAuditVerifyExitStatus(t *testing.T) {
+	audit := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), &env{stdout: &out, stderr: &errOut}, append([]string{"audit", "verify"}, args...))
+		return code, out.String() + errOut.String()
+	}
+	closed := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
+	if code, out := audit("-config", auditConfig(t, closed), "-from", "2026-11-26", "-to", "2026-11-27"); code != 2 || !strings.Contains(out, "could not check") {
+		t.Errorf("InfluxDB down: exit %d, want 2: %s", code, out)
+	}
+	if code, out := audit("-config", auditConfig(t, closed), "-from", "yesterday", "-to", "2026-11-27"); code != 2 || !strings.Contains(out, `-from "yesterday"`) {
+		t.Errorf("bad time: exit %d, want 2: %s", code, out)
+	}
+
+	ifx := testenv.StartInflux(t, "eipgw")
+	cfg := auditConfig(t, ifx.URL)
+	if code, out := audit("-config", cfg, "-from", "2026-11-26", "-to", "2026-11-27"); code != 0 || !strings.Contains(out, "PASS: 0 mismatches") {
+		t.Errorf("empty range: exit %d, want 0: %s", code, out)
+	}
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=ms", "text/plain",
+		strings.NewReader(fmt.Sprintf("chp,device=chp-1,gateway=gw-1,park=p electric_power=30,batch_seq=7i %d\n", at.UnixMilli())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	code, out := audit("-config", cfg, "-from", "2026-11-26", "-to", "2026-11-27")
+	if want := "reading_unsigned gateway=gw-1 seq=7 device=chp-1 time=2026-11-26T10:00:00Z"; code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "FAIL: 1 mismatches") {
+		t.Errorf("forged reading: exit %d, want 1 and %q: %s", code, want, out)
+	}
+}
