@@ -246,14 +246,16 @@ func (f *fixture) batchAt(dev string, ts time.Time) *batch.Batch {
 // hour and metric) where it happened.
 func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 	f := newFixture(t, 2)
+	start := time.Now()
 	res, got := f.verify()
+	took := time.Since(start)
 	if len(got) != 0 {
 		t.Fatalf("clean run: %d findings:\n%s", len(got), strings.Join(got, "\n"))
 	}
 	if res.Batches != len(f.sent) || res.Hours != 2 || res.Heads["gw-1"].Seq != f.seq || res.Unchecked != 0 {
 		t.Fatalf("clean run checked %d batches (sent %d), %d hours, head %+v, unchecked %d", res.Batches, len(f.sent), res.Hours, res.Heads, res.Unchecked)
 	}
-	t.Logf("clean run: %d evidence records, %d readings, %d hours recomputed", res.Batches, res.Readings, res.Hours)
+	t.Logf("clean run: %d evidence records, %d readings, %d hours recomputed, verified in %s", res.Batches, res.Readings, res.Hours, took)
 
 	ms := func(ts time.Time) int64 { return ts.UnixMilli() }
 	t1 := day0.Add(10 * time.Minute)
