@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -51,6 +52,8 @@ var cmdSim = &command{
 		dataBits := fs.Int("data-bits", config.DefaultDataBits, "RTU data bits")
 		parity := fs.String("parity", config.DefaultParity, "RTU parity N, E or O")
 		stopBits := fs.Int("stop-bits", config.DefaultStopBits, "RTU stop bits")
+		uaListen := fs.String("opcua-listen", "", "also serve the park over OPC UA at this host:port (security None; node ids ns=1;s=DEVICE.POINT)")
+		uaDevices := fs.String("opcua-devices", "", "with -opcua-listen: comma-separated devices served over OPC UA (default all)")
 		control := fs.String("control", "", "serve the fault control endpoint (HTTP, no authentication: keep it on loopback; other addresses are logged at warn) on this address")
 		var faults []string
 		fs.Func("fault", "inject a fault, DEVICE=FAULT (repeatable)", func(v string) error { faults = append(faults, v); return nil })
@@ -151,7 +154,36 @@ var cmdSim = &command{
 			go func() { defer wg.Done(); <-ctx.Done(); hs.Close() }()
 			log.Info("fault control endpoint", "listen", cl.Addr().String())
 		}
-		return srv.Run(ctx, ln, *step, ports...)
+		var uaErr error
+		if *uaListen != "" {
+			var names []string
+			if *uaDevices != "" {
+				names = strings.Split(*uaDevices, ",")
+			} else {
+				for _, d := range park.Devices() {
+					names = append(names, d.Name)
+				}
+			}
+			ua, err := sim.NewOPCUAServer(park, profiles, names, *uaListen, log)
+			if err != nil {
+				if ln != nil {
+					ln.Close()
+				}
+				return fmt.Errorf("-opcua-listen: %w", err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if uaErr = ua.Run(ctx, *step); uaErr != nil {
+					cancel()
+				}
+			}()
+			log.Info("simulator serving OPC UA", "endpoint", ua.Endpoint(), "devices", len(names))
+		}
+		err = srv.Run(ctx, ln, *step, ports...)
+		cancel()
+		wg.Wait()
+		return errors.Join(err, uaErr)
 	},
 }
 
@@ -197,9 +229,12 @@ func openRTUPort(line config.Bus, link string) (rtuPort, func(), error) {
 var cmdDemo = &command{
 	name:    "demo",
 	summary: "run the simulated park end to end: simulator, embedded broker, edge, ingest and park engine into InfluxDB",
-	usage:   "[-influx-url URL] [-bucket DB/RP] [-mqtt-listen ADDR] [-modbus-listen ADDR] [-state-dir DIR]",
+	usage:   "[-influx-url URL] [-bucket DB/RP] [-mqtt-listen ADDR] [-modbus-listen ADDR] [-opcua-listen ADDR [-opcua-kind KIND]] [-state-dir DIR]",
 	example: `  make demo          # builds and starts InfluxDB 1.8.10 locally, then runs this
   eipgw demo -influx-url http://127.0.0.1:8086 -bucket eipgw/autogen
+
+  # The CEMS over OPC UA (the simulator serves it, the edge subscribes), the rest over Modbus:
+  eipgw demo -opcua-listen 127.0.0.1:4840
 
   Needs a running InfluxDB with the database of -bucket created.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
@@ -210,6 +245,8 @@ var cmdDemo = &command{
 		fs.StringVar(&o.MQTTListen, "mqtt-listen", "127.0.0.1:1883", "embedded MQTT broker listen address")
 		fs.StringVar(&o.Broker, "broker", "", "use this MQTT broker URL instead of the embedded one")
 		fs.StringVar(&o.ModbusListen, "modbus-listen", "127.0.0.1:5020", "simulator Modbus TCP listen address")
+		fs.StringVar(&o.OPCUAListen, "opcua-listen", "", "also serve the devices of -opcua-kind over OPC UA at this host:port and read them by subscription (e.g. 127.0.0.1:4840)")
+		fs.StringVar(&o.OPCUADeviceKind, "opcua-kind", "cems", "with -opcua-listen: the device kind served over OPC UA")
 		fs.StringVar(&o.StateDir, "state-dir", ".demo/state", "edge state and generated configuration files")
 		fs.BoolVar(&o.CreateDatabase, "create-database", false, "create the database of -bucket first (InfluxDB 1.x)")
 		fs.StringVar(&o.Park, "park", "demo", "park id")

@@ -55,6 +55,12 @@ type Options struct {
 	CreateDatabase bool
 	// OnServe, when set, sees every Modbus read the simulator answers.
 	OnServe func(sim.Served)
+	// OPCUAListen, when set (host:port), makes the simulator serve the
+	// devices of OPCUADeviceKind over OPC UA there too, and the edge read
+	// them with the OPC UA driver by subscription instead of over Modbus.
+	OPCUAListen string
+	// OPCUADeviceKind is the device kind served over OPC UA (default cems).
+	OPCUADeviceKind string
 	// Ready, when set, is called once everything is running.
 	Ready func()
 }
@@ -71,6 +77,7 @@ func (o *Options) defaults() {
 	def(&o.InfluxURL, "http://127.0.0.1:8086")
 	def(&o.Bucket, "eipgw/autogen")
 	def(&o.StateDir, filepath.Join(".demo", "state"))
+	def(&o.OPCUADeviceKind, "cems")
 	if o.Interval == 0 {
 		o.Interval = time.Second
 	}
@@ -114,6 +121,22 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	simSrv.OnServe = o.OnServe
+	var uaSrv *sim.OPCUAServer
+	if o.OPCUAListen != "" {
+		var names []string
+		for _, d := range park.Devices() {
+			if d.Kind == o.OPCUADeviceKind {
+				names = append(names, d.Name)
+			}
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("demo: no device of kind %q to serve over OPC UA", o.OPCUADeviceKind)
+		}
+		uaSrv, err = sim.NewOPCUAServer(park, profiles, names, o.OPCUAListen, o.Log.With("role", "sim"))
+		if err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", o.ModbusListen)
 	if err != nil {
 		return fmt.Errorf("demo: simulator: %w", err)
@@ -135,7 +158,7 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	edgeCfg, ingestCfg, err := writeConfigs(o, park, broker, ln.Addr().String())
+	edgeCfg, ingestCfg, err := writeConfigs(o, park, broker, ln.Addr().String(), uaSrv)
 	if err != nil {
 		ln.Close()
 		return err
@@ -169,9 +192,13 @@ func Run(ctx context.Context, o Options) error {
 	var wg sync.WaitGroup
 	simCtx, stopSim := context.WithCancel(context.Background())
 	defer stopSim()
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- named("sim", simSrv.Run(simCtx, ln, o.Step)) }()
+	if uaSrv != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- named("sim opcua", uaSrv.Run(simCtx, o.Step)) }()
+	}
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	defer stopIngest()
 	ingestDone := make(chan struct{})
@@ -186,6 +213,9 @@ func Run(ctx context.Context, o Options) error {
 	go func() { defer close(edgeDone); errs <- named("edge", ed.Run(edgeCtx)) }()
 
 	banner(o, broker, ln.Addr().String(), len(park.Devices()))
+	if uaSrv != nil {
+		fmt.Fprintf(o.Out, "OPC UA: the %s devices are also served at %s and read by subscription (drivers/opcua)\n", o.OPCUADeviceKind, uaSrv.Endpoint())
+	}
 	if o.Ready != nil {
 		o.Ready()
 	}
@@ -314,8 +344,12 @@ func startBroker(addr string, log *slog.Logger) (*mochi.Server, error) {
 
 // writeConfigs generates the edge and ingest configuration files in the
 // state directory and loads them back through the strict loader.
-func writeConfigs(o Options, park *sim.Park, broker, modbusAddr string) (*config.File, *config.File, error) {
+func writeConfigs(o Options, park *sim.Park, broker, modbusAddr string, ua *sim.OPCUAServer) (*config.File, *config.File, error) {
 	devices, err := sim.EdgeDevices(park, "sim", o.Interval)
+	if err != nil {
+		return nil, nil, err
+	}
+	profiles, err := modbus.Builtin()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -335,9 +369,20 @@ edge:
       transport: tcp
       address: %s
       timeout: 1s
-  devices:
 `, o.Park, broker, filepath.Join(o.StateDir, "edge"), modbusAddr)
+	if ua != nil {
+		fmt.Fprintf(&b, "    - name: sim-opcua\n      protocol: opcua\n      timeout: 2s\n      opcua: {endpoint: %q}\n", ua.Endpoint())
+	}
+	b.WriteString("  devices:\n")
 	for _, d := range devices {
+		if ua != nil && d.Profile == o.OPCUADeviceKind {
+			uad, err := sim.OPCUAEdgeDevice(park, profiles, d.Name, "sim-opcua", config.OPCUASubscription, o.Interval)
+			if err != nil {
+				return nil, nil, err
+			}
+			writeOPCUADevice(&b, uad)
+			continue
+		}
 		fmt.Fprintf(&b, "    - {name: %s, profile: %s, bus: %s, unit: %d, interval: %s", d.Name, d.Profile, d.Bus, d.Unit, d.Interval)
 		if d.Tenant != "" {
 			fmt.Fprintf(&b, ", tenant: %s", d.Tenant)
@@ -362,10 +407,6 @@ ingest:
 	if err := os.WriteFile(ingestPath, []byte(ingestYAML), 0o644); err != nil {
 		return nil, nil, err
 	}
-	profiles, err := modbus.Builtin()
-	if err != nil {
-		return nil, nil, err
-	}
 	ec, err := config.Load(edgePath, profiles.Has)
 	if err != nil {
 		return nil, nil, err
@@ -375,6 +416,25 @@ ingest:
 		return nil, nil, err
 	}
 	return ec, ic, nil
+}
+
+// writeOPCUADevice writes the configuration of a device read over OPC UA.
+func writeOPCUADevice(b *strings.Builder, d config.Device) {
+	fmt.Fprintf(b, "    - name: %s\n      bus: %s\n      interval: %s\n", d.Name, d.Bus, d.Interval)
+	if d.Tenant != "" {
+		fmt.Fprintf(b, "      tenant: %s\n", d.Tenant)
+	}
+	fmt.Fprintf(b, "      opcua:\n        kind: %s\n        mode: %s\n        nodes:\n", d.OPCUA.Kind, d.OPCUA.Mode)
+	for _, n := range d.OPCUA.Nodes {
+		fmt.Fprintf(b, "          - {name: %s, node_id: %q, unit: %q", n.Name, n.NodeID, n.Unit)
+		if n.Min != nil {
+			fmt.Fprintf(b, ", min: %s", strconv.FormatFloat(*n.Min, 'g', -1, 64))
+		}
+		if n.Max != nil {
+			fmt.Fprintf(b, ", max: %s", strconv.FormatFloat(*n.Max, 'g', -1, 64))
+		}
+		b.WriteString("}\n")
+	}
 }
 
 func banner(o Options, broker, modbusAddr string, devices int) {
