@@ -46,7 +46,7 @@ type Service struct {
 	mu    sync.Mutex
 	stats ServiceStats
 
-	health *health // what /healthz and /readyz report (health.go)
+	health *health   // what /healthz and /readyz report (health.go)
 	view   viewState // the status page's snapshot (view.go)
 }
 

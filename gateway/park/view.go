@@ -366,9 +366,19 @@ func (e *Engine) flows(l metricLookup) FlowsView {
 		f.Links[len(f.Links)-1].Alarm = true
 	}
 	if p.chp != nil {
-		node("grid", "Grid and other loads", "other", 3)
-		computed("power", "grid", "power", "chp_electric_power_mw - Σ tenants' electric_power_mw",
-			chpElec-tenantElec, chpElecOK && tenantElecOK, "needs valid CHP and tenant electric power")
+		// What the CHP makes beyond the tenants' meters goes to the grid
+		// and other loads; what the tenants take beyond it comes from the
+		// grid.
+		ok := chpElecOK && tenantElecOK
+		if !ok || chpElec >= tenantElec {
+			node("grid", "Grid and other loads", "other", 3)
+			computed("power", "grid", "power", "chp_electric_power_mw - Σ tenants' electric_power_mw",
+				chpElec-tenantElec, ok, "needs valid CHP and tenant electric power")
+		} else {
+			node("grid", "Grid import", "other", 1)
+			computed("grid", "power", "power", "Σ tenants' electric_power_mw - chp_electric_power_mw",
+				tenantElec-chpElec, ok, "")
+		}
 	}
 	for _, c := range p.cascades {
 		id := "cascade:" + c.name
