@@ -1,0 +1,668 @@
+// Package statement builds the utility's monthly statement of a park from
+// what InfluxDB holds: the meters' totaliser readings (raw readings written
+// by ingest) and the park engine's hourly records (park_hourly). Per tenant
+// it gives the opening and closing totaliser readings of each meter, the
+// metered quantity, the engine's integrated flow and its difference to the
+// totaliser (a cross-check with a stated tolerance), the steam energy above
+// the contract reference, the tenant's share of the network loss, the
+// uncertainty, the hours with missing or invalid data and how they were
+// handled; and the month's supplier-versus-tenants balance. The rules are in
+// docs/metrics.md ("Monthly statement").
+package statement
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/calc/energy"
+)
+
+// DefaultTolerance is the default relative tolerance of the totaliser
+// cross-check: 0.5 %, a fifth of the tenant steam meters' 2.5 % class in
+// the reference park, so a larger disagreement between a meter's own
+// counter and the integrated flow points to a fault, not to noise.
+const DefaultTolerance = 0.005
+
+// Lookback bounds how far before the month the opening reading is looked
+// for.
+const Lookback = 7 * 24 * time.Hour
+
+// Row kinds.
+const (
+	RowTenantSteam   = "tenant_steam"
+	RowTenantPower   = "tenant_power"
+	RowSupplierSteam = "supplier_steam"
+	RowNetworkLoss   = "network_loss"
+)
+
+// Totaliser describes the counter a meter kind carries, as its device
+// profile defines it.
+type Totaliser struct {
+	Measurement string  // InfluxDB measurement: the device kind
+	Point       string  // counter point
+	Unit        string  // unit of the point, e.g. t or kWh
+	Scale       float64 // engineering value per count, e.g. 0.01
+	Bits        int     // counter width: a difference wraps modulo 2^Bits
+	// ToBilled converts the point's unit to the statement's (kWh -> MWh).
+	ToBilled    float64
+	BilledUnit  string
+	HourlyMass  string // park_hourly metric of the integrated quantity
+	HourlyExtra string // park_hourly metric of the energy, "" for power
+}
+
+// Totalisers returns the steam and power meter counters of the built-in
+// profiles (steam_meter mass_total, power_meter energy_import).
+func Totalisers() (steam, power Totaliser, err error) {
+	ps, err := modbus.Builtin()
+	if err != nil {
+		return steam, power, err
+	}
+	find := func(kind, point string) (Totaliser, error) {
+		p, ok := ps[kind]
+		if !ok {
+			return Totaliser{}, fmt.Errorf("statement: no built-in profile %s", kind)
+		}
+		for _, pt := range p.Points {
+			if pt.Name != point {
+				continue
+			}
+			bits := 0
+			switch pt.Type {
+			case "uint16":
+				bits = 16
+			case "uint32":
+				bits = 32
+			case "uint64", "int64":
+				bits = 64
+			default:
+				return Totaliser{}, fmt.Errorf("statement: profile %s point %s: type %s is not a counter", kind, point, pt.Type)
+			}
+			scale := 1.0
+			if pt.Scale != nil {
+				scale = *pt.Scale
+			}
+			return Totaliser{Measurement: kind, Point: point, Unit: pt.Unit, Scale: scale, Bits: bits}, nil
+		}
+		return Totaliser{}, fmt.Errorf("statement: profile %s has no point %s", kind, point)
+	}
+	if steam, err = find("steam_meter", "mass_total"); err != nil {
+		return
+	}
+	if power, err = find("power_meter", "energy_import"); err != nil {
+		return
+	}
+	if steam.Unit != "t" || power.Unit != "kWh" {
+		return steam, power, fmt.Errorf("statement: totaliser units %s, %s; want t and kWh", steam.Unit, power.Unit)
+	}
+	steam.ToBilled, steam.BilledUnit, steam.HourlyMass, steam.HourlyExtra = 1, "t", "steam_mass_t", "steam_energy_gj"
+	power.ToBilled, power.BilledUnit, power.HourlyMass = 0.001, "MWh", "electric_energy_mwh"
+	return steam, power, nil
+}
+
+// Options are the statement's parameters.
+type Options struct {
+	// Month is the month's first day (any time in it); its bounds are taken
+	// in the park engine's time zone.
+	Month time.Time
+	// Tenant, when set, keeps only that tenant's rows (the balance is still
+	// the whole park's).
+	Tenant string
+	// Tolerance is the cross-check's relative tolerance (default
+	// DefaultTolerance).
+	Tolerance float64
+}
+
+// Reading is one totaliser reading.
+type Reading struct {
+	Counts uint64    `json:"counts"`
+	Value  string    `json:"value"` // exact decimal in the totaliser's unit
+	Time   time.Time `json:"time"`
+}
+
+// HourNote is an hour without a valid value.
+type HourNote struct {
+	Start  time.Time `json:"start"`
+	Status string    `json:"status"` // invalid or missing
+	Reason string    `json:"reason,omitempty"`
+}
+
+// CrossCheck compares the totaliser with the engine's integrated flow over
+// the hours where both are known.
+type CrossCheck struct {
+	Hours      int     `json:"hours"`
+	Metered    float64 `json:"metered"`    // totaliser over those hours
+	Integrated float64 `json:"integrated"` // engine over those hours
+	Difference float64 `json:"difference"` // integrated − metered
+	Allowed    float64 `json:"allowed"`    // tolerance·metered + 2 counts
+	OK         bool    `json:"ok"`
+}
+
+// Row is one meter of the statement, or the network loss.
+type Row struct {
+	Kind        string   `json:"kind"`
+	Tenant      string   `json:"tenant,omitempty"`
+	Device      string   `json:"device,omitempty"`
+	Unit        string   `json:"unit"` // of Metered and Integrated: t or MWh
+	ReadingUnit string   `json:"reading_unit,omitempty"`
+	Opening     *Reading `json:"opening,omitempty"`
+	Closing     *Reading `json:"closing,omitempty"`
+	// Metered is closing − opening: what the statement bills.
+	Metered float64 `json:"metered"`
+	// MeteredText is Metered as the exact decimal of the counts (empty
+	// for the loss row).
+	MeteredText string `json:"metered_text,omitempty"`
+	// MeteredUncertainty is the expanded (k = 2) uncertainty of Metered
+	// from the meter's configured relative uncertainty.
+	MeteredUncertainty float64 `json:"metered_uncertainty"`
+	// Integrated is the engine's integrated flow over the valid hours.
+	Integrated float64     `json:"integrated"`
+	CrossCheck *CrossCheck `json:"cross_check,omitempty"`
+	// Steam energy above the contract reference, GJ (steam rows): the
+	// valid hours' energy plus the substituted energy of the others.
+	EnergyGJ            float64 `json:"energy_gj"`
+	SubstitutedEnergyGJ float64 `json:"substituted_energy_gj"`
+	LossShareGJ         float64 `json:"loss_share_gj"`
+	BilledEnergyGJ      float64 `json:"billed_energy_gj"`
+	EnergyUncertaintyGJ float64 `json:"energy_uncertainty_gj"`
+	ExpectedHours       int     `json:"expected_hours"`
+	ValidHours          int     `json:"valid_hours"`
+	InvalidHours        int     `json:"invalid_hours"`
+	MissingHours        int     `json:"missing_hours"`
+	// Handling says how hours without a valid value were treated.
+	Handling string     `json:"handling"`
+	Gaps     []HourNote `json:"gaps,omitempty"`
+}
+
+// Balance is the month's supplier-versus-tenants balance.
+type Balance struct {
+	SupplierMassT       float64 `json:"supplier_mass_t"`
+	TenantsMassT        float64 `json:"tenants_mass_t"`
+	LossMassT           float64 `json:"loss_mass_t"`
+	LossFraction        float64 `json:"loss_fraction"`
+	ExpectedLossT       float64 `json:"expected_loss_t"`
+	UnexplainedT        float64 `json:"unexplained_t"`
+	UncertaintyT        float64 `json:"uncertainty_t"`
+	Alarm               bool    `json:"alarm"`
+	SupplierEnergyGJ    float64 `json:"supplier_energy_gj"`
+	TenantsEnergyGJ     float64 `json:"tenants_energy_gj"`
+	NetworkLossGJ       float64 `json:"network_loss_gj"`
+	NetworkLossFraction float64 `json:"network_loss_fraction"`
+	TenantsElectricMWh  float64 `json:"tenants_electric_mwh"`
+}
+
+// Statement is one month of the park.
+type Statement struct {
+	Park      string    `json:"park"`
+	Month     string    `json:"month"` // YYYY-MM
+	Timezone  string    `json:"timezone"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Tolerance float64   `json:"tolerance"`
+	Rows      []Row     `json:"rows"`
+	Balance   Balance   `json:"balance"`
+}
+
+// JSON returns the statement as indented JSON.
+func (s *Statement) JSON() ([]byte, error) { return json.MarshalIndent(s, "", "  ") }
+
+// ParseMonth parses YYYY-MM in loc.
+func ParseMonth(s string, loc *time.Location) (time.Time, error) {
+	t, err := time.ParseInLocation("2006-01", s, loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("month %q: want YYYY-MM", s)
+	}
+	return t, nil
+}
+
+// hourly is one meter's hourly values of the month.
+type hourly struct {
+	mass, energy map[int64]float64 // hour start (ms) -> value of valid hours
+	bad          map[int64]string  // hour start -> "invalid: reason"
+}
+
+// Build reads the month from InfluxDB and computes the statement of park
+// (the raw readings' park tag) with the park engine's configuration pe.
+func Build(ctx context.Context, q Querier, park string, pe *config.ParkEngine, o Options) (*Statement, error) {
+	loc := pe.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	if o.Tolerance == 0 {
+		o.Tolerance = DefaultTolerance
+	}
+	if !(o.Tolerance > 0 && o.Tolerance < 1) {
+		return nil, fmt.Errorf("statement: tolerance %g: want a fraction between 0 and 1", o.Tolerance)
+	}
+	if o.Tenant != "" {
+		found := false
+		for _, t := range pe.Tenants {
+			found = found || t.Name == o.Tenant
+		}
+		if !found {
+			return nil, fmt.Errorf("statement: tenant %q is not in park_engine.tenants", o.Tenant)
+		}
+	}
+	m := o.Month.In(loc)
+	start := time.Date(m.Year(), m.Month(), 1, 0, 0, 0, 0, loc)
+	end := start.AddDate(0, 1, 0)
+	steamT, powerT, err := Totalisers()
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{ctx: ctx, q: q, park: park, start: start, end: end, tol: o.Tolerance}
+	if err := b.loadHourly(); err != nil {
+		return nil, err
+	}
+	st := &Statement{Park: park, Month: start.Format("2006-01"), Timezone: loc.String(), Start: start, End: end, Tolerance: o.Tolerance}
+
+	sup, err := b.meterRow(RowSupplierSteam, "", pe.Supplier.Device, pe.Supplier.Uncertainty, steamT, b.hours[hourKey{metric: "supplier_steam_mass_t"}], b.hours[hourKey{metric: "supplier_steam_energy_gj"}])
+	if err != nil {
+		return nil, err
+	}
+	var steamRows, powerRows []Row
+	for _, t := range pe.Tenants {
+		r, err := b.meterRow(RowTenantSteam, t.Name, t.SteamMeter.Device, t.SteamMeter.Uncertainty, steamT,
+			b.hours[hourKey{metric: steamT.HourlyMass, tenant: t.Name}], b.hours[hourKey{metric: steamT.HourlyExtra, tenant: t.Name}])
+		if err != nil {
+			return nil, err
+		}
+		steamRows = append(steamRows, r)
+		if t.PowerMeter != nil {
+			r, err := b.meterRow(RowTenantPower, t.Name, t.PowerMeter.Device, t.PowerMeter.Uncertainty, powerT,
+				b.hours[hourKey{metric: powerT.HourlyMass, tenant: t.Name}], nil)
+			if err != nil {
+				return nil, err
+			}
+			powerRows = append(powerRows, r)
+		}
+	}
+
+	// Balance: mass from the totalisers, energy from the rows; the network
+	// loss in energy is shared pro rata to the tenants' energy, so the
+	// tenants' billed energy adds up to the supplier's.
+	bal := &st.Balance
+	bal.SupplierMassT, bal.SupplierEnergyGJ = sup.Metered, sup.EnergyGJ
+	uSq := sq(sup.MeteredUncertainty)
+	energies := make([]float64, len(steamRows))
+	for i, r := range steamRows {
+		bal.TenantsMassT += r.Metered
+		bal.TenantsEnergyGJ += r.EnergyGJ
+		uSq += sq(r.MeteredUncertainty)
+		energies[i] = r.EnergyGJ
+	}
+	for _, r := range powerRows {
+		bal.TenantsElectricMWh += r.Metered
+	}
+	bal.LossMassT = bal.SupplierMassT - bal.TenantsMassT
+	bal.ExpectedLossT = pe.Balance.ExpectedLoss * bal.SupplierMassT
+	bal.UnexplainedT = bal.LossMassT - bal.ExpectedLossT
+	bal.UncertaintyT = math.Sqrt(uSq)
+	bal.Alarm = math.Abs(bal.UnexplainedT) > bal.UncertaintyT
+	bal.NetworkLossGJ = bal.SupplierEnergyGJ - bal.TenantsEnergyGJ
+	if bal.SupplierMassT > 0 {
+		bal.LossFraction = bal.LossMassT / bal.SupplierMassT
+	}
+	if bal.SupplierEnergyGJ > 0 {
+		bal.NetworkLossFraction = bal.NetworkLossGJ / bal.SupplierEnergyGJ
+	}
+	if len(steamRows) > 0 && bal.TenantsEnergyGJ > 0 {
+		shares, err := energy.AllocateLoss(bal.NetworkLossGJ, energies)
+		if err != nil {
+			return nil, fmt.Errorf("statement: loss allocation: %w", err)
+		}
+		for i := range steamRows {
+			steamRows[i].LossShareGJ = shares[i]
+			steamRows[i].BilledEnergyGJ = steamRows[i].EnergyGJ + shares[i]
+		}
+	}
+	loss := Row{Kind: RowNetworkLoss, Unit: "t", Metered: bal.LossMassT, MeteredUncertainty: bal.UncertaintyT,
+		EnergyGJ: bal.NetworkLossGJ, ExpectedHours: sup.ExpectedHours}
+	loss.Handling = fmt.Sprintf("supplier minus tenants; expected %.3f t (%g of the supplier), unexplained %.3f t, uncertainty %.3f t (k=2): %s",
+		bal.ExpectedLossT, pe.Balance.ExpectedLoss, bal.UnexplainedT, bal.UncertaintyT, map[bool]string{true: "alarm", false: "within uncertainty"}[bal.Alarm])
+
+	st.Rows = append(st.Rows, sup)
+	for i, t := range pe.Tenants {
+		if o.Tenant != "" && t.Name != o.Tenant {
+			continue
+		}
+		st.Rows = append(st.Rows, steamRows[i])
+		for _, p := range powerRows {
+			if p.Tenant == t.Name {
+				st.Rows = append(st.Rows, p)
+			}
+		}
+	}
+	st.Rows = append(st.Rows, loss)
+	return st, nil
+}
+
+func sq(x float64) float64 { return x * x }
+
+type hourKey struct{ metric, tenant string }
+
+type builder struct {
+	ctx        context.Context
+	q          Querier
+	park       string
+	start, end time.Time
+	tol        float64
+	// hours holds the park engine's hourly records by metric and tenant.
+	hours map[hourKey]*hourly
+}
+
+// metrics read from park_hourly.
+var hourlyMetrics = []string{"supplier_steam_mass_t", "supplier_steam_energy_gj", "steam_mass_t", "steam_energy_gj", "electric_energy_mwh"}
+
+func (b *builder) loadHourly() error {
+	q := fmt.Sprintf(`SELECT "value", "flag", "reason" FROM "park_hourly" WHERE "park" = %s AND "metric" =~ /^(%s)$/ AND time >= %s AND time < %s GROUP BY "metric", "tenant"`,
+		quote(b.park), strings.Join(hourlyMetrics, "|"), rfc(b.start), rfc(b.end))
+	ss, err := b.q.Query(b.ctx, q)
+	if err != nil {
+		return fmt.Errorf("statement: park_hourly of %s: %w", b.park, err)
+	}
+	b.hours = map[hourKey]*hourly{}
+	for _, s := range ss {
+		k := hourKey{metric: s.Tags["metric"], tenant: s.Tags["tenant"]}
+		h := &hourly{mass: map[int64]float64{}, bad: map[int64]string{}}
+		b.hours[k] = h
+		col := columns(s.Columns)
+		for _, v := range s.Values {
+			ts, err := number(v[col["time"]])
+			if err != nil {
+				return fmt.Errorf("statement: park_hourly %s %s: time: %w", k.metric, k.tenant, err)
+			}
+			ms := int64(ts)
+			flag, _ := v[col["flag"]].(string)
+			if flag == "valid" {
+				x, err := number(v[col["value"]])
+				if err != nil {
+					return fmt.Errorf("statement: park_hourly %s %s at %s: value: %w", k.metric, k.tenant, time.UnixMilli(ms).UTC().Format(time.RFC3339), err)
+				}
+				h.mass[ms] = x
+				continue
+			}
+			reason, _ := v[col["reason"]].(string)
+			if flag == "" {
+				flag = "no flag"
+			}
+			h.bad[ms] = strings.TrimSpace(flag + ": " + reason)
+		}
+	}
+	return nil
+}
+
+// counterHours returns the totaliser's last reading of each clock hour from
+// the hour before the month to its last hour, and the opening reading (the
+// last before the month, within Lookback; else the month's first).
+func (b *builder) counterHours(device string, tz Totaliser) (last map[int64]Reading, opening, closing *Reading, note string, err error) {
+	where := fmt.Sprintf(`"park" = %s AND "device" = %s`, quote(b.park), quote(device))
+	q := fmt.Sprintf(`SELECT last(%s) FROM %s WHERE %s AND time >= %s AND time < %s GROUP BY time(1h) fill(none)`,
+		ident(tz.Point), ident(tz.Measurement), where, rfc(b.start.Add(-time.Hour)), rfc(b.end))
+	ss, err := b.q.Query(b.ctx, q)
+	if err != nil {
+		return nil, nil, nil, "", fmt.Errorf("statement: %s %s: %w", device, tz.Point, err)
+	}
+	last = map[int64]Reading{}
+	for _, s := range ss {
+		for _, v := range s.Values {
+			// With GROUP BY time, the row's time is the bucket's start; the
+			// reading's own time is not returned, so take it from a
+			// separate query only for the opening and closing.
+			ts, err := number(v[0])
+			if err != nil {
+				return nil, nil, nil, "", fmt.Errorf("statement: %s %s: time: %w", device, tz.Point, err)
+			}
+			r, err := tz.reading(v[1], time.UnixMilli(int64(ts)))
+			if err != nil {
+				return nil, nil, nil, "", fmt.Errorf("statement: %s %s in the hour of %s: %w", device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
+			}
+			last[int64(ts)] = r
+		}
+	}
+	one := func(fn string, from, to time.Time) (*Reading, error) {
+		q := fmt.Sprintf(`SELECT %s(%s) FROM %s WHERE %s AND time >= %s AND time < %s`, fn, ident(tz.Point), ident(tz.Measurement), where, rfc(from), rfc(to))
+		ss, err := b.q.Query(b.ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("statement: %s %s: %w", device, tz.Point, err)
+		}
+		if len(ss) == 0 || len(ss[0].Values) == 0 {
+			return nil, nil
+		}
+		v := ss[0].Values[0]
+		ts, err := number(v[0])
+		if err != nil {
+			return nil, fmt.Errorf("statement: %s %s: time: %w", device, tz.Point, err)
+		}
+		r, err := tz.reading(v[1], time.UnixMilli(int64(ts)))
+		if err != nil {
+			return nil, fmt.Errorf("statement: %s %s at %s: %w", device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
+		}
+		return &r, nil
+	}
+	if opening, err = one("last", b.start.Add(-Lookback), b.start); err != nil {
+		return
+	}
+	if opening == nil {
+		if opening, err = one("first", b.start, b.end); err != nil {
+			return
+		}
+		note = "no reading before the month: opening is the month's first reading"
+	}
+	if closing, err = one("last", b.start, b.end); err != nil {
+		return
+	}
+	if opening == nil || closing == nil {
+		return nil, nil, nil, "", fmt.Errorf("statement: %s: no %s reading in %s (measurement %s, park %s)", device, tz.Point, b.start.Format("2006-01"), tz.Measurement, b.park)
+	}
+	return last, opening, closing, note, nil
+}
+
+// reading converts a stored totaliser value to counts. The value is
+// counts × scale as ingest stored it (a float field for a scaled counter,
+// an integer field for an unscaled one); a value that is not a whole
+// number of counts is an error.
+func (tz Totaliser) reading(v any, t time.Time) (Reading, error) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return Reading{}, fmt.Errorf("value %v is not a number", v)
+	}
+	var counts uint64
+	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil && tz.Scale == 1 {
+		counts = u
+	} else {
+		f, err := n.Float64()
+		if err != nil {
+			return Reading{}, fmt.Errorf("value %s: %w", n, err)
+		}
+		c := math.Round(f / tz.Scale)
+		if c < 0 || c >= math.Ldexp(1, tz.Bits) || math.Abs(f/tz.Scale-c) > 1e-6*math.Max(1, c) {
+			return Reading{}, fmt.Errorf("value %s is not a count of %g %s", n, tz.Scale, tz.Unit)
+		}
+		counts = uint64(c)
+	}
+	return Reading{Counts: counts, Value: tz.format(counts), Time: t.UTC()}, nil
+}
+
+// decimals returns the number of decimals of the totaliser's scale and the
+// integer it multiplies a count by at that many decimals (scale 0.01: 2, 1).
+func (tz Totaliser) decimals() (int, uint64) {
+	for d := 0; d <= 9; d++ {
+		m := tz.Scale * math.Pow10(d)
+		if r := math.Round(m); r >= 1 && math.Abs(m-r) < 1e-9*r {
+			return d, uint64(r)
+		}
+	}
+	return -1, 0
+}
+
+// format writes counts × scale as an exact decimal.
+func (tz Totaliser) format(counts uint64) string { return tz.text(counts, 0, 1) }
+
+// billedText writes counts × scale × ToBilled as an exact decimal
+// (ToBilled a power of ten at most 1).
+func (tz Totaliser) billedText(counts uint64) string {
+	shift := int(math.Round(-math.Log10(tz.ToBilled)))
+	if shift < 0 || math.Abs(math.Pow10(-shift)-tz.ToBilled) > 1e-12 {
+		return strconv.FormatFloat(float64(counts)*tz.Scale*tz.ToBilled, 'g', -1, 64)
+	}
+	return tz.text(counts, shift, tz.ToBilled)
+}
+
+// text writes counts × scale / 10^shift as an exact decimal; f is
+// 10^-shift, for the fallback of a scale that is no decimal fraction.
+func (tz Totaliser) text(counts uint64, shift int, f float64) string {
+	d, m := tz.decimals()
+	if d < 0 {
+		return strconv.FormatFloat(float64(counts)*tz.Scale*f, 'g', -1, 64)
+	}
+	d += shift
+	s := strconv.FormatUint(counts*m, 10)
+	if d == 0 {
+		return s
+	}
+	for len(s) <= d {
+		s = "0" + s
+	}
+	return s[:len(s)-d] + "." + s[len(s)-d:]
+}
+
+// diff returns closing − opening in counts, modulo the counter's width.
+func (tz Totaliser) diff(a, b uint64) (uint64, bool) {
+	if b >= a {
+		return b - a, false
+	}
+	if tz.Bits >= 64 {
+		return b - a, true // wraps by unsigned arithmetic
+	}
+	return b + (uint64(1) << tz.Bits) - a, true
+}
+
+// meterRow builds one meter's row from its totaliser and the engine's
+// hourly values of its integrated quantity (and energy, for steam).
+func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totaliser, mass, en *hourly) (Row, error) {
+	r := Row{Kind: kind, Tenant: tenant, Device: device, Unit: tz.BilledUnit, ReadingUnit: tz.Unit}
+	last, opening, closing, note, err := b.counterHours(device, tz)
+	if err != nil {
+		return r, err
+	}
+	r.Opening, r.Closing = opening, closing
+	dc, wrapped := tz.diff(opening.Counts, closing.Counts)
+	r.Metered = float64(dc) * tz.Scale * tz.ToBilled
+	r.MeteredText = tz.billedText(dc)
+	r.MeteredUncertainty = unc * r.Metered
+	var notes []string
+	if note != "" {
+		notes = append(notes, note)
+	}
+	if wrapped {
+		notes = append(notes, fmt.Sprintf("totaliser passed its maximum: difference taken modulo 2^%d counts", tz.Bits))
+	}
+	if mass == nil {
+		mass = &hourly{mass: map[int64]float64{}, bad: map[int64]string{}}
+	}
+
+	// Hours of the month: valid when the engine's quantity (and energy)
+	// are valid; the others are invalid (a record that is not valid) or
+	// missing (no record).
+	var eValid, mValid, mValidTot float64
+	cc := &CrossCheck{}
+	for h := b.start; h.Before(b.end); h = h.Add(time.Hour) {
+		ms := h.UnixMilli()
+		r.ExpectedHours++
+		mv, okM := mass.mass[ms]
+		var ev float64
+		okE := true
+		reason := mass.bad[ms]
+		if en != nil {
+			ev, okE = en.mass[ms]
+			if reason == "" {
+				reason = en.bad[ms]
+			}
+		}
+		if !okM || !okE {
+			status := "missing"
+			if reason != "" {
+				status = "invalid"
+				r.InvalidHours++
+			} else {
+				r.MissingHours++
+			}
+			r.Gaps = append(r.Gaps, HourNote{Start: h.UTC(), Status: status, Reason: reason})
+			continue
+		}
+		r.ValidHours++
+		mValid += mv
+		eValid += ev
+		cur, okC := last[ms]
+		prev, okP := last[h.Add(-time.Hour).UnixMilli()]
+		if okC && okP {
+			d, _ := tz.diff(prev.Counts, cur.Counts)
+			dm := float64(d) * tz.Scale * tz.ToBilled
+			cc.Hours++
+			cc.Metered += dm
+			cc.Integrated += mv
+			mValidTot += dm
+		} else {
+			mValidTot += mv
+		}
+	}
+	r.Integrated = mValid
+	cc.Difference = cc.Integrated - cc.Metered
+	cc.Allowed = b.tol*cc.Metered + 2*tz.Scale*tz.ToBilled
+	cc.OK = cc.Hours > 0 && math.Abs(cc.Difference) <= cc.Allowed
+	r.CrossCheck = cc
+
+	gapHours := r.InvalidHours + r.MissingHours
+	switch {
+	case en == nil && gapHours == 0:
+		r.Handling = "billed from the totaliser; every hour valid"
+	case en == nil:
+		r.Handling = fmt.Sprintf("billed from the totaliser, which counted through the %d hours without a valid value", gapHours)
+	case gapHours == 0:
+		r.EnergyGJ = eValid
+		r.Handling = "mass from the totaliser; energy integrated over every hour"
+	case r.ValidHours == 0 || mValid <= 0:
+		return r, fmt.Errorf("statement: %s %s: no valid hour with steam in %s, energy cannot be substituted", kind, device, b.start.Format("2006-01"))
+	default:
+		// The totaliser's mass of the hours without a valid value, at the
+		// month's mean specific energy of the valid hours.
+		gapMass := r.Metered - mValidTot
+		spec := eValid / mValid
+		r.SubstitutedEnergyGJ = gapMass * spec
+		r.EnergyGJ = eValid + r.SubstitutedEnergyGJ
+		r.Handling = fmt.Sprintf("mass from the totaliser; energy of the %d hours without a valid value substituted: their totaliser mass %.3f t × the month's mean %.6f GJ/t of the valid hours", gapHours, gapMass, spec)
+	}
+	if en != nil {
+		r.BilledEnergyGJ = r.EnergyGJ
+		r.EnergyUncertaintyGJ = unc * r.EnergyGJ
+	}
+	if len(notes) > 0 {
+		r.Handling += "; " + strings.Join(notes, "; ")
+	}
+	sort.Slice(r.Gaps, func(i, j int) bool { return r.Gaps[i].Start.Before(r.Gaps[j].Start) })
+	return r, nil
+}
+
+func columns(cs []string) map[string]int {
+	m := make(map[string]int, len(cs))
+	for i, c := range cs {
+		m[c] = i
+	}
+	return m
+}
+
+func number(v any) (float64, error) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("%v is not a number", v)
+	}
+	return n.Float64()
+}

@@ -1,0 +1,242 @@
+package statement
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+)
+
+// fakeDB answers the statement's queries from per-hour series of a month
+// in UTC: for each device the totaliser's counts at the end of every hour
+// (and of the hour before the month), and the engine's hourly values.
+type fakeDB struct {
+	start, end time.Time
+	scale      float64
+	// counts[device][i] is the counter at the end of hour i−1 of the month
+	// (i = 0: the hour before the month).
+	counts map[string][]uint64
+	// raw, when set for a device, replaces its stored values.
+	raw map[string]string
+	// hourly[metric|tenant] is the engine's value of each hour; NaN marks
+	// an invalid hour.
+	hourly map[string][]float64
+}
+
+func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
+	ms := func(t time.Time) json.Number { return json.Number(fmt.Sprint(t.UnixMilli())) }
+	if strings.Contains(q, `"park_hourly"`) {
+		var out []Series
+		for k, vs := range f.hourly {
+			metric, tenant, _ := strings.Cut(k, "|")
+			s := Series{Name: "park_hourly", Tags: map[string]string{"metric": metric, "tenant": tenant}, Columns: []string{"time", "value", "flag", "reason"}}
+			for i, v := range vs {
+				t := f.start.Add(time.Duration(i) * time.Hour)
+				if math.IsNaN(v) {
+					s.Values = append(s.Values, []any{ms(t), nil, "invalid", "mass_flow: timeout"})
+				} else {
+					s.Values = append(s.Values, []any{ms(t), json.Number(fmt.Sprint(v)), "valid", nil})
+				}
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	var dev string
+	for d := range f.counts {
+		if strings.Contains(q, `"device" = '`+d+`'`) {
+			dev = d
+		}
+	}
+	cs := f.counts[dev]
+	if cs == nil {
+		return nil, nil
+	}
+	val := func(c uint64) any {
+		if r, ok := f.raw[dev]; ok {
+			return json.Number(r)
+		}
+		return json.Number(fmt.Sprint(float64(c) * f.scale))
+	}
+	// The reading at the end of hour i−1 is stamped a minute before the
+	// hour's end.
+	at := func(i int) time.Time { return f.start.Add(time.Duration(i)*time.Hour - time.Minute) }
+	s := Series{Columns: []string{"time", "v"}}
+	switch {
+	case strings.Contains(q, "GROUP BY time(1h)"):
+		for i, c := range cs {
+			s.Values = append(s.Values, []any{ms(at(i).Truncate(time.Hour)), val(c)})
+		}
+	case strings.Contains(q, "time < "+rfc(f.start)): // opening
+		s.Values = append(s.Values, []any{ms(at(0)), val(cs[0])})
+	case strings.HasPrefix(q, "SELECT first("):
+		s.Values = append(s.Values, []any{ms(at(1)), val(cs[1])})
+	default: // closing
+		s.Values = append(s.Values, []any{ms(at(len(cs) - 1)), val(cs[len(cs)-1])})
+	}
+	return []Series{s}, nil
+}
+
+// twoTenants is a park of a supplier meter and tenants a and b, in UTC.
+func twoTenants() *config.ParkEngine {
+	return &config.ParkEngine{
+		Location: time.UTC,
+		Supplier: config.SupplierMeter{Device: "sup", Uncertainty: 0.015},
+		Balance:  config.BalanceRule{ExpectedLoss: 0.03},
+		Tenants: []config.Tenant{
+			{Name: "a", SteamMeter: config.Meter{Device: "sa", Uncertainty: 0.025}},
+			{Name: "b", SteamMeter: config.Meter{Device: "sb", Uncertainty: 0.025}},
+		},
+	}
+}
+
+// steady fills a fake month of February 2026 (672 hours): the supplier
+// sends 10 t/h, a takes 6 t/h, b 3.7 t/h, every tonne at 2.8 GJ above the
+// reference; each totaliser counts perHour counts of 0.01 t an hour from
+// its opening count.
+func steady(open, perHour map[string]uint64) *fakeDB {
+	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	f := &fakeDB{start: start, end: start.AddDate(0, 1, 0), scale: 0.01, counts: map[string][]uint64{}, hourly: map[string][]float64{}, raw: map[string]string{}}
+	const n = 672
+	for d, o := range open {
+		cs := make([]uint64, n+1)
+		for i := range cs {
+			cs[i] = (o + uint64(i)*perHour[d]) % (1 << 32)
+		}
+		f.counts[d] = cs
+	}
+	fill := func(key string, v float64) {
+		vs := make([]float64, n)
+		for i := range vs {
+			vs[i] = v
+		}
+		f.hourly[key] = vs
+	}
+	fill("supplier_steam_mass_t|", 10)
+	fill("supplier_steam_energy_gj|", 28)
+	fill("steam_mass_t|a", 6)
+	fill("steam_energy_gj|a", 16.8)
+	fill("steam_mass_t|b", 3.7)
+	fill("steam_energy_gj|b", 10.36)
+	return f
+}
+
+func near(t *testing.T, what string, got, want, tol float64) {
+	t.Helper()
+	if math.Abs(got-want) > tol {
+		t.Errorf("%s = %.9g, want %.9g (±%g)", what, got, want, tol)
+	}
+}
+
+func row(t *testing.T, st *Statement, kind, device string) Row {
+	t.Helper()
+	for _, r := range st.Rows {
+		if r.Kind == kind && r.Device == device {
+			return r
+		}
+	}
+	t.Fatalf("no %s row of %q", kind, device)
+	return Row{}
+}
+
+// TestCrossCheckCatchesFastTotaliser: b's totaliser counts 378 counts
+// (3.78 t) an hour while the engine integrates 3.7 t/h, 2.16 % fast.
+// Over 672 hours: metered 3.78·672 = 2540.16 t, integrated 3.7·672 =
+// 2486.4 t, difference −53.76 t; allowed 0.005·2540.16 + 2·0.01 =
+// 12.7208 t, so the check fails. a agrees exactly (600 counts = 6 t an
+// hour) and passes; its counter starts 1000 counts below 2^32 and passes
+// its maximum in the second hour, which the difference modulo 2^32 absorbs:
+// 600·672·0.01 = 4032 t.
+func TestCrossCheckCatchesFastTotaliser(t *testing.T) {
+	f := steady(map[string]uint64{"sup": 5_000_000, "sa": 1<<32 - 1000, "sb": 20}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 378})
+	st, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := row(t, st, RowTenantSteam, "sa"), row(t, st, RowTenantSteam, "sb")
+	if !a.CrossCheck.OK || a.CrossCheck.Hours != 672 {
+		t.Errorf("a: cross-check %+v, want ok over 672 hours", *a.CrossCheck)
+	}
+	near(t, "a metered", a.Metered, 4032, 1e-9)
+	if a.MeteredText != "4032.00" || a.Opening.Value != "42949662.96" || a.Closing.Value != "4022.00" {
+		t.Errorf("a: metered %s from %s to %s, want 4032.00 from 42949662.96 to 4022.00", a.MeteredText, a.Opening.Value, a.Closing.Value)
+	}
+	if !strings.Contains(a.Handling, "modulo 2^32") {
+		t.Errorf("a: handling %q does not say the counter wrapped", a.Handling)
+	}
+	if b.CrossCheck.OK {
+		t.Errorf("b: cross-check passed: %+v", *b.CrossCheck)
+	}
+	near(t, "b difference", b.CrossCheck.Difference, -53.76, 1e-6)
+	near(t, "b allowed", b.CrossCheck.Allowed, 12.7208, 1e-9)
+
+	// Balance: supplier 6720 t, tenants 4032 + 2540.16 = 6572.16 t, loss
+	// 147.84 t = 0.022 of the supplier; expected 0.03·6720 = 201.6 t,
+	// unexplained −53.76 t; U = √((0.015·6720)² + (0.025·4032)² +
+	// (0.025·2540.16)²) = √(10160.64 + 10160.64 + 4032.76) = 156.058 t: no
+	// alarm. Energy: supplier 28·672 = 18816 GJ, tenants 16.8·672 +
+	// 10.36·672 = 11289.6 + 6961.92 = 18251.52 GJ, loss 564.48 GJ; a's
+	// share 564.48·11289.6/18251.52 = 564.48·0.618557 = 349.1629 GJ.
+	bal := st.Balance
+	near(t, "supplier mass", bal.SupplierMassT, 6720, 1e-9)
+	near(t, "loss mass", bal.LossMassT, 147.84, 1e-6)
+	near(t, "unexplained", bal.UnexplainedT, -53.76, 1e-6)
+	near(t, "uncertainty", bal.UncertaintyT, 156.058, 1e-3)
+	if bal.Alarm {
+		t.Error("balance alarm")
+	}
+	near(t, "network loss", bal.NetworkLossGJ, 564.48, 1e-6)
+	near(t, "a loss share", a.LossShareGJ, 349.1629, 1e-4)
+	near(t, "a + b billed", a.BilledEnergyGJ+b.BilledEnergyGJ, 18816, 1e-6)
+}
+
+// TestInvalidHoursSubstituted: a's hours 10 and 11 are invalid. Its
+// energy is then the 670 valid hours' 16.8·670 = 11256 GJ plus the
+// totaliser's 12 t of the two hours at the valid hours' 2.8 GJ/t: 33.6 GJ.
+func TestInvalidHoursSubstituted(t *testing.T) {
+	f := steady(map[string]uint64{"sup": 0, "sa": 0, "sb": 0}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+	for _, k := range []string{"steam_mass_t|a", "steam_energy_gj|a"} {
+		f.hourly[k][10], f.hourly[k][11] = math.NaN(), math.NaN()
+	}
+	st, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start, Tenant: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := row(t, st, RowTenantSteam, "sa")
+	if a.InvalidHours != 2 || a.MissingHours != 0 || a.ValidHours != 670 || len(a.Gaps) != 2 || !a.Gaps[0].Start.Equal(f.start.Add(10*time.Hour)) || a.Gaps[0].Reason != "invalid: mass_flow: timeout" {
+		t.Errorf("a: hours %d valid, %d invalid, %d missing, gaps %+v", a.ValidHours, a.InvalidHours, a.MissingHours, a.Gaps)
+	}
+	near(t, "substituted", a.SubstitutedEnergyGJ, 33.6, 1e-6)
+	near(t, "energy", a.EnergyGJ, 11289.6, 1e-6)
+	near(t, "cross-checked hours", float64(a.CrossCheck.Hours), 670, 0)
+	for _, r := range st.Rows {
+		if r.Tenant != "" && r.Tenant != "a" {
+			t.Errorf("tenant filter a kept a row of %s", r.Tenant)
+		}
+	}
+	if _, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start, Tenant: "zz"}); err == nil || !strings.Contains(err.Error(), `"zz"`) {
+		t.Errorf("unknown tenant: %v", err)
+	}
+}
+
+// TestBadReadingsAreErrors: a stored value that is no whole number of
+// counts, and a meter without readings, fail with the device named.
+func TestBadReadingsAreErrors(t *testing.T) {
+	f := steady(map[string]uint64{"sup": 0, "sa": 0, "sb": 0}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+	f.raw["sb"] = "12.345"
+	_, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+	if err == nil || !strings.Contains(err.Error(), "sb") || !strings.Contains(err.Error(), "not a count of 0.01 t") {
+		t.Errorf("fractional count: %v", err)
+	}
+	delete(f.raw, "sb")
+	delete(f.counts, "sb")
+	_, err = Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+	if err == nil || !strings.Contains(err.Error(), "sb: no mass_total reading in 2026-02") {
+		t.Errorf("no readings: %v", err)
+	}
+}
