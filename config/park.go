@@ -28,7 +28,11 @@ type ParkEngine struct {
 	// ClientID is the engine's MQTT client id (default eipgw-park-{park}).
 	ClientID string `yaml:"client_id"`
 	// InfluxDB is where derived records are written.
-	InfluxDB  *InfluxDB      `yaml:"influxdb"`
+	InfluxDB *InfluxDB `yaml:"influxdb"`
+	// AuditLog is the directory of the sealed hourly records: an
+	// append-only, hash-chained log of each hour's records (package seal);
+	// empty: hours are not sealed.
+	AuditLog  string         `yaml:"audit_log"`
 	Reference SteamReference `yaml:"reference"`
 	Validity  Validity       `yaml:"validity"`
 	Supplier  SupplierMeter  `yaml:"supplier"`
@@ -42,6 +46,10 @@ type ParkEngine struct {
 	Cascades  []Cascade      `yaml:"cascades"`
 	Fuels     []Fuel         `yaml:"fuels"`
 	Baseline  *Baseline      `yaml:"baseline"`
+
+	// FlowLinks are metered water and material flows between companies
+	// (config/flowlink.go).
+	FlowLinks []FlowLink `yaml:"flow_links"`
 
 	// Location is the resolved Timezone after Load.
 	Location *time.Location `yaml:"-"`
@@ -443,6 +451,7 @@ func (v *parkValidator) check(p *ParkEngine) {
 	v.cems(p.CEMS)
 	v.bds(p.BDS)
 	v.cascades(p.Cascades)
+	v.flowLinks(p.FlowLinks)
 	v.baseline(p.Baseline, p.CHP != nil)
 }
 
@@ -457,6 +466,9 @@ func (v *parkValidator) schedule(p *ParkEngine) {
 	}
 	if p.Grace > 24*time.Hour {
 		v.add(parkRoot+".grace", "%s is longer than 24h", p.Grace)
+	}
+	if p.AuditLog != "" && (strings.TrimSpace(p.AuditLog) != p.AuditLog || strings.ContainsRune(p.AuditLog, 0)) {
+		v.add(parkRoot+".audit_log", "%q is not a usable directory path (leading or trailing spaces, or a NUL)", p.AuditLog)
 	}
 	if loc, err := time.LoadLocation(p.Timezone); err != nil {
 		v.add(parkRoot+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", p.Timezone)
