@@ -416,6 +416,13 @@ func (f *File) resolveSecrets() Errors {
 		}
 		db.Token = v
 	}
+	if m := f.Metrics; m != nil && (m.PasswordEnv != "" || m.PasswordFile != "") {
+		v, err := secret(m.PasswordEnv, m.PasswordFile)
+		if err != nil {
+			errs = append(errs, f.Source.Errorf(secretPath("metrics.password", m.PasswordEnv), "%v", err))
+		}
+		m.Password = v
+	}
 	errs = append(errs, f.resolveOPCUASecrets()...)
 	return errs
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,16 @@ type Metrics struct {
 	// Listen is host:port for GET /metrics, /healthz and /readyz; empty
 	// disables.
 	Listen string `yaml:"listen"`
+	// User, with a password from PasswordEnv or PasswordFile, protects the
+	// status page and its JSON API (/status, /api/status) with HTTP basic
+	// authentication. /metrics, /healthz and /readyz stay open for
+	// Prometheus and the service manager.
+	User         string `yaml:"user"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+
+	// Password holds the resolved secret after Load.
+	Password string `yaml:"-"`
 }
 
 // WAL defaults.
@@ -82,6 +93,19 @@ func (f *File) validateDelivery() Errors {
 	if m := f.Metrics; m != nil && m.Listen != "" {
 		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
 			errs = append(errs, s.Errorf("metrics.listen", "%q must be host:port", m.Listen))
+		}
+	}
+	if m := f.Metrics; m != nil {
+		secretSet := m.PasswordEnv != "" || m.PasswordFile != ""
+		switch {
+		case m.PasswordEnv != "" && m.PasswordFile != "":
+			errs = append(errs, s.Errorf("metrics.password_env", "set password_env or password_file, not both"))
+		case m.User != "" && !secretSet:
+			errs = append(errs, s.Errorf("metrics.user", "a user needs password_env or password_file (passwords are never inline)"))
+		case m.User == "" && secretSet:
+			errs = append(errs, s.Errorf("metrics.user", "required with password_env or password_file"))
+		case strings.Contains(m.User, ":"):
+			errs = append(errs, s.Errorf("metrics.user", "%q must not contain ':' (basic authentication)", m.User))
 		}
 	}
 	e := f.Edge

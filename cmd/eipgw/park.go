@@ -40,7 +40,7 @@ var cmdPark = &command{
 		pe := f.ParkEngine
 		log.Info("park engine starting", "park", f.Park, "tenants", len(pe.Tenants), "interval", pe.Interval, "grace", pe.Grace,
 			"broker", f.MQTT.Broker, "influxdb", pe.InfluxDB.URL, "bucket", pe.InfluxDB.Bucket)
-		page := status.Page{Role: "park", View: func() any { return svc.View() }}
+		page := statusPage(f, "park", func() any { return svc.View() })
 		err = withMetrics(ctx, f, reg, log, noReload(log, svc.Run), svc, status.Routes(page))
 		st := svc.Stats()
 		log.Info("park engine stopped", "received", st.Received, "malformed", st.Malformed, "intervals", st.Intervals,

@@ -131,7 +131,7 @@ var cmdEdge = &command{
 		}
 		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker)
 		run := func(ctx context.Context) error { return onHangup(ctx, log, path, reloadEdge(ed, f, path, log), ed.Run) }
-		page := status.Page{Role: "edge", View: func() any { return ed.View() }}
+		page := statusPage(f, "edge", func() any { return ed.View() })
 		err = withMetrics(ctx, f, reg, log, run, ed, status.Routes(page))
 		st := ed.Stats()
 		log.Info("edge stopped", "polled", st.Polled, "published", st.Published, "acked", st.Acked, "replayed", st.Replayed, "dropped", st.Dropped)
@@ -163,7 +163,7 @@ var cmdIngest = &command{
 			return err
 		}
 		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket)
-		page := status.Page{Role: "ingest", View: func() any { return in.View() }}
+		page := statusPage(f, "ingest", func() any { return in.View() })
 		err = withMetrics(ctx, f, reg, log, noReload(log, in.Run), in, status.Routes(page))
 		st := in.Stats()
 		log.Info("ingest stopped", "received", st.Received, "acked", st.Acked, "points", st.Points, "dead_letters", st.DeadLetters)
@@ -211,4 +211,14 @@ func driverRegistry(profiles modbus.Profiles) drivers.Registry {
 		config.ProtocolModbus: modbus.Driver{Profiles: profiles},
 		config.ProtocolOPCUA:  opcua.Driver{},
 	}
+}
+
+// statusPage is a role's status page, behind basic authentication when
+// metrics.user is configured.
+func statusPage(f *config.File, role string, view func() any) status.Page {
+	p := status.Page{Role: role, View: view}
+	if m := f.Metrics; m != nil && m.Password != "" {
+		p.User, p.Password = m.User, m.Password
+	}
+	return p
 }
