@@ -51,8 +51,12 @@ func gatewayHealth() *dashboard.DashboardBuilder {
 		panel{title: "Devices up", unit: unitFlag, prom: true, desc: "1 when the device's last poll returned at least one good point (eipgw_edge_device_up). A device down is retried with back-off by its bus owner.",
 			targets:    promTargets(prom(`min by (device) (eipgw_edge_device_up`+dev+`)`, "{{device}}")),
 			thresholds: []threshold{base("red"), at(1, "green")}, min: ptr(0.0), max: ptr(1.0)},
-		panel{title: "Poll requests split", unit: unitPerSec, prom: true, desc: "Reads split into smaller requests after a device refused a large one (eipgw_edge_polls_split_total).",
+		panel{title: "Polls split into several batches", unit: unitPerSec, prom: true, desc: "Polls with more points than edge.max_batch_points, published as several batches (eipgw_edge_polls_split_total).",
 			targets: promTargets(prom(`sum by (instance) (rate(eipgw_edge_polls_split_total{`+sel+`}[$__rate_interval]))`, "{{instance}}"))},
+		panel{title: "Devices backing off", unit: unitSeconds, prom: true, desc: "Seconds until a device that stopped answering is polled again (eipgw_edge_device_backoff_remaining_seconds); 0 while it is polled on schedule. Its consecutive failures are in eipgw_edge_device_consecutive_failures.",
+			targets: promTargets(prom(`max by (bus, device) (eipgw_edge_device_backoff_remaining_seconds`+dev+`)`, "{{bus}} {{device}}"))},
+		panel{title: "Polls per bus", unit: unitPerSec, prom: true, desc: "Polls per second of each bus's devices by outcome: answered, unanswered, skipped while backed off (eipgw_edge_bus_polls_total).",
+			targets: promTargets(prom(`sum by (bus, outcome) (rate(eipgw_edge_bus_polls_total{`+sel+`}[$__rate_interval]))`, "{{bus}} {{outcome}}"))},
 	)
 	addRow(b, "Write-ahead log and publishing (edge)",
 		panel{title: "WAL backlog", unit: unitCount, prom: true, desc: "Batches in the write-ahead log not yet acknowledged by the broker (eipgw_edge_wal_records), and batches held in memory because the log could not take them.",

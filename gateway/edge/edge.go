@@ -124,6 +124,7 @@ func New(cfg config.EdgeRole, drv drivers.Registry, log *slog.Logger, reg *prome
 		return nil, fmt.Errorf("edge: %w", err)
 	}
 	e.sources = sources
+	reg.MustRegister(newStateCollector(e))
 	for _, src := range sources {
 		for _, d := range src.Devices() {
 			e.topics[d] = topic.Data(e.park, e.gateway, d.Name)
