@@ -173,6 +173,7 @@ func (c *calc) run() {
 	c.boilers()
 	c.shared()
 	c.cascades()
+	c.flowLinks(p.links)
 	c.emissions()
 	if !c.live && p.baseline != nil {
 		c.reductions()

@@ -212,13 +212,17 @@ func (e *Engine) Add(gateway string, b *batch.Batch) Result {
 
 func (e *Engine) add(gateway string, b *batch.Batch) Result {
 	var ro *role
+	extras := false
 	for _, c := range e.p.roles[b.Device] {
 		if c.gateway == "" || c.gateway == gateway {
-			ro = c
-			break
+			if c.extra {
+				extras = true
+			} else if ro == nil {
+				ro = c
+			}
 		}
 	}
-	if ro == nil {
+	if ro == nil && !extras {
 		return Unknown
 	}
 	if b.Time.After(e.clock().Add(e.maxSkew)) {
@@ -243,7 +247,17 @@ func (e *Engine) add(gateway string, b *batch.Batch) Result {
 	for i := range b.Points {
 		e.pts[b.Points[i].Name] = &b.Points[i]
 	}
-	e.scratch = ro.fn(e.pts, e.scratch[:0])
+	e.scratch = e.scratch[:0]
+	if ro != nil {
+		e.scratch = ro.fn(e.pts, e.scratch)
+	}
+	if extras {
+		for _, c := range e.p.roles[b.Device] {
+			if c.extra && (c.gateway == "" || c.gateway == gateway) {
+				e.scratch = c.fn(e.pts, e.scratch)
+			}
+		}
+	}
 	var lw *window
 	if ls := b.Time.Truncate(e.interval); !ls.Before(e.liveFrom) && ls.Add(e.interval).After(e.liveHorizon) {
 		lw = e.live[ls.UnixNano()]

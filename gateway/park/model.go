@@ -33,6 +33,9 @@ type role struct {
 	gateway string // "" matches any gateway
 	device  string
 	fn      func(pts points, out []sample) []sample
+	// extra marks a role that reads a device another role may own too (a
+	// flow link's meter): it runs in addition to the device's first role.
+	extra bool
 }
 
 // meterChans are the channels of a steam meter.
@@ -109,6 +112,7 @@ type plan struct {
 	cems     *cemsPlan
 	bds      *bdsPlan
 	cascades []cascadePlan
+	links    []flowLinkPlan
 	baseline *config.Baseline
 }
 
@@ -163,6 +167,7 @@ func compile(cfg *config.ParkEngine) (*plan, error) {
 			heat: p.kwMeter(c.HeatMeter.Gateway, c.HeatMeter.Device, "thermal_power"),
 		})
 	}
+	p.links = p.flowLinkPlans(cfg.FlowLinks)
 	if c := cfg.CHP; c != nil {
 		p.chp = p.chpUnit(c, fuels)
 	}

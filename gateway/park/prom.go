@@ -23,11 +23,13 @@ var promUnit = map[string]struct {
 	"1":      {1, "_ratio"},
 	"%":      {0.01, "_ratio"},
 	"mg/Nm3": {1e-6, "_kilograms_per_normal_cubic_metre"},
+	"m3/h":   {1.0 / 3600, "_cubic_metres_per_second"},
+	"m3":     {1, "_cubic_metres"},
 }
 
 // unitSuffixes are the catalogue names' unit suffixes, stripped for the
 // Prometheus name.
-var unitSuffixes = []string{"_t_h", "_kg_h", "_mg_nm3", "_mw", "_mwh", "_gj", "_t", "_kg", "_pct"}
+var unitSuffixes = []string{"_m3_h", "_m3", "_t_h", "_kg_h", "_mg_nm3", "_mw", "_mwh", "_gj", "_t", "_kg", "_pct"}
 
 // boolMetrics are the catalogue's 0-or-1 flags besides the alarms.
 var boolMetrics = map[string]bool{
