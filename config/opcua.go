@@ -1,8 +1,10 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -314,32 +316,68 @@ func validPointName(s string) bool {
 }
 
 // CheckNodeID checks the OPC UA string form of a NodeId:
-// [ns=<index>;]<i|s|g|b>=<identifier>, or [nsu=<uri>;]... .
+// [ns=<index>;]<i|s|g|b>=<identifier>: i a number 0-4294967295, s a
+// non-empty string, g a GUID (8-4-4-4-12 hex digits), b base64. A
+// namespace URI (nsu=) is refused: the index is what a server's node ids
+// carry on the wire.
 func CheckNodeID(id string) error {
 	rest := id
-	if strings.HasPrefix(rest, "ns=") || strings.HasPrefix(rest, "nsu=") {
+	if strings.HasPrefix(rest, "nsu=") {
+		return fmt.Errorf("node id %q: namespace URIs (nsu=) are not supported: use ns=<index> (eipgw read -endpoint shows each node's id)", id)
+	}
+	if strings.HasPrefix(rest, "ns=") {
 		i := strings.IndexByte(rest, ';')
 		if i < 0 {
 			return fmt.Errorf("node id %q: namespace without ';' (ns=2;s=Name)", id)
 		}
-		if strings.HasPrefix(rest, "ns=") {
-			var n int
-			if _, err := fmt.Sscanf(rest[3:i], "%d", &n); err != nil || fmt.Sprint(n) != rest[3:i] || n < 0 || n > math.MaxUint16 {
-				return fmt.Errorf("node id %q: namespace index %q is not 0-65535", id, rest[3:i])
-			}
+		n, err := strconv.ParseUint(rest[3:i], 10, 16)
+		if err != nil || strconv.FormatUint(n, 10) != rest[3:i] {
+			return fmt.Errorf("node id %q: namespace index %q is not 0-65535", id, rest[3:i])
 		}
 		rest = rest[i+1:]
+	} else if strings.Contains(rest, ";") {
+		return fmt.Errorf("node id %q: an identifier with ';' needs its namespace first (ns=0;%s)", id, rest)
 	}
 	if len(rest) < 3 || rest[1] != '=' || !strings.ContainsRune("isgb", rune(rest[0])) {
 		return fmt.Errorf("node id %q: want [ns=<index>;]i=<number>, s=<string>, g=<guid> or b=<base64>", id)
 	}
-	if rest[0] == 'i' {
-		var n uint64
-		if _, err := fmt.Sscanf(rest[2:], "%d", &n); err != nil || fmt.Sprint(n) != rest[2:] || n > math.MaxUint32 {
-			return fmt.Errorf("node id %q: numeric identifier %q is not 0-4294967295", id, rest[2:])
+	v := rest[2:]
+	switch rest[0] {
+	case 'i':
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || strconv.FormatUint(n, 10) != v {
+			return fmt.Errorf("node id %q: numeric identifier %q is not 0-4294967295", id, v)
+		}
+	case 'g':
+		if !guidForm(v) {
+			return fmt.Errorf("node id %q: GUID %q is not 8-4-4-4-12 hex digits", id, v)
+		}
+	case 'b':
+		if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+			return fmt.Errorf("node id %q: opaque identifier %q is not base64", id, v)
 		}
 	}
 	return nil
+}
+
+// guidForm reports whether s is a GUID: 8-4-4-4-12 hex digits.
+func guidForm(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // BrowseName is one step of a browse path: a namespace index and a name.
