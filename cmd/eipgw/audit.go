@@ -28,8 +28,10 @@ var cmdAudit = &command{
   Reads the evidence records, readings and hourly records of [from, to)
   from InfluxDB; verifies every signed batch with ingest.evidence.keys and
   each gateway's chain; compares the stored readings with the signed ones;
-  recomputes the hourly records with park_engine and compares them. Every
-  finding is printed with its gateway, sequence number or hour.
+  recomputes the hourly records with park_engine and compares them; checks
+  the sealed hourly records (park_engine.audit_log or -audit-log) against
+  themselves and park_hourly. Every finding is printed with its gateway,
+  sequence number or hour.
   Exit status: 0 pass, 1 mismatch, 2 could not check.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
 		if len(args) == 0 || args[0] != "verify" {
@@ -81,6 +83,7 @@ func auditSetup(paths []string) (audit.Options, *audit.Store, error) {
 		if pe := f.ParkEngine; pe != nil {
 			o.Engine = pe
 			db = pe.InfluxDB
+			o.AuditLog = pe.AuditLog
 		}
 		if in := f.Ingest; in != nil {
 			if db == nil {
@@ -115,6 +118,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	fs.Var(&paths, "config", "configuration file (repeatable): ingest's for the keys, the park engine's for the recomputation (required)")
 	fromS := fs.String("from", "", "start of the range, inclusive (RFC 3339 or date; required)")
 	toS := fs.String("to", "", "end of the range, exclusive (RFC 3339 or date; required)")
+	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
@@ -138,6 +142,9 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: %w", errUnchecked, err)
 	}
 	o.From, o.To = from, to
+	if *auditLog != "" {
+		o.AuditLog = *auditLog
+	}
 	if !*quiet && isTerminal(e.stderr) {
 		o.Progress = func(done, total int) {
 			fmt.Fprintf(e.stderr, "\rchecked %d/%d hours", done, total)
@@ -157,6 +164,18 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	for _, g := range sortedKeys(res.Heads) {
 		h := res.Heads[g]
 		fmt.Fprintf(w, "chain head gateway=%s seq=%d hash=%s time=%s\n", g, h.Seq, h.Hash, h.Time.Format(time.RFC3339Nano))
+	}
+	switch {
+	case res.SealHead != nil:
+		fmt.Fprintf(w, "audit log %s: %d hours sealed in the range, head seq=%d hour=%s hash=%s\n",
+			o.AuditLog, res.SealedHours, res.SealHead.Seq, res.SealHead.Hour.Format(time.RFC3339), res.SealHead.Hash)
+	case o.AuditLog != "":
+		fmt.Fprintf(w, "audit log %s: no entries\n", o.AuditLog)
+	default:
+		fmt.Fprintln(w, "no audit log (park_engine.audit_log): the sealed hourly records are not checked")
+	}
+	for _, h := range res.Resealed {
+		fmt.Fprintf(w, "hour %s sealed more than once: its last entry is compared\n", h.Format(time.RFC3339))
 	}
 	for _, f := range res.Findings {
 		fmt.Fprintln(w, f.String())

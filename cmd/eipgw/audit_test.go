@@ -13,6 +13,7 @@ import (
 
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
+	"github.com/eipgw/eipgw/gateway/plumbing/seal"
 )
 
 // auditConfig writes an ingest configuration listing a key for gw-1 and
@@ -67,5 +68,38 @@ func TestAuditVerifyExitStatus(t *testing.T) {
 	code, out := audit("-config", cfg, "-from", "2026-11-26", "-to", "2026-11-27")
 	if want := "reading_unsigned gateway=gw-1 seq=7 device=chp-1 time=2026-11-26T10:00:00Z"; code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "FAIL: 1 mismatches") {
 		t.Errorf("forged reading: exit %d, want 1 and %q: %s", code, want, out)
+	}
+}
+
+// TestAuditVerifyChecksTheAuditLog: -audit-log names the sealed hourly
+// records to check; an entry altered in the file is a mismatch (exit 1)
+// named with its seq and hour, and the log's head is printed.
+func TestAuditVerifyChecksTheAuditLog(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	cfg := auditConfig(t, ifx.URL)
+	dir := t.TempDir()
+	l, err := seal.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hour := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	if _, err := l.Append(hour, []string{fmt.Sprintf("park_hourly,metric=x,park=p value=1 %d", hour.UnixMilli())}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	var out bytes.Buffer
+	code := run(t.Context(), &env{stdout: &out, stderr: &out}, []string{"audit", "verify", "-config", cfg, "-audit-log", dir, "-from", "2026-11-26", "-to", "2026-11-27"})
+	if code != 1 || !strings.Contains(out.String(), "head seq=1 hour=2026-11-26T03:00:00Z") ||
+		!strings.Contains(out.String(), "seal_head_mismatch seq=1 time=2026-11-26T03:00:00Z") ||
+		!strings.Contains(out.String(), "sealed_record_missing seq=1 time=2026-11-26T03:00:00Z metric=x") {
+		t.Fatalf("exit %d, want 1 with the seal's head and the missing InfluxDB records:\n%s", code, out.String())
+	}
+	path := filepath.Join(dir, seal.LogFile)
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, bytes.Replace(b, []byte("value=1 "), []byte("value=2 "), 1), 0o640)
+	out.Reset()
+	code = run(t.Context(), &env{stdout: &out, stderr: &out}, []string{"audit", "verify", "-config", cfg, "-audit-log", dir, "-from", "2026-11-26", "-to", "2026-11-27"})
+	if code != 1 || !strings.Contains(out.String(), "seal_broken seq=1 time=2026-11-26T03:00:00Z") {
+		t.Fatalf("exit %d, want 1 naming the altered entry:\n%s", code, out.String())
 	}
 }

@@ -16,7 +16,10 @@
 //     none);
 //   - the stored hourly records (park_hourly), compared with those the
 //     park engine, fed the signed batches with the configuration in force,
-//     computes again.
+//     computes again;
+//   - with the audit log of sealed hourly records (package seal): its
+//     chain and checkpoint, and each hour's entry against park_hourly and
+//     park_hourly_seal (sealed.go).
 //
 // Then each gateway's chain is checked in sequence order: gaps, forks (two
 // batches with one number, or a prev that is not the hash of the batch
@@ -133,6 +136,9 @@ type Options struct {
 	// From and To bound the check, [From, To), on whole hours (From is
 	// truncated, To rounded up).
 	From, To time.Time
+	// AuditLog is the directory of the park engine's sealed hourly records
+	// (park_engine.audit_log); empty skips their check.
+	AuditLog string
 	// Progress, when set, is called after each hour with the hours done
 	// and their total.
 	Progress func(done, total int)
@@ -159,6 +165,12 @@ type Result struct {
 	Heads map[string]Head
 	// Recomputed are the hourly records computed again, in order.
 	Recomputed []park.Hour
+	// SealHead is the audit log's last entry (nil without one);
+	// SealedHours counts the hours of the range found sealed; Resealed
+	// are the hours sealed more than once (the last entry is compared).
+	SealHead    *SealHead
+	SealedHours int
+	Resealed    []time.Time
 }
 
 // Pass reports whether nothing was found.
@@ -252,6 +264,11 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 		}
 	}
 	checkChains(chains, res)
+	if o.AuditLog != "" {
+		if err := checkSealed(ctx, s, o, from, to, res); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 

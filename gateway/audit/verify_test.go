@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/park"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
+	"github.com/eipgw/eipgw/gateway/plumbing/seal"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
@@ -44,6 +47,9 @@ type fixture struct {
 	seq  uint64
 	prev evidence.Hash
 	end  time.Time
+	// auditLog is the directory of the sealed hourly records.
+	auditLog string
+	hours    []park.Hour
 }
 
 func newFixture(t *testing.T, hours int) *fixture {
@@ -145,6 +151,21 @@ ingest:
 	out.Hours = append(out.Hours, eng.Advance().Hours...)
 	f.waitStored(len(f.sent))
 	f.write(park.Lines(parkCfg.Park, park.Output{Hours: out.Hours}))
+	// Seal the hours as the park engine does (park_engine.audit_log).
+	f.hours = out.Hours
+	f.auditLog = t.TempDir()
+	sl, err := seal.Open(f.auditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range out.Hours {
+		e, err := sl.Append(h.Start, park.SealLines(park.HourRecords(parkCfg.Park, h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.write(append(park.SealRecord(parkCfg.Park, e).Line, '\n'))
+	}
+	sl.Close()
 
 	db := *parkCfg.ParkEngine.InfluxDB
 	db.URL, db.Token = ifx.URL, ""
@@ -153,7 +174,7 @@ ingest:
 	}
 	keys := evidence.Keys{}
 	keys.Add("gw-1", pub)
-	f.opts = Options{Park: parkCfg.Park, Keys: keys, Engine: parkCfg.ParkEngine, From: day0, To: f.end}
+	f.opts = Options{Park: parkCfg.Park, Keys: keys, Engine: parkCfg.ParkEngine, From: day0, To: f.end, AuditLog: f.auditLog}
 	return f
 }
 
@@ -252,8 +273,10 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("clean run: %d findings:\n%s", len(got), strings.Join(got, "\n"))
 	}
-	if res.Batches != len(f.sent) || res.Hours != 2 || res.Heads["gw-1"].Seq != f.seq || res.Unchecked != 0 {
-		t.Fatalf("clean run checked %d batches (sent %d), %d hours, head %+v, unchecked %d", res.Batches, len(f.sent), res.Hours, res.Heads, res.Unchecked)
+	if res.Batches != len(f.sent) || res.Hours != 2 || res.Heads["gw-1"].Seq != f.seq || res.Unchecked != 0 ||
+		res.SealedHours != 2 || res.SealHead == nil || res.SealHead.Seq != 2 {
+		t.Fatalf("clean run checked %d batches (sent %d), %d hours, head %+v, unchecked %d, sealed hours %d, seal head %+v",
+			res.Batches, len(f.sent), res.Hours, res.Heads, res.Unchecked, res.SealedHours, res.SealHead)
 	}
 	t.Logf("clean run: %d evidence records, %d readings, %d hours recomputed, verified in %s", res.Batches, res.Readings, res.Hours, took)
 
@@ -317,7 +340,73 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 		}},
 		{"altered hourly record", func() []string {
 			f.write(fmt.Appendf(nil, "park_hourly,metric=bds_h2s_removed_kg,park=%s value=1234.5 %d\n", f.opts.Park, ms(day0.Add(time.Hour))))
-			return []string{fmt.Sprintf("hour_altered time=%s metric=bds_h2s_removed_kg", day0.Add(time.Hour).UTC().Format(time.RFC3339Nano))}
+			at := day0.Add(time.Hour).UTC().Format(time.RFC3339Nano)
+			return []string{
+				fmt.Sprintf("hour_altered time=%s metric=bds_h2s_removed_kg", at),
+				fmt.Sprintf("sealed_record_altered seq=2 time=%s metric=bds_h2s_removed_kg", at),
+			}
+		}, nil},
+		{"removed hourly record", func() []string {
+			m, e := f.sealedRecord(0, 0)
+			at := day0.UTC()
+			f.query(fmt.Sprintf("DELETE FROM park_hourly WHERE metric = '%s' AND tenant = '%s' AND time >= %dms AND time <= %dms", m, e, ms(at), ms(at)))
+			return []string{
+				fmt.Sprintf("hour_missing time=%s metric=%s entity=%s", at.Format(time.RFC3339Nano), m, e),
+				fmt.Sprintf("sealed_record_missing seq=1 time=%s metric=%s entity=%s", at.Format(time.RFC3339Nano), m, e),
+			}
+		}, nil},
+		{"sealed record removed from the audit log, its chain and checkpoint rewritten", func() []string {
+			// Whoever holds the file rewrites it whole: the chain holds,
+			// InfluxDB's seal records do not match it any more.
+			m, e := f.sealedRecord(0, 1)
+			f.rewriteLog(func(entries []seal.Entry) {
+				recs := entries[0].Records[:0:0]
+				for _, r := range entries[0].Records {
+					if !strings.Contains(r, "metric="+m+",") || !strings.Contains(r, "tenant="+e+" ") {
+						recs = append(recs, r)
+					}
+				}
+				entries[0].Records = recs
+			})
+			h0, h1 := day0.UTC().Format(time.RFC3339Nano), day0.Add(time.Hour).UTC().Format(time.RFC3339Nano)
+			return []string{
+				fmt.Sprintf("seal_head_mismatch seq=1 time=%s", h0),
+				fmt.Sprintf("seal_head_mismatch seq=2 time=%s", h1),
+				fmt.Sprintf("unsealed_record seq=1 time=%s metric=%s entity=%s", h0, m, e),
+			}
+		}, nil},
+		{"sealed record changed in the audit log", func() []string {
+			m, e := f.sealedRecord(1, 2)
+			path := f.auditLog + "/" + seal.LogFile
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var old string
+			for _, r := range f.entries()[1].Records {
+				if strings.Contains(r, "metric="+m+",") && strings.Contains(r, "tenant="+e+" ") {
+					old = r
+				}
+			}
+			rec, err := seal.ParseRecord(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := rec.Fields["value"].(float64)
+			forged := strings.Replace(old, fmt.Sprintf("value=%v,", v), fmt.Sprintf("value=%v,", v*0.9), 1)
+			oj, _ := json.Marshal(old)
+			fj, _ := json.Marshal(forged)
+			if !bytes.Contains(b, oj) || old == forged {
+				t.Fatalf("record %q not found in the audit log", old)
+			}
+			if err := os.WriteFile(path, bytes.Replace(b, oj, fj, 1), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			at := day0.Add(time.Hour).UTC().Format(time.RFC3339Nano)
+			return []string{
+				fmt.Sprintf("seal_broken seq=2 time=%s", at),
+				fmt.Sprintf("sealed_record_altered seq=2 time=%s metric=%s entity=%s", at, m, e),
+			}
 		}, nil},
 		{"gateway key swapped", func() []string {
 			// Batches signed with another key continue the chain; ingest
@@ -427,4 +516,61 @@ func lineOf(t *testing.T, f *fixture, m string, r row, at int64) []byte {
 		}
 	}
 	return fmt.Appendf(nil, "%s,%s %s %d\n", m, strings.Join(tg, ","), strings.Join(fl, ","), at)
+}
+
+// entries reads the audit log.
+func (f *fixture) entries() []seal.Entry {
+	f.t.Helper()
+	es, _, err := seal.Read(f.auditLog)
+	if err != nil || len(es) == 0 {
+		f.t.Fatalf("audit log: %v, %d entries", err, len(es))
+	}
+	return es
+}
+
+// sealedRecord returns the metric and tenant of the n-th sealed record of
+// entry i that is about a tenant, has a value and is not cumulative.
+func (f *fixture) sealedRecord(i, n int) (metric, tenant string) {
+	f.t.Helper()
+	for _, line := range f.entries()[i].Records {
+		r, err := seal.ParseRecord(line)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		_, cumulative := r.Fields["hours"]
+		if _, ok := r.Fields["value"]; !ok || cumulative || r.Tags["tenant"] == "" {
+			continue
+		}
+		if n == 0 {
+			return r.Tags["metric"], r.Tags["tenant"]
+		}
+		n--
+	}
+	f.t.Fatalf("entry %d: not enough tenant records", i)
+	return "", ""
+}
+
+// rewriteLog rewrites the audit log after edit, every hash and the
+// checkpoint recomputed, as someone holding the file could.
+func (f *fixture) rewriteLog(edit func([]seal.Entry)) {
+	f.t.Helper()
+	es := f.entries()
+	edit(es)
+	var out []byte
+	var prev seal.Hash
+	for _, e := range es {
+		line, h, err := seal.Encode(e.Seq, e.Hour, prev, e.Records)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		out, prev = append(out, line...), h
+	}
+	last := es[len(es)-1]
+	cp, _ := json.Marshal(seal.Checkpoint{Seq: last.Seq, Hour: last.Hour.Format(time.RFC3339), Hash: prev.String()})
+	if err := os.WriteFile(f.auditLog+"/"+seal.LogFile, out, 0o640); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(f.auditLog+"/"+seal.CheckpointFile, cp, 0o640); err != nil {
+		f.t.Fatal(err)
+	}
 }

@@ -47,6 +47,7 @@ type Service struct {
 	stats ServiceStats
 
 	health *health   // what /healthz and /readyz report (health.go)
+	seal   *sealer   // the audit log of the hourly records (seal.go)
 	view   viewState // the status page's snapshot (view.go)
 }
 
@@ -82,7 +83,7 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine)}, nil
+	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg)}, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -114,6 +115,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer ic.Close()
 	writer := s.health.observe(ic.Writer)
+	if err := s.seal.open(); err != nil {
+		return err
+	}
+	defer s.seal.close() // after the sink returned
 
 	clientID := pe.ClientID
 	if clientID == "" {
@@ -376,7 +381,7 @@ func (k *sink) take(ctx context.Context, o Output) {
 		k.add(ctx, MeasurementLive, LiveRecords(park, iv))
 	}
 	for _, h := range o.Hours {
-		k.add(ctx, MeasurementHourly, HourRecords(park, h))
+		k.add(ctx, MeasurementHourly, s.seal.hour(s.log, park, h.Start, HourRecords(park, h)))
 	}
 	for _, st := range o.Statements {
 		k.add(ctx, MeasurementStatement, []Record{StatementRecord(park, st)})

@@ -84,8 +84,9 @@ type body struct {
 	Records []string `json:"records"`
 }
 
-// encode returns the entry's line (with its newline) and its hash.
-func encode(seq uint64, hour time.Time, prev Hash, records []string) ([]byte, Hash, error) {
+// Encode returns the line (with its newline) and the hash of entry seq
+// of hour, following prev.
+func Encode(seq uint64, hour time.Time, prev Hash, records []string) ([]byte, Hash, error) {
 	if records == nil {
 		records = []string{}
 	}
@@ -264,6 +265,7 @@ type Log struct {
 	f    *os.File
 	seq  uint64
 	head Hash
+	size int64 // bytes of whole entries
 }
 
 // Open opens (or creates) the log in dir for appending. The chain is read
@@ -315,11 +317,12 @@ func Open(dir string) (*Log, error) {
 			return nil, fmt.Errorf("audit log %s: %s", path, p)
 		}
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit log %s: %w", path, err)
 	}
-	l := &Log{dir: dir, f: f}
+	l := &Log{dir: dir, f: f, size: size}
 	if n := len(entries); n > 0 {
 		l.seq, l.head = entries[n-1].Seq, entries[n-1].Hash
 	}
@@ -354,16 +357,25 @@ func (l *Log) Head() (uint64, Hash) { return l.seq, l.head }
 // the checkpoint replaced. It returns the entry.
 func (l *Log) Append(hour time.Time, records []string) (Entry, error) {
 	seq := l.seq + 1
-	line, h, err := encode(seq, hour, l.head, records)
+	line, h, err := Encode(seq, hour, l.head, records)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit log: hour %s: %w", hour.UTC().Format(time.RFC3339), err)
 	}
-	if _, err := l.f.Write(line); err != nil {
+	_, err = l.f.Write(line)
+	if err == nil {
+		err = l.f.Sync()
+	}
+	if err != nil {
+		// Take back what part of the line may have been written, so that
+		// the next entry follows a whole one.
+		if terr := l.f.Truncate(l.size); terr != nil {
+			err = fmt.Errorf("%w; and cutting the partial entry: %w", err, terr)
+		} else if _, serr := l.f.Seek(l.size, io.SeekStart); serr != nil {
+			err = fmt.Errorf("%w; and %w", err, serr)
+		}
 		return Entry{}, fmt.Errorf("audit log: hour %s: %w", hour.UTC().Format(time.RFC3339), err)
 	}
-	if err := l.f.Sync(); err != nil {
-		return Entry{}, fmt.Errorf("audit log: hour %s: sync: %w", hour.UTC().Format(time.RFC3339), err)
-	}
+	l.size += int64(len(line))
 	e := Entry{Seq: seq, Hour: hour.UTC(), Prev: l.head, Records: records, Hash: h}
 	l.seq, l.head = seq, h
 	if err := l.checkpoint(e); err != nil {

@@ -114,7 +114,7 @@ func TestTamperingWithTheLogIsPinpointed(t *testing.T) {
 			return append(ls[:1:1], ls[2:]...)
 		}, "line 2 seq=3 hour=2026-11-26T02:00:00Z: seq 3 follows seq 1"},
 		{"entry rewritten with its hash", func(ls [][]byte) [][]byte {
-			ln, _, _ := encode(2, hour0.Add(time.Hour), mustHash(t, ls[0]), []string{"park_hourly,metric=x,park=p value=1 0"})
+			ln, _, _ := Encode(2, hour0.Add(time.Hour), mustHash(t, ls[0]), []string{"park_hourly,metric=x,park=p value=1 0"})
 			ls[1] = ln
 			return ls
 		}, "line 3 seq=3 hour=2026-11-26T02:00:00Z: prev "},
