@@ -14,7 +14,7 @@ func init() { commands = append(commands, cmdStatement) }
 var cmdStatement = &command{
 	name:    "statement",
 	summary: "the utility's monthly statement per tenant from InfluxDB: totalisers, integrated flow, energy, loss shares, balance",
-	usage:   "-config FILE -month YYYY-MM [-tenant NAME] [-format csv|json] [-tolerance F] [-out FILE]",
+	usage:   "-config FILE -month YYYY-MM [-tenant NAME] [-format csv|json|pdf] [-tolerance F] [-out FILE]",
 	example: `  EIPGW_INFLUX_TOKEN=user:password eipgw statement -config config/examples/park.yaml -month 2026-02 -format csv > 2026-02.csv
 
   Reads park_engine.influxdb with InfluxQL: each meter's totaliser (raw readings) and
@@ -22,7 +22,8 @@ var cmdStatement = &command{
   totaliser readings, the metered quantity, the engine's integrated flow and the
   cross-check of the two, steam energy above the contract reference, share of the
   network loss, uncertainty (k=2), hours without a valid value and how they were
-  handled; then the network-loss row (supplier minus tenants). The month is taken in
+  handled; then the network-loss row (supplier minus tenants). -format pdf writes the
+  same for people (with -out FILE). The month is taken in
   park_engine.timezone. Columns and rules: docs/metrics.md, "Monthly statement".
   Exit status 1 when a meter fails the cross-check (the statement is still written).`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
@@ -30,7 +31,7 @@ var cmdStatement = &command{
 		path := fs.String("config", "", "configuration file with a park_engine section (required)")
 		month := fs.String("month", "", "the month, YYYY-MM, in park_engine.timezone (required)")
 		tenant := fs.String("tenant", "", "only this tenant's rows (the balance stays the park's)")
-		format := fs.String("format", "csv", "csv or json")
+		format := fs.String("format", "csv", "csv (for billing systems), json or pdf (for people)")
 		tol := fs.Float64("tolerance", statement.DefaultTolerance, "relative tolerance of the totaliser cross-check")
 		out := fs.String("out", "", "write to this file instead of standard output")
 		if err := c.parse(e, fs, args); err != nil {
@@ -43,8 +44,8 @@ var cmdStatement = &command{
 			return fmt.Errorf("-config is required: %w", errUsage)
 		case *month == "":
 			return fmt.Errorf("-month YYYY-MM is required: %w", errUsage)
-		case *format != "csv" && *format != "json":
-			return fmt.Errorf("-format %q: want csv or json (pdf is not implemented): %w", *format, errUsage)
+		case *format != "csv" && *format != "json" && *format != "pdf":
+			return fmt.Errorf("-format %q: want csv, json or pdf: %w", *format, errUsage)
 		}
 		f, _, err := loadConfig(*path)
 		if err != nil {
@@ -67,15 +68,22 @@ var cmdStatement = &command{
 			return err
 		}
 		var buf bytes.Buffer
-		if *format == "json" {
+		switch *format {
+		case "json":
 			b, err := st.JSON()
 			if err != nil {
 				return err
 			}
 			buf.Write(b)
 			buf.WriteByte('\n')
-		} else if err := st.WriteCSV(&buf); err != nil {
-			return err
+		case "pdf":
+			if err := st.WritePDF(&buf, statement.PDFOptions{Compress: true}); err != nil {
+				return err
+			}
+		default:
+			if err := st.WriteCSV(&buf); err != nil {
+				return err
+			}
 		}
 		if *out != "" {
 			if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {

@@ -24,7 +24,7 @@ func TestStatementUsageErrors(t *testing.T) {
 	}{
 		{[]string{"statement", "-month", "2026-02"}, "-config is required"},
 		{[]string{"statement", "-config", "x.yaml"}, "-month YYYY-MM is required"},
-		{[]string{"statement", "-config", "x.yaml", "-month", "2026-02", "-format", "xml"}, `-format "xml": want csv or json`},
+		{[]string{"statement", "-config", "x.yaml", "-month", "2026-02", "-format", "xml"}, `-format "xml": want csv, json or pdf`},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(t.Context(), &env{stdout: &out, stderr: &errOut}, tc.args); code != 2 || !strings.Contains(errOut.String(), tc.want) {
@@ -138,5 +138,13 @@ func TestStatementCommand(t *testing.T) {
 	}
 	if len(st.Rows) != 4 || st.Rows[1].Tenant != "t07" || st.Balance.SupplierMassT != 6720 {
 		t.Errorf("json: %d rows, balance %+v", len(st.Rows), st.Balance)
+	}
+
+	pdf := filepath.Join(dir, "2026-02.pdf")
+	if code := run(t.Context(), &env{stdout: &out, stderr: &errOut}, []string{"statement", "-config", cfgPath, "-month", "2026-02", "-format", "pdf", "-out", pdf}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if b, err := os.ReadFile(pdf); err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
+		t.Errorf("pdf: %v, %.10q", err, b)
 	}
 }

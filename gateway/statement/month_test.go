@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -256,6 +258,30 @@ func TestMonth(t *testing.T) {
 	t.Run("TenantsPlusLossesEqualSupplier", func(t *testing.T) { testBalance(t, st) })
 	t.Run("CSVReimportsToSameTotals", func(t *testing.T) { testReimport(t, st) })
 	t.Run("GapsHandled", func(t *testing.T) { testGaps(t, mf, st) })
+	t.Run("PDF", func(t *testing.T) {
+		// The three formats of the month in the test's artifact directory
+		// (go test -artifacts -outputdir DIR keeps them).
+		dir := t.ArtifactDir()
+		var c, p bytes.Buffer
+		if err := st.WriteCSV(&c); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.WritePDF(&p, PDFOptions{Compress: true}); err != nil {
+			t.Fatal(err)
+		}
+		j, err := st.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range map[string][]byte{"statement.csv": c.Bytes(), "statement.pdf": p.Bytes(), "statement.json": j} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.HasPrefix(p.Bytes(), []byte("%PDF-")) || p.Len() < 2000 {
+			t.Errorf("PDF of %d bytes", p.Len())
+		}
+	})
 	t.Run("OneTenant", func(t *testing.T) {
 		one := build(t, mf, Options{Tenant: outageTenant})
 		var kinds []string

@@ -346,6 +346,14 @@ func Build(ctx context.Context, q Querier, park string, pe *config.ParkEngine, o
 
 func sq(x float64) float64 { return x * x }
 
+// hoursText is "1 hour" or "n hours".
+func hoursText(n int) string {
+	if n == 1 {
+		return "the hour"
+	}
+	return fmt.Sprintf("%d hours", n)
+}
+
 type hourKey struct{ metric, tenant string }
 
 type builder struct {
@@ -625,7 +633,7 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 	case en == nil && gapHours == 0:
 		r.Handling = "billed from the totaliser; every hour valid"
 	case en == nil:
-		r.Handling = fmt.Sprintf("billed from the totaliser, which counted through the %d hours without a valid value", gapHours)
+		r.Handling = fmt.Sprintf("billed from the totaliser, which counted through the %s without a valid value", hoursText(gapHours))
 	case gapHours == 0:
 		r.EnergyGJ = eValid
 		r.Handling = "mass from the totaliser; energy integrated over every hour"
@@ -638,7 +646,7 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 		spec := eValid / mValid
 		r.SubstitutedEnergyGJ = gapMass * spec
 		r.EnergyGJ = eValid + r.SubstitutedEnergyGJ
-		r.Handling = fmt.Sprintf("mass from the totaliser; energy of the %d hours without a valid value substituted: their totaliser mass %.3f t × the month's mean %.6f GJ/t of the valid hours", gapHours, gapMass, spec)
+		r.Handling = fmt.Sprintf("mass from the totaliser; energy of the %s without a valid value substituted: their totaliser mass %.3f t × the month's mean %.6f GJ/t of the valid hours", hoursText(gapHours), gapMass, spec)
 	}
 	if en != nil {
 		r.BilledEnergyGJ = r.EnergyGJ

@@ -1,6 +1,7 @@
 package statement
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -238,5 +239,39 @@ func TestBadReadingsAreErrors(t *testing.T) {
 	_, err = Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
 	if err == nil || !strings.Contains(err.Error(), "sb: no mass_total reading in 2026-02") {
 		t.Errorf("no readings: %v", err)
+	}
+}
+
+// TestPDF: the PDF of the fast-totaliser month starts as a PDF, ends with
+// its trailer, shows the failed check, the balance's figures and the
+// handling of each meter, and is the same bytes when written twice.
+func TestPDF(t *testing.T) {
+	f := steady(map[string]uint64{"sup": 5_000_000, "sa": 1<<32 - 1000, "sb": 20}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 378})
+	st, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b bytes.Buffer
+	if err := st.WritePDF(&a, PDFOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WritePDF(&b, PDFOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	doc := a.String()
+	if !strings.HasPrefix(doc, "%PDF-") || !strings.HasSuffix(strings.TrimSpace(doc), "%%EOF") {
+		t.Fatalf("not a PDF: %.20q ... %.20q", doc, doc[max(0, len(doc)-20):])
+	}
+	for _, want := range []string{"(FAIL -53.760)", "(ok +0.000)", "4032.00 t", "42949662.96 t", "supplier 6720.00 t, tenants 6572.16 t, loss 147.84 t", "network loss 564.48 GJ", "modulo 2^32"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("PDF lacks %q", want)
+		}
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("the same statement gave two different PDFs")
+	}
+	var z bytes.Buffer
+	if err := st.WritePDF(&z, PDFOptions{Compress: true}); err != nil || z.Len() >= a.Len() {
+		t.Errorf("compressed: %d bytes (%v), uncompressed %d", z.Len(), err, a.Len())
 	}
 }
