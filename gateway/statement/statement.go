@@ -253,6 +253,11 @@ func Build(ctx context.Context, q Querier, park string, pe *config.ParkEngine, o
 	m := o.Month.In(loc)
 	start := time.Date(m.Year(), m.Month(), 1, 0, 0, 0, 0, loc)
 	end := start.AddDate(0, 1, 0)
+	if start.Truncate(time.Hour) != start || end.Truncate(time.Hour) != end {
+		// The engine's hours are clock hours of UTC; a zone whose offset
+		// is not whole hours would cut an hour at the month's bounds.
+		return nil, fmt.Errorf("statement: time zone %s: the month %s does not start and end on a whole UTC hour", loc, start.Format("2006-01"))
+	}
 	steamT, powerT, err := Totalisers()
 	if err != nil {
 		return nil, err

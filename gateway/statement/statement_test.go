@@ -234,6 +234,15 @@ func TestBadReadingsAreErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "sb") || !strings.Contains(err.Error(), "not a count of 0.01 t") {
 		t.Errorf("fractional count: %v", err)
 	}
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe := twoTenants()
+	pe.Location = kolkata
+	if _, err := Build(context.Background(), f, "p", pe, Options{Month: f.start}); err == nil || !strings.Contains(err.Error(), "whole UTC hour") {
+		t.Errorf("half-hour zone: %v", err)
+	}
 	delete(f.raw, "sb")
 	delete(f.counts, "sb")
 	_, err = Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
