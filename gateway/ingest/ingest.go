@@ -59,6 +59,8 @@ type Ingest struct {
 	replay replayRequests
 	// health is what /healthz and /readyz report (health.go).
 	health *health
+	// held bounds the received payload not yet acknowledged (budget.go).
+	held *budget
 	// rates keeps recent looks at the counters for the status view's
 	// rates (view.go).
 	rates viewRates
@@ -121,7 +123,12 @@ func (in *Ingest) Run(ctx context.Context) error {
 	if icfg.Group != "" {
 		filter = topic.Shared(icfg.Group, filter)
 	}
+	// Received payload held at most: twice a write request's bytes.
+	in.held = newBudget(2 * int64(icfg.MaxWriteBytes))
 	handler := func(_ mqtt.Client, m mqtt.Message) {
+		if !in.held.acquire(ctx, int64(len(m.Payload()))) {
+			return // not acknowledged: redelivered later
+		}
 		select {
 		case msgs <- m:
 		case <-ctx.Done(): // not acknowledged: redelivered later
@@ -246,8 +253,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 				in.m.messages.WithLabelValues("written").Inc()
 				in.count(func(s *Stats) { s.Batches++; s.Points += uint64(e.points) })
 			}
-			e.msg.Ack()
-			in.count(func(s *Stats) { s.Acked++ })
+			in.ack(e.msg)
 		}
 		clear(queue[len(kept):])
 		queue = kept
@@ -293,11 +299,27 @@ func (in *Ingest) gather(ctx context.Context, msgs <-chan mqtt.Message, room int
 	}
 	timer := time.NewTimer(in.cfg.Ingest.BatchWait)
 	defer timer.Stop()
+	var stalled <-chan struct{}
+	if in.held != nil {
+		stalled = in.held.stalled
+	}
 	for len(out) < min(room, in.cfg.Ingest.BatchSize) {
 		select {
 		case m := <-msgs:
 			out = append(out, m)
 		case <-timer.C:
+			return out, true
+		case <-stalled:
+			// Nothing more arrives before some is acknowledged: write
+			// what is here instead of waiting out the batch wait.
+			for len(out) < room {
+				select {
+				case m := <-msgs:
+					out = append(out, m)
+				default:
+					return out, true
+				}
+			}
 			return out, true
 		case <-wake:
 			return out, true
@@ -400,6 +422,9 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 	}
 	dlTopic := topic.DeadLetter(w.park)
 	w.in.log.Warn("dead-lettering a message", "topic", m.Topic(), "dead_letter_topic", dlTopic, "reason", reason)
+	if w.in.held != nil {
+		defer w.in.held.open()() // see budget
+	}
 	backoff := 100 * time.Millisecond
 	for {
 		t := w.client.Publish(dlTopic, 1, false, payload)

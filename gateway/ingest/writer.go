@@ -282,8 +282,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		if errors.Is(err, errIgnore) {
 			w.in.count(func(s *Stats) { s.Ignored++ })
 			w.in.m.messages.WithLabelValues("ignored").Inc()
-			m.Ack()
-			w.in.count(func(s *Stats) { s.Acked++ })
+			w.in.ack(m)
 			continue
 		}
 		if err == nil && w.conflicts(b.Gateway, b.Seq, m.Payload()) {
@@ -294,8 +293,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 			if err := w.deadLetter(ctx, m, err); err != nil {
 				return out, err
 			}
-			m.Ack()
-			w.in.count(func(s *Stats) { s.Acked++ })
+			w.in.ack(m)
 			continue
 		}
 		if w.compl != nil {
