@@ -12,11 +12,13 @@
 #   opcua     the third-party OPC UA server of the OPC UA driver's tests:
 #             node-opcua 2.182.2 (npm, MIT) into .tools/node, with node and
 #             npm from Debian's packages when absent
-# Usage: scripts/tools.sh [influxd] [mosquitto] [modbus] [chromium] [opcua]   (default: all)
+#   poppler   pdftoppm (Debian's poppler-utils), with which the audit report's
+#             test turns the PDF's first page into an image
+# Usage: scripts/tools.sh [influxd] [mosquitto] [modbus] [chromium] [opcua] [poppler]   (default: all)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto modbus chromium opcua)
+[ ${#want[@]} -gt 0 ] || want=(influxd mosquitto modbus chromium opcua poppler)
 
 apt_install() {
 	if [ "$(id -u)" != 0 ]; then
@@ -80,6 +82,12 @@ for tool in "${want[@]}"; do
 		if [ ! -f "$root/.tools/node/node_modules/node-opcua/package.json" ]; then
 			echo "tools: installing node-opcua 2.182.2 into .tools/node" >&2
 			npm install --silent --no-audit --no-fund --prefix "$root/.tools/node" node-opcua@2.182.2 >/dev/null
+		fi
+		;;
+	poppler)
+		if ! command -v pdftoppm >/dev/null; then
+			echo "tools: installing poppler-utils (for pdftoppm) from Debian's packages" >&2
+			apt_install poppler-utils
 		fi
 		;;
 	systemd)

@@ -10,8 +10,9 @@ import (
 	"github.com/eipgw/eipgw/gateway/park"
 )
 
-// entityTags are the tags that name what an hourly record is about.
-var entityTags = []string{"tenant", "device", "link", "header"}
+// entityTags are the tags that name what an hourly record is about
+// (park.Metric.EntityKey).
+var entityTags = []string{"tenant", "device", "link", "header", "material"}
 
 // relTol is how far a recomputed value may be from the stored one: the
 // engine sums samples in arrival order, the recomputation in poll order,

@@ -172,8 +172,7 @@ func compareSealed(r row, rec seal.Record) [][3]string {
 		}
 	}
 	for k, sv := range r {
-		switch k {
-		case "time", "park", "metric", "tenant", "device", "link", "header":
+		if _, tag := rec.Tags[k]; tag || k == "time" {
 			continue
 		}
 		if _, ok := rec.Fields[k]; !ok {

@@ -171,6 +171,10 @@ type Result struct {
 	SealHead    *SealHead
 	SealedHours int
 	Resealed    []time.Time
+	// Polls counts the verified polls of each device per hour (keyed by
+	// the hour's start in Unix milliseconds): the data completeness the
+	// report shows.
+	Polls map[string]map[int64]int
 }
 
 // Pass reports whether nothing was found.
@@ -240,6 +244,7 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		res.countPolls(h, batches)
 		if err := checkReadings(ctx, s, o, h, readings, batches, res); err != nil {
 			return nil, err
 		}
@@ -377,6 +382,28 @@ func checkRecord(r row, keys evidence.Keys, res *Result) (signed, link, bool) {
 }
 
 func (r *Result) add(f Finding) { r.Findings = append(r.Findings, f) }
+
+// countPolls counts the polls of hour h (a split poll, several batches of
+// one time, is one poll).
+func (r *Result) countPolls(h time.Time, batches []signed) {
+	if r.Polls == nil {
+		r.Polls = map[string]map[int64]int{}
+	}
+	seen := map[readingKey]bool{}
+	for _, sb := range batches {
+		k := readingKey{sb.b.Gateway, sb.b.Device, sb.b.Time.UnixMilli()}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		d := r.Polls[sb.b.Device]
+		if d == nil {
+			d = map[int64]int{}
+			r.Polls[sb.b.Device] = d
+		}
+		d[h.UnixMilli()]++
+	}
+}
 
 // readingKey names one stored reading: a device's poll.
 type readingKey struct {
