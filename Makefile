@@ -33,7 +33,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'RTURead125' -benchtime 40x ./drivers/modbus | grep -E 'Benchmark|^ok'
 	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine|Seal|Verify' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/wal ./gateway/ingest ./gateway/plumbing/evidence | grep -E 'Benchmark|^ok'
 	./scripts/tools.sh influxd mosquitto telegraf
-	set -o pipefail; EIPGW_BENCH=1 $(GO) test -count=1 -timeout 40m -v -run 'TestBenchLoads|TestTelegrafShort' ./gateway/devtools/bench | grep -E '^ +(\||eipgw|Telegraf)|^--- |^ok|FAIL'
+	set -o pipefail; EIPGW_BENCH=1 $(GO) test -count=1 -timeout 40m -v -run 'TestBenchLoads|TestTelegrafShort|TestScaleOut' ./gateway/devtools/bench | grep -E '^ +(\||eipgw|Telegraf)|^--- |^ok|FAIL'
 
 # dashboards writes the Grafana dashboards' JSON again from their Go source
 # (dashboards/gen); commit the result. A test fails when the two differ.

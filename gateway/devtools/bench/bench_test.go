@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -85,4 +86,73 @@ func TestTelegrafShort(t *testing.T) {
 	if r.Edge.PeakRSS == 0 || r.Ingest.PeakRSS == 0 {
 		t.Fatalf("unmeasured figures: edge %+v, ingest %+v", r.Edge, r.Ingest)
 	}
+}
+
+// TestDrainShort runs the scale-out drain on a small backlog so that it
+// cannot rot: two workers in one shared group on Mosquitto write every
+// value of 200 batches of 100 points, and each took part.
+func TestDrainShort(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, db)
+	d := RunDrain(t, "mosquitto", mq.URL, ifx, 2, Backlog{Devices: 4, Batches: 200, Points: 100})
+	t.Logf("\n%s", DrainTable(d))
+	if d.Values != 200*100 || len(d.PerWorker) != 2 || d.PerWorker[0] == 0 || d.PerWorker[1] == 0 {
+		t.Fatalf("%d values written (by worker: %v), want %d shared by both", d.Values, d.PerWorker, 200*100)
+	}
+	series, err := ifx.Query("drain_mosquitto_2", "SELECT count(v0000) FROM bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 1 || fmt.Sprint(series[0].Values[0][1]) != "200" {
+		t.Fatalf("stored batches: %v", series)
+	}
+}
+
+// TestScaleOut drains a backlog of 4 million values with 1, 2 and 4
+// ingest workers in one shared group, on Mosquitto and on the embedded
+// broker (make bench).
+func TestScaleOut(t *testing.T) {
+	if os.Getenv("EIPGW_BENCH") == "" {
+		t.Skip("EIPGW_BENCH not set: the scale-out runs under make bench")
+	}
+	b := Backlog{Devices: 20, Batches: 4000, Points: 1000}
+	var ds []Drain
+	for _, broker := range []string{"mosquitto", "embedded"} {
+		for _, w := range []int{1, 2, 4} {
+			ifx := testenv.StartInflux(t, db)
+			url := ""
+			if broker == "mosquitto" {
+				url = testenv.StartMosquitto(t).URL
+			} else {
+				url = StartEmbeddedBroker(t)
+			}
+			d := RunDrain(t, broker, url, ifx, w, b)
+			ds = append(ds, d)
+			ifx.Stop()
+		}
+	}
+	t.Logf("\n%s", DrainTable(ds...))
+}
+
+// TestBenchOne runs one load given as EIPGW_BENCH_LOAD=DEVICESxVALUES
+// (at 1 s, for EIPGW_BENCH_RUN, default 30 s) through eipgw only: for
+// profiling a change without the whole of make bench.
+func TestBenchOne(t *testing.T) {
+	spec := os.Getenv("EIPGW_BENCH_LOAD")
+	if spec == "" {
+		t.Skip("EIPGW_BENCH_LOAD not set")
+	}
+	var l Load
+	if _, err := fmt.Sscanf(spec, "%dx%d", &l.Devices, &l.Values); err != nil || l.Devices < 1 || l.Values < 1 {
+		t.Fatalf("EIPGW_BENCH_LOAD=%q: want DEVICESxVALUES, e.g. 20x1000", spec)
+	}
+	l.Interval, l.Run = time.Second, 30*time.Second
+	if s := os.Getenv("EIPGW_BENCH_RUN"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("EIPGW_BENCH_RUN=%q: %v", s, err)
+		}
+		l.Run = d
+	}
+	t.Logf("\n%s", Table(RunEipgw(t, NewEnv(t, l))))
 }

@@ -113,10 +113,7 @@ func NewEnv(t testing.TB, load Load) *Env {
 // repository.
 func RunEipgw(t testing.TB, e *Env) Result {
 	t.Helper()
-	bin := os.Getenv("EIPGW_BIN")
-	if bin == "" {
-		bin = testenv.Eipgw(t)
-	}
+	bin := eipgwBinary(t)
 	load, mq, ifx, farm, dir, profiles := e.Load, e.MQ, e.Influx, e.Farm, e.dir, e.profiles
 	edgeMetrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	ingestMetrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
@@ -209,6 +206,15 @@ ingest:
 	r.Stored = storedValues(t, ifx, db, "bench", load.Values, config.DefaultMaxBatchPoints)
 	ing.Term(t, 60*time.Second)
 	return r
+}
+
+// eipgwBinary is $EIPGW_BIN, or eipgw built from this repository.
+func eipgwBinary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv("EIPGW_BIN"); bin != "" {
+		return bin
+	}
+	return testenv.Eipgw(t)
 }
 
 func usage(t testing.TB, pid int) Usage {
