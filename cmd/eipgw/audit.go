@@ -5,7 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,8 +23,8 @@ var errUnchecked = errors.New("could not check")
 
 var cmdAudit = &command{
 	name:    "audit",
-	summary: "verify the signed evidence, stored readings and hourly records of a time range",
-	usage:   "verify -config FILE [-config FILE] -from TIME -to TIME",
+	summary: "verify the signed evidence, stored readings and hourly records of a time range; report on them",
+	usage:   "verify|report -config FILE [-config FILE] -from TIME -to TIME [-out DIR]",
 	example: `  EIPGW_INFLUX_TOKEN=user:password eipgw audit verify \
     -config ingest.yaml -config park.yaml -from 2026-11-01 -to 2026-12-01
 
@@ -32,16 +35,26 @@ var cmdAudit = &command{
   the sealed hourly records (park_engine.audit_log or -audit-log) against
   themselves and park_hourly. Every finding is printed with its gateway,
   sequence number or hour.
-  Exit status: 0 pass, 1 mismatch, 2 could not check.`,
+  Exit status: 0 pass, 1 mismatch, 2 could not check.
+
+  eipgw audit report -config ingest.yaml -config park.yaml \
+    -from 2026-11-01 -to 2026-12-01 -out report/
+
+  Verifies the range as above and writes report/report.html,
+  report/report.pdf (verification and chain heads, totals, methodology
+  and sources, parameters, completeness, invalid hours) and
+  report/hourly.csv (every hourly record). Same exit status.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		if len(args) == 0 || args[0] != "verify" {
-			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-				c.printUsage(e.stdout, nil)
-				return flag.ErrHelp
-			}
-			return fmt.Errorf("want a subcommand: verify: %w", errUsage)
+		switch {
+		case len(args) > 0 && args[0] == "verify":
+			return auditVerify(ctx, c, e, args[1:])
+		case len(args) > 0 && args[0] == "report":
+			return auditReport(ctx, c, e, args[1:])
+		case len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help"):
+			c.printUsage(e.stdout, nil)
+			return flag.ErrHelp
 		}
-		return auditVerify(ctx, c, e, args[1:])
+		return fmt.Errorf("want a subcommand: verify or report: %w", errUsage)
 	},
 }
 
@@ -209,4 +222,100 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func auditReport(ctx context.Context, c *command, e *env, args []string) error {
+	fs := c.flags(e)
+	var paths configList
+	fs.Var(&paths, "config", "configuration file (repeatable): ingest's for the keys, the park engine's for the recomputation and parameters (required)")
+	fromS := fs.String("from", "", "start of the range, inclusive (RFC 3339 or date; required)")
+	toS := fs.String("to", "", "end of the range, exclusive (RFC 3339 or date; required)")
+	out := fs.String("out", "", "directory the report is written to (required; created if missing)")
+	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := c.parse(e, fs, args); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("-config is required: %w", errUsage)
+	}
+	if *out == "" {
+		return fmt.Errorf("-out is required: %w", errUsage)
+	}
+	from, err := parseAuditTime("from", *fromS)
+	if err != nil {
+		return err
+	}
+	to, err := parseAuditTime("to", *toS)
+	if err != nil {
+		return err
+	}
+	if !from.Before(to) {
+		return fmt.Errorf("-from %s is not before -to %s: %w", *fromS, *toS, errUsage)
+	}
+	o, store, err := auditSetup(paths)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnchecked, err)
+	}
+	if o.Engine == nil {
+		return fmt.Errorf("%w: no park_engine section in %s: the report needs the engine's configuration", errUnchecked, strings.Join(paths, ", "))
+	}
+	o.From, o.To = from, to
+	if *auditLog != "" {
+		o.AuditLog = *auditLog
+	}
+	if !*quiet && isTerminal(e.stderr) {
+		o.Progress = func(done, total int) {
+			fmt.Fprintf(e.stderr, "\rchecked %d/%d hours", done, total)
+			if done == total {
+				fmt.Fprintln(e.stderr)
+			}
+		}
+	}
+	rep, err := audit.BuildReport(ctx, store, o)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnchecked, err)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("%w: %w", errUnchecked, err)
+	}
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{{"report.html", rep.WriteHTML}, {"report.pdf", rep.WritePDF}, {"hourly.csv", rep.WriteCSV}} {
+		path := filepath.Join(*out, f.name)
+		if err := writeFileWith(path, f.write); err != nil {
+			return fmt.Errorf("%w: %s: %w", errUnchecked, path, err)
+		}
+		fmt.Fprintln(e.stdout, "wrote", path)
+	}
+	for _, t := range rep.Totals {
+		fmt.Fprintf(e.stdout, "total %s %s %s (%d of %d hours valid)\n", t.Metric, strconv.FormatFloat(t.Sum, 'g', -1, 64), t.Unit, t.ValidHours, t.Hours)
+	}
+	if res := rep.Verification; !res.Pass() {
+		fmt.Fprintf(e.stdout, "FAIL: %d mismatches (listed in the report)\n", len(res.Findings))
+		return errReported
+	}
+	fmt.Fprintln(e.stdout, "PASS: 0 mismatches")
+	return nil
+}
+
+// writeFileWith writes path through write, whole or not at all.
+func writeFileWith(path string, write func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

@@ -103,3 +103,53 @@ func TestAuditVerifyChecksTheAuditLog(t *testing.T) {
 		t.Fatalf("exit %d, want 1 naming the altered entry:\n%s", code, out.String())
 	}
 }
+
+// TestAuditReportWritesItsFiles: audit report needs -out; on a range
+// InfluxDB holds nothing of it writes the HTML, PDF and CSV, prints the
+// totals and exits 1 for the hours the engine recomputes and nobody
+// stored.
+func TestAuditReportWritesItsFiles(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	t.Setenv("EIPGW_MQTT_PASSWORD", "x")
+	t.Setenv("EIPGW_INFLUX_TOKEN", "")
+	example, err := os.ReadFile("../../config/examples/park.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parkCfg := filepath.Join(t.TempDir(), "park.yaml")
+	if err := os.WriteFile(parkCfg, bytes.Replace(example, []byte("url: http://127.0.0.1:8086"), []byte("url: "+ifx.URL), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ingestCfg := strings.Replace(string(must(os.ReadFile(auditConfig(t, ifx.URL)))), "park: p", "park: suzhou-eip", 1)
+	ingestPath := filepath.Join(t.TempDir(), "ingest.yaml")
+	if err := os.WriteFile(ingestPath, []byte(ingestCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(t.Context(), &env{stdout: &out, stderr: &out}, append([]string{"audit", "report", "-config", ingestPath, "-config", parkCfg, "-from", "2026-11-26", "-to", "2026-11-27"}, args...))
+		return code, out.String()
+	}
+	if code, out := report(); code != 2 || !strings.Contains(out, "-out is required") {
+		t.Errorf("without -out: exit %d, want 2: %s", code, out)
+	}
+	dir := filepath.Join(t.TempDir(), "report")
+	code, out := report("-out", dir)
+	// The engine recomputes 24 hours nobody stored: exit 1, the report
+	// written all the same.
+	if code != 1 || !strings.Contains(out, "FAIL: 24 mismatches") || !strings.Contains(out, "total reduction_co2_t 0 t CO2 (0 of 0 hours valid)") {
+		t.Fatalf("exit %d, want 1: %s", code, out)
+	}
+	for _, name := range []string{"report.html", "report.pdf", "hourly.csv"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
