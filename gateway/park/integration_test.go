@@ -121,7 +121,7 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	}
 	got := map[string][]any{}
 	for _, s := range rows {
-		key := s.Tags["metric"] + "/" + s.Tags["tenant"] + s.Tags["device"] + s.Tags["link"] + s.Tags["header"]
+		key := s.Tags["metric"] + "/" + s.Tags["tenant"] + s.Tags["device"] + s.Tags["link"] + s.Tags["header"] + s.Tags["material"]
 		got[key] = s.Values[0]
 	}
 	if len(got) != len(want.Metrics) {
