@@ -59,6 +59,8 @@ park_engine:
   bds: {device: bds-1, bed_volume: 100}
   cascades:
     - {name: t03-t14, from: t03, to: t14, heat_meter: {device: heat-1, uncertainty: 0.05}}
+  flow_links:
+    - {name: bds-sulphur, material: sulphur, source: plant, sink: fertiliser-maker, meter: {device: bds-1, point: sulfur_produced, unit: kg/h}}
   fuels:
     - {name: natural_gas, basis: volume, ncv: 35.9, co2_factor: 56.1, sulfur_mg_per_nm3: 10, ref_electrical_efficiency: 0.53, ref_heat_efficiency: 0.87, ref_source: "configurable default to confirm (Regulation (EU) 2015/2402 Annexes I, II as recalled)"}
     - {name: biogas, basis: volume, ncv: 21.5, co2_factor: 0, sulfur_from_bds: true, ref_electrical_efficiency: 0.42, ref_heat_efficiency: 0.75, ref_source: "configurable default to confirm (Regulation (EU) 2015/2402 Annexes I, II as recalled)"}
