@@ -198,8 +198,7 @@ func (in *Ingest) View() View {
 		Role: "ingest", Park: in.cfg.Park, Now: now.UTC(),
 		Subscription: SubscriptionView{ConditionView: condView(in.health.subscribed),
 			Broker: config.RedactURL(in.cfg.MQTT.Broker), Filter: filter, Group: icfg.Group},
-		Counts: CountsView{Received: st.Received, Acked: st.Acked, Points: st.Points, Batches: st.Batches,
-			Writes: st.Writes, WriteErrors: st.WriteErrors, DeadLetters: st.DeadLetters, Ignored: st.Ignored},
+		Counts:  CountsView(st),
 		Retries: RetryView{ByStatus: labelled(in.m.writeErrors, "status"), MaxAttempts: icfg.MaxAttempts},
 		Queue:   QueueView{Unacknowledged: int(gaugeValue(in.m.pending)), Capacity: 2 * icfg.BatchSize},
 	}

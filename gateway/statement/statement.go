@@ -224,8 +224,8 @@ func ParseMonth(s string, loc *time.Location) (time.Time, error) {
 
 // hourly is one meter's hourly values of the month.
 type hourly struct {
-	mass, energy map[int64]float64 // hour start (ms) -> value of valid hours
-	bad          map[int64]string  // hour start -> "invalid: reason"
+	mass map[int64]float64 // hour start (ms) -> value of valid hours
+	bad  map[int64]string  // hour start -> "invalid: reason"
 }
 
 // Build reads the month from InfluxDB and computes the statement of park
