@@ -31,7 +31,7 @@ fuzz:
 # Telegraf on the same load: values/s, CPU per value, peak RSS, latency.
 bench:
 	$(GO) test -run '^$$' -bench 'RTURead125' -benchtime 40x ./drivers/modbus | grep -E 'Benchmark|^ok'
-	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine|Seal|Verify' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/wal ./gateway/ingest ./gateway/plumbing/evidence | grep -E 'Benchmark|^ok'
+	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|Append$$|DecodeAndLine|PayloadHash|Seal|Verify' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/wal ./gateway/ingest ./gateway/plumbing/evidence | grep -E 'Benchmark|^ok'
 	./scripts/tools.sh influxd mosquitto telegraf
 	set -o pipefail; EIPGW_BENCH=1 $(GO) test -count=1 -timeout 40m -v -run 'TestBenchLoads|TestTelegrafShort|TestScaleOut' ./gateway/devtools/bench | grep -E '^ +(\||eipgw|Telegraf)|^--- |^ok|FAIL'
 

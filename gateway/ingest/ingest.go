@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"sync"
@@ -351,6 +351,15 @@ type seqWindow struct {
 // seqMemory is how many recent sequence numbers per gateway are remembered.
 const seqMemory = 100000
 
+// payloadSeed seeds payloadHash for the life of the process: the hashes
+// are compared only within it.
+var payloadSeed = maphash.MakeSeed()
+
+// payloadHash is a 64-bit hash of a payload, to tell a redelivery from
+// other content under the same sequence number. maphash runs several
+// times faster than FNV-1a over batches of kilobytes.
+func payloadHash(p []byte) uint64 { return maphash.Bytes(payloadSeed, p) }
+
 // conflicts reports whether seq was written before with other content,
 // and remembers it otherwise.
 func (w *worker) conflicts(gateway string, seq uint64, payload []byte) bool {
@@ -359,9 +368,7 @@ func (w *worker) conflicts(gateway string, seq uint64, payload []byte) bool {
 		sw = &seqWindow{hashes: map[uint64]uint64{}}
 		w.seen[gateway] = sw
 	}
-	h := fnv.New64a()
-	h.Write(payload)
-	sum := h.Sum64()
+	sum := payloadHash(payload)
 	if old, ok := sw.hashes[seq]; ok {
 		return old != sum
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math"
 	"strconv"
@@ -273,9 +272,7 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte) error {
 	// A number at or below the highest accepted: a redelivery or a replay.
 	if sw := w.seen[b.Gateway]; sw != nil {
 		if old, ok := sw.hashes[b.Seq]; ok {
-			h := fnv.New64a()
-			h.Write(payload)
-			if old != h.Sum64() {
+			if old != payloadHash(payload) {
 				w.in.m.conflicts.Inc()
 				return refuse(ReasonSeqConflict, "gateway %s sent seq %d before with different content", b.Gateway, b.Seq)
 			}
