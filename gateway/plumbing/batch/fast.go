@@ -2,6 +2,7 @@ package batch
 
 import (
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -237,14 +238,30 @@ func (s *scanner) number() (number, bool) {
 	return n, err == nil
 }
 
-var pointKeys = map[string]uint8{"n": 1, "v": 2, "u": 4, "q": 8}
+// pointKey is a point member's bit (0: not a member); a switch, not a map
+// lookup, as it runs for every member of every point.
+func pointKey(k string) uint8 {
+	switch k {
+	case "n":
+		return 1
+	case "v":
+		return 2
+	case "u":
+		return 4
+	case "q":
+		return 8
+	}
+	return 0
+}
 
 // points reads the points array into b.Points.
 func (s *scanner) points(b *Batch) bool {
 	if !s.byte('[') {
 		return false
 	}
-	b.Points = make([]Point, 0, 64)
+	// Every point opens with '{': their count bounds the points (a brace
+	// inside a string only over-counts), so the slice never grows.
+	b.Points = make([]Point, 0, strings.Count(s.src[s.i:], "{"))
 	for first := true; ; first = false {
 		if s.byte(']') {
 			return true
@@ -268,7 +285,7 @@ func (s *scanner) points(b *Batch) bool {
 			if !ok || !s.byte(':') {
 				return false
 			}
-			bit := pointKeys[key]
+			bit := pointKey(key)
 			if bit == 0 || seen&bit != 0 {
 				return false
 			}
