@@ -238,6 +238,10 @@ func (s *scanner) number() (number, bool) {
 	return n, err == nil
 }
 
+// maxPrealloc caps the points allocated before a batch's points are read
+// (4.7 MB); a larger batch grows from there.
+const maxPrealloc = 1 << 16
+
 // pointKey is a point member's bit (0: not a member); a switch, not a map
 // lookup, as it runs for every member of every point.
 func pointKey(k string) uint8 {
@@ -260,8 +264,10 @@ func (s *scanner) points(b *Batch) bool {
 		return false
 	}
 	// Every point opens with '{': their count bounds the points (a brace
-	// inside a string only over-counts), so the slice never grows.
-	b.Points = make([]Point, 0, strings.Count(s.src[s.i:], "{"))
+	// inside a string only over-counts), so the slice does not grow. The
+	// first allocation is capped, so that a payload of braces cannot make
+	// it larger than real points would.
+	b.Points = make([]Point, 0, min(strings.Count(s.src[s.i:], "{"), maxPrealloc))
 	for first := true; ; first = false {
 		if s.byte(']') {
 			return true
