@@ -52,10 +52,11 @@ func CleanupBinaries() {
 // Proc is a program under test running as a child process, its output
 // captured.
 type Proc struct {
-	cmd  *exec.Cmd
-	done chan error
-	mu   sync.Mutex
-	out  strings.Builder
+	cmd    *exec.Cmd
+	done   chan error
+	exited chan struct{} // closed once the process ended and Wait returned
+	mu     sync.Mutex
+	out    strings.Builder
 }
 
 type procWriter struct{ p *Proc }
@@ -70,17 +71,23 @@ func (w procWriter) Write(b []byte) (int, error) {
 // still running.
 func Start(t testing.TB, bin string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	p := &Proc{cmd: exec.Command(bin, args...), done: make(chan error, 1), exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = procWriter{p}, procWriter{p}
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() {
+		err := p.cmd.Wait()
+		close(p.exited)
+		p.done <- err
+	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		select {
+		case <-p.exited:
+		default:
 			p.cmd.Process.Kill()
-			<-p.done
+			<-p.exited
 		}
 	})
 	return p
