@@ -224,6 +224,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 			case !sideBusy && w.isLarge(e) && !e.refused:
 				e.inSide, sideBusy = true, true
 				toSide <- e
+				// The side lane holds one message at a time: its bytes
+				// leave the budget, or a message larger than the budget
+				// would stop every other delivery until it is stored.
+				in.held.release(int64(len(e.msg.Payload())))
+				e.outOfBudget = true
 			case !e.due.After(now):
 				due = append(due, e)
 			}
@@ -253,7 +258,12 @@ func (in *Ingest) Run(ctx context.Context) error {
 				in.m.messages.WithLabelValues("written").Inc()
 				in.count(func(s *Stats) { s.Batches++; s.Points += uint64(e.points) })
 			}
-			in.ack(e.msg)
+			if e.outOfBudget {
+				e.msg.Ack()
+				in.count(func(s *Stats) { s.Acked++ })
+			} else {
+				in.ack(e.msg)
+			}
 		}
 		clear(queue[len(kept):])
 		queue = kept

@@ -40,9 +40,12 @@ type entry struct {
 	due      time.Time // not written again before
 	alone    bool      // written in a request of its own from now on
 	inSide   bool      // being written by the side lane (owned by it until it returns)
-	maxBytes int       // when alone and InfluxDB timed out: a smaller request bound
-	refused  bool      // InfluxDB refused it in a request of its own
-	lastErr  error
+	// outOfBudget: its bytes were given back to the budget when it went
+	// to the side lane.
+	outOfBudget bool
+	maxBytes    int  // when alone and InfluxDB timed out: a smaller request bound
+	refused     bool // InfluxDB refused it in a request of its own
+	lastErr     error
 
 	settledOK bool // every line written
 }

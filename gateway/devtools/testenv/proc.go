@@ -139,13 +139,21 @@ func (p *Proc) Kill() {
 
 // PeakRSS returns the process's peak resident set size in bytes (VmHWM),
 // while it runs.
-func (p *Proc) PeakRSS() (int64, error) {
+func (p *Proc) PeakRSS() (int64, error) { return p.status("VmHWM") }
+
+// AnonRSS returns the process's resident anonymous memory in bytes
+// (RssAnon: heap, stacks; not the binary's file-backed pages), while it
+// runs.
+func (p *Proc) AnonRSS() (int64, error) { return p.status("RssAnon") }
+
+// status reads one kB figure of /proc/PID/status, in bytes.
+func (p *Proc) status(field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			var kb int64
 			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
 				return 0, err
@@ -153,5 +161,5 @@ func (p *Proc) PeakRSS() (int64, error) {
 			return kb * 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
 }
