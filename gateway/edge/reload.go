@@ -10,7 +10,6 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
-	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
@@ -142,21 +141,17 @@ func (o *owners) startOne(b drivers.Source) {
 	go func() {
 		defer close(w.done)
 		defer e.health.ownerRunning(b.Name())()
-		pts := make([]batch.Point, 0, 64)
 		b.Run(ctx, func(d *drivers.Device, polled time.Time, rs []drivers.Reading) {
 			e.m.pollDur.WithLabelValues(d.Name).Observe(time.Since(polled).Seconds())
-			pts = pts[:0]
 			good := 0
-			for _, r := range rs {
-				p := pointOf(r)
-				if p.HasValue {
+			for i := range rs {
+				if rs[i].HasValue {
 					good++
 				}
-				pts = append(pts, p)
 			}
 			e.observePoll(d.Name, good, len(rs))
 			e.last.set(d.Name, polled, rs)
-			st.stamp(d, polled, pts)
+			st.stamp(d, polled, rs)
 			e.health.polled(b.Name())
 		})
 	}()

@@ -29,8 +29,10 @@ type stamper struct {
 }
 
 // stamp turns one poll of device d into batches of at most max points,
-// each with the next sequence number, and stores them.
-func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []batch.Point) {
+// each with the next sequence number, and stores them. The payload is
+// encoded straight from the readings, into one buffer reused from poll to
+// poll.
+func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []drivers.Reading) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	parts := 0
@@ -45,12 +47,12 @@ func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []batch.Point) 
 		}
 		bt := batch.Batch{
 			Gateway: s.e.gateway, Seq: n, Device: d.Name, Kind: d.Kind,
-			Site: s.e.site, Tenant: d.Tenant, Time: polled, Points: part,
+			Site: s.e.site, Tenant: d.Tenant, Time: polled,
 		}
 		if s.chain != nil {
 			bt.Prev, bt.Key = s.chain.prev, s.chain.keyID()
 		}
-		s.buf = bt.AppendJSON(s.buf[:0])
+		s.buf = bt.AppendReadingsJSON(s.buf[:0], part)
 		if s.chain != nil {
 			s.buf = s.chain.seal(n, s.buf)
 		}

@@ -81,10 +81,10 @@ func devices(e *Edge) []*drivers.Device {
 	return ds
 }
 
-func points(n int) []batch.Point {
-	pts := make([]batch.Point, n)
+func points(n int) []drivers.Reading {
+	pts := make([]drivers.Reading, n)
 	for i := range pts {
-		pts[i] = batch.Point{Name: fmt.Sprintf("p%05d", i), Value: float64(i), HasValue: true, Unit: "kW", Quality: batch.Good}
+		pts[i] = drivers.Reading{Name: fmt.Sprintf("p%05d", i), Float: float64(i), HasValue: true, Unit: "kW", Quality: drivers.Good}
 	}
 	return pts
 }

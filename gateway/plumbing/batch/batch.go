@@ -108,6 +108,65 @@ const TimeLayout = "2006-01-02T15:04:05.000Z"
 
 // AppendJSON appends the canonical encoding of b to dst.
 func (b *Batch) AppendJSON(dst []byte) []byte {
+	dst = b.appendHead(dst)
+	for i := range b.Points {
+		p := &b.Points[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendPoint(dst, p.Name, p.Unit, p.Quality, p.HasValue, p.Kind, p.Value, p.Int, p.Uint, p.Float32)
+	}
+	return append(dst, "]}"...)
+}
+
+// AppendReadingsJSON appends the canonical encoding of b with rs as its
+// points (b.Points is not read): the same bytes as AppendJSON of the
+// batch whose points are PointOf of each reading, without building those
+// points. It does not allocate beyond growing dst.
+func (b *Batch) AppendReadingsJSON(dst []byte, rs []drivers.Reading) []byte {
+	dst = b.appendHead(dst)
+	for i := range rs {
+		r := &rs[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		kind := FloatValue
+		switch {
+		case !r.HasValue:
+		case r.Kind == drivers.Int:
+			kind = IntValue
+		case r.Kind == drivers.Uint:
+			kind = UintValue
+		}
+		dst = appendPoint(dst, r.Name, r.Unit, string(r.Quality), r.HasValue, kind, r.Float, r.Int, r.Uint, r.Float32)
+	}
+	return append(dst, "]}"...)
+}
+
+// PointOf is the batch point of one reading of the driver contract: a
+// good reading carries its value, exact for an integer point (encoded as
+// a JSON integer), at float32 precision for a float32 register; any other
+// reading carries its quality only. It does not allocate.
+func PointOf(r drivers.Reading) Point {
+	p := Point{Name: r.Name, Unit: r.Unit, Quality: string(r.Quality)}
+	if !r.HasValue {
+		return p
+	}
+	p.Value, p.HasValue = r.Float, true
+	switch r.Kind {
+	case drivers.Int:
+		p.Kind, p.Int = IntValue, r.Int
+	case drivers.Uint:
+		p.Kind, p.Uint = UintValue, r.Uint
+	default:
+		p.Float32 = r.Float32
+	}
+	return p
+}
+
+// appendHead appends the members before the points and the points'
+// opening bracket.
+func (b *Batch) appendHead(dst []byte) []byte {
 	dst = append(dst, `{"v":`...)
 	dst = strconv.AppendInt(dst, Version, 10)
 	dst = append(dst, `,"gateway":`...)
@@ -136,35 +195,34 @@ func (b *Batch) AppendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, `,"ts":"`...)
 	dst = b.Time.UTC().AppendFormat(dst, TimeLayout)
-	dst = append(dst, `","points":[`...)
-	for i := range b.Points {
-		p := &b.Points[i]
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"n":`...)
-		dst = appendString(dst, p.Name)
-		switch {
-		case !p.HasValue:
-		case p.Kind == IntValue:
-			dst = append(dst, `,"v":`...)
-			dst = strconv.AppendInt(dst, p.Int, 10)
-		case p.Kind == UintValue:
-			dst = append(dst, `,"v":`...)
-			dst = strconv.AppendUint(dst, p.Uint, 10)
-		case !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0):
-			dst = append(dst, `,"v":`...)
-			dst = appendFloat(dst, p.Value, p.Float32)
-		}
-		if p.Unit != "" {
-			dst = append(dst, `,"u":`...)
-			dst = appendString(dst, p.Unit)
-		}
-		dst = append(dst, `,"q":`...)
-		dst = appendString(dst, p.Quality)
-		dst = append(dst, '}')
+	return append(dst, `","points":[`...)
+}
+
+// appendPoint appends one point's object: its value only when it has
+// one (a float that is NaN or infinite has none in JSON), its unit only
+// when not empty.
+func appendPoint(dst []byte, name, unit, quality string, hasValue bool, kind ValueKind, v float64, i int64, u uint64, f32 bool) []byte {
+	dst = append(dst, `{"n":`...)
+	dst = appendString(dst, name)
+	switch {
+	case !hasValue:
+	case kind == IntValue:
+		dst = append(dst, `,"v":`...)
+		dst = strconv.AppendInt(dst, i, 10)
+	case kind == UintValue:
+		dst = append(dst, `,"v":`...)
+		dst = strconv.AppendUint(dst, u, 10)
+	case !math.IsNaN(v) && !math.IsInf(v, 0):
+		dst = append(dst, `,"v":`...)
+		dst = appendFloat(dst, v, f32)
 	}
-	return append(dst, "]}"...)
+	if unit != "" {
+		dst = append(dst, `,"u":`...)
+		dst = appendString(dst, unit)
+	}
+	dst = append(dst, `,"q":`...)
+	dst = appendString(dst, quality)
+	return append(dst, '}')
 }
 
 // appendFloat appends v in its shortest round-trip form (float32
