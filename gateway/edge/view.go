@@ -2,6 +2,7 @@ package edge
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -9,33 +10,96 @@ import (
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
-// lastReadings keeps each device's latest readings for the status page.
-// A device's slice is reused from poll to poll: recording a poll copies
-// the readings and allocates nothing once the slice has grown.
+// lastReadings keeps each device's latest readings for the status page,
+// compactly: a device's names and units once (the readings' own strings,
+// recorded again only when they change) and per point a 16-byte value and
+// quality. A device's slices are reused from poll to poll: recording a
+// poll allocates nothing once they have grown.
 type lastReadings struct {
 	mu  sync.Mutex
 	dev map[string]*lastPoll
+	// qualities numbers the qualities other than good seen so far: a
+	// point's quality is an index in quality (0 is good).
+	qualities map[drivers.Quality]uint16
+	quality   []drivers.Quality
 }
 
 type lastPoll struct {
-	at       time.Time     // poll time
-	latency  time.Duration // from the poll's start to its readings
-	readings []drivers.Reading
+	at           time.Time     // poll time
+	latency      time.Duration // from the poll's start to its readings
+	names, units []string
+	values       []lastValue
 }
 
-func newLastReadings() *lastReadings { return &lastReadings{dev: map[string]*lastPoll{}} }
+// lastValue is one point's value and quality: bits is the float64's bits,
+// the int64 or the uint64, as kind says.
+type lastValue struct {
+	bits     uint64
+	quality  uint16
+	kind     drivers.ValueKind
+	hasValue bool
+	float32  bool
+}
+
+// maxQualities bounds the qualities lastReadings numbers: the contract's
+// vocabulary has 261; a quality past the bound is shown as comm_error.
+const maxQualities = 1024
+
+func newLastReadings() *lastReadings {
+	return &lastReadings{dev: map[string]*lastPoll{}, qualities: map[drivers.Quality]uint16{},
+		quality: []drivers.Quality{drivers.Good}}
+}
+
+// qualityCode numbers q; l.mu is held.
+func (l *lastReadings) qualityCode(q drivers.Quality) uint16 {
+	if q == drivers.Good {
+		return 0
+	}
+	if c, ok := l.qualities[q]; ok {
+		return c
+	}
+	if len(l.quality) >= maxQualities {
+		return l.qualityCode(drivers.CommError)
+	}
+	c := uint16(len(l.quality))
+	l.quality = append(l.quality, q)
+	l.qualities[q] = c
+	return c
+}
 
 func (l *lastReadings) set(device string, at time.Time, rs []drivers.Reading) {
 	lat := time.Since(at)
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	p := l.dev[device]
 	if p == nil {
 		p = &lastPoll{}
 		l.dev[device] = p
 	}
 	p.at, p.latency = at, lat
-	p.readings = append(p.readings[:0], rs...)
-	l.mu.Unlock()
+	if len(p.names) != len(rs) {
+		p.names, p.units = make([]string, len(rs)), make([]string, len(rs))
+	}
+	p.values = slices.Grow(p.values[:0], len(rs))[:len(rs)]
+	for i := range rs {
+		r := &rs[i]
+		if p.names[i] != r.Name {
+			p.names[i] = r.Name
+		}
+		if p.units[i] != r.Unit {
+			p.units[i] = r.Unit
+		}
+		v := lastValue{quality: l.qualityCode(r.Quality), kind: r.Kind, hasValue: r.HasValue, float32: r.Float32}
+		switch r.Kind {
+		case drivers.Int:
+			v.bits = uint64(r.Int)
+		case drivers.Uint:
+			v.bits = r.Uint
+		default:
+			v.bits = math.Float64bits(r.Float)
+		}
+		p.values[i] = v
+	}
 }
 
 func (l *lastReadings) forget(device string) {
@@ -44,14 +108,35 @@ func (l *lastReadings) forget(device string) {
 	l.mu.Unlock()
 }
 
-func (l *lastReadings) get(device string) (lastPoll, bool) {
+// lastView is a device's latest poll as the status page shows it.
+type lastView struct {
+	at       time.Time
+	latency  time.Duration
+	readings []ReadingView
+}
+
+func (l *lastReadings) get(device string) (lastView, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.dev[device]
 	if !ok {
-		return lastPoll{}, false
+		return lastView{}, false
 	}
-	return lastPoll{at: p.at, latency: p.latency, readings: append([]drivers.Reading(nil), p.readings...)}, true
+	out := lastView{at: p.at, latency: p.latency, readings: make([]ReadingView, len(p.values))}
+	for i, v := range p.values {
+		r := drivers.Reading{Name: p.names[i], Unit: p.units[i], Quality: l.quality[v.quality],
+			Kind: v.kind, HasValue: v.hasValue, Float32: v.float32}
+		switch v.kind {
+		case drivers.Int:
+			r.Int = int64(v.bits)
+		case drivers.Uint:
+			r.Uint = v.bits
+		default:
+			r.Float = math.Float64frombits(v.bits)
+		}
+		out.readings[i] = readingView(r)
+	}
+	return out, true
 }
 
 // View is the edge's state for the status page and its JSON API
@@ -177,9 +262,7 @@ func (e *Edge) View() View {
 			}
 			if lp, ok := e.last.get(d.Name); ok {
 				dv.ReadAt, dv.PollSeconds = timePtr(lp.at), lp.latency.Seconds()
-				for _, r := range lp.readings {
-					dv.Readings = append(dv.Readings, readingView(r))
-				}
+				dv.Readings = lp.readings
 			}
 			bv.Devices = append(bv.Devices, dv)
 		}
