@@ -91,11 +91,12 @@ type Reading struct {
 	Quality Quality
 	// The value, meaningful when Quality is Good (or Stale or
 	// Substituted): Float always (the nearest float64 for an integer),
-	// Int or Uint exactly as Kind says.
-	Kind  ValueKind
+	// Int or Uint exactly as Kind says. (Kind sits beside the flags below:
+	// 80 bytes a reading instead of 88.)
 	Float float64
 	Int   int64
 	Uint  uint64
+	Kind  ValueKind
 	// Float32 marks a value read as IEEE float32: published with float32
 	// precision (28.4, not 28.399999618530273).
 	Float32 bool

@@ -41,12 +41,14 @@ func (dr Driver) Sources(buses []config.Bus, devices []config.Device, log *slog.
 }
 
 // Source is a bus owner seen through the driver contract: its readings
-// are handed over as drivers.Readings, in buffers reused per device.
+// are handed over as drivers.Readings, in one buffer of the bus, sized
+// once for its largest device (the sink copies what it keeps before it
+// returns, and the bus polls one device at a time).
 type Source struct {
 	bus   *Bus
 	devs  []*drivers.Device
 	index map[*Device]int
-	out   [][]drivers.Reading
+	out   []drivers.Reading
 }
 
 var _ drivers.Source = (*Source)(nil)
@@ -54,11 +56,13 @@ var _ drivers.Source = (*Source)(nil)
 // NewSource wraps a bus owner.
 func NewSource(b *Bus) *Source {
 	s := &Source{bus: b, index: map[*Device]int{}}
+	most := 0
 	for i, d := range b.devices {
 		s.devs = append(s.devs, &drivers.Device{Name: d.Name, Kind: d.Kind, Tenant: d.Tenant, Source: b.Name})
 		s.index[d] = i
-		s.out = append(s.out, make([]drivers.Reading, 0, d.numeric))
+		most = max(most, d.numeric)
 	}
+	s.out = make([]drivers.Reading, 0, most)
 	return s
 }
 
@@ -72,11 +76,11 @@ func (s *Source) Devices() []*drivers.Device { return s.devs }
 func (s *Source) Run(ctx context.Context, sink drivers.Sink) {
 	s.bus.Run(ctx, func(d *Device, polled time.Time, rs []Reading) {
 		i := s.index[d]
-		out := s.out[i][:0]
-		for _, r := range rs {
-			out = append(out, Contract(r))
+		out := s.out[:0]
+		for j := range rs {
+			out = append(out, Contract(rs[j]))
 		}
-		s.out[i] = out
+		s.out = out
 		sink(s.devs[i], polled, out)
 	})
 }
