@@ -20,19 +20,25 @@ var entityTags = []string{"tenant", "device", "link", "header", "material"}
 const relTol = 1e-9
 
 // compareHours compares recomputed hours before to with the stored hourly
-// records. Cumulative metrics (those with Hours, summed since the engine
+// records: those read already in stored (by the hour's start in Unix
+// milliseconds, taken out as they are used), others queried. Cumulative metrics (those with Hours, summed since the engine
 // started) are left out: a recomputation starting at the range's first
 // hour cannot know what the engine had summed before.
-func compareHours(ctx context.Context, s *Store, parkName string, hours []park.Hour, to time.Time, res *Result) error {
+func compareHours(ctx context.Context, s *Store, parkName string, hours []park.Hour, to time.Time, read map[int64][]row, res *Result) error {
 	for _, h := range hours {
 		if !h.Start.Before(to) {
 			continue
 		}
 		res.Hours++
 		res.Recomputed = append(res.Recomputed, h)
-		rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(park.MeasurementHourly)+" WHERE "+window(parkName, h.Start, h.Start.Add(time.Hour)))
-		if err != nil {
-			return err
+		rows, ok := read[h.Start.UnixMilli()]
+		if ok {
+			delete(read, h.Start.UnixMilli())
+		} else {
+			var err error
+			if rows, err = s.rows(ctx, "SELECT * FROM "+quoteIdent(park.MeasurementHourly)+" WHERE "+window(parkName, h.Start, h.Start.Add(time.Hour))); err != nil {
+				return err
+			}
 		}
 		at := h.Start.UTC()
 		if len(rows) == 0 {

@@ -1,13 +1,11 @@
 package audit
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strconv"
 	"time"
 
-	"github.com/eipgw/eipgw/gateway/park"
 	"github.com/eipgw/eipgw/gateway/plumbing/seal"
 )
 
@@ -28,20 +26,31 @@ type SealHead struct {
 	Hash string
 }
 
-// checkSealed checks the audit log in dir and compares the entries of the
-// range's hours with park_hourly and park_hourly_seal in InfluxDB.
-func checkSealed(ctx context.Context, s *Store, o Options, from, to time.Time, res *Result) error {
+// sealCheck compares the audit log's entries with park_hourly and
+// park_hourly_seal hour by hour; its findings are added to the result at
+// the end, after the chains'.
+type sealCheck struct {
+	parkName string
+	byHour   map[int64]seal.Entry
+	found    Result // Findings, SealHead, SealedHours, Resealed
+}
+
+// readSealed reads and checks the audit log of o and keeps the entries of
+// the hours [from, to).
+func readSealed(o Options, from, to time.Time) (*sealCheck, error) {
+	c := &sealCheck{parkName: o.Park, byHour: map[int64]seal.Entry{}}
+	res := &c.found
 	entries, probs, err := seal.Read(o.AuditLog)
 	if err != nil {
-		return fmt.Errorf("audit log %s: %w", o.AuditLog, err)
+		return nil, fmt.Errorf("audit log %s: %w", o.AuditLog, err)
 	}
 	for _, p := range probs {
 		res.add(Finding{Kind: KindSealBroken, Seq: p.Seq, Time: p.Hour, Detail: "audit log " + p.String()})
 	}
-	if c, ok, err := seal.ReadCheckpoint(o.AuditLog); err != nil {
+	if cp, ok, err := seal.ReadCheckpoint(o.AuditLog); err != nil {
 		res.add(Finding{Kind: KindSealBroken, Detail: "audit log checkpoint: " + err.Error()})
 	} else if ok {
-		if p := seal.CheckCheckpoint(c, entries); p != nil {
+		if p := seal.CheckCheckpoint(cp, entries); p != nil {
 			res.add(Finding{Kind: KindSealBroken, Seq: p.Seq, Time: p.Hour, Detail: "audit log " + p.String()})
 		}
 	}
@@ -49,42 +58,40 @@ func checkSealed(ctx context.Context, s *Store, o Options, from, to time.Time, r
 		last := entries[n-1]
 		res.SealHead = &SealHead{Seq: last.Seq, Hour: last.Hour, Hash: last.Hash.String()}
 	}
-	byHour := map[int64]seal.Entry{}
 	for _, e := range entries {
 		if e.Hour.Before(from) || !e.Hour.Before(to) {
 			continue
 		}
 		k := e.Hour.UnixMilli()
-		if _, again := byHour[k]; again {
+		if _, again := c.byHour[k]; again {
 			res.Resealed = append(res.Resealed, e.Hour)
 		}
-		byHour[k] = e // the last entry of an hour is what InfluxDB holds
+		c.byHour[k] = e // the last entry of an hour is what InfluxDB holds
 	}
-	for h := from; h.Before(to); h = h.Add(time.Hour) {
-		if err := checkSealedHour(ctx, s, o.Park, h, byHour, res); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c, nil
 }
 
-func checkSealedHour(ctx context.Context, s *Store, parkName string, h time.Time, byHour map[int64]seal.Entry, res *Result) error {
-	w := window(parkName, h, h.Add(time.Hour))
-	rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(park.MeasurementHourly)+" WHERE "+w)
-	if err != nil {
-		return err
-	}
-	heads, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(park.MeasurementSeal)+" WHERE "+w)
-	if err != nil {
-		return err
-	}
+// hour checks hour h's entry against its stored park_hourly rows and
+// park_hourly_seal heads.
+func (c *sealCheck) hour(h time.Time, rows, heads []row) {
+	checkSealedHour(c.parkName, h, rows, heads, c.byHour, &c.found)
+	delete(c.byHour, h.UnixMilli())
+}
+
+// finish adds what was found to res.
+func (c *sealCheck) finish(res *Result) {
+	res.Findings = append(res.Findings, c.found.Findings...)
+	res.SealHead, res.SealedHours, res.Resealed = c.found.SealHead, c.found.SealedHours, c.found.Resealed
+}
+
+func checkSealedHour(parkName string, h time.Time, rows, heads []row, byHour map[int64]seal.Entry, res *Result) {
 	at := h.UTC()
 	e, sealed := byHour[h.UnixMilli()]
 	if !sealed {
 		if len(rows) > 0 || len(heads) > 0 {
 			res.add(Finding{Kind: KindSealMissing, Time: at, Detail: fmt.Sprintf("%d hourly records stored, no entry in the audit log", len(rows))})
 		}
-		return nil
+		return
 	}
 	res.SealedHours++
 	f := Finding{Kind: KindSealHeadMismatch, Seq: e.Seq, Time: at}
@@ -134,7 +141,6 @@ func checkSealedHour(ctx context.Context, s *Store, parkName string, h time.Time
 	for _, k := range extra {
 		res.add(Finding{Kind: KindUnsealedRecord, Seq: e.Seq, Time: at, Metric: k[0], Entity: k[1], Detail: "park_hourly record the hour's entry does not seal"})
 	}
-	return nil
 }
 
 // entityOf is the entity a record is about: the first entity tag set.

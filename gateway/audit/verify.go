@@ -188,6 +188,12 @@ type link struct {
 	time       time.Time
 }
 
+// gwLink is a link of a gateway's chain.
+type gwLink struct {
+	gateway string
+	link
+}
+
 // signed is a decoded, verified batch.
 type signed struct {
 	b    *batch.Batch
@@ -236,50 +242,67 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 			return nil, fmt.Errorf("audit: park engine: %w", err)
 		}
 	}
-	chains := map[string][]link{}
-	total := int(to.Sub(from) / time.Hour)
-	for i := 0; i < total; i++ {
-		h := from.Add(time.Duration(i) * time.Hour)
-		batches, err := checkEvidence(ctx, s, o, h, res, chains)
-		if err != nil {
+	// The audit log is read first; its findings keep their place after
+	// the chains'.
+	var sealed *sealCheck
+	if o.AuditLog != "" {
+		if sealed, err = readSealed(o, from, to); err != nil {
 			return nil, err
 		}
-		res.countPolls(h, batches)
-		if err := checkReadings(ctx, s, o, h, readings, batches, res); err != nil {
-			return nil, err
+	}
+	chains := map[string][]link{}
+	// hourly holds the park_hourly rows of the hours read and not yet
+	// compared with the recomputation.
+	hourly := map[int64][]row{}
+	total := int(to.Sub(from) / time.Hour)
+	err = readHours(ctx, s, o, readings, from, total, func(i int, hr *hourRead) error {
+		h := hr.h
+		res.Batches += hr.res.Batches
+		res.Readings += hr.res.Readings
+		res.Unchecked += hr.res.Unchecked
+		res.Findings = append(res.Findings, hr.res.Findings...)
+		for _, l := range hr.links {
+			chains[l.gateway] = append(chains[l.gateway], l.link)
+		}
+		res.countPolls(h, hr.batches)
+		if sealed != nil {
+			sealed.hour(h, hr.hourly, hr.seals)
 		}
 		if eng != nil {
+			hourly[h.UnixMilli()] = hr.hourly
 			clock = h.Add(time.Hour)
-			for _, sb := range batches {
+			for _, sb := range hr.batches {
 				eng.Add(sb.b.Gateway, sb.b)
 			}
 			clock = h.Add(time.Hour + o.Engine.Grace)
-			if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, to, res); err != nil {
-				return nil, err
+			if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, to, hourly, res); err != nil {
+				return err
 			}
 		}
 		if o.Progress != nil {
 			o.Progress(i+1, total)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if eng != nil {
 		clock = to.Add(time.Hour + o.Engine.Grace)
-		if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, to, res); err != nil {
+		if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, to, hourly, res); err != nil {
 			return nil, err
 		}
 	}
 	checkChains(chains, res)
-	if o.AuditLog != "" {
-		if err := checkSealed(ctx, s, o, from, to, res); err != nil {
-			return nil, err
-		}
+	if sealed != nil {
+		sealed.finish(res)
 	}
 	return res, nil
 }
 
 // checkEvidence verifies the evidence records of hour h and returns the
 // signed batches, in poll time and sequence order.
-func checkEvidence(ctx context.Context, s *Store, o Options, h time.Time, res *Result, chains map[string][]link) ([]signed, error) {
+func checkEvidence(ctx context.Context, s *Store, o Options, h time.Time, res *Result, links *[]gwLink) ([]signed, error) {
 	rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(EvidenceMeasurement)+" WHERE "+window(o.Park, h, h.Add(time.Hour)))
 	if err != nil {
 		return nil, err
@@ -291,7 +314,7 @@ func checkEvidence(ctx context.Context, s *Store, o Options, h time.Time, res *R
 		if !ok {
 			continue
 		}
-		chains[sb.b.Gateway] = append(chains[sb.b.Gateway], l)
+		*links = append(*links, gwLink{sb.b.Gateway, l})
 		out = append(out, sb)
 	}
 	sort.Slice(out, func(i, j int) bool {

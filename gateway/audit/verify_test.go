@@ -35,7 +35,7 @@ var day0 = time.Date(2026, 11, 26, 0, 0, 0, 0, time.FixedZone("UTC+8", 8*3600))
 // real ingest into InfluxDB 1.8.10, with the hourly records the park
 // engine computed from the same batches.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	ifx     *testenv.Influx
 	store   *Store
 	opts    Options
@@ -52,7 +52,7 @@ type fixture struct {
 	hours    []park.Hour
 }
 
-func newFixture(t *testing.T, hours int) *fixture {
+func newFixture(t testing.TB, hours int) *fixture {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
 	t.Setenv("EIPGW_MQTT_PASSWORD", "x")
