@@ -82,8 +82,9 @@ type rig struct {
 	simAddr  string
 	stateDir string
 	edgeCfg  string
-	ingests  []string // config paths, one per worker
-	shared   bool     // workers share a subscription group
+	ingests  []string        // config paths, one per worker
+	workers  []*testenv.Proc // ingest processes started, for their logs
+	shared   bool            // workers share a subscription group
 	// ingestExtra is appended to the ingest section of each worker.
 	ingestExtra string
 }
@@ -260,7 +261,18 @@ func (r *rig) edge() *testenv.Proc { return testenv.Start(r.t, r.bin, "edge", "-
 func (r *rig) ingest(i int) *testenv.Proc {
 	p := testenv.Start(r.t, r.bin, "ingest", "-config", r.ingests[i])
 	p.WaitOutput(r.t, "subscribed", 15*time.Second)
+	r.workers = append(r.workers, p)
 	return p
+}
+
+// workerLogs is the tail of every ingest worker's output, for a failure.
+func (r *rig) workerLogs() string {
+	var b strings.Builder
+	for i, p := range r.workers {
+		lines := strings.Split(strings.TrimSpace(p.Output()), "\n")
+		fmt.Fprintf(&b, "--- ingest worker %d (last %d lines)\n%s\n", i, min(40, len(lines)), strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	}
+	return b.String()
 }
 
 // polled is the number of batches the edge produced: after a clean stop
@@ -349,7 +361,7 @@ func (r *rig) finish(name string, edge *testenv.Proc, repaired time.Time, note s
 			viaBroker = append(viaBroker, r.watched[s])
 		}
 		r.watchMu.Unlock()
-		t.Errorf("%d of %d batches lost: %v (times the plain subscriber received each: %v)", len(missing), polled, missing[:min(20, len(missing))], viaBroker[:min(20, len(viaBroker))])
+		t.Errorf("%d of %d batches lost: %v (times the plain subscriber received each: %v)\n%s", len(missing), polled, missing[:min(20, len(missing))], viaBroker[:min(20, len(viaBroker))], r.workerLogs())
 	}
 	if dup != 0 {
 		t.Errorf("%d duplicate rows", dup)
