@@ -106,6 +106,9 @@ func gatewayHealth() *dashboard.DashboardBuilder {
 			thresholds: []threshold{base("green"), at(1, "red")}},
 	)
 	addRow(b, "Park engine",
+		panel{title: "Park engine lag", unit: unitSeconds, prom: true, desc: "Time since the end of the newest live interval the park engine computed (eipgw_park_lag_seconds): about the interval plus live_delay when it keeps up; growing when it falls behind or stopped receiving.",
+			targets:    promTargets(prom(`max by (instance) (eipgw_park_lag_seconds{`+sel+`})`, "{{instance}}")),
+			thresholds: []threshold{base("green"), at(300, "red")}},
 		panel{title: "Batches by result", unit: unitPerSec, prom: true, desc: "Batches received by the park engine by what became of them; late ones arrived after their window closed (the engine lags or the edge was delayed).",
 			targets: promTargets(prom(`sum by (result) (rate(eipgw_park_batches_total{`+sel+`}[$__rate_interval]))`, "{{result}}"))},
 		panel{title: "Derived records pending, written and dropped", unit: unitCount, prom: true, desc: "Records waiting for InfluxDB, written and dropped per interval by measurement.",

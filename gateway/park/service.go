@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -46,9 +47,11 @@ type Service struct {
 	mu    sync.Mutex
 	stats ServiceStats
 
-	health *health   // what /healthz and /readyz report (health.go)
-	seal   *sealer   // the audit log of the hourly records (seal.go)
-	view   viewState // the status page's snapshot (view.go)
+	health *health // what /healthz and /readyz report (health.go)
+	seal   *sealer // the audit log of the hourly records (seal.go)
+	// lastLive is the end (Unix ns) of the newest live interval computed.
+	lastLive atomic.Int64
+	view     viewState // the status page's snapshot (view.go)
 }
 
 // ServiceStats counts what the service did.
@@ -83,7 +86,9 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg)}, nil
+	s := &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg)}
+	s.registerLag(reg)
+	return s, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -184,6 +189,7 @@ loop:
 			s.health.loop.Beat()
 			o := s.eng.Advance()
 			s.snapshot(o)
+			s.closed(o)
 			if o.Empty() {
 				continue
 			}
