@@ -327,6 +327,12 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			errs = append(errs, s.Errorf("site", "required field is missing (an edge needs the site it stands on)"))
 		}
 		ident("edge.gateway", e.Gateway, true)
+		switch e.Gateway {
+		case "metrics", "control", "deadletter":
+			// The gateway is a topic level: eip/v1/{park}/metrics/...
+			// carries the park's metrics, control/ replay requests.
+			errs = append(errs, s.Errorf("edge.gateway", "%q is reserved for eipgw's own topics", e.Gateway))
+		}
 		if e.StateDir == "" {
 			errs = append(errs, s.Errorf("edge.state_dir", "required field is missing"))
 		}
