@@ -4,40 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 )
 
 // Store reads what InfluxDB holds through the InfluxQL endpoint (/query),
 // which InfluxDB 1.8, 2.x (with a DBRP mapping) and 3.x serve.
-type Store struct {
-	base, db, token string
-	client          *http.Client
-}
+type Store struct{ q *influxwrite.Query }
 
 // NewStore returns a reader of the configured InfluxDB (its URL, bucket's
 // database, token, timeout and TLS settings).
 func NewStore(db *config.InfluxDB) (*Store, error) {
-	name, _, _ := strings.Cut(db.Bucket, "/")
-	tc, err := db.TLS.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("influxdb tls for %s: %w", config.RedactURL(db.URL), err)
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = tc
-	timeout := db.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
 	// An audit query reads an hour of a park: allow it more than a write.
-	timeout = max(timeout, 60*time.Second)
-	return &Store{base: strings.TrimRight(db.URL, "/"), db: name, token: db.Token, client: &http.Client{Timeout: timeout, Transport: t}}, nil
+	q, err := influxwrite.NewQuery(db, 60*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{q}, nil
 }
 
 // row is one row of a result: column name to value (numbers as
@@ -60,26 +47,9 @@ func (r row) millis() (int64, error) {
 // rows runs q and returns the rows of its first statement, tags merged in;
 // times are epoch milliseconds.
 func (s *Store) rows(ctx context.Context, q string) ([]row, error) {
-	form := url.Values{"q": {q}, "db": {s.db}, "epoch": {"ms"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/query", strings.NewReader(form.Encode()))
+	body, err := s.q.Post(ctx, q, 1<<30)
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if s.token != "" {
-		req.Header.Set("Authorization", "Token "+s.token)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("influxql %q: %w", q, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("influxql %q: %w", q, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("influxql %q: status %s: %s", q, resp.Status, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("%q: %w", q, err)
 	}
 	var r struct {
 		Results []struct {

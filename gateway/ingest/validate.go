@@ -382,7 +382,7 @@ func differs(b *batch.Batch, row map[string]any) string {
 // rows runs q and returns each row of its first statement as column ->
 // value (json.Number, string, bool or nil).
 func (c *influxQL) rows(ctx context.Context, q string) ([]map[string]any, error) {
-	body, err := c.post(ctx, q, 64<<20)
+	body, err := c.Post(ctx, q, 64<<20)
 	if err != nil {
 		return nil, err
 	}

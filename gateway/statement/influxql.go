@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 )
 
 // Series is one series of an InfluxQL answer. Values hold json.Number for
@@ -29,61 +27,27 @@ type Querier interface {
 
 // InfluxQL queries the /query endpoint that InfluxDB 1.8, 2.x (with a DBRP
 // mapping) and 3.x serve.
-type InfluxQL struct {
-	base, db, rp, token string
-	client              *http.Client
-}
+type InfluxQL struct{ q *influxwrite.Query }
 
 var _ Querier = (*InfluxQL)(nil)
 
-// NewInfluxQL returns a client for the configured InfluxDB: bucket
-// "database/retention-policy" (InfluxDB 1.8) or a bucket mapped to a
-// database, its token, timeout and TLS settings. It does no I/O.
+// NewInfluxQL is a client of the configured InfluxDB (its bucket's
+// database and retention policy, token and TLS settings); a month's query
+// gets at least 30 s.
 func NewInfluxQL(db *config.InfluxDB) (*InfluxQL, error) {
-	if db == nil || db.URL == "" {
-		return nil, fmt.Errorf("influxql: no influxdb url configured")
-	}
-	name, rp, _ := strings.Cut(db.Bucket, "/")
-	timeout := db.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	c := &InfluxQL{base: strings.TrimRight(db.URL, "/"), db: name, rp: rp, token: db.Token, client: &http.Client{Timeout: timeout}}
-	tc, err := db.TLS.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("influxql: tls for %s: %w", config.RedactURL(db.URL), err)
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = tc
-	c.client.Transport = t
-	return c, nil
-}
-
-// Query runs q and returns the series of its first statement.
-func (c *InfluxQL) Query(ctx context.Context, q string) ([]Series, error) {
-	form := url.Values{"q": {q}, "db": {c.db}, "epoch": {"ms"}}
-	if c.rp != "" {
-		form.Set("rp", c.rp)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/query", strings.NewReader(form.Encode()))
+	q, err := influxwrite.NewQuery(db, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Token "+c.token)
-	}
-	resp, err := c.client.Do(req)
+	return &InfluxQL{q}, nil
+}
+
+// Query runs q and returns the series of its first statement; numbers are
+// json.Number, times epoch milliseconds.
+func (c *InfluxQL) Query(ctx context.Context, q string) ([]Series, error) {
+	body, err := c.q.Post(ctx, q, 512<<20)
 	if err != nil {
-		return nil, fmt.Errorf("influxql: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 512<<20))
-	if err != nil {
-		return nil, fmt.Errorf("influxql: reading the answer: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("influxql: status %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return nil, err
 	}
 	var r struct {
 		Results []struct {

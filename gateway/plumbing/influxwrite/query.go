@@ -1,0 +1,97 @@
+package influxwrite
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+)
+
+// Query posts InfluxQL statements to one configured InfluxDB's /query
+// endpoint (served by InfluxDB 1.8, 2.x with a DBRP mapping, and 3.x), with
+// the configuration's TLS settings and token, the bucket's database and
+// retention policy, and times as epoch milliseconds. The callers decode
+// the answer in the shape they need (ingest's checks, statements, audit).
+type Query struct {
+	base, db, rp, token string
+	client              *http.Client
+}
+
+// NewQuery is a query client for db whose requests time out after the
+// configured timeout, or minTimeout when that is longer (reading a month
+// takes longer than a write). A tls block that does not load is an error.
+func NewQuery(db *config.InfluxDB, minTimeout time.Duration) (*Query, error) {
+	if db == nil || db.URL == "" {
+		return nil, fmt.Errorf("influxql: no influxdb url configured")
+	}
+	q := newQuery(db, minTimeout)
+	tc, err := db.TLS.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("influxql: tls for %s: %w", config.RedactURL(db.URL), err)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tc
+	q.client.Transport = t
+	return q, nil
+}
+
+// MustQuery is NewQuery for a long-running role: a tls block that no
+// longer loads (its files changed since the configuration was checked)
+// fails every request with its error instead of the role's start.
+func MustQuery(db *config.InfluxDB, minTimeout time.Duration) *Query {
+	q, err := NewQuery(db, minTimeout)
+	if err != nil {
+		q = newQuery(db, minTimeout)
+		q.client.Transport = failing{err}
+	}
+	return q
+}
+
+func newQuery(db *config.InfluxDB, minTimeout time.Duration) *Query {
+	name, rp, _ := strings.Cut(db.Bucket, "/")
+	timeout := db.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	return &Query{base: strings.TrimRight(db.URL, "/"), db: name, rp: rp, token: db.Token,
+		client: &http.Client{Timeout: max(timeout, minTimeout)}}
+}
+
+type failing struct{ err error }
+
+func (f failing) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
+
+// Post runs stmt and returns the answer's body, at most limit bytes; a
+// status other than 2xx is an error carrying InfluxDB's text.
+func (q *Query) Post(ctx context.Context, stmt string, limit int64) ([]byte, error) {
+	form := url.Values{"q": {stmt}, "db": {q.db}, "epoch": {"ms"}}
+	if q.rp != "" {
+		form.Set("rp", q.rp)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, q.base+"/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if q.token != "" {
+		req.Header.Set("Authorization", "Token "+q.token)
+	}
+	resp, err := q.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("influxql: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return nil, fmt.Errorf("influxql: reading the answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("influxql: status %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
+}
