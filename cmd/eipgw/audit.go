@@ -139,16 +139,9 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("-config is required: %w", errUsage)
 	}
-	from, err := parseAuditTime("from", *fromS)
+	from, to, err := parseAuditRange(*fromS, *toS)
 	if err != nil {
 		return err
-	}
-	to, err := parseAuditTime("to", *toS)
-	if err != nil {
-		return err
-	}
-	if !from.Before(to) {
-		return fmt.Errorf("-from %s is not before -to %s: %w", *fromS, *toS, errUsage)
 	}
 	o, store, err := auditSetup(paths)
 	if err != nil {
@@ -242,16 +235,9 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 	if *out == "" {
 		return fmt.Errorf("-out is required: %w", errUsage)
 	}
-	from, err := parseAuditTime("from", *fromS)
+	from, to, err := parseAuditRange(*fromS, *toS)
 	if err != nil {
 		return err
-	}
-	to, err := parseAuditTime("to", *toS)
-	if err != nil {
-		return err
-	}
-	if !from.Before(to) {
-		return fmt.Errorf("-from %s is not before -to %s: %w", *fromS, *toS, errUsage)
 	}
 	o, store, err := auditSetup(paths)
 	if err != nil {
@@ -318,4 +304,18 @@ func writeFileWith(path string, write func(io.Writer) error) error {
 		os.Remove(tmp)
 	}
 	return err
+}
+
+// parseAuditRange reads -from and -to: both times, from before to.
+func parseAuditRange(fromS, toS string) (from, to time.Time, err error) {
+	if from, err = parseAuditTime("from", fromS); err != nil {
+		return
+	}
+	if to, err = parseAuditTime("to", toS); err != nil {
+		return
+	}
+	if !from.Before(to) {
+		err = fmt.Errorf("-from %s is not before -to %s: %w", fromS, toS, errUsage)
+	}
+	return
 }
