@@ -47,37 +47,12 @@ func (r row) millis() (int64, error) {
 // rows runs q and returns the rows of its first statement, tags merged in;
 // times are epoch milliseconds.
 func (s *Store) rows(ctx context.Context, q string) ([]row, error) {
-	body, err := s.q.Post(ctx, q, 1<<30)
+	series, err := s.q.Series(ctx, q, 1<<30)
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", q, err)
 	}
-	var r struct {
-		Results []struct {
-			Series []struct {
-				Tags    map[string]string `json:"tags"`
-				Columns []string          `json:"columns"`
-				Values  [][]any           `json:"values"`
-			} `json:"series"`
-			Error string `json:"error"`
-		} `json:"results"`
-		Error string `json:"error"`
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("influxql %q: %w", q, err)
-	}
-	if r.Error != "" {
-		return nil, fmt.Errorf("influxql %q: %s", q, r.Error)
-	}
-	if len(r.Results) == 0 {
-		return nil, nil
-	}
-	if e := r.Results[0].Error; e != "" {
-		return nil, fmt.Errorf("influxql %q: %s", q, e)
-	}
 	var out []row
-	for _, se := range r.Results[0].Series {
+	for _, se := range series {
 		for _, v := range se.Values {
 			rw := make(row, len(v)+len(se.Tags))
 			for k, t := range se.Tags {

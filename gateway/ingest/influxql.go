@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/eipgw/eipgw/config"
@@ -36,30 +35,26 @@ type series struct {
 // query runs q and returns the series of its first statement; times are
 // epoch milliseconds. Only numeric columns may be selected.
 func (c *influxQL) query(ctx context.Context, q string) ([]series, error) {
-	body, err := c.Post(ctx, q, 256<<20)
+	all, err := c.Series(ctx, q, 256<<20)
 	if err != nil {
 		return nil, err
 	}
-	var r struct {
-		Results []struct {
-			Series []series `json:"series"`
-			Error  string   `json:"error"`
-		} `json:"results"`
-		Error string `json:"error"`
+	out := make([]series, len(all))
+	for k, s := range all {
+		out[k] = series{Name: s.Name, Tags: s.Tags, Columns: s.Columns, Values: make([][]json.Number, len(s.Values))}
+		for r, v := range s.Values {
+			nums := make([]json.Number, len(v))
+			for i, x := range v {
+				switch x := x.(type) {
+				case json.Number:
+					nums[i] = x
+				case nil:
+				default:
+					return nil, fmt.Errorf("influxql: %s column %q holds %v, not a number", s.Name, s.Columns[i], x)
+				}
+			}
+			out[k].Values[r] = nums
+		}
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("influxql: %w", err)
-	}
-	if r.Error != "" {
-		return nil, fmt.Errorf("influxql: %s", r.Error)
-	}
-	if len(r.Results) == 0 {
-		return nil, nil
-	}
-	if e := r.Results[0].Error; e != "" {
-		return nil, fmt.Errorf("influxql: %s", e)
-	}
-	return r.Results[0].Series, nil
+	return out, nil
 }

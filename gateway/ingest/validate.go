@@ -382,36 +382,12 @@ func differs(b *batch.Batch, row map[string]any) string {
 // rows runs q and returns each row of its first statement as column ->
 // value (json.Number, string, bool or nil).
 func (c *influxQL) rows(ctx context.Context, q string) ([]map[string]any, error) {
-	body, err := c.Post(ctx, q, 64<<20)
+	series, err := c.Series(ctx, q, 64<<20)
 	if err != nil {
 		return nil, err
 	}
-	var r struct {
-		Results []struct {
-			Series []struct {
-				Columns []string `json:"columns"`
-				Values  [][]any  `json:"values"`
-			} `json:"series"`
-			Error string `json:"error"`
-		} `json:"results"`
-		Error string `json:"error"`
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("influxql: %w", err)
-	}
-	if r.Error != "" {
-		return nil, fmt.Errorf("influxql: %s", r.Error)
-	}
-	if len(r.Results) == 0 {
-		return nil, nil
-	}
-	if e := r.Results[0].Error; e != "" {
-		return nil, fmt.Errorf("influxql: %s", e)
-	}
 	var out []map[string]any
-	for _, s := range r.Results[0].Series {
+	for _, s := range series {
 		for _, v := range s.Values {
 			row := make(map[string]any, len(s.Columns))
 			for i, c := range s.Columns {

@@ -2,8 +2,6 @@ package statement
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -13,12 +11,7 @@ import (
 
 // Series is one series of an InfluxQL answer. Values hold json.Number for
 // numbers, string, bool or nil; times are epoch milliseconds.
-type Series struct {
-	Name    string            `json:"name"`
-	Tags    map[string]string `json:"tags"`
-	Columns []string          `json:"columns"`
-	Values  [][]any           `json:"values"`
-}
+type Series = influxwrite.Series
 
 // Querier runs one InfluxQL statement and returns its series.
 type Querier interface {
@@ -45,31 +38,7 @@ func NewInfluxQL(db *config.InfluxDB) (*InfluxQL, error) {
 // Query runs q and returns the series of its first statement; numbers are
 // json.Number, times epoch milliseconds.
 func (c *InfluxQL) Query(ctx context.Context, q string) ([]Series, error) {
-	body, err := c.q.Post(ctx, q, 512<<20)
-	if err != nil {
-		return nil, err
-	}
-	var r struct {
-		Results []struct {
-			Series []Series `json:"series"`
-			Error  string   `json:"error"`
-		} `json:"results"`
-		Error string `json:"error"`
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("influxql: decoding the answer: %w", err)
-	}
-	switch {
-	case r.Error != "":
-		return nil, fmt.Errorf("influxql: %s", r.Error)
-	case len(r.Results) == 0:
-		return nil, nil
-	case r.Results[0].Error != "":
-		return nil, fmt.Errorf("influxql: %s", r.Results[0].Error)
-	}
-	return r.Results[0].Series, nil
+	return c.q.Series(ctx, q, 512<<20)
 }
 
 // quote returns s as an InfluxQL string literal.

@@ -1,7 +1,9 @@
 package influxwrite
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,4 +96,43 @@ func (q *Query) Post(ctx context.Context, stmt string, limit int64) ([]byte, err
 		return nil, fmt.Errorf("influxql: status %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	return body, nil
+}
+
+// Series is one series of an InfluxQL answer: numbers are json.Number,
+// times epoch milliseconds, a missing value nil.
+type Series struct {
+	Name    string            `json:"name"`
+	Tags    map[string]string `json:"tags"`
+	Columns []string          `json:"columns"`
+	Values  [][]any           `json:"values"`
+}
+
+// Series runs stmt and returns the series of its first statement, reading
+// at most limit bytes; an error InfluxDB reports in the answer is an error.
+func (q *Query) Series(ctx context.Context, stmt string, limit int64) ([]Series, error) {
+	body, err := q.Post(ctx, stmt, limit)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Results []struct {
+			Series []Series `json:"series"`
+			Error  string   `json:"error"`
+		} `json:"results"`
+		Error string `json:"error"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("influxql: decoding the answer: %w", err)
+	}
+	switch {
+	case r.Error != "":
+		return nil, fmt.Errorf("influxql: %s", r.Error)
+	case len(r.Results) == 0:
+		return nil, nil
+	case r.Results[0].Error != "":
+		return nil, fmt.Errorf("influxql: %s", r.Results[0].Error)
+	}
+	return r.Results[0].Series, nil
 }
