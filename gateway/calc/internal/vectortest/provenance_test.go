@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
 
 // forbiddenCitations are the markers of the private working notes the
@@ -27,25 +29,6 @@ func forbiddenCitations() []string {
 		}
 	}
 	return out
-}
-
-// repoRoot returns the module root: the nearest parent holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
 }
 
 // trackedFiles lists the files git tracks under root, relative to root. When
@@ -116,7 +99,7 @@ func citationHits(data []byte) []string {
 // TestNoWorkingNoteCitations fails if any tracked file cites the working
 // notes or their confidence tags instead of docs/references.md.
 func TestNoWorkingNoteCitations(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	files := trackedFiles(t, root)
 	if len(files) == 0 {
 		t.Fatalf("no files found under %s", root)
