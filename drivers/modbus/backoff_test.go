@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
 )
 
@@ -80,7 +81,7 @@ func TestDeadDevicesDoNotStallTheBus(t *testing.T) {
 	quality := map[string][]modbus.Quality{}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	if err := b.Run(ctx, func(d *modbus.Device, polled time.Time, rs []modbus.Reading) {
+	if err := b.Run(ctx, func(d *modbus.Device, polled time.Time, rs []drivers.Reading) {
 		polls[d.Name] = append(polls[d.Name], polled)
 		quality[d.Name] = append(quality[d.Name], rs[0].Quality)
 	}); err != nil {

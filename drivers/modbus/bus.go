@@ -62,10 +62,15 @@ type Device struct {
 	Timeout time.Duration
 	Profile *Profile
 
-	plan     []Read
-	readings []Reading // numeric points first, then strings
-	numeric  int       // readings that are not strings
-	slot     []int     // profile point index -> readings index
+	plan []Read
+	// readings holds the latest reading of each numeric point, in the
+	// contract's form: registers are decoded straight into it and the sink
+	// receives it, so a point's reading is held once. Names and units are
+	// set once, here.
+	readings []drivers.Reading
+	texts    []textReading // the string points' latest readings
+	numeric  int           // len(readings)
+	slot     []int         // profile point index -> readings index; numeric+i for texts[i]
 	regs     []uint16
 
 	// Scheduling, owned by the bus.
@@ -119,7 +124,6 @@ func NewDevice(cfg config.Device, p *Profile) *Device {
 	d := &Device{
 		Name: cfg.Name, Kind: p.Kind, Tenant: cfg.Tenant, Unit: byte(cfg.Unit),
 		Interval: cfg.Interval, Timeout: cfg.Timeout, Profile: p, plan: p.Plan(),
-		readings: make([]Reading, len(p.Points)),
 		slot:     make([]int, len(p.Points)),
 		regs:     make([]uint16, maxBitsPerRead),
 		rejected: map[uint32]byte{},
@@ -132,23 +136,66 @@ func NewDevice(cfg config.Device, p *Profile) *Device {
 		}
 	}
 	d.numeric = n
+	d.readings = make([]drivers.Reading, n)
+	d.texts = make([]textReading, len(p.Points)-n)
 	for i := range p.Points {
-		if p.Points[i].Text() {
+		pt := &p.Points[i]
+		if pt.Text() {
 			d.slot[i] = n
 			n++
+			continue
 		}
-	}
-	for i := range p.Points {
-		d.readings[d.slot[i]].Point = &p.Points[i]
+		d.readings[d.slot[i]] = drivers.Reading{Name: pt.Name, Unit: pt.Unit}
 	}
 	return d
 }
 
-// Sink receives each poll's readings. The slice is reused by the next poll
-// of the same device: the sink must copy or encode what it keeps before it
-// returns. String points are left out: the batch payload carries numbers
-// only.
-type Sink func(d *Device, polled time.Time, readings []Reading)
+// textReading is a string point's latest reading.
+type textReading struct {
+	text    string
+	quality Quality
+}
+
+// fail sets the reading in slot s to quality q, without a value.
+func (d *Device) fail(s int, q Quality) {
+	if s >= d.numeric {
+		d.texts[s-d.numeric] = textReading{quality: q}
+		return
+	}
+	r := &d.readings[s]
+	*r = drivers.Reading{Name: r.Name, Unit: r.Unit, Quality: q}
+}
+
+// pollReadings returns every point's latest reading in the form of Poll:
+// numeric points first, then strings.
+func (d *Device) pollReadings() []Reading {
+	out := make([]Reading, len(d.slot))
+	for i, s := range d.slot {
+		pt := &d.Profile.Points[i]
+		if s >= d.numeric {
+			t := d.texts[s-d.numeric]
+			out[s] = Reading{Point: pt, Kind: pt.kind, Text: t.text, Quality: t.quality}
+			continue
+		}
+		out[s] = readingOf(pt, &d.readings[s])
+	}
+	return out
+}
+
+// readingOf is point pt's reading c in the form of Poll.
+func readingOf(pt *Point, c *drivers.Reading) Reading {
+	r := Reading{Point: pt, Kind: pt.kind, Quality: c.Quality}
+	if c.HasValue {
+		r.Value, r.Int, r.Uint = c.Float, c.Int, c.Uint
+	}
+	return r
+}
+
+// Sink receives each poll's readings, in the contract's form and in
+// profile order. The slice is the device's own and is written by its next
+// poll: the sink must copy or encode what it keeps before it returns.
+// String points are left out: the batch payload carries numbers only.
+type Sink func(d *Device, polled time.Time, readings []drivers.Reading)
 
 // transport carries request ADUs to a bus and responses back.
 type transport interface {
@@ -290,7 +337,7 @@ func (b *Bus) Run(ctx context.Context, sink Sink) error {
 		if !b.step(d, next[i]) {
 			continue // busy reads wait for their retry
 		}
-		sink(d, d.polled, d.readings[:d.numeric])
+		sink(d, d.polled, d.readings)
 		next[i] = next[i].Add(d.Interval)
 		if now := time.Now(); !next[i].After(now) {
 			missed := now.Sub(next[i])/d.Interval + 1
@@ -329,8 +376,17 @@ func (b *Bus) step(d *Device, slot time.Time) bool {
 
 // Poll reads every point of d once, now, whatever its back-off. Every
 // point gets a reading: a value with quality good, or the reason it has
-// none. Reads answered busy are retried before Poll returns.
+// none. Reads answered busy are retried before Poll returns. The readings
+// are a new slice, numeric points first, then strings (an operator's
+// read; the polling of Run allocates nothing per poll).
 func (b *Bus) Poll(d *Device) []Reading {
+	b.pollNow(d)
+	return d.pollReadings()
+}
+
+// pollNow is Poll without its copy: the readings are in d.readings and
+// d.texts.
+func (b *Bus) pollNow(d *Device) {
 	b.begin(d, time.Now())
 	b.readAll(d)
 	for len(d.busy) > 0 {
@@ -343,7 +399,6 @@ func (b *Bus) Poll(d *Device) []Reading {
 		b.readSet(d, d.busy)
 	}
 	b.settle(d)
-	return d.readings
 }
 
 func (b *Bus) begin(d *Device, now time.Time) {
@@ -364,8 +419,8 @@ func (b *Bus) begin(d *Device, now time.Time) {
 // skip fills a backed-off device's readings with the quality of its last
 // failure, without asking it.
 func (b *Bus) skip(d *Device, now time.Time) {
-	for i := range d.readings {
-		d.readings[i].Value, d.readings[i].Text, d.readings[i].Quality = 0, "", d.lastFailure
+	for s := range d.slot {
+		d.fail(s, d.lastFailure)
 	}
 	d.polled = now
 	d.mu.Lock()
@@ -386,14 +441,20 @@ func (b *Bus) giveUpBusy(d *Device) {
 // answer it at all.
 func (b *Bus) settle(d *Device) {
 	answered := false
-	for i := range d.readings {
-		switch q := d.readings[i].Quality; q {
+	seen := func(q Quality) {
+		switch q {
 		case Timeout, CommError, ExceptionQuality(0x0A), ExceptionQuality(0x0B):
 			// No answer from the device (0x0A, 0x0B: its gateway says so).
 			d.lastFailure = q
 		default:
 			answered = true
 		}
+	}
+	for i := range d.readings {
+		seen(d.readings[i].Quality)
+	}
+	for i := range d.texts {
+		seen(d.texts[i].quality)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -487,13 +548,12 @@ func (b *Bus) run(d *Device) {
 		}
 		regs := d.regs[:r.Quantity]
 		for k, pi := range r.Points {
-			rd := &d.readings[d.slot[pi]]
-			at := regs[r.Offsets[k]:]
-			if rd.Point.Text() {
-				rd.Value, rd.Text, rd.Quality = 0, rd.Point.DecodeText(at), Good
+			pt, s, at := &d.Profile.Points[pi], d.slot[pi], regs[r.Offsets[k]:]
+			if s >= d.numeric {
+				d.texts[s-d.numeric] = textReading{text: pt.DecodeText(at), quality: Good}
 				continue
 			}
-			rd.Point.decodeReading(rd, at)
+			pt.decodeInto(&d.readings[s], at)
 		}
 	}
 }
@@ -531,8 +591,7 @@ func (b *Bus) request(r *Read) ([]byte, error) {
 
 func (b *Bus) mark(d *Device, r *Read, q Quality) {
 	for _, pi := range r.Points {
-		rd := &d.readings[d.slot[pi]]
-		rd.Value, rd.Text, rd.Quality = 0, "", q
+		d.fail(d.slot[pi], q)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	gmodbus "github.com/goburrow/modbus"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
 )
 
 // mbRequest is one read request as the fake device received it.
@@ -172,9 +173,27 @@ func byName(rs []Reading) map[string]result {
 	return m
 }
 
+// checkContract checks readings of the contract's form as checkReadings
+// does.
+func checkContract(t *testing.T, what string, rs []drivers.Reading, want map[string]result) {
+	t.Helper()
+	got := map[string]result{}
+	for _, r := range rs {
+		if r.HasValue != (r.Quality == Good) {
+			t.Errorf("%s: %s has a value %v with quality %s", what, r.Name, r.HasValue, r.Quality)
+		}
+		got[r.Name] = result{r.Float, r.Quality}
+	}
+	compareReadings(t, what, got, want)
+}
+
 func checkReadings(t *testing.T, what string, rs []Reading, want map[string]result) {
 	t.Helper()
-	got := byName(rs)
+	compareReadings(t, what, byName(rs), want)
+}
+
+func compareReadings(t *testing.T, what string, got, want map[string]result) {
+	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("%s: %d readings, want %d", what, len(got), len(want))
 	}
@@ -617,11 +636,11 @@ func TestRun(t *testing.T) {
 	var polls []time.Time
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Run(ctx, func(got *Device, polled time.Time, rs []Reading) {
+		done <- b.Run(ctx, func(got *Device, polled time.Time, rs []drivers.Reading) {
 			if got != d {
 				t.Errorf("sink got device %s", got.Name)
 			}
-			checkReadings(t, "Run", rs, wireWant)
+			checkContract(t, "Run", rs, wireWant)
 			polls = append(polls, polled)
 			if len(polls) == 3 {
 				cancel()
@@ -650,7 +669,7 @@ func TestRunWithoutDevices(t *testing.T) {
 	b := newTestBus(t, "127.0.0.1:1", time.Second)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, func(*Device, time.Time, []Reading) { t.Error("sink called") }) }()
+	go func() { done <- b.Run(ctx, func(*Device, time.Time, []drivers.Reading) { t.Error("sink called") }) }()
 	cancel()
 	select {
 	case err := <-done:

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/eipgw/eipgw/drivers"
 )
 
 // Table is a Modbus register table.
@@ -258,33 +260,38 @@ func (pt *Point) rawBits(regs []uint16) (u uint64, ok bool) {
 	return binary.BigEndian.Uint64(b[:]), true // int64, uint64
 }
 
-// decodeReading sets rd's value, kind and quality (Good, or OutOfRange
-// for an unusable value) from the point's registers. It does not
-// allocate: it runs for every value of every poll.
-func (pt *Point) decodeReading(rd *Reading, regs []uint16) {
-	rd.Kind, rd.Int, rd.Uint = pt.kind, 0, 0
+// decodeInto sets reading c from the point's registers: a good reading
+// with its value (exact for an integer point, marked float32 for an
+// unscaled float32 register), or OutOfRange without a value for an
+// unusable one. Name and Unit stay. It does not allocate: it runs for
+// every value of every poll.
+func (pt *Point) decodeInto(c *drivers.Reading, regs []uint16) {
 	var ok bool
+	c.Int, c.Uint, c.Float32 = 0, 0, false
 	switch pt.kind {
 	case IntValue:
 		var u uint64
 		if u, ok = pt.rawBits(regs); ok {
-			rd.Int = int64(u)
-			rd.Value = float64(rd.Int)
-			ok = pt.intInRange(rd.Int)
+			c.Int = int64(u)
+			c.Float = float64(c.Int)
+			ok = pt.intInRange(c.Int)
 		}
+		c.Kind = drivers.Int
 	case UintValue:
-		if rd.Uint, ok = pt.rawBits(regs); ok {
-			rd.Value = float64(rd.Uint)
-			ok = pt.uintInRange(rd.Uint)
+		if c.Uint, ok = pt.rawBits(regs); ok {
+			c.Float = float64(c.Uint)
+			ok = pt.uintInRange(c.Uint)
 		}
+		c.Kind = drivers.Uint
 	default:
-		rd.Value, ok = pt.Decode(regs)
+		c.Float, ok = pt.Decode(regs)
+		c.Kind, c.Float32 = drivers.Float, pt.fromF32
 	}
-	if ok {
-		rd.Quality = Good
-	} else {
-		rd.Value, rd.Int, rd.Uint, rd.Quality = 0, 0, 0, OutOfRange
+	if !ok {
+		*c = drivers.Reading{Name: c.Name, Unit: c.Unit, Quality: OutOfRange}
+		return
 	}
+	c.Quality, c.HasValue = Good, true
 }
 
 // intInRange and uintInRange compare an exact value with the point's

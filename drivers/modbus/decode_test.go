@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/eipgw/eipgw/drivers"
 )
 
 // mustParse parses a profile from YAML text and fails the test on any error.
@@ -670,10 +672,45 @@ func TestExactRangeEmptyIsAnError(t *testing.T) {
 
 func TestDecodeReadingDoesNotAllocate(t *testing.T) {
 	for _, pt := range []*Point{onePoint(t, "uint64", "CDAB", "max: 100"), onePoint(t, "int32", ""), onePoint(t, "float32", "")} {
-		var rd Reading
+		rd := drivers.Reading{Name: pt.Name, Unit: pt.Unit}
 		regs := []uint16{1, 2, 3, 4}
-		if n := testing.AllocsPerRun(100, func() { pt.decodeReading(&rd, regs) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { pt.decodeInto(&rd, regs) }); n != 0 {
 			t.Errorf("%s: %v allocations per reading", pt.Type, n)
 		}
 	}
+}
+
+// The contract's form of a reading: a good one carries its value, exact
+// for an integer point and marked for an unscaled float32; any other one
+// carries its quality only, whatever it held before.
+func TestDecodeIntoContract(t *testing.T) {
+	tests := []struct {
+		pt   *Point
+		regs []uint16
+		want drivers.Reading
+	}{
+		{onePoint(t, "int64", ""), regsOf("ABCD", 1<<53+1), drivers.Reading{Quality: Good, HasValue: true, Kind: drivers.Int, Int: 1<<53 + 1, Float: 1 << 53}},
+		{onePoint(t, "uint64", ""), regsOf("ABCD", math.MaxUint64), drivers.Reading{Quality: Good, HasValue: true, Kind: drivers.Uint, Uint: math.MaxUint64, Float: 1 << 64}},
+		{onePoint(t, "float32", ""), []uint16{0x41E3, 0x3333}, drivers.Reading{Quality: Good, HasValue: true, Float32: true, Float: float64(float32(28.4))}},
+		{onePoint(t, "uint32", "", "scale: 0.1"), []uint16{0, 2500}, drivers.Reading{Quality: Good, HasValue: true, Float: 250}},
+		{onePoint(t, "bcd32", ""), []uint16{0x0000, 0x00F0}, drivers.Reading{Quality: OutOfRange}},
+		{onePoint(t, "float32", ""), []uint16{0x7FC0, 0}, drivers.Reading{Quality: OutOfRange}},
+	}
+	for _, tt := range tests {
+		tt.want.Name, tt.want.Unit = tt.pt.Name, tt.pt.Unit
+		// A reading that held another value before.
+		rd := drivers.Reading{Name: tt.pt.Name, Unit: tt.pt.Unit, Quality: Good, HasValue: true, Kind: drivers.Uint, Uint: 9, Int: 9, Float: 9, Float32: true}
+		tt.pt.decodeInto(&rd, tt.regs)
+		if rd != tt.want {
+			t.Errorf("%s %04X: %+v, want %+v", tt.pt.Type, tt.regs, rd, tt.want)
+		}
+	}
+}
+
+// decodeReading decodes registers as a poll does and gives the reading in
+// the form of Poll.
+func (pt *Point) decodeReading(rd *Reading, regs []uint16) {
+	c := drivers.Reading{Name: pt.Name, Unit: pt.Unit}
+	pt.decodeInto(&c, regs)
+	*rd = readingOf(pt, &c)
 }

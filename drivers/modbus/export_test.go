@@ -1,6 +1,10 @@
 package modbus
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/eipgw/eipgw/drivers"
+)
 
 // Helpers of the internal tests that the external ones (package
 // modbus_test) share. The external tests read from the in-process server
@@ -48,4 +52,12 @@ func CheckReadings(t *testing.T, what string, rs []Reading, want map[string]Want
 		w[name] = result{x.Value, x.Quality}
 	}
 	checkReadings(t, what, rs, w)
+}
+
+// PollContract polls d as Poll does and returns its numeric points'
+// readings in the contract's form, as Run hands them to its sink, without
+// Poll's copy.
+func (b *Bus) PollContract(d *Device) []drivers.Reading {
+	b.pollNow(d)
+	return d.readings
 }

@@ -117,8 +117,8 @@ func TestNewDevice(t *testing.T) {
 	if d.Name != "dev-1" || d.Kind != "test" || d.Unit != 7 || d.Tenant != "t1" || d.Profile != p {
 		t.Errorf("device = %+v", d)
 	}
-	if len(d.readings) != 2 || d.readings[0].Point != &p.Points[0] || d.readings[1].Point != &p.Points[1] {
-		t.Errorf("readings do not point at the profile's points")
+	if len(d.readings) != 2 || d.readings[0].Name != "a" || d.readings[1].Name != "b" || d.readings[0].Unit != p.Points[0].Unit {
+		t.Errorf("readings %+v do not name the profile's points", d.readings)
 	}
 	if planString(p, d.plan) != "holding@0+1[a:0] input@0+1[b:0]" {
 		t.Errorf("plan = %s", planString(p, d.plan))

@@ -15,7 +15,8 @@ import (
 
 // BenchmarkPollTCP1000 polls one device of 1000 float32 points (16 reads
 // of 125 registers) from the in-process server over loopback TCP: request
-// planning, the transport and decoding, per value.
+// planning, the transport and decoding into the contract's readings (what
+// Run hands to its sink), per value.
 func BenchmarkPollTCP1000(b *testing.B) {
 	var y strings.Builder
 	y.WriteString("kind: bench\npoints:\n")
@@ -42,7 +43,7 @@ func BenchmarkPollTCP1000(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		rs := bus.Poll(d)
+		rs := bus.PollContract(d)
 		if rs[999].Quality != modbus.Good {
 			b.Fatalf("quality %s", rs[999].Quality)
 		}

@@ -40,15 +40,13 @@ func (dr Driver) Sources(buses []config.Bus, devices []config.Device, log *slog.
 	return out, nil
 }
 
-// Source is a bus owner seen through the driver contract: its readings
-// are handed over as drivers.Readings, in one buffer of the bus, sized
-// once for its largest device (the sink copies what it keeps before it
-// returns, and the bus polls one device at a time).
+// Source is a bus owner seen through the driver contract. Its devices
+// decode their registers straight into readings of the contract's form,
+// which the sink receives (it copies what it keeps before it returns).
 type Source struct {
 	bus   *Bus
 	devs  []*drivers.Device
 	index map[*Device]int
-	out   []drivers.Reading
 }
 
 var _ drivers.Source = (*Source)(nil)
@@ -56,13 +54,10 @@ var _ drivers.Source = (*Source)(nil)
 // NewSource wraps a bus owner.
 func NewSource(b *Bus) *Source {
 	s := &Source{bus: b, index: map[*Device]int{}}
-	most := 0
 	for i, d := range b.devices {
 		s.devs = append(s.devs, &drivers.Device{Name: d.Name, Kind: d.Kind, Tenant: d.Tenant, Source: b.Name})
 		s.index[d] = i
-		most = max(most, d.numeric)
 	}
-	s.out = make([]drivers.Reading, 0, most)
 	return s
 }
 
@@ -74,14 +69,8 @@ func (s *Source) Devices() []*drivers.Device { return s.devs }
 
 // Run polls until ctx ends (see Bus.Run).
 func (s *Source) Run(ctx context.Context, sink drivers.Sink) {
-	s.bus.Run(ctx, func(d *Device, polled time.Time, rs []Reading) {
-		i := s.index[d]
-		out := s.out[:0]
-		for j := range rs {
-			out = append(out, Contract(rs[j]))
-		}
-		s.out = out
-		sink(s.devs[i], polled, out)
+	s.bus.Run(ctx, func(d *Device, polled time.Time, rs []drivers.Reading) {
+		sink(s.devs[s.index[d]], polled, rs)
 	})
 }
 
@@ -96,24 +85,4 @@ func (s *Source) States() []drivers.DeviceState {
 		}
 	}
 	return out
-}
-
-// Contract is a reading in the contract's form: a good reading carries its
-// value (exact for an integer point, marked float32 for an unscaled
-// float32 register); any other reading carries its quality only.
-func Contract(r Reading) drivers.Reading {
-	c := drivers.Reading{Name: r.Point.Name, Unit: r.Point.Unit, Quality: r.Quality}
-	if r.Quality != Good {
-		return c
-	}
-	c.HasValue, c.Float = true, r.Value
-	switch r.Kind {
-	case IntValue:
-		c.Kind, c.Int = drivers.Int, r.Int
-	case UintValue:
-		c.Kind, c.Uint = drivers.Uint, r.Uint
-	default:
-		c.Float32 = r.Point.Float32()
-	}
-	return c
 }

@@ -111,13 +111,3 @@ func TestSourceRunsThroughContract(t *testing.T) {
 		t.Errorf("states %+v", st)
 	}
 }
-
-func TestContractDoesNotAllocate(t *testing.T) {
-	p := sourceTestProfile(t)
-	r := modbus.Reading{Point: &p.Points[0], Kind: modbus.IntValue, Int: 7, Value: 7, Quality: modbus.Good}
-	var sink drivers.Reading
-	if n := testing.AllocsPerRun(100, func() { sink = modbus.Contract(r) }); n != 0 {
-		t.Errorf("%v allocations per reading", n)
-	}
-	_ = sink
-}
