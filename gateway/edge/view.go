@@ -11,13 +11,16 @@ import (
 )
 
 // lastReadings keeps each device's latest readings for the status page,
-// compactly: a device's names and units once (the readings' own strings,
-// recorded again only when they change) and per point a 16-byte value and
-// quality. A device's slices are reused from poll to poll: recording a
-// poll allocates nothing once they have grown.
+// compactly: per point a 16-byte value and quality, and the names and
+// units in a layout shared by every device whose readings have the same
+// names and units in the same order (the devices of one profile), recorded
+// again only when they change. A device's slices are reused from poll to
+// poll: recording a poll allocates nothing once they have grown.
 type lastReadings struct {
 	mu  sync.Mutex
 	dev map[string]*lastPoll
+	// layouts are the names and units in use, each once.
+	layouts []*layout
 	// qualities numbers the qualities other than good seen so far: a
 	// point's quality is an index in quality (0 is good).
 	qualities map[drivers.Quality]uint16
@@ -25,10 +28,58 @@ type lastReadings struct {
 }
 
 type lastPoll struct {
-	at           time.Time     // poll time
-	latency      time.Duration // from the poll's start to its readings
+	at      time.Time     // poll time
+	latency time.Duration // from the poll's start to its readings
+	layout  *layout
+	values  []lastValue
+}
+
+// layout is the names and units of a poll's readings, in order, shared
+// by the devices that have them.
+type layout struct {
 	names, units []string
-	values       []lastValue
+	users        int
+}
+
+// of reports whether rs have the layout's names and units.
+func (y *layout) of(rs []drivers.Reading) bool {
+	if len(y.names) != len(rs) {
+		return false
+	}
+	for i := range rs {
+		if y.names[i] != rs[i].Name || y.units[i] != rs[i].Unit {
+			return false
+		}
+	}
+	return true
+}
+
+// use returns the layout of rs, shared if another device has it; l.mu is
+// held.
+func (l *lastReadings) use(rs []drivers.Reading) *layout {
+	for _, y := range l.layouts {
+		if y.of(rs) {
+			y.users++
+			return y
+		}
+	}
+	y := &layout{names: make([]string, len(rs)), units: make([]string, len(rs)), users: 1}
+	for i := range rs {
+		y.names[i], y.units[i] = rs[i].Name, rs[i].Unit
+	}
+	l.layouts = append(l.layouts, y)
+	return y
+}
+
+// release drops a device's use of y; l.mu is held.
+func (l *lastReadings) release(y *layout) {
+	if y == nil {
+		return
+	}
+	if y.users--; y.users == 0 {
+		i := slices.Index(l.layouts, y)
+		l.layouts = slices.Delete(l.layouts, i, i+1)
+	}
 }
 
 // lastValue is one point's value and quality: bits is the float64's bits,
@@ -77,18 +128,13 @@ func (l *lastReadings) set(device string, at time.Time, rs []drivers.Reading) {
 		l.dev[device] = p
 	}
 	p.at, p.latency = at, lat
-	if len(p.names) != len(rs) {
-		p.names, p.units = make([]string, len(rs)), make([]string, len(rs))
+	if p.layout == nil || !p.layout.of(rs) {
+		l.release(p.layout)
+		p.layout = l.use(rs)
 	}
 	p.values = slices.Grow(p.values[:0], len(rs))[:len(rs)]
 	for i := range rs {
 		r := &rs[i]
-		if p.names[i] != r.Name {
-			p.names[i] = r.Name
-		}
-		if p.units[i] != r.Unit {
-			p.units[i] = r.Unit
-		}
 		v := lastValue{quality: l.qualityCode(r.Quality), kind: r.Kind, hasValue: r.HasValue, float32: r.Float32}
 		switch r.Kind {
 		case drivers.Int:
@@ -104,7 +150,10 @@ func (l *lastReadings) set(device string, at time.Time, rs []drivers.Reading) {
 
 func (l *lastReadings) forget(device string) {
 	l.mu.Lock()
-	delete(l.dev, device)
+	if p, ok := l.dev[device]; ok {
+		l.release(p.layout)
+		delete(l.dev, device)
+	}
 	l.mu.Unlock()
 }
 
@@ -124,7 +173,7 @@ func (l *lastReadings) get(device string) (lastView, bool) {
 	}
 	out := lastView{at: p.at, latency: p.latency, readings: make([]ReadingView, len(p.values))}
 	for i, v := range p.values {
-		r := drivers.Reading{Name: p.names[i], Unit: p.units[i], Quality: l.quality[v.quality],
+		r := drivers.Reading{Name: p.layout.names[i], Unit: p.layout.units[i], Quality: l.quality[v.quality],
 			Kind: v.kind, HasValue: v.hasValue, Float32: v.float32}
 		switch v.kind {
 		case drivers.Int:

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -67,6 +68,57 @@ func TestStatusLastReadingsCompactCopy(t *testing.T) {
 	if _, ok := l.get("dev"); ok {
 		t.Error("a forgotten device still has readings")
 	}
+}
+
+// Devices whose readings have the same names and units share one copy of
+// them; a device whose names change gets its own, and the others keep
+// theirs.
+func TestStatusLastReadingsShareLayouts(t *testing.T) {
+	l := newLastReadings()
+	at := time.Date(2026, 11, 26, 18, 0, 1, 0, time.UTC)
+	rs := statusReadings()
+	for _, d := range []string{"m1", "m2", "m3"} {
+		l.set(d, at, rs)
+	}
+	if len(l.layouts) != 1 || l.layouts[0].users != 3 {
+		t.Fatalf("%d layouts, want 1 shared by 3", len(l.layouts))
+	}
+	other := statusReadings()
+	other[1].Unit = "MWh"
+	l.set("m2", at, other)
+	if len(l.layouts) != 2 {
+		t.Fatalf("%d layouts after a change, want 2", len(l.layouts))
+	}
+	for d, want := range map[string][]drivers.Reading{"m1": rs, "m2": other, "m3": rs} {
+		if got, _ := l.get(d); !reflect.DeepEqual(got.readings, wantViews(want)) {
+			t.Errorf("%s\n got %+v\nwant %+v", d, got.readings, wantViews(want))
+		}
+	}
+	l.forget("m2")
+	if len(l.layouts) != 1 || l.layouts[0].users != 2 {
+		t.Errorf("after forgetting the only user of a layout: %d layouts", len(l.layouts))
+	}
+	l.forget("m1")
+	l.forget("m3")
+	if len(l.layouts) != 0 {
+		t.Errorf("%d layouts without devices", len(l.layouts))
+	}
+}
+
+// BenchmarkStatusLastReadingsSet records a poll of 1000 points for the
+// status page.
+func BenchmarkStatusLastReadingsSet(b *testing.B) {
+	rs := make([]drivers.Reading, 1000)
+	for i := range rs {
+		rs[i] = drivers.Reading{Name: fmt.Sprintf("v%04d", i), Unit: "kW", Quality: drivers.Good, HasValue: true, Float: float64(i), Float32: true}
+	}
+	l := newLastReadings()
+	at := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		l.set("dev", at, rs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rs)), "ns/value")
 }
 
 func TestStatusLastReadingsSetDoesNotAllocate(t *testing.T) {
