@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -62,7 +63,7 @@ type Device struct {
 	Timeout time.Duration
 	Profile *Profile
 
-	plan []Read
+	plan []Read // the profile's reads; split changes only this copy
 	// readings holds the latest reading of each numeric point, in the
 	// contract's form: registers are decoded straight into it and the sink
 	// receives it, so a point's reading is held once. Names and units are
@@ -70,7 +71,7 @@ type Device struct {
 	readings []drivers.Reading
 	texts    []textReading // the string points' latest readings
 	numeric  int           // len(readings)
-	slot     []int         // profile point index -> readings index; numeric+i for texts[i]
+	slot     []int         // profile point index -> readings index; numeric+i for texts[i] (the profile's)
 	regs     []uint16
 
 	// Scheduling, owned by the bus.
@@ -121,31 +122,24 @@ func (d *Device) State() DeviceState {
 // NewDevice binds a device's configuration to its profile and plans its
 // reads.
 func NewDevice(cfg config.Device, p *Profile) *Device {
+	plan, slot, numeric := p.plan, p.slot, p.numeric
+	if plan == nil { // a profile not made by ParseProfile
+		plan = p.Plan()
+		slot, numeric = p.slots()
+	}
 	d := &Device{
 		Name: cfg.Name, Kind: p.Kind, Tenant: cfg.Tenant, Unit: byte(cfg.Unit),
-		Interval: cfg.Interval, Timeout: cfg.Timeout, Profile: p, plan: p.Plan(),
-		slot:     make([]int, len(p.Points)),
+		Interval: cfg.Interval, Timeout: cfg.Timeout, Profile: p, plan: slices.Clone(plan),
+		slot: slot, numeric: numeric,
+		readings: make([]drivers.Reading, numeric),
+		texts:    make([]textReading, len(p.Points)-numeric),
 		regs:     make([]uint16, maxBitsPerRead),
 		rejected: map[uint32]byte{},
 	}
-	n := 0
 	for i := range p.Points {
-		if !p.Points[i].Text() {
-			d.slot[i] = n
-			n++
+		if pt := &p.Points[i]; !pt.Text() {
+			d.readings[slot[i]] = drivers.Reading{Name: pt.Name, Unit: pt.Unit}
 		}
-	}
-	d.numeric = n
-	d.readings = make([]drivers.Reading, n)
-	d.texts = make([]textReading, len(p.Points)-n)
-	for i := range p.Points {
-		pt := &p.Points[i]
-		if pt.Text() {
-			d.slot[i] = n
-			n++
-			continue
-		}
-		d.readings[d.slot[i]] = drivers.Reading{Name: pt.Name, Unit: pt.Unit}
 	}
 	return d
 }

@@ -42,6 +42,14 @@ type Profile struct {
 
 	// Source is the file the profile came from.
 	Source string `yaml:"-"`
+
+	// What every device of the profile shares, made once by ParseProfile:
+	// its reads (a device copies the list, not the points' indexes, and
+	// only changes its own copy) and where each point's reading sits
+	// (numeric points first, then strings).
+	plan    []Read
+	slot    []int
+	numeric int
 }
 
 // Point is one decoded quantity.
@@ -186,7 +194,29 @@ func ParseProfile(file string, data []byte) (*Profile, config.Errors) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	p.plan = p.Plan()
+	p.slot, p.numeric = p.slots()
 	return &p, nil
+}
+
+// slots places each point's reading: the numeric points in profile
+// order, then the strings.
+func (p *Profile) slots() (slot []int, numeric int) {
+	slot = make([]int, len(p.Points))
+	for i := range p.Points {
+		if !p.Points[i].Text() {
+			slot[i] = numeric
+			numeric++
+		}
+	}
+	n := numeric
+	for i := range p.Points {
+		if p.Points[i].Text() {
+			slot[i] = n
+			n++
+		}
+	}
+	return slot, numeric
 }
 
 func (p *Profile) prepare(src *config.Source) config.Errors {
