@@ -133,6 +133,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	toS := fs.String("to", "", "end of the range, exclusive (RFC 3339 or date; required)")
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
 	}
@@ -148,6 +149,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: %w", errUnchecked, err)
 	}
 	o.From, o.To = from, to
+	o.AllSignatures = *allSigs
 	if *auditLog != "" {
 		o.AuditLog = *auditLog
 	}
@@ -167,6 +169,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	fmt.Fprintf(w, "audit of park %s from %s to %s\n", o.Park, res.From.Format(time.RFC3339), res.To.Format(time.RFC3339))
 	fmt.Fprintf(w, "evidence records %d, readings %d (not under evidence %d), hourly records recomputed %d\n",
 		res.Batches, res.Readings, res.Unchecked, res.Hours)
+	fmt.Fprintf(w, "signatures verified %d, messages vouched for by the hash chains %d\n", res.Signatures, res.Vouched)
 	for _, g := range sortedKeys(res.Heads) {
 		h := res.Heads[g]
 		fmt.Fprintf(w, "chain head gateway=%s seq=%d hash=%s time=%s\n", g, h.Seq, h.Hash, h.Time.Format(time.RFC3339Nano))
@@ -226,6 +229,7 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 	out := fs.String("out", "", "directory the report is written to (required; created if missing)")
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
 	}
@@ -247,6 +251,7 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: no park_engine section in %s: the report needs the engine's configuration", errUnchecked, strings.Join(paths, ", "))
 	}
 	o.From, o.To = from, to
+	o.AllSignatures = *allSigs
 	if *auditLog != "" {
 		o.AuditLog = *auditLog
 	}

@@ -58,6 +58,9 @@ func TestAuditVerifyExitStatus(t *testing.T) {
 	if code, out := audit("-config", cfg, "-from", "2026-11-26", "-to", "2026-11-27"); code != 0 || !strings.Contains(out, "PASS: 0 mismatches") {
 		t.Errorf("empty range: exit %d, want 0: %s", code, out)
 	}
+	if code, out := audit("-config", cfg, "-all-signatures", "-from", "2026-11-26", "-to", "2026-11-27"); code != 0 || !strings.Contains(out, "signatures verified 0, messages vouched for by the hash chains 0") {
+		t.Errorf("empty range, every signature: exit %d, want 0: %s", code, out)
+	}
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=ms", "text/plain",
 		strings.NewReader(fmt.Sprintf("chp,device=chp-1,gateway=gw-1,park=p electric_power=30,batch_seq=7i %d\n", at.UnixMilli())))

@@ -2,12 +2,22 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/eipgw/eipgw/gateway/park"
 )
+
+// ChunkHours is how many hours one InfluxDB query reads. InfluxDB opens a
+// cursor per series and field for each query, and the evidence records
+// spread over many series (one per lane), so an hour a query cost InfluxDB
+// about three times the CPU of four hours a query (BenchmarkVerifyHour);
+// a chunk's rows and decoded batches are held until its hours are merged,
+// which bounds the size: twelve hours a query saved InfluxDB a little more
+// and held three times the memory.
+const ChunkHours = 4
 
 // hourRead is what is read and checked of one hour on its own: the
 // evidence records (signatures verified), the readings compared with the
@@ -16,20 +26,26 @@ import (
 // range gives the same result however its hours were scheduled.
 type hourRead struct {
 	h       time.Time
-	res     Result // Findings, Batches, Readings, Unchecked
+	res     Result // Findings, Batches, Readings, Unchecked, Signatures, Vouched
 	batches []signed
 	links   []gwLink
 	hourly  []row
 	seals   []row
-	err     error
-	done    chan struct{}
 }
 
-// readHours reads and checks the total hours from from, up to
-// GOMAXPROCS of them at once (each checks its signatures while the
-// others wait on InfluxDB), and calls merge with each in order. At most
-// twice GOMAXPROCS hours are held at a time. It returns only after every
-// hour it started has ended; the first error stops it.
+// chunkRead is a run of consecutive hours read with one query per
+// measurement.
+type chunkRead struct {
+	hours []*hourRead
+	err   error
+	done  chan struct{}
+}
+
+// readHours reads and checks the total hours from from, ChunkHours at a
+// time and up to GOMAXPROCS chunks at once (each checks its records while
+// the others wait on InfluxDB), and calls merge with each hour in order.
+// At most GOMAXPROCS chunks are held at a time. It returns only
+// after every chunk it started has ended; the first error stops it.
 func readHours(ctx context.Context, s *Store, o Options, measurements []string, from time.Time, total int, merge func(i int, hr *hourRead) error) error {
 	workers := max(runtime.GOMAXPROCS(0), 1)
 	ctx, cancel := context.WithCancel(ctx)
@@ -37,61 +53,113 @@ func readHours(ctx context.Context, s *Store, o Options, measurements []string, 
 	defer wg.Wait()
 	defer cancel()
 	sem := make(chan struct{}, workers)
-	reads := make([]*hourRead, total)
+	chunks := (total + ChunkHours - 1) / ChunkHours
+	reads := make([]*chunkRead, chunks)
 	started := 0
 	start := func() {
-		hr := &hourRead{h: from.Add(time.Duration(started) * time.Hour), done: make(chan struct{})}
-		reads[started] = hr
+		first := started * ChunkHours
+		n := min(ChunkHours, total-first)
+		cr := &chunkRead{done: make(chan struct{})}
+		reads[started] = cr
 		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(hr.done)
+			defer close(cr.done)
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				hr.err = ctx.Err()
+				cr.err = ctx.Err()
 				return
 			}
 			defer func() { <-sem }()
-			hr.err = hr.read(ctx, s, o, measurements)
+			cr.hours, cr.err = readChunk(ctx, s, o, measurements, from.Add(time.Duration(first)*time.Hour), n)
 		}()
 	}
-	for i := range total {
-		for started < total && started < i+2*workers {
+	for c := range chunks {
+		for started < chunks && started < c+workers {
 			start()
 		}
-		hr := reads[i]
-		<-hr.done
-		reads[i] = nil
-		if hr.err != nil {
-			return hr.err
+		cr := reads[c]
+		<-cr.done
+		reads[c] = nil
+		if cr.err != nil {
+			return cr.err
 		}
-		if err := merge(i, hr); err != nil {
-			return err
+		for j, hr := range cr.hours {
+			cr.hours[j] = nil
+			if err := merge(c*ChunkHours+j, hr); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (hr *hourRead) read(ctx context.Context, s *Store, o Options, measurements []string) error {
-	var err error
-	if hr.batches, err = checkEvidence(ctx, s, o, hr.h, &hr.res, &hr.links); err != nil {
-		return err
+// readChunk reads the n hours from from and checks each.
+func readChunk(ctx context.Context, s *Store, o Options, measurements []string, from time.Time, n int) ([]*hourRead, error) {
+	to := from.Add(time.Duration(n) * time.Hour)
+	w := window(o.Park, from, to)
+	byHour := func(rows []row, what string) ([][]row, error) {
+		out := make([][]row, n)
+		for _, r := range rows {
+			ms, err := r.millis()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			i := int((ms - from.UnixMilli()) / int64(time.Hour/time.Millisecond))
+			if ms < from.UnixMilli() || i >= n {
+				return nil, fmt.Errorf("%s: a row at %d ms outside [%s, %s)", what, ms, from.Format(time.RFC3339), to.Format(time.RFC3339))
+			}
+			out[i] = append(out[i], r)
+		}
+		return out, nil
 	}
-	if err := checkReadings(ctx, s, o, hr.h, measurements, hr.batches, &hr.res); err != nil {
-		return err
+	read := func(m string) ([][]row, error) {
+		rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(m)+" WHERE "+w)
+		if err != nil {
+			return nil, err
+		}
+		return byHour(rows, "measurement "+m)
 	}
-	w := window(o.Park, hr.h, hr.h.Add(time.Hour))
+	evidence, err := read(EvidenceMeasurement)
+	if err != nil {
+		return nil, err
+	}
+	readings := make([]map[string][]row, n)
+	for i := range readings {
+		readings[i] = map[string][]row{}
+	}
+	for _, m := range measurements {
+		hs, err := read(m)
+		if err != nil {
+			return nil, err
+		}
+		for i, rs := range hs {
+			if len(rs) > 0 {
+				readings[i][m] = rs
+			}
+		}
+	}
+	hourly, seals := make([][]row, n), make([][]row, n)
 	if o.Engine != nil || o.AuditLog != "" {
-		if hr.hourly, err = s.rows(ctx, "SELECT * FROM "+quoteIdent(park.MeasurementHourly)+" WHERE "+w); err != nil {
-			return err
+		if hourly, err = read(park.MeasurementHourly); err != nil {
+			return nil, err
 		}
 	}
 	if o.AuditLog != "" {
-		if hr.seals, err = s.rows(ctx, "SELECT * FROM "+quoteIdent(park.MeasurementSeal)+" WHERE "+w); err != nil {
-			return err
+		if seals, err = read(park.MeasurementSeal); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	out := make([]*hourRead, n)
+	for i := range out {
+		hr := &hourRead{h: from.Add(time.Duration(i) * time.Hour), hourly: hourly[i], seals: seals[i]}
+		hr.batches = checkEvidence(evidence[i], o, &hr.res, &hr.links)
+		evidence[i] = nil
+		checkReadings(o, measurements, readings[i], hr.batches, &hr.res)
+		readings[i] = nil
+		out[i] = hr
+	}
+	return out, nil
 }

@@ -24,7 +24,8 @@ td,th{border:1px solid #bbb;padding:2px 6px;font-size:13px;text-align:left}td.n{
 <h2>Verification</h2>
 {{with .Verification}}
 <p>{{if .Pass}}<span class="pass">PASS: 0 mismatches</span>{{else}}<span class="fail">FAIL: {{len .Findings}} mismatches</span>{{end}} —
-{{.Batches}} signed batches, {{.Readings}} readings ({{.Unchecked}} not under evidence), {{.Hours}} hours recomputed, {{.SealedHours}} hours sealed.</p>
+{{.Batches}} signed batches, {{.Readings}} readings ({{.Unchecked}} not under evidence), {{.Hours}} hours recomputed, {{.SealedHours}} hours sealed.
+{{.Signatures}} signatures verified; the hash chains vouch for the messages of the other {{.Vouched}} batches (each hour's last batch of each gateway, and any batch at a break, is verified on its own signature).</p>
 <table><tr><th>chain</th><th>seq</th><th>hash</th><th>time</th></tr>
 {{range $g, $h := .Heads}}<tr><td>gateway {{$g}}</td><td class="n">{{$h.Seq}}</td><td><code>{{$h.Hash}}</code></td><td>{{time $h.Time}}</td></tr>{{end}}
 {{with .SealHead}}<tr><td>audit log (sealed hourly records)</td><td class="n">{{.Seq}}</td><td><code>{{.Hash}}</code></td><td>{{time .Hour}}</td></tr>{{end}}

@@ -88,8 +88,9 @@ func (r *Report) WritePDF(w io.Writer) error {
 		pdf.CellFormat(0, 6, fmt.Sprintf("FAIL: %d mismatches", len(v.Findings)), "", 1, "L", false, 0, "")
 	}
 	pdf.SetTextColor(0, 0, 0)
-	pdf.MultiCell(0, 5, tr(fmt.Sprintf("%d signed batches, %d readings (%d not under evidence), %d hours recomputed, %d hours sealed.",
-		v.Batches, v.Readings, v.Unchecked, v.Hours, v.SealedHours)), "", "L", false)
+	pdf.MultiCell(0, 5, tr(fmt.Sprintf("%d signed batches, %d readings (%d not under evidence), %d hours recomputed, %d hours sealed. "+
+		"%d signatures verified; the hash chains vouch for the messages of the other %d batches (each hour's last batch of each gateway, and any batch at a break, is verified on its own signature).",
+		v.Batches, v.Readings, v.Unchecked, v.Hours, v.SealedHours, v.Signatures, v.Vouched)), "", "L", false)
 	var heads [][]string
 	for _, g := range sortedHeads(v.Heads) {
 		h := v.Heads[g]

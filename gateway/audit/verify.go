@@ -28,6 +28,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -139,6 +140,9 @@ type Options struct {
 	// AuditLog is the directory of the park engine's sealed hourly records
 	// (park_engine.audit_log); empty skips their check.
 	AuditLog string
+	// AllSignatures verifies the signature of every batch, not only those
+	// the hash chains do not vouch for (see checkEvidence).
+	AllSignatures bool
 	// Progress, when set, is called after each hour with the hours done
 	// and their total.
 	Progress func(done, total int)
@@ -158,6 +162,9 @@ type Result struct {
 	// Batches, Readings and Hours count the evidence records, stored
 	// readings and recomputed hourly records checked.
 	Batches, Readings, Hours int
+	// Signatures counts the signatures verified; Vouched the batches whose
+	// messages the hash chains vouch for instead.
+	Signatures, Vouched int
 	// Unchecked counts readings of gateways without keys (not under
 	// evidence), which cannot be checked.
 	Unchecked int
@@ -180,7 +187,7 @@ type Result struct {
 // Pass reports whether nothing was found.
 func (r *Result) Pass() bool { return len(r.Findings) == 0 }
 
-// link is what the chain check keeps of a batch.
+// link is a batch as the hour checks hand it to the chain check.
 type link struct {
 	seq        uint64
 	hash, prev evidence.Hash
@@ -192,6 +199,36 @@ type link struct {
 type gwLink struct {
 	gateway string
 	link
+}
+
+// chainLink is what the chain check keeps of a batch until the end of
+// the range: free of pointers (the collector does not scan a month of
+// them), the device as an index into its chain's device names.
+type chainLink struct {
+	seq        uint64
+	ns         int64 // poll time, Unix nanoseconds
+	hash, prev evidence.Hash
+	dev        uint32
+}
+
+// chain is a gateway's links in the order read.
+type chain struct {
+	links   []chainLink
+	devices []string
+	dev     map[string]uint32
+}
+
+func (c *chain) add(l link) {
+	d, ok := c.dev[l.device]
+	if !ok {
+		if c.dev == nil {
+			c.dev = map[string]uint32{}
+		}
+		d = uint32(len(c.devices))
+		c.dev[l.device] = d
+		c.devices = append(c.devices, l.device)
+	}
+	c.links = append(c.links, chainLink{seq: l.seq, ns: l.time.UnixNano(), hash: l.hash, prev: l.prev, dev: d})
 }
 
 // signed is a decoded, verified batch.
@@ -250,7 +287,7 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	chains := map[string][]link{}
+	chains := map[string]*chain{}
 	// hourly holds the park_hourly rows of the hours read and not yet
 	// compared with the recomputation.
 	hourly := map[int64][]row{}
@@ -258,11 +295,18 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 	err = readHours(ctx, s, o, readings, from, total, func(i int, hr *hourRead) error {
 		h := hr.h
 		res.Batches += hr.res.Batches
+		res.Signatures += hr.res.Signatures
+		res.Vouched += hr.res.Vouched
 		res.Readings += hr.res.Readings
 		res.Unchecked += hr.res.Unchecked
 		res.Findings = append(res.Findings, hr.res.Findings...)
 		for _, l := range hr.links {
-			chains[l.gateway] = append(chains[l.gateway], l.link)
+			c := chains[l.gateway]
+			if c == nil {
+				c = &chain{}
+				chains[l.gateway] = c
+			}
+			c.add(l.link)
 		}
 		res.countPolls(h, hr.batches)
 		if sealed != nil {
@@ -300,17 +344,30 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 	return res, nil
 }
 
-// checkEvidence verifies the evidence records of hour h and returns the
+// checkEvidence verifies the evidence records of an hour and returns the
 // signed batches, in poll time and sequence order.
-func checkEvidence(ctx context.Context, s *Store, o Options, h time.Time, res *Result, links *[]gwLink) ([]signed, error) {
-	rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(EvidenceMeasurement)+" WHERE "+window(o.Park, h, h.Add(time.Hour)))
-	if err != nil {
-		return nil, err
+//
+// A batch is trusted when its signature verifies, or when a trusted batch
+// of the same hour names its hash as prev: SHA-256 binds the message to
+// that hash, so the chain vouches for every batch up to the last one of
+// each gateway in the hour, whose signature is verified. Only the
+// signatures the chain does not vouch for are verified (each hour's last
+// batch per gateway, and any batch at a break: a gap, a fork, a batch
+// whose successor does not name its hash), unless o.AllSignatures. A
+// message altered in InfluxDB no longer hashes to its successor's prev, so
+// its own signature is verified and fails.
+func checkEvidence(rows []row, o Options, res *Result, links *[]gwLink) []signed {
+	recs := make([]record, len(rows))
+	for i, r := range rows {
+		recs[i] = openRecord(r, o.Keys)
 	}
+	verified, vouched := trust(recs, o.AllSignatures)
+	res.Signatures += verified
+	res.Vouched += vouched
 	var out []signed
-	for _, r := range rows {
+	for i := range recs {
 		res.Batches++
-		sb, l, ok := checkRecord(r, o.Keys, res)
+		sb, l, ok := recs[i].check(res)
 		if !ok {
 			continue
 		}
@@ -327,65 +384,139 @@ func checkEvidence(ctx context.Context, s *Store, o Options, h time.Time, res *R
 		}
 		return a.Seq < b.Seq
 	})
-	return out, nil
+	return out
 }
 
-// checkRecord checks one evidence record; ok is false when its message
-// cannot be trusted (its batch then counts as not signed).
-func checkRecord(r row, keys evidence.Keys, res *Result) (signed, link, bool) {
+// record is an evidence record read and opened: its message split from its
+// signature, hashed and decoded, its signature not yet verified.
+type record struct {
+	r   row
+	f   Finding // gateway, seq, device and time of the record
+	bad string  // why the record cannot be read at all (an invalid finding)
+	// open and oerr are what evidence.Keys.Open made of the payload.
+	open evidence.Opened
+	oerr error
+	b    *batch.Batch
+	derr error
+	prev evidence.Hash
+	perr error
+	// sigErr is the signature's verdict once trust has run (nil for a
+	// batch the chain vouches for).
+	sigErr error
+}
+
+// openRecord reads one evidence record.
+func openRecord(r row, keys evidence.Keys) record {
 	gw, device := r.str("gateway"), r.str("device")
 	seq, _ := strconv.ParseUint(fmt.Sprint(r["seq"]), 10, 64)
+	rec := record{r: r, f: Finding{Gateway: gw, Seq: seq, Device: device}}
 	ms, err := r.millis()
 	if err != nil {
-		res.add(Finding{Kind: KindInvalid, Gateway: gw, Seq: seq, Device: device, Detail: "evidence record: " + err.Error()})
-		return signed{}, link{}, false
+		rec.bad = "evidence record: " + err.Error()
+		return rec
 	}
-	at := time.UnixMilli(ms).UTC()
-	f := Finding{Gateway: gw, Seq: seq, Device: device, Time: at}
-	var msg strings.Builder
+	rec.f.Time = time.UnixMilli(ms).UTC()
+	// The payload as it travelled: the message (msg_0, msg_1, ...), then
+	// the signature member when there is one.
+	var payload []byte
 	for i := 0; ; i++ {
 		part, ok := r["msg_"+strconv.Itoa(i)].(string)
 		if !ok {
 			break
 		}
-		msg.WriteString(part)
+		if payload == nil {
+			payload = make([]byte, 0, len(part)+len(`,"sig":"`)+90)
+		}
+		payload = append(payload, part...)
 	}
-	if msg.Len() == 0 {
-		f.Kind, f.Detail = KindInvalid, "evidence record without its message (msg_0)"
+	if len(payload) == 0 {
+		rec.bad = "evidence record without its message (msg_0)"
+		return rec
+	}
+	if sig := r.str("sig"); sig != "" {
+		payload = append(append(append(payload, `,"sig":"`...), sig...), `"}`...)
+	} else {
+		payload = append(payload, '}')
+	}
+	if rec.open, rec.oerr = keys.Open(gw, r.str("key"), payload); rec.oerr != nil {
+		return rec
+	}
+	if rec.b, rec.derr = batch.Decode(payload); rec.derr != nil {
+		return rec
+	}
+	rec.prev, rec.perr = evidence.ParseHash(rec.b.Prev)
+	return rec
+}
+
+// chained reports whether r can take part in a chain: opened with a known
+// key, its message decoded.
+func (r *record) chained() bool {
+	return r.bad == "" && r.oerr == nil && r.derr == nil && r.perr == nil
+}
+
+// trust sets the signature verdict of each record (see checkEvidence) and
+// returns the number of signatures verified and of records vouched for.
+func trust(recs []record, all bool) (verified, vouchedFor int) {
+	var idx []int
+	for i := range recs {
+		if recs[i].chained() {
+			idx = append(idx, i)
+		}
+	}
+	// Successors first: a trusted batch vouches for the hash it names as
+	// prev, which is its predecessor's in a gateway's chain.
+	sort.SliceStable(idx, func(i, j int) bool { return recs[idx[i]].b.Seq > recs[idx[j]].b.Seq })
+	vouched := map[evidence.Hash]bool{}
+	for _, i := range idx {
+		r := &recs[i]
+		if all || !vouched[r.open.Hash] {
+			verified++
+			if r.sigErr = r.open.Verify(); r.sigErr != nil {
+				continue
+			}
+		} else {
+			vouchedFor++
+		}
+		vouched[r.prev] = true
+	}
+	return verified, vouchedFor
+}
+
+// check reports the findings of one record once trust has run; ok is
+// false when its message cannot be trusted (its batch then counts as not
+// signed).
+func (rec *record) check(res *Result) (signed, link, bool) {
+	f := rec.f
+	if rec.bad != "" {
+		f.Kind, f.Detail = KindInvalid, rec.bad
 		res.add(f)
 		return signed{}, link{}, false
 	}
-	sig := r.str("sig")
-	payload := msg.String()
-	if sig != "" {
-		payload += `,"sig":"` + sig + `"}`
-	}
-	h, verr := keys.Verify(gw, r.str("key"), []byte(payload))
-	if verr != nil {
-		f.Kind, f.Detail = evidence.Reason(verr), verr.Error()
+	if err := cmp.Or(rec.oerr, rec.sigErr); err != nil {
+		f.Kind, f.Detail = evidence.Reason(err), err.Error()
 		res.add(f)
 		return signed{}, link{}, false
 	}
+	h, r := rec.open.Hash, rec.r
 	if stored := r.str("hash"); stored != h.String() {
 		g := f
 		g.Kind, g.Stored, g.Expected, g.Detail = KindHashMismatch, stored, h.String(), "stored hash is not SHA-256 of the signed message"
 		res.add(g)
 	}
-	b, err := batch.Decode([]byte(msg.String() + "}"))
-	if err != nil {
-		f.Kind, f.Detail = KindInvalid, "signed message: "+err.Error()
+	if rec.derr != nil {
+		f.Kind, f.Detail = KindInvalid, "signed message: "+rec.derr.Error()
 		res.add(f)
 		return signed{}, link{}, false
 	}
-	prev, perr := evidence.ParseHash(b.Prev)
-	if perr != nil {
-		f.Kind, f.Detail = KindInvalid, "signed prev: "+perr.Error()
+	b := rec.b
+	if rec.perr != nil {
+		f.Kind, f.Detail = KindInvalid, "signed prev: "+rec.perr.Error()
 		res.add(f)
 		return signed{}, link{}, false
 	}
 	for _, c := range [][3]string{
-		{"gateway", gw, b.Gateway}, {"seq", strconv.FormatUint(seq, 10), strconv.FormatUint(b.Seq, 10)},
-		{"device", device, b.Device}, {"prev", r.str("prev"), b.Prev},
+		{"gateway", f.Gateway, b.Gateway}, {"seq", strconv.FormatUint(f.Seq, 10), strconv.FormatUint(b.Seq, 10)},
+		{"device", f.Device, b.Device}, {"prev", r.str("prev"), b.Prev}, {"key", r.str("key"), b.Key},
 	} {
 		if c[1] != c[2] {
 			g := f
@@ -393,6 +524,7 @@ func checkRecord(r row, keys evidence.Keys, res *Result) (signed, link, bool) {
 			res.add(g)
 		}
 	}
+	at := f.Time
 	if !b.Time.Equal(at) {
 		// The batch is checked where it was signed to be; this copy is not
 		// trusted, so readings stored beside it show as unsigned.
@@ -401,7 +533,7 @@ func checkRecord(r row, keys evidence.Keys, res *Result) (signed, link, bool) {
 			Detail: "evidence record stored at another time than the signed poll time (a replayed or moved batch)"})
 		return signed{}, link{}, false
 	}
-	return signed{b: b, hash: h.String()}, link{seq: b.Seq, hash: h, prev: prev, device: b.Device, time: b.Time}, true
+	return signed{b: b, hash: h.String()}, link{seq: b.Seq, hash: h, prev: rec.prev, device: b.Device, time: b.Time}, true
 }
 
 func (r *Result) add(f Finding) { r.Findings = append(r.Findings, f) }
@@ -434,24 +566,17 @@ type readingKey struct {
 	ms              int64
 }
 
-// checkReadings compares the readings stored in hour h with the signed
-// batches of that hour.
-func checkReadings(ctx context.Context, s *Store, o Options, h time.Time, measurements []string, batches []signed, res *Result) error {
+// checkReadings compares the readings stored in an hour, by measurement,
+// with the signed batches of that hour.
+func checkReadings(o Options, measurements []string, byMeasurement map[string][]row, batches []signed, res *Result) {
 	type stored struct {
 		kind string
 		r    row
 	}
 	got := map[readingKey]stored{}
 	for _, m := range measurements {
-		rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(m)+" WHERE "+window(o.Park, h, h.Add(time.Hour)))
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			ms, err := r.millis()
-			if err != nil {
-				return fmt.Errorf("measurement %s: %w", m, err)
-			}
+		for _, r := range byMeasurement[m] {
+			ms, _ := r.millis() // checked when the rows were read
 			res.Readings++
 			k := readingKey{r.str("gateway"), r.str("device"), ms}
 			if o.Keys[k.gateway] == nil {
@@ -509,33 +634,61 @@ func checkReadings(ctx context.Context, s *Store, o Options, h time.Time, measur
 		res.add(Finding{Kind: KindReadingUnsigned, Gateway: k.gateway, Seq: seq, Device: k.device, Time: time.UnixMilli(k.ms).UTC(),
 			Detail: "reading in measurement " + got[k].kind + " without a signed batch"})
 	}
-	return nil
+}
+
+// signedValue is what a field of a stored reading must hold: a float
+// compared as a number (InfluxDB's text of an integral float, 1234567,
+// is not the batch's), anything else as text.
+type signedValue struct {
+	text    string
+	f       float64
+	isFloat bool
+}
+
+func (v signedValue) String() string {
+	if v.isFloat {
+		return strconv.FormatFloat(v.f, 'g', -1, 64)
+	}
+	return v.text
+}
+
+// matches reports whether stored (an InfluxDB value) is v.
+func (v signedValue) matches(stored any) bool {
+	if !v.isFloat {
+		return text(stored) == v.text
+	}
+	n, ok := stored.(json.Number)
+	if !ok {
+		return false
+	}
+	f, err := strconv.ParseFloat(n.String(), 64)
+	return err == nil && f == v.f
 }
 
 // compareReading returns the differences (field, stored, signed) between
 // a stored reading and the signed batches of its poll.
 func compareReading(r row, g []signed) [][3]string {
-	want := map[string]string{}
+	want := make(map[string]signedValue, len(g[0].b.Points)+2)
 	seqs, hashes := map[string]bool{}, map[string]bool{}
 	for _, sb := range g {
 		b := sb.b
-		want["site"], want["tenant"] = b.Site, b.Tenant
+		want["site"], want["tenant"] = signedValue{text: b.Site}, signedValue{text: b.Tenant}
 		seqs[strconv.FormatUint(b.Seq, 10)] = true
 		hashes[sb.hash] = true
 		for i := range b.Points {
 			p := &b.Points[i]
-			name, v := p.Name, ""
+			name, v := p.Name, signedValue{}
 			switch {
 			case p.Quality != batch.Good:
-				name, v = p.Name+qualitySuffix, p.Quality
+				name, v.text = p.Name+qualitySuffix, p.Quality
 			case p.Kind == batch.IntValue:
-				v = strconv.FormatInt(p.Int, 10)
+				v.text = strconv.FormatInt(p.Int, 10)
 			case p.Kind == batch.UintValue && p.Uint <= math.MaxInt64:
-				v = strconv.FormatUint(p.Uint, 10)
+				v.text = strconv.FormatUint(p.Uint, 10)
 			case p.Kind == batch.UintValue:
-				name, v = p.Name+qualitySuffix, batch.OutOfRange
+				name, v.text = p.Name+qualitySuffix, batch.OutOfRange
 			default:
-				v = strconv.FormatFloat(p.Value, 'g', -1, 64)
+				v.f, v.isFloat = p.Value, true
 			}
 			want[name] = v
 		}
@@ -543,13 +696,12 @@ func compareReading(r row, g []signed) [][3]string {
 	var diffs [][3]string
 	for k, v := range want {
 		sv, ok := r[k]
-		s := text(sv)
 		switch {
-		case !ok && v == "":
+		case !ok && !v.isFloat && v.text == "":
 		case !ok:
-			diffs = append(diffs, [3]string{k, "(missing)", v})
-		case s != v:
-			diffs = append(diffs, [3]string{k, s, v})
+			diffs = append(diffs, [3]string{k, "(missing)", v.String()})
+		case !v.matches(sv):
+			diffs = append(diffs, [3]string{k, text(sv), v.String()})
 		}
 	}
 	for k, sv := range r {
@@ -605,32 +757,36 @@ func keysOf(m map[string]bool) string {
 }
 
 // checkChains checks each gateway's chain in sequence order.
-func checkChains(chains map[string][]link, res *Result) {
+func checkChains(chains map[string]*chain, res *Result) {
 	gws := make([]string, 0, len(chains))
 	for g := range chains {
 		gws = append(gws, g)
 	}
 	sort.Strings(gws)
 	for _, gw := range gws {
-		c := chains[gw]
+		ch := chains[gw]
+		c := ch.links
 		sort.SliceStable(c, func(i, j int) bool { return c[i].seq < c[j].seq })
-		lastTime := map[string]link{}
-		for i, l := range c {
-			f := Finding{Gateway: gw, Seq: l.seq, Device: l.device, Time: l.time.UTC()}
+		at := func(l chainLink) time.Time { return time.Unix(0, l.ns).UTC() }
+		lastTime := make([]*chainLink, len(ch.devices))
+		for i := range c {
+			l := &c[i]
+			device := ch.devices[l.dev]
+			f := Finding{Gateway: gw, Seq: l.seq, Device: device, Time: at(*l)}
 			if l.prev.IsZero() && l.seq > 1 {
 				f.Kind, f.Detail = KindChainRestart, "prev is the zero hash: the edge restarted its chain"
 				res.add(f)
 			}
-			if d, ok := lastTime[l.device]; ok && l.time.Before(d.time) {
+			if d := lastTime[l.dev]; d != nil && l.ns < d.ns {
 				g := f
-				g.Kind, g.Detail = KindReorder, fmt.Sprintf("polled before seq %d of the same device (%s)", d.seq, d.time.UTC().Format(time.RFC3339Nano))
+				g.Kind, g.Detail = KindReorder, fmt.Sprintf("polled before seq %d of the same device (%s)", d.seq, at(*d).Format(time.RFC3339Nano))
 				res.add(g)
 			}
-			lastTime[l.device] = l
+			lastTime[l.dev] = l
 			if i == 0 {
 				continue
 			}
-			p := c[i-1]
+			p := &c[i-1]
 			switch {
 			case l.seq == p.seq && l.hash == p.hash:
 				// The same batch stored twice (a redelivery at another time
@@ -647,6 +803,6 @@ func checkChains(chains map[string][]link, res *Result) {
 			}
 		}
 		last := c[len(c)-1]
-		res.Heads[gw] = Head{Seq: last.seq, Hash: last.hash.String(), Time: last.time.UTC()}
+		res.Heads[gw] = Head{Seq: last.seq, Hash: last.hash.String(), Time: at(last)}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -279,6 +281,16 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 			res.Batches, len(f.sent), res.Hours, res.Heads, res.Unchecked, res.SealedHours, res.SealHead)
 	}
 	t.Logf("clean run: %d evidence records, %d readings, %d hours recomputed, verified in %s", res.Batches, res.Readings, res.Hours, took)
+	// The chains vouch for every batch but each hour's last of each
+	// gateway; with AllSignatures every signature is verified.
+	if res.Signatures+res.Vouched != res.Batches || res.Signatures > 2*len(res.Heads) {
+		t.Fatalf("clean run: %d signatures verified and %d vouched for of %d batches, %d gateways", res.Signatures, res.Vouched, res.Batches, len(res.Heads))
+	}
+	all := f.opts
+	all.AllSignatures = true
+	if r, err := Verify(context.Background(), f.store, all); err != nil || !r.Pass() || r.Signatures != r.Batches || r.Vouched != 0 {
+		t.Fatalf("clean run, every signature: %v, %d findings, %d signatures verified of %d batches", err, len(r.Findings), r.Signatures, r.Batches)
+	}
 
 	ms := func(ts time.Time) int64 { return ts.UnixMilli() }
 	t1 := day0.Add(10 * time.Minute)
@@ -294,6 +306,32 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 			f.write(fmt.Appendf(nil, "chp,device=chp-1,gateway=gw-1,park=%s,site=plant %s=%v %d\n", f.opts.Park, b.Points[0].Name, b.Points[0].Value*1.1, ms(t1)))
 			return []string{fmt.Sprintf("reading_altered gateway=gw-1 seq=%d device=chp-1 time=%s", b.Seq, t1.UTC().Format(time.RFC3339Nano))}
 		}, nil},
+		{"altered signed message", func() []string {
+			// The value is changed in the evidence record's message and in
+			// the reading alike, so that they agree; the signature does not.
+			ts := t1.Add(3 * time.Minute)
+			b := f.batchAt("chp-1", ts)
+			p := b.Points[1]
+			rs, err := f.store.rows(context.Background(), fmt.Sprintf("SELECT * FROM %s WHERE gateway = 'gw-1' AND lane = '%d' AND time >= %dms AND time <= %dms", EvidenceMeasurement, b.Seq%1024, ms(ts), ms(ts)))
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("evidence record of seq %d: %v, %d rows", b.Seq, err, len(rs))
+			}
+			msg := rs[0].str("msg_0")
+			from := regexp.MustCompile(`\{"n":"` + p.Name + `","v":[^,]*,`).FindString(msg)
+			to := fmt.Sprintf(`{"n":%q,"v":%s,`, p.Name, strconv.FormatFloat(p.Value*1.1, 'g', -1, 64))
+			if from == "" {
+				t.Fatalf("message of seq %d has no %s: %s", b.Seq, p.Name, msg)
+			}
+			rs[0]["msg_0"] = strings.Replace(msg, from, to, 1)
+			f.write(lineOf(t, f, EvidenceMeasurement, rs[0], ms(ts)))
+			f.write(fmt.Appendf(nil, "chp,device=chp-1,gateway=gw-1,park=%s,site=plant %s=%v %d\n", f.opts.Park, p.Name, p.Value*1.1, ms(ts)))
+			return []string{
+				fmt.Sprintf("bad_signature gateway=gw-1 seq=%d device=chp-1", b.Seq),
+				fmt.Sprintf("reading_unsigned gateway=gw-1 seq=%d device=chp-1", b.Seq),
+				// The batch no longer counts as signed: a hole in the chain.
+				fmt.Sprintf("gap gateway=gw-1 seq=%d", b.Seq+1),
+			}
+		}, []string{"hour_altered time=" + day0.UTC().Format(time.RFC3339Nano)}},
 		{"deleted reading", func() []string {
 			ts := t1.Add(time.Minute)
 			b := f.batchAt("boiler-1", ts)
@@ -572,5 +610,28 @@ func (f *fixture) rewriteLog(edit func([]seal.Entry)) {
 	}
 	if err := os.WriteFile(f.auditLog+"/"+seal.CheckpointFile, cp, 0o640); err != nil {
 		f.t.Fatal(err)
+	}
+}
+
+// A float stored by InfluxDB is compared with the signed value as a
+// number: InfluxDB writes an integral float as an integer (1234567), which
+// is the signed 1234567.0 and not an alteration; any other value is.
+func TestCompareReadingFloats(t *testing.T) {
+	b := &batch.Batch{Gateway: "gw-1", Seq: 7, Device: "m-1", Site: "plant", Points: []batch.Point{
+		{Name: "energy", Value: 1234567, HasValue: true, Quality: batch.Good},
+		{Name: "tiny", Value: 1e-7, HasValue: true, Quality: batch.Good},
+		{Name: "count", Kind: batch.IntValue, Int: 1234567, HasValue: true, Quality: batch.Good},
+	}}
+	g := []signed{{b: b, hash: "h"}}
+	stored := func(energy, tiny, count string) row {
+		return row{"time": json.Number("1"), "gateway": "gw-1", "device": "m-1", "site": "plant", seqField: json.Number("7"), hashField: "h",
+			"energy": json.Number(energy), "tiny": json.Number(tiny), "count": json.Number(count)}
+	}
+	if d := compareReading(stored("1234567", "1e-7", "1234567"), g); len(d) != 0 {
+		t.Fatalf("the signed values: %v", d)
+	}
+	d := compareReading(stored("1234567.5", "0.0000001", "1234568"), g)
+	if fmt.Sprint(d) != "[[count 1234568 1234567] [energy 1.2345675e+06 1.234567e+06]]" {
+		t.Fatalf("altered: %v", d)
 	}
 }
