@@ -3,6 +3,7 @@ package batch
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -101,9 +102,23 @@ var topKeys = map[string]uint16{
 	"prev": 512, "key": 1024, "sig": 2048,
 }
 
+// nameSets are the sets validPoints finds repeated names with, reused:
+// making one per batch cost as much memory as the batch's points.
+var nameSets = sync.Pool{New: func() any { return map[string]struct{}{} }}
+
+// maxPooledNames bounds the sets kept for reuse: a set grown by a batch
+// of tens of thousands of points is left to the collector.
+const maxPooledNames = 8192
+
 // validPoints applies the point rules of decodeSlow.
 func validPoints(ps []Point) bool {
-	seen := make(map[string]struct{}, len(ps))
+	seen := nameSets.Get().(map[string]struct{})
+	defer func() {
+		if len(seen) <= maxPooledNames {
+			clear(seen)
+			nameSets.Put(seen)
+		}
+	}()
 	for i := range ps {
 		p := &ps[i]
 		if p.Name == "" || !ValidQuality(p.Quality) {
