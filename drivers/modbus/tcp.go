@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -25,7 +26,10 @@ type tcpTransport struct {
 
 	mu   sync.Mutex
 	conn net.Conn
-	buf  [tcpMaxADU]byte
+	// r reads the connection ahead: a response's header and body arrive
+	// together, and one read system call takes both.
+	r   *bufio.Reader
+	buf [tcpMaxADU]byte
 	// stale counts discarded frames whose transaction id did not match.
 	stale uint64
 }
@@ -62,6 +66,11 @@ func (t *tcpTransport) send(req []byte) ([]byte, error) {
 			return nil, err
 		}
 		t.conn = c
+		if t.r == nil {
+			t.r = bufio.NewReaderSize(c, 2*tcpMaxADU)
+		} else {
+			t.r.Reset(c)
+		}
 	}
 	if err := t.conn.SetDeadline(deadline); err != nil {
 		return nil, err
@@ -70,7 +79,7 @@ func (t *tcpTransport) send(req []byte) ([]byte, error) {
 		return nil, err
 	}
 	for {
-		if _, err := io.ReadFull(t.conn, t.buf[:tcpHeader]); err != nil {
+		if _, err := io.ReadFull(t.r, t.buf[:tcpHeader]); err != nil {
 			return nil, err
 		}
 		length := int(binary.BigEndian.Uint16(t.buf[4:6]))
@@ -81,7 +90,7 @@ func (t *tcpTransport) send(req []byte) ([]byte, error) {
 			return nil, fmt.Errorf("modbus: protocol id %d in response header, want 0", proto)
 		}
 		n := tcpHeader - 1 + length
-		if _, err := io.ReadFull(t.conn, t.buf[tcpHeader:n]); err != nil {
+		if _, err := io.ReadFull(t.r, t.buf[tcpHeader:n]); err != nil {
 			return nil, err
 		}
 		if t.buf[0] == req[0] && t.buf[1] == req[1] {
