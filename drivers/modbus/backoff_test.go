@@ -3,6 +3,7 @@ package modbus_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -94,12 +95,20 @@ func TestDeadDevicesDoNotStallTheBus(t *testing.T) {
 		}
 		// One poll in every interval: a poll may start late by the
 		// timeouts of dead devices retried in the same slot, never miss
-		// its slot.
+		// its slot. A machine too busy to run the test on time may make
+		// it miss one (go test -race on two loaded cores); dead devices
+		// that held up the bus would make it miss most of them.
+		var missed []string
 		for i := 1; i < len(ts); i++ {
 			prev, cur := ts[i-1].UnixNano()/int64(interval), ts[i].UnixNano()/int64(interval)
 			if cur != prev+1 {
-				t.Errorf("%s: poll %d in slot %d, poll %d in slot %d (%v apart): a slot was missed", d.Name, i, prev, i+1, cur, ts[i].Sub(ts[i-1]))
+				missed = append(missed, fmt.Sprintf("poll %d in slot %d, poll %d in slot %d (%v apart)", i, prev, i+1, cur, ts[i].Sub(ts[i-1])))
 			}
+		}
+		if len(missed) > 1 {
+			t.Errorf("%s missed %d slots: %s", d.Name, len(missed), strings.Join(missed, "; "))
+		} else if len(missed) == 1 {
+			t.Logf("%s missed one slot (a busy machine): %s", d.Name, missed[0])
 		}
 		for _, q := range quality[d.Name] {
 			if q != modbus.Good {
