@@ -349,6 +349,8 @@ type worker struct {
 	seen   map[string]*seqWindow
 
 	maxBytes, maxLines, maxAttempts int
+
+	scratch []byte // where lines are rendered (linesOf)
 }
 
 // seqWindow remembers a content hash per recent sequence number of one

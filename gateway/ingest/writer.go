@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -53,21 +55,31 @@ type entry struct {
 // linesOf renders a batch as lines of at most maxLineFields points each.
 func (w *worker) linesOf(b *batch.Batch) [][]byte {
 	if len(b.Points) <= maxLineFields {
-		return [][]byte{appendLine(nil, w.park, b)}
+		return [][]byte{w.line(b)}
 	}
 	var lines [][]byte
 	part := *b
 	for pts := b.Points; len(pts) > 0; {
 		part.Points = pts[:min(len(pts), maxLineFields)]
 		pts = pts[len(part.Points):]
-		lines = append(lines, appendLine(nil, w.park, &part))
+		lines = append(lines, w.line(&part))
 	}
 	return lines
 }
 
+// line renders one line in the worker's scratch buffer, which grows once
+// to the longest line, and returns a copy of its own size: a line grown
+// by appending would allocate several times its size for every message.
+func (w *worker) line(b *batch.Batch) []byte {
+	w.scratch = appendLine(w.scratch[:0], w.park, b)
+	return bytes.Clone(w.scratch)
+}
+
 // request is one InfluxDB write: whole lines of one or more entries.
 type request struct {
-	body    []byte
+	body    string
+	size    int      // of body, while it is planned
+	parts   [][]byte // its lines, while it is planned
 	entries []*entry
 	lines   []int // lines of each entry in body
 }
@@ -96,6 +108,17 @@ func (w *worker) plan(due []*entry) []*request {
 	nlines := 0
 	flush := func() {
 		if cur != nil && len(cur.entries) > 0 {
+			// The body is made once, at its size, in the form the
+			// client sends.
+			var body strings.Builder
+			body.Grow(cur.size)
+			for i, l := range cur.parts {
+				if i > 0 {
+					body.WriteByte('\n')
+				}
+				body.Write(l)
+			}
+			cur.body, cur.parts = body.String(), nil
 			reqs = append(reqs, cur)
 		}
 		cur, nlines = nil, 0
@@ -111,7 +134,7 @@ func (w *worker) plan(due []*entry) []*request {
 		}
 		for i := e.written; i < len(e.lines); i++ {
 			line := e.lines[i]
-			if cur != nil && (len(cur.body)+1+len(line) > limit || nlines+1 > w.maxLines) {
+			if cur != nil && (cur.size+1+len(line) > limit || nlines+1 > w.maxLines) {
 				flush()
 			}
 			if cur == nil {
@@ -121,10 +144,11 @@ func (w *worker) plan(due []*entry) []*request {
 				cur.entries = append(cur.entries, e)
 				cur.lines = append(cur.lines, 0)
 			}
-			if len(cur.body) > 0 {
-				cur.body = append(cur.body, '\n')
+			if len(cur.parts) > 0 {
+				cur.size++
 			}
-			cur.body = append(cur.body, line...)
+			cur.parts = append(cur.parts, line)
+			cur.size += len(line)
 			cur.lines[len(cur.lines)-1]++
 			nlines++
 			if alone && i == len(e.lines)-1 {
@@ -261,7 +285,7 @@ func (w *worker) writeOnce(ctx context.Context, r *request) error {
 		points += e.points
 	}
 	start := time.Now()
-	err := w.writer.WriteRecord(ctx, string(r.body))
+	err := w.writer.WriteRecord(ctx, r.body)
 	if err == nil {
 		w.in.m.writeDur.Observe(time.Since(start).Seconds())
 		w.in.count(func(s *Stats) { s.Writes++ })

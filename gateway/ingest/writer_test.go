@@ -258,3 +258,29 @@ func TestWriteShrinksRequestsOfSlowMessage(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLinesAndPlan is ingest's work per round after decoding: the
+// line protocol of 20 batches of 1000 points and the write requests they
+// are grouped into, per point.
+func BenchmarkLinesAndPlan(b *testing.B) {
+	w := &worker{park: "p", maxBytes: 2 << 20, maxLines: 5000}
+	var bs []*batch.Batch
+	for d := range 20 {
+		bt := &batch.Batch{Gateway: "gw", Seq: uint64(d + 1), Device: fmt.Sprintf("dev-%03d", d), Kind: "bench", Time: time.UnixMilli(1795716001000)}
+		for i := range 1000 {
+			bt.Points = append(bt.Points, batch.Point{Name: fmt.Sprintf("v%04d", i), Value: float64(float32(i) * 1.1), HasValue: true, Float32: true, Unit: "kW", Quality: batch.Good})
+		}
+		bs = append(bs, bt)
+	}
+	due := make([]*entry, len(bs))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, bt := range bs {
+			due[i] = &entry{batch: bt, lines: w.linesOf(bt), points: len(bt.Points)}
+		}
+		if reqs := w.plan(due); len(reqs) != 1 {
+			b.Fatalf("%d requests", len(reqs))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20*1000), "ns/point")
+}
