@@ -358,7 +358,15 @@ var ErrInvalid = errors.New("invalid batch")
 // unknown or repeated keys, nulls, invalid input — goes through
 // encoding/json, which decides and explains.
 func Decode(data []byte) (*Batch, error) {
-	if b, ok := decodeFast(data); ok {
+	return DecodeReuse(data, nil)
+}
+
+// DecodeReuse is Decode for a caller that decodes batch after batch and
+// keeps nothing of a batch's points once it decodes the next: the points
+// are written into the array of pts when it is large enough (the batches
+// eipgw edges produce), instead of a new one per batch.
+func DecodeReuse(data []byte, pts []Point) (*Batch, error) {
+	if b, ok := decodeFast(data, pts); ok {
 		return b, nil
 	}
 	return decodeSlow(data)

@@ -187,7 +187,7 @@ func TestDecodeVersion1(t *testing.T) {
 			t.Errorf("re-encoded %s", got)
 		}
 	}
-	if _, ok := decodeFast([]byte(strings.Replace(payload, `"v":1,`, `"v":1 ,`, 1))); ok {
+	if _, ok := decodeFast([]byte(strings.Replace(payload, `"v":1,`, `"v":1 ,`, 1)), nil); ok {
 		t.Error("the fast path took an integer beyond 64 bits")
 	}
 }
@@ -263,7 +263,7 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 	}
 	f.Add(integerBatch().AppendJSON(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, ok := decodeFast(data)
+		fast, ok := decodeFast(data, nil)
 		if !ok {
 			return
 		}
@@ -278,7 +278,7 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 }
 
 func TestFastPathTakesCanonicalPayloads(t *testing.T) {
-	b, ok := decodeFast([]byte(sampleJSON))
+	b, ok := decodeFast([]byte(sampleJSON), nil)
 	if !ok {
 		t.Fatal("the canonical payload missed the fast path")
 	}
@@ -290,11 +290,42 @@ func TestFastPathTakesCanonicalPayloads(t *testing.T) {
 		`{"v":1,"gateway":"g\"","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`,
 		`{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":null,"q":"timeout"}]}`,
 	} {
-		if _, ok := decodeFast([]byte(odd)); ok {
+		if _, ok := decodeFast([]byte(odd), nil); ok {
 			t.Errorf("fast path took %s", odd)
 		}
 		if _, err := Decode([]byte(odd)); err != nil {
 			t.Errorf("Decode refused %s: %v", odd, err)
 		}
+	}
+}
+
+// DecodeReuse writes the points into the given array when it is large
+// enough, whatever it held, and decodes exactly as Decode does.
+func TestDecodeReuse(t *testing.T) {
+	want, err := Decode([]byte(sampleJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]Point, 64)
+	for i := range junk {
+		junk[i] = Point{Name: "junk", Value: 9, Int: 9, Uint: 9, Kind: UintValue, HasValue: true, Float32: true, Unit: "x", Quality: Stale}
+	}
+	got, err := DecodeReuse([]byte(sampleJSON), junk[:3])
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("reusing a larger array: %+v (%v)\nwant %+v", got, err, want)
+	}
+	if &got.Points[0] != &junk[0] {
+		t.Error("the points are not in the array given")
+	}
+	small := junk[:1:1]
+	got, err = DecodeReuse([]byte(sampleJSON), small)
+	if err != nil || !reflect.DeepEqual(got, want) || &got.Points[0] == &small[0] {
+		t.Fatalf("an array too small: %+v (%v)", got, err)
+	}
+	// The slow path ignores the array.
+	odd := `{"v":1,"gateway":"g\"","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`
+	got, err = DecodeReuse([]byte(odd), junk)
+	if err != nil || got.Gateway != `g"` || len(got.Points) != 1 || got.Points[0].Name != "a" {
+		t.Fatalf("slow path: %+v (%v)", got, err)
 	}
 }

@@ -12,8 +12,10 @@ import (
 // same shape without escapes, nulls or extra keys) and validates them. It
 // returns ok only when encoding/json would accept the payload and yield
 // the same batch; otherwise the caller falls back to decodeSlow.
-func decodeFast(data []byte) (*Batch, bool) {
-	s := scanner{src: string(data)} // one copy; every string below is a slice of it
+//
+// The points go into the array of reuse when it is large enough.
+func decodeFast(data []byte, reuse []Point) (*Batch, bool) {
+	s := scanner{src: string(data), reuse: reuse} // one copy; every string below is a slice of it
 	b := &Batch{}
 	if !s.byte('{') {
 		return nil, false
@@ -139,8 +141,9 @@ func validPoints(ps []Point) bool {
 }
 
 type scanner struct {
-	src string
-	i   int
+	src   string
+	i     int
+	reuse []Point // an array for the points, if large enough
 }
 
 func (s *scanner) ws() {
@@ -282,7 +285,11 @@ func (s *scanner) points(b *Batch) bool {
 	// inside a string only over-counts), so the slice does not grow. The
 	// first allocation is capped, so that a payload of braces cannot make
 	// it larger than real points would.
-	b.Points = make([]Point, 0, min(strings.Count(s.src[s.i:], "{"), maxPrealloc))
+	if n := min(strings.Count(s.src[s.i:], "{"), maxPrealloc); cap(s.reuse) >= n {
+		b.Points = s.reuse[:0]
+	} else {
+		b.Points = make([]Point, 0, n)
+	}
 	for first := true; ; first = false {
 		if s.byte(']') {
 			return true
