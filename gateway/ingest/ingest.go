@@ -351,6 +351,23 @@ type worker struct {
 	maxBytes, maxLines, maxAttempts int
 
 	scratch []byte // where lines are rendered (linesOf)
+	// points is the array the next batch's points are decoded into: a
+	// batch's points are rendered as lines before the next is decoded,
+	// and not kept.
+	points []batch.Point
+}
+
+// maxReusedPoints bounds the array of points a worker keeps for the next
+// batch (80 bytes a point).
+const maxReusedPoints = 4096
+
+// done gives b's points back for the next batch once its lines are
+// rendered: b keeps none.
+func (w *worker) done(b *batch.Batch) {
+	if cap(b.Points) <= maxReusedPoints {
+		w.points = b.Points[:0]
+	}
+	b.Points = nil
 }
 
 // seqWindow remembers a content hash per recent sequence number of one
@@ -411,7 +428,7 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 		return nil, errIgnore
 	}
 	gw, dev := tp.Gateway, tp.Device
-	b, err := batch.Decode(m.Payload())
+	b, err := batch.DecodeReuse(m.Payload(), w.points)
 	if err != nil {
 		return nil, err
 	}

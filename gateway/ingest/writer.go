@@ -334,6 +334,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 			lines = append(vd.withFields(lines), vd.line(w.park, b, m.Payload()))
 		}
 		out = append(out, &entry{msg: m, batch: b, lines: lines, points: len(b.Points)})
+		w.done(b)
 	}
 	return out, nil
 }

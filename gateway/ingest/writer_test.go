@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // fakeInflux answers each write with respond(body).
@@ -283,4 +285,37 @@ func BenchmarkLinesAndPlan(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20*1000), "ns/point")
+}
+
+// A worker decodes each batch into the previous batch's points: the lines
+// of every message accepted in one round are its own, and no entry keeps
+// points that a later message overwrites.
+func TestAcceptReusesPointsSafely(t *testing.T) {
+	in := &Ingest{log: slog.New(slog.DiscardHandler), m: newMetrics(prometheus.NewRegistry())}
+	w := &worker{in: in, park: "p", seen: map[string]*seqWindow{}}
+	var msgs []mqtt.Message
+	var want []string
+	for seq := uint64(1); seq <= 3; seq++ {
+		bt := batch.Batch{Gateway: "gw", Seq: seq, Device: "d", Kind: "chp", Time: time.Now().Add(-time.Second).Truncate(time.Millisecond)}
+		for i := range 100 + int(seq) {
+			bt.Points = append(bt.Points, batch.Point{Name: fmt.Sprintf("p%03d", i), Value: float64(seq*1000) + float64(i), HasValue: true, Quality: batch.Good})
+		}
+		msgs = append(msgs, topicMessage{topic: topic.Data("p", "gw", "d"), payload: bt.AppendJSON(nil)})
+		want = append(want, string(appendLine(nil, "p", &bt)))
+	}
+	es, err := w.accept(t.Context(), msgs)
+	if err != nil || len(es) != 3 {
+		t.Fatalf("%d entries, %v", len(es), err)
+	}
+	for i, e := range es {
+		if len(e.lines) != 1 || string(e.lines[0]) != want[i] {
+			t.Errorf("message %d: line\n%s\nwant\n%s", i+1, e.lines[0], want[i])
+		}
+		if e.points != 101+i || e.batch.Points != nil {
+			t.Errorf("message %d: %d points, batch keeps %d", i+1, e.points, len(e.batch.Points))
+		}
+	}
+	if cap(w.points) < 103 {
+		t.Errorf("the worker kept an array of %d points for the next batch", cap(w.points))
+	}
 }
