@@ -28,7 +28,7 @@ func TestPollToStoredObservedOncePerBatch(t *testing.T) {
 	w.in.m = newMetrics(reg)
 	w.maxLines = 1
 	split := testEntry(w, "big", 1, 2500)
-	split.batch.Time = time.Now().Add(-2 * time.Second)
+	split.polled = time.Now().Add(-2 * time.Second)
 	refused := testEntry(w, "small", 2, 1)
 	if len(split.lines) != 3 {
 		t.Fatalf("%d lines, want 3", len(split.lines))

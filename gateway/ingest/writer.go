@@ -30,8 +30,12 @@ const maxLineFields = 1000
 
 // entry is one received message on its way to InfluxDB.
 type entry struct {
-	msg     mqtt.Message
-	batch   *batch.Batch
+	msg mqtt.Message
+	// device and polled are the batch's device and poll time; the batch
+	// itself is not kept once its lines are rendered (its strings are
+	// slices of a copy of the payload).
+	device  string
+	polled  time.Time
 	lines   [][]byte
 	written int // lines of this message InfluxDB accepted so far
 	points  int
@@ -50,6 +54,10 @@ type entry struct {
 	lastErr     error
 
 	settledOK bool // every line written
+}
+
+func newEntry(m mqtt.Message, b *batch.Batch, lines [][]byte) *entry {
+	return &entry{msg: m, device: strings.Clone(b.Device), polled: b.Time, lines: lines, points: len(b.Points)}
 }
 
 // linesOf renders a batch as lines of at most maxLineFields points each.
@@ -195,7 +203,7 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 				e.written += r.lines[i]
 				if e.written == len(e.lines) {
 					e.settledOK = true
-					w.in.m.stored.Observe(now.Sub(e.batch.Time).Seconds())
+					w.in.m.stored.Observe(now.Sub(e.polled).Seconds())
 				}
 				e.attempts, e.healthy, e.lastErr, e.failedAt = 0, 0, nil, time.Time{}
 			}
@@ -333,7 +341,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		if vd := w.in.ev.check(b, m.Payload()); vd != nil {
 			lines = append(vd.withFields(lines), vd.line(w.park, b, m.Payload()))
 		}
-		out = append(out, &entry{msg: m, batch: b, lines: lines, points: len(b.Points)})
+		out = append(out, newEntry(m, b, lines))
 		w.done(b)
 	}
 	return out, nil

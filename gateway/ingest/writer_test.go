@@ -56,7 +56,7 @@ func testEntry(w *worker, device string, seq uint64, points int) *entry {
 	for i := range points {
 		b.Points = append(b.Points, batch.Point{Name: fmt.Sprintf("p%06d", i), Value: float64(i) + 0.5, HasValue: true, Quality: batch.Good})
 	}
-	return &entry{batch: b, lines: w.linesOf(b), points: points}
+	return newEntry(nil, b, w.linesOf(b))
 }
 
 // drive runs write rounds as Run does, without the broker, until every
@@ -153,7 +153,7 @@ func TestWriteSplitsByBytesAndLines(t *testing.T) {
 	}
 	for _, e := range es {
 		if !e.settledOK || e.written != len(e.lines) {
-			t.Fatalf("entry %s: written %d of %d", e.batch.Device, e.written, len(e.lines))
+			t.Fatalf("entry %s: written %d of %d", e.device, e.written, len(e.lines))
 		}
 	}
 }
@@ -181,7 +181,7 @@ func TestWriteOneFailingMessageDoesNotBlockOthers(t *testing.T) {
 	}
 	for _, e := range es[1:] {
 		if !e.settledOK {
-			t.Fatalf("%s not written", e.batch.Device)
+			t.Fatalf("%s not written", e.device)
 		}
 	}
 }
@@ -278,7 +278,7 @@ func BenchmarkLinesAndPlan(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for i, bt := range bs {
-			due[i] = &entry{batch: bt, lines: w.linesOf(bt), points: len(bt.Points)}
+			due[i] = newEntry(nil, bt, w.linesOf(bt))
 		}
 		if reqs := w.plan(due); len(reqs) != 1 {
 			b.Fatalf("%d requests", len(reqs))
@@ -311,8 +311,8 @@ func TestAcceptReusesPointsSafely(t *testing.T) {
 		if len(e.lines) != 1 || string(e.lines[0]) != want[i] {
 			t.Errorf("message %d: line\n%s\nwant\n%s", i+1, e.lines[0], want[i])
 		}
-		if e.points != 101+i || e.batch.Points != nil {
-			t.Errorf("message %d: %d points, batch keeps %d", i+1, e.points, len(e.batch.Points))
+		if e.points != 101+i || e.device != "d" {
+			t.Errorf("message %d: %d points of device %q", i+1, e.points, e.device)
 		}
 	}
 	if cap(w.points) < 103 {
