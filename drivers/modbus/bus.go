@@ -413,7 +413,7 @@ func (b *Bus) begin(d *Device, now time.Time) {
 // skip fills a backed-off device's readings with the quality of its last
 // failure, without asking it.
 func (b *Bus) skip(d *Device, now time.Time) {
-	for s := range d.slot {
+	for s := range d.numeric + len(d.texts) { // every slot
 		d.fail(s, d.lastFailure)
 	}
 	d.polled = now
