@@ -161,7 +161,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	defer client.Disconnect(250)
 	defer in.replay.stop(client, in.log)
 
-	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park, seen: map[string]*seqWindow{},
+	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park, seen: map[string]*seqWindow{}, msgs: msgs,
 		maxBytes: icfg.MaxWriteBytes, maxLines: icfg.MaxWriteLines, maxAttempts: icfg.MaxAttempts}
 	if cc := icfg.Completeness; !cc.Disabled {
 		w.compl = &completeness{
@@ -201,7 +201,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 		in.health.loop.Beat()
 		wakeAt = in.health.wakeBy(wakeAt)
-		fresh, ok := in.gather(ctx, msgs, max(0, 2*icfg.BatchSize-len(queue)), wakeAt)
+		fresh, ok := w.gather(ctx, max(0, 2*icfg.BatchSize-len(queue)), wakeAt)
 		if !ok {
 			return nil // unwritten messages stay unacknowledged
 		}
@@ -273,8 +273,18 @@ func (in *Ingest) Run(ctx context.Context) error {
 
 // gather waits for messages: up to room of them, for at most the batch
 // wait after the first, and no later than wakeAt when entries are waiting
-// for their next try (zero: none). It reports false when ctx ended.
-func (in *Ingest) gather(ctx context.Context, msgs <-chan mqtt.Message, room int, wakeAt time.Time) ([]mqtt.Message, bool) {
+// for their next try (zero: none). Deliveries taken early (deadLetter)
+// come first, at once. It reports false when ctx ended.
+func (w *worker) gather(ctx context.Context, room int, wakeAt time.Time) ([]mqtt.Message, bool) {
+	if n := min(room, len(w.early)); n > 0 {
+		out := w.early[:n:n]
+		w.early = w.early[n:]
+		if len(w.early) == 0 {
+			w.early = nil
+		}
+		return out, true
+	}
+	in, msgs := w.in, w.msgs
 	var wake <-chan time.Time
 	if !wakeAt.IsZero() {
 		t := time.NewTimer(max(0, time.Until(wakeAt)))
@@ -349,6 +359,13 @@ type worker struct {
 	seen   map[string]*seqWindow
 
 	maxBytes, maxLines, maxAttempts int
+
+	// msgs is the hand-over from the MQTT client's delivery (nil for the
+	// side lane). early holds the deliveries taken while a dead letter
+	// waited for its acknowledgement, in order: gather hands them out
+	// before anything still in msgs.
+	msgs  <-chan mqtt.Message
+	early []mqtt.Message
 
 	scratch []byte // where lines are rendered (linesOf)
 	// points is the array the next batch's points are decoded into: a
@@ -458,29 +475,48 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 	}
 	dlTopic := topic.DeadLetter(w.park)
 	w.in.log.Warn("dead-lettering a message", "topic", m.Topic(), "dead_letter_topic", dlTopic, "reason", reason)
+	// The MQTT client reads the broker's acknowledgement of the dead letter
+	// on the path that delivers messages: until it comes, deliveries must
+	// not wait, neither for the budget (opened) nor for the hand-over
+	// (taken into w.early here), or the acknowledgement waits behind them
+	// for ever.
 	if w.in.held != nil {
 		defer w.in.held.open()() // see budget
 	}
 	backoff := 100 * time.Millisecond
 	for {
 		t := w.client.Publish(dlTopic, 1, false, payload)
-		select {
-		case <-t.Done():
-			if t.Error() == nil {
-				w.in.count(func(s *Stats) { s.DeadLetters++ })
-				w.in.m.messages.WithLabelValues("dead_letter").Inc()
-				w.in.m.refused.WithLabelValues(rec.Reason).Inc()
-				return nil
-			}
-			w.in.log.Warn("dead-letter publish failed; retrying", "err", t.Error())
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := w.takeUntil(ctx, t.Done()); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
+		if t.Error() == nil {
+			w.in.count(func(s *Stats) { s.DeadLetters++ })
+			w.in.m.messages.WithLabelValues("dead_letter").Inc()
+			w.in.m.refused.WithLabelValues(rec.Reason).Inc()
+			return nil
+		}
+		w.in.log.Warn("dead-letter publish failed; retrying", "err", t.Error())
+		pause := make(chan struct{})
+		timer := time.AfterFunc(backoff, func() { close(pause) })
+		err := w.takeUntil(ctx, pause)
+		timer.Stop()
+		if err != nil {
+			return err
 		}
 		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// takeUntil takes deliveries into w.early until done (or ctx ends).
+func (w *worker) takeUntil(ctx context.Context, done <-chan struct{}) error {
+	for {
+		select {
+		case <-done:
+			return nil
+		case m := <-w.msgs:
+			w.early = append(w.early, m)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }

@@ -1,0 +1,115 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+)
+
+// TestDeadLetterDuringAFlood: a message to dead-letter arrives at the head
+// of a backlog. The broker's acknowledgement of the dead letter comes on
+// the path that delivers the backlog, which fills ingest's hand-over while
+// the worker waits for that acknowledgement: the worker keeps taking
+// deliveries meanwhile, so the acknowledgement gets through, the dead
+// letter is published once and every batch of the backlog is stored (it
+// waited forever before).
+func TestDeadLetterDuringAFlood(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	cfg, err := config.Parse("ingest.yaml", []byte(fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: flood-ingest}
+ingest:
+  batch_size: 2
+  batch_wait: 20ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {disabled: true}
+`, mq.URL, ifx.URL)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() (*Ingest, func()) {
+		in, err := New(ingestRole(t, cfg), slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- in.Run(ctx) }()
+		return in, func() { cancel(); <-done }
+	}
+
+	dead := make(chan string, 1000)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("flood-test").SetMaxResumePubInFlight(1000))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(100)
+	c.Subscribe(topic.DeadLetter("p"), 1, func(_ mqtt.Client, m mqtt.Message) { dead <- string(m.Payload()) }).Wait()
+	publish := func(gw, dev string, payload []byte) {
+		t.Helper()
+		if tok := c.Publish(topic.Data("p", gw, dev), 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+
+	// The first run subscribes (a persistent session) and stores a probe.
+	in, stop := start()
+	deadline := time.Now().Add(10 * time.Second)
+	for probe := uint64(1); in.newest.Load() == 0; probe++ {
+		if time.Now().After(deadline) {
+			t.Fatal("ingest did not store a probe")
+		}
+		publish("gw", "probe", (&batch.Batch{Gateway: "gw", Seq: probe, Device: "probe", Kind: "probe", Time: time.Now(),
+			Points: []batch.Point{{Name: "x", Value: 1, HasValue: true, Quality: batch.Good}}}).AppendJSON(nil))
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+
+	// While it is away: a message that can never be stored, then a backlog
+	// many times the hand-over's size.
+	const backlog = 300
+	publish("gw2", "meter-1", []byte(`{"v":2,"gateway":"gw2","seq":`))
+	t0 := time.Now().Truncate(time.Second).Add(-time.Hour)
+	for i := range backlog {
+		b := batch.Batch{Gateway: "gw2", Seq: uint64(i + 1), Device: "meter-1", Kind: "meter", Time: t0.Add(time.Duration(i) * time.Second),
+			Points: []batch.Point{{Name: "flow", Value: float64(i), HasValue: true, Unit: "t/h", Quality: batch.Good}}}
+		publish("gw2", "meter-1", b.AppendJSON(nil))
+	}
+
+	_, stop = start()
+	defer stop()
+	select {
+	case <-dead:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no dead letter")
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		series, _ := ifx.Query("eipgw", `SELECT count(flow) FROM meter`)
+		if len(series) == 1 && fmt.Sprint(series[0].Values[0][1]) == fmt.Sprint(backlog) {
+			break
+		}
+		if time.Now().After(deadline) {
+			var more []string
+			for len(dead) > 0 && len(more) < 3 {
+				more = append(more, <-dead)
+			}
+			t.Fatalf("after the dead letter, stored %+v of %d; %d more dead letters: %s", series, backlog, len(dead)+len(more), more)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case extra := <-dead:
+		t.Fatalf("a second dead letter: %s", extra)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
