@@ -51,6 +51,7 @@ func Options(cfg *config.MQTT, clientID string, log *slog.Logger) *mqtt.ClientOp
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetOrderMatters(true).
+		SetStore(newStore()).
 		SetConnectionNotificationHandler(failures.notify).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			log.Warn("mqtt connection lost", "broker", broker, "client_id", clientID, "err", err)
