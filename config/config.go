@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 	"time"
 )
 
@@ -317,6 +318,10 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		errs = append(errs, m.validateEndpoint(s)...)
 		if m.PasswordEnv != "" && m.PasswordFile != "" {
 			errs = append(errs, s.Errorf("mqtt.password_file", "set password_env or password_file, not both"))
+		}
+		// Ingest names its replay requests' topic after its client id.
+		if strings.ContainsAny(m.ClientID, "/+#") || strings.ContainsFunc(m.ClientID, unicode.IsControl) {
+			errs = append(errs, s.Errorf("mqtt.client_id", "%q must not contain '/', '+', '#' or control characters (it is a topic level)", m.ClientID))
 		}
 	}
 	if f.Edge == nil && f.Ingest == nil && f.ParkEngine == nil {
