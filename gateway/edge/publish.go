@@ -46,6 +46,7 @@ func (e *Edge) store(w *wal.WAL, seq *seqStore, m message) {
 	m.payload = append([]byte(nil), m.payload...)
 	if len(e.mem) >= memCap {
 		old := e.mem[0]
+		e.mem[0] = message{}
 		e.mem = e.mem[1:]
 		e.m.dropped.WithLabelValues("overflow").Inc()
 		e.count(func(s *Stats) { s.Dropped++ })
@@ -106,6 +107,7 @@ func (e *Edge) popMem() (message, bool) {
 		return message{}, false
 	}
 	m := e.mem[0]
+	e.mem[0] = message{}
 	e.mem = e.mem[1:]
 	e.m.overflowed.Set(float64(len(e.mem)))
 	return m, true
@@ -177,6 +179,9 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 		select {
 		case <-head:
 			h := pending[0]
+			// The slice's array would otherwise keep the payload until
+			// the array is replaced.
+			pending[0] = inflight{}
 			pending = pending[1:]
 			pendingBytes -= len(h.msg.payload)
 			if err := h.tok.Error(); err != nil {
