@@ -61,6 +61,12 @@ func TestAuditVerifyExitStatus(t *testing.T) {
 	if code, out := audit("-config", cfg, "-all-signatures", "-from", "2026-11-26", "-to", "2026-11-27"); code != 0 || !strings.Contains(out, "signatures verified 0, messages vouched for by the hash chains 0") {
 		t.Errorf("empty range, every signature: exit %d, want 0: %s", code, out)
 	}
+	if code, out := audit("-config", cfg, "-hours-per-query", "1", "-from", "2026-11-26", "-to", "2026-11-27"); code != 0 {
+		t.Errorf("an hour a query: exit %d, want 0: %s", code, out)
+	}
+	if code, out := audit("-config", cfg, "-hours-per-query", "0", "-from", "2026-11-26", "-to", "2026-11-27"); code != 2 || !strings.Contains(out, "-hours-per-query 0: want 1 to 744") {
+		t.Errorf("-hours-per-query 0: exit %d, want 2: %s", code, out)
+	}
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=ms", "text/plain",
 		strings.NewReader(fmt.Sprintf("chp,device=chp-1,gateway=gw-1,park=p electric_power=30,batch_seq=7i %d\n", at.UnixMilli())))

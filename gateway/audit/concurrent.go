@@ -10,14 +10,16 @@ import (
 	"github.com/eipgw/eipgw/gateway/park"
 )
 
-// ChunkHours is how many hours one InfluxDB query reads. InfluxDB opens a
-// cursor per series and field for each query, and the evidence records
-// spread over many series (one per lane), so an hour a query cost InfluxDB
-// about three times the CPU of four hours a query (BenchmarkVerifyHour);
-// a chunk's rows and decoded batches are held until its hours are merged,
-// which bounds the size: twelve hours a query saved InfluxDB a little more
-// and held three times the memory.
-const ChunkHours = 4
+// DefaultHoursPerQuery is how many hours one InfluxDB query reads unless
+// Options.HoursPerQuery says otherwise. InfluxDB decodes whole blocks of a
+// series' values (up to 1000 each), and the evidence records spread over
+// 1024 lane series, so that a block of one lane spans days of a park's
+// batches: the fewer the queries, the fewer times each block is decoded.
+// A month of the reference park (BenchmarkVerifyHour, 720 h) cost influxd
+// 0.127 CPU-s an hour at 4 hours a query and 0.064 at 12, and took 71 and
+// 49 s; each chunk's rows and batches are held until its hours are merged,
+// so the Go heap peaked at 644 and 982 MB.
+const DefaultHoursPerQuery = 12
 
 // hourRead is what is read and checked of one hour on its own: the
 // evidence records (signatures verified), the readings compared with the
@@ -41,7 +43,7 @@ type chunkRead struct {
 	done  chan struct{}
 }
 
-// readHours reads and checks the total hours from from, ChunkHours at a
+// readHours reads and checks the total hours from from, o.HoursPerQuery at a
 // time and up to GOMAXPROCS chunks at once (each checks its records while
 // the others wait on InfluxDB), and calls merge with each hour in order.
 // At most GOMAXPROCS chunks are held at a time. It returns only
@@ -53,12 +55,16 @@ func readHours(ctx context.Context, s *Store, o Options, measurements []string, 
 	defer wg.Wait()
 	defer cancel()
 	sem := make(chan struct{}, workers)
-	chunks := (total + ChunkHours - 1) / ChunkHours
+	per := o.HoursPerQuery
+	if per <= 0 {
+		per = DefaultHoursPerQuery
+	}
+	chunks := (total + per - 1) / per
 	reads := make([]*chunkRead, chunks)
 	started := 0
 	start := func() {
-		first := started * ChunkHours
-		n := min(ChunkHours, total-first)
+		first := started * per
+		n := min(per, total-first)
 		cr := &chunkRead{done: make(chan struct{})}
 		reads[started] = cr
 		started++
@@ -88,7 +94,7 @@ func readHours(ctx context.Context, s *Store, o Options, measurements []string, 
 		}
 		for j, hr := range cr.hours {
 			cr.hours[j] = nil
-			if err := merge(c*ChunkHours+j, hr); err != nil {
+			if err := merge(c*per+j, hr); err != nil {
 				return err
 			}
 		}

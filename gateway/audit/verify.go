@@ -140,6 +140,10 @@ type Options struct {
 	// AuditLog is the directory of the park engine's sealed hourly records
 	// (park_engine.audit_log); empty skips their check.
 	AuditLog string
+	// HoursPerQuery is how many hours one InfluxDB query reads
+	// (DefaultHoursPerQuery when zero): more is faster and holds more
+	// memory.
+	HoursPerQuery int
 	// AllSignatures verifies the signature of every batch, not only those
 	// the hash chains do not vouch for (see checkEvidence).
 	AllSignatures bool
