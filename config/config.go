@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"unicode"
 	"time"
+	"unicode"
 )
 
 // File is one configuration file.

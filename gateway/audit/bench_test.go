@@ -36,7 +36,7 @@ func BenchmarkVerifyHour(b *testing.B) {
 	// time since day0 starts as many whole days earlier as it needs.
 	if end := day0.Add(time.Duration(hours) * time.Hour); end.After(time.Now()) {
 		saved := day0
-		days := end.Sub(time.Now())/(24*time.Hour) + 1
+		days := time.Until(end)/(24*time.Hour) + 1
 		day0 = day0.Add(-days * 24 * time.Hour)
 		b.Cleanup(func() { day0 = saved })
 	}
