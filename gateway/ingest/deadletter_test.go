@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
@@ -25,27 +23,14 @@ import (
 func TestDeadLetterDuringAFlood(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
-	cfg, err := config.Parse("ingest.yaml", []byte(fmt.Sprintf(`park: p
+	yaml := fmt.Sprintf(`park: p
 mqtt: {broker: "%s", client_id: flood-ingest}
 ingest:
   batch_size: 2
   batch_wait: 20ms
   influxdb: {url: "%s", bucket: eipgw/autogen}
   completeness: {disabled: true}
-`, mq.URL, ifx.URL)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := func() (*Ingest, func()) {
-		in, err := New(ingestRole(t, cfg), slog.New(slog.DiscardHandler), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- in.Run(ctx) }()
-		return in, func() { cancel(); <-done }
-	}
+`, mq.URL, ifx.URL)
 
 	dead := make(chan string, 1000)
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("flood-test").SetMaxResumePubInFlight(1000))
@@ -62,7 +47,7 @@ ingest:
 	}
 
 	// The first run subscribes (a persistent session) and stores a probe.
-	in, stop := start()
+	in, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
 	deadline := time.Now().Add(10 * time.Second)
 	for probe := uint64(1); in.newest.Load() == 0; probe++ {
 		if time.Now().After(deadline) {
@@ -85,7 +70,7 @@ ingest:
 		publish("gw2", "meter-1", b.AppendJSON(nil))
 	}
 
-	_, stop = start()
+	_, stop = startIngest(t, yaml, slog.New(slog.DiscardHandler))
 	defer stop()
 	select {
 	case <-dead:

@@ -53,24 +53,34 @@ func tlsPublisher(t *testing.T, pki *testenv.PKI, broker string) mqtt.Client {
 
 func runIngest(t *testing.T, yaml string, log *slog.Logger) *Ingest {
 	t.Helper()
+	in, stop := startIngest(t, yaml, log)
+	t.Cleanup(stop)
+	return in
+}
+
+// startIngest runs ingest with the configuration yaml until stop, which
+// reports an error Run returned; stop may be called more than once.
+func startIngest(t *testing.T, yaml string, log *slog.Logger) (in *Ingest, stop func()) {
+	t.Helper()
 	cfg, err := config.Parse("ingest.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := New(ingestRole(t, cfg), log, nil)
-	if err != nil {
+	if in, err = New(ingestRole(t, cfg), log, nil); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return in
+	var once sync.Once
+	return in, func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
 }
 
 func publishBatch(t *testing.T, c mqtt.Client, seq uint64, ts time.Time) {
