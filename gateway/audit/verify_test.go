@@ -327,7 +327,7 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 			ts := t1.Add(3 * time.Minute)
 			b := f.batchAt("chp-1", ts)
 			p := b.Points[1]
-			rs, err := f.store.rows(context.Background(), fmt.Sprintf("SELECT * FROM %s WHERE gateway = 'gw-1' AND lane = '%d' AND time >= %dms AND time <= %dms", EvidenceMeasurement, b.Seq%1024, ms(ts), ms(ts)))
+			rs, err := f.store.rows(context.Background(), fmt.Sprintf("SELECT * FROM %s WHERE gateway = 'gw-1' AND lane = %s AND time >= %dms AND time <= %dms", EvidenceMeasurement, quoteString(laneOf(b)), ms(ts), ms(ts)))
 			if err != nil || len(rs) != 1 {
 				t.Fatalf("evidence record of seq %d: %v, %d rows", b.Seq, err, len(rs))
 			}
@@ -363,7 +363,7 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 			// a later time, as if the device had been polled again.
 			old := f.batchAt("chp-1", t1.Add(2*time.Minute))
 			to := day0.Add(70*time.Minute + 30*time.Second)
-			copyPoint(t, f, ms(old.Time), ms(to), EvidenceMeasurement, fmt.Sprintf("gateway = 'gw-1' AND lane = '%d'", old.Seq%1024))
+			copyPoint(t, f, ms(old.Time), ms(to), EvidenceMeasurement, fmt.Sprintf("gateway = 'gw-1' AND lane = %s", quoteString(laneOf(old))))
 			copyPoint(t, f, ms(old.Time), ms(to), "chp", "device = 'chp-1'")
 			return []string{
 				fmt.Sprintf("moved gateway=gw-1 seq=%d device=chp-1 time=%s", old.Seq, to.UTC().Format(time.RFC3339Nano)),
@@ -381,7 +381,7 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 		}, nil},
 		{"deleted batch", func() []string {
 			b := f.batchAt("cems-1", t1.Add(20*time.Minute))
-			f.query(fmt.Sprintf("DELETE FROM %s WHERE gateway = 'gw-1' AND lane = '%d' AND time >= %dms AND time <= %dms", EvidenceMeasurement, b.Seq%1024, ms(b.Time), ms(b.Time)))
+			f.query(fmt.Sprintf("DELETE FROM %s WHERE gateway = 'gw-1' AND lane = %s AND time >= %dms AND time <= %dms", EvidenceMeasurement, quoteString(laneOf(b)), ms(b.Time), ms(b.Time)))
 			return []string{
 				fmt.Sprintf("gap gateway=gw-1 seq=%d", b.Seq+1),
 				fmt.Sprintf("reading_unsigned gateway=gw-1 seq=%d device=cems-1", b.Seq),
@@ -649,4 +649,13 @@ func TestCompareReadingFloats(t *testing.T) {
 	if fmt.Sprint(d) != "[[count 1234568 1234567] [energy 1.2345675e+06 1.234567e+06]]" {
 		t.Fatalf("altered: %v", d)
 	}
+}
+
+// laneOf is the lane of b's evidence record as ingest tags it (the device
+// and the first point's name).
+func laneOf(b *batch.Batch) string {
+	if len(b.Points) == 0 {
+		return b.Device + "/"
+	}
+	return b.Device + "/" + b.Points[0].Name
 }

@@ -33,8 +33,10 @@ import (
 // worker of several cannot see) and the stored readings:
 //
 //	measurement  eipgw_batch_evidence
-//	tags         park, gateway, lane (seq mod 1024: the batches of one
-//	             poll share its time, so they need distinct series)
+//	tags         park, gateway, lane (the device, '/', and the name of
+//	             the batch's first point: the batches of one poll share
+//	             its time, so each part of a poll needs its own series,
+//	             and one series per part keeps each series dense)
 //	fields       seq (integer), device, hash, prev, key, sig, check,
 //	             msg_0, msg_1, ... (the signed message, in parts of at
 //	             most 60000 bytes: InfluxDB's string limit is 64 KiB)
@@ -50,9 +52,6 @@ const (
 	HashField  = "batch_hash"
 	CheckField = "batch_check"
 )
-
-// evidenceLanes is the number of lanes (series) per gateway.
-const evidenceLanes = 1024
 
 // msgPart is the largest part of a stored message.
 const msgPart = 60000
@@ -172,7 +171,7 @@ func (vd *verdict) line(park string, b *batch.Batch, payload []byte) []byte {
 	dst = append(dst, ",gateway="...)
 	dst = influxwrite.AppendKey(dst, b.Gateway)
 	dst = append(dst, ",lane="...)
-	dst = strconv.AppendUint(dst, b.Seq%evidenceLanes, 10)
+	dst = appendLane(dst, b)
 	dst = append(dst, ",park="...)
 	dst = influxwrite.AppendKey(dst, park)
 	dst = append(dst, " seq="...)
@@ -197,4 +196,19 @@ func (vd *verdict) line(park string, b *batch.Batch, payload []byte) []byte {
 	}
 	dst = append(dst, ' ')
 	return strconv.AppendInt(dst, b.Time.UnixMilli(), 10)
+}
+
+// appendLane appends the lane of b: its device, '/', and its first point's
+// name (none for a poll without points). Names cannot hold '/'
+// (config.ValidName), so distinct parts never share a lane, and a poll's
+// parts have distinct first points. A device's lane holds one record a
+// poll, so InfluxDB's blocks (up to 1000 values) cover hours, not days of
+// sparse lanes that every query of an hour would decode again.
+func appendLane(dst []byte, b *batch.Batch) []byte {
+	dst = influxwrite.AppendKey(dst, b.Device)
+	dst = append(dst, '/')
+	if len(b.Points) > 0 {
+		dst = influxwrite.AppendKey(dst, b.Points[0].Name)
+	}
+	return dst
 }
