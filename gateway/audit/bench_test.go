@@ -15,7 +15,8 @@ import (
 )
 
 // BenchmarkVerifyHour verifies a clean signed run of the reference park
-// (EIPGW_AUDIT_BENCH_HOURS simulated hours, 24 by default) stored in a
+// (EIPGW_AUDIT_BENCH_HOURS simulated hours, 24 by default, read
+// EIPGW_AUDIT_BENCH_HOURS_PER_QUERY hours a query) stored in a
 // real InfluxDB 1.8.10, with the recomputation of the hourly records and
 // the audit log. It reports the seconds per simulated hour (s/hour), a
 // month of 720 hours projected from it (s/month), and the peak of the Go
@@ -41,6 +42,13 @@ func BenchmarkVerifyHour(b *testing.B) {
 		b.Cleanup(func() { day0 = saved })
 	}
 	f := newFixture(b, hours)
+	if s := os.Getenv("EIPGW_AUDIT_BENCH_HOURS_PER_QUERY"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("EIPGW_AUDIT_BENCH_HOURS_PER_QUERY=%q: want a number of hours", s)
+		}
+		f.opts.HoursPerQuery = n
+	}
 	ctx := context.Background()
 	// InfluxDB compacts what was just written for a while (minutes after a
 	// month): an audit reads data long since compacted, so the timing

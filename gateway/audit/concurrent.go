@@ -122,7 +122,7 @@ func readChunk(ctx context.Context, s *Store, o Options, measurements []string, 
 		return out, nil
 	}
 	read := func(m string) ([][]row, error) {
-		rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(m)+" WHERE "+w)
+		rows, err := s.rows(ctx, "SELECT * FROM "+quoteIdent(m)+" WHERE "+w+" GROUP BY *")
 		if err != nil {
 			return nil, err
 		}

@@ -78,7 +78,7 @@ func compareHours(ctx context.Context, s *Store, parkName string, hours []park.H
 		}
 		var extra [][2]string
 		for k, r := range stored {
-			if _, cumulative := r["hours"]; !cumulative {
+			if _, cumulative := r.get("hours"); !cumulative {
 				extra = append(extra, k)
 			}
 		}
@@ -97,12 +97,12 @@ func compareHours(ctx context.Context, s *Store, parkName string, hours []park.H
 func compareHour(r row, m *park.Metric) [][3]string {
 	var diffs [][3]string
 	str := func(field, want string) {
-		if got := text(r[field]); got != want {
+		if got := text(r.val(field)); got != want {
 			diffs = append(diffs, [3]string{field, got, want})
 		}
 	}
 	num := func(field string, want float64) {
-		got := text(r[field])
+		got := text(r.val(field))
 		v, err := strconv.ParseFloat(got, 64)
 		if err != nil || math.Abs(v-want) > relTol*max(math.Abs(want), 1e-300) && v != want {
 			diffs = append(diffs, [3]string{field, got, strconv.FormatFloat(want, 'g', -1, 64)})
@@ -113,8 +113,8 @@ func compareHour(r row, m *park.Metric) [][3]string {
 	str("reason", m.Reason)
 	if m.Flag == park.Valid {
 		num("value", m.Value)
-	} else if _, ok := r["value"]; ok {
-		diffs = append(diffs, [3]string{"value", text(r["value"]), "(none: not valid)"})
+	} else if _, ok := r.get("value"); ok {
+		diffs = append(diffs, [3]string{"value", text(r.val("value")), "(none: not valid)"})
 	}
 	num("completeness", m.Completeness)
 	str("valid_minutes", strconv.Itoa(m.ValidMinutes))

@@ -27,43 +27,97 @@ func NewStore(db *config.InfluxDB) (*Store, error) {
 	return &Store{q}, nil
 }
 
-// row is one row of a result: column name to value (numbers as
-// json.Number, so integers stay exact), plus the series' tags.
-type row map[string]any
+// row is one row of a result: its values (numbers as json.Number, so
+// integers stay exact) under its series' columns, and the series' tags.
+// The columns' index is built once a series, not once a row.
+type row struct {
+	s *columns
+	v []any
+}
+
+// columns are the column names of a series, their positions, and the
+// series' tags (those with a value).
+type columns struct {
+	names []string
+	index map[string]int
+	tags  map[string]string
+}
+
+// get returns the value of column or tag k; a null column is absent.
+func (r row) get(k string) (any, bool) {
+	if i, ok := r.s.index[k]; ok && i < len(r.v) && r.v[i] != nil {
+		return r.v[i], true
+	}
+	if t, ok := r.s.tags[k]; ok {
+		return t, true
+	}
+	return nil, false
+}
+
+// val is get's value (nil when absent).
+func (r row) val(k string) any {
+	v, _ := r.get(k)
+	return v
+}
 
 func (r row) str(k string) string {
-	s, _ := r[k].(string)
+	s, _ := r.val(k).(string)
 	return s
 }
 
+// all yields each column with a value, then each tag not also a column
+// with a value.
+func (r row) all(yield func(k string, v any) bool) {
+	for i, k := range r.s.names {
+		if i < len(r.v) && r.v[i] != nil && !yield(k, r.v[i]) {
+			return
+		}
+	}
+	for k, t := range r.s.tags {
+		if i, ok := r.s.index[k]; ok && i < len(r.v) && r.v[i] != nil {
+			continue // the column's value, as get gives it
+		}
+		if !yield(k, t) {
+			return
+		}
+	}
+}
+
 func (r row) millis() (int64, error) {
-	n, ok := r["time"].(json.Number)
+	n, ok := r.val("time").(json.Number)
 	if !ok {
-		return 0, fmt.Errorf("row without a time: %v", r["time"])
+		return 0, fmt.Errorf("row without a time: %v", r.val("time"))
 	}
 	return strconv.ParseInt(n.String(), 10, 64)
 }
 
-// rows runs q and returns the rows of its first statement, tags merged in;
-// times are epoch milliseconds.
+// rows runs q and returns the rows of its first statement; times are epoch
+// milliseconds.
 func (s *Store) rows(ctx context.Context, q string) ([]row, error) {
 	series, err := s.q.Series(ctx, q, 1<<30)
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", q, err)
 	}
-	var out []row
+	n := 0
 	for _, se := range series {
-		for _, v := range se.Values {
-			rw := make(row, len(v)+len(se.Tags))
-			for k, t := range se.Tags {
-				rw[k] = t
-			}
-			for i, c := range se.Columns {
-				if i < len(v) && v[i] != nil {
-					rw[c] = v[i]
+		n += len(se.Values)
+	}
+	out := make([]row, 0, n)
+	for _, se := range series {
+		c := &columns{names: se.Columns, index: make(map[string]int, len(se.Columns))}
+		for i, k := range se.Columns {
+			c.index[k] = i
+		}
+		for k, t := range se.Tags {
+			if t != "" { // GROUP BY * names a series' absent tags with ""
+				if c.tags == nil {
+					c.tags = map[string]string{}
 				}
+				c.tags[k] = t
 			}
-			out = append(out, rw)
+		}
+		for _, v := range se.Values {
+			out = append(out, row{s: c, v: v})
 		}
 	}
 	return out, nil

@@ -112,15 +112,15 @@ func BuildReport(ctx context.Context, s *Store, o Options) (*Report, error) {
 		}
 		h := HourRecord{Hour: time.UnixMilli(ms).UTC(), Metric: r.str("metric"), Entity: entityOf(func(k string) string { return r.str(k) }),
 			Flag: r.str("flag"), Reason: r.str("reason")}
-		if v, ok := r["value"]; ok {
+		if v, ok := r.get("value"); ok {
 			if h.Value, err = strconv.ParseFloat(text(v), 64); err != nil {
 				return nil, fmt.Errorf("%s %s %s at %s: value %q: %w", park.MeasurementHourly, h.Metric, h.Entity, h.Hour.Format(time.RFC3339), text(v), err)
 			}
 			h.HasValue = true
 		}
-		h.Completeness, _ = strconv.ParseFloat(text(r["completeness"]), 64)
-		h.ValidMinutes, _ = strconv.ParseInt(text(r["valid_minutes"]), 10, 64)
-		h.Samples, _ = strconv.ParseInt(text(r["samples"]), 10, 64)
+		h.Completeness, _ = strconv.ParseFloat(text(r.val("completeness")), 64)
+		h.ValidMinutes, _ = strconv.ParseInt(text(r.val("valid_minutes")), 10, 64)
+		h.Samples, _ = strconv.ParseInt(text(r.val("samples")), 10, 64)
 		rep.Records = append(rep.Records, h)
 	}
 	sort.Slice(rep.Records, func(i, j int) bool {

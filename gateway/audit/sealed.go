@@ -99,8 +99,8 @@ func checkSealedHour(parkName string, h time.Time, rows, heads []row, byHour map
 	case len(heads) == 0:
 		f.Expected, f.Detail = e.Hash.String(), "no park_hourly_seal record in InfluxDB"
 		res.add(f)
-	case text(heads[0]["seq"]) != strconv.FormatUint(e.Seq, 10) || text(heads[0]["hash"]) != e.Hash.String():
-		f.Stored = "seq " + text(heads[0]["seq"]) + " hash " + text(heads[0]["hash"])
+	case text(heads[0].val("seq")) != strconv.FormatUint(e.Seq, 10) || text(heads[0].val("hash")) != e.Hash.String():
+		f.Stored = "seq " + text(heads[0].val("seq")) + " hash " + text(heads[0].val("hash"))
 		f.Expected = "seq " + strconv.FormatUint(e.Seq, 10) + " hash " + e.Hash.String()
 		f.Detail = "park_hourly_seal is not the audit log's entry of the hour"
 		res.add(f)
@@ -169,7 +169,7 @@ func compareSealed(r row, rec seal.Record) [][3]string {
 		case string:
 			want = x
 		}
-		sv, ok := r[k]
+		sv, ok := r.get(k)
 		switch {
 		case !ok:
 			diffs = append(diffs, [3]string{k, "(missing)", want})
@@ -177,7 +177,7 @@ func compareSealed(r row, rec seal.Record) [][3]string {
 			diffs = append(diffs, [3]string{k, text(sv), want})
 		}
 	}
-	for k, sv := range r {
+	for k, sv := range r.all {
 		if _, tag := rec.Tags[k]; tag || k == "time" {
 			continue
 		}

@@ -412,7 +412,7 @@ type record struct {
 // openRecord reads one evidence record.
 func openRecord(r row, keys evidence.Keys) record {
 	gw, device := r.str("gateway"), r.str("device")
-	seq, _ := strconv.ParseUint(fmt.Sprint(r["seq"]), 10, 64)
+	seq, _ := strconv.ParseUint(fmt.Sprint(r.val("seq")), 10, 64)
 	rec := record{r: r, f: Finding{Gateway: gw, Seq: seq, Device: device}}
 	ms, err := r.millis()
 	if err != nil {
@@ -424,7 +424,7 @@ func openRecord(r row, keys evidence.Keys) record {
 	// the signature member when there is one.
 	var payload []byte
 	for i := 0; ; i++ {
-		part, ok := r["msg_"+strconv.Itoa(i)].(string)
+		part, ok := r.val("msg_" + strconv.Itoa(i)).(string)
 		if !ok {
 			break
 		}
@@ -634,7 +634,7 @@ func checkReadings(o Options, measurements []string, byMeasurement map[string][]
 	})
 	for _, k := range forged {
 		r := got[k].r
-		seq, _ := strconv.ParseUint(fmt.Sprint(r[seqField]), 10, 64)
+		seq, _ := strconv.ParseUint(fmt.Sprint(r.val(seqField)), 10, 64)
 		res.add(Finding{Kind: KindReadingUnsigned, Gateway: k.gateway, Seq: seq, Device: k.device, Time: time.UnixMilli(k.ms).UTC(),
 			Detail: "reading in measurement " + got[k].kind + " without a signed batch"})
 	}
@@ -699,7 +699,7 @@ func compareReading(r row, g []signed) [][3]string {
 	}
 	var diffs [][3]string
 	for k, v := range want {
-		sv, ok := r[k]
+		sv, ok := r.get(k)
 		switch {
 		case !ok && !v.isFloat && v.text == "":
 		case !ok:
@@ -708,7 +708,7 @@ func compareReading(r row, g []signed) [][3]string {
 			diffs = append(diffs, [3]string{k, text(sv), v.String()})
 		}
 	}
-	for k, sv := range r {
+	for k, sv := range r.all {
 		switch k {
 		case "time", "park", "gateway", "device", "site", "tenant", checkField:
 			continue

@@ -331,14 +331,15 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 			if err != nil || len(rs) != 1 {
 				t.Fatalf("evidence record of seq %d: %v, %d rows", b.Seq, err, len(rs))
 			}
+			rec := asMap(rs[0])
 			msg := rs[0].str("msg_0")
 			from := regexp.MustCompile(`\{"n":"` + p.Name + `","v":[^,]*,`).FindString(msg)
 			to := fmt.Sprintf(`{"n":%q,"v":%s,`, p.Name, strconv.FormatFloat(p.Value*1.1, 'g', -1, 64))
 			if from == "" {
 				t.Fatalf("message of seq %d has no %s: %s", b.Seq, p.Name, msg)
 			}
-			rs[0]["msg_0"] = strings.Replace(msg, from, to, 1)
-			f.write(lineOf(t, f, EvidenceMeasurement, rs[0], ms(ts)))
+			rec["msg_0"] = strings.Replace(msg, from, to, 1)
+			f.write(lineOf(t, f, EvidenceMeasurement, rec, ms(ts)))
 			f.write(fmt.Appendf(nil, "chp,device=chp-1,gateway=gw-1,park=%s,site=plant %s=%v %d\n", f.opts.Park, p.Name, p.Value*1.1, ms(ts)))
 			return []string{
 				fmt.Sprintf("bad_signature gateway=gw-1 seq=%d device=chp-1", b.Seq),
@@ -517,18 +518,18 @@ func copyPoint(t *testing.T, f *fixture, from, to int64, m, where string) {
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("%s at %d: %v, %d rows", m, from, err, len(rs))
 	}
-	f.write(lineOf(t, f, m, rs[0], to))
+	f.write(lineOf(t, f, m, asMap(rs[0]), to))
 }
 
 // swapPoints exchanges the fields of a device's readings at a and b.
 func swapPoints(t *testing.T, f *fixture, m, dev string, a, b int64) {
 	t.Helper()
-	get := func(at int64) row {
+	get := func(at int64) map[string]any {
 		rs, err := f.store.rows(context.Background(), fmt.Sprintf("SELECT * FROM %s WHERE device = '%s' AND time >= %dms AND time <= %dms", m, dev, at, at))
 		if err != nil || len(rs) != 1 {
 			t.Fatalf("%s at %d: %v, %d rows", m, at, err, len(rs))
 		}
-		return rs[0]
+		return asMap(rs[0])
 	}
 	ra, rb := get(a), get(b)
 	delete(ra, "batch_seq")
@@ -540,7 +541,7 @@ func swapPoints(t *testing.T, f *fixture, m, dev string, a, b int64) {
 
 // lineOf is a row as a line of line protocol at time at (tags are the
 // known tag keys, the rest are fields of the types InfluxDB holds).
-func lineOf(t *testing.T, f *fixture, m string, r row, at int64) []byte {
+func lineOf(t *testing.T, f *fixture, m string, r map[string]any, at int64) []byte {
 	t.Helper()
 	types, err := f.store.rows(context.Background(), "SHOW FIELD KEYS FROM "+quoteIdent(m))
 	if err != nil {
@@ -639,8 +640,8 @@ func TestCompareReadingFloats(t *testing.T) {
 	}}
 	g := []signed{{b: b, hash: "h"}}
 	stored := func(energy, tiny, count string) row {
-		return row{"time": json.Number("1"), "gateway": "gw-1", "device": "m-1", "site": "plant", seqField: json.Number("7"), hashField: "h",
-			"energy": json.Number(energy), "tiny": json.Number(tiny), "count": json.Number(count)}
+		return rowOf(map[string]any{"time": json.Number("1"), "gateway": "gw-1", "device": "m-1", "site": "plant", seqField: json.Number("7"), hashField: "h",
+			"energy": json.Number(energy), "tiny": json.Number(tiny), "count": json.Number(count)})
 	}
 	if d := compareReading(stored("1234567", "1e-7", "1234567"), g); len(d) != 0 {
 		t.Fatalf("the signed values: %v", d)
@@ -658,4 +659,25 @@ func laneOf(b *batch.Batch) string {
 		return b.Device + "/"
 	}
 	return b.Device + "/" + b.Points[0].Name
+}
+
+// asMap is a row's columns and tags with values.
+func asMap(r row) map[string]any {
+	m := map[string]any{}
+	for k, v := range r.all {
+		m[k] = v
+	}
+	return m
+}
+
+// rowOf is a row of the columns of m.
+func rowOf(m map[string]any) row {
+	c := &columns{index: map[string]int{}}
+	var v []any
+	for k, x := range m {
+		c.index[k] = len(c.names)
+		c.names = append(c.names, k)
+		v = append(v, x)
+	}
+	return row{s: c, v: v}
 }
