@@ -144,12 +144,19 @@ func decodeSeries(b []byte, s *Series) ([]byte, error) {
 				return b, err
 			}
 			s.Values = make([][]any, nv)
+			// The rows of a series share one array, allocated for rows
+			// of as many values as the first.
+			var slab []any
 			for i := range s.Values {
 				var nc uint32
 				if nc, b, err = msgp.ReadArrayHeaderBytes(b); err != nil {
 					return b, fmt.Errorf("row %d: %w", i, err)
 				}
-				row := make([]any, nc)
+				if len(slab) < int(nc) {
+					slab = make([]any, int(nc)*(int(nv)-i))
+				}
+				row := slab[:nc:nc]
+				slab = slab[nc:]
 				for j := range row {
 					if row[j], b, err = decodeValue(b); err != nil {
 						return b, fmt.Errorf("row %d column %d: %w", i, j, err)

@@ -173,7 +173,7 @@ func TestSeriesMsgpackAgainstInfluxDB(t *testing.T) {
 	}
 	ctx := context.Background()
 	stmt := "SELECT * FROM m GROUP BY device"
-	body, ct, err := q.post(ctx, stmt, 1<<20, msgpackType+", application/json;q=0.9")
+	body, ct, err := q.post(ctx, stmt, 1<<20, msgpackType+", application/json;q=0.9", new(bytes.Buffer))
 	if err != nil || ct != msgpackType {
 		t.Fatalf("answer of type %q: %v (%d bytes)", ct, err, len(body))
 	}

@@ -24,6 +24,7 @@ import (
 type Query struct {
 	base, db, rp, token string
 	client              *http.Client
+	bufs                chan *bytes.Buffer // see keptAnswers
 }
 
 // NewQuery is a query client for db whose requests time out after the
@@ -67,7 +68,7 @@ func newQuery(db *config.InfluxDB, minTimeout time.Duration) *Query {
 		timeout = defaultTimeout
 	}
 	return &Query{base: strings.TrimRight(db.URL, "/"), db: name, rp: rp, token: db.Token,
-		client: &http.Client{Timeout: max(timeout, minTimeout)}}
+		client: &http.Client{Timeout: max(timeout, minTimeout)}, bufs: make(chan *bytes.Buffer, keptAnswers)}
 }
 
 // onThisHost reports whether the URL names this host (localhost or a
@@ -92,13 +93,13 @@ func (f failing) RoundTrip(*http.Request) (*http.Response, error) { return nil, 
 // Post runs stmt and returns the answer's body in JSON, at most limit
 // bytes; a status other than 2xx is an error carrying InfluxDB's text.
 func (q *Query) Post(ctx context.Context, stmt string, limit int64) ([]byte, error) {
-	body, _, err := q.post(ctx, stmt, limit, "application/json")
+	body, _, err := q.post(ctx, stmt, limit, "application/json", new(bytes.Buffer))
 	return body, err
 }
 
 // post runs stmt asking for an answer of the media types accept and
-// returns the body with the answer's media type.
-func (q *Query) post(ctx context.Context, stmt string, limit int64, accept string) ([]byte, string, error) {
+// returns the body, read into buf, with the answer's media type.
+func (q *Query) post(ctx context.Context, stmt string, limit int64, accept string, buf *bytes.Buffer) ([]byte, string, error) {
 	form := url.Values{"q": {stmt}, "db": {q.db}, "epoch": {"ms"}}
 	if q.rp != "" {
 		form.Set("rp", q.rp)
@@ -117,7 +118,11 @@ func (q *Query) post(ctx context.Context, stmt string, limit int64, accept strin
 		return nil, "", fmt.Errorf("influxql: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n))
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, limit))
+	body := buf.Bytes()
 	if err != nil {
 		return nil, "", fmt.Errorf("influxql: reading the answer: %w", err)
 	}
@@ -134,6 +139,14 @@ func (q *Query) post(ctx context.Context, stmt string, limit int64, accept strin
 	return body, ct, nil
 }
 
+// keptAnswers is how many buffers of answers a Query keeps for the next
+// answers (as many as the queries an audit runs at once), and
+// maxKeptAnswer the largest it keeps.
+const (
+	keptAnswers   = 4
+	maxKeptAnswer = 128 << 20
+)
+
 // Series is one series of an InfluxQL answer: numbers are json.Number,
 // times epoch milliseconds, a missing value nil.
 type Series struct {
@@ -146,7 +159,25 @@ type Series struct {
 // Series runs stmt and returns the series of its first statement, reading
 // at most limit bytes; an error InfluxDB reports in the answer is an error.
 func (q *Query) Series(ctx context.Context, stmt string, limit int64) ([]Series, error) {
-	body, ct, err := q.post(ctx, stmt, limit, msgpackType+", application/json;q=0.9")
+	// The answer is decoded into values of their own (strings are copied),
+	// so its buffer serves the next answer: a month's audit reads
+	// gigabytes of answers, tens of megabytes at a time.
+	var buf *bytes.Buffer
+	select {
+	case buf = <-q.bufs:
+	default:
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= maxKeptAnswer {
+			buf.Reset()
+			select {
+			case q.bufs <- buf:
+			default:
+			}
+		}
+	}()
+	body, ct, err := q.post(ctx, stmt, limit, msgpackType+", application/json;q=0.9", buf)
 	if err != nil {
 		return nil, err
 	}
