@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"regexp"
@@ -680,4 +681,102 @@ func rowOf(m map[string]any) row {
 		v = append(v, x)
 	}
 	return row{s: c, v: v}
+}
+
+// TestReadingMatchesAgreesWithTheFieldByFieldCheck: the allocation-free
+// check of a stored reading never passes a reading in which the field by
+// field comparison finds a difference, and passes the readings ingest
+// stores for split and whole polls of every kind of value.
+func TestReadingMatchesAgreesWithTheFieldByFieldCheck(t *testing.T) {
+	parts := []*batch.Batch{
+		{Gateway: "gw-1", Seq: 7, Device: "m-1", Site: "plant", Tenant: "t01", Points: []batch.Point{
+			{Name: "energy", Value: 1234567, HasValue: true, Quality: batch.Good},
+			{Name: "tiny", Value: 1e-7, HasValue: true, Quality: batch.Good},
+			{Name: "count", Kind: batch.IntValue, Int: -42, HasValue: true, Quality: batch.Good},
+		}},
+		{Gateway: "gw-1", Seq: 8, Device: "m-1", Site: "plant", Tenant: "t01", Points: []batch.Point{
+			{Name: "total", Kind: batch.UintValue, Uint: 1 << 40, HasValue: true, Quality: batch.Good},
+			{Name: "huge", Kind: batch.UintValue, Uint: math.MaxUint64, HasValue: true, Quality: batch.Good},
+			{Name: "temp", Quality: batch.CommError},
+		}},
+	}
+	// The reading ingest stores for parts[:n].
+	stored := func(n int) map[string]any {
+		m := map[string]any{"time": json.Number("1"), "park": "p", "gateway": "gw-1", "device": "m-1", "site": "plant", "tenant": "t01",
+			seqField: json.Number("7"), hashField: "h7", checkField: "ok",
+			"energy": json.Number("1234567"), "tiny": json.Number("1e-7"), "count": json.Number("-42")}
+		if n == 2 {
+			m[seqField], m[hashField] = json.Number("8"), "h8"
+			m["total"], m["huge_q"], m["temp_q"] = json.Number("1099511627776"), batch.OutOfRange, batch.CommError
+		}
+		return m
+	}
+	group := func(n int) []signed {
+		var g []signed
+		for i, b := range parts[:n] {
+			g = append(g, signed{b: b, hash: fmt.Sprintf("h%d", 7+i)})
+		}
+		return g
+	}
+	// clean: no differences; deferred: a clean reading the fast check
+	// leaves to the field by field one.
+	check := func(name string, m map[string]any, g []signed, clean bool, deferred ...bool) {
+		t.Helper()
+		r := rowOf(m)
+		fast, diffs := readingMatches(r, g), readingDiffs(r, g)
+		if fast && len(diffs) > 0 {
+			t.Errorf("%s: the fast check passes a reading with differences %v", name, diffs)
+		}
+		if clean && !fast && len(deferred) == 0 {
+			t.Errorf("%s: the fast check fails an unaltered reading (differences %v)", name, diffs)
+		}
+		if clean != (len(diffs) == 0) {
+			t.Errorf("%s: differences %v", name, diffs)
+		}
+	}
+	for n := 1; n <= 2; n++ {
+		check(fmt.Sprintf("%d parts", n), stored(n), group(n), true)
+		base := stored(n)
+		for k, v := range base {
+			if k == "time" || k == "park" || k == "gateway" || k == "device" || k == checkField {
+				continue
+			}
+			m := stored(n)
+			delete(m, k)
+			// The values still match without the batch's sequence number
+			// or hash: no difference, which the fast check leaves to the
+			// field by field one.
+			if k == seqField || k == hashField {
+				check(fmt.Sprintf("%d parts without %s", n, k), m, group(n), true, true)
+				continue
+			}
+			check(fmt.Sprintf("%d parts without %s", n, k), m, group(n), false)
+			for _, alt := range []any{json.Number("1234568"), json.Number("1.2345675e+06"), json.Number("0"), "other", batch.Good, json.Number("9")} {
+				if text(alt) == text(v) {
+					continue
+				}
+				m := stored(n)
+				m[k] = alt
+				check(fmt.Sprintf("%d parts with %s=%v", n, k, alt), m, group(n), false)
+			}
+		}
+		m := stored(n)
+		m["extra"] = json.Number("1")
+		check(fmt.Sprintf("%d parts with an unsigned field", n), m, group(n), false)
+		m = stored(n)
+		m["energy"] = "1234567"
+		check(fmt.Sprintf("%d parts with a float stored as a string", n), m, group(n), false)
+	}
+	// The integer stored as a string holds the same text: the field by
+	// field check lets it pass, the fast one defers to it.
+	m := stored(1)
+	m["count"] = "-42"
+	check("integer stored as a string", m, group(1), true, true)
+	// Parts that disagree on the site: the field by field check decides.
+	other := *parts[1]
+	other.Site = "yard"
+	g := []signed{{b: parts[0], hash: "h7"}, {b: &other, hash: "h8"}}
+	m = stored(2)
+	m["site"] = "yard"
+	check("parts of two sites", m, g, true, true)
 }
