@@ -143,7 +143,7 @@ func (q *Query) post(ctx context.Context, stmt string, limit int64, accept strin
 // answers (as many as the queries an audit runs at once), and
 // maxKeptAnswer the largest it keeps.
 const (
-	keptAnswers   = 4
+	keptAnswers   = 2
 	maxKeptAnswer = 128 << 20
 )
 
