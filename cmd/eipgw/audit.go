@@ -134,7 +134,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
-	perQuery := fs.Int("hours-per-query", audit.DefaultHoursPerQuery, "hours of data read by one InfluxDB query: more is faster and holds more memory (a month of a 43-device park: 49 s and about 1 GB of heap at 12, 71 s and 650 MB at 4)")
+	perQuery := fs.Int("hours-per-query", audit.DefaultHoursPerQuery, "hours of data read by one InfluxDB query: more is faster and holds more memory (a month of the 43-device reference park on 2 cores: 31 s and about 1 GB of heap at 12, 40 s and 750 MB at 4)")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
-	perQuery := fs.Int("hours-per-query", audit.DefaultHoursPerQuery, "hours of data read by one InfluxDB query: more is faster and holds more memory (a month of a 43-device park: 49 s and about 1 GB of heap at 12, 71 s and 650 MB at 4)")
+	perQuery := fs.Int("hours-per-query", audit.DefaultHoursPerQuery, "hours of data read by one InfluxDB query: more is faster and holds more memory (a month of the 43-device reference park on 2 cores: 31 s and about 1 GB of heap at 12, 40 s and 750 MB at 4)")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
 	}

@@ -11,14 +11,14 @@ import (
 )
 
 // DefaultHoursPerQuery is how many hours one InfluxDB query reads unless
-// Options.HoursPerQuery says otherwise. InfluxDB decodes whole blocks of a
-// series' values (up to 1000 each), and the evidence records spread over
-// 1024 lane series, so that a block of one lane spans days of a park's
-// batches: the fewer the queries, the fewer times each block is decoded.
-// A month of the reference park (BenchmarkVerifyHour, 720 h) cost influxd
-// 0.127 CPU-s an hour at 4 hours a query and 0.064 at 12, and took 71 and
-// 49 s; each chunk's rows and batches are held until its hours are merged,
-// so the Go heap peaked at 644 and 982 MB.
+// Options.HoursPerQuery says otherwise. Each query costs InfluxDB a fixed
+// share (planning, opening every series' cursors) and decodes whole blocks
+// of up to 1000 values of a series, which for a device polled every 10 s
+// span about three hours: the fewer the queries, the less of both. A month
+// of the reference park (BenchmarkVerifyHour, 720 h) took 40 s at 4 hours
+// a query (influxd 0.049 CPU-s an hour, peak heap 748 MB) and 31 s at 12
+// (0.029 CPU-s, 1016 MB): each chunk's rows and batches are held until its
+// hours are merged.
 const DefaultHoursPerQuery = 12
 
 // hourRead is what is read and checked of one hour on its own: the
