@@ -369,9 +369,23 @@ func checkEvidence(rows []row, o Options, res *Result, links *[]gwLink) []signed
 	res.Signatures += verified
 	res.Vouched += vouched
 	var out []signed
+	// The same batch may be stored under two lanes (its redelivery across
+	// ingest's change of lanes): it counts and feeds the recomputation once.
+	type gwSeq struct {
+		gateway string
+		seq     uint64
+	}
+	stored := make(map[gwSeq]evidence.Hash, len(recs))
 	for i := range recs {
-		res.Batches++
 		sb, l, ok := recs[i].check(res)
+		if ok {
+			k := gwSeq{sb.b.Gateway, sb.b.Seq}
+			if h, again := stored[k]; again && h == l.hash {
+				continue
+			}
+			stored[k] = l.hash
+		}
+		res.Batches++
 		if !ok {
 			continue
 		}

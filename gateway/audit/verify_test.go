@@ -310,6 +310,25 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 
 	ms := func(ts time.Time) int64 { return ts.UnixMilli() }
 	t1 := day0.Add(10 * time.Minute)
+	// A batch stored again under the lane ingest used to give it (seq mod
+	// 1024), as a redelivery across ingest's change of lanes would: the
+	// same batch, counted once, no finding.
+	{
+		b := f.batchAt("boiler-1", t1.Add(40*time.Minute))
+		rs, err := f.store.rows(context.Background(), fmt.Sprintf("SELECT * FROM %s WHERE lane = %s AND time = %dms", EvidenceMeasurement, quoteString(laneOf(b)), ms(b.Time)))
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("evidence record of seq %d: %v, %d rows", b.Seq, err, len(rs))
+		}
+		rec := asMap(rs[0])
+		oldLane := strconv.FormatUint(b.Seq%1024, 10)
+		rec["lane"] = oldLane
+		f.write(lineOf(t, f, EvidenceMeasurement, rec, ms(b.Time)))
+		r, got := f.verify()
+		if len(got) != 0 || r.Batches != res.Batches {
+			t.Fatalf("a batch under two lanes: %d batches (want %d), findings:\n%s", r.Batches, res.Batches, strings.Join(got, "\n"))
+		}
+		f.query(fmt.Sprintf("DELETE FROM %s WHERE lane = '%s'", EvidenceMeasurement, oldLane))
+	}
 	seen := map[string]bool{}
 	for _, tc := range []struct {
 		name   string
