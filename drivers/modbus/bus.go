@@ -64,15 +64,18 @@ type Device struct {
 	Profile *Profile
 
 	plan []Read // the profile's reads; split changes only this copy
-	// readings holds the latest reading of each numeric point, in the
-	// contract's form: registers are decoded straight into it and the sink
-	// receives it, so a point's reading is held once. Names and units are
-	// set once, here.
-	readings []drivers.Reading
-	texts    []textReading // the string points' latest readings
-	numeric  int           // len(readings)
-	slot     []int         // profile point index -> readings index; numeric+i for texts[i] (the profile's)
-	regs     []uint16
+	// vals and quals hold the latest reading of each numeric point, by
+	// slot, in 10 bytes and without pointers: the value's bits (see
+	// Point.decodeBits) and its quality. The sink receives them in the
+	// contract's form (80 bytes a reading) in a buffer lent for the call
+	// (readingBufs), so that form is held for the polls being handed
+	// over, not for every point of every device.
+	vals    []uint64
+	quals   []qcode
+	texts   []textReading // the string points' latest readings
+	numeric int           // len(vals)
+	slot    []int         // profile point index -> vals index; numeric+i for texts[i] (the profile's)
+	regs    []uint16
 
 	// Scheduling, owned by the bus.
 	failures     int       // consecutive polls the device did not answer
@@ -131,15 +134,11 @@ func NewDevice(cfg config.Device, p *Profile) *Device {
 		Name: cfg.Name, Kind: p.Kind, Tenant: cfg.Tenant, Unit: byte(cfg.Unit),
 		Interval: cfg.Interval, Timeout: cfg.Timeout, Profile: p, plan: slices.Clone(plan),
 		slot: slot, numeric: numeric,
-		readings: make([]drivers.Reading, numeric),
+		vals:     make([]uint64, numeric),
+		quals:    make([]qcode, numeric),
 		texts:    make([]textReading, len(p.Points)-numeric),
 		regs:     make([]uint16, maxBitsPerRead),
 		rejected: map[uint32]byte{},
-	}
-	for i := range p.Points {
-		if pt := &p.Points[i]; !pt.Text() {
-			d.readings[slot[i]] = drivers.Reading{Name: pt.Name, Unit: pt.Unit}
-		}
 	}
 	return d
 }
@@ -156,8 +155,27 @@ func (d *Device) fail(s int, q Quality) {
 		d.texts[s-d.numeric] = textReading{quality: q}
 		return
 	}
-	r := &d.readings[s]
-	*r = drivers.Reading{Name: r.Name, Unit: r.Unit, Quality: q}
+	d.vals[s], d.quals[s] = 0, qcodeOf(q)
+}
+
+// fill writes the numeric points' latest readings into rs (len numeric),
+// in the contract's form: what the sink receives.
+func (d *Device) fill(rs []drivers.Reading) {
+	rs = rs[:d.numeric]
+	pts := d.Profile.Points
+	s := 0
+	for i := range pts {
+		pt := &pts[i]
+		if pt.Text() {
+			continue
+		}
+		if q := d.quals[s]; q == qGood {
+			pt.goodReading(&rs[s], d.vals[s])
+		} else {
+			rs[s] = drivers.Reading{Name: pt.Name, Unit: pt.Unit, Quality: q.quality()}
+		}
+		s++
+	}
 }
 
 // pollReadings returns every point's latest reading in the form of Poll:
@@ -171,7 +189,13 @@ func (d *Device) pollReadings() []Reading {
 			out[s] = Reading{Point: pt, Kind: pt.kind, Text: t.text, Quality: t.quality}
 			continue
 		}
-		out[s] = readingOf(pt, &d.readings[s])
+		var c drivers.Reading
+		if q := d.quals[s]; q == qGood {
+			pt.goodReading(&c, d.vals[s])
+		} else {
+			c.Quality = q.quality()
+		}
+		out[s] = readingOf(pt, &c)
 	}
 	return out
 }
@@ -186,8 +210,9 @@ func readingOf(pt *Point, c *drivers.Reading) Reading {
 }
 
 // Sink receives each poll's readings, in the contract's form and in
-// profile order. The slice is the device's own and is written by its next
-// poll: the sink must copy or encode what it keeps before it returns.
+// profile order. The slice is lent for the call (and then to other
+// devices' polls): the sink must copy or encode what it keeps before it
+// returns.
 // String points are left out: the batch payload carries numbers only.
 type Sink func(d *Device, polled time.Time, readings []drivers.Reading)
 
@@ -331,7 +356,10 @@ func (b *Bus) Run(ctx context.Context, sink Sink) error {
 		if !b.step(d, next[i]) {
 			continue // busy reads wait for their retry
 		}
-		sink(d, d.polled, d.readings)
+		rs := readingBufs.get(d.numeric)
+		d.fill(rs)
+		sink(d, d.polled, rs)
+		readingBufs.put(rs)
 		next[i] = next[i].Add(d.Interval)
 		if now := time.Now(); !next[i].After(now) {
 			missed := now.Sub(next[i])/d.Interval + 1
@@ -378,8 +406,8 @@ func (b *Bus) Poll(d *Device) []Reading {
 	return d.pollReadings()
 }
 
-// pollNow is Poll without its copy: the readings are in d.readings and
-// d.texts.
+// pollNow is Poll without its copy: the readings are in d.vals, d.quals
+// and d.texts.
 func (b *Bus) pollNow(d *Device) {
 	b.begin(d, time.Now())
 	b.readAll(d)
@@ -435,20 +463,23 @@ func (b *Bus) giveUpBusy(d *Device) {
 // answer it at all.
 func (b *Bus) settle(d *Device) {
 	answered := false
-	seen := func(q Quality) {
-		switch q {
-		case Timeout, CommError, ExceptionQuality(0x0A), ExceptionQuality(0x0B):
-			// No answer from the device (0x0A, 0x0B: its gateway says so).
-			d.lastFailure = q
-		default:
+	var unanswered qcode // the last quality saying that the device did not answer
+	for _, q := range d.quals {
+		if q.noAnswer() {
+			unanswered = q
+		} else {
 			answered = true
 		}
 	}
-	for i := range d.readings {
-		seen(d.readings[i].Quality)
+	if unanswered != qNone {
+		d.lastFailure = unanswered.quality()
 	}
 	for i := range d.texts {
-		seen(d.texts[i].quality)
+		if q := d.texts[i].quality; qcodeOf(q).noAnswer() {
+			d.lastFailure = q
+		} else {
+			answered = true
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -547,7 +578,11 @@ func (b *Bus) run(d *Device) {
 				d.texts[s-d.numeric] = textReading{text: pt.DecodeText(at), quality: Good}
 				continue
 			}
-			pt.decodeInto(&d.readings[s], at)
+			bits, ok := pt.decodeBits(at)
+			d.vals[s], d.quals[s] = bits, qGood
+			if !ok {
+				d.vals[s], d.quals[s] = 0, qOutOfRange
+			}
 		}
 	}
 }

@@ -260,38 +260,38 @@ func (pt *Point) rawBits(regs []uint16) (u uint64, ok bool) {
 	return binary.BigEndian.Uint64(b[:]), true // int64, uint64
 }
 
-// decodeInto sets reading c from the point's registers: a good reading
-// with its value (exact for an integer point, marked float32 for an
-// unscaled float32 register), or OutOfRange without a value for an
-// unusable one. Name and Unit stay. It does not allocate: it runs for
-// every value of every poll.
-func (pt *Point) decodeInto(c *drivers.Reading, regs []uint16) {
-	var ok bool
-	c.Int, c.Uint, c.Float32 = 0, 0, false
+// decodeBits decodes a numeric point's registers for its reading: the
+// value's 64 bits (an integer point's exact value, a signed one in two's
+// complement; the float64 bits of any other) and whether it is good: false
+// for a value out of range or not representable (quality out_of_range).
+func (pt *Point) decodeBits(regs []uint16) (bits uint64, ok bool) {
 	switch pt.kind {
 	case IntValue:
-		var u uint64
-		if u, ok = pt.rawBits(regs); ok {
-			c.Int = int64(u)
-			c.Float = float64(c.Int)
-			ok = pt.intInRange(c.Int)
-		}
-		c.Kind = drivers.Int
+		u, ok := pt.rawBits(regs)
+		return u, ok && pt.intInRange(int64(u))
 	case UintValue:
-		if c.Uint, ok = pt.rawBits(regs); ok {
-			c.Float = float64(c.Uint)
-			ok = pt.uintInRange(c.Uint)
-		}
-		c.Kind = drivers.Uint
+		u, ok := pt.rawBits(regs)
+		return u, ok && pt.uintInRange(u)
+	}
+	v, ok := pt.Decode(regs)
+	return math.Float64bits(v), ok
+}
+
+// goodReading sets c to the point's good reading of value bits (from
+// decodeBits), in the contract's form: exact for an integer point, marked
+// for an unscaled float32.
+func (pt *Point) goodReading(c *drivers.Reading, bits uint64) {
+	switch pt.kind {
+	case IntValue:
+		*c = drivers.Reading{Name: pt.Name, Unit: pt.Unit, Quality: Good, HasValue: true,
+			Int: int64(bits), Float: float64(int64(bits)), Kind: drivers.Int}
+	case UintValue:
+		*c = drivers.Reading{Name: pt.Name, Unit: pt.Unit, Quality: Good, HasValue: true,
+			Uint: bits, Float: float64(bits), Kind: drivers.Uint}
 	default:
-		c.Float, ok = pt.Decode(regs)
-		c.Kind, c.Float32 = drivers.Float, pt.fromF32
+		*c = drivers.Reading{Name: pt.Name, Unit: pt.Unit, Quality: Good, HasValue: true,
+			Float: math.Float64frombits(bits), Kind: drivers.Float, Float32: pt.fromF32}
 	}
-	if !ok {
-		*c = drivers.Reading{Name: c.Name, Unit: c.Unit, Quality: OutOfRange}
-		return
-	}
-	c.Quality, c.HasValue = Good, true
 }
 
 // intInRange and uintInRange compare an exact value with the point's

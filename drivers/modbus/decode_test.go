@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eipgw/eipgw/drivers"
 )
@@ -707,10 +708,65 @@ func TestDecodeIntoContract(t *testing.T) {
 	}
 }
 
+// decodeInto sets reading c from the point's registers as a poll and its
+// sink's buffer do (decodeBits, then goodReading or out_of_range).
+func (pt *Point) decodeInto(c *drivers.Reading, regs []uint16) {
+	bits, ok := pt.decodeBits(regs)
+	if !ok {
+		*c = drivers.Reading{Name: pt.Name, Unit: pt.Unit, Quality: OutOfRange}
+		return
+	}
+	pt.goodReading(c, bits)
+}
+
 // decodeReading decodes registers as a poll does and gives the reading in
 // the form of Poll.
 func (pt *Point) decodeReading(rd *Reading, regs []uint16) {
 	c := drivers.Reading{Name: pt.Name, Unit: pt.Unit}
 	pt.decodeInto(&c, regs)
 	*rd = readingOf(pt, &c)
+}
+
+// A device keeps qualities as numbers: every quality comes back as it
+// went in, and only a timeout, a failed connection and exceptions 0x0A and
+// 0x0B say that the device did not answer.
+func TestQualityCodes(t *testing.T) {
+	qs := []Quality{"", Good, OutOfRange, Timeout, CommError, drivers.Stale, drivers.Substituted, "exception:07", "other"}
+	for c := range 256 {
+		qs = append(qs, drivers.Exception(byte(c)))
+	}
+	for _, q := range qs {
+		c := qcodeOf(q)
+		if got := c.quality(); got != q {
+			t.Errorf("quality %q: code %d gives %q", q, c, got)
+		}
+		want := q == Timeout || q == CommError || q == drivers.Exception(0x0A) || q == drivers.Exception(0x0B)
+		if c.noAnswer() != want {
+			t.Errorf("quality %q: noAnswer %v", q, !want)
+		}
+	}
+	if qcodeOf("other") != qcodeOf("other") || qcodeOf("exception:07") == qcodeOf(drivers.Exception(7)) {
+		t.Error("codes of qualities outside the contract")
+	}
+}
+
+// The readings lent to sinks: at most as many at once as the lender was
+// made with, each as long as asked for.
+func TestLender(t *testing.T) {
+	l := newLender(2)
+	a, b := l.get(3), l.get(1000)
+	if len(a) != 3 || len(b) != 1000 {
+		t.Fatalf("lengths %d, %d", len(a), len(b))
+	}
+	got := make(chan []drivers.Reading)
+	go func() { got <- l.get(5) }()
+	select {
+	case <-got:
+		t.Fatal("a third buffer lent while two are out")
+	case <-time.After(50 * time.Millisecond):
+	}
+	l.put(b)
+	if c := <-got; len(c) != 5 || cap(c) != 1000 {
+		t.Fatalf("len %d cap %d: want the buffer given back", len(c), cap(c))
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/eipgw/eipgw/drivers"
 )
 
 // pointsYAML writes one flow-style point per spec "name table type address".
@@ -117,8 +119,10 @@ func TestNewDevice(t *testing.T) {
 	if d.Name != "dev-1" || d.Kind != "test" || d.Unit != 7 || d.Tenant != "t1" || d.Profile != p {
 		t.Errorf("device = %+v", d)
 	}
-	if len(d.readings) != 2 || d.readings[0].Name != "a" || d.readings[1].Name != "b" || d.readings[0].Unit != p.Points[0].Unit {
-		t.Errorf("readings %+v do not name the profile's points", d.readings)
+	rs := make([]drivers.Reading, d.numeric)
+	d.fill(rs)
+	if len(rs) != 2 || rs[0].Name != "a" || rs[1].Name != "b" || rs[0].Unit != p.Points[0].Unit || rs[0].Quality != "" || rs[0].HasValue {
+		t.Errorf("readings %+v do not name the profile's points, unread", rs)
 	}
 	if planString(p, d.plan) != "holding@0+1[a:0] input@0+1[b:0]" {
 		t.Errorf("plan = %s", planString(p, d.plan))
