@@ -41,8 +41,9 @@ func (dr Driver) Sources(buses []config.Bus, devices []config.Device, log *slog.
 }
 
 // Source is a bus owner seen through the driver contract. Its devices
-// decode their registers straight into readings of the contract's form,
-// which the sink receives (it copies what it keeps before it returns).
+// keep their latest readings compactly; the sink receives them in the
+// contract's form in a lent buffer (it copies what it keeps before it
+// returns).
 type Source struct {
 	bus   *Bus
 	devs  []*drivers.Device
