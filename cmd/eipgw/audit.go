@@ -1,8 +1,9 @@
+//go:build !eipgw_edge
+
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,9 +18,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
 )
 
-// errUnchecked marks an audit that could not be made (exit status 2):
-// InfluxDB unreachable, a configuration that does not load.
-var errUnchecked = errors.New("could not check")
+func init() { register(cmdAudit) }
 
 var cmdAudit = &command{
 	name:    "audit",

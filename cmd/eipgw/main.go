@@ -32,7 +32,13 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{cmdDemo, cmdSim, cmdEdge, cmdIngest, cmdPark, cmdRead, cmdValidate, cmdKeygen, cmdAudit, cmdVersion}
+// commands are the subcommands this binary carries: the edge's, the
+// operator tools and (but in a build with the tag eipgw_edge, which
+// carries only what an edge host runs) the other roles'; each file adds
+// its own.
+var commands = []*command{cmdEdge, cmdRead, cmdValidate, cmdKeygen, cmdVersion}
+
+func register(c *command) { commands = append(commands, c) }
 
 // errUsage marks a command-line error: the message and usage are printed and
 // the exit status is 2.
@@ -84,6 +90,10 @@ func run(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 }
+
+// errUnchecked marks an audit that could not be made (exit status 2):
+// InfluxDB unreachable, a configuration that does not load.
+var errUnchecked = errors.New("could not check")
 
 // errReported is returned when the command already printed its errors.
 var errReported = errors.New("errors reported")

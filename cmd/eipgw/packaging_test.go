@@ -71,7 +71,7 @@ func TestStaticBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const build = `CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.release=${RELEASE}"`
+	const build = `CGO_ENABLED=0 go build -trimpath -tags "${TAGS}" -ldflags "-s -w -X main.release=${RELEASE}"`
 	if !strings.Contains(string(docker), build) || !strings.Contains(string(docker), "FROM scratch") {
 		t.Fatalf("packaging/Dockerfile no longer builds with %s into an empty image", build)
 	}
@@ -108,4 +108,54 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
+}
+
+// TestEdgeBuild: the edge's build (tag eipgw_edge) carries the edge and
+// the operator tools and nothing else, is static, and is smaller than the
+// full binary; a role it does not carry is an unknown command.
+func TestEdgeBuild(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	build := func(tags string) string {
+		bin := filepath.Join(t.TempDir(), "eipgw")
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags", "-s -w", "-o", bin, "./cmd/eipgw")
+		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build -tags %q: %v\n%s", tags, err, out)
+		}
+		return bin
+	}
+	bin := build("eipgw_edge")
+	out, err := exec.Command(bin, "help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("eipgw help: %v\n%s", err, out)
+	}
+	var listed []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(l, "  ") {
+			listed = append(listed, f[0])
+		}
+	}
+	if want := "edge keygen read validate version"; strings.Join(listed, " ") != want {
+		t.Errorf("commands %v, want %s", listed, want)
+	}
+	for _, role := range []string{"ingest", "park", "audit", "demo", "sim", "statement"} {
+		c := exec.Command(bin, role)
+		out, err := c.CombinedOutput()
+		if c.ProcessState == nil || c.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "unknown command") {
+			t.Errorf("eipgw %s in the edge's build: %v\n%s", role, err, out)
+		}
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("the edge's build needs %v", libs)
+	}
+	if e, a := fileSize(t, bin), fileSize(t, build("")); e >= a*3/4 {
+		t.Errorf("the edge's build is %d bytes, the full one %d: not much smaller", e, a)
+	} else {
+		t.Logf("the edge's build: %d bytes; the full binary %d (both static and stripped)", e, a)
+	}
 }

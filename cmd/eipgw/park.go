@@ -1,3 +1,5 @@
+//go:build !eipgw_edge
+
 package main
 
 import (
@@ -8,6 +10,8 @@ import (
 	"github.com/eipgw/eipgw/gateway/plumbing/status"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
+
+func init() { register(cmdPark) }
 
 var cmdPark = &command{
 	name:    "park",

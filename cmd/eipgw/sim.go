@@ -1,3 +1,5 @@
+//go:build !eipgw_edge
+
 package main
 
 import (
@@ -22,6 +24,8 @@ import (
 	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
+
+func init() { register(cmdDemo); register(cmdSim) }
 
 var cmdSim = &command{
 	name:    "sim",

@@ -1,3 +1,5 @@
+//go:build !eipgw_edge
+
 package main
 
 import (
@@ -9,7 +11,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/statement"
 )
 
-func init() { commands = append(commands, cmdStatement) }
+func init() { register(cmdStatement) }
 
 var cmdStatement = &command{
 	name:    "statement",

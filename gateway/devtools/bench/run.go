@@ -109,8 +109,8 @@ func NewEnv(t testing.TB, load Load) *Env {
 }
 
 // RunEipgw runs the load through eipgw edge and eipgw ingest, with their
-// default settings: the binary $EIPGW_BIN, or one built from this
-// repository.
+// default settings: ingest from the binary $EIPGW_BIN, or one built from
+// this repository; the edge from edgeBinary.
 func RunEipgw(t testing.TB, e *Env) Result {
 	t.Helper()
 	bin := eipgwBinary(t)
@@ -147,7 +147,7 @@ ingest:
 	ing := testenv.Start(t, bin, "ingest", "-config", ingestCfg)
 	ing.WaitOutput(t, "subscribed", 15*time.Second)
 	ifx0, mq0 := usage(t, ifx.Pid()), usage(t, mq.Pid())
-	edge := testenv.Start(t, bin, "edge", "-config", edgeCfg)
+	edge := testenv.Start(t, edgeBinary(t), "edge", "-config", edgeCfg)
 	start := time.Now()
 	time.Sleep(load.Run)
 
@@ -215,6 +215,21 @@ func eipgwBinary(t testing.TB) string {
 		return bin
 	}
 	return testenv.Eipgw(t)
+}
+
+// edgeBinary is what runs the edge: $EIPGW_EDGE_BIN; else $EIPGW_BIN when
+// set; else the edge's build of eipgw from this repository (build tag
+// eipgw_edge: the edge without the roles an edge host does not run, as
+// Telegraf is built here with only the plugins it needs).
+func edgeBinary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv("EIPGW_EDGE_BIN"); bin != "" {
+		return bin
+	}
+	if bin := os.Getenv("EIPGW_BIN"); bin != "" {
+		return bin
+	}
+	return testenv.EipgwEdge(t)
 }
 
 func usage(t testing.TB, pid int) Usage {

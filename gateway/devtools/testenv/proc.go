@@ -12,40 +12,61 @@ import (
 	"time"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
 // Eipgw builds the eipgw binary once per test process and returns its
 // path. It lives in a temporary directory removed at exit by the caller's
 // TestMain through CleanupBinaries, or left to the OS otherwise.
 func Eipgw(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "eipgw-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "eipgw")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/eipgw")
-		cmd.Dir = RepoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return full.build(t, "eipgw")
 }
 
-// CleanupBinaries removes what Eipgw built; call it from TestMain.
+// EipgwEdge builds, once per test process, the edge's build of eipgw
+// (build tag eipgw_edge: the edge and the operator tools, without the
+// other roles) and returns its path.
+func EipgwEdge(t testing.TB) string {
+	t.Helper()
+	return edgeOnly.build(t, "eipgw-edge", "-tags", "eipgw_edge")
+}
+
+// binary is a build of ./cmd/eipgw made once per test process.
+type binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+var (
+	full, edgeOnly binary
+	binDirOnce     sync.Once
+	binDir         string
+	binDirErr      error
+)
+
+func (b *binary) build(t testing.TB, name string, flags ...string) string {
+	t.Helper()
+	b.once.Do(func() {
+		binDirOnce.Do(func() { binDir, binDirErr = os.MkdirTemp("", "eipgw-bin") })
+		if b.err = binDirErr; b.err != nil {
+			return
+		}
+		b.path = filepath.Join(binDir, name)
+		cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", b.path, "./cmd/eipgw")...)
+		cmd.Dir = RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", strings.Join(flags, " "), err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// CleanupBinaries removes what Eipgw and EipgwEdge built; call it from
+// TestMain.
 func CleanupBinaries() {
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 }
 
