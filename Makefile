@@ -73,11 +73,12 @@ lint:
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# build: eipgw (every role) and eipgw-edge (the edge's build: the edge and
-# the operator tools; packaging/README.md).
+# build: eipgw (every role), and the edge's and ingest's builds (each its
+# role and the operator tools; packaging/README.md).
 build:
 	$(GO) build -o .tools/bin/eipgw ./cmd/eipgw
 	$(GO) build -tags eipgw_edge -o .tools/bin/eipgw-edge ./cmd/eipgw
+	$(GO) build -tags eipgw_ingest -o .tools/bin/eipgw-ingest ./cmd/eipgw
 
 clean:
 	rm -rf .demo

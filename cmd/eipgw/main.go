@@ -32,11 +32,11 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-// commands are the subcommands this binary carries: the edge's, the
-// operator tools and (but in a build with the tag eipgw_edge, which
-// carries only what an edge host runs) the other roles'; each file adds
-// its own.
-var commands = []*command{cmdEdge, cmdRead, cmdValidate, cmdKeygen, cmdVersion}
+// commands are the subcommands this binary carries: the operator tools,
+// and each role's, which its file adds. A build with the tag eipgw_edge
+// carries the edge's alone, one with eipgw_ingest ingest's alone
+// (packaging/README.md).
+var commands = []*command{cmdRead, cmdValidate, cmdKeygen, cmdVersion}
 
 func register(c *command) { commands = append(commands, c) }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -110,10 +111,11 @@ func fileSize(t *testing.T, path string) int64 {
 	return st.Size()
 }
 
-// TestEdgeBuild: the edge's build (tag eipgw_edge) carries the edge and
-// the operator tools and nothing else, is static, and is smaller than the
-// full binary; a role it does not carry is an unknown command.
-func TestEdgeBuild(t *testing.T) {
+// TestRoleBuilds: the edge's build (tag eipgw_edge) and ingest's (tag
+// eipgw_ingest) carry their role and the operator tools and nothing else,
+// are static, and are smaller than the full binary; a role a build does
+// not carry is an unknown command.
+func TestRoleBuilds(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	build := func(tags string) string {
 		bin := filepath.Join(t.TempDir(), "eipgw")
@@ -124,38 +126,48 @@ func TestEdgeBuild(t *testing.T) {
 		}
 		return bin
 	}
-	bin := build("eipgw_edge")
-	out, err := exec.Command(bin, "help").CombinedOutput()
-	if err != nil {
-		t.Fatalf("eipgw help: %v\n%s", err, out)
-	}
-	var listed []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(l, "  ") {
-			listed = append(listed, f[0])
-		}
-	}
-	if want := "edge keygen read validate version"; strings.Join(listed, " ") != want {
-		t.Errorf("commands %v, want %s", listed, want)
-	}
-	for _, role := range []string{"ingest", "park", "audit", "demo", "sim", "statement"} {
-		c := exec.Command(bin, role)
-		out, err := c.CombinedOutput()
-		if c.ProcessState == nil || c.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "unknown command") {
-			t.Errorf("eipgw %s in the edge's build: %v\n%s", role, err, out)
-		}
-	}
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
-		t.Errorf("the edge's build needs %v", libs)
-	}
-	if e, a := fileSize(t, bin), fileSize(t, build("")); e >= a*3/4 {
-		t.Errorf("the edge's build is %d bytes, the full one %d: not much smaller", e, a)
-	} else {
-		t.Logf("the edge's build: %d bytes; the full binary %d (both static and stripped)", e, a)
+	full := fileSize(t, build(""))
+	for _, tc := range []struct{ tag, role string }{{"eipgw_edge", "edge"}, {"eipgw_ingest", "ingest"}} {
+		t.Run(tc.role, func(t *testing.T) {
+			bin := build(tc.tag)
+			out, err := exec.Command(bin, "help").CombinedOutput()
+			if err != nil {
+				t.Fatalf("eipgw help: %v\n%s", err, out)
+			}
+			var listed []string
+			for _, l := range strings.Split(string(out), "\n") {
+				if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(l, "  ") {
+					listed = append(listed, f[0])
+				}
+			}
+			want := []string{tc.role, "keygen", "read", "validate", "version"}
+			sort.Strings(want)
+			if strings.Join(listed, " ") != strings.Join(want, " ") {
+				t.Errorf("commands %v, want %v", listed, want)
+			}
+			for _, role := range []string{"edge", "ingest", "park", "audit", "demo", "sim", "statement"} {
+				if role == tc.role {
+					continue
+				}
+				c := exec.Command(bin, role)
+				out, err := c.CombinedOutput()
+				if c.ProcessState == nil || c.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "unknown command") {
+					t.Errorf("eipgw %s in %s's build: %v\n%s", role, tc.role, err, out)
+				}
+			}
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+				t.Errorf("%s's build needs %v", tc.role, libs)
+			}
+			if n := fileSize(t, bin); n >= full*3/4 {
+				t.Errorf("%s's build is %d bytes, the full one %d: not much smaller", tc.role, n, full)
+			} else {
+				t.Logf("%s's build: %d bytes; the full binary %d (both static and stripped)", tc.role, n, full)
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-//go:build !eipgw_edge
+//go:build !eipgw_edge && !eipgw_ingest
 
 package main
 

@@ -3,15 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"reflect"
 	"syscall"
-
-	"github.com/eipgw/eipgw/config"
-	"github.com/eipgw/eipgw/gateway/edge"
 )
 
 // errNoReload is what a role without reload answers to SIGHUP.
@@ -38,39 +33,6 @@ func onHangup(ctx context.Context, log *slog.Logger, path string, reload func(co
 				log.Error("configuration reload refused; the running configuration stays", "file", path, "err", err)
 			}
 		}
-	}
-}
-
-// reloadEdge loads path again and applies its buses and devices to ed
-// (edge.Reload); the metrics endpoint and every other section must be
-// unchanged.
-func reloadEdge(ed *edge.Edge, running *config.File, path string, log *slog.Logger) func(context.Context) error {
-	return func(ctx context.Context) error {
-		f, profiles, err := loadConfig(path)
-		if err != nil {
-			return err
-		}
-		if f.Edge == nil {
-			return fmt.Errorf("%s: no edge section", path)
-		}
-		if !reflect.DeepEqual(f.Metrics, running.Metrics) {
-			return errors.New("metrics changed; only a restart applies it (nothing was changed)")
-		}
-		role, err := f.EdgeRole()
-		if err != nil {
-			return err
-		}
-		res, err := ed.Reload(ctx, role, driverRegistry(profiles))
-		if err != nil {
-			return err
-		}
-		if res.Unchanged() {
-			log.Info("configuration reloaded: no bus or device changed", "file", path)
-			return nil
-		}
-		log.Info("configuration reloaded", "file", path, "devices_added", res.Added, "devices_removed", res.Removed,
-			"devices_changed", res.Changed, "buses_started", res.Started, "buses_stopped", res.Stopped, "buses_restarted", res.Restarted)
-		return nil
 	}
 }
 

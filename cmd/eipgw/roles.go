@@ -12,7 +12,6 @@ import (
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/drivers/opcua"
-	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/plumbing/status"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,42 +99,6 @@ func roleSetupAt(c *command, e *env, args []string, section string, has func(*co
 		return nil, nil, nil, "", fmt.Errorf("%s: no %s section", *path, section)
 	}
 	return f, profiles, log, *path, nil
-}
-
-var cmdEdge = &command{
-	name:    "edge",
-	summary: "poll the configured Modbus devices and publish their readings over MQTT",
-	usage:   "-config FILE",
-	example: `  EIPGW_MQTT_PASSWORD=secret eipgw edge -config config/examples/edge.yaml
-
-  Publishes one JSON batch per device per poll on eip/v1/{park}/{gateway}/{device}
-  (QoS 1) from its write-ahead log, and a retained status on
-  eip/v1/{park}/{gateway}/status. SIGTERM stops polling and publishes for up to
-  edge.publish_timeout; what the broker has not acknowledged stays in the log.
-  SIGHUP reloads the file: buses and devices added, removed or changed take
-  effect without losing a batch; a file with errors changes nothing.`,
-	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		f, profiles, log, path, err := roleSetupAt(c, e, args, "edge", func(f *config.File) bool { return f.Edge != nil })
-		if err != nil {
-			return err
-		}
-		reg := telemetry.NewRegistry()
-		role, err := f.EdgeRole()
-		if err != nil {
-			return err
-		}
-		ed, err := edge.New(role, driverRegistry(profiles), log, reg)
-		if err != nil {
-			return err
-		}
-		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker)
-		run := func(ctx context.Context) error { return onHangup(ctx, log, path, reloadEdge(ed, f, path, log), ed.Run) }
-		page := statusPage(f, "edge", func() any { return ed.View() })
-		err = withMetrics(ctx, f, reg, log, run, ed, status.Routes(page))
-		st := ed.Stats()
-		log.Info("edge stopped", "polled", st.Polled, "published", st.Published, "acked", st.Acked, "replayed", st.Replayed, "dropped", st.Dropped)
-		return err
-	},
 }
 
 var cmdValidate = &command{

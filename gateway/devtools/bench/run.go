@@ -109,11 +109,10 @@ func NewEnv(t testing.TB, load Load) *Env {
 }
 
 // RunEipgw runs the load through eipgw edge and eipgw ingest, with their
-// default settings: ingest from the binary $EIPGW_BIN, or one built from
-// this repository; the edge from edgeBinary.
+// default settings, each from its role's build (edgeBinary,
+// ingestBinary).
 func RunEipgw(t testing.TB, e *Env) Result {
 	t.Helper()
-	bin := eipgwBinary(t)
 	load, mq, ifx, farm, dir, profiles := e.Load, e.MQ, e.Influx, e.Farm, e.dir, e.profiles
 	edgeMetrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	ingestMetrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
@@ -144,7 +143,7 @@ ingest:
   influxdb: {url: "%s", bucket: %s/autogen}
 `, park, mq.URL, ingestMetrics, ifx.URL, db))
 
-	ing := testenv.Start(t, bin, "ingest", "-config", ingestCfg)
+	ing := testenv.Start(t, ingestBinary(t), "ingest", "-config", ingestCfg)
 	ing.WaitOutput(t, "subscribed", 15*time.Second)
 	ifx0, mq0 := usage(t, ifx.Pid()), usage(t, mq.Pid())
 	edge := testenv.Start(t, edgeBinary(t), "edge", "-config", edgeCfg)
@@ -208,28 +207,32 @@ ingest:
 	return r
 }
 
-// eipgwBinary is $EIPGW_BIN, or eipgw built from this repository.
-func eipgwBinary(t testing.TB) string {
-	t.Helper()
-	if bin := os.Getenv("EIPGW_BIN"); bin != "" {
-		return bin
-	}
-	return testenv.Eipgw(t)
-}
-
 // edgeBinary is what runs the edge: $EIPGW_EDGE_BIN; else $EIPGW_BIN when
 // set; else the edge's build of eipgw from this repository (build tag
 // eipgw_edge: the edge without the roles an edge host does not run, as
 // Telegraf is built here with only the plugins it needs).
 func edgeBinary(t testing.TB) string {
 	t.Helper()
-	if bin := os.Getenv("EIPGW_EDGE_BIN"); bin != "" {
+	return roleBinary(t, "EIPGW_EDGE_BIN", testenv.EipgwEdge)
+}
+
+// ingestBinary is what runs ingest: $EIPGW_INGEST_BIN; else $EIPGW_BIN
+// when set; else ingest's build of eipgw from this repository (build tag
+// eipgw_ingest).
+func ingestBinary(t testing.TB) string {
+	t.Helper()
+	return roleBinary(t, "EIPGW_INGEST_BIN", testenv.EipgwIngest)
+}
+
+func roleBinary(t testing.TB, env string, build func(testing.TB) string) string {
+	t.Helper()
+	if bin := os.Getenv(env); bin != "" {
 		return bin
 	}
 	if bin := os.Getenv("EIPGW_BIN"); bin != "" {
 		return bin
 	}
-	return testenv.EipgwEdge(t)
+	return build(t)
 }
 
 func usage(t testing.TB, pid int) Usage {

@@ -70,7 +70,7 @@ func StartEmbeddedBroker(t testing.TB) string {
 // the values written add up to the backlog.
 func RunDrain(t testing.TB, brokerName, brokerURL string, ifx *testenv.Influx, workers int, b Backlog) Drain {
 	t.Helper()
-	bin := eipgwBinary(t)
+	bin := ingestBinary(t)
 	dbName := fmt.Sprintf("drain_%s_%d", brokerName, workers)
 	if _, err := ifx.Query("", "CREATE DATABASE "+dbName); err != nil {
 		t.Fatal(err)

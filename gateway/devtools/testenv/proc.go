@@ -28,6 +28,14 @@ func EipgwEdge(t testing.TB) string {
 	return edgeOnly.build(t, "eipgw-edge", "-tags", "eipgw_edge")
 }
 
+// EipgwIngest builds, once per test process, ingest's build of eipgw
+// (build tag eipgw_ingest: ingest and the operator tools) and returns its
+// path.
+func EipgwIngest(t testing.TB) string {
+	t.Helper()
+	return ingestOnly.build(t, "eipgw-ingest", "-tags", "eipgw_ingest")
+}
+
 // binary is a build of ./cmd/eipgw made once per test process.
 type binary struct {
 	once sync.Once
@@ -36,7 +44,7 @@ type binary struct {
 }
 
 var (
-	full, edgeOnly binary
+	full, edgeOnly, ingestOnly binary
 	binDirOnce     sync.Once
 	binDir         string
 	binDirErr      error
@@ -62,8 +70,8 @@ func (b *binary) build(t testing.TB, name string, flags ...string) string {
 	return b.path
 }
 
-// CleanupBinaries removes what Eipgw and EipgwEdge built; call it from
-// TestMain.
+// CleanupBinaries removes what Eipgw, EipgwEdge and EipgwIngest built;
+// call it from TestMain.
 func CleanupBinaries() {
 	if binDir != "" {
 		os.RemoveAll(binDir)
