@@ -160,8 +160,12 @@ type Ingest struct {
 	// written while InfluxDB accepts other messages before it is
 	// dead-lettered with the reason (default 10). An outage of InfluxDB
 	// dead-letters nothing: it is retried until it ends.
-	MaxAttempts int       `yaml:"max_attempts"`
-	InfluxDB    *InfluxDB `yaml:"influxdb"`
+	MaxAttempts int `yaml:"max_attempts"`
+	// Procs is how many CPUs one ingest process runs Go code on at once
+	// (Go's GOMAXPROCS; default 1, see DefaultIngestProcs). The
+	// environment variable GOMAXPROCS, when set, wins.
+	Procs    int       `yaml:"procs"`
+	InfluxDB *InfluxDB `yaml:"influxdb"`
 	// Completeness configures the check for missing sequence numbers.
 	Completeness *Completeness `yaml:"completeness"`
 	// Evidence lists the gateways' public keys (config/evidence.go).

@@ -307,3 +307,35 @@ ingest:
 		t.Errorf("%d distinct batches stored, want 50", len(seen))
 	}
 }
+
+// TestIngestProcs: ingest runs on ingest.procs CPUs (1 unless set), and
+// the environment's GOMAXPROCS wins over the file.
+func TestIngestProcs(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	bin := testenv.Eipgw(t)
+	for _, tc := range []struct {
+		name, procs, env, want string
+	}{
+		{"default", "", "", "procs=1"},
+		{"set", "  procs: 2\n", "", "procs=2"},
+		{"environment", "  procs: 2\n", "3", "procs=3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := fmt.Sprintf("park: procs\nmqtt:\n  broker: %s\n  client_id: procs-%s\ningest:\n%s  influxdb:\n    url: http://127.0.0.1:1\n    bucket: eipgw/autogen\n", mq.URL, tc.name, tc.procs)
+			path := filepath.Join(t.TempDir(), "ingest.yaml")
+			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("GOMAXPROCS", tc.env)
+			if tc.env == "" {
+				os.Unsetenv("GOMAXPROCS")
+			}
+			p := testenv.Start(t, bin, "ingest", "-config", path)
+			p.WaitOutput(t, "ingest starting", 10*time.Second)
+			p.Term(t, 10*time.Second)
+			if !strings.Contains(p.Output(), tc.want) {
+				t.Errorf("want %s in:\n%s", tc.want, p.Output())
+			}
+		})
+	}
+}
