@@ -45,9 +45,9 @@ type binary struct {
 
 var (
 	full, edgeOnly, ingestOnly binary
-	binDirOnce     sync.Once
-	binDir         string
-	binDirErr      error
+	binDirOnce                 sync.Once
+	binDir                     string
+	binDirErr                  error
 )
 
 func (b *binary) build(t testing.TB, name string, flags ...string) string {
