@@ -43,10 +43,18 @@ type columns struct {
 	tags  map[string]string
 }
 
-// get returns the value of column or tag k; a null column is absent.
-func (r row) get(k string) (any, bool) {
+// column returns the value of column k, absent when null.
+func (r row) column(k string) (any, bool) {
 	if i, ok := r.s.index[k]; ok && i < len(r.v) && r.v[i] != nil {
 		return r.v[i], true
+	}
+	return nil, false
+}
+
+// get returns the value of column or tag k; a null column is absent.
+func (r row) get(k string) (any, bool) {
+	if v, ok := r.column(k); ok {
+		return v, true
 	}
 	if t, ok := r.s.tags[k]; ok {
 		return t, true
@@ -74,7 +82,7 @@ func (r row) all(yield func(k string, v any) bool) {
 		}
 	}
 	for k, t := range r.s.tags {
-		if i, ok := r.s.index[k]; ok && i < len(r.v) && r.v[i] != nil {
+		if _, ok := r.column(k); ok {
 			continue // the column's value, as get gives it
 		}
 		if !yield(k, t) {

@@ -657,23 +657,34 @@ func checkReadings(o Options, measurements []string, byMeasurement map[string][]
 
 // signedValue is what a field of a stored reading must hold: a float
 // compared as a number (InfluxDB's text of an integral float, 1234567,
-// is not the batch's), anything else as text.
+// is not the batch's), an integer as its decimal text, anything else as
+// text.
 type signedValue struct {
 	text    string
 	f       float64
+	i       int64
 	isFloat bool
+	isInt   bool
 }
 
 func (v signedValue) String() string {
-	if v.isFloat {
+	switch {
+	case v.isFloat:
 		return strconv.FormatFloat(v.f, 'g', -1, 64)
+	case v.isInt:
+		return strconv.FormatInt(v.i, 10)
 	}
 	return v.text
 }
 
-// matches reports whether stored (an InfluxDB value) is v.
+// matches reports whether stored (an InfluxDB value) is v; it allocates
+// nothing for a value InfluxDB stored as signed.
 func (v signedValue) matches(stored any) bool {
-	if !v.isFloat {
+	switch {
+	case v.isInt:
+		var num [24]byte
+		return text(stored) == string(strconv.AppendInt(num[:0], v.i, 10))
+	case !v.isFloat:
 		return text(stored) == v.text
 	}
 	n, ok := stored.(json.Number)
@@ -682,6 +693,24 @@ func (v signedValue) matches(stored any) bool {
 	}
 	f, err := strconv.ParseFloat(n.String(), 64)
 	return err == nil && f == v.f
+}
+
+// pointField is the field a signed point is stored in, and what it must
+// hold (the line protocol ingest writes, gateway/ingest/lineproto.go): the
+// value of a good point, else its quality in name_q; an unsigned integer
+// beyond InfluxDB's signed 64 bits is out_of_range.
+func pointField(p *batch.Point) (string, signedValue) {
+	switch {
+	case p.Quality != batch.Good:
+		return p.Name + qualitySuffix, signedValue{text: p.Quality}
+	case p.Kind == batch.IntValue:
+		return p.Name, signedValue{i: p.Int, isInt: true}
+	case p.Kind == batch.UintValue && p.Uint <= math.MaxInt64:
+		return p.Name, signedValue{i: int64(p.Uint), isInt: true}
+	case p.Kind == batch.UintValue:
+		return p.Name + qualitySuffix, signedValue{text: batch.OutOfRange}
+	}
+	return p.Name, signedValue{f: p.Value, isFloat: true}
 }
 
 // compareReading returns the differences (field, stored, signed) between
@@ -703,20 +732,7 @@ func readingDiffs(r row, g []signed) [][3]string {
 		seqs[strconv.FormatUint(b.Seq, 10)] = true
 		hashes[sb.hash] = true
 		for i := range b.Points {
-			p := &b.Points[i]
-			name, v := p.Name, signedValue{}
-			switch {
-			case p.Quality != batch.Good:
-				name, v.text = p.Name+qualitySuffix, p.Quality
-			case p.Kind == batch.IntValue:
-				v.text = strconv.FormatInt(p.Int, 10)
-			case p.Kind == batch.UintValue && p.Uint <= math.MaxInt64:
-				v.text = strconv.FormatUint(p.Uint, 10)
-			case p.Kind == batch.UintValue:
-				name, v.text = p.Name+qualitySuffix, batch.OutOfRange
-			default:
-				v.f, v.isFloat = p.Value, true
-			}
+			name, v := pointField(&b.Points[i])
 			want[name] = v
 		}
 	}
@@ -724,7 +740,7 @@ func readingDiffs(r row, g []signed) [][3]string {
 	for k, v := range want {
 		sv, ok := r.get(k)
 		switch {
-		case !ok && !v.isFloat && v.text == "":
+		case !ok && !v.isFloat && !v.isInt && v.text == "":
 		case !ok:
 			diffs = append(diffs, [3]string{k, "(missing)", v.String()})
 		case !v.matches(sv):
@@ -754,8 +770,9 @@ func readingDiffs(r row, g []signed) [][3]string {
 	return diffs
 }
 
-// readingMatches reports, without allocating, that a stored reading is
-// exactly what the signed batches of its poll make of it: every signed
+// readingMatches reports, without allocating (but the name of a point's
+// quality field), that a stored reading is exactly what the signed
+// batches of its poll make of it: every signed
 // field stored as signed, site and tenant as signed, the stored sequence
 // number and hash those of one of the batches, and no other field. It
 // may report false for a reading compareReading finds no difference in
@@ -763,7 +780,6 @@ func readingDiffs(r row, g []signed) [][3]string {
 // point): compareReading then looks field by field.
 func readingMatches(r row, g []signed) bool {
 	site, tenant := g[0].b.Site, g[0].b.Tenant
-	var name [config.MaxNameLen + len(qualitySuffix)]byte
 	n := 0 // signed fields
 	for _, sb := range g {
 		b := sb.b
@@ -771,39 +787,12 @@ func readingMatches(r row, g []signed) bool {
 			return false
 		}
 		for i := range b.Points {
-			p := &b.Points[i]
-			k := p.Name
-			if p.Quality != batch.Good || p.Kind == batch.UintValue && p.Uint > math.MaxInt64 {
-				k = string(append(append(name[:0], p.Name...), qualitySuffix...))
-			}
-			v, ok := r.get(k)
-			if !ok {
+			name, want := pointField(&b.Points[i])
+			v, ok := r.get(name)
+			if !ok || !want.matches(v) {
 				return false
 			}
 			n++
-			var num [24]byte
-			switch {
-			case p.Quality != batch.Good:
-				if v != any(p.Quality) {
-					return false
-				}
-			case p.Kind == batch.IntValue:
-				if x, ok := v.(json.Number); !ok || string(x) != string(strconv.AppendInt(num[:0], p.Int, 10)) {
-					return false
-				}
-			case p.Kind == batch.UintValue && p.Uint <= math.MaxInt64:
-				if x, ok := v.(json.Number); !ok || string(x) != string(strconv.AppendUint(num[:0], p.Uint, 10)) {
-					return false
-				}
-			case p.Kind == batch.UintValue:
-				if v != any(batch.OutOfRange) {
-					return false
-				}
-			default:
-				if !(signedValue{f: p.Value, isFloat: true}).matches(v) {
-					return false
-				}
-			}
 		}
 	}
 	for _, t := range [2][2]string{{"site", site}, {"tenant", tenant}} {

@@ -786,6 +786,11 @@ func TestReadingMatchesAgreesWithTheFieldByFieldCheck(t *testing.T) {
 		m["energy"] = "1234567"
 		check(fmt.Sprintf("%d parts with a float stored as a string", n), m, group(n), false)
 	}
+	// A clean reading of good points is checked without allocating.
+	clean, g1 := rowOf(stored(1)), group(1)
+	if a := testing.AllocsPerRun(100, func() { readingMatches(clean, g1) }); a != 0 {
+		t.Errorf("readingMatches allocates %v times a reading", a)
+	}
 	// The integer stored as a string holds the same text: the field by
 	// field check lets it pass, the fast one defers to it.
 	m := stored(1)
