@@ -197,6 +197,17 @@ func TestSeriesMsgpackAgainstInfluxDB(t *testing.T) {
 	if n := len(got); n != 2 || len(got[0].Values) != 2 || fmt.Sprint(got[0].Values[0][2]) != "1234567" {
 		t.Fatalf("series %+v", got)
 	}
+	// The answers' buffer is reused: what one answer decoded to holds
+	// nothing of the buffer the next answers are read into.
+	before := fmt.Sprintf("%+v", got)
+	for range 3 {
+		if _, err := q.Series(ctx, "SELECT s, i FROM m WHERE device = 'd1'", 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := fmt.Sprintf("%+v", got); after != before {
+		t.Fatalf("an answer changed under later ones:\nbefore %s\nafter  %s", before, after)
+	}
 	for _, bad := range []string{"SELECT * FROM", "SELECT * FROM m WHERE time > now() +"} {
 		if _, err := q.Series(ctx, bad, 1<<20); err == nil || !strings.Contains(err.Error(), "error parsing query") {
 			t.Fatalf("%q: %v", bad, err)
