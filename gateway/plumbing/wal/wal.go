@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -137,6 +138,12 @@ type WAL struct {
 	closed   bool
 	dropped  uint64
 
+	// kick wakes the sync loop when the log becomes dirty; an idle log
+	// makes no timer fire.
+	kick chan struct{}
+	// loops counts the sync loop's wake-ups (for tests: an idle log
+	// must not wake).
+	loops atomic.Uint64
 	stop chan struct{}
 	done chan struct{}
 }
@@ -168,7 +175,7 @@ func Open(opts Options) (*WAL, error) {
 	}
 	w := &WAL{
 		opts: opts, log: opts.Log, pending: map[uint64]struct{}{},
-		notify: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+		notify: make(chan struct{}), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := w.loadAcked(); err != nil {
 		return nil, err
@@ -426,8 +433,9 @@ func (w *WAL) Append(seq uint64, topic string, payload []byte, now time.Time) er
 		if err := w.active.Sync(); err != nil {
 			return fmt.Errorf("wal: sync: %w", err)
 		}
-	} else {
+	} else if !w.dirty {
 		w.dirty = true
+		w.kickLocked()
 	}
 	if active.records == 0 {
 		active.oldestNs = now.UnixNano()
@@ -511,7 +519,7 @@ func (w *WAL) dropOldestLocked() error {
 	}
 	if seg.last > w.acked {
 		w.acked = seg.last
-		w.ackDirty = true
+		w.markAckedLocked()
 	}
 	for s := range w.pending {
 		if s <= seg.last {
@@ -559,7 +567,7 @@ func (w *WAL) Ack(seq uint64) {
 	}
 	if frontier > w.acked {
 		w.acked = frontier
-		w.ackDirty = true
+		w.markAckedLocked()
 		w.removeAckedSegmentsLocked()
 	}
 }
@@ -665,23 +673,92 @@ func (w *WAL) Stats() Stats {
 	return st
 }
 
+// kickLocked wakes the sync loop: a record or the acknowledgement
+// frontier waits to be written out.
+func (w *WAL) kickLocked() {
+	select {
+	case w.kick <- struct{}{}:
+	default: // already woken
+	}
+}
+
+func (w *WAL) markAckedLocked() {
+	if !w.ackDirty {
+		w.ackDirty = true
+		w.kickLocked()
+	}
+}
+
+// syncLoop is the group commit: woken by the first append (or
+// acknowledgement) after a sync, it waits SyncInterval for more and syncs
+// them together, so a record is on stable storage within SyncInterval of
+// its append. An idle log sleeps without timers, but for the expiry of
+// segments kept for Retain.
 func (w *WAL) syncLoop() {
 	defer close(w.done)
-	t := time.NewTicker(w.opts.SyncInterval)
-	defer t.Stop()
+	group := time.NewTimer(time.Hour)
+	group.Stop()
+	defer group.Stop()
+	var expiry *time.Timer
+	defer func() {
+		if expiry != nil {
+			expiry.Stop()
+		}
+	}()
 	for {
+		var expired <-chan time.Time
+		if at, ok := w.nextExpiry(); ok {
+			// Not sooner than an interval: a segment that cannot be
+			// removed must not spin the loop.
+			d := max(time.Until(at), w.opts.SyncInterval)
+			if expiry == nil {
+				expiry = time.NewTimer(d)
+			} else {
+				expiry.Reset(d)
+			}
+			expired = expiry.C
+		}
 		select {
 		case <-w.stop:
 			return
-		case <-t.C:
-			if err := w.Sync(); err != nil {
-				w.log.Error("wal: sync failed", "err", err)
-			}
-			if w.opts.Retain > 0 {
-				w.removeAckedSegments() // retention expires with time
-			}
+		case <-expired:
+			w.removeAckedSegments() // retention expires with time
+			continue
+		case <-w.kick:
+		}
+		w.loops.Add(1)
+		group.Reset(w.opts.SyncInterval)
+		select {
+		case <-w.stop:
+			return // Close syncs
+		case <-group.C:
+		}
+		if err := w.Sync(); err != nil {
+			w.log.Error("wal: sync failed", "err", err)
+			// Try again at the next interval rather than wait for the
+			// next append.
+			w.mu.Lock()
+			w.kickLocked()
+			w.mu.Unlock()
+		}
+		if w.opts.Retain > 0 {
+			w.removeAckedSegments()
 		}
 	}
+}
+
+// nextExpiry is when the oldest segment kept only for Retain may go; ok
+// is false when no segment waits for that.
+func (w *WAL) nextExpiry() (at time.Time, ok bool) {
+	if w.opts.Retain <= 0 {
+		return time.Time{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.segs) < 2 || w.segs[0].last > w.acked {
+		return time.Time{}, false
+	}
+	return time.Unix(0, w.segs[0].newestNs).Add(w.opts.Retain), true
 }
 
 // Sync forces appended records to stable storage and records the

@@ -297,3 +297,74 @@ func TestRetainAndScan(t *testing.T) {
 		t.Fatalf("after reopening without retention: %+v", st)
 	}
 }
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 5 s: %s", what)
+		}
+	}
+}
+
+func TestGroupCommitWakesOnlyWhenDirty(t *testing.T) {
+	dir := t.TempDir()
+	const interval = 30 * time.Millisecond
+	w := open(t, dir, func(o *Options) { o.SyncInterval = interval })
+	defer w.Close()
+	clean := func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return !w.dirty && !w.ackDirty
+	}
+	time.Sleep(5 * interval)
+	if n := w.loops.Load(); n != 0 {
+		t.Fatalf("an idle log's sync loop woke %d times", n)
+	}
+	// Five appends in a burst share one sync.
+	appendRange(t, w, 1, 5)
+	waitFor(t, "the appended records synced", clean)
+	if n := w.loops.Load(); n != 1 {
+		t.Fatalf("five appends in a burst took %d syncs, want 1", n)
+	}
+	// The acknowledgement frontier reaches its checkpoint without a
+	// further append or a Close.
+	r := w.Reader()
+	defer r.Close()
+	readN(t, r, 5)
+	for s := uint64(1); s <= 5; s++ {
+		w.Ack(s)
+	}
+	waitFor(t, "the checkpoint written", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, ackFile))
+		return err == nil && string(b) == fmt.Sprintf("%020d\n", 5)
+	})
+	n := w.loops.Load()
+	time.Sleep(5 * interval)
+	if m := w.loops.Load(); m != n {
+		t.Fatalf("the sync loop woke %d times with nothing to write", m-n)
+	}
+}
+
+func TestRetentionExpiresWhileIdle(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, func(o *Options) { o.Retain = 200 * time.Millisecond; o.SyncInterval = 10 * time.Millisecond })
+	defer w.Close()
+	for s := uint64(1); s <= 100; s++ {
+		if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := w.Reader()
+	defer r.Close()
+	readN(t, r, 100)
+	for s := uint64(1); s <= 100; s++ {
+		w.Ack(s)
+	}
+	if st := w.Stats(); st.Segments < 3 {
+		t.Fatalf("acknowledged segments must be retained first: %+v", st)
+	}
+	// Nothing else happens to the log: the expiry alone removes them.
+	waitFor(t, "the retained segments removed", func() bool { return w.Stats().Segments == 1 })
+}
