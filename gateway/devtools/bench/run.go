@@ -126,7 +126,7 @@ edge:
   gateway: %s
   state_dir: %s
   profile_dirs: ["%s"]
-  buses:
+`+os.Getenv("EIPGW_BENCH_EDGE_EXTRA")+`  buses:
 `, park, mq.URL, edgeMetrics, gateway, stateDir, profiles)
 	for i, a := range farm.Addrs {
 		fmt.Fprintf(&cfg, "    - {name: bus-%03d, address: \"%s\", timeout: 1s}\n", i, a)

@@ -144,8 +144,8 @@ type WAL struct {
 	// loops counts the sync loop's wake-ups (for tests: an idle log
 	// must not wake).
 	loops atomic.Uint64
-	stop chan struct{}
-	done chan struct{}
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 func (o *Options) defaults() {
