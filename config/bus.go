@@ -25,6 +25,9 @@ const (
 	DefaultParity     = "E"
 	DefaultStopBits   = 1
 	DefaultBackoffMax = time.Minute
+	// MaxPipeline bounds bus.pipeline: requests in flight on one Modbus
+	// TCP connection.
+	MaxPipeline = 16
 )
 
 // baudRates are the rates a serial line may be set to.
@@ -65,6 +68,9 @@ func (b *Bus) applyDefaults() {
 	}
 	setDur(&b.Timeout, DefaultTimeout)
 	setDur(&b.BackoffMax, DefaultBackoffMax)
+	if b.Pipeline == 0 {
+		b.Pipeline = 1
+	}
 	if b.Transport == TransportRTU {
 		if b.Baud == 0 {
 			b.Baud = DefaultBaud
@@ -134,6 +140,16 @@ func (b *Bus) validate(s *Source, p string) Errors {
 		}
 	default:
 		errs = append(errs, s.Errorf(p+".transport", "unsupported transport %q (tcp, rtu or rtu-over-tcp)", b.Transport))
+	}
+	switch {
+	case b.Pipeline == 1:
+	case b.Transport != TransportTCP:
+		// A serial line carries one request at a time.
+		errs = append(errs, s.Errorf(p+".pipeline", "applies to transport tcp only, not %s (a serial line answers one request at a time)", b.Transport))
+	case b.Pipeline < 1 || b.Pipeline > MaxPipeline:
+		errs = append(errs, s.Errorf(p+".pipeline", "%d requests in flight: want 1 to %d", b.Pipeline, MaxPipeline))
+	case b.Delay > 0:
+		errs = append(errs, s.Errorf(p+".pipeline", "%d requests in flight leave no idle time between requests: remove delay (%s) or the pipeline", b.Pipeline, b.Delay))
 	}
 	return errs
 }

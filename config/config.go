@@ -105,6 +105,11 @@ type Bus struct {
 	// BackoffMax caps the back-off of a device that stopped answering
 	// (default 1m).
 	BackoffMax time.Duration `yaml:"backoff_max"`
+	// Pipeline is how many requests transport tcp sends before their
+	// answers (default 1: one at a time; at most MaxPipeline). Modbus TCP
+	// pairs answers with requests by transaction id; only for devices and
+	// gateways that queue requests (see drivers/modbus/README.md).
+	Pipeline int `yaml:"pipeline"`
 	// Serial line of transport rtu: device path, baud rate (default 19200),
 	// data bits (8), parity N, E or O (E) and stop bits (1).
 	Device   string `yaml:"device"`

@@ -159,6 +159,7 @@ func (b *Bus) validateOPCUA(s *Source, p string) Errors {
 	modbusKey("transport", b.Transport != "")
 	modbusKey("address", b.Address != "")
 	modbusKey("delay", b.Delay != 0)
+	modbusKey("pipeline", b.Pipeline != 0)
 	modbusKey("device", b.Device != "")
 	modbusKey("baud", b.Baud != 0)
 	modbusKey("data_bits", b.DataBits != 0)

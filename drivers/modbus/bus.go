@@ -239,6 +239,12 @@ type Bus struct {
 	devices    []*Device
 	log        *slog.Logger
 	lastReq    time.Time
+	// pipeline is how many reads go out before their answers (bus
+	// pipeline, transport tcp); pipe is then the connection and window
+	// the window's requests.
+	pipeline int
+	pipe     *tcpTransport
+	window   []pipeReq
 }
 
 // NewBus prepares a bus owner for devices; it does no I/O.
@@ -261,8 +267,15 @@ func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
 	switch cfg.Transport {
 	case config.TransportTCP, "":
 		p := gmodbus.NewTCPClientHandler(cfg.Address)
-		b.transport, b.setUnit = newTCPTransport(cfg.Address, cfg.Timeout), func(u byte) { p.SlaveId = u }
+		t := newTCPTransport(cfg.Address, cfg.Timeout)
+		b.transport, b.setUnit = t, func(u byte) { p.SlaveId = u }
 		b.client = gmodbus.NewClient2(p, b.transport)
+		if cfg.Pipeline > 1 {
+			if cfg.Pipeline > maxPipeline || cfg.Delay > 0 {
+				return nil, fmt.Errorf("bus %s: pipeline %d (at most %d, and not with a delay)", cfg.Name, cfg.Pipeline, maxPipeline)
+			}
+			b.pipeline, b.pipe = cfg.Pipeline, t
+		}
 	case config.TransportRTU, config.TransportRTUOverTCP:
 		p := gmodbus.NewRTUClientHandler(cfg.Device)
 		if cfg.Transport == config.TransportRTU {
@@ -523,68 +536,127 @@ func (b *Bus) readSet(d *Device, reads []int) {
 	b.run(d)
 }
 
-// run performs the reads in d.work (plan indexes); a merged read refused
-// with "illegal address" is split into one read per point, appended to the
+// run performs the reads in d.work (plan indexes), one at a time or, on a
+// pipelined bus, in windows of b.pipeline; a merged read refused with
+// "illegal address" is split into one read per point, appended to the
 // work.
 func (b *Bus) run(d *Device) {
-	for k := 0; k < len(d.work); k++ {
-		ri := d.work[k]
-		r := &d.plan[ri]
-		data, err := b.request(r)
-		if err != nil {
-			err = fmt.Errorf("device %s unit %d %s %s: %w", d.Name, d.Unit, r.Table, b.span(d, r), err)
-			q := classify(err)
-			switch q {
-			case ExceptionQuality(ExBusy):
-				d.busy = append(d.busy, ri)
-				d.lastErr = err
-				continue
-			case ExceptionQuality(ExIllegalAddress):
-				if len(r.Points) > 1 {
-					b.log.Warn("device refuses a merged read; reading its points one by one",
-						"device", d.Name, "unit", d.Unit, "table", r.Table.String(), "register", b.span(d, r), "err", err)
-					d.work = append(d.work, d.split(ri)...)
-					continue
-				}
-				b.reject(d, r, err)
-			case ExceptionQuality(ExIllegalFunction), ExceptionQuality(ExIllegalValue):
-				b.reject(d, r, err)
-			case Timeout:
-			default:
-				b.log.Debug("read failed", "device", d.Name, "err", err)
-			}
-			if q == CommError {
-				// A frame we could not make sense of: start afresh.
-				b.transport.Close()
-			}
-			d.lastErr = err
-			b.mark(d, r, q)
+	for k := 0; k < len(d.work); {
+		if b.pipeline > 1 {
+			n := min(b.pipeline, len(d.work)-k)
+			b.runWindow(d, d.work[k:k+n])
+			k += n
 			continue
 		}
-		delete(d.rejected, readKey(r))
-		if r.Table.Bits() {
-			for i := range r.Quantity {
-				d.regs[i] = uint16(data[i/8] >> (i % 8) & 1)
+		ri := d.work[k]
+		data, err := b.request(&d.plan[ri])
+		b.result(d, ri, data, err)
+		k++
+	}
+}
+
+// runWindow sends the reads of one window together and takes their
+// answers in order; a read left unanswered by the window's error gets it.
+func (b *Bus) runWindow(d *Device, reads []int) {
+	reqs := b.window[:0]
+	for _, ri := range reads {
+		r := &d.plan[ri]
+		reqs = append(reqs, pipeReq{unit: d.Unit, fc: r.Table.FunctionCode(), addr: r.Address, qty: r.Quantity})
+	}
+	b.window = reqs
+	answers, werr := b.pipe.exchange(reqs)
+	for j, ri := range reads {
+		r := &d.plan[ri]
+		if j >= len(answers) || answers[j] == nil {
+			err := werr
+			if err == nil {
+				err = errors.New("no answer")
 			}
-		} else {
-			for i := range r.Quantity {
-				d.regs[i] = binary.BigEndian.Uint16(data[2*i:])
-			}
+			b.result(d, ri, nil, err)
+			continue
 		}
-		regs := d.regs[:r.Quantity]
-		for k, pi := range r.Points {
-			pt, s, at := &d.Profile.Points[pi], d.slot[pi], regs[r.Offsets[k]:]
-			if s >= d.numeric {
-				d.texts[s-d.numeric] = textReading{text: pt.DecodeText(at), quality: Good}
-				continue
+		data, err := readData(r, answers[j])
+		b.result(d, ri, data, err)
+	}
+}
+
+// result takes the answer to read ri (or its error) into d.
+func (b *Bus) result(d *Device, ri int, data []byte, err error) {
+	r := &d.plan[ri]
+	if err != nil {
+		err = fmt.Errorf("device %s unit %d %s %s: %w", d.Name, d.Unit, r.Table, b.span(d, r), err)
+		q := classify(err)
+		switch q {
+		case ExceptionQuality(ExBusy):
+			d.busy = append(d.busy, ri)
+			d.lastErr = err
+			return
+		case ExceptionQuality(ExIllegalAddress):
+			if len(r.Points) > 1 {
+				b.log.Warn("device refuses a merged read; reading its points one by one",
+					"device", d.Name, "unit", d.Unit, "table", r.Table.String(), "register", b.span(d, r), "err", err)
+				d.work = append(d.work, d.split(ri)...)
+				return
 			}
-			bits, ok := pt.decodeBits(at)
-			d.vals[s], d.quals[s] = bits, qGood
-			if !ok {
-				d.vals[s], d.quals[s] = 0, qOutOfRange
-			}
+			b.reject(d, r, err)
+		case ExceptionQuality(ExIllegalFunction), ExceptionQuality(ExIllegalValue):
+			b.reject(d, r, err)
+		case Timeout:
+		default:
+			b.log.Debug("read failed", "device", d.Name, "err", err)
+		}
+		if q == CommError {
+			// A frame we could not make sense of: start afresh.
+			b.transport.Close()
+		}
+		d.lastErr = err
+		b.mark(d, r, q)
+		return
+	}
+	delete(d.rejected, readKey(r))
+	if r.Table.Bits() {
+		for i := range r.Quantity {
+			d.regs[i] = uint16(data[i/8] >> (i % 8) & 1)
+		}
+	} else {
+		for i := range r.Quantity {
+			d.regs[i] = binary.BigEndian.Uint16(data[2*i:])
 		}
 	}
+	regs := d.regs[:r.Quantity]
+	for k, pi := range r.Points {
+		pt, s, at := &d.Profile.Points[pi], d.slot[pi], regs[r.Offsets[k]:]
+		if s >= d.numeric {
+			d.texts[s-d.numeric] = textReading{text: pt.DecodeText(at), quality: Good}
+			continue
+		}
+		bits, ok := pt.decodeBits(at)
+		d.vals[s], d.quals[s] = bits, qGood
+		if !ok {
+			d.vals[s], d.quals[s] = 0, qOutOfRange
+		}
+	}
+}
+
+// readData checks the answer PDU of a pipelined read the way the
+// one-at-a-time client does and returns its data: an exception answer is
+// a *modbus.ModbusError, anything but the read's function code or a byte
+// count other than the read's is a communication error.
+func readData(r *Read, pdu []byte) ([]byte, error) {
+	fc := r.Table.FunctionCode()
+	switch {
+	case len(pdu) >= 2 && pdu[0] == fc|exceptionFlag:
+		return nil, &gmodbus.ModbusError{FunctionCode: pdu[0], ExceptionCode: pdu[1]}
+	case pdu[0] != fc:
+		return nil, fmt.Errorf("answer with function code %#x to a read with %#x", pdu[0], fc)
+	case len(pdu) < 2 || int(pdu[1]) != len(pdu)-2:
+		return nil, fmt.Errorf("answer of %d bytes does not match its byte count", len(pdu))
+	}
+	data := pdu[2:]
+	if want := r.dataLen(); len(data) != want {
+		return nil, fmt.Errorf("%d data bytes for %d %s", len(data), r.Quantity, r.Table)
+	}
+	return data, nil
 }
 
 // request sends one read, keeping the bus idle for its delay since the
@@ -608,11 +680,7 @@ func (b *Bus) request(r *Read) ([]byte, error) {
 	default:
 		data, err = b.client.ReadHoldingRegisters(r.Address, r.Quantity)
 	}
-	want := 2 * int(r.Quantity)
-	if r.Table.Bits() {
-		want = (int(r.Quantity) + 7) / 8
-	}
-	if err == nil && len(data) != want {
+	if want := r.dataLen(); err == nil && len(data) != want {
 		err = fmt.Errorf("%d data bytes for %d %s", len(data), r.Quantity, r.Table)
 	}
 	return data, err

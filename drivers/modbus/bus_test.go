@@ -151,7 +151,13 @@ func deviceConfig(name string, unit int) config.Device {
 
 func newTestBus(t *testing.T, addr string, timeout time.Duration, devices ...*Device) *Bus {
 	t.Helper()
-	b, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: addr, Timeout: timeout}, devices, slog.New(slog.DiscardHandler))
+	return newPipelinedBus(t, addr, timeout, 1, devices...)
+}
+
+// newPipelinedBus is newTestBus with pipeline requests in flight.
+func newPipelinedBus(t *testing.T, addr string, timeout time.Duration, pipeline int, devices ...*Device) *Bus {
+	t.Helper()
+	b, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: addr, Timeout: timeout, Pipeline: pipeline}, devices, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,25 +423,28 @@ func TestPollException(t *testing.T) {
 			"i_a": {5, Good}, "i_b": {1.5, Good},
 		}},
 	}
+	// The same with requests sent one at a time and in windows of 4.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {
-				if tt.fail(req) {
-					c.Write(frame(req, req.fc|0x80, tt.code))
-					return
+		for _, pipeline := range []int{1, 4} {
+			t.Run(fmt.Sprintf("%s/pipeline %d", tt.name, pipeline), func(t *testing.T) {
+				f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {
+					if tt.fail(req) {
+						c.Write(frame(req, req.fc|0x80, tt.code))
+						return
+					}
+					im.serve(req, c)
+				})
+				d := NewDevice(deviceConfig("dev", 3), mustParse(t, exceptionProfile))
+				b := newPipelinedBus(t, f.addr, time.Second, pipeline, d)
+				checkReadings(t, "poll 1", b.Poll(d), tt.want)
+				// An exception is an answer: the connection stays up.
+				checkReadings(t, "poll 2", b.Poll(d), tt.want)
+				reqs := f.requests()
+				if len(reqs) != tt.reqs || reqs[len(reqs)-1].conn != 1 {
+					t.Errorf("requests %+v: want %d on one connection", reqs, tt.reqs)
 				}
-				im.serve(req, c)
 			})
-			d := NewDevice(deviceConfig("dev", 3), mustParse(t, exceptionProfile))
-			b := newTestBus(t, f.addr, time.Second, d)
-			checkReadings(t, "poll 1", b.Poll(d), tt.want)
-			// An exception is an answer: the connection stays up.
-			checkReadings(t, "poll 2", b.Poll(d), tt.want)
-			reqs := f.requests()
-			if len(reqs) != tt.reqs || reqs[len(reqs)-1].conn != 1 {
-				t.Errorf("requests %+v: want %d on one connection", reqs, tt.reqs)
-			}
-		})
+		}
 	}
 }
 

@@ -165,6 +165,13 @@ func TestInteropPymodbus(t *testing.T) {
 			startPymodbus(t, "--mode", "tcp", "--port", strconv.Itoa(port))
 			return config.Bus{Transport: config.TransportTCP, Address: fmt.Sprintf("127.0.0.1:%d", port)}
 		}},
+		// Eight requests in flight: pymodbus reads them from the stream
+		// one frame at a time and answers each.
+		{"tcp-pipelined", func(t *testing.T) config.Bus {
+			port := freePort(t)
+			startPymodbus(t, "--mode", "tcp", "--port", strconv.Itoa(port))
+			return config.Bus{Transport: config.TransportTCP, Address: fmt.Sprintf("127.0.0.1:%d", port), Pipeline: 8}
+		}},
 		{"rtu-over-tcp", func(t *testing.T) config.Bus {
 			port := freePort(t)
 			startPymodbus(t, "--mode", "rtu-over-tcp", "--port", strconv.Itoa(port))

@@ -58,3 +58,12 @@ func (p *Profile) Plan() []Read {
 	}
 	return reads
 }
+
+// dataLen is the number of data bytes in the answer to r: two a register,
+// or one a started eight bits.
+func (r *Read) dataLen() int {
+	if r.Table.Bits() {
+		return (int(r.Quantity) + 7) / 8
+	}
+	return 2 * int(r.Quantity)
+}

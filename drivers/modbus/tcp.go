@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/eipgw/eipgw/config"
 )
 
 // tcpTransport is a Modbus TCP transporter for goburrow's Client that never
@@ -32,6 +34,10 @@ type tcpTransport struct {
 	buf [tcpMaxADU]byte
 	// stale counts discarded frames whose transaction id did not match.
 	stale uint64
+	// tid is the next transaction id of a pipelined exchange; pipe is
+	// its memory.
+	tid  uint16
+	pipe *pipeState
 }
 
 const (
@@ -122,4 +128,112 @@ func (t *tcpTransport) closeLocked() error {
 	err := t.conn.Close()
 	t.conn = nil
 	return err
+}
+
+// pipeReq is one read of a pipelined window: unit, function code, first
+// address and quantity.
+type pipeReq struct {
+	unit, fc  byte
+	addr, qty uint16
+}
+
+// maxPipeline is the deepest window exchange takes (config.MaxPipeline).
+const maxPipeline = config.MaxPipeline
+
+// exchange sends the reads of a window in one write and reads their
+// answers, which it pairs with the reads by transaction id in whatever
+// order they come (Modbus Messaging on TCP/IP Implementation Guide
+// v1.0b, 3.1.3 and 4.4.1.1). answers[i] is the answer PDU to reqs[i]
+// (function code onward), nil if none came; they stay valid until the
+// next exchange. Every answer must come within the timeout of the write
+// or of the answer before it. On any error the connection is closed and
+// the reads not answered yet stay nil.
+func (t *tcpTransport) exchange(reqs []pipeReq) (answers [][]byte, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(reqs) > maxPipeline {
+		return nil, fmt.Errorf("modbus: %d requests in flight, at most %d", len(reqs), maxPipeline)
+	}
+	if t.pipe == nil {
+		t.pipe = new(pipeState)
+	}
+	p := t.pipe
+	p.out = p.out[:0]
+	first := t.tid
+	for i, r := range reqs {
+		tid := first + uint16(i)
+		p.out = append(p.out, byte(tid>>8), byte(tid), 0, 0, 0, 6, r.unit, r.fc,
+			byte(r.addr>>8), byte(r.addr), byte(r.qty>>8), byte(r.qty))
+	}
+	t.tid = first + uint16(len(reqs))
+	answers = p.answers[:len(reqs)]
+	clear(answers)
+	if err := t.exchangeLocked(reqs, first, answers); err != nil {
+		t.closeLocked()
+		return answers, err
+	}
+	return answers, nil
+}
+
+// pipeState is the memory of pipelined exchanges, made at the first.
+type pipeState struct {
+	out     []byte
+	frames  [maxPipeline][tcpMaxADU]byte
+	answers [maxPipeline][]byte
+}
+
+func (t *tcpTransport) exchangeLocked(reqs []pipeReq, first uint16, answers [][]byte) error {
+	if t.conn == nil {
+		c, err := t.dial("tcp", t.address, t.timeout)
+		if err != nil {
+			return err
+		}
+		t.conn = c
+		if t.r == nil {
+			t.r = bufio.NewReaderSize(c, 2*tcpMaxADU)
+		} else {
+			t.r.Reset(c)
+		}
+	}
+	if err := t.conn.SetDeadline(time.Now().Add(t.timeout)); err != nil {
+		return err
+	}
+	if _, err := t.conn.Write(t.pipe.out); err != nil {
+		return err
+	}
+	for left := len(reqs); left > 0; {
+		if _, err := io.ReadFull(t.r, t.buf[:tcpHeader]); err != nil {
+			return err
+		}
+		length := int(binary.BigEndian.Uint16(t.buf[4:6]))
+		if length < 2 || length > tcpMaxADU-tcpHeader+1 {
+			return fmt.Errorf("modbus: invalid length %d in response header", length)
+		}
+		if proto := binary.BigEndian.Uint16(t.buf[2:4]); proto != 0 {
+			return fmt.Errorf("modbus: protocol id %d in response header, want 0", proto)
+		}
+		n := tcpHeader - 1 + length
+		if _, err := io.ReadFull(t.r, t.buf[tcpHeader:n]); err != nil {
+			return err
+		}
+		i := int(binary.BigEndian.Uint16(t.buf[0:2]) - first)
+		if i >= len(reqs) || answers[i] != nil {
+			// Not one of this window's, or answered twice: a late or
+			// stray frame, dropped.
+			t.stale++
+			continue
+		}
+		if unit := t.buf[6]; unit != reqs[i].unit {
+			return fmt.Errorf("modbus: answer from unit %d to a request to unit %d", unit, reqs[i].unit)
+		}
+		f := &t.pipe.frames[i]
+		answers[i] = f[:copy(f[:], t.buf[tcpHeader:n])]
+		left--
+		if left > 0 {
+			if err := t.conn.SetDeadline(time.Now().Add(t.timeout)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

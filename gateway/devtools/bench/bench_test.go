@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,7 +136,8 @@ func TestScaleOut(t *testing.T) {
 }
 
 // TestBenchOne runs one load given as EIPGW_BENCH_LOAD=DEVICESxVALUES
-// (at 1 s, for EIPGW_BENCH_RUN, default 30 s) through eipgw only: for
+// (at 1 s, for EIPGW_BENCH_RUN, default 30 s; EIPGW_BENCH_PIPELINE
+// requests in flight on each bus, default 1) through eipgw only: for
 // profiling a change without the whole of make bench.
 func TestBenchOne(t *testing.T) {
 	spec := os.Getenv("EIPGW_BENCH_LOAD")
@@ -153,6 +155,13 @@ func TestBenchOne(t *testing.T) {
 			t.Fatalf("EIPGW_BENCH_RUN=%q: %v", s, err)
 		}
 		l.Run = d
+	}
+	if s := os.Getenv("EIPGW_BENCH_PIPELINE"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("EIPGW_BENCH_PIPELINE=%q: want the requests in flight on a bus, 1 to 16", s)
+		}
+		l.Pipeline = n
 	}
 	t.Logf("\n%s", Table(RunEipgw(t, NewEnv(t, l))))
 }

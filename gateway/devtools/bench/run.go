@@ -20,10 +20,17 @@ type Load struct {
 	Values   int           // float32 values per device
 	Interval time.Duration // poll interval of every device
 	Run      time.Duration // how long the edge polls
+	// Pipeline is eipgw's bus pipeline (requests in flight; 0 or 1: one
+	// at a time, the default).
+	Pipeline int
 }
 
 func (l Load) String() string {
-	return fmt.Sprintf("%d x %d @ %s for %s", l.Devices, l.Values, l.Interval, l.Run)
+	s := fmt.Sprintf("%d x %d @ %s for %s", l.Devices, l.Values, l.Interval, l.Run)
+	if l.Pipeline > 1 {
+		s += fmt.Sprintf(", pipeline %d", l.Pipeline)
+	}
+	return s
 }
 
 // Process is what one process used during a run.
@@ -126,10 +133,14 @@ edge:
   gateway: %s
   state_dir: %s
   profile_dirs: ["%s"]
-`+os.Getenv("EIPGW_BENCH_EDGE_EXTRA")+`  buses:
+  buses:
 `, park, mq.URL, edgeMetrics, gateway, stateDir, profiles)
 	for i, a := range farm.Addrs {
-		fmt.Fprintf(&cfg, "    - {name: bus-%03d, address: \"%s\", timeout: 1s}\n", i, a)
+		pipeline := ""
+		if load.Pipeline > 1 {
+			pipeline = fmt.Sprintf(", pipeline: %d", load.Pipeline)
+		}
+		fmt.Fprintf(&cfg, "    - {name: bus-%03d, address: \"%s\", timeout: 1s%s}\n", i, a, pipeline)
 	}
 	cfg.WriteString("  devices:\n")
 	for i := range farm.Addrs {
