@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +193,101 @@ func TestIntegersInInfluxDB18(t *testing.T) {
 	// one: within a shard a field keeps its first type.
 	if code, body := influxWrite(t, in, "power_meter,device=m1,gateway=gw-1,park=p whole=251i 1795716002500"); code != http.StatusBadRequest || !strings.Contains(body, "field type conflict") {
 		t.Errorf("type change: %d %s; want 400 field type conflict", code, body)
+	}
+}
+
+// decimalForms are float values as a payload may write them: shortest,
+// padded, with more digits than a float64 holds, halfway between two
+// float64s, subnormal written out in full, and with exponents.
+var decimalForms = []string{
+	"28.4", "28.400000", "-0.0", "0.5", "-273.15",
+	"0.1000000000000000055511151231257827021181583404541015625",
+	"3.14159265358979323846264338327950288419716939937510582097494459",
+	"1.00000000000000011102230246251565404236316680908203125", // halfway: rounds to even
+	"1.00000000000000011102230246251565404236316680908203126", // just above halfway
+	"123456789012345678901234567890.5",
+	"0.000000000000000000000000000000000000000000001",
+	"0." + strings.Repeat("0", 323) + "4940656458412465441765687928682213723651", // the smallest subnormal
+	"179769313486231570000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000.0",
+	"1e-7", "1.5E+10", "-2.5e-300", "4.9406564584124654e-324",
+}
+
+// TestDecimalsAsWritten: a float is passed to InfluxDB as the payload wrote
+// it when that is a short plain decimal, formatted again otherwise; either
+// way InfluxDB's parser reads the line's text as the payload's value.
+func TestDecimalsAsWritten(t *testing.T) {
+	b := decimalsBatch(t)
+	line := string(appendLine(nil, "p", b))
+	// InfluxDB's own line-protocol parser reads the line.
+	parsed, err := models.ParsePointsString(line)
+	if err != nil || len(parsed) != 1 {
+		t.Fatalf("InfluxDB's parser: %d points, %v", len(parsed), err)
+	}
+	fields, err := parsed[0].Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, form := range decimalForms {
+		p := b.Points[i]
+		field := p.Name + "="
+		at := strings.Index(line, field)
+		if at < 0 {
+			t.Fatalf("%s missing from %s", field, line)
+		}
+		text := line[at+len(field):]
+		text = text[:strings.IndexAny(text, ", ")]
+		plain := !strings.ContainsAny(form, "eE") && len(form) <= batch.MaxDecimal
+		if plain && text != form {
+			t.Errorf("%s: the plain decimal %q written as %q", p.Name, form, text)
+		}
+		if len(text) > max(batch.MaxDecimal, 24) {
+			t.Errorf("%s: %q written in %d characters", p.Name, form, len(text))
+		}
+		got, ok := fields[p.Name].(float64)
+		want, _ := strconv.ParseFloat(form, 64)
+		if !ok || math.Float64bits(got) != math.Float64bits(want) || math.Float64bits(p.Value) != math.Float64bits(want) {
+			t.Errorf("%s: %q written as %q reads %v (%T), want %v", p.Name, form, text, fields[p.Name], fields[p.Name], want)
+		}
+	}
+}
+
+// decimalsBatch decodes a payload carrying decimalForms as points d00, d01, …
+func decimalsBatch(t *testing.T) *batch.Batch {
+	t.Helper()
+	var pts []string
+	for i, v := range decimalForms {
+		pts = append(pts, fmt.Sprintf(`{"n":"d%02d","v":%s,"u":"1","q":"good"}`, i, v))
+	}
+	payload := `{"v":2,"gateway":"gw-1","seq":1,"device":"m1","kind":"power_meter","ts":"2026-11-26T18:00:01.500Z","points":[` + strings.Join(pts, ",") + `]}`
+	b, err := batch.Decode([]byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDecimalsInInfluxDB18: the real InfluxDB 1.8.10 stores every form of
+// decimalForms as the float64 the payload's text denotes.
+func TestDecimalsInInfluxDB18(t *testing.T) {
+	in := testenv.StartInflux(t, "eip")
+	b := decimalsBatch(t)
+	if code, body := influxWrite(t, in, string(appendLine(nil, "p", b))); code != http.StatusNoContent {
+		t.Fatalf("write: %d %s", code, body)
+	}
+	series, err := in.Query("eip", `SELECT * FROM "power_meter"`)
+	if err != nil || len(series) != 1 || len(series[0].Values) != 1 {
+		t.Fatalf("series %+v, %v", series, err)
+	}
+	stored := map[string]any{}
+	for i, c := range series[0].Columns {
+		stored[c] = series[0].Values[0][i]
+	}
+	for i, form := range decimalForms {
+		name := fmt.Sprintf("d%02d", i)
+		want, _ := strconv.ParseFloat(form, 64)
+		got, err := strconv.ParseFloat(fmt.Sprint(stored[name]), 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("%s: %q stored as %v, want %v", name, form, stored[name], want)
+		}
 	}
 }

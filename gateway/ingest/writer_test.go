@@ -300,8 +300,14 @@ func TestAcceptReusesPointsSafely(t *testing.T) {
 		for i := range 100 + int(seq) {
 			bt.Points = append(bt.Points, batch.Point{Name: fmt.Sprintf("p%03d", i), Value: float64(seq*1000) + float64(i), HasValue: true, Quality: batch.Good})
 		}
-		msgs = append(msgs, topicMessage{topic: topic.Data("p", "gw", "d"), payload: bt.AppendJSON(nil)})
-		want = append(want, string(appendLine(nil, "p", &bt)))
+		payload := bt.AppendJSON(nil)
+		msgs = append(msgs, topicMessage{topic: topic.Data("p", "gw", "d"), payload: payload})
+		// The line of the message decoded on its own.
+		alone, err := batch.Decode(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, string(appendLine(nil, "p", alone)))
 	}
 	es, err := w.accept(t.Context(), msgs)
 	if err != nil || len(es) != 3 {

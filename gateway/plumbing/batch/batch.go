@@ -81,6 +81,14 @@ type Point struct {
 	Float32 bool
 	Unit    string
 	Quality string
+	// Decimal is the text of a float value as the payload wrote it, when
+	// that is a plain decimal (digits, a point, digits; no exponent) of at
+	// most MaxDecimal characters:
+	// Value is the float64 nearest to it, and every reader of a decimal
+	// (InfluxDB's line protocol included) rounds it to the same Value, so
+	// it can be passed on instead of formatting Value again. Empty
+	// otherwise; set only by Decode.
+	Decimal string
 }
 
 // Batch is one poll of one device.
@@ -244,12 +252,19 @@ func appendFloat(dst []byte, v float64, f32 bool) []byte {
 }
 
 // number is the value of a JSON number token.
+// MaxDecimal bounds Point.Decimal: a longer decimal is formatted again
+// (at most 24 characters), so a payload cannot make a line longer than
+// its values need.
+const MaxDecimal = 32
+
 type number struct {
 	kind  ValueKind
 	f     float64
 	i     int64
 	u     uint64
 	isInt bool // an integer token: no fraction, no exponent
+	// decimal is a float token without exponent, as written.
+	decimal string
 }
 
 // errIntRange is the error of an integer token beyond the 64-bit range.
@@ -259,16 +274,22 @@ var errIntRange = errors.New("integer outside the 64-bit range (-922337203685477
 // token is exact: IntValue if it fits int64, UintValue if it fits uint64
 // only, errIntRange beyond.
 func parseNumber(tok string) (number, error) {
-	isInt := true
+	isInt, exponent := true, false
 	for i := 0; i < len(tok); i++ {
-		if c := tok[i]; c == '.' || c == 'e' || c == 'E' {
+		switch tok[i] {
+		case '.':
 			isInt = false
-			break
+		case 'e', 'E':
+			isInt, exponent = false, true
 		}
 	}
 	if !isInt {
 		f, err := strconv.ParseFloat(tok, 64)
-		return number{f: f}, err
+		n := number{f: f}
+		if !exponent && len(tok) <= MaxDecimal {
+			n.decimal = tok
+		}
+		return n, err
 	}
 	if tok[0] == '-' {
 		i, err := strconv.ParseInt(tok, 10, 64)
@@ -289,7 +310,7 @@ func parseNumber(tok string) (number, error) {
 
 // set stores n as p's value.
 func (n number) set(p *Point) {
-	p.Value, p.Kind, p.Int, p.Uint, p.HasValue = n.f, n.kind, n.i, n.u, true
+	p.Value, p.Kind, p.Int, p.Uint, p.HasValue, p.Decimal = n.f, n.kind, n.i, n.u, true, n.decimal
 }
 
 // asLegacy makes the integer points of a version 1 payload floats, as
