@@ -77,10 +77,14 @@ type Edge struct {
 	// many points, each with its own sequence number and the same poll
 	// time, so that no single message is too large to publish or store
 	// in bounded time (default 2000).
-	MaxBatchPoints int      `yaml:"max_batch_points"`
-	WAL            *WAL     `yaml:"wal"`
-	Buses          []Bus    `yaml:"buses"`
-	Devices        []Device `yaml:"devices"`
+	MaxBatchPoints int `yaml:"max_batch_points"`
+	// Procs is how many CPUs the edge runs Go code on at once (Go's
+	// GOMAXPROCS; default 1, see DefaultEdgeProcs). The environment
+	// variable GOMAXPROCS, when set, wins.
+	Procs   int      `yaml:"procs"`
+	WAL     *WAL     `yaml:"wal"`
+	Buses   []Bus    `yaml:"buses"`
+	Devices []Device `yaml:"devices"`
 	// Replay bounds the replay requests the edge serves (config/replay.go).
 	Replay *Replay `yaml:"replay"`
 	// Evidence signs and chains the batches (config/evidence.go).

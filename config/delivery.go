@@ -55,6 +55,12 @@ const (
 	DefaultWALRetain       = 10 * time.Minute
 	DefaultMaxInflight     = 256
 	DefaultMaxBatchPoints  = 2000
+	// DefaultEdgeProcs is edge.procs unless set. The edge's buses wait on
+	// their devices far more than they compute (a few per cent of one CPU
+	// at 200 k values/s); on one CPU the same polls take fewer wake-ups of
+	// idle threads (docs/benchmarks.md). A gateway with more work than one
+	// CPU does raises it.
+	DefaultEdgeProcs = 1
 )
 
 func (e *Edge) walDefaults() {
@@ -84,6 +90,9 @@ func (e *Edge) walDefaults() {
 	}
 	if e.MaxBatchPoints == 0 {
 		e.MaxBatchPoints = DefaultMaxBatchPoints
+	}
+	if e.Procs == 0 {
+		e.Procs = DefaultEdgeProcs
 	}
 }
 
@@ -117,6 +126,9 @@ func (f *File) validateDelivery() Errors {
 	}
 	if e.MaxBatchPoints < 1 || e.MaxBatchPoints > 100000 {
 		errs = append(errs, s.Errorf("edge.max_batch_points", "%d out of range 1-100000", e.MaxBatchPoints))
+	}
+	if e.Procs < 1 || e.Procs > 1024 {
+		errs = append(errs, s.Errorf("edge.procs", "%d out of range 1-1024", e.Procs))
 	}
 	w := e.WAL
 	switch w.Sync {

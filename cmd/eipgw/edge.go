@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
+	"runtime"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/edge"
@@ -43,7 +45,13 @@ var cmdEdge = &command{
 		if err != nil {
 			return err
 		}
-		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker)
+		// edge.procs, unless the environment sets GOMAXPROCS (which the
+		// runtime has read).
+		if os.Getenv("GOMAXPROCS") == "" {
+			runtime.GOMAXPROCS(f.Edge.Procs)
+		}
+		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker,
+			"procs", runtime.GOMAXPROCS(0))
 		run := func(ctx context.Context) error { return onHangup(ctx, log, path, reloadEdge(ed, f, path, log), ed.Run) }
 		page := statusPage(f, "edge", func() any { return ed.View() })
 		err = withMetrics(ctx, f, reg, log, run, ed, status.Routes(page))
@@ -67,6 +75,9 @@ func reloadEdge(ed *edge.Edge, running *config.File, path string, log *slog.Logg
 		}
 		if !reflect.DeepEqual(f.Metrics, running.Metrics) {
 			return errors.New("metrics changed; only a restart applies it (nothing was changed)")
+		}
+		if f.Edge.Procs != running.Edge.Procs {
+			return fmt.Errorf("edge.procs changed (%d to %d); only a restart applies it (nothing was changed)", running.Edge.Procs, f.Edge.Procs)
 		}
 		role, err := f.EdgeRole()
 		if err != nil {

@@ -184,6 +184,12 @@ edge:
 	if !strings.Contains(e.Output(), "edge.gateway") {
 		t.Errorf("refusal does not name the setting that needs a restart:\n%s", e.Output())
 	}
+	write("gw-1", "  procs: 2\n", chp, steam)
+	hup()
+	waitCount(t, e, "configuration reload refused", 3, 10*time.Second)
+	if !strings.Contains(e.Output(), "edge.procs changed (1 to 2)") {
+		t.Errorf("refusal does not name edge.procs:\n%s", e.Output())
+	}
 	final := waitFor("polling after refused reloads", func(c map[string]int) bool {
 		return c["chp-1"] >= afterRemove["chp-1"]+5 && c["steam-supply"] >= afterRemove["steam-supply"]+5
 	})
@@ -202,5 +208,5 @@ edge:
 	if miss := w.missing(n); len(miss) > 0 {
 		t.Fatalf("%d of %d batches polled across the reloads never arrived: %v", len(miss), n, miss)
 	}
-	t.Logf("%d batches, sequence 1..%d complete across 4 reloads; per device %v", n, n, w.counts())
+	t.Logf("%d batches, sequence 1..%d complete across 5 reloads; per device %v", n, n, w.counts())
 }

@@ -310,32 +310,44 @@ ingest:
 
 // TestIngestProcs: ingest runs on ingest.procs CPUs (1 unless set), and
 // the environment's GOMAXPROCS wins over the file.
-func TestIngestProcs(t *testing.T) {
+// TestProcs: edge.procs and ingest.procs set how many CPUs the role runs
+// Go code on (default 1); the environment's GOMAXPROCS wins.
+func TestProcs(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	bin := testenv.Eipgw(t)
-	for _, tc := range []struct {
-		name, procs, env, want string
-	}{
-		{"default", "", "", "procs=1"},
-		{"set", "  procs: 2\n", "", "procs=2"},
-		{"environment", "  procs: 2\n", "3", "procs=3"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := fmt.Sprintf("park: procs\nmqtt:\n  broker: %s\n  client_id: procs-%s\ningest:\n%s  influxdb:\n    url: http://127.0.0.1:1\n    bucket: eipgw/autogen\n", mq.URL, tc.name, tc.procs)
-			path := filepath.Join(t.TempDir(), "ingest.yaml")
-			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Setenv("GOMAXPROCS", tc.env)
-			if tc.env == "" {
-				os.Unsetenv("GOMAXPROCS")
-			}
-			p := testenv.Start(t, bin, "ingest", "-config", path)
-			p.WaitOutput(t, "ingest starting", 10*time.Second)
-			p.Term(t, 10*time.Second)
-			if !strings.Contains(p.Output(), tc.want) {
-				t.Errorf("want %s in:\n%s", tc.want, p.Output())
-			}
-		})
+	section := map[string]func(name, procs string) string{
+		"ingest": func(name, procs string) string {
+			return fmt.Sprintf("park: procs\nmqtt:\n  broker: %s\n  client_id: procs-ingest-%s\ningest:\n%s  influxdb:\n    url: http://127.0.0.1:1\n    bucket: eipgw/autogen\n", mq.URL, name, procs)
+		},
+		"edge": func(name, procs string) string {
+			return fmt.Sprintf("park: procs\nsite: s\nmqtt:\n  broker: %s\n  client_id: procs-edge-%s\nedge:\n%s  gateway: gw-1\n  state_dir: %s\n  buses:\n    - {name: b, address: \"127.0.0.1:1\"}\n  devices:\n    - {name: m1, profile: power_meter, bus: b, unit: 1}\n",
+				mq.URL, name, procs, t.TempDir())
+		},
+	}
+	for _, role := range []string{"edge", "ingest"} {
+		for _, tc := range []struct {
+			name, procs, env, want string
+		}{
+			{"default", "", "", "procs=1"},
+			{"set", "  procs: 2\n", "", "procs=2"},
+			{"environment", "  procs: 2\n", "3", "procs=3"},
+		} {
+			t.Run(role+"/"+tc.name, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), role+".yaml")
+				if err := os.WriteFile(path, []byte(section[role](tc.name, tc.procs)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Setenv("GOMAXPROCS", tc.env)
+				if tc.env == "" {
+					os.Unsetenv("GOMAXPROCS")
+				}
+				p := testenv.Start(t, bin, role, "-config", path)
+				p.WaitOutput(t, role+" starting", 10*time.Second)
+				p.Term(t, 10*time.Second)
+				if !strings.Contains(p.Output(), tc.want) {
+					t.Errorf("want %s in:\n%s", tc.want, p.Output())
+				}
+			})
+		}
 	}
 }
