@@ -65,6 +65,14 @@ func TestBenchLoads(t *testing.T) {
 			tgs = append(tgs, tg)
 			t.Logf("\neipgw\n%s\nTelegraf %s\n%s\n%s", Table(g), TelegrafVersion, Table(tg), Ratios(g, tg))
 		})
+		// eipgw again with the devices' reads pipelined, 16 in flight
+		// (bus pipeline; one at a time is the default).
+		l.Pipeline = 16
+		t.Run(l.String(), func(t *testing.T) {
+			g := RunEipgw(t, NewEnv(t, l))
+			rs = append(rs, g)
+			t.Logf("\neipgw\n%s", Table(g))
+		})
 	}
 	t.Logf("\neipgw\n%s\nTelegraf %s\n%s", Table(rs...), TelegrafVersion, Table(tgs...))
 }
