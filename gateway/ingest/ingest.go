@@ -445,7 +445,9 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 		return nil, errIgnore
 	}
 	gw, dev := tp.Gateway, tp.Device
-	b, err := batch.DecodeReuse(m.Payload(), w.points)
+	// The MQTT client hands each message its own payload, never changed:
+	// the batch shares its memory instead of copying it.
+	b, err := batch.DecodeShared(m.Payload(), w.points)
 	if err != nil {
 		return nil, err
 	}
@@ -453,6 +455,9 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 		return nil, refuse(ReasonTopic, "payload names gateway %s device %s but the topic says %s %s",
 			short(b.Gateway), short(b.Device), short(gw), short(dev))
 	}
+	// The per-gateway state keeps these past the message: the topic's
+	// copies, so that it keeps no payload.
+	b.Gateway, b.Device = gw, dev
 	if err := w.admit(b, m.Payload()); err != nil {
 		return nil, err
 	}

@@ -57,7 +57,8 @@ func TestSeqConflicts(t *testing.T) {
 
 // BenchmarkDecodeAndLine is ingest's work per message without the network:
 // decode and validate a 1000-point batch (into the previous batch's
-// points, as a worker does), then write its line protocol.
+// points and sharing its payload, as a worker does), then write its line
+// protocol.
 func BenchmarkDecodeAndLine(b *testing.B) {
 	bt := batch.Batch{Gateway: "gw-1", Seq: 1, Device: "d", Kind: "chp", Site: "s", Time: time.Now()}
 	for i := range 1000 {
@@ -68,7 +69,7 @@ func BenchmarkDecodeAndLine(b *testing.B) {
 	var pts []batch.Point
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := batch.DecodeReuse(payload, pts)
+		d, err := batch.DecodeShared(payload, pts)
 		if err != nil {
 			b.Fatal(err)
 		}

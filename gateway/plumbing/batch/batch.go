@@ -28,6 +28,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/eipgw/eipgw/drivers"
 )
@@ -387,7 +388,19 @@ func Decode(data []byte) (*Batch, error) {
 // are written into the array of pts when it is large enough (the batches
 // eipgw edges produce), instead of a new one per batch.
 func DecodeReuse(data []byte, pts []Point) (*Batch, error) {
-	if b, ok := decodeFast(data, pts); ok {
+	if b, ok := decodeFast(string(data), pts); ok { // one copy; every string of b is a slice of it
+		return b, nil
+	}
+	return decodeSlow(data)
+}
+
+// DecodeShared is DecodeReuse without its copy of data: the batch's
+// strings (names, units, qualities, decimals, identifiers) share data's
+// memory, so data must not change for as long as the batch or any of its
+// strings is in use. For a consumer that is handed each payload for good,
+// as an MQTT client hands over a message's.
+func DecodeShared(data []byte, pts []Point) (*Batch, error) {
+	if b, ok := decodeFast(unsafe.String(unsafe.SliceData(data), len(data)), pts); ok {
 		return b, nil
 	}
 	return decodeSlow(data)

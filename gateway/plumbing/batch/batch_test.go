@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func sample() *Batch {
@@ -187,7 +188,7 @@ func TestDecodeVersion1(t *testing.T) {
 			t.Errorf("re-encoded %s", got)
 		}
 	}
-	if _, ok := decodeFast([]byte(strings.Replace(payload, `"v":1,`, `"v":1 ,`, 1)), nil); ok {
+	if _, ok := decodeFast(strings.Replace(payload, `"v":1,`, `"v":1 ,`, 1), nil); ok {
 		t.Error("the fast path took an integer beyond 64 bits")
 	}
 }
@@ -263,7 +264,7 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 	}
 	f.Add(integerBatch().AppendJSON(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, ok := decodeFast(data, nil)
+		fast, ok := decodeFast(string(data), nil)
 		if !ok {
 			return
 		}
@@ -278,7 +279,7 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 }
 
 func TestFastPathTakesCanonicalPayloads(t *testing.T) {
-	b, ok := decodeFast([]byte(sampleJSON), nil)
+	b, ok := decodeFast(sampleJSON, nil)
 	if !ok {
 		t.Fatal("the canonical payload missed the fast path")
 	}
@@ -290,7 +291,7 @@ func TestFastPathTakesCanonicalPayloads(t *testing.T) {
 		`{"v":1,"gateway":"g\"","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`,
 		`{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":null,"q":"timeout"}]}`,
 	} {
-		if _, ok := decodeFast([]byte(odd), nil); ok {
+		if _, ok := decodeFast(odd, nil); ok {
 			t.Errorf("fast path took %s", odd)
 		}
 		if _, err := Decode([]byte(odd)); err != nil {
@@ -327,5 +328,33 @@ func TestDecodeReuse(t *testing.T) {
 	got, err = DecodeReuse([]byte(odd), junk)
 	if err != nil || got.Gateway != `g"` || len(got.Points) != 1 || got.Points[0].Name != "a" {
 		t.Fatalf("slow path: %+v (%v)", got, err)
+	}
+}
+
+// TestDecodeSharedAndReuse: DecodeShared decodes as Decode does, its
+// strings slices of the payload itself; DecodeReuse's strings are its own
+// copy, untouched when the caller reuses the payload's buffer.
+func TestDecodeSharedAndReuse(t *testing.T) {
+	payload := []byte(sampleJSON)
+	want, err := Decode(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := DecodeShared(payload, nil)
+	if err != nil || !reflect.DeepEqual(shared, want) {
+		t.Fatalf("DecodeShared = %+v, %v; want %+v", shared, err, want)
+	}
+	name := shared.Points[0].Name
+	if at := strings.Index(string(payload), `"`+name+`"`) + 1; unsafe.StringData(name) != &payload[at] {
+		t.Errorf("DecodeShared's point name %q is a copy, not the payload's bytes", name)
+	}
+	buf := append([]byte(nil), payload...)
+	reused, err := DecodeReuse(buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(buf)
+	if !reflect.DeepEqual(reused, want) {
+		t.Errorf("DecodeReuse's batch changed with its payload's buffer:\n%+v\nwant %+v", reused, want)
 	}
 }

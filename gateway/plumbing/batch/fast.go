@@ -14,8 +14,8 @@ import (
 // the same batch; otherwise the caller falls back to decodeSlow.
 //
 // The points go into the array of reuse when it is large enough.
-func decodeFast(data []byte, reuse []Point) (*Batch, bool) {
-	s := scanner{src: string(data), reuse: reuse} // one copy; every string below is a slice of it
+func decodeFast(data string, reuse []Point) (*Batch, bool) {
+	s := scanner{src: data, reuse: reuse} // every string below is a slice of data
 	b := &Batch{}
 	if !s.byte('{') {
 		return nil, false
