@@ -285,11 +285,18 @@ func parseNumber(tok string) (number, error) {
 		}
 	}
 	if !isInt {
-		f, err := strconv.ParseFloat(tok, 64)
-		n := number{f: f}
+		n := number{}
 		if !exponent && len(tok) <= MaxDecimal {
 			n.decimal = tok
 		}
+		if !exponent {
+			if f, ok := shortDecimal(tok); ok {
+				n.f = f
+				return n, nil
+			}
+		}
+		var err error
+		n.f, err = strconv.ParseFloat(tok, 64)
 		return n, err
 	}
 	if tok[0] == '-' {
@@ -307,6 +314,54 @@ func parseNumber(tok string) (number, error) {
 		return number{kind: IntValue, i: int64(u), f: float64(u), isInt: true}, nil
 	}
 	return number{kind: UintValue, u: u, f: float64(u), isInt: true}, nil
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// shortDecimal converts a JSON number without exponent of at most 15
+// significant digits and 22 fraction digits, as strconv.ParseFloat does,
+// without its general machinery: the digits as an integer (below 10^15,
+// exact in a float64) divided by a power of ten (exact up to 10^22) is
+// one correctly rounded operation, so the result is the float64 nearest
+// to the decimal (Clinger's fast path, which strconv takes for these too).
+// ok is false for any other token.
+func shortDecimal(tok string) (f float64, ok bool) {
+	i, neg := 0, false
+	if i < len(tok) && tok[i] == '-' {
+		i, neg = 1, true
+	}
+	var mant uint64
+	digits, frac, point := 0, 0, false
+	for ; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case c == '.' && !point:
+			point = true
+			continue
+		case c < '0' || c > '9':
+			return 0, false
+		}
+		if point {
+			frac++
+		}
+		if mant == 0 && c == '0' {
+			continue // a leading zero is no significant digit
+		}
+		if digits++; digits > 15 {
+			return 0, false
+		}
+		mant = mant*10 + uint64(c-'0')
+	}
+	if frac >= len(exactPow10) {
+		return 0, false
+	}
+	f = float64(mant) / exactPow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // set stores n as p's value.

@@ -3,7 +3,9 @@ package batch
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -357,4 +359,61 @@ func TestDecodeSharedAndReuse(t *testing.T) {
 	if !reflect.DeepEqual(reused, want) {
 		t.Errorf("DecodeReuse's batch changed with its payload's buffer:\n%+v\nwant %+v", reused, want)
 	}
+}
+
+// TestShortDecimalMatchesParseFloat: the short path gives strconv's float64,
+// bit for bit, for the decimals edges write (float32 and float64 values in
+// their shortest form) and for decimals of every length and point
+// position, padded, with leading zeros and negative zero; what it does not
+// take, strconv does.
+func TestShortDecimalMatchesParseFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	forms := []string{"0.0", "-0.0", "0.5", "28.4", "28.400000", "0.000123", "-273.15",
+		"999999999999999.0", "0.1000000000000000055511151231257827", "9007199254740993.0",
+		"1234567890123456.5", "0." + strings.Repeat("0", 21) + "1", "0." + strings.Repeat("0", 22) + "1"}
+	for range 200000 {
+		switch r.IntN(4) {
+		case 0:
+			f := math.Float32frombits(r.Uint32())
+			if !math.IsInf(float64(f), 0) && !math.IsNaN(float64(f)) {
+				forms = append(forms, strconv.FormatFloat(float64(f), 'f', -1, 32))
+			}
+		case 1:
+			forms = append(forms, strconv.FormatFloat(r.NormFloat64()*math.Pow(10, float64(r.IntN(12)-4)), 'f', -1, 64))
+		case 2:
+			forms = append(forms, strconv.FormatFloat(r.Float64()*1e6, 'f', r.IntN(12), 64))
+		default:
+			digits := make([]byte, 1+r.IntN(20))
+			for k := range digits {
+				digits[k] = byte('0' + r.IntN(10))
+			}
+			at := r.IntN(len(digits)) + 1
+			forms = append(forms, string(digits[:at])+"."+string(digits[at:])+"0")
+		}
+	}
+	fast := 0
+	for _, form := range forms {
+		if !strings.Contains(form, ".") {
+			form += ".0" // a float, as edges write an integral one
+		}
+		want, err := strconv.ParseFloat(form, 64)
+		if err != nil {
+			t.Fatalf("%q: %v", form, err)
+		}
+		got, ok := shortDecimal(form)
+		if ok {
+			fast++
+			if math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("shortDecimal(%q) = %v (%#x), strconv %v (%#x)", form, got, math.Float64bits(got), want, math.Float64bits(want))
+			}
+		}
+		n, err := parseNumber(form)
+		if err != nil || math.Float64bits(n.f) != math.Float64bits(want) {
+			t.Fatalf("parseNumber(%q) = %v, %v; want %v", form, n.f, err, want)
+		}
+	}
+	if fast < len(forms)/2 {
+		t.Errorf("the short path took %d of %d decimals", fast, len(forms))
+	}
+	t.Logf("%d decimals, %d by the short path", len(forms), fast)
 }
