@@ -252,12 +252,12 @@ func appendFloat(dst []byte, v float64, f32 bool) []byte {
 	return append(dst, ".0"...)
 }
 
-// number is the value of a JSON number token.
 // MaxDecimal bounds Point.Decimal: a longer decimal is formatted again
 // (at most 24 characters), so a payload cannot make a line longer than
 // its values need.
 const MaxDecimal = 32
 
+// number is the value of a JSON number token.
 type number struct {
 	kind  ValueKind
 	f     float64
