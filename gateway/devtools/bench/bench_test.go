@@ -18,23 +18,28 @@ func TestMain(m *testing.M) {
 }
 
 // TestBenchShort runs the harness on a small load so that it cannot rot:
-// two devices of 300 values at 200 ms for three seconds. Every value
-// polled is stored, none dropped, and every figure the harness reports was
-// measured.
+// two devices of 300 values (5 reads each) at 200 ms for three seconds,
+// one request at a time and 4 in flight. Every value polled is stored,
+// none dropped, and every figure the harness reports was measured.
 func TestBenchShort(t *testing.T) {
-	r := RunEipgw(t, NewEnv(t, Load{Devices: 2, Values: 300, Interval: 200 * time.Millisecond, Run: 3 * time.Second}))
-	t.Logf("\n%s", Table(r))
-	if r.Polled == 0 || r.Lost() != 0 || r.Dropped != 0 {
-		t.Fatalf("polled %d values, stored %d, dropped %d batches", r.Polled, r.Stored, r.Dropped)
-	}
-	if r.Edge.Values == 0 || r.Edge.CPU == 0 || r.Edge.PeakRSS == 0 || r.Ingest.Values < r.Polled || r.Ingest.CPU == 0 || r.Ingest.PeakRSS == 0 {
-		t.Fatalf("unmeasured figures: edge %+v, ingest %+v", r.Edge, r.Ingest)
-	}
-	if r.Latency.Count == 0 || r.Latency.P50 <= 0 || r.Latency.P99 < r.Latency.P50 || r.Latency.Max <= 0 {
-		t.Fatalf("latency %+v", r.Latency)
-	}
-	if !strings.Contains(Table(r), "| 2 x 300 @ 200ms for 3s |") {
-		t.Fatalf("table:\n%s", Table(r))
+	for _, pipeline := range []int{1, 4} {
+		l := Load{Devices: 2, Values: 300, Interval: 200 * time.Millisecond, Run: 3 * time.Second, Pipeline: pipeline}
+		t.Run(l.String(), func(t *testing.T) {
+			r := RunEipgw(t, NewEnv(t, l))
+			t.Logf("\n%s", Table(r))
+			if r.Polled == 0 || r.Lost() != 0 || r.Dropped != 0 {
+				t.Fatalf("polled %d values, stored %d, dropped %d batches", r.Polled, r.Stored, r.Dropped)
+			}
+			if r.Edge.Values == 0 || r.Edge.CPU == 0 || r.Edge.PeakRSS == 0 || r.Ingest.Values < r.Polled || r.Ingest.CPU == 0 || r.Ingest.PeakRSS == 0 {
+				t.Fatalf("unmeasured figures: edge %+v, ingest %+v", r.Edge, r.Ingest)
+			}
+			if r.Latency.Count == 0 || r.Latency.P50 <= 0 || r.Latency.P99 < r.Latency.P50 || r.Latency.Max <= 0 {
+				t.Fatalf("latency %+v", r.Latency)
+			}
+			if !strings.Contains(Table(r), "| "+l.String()+" |") {
+				t.Fatalf("table:\n%s", Table(r))
+			}
+		})
 	}
 }
 
