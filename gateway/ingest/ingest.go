@@ -372,6 +372,8 @@ type worker struct {
 	// batch's points are rendered as lines before the next is decoded,
 	// and not kept.
 	points []batch.Point
+	// names remembers each device's point names, found free of repeats.
+	names batch.Names
 }
 
 // maxReusedPoints bounds the array of points a worker keeps for the next
@@ -447,7 +449,7 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 	gw, dev := tp.Gateway, tp.Device
 	// The MQTT client hands each message its own payload, never changed:
 	// the batch shares its memory instead of copying it.
-	b, err := batch.DecodeShared(m.Payload(), w.points)
+	b, err := batch.DecodeShared(m.Payload(), w.points, &w.names)
 	if err != nil {
 		return nil, err
 	}

@@ -67,9 +67,10 @@ func BenchmarkDecodeAndLine(b *testing.B) {
 	payload := bt.AppendJSON(nil)
 	var line []byte
 	var pts []batch.Point
+	var names batch.Names
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := batch.DecodeShared(payload, pts)
+		d, err := batch.DecodeShared(payload, pts, &names)
 		if err != nil {
 			b.Fatal(err)
 		}

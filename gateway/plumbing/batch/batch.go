@@ -443,7 +443,7 @@ func Decode(data []byte) (*Batch, error) {
 // are written into the array of pts when it is large enough (the batches
 // eipgw edges produce), instead of a new one per batch.
 func DecodeReuse(data []byte, pts []Point) (*Batch, error) {
-	if b, ok := decodeFast(string(data), pts); ok { // one copy; every string of b is a slice of it
+	if b, ok := decodeFast(string(data), pts, nil); ok { // one copy; every string of b is a slice of it
 		return b, nil
 	}
 	return decodeSlow(data)
@@ -453,9 +453,12 @@ func DecodeReuse(data []byte, pts []Point) (*Batch, error) {
 // strings (names, units, qualities, decimals, identifiers) share data's
 // memory, so data must not change for as long as the batch or any of its
 // strings is in use. For a consumer that is handed each payload for good,
-// as an MQTT client hands over a message's.
-func DecodeShared(data []byte, pts []Point) (*Batch, error) {
-	if b, ok := decodeFast(unsafe.String(unsafe.SliceData(data), len(data)), pts); ok {
+// as an MQTT client hands over a message's. names, when not nil,
+// remembers each device's names from batch to batch, so that a batch with
+// the names of the device's last one is known free of repeated names
+// without a set of them (see Names).
+func DecodeShared(data []byte, pts []Point, names *Names) (*Batch, error) {
+	if b, ok := decodeFast(unsafe.String(unsafe.SliceData(data), len(data)), pts, names); ok {
 		return b, nil
 	}
 	return decodeSlow(data)

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -190,7 +191,7 @@ func TestDecodeVersion1(t *testing.T) {
 			t.Errorf("re-encoded %s", got)
 		}
 	}
-	if _, ok := decodeFast(strings.Replace(payload, `"v":1,`, `"v":1 ,`, 1), nil); ok {
+	if _, ok := decodeFast(strings.Replace(payload, `"v":1,`, `"v":1 ,`, 1), nil, nil); ok {
 		t.Error("the fast path took an integer beyond 64 bits")
 	}
 }
@@ -266,7 +267,14 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 	}
 	f.Add(integerBatch().AppendJSON(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, ok := decodeFast(string(data), nil)
+		fast, ok := decodeFast(string(data), nil, nil)
+		// With the names of earlier inputs remembered, twice: the same.
+		for range 2 {
+			remembered, rok := decodeFast(string(data), nil, &fuzzNames)
+			if rok != ok || (ok && !reflect.DeepEqual(remembered, fast)) {
+				t.Fatalf("with remembered names: ok %v, without %v, on %q", rok, ok, data)
+			}
+		}
 		if !ok {
 			return
 		}
@@ -281,7 +289,7 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 }
 
 func TestFastPathTakesCanonicalPayloads(t *testing.T) {
-	b, ok := decodeFast(sampleJSON, nil)
+	b, ok := decodeFast(sampleJSON, nil, nil)
 	if !ok {
 		t.Fatal("the canonical payload missed the fast path")
 	}
@@ -293,7 +301,7 @@ func TestFastPathTakesCanonicalPayloads(t *testing.T) {
 		`{"v":1,"gateway":"g\"","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`,
 		`{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":null,"q":"timeout"}]}`,
 	} {
-		if _, ok := decodeFast(odd, nil); ok {
+		if _, ok := decodeFast(odd, nil, nil); ok {
 			t.Errorf("fast path took %s", odd)
 		}
 		if _, err := Decode([]byte(odd)); err != nil {
@@ -342,7 +350,7 @@ func TestDecodeSharedAndReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := DecodeShared(payload, nil)
+	shared, err := DecodeShared(payload, nil, nil)
 	if err != nil || !reflect.DeepEqual(shared, want) {
 		t.Fatalf("DecodeShared = %+v, %v; want %+v", shared, err, want)
 	}
@@ -416,4 +424,47 @@ func TestShortDecimalMatchesParseFloat(t *testing.T) {
 		t.Errorf("the short path took %d of %d decimals", fast, len(forms))
 	}
 	t.Logf("%d decimals, %d by the short path", len(forms), fast)
+}
+
+// fuzzNames is remembered across the inputs of FuzzDecodeFastMatchesSlow.
+var fuzzNames Names
+
+// TestNamesSpareOnlyTheSameNames: a device's batch with the names of its
+// last batch free of repeats needs no set of names; any other sequence
+// of names, a repeat above all, is checked in full, whichever device it
+// claims to be from.
+func TestNamesSpareOnlyTheSameNames(t *testing.T) {
+	payload := func(device string, names ...string) []byte {
+		var pts []string
+		for i, n := range names {
+			pts = append(pts, fmt.Sprintf(`{"n":"%s","v":%d.5,"u":"kW","q":"good"}`, n, i))
+		}
+		return []byte(`{"v":2,"gateway":"gw-1","seq":1,"device":"` + device + `","kind":"k","ts":"2026-11-26T18:00:01.500Z","points":[` + strings.Join(pts, ",") + `]}`)
+	}
+	var names Names
+	decode := func(what string, data []byte, wantOK bool) {
+		t.Helper()
+		_, err := DecodeShared(data, nil, &names)
+		if (err == nil) != wantOK {
+			t.Errorf("%s: err %v, want ok %v", what, err, wantOK)
+		}
+	}
+	decode("first batch", payload("d1", "a", "b", "c"), true)
+	if n := len(names.known); n != 1 {
+		t.Fatalf("%d devices remembered, want 1", n)
+	}
+	decode("the same names", payload("d1", "a", "b", "c"), true)
+	decode("a repeated name", payload("d1", "a", "b", "a"), false)
+	decode("the repeat once more", payload("d1", "a", "b", "a"), false)
+	decode("names joined differently", payload("d1", "ab", "c", "b"), true)
+	decode("a repeat across the join", payload("d1", "ab", "c", "ab"), false)
+	decode("another device's repeat", payload("d2", "a", "b", "c", "c"), false)
+	decode("the first names again", payload("d1", "a", "b", "c"), true)
+	// Fingerprints of the names in order, length-prefixed: "ab"+"c" is
+	// not "a"+"bc".
+	p1 := []Point{{Name: "ab"}, {Name: "c"}}
+	p2 := []Point{{Name: "a"}, {Name: "bc"}}
+	if names.fingerprint(p1) == names.fingerprint(p2) {
+		t.Error("names joined differently hash alike")
+	}
 }

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +15,7 @@ import (
 // the same batch; otherwise the caller falls back to decodeSlow.
 //
 // The points go into the array of reuse when it is large enough.
-func decodeFast(data string, reuse []Point) (*Batch, bool) {
+func decodeFast(data string, reuse []Point, names *Names) (*Batch, bool) {
 	s := scanner{src: data, reuse: reuse} // every string below is a slice of data
 	b := &Batch{}
 	if !s.byte('{') {
@@ -96,7 +97,7 @@ func decodeFast(data string, reuse []Point) (*Batch, bool) {
 	if version == legacyVersion {
 		asLegacy(b.Points)
 	}
-	return b, validPoints(b.Points)
+	return b, validPoints(b.Points, names, b.Gateway, b.Device)
 }
 
 var topKeys = map[string]uint16{
@@ -112,18 +113,40 @@ var nameSets = sync.Pool{New: func() any { return map[string]struct{}{} }}
 // of tens of thousands of points is left to the collector.
 const maxPooledNames = 8192
 
-// validPoints applies the point rules of decodeSlow.
-func validPoints(ps []Point) bool {
-	seen := nameSets.Get().(map[string]struct{})
-	defer func() {
-		if len(seen) <= maxPooledNames {
-			clear(seen)
-			nameSets.Put(seen)
-		}
-	}()
+// Names remembers, per gateway and device, the names of the last batch
+// found free of repeated names, as a keyed 64-bit hash of the names in
+// order: a device's next batch with the same names is known free of
+// repeats without a set of them. The seed is random per Names, so a
+// publisher cannot make another sequence of names hash alike. Not safe
+// for concurrent use; the zero value is ready.
+type Names struct {
+	seed  maphash.Seed
+	known map[string]uint64
+}
+
+// maxKnownDevices bounds Names: past it, it starts afresh.
+const maxKnownDevices = 100000
+
+func (n *Names) fingerprint(ps []Point) uint64 {
+	var h maphash.Hash
+	h.SetSeed(n.seed)
+	var l [2]byte
+	for i := range ps {
+		name := ps[i].Name
+		l[0], l[1] = byte(len(name)>>8), byte(len(name))
+		h.Write(l[:])
+		h.WriteString(name)
+	}
+	return h.Sum64()
+}
+
+// validPoints applies the point rules of decodeSlow; names, when not
+// nil, spares the set of names for a device's batch whose names are
+// those of its last batch.
+func validPoints(ps []Point, names *Names, gateway, device string) bool {
 	for i := range ps {
 		p := &ps[i]
-		if p.Name == "" || !ValidQuality(p.Quality) {
+		if p.Name == "" || len(p.Name) > 0xFFFF || !ValidQuality(p.Quality) {
 			return false
 		}
 		if p.Quality == Good && !p.HasValue {
@@ -132,12 +155,44 @@ func validPoints(ps []Point) bool {
 		if p.HasValue && p.Quality != Good && p.Quality != Stale && p.Quality != Substituted {
 			return false
 		}
-		if _, dup := seen[p.Name]; dup {
-			return false
-		}
-		seen[p.Name] = struct{}{}
 	}
+	if names == nil {
+		return !repeatedName(ps)
+	}
+	if names.known == nil || len(names.known) >= maxKnownDevices {
+		if names.known == nil {
+			names.seed = maphash.MakeSeed()
+		}
+		names.known = map[string]uint64{}
+	}
+	key := gateway + "\x00" + device
+	fp := names.fingerprint(ps)
+	if known, ok := names.known[key]; ok && known == fp {
+		return true
+	}
+	if repeatedName(ps) {
+		return false
+	}
+	names.known[key] = fp
 	return true
+}
+
+// repeatedName reports whether two points share a name.
+func repeatedName(ps []Point) bool {
+	seen := nameSets.Get().(map[string]struct{})
+	defer func() {
+		if len(seen) <= maxPooledNames {
+			clear(seen)
+			nameSets.Put(seen)
+		}
+	}()
+	for i := range ps {
+		if _, dup := seen[ps[i].Name]; dup {
+			return true
+		}
+		seen[ps[i].Name] = struct{}{}
+	}
+	return false
 }
 
 type scanner struct {

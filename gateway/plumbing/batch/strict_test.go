@@ -28,7 +28,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"array for a string", head + `,"site":["a"],` + pts + `}`, "cannot unmarshal array"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ok := decodeFast(tc.payload, nil); ok {
+			if _, ok := decodeFast(tc.payload, nil, nil); ok {
 				t.Fatalf("fast path accepted %q", tc.payload)
 			}
 			_, err := Decode([]byte(tc.payload))
