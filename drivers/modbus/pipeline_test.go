@@ -76,7 +76,7 @@ func TestPipelinePairsAnswersInAnyOrder(t *testing.T) {
 }
 
 func TestPipelineTimeoutInAWindow(t *testing.T) {
-	const timeout = 150 * time.Millisecond
+	const timeout = 300 * time.Millisecond
 	// On the first connection the device answers the first two requests
 	// and then nothing.
 	f := startFakeDevice(t, func(n int, req mbRequest, c net.Conn) {

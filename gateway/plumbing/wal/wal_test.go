@@ -310,7 +310,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestGroupCommitWakesOnlyWhenDirty(t *testing.T) {
 	dir := t.TempDir()
-	const interval = 30 * time.Millisecond
+	// Long enough that the five appends of the burst below fall within
+	// one interval even on a loaded machine.
+	const interval = 200 * time.Millisecond
 	w := open(t, dir, func(o *Options) { o.SyncInterval = interval })
 	defer w.Close()
 	clean := func() bool {
@@ -318,7 +320,7 @@ func TestGroupCommitWakesOnlyWhenDirty(t *testing.T) {
 		defer w.mu.Unlock()
 		return !w.dirty && !w.ackDirty
 	}
-	time.Sleep(5 * interval)
+	time.Sleep(2 * interval)
 	if n := w.loops.Load(); n != 0 {
 		t.Fatalf("an idle log's sync loop woke %d times", n)
 	}
@@ -341,7 +343,7 @@ func TestGroupCommitWakesOnlyWhenDirty(t *testing.T) {
 		return err == nil && string(b) == fmt.Sprintf("%020d\n", 5)
 	})
 	n := w.loops.Load()
-	time.Sleep(5 * interval)
+	time.Sleep(2 * interval)
 	if m := w.loops.Load(); m != n {
 		t.Fatalf("the sync loop woke %d times with nothing to write", m-n)
 	}
@@ -349,7 +351,9 @@ func TestGroupCommitWakesOnlyWhenDirty(t *testing.T) {
 
 func TestRetentionExpiresWhileIdle(t *testing.T) {
 	dir := t.TempDir()
-	w := open(t, dir, func(o *Options) { o.Retain = 200 * time.Millisecond; o.SyncInterval = 10 * time.Millisecond })
+	// Retained long enough to be seen before they expire, even on a
+	// loaded machine.
+	w := open(t, dir, func(o *Options) { o.Retain = time.Second; o.SyncInterval = 10 * time.Millisecond })
 	defer w.Close()
 	for s := uint64(1); s <= 100; s++ {
 		if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), time.Now()); err != nil {
