@@ -178,3 +178,19 @@ func TestBenchOne(t *testing.T) {
 	}
 	t.Logf("\n%s", Table(RunEipgw(t, NewEnv(t, l))))
 }
+
+// TestMissedPolls reads the edge's "poll overran its interval" warnings
+// in both log formats.
+func TestMissedPolls(t *testing.T) {
+	log := `time=2026-12-02T16:00:01.000Z level=INFO msg="edge starting" devices=2
+time=2026-12-02T16:00:03.020Z level=WARN msg="poll overran its interval" bus=bus-000 device=dev-000 missed=1
+{"time":"2026-12-02T16:00:05.020Z","level":"WARN","msg":"poll overran its interval","bus":"bus-001","device":"dev-001","missed":3}
+time=2026-12-02T16:00:06.000Z level=INFO msg="device answers again" device=dev-000 missed_before=7
+`
+	if n := missedPolls(log); n != 4 {
+		t.Fatalf("missed polls %d, want 4", n)
+	}
+	if n := missedPolls("msg=\"poll overran its interval\"\nmissed=9\n"); n != 0 {
+		t.Fatalf("a count on another line was taken: %d", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,6 +73,9 @@ type Result struct {
 	// Drain is the time ingest took to write the rest after the edge
 	// stopped.
 	Drain time.Duration
+	// Missed is the polls the edge logged as missed ("poll overran its
+	// interval"); unknown when Unpolled.
+	Missed int64
 }
 
 // Lost is the values polled and not stored.
@@ -176,6 +180,7 @@ ingest:
 	r.Rate = float64(r.Edge.Values) / elapsed.Seconds()
 	edge.Term(t, 60*time.Second)
 	stopped := time.Now()
+	r.Missed = missedPolls(edge.Output())
 	chunks := (load.Values + config.DefaultMaxBatchPoints - 1) / config.DefaultMaxBatchPoints
 	batches := lastSeq(t, stateDir)
 	r.Polled = batches / int64(chunks) * int64(load.Values)
@@ -216,6 +221,22 @@ ingest:
 	r.Stored = storedValues(t, ifx, db, "bench", load.Values, config.DefaultMaxBatchPoints)
 	ing.Term(t, 60*time.Second)
 	return r
+}
+
+// missedRe finds the count of a "poll overran its interval" line, in the
+// text or the JSON log format.
+var missedRe = regexp.MustCompile(`poll overran its interval.*?missed"?[=:](\d+)`)
+
+// missedPolls sums the polls an edge's log says it missed.
+func missedPolls(log string) int64 {
+	var n int64
+	for _, m := range missedRe.FindAllStringSubmatch(log, -1) {
+		k, err := strconv.ParseInt(m[1], 10, 64)
+		if err == nil {
+			n += k
+		}
+	}
+	return n
 }
 
 // edgeBinary is what runs the edge: $EIPGW_EDGE_BIN; else $EIPGW_BIN when
@@ -312,8 +333,8 @@ func storedValues(t testing.TB, ifx *testenv.Influx, db, measurement string, m, 
 // Table prints results as a Markdown table.
 func Table(rs ...Result) string {
 	var b strings.Builder
-	b.WriteString("| load | values/s | edge CPU/value | edge peak RSS | ingest CPU/value | ingest peak RSS | InfluxDB CPU / ingest CPU | p50 | p99 | max | polled | stored | lost | dropped | drain |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| load | values/s | edge CPU/value | edge peak RSS | ingest CPU/value | ingest peak RSS | InfluxDB CPU / ingest CPU | p50 | p99 | max | polled | stored | lost | dropped | drain | missed polls |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		maxs := r.Latency.Max.String()
 		if r.Latency.Max < 0 {
@@ -323,18 +344,18 @@ func Table(rs ...Result) string {
 		if r.Ingest.CPU > 0 {
 			ratio = float64(r.InfluxCPU) / float64(r.Ingest.CPU)
 		}
-		p50, p99, polled, lost, dropped := r.Latency.P50.Round(time.Millisecond).String(), r.Latency.P99.Round(time.Millisecond).String(),
-			strconv.FormatInt(r.Polled, 10), strconv.FormatInt(r.Lost(), 10), strconv.FormatInt(r.Dropped, 10)
+		p50, p99, polled, lost, dropped, missed := r.Latency.P50.Round(time.Millisecond).String(), r.Latency.P99.Round(time.Millisecond).String(),
+			strconv.FormatInt(r.Polled, 10), strconv.FormatInt(r.Lost(), 10), strconv.FormatInt(r.Dropped, 10), strconv.FormatInt(r.Missed, 10)
 		maxs = "≤ " + maxs
 		if r.Latency.Count == 0 {
 			p50, p99, maxs = "n/a", "n/a", "n/a"
 		}
 		if r.Unpolled {
-			polled, lost, dropped = "n/a", "n/a", "n/a"
+			polled, lost, dropped, missed = "n/a", "n/a", "n/a", "n/a"
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.3f µs | %.1f MB | %.3f µs | %.1f MB | %.1f | %s | %s | %s | %s | %d | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %.0f | %.3f µs | %.1f MB | %.3f µs | %.1f MB | %.1f | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n",
 			r.Load, r.Rate, us(r.Edge.PerValue()), mb(r.Edge.PeakRSS), us(r.Ingest.PerValue()), mb(r.Ingest.PeakRSS), ratio,
-			p50, p99, maxs, polled, r.Stored, lost, dropped, r.Drain.Round(100*time.Millisecond))
+			p50, p99, maxs, polled, r.Stored, lost, dropped, r.Drain.Round(100*time.Millisecond), missed)
 	}
 	return b.String()
 }
