@@ -137,6 +137,9 @@ type DeviceState struct {
 	// Polls, Answered and Skipped count polls: all, answered, skipped by
 	// the back-off.
 	Polls, Answered, Skipped uint64
+	// Missed counts poll slots that passed while an earlier poll of the
+	// source still ran: polls never made.
+	Missed uint64
 }
 
 // Source is one bus, serial line or server connection of a driver.

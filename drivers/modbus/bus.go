@@ -113,6 +113,9 @@ type DeviceState struct {
 	// Polls, Answered and Skipped count polls: every poll, polls the
 	// device answered, polls skipped by the back-off.
 	Polls, Answered, Skipped uint64
+	// Missed counts poll slots that passed while an earlier poll on the
+	// bus still ran: polls never made.
+	Missed uint64
 }
 
 // State returns the device's current state.
@@ -377,6 +380,9 @@ func (b *Bus) Run(ctx context.Context, sink Sink) error {
 		if now := time.Now(); !next[i].After(now) {
 			missed := now.Sub(next[i])/d.Interval + 1
 			b.log.Warn("poll overran its interval", "device", d.Name, "missed", int(missed))
+			d.mu.Lock()
+			d.state.Missed += uint64(missed)
+			d.mu.Unlock()
 			next[i] = now.Truncate(d.Interval).Add(d.Interval)
 		}
 	}

@@ -689,3 +689,44 @@ func TestRunWithoutDevices(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+// TestRunCountsMissedPolls: a poll that outlasts its device's interval
+// makes the slots it covered missed polls, counted in the device's state
+// (the edge's eipgw_edge_bus_polls_total{outcome="missed"}).
+func TestRunCountsMissedPolls(t *testing.T) {
+	// deviceConfig polls every 20 ms; the first request is answered after
+	// 110 ms, which covers at least four more slots.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	f := startFakeDevice(t, func(n int, req mbRequest, c net.Conn) {
+		if n == 1 {
+			select {
+			case <-time.After(110 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+		}
+		c.Write(regsFrame(req, []uint16{uint16(n)}))
+	})
+	d := NewDevice(deviceConfig("dev", 1), mustParse(t, counterProfile))
+	b := newTestBus(t, f.addr, time.Second, d)
+	polls := 0
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Run(ctx, func(*Device, time.Time, []drivers.Reading) {
+			if polls++; polls == 3 {
+				cancel()
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	// At least the four slots within the slow answer; a loaded machine
+	// may add more.
+	if st := d.State(); st.Missed < 4 {
+		t.Errorf("%d missed polls after a 110 ms poll at 20 ms, want at least 4 (state %+v)", st.Missed, st)
+	}
+}

@@ -82,7 +82,7 @@ func (s *Source) States() []drivers.DeviceState {
 		st := d.State()
 		out[i] = drivers.DeviceState{
 			Device: d.Name, Up: st.Up, Since: st.Since, LastPoll: st.LastPoll, LastError: st.LastError,
-			Failures: st.Failures, BackoffUntil: st.BackoffUntil, Polls: st.Polls, Answered: st.Answered, Skipped: st.Skipped,
+			Failures: st.Failures, BackoffUntil: st.BackoffUntil, Polls: st.Polls, Answered: st.Answered, Skipped: st.Skipped, Missed: st.Missed,
 		}
 	}
 	return out

@@ -26,7 +26,7 @@ func newStateCollector(e *Edge) *stateCollector {
 		failures: prometheus.NewDesc("eipgw_edge_device_consecutive_failures",
 			"Consecutive polls a device did not answer.", []string{"bus", "device"}, nil),
 		busPoll: prometheus.NewDesc("eipgw_edge_bus_polls_total",
-			"Polls of the devices of a bus, by outcome: answered, unanswered, skipped (backed off).",
+			"Polls of the devices of a bus, by outcome: answered, unanswered, skipped (backed off), missed (the slot passed while an earlier poll ran).",
 			[]string{"bus", "outcome"}, nil),
 		busDevices: prometheus.NewDesc("eipgw_edge_bus_devices",
 			"Devices configured on a bus.", []string{"bus"}, nil),
@@ -48,7 +48,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
 	for _, src := range sources {
 		bus := src.Name()
-		var answered, polls, skipped uint64
+		var answered, polls, skipped, missed uint64
 		up := 0
 		states := src.States()
 		for _, st := range states {
@@ -61,6 +61,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			answered += st.Answered
 			polls += st.Polls
 			skipped += st.Skipped
+			missed += st.Missed
 			if st.Up {
 				up++
 			}
@@ -72,6 +73,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(answered), bus, "answered")
 		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(unanswered), bus, "unanswered")
 		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(skipped), bus, "skipped")
+		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(missed), bus, "missed")
 		ch <- prometheus.MustNewConstMetric(c.busDevices, prometheus.GaugeValue, float64(len(states)), bus)
 		ch <- prometheus.MustNewConstMetric(c.busUp, prometheus.GaugeValue, float64(up), bus)
 	}

@@ -30,7 +30,7 @@ func (d stateDriver) Sources([]config.Bus, []config.Device, *slog.Logger) ([]dri
 func TestStateMetrics(t *testing.T) {
 	src := &stateSource{fakeSource: fakeSource{name: "rs485"}, states: []drivers.DeviceState{
 		{Device: "m1", Up: true, Polls: 10, Answered: 10},
-		{Device: "m2", Up: false, Failures: 3, BackoffUntil: time.Now().Add(time.Minute), Polls: 10, Answered: 4, Skipped: 3},
+		{Device: "m2", Up: false, Failures: 3, BackoffUntil: time.Now().Add(time.Minute), Polls: 10, Answered: 4, Skipped: 3, Missed: 2},
 	}}
 	src.devs = []*drivers.Device{{Name: "m1", Source: "rs485"}, {Name: "m2", Source: "rs485"}}
 	cfg := config.EdgeRole{Park: "p", Site: "s", MQTT: &config.MQTT{Broker: "tcp://127.0.0.1:1"},
@@ -62,6 +62,7 @@ func TestStateMetrics(t *testing.T) {
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=answered":           14,
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=skipped":            3,
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=unanswered":         3,
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=missed":             2,
 		"eipgw_edge_device_consecutive_failures,bus=rs485,device=m1":      0,
 		"eipgw_edge_device_consecutive_failures,bus=rs485,device=m2":      3,
 		"eipgw_edge_bus_devices_up,bus=rs485":                             1,
