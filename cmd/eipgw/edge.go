@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
-	"runtime"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/edge"
@@ -45,13 +43,9 @@ var cmdEdge = &command{
 		if err != nil {
 			return err
 		}
-		// edge.procs, unless the environment sets GOMAXPROCS (which the
-		// runtime has read).
-		if os.Getenv("GOMAXPROCS") == "" {
-			runtime.GOMAXPROCS(f.Edge.Procs)
-		}
+		procs := applyProcs(f.Edge.Procs)
 		log.Info("edge starting", "park", f.Park, "gateway", f.Edge.Gateway, "devices", len(f.Edge.Devices), "broker", f.MQTT.Broker,
-			"procs", runtime.GOMAXPROCS(0))
+			"procs", procs)
 		run := func(ctx context.Context) error { return onHangup(ctx, log, path, reloadEdge(ed, f, path, log), ed.Run) }
 		page := statusPage(f, "edge", func() any { return ed.View() })
 		err = withMetrics(ctx, f, reg, log, run, ed, status.Routes(page))

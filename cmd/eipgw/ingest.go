@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"runtime"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/ingest"
@@ -38,13 +36,9 @@ var cmdIngest = &command{
 		if err != nil {
 			return err
 		}
-		// ingest.procs, unless the environment sets GOMAXPROCS (which the
-		// runtime has read).
-		if os.Getenv("GOMAXPROCS") == "" {
-			runtime.GOMAXPROCS(f.Ingest.Procs)
-		}
+		procs := applyProcs(f.Ingest.Procs)
 		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket,
-			"procs", runtime.GOMAXPROCS(0))
+			"procs", procs)
 		page := statusPage(f, "ingest", func() any { return in.View() })
 		err = withMetrics(ctx, f, reg, log, noReload(log, in.Run), in, status.Routes(page))
 		st := in.Stats()

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
@@ -151,4 +153,14 @@ func statusPage(f *config.File, role string, view func() any) status.Page {
 		p.User, p.Password = m.User, m.Password
 	}
 	return p
+}
+
+// applyProcs runs Go code on procs CPUs (a role's edge.procs or
+// ingest.procs) unless the environment set GOMAXPROCS, which the runtime
+// has read and which wins; it returns the count in force.
+func applyProcs(procs int) int {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(procs)
+	}
+	return runtime.GOMAXPROCS(0)
 }

@@ -308,8 +308,6 @@ ingest:
 	}
 }
 
-// TestIngestProcs: ingest runs on ingest.procs CPUs (1 unless set), and
-// the environment's GOMAXPROCS wins over the file.
 // TestProcs: edge.procs and ingest.procs set how many CPUs the role runs
 // Go code on (default 1); the environment's GOMAXPROCS wins.
 func TestProcs(t *testing.T) {
