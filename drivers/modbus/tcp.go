@@ -65,38 +65,12 @@ func (t *tcpTransport) Send(req []byte) ([]byte, error) {
 }
 
 func (t *tcpTransport) send(req []byte) ([]byte, error) {
-	deadline := time.Now().Add(t.timeout)
-	if t.conn == nil {
-		c, err := t.dial("tcp", t.address, t.timeout)
-		if err != nil {
-			return nil, err
-		}
-		t.conn = c
-		if t.r == nil {
-			t.r = bufio.NewReaderSize(c, 2*tcpMaxADU)
-		} else {
-			t.r.Reset(c)
-		}
-	}
-	if err := t.conn.SetDeadline(deadline); err != nil {
-		return nil, err
-	}
-	if _, err := t.conn.Write(req); err != nil {
+	if err := t.writeLocked(req); err != nil {
 		return nil, err
 	}
 	for {
-		if _, err := io.ReadFull(t.r, t.buf[:tcpHeader]); err != nil {
-			return nil, err
-		}
-		length := int(binary.BigEndian.Uint16(t.buf[4:6]))
-		if length < 2 || length > tcpMaxADU-tcpHeader+1 {
-			return nil, fmt.Errorf("modbus: invalid length %d in response header", length)
-		}
-		if proto := binary.BigEndian.Uint16(t.buf[2:4]); proto != 0 {
-			return nil, fmt.Errorf("modbus: protocol id %d in response header, want 0", proto)
-		}
-		n := tcpHeader - 1 + length
-		if _, err := io.ReadFull(t.r, t.buf[tcpHeader:n]); err != nil {
+		n, err := t.readFrameLocked()
+		if err != nil {
 			return nil, err
 		}
 		if t.buf[0] == req[0] && t.buf[1] == req[1] {
@@ -106,6 +80,49 @@ func (t *tcpTransport) send(req []byte) ([]byte, error) {
 		// reading until ours arrives or the deadline passes.
 		t.stale++
 	}
+}
+
+// writeLocked connects if need be and writes out, with the deadline of
+// one timeout from now for it and the answers.
+func (t *tcpTransport) writeLocked(out []byte) error {
+	deadline := time.Now().Add(t.timeout)
+	if t.conn == nil {
+		c, err := t.dial("tcp", t.address, t.timeout)
+		if err != nil {
+			return err
+		}
+		t.conn = c
+		if t.r == nil {
+			t.r = bufio.NewReaderSize(c, 2*tcpMaxADU)
+		} else {
+			t.r.Reset(c)
+		}
+	}
+	if err := t.conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	_, err := t.conn.Write(out)
+	return err
+}
+
+// readFrameLocked reads one response ADU into t.buf and returns its
+// length; a header that cannot be Modbus TCP is an error.
+func (t *tcpTransport) readFrameLocked() (int, error) {
+	if _, err := io.ReadFull(t.r, t.buf[:tcpHeader]); err != nil {
+		return 0, err
+	}
+	length := int(binary.BigEndian.Uint16(t.buf[4:6]))
+	if length < 2 || length > tcpMaxADU-tcpHeader+1 {
+		return 0, fmt.Errorf("modbus: invalid length %d in response header", length)
+	}
+	if proto := binary.BigEndian.Uint16(t.buf[2:4]); proto != 0 {
+		return 0, fmt.Errorf("modbus: protocol id %d in response header, want 0", proto)
+	}
+	n := tcpHeader - 1 + length
+	if _, err := io.ReadFull(t.r, t.buf[tcpHeader:n]); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 func (t *tcpTransport) setTimeout(d time.Duration) {
@@ -183,37 +200,12 @@ type pipeState struct {
 }
 
 func (t *tcpTransport) exchangeLocked(reqs []pipeReq, first uint16, answers [][]byte) error {
-	if t.conn == nil {
-		c, err := t.dial("tcp", t.address, t.timeout)
-		if err != nil {
-			return err
-		}
-		t.conn = c
-		if t.r == nil {
-			t.r = bufio.NewReaderSize(c, 2*tcpMaxADU)
-		} else {
-			t.r.Reset(c)
-		}
-	}
-	if err := t.conn.SetDeadline(time.Now().Add(t.timeout)); err != nil {
-		return err
-	}
-	if _, err := t.conn.Write(t.pipe.out); err != nil {
+	if err := t.writeLocked(t.pipe.out); err != nil {
 		return err
 	}
 	for left := len(reqs); left > 0; {
-		if _, err := io.ReadFull(t.r, t.buf[:tcpHeader]); err != nil {
-			return err
-		}
-		length := int(binary.BigEndian.Uint16(t.buf[4:6]))
-		if length < 2 || length > tcpMaxADU-tcpHeader+1 {
-			return fmt.Errorf("modbus: invalid length %d in response header", length)
-		}
-		if proto := binary.BigEndian.Uint16(t.buf[2:4]); proto != 0 {
-			return fmt.Errorf("modbus: protocol id %d in response header, want 0", proto)
-		}
-		n := tcpHeader - 1 + length
-		if _, err := io.ReadFull(t.r, t.buf[tcpHeader:n]); err != nil {
+		n, err := t.readFrameLocked()
+		if err != nil {
 			return err
 		}
 		i := int(binary.BigEndian.Uint16(t.buf[0:2]) - first)
