@@ -165,6 +165,8 @@ func validPoints(ps []Point, names *Names, gateway, device string) bool {
 		}
 		names.known = map[string]uint64{}
 	}
+	// A key of its own memory: gateway and device may be slices of a
+	// shared payload (DecodeShared), which the map must not keep.
 	key := gateway + "\x00" + device
 	fp := names.fingerprint(ps)
 	if known, ok := names.known[key]; ok && known == fp {
