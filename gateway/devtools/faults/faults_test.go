@@ -104,7 +104,7 @@ type rigOptions struct {
 // TCP bus. %[1]s is the base interval.
 const multiBusDevices = `  buses:
     - {name: plant, address: "%[2]s", timeout: 500ms}
-    - {name: network, address: "%[2]s", timeout: 500ms}
+    - {name: network, address: "%[2]s", timeout: 500ms, pipeline: 4}
     - {name: tenants, address: "%[2]s", timeout: 500ms}
     - {name: rs485, transport: rtu, device: "%[3]s", baud: 115200, timeout: 500ms}
   devices:
