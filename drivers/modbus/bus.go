@@ -2,7 +2,6 @@ package modbus
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -625,8 +624,9 @@ func (b *Bus) result(d *Device, ri int, data []byte, err error) {
 			d.regs[i] = uint16(data[i/8] >> (i % 8) & 1)
 		}
 	} else {
-		for i := range r.Quantity {
-			d.regs[i] = binary.BigEndian.Uint16(data[2*i:])
+		regs, src := d.regs[:r.Quantity], data[:2*int(r.Quantity)]
+		for i := range regs {
+			regs[i] = uint16(src[2*i])<<8 | uint16(src[2*i+1])
 		}
 	}
 	regs := d.regs[:r.Quantity]

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/eipgw/eipgw/drivers"
 )
@@ -135,6 +136,29 @@ func (o byteOrder) fromCanonical(regs []uint16, src []byte) {
 	}
 }
 
+// value is the integer whose big-endian bytes are the n registers of one
+// value (as received, each already in host order from the big-endian wire)
+// in this order, n at most 4: what canonical's bytes read big-endian are,
+// without going through them.
+func (o byteOrder) value(regs []uint16) uint64 {
+	n := len(regs)
+	if o == orderABCD && n == 2 { // float32, int32, uint32 in Modbus's default order
+		return uint64(regs[0])<<16 | uint64(regs[1])
+	}
+	var u uint64
+	for i := range n {
+		r := regs[i]
+		if o == orderCDAB || o == orderDCBA {
+			r = regs[n-1-i] // word order reversed
+		}
+		if o == orderBADC || o == orderDCBA {
+			r = bits.ReverseBytes16(r)
+		}
+		u = u<<16 | uint64(r)
+	}
+	return u
+}
+
 // raw decodes the registers of one value to float64 before scaling. An
 // invalid BCD digit yields NaN.
 func (pt *Point) raw(regs []uint16) float64 {
@@ -144,50 +168,44 @@ func (pt *Point) raw(regs []uint16) float64 {
 		}
 		return float64(regs[0] >> pt.bit & 1)
 	}
-	var b [8]byte
 	n := pt.dtype.words()
-	pt.order.canonical(b[:2*n], regs[:n])
+	u := pt.order.value(regs[:n])
 	switch pt.dtype {
 	case typeBCD16, typeBCD32:
-		return bcd(b[:2*n])
+		v, ok := bcdDigits(u, 4*n)
+		if !ok {
+			return math.NaN()
+		}
+		return float64(v)
 	case typeInt16:
-		return float64(int16(binary.BigEndian.Uint16(b[:])))
+		return float64(int16(u))
 	case typeUint16:
-		return float64(binary.BigEndian.Uint16(b[:]))
+		return float64(uint16(u))
 	case typeInt32:
-		return float64(int32(binary.BigEndian.Uint32(b[:])))
+		return float64(int32(u))
 	case typeUint32:
-		return float64(binary.BigEndian.Uint32(b[:]))
+		return float64(uint32(u))
 	case typeInt64:
-		return float64(int64(binary.BigEndian.Uint64(b[:])))
+		return float64(int64(u))
 	case typeUint64:
-		return float64(binary.BigEndian.Uint64(b[:]))
+		return float64(u)
 	case typeFloat32:
-		return float64(math.Float32frombits(binary.BigEndian.Uint32(b[:])))
+		return float64(math.Float32frombits(uint32(u)))
 	default:
-		return math.Float64frombits(binary.BigEndian.Uint64(b[:]))
+		return math.Float64frombits(u)
 	}
 }
 
-// bcd decodes big-endian packed BCD digits; NaN if a nibble is above 9.
-func bcd(b []byte) float64 {
-	v, ok := bcdInt(b)
-	if !ok {
-		return math.NaN()
-	}
-	return float64(v)
-}
-
-// bcdInt decodes big-endian packed BCD digits; ok is false if a nibble is
-// above 9.
-func bcdInt(b []byte) (uint64, bool) {
+// bcdDigits decodes the n packed BCD digits in the low 4n bits of u, most
+// significant first; ok is false if a digit is above 9.
+func bcdDigits(u uint64, n int) (uint64, bool) {
 	var v uint64
-	for _, c := range b {
-		hi, lo := c>>4, c&0x0F
-		if hi > 9 || lo > 9 {
+	for i := n - 1; i >= 0; i-- {
+		d := u >> (4 * i) & 0xF
+		if d > 9 {
 			return 0, false
 		}
-		v = v*100 + uint64(hi)*10 + uint64(lo)
+		v = v*10 + d
 	}
 	return v, true
 }
@@ -242,22 +260,17 @@ func (pt *Point) rawBits(regs []uint16) (u uint64, ok bool) {
 		}
 		return uint64(regs[0] >> pt.bit & 1), true
 	}
-	var b [8]byte
 	n := pt.dtype.words()
-	pt.order.canonical(b[:2*n], regs[:n])
+	u = pt.order.value(regs[:n])
 	switch pt.dtype {
 	case typeBCD16, typeBCD32:
-		return bcdInt(b[:2*n])
+		return bcdDigits(u, 4*n)
 	case typeInt16:
-		return uint64(int64(int16(binary.BigEndian.Uint16(b[:])))), true
-	case typeUint16:
-		return uint64(binary.BigEndian.Uint16(b[:])), true
+		return uint64(int64(int16(u))), true
 	case typeInt32:
-		return uint64(int64(int32(binary.BigEndian.Uint32(b[:])))), true
-	case typeUint32:
-		return uint64(binary.BigEndian.Uint32(b[:])), true
+		return uint64(int64(int32(u))), true
 	}
-	return binary.BigEndian.Uint64(b[:]), true // int64, uint64
+	return u, true // uint16, uint32, int64, uint64
 }
 
 // decodeBits decodes a numeric point's registers for its reading: the

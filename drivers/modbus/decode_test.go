@@ -774,3 +774,28 @@ func TestLender(t *testing.T) {
 		t.Fatalf("len %d cap %d: want the buffer given back", len(c), cap(c))
 	}
 }
+
+// TestValueMatchesCanonicalBytes checks the decoder's integer assembly of
+// a value's registers against the byte layout of each order (canonical),
+// for every width and order, on varied register contents.
+func TestValueMatchesCanonicalBytes(t *testing.T) {
+	regs := []uint16{0x0102, 0x0304, 0x0506, 0x0708}
+	for trial := range 500 {
+		for i := range regs {
+			regs[i] = uint16(trial*7919 + i*104729 + trial*i*31)
+		}
+		for _, o := range []byteOrder{orderABCD, orderCDAB, orderBADC, orderDCBA} {
+			for _, n := range []int{1, 2, 4} {
+				var b [8]byte
+				o.canonical(b[:2*n], regs[:n])
+				var want uint64
+				for _, c := range b[:2*n] {
+					want = want<<8 | uint64(c)
+				}
+				if got := o.value(regs[:n]); got != want {
+					t.Fatalf("order %d, %d registers %04x: value %x, canonical bytes %x", o, n, regs[:n], got, want)
+				}
+			}
+		}
+	}
+}
