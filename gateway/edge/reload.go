@@ -259,6 +259,7 @@ func (o *owners) reload(req reloadReq) reloadAnswer {
 	for _, src := range stopped {
 		for _, d := range src.Devices() {
 			delete(e.topics, d)
+			delete(o.st.texts, d)
 		}
 	}
 	for _, src := range fresh {

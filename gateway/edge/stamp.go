@@ -23,6 +23,10 @@ type stamper struct {
 	mu  sync.Mutex
 	seq *seqStore
 	buf []byte
+	// texts keeps each device's names and units as JSON text, one per
+	// batch of a poll (see batch.Texts); a device stopped by a reload is
+	// forgotten.
+	texts map[*drivers.Device][]batch.Texts
 	// chain signs and chains the batches; nil when the edge has no
 	// evidence key (chain.go).
 	chain *chain
@@ -35,6 +39,14 @@ type stamper struct {
 func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []drivers.Reading) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.texts == nil {
+		s.texts = map[*drivers.Device][]batch.Texts{}
+	}
+	texts := s.texts[d]
+	if need := max(1, (len(pts)+s.max-1)/s.max); len(texts) < need {
+		texts = append(texts, make([]batch.Texts, need-len(texts))...)
+		s.texts[d] = texts
+	}
 	parts := 0
 	for len(pts) > 0 || parts == 0 {
 		part := pts[:min(len(pts), s.max)]
@@ -52,7 +64,7 @@ func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []drivers.Readi
 		if s.chain != nil {
 			bt.Prev, bt.Key = s.chain.prev, s.chain.keyID()
 		}
-		s.buf = bt.AppendReadingsJSON(s.buf[:0], part)
+		s.buf = bt.AppendReadingsJSONTexts(s.buf[:0], part, &texts[parts-1])
 		if s.chain != nil {
 			s.buf = s.chain.seal(n, s.buf)
 		}

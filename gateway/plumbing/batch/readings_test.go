@@ -2,6 +2,7 @@ package batch
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,6 +72,60 @@ func BenchmarkAppendReadingsJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = bt.AppendReadingsJSON(buf[:0], rs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rs)), "ns/value")
+}
+
+// TestAppendReadingsJSONTextsMatches encodes the same device's readings
+// poll after poll with kept texts, and then readings whose names, units,
+// count or order change (another profile, a reload), and checks every
+// encoding against AppendReadingsJSON's bytes.
+func TestAppendReadingsJSONTextsMatches(t *testing.T) {
+	b := Batch{Gateway: "gw-1", Seq: 7, Device: "chp-1", Kind: "chp", Time: time.Unix(0, 0)}
+	base := contractReadings()
+	renamed := slices.Clone(base)
+	renamed[3].Name = "total_renamed"
+	reunit := slices.Clone(base)
+	reunit[0].Unit = ""
+	reunit[2].Unit = "MWh\x01"
+	reversed := slices.Clone(base)
+	slices.Reverse(reversed)
+	revalued := slices.Clone(base)
+	for i := range revalued {
+		revalued[i].Float *= 3
+		revalued[i].HasValue = !revalued[i].HasValue
+		if revalued[i].Quality == drivers.Good {
+			revalued[i].Quality = drivers.Stale
+		} else {
+			revalued[i].Quality = drivers.Good
+		}
+	}
+	var tx Texts
+	var got []byte
+	for step, rs := range [][]drivers.Reading{base, base, revalued, renamed, base, reunit, base[:4], base, reversed, nil, base} {
+		want := string(b.AppendReadingsJSON(nil, rs))
+		got = b.AppendReadingsJSONTexts(got[:0], rs, &tx)
+		if string(got) != want {
+			t.Fatalf("step %d:\n got %s\nwant %s", step, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { got = b.AppendReadingsJSONTexts(got[:0], base, &tx) }); n != 0 {
+		t.Errorf("%v allocations per batch once grown", n)
+	}
+}
+
+func BenchmarkAppendReadingsJSONTexts(b *testing.B) {
+	rs := make([]drivers.Reading, 1000)
+	for i := range rs {
+		rs[i] = drivers.Reading{Name: "value_0000", Unit: "kW", Quality: drivers.Good, HasValue: true,
+			Float: float64(float32(i) * 1.1), Float32: true}
+	}
+	bt := Batch{Gateway: "gw-1", Seq: 1, Device: "dev-001", Kind: "bench", Site: "s", Time: time.Now()}
+	var tx Texts
+	buf := bt.AppendReadingsJSONTexts(nil, rs, &tx)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = bt.AppendReadingsJSONTexts(buf[:0], rs, &tx)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rs)), "ns/value")
 }
