@@ -256,10 +256,10 @@ func (o *owners) reload(req reloadReq) reloadAnswer {
 	}
 
 	o.st.mu.Lock()
+	clear(o.st.texts)
 	for _, src := range stopped {
 		for _, d := range src.Devices() {
 			delete(e.topics, d)
-			delete(o.st.texts, d)
 		}
 	}
 	for _, src := range fresh {

@@ -3,6 +3,7 @@ package edge
 import (
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
@@ -23,10 +24,11 @@ type stamper struct {
 	mu  sync.Mutex
 	seq *seqStore
 	buf []byte
-	// texts keeps each device's names and units as JSON text, one per
-	// batch of a poll (see batch.Texts); a device stopped by a reload is
-	// forgotten.
-	texts map[*drivers.Device][]batch.Texts
+	// texts keeps names and units as JSON text (see batch.Texts) for
+	// each run of readings a batch carries, shared by the devices whose
+	// readings are the same strings: those of one profile. A reload
+	// forgets them all.
+	texts map[textsKey]*batch.Texts
 	// chain signs and chains the batches; nil when the edge has no
 	// evidence key (chain.go).
 	chain *chain
@@ -39,14 +41,6 @@ type stamper struct {
 func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []drivers.Reading) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.texts == nil {
-		s.texts = map[*drivers.Device][]batch.Texts{}
-	}
-	texts := s.texts[d]
-	if need := max(1, (len(pts)+s.max-1)/s.max); len(texts) < need {
-		texts = append(texts, make([]batch.Texts, need-len(texts))...)
-		s.texts[d] = texts
-	}
 	parts := 0
 	for len(pts) > 0 || parts == 0 {
 		part := pts[:min(len(pts), s.max)]
@@ -64,7 +58,7 @@ func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []drivers.Readi
 		if s.chain != nil {
 			bt.Prev, bt.Key = s.chain.prev, s.chain.keyID()
 		}
-		s.buf = bt.AppendReadingsJSONTexts(s.buf[:0], part, &texts[parts-1])
+		s.buf = bt.AppendReadingsJSONTexts(s.buf[:0], part, s.textsOf(part))
 		if s.chain != nil {
 			s.buf = s.chain.seal(n, s.buf)
 		}
@@ -74,4 +68,35 @@ func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []drivers.Readi
 	if parts > 1 {
 		s.e.m.splits.Inc()
 	}
+}
+
+// textsKey identifies a run of readings by its first name's bytes and its
+// length: devices of one profile share them. The texts themselves check
+// every name and unit, so a key alike for other readings costs a rebuild,
+// never a wrong byte.
+type textsKey struct {
+	first *byte
+	n     int
+}
+
+// textsOf returns the texts kept for readings like rs; s.mu is held.
+func (s *stamper) textsOf(rs []drivers.Reading) *batch.Texts {
+	var k textsKey
+	if len(rs) > 0 {
+		k = textsKey{first: unsafe.StringData(rs[0].Name), n: len(rs)}
+	}
+	t := s.texts[k]
+	if t == nil {
+		if s.texts == nil {
+			s.texts = map[textsKey]*batch.Texts{}
+		}
+		if len(s.texts) >= 4*len(s.e.topics)+64 {
+			// More runs than the devices' batches: readings whose
+			// names are made afresh each poll. Keep the memory bounded.
+			clear(s.texts)
+		}
+		t = new(batch.Texts)
+		s.texts[k] = t
+	}
+	return t
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,5 +245,60 @@ func TestStampFlushesHeldBatchesIntoLog(t *testing.T) {
 	recs := readAll(t, r.w)
 	if len(recs) != 3 || recs[1].Seq != 2 || recs[2].Seq != 3 {
 		t.Fatalf("log %v", recs)
+	}
+}
+
+// Devices of different profiles, a profile whose names are new strings at
+// every poll (as from a source that builds them), and batches split at
+// the batch size: each payload carries its own poll's names, and the
+// names kept as JSON text stay bounded by the devices' batches.
+func TestStampKeptNamesFollowEachPoll(t *testing.T) {
+	r := newStampRig(t, 3, 7, nil)
+	ds := devices(r.e)
+	fixed := [][]drivers.Reading{points(10), points(3)}
+	for i := range fixed[1] {
+		fixed[1][i].Name = fmt.Sprintf("other_%d", i)
+	}
+	var want [][]string
+	for poll := range 200 {
+		for k, d := range ds {
+			var rs []drivers.Reading
+			if k < len(fixed) {
+				rs = fixed[k]
+			} else {
+				rs = points(5)
+				for i := range rs {
+					rs[i].Name = fmt.Sprintf("fresh_%d_%d", poll, i)
+				}
+			}
+			r.st.stamp(d, time.Now(), rs)
+			for start := 0; start < len(rs); start += 7 {
+				var names []string
+				for _, x := range rs[start:min(len(rs), start+7)] {
+					names = append(names, x.Name)
+				}
+				want = append(want, names)
+			}
+		}
+	}
+	recs := readAll(t, r.w)
+	if len(recs) != len(want) {
+		t.Fatalf("%d batches, want %d", len(recs), len(want))
+	}
+	for i, rec := range recs {
+		b, err := batch.Decode(rec.Payload)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		var got []string
+		for _, p := range b.Points {
+			got = append(got, p.Name)
+		}
+		if !slices.Equal(got, want[i]) {
+			t.Fatalf("batch %d names %v, want %v", i, got, want[i])
+		}
+	}
+	if n := len(r.st.texts); n > 4*len(ds)+64 {
+		t.Errorf("%d runs of names kept for %d devices", n, len(ds))
 	}
 }
