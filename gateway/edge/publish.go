@@ -116,7 +116,10 @@ func (e *Edge) popMem() (message, bool) {
 type inflight struct {
 	msg     message
 	fromWAL bool
-	tok     mqtt.Token
+	// resent: the batch went to the client more than once, so an
+	// earlier packet of it may still be queued there.
+	resent bool
+	tok    mqtt.Token
 }
 
 // publish feeds the broker from the log (then from the memory queue),
@@ -187,11 +190,17 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 			if err := h.tok.Error(); err != nil {
 				e.log.Warn("publish not acknowledged; sending again", "seq", h.msg.seq, "err", err)
 				e.m.republish.Inc()
+				h.resent = true
 				send(h)
 				continue
 			}
 			if h.fromWAL {
 				w.Ack(h.msg.seq)
+				if !h.resent {
+					// Acknowledged at its only send: the client
+					// holds no packet of it any more.
+					r.Release(h.msg.payload)
+				}
 			}
 			e.m.acked.Inc()
 			e.count(func(s *Stats) { s.Acked++ })

@@ -17,6 +17,41 @@ type Reader struct {
 	off  int64
 	buf  []byte
 	open string
+	// free holds payloads given back by Release, for the next records.
+	free [][]byte
+}
+
+// maxFree and maxFreeCap bound the payloads a reader keeps for reuse:
+// enough for the batches a publisher has in flight at a steady rate,
+// without holding a backlog's worth of memory after it drained.
+const (
+	maxFree    = 16
+	maxFreeCap = 1 << 20
+)
+
+// Release gives back the payload of a record this reader returned, for a
+// later record's payload: the caller must hold no reference to it, nor
+// have handed it to anything that still does. Payloads never released are
+// simply collected.
+func (r *Reader) Release(payload []byte) {
+	if c := cap(payload); c > 0 && c <= maxFreeCap && len(r.free) < maxFree {
+		r.free = append(r.free, payload[:0])
+	}
+}
+
+// payload returns a copy of p in a released buffer if one is large
+// enough, else in a new one.
+func (r *Reader) payload(p []byte) []byte {
+	for i := len(r.free) - 1; i >= 0; i-- {
+		if b := r.free[i]; cap(b) >= len(p) {
+			last := len(r.free) - 1
+			r.free[i] = r.free[last]
+			r.free[last] = nil
+			r.free = r.free[:last]
+			return append(b, p...)
+		}
+	}
+	return append([]byte(nil), p...)
 }
 
 // Reader returns the log's reader, positioned at the first record not yet
@@ -35,7 +70,7 @@ func (r *Reader) Close() error {
 
 // Next returns the next record, waiting until one is appended, ctx is done
 // (ctx.Err()) or the log is closed (ErrClosed). The payload is the
-// caller's.
+// caller's (see Release).
 func (r *Reader) Next(ctx context.Context) (Record, error) {
 	for {
 		rec, ok, wait, err := r.try()
@@ -118,7 +153,7 @@ func (r *Reader) try() (Record, bool, <-chan struct{}, error) {
 		w.readPos = rec.Seq + 1
 		w.pending[rec.Seq] = struct{}{}
 		w.mu.Unlock()
-		rec.Payload = append([]byte(nil), rec.Payload...)
+		rec.Payload = r.payload(rec.Payload)
 		return rec, true, nil, nil
 	}
 }

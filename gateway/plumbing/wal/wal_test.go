@@ -372,3 +372,59 @@ func TestRetentionExpiresWhileIdle(t *testing.T) {
 	// Nothing else happens to the log: the expiry alone removes them.
 	waitFor(t, "the retained segments removed", func() bool { return w.Stats().Segments == 1 })
 }
+
+// A released payload carries a later record's bytes, whole; one too small
+// or too large is not used, and the reader keeps only so many.
+func TestReleasedPayloadsAreReused(t *testing.T) {
+	w := open(t, t.TempDir(), func(o *Options) { o.SegmentBytes = 1 << 20; o.MaxBytes = 8 << 20 })
+	defer w.Close()
+	r := w.Reader()
+	defer r.Close()
+	ctx := context.Background()
+	tp := topic.Data("p", "gw", "d")
+	next := func() Record {
+		t.Helper()
+		rec, err := r.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if err := w.Append(1, tp, payload(1), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	first := next()
+	r.Release(first.Payload)
+	if err := w.Append(2, tp, payload(2), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	second := next()
+	if &second.Payload[0] != &first.Payload[0] {
+		t.Error("a released payload was not reused")
+	}
+	if string(second.Payload) != string(payload(2)) {
+		t.Fatalf("reused payload holds %q", second.Payload)
+	}
+	// Too small for the next record: a new buffer, the small one kept.
+	r.Release(make([]byte, 3))
+	long := append(payload(3), make([]byte, 500)...)
+	if err := w.Append(3, tp, long, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if third := next(); string(third.Payload) != string(long) || cap(third.Payload) == 3 {
+		t.Fatalf("record 3: %d bytes in a buffer of %d", len(third.Payload), cap(third.Payload))
+	}
+	// Bounds: too large a buffer is not kept, nor more than maxFree.
+	r.Release(make([]byte, maxFreeCap+1))
+	for range 2 * maxFree {
+		r.Release(make([]byte, 10))
+	}
+	if len(r.free) != maxFree {
+		t.Errorf("%d payloads kept, want %d", len(r.free), maxFree)
+	}
+	for _, b := range r.free {
+		if cap(b) > maxFreeCap {
+			t.Errorf("kept a buffer of %d bytes", cap(b))
+		}
+	}
+}
