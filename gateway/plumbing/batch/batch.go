@@ -31,6 +31,7 @@ import (
 	"unsafe"
 
 	"github.com/eipgw/eipgw/drivers"
+	f32fmt "github.com/eipgw/eipgw/gateway/plumbing/batch/internal/f32"
 )
 
 // Version is the payload format version written in "v". Decode reads it
@@ -238,12 +239,12 @@ func appendPoint(dst []byte, name, unit, quality string, hasValue bool, kind Val
 // precision if f32), always as a float token: ".0" is added where the
 // shortest form has neither a '.' nor an exponent.
 func appendFloat(dst []byte, v float64, f32 bool) []byte {
-	bits := 64
-	if f32 {
-		bits = 32
-	}
 	start := len(dst)
-	dst = strconv.AppendFloat(dst, v, 'g', -1, bits)
+	if f32 {
+		dst = f32fmt.AppendShortest(dst, float32(v))
+	} else {
+		dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
+	}
 	for _, c := range dst[start:] {
 		if c == '.' || c == 'e' {
 			return dst
