@@ -25,7 +25,7 @@ type Reader struct {
 // enough for the batches a publisher has in flight at a steady rate,
 // without holding a backlog's worth of memory after it drained.
 const (
-	maxFree    = 16
+	maxFree    = 6
 	maxFreeCap = 1 << 20
 )
 
