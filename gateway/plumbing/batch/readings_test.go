@@ -61,13 +61,19 @@ func TestAppendReadingsJSONDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func BenchmarkAppendReadingsJSON(b *testing.B) {
+// benchBatch is the benchmarks' batch: 1000 float32 readings of one
+// device.
+func benchBatch() ([]drivers.Reading, Batch) {
 	rs := make([]drivers.Reading, 1000)
 	for i := range rs {
 		rs[i] = drivers.Reading{Name: "value_0000", Unit: "kW", Quality: drivers.Good, HasValue: true,
 			Float: float64(float32(i) * 1.1), Float32: true}
 	}
-	bt := Batch{Gateway: "gw-1", Seq: 1, Device: "dev-001", Kind: "bench", Site: "s", Time: time.Now()}
+	return rs, Batch{Gateway: "gw-1", Seq: 1, Device: "dev-001", Kind: "bench", Site: "s", Time: time.Now()}
+}
+
+func BenchmarkAppendReadingsJSON(b *testing.B) {
+	rs, bt := benchBatch()
 	buf := bt.AppendReadingsJSON(nil, rs)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -115,12 +121,7 @@ func TestAppendReadingsJSONTextsMatches(t *testing.T) {
 }
 
 func BenchmarkAppendReadingsJSONTexts(b *testing.B) {
-	rs := make([]drivers.Reading, 1000)
-	for i := range rs {
-		rs[i] = drivers.Reading{Name: "value_0000", Unit: "kW", Quality: drivers.Good, HasValue: true,
-			Float: float64(float32(i) * 1.1), Float32: true}
-	}
-	bt := Batch{Gateway: "gw-1", Seq: 1, Device: "dev-001", Kind: "bench", Site: "s", Time: time.Now()}
+	rs, bt := benchBatch()
 	var tx Texts
 	buf := bt.AppendReadingsJSONTexts(nil, rs, &tx)
 	b.ReportAllocs()
