@@ -8,8 +8,10 @@ SHELL := /bin/bash
 demo:
 	./scripts/demo.sh
 
+# The fault scenarios' package runs about 6 minutes on a quiet 2-core
+# machine; -timeout leaves room for a slow one (go test's default is 10m).
 test: tools vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
 # fuzz runs every fuzz target of the frame readers and decoders for
