@@ -8,8 +8,8 @@ SHELL := /bin/bash
 demo:
 	./scripts/demo.sh
 
-# The fault scenarios' package runs about 6 minutes on a quiet 2-core
-# machine; -timeout leaves room for a slow one (go test's default is 10m).
+# The fault scenarios' package alone runs several minutes on 2 cores;
+# -timeout leaves room for a slow machine (go test's default is 10m).
 test: tools vet
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
