@@ -9,7 +9,7 @@
 // fewest significant digits; if several have that many, the one nearest
 // to the exact binary value. strconv chooses the same decimal (on an
 // exact tie between two candidates it mostly takes the even one, and
-// shortest reproduces its one exception), so what remains is the
+// AppendShortest reproduces its one exception), so what remains is the
 // layout, which AppendShortest writes directly in strconv's shortest %g
 // form instead of going through a general-purpose formatter.
 //
@@ -36,6 +36,11 @@ import (
 // It does not allocate when dst has room for 16 more bytes, and it
 // writes nothing past the end of what it appends. NaN and infinities are
 // handed to strconv.
+//
+// The work is done in one function, in three steps: finding the
+// decimal, laying out its text, appending that. (Split into functions,
+// the calls and the spilling of registers around them cost a tenth of
+// the time.)
 func AppendShortest(dst []byte, f float32) []byte {
 	u := math.Float32bits(f)
 	biased := u >> 23 & 0xff
@@ -43,7 +48,7 @@ func AppendShortest(dst []byte, f float32) []byte {
 	if biased == 0xff {
 		return strconv.AppendFloat(dst, float64(f), 'g', -1, 32)
 	}
-	// f = c · 2^q with c the integer significand and q = biased-150;
+	// f = ±c · 2^q with c the integer significand and q = biased-150;
 	// subnormals have the q of biased = 1.
 	c := fraction
 	switch {
@@ -57,39 +62,34 @@ func AppendShortest(dst []byte, f float32) []byte {
 		}
 		return append(dst, '0')
 	}
-	// Only a power of two above the smallest normal has a predecessor
-	// closer than its successor.
-	d, e := shortest(c, biased, fraction == 0 && biased > 1)
-	return appendDecimal(dst, u>>31 != 0, d, e)
-}
 
-// shortest returns d and e with d · 10^e the decimal that strconv's
-// shortest formatting picks for c · 2^q, q = biased-150; d ends in zeros
-// only if it is below 10^8. narrowBelow says the float below c · 2^q is
-// 2^(q-2) away rather than 2^(q-1), which happens when c is a power of
-// two that is not the smallest normal significand.
-//
-// Every decimal within half a gap of c · 2^q, on either side, reads back
-// as that float; the interval includes its ends when c is even, because
-// a tie rounds to the even significand. Measured in units of 2^(q-2) the
-// interval runs from 4c-2 (4c-1 when narrowBelow) to 4c+2, with the
-// value itself at 4c.
-//
-// The scale 10^k is the largest power of ten no wider than the interval.
-// So the interval holds at least one multiple of 10^k (of the two
-// bracketing the value, the nearer one), and at most one multiple of
-// 10^(k+1), since 10^(k+1) is wider than the interval. If that
-// multiple of 10^(k+1) exists it is the answer: no decimal in the interval
-// can have fewer digits without also being a multiple of 10^(k+1).
-// Otherwise the answer has digits down to 10^k, and it is whichever of
-// the two multiples of 10^k bracketing the value is inside and nearer.
-func shortest(c, biased uint32, narrowBelow bool) (d uint64, e int) {
-	// Scale the three points by 10^-k, keeping two bits below the units
-	// place (the factor 4 that makes up for the points' unit, 2^(q-2)).
-	// The scaling for the exponent holds k and g, a 128-bit number with
-	// 10^-k · 2^(q-2) · 4 ≈ g · 16 / 2^128. So the scaled point 4c is
-	// (c << 6) · g / 2^128: a 192-bit product whose top word is the
-	// integer part and whose two lower words are the fraction.
+	// Step 1: the decimal d · 10^e that strconv picks for c · 2^q.
+	//
+	// Every decimal within half a gap of c · 2^q, on either side, reads
+	// back as that float; the interval includes its ends when c is even,
+	// because a tie rounds to the even significand. Measured in units of
+	// 2^(q-2) the interval runs from 4c-2 to 4c+2, with the value itself
+	// at 4c, except when the float below is nearer than the one above:
+	// then the interval is narrower below, starting at 4c-1. That is the
+	// case for powers of two (fraction 0) above the smallest normal.
+	narrowBelow := fraction == 0 && biased > 1
+	//
+	// The scale 10^k is the largest power of ten no wider than the
+	// interval. So the interval holds at least one multiple of 10^k (of
+	// the two bracketing the value, the nearer one), and at most one
+	// multiple of 10^(k+1), since 10^(k+1) is wider than the interval. If
+	// that multiple of 10^(k+1) exists it is the answer: no decimal in
+	// the interval can have fewer digits without also being a multiple
+	// of 10^(k+1). Otherwise the answer has digits down to 10^k, and it
+	// is whichever of the two multiples of 10^k bracketing the value is
+	// inside and nearer.
+	//
+	// So first scale the three points by 10^-k, keeping two bits below
+	// the units place (the factor 4 that makes up for the points' unit,
+	// 2^(q-2)). The scaling for the exponent holds k and g, a 128-bit
+	// number with 10^-k · 2^(q-2) · 4 ≈ g · 16 / 2^128. The scaled point
+	// 4c is then (c << 6) · g / 2^128: a 192-bit product whose top word
+	// is the integer part and whose two lower words are the fraction.
 	//
 	// Only the value itself is multiplied out. The ends are the same
 	// product plus or minus g times the half-gap in the same units,
@@ -154,15 +154,137 @@ func shortest(c, biased uint32, narrowBelow bool) (d uint64, e int) {
 	tInside := b2u(s<<2+4 <= high)
 	tieUp := s&1 | b2u(narrowBelow)
 	tNearer := b2u(vv&3+tieUp > 2)
-	d = s + (sInside ^ 1 | tInside&tNearer)
-	e = k
+	d := s + (sInside ^ 1 | tInside&tNearer)
+	e := k
 	if in10Below|in10Above != 0 {
 		// The one multiple of 10^(k+1) inside (both cannot be). It
-		// may end in more zeros; appendDecimal drops them.
+		// may end in more zeros; they are dropped below.
 		d = s10 + in10Above
 		e = k + 1
 	}
-	return d, e
+	// Now 0 < d < 2·10^8, and d ends in a zero only if it is below 10^8.
+
+	// Step 2: the text, at most 15 bytes, built in registers as a
+	// 128-bit little-endian string: byte i of the text is byte i of lo
+	// for i < 8, byte i-8 of hi after that. (Built in memory instead,
+	// with overlapping stores, it would have the processor forward
+	// stores to wider loads.) The masks on shift counts below change
+	// nothing, the counts being less than 64, but spare the compiler the
+	// code for larger ones.
+	//
+	// first holds the significant digits, the first one in the low byte,
+	// with zero bytes after the last, up to eight of them; rest holds the
+	// ninth, if any. A nine-digit d starts with a 1.
+	var first, rest uint64
+	var n int
+	if d < 1e8 {
+		// Eight digits with the leading zeros; the count of zero
+		// digits at either end of it gives the length, and how many
+		// zeros d ends in.
+		w := asciiDigits8(uint32(d))
+		v := w - asciiZeros // the digits' values
+		lead := uint(bits.TrailingZeros64(v)) / 8
+		trail := uint(bits.LeadingZeros64(v)) / 8
+		first = w << (8 * trail & 63) >> (8 * (lead + trail) & 63)
+		n = int(8 - lead - trail)
+		e += int(trail)
+	} else {
+		w := asciiDigits8(uint32(d) - 1e8)
+		first = w<<8 | '1'
+		rest = w >> 56
+		n = 9
+	}
+
+	// The number is 0.d₁d₂…dₙ · 10^point, and in scientific notation
+	// d₁.d₂…dₙ · 10^(point-1). strconv uses %e when that exponent is
+	// below -4 or at least 6 (the precision it uses for this decision
+	// when formatting the shortest decimal).
+	var lo, hi uint64
+	var size int
+	point := n + e
+	switch {
+	case point < -3 || point > 6:
+		// d₁[.d₂…dₙ]e±XX; float32 exponents need at most two digits.
+		x := point - 1
+		sign := uint64('+')
+		if x < 0 {
+			sign = '-'
+			x = -x
+		}
+		tens := uint64(x) * 103 >> 10 // x/10 for x < 100
+		ones := uint64(x) - 10*tens
+		exp := 'e' | sign<<8 | (tens+'0')<<16 | (ones+'0')<<24
+		if n == 1 {
+			lo, size = first|exp<<8, 5
+			break
+		}
+		// Move d₂…dₙ up a byte to make room for the point.
+		lo = first&0xff | '.'<<8 | (first&^0xff)<<8
+		hi = rest<<8 | first>>56
+		// Then the 4 bytes of exp go at byte n+1, which may be in
+		// either word or straddle them.
+		if b := uint(8 * (n + 1)); b < 64 {
+			lo |= exp << (b & 63)
+			hi |= exp >> ((64 - b) & 63)
+		} else {
+			hi |= exp << ((b - 64) & 63)
+		}
+		size = n + 5
+	case point <= 0:
+		// 0.ddd, 0.0ddd, 0.00ddd or 0.000ddd.
+		s := uint(8*(2-point)) & 63
+		lo = zeroPointZeros&(1<<s-1) | first<<s
+		hi = rest<<s | first>>((64-s)&63)
+		size = 2 - point + n
+	case point < n:
+		// ddd.ddd: the digits from d_point+1 on move up a byte.
+		s := uint(8*point) & 63
+		m := uint64(1)<<s - 1
+		lo = first&m | '.'<<s | (first&^m)<<8
+		hi = rest<<8 | first>>56
+		size = n + 1
+	default:
+		// ddd000: n <= point <= 6.
+		lo = first | asciiZeros<<(8*n&63)&(1<<(8*point&63)-1)
+		size = point
+	}
+	if u>>31 != 0 {
+		hi = hi<<8 | lo>>56
+		lo = lo<<8 | '-'
+		size++
+	}
+
+	// Step 3: append the first size bytes of lo, hi. With 16 bytes of
+	// spare capacity, copy them with two overlapping stores, one from
+	// the start and one ending at the end, which for text this short is
+	// quicker than the memmove call of append. Either way nothing is
+	// written past the new end of dst.
+	end := len(dst)
+	if cap(dst)-end < 16 {
+		var b [16]byte
+		le.PutUint64(b[:8], lo)
+		le.PutUint64(b[8:], hi)
+		return append(dst, b[:size]...)
+	}
+	out := (*[16]byte)(dst[end : end+16])
+	switch {
+	case size >= 8:
+		// The bytes past size are zero, so for size 8, where hi is 0,
+		// the second store repeats the first. The masks on the
+		// indexes change nothing (size <= 15) but let the compiler drop
+		// the bounds checks.
+		le.PutUint64(out[:8], lo)
+		t := uint(8*(size-8)) & 63
+		le.PutUint64(out[(size-8)&7:], lo>>t|hi<<((64-t)&63))
+	case size >= 4:
+		le.PutUint32(out[:4], uint32(lo))
+		le.PutUint32(out[(size-4)&7:], uint32(lo>>(8*(size-4)&63)))
+	default:
+		out[0] = byte(lo)
+		out[(size/2)&3] = byte(lo >> (8 * (size / 2) & 63))
+		out[(size-1)&3] = byte(lo >> (8 * (size - 1) & 63))
+	}
+	return dst[:end+size]
 }
 
 // b2u returns 1 for true and 0 for false, without a branch.
@@ -173,7 +295,7 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// scaleTwoWords computes vv, vl and vu for shortest when g, hi·2^64 + lo,
+// scaleTwoWords computes vv, vl and vu for AppendShortest when g, hi·2^64 + lo,
 // needs two words, so the product has a top word for the integer part
 // and two for the fraction. inexact says g is an approximation (k > 0).
 func scaleTwoWords(x, hi, lo uint64, narrowBelow, inexact bool) (vv, vl, vu uint64) {
@@ -224,7 +346,7 @@ func roundOdd3(top, mid, low, sticky uint64) uint64 {
 	return top | b2u(mid|low&sticky != 0)
 }
 
-// scaling holds what shortest needs for the floats of one exponent and
+// scaling holds what AppendShortest needs for the floats of one exponent and
 // interval shape: k, and g = hi·2^64 + lo, the least integer at or above
 // 10^-k · 2^(q+124). (So 10^-k · 2^(q-2) · 4 ≈ g · 16 / 2^128.)
 type scaling struct {
@@ -235,7 +357,7 @@ type scaling struct {
 // scalings[biased<<1 | narrow] is the scaling for the floats with the
 // biased exponent (1 to 254; subnormals use 1), narrow = 1 for those
 // whose predecessor is closer than their successor. Looking it up by
-// the exponent spares shortest working out k and a shift for every
+// the exponent spares AppendShortest working out k and a shift for every
 // value.
 var scalings [512]scaling
 
@@ -263,140 +385,12 @@ func init() {
 	}
 }
 
-// decimalScale returns the k of shortest: ⌊log10(2^q)⌋, or
+// decimalScale returns the k of AppendShortest: ⌊log10(2^q)⌋, or
 // ⌊log10(3/4 · 2^q)⌋ when narrowBelow. log10(2) is about 78913 / 2^18
 // and log10(3/4) about -32752 / 2^18, which is close enough for the q of
 // float32 (the tests check every one).
 func decimalScale(q int, narrowBelow bool) int {
 	return (q*78913 - int(b2u(narrowBelow))*32752) >> 18
-}
-
-// appendDecimal appends d · 10^e (0 < d < 2·10^8, and not a multiple of
-// ten if it is 10^8 or more), negated if neg, as strconv's shortest %g
-// does: at most 15 bytes.
-//
-// The text is built in registers, as a 128-bit little-endian string
-// (byte i of the text is byte i of lo for i < 8, byte i-8 of hi after
-// that), rather than in memory with overlapping stores, so there is
-// nothing for the processor to forward from one store to a wider load.
-// (The masks on shift counts below change nothing, the counts being less
-// than 64, but spare the compiler the code for larger ones.)
-func appendDecimal(dst []byte, neg bool, d uint64, e int) []byte {
-
-	var lo, hi uint64
-	var size int
-
-	// first holds the significant digits, the first one in the low
-	// byte, with zero bytes after the last, up to eight of them; rest
-	// holds the ninth, if any. A nine-digit d starts with a 1.
-	var first, rest uint64
-	var n int
-	if d < 1e8 {
-		// Eight digits with the leading zeros; the count of zero
-		// digits at either end of it gives the length, and how many
-		// zeros d ends in.
-		w := asciiDigits8(uint32(d))
-		v := w - asciiZeros // the digits' values
-		lead := uint(bits.TrailingZeros64(v)) / 8
-		trail := uint(bits.LeadingZeros64(v)) / 8
-		first = w << (8 * trail & 63) >> (8 * (lead + trail) & 63)
-		n = int(8 - lead - trail)
-		e += int(trail)
-	} else {
-		w := asciiDigits8(uint32(d) - 1e8)
-		first = w<<8 | '1'
-		rest = w >> 56
-		n = 9
-	}
-
-	// The number is 0.d₁d₂…dₙ · 10^point, and in scientific notation
-	// d₁.d₂…dₙ · 10^(point-1). strconv uses %e when that exponent is
-	// below -4 or at least 6 (the precision it uses for this decision
-	// when formatting the shortest decimal).
-	point := n + e
-	switch {
-	case point < -3 || point > 6:
-		// d₁[.d₂…dₙ]e±XX; float32 exponents need at most two digits.
-		x := point - 1
-		sign := uint64('+')
-		if x < 0 {
-			sign = '-'
-			x = -x
-		}
-		tens := uint64(x) * 103 >> 10 // x/10 for x < 100
-		ones := uint64(x) - 10*tens
-		exp := 'e' | sign<<8 | (tens+'0')<<16 | (ones+'0')<<24
-		if n == 1 {
-			lo, size = first|exp<<8, 5
-			break
-		}
-		// Move d₂…dₙ up a byte to make room for the point.
-		lo = first&0xff | '.'<<8 | (first&^0xff)<<8
-		hi = rest<<8 | first>>56
-		// Then the 4 bytes of exp go at byte n+1, which may be in
-		// either word or straddle them.
-		if b := uint(8 * (n + 1)); b < 64 {
-			lo |= exp << (b & 63)
-			hi |= exp >> ((64 - b) & 63)
-		} else {
-			hi |= exp << ((b - 64) & 63)
-		}
-		size = n + 5
-	case point <= 0:
-		// 0.ddd, 0.0ddd, 0.00ddd or 0.000ddd.
-		s := uint(8*(2-point)) & 63
-		lo = zeroPointZeros&(1<<s-1) | first<<s
-		hi = rest<<s | first>>((64-s)&63)
-		size = 2 - point + n
-	case point < n:
-		// ddd.ddd: the digits from d_point+1 on move up a byte.
-		s := uint(8*point) & 63
-		m := uint64(1)<<s - 1
-		lo = first&m | '.'<<s | (first&^m)<<8
-		hi = rest<<8 | first>>56
-		size = n + 1
-	default:
-		// ddd000: n <= point <= 6.
-		lo = first | asciiZeros<<(8*n&63)&(1<<(8*point&63)-1)
-		size = point
-	}
-	if neg {
-		hi = hi<<8 | lo>>56
-		lo = lo<<8 | '-'
-		size++
-	}
-
-	// Append the first size bytes of lo, hi. With 16 bytes of spare
-	// capacity, copy them with two overlapping stores, one from the
-	// start and one ending at the end, which for text this short is
-	// quicker than the memmove call of append. Either way nothing is
-	// written past the new end of dst.
-	n0 := len(dst)
-	if cap(dst)-n0 < 16 {
-		var b [16]byte
-		le.PutUint64(b[:8], lo)
-		le.PutUint64(b[8:], hi)
-		return append(dst, b[:size]...)
-	}
-	out := (*[16]byte)(dst[n0 : n0+16])
-	switch {
-	case size >= 8:
-		// The bytes past size are zero, so for size 8, where hi is 0,
-		// the second store repeats the first. The masks on the
-		// indexes change nothing (size <= 15) but let the compiler drop
-		// the bounds checks.
-		le.PutUint64(out[:8], lo)
-		t := uint(8*(size-8)) & 63
-		le.PutUint64(out[(size-8)&7:], lo>>t|hi<<((64-t)&63))
-	case size >= 4:
-		le.PutUint32(out[:4], uint32(lo))
-		le.PutUint32(out[(size-4)&7:], uint32(lo>>(8*(size-4)&63)))
-	default:
-		out[0] = byte(lo)
-		out[(size/2)&3] = byte(lo >> (8 * (size / 2) & 63))
-		out[(size-1)&3] = byte(lo >> (8 * (size - 1) & 63))
-	}
-	return dst[:n0+size]
 }
 
 var le = binary.LittleEndian

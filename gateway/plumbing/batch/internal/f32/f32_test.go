@@ -181,6 +181,26 @@ func TestAppendKeepsTheRest(t *testing.T) {
 	}
 }
 
+func TestASCIIDigits8(t *testing.T) {
+	check := func(d uint32) {
+		got := asciiDigits8(d)
+		want := uint64(0)
+		for i, r := 0, d; i < 8; i, r = i+1, r/10 {
+			want |= uint64('0'+r%10) << (8 * (7 - i))
+		}
+		if got != want {
+			t.Fatalf("asciiDigits8(%d) = %#x, want %#x", d, got, want)
+		}
+	}
+	for d := uint32(0); d < 1e8; d += 7 {
+		check(d)
+	}
+	for d := uint32(0); d < 1e5; d++ {
+		check(d)
+		check(1e8 - 1 - d)
+	}
+}
+
 func TestDoesNotAllocate(t *testing.T) {
 	values := []float32{0, 1, -17.25, 412.38672, 1e-7, 3.4028235e38, 1.4e-45, 123456, 1e6}
 	buf := make([]byte, 0, 64)

@@ -99,7 +99,7 @@ func TestPow10Table(t *testing.T) {
 		}
 		t.Log("wrote pow10.go")
 	}
-	// The range must cover every k shortest can ask for.
+	// The range must cover every k AppendShortest can ask for.
 	lo, hi := 1000, -1000
 	for q := -149; q <= 104; q++ {
 		lo, hi = min(lo, decimalScale(q, false)), max(hi, decimalScale(q, false))
@@ -153,7 +153,7 @@ func TestDecimalScale(t *testing.T) {
 // TestScalings checks the table init derives from pow10 against exact
 // arithmetic: for each exponent and interval shape, g is the least
 // integer at or above 10^-k · 2^(q+124), and it fits in one word
-// exactly when shortest's comment says.
+// exactly when AppendShortest's comment says.
 func TestScalings(t *testing.T) {
 	oneWord := map[int]bool{}
 	for biased := 1; biased <= 254; biased++ {
