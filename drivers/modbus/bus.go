@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -73,8 +74,11 @@ type Device struct {
 	quals   []qcode
 	texts   []textReading // the string points' latest readings
 	numeric int           // len(vals)
-	slot    []int         // profile point index -> vals index; numeric+i for texts[i] (the profile's)
-	regs    []uint16
+	// readings is each numeric point's good reading without its value,
+	// by slot: the profile's, shared by its devices, read-only.
+	readings []drivers.Reading
+	slot     []int // profile point index -> vals index; numeric+i for texts[i] (the profile's)
+	regs     []uint16
 
 	// Scheduling, owned by the bus.
 	failures     int       // consecutive polls the device did not answer
@@ -127,15 +131,16 @@ func (d *Device) State() DeviceState {
 // NewDevice binds a device's configuration to its profile and plans its
 // reads.
 func NewDevice(cfg config.Device, p *Profile) *Device {
-	plan, slot, numeric := p.plan, p.slot, p.numeric
+	plan, slot, numeric, readings := p.plan, p.slot, p.numeric, p.readings
 	if plan == nil { // a profile not made by ParseProfile
 		plan = p.Plan()
 		slot, numeric = p.slots()
+		readings = p.goodReadings(numeric)
 	}
 	d := &Device{
 		Name: cfg.Name, Kind: p.Kind, Tenant: cfg.Tenant, Unit: byte(cfg.Unit),
 		Interval: cfg.Interval, Timeout: cfg.Timeout, Profile: p, plan: slices.Clone(plan),
-		slot: slot, numeric: numeric,
+		slot: slot, numeric: numeric, readings: readings,
 		vals:     make([]uint64, numeric),
 		quals:    make([]qcode, numeric),
 		texts:    make([]textReading, len(p.Points)-numeric),
@@ -164,19 +169,23 @@ func (d *Device) fail(s int, q Quality) {
 // in the contract's form: what the sink receives.
 func (d *Device) fill(rs []drivers.Reading) {
 	rs = rs[:d.numeric]
-	pts := d.Profile.Points
-	s := 0
-	for i := range pts {
-		pt := &pts[i]
-		if pt.Text() {
+	tpl, vals, quals := d.readings[:len(rs)], d.vals[:len(rs)], d.quals[:len(rs)]
+	for s := range rs {
+		t, r := &tpl[s], &rs[s]
+		if q := quals[s]; q != qGood {
+			*r = drivers.Reading{Name: t.Name, Unit: t.Unit, Quality: q.quality()}
 			continue
 		}
-		if q := d.quals[s]; q == qGood {
-			pt.goodReading(&rs[s], d.vals[s])
-		} else {
-			rs[s] = drivers.Reading{Name: pt.Name, Unit: pt.Unit, Quality: q.quality()}
+		// The point's good reading (Point.goodReading) with its value set.
+		*r = *t
+		switch bits := vals[s]; t.Kind {
+		case drivers.Int:
+			r.Int, r.Float = int64(bits), float64(int64(bits))
+		case drivers.Uint:
+			r.Uint, r.Float = bits, float64(bits)
+		default:
+			r.Float = math.Float64frombits(bits)
 		}
-		s++
 	}
 }
 

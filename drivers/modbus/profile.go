@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
 )
 
 //go:embed profiles/*.yaml
@@ -45,11 +46,14 @@ type Profile struct {
 
 	// What every device of the profile shares, made once by ParseProfile:
 	// its reads (a device copies the list, not the points' indexes, and
-	// only changes its own copy) and where each point's reading sits
-	// (numeric points first, then strings).
-	plan    []Read
-	slot    []int
-	numeric int
+	// only changes its own copy), where each point's reading sits
+	// (numeric points first, then strings) and each numeric point's good
+	// reading in the contract's form with its value left out (see
+	// Device.fill).
+	plan     []Read
+	slot     []int
+	numeric  int
+	readings []drivers.Reading
 }
 
 // Point is one decoded quantity.
@@ -196,6 +200,7 @@ func ParseProfile(file string, data []byte) (*Profile, config.Errors) {
 	}
 	p.plan = p.Plan()
 	p.slot, p.numeric = p.slots()
+	p.readings = p.goodReadings(p.numeric)
 	return &p, nil
 }
 
@@ -217,6 +222,22 @@ func (p *Profile) slots() (slot []int, numeric int) {
 		}
 	}
 	return slot, numeric
+}
+
+// goodReadings returns the good reading of each of the profile's numeric
+// points (numeric of them), by slot, with value 0: Device.fill copies one
+// and sets its value, instead of writing every field of the contract's
+// 80 bytes from the point's.
+func (p *Profile) goodReadings(numeric int) []drivers.Reading {
+	rs := make([]drivers.Reading, 0, numeric)
+	for i := range p.Points {
+		if pt := &p.Points[i]; !pt.Text() {
+			var r drivers.Reading
+			pt.goodReading(&r, 0)
+			rs = append(rs, r)
+		}
+	}
+	return rs
 }
 
 func (p *Profile) prepare(src *config.Source) config.Errors {

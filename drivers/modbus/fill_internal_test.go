@@ -1,0 +1,101 @@
+package modbus
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
+)
+
+// BenchmarkAnswersToReadings takes the answers of one poll of a device of
+// 1000 float32 points (16 reads of 125 registers) into the device and
+// hands its readings over in the contract's form: decoding and Device.fill,
+// what a poll costs beside the transport, per value.
+func BenchmarkAnswersToReadings(b *testing.B) {
+	var y strings.Builder
+	y.WriteString("kind: bench\npoints:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&y, "  - {name: p%04d, address: %d, type: float32, unit: kW}\n", i, 2*i)
+	}
+	p, errs := ParseProfile("bench.yaml", []byte(y.String()))
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	d := NewDevice(config.Device{Name: "bench", Unit: 1, Interval: time.Second}, p)
+	bus, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: "127.0.0.1:1", Timeout: time.Second}, []*Device{d}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	answers := make([][]byte, len(d.plan))
+	for ri := range d.plan {
+		r := &d.plan[ri]
+		data := make([]byte, r.dataLen())
+		for i := 0; i+4 <= len(data); i += 4 {
+			v := math.Float32bits(float32(ri*1000+i) * 0.37)
+			data[i], data[i+1], data[i+2], data[i+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+		}
+		answers[ri] = data
+	}
+	rs := make([]drivers.Reading, d.numeric)
+	b.ReportAllocs()
+	for b.Loop() {
+		for ri := range d.plan {
+			bus.result(d, ri, answers[ri], nil)
+		}
+		d.fill(rs)
+	}
+	if rs[999].Quality != Good || !rs[999].Float32 {
+		b.Fatalf("reading %+v", rs[999])
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/value")
+}
+
+// TestFillIsEachPointsReading: the readings Device.fill hands over, copied
+// from the profile's kept good readings, are those Point.goodReading makes
+// from each point for a good value (exact integers, unsigned, float32 and
+// float64, scaled or not), and carry only name, unit and quality otherwise.
+func TestFillIsEachPointsReading(t *testing.T) {
+	p := mustParse(t, wireProfile+"  - {name: label, address: 20, type: string, length: 2, unit: \"1\"}\n  - {name: on, table: coil, address: 0, type: bool, unit: \"1\"}\n  - {name: total, address: 30, type: uint64, unit: Wh}\n")
+	d := NewDevice(deviceConfig("dev", 1), p)
+	// Profiles not made by ParseProfile keep their good readings per device.
+	bare := &Profile{Kind: p.Kind, Points: p.Points}
+	for _, d := range []*Device{d, NewDevice(deviceConfig("bare", 1), bare)} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		quals := []qcode{qGood, qGood, qGood, qOutOfRange, qTimeout, qCommError, qException + 6, qNone}
+		rs := make([]drivers.Reading, d.numeric+3) // a lent buffer may be longer
+		for round := range 200 {
+			for s := range d.numeric {
+				d.vals[s] = rng.Uint64()
+				d.quals[s] = quals[rng.IntN(len(quals))]
+				if round%50 == 0 {
+					d.vals[s] = 0
+				}
+			}
+			d.fill(rs)
+			s := 0
+			for i := range p.Points {
+				pt := &p.Points[i]
+				if pt.Text() {
+					continue
+				}
+				want := drivers.Reading{Name: pt.Name, Unit: pt.Unit, Quality: d.quals[s].quality()}
+				if d.quals[s] == qGood {
+					pt.goodReading(&want, d.vals[s])
+				}
+				if got := rs[s]; got != want && !(math.IsNaN(got.Float) && math.IsNaN(want.Float)) {
+					t.Fatalf("%s: point %s, bits %#x, quality %q: got %+v, want %+v", d.Name, pt.Name, d.vals[s], want.Quality, got, want)
+				}
+				s++
+			}
+			if s != d.numeric || s != 10 {
+				t.Fatalf("%d numeric readings, want 10", s)
+			}
+		}
+	}
+}
