@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -634,13 +635,20 @@ func (b *Bus) result(d *Device, ri int, data []byte, err error) {
 		}
 	} else {
 		regs, src := d.regs[:r.Quantity], data[:2*int(r.Quantity)]
-		for i := range regs {
-			regs[i] = uint16(src[2*i])<<8 | uint16(src[2*i+1])
+		i := 0
+		for ; i+4 <= len(regs); i += 4 { // four big-endian registers a load
+			x := binary.BigEndian.Uint64(src[2*i:])
+			rr := regs[i : i+4 : i+4]
+			rr[0], rr[1], rr[2], rr[3] = uint16(x>>48), uint16(x>>32), uint16(x>>16), uint16(x)
+		}
+		for ; i < len(regs); i++ {
+			regs[i] = binary.BigEndian.Uint16(src[2*i:])
 		}
 	}
 	regs := d.regs[:r.Quantity]
+	pts, slot, offs := d.Profile.Points, d.slot, r.Offsets[:len(r.Points)]
 	for k, pi := range r.Points {
-		pt, s, at := &d.Profile.Points[pi], d.slot[pi], regs[r.Offsets[k]:]
+		pt, s, at := &pts[pi], slot[pi], regs[offs[k]:]
 		if s >= d.numeric {
 			d.texts[s-d.numeric] = textReading{text: pt.DecodeText(at), quality: Good}
 			continue

@@ -79,13 +79,16 @@ const typeList = "int16, uint16, int32, uint32, int64, uint64, float32, float64,
 // words is the number of registers of a numeric type (a bool is one bit
 // or one register; a string's length is configured).
 func (t dataType) words() int {
-	switch t {
-	case typeInt16, typeUint16, typeBCD16, typeBool:
-		return 1
-	case typeInt32, typeUint32, typeFloat32, typeBCD32:
-		return 2
+	if int(t) < len(typeWords) {
+		return int(typeWords[t])
 	}
 	return 4
+}
+
+var typeWords = [...]uint8{
+	typeInt16: 1, typeUint16: 1, typeBCD16: 1, typeBool: 1,
+	typeInt32: 2, typeUint32: 2, typeFloat32: 2, typeBCD32: 2,
+	typeInt64: 4, typeUint64: 4, typeFloat64: 4, typeString: 4,
 }
 
 // byteOrder names where the bytes A (most significant) .. of a value sit in
@@ -286,7 +289,10 @@ func (pt *Point) decodeBits(regs []uint16) (bits uint64, ok bool) {
 		u, ok := pt.rawBits(regs)
 		return u, ok && pt.uintInRange(u)
 	}
-	v, ok := pt.Decode(regs)
+	if pt.dtype == typeString {
+		return 0, true // as Decode; a string's reading is its text
+	}
+	v, ok := pt.scaled(regs)
 	return math.Float64bits(v), ok
 }
 
@@ -339,11 +345,15 @@ func (pt *Point) Decode(regs []uint16) (v float64, inRange bool) {
 	if pt.dtype == typeString {
 		return 0, true
 	}
+	return pt.scaled(regs)
+}
+
+// scaled is a numeric point's value from its registers, scaled, and
+// whether it is usable: finite and within [Min, Max]. (A NaN fails every
+// comparison, and an infinity the first.)
+func (pt *Point) scaled(regs []uint16) (v float64, ok bool) {
 	v = pt.raw(regs)*pt.scale + pt.Offset
-	if math.IsNaN(v) || math.IsInf(v, 0) || v < pt.minValue || v > pt.maxValue {
-		return v, false
-	}
-	return v, true
+	return v, math.Abs(v) <= math.MaxFloat64 && v >= pt.minValue && v <= pt.maxValue
 }
 
 // Encode writes the registers that a device would hold for engineering value
