@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
@@ -46,12 +47,19 @@ func (y *layout) of(rs []drivers.Reading) bool {
 	if len(y.names) != len(rs) {
 		return false
 	}
+	names, units := y.names[:len(rs)], y.units[:len(rs)]
 	for i := range rs {
-		if y.names[i] != rs[i].Name || y.units[i] != rs[i].Unit {
+		if !sameString(names[i], rs[i].Name) || !sameString(units[i], rs[i].Unit) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameString is a == b, without comparing the bytes of the same string:
+// a device's readings carry its profile's names and units at every poll.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
 // use returns the layout of rs, shared if another device has it; l.mu is
@@ -135,7 +143,10 @@ func (l *lastReadings) set(device string, at time.Time, rs []drivers.Reading) {
 	p.values = slices.Grow(p.values[:0], len(rs))[:len(rs)]
 	for i := range rs {
 		r := &rs[i]
-		v := lastValue{quality: l.qualityCode(r.Quality), kind: r.Kind, hasValue: r.HasValue, float32: r.Float32}
+		v := lastValue{kind: r.Kind, hasValue: r.HasValue, float32: r.Float32}
+		if r.Quality != drivers.Good {
+			v.quality = l.qualityCode(r.Quality)
+		}
 		switch r.Kind {
 		case drivers.Int:
 			v.bits = uint64(r.Int)

@@ -3,6 +3,7 @@ package batch
 import (
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/eipgw/eipgw/drivers"
 )
@@ -67,7 +68,7 @@ func (b *Batch) AppendReadingsJSONTexts(dst []byte, rs []drivers.Reading, n *Tex
 	for i := range rs {
 		r := &rs[i]
 		p := &n.pts[i]
-		if p.name != r.Name || p.unit != r.Unit {
+		if !sameString(p.name, r.Name) || !sameString(p.unit, r.Unit) {
 			n.rebuild(rs)
 			p = &n.pts[i]
 		}
@@ -99,4 +100,10 @@ func (b *Batch) AppendReadingsJSONTexts(dst []byte, rs []drivers.Reading, n *Tex
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
+}
+
+// sameString is a == b, without comparing the bytes of the same string:
+// a device's readings carry its profile's names and units at every poll.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
