@@ -245,6 +245,12 @@ func appendFloat(dst []byte, v float64, f32 bool) []byte {
 	} else {
 		dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
 	}
+	if v != math.Trunc(v) {
+		// Not an integer: its shortest form has a '.' or an exponent,
+		// since every integer below 2^24 (2^53 for a float64) is exact
+		// and so could not stand for it.
+		return dst
+	}
 	for _, c := range dst[start:] {
 		if c == '.' || c == 'e' {
 			return dst
