@@ -35,7 +35,7 @@ fuzz:
 # simulated hour, a month projected, peak heap.
 bench:
 	$(GO) test -run '^$$' -bench 'RTURead125' -benchtime 40x ./drivers/modbus | grep -E 'Benchmark|^ok'
-	$(GO) test -run '^$$' -bench 'PollTCP1000|AppendJSON|AppendReadingsJSON|Append$$|DecodeAndLine|LinesAndPlan|StatusLastReadingsSet|AppendShortest|Strconv|PayloadHash|Seal|Verify' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/batch/internal/f32 ./gateway/plumbing/wal ./gateway/ingest ./gateway/edge ./gateway/plumbing/evidence | grep -E 'Benchmark|^ok'
+	$(GO) test -run '^$$' -bench 'PollTCP1000|AnswersToReadings|AppendJSON|AppendReadingsJSON|Append$$|DecodeAndLine|LinesAndPlan|StatusLastReadingsSet|AppendShortest|Strconv|PayloadHash|Seal|Verify' -benchmem ./drivers/modbus ./gateway/plumbing/batch ./gateway/plumbing/batch/internal/f32 ./gateway/plumbing/wal ./gateway/ingest ./gateway/edge ./gateway/plumbing/evidence | grep -E 'Benchmark|^ok'
 	./scripts/tools.sh influxd mosquitto telegraf
 	set -o pipefail; $(GO) test -run '^$$' -bench 'VerifyHour' -benchtime 1x -benchmem ./gateway/audit | grep -E 'Benchmark|^ok'
 	set -o pipefail; EIPGW_BENCH=1 $(GO) test -count=1 -timeout 40m -v -run 'TestBenchLoads|TestTelegrafShort|TestScaleOut' ./gateway/devtools/bench | grep -E '^ +(\||eipgw|Telegraf)|^--- |^ok|FAIL'
