@@ -245,6 +245,9 @@ func appendFloat(dst []byte, v float64, f32 bool) []byte {
 	} else {
 		dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
 	}
+	if f32 {
+		v = float64(float32(v)) // the value written, which v may round to
+	}
 	if v != math.Trunc(v) {
 		// Not an integer: its shortest form has a '.' or an exponent,
 		// since every integer below 2^24 (2^53 for a float64) is exact

@@ -11,7 +11,8 @@ import (
 // TestAppendFloatIsAFloatToken: a value is written in its shortest form,
 // with ".0" added exactly when that form has neither a '.' nor an
 // exponent, for integers and fractions of every size, in float32 and
-// float64 precision.
+// float64 precision, and for a float64 marked float32 that rounds to an
+// integer (1234.0000001 is written 1234.0).
 func TestAppendFloatIsAFloatToken(t *testing.T) {
 	want := func(v float64, f32 bool) []byte {
 		bits := 64
@@ -35,6 +36,8 @@ func TestAppendFloatIsAFloatToken(t *testing.T) {
 		check(-v, false)
 		check(float64(float32(v)), true)
 		check(-float64(float32(v)), true)
+		check(v+1e-9, true)
+		check(-v-1e-9, true)
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 50000 {
@@ -47,6 +50,10 @@ func TestAppendFloatIsAFloatToken(t *testing.T) {
 			}
 			check(v, false)
 			check(float64(float32(v)), true)
+			// A float64 marked float32 is written as the float32 it
+			// rounds to, which may be an integer when it is not.
+			check(v, true)
+			check(math.Trunc(v)+1e-9, true)
 		}
 	}
 }
