@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -308,7 +309,21 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// fieldsOf returns the YAML names of struct type t's fields and their
+// indexes, worked out once per type (a profile has a mapping per point):
+// the map is shared and must not be changed.
 func fieldsOf(t reflect.Type) map[string]int {
+	if m, ok := fieldsCache.Load(t); ok {
+		return m.(map[string]int)
+	}
+	m := fieldsByName(t)
+	fieldsCache.Store(t, m)
+	return m
+}
+
+var fieldsCache sync.Map // reflect.Type -> map[string]int
+
+func fieldsByName(t reflect.Type) map[string]int {
 	m := map[string]int{}
 	for i := range t.NumField() {
 		f := t.Field(i)

@@ -99,3 +99,39 @@ func TestFillIsEachPointsReading(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseProfile1000 parses a profile of 1000 float32 points, as
+// an edge does at its start and at each reload.
+func BenchmarkParseProfile1000(b *testing.B) {
+	var y strings.Builder
+	y.WriteString("kind: bench\npoints:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&y, "  - {name: p%04d, address: %d, type: float32, unit: kW}\n", i, 2*i)
+	}
+	data := []byte(y.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, errs := ParseProfile("bench.yaml", data); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}
+
+// TestExactLimitsAsWritten: the min and max of a 64-bit integer point are
+// taken as written, not as the float64 they round to (2^53 + 1 is read
+// as 2^53), both in a profile that limits every point and in one where
+// only the last point has limits.
+func TestExactLimitsAsWritten(t *testing.T) {
+	for _, y := range []string{
+		"kind: test\npoints:\n  - {name: n, address: 0, type: int64, unit: \"1\", min: -9007199254740993, max: 9007199254740993}\n",
+		"kind: test\npoints:\n  - {name: f, address: 8, type: float32, unit: kW}\n  - {name: n, address: 0, type: int64, unit: \"1\", min: -9007199254740993, max: 9007199254740993}\n",
+	} {
+		p := mustParse(t, y)
+		pt := &p.Points[len(p.Points)-1]
+		for v, want := range map[int64]bool{1<<53 + 1: true, 1<<53 + 2: false, -(1<<53 + 1): true, -(1<<53 + 2): false} {
+			if got := pt.intInRange(v); got != want {
+				t.Errorf("%d in [-(2^53+1), 2^53+1]: %v, want %v (profile %q)", v, got, want, y)
+			}
+		}
+	}
+}

@@ -345,6 +345,13 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 // float64 holds integers exactly only up to 2^53). data has been decoded
 // strictly already: what cannot be read here keeps the float64 bounds.
 func (p *Profile) limitTexts(data []byte) {
+	limited := false
+	for i := range p.Points {
+		limited = limited || p.Points[i].Min != nil || p.Points[i].Max != nil
+	}
+	if !limited {
+		return // nothing to read again: most profiles set no limits
+	}
 	var doc struct {
 		Points []struct {
 			Min yaml.Node `yaml:"min"`
