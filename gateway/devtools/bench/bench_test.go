@@ -33,6 +33,9 @@ func TestBenchShort(t *testing.T) {
 			if r.Edge.Values == 0 || r.Edge.CPU == 0 || r.Edge.PeakRSS == 0 || r.Ingest.Values < r.Polled || r.Ingest.CPU == 0 || r.Ingest.PeakRSS == 0 {
 				t.Fatalf("unmeasured figures: edge %+v, ingest %+v", r.Edge, r.Ingest)
 			}
+			if r.EdgeSteady.Values <= 0 || r.EdgeSteady.Values >= r.Edge.Values || r.EdgeSteady.CPU > r.Edge.CPU {
+				t.Fatalf("steady window: %+v of the whole run's %+v", r.EdgeSteady, r.Edge)
+			}
 			if r.Latency.Count == 0 || r.Latency.P50 <= 0 || r.Latency.P99 < r.Latency.P50 || r.Latency.Max <= 0 {
 				t.Fatalf("latency %+v", r.Latency)
 			}
