@@ -51,8 +51,8 @@ func (p Process) PerValue() time.Duration {
 
 // Result is one run's figures.
 type Result struct {
-	Load   Load
-	Edge   Process
+	Load Load
+	Edge Process
 	// EdgeSteady is the edge from the end of its first sixth of the run
 	// (5 s of 30) to the end: its start (configuration, profiles,
 	// connections) left out, as a gateway that runs for months pays it.
