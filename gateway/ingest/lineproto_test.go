@@ -293,3 +293,45 @@ func TestDecimalsInInfluxDB18(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatValuesStayFloats: a float value goes from the edge's payload
+// through ingest's decoder to a float field, also when it is whole or
+// rounds to a whole float32 (a float64 marked float32 is sent as the
+// float32 it rounds to). An integer token in the payload would become an
+// integer field, which InfluxDB refuses beside the float ones already
+// stored for the same field.
+func TestFloatValuesStayFloats(t *testing.T) {
+	vals := []struct {
+		v   float64
+		f32 bool
+	}{
+		{250, false}, {250, true}, {1234.0000001, true}, {16777217, true}, {-0.5, true}, {1e21, false},
+		{1e7, true}, {123456, true}, {0, true}, {math.Copysign(0, -1), false}, {4.25, false}, {1 << 53, false},
+	}
+	b := &batch.Batch{Gateway: "gw-1", Seq: 3, Device: "d", Kind: "chp", Time: time.UnixMilli(1795716001500)}
+	for i, v := range vals {
+		b.Points = append(b.Points, batch.Point{Name: fmt.Sprintf("p%02d", i), Value: v.v, HasValue: true, Float32: v.f32, Quality: batch.Good})
+	}
+	var names batch.Names
+	d, err := batch.DecodeShared(b.AppendJSON(nil), nil, &names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := models.ParsePointsWithPrecision(appendLine(nil, "p", d), time.Now(), "ms")
+	if err != nil || len(pts) != 1 {
+		t.Fatalf("%d points, %v", len(pts), err)
+	}
+	fields, err := pts[0].Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		want := v.v
+		if v.f32 {
+			want = float64(float32(v.v))
+		}
+		if got, ok := fields[fmt.Sprintf("p%02d", i)].(float64); !ok || got != want {
+			t.Errorf("%v (float32 %v): field %#v, want the float %v", v.v, v.f32, fields[fmt.Sprintf("p%02d", i)], want)
+		}
+	}
+}
