@@ -18,6 +18,8 @@ var (
 	NewRTUBus    = newRTUBus
 	SerialBus    = serialBus
 	BoolInt      = boolInt
+	// Float32Profile is the benchmarks' profile of n float32 points.
+	Float32Profile = float32Profile
 )
 
 const (

@@ -18,12 +18,7 @@ import (
 // hands its readings over in the contract's form: decoding and Device.fill,
 // what a poll costs beside the transport, per value.
 func BenchmarkAnswersToReadings(b *testing.B) {
-	var y strings.Builder
-	y.WriteString("kind: bench\npoints:\n")
-	for i := range 1000 {
-		fmt.Fprintf(&y, "  - {name: p%04d, address: %d, type: float32, unit: kW}\n", i, 2*i)
-	}
-	p, errs := ParseProfile("bench.yaml", []byte(y.String()))
+	p, errs := ParseProfile("bench.yaml", []byte(float32Profile(1000)))
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}
@@ -103,12 +98,7 @@ func TestFillIsEachPointsReading(t *testing.T) {
 // BenchmarkParseProfile1000 parses a profile of 1000 float32 points, as
 // an edge does at its start and at each reload.
 func BenchmarkParseProfile1000(b *testing.B) {
-	var y strings.Builder
-	y.WriteString("kind: bench\npoints:\n")
-	for i := range 1000 {
-		fmt.Fprintf(&y, "  - {name: p%04d, address: %d, type: float32, unit: kW}\n", i, 2*i)
-	}
-	data := []byte(y.String())
+	data := []byte(float32Profile(1000))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, errs := ParseProfile("bench.yaml", data); len(errs) > 0 {
@@ -134,4 +124,15 @@ func TestExactLimitsAsWritten(t *testing.T) {
 			}
 		}
 	}
+}
+
+// float32Profile is a profile of n float32 points (p0000, p0001, ...) in
+// consecutive holding registers from 0, as the benchmarks poll.
+func float32Profile(n int) string {
+	var y strings.Builder
+	y.WriteString("kind: bench\npoints:\n")
+	for i := range n {
+		fmt.Fprintf(&y, "  - {name: p%04d, address: %d, type: float32, unit: kW}\n", i, 2*i)
+	}
+	return y.String()
 }

@@ -2,9 +2,7 @@ package modbus_test
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,12 +17,7 @@ import (
 // planning, the transport and decoding into the contract's readings (what
 // Run hands to its sink), per value.
 func BenchmarkPollTCP1000(b *testing.B) {
-	var y strings.Builder
-	y.WriteString("kind: bench\npoints:\n")
-	for i := range 1000 {
-		fmt.Fprintf(&y, "  - {name: p%04d, address: %d, type: float32, unit: kW}\n", i, 2*i)
-	}
-	p, errs := modbus.ParseProfile("bench.yaml", []byte(y.String()))
+	p, errs := modbus.ParseProfile("bench.yaml", []byte(modbus.Float32Profile(1000)))
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}

@@ -100,19 +100,27 @@ func TestAppendLineIntegers(t *testing.T) {
 	}
 	// InfluxDB 1.8.10's parser reads the integers exactly, and 250 as a
 	// float.
-	pts, err := models.ParsePointsWithPrecision(line, time.Now(), "ms")
-	if err != nil || len(pts) != 1 {
-		t.Fatalf("%d points, %v", len(pts), err)
-	}
-	fields, err := pts[0].Fields()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fields := influxFields(t, line)
 	for k, v := range map[string]any{"i53": int64(1<<53 + 1), "min": int64(math.MinInt64), "u_small": int64(math.MaxInt64), "whole": 250.0, "u_big_q": "out_of_range"} {
 		if fields[k] != v {
 			t.Errorf("field %s = %#v, want %#v", k, fields[k], v)
 		}
 	}
+}
+
+// influxFields parses one line with InfluxDB 1.8.10's own line-protocol
+// parser (millisecond precision, as ingest writes) and returns its fields.
+func influxFields(t *testing.T, line []byte) models.Fields {
+	t.Helper()
+	pts, err := models.ParsePointsWithPrecision(line, time.Now(), "ms")
+	if err != nil || len(pts) != 1 {
+		t.Fatalf("InfluxDB's parser: %d points, %v", len(pts), err)
+	}
+	fields, err := pts[0].Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fields
 }
 
 // influxWrite posts line protocol to InfluxDB's v2 write API, as ingest
@@ -317,14 +325,7 @@ func TestFloatValuesStayFloats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pts, err := models.ParsePointsWithPrecision(appendLine(nil, "p", d), time.Now(), "ms")
-	if err != nil || len(pts) != 1 {
-		t.Fatalf("%d points, %v", len(pts), err)
-	}
-	fields, err := pts[0].Fields()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fields := influxFields(t, appendLine(nil, "p", d))
 	for i, v := range vals {
 		want := v.v
 		if v.f32 {
