@@ -14,13 +14,15 @@ test: tools vet
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
-# fuzz runs every fuzz target of the frame readers and decoders for
-# FUZZTIME each (their seed corpora already ran with the tests).
-FUZZTIME ?= 10s
-FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse ./drivers/modbus:FuzzFindFrame \
-	./drivers/modbus/modbusserver:FuzzServeRTU ./drivers/modbus/modbusserver:FuzzServerFrame ./drivers/modbus:FuzzDecode \
-	./gateway/plumbing/batch:FuzzDecodeFastMatchesSlow ./gateway/ingest:FuzzAppendLineParsesBack \
-	./gateway/plumbing/topic:FuzzParse
+# fuzz runs every fuzz target of the frame readers and decoders for a
+# count of executions each, about ten seconds on 2 cores (their seed
+# corpora already ran with the tests). FUZZTIME=60s (or 1000000x)
+# replaces every budget.
+FUZZTIME ?=
+FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse:10000x ./drivers/modbus:FuzzFindFrame:100000x \
+	./drivers/modbus/modbusserver:FuzzServeRTU:3000x ./drivers/modbus/modbusserver:FuzzServerFrame:20000x \
+	./drivers/modbus:FuzzDecode:100000x ./gateway/plumbing/batch:FuzzDecodeFastMatchesSlow:150000x \
+	./gateway/ingest:FuzzAppendLineParsesBack:20000x ./gateway/plumbing/topic:FuzzParse:100000x
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
