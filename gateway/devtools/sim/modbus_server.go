@@ -235,6 +235,10 @@ func EdgeDevices(park *Park, bus string, interval time.Duration) ([]config.Devic
 	return out, nil
 }
 
+// Park is the model the server answers from, for changing the plant while
+// it runs (SetCHPTrip, SetMeterDrift).
+func (s *Server) Park() *Park { return s.park }
+
 // SetFault injects f into every answer of device (modbusserver.Fault{} clears
 // it). It takes effect with the next request.
 func (s *Server) SetFault(device string, f modbusserver.Fault) error {
