@@ -653,7 +653,16 @@ func (b *Bus) result(d *Device, ri int, data []byte, err error) {
 			d.texts[s-d.numeric] = textReading{text: pt.DecodeText(at), quality: Good}
 			continue
 		}
-		bits, ok := pt.decodeBits(at)
+		var bits uint64
+		var ok bool
+		if pt.plainF32 {
+			// Most points of a large device: decodeBits' result without
+			// its switches on kind, type and order.
+			v := float64(math.Float32frombits(uint32(at[0])<<16|uint32(at[1])))*pt.scale + pt.Offset
+			bits, ok = math.Float64bits(v), math.Abs(v) <= math.MaxFloat64 && v >= pt.minValue && v <= pt.maxValue
+		} else {
+			bits, ok = pt.decodeBits(at)
+		}
 		d.vals[s], d.quals[s] = bits, qGood
 		if !ok {
 			d.vals[s], d.quals[s] = 0, qOutOfRange

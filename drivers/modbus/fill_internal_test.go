@@ -136,3 +136,74 @@ func float32Profile(n int) string {
 	}
 	return y.String()
 }
+
+// TestPlainFloat32MatchesDecodeBits: Bus.result decodes an unscaled ABCD
+// float32 point without Point.decodeBits; for every point of a profile
+// that mixes such points (with and without a range) with other orders,
+// scaled float32 and integers, the value bits and quality it keeps must be
+// decodeBits' for the same registers: negative zero, subnormals, NaNs,
+// infinities, the largest finite values and the range's own limits
+// included.
+func TestPlainFloat32MatchesDecodeBits(t *testing.T) {
+	p := mustParse(t, `kind: mix
+points:
+  - {name: a, address: 0, type: float32, unit: kW}
+  - {name: b, address: 2, type: float32, unit: kW, min: -1.5, max: 1000}
+  - {name: c, address: 4, type: float32, unit: kW, order: CDAB}
+  - {name: d, address: 6, type: float32, unit: kW, scale: 0.5}
+  - {name: e, address: 8, type: float32, unit: kW, min: 0}
+  - {name: f, address: 10, type: int32, unit: kW}
+  - {name: g, address: 12, type: float32, unit: kW, offset: -3, max: 7}
+`)
+	d := NewDevice(deviceConfig("dev", 1), p)
+	bus, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: "127.0.0.1:1", Timeout: time.Second}, []*Device{d}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.plan) != 1 || d.plan[0].Quantity != 14 {
+		t.Fatalf("plan %+v, want one read of 14 registers", d.plan)
+	}
+	plain := 0
+	for i := range p.Points {
+		if p.Points[i].plainF32 {
+			plain++
+		}
+	}
+	if plain != 3 {
+		t.Fatalf("%d points take the plain float32 path, want 3 (a, b, e)", plain)
+	}
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1.5, -1.5000001, 1000, 1000.0001, math.MaxFloat32,
+		-math.MaxFloat32, math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, float32(math.Inf(1)),
+		float32(math.Inf(-1)), float32(math.NaN()), 412.38672, 7, 10, 1e-38}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 28)
+	for n := range 20000 {
+		for i := 0; i < len(data); i += 4 {
+			var u uint32
+			if n < len(special)*len(special) {
+				u = math.Float32bits(special[(n/len(special)+i/4)%len(special)])
+			} else {
+				u = rnd.Uint32()
+			}
+			data[i], data[i+1], data[i+2], data[i+3] = byte(u>>24), byte(u>>16), byte(u>>8), byte(u)
+		}
+		bus.result(d, 0, data, nil)
+		regs := make([]uint16, 14)
+		for i := range regs {
+			regs[i] = uint16(data[2*i])<<8 | uint16(data[2*i+1])
+		}
+		for i := range p.Points {
+			pt := &p.Points[i]
+			bits, ok := pt.decodeBits(regs[pt.reg:])
+			wantQ := qGood
+			if !ok {
+				bits, wantQ = 0, qOutOfRange
+			}
+			s := d.slot[i]
+			if d.vals[s] != bits || d.quals[s] != wantQ {
+				t.Fatalf("point %s, registers %04x: kept %#x quality %d, decodeBits gives %#x quality %d",
+					pt.Name, regs[pt.reg:pt.reg+2], d.vals[s], d.quals[s], bits, wantQ)
+			}
+		}
+	}
+}

@@ -87,14 +87,17 @@ type Point struct {
 	Max         *float64 `yaml:"max"`
 	Description string   `yaml:"description"`
 
-	table    Table
-	dtype    dataType
-	order    byteOrder
-	reg      int  // protocol (0-based) address
-	words    int  // registers, or 1 bit
-	bit      uint // for a bool in a register
-	scale    float64
-	fromF32  bool
+	table   Table
+	dtype   dataType
+	order   byteOrder
+	reg     int  // protocol (0-based) address
+	words   int  // registers, or 1 bit
+	bit     uint // for a bool in a register
+	scale   float64
+	fromF32 bool
+	// plainF32: fromF32 in the ABCD order, decoded by Bus.result
+	// without decodeBits.
+	plainF32 bool
 	minValue float64
 	maxValue float64
 
@@ -321,6 +324,7 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 			}
 		}
 		pt.fromF32 = dt == typeFloat32 && pt.scale == 1 && pt.Offset == 0
+		pt.plainF32 = pt.fromF32 && o == orderABCD
 		pt.minValue, pt.maxValue = math.Inf(-1), math.Inf(1)
 		if pt.Min != nil {
 			pt.minValue = *pt.Min
