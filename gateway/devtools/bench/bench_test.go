@@ -47,7 +47,10 @@ func TestBenchShort(t *testing.T) {
 }
 
 // TestBenchLoads runs the loads of docs/benchmarks.md (make bench); it
-// needs EIPGW_BENCH=1 and takes minutes.
+// needs EIPGW_BENCH=1 and takes minutes. eipgw runs each load
+// EIPGW_BENCH_REPEAT times (default 3), each run on a fresh farm, broker
+// and database, and the summary gives each figure's median and range;
+// Telegraf runs once, beside eipgw's first run.
 func TestBenchLoads(t *testing.T) {
 	if os.Getenv("EIPGW_BENCH") == "" {
 		t.Skip("EIPGW_BENCH not set: the full loads run under make bench")
@@ -60,29 +63,69 @@ func TestBenchLoads(t *testing.T) {
 		}
 		run = d
 	}
+	repeat, err := benchRepeat()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var rs, tgs []Result
+	// runs runs eipgw on l, runs first to last, each on a fresh farm,
+	// broker and database that stop before the next run starts.
+	runs := func(t *testing.T, l Load, first, last int) []Result {
+		var gs []Result
+		n := last - first + 1
+		for i := first; i <= last; i++ {
+			t.Run(fmt.Sprintf("run %d", i), func(t *testing.T) {
+				g := RunEipgw(t, NewEnv(t, l))
+				t.Logf("\n%s", Table(g))
+				gs = append(gs, g)
+			})
+		}
+		if len(gs) < n {
+			t.FailNow()
+		}
+		return gs
+	}
 	for _, l := range []Load{
 		{Devices: 20, Values: 1000, Interval: time.Second, Run: run},
 		{Devices: 40, Values: 5000, Interval: time.Second, Run: run},
 	} {
 		t.Run(l.String(), func(t *testing.T) {
-			e := NewEnv(t, l)
-			g := RunEipgw(t, e)
-			tg := RunTelegraf(t, e)
-			rs = append(rs, g)
-			tgs = append(tgs, tg)
-			t.Logf("\neipgw\n%s\nTelegraf %s\n%s\n%s", Table(g), TelegrafVersion, Table(tg), Ratios(g, tg))
+			var g, tg Result
+			t.Run("run 1 and Telegraf", func(t *testing.T) {
+				e := NewEnv(t, l)
+				g = RunEipgw(t, e)
+				tg = RunTelegraf(t, e)
+			})
+			if tg.Load != l {
+				t.FailNow()
+			}
+			gs := append([]Result{g}, runs(t, l, 2, repeat)...)
+			rs, tgs = append(rs, gs...), append(tgs, tg)
+			t.Logf("\neipgw\n%s\n%s\nTelegraf %s\n%s\n%s", Table(gs...), Summary(gs...), TelegrafVersion, Table(tg), Ratios(gs, tg))
 		})
 		// eipgw again with the devices' reads pipelined, 16 in flight
 		// (bus pipeline; one at a time is the default).
 		l.Pipeline = 16
 		t.Run(l.String(), func(t *testing.T) {
-			g := RunEipgw(t, NewEnv(t, l))
-			rs = append(rs, g)
-			t.Logf("\neipgw\n%s", Table(g))
+			gs := runs(t, l, 1, repeat)
+			rs = append(rs, gs...)
+			t.Logf("\neipgw\n%s\n%s", Table(gs...), Summary(gs...))
 		})
 	}
-	t.Logf("\neipgw\n%s\nTelegraf %s\n%s", Table(rs...), TelegrafVersion, Table(tgs...))
+	t.Logf("\neipgw\n%s\neipgw, median (range) over %d runs\n%s\nTelegraf %s\n%s", Table(rs...), repeat, Summary(rs...), TelegrafVersion, Table(tgs...))
+}
+
+// benchRepeat is EIPGW_BENCH_REPEAT, the runs of each load: 3 when unset.
+func benchRepeat() (int, error) {
+	s := os.Getenv("EIPGW_BENCH_REPEAT")
+	if s == "" {
+		return 3, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 20 {
+		return 0, fmt.Errorf("EIPGW_BENCH_REPEAT=%q: want the runs of each load, 1 to 20", s)
+	}
+	return n, nil
 }
 
 // TestTelegrafShort checks the Telegraf side of the comparison on a small

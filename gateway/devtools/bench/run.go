@@ -387,16 +387,25 @@ func Table(rs ...Result) string {
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 func mb(b int64) float64         { return float64(b) / 1e6 }
 
-// Ratios compares a run of Telegraf with a run of eipgw on the same load:
-// Telegraf's figure over eipgw's (above 1: eipgw uses less).
-func Ratios(g, tg Result) string {
-	ratio := func(a, b float64) string {
+// Ratios compares a run of Telegraf with runs of eipgw on the same load:
+// Telegraf's figure over the median of eipgw's (above 1: eipgw uses less).
+func Ratios(gs []Result, tg Result) string {
+	ratio := func(a float64, of func(Result) (float64, bool)) string {
+		b := spreadOf(gs, of).Median
 		if b == 0 {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.1f", a/b)
 	}
+	f := func(name string) func(Result) (float64, bool) {
+		for _, f := range figures {
+			if f.name == name {
+				return f.of
+			}
+		}
+		panic("bench: no figure " + name)
+	}
 	return fmt.Sprintf("| Telegraf / eipgw | edge CPU/value %s | edge peak RSS %s | ingest CPU/value %s | ingest peak RSS %s |",
-		ratio(us(tg.Edge.PerValue()), us(g.Edge.PerValue())), ratio(mb(tg.Edge.PeakRSS), mb(g.Edge.PeakRSS)),
-		ratio(us(tg.Ingest.PerValue()), us(g.Ingest.PerValue())), ratio(mb(tg.Ingest.PeakRSS), mb(g.Ingest.PeakRSS)))
+		ratio(us(tg.Edge.PerValue()), f("edge CPU/value")), ratio(mb(tg.Edge.PeakRSS), f("edge peak RSS")),
+		ratio(us(tg.Ingest.PerValue()), f("ingest CPU/value")), ratio(mb(tg.Ingest.PeakRSS), f("ingest peak RSS")))
 }
