@@ -34,7 +34,7 @@ fuzz:
 # float32 at 1 s through edge, Mosquitto, ingest and InfluxDB 1.8) beside
 # Telegraf on the same load: values/s, CPU per value, peak RSS, latency,
 # eipgw's over EIPGW_BENCH_REPEAT runs of each load (default 3) with each
-# figure's median and range; then eipgw audit verify over a signed 24-hour run: seconds and CPU per
+# figure's median and range, and against the targets; then eipgw audit verify over a signed 24-hour run: seconds and CPU per
 # simulated hour, a month projected, peak heap.
 bench:
 	$(GO) test -run '^$$' -bench 'RTURead125' -benchtime 40x ./drivers/modbus | grep -E 'Benchmark|^ok'

@@ -112,7 +112,8 @@ func TestBenchLoads(t *testing.T) {
 			t.Logf("\neipgw\n%s\n%s", Table(gs...), Summary(gs...))
 		})
 	}
-	t.Logf("\neipgw\n%s\neipgw, median (range) over %d runs\n%s\nTelegraf %s\n%s", Table(rs...), repeat, Summary(rs...), TelegrafVersion, Table(tgs...))
+	t.Logf("\neipgw\n%s\neipgw, median (range) over %d runs\n%s\nTelegraf %s\n%s\neipgw against the targets, one request at a time, on this machine\n%s",
+		Table(rs...), repeat, Summary(rs...), TelegrafVersion, Table(tgs...), Targets(rs...))
 }
 
 // benchRepeat is EIPGW_BENCH_REPEAT, the runs of each load: 3 when unset.

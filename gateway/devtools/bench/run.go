@@ -397,15 +397,7 @@ func Ratios(gs []Result, tg Result) string {
 		}
 		return fmt.Sprintf("%.1f", a/b)
 	}
-	f := func(name string) func(Result) (float64, bool) {
-		for _, f := range figures {
-			if f.name == name {
-				return f.of
-			}
-		}
-		panic("bench: no figure " + name)
-	}
 	return fmt.Sprintf("| Telegraf / eipgw | edge CPU/value %s | edge peak RSS %s | ingest CPU/value %s | ingest peak RSS %s |",
-		ratio(us(tg.Edge.PerValue()), f("edge CPU/value")), ratio(mb(tg.Edge.PeakRSS), f("edge peak RSS")),
-		ratio(us(tg.Ingest.PerValue()), f("ingest CPU/value")), ratio(mb(tg.Ingest.PeakRSS), f("ingest peak RSS")))
+		ratio(us(tg.Edge.PerValue()), figure("edge CPU/value")), ratio(mb(tg.Edge.PeakRSS), figure("edge peak RSS")),
+		ratio(us(tg.Ingest.PerValue()), figure("ingest CPU/value")), ratio(mb(tg.Ingest.PeakRSS), figure("ingest peak RSS")))
 }

@@ -106,3 +106,87 @@ func spreadOf(rs []Result, of func(Result) (float64, bool)) Spread {
 	}
 	return SpreadOf(xs)
 }
+
+// target is one of the performance targets make bench is judged on: a
+// figure of the runs of one load, one request at a time (the default),
+// at most or at least a limit.
+type target struct {
+	devices, values int
+	name            string
+	of              func(Result) (float64, bool)
+	limit           float64
+	atLeast         bool
+	verb, unit      string
+}
+
+// figure returns the Summary figure of that name.
+func figure(name string) func(Result) (float64, bool) {
+	for _, f := range figures {
+		if f.name == name {
+			return f.of
+		}
+	}
+	panic("bench: no figure " + name)
+}
+
+// targets are the targets of the performance work for a 2-core machine,
+// QoS 1 and the write-ahead log on (docs/benchmarks.md, "Against the
+// targets").
+var targets = []target{
+	{20, 1000, "edge CPU/value", figure("edge CPU/value"), 0.4, false, "%.3f", " µs"},
+	{20, 1000, "edge peak RSS", figure("edge peak RSS"), 24, false, "%.1f", " MB"},
+	{40, 5000, "edge CPU/value", figure("edge CPU/value"), 0.3, false, "%.3f", " µs"},
+	{40, 5000, "edge peak RSS", figure("edge peak RSS"), 64, false, "%.1f", " MB"},
+	{40, 5000, "lost values + dropped batches", func(r Result) (float64, bool) {
+		return float64(r.Lost() + r.Dropped), !r.Unpolled
+	}, 0, false, "%.0f", ""},
+	{20, 1000, "ingest CPU/value", figure("ingest CPU/value"), 0.4, false, "%.3f", " µs"},
+	{40, 5000, "ingest CPU/value", figure("ingest CPU/value"), 0.4, false, "%.3f", " µs"},
+	{20, 1000, "ingest peak RSS", figure("ingest peak RSS"), 48, false, "%.1f", " MB"},
+	{40, 5000, "ingest peak RSS", figure("ingest peak RSS"), 48, false, "%.1f", " MB"},
+	{20, 1000, "poll-to-stored p99", figure("p99"), 1000, false, "%.0f", " ms"},
+	{40, 5000, "InfluxDB CPU / ingest CPU", func(r Result) (float64, bool) {
+		return float64(r.InfluxCPU) / float64(r.Ingest.CPU), r.Ingest.CPU > 0
+	}, 5, true, "%.1f", ""},
+}
+
+// Targets judges the runs of the targets' loads (one request at a time,
+// any interval and length) against the targets: each target's median
+// over the runs, its range, and whether it is met at the median and in
+// every run. A target whose load did not run is left out.
+func Targets(rs ...Result) string {
+	var b strings.Builder
+	b.WriteString("| target | load | runs | median (range) | met |\n|---|---|---|---|---|\n")
+	for _, tg := range targets {
+		var runs []Result
+		for _, r := range rs {
+			if r.Load.Devices == tg.devices && r.Load.Values == tg.values && r.Load.Pipeline <= 1 {
+				runs = append(runs, r)
+			}
+		}
+		s := spreadOf(runs, tg.of)
+		if s.N == 0 {
+			continue
+		}
+		within := func(x float64) bool {
+			if tg.atLeast {
+				return x >= tg.limit
+			}
+			return x <= tg.limit
+		}
+		met := "no"
+		switch {
+		case within(s.Min) && within(s.Max):
+			met = "yes"
+		case within(s.Median):
+			met = "at the median, not in every run"
+		}
+		op := "≤"
+		if tg.atLeast {
+			op = "≥"
+		}
+		fmt.Fprintf(&b, "| %s %s "+tg.verb+"%s | %d x %d | %d | %s | %s |\n", tg.name, op, tg.limit, tg.unit,
+			tg.devices, tg.values, s.N, s.format(tg.verb, tg.unit), met)
+	}
+	return b.String()
+}

@@ -68,3 +68,37 @@ func TestSummary(t *testing.T) {
 		t.Errorf("Ratios against the medians:\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestTargets(t *testing.T) {
+	a := Load{Devices: 20, Values: 1000, Interval: time.Second, Run: 30 * time.Second}
+	piped := a
+	piped.Pipeline = 16
+	big := Load{Devices: 40, Values: 5000, Interval: time.Second, Run: 30 * time.Second}
+	slow := run(a, 0.45, 25)
+	slow.Latency.P99 = 1500 * time.Millisecond
+	lossy := run(big, 0.2, 50)
+	lossy.Stored -= 5000
+	lossy.InfluxCPU = 6 * lossy.Ingest.CPU
+	s := Targets(run(a, 0.35, 23), slow, run(a, 0.38, 22), run(piped, 0.9, 30), run(big, 0.25, 50), lossy)
+	for _, want := range []string{
+		// Medians 0.380 µs, 23 MB and 400 ms; one run over each limit.
+		"| edge CPU/value ≤ 0.400 µs | 20 x 1000 | 3 | 0.380 µs (0.350 to 0.450) | at the median, not in every run |",
+		"| edge peak RSS ≤ 24.0 MB | 20 x 1000 | 3 | 23.0 MB (22.0 to 25.0) | at the median, not in every run |",
+		"| poll-to-stored p99 ≤ 1000 ms | 20 x 1000 | 3 | 400 ms (400 to 1500) | at the median, not in every run |",
+		"| edge CPU/value ≤ 0.300 µs | 40 x 5000 | 2 | 0.225 µs (0.200 to 0.250) | yes |",
+		"| lost values + dropped batches ≤ 0 | 40 x 5000 | 2 | 2500 (0 to 5000) | no |",
+		"| ingest CPU/value ≤ 0.400 µs | 40 x 5000 | 2 | 0.400 µs | yes |",
+		// One run at 6, one with no InfluxDB figure at all (0).
+		"| InfluxDB CPU / ingest CPU ≥ 5.0 | 40 x 5000 | 2 | 3.0 (0.0 to 6.0) | no |",
+	} {
+		if !strings.Contains(s, want+"\n") {
+			t.Errorf("no row\n%s\nin\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "0.900") || strings.Contains(s, "30.0 MB") {
+		t.Errorf("a pipelined run was judged against the targets of the default:\n%s", s)
+	}
+	if got := Targets(run(piped, 0.3, 20)); strings.Count(got, "\n") != 2 {
+		t.Errorf("targets judged without a run of their load:\n%s", got)
+	}
+}
