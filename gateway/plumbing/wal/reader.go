@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -17,13 +18,16 @@ type Reader struct {
 	off  int64
 	buf  []byte
 	open string
-	// free holds payloads given back by Release, for the next records.
-	free [][]byte
+	// hintPath and hintOff are where the last record taken from memory
+	// ends on disk: reading from disk again in that segment starts
+	// there rather than reading those records again to skip them.
+	hintPath string
+	hintOff  int64
 }
 
-// maxFree and maxFreeCap bound the payloads a reader keeps for reuse:
-// enough for the batches a publisher has in flight at a steady rate,
-// without holding a backlog's worth of memory after it drained.
+// maxFree and maxFreeCap bound the payloads a log keeps for reuse: enough
+// for the batches a publisher has in flight at a steady rate, without
+// holding a backlog's worth of memory after it drained.
 const (
 	maxFree    = 6
 	maxFreeCap = 1 << 20
@@ -34,24 +38,9 @@ const (
 // have handed it to anything that still does. Payloads never released are
 // simply collected.
 func (r *Reader) Release(payload []byte) {
-	if c := cap(payload); c > 0 && c <= maxFreeCap && len(r.free) < maxFree {
-		r.free = append(r.free, payload[:0])
-	}
-}
-
-// payload returns a copy of p in a released buffer if one is large
-// enough, else in a new one.
-func (r *Reader) payload(p []byte) []byte {
-	for i := len(r.free) - 1; i >= 0; i-- {
-		if b := r.free[i]; cap(b) >= len(p) {
-			last := len(r.free) - 1
-			r.free[i] = r.free[last]
-			r.free[last] = nil
-			r.free = r.free[:last]
-			return append(b, p...)
-		}
-	}
-	return append([]byte(nil), p...)
+	r.w.mu.Lock()
+	r.w.releaseLocked(payload)
+	r.w.mu.Unlock()
 }
 
 // Reader returns the log's reader, positioned at the first record not yet
@@ -103,6 +92,13 @@ func (r *Reader) try() (Record, bool, <-chan struct{}, error) {
 			return Record{}, false, nil, ErrClosed
 		}
 		pos := w.readPos
+		if h, ok := w.takeHotLocked(pos); ok {
+			w.readPos = h.rec.Seq + 1
+			w.pending[h.rec.Seq] = struct{}{}
+			w.mu.Unlock()
+			r.hintPath, r.hintOff = h.seg.path, h.end
+			return h.rec, true, nil, nil
+		}
 		var seg *segment
 		for _, s := range w.segs {
 			if s.records > 0 && s.last >= pos {
@@ -134,6 +130,14 @@ func (r *Reader) try() (Record, bool, <-chan struct{}, error) {
 				r.br.Reset(f)
 			}
 		}
+		if r.hintPath == seg.path && r.hintOff > r.off {
+			// Records up to there were taken from memory.
+			if _, err := r.f.Seek(r.hintOff, io.SeekStart); err != nil {
+				return Record{}, false, nil, fmt.Errorf("wal: reader: %w", err)
+			}
+			r.br.Reset(r.f)
+			r.off = r.hintOff
+		}
 		if r.off >= limit {
 			// Everything written to this segment was read, yet its last
 			// seq is ahead: cannot happen for a consistent log.
@@ -152,8 +156,8 @@ func (r *Reader) try() (Record, bool, <-chan struct{}, error) {
 		}
 		w.readPos = rec.Seq + 1
 		w.pending[rec.Seq] = struct{}{}
+		rec.Payload = w.copyLocked(rec.Payload)
 		w.mu.Unlock()
-		rec.Payload = r.payload(rec.Payload)
 		return rec, true, nil, nil
 	}
 }

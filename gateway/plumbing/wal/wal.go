@@ -2,7 +2,9 @@
 // a CRC, before it is published, and forgotten only after the broker
 // acknowledged it. The log is a directory of segment files; a reader
 // cursor feeds the publisher from the log itself, so a backlog of any size
-// costs disk, not memory.
+// costs disk, not memory. The newest records not yet read, up to half a
+// megabyte, are also kept in memory, so a reader that keeps up takes them
+// from there instead of reading back what was just written.
 //
 // Record layout (little-endian):
 //
@@ -87,6 +89,25 @@ type Record struct {
 	Payload []byte
 }
 
+// hotRecord is a record kept in memory for the reader, with where it was
+// written (the offset just past it in its segment) and the seq of the
+// record appended before it.
+type hotRecord struct {
+	rec  Record
+	seg  *segment
+	end  int64
+	prev uint64
+}
+
+// maxHot and maxHotBytes bound the records kept in memory for the reader:
+// enough for the batches of the devices whose polls end together, without
+// holding more than half a megabyte while the reader does not read (the
+// broker is down).
+const (
+	maxHot      = 32
+	maxHotBytes = 512 << 10
+)
+
 // Errors.
 var (
 	// ErrFull: the log is at MaxBytes and the policy is FullDropNewest.
@@ -137,6 +158,17 @@ type WAL struct {
 	notify   chan struct{}       // closed and replaced on every append
 	closed   bool
 	dropped  uint64
+	// hot holds the newest records appended and not yet read, each with
+	// a copy of its payload, so that a reader that keeps up takes them
+	// from memory instead of reading back what was just written (a read,
+	// two copies and a checksum of every batch). It is bounded by maxHot
+	// and maxHotBytes; records past the bound are read from disk, so a
+	// backlog still costs disk, not memory.
+	hot      []hotRecord
+	hotBytes int
+	// free holds payloads given back by Reader.Release, for the next
+	// records' copies.
+	free [][]byte
 
 	// kick wakes the sync loop when the log becomes dirty; an idle log
 	// makes no timer fire.
@@ -446,10 +478,74 @@ func (w *WAL) Append(seq uint64, topic string, payload []byte, now time.Time) er
 	active.newestNs = now.UnixNano()
 	active.size += size
 	w.bytes += size
+	prev := w.lastSeq
 	w.lastSeq = seq
+	w.keepHotLocked(Record{Seq: seq, Time: time.Unix(0, now.UnixNano()), Topic: topic, Payload: payload}, active, prev)
 	close(w.notify)
 	w.notify = make(chan struct{})
 	return nil
+}
+
+// keepHotLocked keeps a copy of rec, just appended to seg after the
+// record prev, for the reader if the bound allows; w.mu is held.
+func (w *WAL) keepHotLocked(rec Record, seg *segment, prev uint64) {
+	if len(w.hot) >= maxHot || w.hotBytes+len(rec.Payload) > maxHotBytes {
+		return
+	}
+	rec.Payload = w.copyLocked(rec.Payload)
+	w.hot = append(w.hot, hotRecord{rec: rec, seg: seg, end: seg.size, prev: prev})
+	w.hotBytes += len(rec.Payload)
+}
+
+// takeHotLocked returns the first record at or after seq pos from memory
+// if it is kept there, letting go of the kept records before pos (read
+// from disk meanwhile, or dropped with their segment); w.mu is held. A
+// kept record is that first record if its seq is pos, or if the record
+// appended before it is before pos: seqs may skip numbers (after a
+// restart), so pos itself need not exist.
+func (w *WAL) takeHotLocked(pos uint64) (hotRecord, bool) {
+	n := 0
+	for n < len(w.hot) && w.hot[n].rec.Seq < pos {
+		w.hotBytes -= len(w.hot[n].rec.Payload)
+		w.releaseLocked(w.hot[n].rec.Payload)
+		n++
+	}
+	var h hotRecord
+	found := n < len(w.hot) && (w.hot[n].rec.Seq == pos || w.hot[n].prev < pos)
+	if found {
+		h = w.hot[n]
+		w.hotBytes -= len(h.rec.Payload)
+		n++
+	}
+	if n > 0 {
+		left := copy(w.hot, w.hot[n:])
+		clear(w.hot[left:])
+		w.hot = w.hot[:left]
+	}
+	return h, found
+}
+
+// copyLocked returns a copy of p in a released buffer if one is large
+// enough, else in a new one; w.mu is held.
+func (w *WAL) copyLocked(p []byte) []byte {
+	for i := len(w.free) - 1; i >= 0; i-- {
+		if b := w.free[i]; cap(b) >= len(p) {
+			last := len(w.free) - 1
+			w.free[i] = w.free[last]
+			w.free[last] = nil
+			w.free = w.free[:last]
+			return append(b, p...)
+		}
+	}
+	return append([]byte(nil), p...)
+}
+
+// releaseLocked keeps payload for a later copy, within the bounds of
+// maxFree and maxFreeCap; w.mu is held.
+func (w *WAL) releaseLocked(payload []byte) {
+	if c := cap(payload); c > 0 && c <= maxFreeCap && len(w.free) < maxFree {
+		w.free = append(w.free, payload[:0])
+	}
 }
 
 // repairLocked truncates the active segment back to its last good size

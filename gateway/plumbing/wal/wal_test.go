@@ -419,12 +419,194 @@ func TestReleasedPayloadsAreReused(t *testing.T) {
 	for range 2 * maxFree {
 		r.Release(make([]byte, 10))
 	}
-	if len(r.free) != maxFree {
-		t.Errorf("%d payloads kept, want %d", len(r.free), maxFree)
+	if len(w.free) != maxFree {
+		t.Errorf("%d payloads kept, want %d", len(w.free), maxFree)
 	}
-	for _, b := range r.free {
+	for _, b := range w.free {
 		if cap(b) > maxFreeCap {
 			t.Errorf("kept a buffer of %d bytes", cap(b))
+		}
+	}
+}
+
+// TestReaderTakesNewRecordsFromMemory: a record appended while the reader
+// keeps up is handed over from memory; one appended past the bound of
+// what is kept, or after a gap, is read from disk; the reader returns
+// every record once, in order, whichever way it came, and starts reading
+// from disk after the records it took from memory.
+func TestReaderTakesNewRecordsFromMemory(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20; o.MaxBytes = 8 << 20 })
+	defer w.Close()
+	r := w.Reader()
+	defer r.Close()
+	appendRange(t, w, 1, 3)
+	// Overwrite the payloads on disk: what the reader returns now can
+	// only have come from memory.
+	seg := filepath.Join(dir, segName(1))
+	raw, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbled := []byte(string(raw))
+	for i := range garbled {
+		if garbled[i] == 'p' { // in every payload's "pad"
+			garbled[i] = 'q'
+		}
+	}
+	if err := os.WriteFile(seg, garbled, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, r, 3); !equal(got, seqRange(1, 3)) {
+		t.Fatalf("read %v", got)
+	}
+
+	// More than the bound, unread: the first maxHot come from memory
+	// as long as they fit, the rest from disk after them, in order. The
+	// disk reads start after the records taken from memory: the three
+	// garbled ones above would fail their checksums.
+	n := uint64(maxHot + 10)
+	appendRange(t, w, 4, 3+n)
+	if len(w.hot) != maxHot {
+		t.Fatalf("%d records kept in memory, want the bound %d", len(w.hot), maxHot)
+	}
+	if got := readN(t, r, int(n)); !equal(got, seqRange(4, 3+n)) {
+		t.Fatalf("read %v", got)
+	}
+	if len(w.hot) != 0 || w.hotBytes != 0 {
+		t.Fatalf("%d records (%d bytes) still kept after all were read", len(w.hot), w.hotBytes)
+	}
+
+	// The bytes bound: payloads of 100 kB, five fit in half a megabyte.
+	big := make([]byte, 100<<10)
+	for s := 4 + n; s < 4+n+8; s++ {
+		if err := w.Append(s, topic.Data("p", "gw", "d"), big, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(w.hot) != 5 || w.hotBytes != 5*len(big) {
+		t.Fatalf("%d records (%d bytes) kept, want 5 (%d bytes)", len(w.hot), w.hotBytes, 5*len(big))
+	}
+	for s := 4 + n; s < 4+n+8; s++ {
+		rec, ok, _, err := r.TryNext()
+		if err != nil || !ok || rec.Seq != s || len(rec.Payload) != len(big) {
+			t.Fatalf("record %d: seq %d, %d bytes, ok %v, err %v", s, rec.Seq, len(rec.Payload), ok, err)
+		}
+	}
+	if _, ok, _, err := r.TryNext(); ok || err != nil {
+		t.Fatalf("a record after the last: ok %v err %v", ok, err)
+	}
+
+	// A gap in the seqs (as after a restart): the record after it still
+	// comes from memory, and the reader goes on after it.
+	gap := 4 + n + 8 + 1000
+	appendRange(t, w, gap, gap+1)
+	if got := readN(t, r, 1); !equal(got, seqRange(gap, gap)) || len(w.hot) != 1 {
+		t.Fatalf("read %v; %d records still kept, want 1 (the next)", got, len(w.hot))
+	}
+	if got := readN(t, r, 1); !equal(got, seqRange(gap+1, gap+1)) || len(w.hot) != 0 {
+		t.Fatalf("read %v; %d records still kept", got, len(w.hot))
+	}
+}
+
+// TestRecordsKeptInMemoryAreDroppedWithTheirSegment: when the log is full
+// and drops its oldest segment, the records of it that were kept in
+// memory and not yet read are dropped too, and counted once.
+func TestRecordsKeptInMemoryAreDroppedWithTheirSegment(t *testing.T) {
+	var lost int
+	w := open(t, t.TempDir(), func(o *Options) {
+		o.SegmentBytes = 4096
+		o.MaxBytes = 3 * 4096
+		o.OnDrop = func(n int, first, last uint64, reason string) { lost += n }
+	})
+	defer w.Close()
+	r := w.Reader()
+	defer r.Close()
+	// About 30 records a segment; 150 fill five, so the first two go.
+	appendRange(t, w, 1, 150)
+	if lost == 0 {
+		t.Fatal("nothing dropped: the test needs a full log")
+	}
+	st := w.Stats()
+	var got []uint64
+	for {
+		rec, ok, _, err := r.TryNext()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if string(rec.Payload) != string(payload(rec.Seq)) {
+			t.Fatalf("record %d: payload %q", rec.Seq, rec.Payload)
+		}
+		got = append(got, rec.Seq)
+	}
+	if len(got) == 0 || got[len(got)-1] != 150 || !equal(got, seqRange(got[0], 150)) {
+		t.Fatalf("read %v", got)
+	}
+	if uint64(lost)+uint64(len(got)) != 150 || st.Dropped != uint64(lost) {
+		t.Fatalf("%d read and %d counted lost (stats: %d) of 150", len(got), lost, st.Dropped)
+	}
+}
+
+// TestPayloadsHandedOverAreTheCallers: a payload the reader returned is
+// not written by later appends, whether it came from memory or from
+// disk, until it is released; released ones are reused.
+func TestPayloadsHandedOverAreTheCallers(t *testing.T) {
+	w := open(t, t.TempDir(), func(o *Options) { o.SegmentBytes = 1 << 20; o.MaxBytes = 8 << 20 })
+	defer w.Close()
+	r := w.Reader()
+	defer r.Close()
+	appendRange(t, w, 1, 1)
+	first, ok, _, err := r.TryNext()
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	appendRange(t, w, 2, maxHot+5)
+	var held []Record
+	for {
+		rec, ok, _, err := r.TryNext()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if rec.Seq%2 == 0 {
+			r.Release(rec.Payload) // given back: reused below
+			continue
+		}
+		held = append(held, rec)
+	}
+	released := map[*byte]bool{}
+	for _, b := range w.free {
+		released[&b[:1][0]] = true
+	}
+	if len(released) == 0 {
+		t.Fatal("no released payload kept for reuse")
+	}
+	appendRange(t, w, maxHot+6, 2*maxHot)
+	reused := 0
+	for {
+		rec, ok, _, err := r.TryNext()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if released[&rec.Payload[0]] {
+			reused++
+		}
+		held = append(held, rec)
+	}
+	if reused != len(released) {
+		t.Errorf("%d released payloads reused, want %d", reused, len(released))
+	}
+	for _, rec := range append(held, first) {
+		if string(rec.Payload) != string(payload(rec.Seq)) {
+			t.Fatalf("record %d now holds %q", rec.Seq, rec.Payload)
 		}
 	}
 }
