@@ -529,14 +529,7 @@ func TestRecordsKeptInMemoryAreDroppedWithTheirSegment(t *testing.T) {
 	}
 	st := w.Stats()
 	var got []uint64
-	for {
-		rec, ok, _, err := r.TryNext()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
+	for _, rec := range available(t, r) {
 		if string(rec.Payload) != string(payload(rec.Seq)) {
 			t.Fatalf("record %d: payload %q", rec.Seq, rec.Payload)
 		}
@@ -547,6 +540,22 @@ func TestRecordsKeptInMemoryAreDroppedWithTheirSegment(t *testing.T) {
 	}
 	if uint64(lost)+uint64(len(got)) != 150 || st.Dropped != uint64(lost) {
 		t.Fatalf("%d read and %d counted lost (stats: %d) of 150", len(got), lost, st.Dropped)
+	}
+}
+
+// available returns the records the reader has now, without waiting.
+func available(t *testing.T, r *Reader) []Record {
+	t.Helper()
+	var recs []Record
+	for {
+		rec, ok, _, err := r.TryNext()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return recs
+		}
+		recs = append(recs, rec)
 	}
 }
 
@@ -565,14 +574,7 @@ func TestPayloadsHandedOverAreTheCallers(t *testing.T) {
 	}
 	appendRange(t, w, 2, maxHot+5)
 	var held []Record
-	for {
-		rec, ok, _, err := r.TryNext()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
+	for _, rec := range available(t, r) {
 		if rec.Seq%2 == 0 {
 			r.Release(rec.Payload) // given back: reused below
 			continue
@@ -588,14 +590,7 @@ func TestPayloadsHandedOverAreTheCallers(t *testing.T) {
 	}
 	appendRange(t, w, maxHot+6, 2*maxHot)
 	reused := 0
-	for {
-		rec, ok, _, err := r.TryNext()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
+	for _, rec := range available(t, r) {
 		if released[&rec.Payload[0]] {
 			reused++
 		}
