@@ -116,10 +116,7 @@ func (e *Edge) popMem() (message, bool) {
 type inflight struct {
 	msg     message
 	fromWAL bool
-	// resent: the batch went to the client more than once, so an
-	// earlier packet of it may still be queued there.
-	resent bool
-	tok    mqtt.Token
+	tok     mqtt.Token
 }
 
 // publish feeds the broker from the log (then from the memory queue),
@@ -190,17 +187,18 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 			if err := h.tok.Error(); err != nil {
 				e.log.Warn("publish not acknowledged; sending again", "seq", h.msg.seq, "err", err)
 				e.m.republish.Inc()
-				h.resent = true
 				send(h)
 				continue
 			}
 			if h.fromWAL {
+				// The payload is not given back to the log for reuse
+				// (wal.Reader.Release): after a reconnect, paho v1.5.1
+				// sends again the publishes left in its store, and a
+				// PUBACK for one of them can complete the token of a
+				// newer publish given the same message id, whose packet
+				// the client may then still write. A reused buffer would
+				// put another batch's bytes in that packet.
 				w.Ack(h.msg.seq)
-				if !h.resent {
-					// Acknowledged at its only send: the client
-					// holds no packet of it any more.
-					r.Release(h.msg.payload)
-				}
 			}
 			e.m.acked.Inc()
 			e.count(func(s *Stats) { s.Acked++ })
