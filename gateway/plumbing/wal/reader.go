@@ -25,24 +25,6 @@ type Reader struct {
 	hintOff  int64
 }
 
-// maxFree and maxFreeCap bound the payloads a log keeps for reuse: enough
-// for the batches a publisher has in flight at a steady rate, without
-// holding a backlog's worth of memory after it drained.
-const (
-	maxFree    = 6
-	maxFreeCap = 1 << 20
-)
-
-// Release gives back the payload of a record this reader returned, for a
-// later record's payload: the caller must hold no reference to it, nor
-// have handed it to anything that still does. Payloads never released are
-// simply collected.
-func (r *Reader) Release(payload []byte) {
-	r.w.mu.Lock()
-	r.w.releaseLocked(payload)
-	r.w.mu.Unlock()
-}
-
 // Reader returns the log's reader, positioned at the first record not yet
 // acknowledged.
 func (w *WAL) Reader() *Reader { return &Reader{w: w} }
@@ -59,7 +41,7 @@ func (r *Reader) Close() error {
 
 // Next returns the next record, waiting until one is appended, ctx is done
 // (ctx.Err()) or the log is closed (ErrClosed). The payload is the
-// caller's (see Release).
+// caller's: the log never writes to it again.
 func (r *Reader) Next(ctx context.Context) (Record, error) {
 	for {
 		rec, ok, wait, err := r.try()
@@ -156,7 +138,7 @@ func (r *Reader) try() (Record, bool, <-chan struct{}, error) {
 		}
 		w.readPos = rec.Seq + 1
 		w.pending[rec.Seq] = struct{}{}
-		rec.Payload = w.copyLocked(rec.Payload)
+		rec.Payload = append([]byte(nil), rec.Payload...)
 		w.mu.Unlock()
 		return rec, true, nil, nil
 	}

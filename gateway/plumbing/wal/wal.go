@@ -166,9 +166,6 @@ type WAL struct {
 	// backlog still costs disk, not memory.
 	hot      []hotRecord
 	hotBytes int
-	// free holds payloads given back by Reader.Release, for the next
-	// records' copies.
-	free [][]byte
 
 	// kick wakes the sync loop when the log becomes dirty; an idle log
 	// makes no timer fire.
@@ -492,7 +489,7 @@ func (w *WAL) keepHotLocked(rec Record, seg *segment, prev uint64) {
 	if len(w.hot) >= maxHot || w.hotBytes+len(rec.Payload) > maxHotBytes {
 		return
 	}
-	rec.Payload = w.copyLocked(rec.Payload)
+	rec.Payload = append([]byte(nil), rec.Payload...)
 	w.hot = append(w.hot, hotRecord{rec: rec, seg: seg, end: seg.size, prev: prev})
 	w.hotBytes += len(rec.Payload)
 }
@@ -507,7 +504,6 @@ func (w *WAL) takeHotLocked(pos uint64) (hotRecord, bool) {
 	n := 0
 	for n < len(w.hot) && w.hot[n].rec.Seq < pos {
 		w.hotBytes -= len(w.hot[n].rec.Payload)
-		w.releaseLocked(w.hot[n].rec.Payload)
 		n++
 	}
 	var h hotRecord
@@ -523,29 +519,6 @@ func (w *WAL) takeHotLocked(pos uint64) (hotRecord, bool) {
 		w.hot = w.hot[:left]
 	}
 	return h, found
-}
-
-// copyLocked returns a copy of p in a released buffer if one is large
-// enough, else in a new one; w.mu is held.
-func (w *WAL) copyLocked(p []byte) []byte {
-	for i := len(w.free) - 1; i >= 0; i-- {
-		if b := w.free[i]; cap(b) >= len(p) {
-			last := len(w.free) - 1
-			w.free[i] = w.free[last]
-			w.free[last] = nil
-			w.free = w.free[:last]
-			return append(b, p...)
-		}
-	}
-	return append([]byte(nil), p...)
-}
-
-// releaseLocked keeps payload for a later copy, within the bounds of
-// maxFree and maxFreeCap; w.mu is held.
-func (w *WAL) releaseLocked(payload []byte) {
-	if c := cap(payload); c > 0 && c <= maxFreeCap && len(w.free) < maxFree {
-		w.free = append(w.free, payload[:0])
-	}
 }
 
 // repairLocked truncates the active segment back to its last good size

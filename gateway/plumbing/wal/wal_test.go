@@ -373,62 +373,6 @@ func TestRetentionExpiresWhileIdle(t *testing.T) {
 	waitFor(t, "the retained segments removed", func() bool { return w.Stats().Segments == 1 })
 }
 
-// A released payload carries a later record's bytes, whole; one too small
-// or too large is not used, and the reader keeps only so many.
-func TestReleasedPayloadsAreReused(t *testing.T) {
-	w := open(t, t.TempDir(), func(o *Options) { o.SegmentBytes = 1 << 20; o.MaxBytes = 8 << 20 })
-	defer w.Close()
-	r := w.Reader()
-	defer r.Close()
-	ctx := context.Background()
-	tp := topic.Data("p", "gw", "d")
-	next := func() Record {
-		t.Helper()
-		rec, err := r.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rec
-	}
-	if err := w.Append(1, tp, payload(1), time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	first := next()
-	r.Release(first.Payload)
-	if err := w.Append(2, tp, payload(2), time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	second := next()
-	if &second.Payload[0] != &first.Payload[0] {
-		t.Error("a released payload was not reused")
-	}
-	if string(second.Payload) != string(payload(2)) {
-		t.Fatalf("reused payload holds %q", second.Payload)
-	}
-	// Too small for the next record: a new buffer, the small one kept.
-	r.Release(make([]byte, 3))
-	long := append(payload(3), make([]byte, 500)...)
-	if err := w.Append(3, tp, long, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if third := next(); string(third.Payload) != string(long) || cap(third.Payload) == 3 {
-		t.Fatalf("record 3: %d bytes in a buffer of %d", len(third.Payload), cap(third.Payload))
-	}
-	// Bounds: too large a buffer is not kept, nor more than maxFree.
-	r.Release(make([]byte, maxFreeCap+1))
-	for range 2 * maxFree {
-		r.Release(make([]byte, 10))
-	}
-	if len(w.free) != maxFree {
-		t.Errorf("%d payloads kept, want %d", len(w.free), maxFree)
-	}
-	for _, b := range w.free {
-		if cap(b) > maxFreeCap {
-			t.Errorf("kept a buffer of %d bytes", cap(b))
-		}
-	}
-}
-
 // TestReaderTakesNewRecordsFromMemory: a record appended while the reader
 // keeps up is handed over from memory; one appended past the bound of
 // what is kept, or after a gap, is read from disk; the reader returns
@@ -560,8 +504,8 @@ func available(t *testing.T, r *Reader) []Record {
 }
 
 // TestPayloadsHandedOverAreTheCallers: a payload the reader returned is
-// not written by later appends, whether it came from memory or from
-// disk, until it is released; released ones are reused.
+// never written by later appends, whether it came from memory or from
+// disk.
 func TestPayloadsHandedOverAreTheCallers(t *testing.T) {
 	w := open(t, t.TempDir(), func(o *Options) { o.SegmentBytes = 1 << 20; o.MaxBytes = 8 << 20 })
 	defer w.Close()
@@ -572,34 +516,17 @@ func TestPayloadsHandedOverAreTheCallers(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
+	held := []Record{first}
+	// Past the bound of what is kept in memory: some records come from
+	// disk, through the reader's buffer.
 	appendRange(t, w, 2, maxHot+5)
-	var held []Record
-	for _, rec := range available(t, r) {
-		if rec.Seq%2 == 0 {
-			r.Release(rec.Payload) // given back: reused below
-			continue
-		}
-		held = append(held, rec)
+	held = append(held, available(t, r)...)
+	appendRange(t, w, maxHot+6, 3*maxHot)
+	held = append(held, available(t, r)...)
+	if len(held) != 3*maxHot {
+		t.Fatalf("read %d records, want %d", len(held), 3*maxHot)
 	}
-	released := map[*byte]bool{}
-	for _, b := range w.free {
-		released[&b[:1][0]] = true
-	}
-	if len(released) == 0 {
-		t.Fatal("no released payload kept for reuse")
-	}
-	appendRange(t, w, maxHot+6, 2*maxHot)
-	reused := 0
-	for _, rec := range available(t, r) {
-		if released[&rec.Payload[0]] {
-			reused++
-		}
-		held = append(held, rec)
-	}
-	if reused != len(released) {
-		t.Errorf("%d released payloads reused, want %d", reused, len(released))
-	}
-	for _, rec := range append(held, first) {
+	for _, rec := range held {
 		if string(rec.Payload) != string(payload(rec.Seq)) {
 			t.Fatalf("record %d now holds %q", rec.Seq, rec.Payload)
 		}
