@@ -20,6 +20,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/eipgw/eipgw/gateway/devtools/bench"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
@@ -679,10 +680,11 @@ func (zeros) Read(p []byte) (int, error) {
 // TestBacklogMemory puts 1 GiB of unacknowledged batches (1000 values
 // each) in the edge's write-ahead log, then starts the edge with the broker
 // up (no subscriber: this measures the edge, not ingest): its anonymous
-// memory (heap and stacks, sampled every 50 ms) must stay under 64 MB while it drains the backlog, and the backlog must drain
-// within 5 minutes; under make faults, at least 20 times faster than the
+// memory (heap and stacks, sampled every 50 ms) must stay under 64 MB
+// while it drains the backlog, the backlog must drain within 5 minutes,
+// and the edge's CPU per drained batch must allow at least 20 times the
 // live rate of such batches in the design's budget (20 devices x 1000
-// values every second).
+// values every second) on one core.
 func TestBacklogMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 1 GiB")
@@ -720,12 +722,20 @@ func TestBacklogMemory(t *testing.T) {
 	if rss, err := e.PeakRSS(); err == nil {
 		peak = max(peak, rss)
 	}
+	use, err := bench.ReadUsage(e.Pid())
+	if err != nil {
+		t.Fatalf("the edge's CPU time: %v", err)
+	}
 	e.Term(t, 30*time.Second)
 	rate := float64(n) / drain.Seconds()
 	// The live rate of 1000-value batches in the design's budget: 20
 	// devices polled every second.
 	live := 20.0
-	note := fmt.Sprintf("peak RSS %.1f MB (anonymous, sampled: %.1f MB); drained %d batches (%.0f MB) in %.1fs: %.0f batches/s = %.0fx live", float64(peak)/(1<<20), float64(anon)/(1<<20), n, float64(total)/(1<<20), drain.Seconds(), rate, rate/live)
+	// The edge's own CPU per drained batch (its start included), and the
+	// rate that CPU alone would allow on one core.
+	perBatch := use.CPU / time.Duration(n)
+	cpuRate := float64(n) / use.CPU.Seconds()
+	note := fmt.Sprintf("peak RSS %.1f MB (anonymous, sampled: %.1f MB); drained %d batches (%.0f MB) in %.1fs: %.0f batches/s = %.0fx live; edge CPU %.1fs, %s a batch = %.0fx live on one core", float64(peak)/(1<<20), float64(anon)/(1<<20), n, float64(total)/(1<<20), drain.Seconds(), rate, rate/live, use.CPU.Seconds(), perBatch.Round(time.Microsecond), cpuRate/live)
 	record(result{scenario: "1 GiB backlog in the WAL, broker up", polled: n, stored: int(acked), recovery: drain, note: "stored = acknowledged by the broker; " + note})
 	t.Log(note)
 	if acked < float64(n) {
@@ -737,12 +747,13 @@ func TestBacklogMemory(t *testing.T) {
 	if anon >= 64<<20 {
 		t.Errorf("anonymous RSS reached %d bytes while draining, want under 64 MB (peak RSS with the binary's pages %d)", anon, peak)
 	}
-	// The rate is a speed, checked where speed is measured: under make
-	// faults (EIPGW_SOAK=1), run on its own. Beside the other packages'
-	// tests it depends on how much CPU they leave, so make test only
-	// reports it (above) and requires the backlog drained in full.
-	if rate < 20*live && os.Getenv("EIPGW_SOAK") != "" {
-		t.Errorf("drain rate %.0f batches/s is below 20x the live rate (%v/s)", rate, live)
+	// The drain's speed is judged by the edge's CPU per batch, not by the
+	// wall-clock rate: the rate also depends on the CPU other processes
+	// leave and on the disk the gigabyte is read back from (both differ
+	// from run to run with the same build), the CPU per batch on the edge.
+	// Its own CPU must allow draining at 20 times the live rate.
+	if cpuRate < 20*live {
+		t.Errorf("the edge used %s of CPU a drained batch: %.0f batches/s on one core, below 20x the live rate (%v/s)", perBatch.Round(time.Microsecond), cpuRate, live)
 	}
 }
 
