@@ -68,29 +68,96 @@ func (es Errors) sort() {
 	})
 }
 
-// Source remembers where each field path of a decoded file was written, so
-// that checks made after decoding can still point at a line.
+// Source keeps a decoded file's document, so that checks made after
+// decoding can still point at the line of a field path, or read a value
+// as it was written. Paths are looked up when asked for, by walking the
+// document, rather than recorded for every node while decoding.
 type Source struct {
-	File  string
-	lines map[string]int
+	File string
+	// root is the document's top node; nil when the file was empty or
+	// did not parse.
+	root *yaml.Node
+	// maps holds the mapping nodes decoded into Go maps: the line of one
+	// of their entries is its value's, where a struct field's is its
+	// key's.
+	maps map[*yaml.Node]bool
 }
 
 // Line returns the line of path, or of its nearest ancestor written in the
 // file (a missing field is reported at its parent), or 0.
 func (s *Source) Line(path string) int {
-	if s == nil {
-		return 0
+	line, _ := s.walk(path)
+	return line
+}
+
+// Scalar returns the text of the scalar written at path (through an
+// alias), as written: "1e3" stays "1e3", where decoding made it 1000.
+func (s *Source) Scalar(path string) (string, bool) {
+	_, n := s.walk(path)
+	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
-	for p := path; ; {
-		if l, ok := s.lines[p]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i < 0 {
-			return s.lines[""]
-		}
-		p = p[:i]
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return "", false
 	}
+	return n.Value, true
+}
+
+// walk follows path ("edge.devices[2].bus") from the document's top node.
+// It returns the line of the deepest node the path reaches, and that node
+// when the path reaches it whole. A key is matched with the first of
+// duplicates, as decoding keeps the first; a key may hold dots.
+func (s *Source) walk(path string) (line int, node *yaml.Node) {
+	if s == nil || s.root == nil {
+		return 0, nil
+	}
+	n, rest := s.root, path
+	line = n.Line
+	for rest != "" {
+		m := n
+		if m.Kind == yaml.AliasNode && m.Alias != nil {
+			m = m.Alias
+		}
+		if rest[0] == '[' {
+			end := strings.IndexByte(rest, ']')
+			if end < 0 || m.Kind != yaml.SequenceNode {
+				return line, nil
+			}
+			i, err := strconv.Atoi(rest[1:end])
+			if err != nil || i < 0 || i >= len(m.Content) {
+				return line, nil
+			}
+			n, rest = m.Content[i], rest[end+1:]
+			line = n.Line
+			continue
+		}
+		if n != s.root || rest[0] == '.' {
+			if rest[0] != '.' {
+				return line, nil
+			}
+			rest = rest[1:]
+		}
+		if m.Kind != yaml.MappingNode {
+			return line, nil
+		}
+		found := false
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k := m.Content[i].Value
+			if strings.HasPrefix(rest, k) && (len(rest) == len(k) || rest[len(k)] == '.' || rest[len(k)] == '[') {
+				n, rest, found = m.Content[i+1], rest[len(k):], true
+				if s.maps[m] {
+					line = n.Line
+				} else {
+					line = m.Content[i].Line
+				}
+				break
+			}
+		}
+		if !found {
+			return line, nil
+		}
+	}
+	return line, n
 }
 
 // Errorf builds an Error at path.
@@ -107,12 +174,18 @@ func (s *Source) Errorf(path, format string, args ...any) *Error {
 // duplicate keys and malformed YAML are errors; decoding goes on after an
 // error so that every problem in the file is reported at once.
 func Decode(file string, data []byte, out any) (*Source, Errors) {
-	src := &Source{File: file, lines: map[string]int{}}
+	return decode(file, data, out, nil)
+}
+
+// decode is Decode, calling trace (when not nil) with each field path it
+// decodes and the line that Source.Line must give for it.
+func decode(file string, data []byte, out any, trace func(path string, line int)) (*Source, Errors) {
+	src := &Source{File: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return src, Errors{syntaxError(file, err)}
 	}
-	d := &decoder{src: src}
+	d := &decoder{src: src, trace: trace}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return src, Errors{{File: file, Line: 1, Msg: "file is empty"}}
 	}
@@ -120,6 +193,7 @@ func Decode(file string, data []byte, out any) (*Source, Errors) {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		panic("config.Decode: out must be a non-nil pointer")
 	}
+	src.root = doc.Content[0]
 	d.value(doc.Content[0], rv.Elem(), "")
 	return src, d.errs
 }
@@ -142,8 +216,9 @@ func syntaxError(file string, err error) *Error {
 }
 
 type decoder struct {
-	src  *Source
-	errs Errors
+	src   *Source
+	errs  Errors
+	trace func(path string, line int)
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
@@ -160,7 +235,9 @@ func join(path, key string) string {
 }
 
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
-	d.src.lines[path] = n.Line
+	if d.trace != nil {
+		d.trace(path, n.Line)
+	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -197,6 +274,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if v.Type().Key().Kind() != reflect.String {
 			panic("config: map keys must be strings")
 		}
+		if d.src.maps == nil {
+			d.src.maps = map[*yaml.Node]bool{}
+		}
+		d.src.maps[n] = true
 		m := reflect.MakeMap(v.Type())
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
@@ -305,7 +386,9 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[k.Value] = true
 		d.value(val, v.Field(idx), p)
-		d.src.lines[p] = k.Line
+		if d.trace != nil {
+			d.trace(p, k.Line)
+		}
 	}
 }
 

@@ -52,7 +52,7 @@ func readLimited(path string) ([]byte, error) {
 // decodedAnything reports whether Decode walked the document (rather than
 // stopping at malformed YAML or an empty file), so that validation can run
 // on what it decoded.
-func decodedAnything(src *Source) bool { return src != nil && len(src.lines) > 0 }
+func decodedAnything(src *Source) bool { return src != nil && src.root != nil }
 
 // withoutDecodeFailures drops the checks made on a field that failed to
 // decode, or on anything inside it: the decoding error already says what
