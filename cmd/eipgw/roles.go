@@ -23,12 +23,10 @@ import (
 // All problems are returned together: configuration errors, bad user
 // profiles and devices naming profiles that do not exist.
 func loadConfig(path string) (*config.File, modbus.Profiles, error) {
-	profiles, err := modbus.Builtin()
-	if err != nil {
-		return nil, nil, err
-	}
+	var profiles modbus.Profiles
 	var errs config.Errors
-	// A first pass finds profile_dirs (relative to the file's directory).
+	// A first pass finds profile_dirs (relative to the file's directory);
+	// the built-in profiles are parsed once, by Load when there are any.
 	if f, _ := config.Load(path, nil); f != nil && f.Edge != nil && len(f.Edge.ProfileDirs) > 0 {
 		dirs := make([]string, len(f.Edge.ProfileDirs))
 		for i, d := range f.Edge.ProfileDirs {
@@ -43,9 +41,14 @@ func loadConfig(path string) (*config.File, modbus.Profiles, error) {
 		} else if err != nil {
 			return nil, nil, err
 		}
-		if ps != nil {
-			profiles = ps
+		profiles = ps
+	}
+	if profiles == nil {
+		ps, err := modbus.Builtin()
+		if err != nil {
+			return nil, nil, err
 		}
+		profiles = ps
 	}
 	f, err := config.Load(path, profiles.Has)
 	if es, ok := config.ErrorsOf(err); ok {

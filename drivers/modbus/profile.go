@@ -8,9 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
@@ -196,7 +195,7 @@ func ParseProfile(file string, data []byte) (*Profile, config.Errors) {
 		return nil, errs
 	}
 	p.Source = file
-	p.limitTexts(data)
+	p.limitTexts(src)
 	errs = p.prepare(src)
 	if len(errs) > 0 {
 		return nil, errs
@@ -344,39 +343,20 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 	return errs
 }
 
-// limitTexts records the min and max of each point as written in data, so
-// that an integer point compares 64-bit values with them exactly (a
-// float64 holds integers exactly only up to 2^53). data has been decoded
-// strictly already: what cannot be read here keeps the float64 bounds.
-func (p *Profile) limitTexts(data []byte) {
-	limited := false
+// limitTexts records the min and max of each point as written in the
+// file, so that an integer point compares 64-bit values with them exactly
+// (a float64 holds integers exactly only up to 2^53). The file has been
+// decoded strictly already: a limit whose text cannot be read keeps its
+// float64 bound.
+func (p *Profile) limitTexts(src *config.Source) {
 	for i := range p.Points {
-		limited = limited || p.Points[i].Min != nil || p.Points[i].Max != nil
-	}
-	if !limited {
-		return // nothing to read again: most profiles set no limits
-	}
-	var doc struct {
-		Points []struct {
-			Min yaml.Node `yaml:"min"`
-			Max yaml.Node `yaml:"max"`
-		} `yaml:"points"`
-	}
-	if yaml.Unmarshal(data, &doc) != nil || len(doc.Points) != len(p.Points) {
-		return
-	}
-	text := func(n *yaml.Node) string {
-		if n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
+		pt := &p.Points[i]
+		if pt.Min != nil {
+			pt.minText, _ = src.Scalar("points[" + strconv.Itoa(i) + "].min")
 		}
-		if n.Kind != yaml.ScalarNode {
-			return ""
+		if pt.Max != nil {
+			pt.maxText, _ = src.Scalar("points[" + strconv.Itoa(i) + "].max")
 		}
-		return n.Value
-	}
-	for i := range doc.Points {
-		p.Points[i].minText = text(&doc.Points[i].Min)
-		p.Points[i].maxText = text(&doc.Points[i].Max)
 	}
 }
 
