@@ -32,7 +32,9 @@ type File struct {
 	// Metrics is the role's Prometheus endpoint.
 	Metrics *Metrics `yaml:"metrics"`
 
-	// Source maps field paths to lines; set by Load.
+	// Source names the file; set by Load. Its document, which gives the
+	// lines of field paths, is kept only while Load checks the file: a
+	// running role does not hold a large park's configuration twice.
 	Source *Source `yaml:"-"`
 }
 
@@ -225,6 +227,7 @@ func Parse(name string, data []byte, knownProfile func(string) bool) (*File, err
 	}
 	src, errs := Decode(name, data, &f)
 	f.Source = src
+	defer func() { f.Source = &Source{File: src.File} }()
 	if !decodedAnything(src) {
 		return &f, errs.Err()
 	}

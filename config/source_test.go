@@ -136,3 +136,20 @@ func TestSourceScalar(t *testing.T) {
 		t.Error("a nil Source has text or lines")
 	}
 }
+
+// TestParseLetsTheDocumentGo: once Parse has checked a file, its File
+// names the file but no longer holds the document.
+func TestParseLetsTheDocumentGo(t *testing.T) {
+	data, err := os.ReadFile("examples/edge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EIPGW_MQTT_PASSWORD", "secret")
+	f, err := Parse("examples/edge.yaml", data, knownProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Source == nil || f.Source.File != "examples/edge.yaml" || f.Source.root != nil || f.Source.maps != nil {
+		t.Errorf("after Parse the File's source is %+v, want the file's name alone", f.Source)
+	}
+}
