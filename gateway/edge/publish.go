@@ -191,8 +191,8 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 				continue
 			}
 			if h.fromWAL {
-				// The payload is not given back to the log for reuse
-				// (wal.Reader.Release): after a reconnect, paho v1.5.1
+				// The payload is never reused for a later batch: after
+				// a reconnect, paho v1.5.1
 				// sends again the publishes left in its store, and a
 				// PUBACK for one of them can complete the token of a
 				// newer publish given the same message id, whose packet

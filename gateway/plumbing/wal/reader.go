@@ -138,8 +138,10 @@ func (r *Reader) try() (Record, bool, <-chan struct{}, error) {
 		}
 		w.readPos = rec.Seq + 1
 		w.pending[rec.Seq] = struct{}{}
-		rec.Payload = append([]byte(nil), rec.Payload...)
 		w.mu.Unlock()
+		// The payload is in the reader's buffer; the caller's copy is
+		// made without holding up appends.
+		rec.Payload = append([]byte(nil), rec.Payload...)
 		return rec, true, nil, nil
 	}
 }
