@@ -105,8 +105,8 @@ func (s *Source) Scalar(path string) (string, bool) {
 
 // walk follows path ("edge.devices[2].bus") from the document's top node.
 // It returns the line of the deepest node the path reaches, and that node
-// when the path reaches it whole. A key is matched with the first of
-// duplicates, as decoding keeps the first; a key may hold dots.
+// when the path reaches it whole. A key may hold dots; of duplicate keys
+// the first is taken, as decoding keeps the first.
 func (s *Source) walk(path string) (line int, node *yaml.Node) {
 	if s == nil || s.root == nil {
 		return 0, nil
@@ -140,21 +140,24 @@ func (s *Source) walk(path string) (line int, node *yaml.Node) {
 		if m.Kind != yaml.MappingNode {
 			return line, nil
 		}
-		found := false
+		// The longest key that the path goes on from: "gw.1" before
+		// "gw" for "gw.1[0]"; the first of equal keys.
+		best := -1
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k := m.Content[i].Value
-			if strings.HasPrefix(rest, k) && (len(rest) == len(k) || rest[len(k)] == '.' || rest[len(k)] == '[') {
-				n, rest, found = m.Content[i+1], rest[len(k):], true
-				if s.maps[m] {
-					line = n.Line
-				} else {
-					line = m.Content[i].Line
-				}
-				break
+			if strings.HasPrefix(rest, k) && (len(rest) == len(k) || rest[len(k)] == '.' || rest[len(k)] == '[') &&
+				(best < 0 || len(k) > len(m.Content[best].Value)) {
+				best = i
 			}
 		}
-		if !found {
+		if best < 0 {
 			return line, nil
+		}
+		n, rest = m.Content[best+1], rest[len(m.Content[best].Value):]
+		if s.maps[m] {
+			line = n.Line
+		} else {
+			line = m.Content[best].Line
 		}
 	}
 	return line, n

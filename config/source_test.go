@@ -106,7 +106,7 @@ func TestSourceLinesAsDecoded(t *testing.T) {
 // TestSourceScalar: a value is read back as written, through an alias;
 // a mapping, a list or a path not written has no text.
 func TestSourceScalar(t *testing.T) {
-	y := "kind: k\npoints:\n  - {name: a, min: 1e3, max: 0x10}\n  - &p {name: b, min: 9007199254740993}\n  - *p\nbuses:\n  rs485.1: {port: \"/dev/tty S0\", speed: 9600}\n"
+	y := "kind: k\npoints:\n  - {name: a, min: 1e3, max: 0x10}\n  - &p {name: b, min: 9007199254740993}\n  - *p\nbuses:\n  rs485.1: {port: \"/dev/tty S0\", speed: 9600}\nkeys:\n  gw: [a]\n  gw.1: [b]\n"
 	var d sourceDoc
 	src, errs := Decode("s.yaml", []byte(y), &d)
 	if len(errs) > 0 {
@@ -121,6 +121,8 @@ func TestSourceScalar(t *testing.T) {
 		"points[2].name":      "b",
 		"buses.rs485.1.port":  "/dev/tty S0",
 		"buses.rs485.1.speed": "9600",
+		"keys.gw[0]":          "a",
+		"keys.gw.1[0]":        "b",
 	} {
 		if got, ok := src.Scalar(path); !ok || got != want {
 			t.Errorf("%s: %q, %v; want %q", path, got, ok, want)
