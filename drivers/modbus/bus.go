@@ -230,6 +230,7 @@ type Sink func(d *Device, polled time.Time, readings []drivers.Reading)
 
 // transport carries request ADUs to a bus and responses back.
 type transport interface {
+	gmodbus.Transporter
 	Close() error
 	setTimeout(time.Duration)
 }
@@ -245,16 +246,14 @@ type Bus struct {
 	timeout    time.Duration
 	backoffMax time.Duration
 	transport  transport
-	// setUnit and client are goburrow's RTU framing over the transport
-	// (transport rtu and rtu_over_tcp); a Modbus TCP bus has neither.
-	setUnit func(byte)
-	client  gmodbus.Client
-	devices []*Device
-	log     *slog.Logger
-	lastReq time.Time
-	// pipe is a Modbus TCP bus's connection, which every read of the
-	// bus goes through in windows of pipeline reads (bus pipeline; 1
-	// when not set); window is a window's requests.
+	setUnit    func(byte)
+	client     gmodbus.Client
+	devices    []*Device
+	log        *slog.Logger
+	lastReq    time.Time
+	// pipeline is how many reads go out before their answers (bus
+	// pipeline, transport tcp); pipe is then the connection and window
+	// the window's requests.
 	pipeline int
 	pipe     *tcpTransport
 	window   []pipeReq
@@ -279,34 +278,32 @@ func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
 	// CRC); all I/O goes through our transports.
 	switch cfg.Transport {
 	case config.TransportTCP, "":
-		// Reads go out through exchange, one at a time as windows of
-		// one: MBAP framing needs no packager.
+		p := gmodbus.NewTCPClientHandler(cfg.Address)
 		t := newTCPTransport(cfg.Address, cfg.Timeout)
-		b.transport, b.pipe, b.pipeline = t, t, 1
+		b.transport, b.setUnit = t, func(u byte) { p.SlaveId = u }
+		b.client = gmodbus.NewClient2(p, b.transport)
 		if cfg.Pipeline > 1 {
 			if cfg.Pipeline > maxPipeline || cfg.Delay > 0 {
 				return nil, fmt.Errorf("bus %s: pipeline %d (at most %d, and not with a delay)", cfg.Name, cfg.Pipeline, maxPipeline)
 			}
-			b.pipeline = cfg.Pipeline
+			b.pipeline, b.pipe = cfg.Pipeline, t
 		}
 	case config.TransportRTU, config.TransportRTUOverTCP:
 		p := gmodbus.NewRTUClientHandler(cfg.Device)
-		var t *rtuTransport
 		if cfg.Transport == config.TransportRTU {
 			if cfg.Baud <= 0 || cfg.DataBits == 0 || cfg.StopBits == 0 || cfg.Parity == "" {
 				return nil, fmt.Errorf("bus %s: serial line settings missing (baud %d, data bits %d, parity %q, stop bits %d)",
 					cfg.Name, cfg.Baud, cfg.DataBits, cfg.Parity, cfg.StopBits)
 			}
-			t = newRTUSerial(serial.Config{
+			b.transport = newRTUSerial(serial.Config{
 				Address: cfg.Device, BaudRate: cfg.Baud, DataBits: cfg.DataBits,
 				StopBits: cfg.StopBits, Parity: cfg.Parity,
 			}, cfg.Timeout, cfg.BitsPerChar())
 		} else {
-			t = newRTUOverTCP(cfg.Address, cfg.Timeout)
+			b.transport = newRTUOverTCP(cfg.Address, cfg.Timeout)
 		}
-		b.transport = t
 		b.setUnit = func(u byte) { p.SlaveId = u }
-		b.client = gmodbus.NewClient2(p, t)
+		b.client = gmodbus.NewClient2(p, b.transport)
 	default:
 		return nil, fmt.Errorf("bus %s: unsupported transport %q", cfg.Name, cfg.Transport)
 	}
@@ -466,9 +463,7 @@ func (b *Bus) begin(d *Device, now time.Time) {
 		timeout = b.timeout
 	}
 	b.transport.setTimeout(timeout)
-	if b.setUnit != nil {
-		b.setUnit(d.Unit)
-	}
+	b.setUnit(d.Unit)
 }
 
 // skip fills a backed-off device's readings with the quality of its last
@@ -569,7 +564,7 @@ func (b *Bus) run(d *Device) {
 			continue
 		}
 		ri := d.work[k]
-		data, err := b.request(d.Unit, &d.plan[ri])
+		data, err := b.request(&d.plan[ri])
 		b.result(d, ri, data, err)
 		k++
 	}
@@ -675,8 +670,8 @@ func (b *Bus) result(d *Device, ri int, data []byte, err error) {
 	}
 }
 
-// readData checks the answer PDU of a Modbus TCP read the way goburrow's
-// client checks an RTU one and returns its data: an exception answer is
+// readData checks the answer PDU of a pipelined read the way the
+// one-at-a-time client does and returns its data: an exception answer is
 // a *modbus.ModbusError, anything but the read's function code or a byte
 // count other than the read's is a communication error.
 func readData(r *Read, pdu []byte) ([]byte, error) {
@@ -696,26 +691,15 @@ func readData(r *Read, pdu []byte) ([]byte, error) {
 	return data, nil
 }
 
-// request sends one read to unit, keeping the bus idle for its delay
-// since the previous request, and returns the answer's data.
-func (b *Bus) request(unit byte, r *Read) ([]byte, error) {
-	if b.delay > 0 {
-		if !b.lastReq.IsZero() {
-			if wait := b.delay - time.Since(b.lastReq); wait > 0 {
-				time.Sleep(wait)
-			}
+// request sends one read, keeping the bus idle for its delay since the
+// previous request.
+func (b *Bus) request(r *Read) ([]byte, error) {
+	if b.delay > 0 && !b.lastReq.IsZero() {
+		if wait := b.delay - time.Since(b.lastReq); wait > 0 {
+			time.Sleep(wait)
 		}
-		defer func() { b.lastReq = time.Now() }()
 	}
-	if b.pipe != nil {
-		// Modbus TCP: a window of one read.
-		b.window = append(b.window[:0], pipeReq{unit: unit, fc: r.Table.FunctionCode(), addr: r.Address, qty: r.Quantity})
-		answers, err := b.pipe.exchange(b.window)
-		if err != nil {
-			return nil, err
-		}
-		return readData(r, answers[0])
-	}
+	defer func() { b.lastReq = time.Now() }()
 	var data []byte
 	var err error
 	switch r.Table {

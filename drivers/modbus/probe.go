@@ -20,11 +20,9 @@ func (b *Bus) ReadBlock(unit byte, table Table, address, quantity uint16) ([]uin
 		return nil, fmt.Errorf("unit %d %s %d: count %d out of range 1-%d", unit, table, address, quantity, limit)
 	}
 	b.transport.setTimeout(b.timeout)
-	if b.setUnit != nil {
-		b.setUnit(unit)
-	}
+	b.setUnit(unit)
 	r := &Read{Table: table, Address: address, Quantity: quantity}
-	data, err := b.request(unit, r)
+	data, err := b.request(r)
 	if err != nil {
 		if classify(err) == CommError {
 			b.transport.Close()

@@ -12,16 +12,15 @@ import (
 	"github.com/eipgw/eipgw/config"
 )
 
-// tcpTransport is a Modbus TCP connection that never lets a late or stray
-// reply be taken for the answer to a later request.
+// tcpTransport is a Modbus TCP transporter for goburrow's Client that never
+// lets a late or stray reply be taken for the answer to a later request.
 //
 // goburrow's own transporter reads whatever frame comes next: after one
 // timeout, the late reply stays in the socket and every later reply is
-// paired with the wrong request. This one reads frames until those whose
-// transaction ids match the requests, discarding stale ones, and closes
-// the connection on any timeout or I/O error, so the next request starts
-// on a clean connection. It frames the requests itself (exchange): the
-// bus's reads, one at a time, are windows of one.
+// paired with the wrong request. This one reads frames until the one whose
+// transaction id matches the request, discarding stale ones, and closes the
+// connection on any timeout or I/O error, so the next request starts on a
+// clean connection.
 type tcpTransport struct {
 	address string
 	timeout time.Duration
@@ -35,7 +34,7 @@ type tcpTransport struct {
 	buf [tcpMaxADU]byte
 	// stale counts discarded frames whose transaction id did not match.
 	stale uint64
-	// tid is the next transaction id of an exchange; pipe is
+	// tid is the next transaction id of a pipelined exchange; pipe is
 	// its memory.
 	tid  uint16
 	pipe *pipeState
@@ -48,6 +47,39 @@ const (
 
 func newTCPTransport(address string, timeout time.Duration) *tcpTransport {
 	return &tcpTransport{address: address, timeout: timeout, dial: net.DialTimeout}
+}
+
+// Send writes the request ADU and returns the response ADU with the same
+// transaction id. The returned slice is valid until the next Send.
+func (t *tcpTransport) Send(req []byte) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(req) < tcpHeader+1 {
+		return nil, fmt.Errorf("modbus: request of %d bytes is shorter than an MBAP header", len(req))
+	}
+	resp, err := t.send(req)
+	if err != nil {
+		t.closeLocked()
+	}
+	return resp, err
+}
+
+func (t *tcpTransport) send(req []byte) ([]byte, error) {
+	if err := t.writeLocked(req); err != nil {
+		return nil, err
+	}
+	for {
+		n, err := t.readFrameLocked()
+		if err != nil {
+			return nil, err
+		}
+		if t.buf[0] == req[0] && t.buf[1] == req[1] {
+			return t.buf[:n], nil
+		}
+		// A reply to an earlier request that timed out: drop it and keep
+		// reading until ours arrives or the deadline passes.
+		t.stale++
+	}
 }
 
 // writeLocked connects if need be and writes out, with the deadline of
