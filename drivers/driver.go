@@ -142,6 +142,33 @@ type DeviceState struct {
 	Missed uint64
 }
 
+// LineStats is what a serial line carried since its source was built.
+type LineStats struct {
+	// Baud is the line's speed in bits per second.
+	Baud int
+	// Frames is the time the frames of the exchanges take on the line at
+	// its baud rate and character framing, each frame followed by the
+	// 3.5-character silence that ends it (Modbus over Serial Line v1.02,
+	// 2.5.1.1): every request sent, and every answer taken (exceptions
+	// included). Its rate is the line's utilisation: 1 when the line
+	// never rests.
+	Frames time.Duration
+	// Busy is the wall time of the exchanges, from the start of each
+	// request (the silence waited before it included) to its answer or
+	// timeout. Frames / Busy is how near the exchanges come to the line's
+	// limit; the rest is the devices' turnaround, the serial link's
+	// latency and the gateway's own handling.
+	Busy time.Duration
+	// Exchanges counts the requests sent; Timeouts those left unanswered.
+	Exchanges, Timeouts uint64
+}
+
+// LineReporter is implemented by sources that can read a serial line; ok
+// is false when theirs is not one (Modbus TCP, RTU over TCP).
+type LineReporter interface {
+	Line() (stats LineStats, ok bool)
+}
+
 // Source is one bus, serial line or server connection of a driver.
 type Source interface {
 	// Name is the bus's configured name.

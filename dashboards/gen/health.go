@@ -57,6 +57,11 @@ func gatewayHealth() *dashboard.DashboardBuilder {
 			targets: promTargets(prom(`max by (bus, device) (eipgw_edge_device_backoff_remaining_seconds`+dev+`)`, "{{bus}} {{device}}"))},
 		panel{title: "Polls per bus", unit: unitPerSec, prom: true, desc: "Polls per second of each bus's devices by outcome: answered, unanswered, skipped while backed off (eipgw_edge_bus_polls_total).",
 			targets: promTargets(prom(`sum by (bus, outcome) (rate(eipgw_edge_bus_polls_total{`+sel+`}[$__rate_interval]))`, "{{bus}} {{outcome}}"))},
+		panel{title: "Serial line utilisation", unit: unitRatio, prom: true, desc: "Serial buses: the share of time the line carries frames, at its baud rate with the 3.5-character silences (rate of eipgw_edge_bus_line_seconds_total); near 100 % the next device added makes polls overrun. Second series: line time over the exchanges' wall time (eipgw_edge_bus_busy_seconds_total), how near the exchanges come to the line's limit.",
+			targets: promTargets(
+				prom(`sum by (bus) (rate(eipgw_edge_bus_line_seconds_total{`+sel+`}[$__rate_interval]))`, "{{bus}} utilisation"),
+				prom(`sum by (bus) (rate(eipgw_edge_bus_line_seconds_total{`+sel+`}[$__rate_interval])) / sum by (bus) (rate(eipgw_edge_bus_busy_seconds_total{`+sel+`}[$__rate_interval]))`, "{{bus}} line / busy")),
+			thresholds: []threshold{base("green"), at(0.8, "orange")}, min: ptr(0.0), max: ptr(1.0)},
 	)
 	addRow(b, "Write-ahead log and publishing (edge)",
 		panel{title: "WAL backlog", unit: unitCount, prom: true, desc: "Batches in the write-ahead log not yet acknowledged by the broker (eipgw_edge_wal_records), and batches held in memory because the log could not take them.",

@@ -314,6 +314,15 @@ func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
 // reopens it.
 func (b *Bus) Close() error { return b.transport.Close() }
 
+// Line reports what the bus's exchanges put on its serial line; ok is
+// false unless the bus is Modbus RTU on a local serial line.
+func (b *Bus) Line() (drivers.LineStats, bool) {
+	if t, ok := b.transport.(*rtuTransport); ok {
+		return t.lineStats()
+	}
+	return drivers.LineStats{}, false
+}
+
 // Busy exception handling: a read answered "busy" is retried after
 // busyDelay, doubling, at most maxBusyRetries times and never past the
 // device's next poll.

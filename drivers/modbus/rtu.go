@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goburrow/serial"
 
+	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus/internal/linetime"
 )
 
@@ -258,6 +260,18 @@ type rtuTransport struct {
 	timer    *time.Timer
 	// discarded counts bytes thrown away as noise or stale replies.
 	discarded uint64
+
+	// baud is the serial line's speed (0 over TCP); line counts what the
+	// exchanges put on it (drivers.LineStats), read while Send runs.
+	baud int
+	line lineCounters
+}
+
+// lineCounters accumulates a serial line's drivers.LineStats; Send adds
+// to them under the transport's lock, Line reads them without it.
+type lineCounters struct {
+	halfChars, busy     atomic.Int64 // frames in half characters; busy in ns
+	exchanges, timeouts atomic.Uint64
 }
 
 // serialPollPeriod is how often a serial link's reader wakes while idle to
@@ -270,6 +284,7 @@ func newRTUSerial(cfg serial.Config, timeout time.Duration, bitsPerChar int) *rt
 		open:     func() (io.ReadWriteCloser, error) { return serial.Open(&cfg) },
 		charTime: time.Duration(bitsPerChar) * time.Second / time.Duration(cfg.BaudRate),
 		timeout:  timeout,
+		baud:     cfg.BaudRate,
 	}
 	return t
 }
@@ -340,6 +355,7 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 	if req[0] == 0 {
 		return nil, errors.New("unit 0 is the RTU broadcast address: no device answers it")
 	}
+	start := time.Now()
 	if t.port == nil {
 		if err := t.connectLocked(); err != nil {
 			return nil, err
@@ -352,8 +368,12 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 		}
 	}
 	resp, err := t.send(req)
+	if t.charTime > 0 {
+		t.line.busy.Add(int64(time.Since(start)))
+	}
 	switch {
 	case errors.Is(err, ErrTimeout):
+		t.line.timeouts.Add(1)
 		t.timedOut = time.Now()
 	case err != nil:
 		// The link failed: reopen it for the next request.
@@ -383,6 +403,10 @@ func (t *rtuTransport) send(req []byte) ([]byte, error) {
 	if _, err := t.port.Write(req); err != nil {
 		return nil, err
 	}
+	// A frame and the 3.5 characters of silence after it, in half
+	// characters.
+	t.line.halfChars.Add(int64(2*len(req) + 7))
+	t.line.exchanges.Add(1)
 	now := time.Now()
 	t.txEnd = now.Add(time.Duration(len(req)) * t.charTime)
 	deadline := now.Add(t.timeout)
@@ -393,6 +417,7 @@ func (t *rtuTransport) send(req []byte) ([]byte, error) {
 			t.discarded += uint64(start)
 			n := copy(t.resp[:], t.pending[start:end])
 			t.pending = t.pending[:copy(t.pending, t.pending[end:])]
+			t.line.halfChars.Add(int64(2*n + 7))
 			return t.resp[:n], nil
 		}
 		if keep > 0 {
@@ -452,6 +477,21 @@ func (t *rtuTransport) wait(deadline time.Time) error {
 	case <-t.timer.C:
 		return ErrTimeout
 	}
+}
+
+// lineStats reports what the exchanges put on a serial line; ok is false
+// over TCP, which has no line of its own.
+func (t *rtuTransport) lineStats() (drivers.LineStats, bool) {
+	if t.charTime <= 0 {
+		return drivers.LineStats{}, false
+	}
+	return drivers.LineStats{
+		Baud:      t.baud,
+		Frames:    time.Duration(t.line.halfChars.Load()) * t.charTime / 2,
+		Busy:      time.Duration(t.line.busy.Load()),
+		Exchanges: t.line.exchanges.Load(),
+		Timeouts:  t.line.timeouts.Load(),
+	}, true
 }
 
 // Close closes the link; the next Send reopens it.

@@ -50,7 +50,10 @@ type Source struct {
 	index map[*Device]int
 }
 
-var _ drivers.Source = (*Source)(nil)
+var (
+	_ drivers.Source       = (*Source)(nil)
+	_ drivers.LineReporter = (*Source)(nil)
+)
 
 // NewSource wraps a bus owner.
 func NewSource(b *Bus) *Source {
@@ -87,3 +90,7 @@ func (s *Source) States() []drivers.DeviceState {
 	}
 	return out
 }
+
+// Line reports what the bus's exchanges put on its serial line (see
+// Bus.Line).
+func (s *Source) Line() (drivers.LineStats, bool) { return s.bus.Line() }

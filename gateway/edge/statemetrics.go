@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eipgw/eipgw/drivers"
 )
 
 // stateCollector exports, at each scrape, what the drivers report of their
@@ -15,6 +17,9 @@ type stateCollector struct {
 	e                          *Edge
 	backoff, failures, busPoll *prometheus.Desc
 	busDevices, busUp          *prometheus.Desc
+	lineFrames, lineBusy       *prometheus.Desc
+	lineExchanges, lineTimeout *prometheus.Desc
+	lineBaud                   *prometheus.Desc
 }
 
 func newStateCollector(e *Edge) *stateCollector {
@@ -32,11 +37,24 @@ func newStateCollector(e *Edge) *stateCollector {
 			"Devices configured on a bus.", []string{"bus"}, nil),
 		busUp: prometheus.NewDesc("eipgw_edge_bus_devices_up",
 			"Devices of a bus that answered their last poll.", []string{"bus"}, nil),
+		lineFrames: prometheus.NewDesc("eipgw_edge_bus_line_seconds_total",
+			"Serial buses: time the frames of the bus's exchanges take on the line at its baud rate and character framing, each with the 3.5 characters of silence that end it. Its rate is the line's utilisation (1: the line never rests).",
+			[]string{"bus"}, nil),
+		lineBusy: prometheus.NewDesc("eipgw_edge_bus_busy_seconds_total",
+			"Serial buses: wall time of the bus's exchanges, from the silence before each request to its answer or timeout. line / busy is how near the exchanges come to the line's limit.",
+			[]string{"bus"}, nil),
+		lineExchanges: prometheus.NewDesc("eipgw_edge_bus_requests_total",
+			"Serial buses: requests sent on the line.", []string{"bus"}, nil),
+		lineTimeout: prometheus.NewDesc("eipgw_edge_bus_timeouts_total",
+			"Serial buses: requests left unanswered within the bus's timeout.", []string{"bus"}, nil),
+		lineBaud: prometheus.NewDesc("eipgw_edge_bus_baud",
+			"Serial buses: the line's speed in bits per second.", []string{"bus"}, nil),
 	}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.backoff, c.failures, c.busPoll, c.busDevices, c.busUp} {
+	for _, d := range []*prometheus.Desc{c.backoff, c.failures, c.busPoll, c.busDevices, c.busUp,
+		c.lineFrames, c.lineBusy, c.lineExchanges, c.lineTimeout, c.lineBaud} {
 		ch <- d
 	}
 }
@@ -76,5 +94,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(missed), bus, "missed")
 		ch <- prometheus.MustNewConstMetric(c.busDevices, prometheus.GaugeValue, float64(len(states)), bus)
 		ch <- prometheus.MustNewConstMetric(c.busUp, prometheus.GaugeValue, float64(up), bus)
+		if lr, ok := src.(drivers.LineReporter); ok {
+			if ls, ok := lr.Line(); ok {
+				ch <- prometheus.MustNewConstMetric(c.lineFrames, prometheus.CounterValue, ls.Frames.Seconds(), bus)
+				ch <- prometheus.MustNewConstMetric(c.lineBusy, prometheus.CounterValue, ls.Busy.Seconds(), bus)
+				ch <- prometheus.MustNewConstMetric(c.lineExchanges, prometheus.CounterValue, float64(ls.Exchanges), bus)
+				ch <- prometheus.MustNewConstMetric(c.lineTimeout, prometheus.CounterValue, float64(ls.Timeouts), bus)
+				ch <- prometheus.MustNewConstMetric(c.lineBaud, prometheus.GaugeValue, float64(ls.Baud), bus)
+			}
+		}
 	}
 }

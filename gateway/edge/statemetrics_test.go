@@ -2,6 +2,7 @@ package edge
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,25 @@ type stateSource struct {
 }
 
 func (s *stateSource) States() []drivers.DeviceState { return s.states }
+
+// lineSource is a stateSource on a serial line.
+type lineSource struct {
+	*stateSource
+	line drivers.LineStats
+}
+
+func (s lineSource) Line() (drivers.LineStats, bool) { return s.line, true }
+
+// tcpSource is a stateSource that can report a line but has none.
+type tcpSource struct{ *stateSource }
+
+func (tcpSource) Line() (drivers.LineStats, bool) { return drivers.LineStats{}, false }
+
+type sourcesDriver []drivers.Source
+
+func (d sourcesDriver) Sources([]config.Bus, []config.Device, *slog.Logger) ([]drivers.Source, error) {
+	return d, nil
+}
 
 type stateDriver struct{ src *stateSource }
 
@@ -39,6 +59,69 @@ func TestStateMetrics(t *testing.T) {
 	if _, err := New(cfg, drivers.Registry{"state": stateDriver{src}}, slog.New(slog.DiscardHandler), reg); err != nil {
 		t.Fatal(err)
 	}
+	got := gathered(t, reg)
+	for key, want := range map[string]float64{
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=answered":           14,
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=skipped":            3,
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=unanswered":         3,
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=missed":             2,
+		"eipgw_edge_device_consecutive_failures,bus=rs485,device=m1":      0,
+		"eipgw_edge_device_consecutive_failures,bus=rs485,device=m2":      3,
+		"eipgw_edge_bus_devices_up,bus=rs485":                             1,
+		"eipgw_edge_bus_devices,bus=rs485":                                2,
+		"eipgw_edge_device_backoff_remaining_seconds,bus=rs485,device=m1": 0,
+	} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
+		}
+	}
+	if v := got["eipgw_edge_device_backoff_remaining_seconds,bus=rs485,device=m2"]; v < 55 || v > 60 {
+		t.Errorf("m2 backoff remaining %v, want about 60", v)
+	}
+}
+
+// A serial bus's line figures become per-bus counters; a bus without a
+// line of its own has none.
+func TestLineMetrics(t *testing.T) {
+	rs485 := &stateSource{fakeSource: fakeSource{name: "rs485"}, states: []drivers.DeviceState{{Device: "m1", Up: true, Polls: 4, Answered: 4}}}
+	rs485.devs = []*drivers.Device{{Name: "m1", Source: "rs485"}}
+	plant := &stateSource{fakeSource: fakeSource{name: "plant"}, states: []drivers.DeviceState{{Device: "chp", Up: true, Polls: 4, Answered: 4}}}
+	plant.devs = []*drivers.Device{{Name: "chp", Source: "plant"}}
+	line := drivers.LineStats{Baud: 19200, Frames: 1500 * time.Millisecond, Busy: 2 * time.Second, Exchanges: 40, Timeouts: 3}
+	cfg := config.EdgeRole{Park: "p", Site: "s", MQTT: &config.MQTT{Broker: "tcp://127.0.0.1:1"},
+		Edge: &config.Edge{Gateway: "gw", StateDir: t.TempDir(), Buses: []config.Bus{{Name: "rs485", Protocol: "state"}, {Name: "plant", Protocol: "state"}}}}
+	reg := prometheus.NewRegistry()
+	srcs := sourcesDriver{lineSource{rs485, line}, tcpSource{plant}}
+	if _, err := New(cfg, drivers.Registry{"state": srcs}, slog.New(slog.DiscardHandler), reg); err != nil {
+		t.Fatal(err)
+	}
+	got := gathered(t, reg)
+	for key, want := range map[string]float64{
+		"eipgw_edge_bus_line_seconds_total,bus=rs485": 1.5,
+		"eipgw_edge_bus_busy_seconds_total,bus=rs485": 2,
+		"eipgw_edge_bus_requests_total,bus=rs485":     40,
+		"eipgw_edge_bus_timeouts_total,bus=rs485":     3,
+		"eipgw_edge_bus_baud,bus=rs485":               19200,
+	} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
+		}
+	}
+	for key := range got {
+		if strings.Contains(key, "bus=plant") && !strings.HasPrefix(key, "eipgw_edge_bus_polls_total") &&
+			!strings.HasPrefix(key, "eipgw_edge_bus_devices") && !strings.HasPrefix(key, "eipgw_edge_device_") {
+			t.Errorf("a bus without a serial line reports %s", key)
+		}
+	}
+	if _, ok := got["eipgw_edge_bus_polls_total,bus=plant,outcome=answered"]; !ok {
+		t.Error("the bus without a line lost its poll counters")
+	}
+}
+
+// gathered is reg's gauges and counters by name and labels
+// ("name,label=value,...").
+func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -58,22 +141,5 @@ func TestStateMetrics(t *testing.T) {
 			}
 		}
 	}
-	for key, want := range map[string]float64{
-		"eipgw_edge_bus_polls_total,bus=rs485,outcome=answered":           14,
-		"eipgw_edge_bus_polls_total,bus=rs485,outcome=skipped":            3,
-		"eipgw_edge_bus_polls_total,bus=rs485,outcome=unanswered":         3,
-		"eipgw_edge_bus_polls_total,bus=rs485,outcome=missed":             2,
-		"eipgw_edge_device_consecutive_failures,bus=rs485,device=m1":      0,
-		"eipgw_edge_device_consecutive_failures,bus=rs485,device=m2":      3,
-		"eipgw_edge_bus_devices_up,bus=rs485":                             1,
-		"eipgw_edge_bus_devices,bus=rs485":                                2,
-		"eipgw_edge_device_backoff_remaining_seconds,bus=rs485,device=m1": 0,
-	} {
-		if v, ok := got[key]; !ok || v != want {
-			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
-		}
-	}
-	if v := got["eipgw_edge_device_backoff_remaining_seconds,bus=rs485,device=m2"]; v < 55 || v > 60 {
-		t.Errorf("m2 backoff remaining %v, want about 60", v)
-	}
+	return got
 }

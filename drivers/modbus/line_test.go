@@ -1,0 +1,110 @@
+package modbus_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
+)
+
+// absentUnit serves testRegisters to every unit but one, which stays
+// silent as a dead device on the line does.
+type absentUnit struct{ unit byte }
+
+func (a absentUnit) ReadRegisters(unit byte, table modbus.Table, address uint16, dst []uint16) (byte, bool) {
+	if unit == a.unit {
+		return 0x0B, true
+	}
+	return testRegisters{}.ReadRegisters(unit, table, address, dst)
+}
+
+// A serial bus counts what its exchanges put on the line, character by
+// character at the line's framing, and how long the exchanges took; the
+// paced server answers no faster than the line allows.
+func TestLineStatsOverRTU(t *testing.T) {
+	pty, err := modbusserver.OpenPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { pty.Close() })
+	const baud = 115200
+	line := modbusserver.Line{Baud: baud, BitsPerChar: 11} // 8E1
+	serveRTU(t, pty, absentUnit{unit: 9}, line)
+	var y strings.Builder
+	y.WriteString("kind: test\npoints:\n")
+	for i := range 125 {
+		fmt.Fprintf(&y, "  - {name: r%03d, address: %d, type: uint16, unit: \"1\"}\n", i, i)
+	}
+	p := modbus.MustParse(t, y.String())
+	live := modbus.NewDevice(modbus.DeviceConfig("live", 1), p)
+	dead := modbus.NewDevice(modbus.DeviceConfig("dead", 9), p)
+	cfg := modbus.SerialBus(pty.SlavePath, baud)
+	cfg.Timeout = 150 * time.Millisecond
+	b := modbus.NewRTUBus(t, cfg, live, dead)
+	if st, ok := b.Line(); !ok || st.Baud != baud || st.Frames != 0 || st.Busy != 0 || st.Exchanges != 0 {
+		t.Fatalf("before any request: %+v, %v", st, ok)
+	}
+
+	c := 11 * time.Second / baud // one character
+	// One read of 125 registers: a request of 8 bytes and an answer of
+	// 5 + 250, each followed by 3.5 characters of silence.
+	const polls = 5
+	began := time.Now()
+	for i := range polls {
+		rs := b.Poll(live)
+		if rs[124].Quality != modbus.Good || rs[124].Value != 0x1000+124 {
+			t.Fatalf("poll %d, register 124: %+v", i, rs[124])
+		}
+	}
+	elapsed := time.Since(began)
+	st, ok := b.Line()
+	if !ok {
+		t.Fatal("a serial bus reports no line")
+	}
+	if want := time.Duration(polls*(2*8+7+2*255+7)) * c / 2; st.Frames != want {
+		t.Errorf("frames %v, want %v (%d exchanges of 270 characters)", st.Frames, want, polls)
+	}
+	if st.Exchanges != polls || st.Timeouts != 0 {
+		t.Errorf("exchanges %d, timeouts %d; want %d and 0", st.Exchanges, st.Timeouts, polls)
+	}
+	// The server takes each request's 8 characters, keeps 3.5 of silence
+	// and sends its 255 paced; the bus keeps 3.5 of silence before each
+	// request after the first.
+	if least := time.Duration(polls*(2*8+7+2*255)-7) * c / 2; st.Busy < least || st.Busy > elapsed {
+		t.Errorf("busy %v, want from %v (the line's limit) to %v (the polls' wall time)", st.Busy, least, elapsed)
+	}
+	t.Logf("%d polls at %d baud: frames %v, busy %v: %.0f %% of the line's limit", polls, baud, st.Frames, st.Busy, 100*float64(st.Frames)/float64(st.Busy))
+
+	// A dead device: each request unanswered counts its frame alone, and
+	// its timeout as busy.
+	b.Poll(dead)
+	st2, _ := b.Line()
+	timeouts := st2.Timeouts - st.Timeouts
+	if timeouts == 0 || st2.Exchanges-st.Exchanges != timeouts {
+		t.Fatalf("a dead device's poll: %d more exchanges, %d timeouts; want as many timeouts as exchanges, at least one", st2.Exchanges-st.Exchanges, timeouts)
+	}
+	if got, want := st2.Frames-st.Frames, time.Duration(timeouts)*time.Duration(2*8+7)*c/2; got != want {
+		t.Errorf("a dead device's poll added frames of %v, want %v (%d requests)", got, want, timeouts)
+	}
+	if got := st2.Busy - st.Busy; got < time.Duration(timeouts)*cfg.Timeout {
+		t.Errorf("a dead device's poll added %v busy, want at least %d timeouts of %v", got, timeouts, cfg.Timeout)
+	}
+}
+
+// Only a local serial line reports one: Modbus TCP and RTU over TCP have
+// no line of the gateway's own.
+func TestLineStatsOnlyForSerialLines(t *testing.T) {
+	for name, cfg := range map[string]config.Bus{
+		"tcp":          {Transport: config.TransportTCP, Address: "127.0.0.1:1"},
+		"rtu-over-tcp": {Transport: config.TransportRTUOverTCP, Address: "127.0.0.1:1"},
+	} {
+		b := modbus.NewRTUBus(t, cfg)
+		if st, ok := b.Line(); ok {
+			t.Errorf("%s: reports a line: %+v", name, st)
+		}
+	}
+}
