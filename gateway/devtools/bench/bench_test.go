@@ -46,6 +46,37 @@ func TestBenchShort(t *testing.T) {
 	}
 }
 
+// TestBenchShortSite is TestBenchShort with two RS-485 lines beside the
+// TCP devices, polled at other intervals: every batch polled is stored,
+// and the lines' figures come from the edge's metrics and agree with the
+// line time the load needs.
+func TestBenchShortSite(t *testing.T) {
+	l := Load{Devices: 2, Values: 300, Interval: 200 * time.Millisecond, Run: 3 * time.Second, SerialValues: 60,
+		Serial: []SerialLine{{Baud: 115200, Devices: 3, Interval: 200 * time.Millisecond}, {Baud: 19200, Devices: 2, Interval: time.Second}}}
+	r := RunEipgw(t, NewEnv(t, l))
+	t.Logf("\n%s\n%s", Table(r), LineTable(r))
+	if r.LostBatches != 0 || r.Polled != r.Stored || r.Stored == 0 || r.Dropped != 0 {
+		t.Fatalf("lost %d batches; polled %d values, stored %d, dropped %d batches", r.LostBatches, r.Polled, r.Stored, r.Dropped)
+	}
+	if r.Edge.Values == 0 || r.Ingest.Values < r.Stored {
+		t.Fatalf("values: edge %+v, ingest %+v, stored %d", r.Edge, r.Ingest, r.Stored)
+	}
+	if len(r.Lines) != 2 {
+		t.Fatalf("lines %+v", r.Lines)
+	}
+	for _, lr := range r.Lines {
+		// One read of 120 registers: 8 + 245 characters and two silences
+		// of 3.5, at 11 bits a character.
+		need := float64(lr.Line.Devices) * 260 * 11 / float64(lr.Line.Baud) / lr.Line.Interval.Seconds()
+		if lr.Requests == 0 || lr.Timeouts != 0 || lr.Utilisation < need/2 || lr.Utilisation > need*1.5 || lr.Efficiency < 0.3 || lr.Efficiency > 1.05 {
+			t.Errorf("%s: %+v; the load needs a utilisation of %.2f", lr.Bus, lr, need)
+		}
+	}
+	if !strings.Contains(LineTable(r), "| line-01 | 19200 | 2 × 60 @ 1s |") {
+		t.Errorf("line table:\n%s", LineTable(r))
+	}
+}
+
 // TestBenchLoads runs the loads of docs/benchmarks.md (make bench); it
 // needs EIPGW_BENCH=1 and takes minutes. eipgw runs each load
 // EIPGW_BENCH_REPEAT times (default 3), each run on a fresh farm, broker
@@ -96,7 +127,7 @@ func TestBenchLoads(t *testing.T) {
 				g = RunEipgw(t, e)
 				tg = RunTelegraf(t, e)
 			})
-			if tg.Load != l {
+			if tg.Load.String() != l.String() {
 				t.FailNow()
 			}
 			gs := append([]Result{g}, runs(t, l, 2, repeat)...)
@@ -112,8 +143,15 @@ func TestBenchLoads(t *testing.T) {
 			t.Logf("\neipgw\n%s\n%s", Table(gs...), Summary(gs...))
 		})
 	}
-	t.Logf("\neipgw\n%s\neipgw, median (range) over %d runs\n%s\nTelegraf %s\n%s\neipgw against the targets, one request at a time, on this machine\n%s",
-		Table(rs...), repeat, Summary(rs...), TelegrafVersion, Table(tgs...), Targets(rs...))
+	// The 20 x 1000 load again with RS-485 lines beside it, once.
+	site := SiteLoad(run)
+	var sr Result
+	t.Run(site.String(), func(t *testing.T) {
+		sr = RunEipgw(t, NewEnv(t, site))
+		t.Logf("\n%s\n%s", Table(sr), LineTable(sr))
+	})
+	t.Logf("\neipgw\n%s\neipgw, median (range) over %d runs\n%s\nTelegraf %s\n%s\neipgw against the targets, one request at a time, on this machine\n%s\neipgw at a site: the first load with RS-485 lines beside it (line / busy is the RTU wire efficiency)\n%s\n%s",
+		Table(rs...), repeat, Summary(rs...), TelegrafVersion, Table(tgs...), Targets(rs...), Table(sr), LineTable(sr))
 }
 
 // benchRepeat is EIPGW_BENCH_REPEAT, the runs of each load: 3 when unset.
@@ -205,8 +243,10 @@ func TestBenchOne(t *testing.T) {
 		t.Skip("EIPGW_BENCH_LOAD not set")
 	}
 	var l Load
-	if _, err := fmt.Sscanf(spec, "%dx%d", &l.Devices, &l.Values); err != nil || l.Devices < 1 || l.Values < 1 {
-		t.Fatalf("EIPGW_BENCH_LOAD=%q: want DEVICESxVALUES, e.g. 20x1000", spec)
+	if spec == "site" {
+		l = SiteLoad(30 * time.Second)
+	} else if _, err := fmt.Sscanf(spec, "%dx%d", &l.Devices, &l.Values); err != nil || l.Devices < 1 || l.Values < 1 {
+		t.Fatalf("EIPGW_BENCH_LOAD=%q: want DEVICESxVALUES, e.g. 20x1000, or site", spec)
 	}
 	l.Interval, l.Run = time.Second, 30*time.Second
 	if s := os.Getenv("EIPGW_BENCH_RUN"); s != "" {
@@ -223,7 +263,8 @@ func TestBenchOne(t *testing.T) {
 		}
 		l.Pipeline = n
 	}
-	t.Logf("\n%s", Table(RunEipgw(t, NewEnv(t, l))))
+	r := RunEipgw(t, NewEnv(t, l))
+	t.Logf("\n%s\n%s", Table(r), LineTable(r))
 }
 
 // TestMissedPolls reads the edge's "poll overran its interval" warnings

@@ -57,7 +57,34 @@ func StartFarm(n, m int) (*Farm, error) {
 	return f, nil
 }
 
-// Stop closes the listeners and waits for their servers to return.
+// StartLines serves the farm's values on a pseudo-terminal for each line,
+// with Modbus RTU framing at the line's baud rate (8E1, 11 bits a
+// character), every unit alike, and returns the terminals' paths (the
+// edge's side). Stop ends them.
+func (f *Farm) StartLines(lines []SerialLine) ([]string, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	prev := f.cancel
+	f.cancel = func() { cancel(); prev() }
+	srv := &modbusserver.Server{Registers: wave{}}
+	var paths []string
+	for _, l := range lines {
+		pty, err := modbusserver.OpenPTY()
+		if err != nil {
+			return nil, fmt.Errorf("bench farm: serial line: %w", err)
+		}
+		paths = append(paths, pty.SlavePath)
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			defer pty.Close()
+			srv.ServeRTU(ctx, pty, modbusserver.Line{Baud: l.Baud, BitsPerChar: 11})
+		}()
+	}
+	return paths, nil
+}
+
+// Stop closes the listeners and serial lines and waits for their servers
+// to return.
 func (f *Farm) Stop() {
 	f.cancel()
 	f.wg.Wait()
@@ -88,13 +115,17 @@ func (wave) ReadRegisters(_ byte, table modbus.Table, address uint16, dst []uint
 // WriteProfile writes the device profile of the farm's devices (kind
 // "bench", m float32 points named v0000, v0001, ...) as bench.yaml into
 // dir.
-func WriteProfile(dir string, m int) error {
+func WriteProfile(dir string, m int) error { return writeProfile(dir, "bench", m) }
+
+// writeProfile writes a profile of kind with the farm's first m values as
+// kind.yaml into dir.
+func writeProfile(dir, kind string, m int) error {
 	var y strings.Builder
-	y.WriteString("kind: bench\ndescription: register farm of the benchmark\ntable: holding\npoints:\n")
+	fmt.Fprintf(&y, "kind: %s\ndescription: register farm of the benchmark\ntable: holding\npoints:\n", kind)
 	for i := range m {
 		fmt.Fprintf(&y, "  - {name: %s, address: %d, type: float32, unit: kW}\n", FieldName(i), 2*i)
 	}
-	return os.WriteFile(filepath.Join(dir, "bench.yaml"), []byte(y.String()), 0o644)
+	return os.WriteFile(filepath.Join(dir, kind+".yaml"), []byte(y.String()), 0o644)
 }
 
 // FieldName is the name of value i of a farm device.

@@ -119,6 +119,18 @@ func (s Samples) Sum(name string) float64 {
 	return t
 }
 
+// SumWhere adds the values of the series of metric name whose labels
+// contain labels (e.g. `device="line-`).
+func (s Samples) SumWhere(name, labels string) float64 {
+	var t float64
+	for k, v := range s {
+		if rest, ok := strings.CutPrefix(k, name+"{"); ok && strings.Contains(rest, labels) {
+			t += v
+		}
+	}
+	return t
+}
+
 // Latency is what a Prometheus histogram tells of a distribution.
 type Latency struct {
 	Count         int

@@ -24,6 +24,20 @@ type Load struct {
 	// Pipeline is eipgw's bus pipeline (requests in flight; 0 or 1: one
 	// at a time, the default).
 	Pipeline int
+	// Serial are Modbus RTU lines polled beside the TCP devices, each
+	// device of SerialValues float32 values (one read of at most 125
+	// registers when SerialValues is at most 62).
+	Serial       []SerialLine
+	SerialValues int
+}
+
+// SerialLine is an RS-485 line of a load: a pseudo-terminal served by the
+// paced RTU server at Baud (8E1, 11 bits a character), with Devices units
+// (1, 2, ...) polled every Interval.
+type SerialLine struct {
+	Baud     int
+	Devices  int
+	Interval time.Duration
 }
 
 func (l Load) String() string {
@@ -31,7 +45,23 @@ func (l Load) String() string {
 	if l.Pipeline > 1 {
 		s += fmt.Sprintf(", pipeline %d", l.Pipeline)
 	}
+	for _, sl := range l.Serial {
+		s += fmt.Sprintf(" + RTU %d baud %d x %d @ %s", sl.Baud, sl.Devices, l.SerialValues, sl.Interval)
+	}
 	return s
+}
+
+// SiteLoad is the 20 × 1000 load with four RS-485 lines beside it, as a
+// site has meters and analysers on serial lines next to its Modbus TCP
+// plant: two lines at 19200 baud with 8 devices each polled every 5 s
+// (about a quarter of the line's time), two at 115200 baud with 16 each
+// every second (about two fifths); each serial device has 60 float32
+// values, one read of 120 registers.
+func SiteLoad(run time.Duration) Load {
+	return Load{Devices: 20, Values: 1000, Interval: time.Second, Run: run, SerialValues: 60, Serial: []SerialLine{
+		{Baud: 19200, Devices: 8, Interval: 5 * time.Second}, {Baud: 19200, Devices: 8, Interval: 5 * time.Second},
+		{Baud: 115200, Devices: 16, Interval: time.Second}, {Baud: 115200, Devices: 16, Interval: time.Second},
+	}}
 }
 
 // Process is what one process used during a run.
@@ -80,6 +110,25 @@ type Result struct {
 	// Missed is the polls the edge logged as missed ("poll overran its
 	// interval"); unknown when Unpolled.
 	Missed int64
+	// LostBatches is the batches the edge numbered and InfluxDB does not
+	// hold. With serial lines, whose devices differ from the TCP ones in
+	// size, the values of a lost batch are unknown: Polled is then Stored
+	// when no batch was lost, and -1 otherwise.
+	LostBatches int64
+	// Lines are the serial lines' figures over the steady window.
+	Lines []LineResult
+}
+
+// LineResult is what the edge's metrics tell of one serial line over the
+// steady window (the run's last five sixths).
+type LineResult struct {
+	Bus      string
+	Line     SerialLine
+	Requests float64
+	Timeouts float64
+	// Utilisation is the line's frame time over the window's wall time;
+	// Efficiency is the frame time over the exchanges' wall time.
+	Utilisation, Efficiency float64
 }
 
 // Lost is the values polled and not stored.
@@ -100,6 +149,9 @@ type Env struct {
 	Influx   *testenv.Influx
 	dir      string
 	profiles string
+	// Lines are the serial lines' pseudo-terminals (the edge's side), one
+	// per Load.Serial.
+	Lines []string
 }
 
 // NewEnv starts the farm for load, a Mosquitto and an InfluxDB; they stop
@@ -120,8 +172,22 @@ func NewEnv(t testing.TB, load Load) *Env {
 	if err := WriteProfile(e.profiles, load.Values); err != nil {
 		t.Fatal(err)
 	}
+	if len(load.Serial) > 0 {
+		if err := writeProfile(e.profiles, serialKind, load.SerialValues); err != nil {
+			t.Fatal(err)
+		}
+		lines, err := farm.StartLines(load.Serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Lines = lines
+	}
 	return e
 }
+
+// serialKind is the profile, and the InfluxDB measurement, of the serial
+// lines' devices.
+const serialKind = "benchrtu"
 
 // RunEipgw runs the load through eipgw edge and eipgw ingest, with their
 // default settings, each from its role's build (edgeBinary,
@@ -150,9 +216,17 @@ edge:
 		}
 		fmt.Fprintf(&cfg, "    - {name: bus-%03d, address: \"%s\", timeout: 1s%s}\n", i, a, pipeline)
 	}
+	for i, sl := range load.Serial {
+		fmt.Fprintf(&cfg, "    - {name: %s, transport: rtu, device: \"%s\", baud: %d, parity: E, timeout: 500ms}\n", lineBus(i), e.Lines[i], sl.Baud)
+	}
 	cfg.WriteString("  devices:\n")
 	for i := range farm.Addrs {
 		fmt.Fprintf(&cfg, "    - {name: dev-%03d, profile: bench, bus: bus-%03d, unit: 1, interval: %s}\n", i, i, load.Interval)
+	}
+	for i, sl := range load.Serial {
+		for u := 1; u <= sl.Devices; u++ {
+			fmt.Fprintf(&cfg, "    - {name: %s-u%02d, profile: %s, bus: %s, unit: %d, interval: %s}\n", lineBus(i), u, serialKind, lineBus(i), u, sl.Interval)
+		}
 	}
 	edgeCfg := writeFile(t, dir, "edge.yaml", cfg.String())
 	ingestCfg := writeFile(t, dir, "ingest.yaml", fmt.Sprintf(`park: %s
@@ -170,9 +244,11 @@ ingest:
 	time.Sleep(load.Run / 6)
 	// The steady window opens once the edge answers its metrics.
 	var es0 Samples
+	var window time.Time
 	for {
 		var err error
 		if es0, err = Scrape("http://" + edgeMetrics + "/metrics"); err == nil {
+			window = time.Now()
 			break
 		}
 		if time.Since(start) > load.Run/2 {
@@ -194,16 +270,19 @@ ingest:
 		t.Fatalf("edge metrics: %v", err)
 	}
 	elapsed := time.Since(start)
-	r.Edge = Process{CPU: eu.CPU, PeakRSS: eu.PeakRSS, Values: int64(es.Sum("eipgw_edge_polls_total")) * int64(load.Values)}
-	r.EdgeSteady = Process{CPU: eu.CPU - eu0.CPU, PeakRSS: eu.PeakRSS,
-		Values: int64(es.Sum("eipgw_edge_polls_total")-es0.Sum("eipgw_edge_polls_total")) * int64(load.Values)}
+	r.Edge = Process{CPU: eu.CPU, PeakRSS: eu.PeakRSS, Values: polledValues(es, load)}
+	r.EdgeSteady = Process{CPU: eu.CPU - eu0.CPU, PeakRSS: eu.PeakRSS, Values: polledValues(es, load) - polledValues(es0, load)}
 	r.Rate = float64(r.Edge.Values) / elapsed.Seconds()
+	r.Lines = lineResults(es0, es, time.Since(window), load)
 	edge.Term(t, 60*time.Second)
 	stopped := time.Now()
 	r.Missed = missedPolls(edge.Output())
 	chunks := (load.Values + config.DefaultMaxBatchPoints - 1) / config.DefaultMaxBatchPoints
 	batches := lastSeq(t, stateDir)
 	r.Polled = batches / int64(chunks) * int64(load.Values)
+	if len(load.Serial) > 0 {
+		r.Polled = -1 // known once the stored batches are counted
+	}
 
 	// Drain: wait until ingest wrote what was polled, or made no progress
 	// for a while.
@@ -215,7 +294,12 @@ ingest:
 			t.Fatalf("ingest metrics: %v", err)
 		}
 		w := is.Sum("eipgw_ingest_points_written_total")
-		if w >= float64(r.Polled) {
+		if len(load.Serial) > 0 {
+			w = is.Sum(`eipgw_ingest_messages_total{outcome="written"}`)
+			if w >= float64(batches) {
+				break
+			}
+		} else if w >= float64(r.Polled) {
 			break
 		}
 		if w > last {
@@ -238,7 +322,17 @@ ingest:
 		t.Fatal(err)
 	}
 	r.Dropped = int64(es.Sum("eipgw_edge_batches_dropped_total"))
-	r.Stored = storedValues(t, ifx, db, "bench", load.Values, config.DefaultMaxBatchPoints)
+	var storedBatches int64
+	r.Stored, storedBatches = storedValues(t, ifx, db, "bench", load.Values, config.DefaultMaxBatchPoints)
+	if len(load.Serial) > 0 {
+		v, b := storedValues(t, ifx, db, serialKind, load.SerialValues, config.DefaultMaxBatchPoints)
+		r.Stored += v
+		storedBatches += b
+	}
+	r.LostBatches = batches - storedBatches
+	if len(load.Serial) > 0 && r.LostBatches == 0 {
+		r.Polled = r.Stored
+	}
 	ing.Term(t, 60*time.Second)
 	return r
 }
@@ -326,7 +420,7 @@ func lastSeq(t testing.TB, stateDir string) int64 {
 // storedValues counts the values stored in measurement, from the count of
 // the first field of each part a poll of m values is split into (parts of
 // at most part values, each written whole or not at all).
-func storedValues(t testing.TB, ifx *testenv.Influx, db, measurement string, m, part int) int64 {
+func storedValues(t testing.TB, ifx *testenv.Influx, db, measurement string, m, part int) (values, batches int64) {
 	t.Helper()
 	var sel []string
 	for i := 0; i < m; i += part {
@@ -337,17 +431,48 @@ func storedValues(t testing.TB, ifx *testenv.Influx, db, measurement string, m, 
 		t.Fatal(err)
 	}
 	if len(series) == 0 {
-		return 0
+		return 0, 0
 	}
-	var n int64
 	for i, v := range series[0].Values[0][1:] {
 		c, err := v.(json.Number).Int64()
 		if err != nil {
 			t.Fatalf("count %v: %v", v, err)
 		}
-		n += c * int64(min(part, m-i*part))
+		values += c * int64(min(part, m-i*part))
+		batches += c
 	}
-	return n
+	return values, batches
+}
+
+// lineBus is the name of serial line i's bus.
+func lineBus(i int) string { return fmt.Sprintf("line-%02d", i) }
+
+// polledValues is the values the edge polled by the time of the scrape:
+// each device's polls times its values.
+func polledValues(s Samples, load Load) int64 {
+	all := s.Sum("eipgw_edge_polls_total")
+	serial := s.SumWhere("eipgw_edge_polls_total", `device="line-`)
+	return int64(all-serial)*int64(load.Values) + int64(serial)*int64(load.SerialValues)
+}
+
+// lineResults is the serial lines' figures between two scrapes of the
+// edge.
+func lineResults(s0, s1 Samples, window time.Duration, load Load) []LineResult {
+	var out []LineResult
+	for i, sl := range load.Serial {
+		bus := fmt.Sprintf(`{bus="%s"}`, lineBus(i))
+		d := func(name string) float64 { return s1[name+bus] - s0[name+bus] }
+		lr := LineResult{Bus: lineBus(i), Line: sl, Requests: d("eipgw_edge_bus_requests_total"), Timeouts: d("eipgw_edge_bus_timeouts_total")}
+		line, busy := d("eipgw_edge_bus_line_seconds_total"), d("eipgw_edge_bus_busy_seconds_total")
+		if window > 0 {
+			lr.Utilisation = line / window.Seconds()
+		}
+		if busy > 0 {
+			lr.Efficiency = line / busy
+		}
+		out = append(out, lr)
+	}
+	return out
 }
 
 // Table prints results as a Markdown table.
@@ -370,6 +495,10 @@ func Table(rs ...Result) string {
 		if r.Latency.Count == 0 {
 			p50, p99, maxs = "n/a", "n/a", "n/a"
 		}
+		if r.Polled < 0 {
+			// Serial lines, and batches lost: their values are unknown.
+			polled, lost = "n/a", fmt.Sprintf("%d batches", r.LostBatches)
+		}
 		if r.Unpolled {
 			polled, lost, dropped, missed = "n/a", "n/a", "n/a", "n/a"
 		}
@@ -380,6 +509,20 @@ func Table(rs ...Result) string {
 		fmt.Fprintf(&b, "| %s | %.0f | %.3f µs | %s | %.1f MB | %.3f µs | %.1f MB | %.1f | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n",
 			r.Load, r.Rate, us(r.Edge.PerValue()), steady, mb(r.Edge.PeakRSS), us(r.Ingest.PerValue()), mb(r.Ingest.PeakRSS), ratio,
 			p50, p99, maxs, polled, r.Stored, lost, dropped, r.Drain.Round(100*time.Millisecond), missed)
+	}
+	return b.String()
+}
+
+// LineTable prints the serial lines' figures of results as a Markdown
+// table.
+func LineTable(rs ...Result) string {
+	var b strings.Builder
+	b.WriteString("| run | line | baud | devices × values @ interval | requests | timeouts | utilisation | line / busy (RTU wire efficiency) |\n|---|---|---|---|---|---|---|---|\n")
+	for i, r := range rs {
+		for _, l := range r.Lines {
+			fmt.Fprintf(&b, "| %d | %s | %d | %d × %d @ %s | %.0f | %.0f | %.1f %% | %.1f %% |\n", i+1, l.Bus, l.Line.Baud,
+				l.Line.Devices, r.Load.SerialValues, l.Line.Interval, l.Requests, l.Timeouts, 100*l.Utilisation, 100*l.Efficiency)
+		}
 	}
 	return b.String()
 }

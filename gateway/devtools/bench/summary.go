@@ -61,7 +61,7 @@ var figures = []struct {
 	{"p99", "%.0f", " ms", func(r Result) (float64, bool) {
 		return float64(r.Latency.P99) / float64(time.Millisecond), r.Latency.Count > 0
 	}},
-	{"lost", "%.0f", "", func(r Result) (float64, bool) { return float64(r.Lost()), !r.Unpolled }},
+	{"lost", "%.0f", "", func(r Result) (float64, bool) { return float64(r.Lost()), !r.Unpolled && r.Polled >= 0 }},
 	{"dropped", "%.0f", "", func(r Result) (float64, bool) { return float64(r.Dropped), !r.Unpolled }},
 }
 
@@ -74,16 +74,16 @@ func Summary(rs ...Result) string {
 		b.WriteString(" " + f.name + ", median (range) |")
 	}
 	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(figures)) + "\n")
-	var loads []Load
+	var loads []string
 	for _, r := range rs {
-		if !slices.Contains(loads, r.Load) {
-			loads = append(loads, r.Load)
+		if !slices.Contains(loads, r.Load.String()) {
+			loads = append(loads, r.Load.String())
 		}
 	}
 	for _, l := range loads {
 		var runs []Result
 		for _, r := range rs {
-			if r.Load == l {
+			if r.Load.String() == l {
 				runs = append(runs, r)
 			}
 		}
@@ -160,7 +160,7 @@ func Targets(rs ...Result) string {
 	for _, tg := range targets {
 		var runs []Result
 		for _, r := range rs {
-			if r.Load.Devices == tg.devices && r.Load.Values == tg.values && r.Load.Pipeline <= 1 {
+			if r.Load.Devices == tg.devices && r.Load.Values == tg.values && r.Load.Pipeline <= 1 && len(r.Load.Serial) == 0 {
 				runs = append(runs, r)
 			}
 		}

@@ -131,7 +131,7 @@ func RunTelegraf(t testing.TB, e *Env) Result {
 	// intervals.
 	last, lastAt := int64(-1), time.Now()
 	for time.Since(lastAt) < 5*load.Interval+2*time.Second {
-		n := storedValues(t, e.Influx, telegrafDB, "bench", load.Values, load.Values)
+		n, _ := storedValues(t, e.Influx, telegrafDB, "bench", load.Values, load.Values)
 		if n != last {
 			last, lastAt = n, time.Now()
 		}
