@@ -68,3 +68,20 @@ func (b *Bus) PollContract(d *Device, dst []drivers.Reading) []drivers.Reading {
 	d.fill(dst)
 	return dst
 }
+
+// SerialReads is how many reads brought bytes from the bus's serial line
+// since it was opened; 0 when the bus has none open.
+func (b *Bus) SerialReads() uint64 {
+	t, ok := b.transport.(*rtuTransport)
+	if !ok {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.rx == nil {
+		return 0
+	}
+	t.rx.mu.Lock()
+	defer t.rx.mu.Unlock()
+	return t.rx.puts
+}

@@ -108,3 +108,36 @@ func TestLineStatsOnlyForSerialLines(t *testing.T) {
 		}
 	}
 }
+
+// The answer to a read comes at the line's baud rate, a few bytes at a
+// time: the reader lets them gather until the answer can be complete
+// instead of waking for each burst.
+func TestSerialReadsGatherTheAnswer(t *testing.T) {
+	pty, err := modbusserver.OpenPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { pty.Close() })
+	const baud = 19200
+	serveRTU(t, pty, testRegisters{}, modbusserver.Line{Baud: baud, BitsPerChar: 11})
+	var y strings.Builder
+	y.WriteString("kind: test\npoints:\n")
+	for i := range 125 {
+		fmt.Fprintf(&y, "  - {name: r%03d, address: %d, type: uint16, unit: \"1\"}\n", i, i)
+	}
+	d := modbus.NewDevice(modbus.DeviceConfig("dev", 1), modbus.MustParse(t, y.String()))
+	b := modbus.NewRTUBus(t, modbus.SerialBus(pty.SlavePath, baud), d)
+	const polls = 3
+	for i := range polls {
+		if rs := b.Poll(d); rs[124].Quality != modbus.Good || rs[124].Value != 0x1000+124 {
+			t.Fatalf("poll %d, register 124: %+v", i, rs[124])
+		}
+	}
+	// 255 bytes in 146 ms; the paced server sends them in bursts at its
+	// timer's resolution and the last few one by one.
+	if reads := b.SerialReads(); reads > polls*25 {
+		t.Errorf("%d reads for %d answers of 255 bytes: the reader wakes for every burst", reads, polls)
+	} else {
+		t.Logf("%d reads for %d answers of 255 bytes", reads, polls)
+	}
+}

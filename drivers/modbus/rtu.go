@@ -157,6 +157,22 @@ func (sh rtuShape) check(b []byte) (int, frameStatus) {
 	return n, frameComplete
 }
 
+// expect is the length of the response that b starts, as far as its
+// first bytes and the request tell; 0 when they do not tell yet.
+func (sh rtuShape) expect(b []byte) int {
+	switch {
+	case len(b) >= 2 && b[1] == sh.fc|exceptionFlag:
+		return rtuExceptionLen
+	case sh.fixed > 0:
+		return sh.fixed
+	case sh.count >= 0:
+		return 3 + sh.count + 2
+	case sh.fifo && len(b) >= 4:
+		return 4 + int(binary.BigEndian.Uint16(b[2:4])) + 2
+	}
+	return 0
+}
+
 // findFrame looks for the response in buf. It returns the frame's bounds
 // when found; otherwise keep is where the earliest possible start of the
 // response lies (everything before it is noise).
@@ -180,7 +196,12 @@ type rxBuffer struct {
 	data   []byte
 	last   time.Time // arrival of the latest byte
 	err    error     // why the reader stopped
+	puts   uint64    // reads that brought bytes
 	notify chan struct{}
+	// until, when set (Unix ns), is the earliest time the response being
+	// read can be complete: the reader of a serial line sleeps until then
+	// after a read instead of waking for every byte (see reader).
+	until atomic.Int64
 }
 
 func newRxBuffer() *rxBuffer {
@@ -199,6 +220,7 @@ func (rx *rxBuffer) put(b []byte, at time.Time) {
 	}
 	rx.data = append(rx.data, b...)
 	rx.last = at
+	rx.puts++
 	rx.mu.Unlock()
 	select {
 	case rx.notify <- struct{}{}:
@@ -258,6 +280,8 @@ type rtuTransport struct {
 	// exchange): its reply may still come.
 	timedOut time.Time
 	timer    *time.Timer
+	// sleep is the reader's timer (see reader); only the reader uses it.
+	sleep *time.Timer
 	// discarded counts bytes thrown away as noise or stale replies.
 	discarded uint64
 
@@ -274,14 +298,9 @@ type lineCounters struct {
 	exchanges, timeouts atomic.Uint64
 }
 
-// serialPollPeriod is how often a serial link's reader wakes while idle to
-// notice that it should stop.
-const serialPollPeriod = 50 * time.Millisecond
-
 func newRTUSerial(cfg serial.Config, timeout time.Duration, bitsPerChar int) *rtuTransport {
-	cfg.Timeout = serialPollPeriod
 	t := &rtuTransport{
-		open:     func() (io.ReadWriteCloser, error) { return serial.Open(&cfg) },
+		open:     func() (io.ReadWriteCloser, error) { return openSerial(cfg) },
 		charTime: time.Duration(bitsPerChar) * time.Second / time.Duration(cfg.BaudRate),
 		timeout:  timeout,
 		baud:     cfg.BaudRate,
@@ -340,6 +359,26 @@ func (t *rtuTransport) reader(p io.Reader, rx *rxBuffer, stop, done chan struct{
 		case n == 0:
 			rx.fail(io.EOF)
 			return
+		}
+		// A serial line brings the response at its baud rate, often a
+		// byte a wake-up: until it can be complete, let the bytes
+		// gather in the terminal's buffer. They are then stamped with
+		// the time they are read, later than they came, which only
+		// lengthens the silence kept before the next request.
+		if u := rx.until.Load(); u != 0 {
+			if d := time.Until(time.Unix(0, u)); d > 0 {
+				if t.sleep == nil {
+					t.sleep = time.NewTimer(d)
+				} else {
+					t.sleep.Reset(d)
+				}
+				select {
+				case <-t.sleep.C:
+				case <-stop:
+					t.sleep.Stop()
+					return
+				}
+			}
 		}
 	}
 }
@@ -411,6 +450,14 @@ func (t *rtuTransport) send(req []byte) ([]byte, error) {
 	t.txEnd = now.Add(time.Duration(len(req)) * t.charTime)
 	deadline := now.Add(t.timeout)
 	sh := shapeOf(req)
+	if t.charTime > 0 {
+		// The response comes after the request has left the line and
+		// 3.5 characters of silence; an exception response is short,
+		// so the reader waits for its length only, then for what the
+		// bytes it has say (below).
+		t.expectBy(t.txEnd.Add(t.charTime*7/2+rtuExceptionLen*t.charTime), deadline)
+		defer t.rx.until.Store(0)
+	}
 	for {
 		start, end, found, keep := findFrame(t.pending, sh)
 		if found {
@@ -424,14 +471,27 @@ func (t *rtuTransport) send(req []byte) ([]byte, error) {
 			t.discarded += uint64(keep)
 			t.pending = t.pending[:copy(t.pending, t.pending[keep:])]
 		}
+		if n := sh.expect(t.pending); t.charTime > 0 && len(t.pending) > 0 && n > len(t.pending) {
+			t.expectBy(last.Add(time.Duration(n-len(t.pending))*t.charTime), deadline)
+		}
 		if err := t.wait(deadline); err != nil {
 			return nil, err
 		}
-		t.pending, _, err = t.rx.take(t.pending)
+		t.pending, last, err = t.rx.take(t.pending)
 		if err != nil {
 			return nil, err
 		}
 	}
+}
+
+// expectBy tells the reader that the response cannot be complete before
+// at (and not to sleep past the deadline, a character before which the
+// sender must have it).
+func (t *rtuTransport) expectBy(at, deadline time.Time) {
+	if limit := deadline.Add(-t.charTime); at.After(limit) {
+		at = limit
+	}
+	t.rx.until.Store(at.UnixNano())
 }
 
 // settle waits after a timeout until the line has been quiet for half a
@@ -507,9 +567,10 @@ func (t *rtuTransport) closeLocked() error {
 	}
 	close(t.stop)
 	var err error
-	if c, ok := t.port.(net.Conn); ok {
-		// Closing a connection unblocks its reader.
-		err = c.Close()
+	if _, ok := t.port.(interface{ SetReadDeadline(time.Time) error }); ok {
+		// Closing a connection, or a line read through Go's poller,
+		// unblocks its reader.
+		err = t.port.Close()
 		<-t.done
 	} else {
 		// A serial reader wakes within serialPollPeriod; the port is
