@@ -251,9 +251,10 @@ func (rx *rxBuffer) take(dst []byte) ([]byte, time.Time, error) {
 // rtuTransport is a Modbus RTU transporter for goburrow's Client, over a
 // serial line or a TCP connection to a serial device server. Unlike
 // goburrow's own it
-//   - reads the response as its bytes arrive and ends it by the length its
-//     function code and byte count give, instead of sleeping the whole
-//     expected frame time first;
+//   - ends the response by the length its function code and byte count
+//     give, as soon as those bytes are in, instead of sleeping the whole
+//     expected frame time first (on a serial line the reader lets the
+//     bytes gather until they can be complete, see reader);
 //   - knows an exception response (function code | 0x80) is 5 bytes long;
 //   - checks unit, function code, byte count and CRC, and skips noise,
 //     corrupt frames and replies to other requests to resynchronise on the
@@ -262,7 +263,8 @@ func (rx *rxBuffer) take(dst []byte) ([]byte, time.Time, error) {
 //     keeps the line silent for 3.5 characters before each request.
 //
 // A reader goroutine owned by the open link collects incoming bytes; Close
-// stops it and returns after it did.
+// stops it and returns after it did. On Linux a serial line is read
+// through Go's poller (openSerial).
 type rtuTransport struct {
 	open     func() (io.ReadWriteCloser, error)
 	charTime time.Duration // one character on the wire; 0 over TCP
