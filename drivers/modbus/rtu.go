@@ -198,14 +198,17 @@ type rxBuffer struct {
 	err    error     // why the reader stopped
 	puts   uint64    // reads that brought bytes
 	notify chan struct{}
-	// until, when set (Unix ns), is the earliest time the response being
-	// read can be complete: the reader of a serial line sleeps until then
-	// after a read instead of waking for every byte (see reader).
+	// until, when set, is the earliest time the response being read can
+	// be complete, in ns after epoch (both on the monotonic clock, which
+	// a step of the wall clock does not move): the reader of a serial
+	// line sleeps until then after a read instead of waking for every
+	// byte (see reader).
 	until atomic.Int64
+	epoch time.Time
 }
 
 func newRxBuffer() *rxBuffer {
-	return &rxBuffer{data: make([]byte, 0, rxBufferSize), notify: make(chan struct{}, 1)}
+	return &rxBuffer{data: make([]byte, 0, rxBufferSize), notify: make(chan struct{}, 1), epoch: time.Now()}
 }
 
 func (rx *rxBuffer) put(b []byte, at time.Time) {
@@ -368,7 +371,7 @@ func (t *rtuTransport) reader(p io.Reader, rx *rxBuffer, stop, done chan struct{
 		// the time they are read, later than they came, which only
 		// lengthens the silence kept before the next request.
 		if u := rx.until.Load(); u != 0 {
-			if d := time.Until(time.Unix(0, u)); d > 0 {
+			if d := time.Until(rx.epoch.Add(time.Duration(u))); d > 0 {
 				if t.sleep == nil {
 					t.sleep = time.NewTimer(d)
 				} else {
@@ -493,7 +496,7 @@ func (t *rtuTransport) expectBy(at, deadline time.Time) {
 	if limit := deadline.Add(-t.charTime); at.After(limit) {
 		at = limit
 	}
-	t.rx.until.Store(at.UnixNano())
+	t.rx.until.Store(max(1, int64(at.Sub(t.rx.epoch))))
 }
 
 // settle waits after a timeout until the line has been quiet for half a
