@@ -2,7 +2,6 @@ package modbus_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,26 +16,16 @@ import (
 // (255 bytes) at 11 bits per character plus the 3.5-character silence after
 // each.
 func BenchmarkRTURead125(b *testing.B) {
-	var y strings.Builder
-	y.WriteString("kind: test\npoints:\n")
-	for i := range 125 {
-		fmt.Fprintf(&y, "  - {name: r%03d, address: %d, type: uint16, unit: \"1\"}\n", i, i)
-	}
-	p := modbus.MustParse(b, y.String())
+	p := registers125(b)
 	if n := len(p.Plan()); n != 1 {
 		b.Fatalf("%d reads, want 1", n)
 	}
 	for _, baud := range []int{19200, 115200} {
 		b.Run(fmt.Sprintf("baud=%d", baud), func(b *testing.B) {
-			pty, err := modbusserver.OpenPTY()
-			if err != nil {
-				b.Skipf("no pseudo-terminals here: %v", err)
-			}
-			b.Cleanup(func() { pty.Close() })
 			line := modbusserver.Line{Baud: baud, BitsPerChar: 11}
-			serveRTU(b, pty, testRegisters{}, line)
+			path := servedLine(b, testRegisters{}, line)
 			d := modbus.NewDevice(modbus.DeviceConfig("dev", 1), p)
-			bus := modbus.NewRTUBus(b, modbus.SerialBus(pty.SlavePath, baud), d)
+			bus := modbus.NewRTUBus(b, modbus.SerialBus(path, baud), d)
 			poll := func() {
 				rs := bus.Poll(d)
 				if rs[124].Quality != modbus.Good || rs[124].Value != 0x1000+124 {

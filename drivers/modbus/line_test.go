@@ -22,27 +22,41 @@ func (a absentUnit) ReadRegisters(unit byte, table modbus.Table, address uint16,
 	return testRegisters{}.ReadRegisters(unit, table, address, dst)
 }
 
-// A serial bus counts what its exchanges put on the line, character by
-// character at the line's framing, and how long the exchanges took; the
-// paced server answers no faster than the line allows.
-func TestLineStatsOverRTU(t *testing.T) {
-	pty, err := modbusserver.OpenPTY()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { pty.Close() })
-	const baud = 115200
-	line := modbusserver.Line{Baud: baud, BitsPerChar: 11} // 8E1
-	serveRTU(t, pty, absentUnit{unit: 9}, line)
+// registers125 is a profile of 125 uint16 points at addresses 0 to 124:
+// one read of 125 holding registers, the most a read carries.
+func registers125(t testing.TB) *modbus.Profile {
 	var y strings.Builder
 	y.WriteString("kind: test\npoints:\n")
 	for i := range 125 {
 		fmt.Fprintf(&y, "  - {name: r%03d, address: %d, type: uint16, unit: \"1\"}\n", i, i)
 	}
-	p := modbus.MustParse(t, y.String())
+	return modbus.MustParse(t, y.String())
+}
+
+// servedLine is a pseudo-terminal whose far end the paced server serves
+// with regs at line's pace until the test ends; it returns the path a bus
+// opens.
+func servedLine(t testing.TB, regs modbusserver.Registers, line modbusserver.Line) string {
+	t.Helper()
+	pty, err := modbusserver.OpenPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { pty.Close() })
+	serveRTU(t, pty, regs, line)
+	return pty.SlavePath
+}
+
+// A serial bus counts what its exchanges put on the line, character by
+// character at the line's framing, and how long the exchanges took; the
+// paced server answers no faster than the line allows.
+func TestLineStatsOverRTU(t *testing.T) {
+	const baud = 115200
+	path := servedLine(t, absentUnit{unit: 9}, modbusserver.Line{Baud: baud, BitsPerChar: 11}) // 8E1
+	p := registers125(t)
 	live := modbus.NewDevice(modbus.DeviceConfig("live", 1), p)
 	dead := modbus.NewDevice(modbus.DeviceConfig("dead", 9), p)
-	cfg := modbus.SerialBus(pty.SlavePath, baud)
+	cfg := modbus.SerialBus(path, baud)
 	cfg.Timeout = 150 * time.Millisecond
 	b := modbus.NewRTUBus(t, cfg, live, dead)
 	if st, ok := b.Line(); !ok || st.Baud != baud || st.Frames != 0 || st.Busy != 0 || st.Exchanges != 0 {
@@ -113,20 +127,10 @@ func TestLineStatsOnlyForSerialLines(t *testing.T) {
 // time: the reader lets them gather until the answer can be complete
 // instead of waking for each burst.
 func TestSerialReadsGatherTheAnswer(t *testing.T) {
-	pty, err := modbusserver.OpenPTY()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { pty.Close() })
 	const baud = 19200
-	serveRTU(t, pty, testRegisters{}, modbusserver.Line{Baud: baud, BitsPerChar: 11})
-	var y strings.Builder
-	y.WriteString("kind: test\npoints:\n")
-	for i := range 125 {
-		fmt.Fprintf(&y, "  - {name: r%03d, address: %d, type: uint16, unit: \"1\"}\n", i, i)
-	}
-	d := modbus.NewDevice(modbus.DeviceConfig("dev", 1), modbus.MustParse(t, y.String()))
-	b := modbus.NewRTUBus(t, modbus.SerialBus(pty.SlavePath, baud), d)
+	path := servedLine(t, testRegisters{}, modbusserver.Line{Baud: baud, BitsPerChar: 11})
+	d := modbus.NewDevice(modbus.DeviceConfig("dev", 1), registers125(t))
+	b := modbus.NewRTUBus(t, modbus.SerialBus(path, baud), d)
 	const polls = 3
 	for i := range polls {
 		if rs := b.Poll(d); rs[124].Quality != modbus.Good || rs[124].Value != 0x1000+124 {

@@ -39,12 +39,6 @@ func (d sourcesDriver) Sources([]config.Bus, []config.Device, *slog.Logger) ([]d
 	return d, nil
 }
 
-type stateDriver struct{ src *stateSource }
-
-func (d stateDriver) Sources([]config.Bus, []config.Device, *slog.Logger) ([]drivers.Source, error) {
-	return []drivers.Source{d.src}, nil
-}
-
 // The drivers' device states become per-device back-off and failure
 // gauges and per-bus poll counters at each scrape.
 func TestStateMetrics(t *testing.T) {
@@ -53,14 +47,8 @@ func TestStateMetrics(t *testing.T) {
 		{Device: "m2", Up: false, Failures: 3, BackoffUntil: time.Now().Add(time.Minute), Polls: 10, Answered: 4, Skipped: 3, Missed: 2},
 	}}
 	src.devs = []*drivers.Device{{Name: "m1", Source: "rs485"}, {Name: "m2", Source: "rs485"}}
-	cfg := config.EdgeRole{Park: "p", Site: "s", MQTT: &config.MQTT{Broker: "tcp://127.0.0.1:1"},
-		Edge: &config.Edge{Gateway: "gw", StateDir: t.TempDir(), Buses: []config.Bus{{Name: "rs485", Protocol: "state"}}}}
-	reg := prometheus.NewRegistry()
-	if _, err := New(cfg, drivers.Registry{"state": stateDriver{src}}, slog.New(slog.DiscardHandler), reg); err != nil {
-		t.Fatal(err)
-	}
-	got := gathered(t, reg)
-	for key, want := range map[string]float64{
+	got := gatheredFrom(t, src)
+	expectSeries(t, got, map[string]float64{
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=answered":           14,
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=skipped":            3,
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=unanswered":         3,
@@ -70,11 +58,7 @@ func TestStateMetrics(t *testing.T) {
 		"eipgw_edge_bus_devices_up,bus=rs485":                             1,
 		"eipgw_edge_bus_devices,bus=rs485":                                2,
 		"eipgw_edge_device_backoff_remaining_seconds,bus=rs485,device=m1": 0,
-	} {
-		if v, ok := got[key]; !ok || v != want {
-			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
-		}
-	}
+	})
 	if v := got["eipgw_edge_device_backoff_remaining_seconds,bus=rs485,device=m2"]; v < 55 || v > 60 {
 		t.Errorf("m2 backoff remaining %v, want about 60", v)
 	}
@@ -88,25 +72,14 @@ func TestLineMetrics(t *testing.T) {
 	plant := &stateSource{fakeSource: fakeSource{name: "plant"}, states: []drivers.DeviceState{{Device: "chp", Up: true, Polls: 4, Answered: 4}}}
 	plant.devs = []*drivers.Device{{Name: "chp", Source: "plant"}}
 	line := drivers.LineStats{Baud: 19200, Frames: 1500 * time.Millisecond, Busy: 2 * time.Second, Exchanges: 40, Timeouts: 3}
-	cfg := config.EdgeRole{Park: "p", Site: "s", MQTT: &config.MQTT{Broker: "tcp://127.0.0.1:1"},
-		Edge: &config.Edge{Gateway: "gw", StateDir: t.TempDir(), Buses: []config.Bus{{Name: "rs485", Protocol: "state"}, {Name: "plant", Protocol: "state"}}}}
-	reg := prometheus.NewRegistry()
-	srcs := sourcesDriver{lineSource{rs485, line}, tcpSource{plant}}
-	if _, err := New(cfg, drivers.Registry{"state": srcs}, slog.New(slog.DiscardHandler), reg); err != nil {
-		t.Fatal(err)
-	}
-	got := gathered(t, reg)
-	for key, want := range map[string]float64{
+	got := gatheredFrom(t, lineSource{rs485, line}, tcpSource{plant})
+	expectSeries(t, got, map[string]float64{
 		"eipgw_edge_bus_line_seconds_total,bus=rs485": 1.5,
 		"eipgw_edge_bus_busy_seconds_total,bus=rs485": 2,
 		"eipgw_edge_bus_requests_total,bus=rs485":     40,
 		"eipgw_edge_bus_timeouts_total,bus=rs485":     3,
 		"eipgw_edge_bus_baud,bus=rs485":               19200,
-	} {
-		if v, ok := got[key]; !ok || v != want {
-			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
-		}
-	}
+	})
 	for key := range got {
 		if strings.Contains(key, "bus=plant") && !strings.HasPrefix(key, "eipgw_edge_bus_polls_total") &&
 			!strings.HasPrefix(key, "eipgw_edge_bus_devices") && !strings.HasPrefix(key, "eipgw_edge_device_") {
@@ -118,10 +91,20 @@ func TestLineMetrics(t *testing.T) {
 	}
 }
 
-// gathered is reg's gauges and counters by name and labels
-// ("name,label=value,...").
-func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+// gatheredFrom builds an edge over srcs, one bus each (named as the
+// source), and returns its registry's gauges and counters by name and
+// labels ("name,label=value,...").
+func gatheredFrom(t *testing.T, srcs ...drivers.Source) map[string]float64 {
 	t.Helper()
+	cfg := config.EdgeRole{Park: "p", Site: "s", MQTT: &config.MQTT{Broker: "tcp://127.0.0.1:1"},
+		Edge: &config.Edge{Gateway: "gw", StateDir: t.TempDir()}}
+	for _, s := range srcs {
+		cfg.Edge.Buses = append(cfg.Edge.Buses, config.Bus{Name: s.Name(), Protocol: "state"})
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := New(cfg, drivers.Registry{"state": sourcesDriver(srcs)}, slog.New(slog.DiscardHandler), reg); err != nil {
+		t.Fatal(err)
+	}
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -142,4 +125,14 @@ func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return got
+}
+
+// expectSeries checks that got holds each series of want with its value.
+func expectSeries(t *testing.T, got, want map[string]float64) {
+	t.Helper()
+	for key, w := range want {
+		if v, ok := got[key]; !ok || v != w {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, w)
+		}
+	}
 }
