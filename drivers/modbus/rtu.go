@@ -372,15 +372,11 @@ func (t *rtuTransport) reader(p io.Reader, rx *rxBuffer, stop, done chan struct{
 		// lengthens the silence kept before the next request.
 		if u := rx.until.Load(); u != 0 {
 			if d := time.Until(rx.epoch.Add(time.Duration(u))); d > 0 {
-				if t.sleep == nil {
-					t.sleep = time.NewTimer(d)
-				} else {
-					t.sleep.Reset(d)
-				}
+				tm := rearm(&t.sleep, d)
 				select {
-				case <-t.sleep.C:
+				case <-tm.C:
 				case <-stop:
-					t.sleep.Stop()
+					tm.Stop()
 					return
 				}
 			}
@@ -530,18 +526,24 @@ func (t *rtuTransport) wait(deadline time.Time) error {
 	if d <= 0 {
 		return ErrTimeout
 	}
-	if t.timer == nil {
-		t.timer = time.NewTimer(d)
-	} else {
-		t.timer.Reset(d)
-	}
+	tm := rearm(&t.timer, d)
 	select {
 	case <-t.rx.notify:
-		t.timer.Stop()
+		tm.Stop()
 		return nil
-	case <-t.timer.C:
+	case <-tm.C:
 		return ErrTimeout
 	}
+}
+
+// rearm sets the timer *tm, made at its first use, to fire after d.
+func rearm(tm **time.Timer, d time.Duration) *time.Timer {
+	if *tm == nil {
+		*tm = time.NewTimer(d)
+	} else {
+		(*tm).Reset(d)
+	}
+	return *tm
 }
 
 // lineStats reports what the exchanges put on a serial line; ok is false
