@@ -145,3 +145,33 @@ func TestSerialReadsGatherTheAnswer(t *testing.T) {
 		t.Logf("%d reads for %d answers of 255 bytes", reads, polls)
 	}
 }
+
+// failing answers every read with exception 4 (server device failure).
+type failing struct{}
+
+func (failing) ReadRegisters(byte, modbus.Table, uint16, []uint16) (byte, bool) { return 4, true }
+
+// An exception answer is five bytes: the exchange ends once they are in,
+// not when an answer of the registers asked for could have been.
+func TestSerialExceptionAnswerIsNotWaitedOut(t *testing.T) {
+	const baud = 19200
+	line := modbusserver.Line{Baud: baud, BitsPerChar: 11}
+	path := servedLine(t, failing{}, line)
+	d := modbus.NewDevice(modbus.DeviceConfig("dev", 1), registers125(t))
+	b := modbus.NewRTUBus(t, modbus.SerialBus(path, baud), d)
+	const polls = 5
+	for i := range polls {
+		if rs := b.Poll(d); rs[0].Quality == modbus.Good {
+			t.Fatalf("poll %d: read good: %+v", i, rs[0])
+		}
+	}
+	st, _ := b.Line()
+	// The answer to 125 registers would take 255 characters, 146 ms at
+	// this rate; the exception takes 5.
+	full := 255 * line.CharTime()
+	if per := st.Busy / time.Duration(max(st.Exchanges, 1)); st.Exchanges != polls || per > full/4 {
+		t.Errorf("%d exchanges of %v each on average, want %d well under %v: an exception answer was waited out as a full one", st.Exchanges, per, polls, full)
+	} else {
+		t.Logf("%d exchanges of %v each on average", st.Exchanges, per)
+	}
+}

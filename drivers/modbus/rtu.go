@@ -158,10 +158,11 @@ func (sh rtuShape) check(b []byte) (int, frameStatus) {
 }
 
 // expect is the length of the response that b starts, as far as its
-// first bytes and the request tell; 0 when they do not tell yet.
+// first bytes and the request tell: an exception's until the function
+// code is in, which says whether it is one; 0 when they do not tell.
 func (sh rtuShape) expect(b []byte) int {
 	switch {
-	case len(b) >= 2 && b[1] == sh.fc|exceptionFlag:
+	case len(b) < 2 || b[1] == sh.fc|exceptionFlag:
 		return rtuExceptionLen
 	case sh.fixed > 0:
 		return sh.fixed
