@@ -444,14 +444,17 @@ func storedValues(t testing.TB, ifx *testenv.Influx, db, measurement string, m, 
 	return values, batches
 }
 
-// lineBus is the name of serial line i's bus.
-func lineBus(i int) string { return fmt.Sprintf("line-%02d", i) }
+// lineBus is the name of serial line i's bus, and the start of its
+// devices' names.
+func lineBus(i int) string { return fmt.Sprintf("%s%02d", linePrefix, i) }
+
+const linePrefix = "line-"
 
 // polledValues is the values the edge polled by the time of the scrape:
 // each device's polls times its values.
 func polledValues(s Samples, load Load) int64 {
 	all := s.Sum("eipgw_edge_polls_total")
-	serial := s.SumWhere("eipgw_edge_polls_total", `device="line-`)
+	serial := s.SumWhere("eipgw_edge_polls_total", `device="`+linePrefix)
 	return int64(all-serial)*int64(load.Values) + int64(serial)*int64(load.SerialValues)
 }
 
