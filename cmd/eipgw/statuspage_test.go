@@ -69,6 +69,41 @@ func readingOf(dom, device, point string) string {
 	return m[1]
 }
 
+// busOf returns bus name of v, empty when v has none.
+func busOf(v edge.View, name string) edge.BusView {
+	for _, b := range v.Buses {
+		if b.Name == name {
+			return b
+		}
+	}
+	return edge.BusView{}
+}
+
+// checkLineShown checks that the page shows the serial bus rs485's line
+// (baud, utilisation, line / busy) and no line for the TCP bus.
+func checkLineShown(t *testing.T, dom string) {
+	t.Helper()
+	bus := func(name string) string {
+		return regexp.MustCompile(`(?s)<section data-bus="` + name + `">.*?</section>`).FindString(dom)
+	}
+	rs485 := bus("rs485")
+	m := regexp.MustCompile(`<p class="line" data-baud="19200" data-utilisation="([0-9.e-]+)" data-efficiency="([0-9.e-]+)">`).FindStringSubmatch(rs485)
+	if m == nil || !strings.Contains(rs485, "Serial line at 19200 baud") || !strings.Contains(rs485, "utilisation") ||
+		!strings.Contains(rs485, "line / busy") {
+		t.Fatalf("bus rs485 does not show its line:\n%s", rs485)
+	}
+	var u, e float64
+	if _, err := fmt.Sscan(m[1], &u); err != nil || u <= 0 || u > 1 {
+		t.Errorf("rs485 shown with utilisation %q", m[1])
+	}
+	if _, err := fmt.Sscan(m[2], &e); err != nil || e < 0.2 || e > 1.05 {
+		t.Errorf("rs485 shown with line / busy %q", m[2])
+	}
+	if tcp := bus("plant-tcp"); tcp == "" || strings.Contains(tcp, `class="line"`) {
+		t.Errorf("bus plant-tcp missing or shown with a serial line:\n%s", tcp)
+	}
+}
+
 func stateOf(dom, device string) string {
 	m := regexp.MustCompile(`<tr data-device="` + regexp.QuoteMeta(device) + `" data-state="([a-z]+)"`).FindStringSubmatch(dom)
 	if m == nil {
@@ -80,14 +115,19 @@ func stateOf(dom, device string) string {
 // TestStatusPageInBrowser runs an edge against the simulated park and
 // looks at its status page in headless Chromium: the page loads without
 // console errors, shows every simulated device with live values that
-// follow the plant (a CHP trip) between two looks, and a device whose
-// answers are cut off by an injected fault shows as backing off.
+// follow the plant (a CHP trip) between two looks, a serial bus's line
+// (the simulator's RTU on a pseudo-terminal) with its utilisation, and a
+// device whose answers are cut off by an injected fault shows as backing
+// off.
 // Screenshots go to the test's artifact directory (go test -artifacts
 // -outputdir DIR keeps them).
 func TestStatusPageInBrowser(t *testing.T) {
 	chromium := testenv.Require(t, "chromium", "/usr/bin/chromium")
 	mq := testenv.StartMosquitto(t)
 	simSrv, simAddr := testenv.StartSim(t, 5, 100*time.Millisecond)
+	rtuLink := filepath.Join(t.TempDir(), "rtu")
+	rtu := start(t, "sim", "-listen", "", "-rtu", "pty", "-rtu-link", rtuLink, "-baud", "19200", "-seed", "5", "-step", "100ms")
+	rtu.WaitOutput(t, "simulator serving Modbus RTU", 15*time.Second)
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg := fmt.Sprintf(`park: page
 site: plant
@@ -102,12 +142,14 @@ edge:
   publish_timeout: 1s
   buses:
     - {name: plant-tcp, address: "%s", timeout: 300ms}
+    - {name: rs485, transport: rtu, device: "%s", baud: 19200, timeout: 300ms}
   devices:
     - {name: chp-1, profile: chp, bus: plant-tcp, unit: 1, interval: 250ms}
     - {name: cems-1, profile: cems, bus: plant-tcp, unit: 2, interval: 250ms}
     - {name: bds-1, profile: bds, bus: plant-tcp, unit: 3, interval: 250ms}
     - {name: steam-supply, profile: steam_meter, bus: plant-tcp, unit: 6, interval: 250ms}
-`, mq.URL, listen, t.TempDir(), simAddr)
+    - {name: power-t01, profile: power_meter, bus: rs485, unit: 31, interval: 250ms, tenant: t01}
+`, mq.URL, listen, t.TempDir(), simAddr, rtuLink)
 	path := filepath.Join(t.TempDir(), "edge.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -153,15 +195,24 @@ edge:
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	devices := []string{"chp-1", "cems-1", "bds-1", "steam-supply"}
-	waitView("every device up with readings", func(v edge.View) bool {
+	devices := []string{"chp-1", "cems-1", "bds-1", "steam-supply", "power-t01"}
+	waitView("every device up with readings, the serial line in use", func(v edge.View) bool {
 		for _, n := range devices {
 			if d, ok := device(v, n); !ok || d.State != "up" || len(d.Readings) == 0 {
 				return false
 			}
 		}
-		return v.Broker.OK
+		l := busOf(v, "rs485").Line
+		return v.Broker.OK && l != nil && l.RecentRequests >= 8
 	})
+	apiLine := busOf(view(), "rs485").Line
+	if apiLine.Baud != 19200 || apiLine.Utilisation <= 0 || apiLine.Utilisation > 1 || apiLine.Efficiency == nil ||
+		*apiLine.Efficiency < 0.2 || *apiLine.Efficiency > 1.05 || apiLine.RecentTimeouts != 0 {
+		t.Errorf("/api/status line of rs485: %+v", apiLine)
+	}
+	if l := busOf(view(), "plant-tcp").Line; l != nil {
+		t.Errorf("/api/status: the TCP bus has a serial line: %+v", l)
+	}
 
 	art := t.ArtifactDir()
 	dom1, log1 := browser(t, chromium, base+"/status", "", 2*time.Second)
@@ -176,6 +227,7 @@ edge:
 	if !strings.Contains(dom1, "connected") || !strings.Contains(dom1, "Write-ahead log") {
 		t.Errorf("first look lacks the broker or log panels")
 	}
+	checkLineShown(t, dom1)
 	v1 := readingOf(dom1, "chp-1", "electric_power")
 	if v1 == "" || v1 == "0" {
 		t.Fatalf("first look shows no running electric_power for chp-1 (%q):\n%s", v1, dom1)

@@ -39,6 +39,10 @@ type busHealth struct {
 	source drivers.Source
 	owner  *telemetry.Condition
 	loop   *telemetry.Heartbeat // nil: no devices, nothing to turn
+	// line is the bus's serial line, nil for a bus without one; window
+	// samples its totals as the bus polls.
+	line   drivers.LineReporter
+	window lineWindow
 }
 
 func newHealth(cfg *config.Edge, sources []drivers.Source) *health {
@@ -50,6 +54,12 @@ func newHealth(cfg *config.Edge, sources []drivers.Source) *health {
 		bh := &busHealth{name: src.Name(), source: src, owner: telemetry.NewCondition(false, "not started")}
 		if w := loopWindow(cfg, src.Name()); w > 0 {
 			bh.loop = telemetry.NewHeartbeat(w)
+		}
+		if lr, ok := src.(drivers.LineReporter); ok {
+			if s, ok := lr.Line(); ok {
+				bh.line = lr
+				bh.window.add(time.Now(), s)
+			}
 		}
 		h.buses = append(h.buses, bh)
 	}
@@ -134,10 +144,20 @@ func (h *health) ownerRunning(name string) func() {
 	return func() { b.owner.Set(false, "returned: no longer polling") }
 }
 
-// polled records that bus name's owner handed over a poll.
+// polled records that bus name's owner handed over a poll, and samples
+// its line's totals.
 func (h *health) polled(name string) {
-	if b := h.bus(name); b != nil && b.loop != nil {
+	b := h.bus(name)
+	if b == nil {
+		return
+	}
+	if b.loop != nil {
 		b.loop.Beat()
+	}
+	if b.line != nil {
+		if s, ok := b.line.Line(); ok {
+			b.window.add(time.Now(), s)
+		}
 	}
 }
 

@@ -91,20 +91,29 @@ func TestLineMetrics(t *testing.T) {
 	}
 }
 
-// gatheredFrom builds an edge over srcs, one bus each (named as the
-// source), and returns its registry's gauges and counters by name and
-// labels ("name,label=value,...").
-func gatheredFrom(t *testing.T, srcs ...drivers.Source) map[string]float64 {
+// edgeOver builds an edge over srcs, one bus each (named as the source),
+// registering its metrics in reg.
+func edgeOver(t *testing.T, reg *prometheus.Registry, srcs ...drivers.Source) *Edge {
 	t.Helper()
 	cfg := config.EdgeRole{Park: "p", Site: "s", MQTT: &config.MQTT{Broker: "tcp://127.0.0.1:1"},
 		Edge: &config.Edge{Gateway: "gw", StateDir: t.TempDir()}}
 	for _, s := range srcs {
 		cfg.Edge.Buses = append(cfg.Edge.Buses, config.Bus{Name: s.Name(), Protocol: "state"})
 	}
-	reg := prometheus.NewRegistry()
-	if _, err := New(cfg, drivers.Registry{"state": sourcesDriver(srcs)}, slog.New(slog.DiscardHandler), reg); err != nil {
+	e, err := New(cfg, drivers.Registry{"state": sourcesDriver(srcs)}, slog.New(slog.DiscardHandler), reg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// gatheredFrom builds an edge over srcs (edgeOver) and returns its
+// registry's gauges and counters by name and labels
+// ("name,label=value,...").
+func gatheredFrom(t *testing.T, srcs ...drivers.Source) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	edgeOver(t, reg, srcs...)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -234,9 +234,11 @@ type WALView struct {
 
 // BusView is one bus and its devices.
 type BusView struct {
-	Name    string        `json:"name"`
-	Owner   ConditionView `json:"owner"`
-	Devices []DeviceView  `json:"devices"`
+	Name  string        `json:"name"`
+	Owner ConditionView `json:"owner"`
+	// Line is the bus's serial line; absent for a bus without one.
+	Line    *LineView    `json:"line,omitempty"`
+	Devices []DeviceView `json:"devices"`
 }
 
 // DeviceView is one device: its state from the driver and its latest
@@ -300,6 +302,11 @@ func (e *Edge) View() View {
 	}
 	for _, b := range e.health.list() {
 		bv := BusView{Name: b.name, Owner: condView(b.owner), Devices: []DeviceView{}}
+		if b.line != nil {
+			if s, ok := b.line.Line(); ok {
+				bv.Line = lineView(now, s, &b.window)
+			}
+		}
 		states := map[string]drivers.DeviceState{}
 		for _, st := range b.source.States() {
 			states[st.Device] = st

@@ -117,11 +117,34 @@ function renderEdge(v, now) {
     }
     out.push(el("section", { "data-bus": b.name },
       el("h2", {}, "Bus ", b.name, " ", badge(b.owner.ok ? "ok" : "bad", b.owner.ok ? "polling" : b.owner.detail)),
+      b.line ? lineSummary(b.line) : null,
       el("table", {},
         el("thead", {}, el("tr", {}, ...["device", "state", "last poll", "answered / polls", "last error", "last values"].map(h => el("th", {}, h)))),
         tbody)));
   }
   return out;
+}
+
+function pct(x) {
+  return (x * 100).toFixed(x < 0.1 ? 1 : 0) + " %";
+}
+
+// A serial bus's line: its use over the recent window (utilisation, and
+// line / busy: how near the exchanges come to the line's limit), then
+// its totals since start.
+function lineSummary(l) {
+  const recent = l.window_seconds > 0;
+  const p = el("p", { class: "line", "data-baud": String(l.baud),
+    "data-utilisation": recent ? String(l.utilisation) : null,
+    "data-efficiency": recent && l.efficiency !== undefined ? String(l.efficiency) : null },
+  `Serial line at ${l.baud} baud`);
+  if (recent) {
+    p.append(" · utilisation ", badge(l.utilisation >= 0.8 ? "warn" : "ok", pct(l.utilisation)),
+      " · line / busy " + (l.efficiency !== undefined ? pct(l.efficiency) : "—"),
+      ` · ${l.recent_requests} requests, ${l.recent_timeouts} timeouts in the last ${dur(l.window_seconds)}`);
+  }
+  p.append(el("span", { class: "sub" }, ` (since start: ${l.requests} requests, ${l.timeouts} timeouts)`));
+  return p;
 }
 
 function fmtRate(x) {
