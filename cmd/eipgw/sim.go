@@ -233,9 +233,12 @@ func openRTUPort(line config.Bus, link string) (rtuPort, func(), error) {
 var cmdDemo = &command{
 	name:    "demo",
 	summary: "run the simulated park end to end: simulator, embedded broker, edge, ingest and park engine into InfluxDB",
-	usage:   "[-influx-url URL] [-bucket DB/RP] [-mqtt-listen ADDR] [-modbus-listen ADDR] [-opcua-listen ADDR [-opcua-kind KIND]] [-state-dir DIR]",
+	usage:   "[-influx-url URL] [-bucket DB/RP] [-mqtt-listen ADDR] [-modbus-listen ADDR] [-rs485-baud N] [-opcua-listen ADDR [-opcua-kind KIND]] [-state-dir DIR]",
 	example: `  make demo          # builds and starts InfluxDB 1.8.10 locally, then runs this
   eipgw demo -influx-url http://127.0.0.1:8086 -bucket eipgw/autogen
+
+  # Every Modbus device on the TCP bus (no RS-485 line for the tenants' power meters):
+  eipgw demo -rs485-baud 0
 
   # The CEMS over OPC UA (the simulator serves it, the edge subscribes), the rest over Modbus:
   eipgw demo -opcua-listen 127.0.0.1:4840
@@ -251,6 +254,7 @@ var cmdDemo = &command{
 		fs.StringVar(&o.ModbusListen, "modbus-listen", "127.0.0.1:5020", "simulator Modbus TCP listen address")
 		fs.StringVar(&o.OPCUAListen, "opcua-listen", "", "also serve the devices of -opcua-kind over OPC UA at this host:port and read them by subscription (e.g. 127.0.0.1:4840)")
 		fs.StringVar(&o.OPCUADeviceKind, "opcua-kind", "cems", "with -opcua-listen: the device kind served over OPC UA")
+		fs.IntVar(&o.RS485Baud, "rs485-baud", 19200, "the tenants' power meters on an RS-485 line at this speed (the simulator on a pseudo-terminal); 0: on Modbus TCP like the rest")
 		fs.StringVar(&o.StateDir, "state-dir", ".demo/state", "edge state and generated configuration files")
 		fs.BoolVar(&o.CreateDatabase, "create-database", false, "create the database of -bucket first (InfluxDB 1.x)")
 		fs.StringVar(&o.Park, "park", "demo", "park id")
@@ -271,6 +275,12 @@ var cmdDemo = &command{
 		o.Log = log
 		if o.Interval < 10*time.Millisecond {
 			return fmt.Errorf("-interval %s is below 10ms: %w", o.Interval, errUsage)
+		}
+		if o.RS485Baud == 0 {
+			o.RS485Baud = -1 // every device on Modbus TCP
+		} else if es := config.ValidateBus(config.Bus{Name: "rs485", Transport: config.TransportRTU, Device: "pty",
+			Baud: o.RS485Baud, DataBits: config.DefaultDataBits, Parity: config.DefaultParity, StopBits: config.DefaultStopBits}); len(es) > 0 {
+			return fmt.Errorf("-rs485-baud: %s (0: no RS-485 line): %w", es[0].Msg, errUsage)
 		}
 		return demo.Run(ctx, o)
 	},

@@ -29,6 +29,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/drivers/modbus/modbusserver"
 	"github.com/eipgw/eipgw/drivers/opcua"
 	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	"github.com/eipgw/eipgw/gateway/edge"
@@ -61,6 +62,12 @@ type Options struct {
 	OPCUAListen string
 	// OPCUADeviceKind is the device kind served over OPC UA (default cems).
 	OPCUADeviceKind string
+	// RS485Baud puts the tenants' power meters on an RS-485 line beside
+	// the Modbus TCP bus: the simulator serves Modbus RTU on a
+	// pseudo-terminal at this speed (8E1, paced at the line's rate) and
+	// the edge polls them through its serial driver. 0: 19200; negative:
+	// every Modbus device on the TCP bus.
+	RS485Baud int
 	// Ready, when set, is called once everything is running.
 	Ready func()
 }
@@ -78,6 +85,9 @@ func (o *Options) defaults() {
 	def(&o.Bucket, "eipgw/autogen")
 	def(&o.StateDir, filepath.Join(".demo", "state"))
 	def(&o.OPCUADeviceKind, "cems")
+	if o.RS485Baud == 0 {
+		o.RS485Baud = 19200
+	}
 	if o.Interval == 0 {
 		o.Interval = time.Second
 	}
@@ -137,6 +147,17 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	var rtu []sim.RTUPort
+	var ptyPath string
+	if o.RS485Baud > 0 {
+		pty, err := modbusserver.OpenPTY()
+		if err != nil {
+			return fmt.Errorf("demo: the RS-485 line of the tenants' power meters: %w (-rs485-baud 0 keeps them on Modbus TCP)", err)
+		}
+		defer pty.Close()
+		ptyPath = pty.SlavePath
+		rtu = append(rtu, sim.RTUPort{Port: pty, Line: modbusserver.Line{Baud: o.RS485Baud, BitsPerChar: 11}})
+	}
 	ln, err := net.Listen("tcp", o.ModbusListen)
 	if err != nil {
 		return fmt.Errorf("demo: simulator: %w", err)
@@ -158,7 +179,7 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	edgeCfg, ingestCfg, err := writeConfigs(o, park, broker, ln.Addr().String(), uaSrv)
+	edgeCfg, ingestCfg, err := writeConfigs(o, park, broker, ln.Addr().String(), ptyPath, uaSrv)
 	if err != nil {
 		ln.Close()
 		return err
@@ -194,7 +215,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stopSim()
 	errs := make(chan error, 5)
 	wg.Add(1)
-	go func() { defer wg.Done(); errs <- named("sim", simSrv.Run(simCtx, ln, o.Step)) }()
+	go func() { defer wg.Done(); errs <- named("sim", simSrv.Run(simCtx, ln, o.Step, rtu...)) }()
 	if uaSrv != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- named("sim opcua", uaSrv.Run(simCtx, o.Step)) }()
@@ -213,6 +234,9 @@ func Run(ctx context.Context, o Options) error {
 	go func() { defer close(edgeDone); errs <- named("edge", ed.Run(edgeCtx)) }()
 
 	banner(o, broker, ln.Addr().String(), len(park.Devices()))
+	if ptyPath != "" {
+		fmt.Fprintf(o.Out, "RS-485: the %s devices are on a serial line at %d baud, 8E1 (the simulator on the pseudo-terminal %s; drivers/modbus)\n", rs485Kind, o.RS485Baud, ptyPath)
+	}
 	if uaSrv != nil {
 		fmt.Fprintf(o.Out, "OPC UA: the %s devices are also served at %s and read by subscription (drivers/opcua)\n", o.OPCUADeviceKind, uaSrv.Endpoint())
 	}
@@ -249,16 +273,7 @@ loop:
 	fmt.Fprintln(o.Out, "stopping: polling stops, then edge, ingest, park engine, broker and simulator")
 	stopEdge()
 	<-edgeDone
-	// Let ingest store what the broker acknowledged to the edge.
-	acked := ed.Stats().Acked
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		st := in.Stats()
-		if st.Batches+st.DeadLetters >= acked {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitIngested(ed.Stats().Acked, in.Stats, 15*time.Second)
 	stopIngest()
 	<-ingestDone
 	stopPark()
@@ -279,6 +294,34 @@ loop:
 	fmt.Fprintf(o.Out, "stopped: polled %d batches, broker acknowledged %d, stored %d batches (%d readings), %d dead letters\n",
 		es.Polled, es.Acked, is.Batches, is.Points, is.DeadLetters)
 	return errors.Join(all...)
+}
+
+// ingestQuiet is how long ingest must take no new message, with every
+// one it took acknowledged, before the demo takes the broker's queue for
+// it as empty.
+const ingestQuiet = 300 * time.Millisecond
+
+// waitIngested lets ingest store what the broker acknowledged to the edge
+// (acked batches) before it stops, within limit: until ingest has
+// acknowledged at least as many messages, has acknowledged every message
+// it took (each written or dead-lettered), and has taken none for
+// ingestQuiet. Its counts alone cannot tell: it also takes the gateway's
+// status and replayed batches, and the last batches of a poll (a serial
+// line's devices, polled one after another) may still be on their way.
+func waitIngested(acked uint64, stats func() ingest.Stats, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last, since := stats(), time.Now()
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		st := stats()
+		if st.Received != last.Received {
+			last, since = st, time.Now()
+			continue
+		}
+		if st.Acked >= acked && st.Acked == st.Received && time.Since(since) >= ingestQuiet {
+			return
+		}
+	}
 }
 
 func named(role string, err error) error {
@@ -342,9 +385,16 @@ func startBroker(addr string, log *slog.Logger) (*mochi.Server, error) {
 	return s, nil
 }
 
+// rs485Kind is the device kind the demo polls over its RS-485 line: the
+// tenants' electricity meters, on a multi-drop line as such meters
+// usually are.
+const rs485Kind = "power_meter"
+
 // writeConfigs generates the edge and ingest configuration files in the
-// state directory and loads them back through the strict loader.
-func writeConfigs(o Options, park *sim.Park, broker, modbusAddr string, ua *sim.OPCUAServer) (*config.File, *config.File, error) {
+// state directory and loads them back through the strict loader. With
+// line set (a serial device's path), the devices of rs485Kind are on a
+// bus on it.
+func writeConfigs(o Options, park *sim.Park, broker, modbusAddr, line string, ua *sim.OPCUAServer) (*config.File, *config.File, error) {
 	devices, err := sim.EdgeDevices(park, "sim", o.Interval)
 	if err != nil {
 		return nil, nil, err
@@ -370,6 +420,9 @@ edge:
       address: %s
       timeout: 1s
 `, o.Park, broker, filepath.Join(o.StateDir, "edge"), modbusAddr)
+	if line != "" {
+		fmt.Fprintf(&b, "    - name: rs485\n      transport: rtu\n      device: %s\n      baud: %d\n      timeout: 1s\n", line, o.RS485Baud)
+	}
 	if ua != nil {
 		fmt.Fprintf(&b, "    - name: sim-opcua\n      protocol: opcua\n      timeout: 2s\n      opcua: {endpoint: %q}\n", ua.Endpoint())
 	}
@@ -382,6 +435,9 @@ edge:
 			}
 			writeOPCUADevice(&b, uad)
 			continue
+		}
+		if line != "" && d.Profile == rs485Kind {
+			d.Bus = "rs485"
 		}
 		fmt.Fprintf(&b, "    - {name: %s, profile: %s, bus: %s, unit: %d, interval: %s", d.Name, d.Profile, d.Bus, d.Unit, d.Interval)
 		if d.Tenant != "" {

@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
 
 // TestEndToEndOPCUA runs the demo with the CEMS served over OPC UA: the
 // edge reads it with the OPC UA driver by subscription, beside the Modbus
-// devices, and InfluxDB stores its readings like theirs.
+// devices, and InfluxDB stores its readings like theirs. It also runs
+// without the RS-485 line: every Modbus device on the TCP bus.
 func TestEndToEndOPCUA(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
@@ -33,7 +36,7 @@ func TestEndToEndOPCUA(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{
-			Park: "ua", Seed: 7, ModbusListen: "127.0.0.1:0", Broker: mq.URL, OPCUAListen: uaAddr,
+			Park: "ua", Seed: 7, ModbusListen: "127.0.0.1:0", Broker: mq.URL, OPCUAListen: uaAddr, RS485Baud: -1,
 			InfluxURL: ifx.URL, Bucket: "eipgw/autogen", StateDir: state,
 			Interval: 500 * time.Millisecond, Step: 200 * time.Millisecond, Report: -1,
 			Out: &out, Ready: func() { close(ready) },
@@ -85,5 +88,17 @@ func TestEndToEndOPCUA(t *testing.T) {
 	if !strings.Contains(out.String(), "OPC UA: the cems devices are also served at opc.tcp://"+uaAddr) {
 		t.Errorf("banner does not name the OPC UA endpoint:\n%s", out.String())
 	}
+	if strings.Contains(out.String(), "RS-485") {
+		t.Errorf("the banner names an RS-485 line the demo was asked not to have:\n%s", out.String())
+	}
+	profiles, err := modbus.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	park, err := sim.NewPark(sim.Config{Seed: 7}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRS485(t, state, park, profiles, false)
 	t.Logf("%d cems rows over OPC UA, %d with so2", len(rows), good)
 }

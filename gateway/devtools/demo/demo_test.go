@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
@@ -20,10 +22,13 @@ import (
 // TestEndToEnd runs simulator, edge and ingest against a real Mosquitto and
 // a real InfluxDB and proves that what InfluxDB stores is exactly what the
 // simulator served: every poll of every device, each value equal at its
-// precision, with the right tags and poll timestamps.
+// precision, with the right tags and poll timestamps. The tenants' power
+// meters are on the demo's RS-485 line (the simulator's RTU on a
+// pseudo-terminal), the rest on the Modbus TCP bus.
 func TestEndToEnd(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
+	state := t.TempDir()
 
 	var mu sync.Mutex
 	served := map[string][]sim.Served{}
@@ -35,7 +40,7 @@ func TestEndToEnd(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Options{
 			Park: "e2e", Seed: 42, ModbusListen: "127.0.0.1:0", Broker: mq.URL,
-			InfluxURL: ifx.URL, Bucket: "eipgw/autogen", StateDir: t.TempDir(),
+			InfluxURL: ifx.URL, Bucket: "eipgw/autogen", StateDir: state,
 			Interval: 500 * time.Millisecond, Step: 100 * time.Millisecond, Report: -1,
 			Out: &out,
 			OnServe: func(s sim.Served) {
@@ -93,7 +98,13 @@ func TestEndToEnd(t *testing.T) {
 		mu.Unlock()
 		// Every read the simulator answered was stored, once.
 		if len(rows) != len(reads) || len(rows) < 4 {
-			t.Errorf("%s: %d rows stored, %d reads served", d.Name, len(rows), len(reads))
+			t.Errorf("%s: %d rows stored, %d reads served\n%s", d.Name, len(rows), len(reads), out.String())
+			for _, r := range reads {
+				t.Logf("served %s", r.Time.Format("15:04:05.000"))
+			}
+			for _, row := range rows {
+				t.Logf("stored %s", time.UnixMilli(int64(num(t, row["time"]))).Format("15:04:05.000"))
+			}
 			continue
 		}
 		p := profiles[d.Kind]
@@ -138,6 +149,53 @@ func TestEndToEnd(t *testing.T) {
 	t.Logf("compared %d stored readings with what the simulator served", total)
 	if !strings.Contains(out.String(), "dead letters") {
 		t.Errorf("no closing summary in the demo output:\n%s", out.String())
+	}
+	checkRS485(t, state, park, profiles, true)
+	if !strings.Contains(out.String(), "RS-485: the power_meter devices are on a serial line at 19200 baud") {
+		t.Errorf("the banner does not say which devices are on the RS-485 line:\n%s", out.String())
+	}
+}
+
+// checkRS485 checks the edge configuration the demo generated in state:
+// with line, the tenants' power meters (and nothing else) on a bus of its
+// own on a local serial line at 19200 baud, the rest on Modbus TCP;
+// without, every Modbus device on Modbus TCP. Every device of the park is
+// in it once.
+func checkRS485(t *testing.T, state string, park *sim.Park, profiles modbus.Profiles, line bool) {
+	t.Helper()
+	f, err := config.Load(filepath.Join(state, "demo-edge.yaml"), profiles.Has)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buses := map[string]config.Bus{}
+	for _, b := range f.Edge.Buses {
+		buses[b.Name] = b
+	}
+	onLine := 0
+	for _, d := range f.Edge.Devices {
+		b := buses[d.Bus]
+		switch {
+		case b.IsOPCUA():
+		case line && d.Profile == "power_meter":
+			onLine++
+			if b.Transport != config.TransportRTU || b.Device == "" || b.Baud != 19200 {
+				t.Errorf("%s on bus %+v, want the RS-485 line at 19200 baud", d.Name, b)
+			}
+		case b.Transport != config.TransportTCP:
+			t.Errorf("%s (%s) on bus %s of transport %s, want Modbus TCP", d.Name, d.Profile, b.Name, b.Transport)
+		}
+	}
+	want := 0
+	if line {
+		for _, d := range park.Devices() {
+			if d.Kind == "power_meter" {
+				want++
+			}
+		}
+	}
+	if onLine != want || len(f.Edge.Devices) != len(park.Devices()) {
+		t.Errorf("%d devices on the RS-485 line, want %d; %d devices configured, the park has %d",
+			onLine, want, len(f.Edge.Devices), len(park.Devices()))
 	}
 }
 
