@@ -81,6 +81,8 @@ type rig struct {
 	ifx      *testenv.Influx
 	influx   string // the URL ingest writes to (a proxy in some scenarios)
 	simAddr  string
+	sim      *testenv.Proc // the simulator's process (the site topology)
+	rtuLink  string        // the link to its RTU pseudo-terminal
 	stateDir string
 	edgeCfg  string
 	ingests  []string        // config paths, one per worker
@@ -139,9 +141,10 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	}
 	r.ifx = testenv.StartInflux(t, "eipgw")
 	r.influx = r.ifx.URL
-	rtuLink := ""
 	if o.multiBus {
-		r.simAddr, rtuLink = startSimProcess(t, r.bin)
+		r.rtuLink = filepath.Join(t.TempDir(), "rtu")
+		r.simAddr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		r.sim = startSimProcess(t, r.bin, r.simAddr, r.rtuLink)
 	} else {
 		r.simAddr = startSim(t)
 	}
@@ -170,7 +173,7 @@ edge:
   publish_timeout: 2s
   wal: {max_mb: %d, segment_mb: 1}
   replay: {allow: ["faults-ingest-*"], min_interval: 1s}
-`, park, r.mq.URL, gateway, r.stateDir, walMB)+fmt.Sprintf(devices, iv, r.simAddr, rtuLink, 2*iv, 3*iv))
+`, park, r.mq.URL, gateway, r.stateDir, walMB)+fmt.Sprintf(devices, iv, r.simAddr, r.rtuLink, 2*iv, 3*iv))
 	r.watch()
 	workers := max(1, o.workers)
 	r.shared = workers > 1
@@ -238,17 +241,14 @@ func write(t *testing.T, name, content string) string {
 }
 
 // startSimProcess runs the simulator as its own process, serving Modbus
-// TCP on a free port and RTU on a new pseudo-terminal; it returns the TCP
-// address and the path of a link to the terminal.
-func startSimProcess(t *testing.T, bin string) (addr, rtuLink string) {
+// TCP at addr and RTU on a new pseudo-terminal linked from rtuLink.
+func startSimProcess(t *testing.T, bin, addr, rtuLink string) *testenv.Proc {
 	t.Helper()
-	addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	rtuLink = filepath.Join(t.TempDir(), "rtu")
 	p := testenv.Start(t, bin, "sim", "-listen", addr, "-rtu", "pty", "-rtu-link", rtuLink,
 		"-baud", "115200", "-seed", "11", "-step", "100ms")
 	p.WaitOutput(t, "simulator serving Modbus RTU", 15*time.Second)
 	testenv.WaitTCP(t, addr, 10*time.Second)
-	return addr, rtuLink
+	return p
 }
 
 func startSim(t *testing.T) string {
@@ -399,6 +399,9 @@ func TestFaults(t *testing.T) {
 			t.Run("broker down, then edge SIGKILL", func(t *testing.T) { brokerDownEdgeKill(t, top) })
 			t.Run("disk full, then broker down", func(t *testing.T) { diskFullBrokerDown(t, top) })
 			t.Run("InfluxDB slow with a huge batch in the stream", func(t *testing.T) { influxSlowHugeBatch(t, top) })
+			if top.multi {
+				t.Run("devices and serial line gone", func(t *testing.T) { devicesGone(t, top) })
+			}
 		})
 	}
 }
@@ -560,6 +563,58 @@ func edgeKill(t *testing.T, top topology) {
 	time.Sleep(2 * time.Second)
 	r.finish(top.name("edge SIGKILL twice, restarted"), e, repaired, "")
 	in.Term(t, 10*time.Second)
+}
+
+// devicesGone: the field side goes away for 3 s, as in a power dip at the
+// site: every device stops answering and the RS-485 line's adapter
+// disappears with its device node (the simulator's process killed: its
+// TCP port closes, its pseudo-terminal and the link to it go away). Every
+// poll meanwhile is still published, its points not good; when the
+// simulator is back at the same address and link, the TCP devices and
+// the serial ones read good values again, and no batch is lost.
+func devicesGone(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{multiBus: top.multi})
+	in := r.ingest(0)
+	e := r.edge()
+	time.Sleep(2 * time.Second)
+	r.sim.Kill()
+	gone := time.Now()
+	time.Sleep(3 * time.Second)
+	r.sim = startSimProcess(t, r.bin, r.simAddr, r.rtuLink)
+	repaired := time.Now()
+	// Devices that failed are backed off (interval × 2, × 4, ...): wait
+	// until one on TCP and one on the line read good values again.
+	for _, d := range []struct{ kind, device, point string }{
+		{"chp", "chp-1", "electric_power"},
+		{"power_meter", "power-t01", "active_power"},
+	} {
+		good := fmt.Sprintf(`SELECT count(%s) FROM %s WHERE device='%s' AND time > %dms`, d.point, d.kind, d.device, repaired.UnixMilli())
+		deadline := time.Now().Add(30 * time.Second)
+		for r.count(good) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no good %s stored in the 30 s after the devices came back\n%s", d.device, d.point, e.Output())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Logf("%s: good values stored again %v after the devices came back", d.device, time.Since(repaired).Round(100*time.Millisecond))
+		notGood := fmt.Sprintf(`SELECT count(%s_q) FROM %s WHERE device='%s' AND time > %dms AND time < %dms`,
+			d.point, d.kind, d.device, gone.UnixMilli(), repaired.UnixMilli())
+		if r.count(notGood) == 0 {
+			t.Errorf("%s: no poll stored with %s not good while the devices were gone", d.device, d.point)
+		}
+	}
+	r.finish(top.name("devices and serial line gone 3s"), e, repaired, "")
+	in.Term(t, 10*time.Second)
+}
+
+// count returns the single count q selects, 0 when there is none.
+func (r *rig) count(q string) int {
+	series, err := r.ifx.Query("eipgw", q)
+	if err != nil || len(series) == 0 || len(series[0].Values) == 0 || len(series[0].Values[0]) < 2 {
+		return 0
+	}
+	n, _ := series[0].Values[0][1].(json.Number).Int64()
+	return int(n)
 }
 
 func influxRestart(t *testing.T, top topology) {
