@@ -268,7 +268,7 @@ func (rx *rxBuffer) take(dst []byte) ([]byte, time.Time, error) {
 //
 // A reader goroutine owned by the open link collects incoming bytes; Close
 // stops it and returns after it did. On Linux a serial line is read
-// through Go's poller (openSerial).
+// through Go's poller, woken once a wait (openSerial, ttyPort).
 type rtuTransport struct {
 	open     func() (io.ReadWriteCloser, error)
 	charTime time.Duration // one character on the wire; 0 over TCP

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/goburrow/serial"
 	"golang.org/x/sys/unix"
@@ -36,7 +39,13 @@ func openSerial(cfg serial.Config) (io.ReadWriteCloser, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("serial %s: line settings: %w", cfg.Address, err)
 	}
-	return &ttyPort{File: os.NewFile(uintptr(fd), cfg.Address), fd: fd, old: old}, nil
+	p, err := newTTYPort(cfg.Address, fd, old)
+	if err != nil {
+		unix.IoctlSetTermios(fd, unix.TCSETS, old)
+		unix.Close(fd)
+		return nil, fmt.Errorf("serial %s: %w", cfg.Address, err)
+	}
+	return p, nil
 }
 
 // rtuTermios is the terminal settings of cfg.
@@ -90,24 +99,203 @@ var bauds = map[int]uint32{
 	2500000: unix.B2500000, 3000000: unix.B3000000, 3500000: unix.B3500000, 4000000: unix.B4000000,
 }
 
-// ttyPort is a serial line read through Go's poller. Close gives the line
-// its settings from before Open back and unblocks a pending Read.
+// ttyPort is a serial line read through Go's poller, woken once for each
+// wait instead of at every burst of bytes.
+//
+// A line delivers an answer in bursts (a UART's FIFO, a USB adapter's
+// packets, a pseudo-terminal's writes), and Go's poller watches its
+// descriptors edge-triggered for good: each burst would wake the
+// scheduler, whether or not a read waits, which costs a thread switch a
+// burst. So the line's descriptor stays out of the poller. A private epoll
+// instance watches it instead, one-shot: armed only while a Read waits
+// for input, disarmed by the event that ends the wait. That instance is
+// what the poller watches; it becomes readable only while armed and the
+// line has input (or hangs up). Between two waits, while the transport's
+// reader lets an answer gather, bytes arrive without waking anyone.
+//
+// Close gives the line its settings from before Open back and ends a
+// pending Read.
 type ttyPort struct {
-	*os.File
-	fd  int
-	old *unix.Termios
+	name string
+	ep   *os.File // the epoll instance, in Go's poller
+	epc  syscall.RawConn
+
+	mu     sync.Mutex // guards fd against Close while a read or write uses it
+	fd     int
+	old    *unix.Termios
+	closed bool
+	events [1]unix.EpollEvent
 }
 
-func (p *ttyPort) Close() error {
-	// The settings go back first: after Close the descriptor may be
-	// another file's. A failure to restore them does not keep the line
-	// open.
-	restore := unix.IoctlSetTermios(p.fd, unix.TCSETS, p.old)
-	if err := p.File.Close(); err != nil {
-		return err
+func newTTYPort(name string, fd int, old *unix.Termios) (*ttyPort, error) {
+	efd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	if restore != nil {
-		return fmt.Errorf("serial %s: restoring the line settings: %w", p.Name(), restore)
+	// Registered disarmed: a one-shot watch with no events waits for an
+	// EPOLL_CTL_MOD (hang-ups and errors are reported only once armed).
+	if err := unix.EpollCtl(efd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(fd)}); err != nil {
+		unix.Close(efd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	if err := unix.SetNonblock(efd, true); err != nil {
+		unix.Close(efd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	ep := os.NewFile(uintptr(efd), name+" (epoll)")
+	epc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	return &ttyPort{name: name, ep: ep, epc: epc, fd: fd, old: old}, nil
+}
+
+// Read returns what the line has received, waiting for input when there
+// is none.
+func (p *ttyPort) Read(b []byte) (int, error) {
+	for {
+		n, err := p.io(func(fd int) (int, error) { return unix.Read(fd, b) })
+		switch {
+		case err == unix.EAGAIN:
+		case err != nil:
+			return 0, p.wrap("read", err)
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		default:
+			return n, nil
+		}
+		if err := p.wait(unix.EPOLLIN | unix.EPOLLRDHUP); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Write sends b whole. The line's output buffer holds kilobytes and a
+// Modbus frame at most 256 bytes, so it is full only when the line does
+// not send (a stuck adapter): Write then retries every millisecond for up
+// to writeStall and fails, rather than wait in the poller beside Read.
+func (p *ttyPort) Write(b []byte) (int, error) {
+	written := 0
+	var stalled time.Time
+	for written < len(b) {
+		n, err := p.io(func(fd int) (int, error) { return unix.Write(fd, b[written:]) })
+		written += n
+		switch {
+		case err == unix.EAGAIN:
+			if stalled.IsZero() {
+				stalled = time.Now()
+			} else if time.Since(stalled) > writeStall {
+				return written, p.wrap("write", fmt.Errorf("output stalled for %v: the line sends nothing", writeStall))
+			}
+			time.Sleep(time.Millisecond)
+		case err != nil:
+			return written, p.wrap("write", err)
+		default:
+			stalled = time.Time{}
+		}
+	}
+	return written, nil
+}
+
+// writeStall bounds how long Write waits for room in a full output
+// buffer.
+const writeStall = 2 * time.Second
+
+// io runs a read or write on the descriptor unless the port is closed;
+// it never blocks (the descriptor is non-blocking), and EINTR is retried.
+func (p *ttyPort) io(f func(fd int) (int, error)) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, os.ErrClosed
+	}
+	for {
+		n, err := f(p.fd)
+		if err != unix.EINTR {
+			return max(n, 0), err
+		}
+	}
+}
+
+// wait arms the watch for events and waits in Go's poller until the line
+// has one of them, hangs up, or the port is closed. Only Read waits, and
+// one goroutine reads (the transport's reader).
+func (p *ttyPort) wait(events uint32) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return os.ErrClosed
+	}
+	err := unix.EpollCtl(int(p.ep.Fd()), unix.EPOLL_CTL_MOD, p.fd, &unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(p.fd)})
+	p.mu.Unlock()
+	if err != nil {
+		return p.wrap("epoll", err)
+	}
+	var werr error
+	err = p.epc.Read(func(efd uintptr) bool {
+		n, err := unix.EpollWait(int(efd), p.events[:], 0)
+		switch {
+		case err == unix.EINTR:
+			return false
+		case err != nil:
+			werr = err
+			return true
+		}
+		return n > 0
+	})
+	if p.isClosed() {
+		return os.ErrClosed
+	}
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return p.wrap("epoll", err)
 	}
 	return nil
 }
+
+func (p *ttyPort) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+func (p *ttyPort) wrap(op string, err error) error {
+	return &os.PathError{Op: op, Path: p.name, Err: err}
+}
+
+// SetReadDeadline bounds a pending Read's wait; the transport's reader
+// waits without one, and its presence tells the transport that Close ends
+// a pending Read.
+func (p *ttyPort) SetReadDeadline(t time.Time) error { return p.ep.SetReadDeadline(t) }
+
+func (p *ttyPort) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return os.ErrClosed
+	}
+	p.closed = true
+	// The settings go back first, then the descriptor is closed, under
+	// the lock: no read or write can use the number after it. A failure
+	// to restore the settings does not keep the line open.
+	restore := unix.IoctlSetTermios(p.fd, unix.TCSETS, p.old)
+	cerr := unix.Close(p.fd)
+	p.mu.Unlock()
+	// Closing the epoll instance ends a wait in the poller.
+	eerr := p.ep.Close()
+	switch {
+	case cerr != nil:
+		return p.wrap("close", cerr)
+	case restore != nil:
+		return fmt.Errorf("serial %s: restoring the line settings: %w", p.name, restore)
+	case eerr != nil:
+		return fmt.Errorf("serial %s: closing its epoll instance: %w", p.name, eerr)
+	}
+	return nil
+}
+
+// Name is the line's path.
+func (p *ttyPort) Name() string { return p.name }

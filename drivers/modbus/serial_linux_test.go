@@ -158,3 +158,74 @@ func TestOpenSerialErrors(t *testing.T) {
 		}
 	}
 }
+
+// Bytes that arrive while no Read waits wake nothing: the line's watch is
+// armed only by a Read that found no input, and the event that ends its
+// wait disarms it. Whatever arrived meanwhile is read whole, and a Read
+// that finds none waits for the next byte again.
+func TestSerialWatchArmedOnlyWhileWaiting(t *testing.T) {
+	m, path := testPTY(t)
+	port, err := openSerial(serial.Config{Address: path, BaudRate: 115200, Parity: "N"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := port.(*ttyPort)
+	defer p.Close()
+	ready := func() int {
+		var ev [1]unix.EpollEvent
+		n, err := unix.EpollWait(int(p.ep.Fd()), ev[:], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	got := make(chan string, 1)
+	read := func() {
+		var b [64]byte
+		n, err := p.Read(b[:])
+		if err != nil {
+			t.Error(err)
+		}
+		got <- string(b[:n])
+	}
+	go read()
+	time.Sleep(20 * time.Millisecond) // the Read finds nothing and waits
+	if _, err := m.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "a" {
+		t.Fatalf("first read %q", s)
+	}
+	// No Read waits: bursts arrive, and the watch stays quiet.
+	for _, s := range []string{"bc", "def", "g"} {
+		if _, err := m.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+		if n := ready(); n != 0 {
+			t.Fatalf("the watch reported input while no Read waited (after %q)", s)
+		}
+	}
+	go read()
+	if s := <-got; s != "bcdefg" {
+		t.Fatalf("bytes that arrived between reads: %q, want bcdefg", s)
+	}
+	go read()
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case s := <-got:
+		t.Fatalf("a read without input returned %q", s)
+	default:
+	}
+	if _, err := m.Write([]byte("h")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != "h" {
+			t.Fatalf("read after waiting again: %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a waiting read was not woken by new input")
+	}
+}
