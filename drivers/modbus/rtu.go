@@ -1,7 +1,6 @@
 package modbus
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -288,6 +287,9 @@ type rtuTransport struct {
 	timer    *time.Timer
 	// sleep is the reader's timer (see reader); only the reader uses it.
 	sleep *time.Timer
+	// silence keeps the 3.5 characters before each request on a serial
+	// line, open with the link.
+	silence *linetime.Timer
 	// discarded counts bytes thrown away as noise or stale replies.
 	discarded uint64
 
@@ -330,6 +332,13 @@ func (t *rtuTransport) setTimeout(d time.Duration) {
 }
 
 func (t *rtuTransport) connectLocked() error {
+	if t.charTime > 0 && t.silence == nil {
+		s, err := linetime.NewTimer()
+		if err != nil {
+			return err
+		}
+		t.silence = s
+	}
 	p, err := t.open()
 	if err != nil {
 		return err
@@ -439,7 +448,9 @@ func (t *rtuTransport) send(req []byte) ([]byte, error) {
 		if t.txEnd.After(quiet) {
 			quiet = t.txEnd
 		}
-		linetime.WaitUntil(context.Background(), quiet.Add(t.charTime*7/2))
+		if err := t.silence.WaitUntil(quiet.Add(t.charTime * 7 / 2)); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := t.port.Write(req); err != nil {
 		return nil, err
@@ -571,7 +582,7 @@ func (t *rtuTransport) Close() error {
 
 func (t *rtuTransport) closeLocked() error {
 	if t.port == nil {
-		return nil
+		return t.closeSilence()
 	}
 	close(t.stop)
 	var err error
@@ -587,5 +598,15 @@ func (t *rtuTransport) closeLocked() error {
 		err = t.port.Close()
 	}
 	t.port, t.rx, t.timedOut = nil, nil, time.Time{}
+	return errors.Join(err, t.closeSilence())
+}
+
+// closeSilence releases the silence timer; the next link makes another.
+func (t *rtuTransport) closeSilence() error {
+	if t.silence == nil {
+		return nil
+	}
+	err := t.silence.Close()
+	t.silence = nil
 	return err
 }
