@@ -99,6 +99,6 @@ func TestEndToEndOPCUA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkRS485(t, state, park, profiles, false)
+	checkRS485(t, state, park, profiles, 0)
 	t.Logf("%d cems rows over OPC UA, %d with so2", len(rows), good)
 }
