@@ -132,8 +132,9 @@ func newTTYPort(name string, fd int, old *unix.Termios) (*ttyPort, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	// Registered disarmed: a one-shot watch with no events waits for an
-	// EPOLL_CTL_MOD (hang-ups and errors are reported only once armed).
+	// Registered without input events: until a Read arms the watch
+	// (EPOLL_CTL_MOD), only a hang-up or an error can be reported, once
+	// (epoll always watches for those, and a one-shot report disarms).
 	if err := unix.EpollCtl(efd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(fd)}); err != nil {
 		unix.Close(efd)
 		return nil, fmt.Errorf("epoll: %w", err)
