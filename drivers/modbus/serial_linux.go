@@ -118,7 +118,12 @@ var bauds = map[int]uint32{
 type ttyPort struct {
 	name string
 	ep   *os.File // the epoll instance, in Go's poller
+	efd  int      // its descriptor (File.Fd would make it blocking)
 	epc  syscall.RawConn
+	// ready is the poller's callback (made once: a wait allocates
+	// nothing); readyErr is what its last call failed with.
+	ready    func(efd uintptr) bool
+	readyErr error
 
 	mu     sync.Mutex // guards fd against Close while a read or write uses it
 	fd     int
@@ -149,7 +154,23 @@ func newTTYPort(name string, fd int, old *unix.Termios) (*ttyPort, error) {
 		ep.Close()
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	return &ttyPort{name: name, ep: ep, epc: epc, fd: fd, old: old}, nil
+	p := &ttyPort{name: name, ep: ep, efd: efd, epc: epc, fd: fd, old: old}
+	p.ready = p.collect
+	return p, nil
+}
+
+// collect takes the watch's event, if any, which disarms it; it reports
+// whether the wait is over (an event, or a failure in readyErr).
+func (p *ttyPort) collect(efd uintptr) bool {
+	n, err := unix.EpollWait(int(efd), p.events[:], 0)
+	switch {
+	case err == unix.EINTR:
+		return false
+	case err != nil:
+		p.readyErr = err
+		return true
+	}
+	return n > 0
 }
 
 // Read returns what the line has received, waiting for input when there
@@ -228,28 +249,18 @@ func (p *ttyPort) wait(events uint32) error {
 		p.mu.Unlock()
 		return os.ErrClosed
 	}
-	err := unix.EpollCtl(int(p.ep.Fd()), unix.EPOLL_CTL_MOD, p.fd, &unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(p.fd)})
+	err := unix.EpollCtl(p.efd, unix.EPOLL_CTL_MOD, p.fd, &unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(p.fd)})
 	p.mu.Unlock()
 	if err != nil {
 		return p.wrap("epoll", err)
 	}
-	var werr error
-	err = p.epc.Read(func(efd uintptr) bool {
-		n, err := unix.EpollWait(int(efd), p.events[:], 0)
-		switch {
-		case err == unix.EINTR:
-			return false
-		case err != nil:
-			werr = err
-			return true
-		}
-		return n > 0
-	})
+	p.readyErr = nil
+	err = p.epc.Read(p.ready)
 	if p.isClosed() {
 		return os.ErrClosed
 	}
 	if err == nil {
-		err = werr
+		err = p.readyErr
 	}
 	if err != nil {
 		return p.wrap("epoll", err)
@@ -297,6 +308,3 @@ func (p *ttyPort) Close() error {
 	}
 	return nil
 }
-
-// Name is the line's path.
-func (p *ttyPort) Name() string { return p.name }

@@ -173,7 +173,7 @@ func TestSerialWatchArmedOnlyWhileWaiting(t *testing.T) {
 	defer p.Close()
 	ready := func() int {
 		var ev [1]unix.EpollEvent
-		n, err := unix.EpollWait(int(p.ep.Fd()), ev[:], 0)
+		n, err := unix.EpollWait(p.efd, ev[:], 0)
 		if err != nil {
 			t.Fatal(err)
 		}
