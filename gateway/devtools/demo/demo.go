@@ -273,7 +273,11 @@ loop:
 	fmt.Fprintln(o.Out, "stopping: polling stops, then edge, ingest, park engine, broker and simulator")
 	stopEdge()
 	<-edgeDone
-	waitIngested(ed.Stats().Acked, in.Stats, 15*time.Second)
+	if acked := ed.Stats().Acked; !waitIngested(acked, in.Stats, 15*time.Second) {
+		st := in.Stats()
+		fmt.Fprintf(o.Out, "ingest had not taken everything after 15 s: the broker acknowledged %d batches to the edge; ingest took %d messages and acknowledged %d (the rest stays in the broker's session)\n",
+			acked, st.Received, st.Acked)
+	}
 	stopIngest()
 	<-ingestDone
 	stopPark()
@@ -308,7 +312,8 @@ const ingestQuiet = 300 * time.Millisecond
 // ingestQuiet. Its counts alone cannot tell: it also takes the gateway's
 // status and replayed batches, and the last batches of a poll (a serial
 // line's devices, polled one after another) may still be on their way.
-func waitIngested(acked uint64, stats func() ingest.Stats, limit time.Duration) {
+// It reports false when limit passed first.
+func waitIngested(acked uint64, stats func() ingest.Stats, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	last, since := stats(), time.Now()
 	for time.Now().Before(deadline) {
@@ -319,9 +324,10 @@ func waitIngested(acked uint64, stats func() ingest.Stats, limit time.Duration) 
 			continue
 		}
 		if st.Acked >= acked && st.Acked == st.Received && time.Since(since) >= ingestQuiet {
-			return
+			return true
 		}
 	}
+	return false
 }
 
 func named(role string, err error) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/ingest"
 )
 
 // TestEndToEnd runs simulator, edge and ingest against a real Mosquitto and
@@ -233,4 +234,35 @@ func num(t *testing.T, v any) float64 {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// waitIngested waits for ingest to take and acknowledge what the broker
+// acknowledged to the edge, then for a quiet spell; it gives up at its
+// limit and says so.
+func TestWaitIngested(t *testing.T) {
+	var mu sync.Mutex
+	st := ingest.Stats{}
+	stats := func() ingest.Stats { mu.Lock(); defer mu.Unlock(); return st }
+	go func() {
+		for i := range 10 {
+			time.Sleep(20 * time.Millisecond)
+			mu.Lock()
+			st.Received = uint64(i + 1)
+			st.Acked = uint64(i)
+			mu.Unlock()
+		}
+		mu.Lock()
+		st.Acked = st.Received
+		mu.Unlock()
+	}()
+	start := time.Now()
+	if !waitIngested(10, stats, 10*time.Second) {
+		t.Fatal("gave up although ingest took and acknowledged all 10")
+	}
+	if took := time.Since(start); took < 200*time.Millisecond+ingestQuiet {
+		t.Errorf("returned after %v, before the last message and the quiet spell", took)
+	}
+	if waitIngested(11, stats, 300*time.Millisecond) {
+		t.Error("reported done with 10 acknowledged of 11")
+	}
 }
