@@ -266,6 +266,13 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 		}
 	}
 	f.Add(integerBatch().AppendJSON(nil))
+	// Decimals at the bounds of the scanner's own conversion (15
+	// significant digits, 22 fraction digits), and a point's keys with
+	// whitespace or of more than one letter.
+	for _, v := range []string{"123456789012345.6", "12345678901234.5", "0.0000000000000000000001", "0.00000000000000000000001", "-0.05"} {
+		f.Add([]byte(`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":` + v + `,"q":"good"}]}`))
+	}
+	f.Add([]byte(`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n" :"a", "v":1.5,"q":"good","nn":"b"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, ok := decodeFast(string(data), nil, nil)
 		// With the names of earlier inputs remembered, twice: the same.

@@ -214,8 +214,18 @@ func (s *scanner) ws() {
 	}
 }
 
-// byte consumes c (after whitespace) if it is next.
+// byte consumes c (after whitespace) if it is next. An edge's payload
+// has no whitespace, so c is looked for first.
 func (s *scanner) byte(c byte) bool {
+	if s.i < len(s.src) {
+		switch n := s.src[s.i]; {
+		case n == c:
+			s.i++
+			return true
+		case n > ' ':
+			return false // neither c nor whitespace before it
+		}
+	}
 	s.ws()
 	if s.i < len(s.src) && s.src[s.i] == c {
 		s.i++
@@ -224,6 +234,16 @@ func (s *scanner) byte(c byte) bool {
 	return false
 }
 
+// plain marks the bytes a string can hold as they are: not the quote,
+// the backslash, a control character or a byte of a multi-byte UTF-8
+// sequence.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // str reads a string without escapes; anything else is not for the fast
 // path.
 func (s *scanner) str() (string, bool) {
@@ -231,6 +251,11 @@ func (s *scanner) str() (string, bool) {
 		return "", false
 	}
 	start := s.i
+	src, i := s.src, s.i
+	for i < len(src) && plain[src[i]] {
+		i++
+	}
+	s.i = i
 	ascii := true
 	for s.i < len(s.src) {
 		c := s.src[s.i]
@@ -274,43 +299,69 @@ func (s *scanner) numberContinues() bool {
 }
 
 // number reads a JSON number: an integer token exactly (parseNumber); an
-// integer beyond the 64-bit range is not for the fast path.
+// integer beyond the 64-bit range is not for the fast path. A decimal
+// without exponent of at most 15 significant digits, what an edge writes
+// for its floats, is converted as it is scanned, as shortDecimal would.
 func (s *scanner) number() (number, bool) {
 	s.ws()
-	start := s.i
 	var none number
-	if s.i < len(s.src) && s.src[s.i] == '-' {
-		s.i++
+	src, i := s.src, s.i
+	start := i
+	neg := i < len(src) && src[i] == '-'
+	if neg {
+		i++
 	}
+	// mant holds the significant digits (leading zeros skipped), sig
+	// their count; past 15 mant is not used.
+	var mant uint64
+	sig := 0
 	digits := func() int {
-		n := 0
-		for s.i < len(s.src) && s.src[s.i] >= '0' && s.src[s.i] <= '9' {
-			s.i++
-			n++
+		from := i
+		for i < len(src) && src[i]-'0' <= 9 {
+			if d := uint64(src[i] - '0'); mant != 0 || d != 0 {
+				mant = mant*10 + d
+				sig++
+			}
+			i++
 		}
-		return n
+		return i - from
 	}
-	intStart := s.i
-	if n := digits(); n == 0 || (n > 1 && s.src[intStart] == '0') {
+	intStart := i
+	if n := digits(); n == 0 || (n > 1 && src[intStart] == '0') {
 		return none, false
 	}
-	if s.i < len(s.src) && s.src[s.i] == '.' {
-		s.i++
+	frac, short := 0, false
+	if i < len(src) && src[i] == '.' {
+		i++
+		if frac = digits(); frac == 0 {
+			return none, false
+		}
+		short = sig <= 15 && frac < len(exactPow10)
+	}
+	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
+		short = false
+		i++
+		if i < len(src) && (src[i] == '+' || src[i] == '-') {
+			i++
+		}
 		if digits() == 0 {
 			return none, false
 		}
 	}
-	if s.i < len(s.src) && (s.src[s.i] == 'e' || s.src[s.i] == 'E') {
-		s.i++
-		if s.i < len(s.src) && (s.src[s.i] == '+' || s.src[s.i] == '-') {
-			s.i++
-		}
-		if digits() == 0 {
-			return none, false
-		}
+	s.i = i
+	tok := src[start:i]
+	if !short {
+		n, err := parseNumber(tok)
+		return n, err == nil
 	}
-	n, err := parseNumber(s.src[start:s.i])
-	return n, err == nil
+	n := number{f: float64(mant) / exactPow10[frac]}
+	if neg {
+		n.f = -n.f
+	}
+	if len(tok) <= MaxDecimal {
+		n.decimal = tok
+	}
+	return n, true
 }
 
 // maxPrealloc caps the points allocated before a batch's points are read
@@ -366,8 +417,13 @@ func (s *scanner) points(b *Batch) bool {
 			if !pf && !s.byte(',') {
 				return false
 			}
-			key, ok := s.str()
-			if !ok || !s.byte(':') {
+			var key string
+			var ok bool
+			if k := s.src[s.i:]; len(k) >= 4 && k[0] == '"' && k[2] == '"' && k[3] == ':' && plain[k[1]] {
+				// a one-letter key, as point members have
+				s.i += 4
+				key = k[1:2]
+			} else if key, ok = s.str(); !ok || !s.byte(':') {
 				return false
 			}
 			bit := pointKey(key)

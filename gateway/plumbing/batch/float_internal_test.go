@@ -57,3 +57,63 @@ func TestAppendFloatIsAFloatToken(t *testing.T) {
 		}
 	}
 }
+
+// TestScannerNumberMatchesParseNumber: the scanner converts the short
+// decimals it meets as it scans them; every token, short or not, must
+// come out as parseNumber makes it (the value to the bit, its kind and
+// the decimal kept), and the scan must end where the token does.
+func TestScannerNumberMatchesParseNumber(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 12))
+	digits := func(n int, lead bool) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		if lead && n > 1 && b[0] == '0' {
+			b[0] = byte('1' + r.IntN(9))
+		}
+		return string(b)
+	}
+	tokens := []string{
+		"0", "-0", "0.0", "-0.0", "0.05", "-12.25", "100.000", "250.0", "1.5e3", "0.1E-1", "7e+0",
+		"123456789012345.6", "12345678901234.5", "999999999999999.9", "0.000000000000001234567890123456",
+		"0.0000000000000000000001", "0.00000000000000000000001", "1.10000000000000000000000000000001",
+		"9007199254740993.0", "18446744073709551616.5", "3.4028235e38", "1.17549435e-38",
+	}
+	for range 20000 {
+		tok := ""
+		if r.IntN(4) == 0 {
+			tok = "-"
+		}
+		if r.IntN(3) == 0 {
+			tok += "0"
+		} else {
+			tok += digits(1+r.IntN(18), true)
+		}
+		if r.IntN(5) != 0 {
+			tok += "." + digits(1+r.IntN(24), false)
+		}
+		if r.IntN(8) == 0 {
+			tok += "e" + []string{"", "+", "-"}[r.IntN(3)] + digits(1+r.IntN(2), false)
+		}
+		tokens = append(tokens, tok)
+	}
+	for _, tok := range tokens {
+		want, werr := parseNumber(tok)
+		s := scanner{src: tok + ","}
+		got, ok := s.number()
+		if ok != (werr == nil) {
+			t.Fatalf("%s: scanner ok %v, parseNumber error %v", tok, ok, werr)
+		}
+		if !ok {
+			continue
+		}
+		if s.i != len(tok) {
+			t.Fatalf("%s: the scan ended at %d, want %d", tok, s.i, len(tok))
+		}
+		if math.Float64bits(got.f) != math.Float64bits(want.f) || got.kind != want.kind || got.i != want.i ||
+			got.u != want.u || got.isInt != want.isInt || got.decimal != want.decimal {
+			t.Fatalf("%s: scanner %+v, parseNumber %+v", tok, got, want)
+		}
+	}
+}
