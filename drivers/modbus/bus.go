@@ -418,6 +418,9 @@ func (b *Bus) step(d *Device, slot time.Time) bool {
 		b.begin(d, now)
 		b.readAll(d)
 	} else {
+		// Other devices on the bus may have been polled since the reads
+		// came back busy: address d again before retrying them.
+		b.address(d)
 		b.readSet(d, d.busy)
 	}
 	if len(d.busy) > 0 {
@@ -467,6 +470,11 @@ func (b *Bus) begin(d *Device, now time.Time) {
 	d.state.Polls++
 	d.mu.Unlock()
 	d.busy, d.busyAttempt, d.lastErr = d.busy[:0], 0, nil
+	b.address(d)
+}
+
+// address makes the bus's next requests d's: its unit and its timeout.
+func (b *Bus) address(d *Device) {
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = b.timeout

@@ -734,3 +734,68 @@ func TestRunCountsMissedPolls(t *testing.T) {
 		t.Errorf("%d missed polls after a 110 ms poll at 20 ms, want at least 4 (state %+v)", st.Missed, st)
 	}
 }
+
+// TestRunBusyRetryKeepsItsUnit: a device that answers busy is retried
+// later in its slot, and other devices on the bus may be polled before
+// the retry. The retry must go to the busy device's own unit: sent to the
+// unit polled last, its answer would be stored as the busy device's
+// readings, with quality good.
+func TestRunBusyRetryKeepsItsUnit(t *testing.T) {
+	for _, pipeline := range []int{1, 4} {
+		t.Run(fmt.Sprintf("pipeline %d", pipeline), func(t *testing.T) {
+			im := &image{Holding: []uint16{111, 222, 333}, Input: []uint16{0}}
+			f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {
+				if req.unit == 2 {
+					c.Write(frame(req, req.fc|0x80, ExBusy))
+					return
+				}
+				im.serve(req, c)
+			})
+			p := mustParse(t, "kind: test\npoints:\n  - {name: a, address: 0, type: uint16, unit: \"1\"}\n  - {name: c, address: 2, type: uint16, unit: \"1\"}\n")
+			quick := NewDevice(deviceConfig("quick", 1), p)
+			quick.Interval = 20 * time.Millisecond
+			busy := NewDevice(deviceConfig("busy", 2), p)
+			busy.Interval = 400 * time.Millisecond // retries 50 ms apart, quick polled between
+			b := newPipelinedBus(t, f.addr, time.Second, pipeline, quick, busy)
+
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			busyPolls := 0
+			done := make(chan error, 1)
+			go func() {
+				done <- b.Run(ctx, func(d *Device, _ time.Time, rs []drivers.Reading) {
+					want := map[string]result{"a": {111, Good}, "c": {333, Good}}
+					if d == busy {
+						want = map[string]result{"a": {0, "exception:6"}, "c": {0, "exception:6"}}
+						if busyPolls++; busyPolls == 2 {
+							cancel()
+						}
+					}
+					checkContract(t, d.Name, rs, want)
+				})
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Run = %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return")
+			}
+			// Each poll of busy: one request and three retries, all to unit 2.
+			toBusy, quickPolls := 0, 0
+			for _, r := range f.requests() {
+				if r.unit == 2 {
+					toBusy++
+				}
+			}
+			quickPolls = len(f.requests()) - toBusy
+			if toBusy != 2*(1+maxBusyRetries) {
+				t.Errorf("%d requests to unit 2 in 2 polls, want %d", toBusy, 2*(1+maxBusyRetries))
+			}
+			if quickPolls < 2*maxBusyRetries {
+				t.Errorf("only %d requests to unit 1: the retries were not interleaved with its polls", quickPolls)
+			}
+		})
+	}
+}
