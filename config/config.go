@@ -299,6 +299,13 @@ const MaxNameLen = 64
 // letter or digit. Such names become MQTT topic levels and InfluxDB tag
 // values; ingest applies the same rule to every name it receives.
 func ValidName(s string) bool {
+	return validName(s)
+}
+
+// NameRule says what ValidName accepts.
+const NameRule = "use 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+
+func validName(s string) bool {
 	if len(s) == 0 || len(s) > MaxNameLen {
 		return false
 	}

@@ -235,6 +235,8 @@ func validateOPCUADevice(s *Source, p string, d Device) Errors {
 		errs = append(errs, s.Errorf(q+".kind", "required field is missing (the device kind, e.g. chp)"))
 	case !ValidName(o.Kind):
 		errs = append(errs, s.Errorf(q+".kind", "%q is not a valid name: use letters, digits, '-', '_' or '.', at most 64, starting with a letter or digit", o.Kind))
+	case ReservedKind(o.Kind):
+		errs = append(errs, s.Errorf(q+".kind", "%q %s", o.Kind, ReservedKindRule))
 	}
 	switch o.Mode {
 	case OPCUAPolling:
@@ -268,8 +270,13 @@ func validateOPCUADevice(s *Source, p string, d Device) Errors {
 			errs = append(errs, s.Errorf(np+".name", "required field is missing"))
 		case !validPointName(n.Name):
 			errs = append(errs, s.Errorf(np+".name", "%q is not a valid point name: letters, digits and '_', at most 64, starting with a letter", n.Name))
+		case ReservedPointName(n.Name) != "":
+			errs = append(errs, s.Errorf(np+".name", "%q is reserved: it %s", n.Name, ReservedPointName(n.Name)))
 		case names[n.Name]:
 			errs = append(errs, s.Errorf(np+".name", "point %q is defined twice", n.Name))
+		}
+		if n.Unit != "" && !ValidUnit(n.Unit) {
+			errs = append(errs, s.Errorf(np+".unit", "%q is not a unit: %s", n.Unit, UnitRule))
 		}
 		names[n.Name] = true
 		switch {

@@ -99,6 +99,10 @@ func TestOPCUAErrors(t *testing.T) {
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: p, node_id: "i=1"}, {name: p, node_id: "i=2"}]}`, `point "p" is defined twice`},
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: p, node_id: "i=1", min: 5, max: 1}]}`, "min 5 is above max 1"},
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: "p-1", node_id: "i=1"}]}`, `"p-1" is not a valid point name`},
+		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: gateway, node_id: "i=1"}]}`, `"gateway" is reserved: it is a tag`},
+		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: power_q, node_id: "i=1"}]}`, `"power_q" is reserved`},
+		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: p, node_id: "i=1", unit: "k W"}]}`, `"k W" is not a unit`},
+		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: park_live, nodes: [{name: p, node_id: "i=1"}]}`, `"park_live" names a measurement eipgw writes itself`},
 	} {
 		data := opcuaHead + "    - " + tt.bus + "\n  devices:\n    - {name: d, bus: b"
 		if tt.device != "" {

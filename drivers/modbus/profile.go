@@ -244,8 +244,13 @@ func (p *Profile) goodReadings(numeric int) []drivers.Reading {
 
 func (p *Profile) prepare(src *config.Source) config.Errors {
 	var errs config.Errors
-	if p.Kind == "" {
+	switch {
+	case p.Kind == "":
 		errs = append(errs, src.Errorf("kind", "required field is missing"))
+	case !config.ValidName(p.Kind):
+		errs = append(errs, src.Errorf("kind", "%q is not a valid name: %s", p.Kind, config.NameRule))
+	case config.ReservedKind(p.Kind):
+		errs = append(errs, src.Errorf("kind", "%q %s", p.Kind, config.ReservedKindRule))
 	}
 	if p.Table == "" {
 		p.Table = "holding"
@@ -282,9 +287,14 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 	for i := range p.Points {
 		pt := &p.Points[i]
 		path := fmt.Sprintf("points[%d]", i)
-		if pt.Name == "" {
+		switch {
+		case pt.Name == "":
 			errs = append(errs, src.Errorf(path+".name", "required field is missing"))
-		} else if names[pt.Name] {
+		case !config.ValidName(pt.Name):
+			errs = append(errs, src.Errorf(path+".name", "%q is not a valid point name: %s", pt.Name, config.NameRule))
+		case config.ReservedPointName(pt.Name) != "":
+			errs = append(errs, src.Errorf(path+".name", "%q is reserved: it %s", pt.Name, config.ReservedPointName(pt.Name)))
+		case names[pt.Name]:
 			errs = append(errs, src.Errorf(path+".name", "point %q is defined twice", pt.Name))
 		}
 		names[pt.Name] = true
@@ -312,8 +322,11 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 		pt.order = o
 		errs = append(errs, pt.prepareShape(src, path)...)
 		pt.reg = pt.Address - p.AddressBase
-		if pt.reg < 0 || pt.reg+pt.words > 65536 {
+		switch {
+		case pt.reg < 0 || pt.reg > 65535:
 			errs = append(errs, src.Errorf(path+".address", "address %d out of range %d-%d", pt.Address, p.AddressBase, 65535+p.AddressBase))
+		case pt.reg+pt.words > 65536:
+			errs = append(errs, src.Errorf(path+".address", "a %s at address %d takes %d registers, past the last address %d", pt.Type, pt.Address, pt.words, 65535+p.AddressBase))
 		}
 		pt.scale = 1
 		if pt.Scale != nil {
@@ -336,8 +349,11 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 		} else if pt.prepareExact() && pt.Min != nil && pt.Max != nil {
 			errs = append(errs, src.Errorf(path+".min", "min %s is above max %s: no %s value is in range", limitText(pt.minText, *pt.Min), limitText(pt.maxText, *pt.Max), pt.Type))
 		}
-		if pt.Unit == "" {
+		switch {
+		case pt.Unit == "":
 			errs = append(errs, src.Errorf(path+".unit", "required field is missing (use \"1\" for dimensionless)"))
+		case !config.ValidUnit(pt.Unit):
+			errs = append(errs, src.Errorf(path+".unit", "%q is not a unit: %s", pt.Unit, config.UnitRule))
 		}
 	}
 	return errs

@@ -194,7 +194,51 @@ max_registers: 126
     address: 65535
     type: float32
     unit: "1"
-`, []string{"bad.yaml:9: points[1].address:", "address 65535 out of range"}},
+`, []string{"bad.yaml:9: points[1].address:", "a float32 at address 65535 takes 2 registers, past the last address 65535"}},
+		{"address out of range", badHead + `  - name: b
+    address: 65536
+    type: uint16
+    unit: "1"
+`, []string{"bad.yaml:9: points[1].address:", "address 65536 out of range 0-65535"}},
+		// A point's name becomes a field key in InfluxDB beside ingest's
+		// own fields and tags: ingest would refuse every batch.
+		{"point named like a tag", badHead + `  - name: gateway
+    address: 1
+    type: uint16
+    unit: "1"
+`, []string{"bad.yaml:8: points[1].name:", `"gateway" is reserved`, "tag"}},
+		{"point named time", badHead + `  - name: time
+    address: 1
+    type: uint16
+    unit: "1"
+`, []string{"bad.yaml:8: points[1].name:", `"time" is reserved`}},
+		{"point named like a quality field", badHead + `  - name: power_q
+    address: 1
+    type: uint16
+    unit: "1"
+`, []string{"bad.yaml:8: points[1].name:", `"power_q" is reserved`, "_q"}},
+		{"point named batch_seq", badHead + `  - name: batch_seq
+    address: 1
+    type: uint16
+    unit: "1"
+`, []string{"bad.yaml:8: points[1].name:", `"batch_seq" is reserved`}},
+		{"point name with a space", badHead + `  - name: bad name
+    address: 1
+    type: uint16
+    unit: "1"
+`, []string{"bad.yaml:8: points[1].name:", `"bad name" is not a valid point name`}},
+		{"unit with a space", badHead + `  - name: b
+    address: 1
+    type: uint16
+    unit: "k W"
+`, []string{"bad.yaml:11: points[1].unit:", `"k W" is not a unit`}},
+		{"unit with a comma", badHead + `  - name: b
+    address: 1
+    type: uint16
+    unit: "a,b"
+`, []string{"bad.yaml:11: points[1].unit:", `"a,b" is not a unit`}},
+		{"reserved kind", "kind: completeness\n" + badHead[len("kind: test\n"):], []string{"bad.yaml:1: kind:", `"completeness" names a measurement eipgw writes itself`}},
+		{"kind with a space", "kind: my kind\n" + badHead[len("kind: test\n"):], []string{"bad.yaml:1: kind:", `"my kind" is not a valid name`}},
 		{"negative address", badHead + `  - name: b
     address: -1
     type: uint16

@@ -49,8 +49,8 @@ const EvidenceMeasurement = "eipgw_batch_evidence"
 
 // Reading fields of the evidence.
 const (
-	HashField  = "batch_hash"
-	CheckField = "batch_check"
+	HashField  = config.HashField
+	CheckField = config.CheckField
 )
 
 // msgPart is the largest part of a stored message.

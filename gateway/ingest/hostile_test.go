@@ -172,6 +172,12 @@ ingest:
 		{"seq of a stored batch, other content", "device chp-1, seq 5, value 666", ReasonSeqConflict, "chp-1", strings.Replace(string(real(5)), `"v":5.0,`, `"v":666.0,`, 1)},
 		{"not JSON", "`hello`", ReasonMalformed, "h42", "hello"},
 		{"empty payload", "0 bytes", ReasonMalformed, "h43", ""},
+		// A field named like a tag hides the tag from InfluxQL: the gap
+		// search (WHERE "gateway" = ...) would find nothing, for every
+		// gateway, from then on.
+		{"point named gateway", "good point gateway (a tag key)", ReasonReserved, "h44", payload("h44", `"n":"electric_power"`, `"n":"gateway"`)},
+		{"point named device", "good point device (a tag key)", ReasonReserved, "h45", payload("h45", `"n":"electric_power"`, `"n":"device"`)},
+		{"point named time", "good point time (InfluxDB drops it, answering 204)", ReasonReserved, "h46", payload("h46", `"n":"electric_power"`, `"n":"time"`)},
 	}
 	// The real gateway goes on (11..15), the attacks arrive, then the real
 	// gateway loses 16 and 17 and goes on with 18..20.

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/eipgw/eipgw/config"
+
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 )
@@ -25,9 +27,9 @@ import (
 
 const (
 	// QualitySuffix is appended to a point name for its quality field.
-	QualitySuffix = "_q"
+	QualitySuffix = config.QualitySuffix
 	// SeqField holds the batch sequence number.
-	SeqField = "batch_seq"
+	SeqField = config.SeqField
 )
 
 // Names are escaped by influxwrite, the one set of line-protocol rules

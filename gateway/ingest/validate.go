@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 
@@ -26,8 +24,10 @@ import (
 //   - names: gateway, device, kind, site, tenant and point names follow
 //     the configuration's name rule (config.ValidName);
 //   - the measurement: kind is none of eipgw's own (reservedMeasurement);
-//   - fields: a point name is not batch_seq and does not end in _q, so a
-//     reading can never land in the sequence or a quality field;
+//   - fields: a point name is none of config.ReservedPointName's (the
+//     batch's own fields, a quality field's _q suffix, a tag key, time),
+//     so a reading can never land in the sequence, the evidence or a
+//     quality field, nor hide a tag from queries;
 //   - values finite, units short printable text, qualities of the
 //     contract, at most MaxPoints points;
 //   - time: not before MinTime, not more than MaxClockSkew ahead;
@@ -48,7 +48,7 @@ const (
 	// stored, in bounded write requests.
 	MaxPoints = 1_000_000
 	// MaxUnitLen is the longest unit, in bytes.
-	MaxUnitLen = 32
+	MaxUnitLen = config.MaxUnitLen
 	// MaxClockSkew is how far a poll time may lie ahead of ingest's clock.
 	MaxClockSkew = 10 * time.Minute
 )
@@ -107,29 +107,9 @@ func refusalReason(err error) string {
 	return ReasonOther
 }
 
-// reservedMeasurements are eipgw's own measurements; reservedPrefixes
-// cover those to come. Compared without regard to letter case.
-var (
-	reservedMeasurements = []string{CompletenessMeasurement, "deadletter", "dead_letter", "quarantine"}
-	reservedPrefixes     = []string{"park_", "eipgw_"}
-)
-
 // reservedMeasurement reports whether a batch kind names a measurement
 // that eipgw writes itself.
-func reservedMeasurement(kind string) bool {
-	k := strings.ToLower(kind)
-	for _, r := range reservedMeasurements {
-		if k == r {
-			return true
-		}
-	}
-	for _, p := range reservedPrefixes {
-		if strings.HasPrefix(k, p) {
-			return true
-		}
-	}
-	return false
-}
+func reservedMeasurement(kind string) bool { return config.ReservedKind(kind) }
 
 // short quotes s for an error message, cut to a readable length.
 func short(s string) string {
@@ -153,7 +133,7 @@ func validateBatch(b *batch.Batch, now time.Time) error {
 		}
 	}
 	if reservedMeasurement(b.Kind) {
-		return refuse(ReasonReserved, "kind %q names a measurement eipgw writes itself (completeness, deadletter, quarantine, park_*, eipgw_*)", b.Kind)
+		return refuse(ReasonReserved, "kind %q %s", b.Kind, config.ReservedKindRule)
 	}
 	if b.Time.Before(MinTime) {
 		return refuse(ReasonTime, "poll time %s is before %s", b.Time.Format(time.RFC3339Nano), MinTime.Format(time.RFC3339))
@@ -172,40 +152,22 @@ func validateBatch(b *batch.Batch, now time.Time) error {
 		switch {
 		case !config.ValidName(p.Name):
 			return refuse(ReasonName, "points[%d]: name %s is not a valid name: %s", i, short(p.Name), nameRule)
-		case p.Name == SeqField || p.Name == HashField || p.Name == CheckField || strings.HasSuffix(p.Name, QualitySuffix):
-			return refuse(ReasonReserved, "points[%d]: name %q is reserved (%s, or ending in %s: the sequence and quality fields)", i, p.Name, SeqField, QualitySuffix)
+		case config.ReservedPointName(p.Name) != "":
+			return refuse(ReasonReserved, "points[%d]: name %q is reserved: it %s", i, p.Name, config.ReservedPointName(p.Name))
 		case p.HasValue && (math.IsNaN(p.Value) || math.IsInf(p.Value, 0)):
 			return refuse(ReasonValue, "points[%d] (%s): value %v is not finite", i, p.Name, p.Value)
 		case !batch.ValidQuality(p.Quality):
 			return refuse(ReasonMalformed, "points[%d] (%s): unknown quality %s", i, p.Name, short(p.Quality))
 		}
 		if p.Unit != "" && !validUnit(p.Unit) {
-			return refuse(ReasonUnit, "points[%d] (%s): unit %s is not 1 to %d bytes of printable text without spaces, quotes, backslashes, ',' or '='", i, p.Name, short(p.Unit), MaxUnitLen)
+			return refuse(ReasonUnit, "points[%d] (%s): unit %s is not %s", i, p.Name, short(p.Unit), config.UnitRule)
 		}
 	}
 	return nil
 }
 
-// validUnit: short printable UTF-8 ("MW", "Nm3/h", "%", "°C", "m³/h"),
-// without space, quote, backslash, comma or equals sign.
-func validUnit(u string) bool {
-	if len(u) > MaxUnitLen {
-		return false
-	}
-	for _, r := range u {
-		switch {
-		case r == utf8.RuneError, r == '"', r == '\\', r == ',', r == '=', r == '\'':
-			return false
-		case r < utf8.RuneSelf:
-			if r <= ' ' || r == 0x7f {
-				return false
-			}
-		case !unicode.IsGraphic(r) || unicode.IsSpace(r):
-			return false
-		}
-	}
-	return true
-}
+// validUnit: see config.ValidUnit.
+func validUnit(u string) bool { return config.ValidUnit(u) }
 
 // seqGuard keeps, per gateway, the highest sequence number accepted, and
 // decides on numbers far above it (quarantine) or below it (redelivery).

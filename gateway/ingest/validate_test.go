@@ -40,6 +40,15 @@ func TestValidateBatch(t *testing.T) {
 		{"kind eipgw_", ReasonReserved, "eipgw_x", func(b *batch.Batch) { b.Kind = "eipgw_x" }},
 		{"point batch_seq", ReasonReserved, `"batch_seq" is reserved`, func(b *batch.Batch) { b.Points[0].Name = SeqField }},
 		{"point ending _q", ReasonReserved, `"temp_q" is reserved`, func(b *batch.Batch) { b.Points[0].Name = "temp_q" }},
+		{"point batch_hash", ReasonReserved, `"batch_hash" is reserved`, func(b *batch.Batch) { b.Points[0].Name = HashField }},
+		// A field named like a tag hides the tag from every WHERE on it.
+		{"point gateway", ReasonReserved, `"gateway" is reserved: it is a tag`, func(b *batch.Batch) { b.Points[0].Name = "gateway" }},
+		{"point device", ReasonReserved, `"device" is reserved: it is a tag`, func(b *batch.Batch) { b.Points[0].Name = "device" }},
+		{"point park", ReasonReserved, `"park" is reserved: it is a tag`, func(b *batch.Batch) { b.Points[0].Name = "park" }},
+		{"point site", ReasonReserved, `"site" is reserved: it is a tag`, func(b *batch.Batch) { b.Points[0].Name = "site" }},
+		{"point tenant", ReasonReserved, `"tenant" is reserved: it is a tag`, func(b *batch.Batch) { b.Points[0].Name = "tenant" }},
+		// InfluxDB 1.8 drops a field named time and answers 204.
+		{"point time", ReasonReserved, `"time" is reserved`, func(b *batch.Batch) { b.Points[0].Name = "time" }},
 		{"point name with =", ReasonName, `points[1]: name "a=b"`, func(b *batch.Batch) { b.Points[1].Name = "a=b" }},
 		{"NaN", ReasonValue, "NaN is not finite", func(b *batch.Batch) { b.Points[0].Value = math.NaN() }},
 		{"Inf", ReasonValue, "+Inf is not finite", func(b *batch.Batch) { b.Points[0].Value = math.Inf(1) }},
