@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,8 +34,9 @@ import (
 //   - sequence numbers: within the int64 range InfluxDB stores, not
 //     further than completeness.max_seq_jump above the highest number
 //     accepted for the gateway (else quarantined), and below it only as a
-//     redelivery: same content as remembered, or nothing stored at that
-//     device and time that it would change.
+//     redelivery: same content as remembered, or, not remembered,
+//     nothing stored at that device and time, or exactly what writing
+//     it would store (checkStored).
 //
 // Every refusal is dead-lettered with its reason and counted in
 // eipgw_ingest_refused_total{reason}.
@@ -282,83 +283,105 @@ func (g *seqGuard) highestStored(gateway string) (uint64, bool) {
 func isReservedSeries(name string) bool { return reservedMeasurement(name) }
 
 // checkStored allows an old sequence number this worker does not remember
-// only if writing it changes nothing InfluxDB holds: no reading of the
-// same device and time, or the same values, tags and qualities. A replay
-// of a batch the broker lost is written; a forged one that would
-// overwrite stored readings is refused. When InfluxDB cannot be asked,
-// the batch is written (InfluxDB is then likely refusing writes too).
+// only if nothing is stored for the same device and time, or exactly what
+// writing it would store: the same kind, tags, sequence number, values and
+// qualities, and no field the batch lacks. A replay of a batch the broker
+// lost is written; anything else at a stored device and time, which
+// would overwrite, add to or renumber stored readings, is refused. When
+// InfluxDB cannot be asked, the batch is written (InfluxDB is then likely
+// refusing writes too).
 func (g *seqGuard) checkStored(b *batch.Batch) error {
 	if g.q == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
-	rows, err := g.q.rows(ctx, fmt.Sprintf(`SELECT * FROM "%s" WHERE "park" = '%s' AND "gateway" = '%s' AND "device" = '%s' AND time = %dms`,
-		strings.ReplaceAll(b.Kind, `"`, `\"`), escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device), b.Time.UnixMilli()))
+	series, err := g.q.Series(ctx, fmt.Sprintf(`SELECT * FROM /.*/ WHERE "park" = '%s' AND "gateway" = '%s' AND "device" = '%s' AND time = %dms`,
+		escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device), b.Time.UnixMilli()), 64<<20)
 	if err != nil {
 		g.log.Warn("could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq, "err", err)
 		return nil
 	}
-	for _, row := range rows {
-		if d := differs(b, row); d != "" {
-			return refuse(ReasonSeqRegress, "gateway %s: seq %d is below the highest accepted and would change the stored readings of device %s at %s (%s)",
-				b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), d)
+	for _, s := range series {
+		if isReservedSeries(s.Name) {
+			continue
+		}
+		for _, v := range s.Values {
+			d := "measurement " + s.Name
+			if s.Name == b.Kind {
+				row := make(map[string]any, len(s.Columns))
+				for i, c := range s.Columns {
+					if i < len(v) {
+						row[c] = v[i]
+					}
+				}
+				d = differs(b, row)
+			}
+			if d != "" {
+				return refuse(ReasonSeqRegress, "gateway %s: seq %d is below the highest accepted and differs from the readings stored for device %s at %s (%s)",
+					b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), d)
+			}
 		}
 	}
 	return nil
 }
 
-// differs names the first field or tag of row (column -> value) that
-// writing b would change; "" when none.
+// differs names the first column of row (column -> value: a row of
+// measurement b.Kind at b's device and time) that is not what writing b
+// would store; "" when it is.
 func differs(b *batch.Batch, row map[string]any) string {
 	for _, t := range [...][2]string{{"site", b.Site}, {"tenant", b.Tenant}} {
-		if v, ok := row[t[0]]; ok && v != nil && fmt.Sprint(v) != t[1] {
+		if s, _ := row[t[0]].(string); s != t[1] {
 			return "tag " + t[0]
 		}
 	}
+	if n, ok := row[SeqField].(json.Number); !ok || n.String() != strconv.FormatUint(b.Seq, 10) {
+		return "field " + SeqField
+	}
+	fields := make(map[string]bool, len(b.Points))
 	for i := range b.Points {
 		p := &b.Points[i]
-		if p.Quality == batch.Good {
-			v, ok := row[p.Name]
-			if !ok || v == nil {
-				continue
+		name, want, isInt, isQuality := storedField(p)
+		fields[name] = true
+		switch v := row[name]; {
+		case isQuality:
+			if s, ok := v.(string); !ok || s != want {
+				return "field " + name
 			}
-			n, isNum := v.(json.Number)
+		case isInt:
+			if n, ok := v.(json.Number); !ok || n.String() != want {
+				return "field " + name
+			}
+		default:
+			n, ok := v.(json.Number)
 			f, err := n.Float64()
-			if !isNum || err != nil || f != p.Value {
-				return "field " + p.Name
-			}
-		} else {
-			v, ok := row[p.Name+QualitySuffix]
-			if !ok || v == nil {
-				continue
-			}
-			if s, isStr := v.(string); !isStr || s != p.Quality {
-				return "field " + p.Name + QualitySuffix
+			if !ok || err != nil || f != p.Value {
+				return "field " + name
 			}
 		}
+	}
+	for c, v := range row {
+		if v == nil || fields[c] || c == "time" || c == SeqField || c == HashField || c == CheckField || slices.Contains(config.TagKeys, c) {
+			continue
+		}
+		return "field " + c + ", which the batch does not carry"
 	}
 	return ""
 }
 
-// rows runs q and returns each row of its first statement as column ->
-// value (json.Number, string, bool or nil).
-func (c *influxQL) rows(ctx context.Context, q string) ([]map[string]any, error) {
-	series, err := c.Series(ctx, q, 64<<20)
-	if err != nil {
-		return nil, err
+// storedField is the field appendField writes for p: its name, its value
+// as InfluxQL answers it for an integer or a quality (a float is compared
+// as a number), and which of the two it is.
+func storedField(p *batch.Point) (name, value string, isInt, isQuality bool) {
+	switch {
+	case p.Quality != batch.Good:
+		return p.Name + QualitySuffix, p.Quality, false, true
+	case p.Kind == batch.IntValue:
+		return p.Name, strconv.FormatInt(p.Int, 10), true, false
+	case p.Kind == batch.UintValue && p.Uint <= math.MaxInt64:
+		return p.Name, strconv.FormatUint(p.Uint, 10), true, false
+	case p.Kind == batch.UintValue:
+		return p.Name + QualitySuffix, batch.OutOfRange, false, true
 	}
-	var out []map[string]any
-	for _, s := range series {
-		for _, v := range s.Values {
-			row := make(map[string]any, len(s.Columns))
-			for i, c := range s.Columns {
-				if i < len(v) {
-					row[c] = v[i]
-				}
-			}
-			out = append(out, row)
-		}
-	}
-	return out, nil
+	return p.Name, "", false, false
 }
