@@ -23,6 +23,9 @@ type command struct {
 	summary string
 	usage   string // arguments after the name
 	example string
+	// operands: the command takes arguments after its flags (validate's
+	// files); any other command refuses them.
+	operands bool
 	// run parses its flags from args and runs until ctx is done.
 	run func(ctx context.Context, c *command, e *env, args []string) error
 }
@@ -159,6 +162,11 @@ func (c *command) parse(e *env, fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		return fmt.Errorf("%v (see eipgw %s --help): %w", err, c.name, errUsage)
+	}
+	if !c.operands && fs.NArg() > 0 {
+		// A stray word is most likely a flag gone wrong ("-config a.yaml
+		// b.yaml", "- config"): refused, never ignored.
+		return fmt.Errorf("unexpected arguments %q after the flags (see eipgw %s --help): %w", fs.Args(), c.name, errUsage)
 	}
 	return nil
 }

@@ -41,6 +41,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"sim", "-drift", "steam-t03"}, "want DEVICE=FACTOR"},
 		{[]string{"validate"}, "no files given"},
 		{[]string{"edge", "-config", "x.yaml", "-log-level", "loud"}, `-log-level "loud"`},
+		// A stray word after the flags is refused, never ignored.
+		{[]string{"ingest", "-config", "x.yaml", "extra"}, `unexpected arguments ["extra"]`},
+		{[]string{"edge", "-config", "a.yaml", "b.yaml"}, `unexpected arguments ["b.yaml"]`},
+		{[]string{"park", "-config", "x.yaml", "-", "y"}, `unexpected arguments ["-" "y"]`},
+		{[]string{"keygen", "-out", "k", "more"}, `unexpected arguments ["more"]`},
+		{[]string{"version", "now"}, `unexpected arguments ["now"]`},
 	} {
 		code, _, errOut := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {

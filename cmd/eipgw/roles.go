@@ -107,9 +107,10 @@ func roleSetupAt(c *command, e *env, args []string, section string, has func(*co
 }
 
 var cmdValidate = &command{
-	name:    "validate",
-	summary: "check configuration files and print every error found with file:line",
-	usage:   "FILE...",
+	name:     "validate",
+	summary:  "check configuration files and print every error found with file:line",
+	usage:    "FILE...",
+	operands: true,
 	example: `  eipgw validate config/examples/edge.yaml config/examples/ingest.yaml
 
   Prints "ok" per valid file; otherwise every error as file:line: field: message,
