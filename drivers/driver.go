@@ -184,6 +184,18 @@ type Source interface {
 	States() []DeviceState
 }
 
+// Resumer is implemented by sources whose polling schedule carries over
+// a restart of their bus (a reload that changed it): Slots, after Run
+// returned, are the poll slots each device (by name) was due at next;
+// Resume, before Run, starts those devices from them instead of from the
+// next interval boundary, so that slots that passed while the old source
+// finished its last poll are polled late or counted as missed, not
+// skipped without a trace.
+type Resumer interface {
+	Slots() map[string]time.Time
+	Resume(slots map[string]time.Time)
+}
+
 // Driver turns configuration into Sources.
 type Driver interface {
 	// Sources builds the sources of the given buses (all of this

@@ -257,6 +257,9 @@ type Bus struct {
 	pipeline int
 	pipe     *tcpTransport
 	window   []pipeReq
+	// resume are the slots Run starts devices from (a restarted bus's,
+	// by device name); slots, set when Run returns, those they were due at.
+	resume, slots map[string]time.Time
 }
 
 // NewBus prepares a bus owner for devices; it does no I/O.
@@ -360,7 +363,18 @@ func (b *Bus) Run(ctx context.Context, sink Sink) error {
 	now := time.Now()
 	for i, d := range b.devices {
 		next[i] = now.Truncate(d.Interval).Add(d.Interval)
+		if slot, ok := b.resume[d.Name]; ok && slot.Before(next[i]) {
+			// The bus restarted: the slot its last owner left due is
+			// polled now, late, and any before it counted missed.
+			next[i] = slot
+		}
 	}
+	defer func() {
+		b.slots = make(map[string]time.Time, len(b.devices))
+		for i, d := range b.devices {
+			b.slots[d.Name] = next[i]
+		}
+	}()
 	due := func(i int) time.Time {
 		if d := b.devices[i]; len(d.busy) > 0 {
 			return d.retryAt

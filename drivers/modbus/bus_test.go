@@ -799,3 +799,86 @@ func TestRunBusyRetryKeepsItsUnit(t *testing.T) {
 		})
 	}
 }
+
+// TestRunResumesSlotsAfterRestart: a reload restarts a bus while a slow
+// device's poll is in progress; the old owner finishes that poll, and the
+// slots its other device passed meanwhile must not vanish. The new owner,
+// resumed from the old one's slots, polls that device at once, late, and
+// counts the slots before as missed.
+func TestRunResumesSlotsAfterRestart(t *testing.T) {
+	slowAsked := make(chan struct{}, 1)
+	f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {
+		if req.unit == 2 {
+			select {
+			case slowAsked <- struct{}{}:
+			default:
+			}
+			time.Sleep(450 * time.Millisecond)
+		}
+		c.Write(regsFrame(req, []uint16{7}))
+	})
+	p := mustParse(t, counterProfile)
+	newSource := func() (*Source, *Device) {
+		quick := NewDevice(deviceConfig("quick", 1), p)
+		quick.Interval = 100 * time.Millisecond
+		slow := NewDevice(deviceConfig("slow", 2), p)
+		slow.Interval = time.Second
+		return NewSource(newTestBus(t, f.addr, 2*time.Second, quick, slow)), quick
+	}
+
+	old, _ := newSource()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		old.Run(ctx, func(*drivers.Device, time.Time, []drivers.Reading) {})
+	}()
+	select {
+	case <-slowAsked: // the reload comes while the slow device answers
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow device was not polled")
+	}
+	cancel()
+	<-done
+	slots := old.Slots()
+	if len(slots) != 2 {
+		t.Fatalf("slots after Run: %v", slots)
+	}
+	behind := time.Since(slots["quick"])
+	if behind < 200*time.Millisecond {
+		t.Fatalf("quick was due %v ago: the slow poll did not hold it up", behind)
+	}
+
+	fresh, quick := newSource()
+	fresh.Resume(slots)
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	defer cancel2()
+	started := time.Now()
+	first := make(chan time.Duration, 1)
+	done2 := make(chan struct{})
+	go func() {
+		defer close(done2)
+		fresh.Run(ctx2, func(d *drivers.Device, _ time.Time, _ []drivers.Reading) {
+			if d.Name == "quick" {
+				select {
+				case first <- time.Since(started):
+				default:
+				}
+			}
+		})
+	}()
+	select {
+	case d := <-first:
+		if d > 80*time.Millisecond {
+			t.Errorf("quick first polled %v after the restart: its overdue slot waited for the next boundary", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("quick was not polled")
+	}
+	cancel2()
+	<-done2
+	// The overdue slot is the one polled; the others it passed are missed.
+	if want := uint64(behind/quick.Interval) - 1; quick.State().Missed < want || want < 1 {
+		t.Errorf("quick: %d missed polls, want at least %d (due %v before the restart)", quick.State().Missed, want, behind)
+	}
+}

@@ -53,6 +53,7 @@ type Source struct {
 var (
 	_ drivers.Source       = (*Source)(nil)
 	_ drivers.LineReporter = (*Source)(nil)
+	_ drivers.Resumer      = (*Source)(nil)
 )
 
 // NewSource wraps a bus owner.
@@ -77,6 +78,12 @@ func (s *Source) Run(ctx context.Context, sink drivers.Sink) {
 		sink(s.devs[s.index[d]], polled, rs)
 	})
 }
+
+// Slots are the poll slots the devices were due at when Run returned.
+func (s *Source) Slots() map[string]time.Time { return s.bus.slots }
+
+// Resume makes Run start the named devices from the given slots.
+func (s *Source) Resume(slots map[string]time.Time) { s.bus.resume = slots }
 
 // States reports each device's state.
 func (s *Source) States() []drivers.DeviceState {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"time"
@@ -241,12 +242,24 @@ func (o *owners) reload(req reloadReq) reloadAnswer {
 		}
 	}
 
+	// Where the stopped owners left their devices' schedules: a device
+	// kept on a restarted bus (or moved to another) goes on from its slot.
+	slots := map[string]time.Time{}
+	for _, src := range stopped {
+		if r, ok := src.(drivers.Resumer); ok {
+			maps.Copy(slots, r.Slots())
+		}
+	}
+
 	final := make([]drivers.Source, 0, len(req.sources))
 	var fresh []drivers.Source
 	for _, src := range req.sources {
 		if w := o.run[src.Name()]; w != nil {
 			final = append(final, w.src) // unchanged: keeps polling
 			continue
+		}
+		if r, ok := src.(drivers.Resumer); ok && len(slots) > 0 {
+			r.Resume(slots)
 		}
 		if _, existed := oldBuses[src.Name()]; !existed {
 			res.Started = append(res.Started, src.Name())
