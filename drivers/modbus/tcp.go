@@ -91,6 +91,7 @@ func (t *tcpTransport) writeLocked(out []byte) error {
 		if err != nil {
 			return err
 		}
+		c = rawConn(c)
 		t.conn = c
 		if t.r == nil {
 			t.r = bufio.NewReaderSize(c, 2*tcpMaxADU)
