@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -50,7 +51,10 @@ ingest:
 	go func() { done <- in.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	type deadLetter struct{ Topic, Error, Reason, Payload string }
+	type deadLetter struct {
+		Topic, Error, Reason, Payload string
+		PayloadBase64                 string `json:"payload_base64"`
+	}
 	var mu sync.Mutex
 	dead := map[string]deadLetter{}
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("attacker"))
@@ -219,6 +223,22 @@ ingest:
 	}
 	if len(dead) != len(cases) {
 		t.Errorf("%d dead letters for %d cases", len(dead), len(cases))
+	}
+	// Each dead letter carries its payload byte for byte: as text, or in
+	// base64 when it is not UTF-8.
+	for _, h := range cases {
+		d := dead[topic.Data("p", "gw-1", h.device)]
+		got := d.Payload
+		if d.PayloadBase64 != "" {
+			b, err := base64.StdEncoding.DecodeString(d.PayloadBase64)
+			if err != nil || d.Payload != "" {
+				t.Errorf("%s: payload %q, payload_base64 %q (%v)", h.name, d.Payload, d.PayloadBase64, err)
+			}
+			got = string(b)
+		}
+		if got != h.payload {
+			t.Errorf("%s: the dead letter's payload is not the message's (%d bytes, want %d)", h.name, len(got), len(h.payload))
+		}
 	}
 	mu.Unlock()
 	t.Log("\n" + table.String())

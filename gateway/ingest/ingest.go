@@ -8,6 +8,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/influxdata/influxdb-client-go/v2/api"
@@ -470,12 +472,20 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 // dead-letter topic and waits for the broker's acknowledgement.
 func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) error {
 	rec := struct {
-		Topic   string `json:"topic"`
-		Error   string `json:"error"`
-		Reason  string `json:"reason"`
-		Payload string `json:"payload"`
-		Time    string `json:"ts"`
-	}{m.Topic(), reason.Error(), refusalReason(reason), string(m.Payload()), time.Now().UTC().Format(batch.TimeLayout)}
+		Topic   string  `json:"topic"`
+		Error   string  `json:"error"`
+		Reason  string  `json:"reason"`
+		Payload *string `json:"payload,omitempty"`
+		// PayloadBase64 carries a payload that is not UTF-8 text, which
+		// a JSON string cannot hold byte for byte.
+		PayloadBase64 string `json:"payload_base64,omitempty"`
+		Time          string `json:"ts"`
+	}{Topic: m.Topic(), Error: reason.Error(), Reason: refusalReason(reason), Time: time.Now().UTC().Format(batch.TimeLayout)}
+	if text := string(m.Payload()); utf8.ValidString(text) {
+		rec.Payload = &text
+	} else {
+		rec.PayloadBase64 = base64.StdEncoding.EncodeToString(m.Payload())
+	}
 	payload, err := json.Marshal(rec)
 	if err != nil {
 		return err

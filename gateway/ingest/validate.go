@@ -47,7 +47,7 @@ const (
 	// largest edge.max_batch_points, so that a valid batch from an edge
 	// that does not split its polls (120,000 points, 5 MB) is still
 	// stored, in bounded write requests.
-	MaxPoints = 1_000_000
+	MaxPoints = batch.MaxPoints
 	// MaxUnitLen is the longest unit, in bytes.
 	MaxUnitLen = config.MaxUnitLen
 	// MaxClockSkew is how far a poll time may lie ahead of ingest's clock.
@@ -102,6 +102,8 @@ func refusalReason(err error) string {
 		return r.reason
 	case errors.As(err, &herr):
 		return ReasonRejected
+	case errors.Is(err, batch.ErrTooManyPoints):
+		return ReasonPoints
 	case errors.Is(err, batch.ErrInvalid):
 		return ReasonMalformed
 	}

@@ -437,6 +437,19 @@ type wire struct {
 // ErrInvalid wraps every decoding failure.
 var ErrInvalid = errors.New("invalid batch")
 
+// MaxPoints is the most points a batch may carry: ten times the largest
+// edge.max_batch_points, so that a batch of an edge that does not split
+// its polls (120,000 points, 5 MB) is still taken.
+const MaxPoints = 1_000_000
+
+// ErrTooManyPoints is the error of a batch of more than MaxPoints points,
+// found while decoding: the points past the limit are not decoded. It
+// wraps ErrInvalid.
+var ErrTooManyPoints = fmt.Errorf("%w: more than %d points", ErrInvalid, MaxPoints)
+
+// pointLimit is MaxPoints, lowered by tests.
+var pointLimit = MaxPoints
+
 // Decode parses and validates a payload. Every error wraps ErrInvalid and
 // names the offending field.
 //
@@ -468,8 +481,12 @@ func DecodeReuse(data []byte, pts []Point) (*Batch, error) {
 // the names of the device's last one is known free of repeated names
 // without a set of them (see Names).
 func DecodeShared(data []byte, pts []Point, names *Names) (*Batch, error) {
-	if b, ok := decodeFast(unsafe.String(unsafe.SliceData(data), len(data)), pts, names); ok {
+	b, ok, tooMany := decodeFastLimited(unsafe.String(unsafe.SliceData(data), len(data)), pts, names)
+	switch {
+	case ok:
 		return b, nil
+	case tooMany:
+		return nil, ErrTooManyPoints
 	}
 	return decodeSlow(data)
 }

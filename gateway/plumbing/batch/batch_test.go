@@ -475,3 +475,39 @@ func TestNamesSpareOnlyTheSameNames(t *testing.T) {
 		t.Error("names joined differently hash alike")
 	}
 }
+
+// TestTooManyPoints: a batch of more than MaxPoints points is refused as
+// ErrTooManyPoints by both decoders, which stop at the first point past
+// the limit (the slow one's per-object checks would otherwise take
+// gigabytes for a few million points).
+func TestTooManyPoints(t *testing.T) {
+	defer func(n int) { pointLimit = n }(pointLimit)
+	pointLimit = 1000
+	for _, tc := range []struct{ name, point string }{
+		{"fast path", `{"n":"p%d","v":1,"q":"good"}`},
+		// An escaped name is not for the fast path.
+		{"slow path", `{"n":"p\u0031%d","v":1,"q":"good"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sb strings.Builder
+			sb.WriteString(`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[`)
+			for i := range pointLimit + 5 {
+				if i > 0 {
+					sb.WriteByte(',')
+				}
+				fmt.Fprintf(&sb, tc.point, i)
+			}
+			sb.WriteString(`]}`)
+			_, err := DecodeShared([]byte(sb.String()), nil, nil)
+			if !errors.Is(err, ErrTooManyPoints) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("DecodeShared: %v, want ErrTooManyPoints", err)
+			}
+			// At the limit itself, the batch is taken.
+			at := strings.Replace(sb.String(), ","+fmt.Sprintf(tc.point, pointLimit), "]}", 1)
+			at = at[:strings.Index(at, "]}")+2]
+			if b, err := DecodeShared([]byte(at), nil, nil); err != nil || len(b.Points) != pointLimit {
+				t.Fatalf("%d points: %v", pointLimit, err)
+			}
+		})
+	}
+}

@@ -16,10 +16,23 @@ import (
 //
 // The points go into the array of reuse when it is large enough.
 func decodeFast(data string, reuse []Point, names *Names) (*Batch, bool) {
+	b, ok, _ := decodeFastLimited(data, reuse, names)
+	return b, ok
+}
+
+// decodeFastLimited is decodeFast that also reports a points array of
+// more than MaxPoints points, which it stops reading at the first one
+// past the limit.
+func decodeFastLimited(data string, reuse []Point, names *Names) (b *Batch, ok, tooMany bool) {
+	b, ok, tooMany = decodeFastScan(data, reuse, names)
+	return b, ok && !tooMany, tooMany
+}
+
+func decodeFastScan(data string, reuse []Point, names *Names) (*Batch, bool, bool) {
 	s := scanner{src: data, reuse: reuse} // every string below is a slice of data
 	b := &Batch{}
 	if !s.byte('{') {
-		return nil, false
+		return nil, false, s.tooMany
 	}
 	var version uint64
 	var haveSeq, haveTS, havePoints bool
@@ -29,15 +42,15 @@ func decodeFast(data string, reuse []Point, names *Names) (*Batch, bool) {
 			break
 		}
 		if !first && !s.byte(',') {
-			return nil, false
+			return nil, false, s.tooMany
 		}
 		key, ok := s.str()
 		if !ok || !s.byte(':') {
-			return nil, false
+			return nil, false, s.tooMany
 		}
 		bit := topKeys[key]
 		if bit == 0 || seen&bit != 0 {
-			return nil, false
+			return nil, false, s.tooMany
 		}
 		seen |= bit
 		switch key {
@@ -45,12 +58,12 @@ func decodeFast(data string, reuse []Point, names *Names) (*Batch, bool) {
 			var ok bool
 			version, ok = s.uint()
 			if !ok || (version != Version && version != legacyVersion) {
-				return nil, false
+				return nil, false, s.tooMany
 			}
 		case "seq":
 			v, ok := s.uint()
 			if !ok || v == 0 {
-				return nil, false
+				return nil, false, s.tooMany
 			}
 			b.Seq, haveSeq = v, true
 		case "gateway":
@@ -75,7 +88,7 @@ func decodeFast(data string, reuse []Point, names *Names) (*Batch, bool) {
 			if ok {
 				t, err := time.Parse(time.RFC3339Nano, ts)
 				if err != nil {
-					return nil, false
+					return nil, false, s.tooMany
 				}
 				b.Time, haveTS = t.UTC(), true
 			}
@@ -84,20 +97,20 @@ func decodeFast(data string, reuse []Point, names *Names) (*Batch, bool) {
 			havePoints = ok
 		}
 		if !ok {
-			return nil, false
+			return nil, false, s.tooMany
 		}
 	}
 	s.ws()
 	if s.i != len(s.src) {
-		return nil, false
+		return nil, false, s.tooMany
 	}
 	if version == 0 || !haveSeq || !haveTS || !havePoints || b.Gateway == "" || b.Device == "" || b.Kind == "" || len(b.Points) == 0 {
-		return nil, false
+		return nil, false, s.tooMany
 	}
 	if version == legacyVersion {
 		asLegacy(b.Points)
 	}
-	return b, validPoints(b.Points, names, b.Gateway, b.Device)
+	return b, validPoints(b.Points, names, b.Gateway, b.Device), false
 }
 
 var topKeys = map[string]uint16{
@@ -201,6 +214,8 @@ type scanner struct {
 	src   string
 	i     int
 	reuse []Point // an array for the points, if large enough
+	// tooMany: the points array went on past MaxPoints.
+	tooMany bool
 }
 
 func (s *scanner) ws() {
@@ -403,6 +418,10 @@ func (s *scanner) points(b *Batch) bool {
 			return true
 		}
 		if !first && !s.byte(',') {
+			return false
+		}
+		if len(b.Points) == pointLimit {
+			s.tooMany = true
 			return false
 		}
 		if !s.byte('{') {

@@ -163,6 +163,9 @@ func checkStrict(data []byte) error {
 				case len(stack) == 0:
 					l.allowed = topLevelKeys
 				case len(stack) == 2 && stack[0].keys != nil && stack[1].name == "points":
+					if stack[1].index >= pointLimit {
+						return ErrTooManyPoints
+					}
 					l.allowed = pointKeysExact
 				}
 			}
