@@ -11,6 +11,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -355,8 +356,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			errs = append(errs, s.Errorf("site", "required field is missing (an edge needs the site it stands on)"))
 		}
 		ident("edge.gateway", e.Gateway, true)
-		switch e.Gateway {
-		case "metrics", "control", "deadletter":
+		if slices.Contains(ReservedGateways, e.Gateway) {
 			// The gateway is a topic level: eip/v1/{park}/metrics/...
 			// carries the park's metrics, control/ replay requests.
 			errs = append(errs, s.Errorf("edge.gateway", "%q is reserved for eipgw's own topics", e.Gateway))
@@ -381,7 +381,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		for i, d := range e.Devices {
 			p := fmt.Sprintf("edge.devices[%d]", i)
 			ident(p+".name", d.Name, true)
-			if d.Name == "status" || d.Name == "metrics" || d.Name == "deadletter" {
+			if slices.Contains(ReservedDevices, d.Name) {
 				errs = append(errs, s.Errorf(p+".name", "%q is reserved for eipgw's own topics", d.Name))
 			}
 			if devices[d.Name] && d.Name != "" {

@@ -95,3 +95,12 @@ func ValidUnit(u string) bool {
 
 // UnitRule says what ValidUnit accepts.
 const UnitRule = "at most 32 bytes of printable text without spaces, quotes, backslashes, ',' or '='"
+
+// ReservedGateways and ReservedDevices are the names eipgw's own topics
+// take at the gateway and device levels of a data topic
+// (eip/v1/{park}/{gateway}/{device}): a gateway metrics, control or
+// deadletter, a device status, metrics or deadletter.
+var (
+	ReservedGateways = []string{"metrics", "control", "deadletter"}
+	ReservedDevices  = []string{"status", "metrics", "deadletter"}
+)

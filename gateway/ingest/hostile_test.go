@@ -182,6 +182,9 @@ ingest:
 		{"point named gateway", "good point gateway (a tag key)", ReasonReserved, "h44", payload("h44", `"n":"electric_power"`, `"n":"gateway"`)},
 		{"point named device", "good point device (a tag key)", ReasonReserved, "h45", payload("h45", `"n":"electric_power"`, `"n":"device"`)},
 		{"point named time", "good point time (InfluxDB drops it, answering 204)", ReasonReserved, "h46", payload("h46", `"n":"electric_power"`, `"n":"time"`)},
+		// The names of eipgw's own topics, which no edge may take.
+		{"device named metrics", "topic eip/v1/p/gw-1/metrics", ReasonTopic, "metrics", payload("metrics")},
+		{"device named deadletter", "topic eip/v1/p/gw-1/deadletter", ReasonTopic, "deadletter", payload("deadletter")},
 	}
 	// The real gateway goes on (11..15), the attacks arrive, then the real
 	// gateway loses 16 and 17 and goes on with 18..20.

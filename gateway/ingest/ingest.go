@@ -15,6 +15,8 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -447,6 +449,11 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 		return nil, refuse(ReasonTopic, "topic %s is not %s", short(m.Topic()), topic.Data(w.park, "{gateway}", "{device}"))
 	case tp.Kind != topic.KindData:
 		return nil, errIgnore
+	case slices.Contains(config.ReservedGateways, tp.Gateway) || slices.Contains(config.ReservedDevices, tp.Device):
+		// No edge may take these names (eipgw validate refuses them):
+		// the topic is one of eipgw's own, or posing as one.
+		return nil, refuse(ReasonTopic, "topic %s: the gateway names %s and the device names %s are reserved for eipgw's own topics",
+			short(m.Topic()), strings.Join(config.ReservedGateways, ", "), strings.Join(config.ReservedDevices, ", "))
 	}
 	gw, dev := tp.Gateway, tp.Device
 	// The MQTT client hands each message its own payload, never changed:

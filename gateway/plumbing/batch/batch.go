@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -447,6 +448,9 @@ const MaxPoints = 1_000_000
 // wraps ErrInvalid.
 var ErrTooManyPoints = fmt.Errorf("%w: more than %d points", ErrInvalid, MaxPoints)
 
+// maxErrorText is the most of a payload's string an error message quotes.
+const maxErrorText = 80
+
 // pointLimit is MaxPoints, lowered by tests.
 var pointLimit = MaxPoints
 
@@ -493,6 +497,9 @@ func DecodeShared(data []byte, pts []Point, names *Names) (*Batch, error) {
 
 // decodeSlow is Decode through encoding/json.
 func decodeSlow(data []byte) (*Batch, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%w: empty payload (%d bytes)", ErrInvalid, len(data))
+	}
 	if err := checkStrict(data); err != nil {
 		return nil, err
 	}
@@ -500,12 +507,29 @@ func decodeSlow(data []byte) (*Batch, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax):
+			return nil, fmt.Errorf("%w: %v, at byte %d", ErrInvalid, err, syntax.Offset)
+		case errors.As(err, &typ):
+			return nil, fmt.Errorf("%w: %v, at byte %d", ErrInvalid, err, typ.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("%w: the payload ends inside the JSON object, after %d bytes", ErrInvalid, len(data))
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
 	}
 	bad := func(format string, args ...any) (*Batch, error) {
+		// The payload's strings are cut to a readable length: a name or
+		// quality of 100 kB makes no error message of 100 kB.
+		for i, a := range args {
+			if s, ok := a.(string); ok && len(s) > maxErrorText {
+				args[i] = fmt.Sprintf("%s… (%d bytes)", s[:maxErrorText], len(s))
+			}
+		}
 		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 	}
 	switch {

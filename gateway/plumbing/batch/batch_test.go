@@ -511,3 +511,23 @@ func TestTooManyPoints(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorsSayWhereAndStayShort: an error names the byte where the
+// JSON breaks, an empty payload says so, and a long string of the
+// payload is cut in the message.
+func TestErrorsSayWhereAndStayShort(t *testing.T) {
+	long := strings.Repeat("x", 100_000)
+	for _, tc := range []struct{ payload, want string }{
+		{"", "empty payload (0 bytes)"},
+		{" \n", "empty payload (2 bytes)"},
+		{`{"v":2,"gateway":"g",x}`, "at byte 22"},
+		{`{"v":2,"gateway":"g"`, "ends inside the JSON object"},
+		{`{"v":2,"gateway":"g","seq":"1"}`, "at byte"},
+		{`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","q":"` + long + `"}]}`, "… (100000 bytes)"},
+	} {
+		_, err := DecodeShared([]byte(tc.payload), nil, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 400 {
+			t.Errorf("%.60q: error %.300q, want it to say %q in at most 400 bytes", tc.payload, err, tc.want)
+		}
+	}
+}
