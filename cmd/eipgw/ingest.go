@@ -37,8 +37,9 @@ var cmdIngest = &command{
 			return err
 		}
 		procs := applyProcs(f.Ingest.Procs)
+		gcPercent, memLimit := applyIngestGC(f.Ingest.MaxWriteBytes)
 		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket,
-			"procs", procs)
+			"procs", procs, "gc_percent", gcPercent, "memory_limit_mib", memLimit>>20)
 		page := statusPage(f, "ingest", func() any { return in.View() })
 		err = withMetrics(ctx, f, reg, log, noReload(log, in.Run), in, status.Routes(page))
 		st := in.Stats()
