@@ -1,8 +1,12 @@
 package ingest
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +100,49 @@ ingest:
 	case extra := <-dead:
 		t.Fatalf("a second dead letter: %s", extra)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestDeadLetterRecord: every dead letter is JSON that gives back the
+// topic, error, reason and time, and the payload byte for byte (as text
+// when it is UTF-8, else in base64), for payloads of every kind of byte;
+// and it is built in a buffer of its final size.
+func TestDeadLetterRecord(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 7))
+	payloads := []string{"", `{"v":2}`, "quote \" backslash \\ nul \x00 tab \t del \x7f", "\u2028\u2029 é €", "pl\xffnt", "\xfe\xff\x00A"}
+	for range 200 {
+		b := make([]byte, r.IntN(300))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		payloads = append(payloads, string(b))
+	}
+	payloads = append(payloads, strings.Repeat(`{"n":"a\"b","v":1}`, 50000))
+	for _, p := range payloads {
+		topic, errText := "eip/v1/p/gw-1/d\xff", "invalid batch: \"x\"\n\x01"
+		rec := deadLetterRecord(topic, errText, ReasonMalformed, []byte(p), "2026-12-04T17:00:00.000Z")
+		var d struct {
+			Topic, Error, Reason, Payload, TS string
+			PayloadBase64                     string `json:"payload_base64"`
+		}
+		if err := json.Unmarshal(rec, &d); err != nil {
+			t.Fatalf("%.40q: not JSON (%v): %.200s", p, err, rec)
+		}
+		var keys map[string]json.RawMessage
+		json.Unmarshal(rec, &keys)
+		got := d.Payload
+		if _, b64 := keys["payload_base64"]; b64 {
+			raw, err := base64.StdEncoding.DecodeString(d.PayloadBase64)
+			if _, text := keys["payload"]; err != nil || text {
+				t.Fatalf("%.40q: payload_base64 %v, payload present %v", p, err, text)
+			}
+			got = string(raw)
+		}
+		if got != p || d.Topic != strings.ToValidUTF8(topic, "\uFFFD") || d.Error != errText || d.Reason != ReasonMalformed || d.TS != "2026-12-04T17:00:00.000Z" {
+			t.Fatalf("%.40q: record %.200s does not give back what it was made of", p, rec)
+		}
+		if len(rec) > cap(rec) || cap(rec)-len(rec) > 200 {
+			t.Fatalf("%.40q: %d bytes in a buffer of %d", p, len(rec), cap(rec))
+		}
 	}
 }

@@ -9,7 +9,6 @@ package ingest
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -478,25 +477,8 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 // deadLetter publishes an unusable message with the reason to the park's
 // dead-letter topic and waits for the broker's acknowledgement.
 func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) error {
-	rec := struct {
-		Topic   string  `json:"topic"`
-		Error   string  `json:"error"`
-		Reason  string  `json:"reason"`
-		Payload *string `json:"payload,omitempty"`
-		// PayloadBase64 carries a payload that is not UTF-8 text, which
-		// a JSON string cannot hold byte for byte.
-		PayloadBase64 string `json:"payload_base64,omitempty"`
-		Time          string `json:"ts"`
-	}{Topic: m.Topic(), Error: reason.Error(), Reason: refusalReason(reason), Time: time.Now().UTC().Format(batch.TimeLayout)}
-	if text := string(m.Payload()); utf8.ValidString(text) {
-		rec.Payload = &text
-	} else {
-		rec.PayloadBase64 = base64.StdEncoding.EncodeToString(m.Payload())
-	}
-	payload, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
+	reasonLabel := refusalReason(reason)
+	payload := deadLetterRecord(m.Topic(), reason.Error(), reasonLabel, m.Payload(), time.Now().UTC().Format(batch.TimeLayout))
 	dlTopic := topic.DeadLetter(w.park)
 	w.in.log.Warn("dead-lettering a message", "topic", m.Topic(), "dead_letter_topic", dlTopic, "reason", reason)
 	// The MQTT client reads the broker's acknowledgement of the dead letter
@@ -516,7 +498,7 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 		if t.Error() == nil {
 			w.in.count(func(s *Stats) { s.DeadLetters++ })
 			w.in.m.messages.WithLabelValues("dead_letter").Inc()
-			w.in.m.refused.WithLabelValues(rec.Reason).Inc()
+			w.in.m.refused.WithLabelValues(reasonLabel).Inc()
 			return nil
 		}
 		w.in.log.Warn("dead-letter publish failed; retrying", "err", t.Error())
@@ -529,6 +511,49 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// deadLetterRecord is a dead letter's JSON: {"topic", "error", "reason",
+// "payload" or "payload_base64", "ts"}. The payload goes as a JSON string
+// when it is UTF-8 text, else in base64 (a JSON string cannot hold other
+// bytes as they are). It is built in one buffer of its final size: the
+// payload can be as large as the broker lets a message be, and
+// encoding/json would grow a buffer to about twice its output and copy it.
+func deadLetterRecord(topic, errText, reason string, payload []byte, ts string) []byte {
+	text := utf8.Valid(payload)
+	errText = strings.ToValidUTF8(errText, "\uFFFD")
+	size := 96 + 2*(len(topic)+len(errText)+len(reason)) + len(ts)
+	if text {
+		size += len(payload)
+		for _, c := range payload { // the escapes' extra bytes
+			switch {
+			case c == '"' || c == '\\':
+				size++
+			case c < 0x20:
+				size += 5
+			}
+		}
+	} else {
+		size += base64.StdEncoding.EncodedLen(len(payload))
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"topic":`...)
+	b = batch.AppendJSONString(b, strings.ToValidUTF8(topic, "\uFFFD"))
+	b = append(b, `,"error":`...)
+	b = batch.AppendJSONString(b, errText)
+	b = append(b, `,"reason":`...)
+	b = batch.AppendJSONString(b, reason)
+	if text {
+		b = append(b, `,"payload":`...)
+		b = batch.AppendJSONString(b, string(payload))
+	} else {
+		b = append(b, `,"payload_base64":"`...)
+		b = base64.StdEncoding.AppendEncode(b, payload)
+		b = append(b, '"')
+	}
+	b = append(b, `,"ts":`...)
+	b = batch.AppendJSONString(b, ts)
+	return append(b, '}')
 }
 
 // takeUntil takes deliveries into w.early until done (or ctx ends).

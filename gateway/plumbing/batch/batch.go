@@ -398,6 +398,11 @@ func (r *rawNumber) UnmarshalJSON(b []byte) error {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendJSONString appends s as a JSON string: quote, backslash and
+// control characters escaped, every other byte as it is (s must be UTF-8
+// for the result to be JSON).
+func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); i++ {

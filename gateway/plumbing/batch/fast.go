@@ -408,24 +408,45 @@ func (s *scanner) points(b *Batch) bool {
 	// inside a string only over-counts), so the slice does not grow. The
 	// first allocation is capped, so that a payload of braces cannot make
 	// it larger than real points would.
-	if n := min(strings.Count(s.src[s.i:], "{"), maxPrealloc); cap(s.reuse) >= n {
+	n := strings.Count(s.src[s.i:], "{")
+	if n > pointLimit {
+		// Perhaps more points than a batch may carry: count them first,
+		// keeping none, so that a payload of millions of points is
+		// refused before it takes memory.
+		c := *s
+		if _, ok := c.scanPoints(nil, false); c.tooMany || !ok {
+			s.tooMany = c.tooMany
+			return false
+		}
+	}
+	if n = min(n, maxPrealloc); cap(s.reuse) >= n {
 		b.Points = s.reuse[:0]
 	} else {
 		b.Points = make([]Point, 0, n)
 	}
+	var ok bool
+	b.Points, ok = s.scanPoints(b.Points, true)
+	return ok
+}
+
+// scanPoints reads the points after the array's '[' up to its ']',
+// appending them to dst when keep is set. Past pointLimit points it sets
+// s.tooMany and fails.
+func (s *scanner) scanPoints(dst []Point, keep bool) ([]Point, bool) {
+	count := 0
 	for first := true; ; first = false {
 		if s.byte(']') {
-			return true
+			return dst, true
 		}
 		if !first && !s.byte(',') {
-			return false
+			return dst, false
 		}
-		if len(b.Points) == pointLimit {
+		if count == pointLimit {
 			s.tooMany = true
-			return false
+			return dst, false
 		}
 		if !s.byte('{') {
-			return false
+			return dst, false
 		}
 		var p Point
 		var seen uint8
@@ -434,7 +455,7 @@ func (s *scanner) points(b *Batch) bool {
 				break
 			}
 			if !pf && !s.byte(',') {
-				return false
+				return dst, false
 			}
 			var key string
 			var ok bool
@@ -443,11 +464,11 @@ func (s *scanner) points(b *Batch) bool {
 				s.i += 4
 				key = k[1:2]
 			} else if key, ok = s.str(); !ok || !s.byte(':') {
-				return false
+				return dst, false
 			}
 			bit := pointKey(key)
 			if bit == 0 || seen&bit != 0 {
-				return false
+				return dst, false
 			}
 			seen |= bit
 			switch key {
@@ -464,9 +485,12 @@ func (s *scanner) points(b *Batch) bool {
 				}
 			}
 			if !ok {
-				return false
+				return dst, false
 			}
 		}
-		b.Points = append(b.Points, p)
+		count++
+		if keep {
+			dst = append(dst, p)
+		}
 	}
 }
