@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
@@ -34,25 +32,16 @@ func TestOldSequenceNumbers(t *testing.T) {
 	ifx := testenv.StartInflux(t, "eipgw")
 	// Both ingests are one MQTT client with a persistent session: what is
 	// published while neither runs waits in the broker.
-	start := func() func() {
-		cfg, err := config.Parse("ingest.yaml", []byte(fmt.Sprintf(`park: p
+	yaml := fmt.Sprintf(`park: p
 mqtt: {broker: "%s", client_id: regress-ingest}
 ingest:
   batch_size: 50
   batch_wait: 50ms
   influxdb: {url: "%s", bucket: eipgw/autogen}
-`, mq.URL, ifx.URL)), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, err := New(ingestRole(t, cfg), slog.New(slog.DiscardHandler), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- in.Run(ctx) }()
-		return func() { cancel(); <-done }
+`, mq.URL, ifx.URL)
+	start := func() func() {
+		_, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
+		return stop
 	}
 
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("regress-test"))

@@ -23,7 +23,7 @@ import (
 //
 //   - names: gateway, device, kind, site, tenant and point names follow
 //     the configuration's name rule (config.ValidName);
-//   - the measurement: kind is none of eipgw's own (reservedMeasurement);
+//   - the measurement: kind is none of eipgw's own (config.ReservedKind);
 //   - fields: a point name is none of config.ReservedPointName's (the
 //     batch's own fields, a quality field's _q suffix, a tag key, time),
 //     so a reading can never land in the sequence, the evidence or a
@@ -110,10 +110,6 @@ func refusalReason(err error) string {
 	return ReasonOther
 }
 
-// reservedMeasurement reports whether a batch kind names a measurement
-// that eipgw writes itself.
-func reservedMeasurement(kind string) bool { return config.ReservedKind(kind) }
-
 // short quotes s for an error message, cut to a readable length.
 func short(s string) string {
 	const n = 80
@@ -135,7 +131,7 @@ func validateBatch(b *batch.Batch, now time.Time) error {
 			return refuse(ReasonName, "%s %s is not a valid name: %s", f.field, short(f.v), nameRule)
 		}
 	}
-	if reservedMeasurement(b.Kind) {
+	if config.ReservedKind(b.Kind) {
 		return refuse(ReasonReserved, "kind %q %s", b.Kind, config.ReservedKindRule)
 	}
 	if b.Time.Before(MinTime) {
@@ -162,15 +158,12 @@ func validateBatch(b *batch.Batch, now time.Time) error {
 		case !batch.ValidQuality(p.Quality):
 			return refuse(ReasonMalformed, "points[%d] (%s): unknown quality %s", i, p.Name, short(p.Quality))
 		}
-		if p.Unit != "" && !validUnit(p.Unit) {
+		if p.Unit != "" && !config.ValidUnit(p.Unit) {
 			return refuse(ReasonUnit, "points[%d] (%s): unit %s is not %s", i, p.Name, short(p.Unit), config.UnitRule)
 		}
 	}
 	return nil
 }
-
-// validUnit: see config.ValidUnit.
-func validUnit(u string) bool { return config.ValidUnit(u) }
 
 // seqGuard keeps, per gateway, the highest sequence number accepted, and
 // decides on numbers far above it (quarantine) or below it (redelivery).
@@ -282,7 +275,7 @@ func (g *seqGuard) highestStored(gateway string) (uint64, bool) {
 
 // isReservedSeries: a measurement of eipgw's own is never evidence of a
 // gateway's batches.
-func isReservedSeries(name string) bool { return reservedMeasurement(name) }
+func isReservedSeries(name string) bool { return config.ReservedKind(name) }
 
 // checkStored allows an old sequence number this worker does not remember
 // only if nothing is stored for the same device and time, or exactly what

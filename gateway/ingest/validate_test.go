@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
@@ -72,7 +73,7 @@ func TestValidateBatch(t *testing.T) {
 	}
 	// Units the profiles use, and Unicode ones.
 	for _, u := range []string{"MW", "Nm3/h", "%", "1", "degC", "°C", "m³/h", "µS/cm", "mg/Nm3"} {
-		if !validUnit(u) {
+		if !config.ValidUnit(u) {
 			t.Errorf("unit %q refused", u)
 		}
 	}
@@ -124,8 +125,8 @@ func TestReservedMeasurement(t *testing.T) {
 		"park_future": true, "eipgw_x": true, "deadletter": true, "quarantine": true,
 		"chp": false, "steam_meter": false, "parking": false, "park": false,
 	} {
-		if got := reservedMeasurement(kind); got != want {
-			t.Errorf("reservedMeasurement(%q) = %v", kind, got)
+		if got := config.ReservedKind(kind); got != want {
+			t.Errorf("config.ReservedKind(%q) = %v", kind, got)
 		}
 	}
 }
