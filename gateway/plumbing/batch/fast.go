@@ -20,15 +20,10 @@ func decodeFast(data string, reuse []Point, names *Names) (*Batch, bool) {
 	return b, ok
 }
 
-// decodeFastLimited is decodeFast that also reports a points array of
-// more than MaxPoints points, which it stops reading at the first one
-// past the limit.
-func decodeFastLimited(data string, reuse []Point, names *Names) (b *Batch, ok, tooMany bool) {
-	b, ok, tooMany = decodeFastScan(data, reuse, names)
-	return b, ok && !tooMany, tooMany
-}
-
-func decodeFastScan(data string, reuse []Point, names *Names) (*Batch, bool, bool) {
+// decodeFastLimited is decodeFast that also reports (tooMany, ok false) a
+// points array of more than MaxPoints points, which it stops reading at
+// the first one past the limit.
+func decodeFastLimited(data string, reuse []Point, names *Names) (*Batch, bool, bool) {
 	s := scanner{src: data, reuse: reuse} // every string below is a slice of data
 	b := &Batch{}
 	if !s.byte('{') {
