@@ -240,6 +240,7 @@ func Parse(name string, data []byte, knownProfile func(string) bool) (*File, err
 	checks = append(checks, f.validateEvidence()...)
 	checks = append(checks, f.validateParkEngine()...)
 	checks = append(checks, f.resolveSecrets()...)
+	checks = append(checks, src.DefaultedZeros()...)
 	errs = append(errs, withoutDecodeFailures(checks, errs)...)
 	return &f, errs.Err()
 }
@@ -270,7 +271,7 @@ func (f *File) applyDefaults() {
 		}
 		for i := range e.Devices {
 			setDur(&e.Devices[i].Interval, DefaultInterval)
-			e.Devices[i].opcuaDefaults()
+			e.Devices[i].opcuaDefaults(f.Source, fmt.Sprintf("edge.devices[%d]", i))
 		}
 	}
 	if in := f.Ingest; in != nil {
@@ -378,6 +379,15 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			errs = append(errs, s.Errorf("edge.devices", "no devices configured"))
 		}
 		devices := map[string]bool{}
+		// A Modbus unit read with one profile by two devices is a unit id
+		// copied without being changed: its readings would be stored
+		// twice, and the device meant would not be read. (One unit read
+		// with two profiles, a meter with two register maps, is allowed.)
+		type unitRead struct {
+			bus, profile string
+			unit         int
+		}
+		reads := map[unitRead]int{}
 		for i, d := range e.Devices {
 			p := fmt.Sprintf("edge.devices[%d]", i)
 			ident(p+".name", d.Name, true)
@@ -414,6 +424,14 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			}
 			ident(p+".tenant", d.Tenant, false)
 			errs = append(errs, validateDeviceOnBus(s, p, d, e.Buses)...)
+			if d.Profile != "" && !onOPCUABus(e.Buses, d.Bus) {
+				r := unitRead{d.Bus, d.Profile, d.Unit}
+				if j, dup := reads[r]; dup {
+					errs = append(errs, s.Errorf(p+".unit", "unit %d on bus %q is already read with profile %q by device %q (edge.devices[%d]): the same readings would be stored under two names", d.Unit, d.Bus, d.Profile, e.Devices[j].Name, j))
+				} else {
+					reads[r] = i
+				}
+			}
 		}
 	}
 	if in := f.Ingest; in != nil {

@@ -81,6 +81,58 @@ type Source struct {
 	// of their entries is its value's, where a struct field's is its
 	// key's.
 	maps map[*yaml.Node]bool
+	// zeros holds the fields written as a zero (0, 0s, ""), for
+	// DefaultedZeros.
+	zeros []writtenZero
+}
+
+// writtenZero is a field the file set to its type's zero value: where it
+// lives in the decoded value, so that a check made after the defaults were
+// applied can tell whether a default replaced it.
+type writtenZero struct {
+	path string
+	line int
+	v    reflect.Value
+}
+
+// Written reports whether the file gives path a value: a scalar that is
+// not null. A default must not replace such a value, even a zero one.
+func (s *Source) Written(path string) bool {
+	_, n := s.walk(path)
+	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n != nil && n.Kind == yaml.ScalarNode && n.Tag != "!!null"
+}
+
+// DefaultedZeros returns an error for every field the file set to zero (0,
+// 0s or "") that the defaults then replaced: a key written as 0 would
+// otherwise run with the default, unlike what it says, and a value outside
+// the key's range would pass unnoticed. Call it once the defaults are
+// applied; fields where zero is a valid setting keep it and are not
+// reported.
+func (s *Source) DefaultedZeros() Errors {
+	if s == nil {
+		return nil
+	}
+	var errs Errors
+	for _, z := range s.zeros {
+		if z.v.IsZero() {
+			continue
+		}
+		written, dflt := "0", fmt.Sprint(z.v.Interface())
+		switch z.v.Kind() {
+		case reflect.String:
+			written, dflt = `""`, strconv.Quote(dflt)
+		case reflect.Int64:
+			if z.v.Type() == durationType {
+				written = "0s"
+			}
+		}
+		errs = append(errs, &Error{File: s.File, Line: z.line, Path: z.path,
+			Msg: fmt.Sprintf("%s is not a valid setting (it would run as the default, %s): leave the key out for the default or give a value in its range", written, dflt)})
+	}
+	return errs
 }
 
 // Line returns the line of path, or of its nearest ancestor written in the
@@ -299,6 +351,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetString(n.Value)
+		d.noteZero(n, v, path)
 	case reflect.Bool:
 		if !d.scalar(n, path, "true or false") {
 			return
@@ -319,6 +372,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+		d.noteZero(n, v, path)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if !d.scalar(n, path, "a non-negative integer") {
 			return
@@ -329,6 +383,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetUint(u)
+		d.noteZero(n, v, path)
 	case reflect.Float32, reflect.Float64:
 		if !d.scalar(n, path, "a number") {
 			return
@@ -339,6 +394,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetFloat(f)
+		d.noteZero(n, v, path)
 	default:
 		panic(fmt.Sprintf("config: unsupported field type %s at %s", v.Type(), path))
 	}
@@ -366,6 +422,14 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetInt(int64(dur))
+	d.noteZero(n, v, path)
+}
+
+// noteZero records a scalar field decoded to its zero value.
+func (d *decoder) noteZero(n *yaml.Node, v reflect.Value, path string) {
+	if v.IsZero() {
+		d.src.zeros = append(d.src.zeros, writtenZero{path: path, line: n.Line, v: v})
+	}
 }
 
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {

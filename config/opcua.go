@@ -445,7 +445,9 @@ func (o *OPCUABus) String() string {
 	return fmt.Sprintf("opcua %s (%s, %s)", o.Endpoint, o.SecurityPolicy, o.SecurityMode)
 }
 
-func (d *Device) opcuaDefaults() {
+// opcuaDefaults fills an OPC UA device's unset keys; s and path (the
+// device's) tell a sampling interval written as 0 from one left out.
+func (d *Device) opcuaDefaults(s *Source, path string) {
 	o := d.OPCUA
 	if o == nil {
 		return
@@ -454,7 +456,9 @@ func (d *Device) opcuaDefaults() {
 		o.Mode = OPCUAPolling
 	}
 	if o.Mode == OPCUASubscription {
-		if o.SamplingInterval == 0 {
+		// 0 asks the server for its fastest practical rate (OPC UA
+		// Part 4, 5.12.1.2).
+		if o.SamplingInterval == 0 && !s.Written(path+".opcua.sampling_interval") {
 			o.SamplingInterval = d.Interval
 		}
 		if o.QueueSize == 0 {

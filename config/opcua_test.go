@@ -131,3 +131,28 @@ func TestParseBrowsePath(t *testing.T) {
 		}
 	}
 }
+
+// TestOPCUAWrittenZeros: sampling_interval 0 asks the server for its
+// fastest practical rate and is kept; queue_size 0 would run as the
+// default and is an error.
+func TestOPCUAWrittenZeros(t *testing.T) {
+	device := func(opts string) string {
+		return opcuaHead + "    - {name: dcs, protocol: opcua, opcua: {endpoint: \"opc.tcp://dcs.local:4840\", security_policy: None}}\n" +
+			"  devices:\n    - {name: chp-2, bus: dcs, interval: 2s, opcua: {kind: chp, mode: subscription, " + opts + "nodes: [{name: p, node_id: \"ns=2;s=P\"}]}}\n"
+	}
+	f, err := Parse("opcua.yaml", []byte(device("sampling_interval: 0s, ")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := f.Edge.Devices[0].OPCUA; d.SamplingInterval != 0 {
+		t.Errorf("sampling_interval 0s became %s", d.SamplingInterval)
+	}
+	if f, err = Parse("opcua.yaml", []byte(device("")), nil); err != nil || f.Edge.Devices[0].OPCUA.SamplingInterval != 2*time.Second {
+		t.Errorf("left out: %v, %v (want the device's interval, 2s)", f.Edge.Devices[0].OPCUA, err)
+	}
+	_, err = Parse("opcua.yaml", []byte(device("queue_size: 0, ")), nil)
+	want := "opcua.yaml:10: edge.devices[0].opcua.queue_size: 0 is not a valid setting (it would run as the default, 10)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("queue_size 0: got %v, want %s", err, want)
+	}
+}

@@ -310,7 +310,9 @@ const (
 	DefaultO2Max            = 19.0
 )
 
-func (p *ParkEngine) applyDefaults() {
+// applyDefaults fills the section's unset keys; s tells a zero written in
+// the file, which stays where zero is a valid setting, from a key left out.
+func (p *ParkEngine) applyDefaults(s *Source) {
 	setDur(&p.Interval, DefaultParkInterval)
 	setDur(&p.LiveDelay, DefaultParkLiveDelay)
 	setDur(&p.Grace, DefaultParkGrace)
@@ -323,7 +325,8 @@ func (p *ParkEngine) applyDefaults() {
 	if p.Reference.Pressure == 0 {
 		p.Reference.Pressure = DefaultRefPressure
 	}
-	if p.Reference.Temperature == 0 {
+	if p.Reference.Temperature == 0 && !s.Written(parkRoot+".reference.temperature") {
+		// 0 °C is a reference some contracts use.
 		p.Reference.Temperature = DefaultRefTemp
 	}
 	if p.Validity.Rule == "" {
@@ -339,7 +342,7 @@ func (p *ParkEngine) applyDefaults() {
 		if c.OverallThreshold == 0 {
 			c.OverallThreshold = DefaultOverallThreshold
 		}
-		if c.HeatTolerance == 0 {
+		if c.HeatTolerance == 0 && !s.Written(parkRoot+".chp.heat_tolerance") {
 			c.HeatTolerance = DefaultHeatTolerance
 		}
 	}
@@ -361,7 +364,7 @@ func (f *File) validateParkEngine() Errors {
 	if p == nil {
 		return nil
 	}
-	p.applyDefaults()
+	p.applyDefaults(f.Source)
 	v := &parkValidator{s: f.Source, devices: map[string]string{}}
 	v.check(p)
 	if db := p.InfluxDB; db != nil {

@@ -145,3 +145,42 @@ func TestParkErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestParkWrittenZeros: a zero written in the file stays where the key's
+// range holds it (a 0 °C contract reference, a CHP heat balance with no
+// tolerance) and is an error where the default would replace it.
+func TestParkWrittenZeros(t *testing.T) {
+	data := strings.Replace(minimalPark, "park_engine:\n", "park_engine:\n  reference: {temperature: 0}\n", 1)
+	data = strings.Replace(data, "fuel: gas}]}", "fuel: gas}], heat_tolerance: 0}", 1)
+	f, err := Parse("park.yaml", []byte(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := f.ParkEngine; p.Reference.Temperature != 0 || p.CHP.HeatTolerance != 0 {
+		t.Errorf("written zeros replaced: reference %+v, heat_tolerance %g", p.Reference, p.CHP.HeatTolerance)
+	}
+	// Left out, they take their defaults.
+	f, err = Parse("park.yaml", []byte(minimalPark), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := f.ParkEngine; p.Reference.Temperature != DefaultRefTemp || p.CHP.HeatTolerance != DefaultHeatTolerance {
+		t.Errorf("defaults: reference %+v, heat_tolerance %g", p.Reference, p.CHP.HeatTolerance)
+	}
+	// A null is the key left out.
+	data = strings.Replace(minimalPark, "park_engine:\n", "park_engine:\n  reference: {temperature: null}\n", 1)
+	if f, err = Parse("park.yaml", []byte(data), nil); err != nil || f.ParkEngine.Reference.Temperature != DefaultRefTemp {
+		t.Errorf("temperature: null gave %v, %v", f.ParkEngine.Reference, err)
+	}
+	for _, tc := range []struct{ key, want string }{
+		{"validity: {min_fraction: 0}", "park.yaml:4: park_engine.validity.min_fraction: 0 is not a valid setting (it would run as the default, 0.75)"},
+		{"reference: {pressure: 0}", "park.yaml:4: park_engine.reference.pressure: 0 is not a valid setting (it would run as the default, 0.101325)"},
+		{"interval: 0s", "park.yaml:4: park_engine.interval: 0s is not a valid setting (it would run as the default, 10s)"},
+	} {
+		data := strings.Replace(minimalPark, "park_engine:\n", "park_engine:\n  "+tc.key+"\n", 1)
+		_, err := Parse("park.yaml", []byte(data), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %s", tc.key, err, tc.want)
+		}
+	}
+}

@@ -356,7 +356,58 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 			errs = append(errs, src.Errorf(path+".unit", "%q is not a unit: %s", pt.Unit, config.UnitRule))
 		}
 	}
+	errs = append(errs, p.overlaps(src)...)
+	return append(errs, src.DefaultedZeros()...)
+}
+
+// overlaps reports the values that straddle another's end: starting
+// inside its registers and ending past them, as a float32 at 101 beside
+// one at 100 does. Such a pair is an address off by one and would store
+// a plausible wrong value; neither can be a view of the other. A point
+// wholly inside another (a uint16 word of a float32, the low half of a
+// 64-bit counter) and bool points (bits of a register) may share
+// registers: the planner reads them once.
+func (p *Profile) overlaps(src *config.Source) config.Errors {
+	idx := make([]int, 0, len(p.Points))
+	for i := range p.Points {
+		pt := &p.Points[i]
+		if pt.dtype != typeBool && !pt.table.Bits() && pt.words > 0 {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		x, y := &p.Points[idx[a]], &p.Points[idx[b]]
+		if x.table != y.table {
+			return x.table < y.table
+		}
+		return x.reg < y.reg
+	})
+	var errs config.Errors
+	for a, i := range idx {
+		x := &p.Points[i]
+		for _, j := range idx[a+1:] {
+			y := &p.Points[j]
+			if y.table != x.table || y.reg >= x.reg+x.words {
+				break
+			}
+			if y.reg == x.reg || y.reg+y.words <= x.reg+x.words {
+				continue // one inside the other
+			}
+			errs = append(errs, src.Errorf(fmt.Sprintf("points[%d].address", max(i, j)), // the later in the file
+				"%s (%s) starts inside %s (%s) and ends past it: an address off by one, or the wrong type",
+				y.registers(p.AddressBase), y.Name, x.registers(p.AddressBase), x.Name))
+		}
+	}
 	return errs
+}
+
+// registers describes where a point lies, in the file's addresses.
+func (pt *Point) registers(base int) string {
+	from := pt.reg + base
+	if pt.words == 1 {
+		return fmt.Sprintf("the %s at %s register %d", pt.Type, pt.table, from)
+	}
+	return fmt.Sprintf("the %s at %s registers %d-%d", pt.Type, pt.table, from, from+pt.words-1)
 }
 
 // limitTexts records the min and max of each point as written in the

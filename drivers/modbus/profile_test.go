@@ -163,6 +163,22 @@ func TestParseProfileErrors(t *testing.T) {
     unit: "1"
 max_registers: 126
 `, []string{"bad.yaml:12: max_registers:", "126 out of range 1-125"}},
+		{"max_registers written as 0", badHead + `max_registers: 0
+`, []string{"bad.yaml:8: max_registers:", "0 is not a valid setting (it would run as the default, 125)"}},
+		{"byte order written empty", badHead + `  - {name: b, address: 1, type: uint32, unit: "1", order: ""}
+`, []string{"bad.yaml:8: points[1].order:", `"" is not a valid setting (it would run as the default, "ABCD")`}},
+		{"float32 off by one", `kind: test
+points:
+  - {name: a, address: 100, type: float32, unit: "1"}
+  - {name: w, address: 100, type: uint16, unit: "1"}
+  - {name: b, address: 101, type: float32, unit: "1"}
+`, []string{"bad.yaml:5: points[2].address:", "the float32 at holding registers 101-102 (b) starts inside the float32 at holding registers 100-101 (a) and ends past it"}},
+		{"earlier point straddles a later one, counted from 1", `kind: test
+address_base: 1
+points:
+  - {name: b, address: 41, type: uint32, unit: "1"}
+  - {name: a, address: 40, type: uint32, unit: "1"}
+`, []string{"bad.yaml:5: points[1].address:", "the uint32 at holding registers 41-42 (b) starts inside the uint32 at holding registers 40-41 (a)"}},
 		{"negative max_gap", badHead + `max_gap: -1
 `, []string{"bad.yaml:8: max_gap:", "must not be negative"}},
 		{"min above max", badHead + `  - name: b
