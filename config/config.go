@@ -11,6 +11,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -67,7 +68,8 @@ type Edge struct {
 	Gateway string `yaml:"gateway"`
 	// StateDir holds the sequence counter and the write-ahead log.
 	StateDir string `yaml:"state_dir"`
-	// ProfileDirs are extra directories of device profile YAML files.
+	// ProfileDirs are extra directories of device profile YAML files,
+	// relative to the configuration file's directory (ProfileDir).
 	ProfileDirs []string `yaml:"profile_dirs"`
 	// PublishTimeout bounds the wait at shutdown for the broker to
 	// acknowledge what was polled; the rest stays in the write-ahead log
@@ -287,6 +289,15 @@ func (f *File) applyDefaults() {
 	}
 }
 
+// ProfileDir is a profile_dirs entry of the configuration file named
+// file: relative to the file's directory.
+func ProfileDir(file, dir string) string {
+	if filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(filepath.Dir(file), dir)
+}
+
 func setDur(d *time.Duration, def time.Duration) {
 	if *d == 0 {
 		*d = def
@@ -364,6 +375,18 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		}
 		if e.StateDir == "" {
 			errs = append(errs, s.Errorf("edge.state_dir", "required field is missing"))
+		}
+		for i, d := range e.ProfileDirs {
+			p := fmt.Sprintf("edge.profile_dirs[%d]", i)
+			if d == "" {
+				errs = append(errs, s.Errorf(p, "empty path"))
+				continue
+			}
+			if fi, err := os.Stat(ProfileDir(s.File, d)); err != nil {
+				errs = append(errs, s.Errorf(p, "profile directory: %v", err))
+			} else if !fi.IsDir() {
+				errs = append(errs, s.Errorf(p, "profile directory: %s is not a directory", ProfileDir(s.File, d)))
+			}
 		}
 		buses := map[string]bool{}
 		for i, b := range e.Buses {

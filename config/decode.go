@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -238,7 +239,7 @@ func decode(file string, data []byte, out any, trace func(path string, line int)
 	src := &Source{File: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return src, Errors{syntaxError(file, err)}
+		return src, Errors{syntaxError(file, data, err)}
 	}
 	d := &decoder{src: src, trace: trace}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -255,7 +256,7 @@ func decode(file string, data []byte, out any, trace func(path string, line int)
 
 var yamlLine = strings.NewReplacer("yaml: ", "")
 
-func syntaxError(file string, err error) *Error {
+func syntaxError(file string, data []byte, err error) *Error {
 	msg := err.Error()
 	line := 0
 	// yaml.v3 reports "yaml: line N: message".
@@ -267,7 +268,48 @@ func syntaxError(file string, err error) *Error {
 			}
 		}
 	}
+	if strings.HasPrefix(msg, "did not find expected") && line > 0 {
+		line = parserErrorLine(data, line, msg)
+	}
 	return &Error{File: file, Line: line, Msg: "invalid YAML: " + yamlLine.Replace(msg)}
+}
+
+// maxErrorSearch bounds the lines parserErrorLine tries.
+const maxErrorSearch = 200
+
+// parserErrorLine finds the line of a parser error ("did not find expected
+// key", "... ',' or '}'"). yaml.v3 (v3.0.1) reports such an error at the
+// line before the construct it was parsing started (a 0-based line where
+// its other lines are 1-based), or, for the top-level mapping, at the line
+// before the problem: both one line above anything useful. The problem
+// lies on a line after that: the first prefix of the file that ends on a
+// line and fails with the same message ends on the line to report (an
+// unclosed '{' on its own line; an entry indented wrongly). When no prefix
+// does, the construct's first line is the best there is.
+func parserErrorLine(data []byte, reported int, msg string) int {
+	start := 0 // offset of line reported+1
+	for n := 1; n <= reported && start < len(data); n++ {
+		i := bytes.IndexByte(data[start:], '\n')
+		if i < 0 {
+			return reported + 1
+		}
+		start += i + 1
+	}
+	end := start
+	for n := reported + 1; n <= reported+maxErrorSearch && end < len(data); n++ {
+		i := bytes.IndexByte(data[end:], '\n')
+		if i < 0 {
+			end = len(data)
+		} else {
+			end += i + 1
+		}
+		var doc yaml.Node
+		err := yaml.Unmarshal(data[:end], &doc)
+		if err != nil && strings.HasSuffix(err.Error(), ": "+msg) {
+			return n
+		}
+	}
+	return reported + 1
 }
 
 type decoder struct {

@@ -54,6 +54,18 @@ func readLimited(path string) ([]byte, error) {
 // on what it decoded.
 func decodedAnything(src *Source) bool { return src != nil && src.root != nil }
 
+// Decoded reports whether the document was walked, so that a loader can
+// validate what decoded even when some fields did not: false for malformed
+// YAML or an empty file, after which nothing can be trusted.
+func (s *Source) Decoded() bool { return decodedAnything(s) }
+
+// AfterDecode is what a loader that goes on after wrong types reports:
+// the decoding errors, then the checks of the decoded value that were not
+// made on a field that failed to decode (or inside one).
+func AfterDecode(decodeErrs, checks Errors) Errors {
+	return append(decodeErrs, withoutDecodeFailures(checks, decodeErrs)...)
+}
+
 // withoutDecodeFailures drops the checks made on a field that failed to
 // decode, or on anything inside it: the decoding error already says what
 // is wrong there, and a check of the zero value left behind ("required

@@ -100,9 +100,27 @@ edge:
 	path := filepath.Join(dir, "edge.yaml")
 	os.WriteFile(path, []byte(cfg), 0o644)
 	code, out, _ := runCLI(t, "validate", path)
+	// The broken profile's own error, and no claim that it does not exist.
 	if code != 1 || !strings.Contains(out, "broken.yaml:3: points[0].type: unknown type \"float33\"") ||
-		!strings.Contains(out, "edge.yaml:11: edge.devices[1].profile: profile \"broken\" is not defined") ||
-		strings.Contains(out, "flowmeter\" is not defined") {
+		strings.Contains(out, "is not defined") {
 		t.Fatalf("code %d, output:\n%s", code, out)
+	}
+
+	// A wrong type does not hide the profile's other errors; a missing
+	// profile directory is named at its line.
+	os.WriteFile(filepath.Join(dir, "profiles", "broken.yaml"), []byte("kind: x\npoints:\n  - {name: q, address: zero, type: float32, unit: m3/h}\n  - {name: q, address: 2, type: float32, unit: m3/h}\n"), 0o644)
+	os.WriteFile(path, []byte(strings.Replace(cfg, "[profiles]", "[profiles, ../nowhere]", 1)), 0o644)
+	code, out, _ = runCLI(t, "validate", path)
+	for _, want := range []string{
+		`broken.yaml:3: points[0].address: expected an integer`,
+		`broken.yaml:4: points[1].name: point "q" is defined twice`,
+		`edge.yaml:7: edge.profile_dirs[1]: profile directory: stat ` + filepath.Join(dir, "..", "nowhere") + `: no such file or directory`,
+	} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("code %d, want %q in:\n%s", code, want, out)
+		}
+	}
+	if strings.Count(out, "nowhere") != 1 || strings.Contains(out, "is not defined") {
+		t.Errorf("the missing directory reported more than once, or a profile said to be undefined:\n%s", out)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
@@ -21,37 +22,37 @@ import (
 )
 
 // loadConfig loads a role's configuration with the profiles it may name.
-// All problems are returned together: configuration errors, bad user
+// All problems are returned together: configuration errors (a profile
+// directory that cannot be read among them, at its line), bad user
 // profiles and devices naming profiles that do not exist.
 func loadConfig(path string) (*config.File, modbus.Profiles, error) {
-	var profiles modbus.Profiles
 	var errs config.Errors
-	// A first pass finds profile_dirs (relative to the file's directory);
-	// the built-in profiles are parsed once, by Load when there are any.
-	if f, _ := config.Load(path, nil); f != nil && f.Edge != nil && len(f.Edge.ProfileDirs) > 0 {
-		dirs := make([]string, len(f.Edge.ProfileDirs))
-		for i, d := range f.Edge.ProfileDirs {
-			if !filepath.IsAbs(d) {
-				d = filepath.Join(filepath.Dir(path), d)
+	// A first pass finds profile_dirs; the built-in profiles are parsed
+	// once, by Load when there are any. The directories the configuration
+	// reports as unreadable are left to its errors.
+	var dirs []string
+	if f, _ := config.Load(path, nil); f != nil && f.Edge != nil {
+		for _, d := range f.Edge.ProfileDirs {
+			if fi, err := os.Stat(config.ProfileDir(path, d)); d != "" && err == nil && fi.IsDir() {
+				dirs = append(dirs, config.ProfileDir(path, d))
 			}
-			dirs[i] = d
 		}
-		ps, err := modbus.Load(dirs)
-		if es, ok := config.ErrorsOf(err); ok {
-			errs = append(errs, es...)
-		} else if err != nil {
-			return nil, nil, err
-		}
-		profiles = ps
 	}
-	if profiles == nil {
-		ps, err := modbus.Builtin()
-		if err != nil {
-			return nil, nil, err
-		}
-		profiles = ps
+	profiles, err := modbus.Load(dirs)
+	if es, ok := config.ErrorsOf(err); ok {
+		errs = append(errs, es...)
+	} else if err != nil {
+		return nil, nil, err
 	}
-	f, err := config.Load(path, profiles.Has)
+	// A profile file that failed to load is reported with its own errors;
+	// the devices naming it are not also told it does not exist.
+	broken := map[string]bool{}
+	for _, e := range errs {
+		if strings.HasSuffix(e.File, ".yaml") {
+			broken[strings.TrimSuffix(filepath.Base(e.File), ".yaml")] = true
+		}
+	}
+	f, err := config.Load(path, func(name string) bool { return profiles.Has(name) || broken[name] })
 	if es, ok := config.ErrorsOf(err); ok {
 		errs = append(errs, es...)
 	} else if err != nil {

@@ -191,12 +191,14 @@ func Load(dirs []string) (Profiles, error) {
 func ParseProfile(file string, data []byte) (*Profile, config.Errors) {
 	var p Profile
 	src, errs := config.Decode(file, data, &p)
-	if len(errs) > 0 {
+	if !src.Decoded() {
 		return nil, errs
 	}
+	// A wrong type does not hide the profile's other problems: what
+	// decoded is checked too, as the configuration is.
 	p.Source = file
 	p.limitTexts(src)
-	errs = p.prepare(src)
+	errs = config.AfterDecode(errs, p.prepare(src))
 	if len(errs) > 0 {
 		return nil, errs
 	}
