@@ -42,10 +42,12 @@ ingest:
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := New(ingestRole(t, cfg), slog.New(slog.DiscardHandler), nil)
+	var logs syncBuffer
+	in, err := New(ingestRole(t, cfg), slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx) }()
@@ -226,6 +228,11 @@ ingest:
 	}
 	if len(dead) != len(cases) {
 		t.Errorf("%d dead letters for %d cases", len(dead), len(cases))
+	}
+	// A flood of unusable messages is not a flood of log lines: the
+	// first, then one every deadLetterLogInterval.
+	if n, most := strings.Count(logs.String(), "dead-lettering a message"), 2+int(time.Since(started)/deadLetterLogInterval); n < 1 || n > most {
+		t.Errorf("%d log lines for %d dead letters, want 1 to %d", n, len(cases), most)
 	}
 	// Each dead letter carries its payload byte for byte: as text, or in
 	// base64 when it is not UTF-8.

@@ -29,6 +29,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
@@ -67,10 +68,24 @@ type Ingest struct {
 	// rates keeps recent looks at the counters for the status view's
 	// rates (view.go).
 	rates viewRates
+	// writeFails limits the log of failed InfluxDB writes during an
+	// outage, which every request of both lanes meets on each retry.
+	writeFails telemetry.Repeats
+	// deadLetters limits the log of dead-lettered messages to one every
+	// deadLetterLogInterval; the dead-letter topic has every one.
+	deadLetters telemetry.Repeats
 
 	mu    sync.Mutex
 	stats Stats
 }
+
+// failureLogInterval is the least time between two log lines of the same
+// recurring failure (telemetry.Repeats); the metrics count every one.
+const failureLogInterval = 30 * time.Second
+
+// deadLetterLogInterval is the least time between two log lines of
+// dead-lettered messages.
+const deadLetterLogInterval = 5 * time.Second
 
 // New builds an ingest worker from the ingest role of a validated
 // configuration (config.File.IngestRole); no I/O.
@@ -86,7 +101,10 @@ func New(cfg config.IngestRole, log *slog.Logger, reg *prometheus.Registry) (*In
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	return &Ingest{cfg: cfg, log: log, m: newMetrics(reg), guard: newSeqGuard(cfg, log), health: newHealth(cfg.Ingest), ev: ev}, nil
+	in := &Ingest{cfg: cfg, log: log, m: newMetrics(reg), guard: newSeqGuard(cfg, log), health: newHealth(cfg.Ingest), ev: ev}
+	in.writeFails.Interval = failureLogInterval
+	in.deadLetters.Interval = deadLetterLogInterval
+	return in, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -480,7 +498,13 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 	reasonLabel := refusalReason(reason)
 	payload := deadLetterRecord(m.Topic(), reason.Error(), reasonLabel, m.Payload(), time.Now().UTC().Format(batch.TimeLayout))
 	dlTopic := topic.DeadLetter(w.park)
-	w.in.log.Warn("dead-lettering a message", "topic", m.Topic(), "dead_letter_topic", dlTopic, "reason", reason)
+	// Anyone who may publish to the park's topics can send a flood of
+	// unusable messages: every one is dead-lettered and counted, the log
+	// shows a few of them.
+	if log, unlogged := w.in.deadLetters.Failure(time.Now()); log {
+		w.in.log.Warn("dead-lettering a message", "topic", m.Topic(), "dead_letter_topic", dlTopic, "reason", reason,
+			"dead_lettered_since_last_log", unlogged)
+	}
 	// The MQTT client reads the broker's acknowledgement of the dead letter
 	// on the path that delivers messages: until it comes, deliveries must
 	// not wait, neither for the budget (opened) nor for the hand-over

@@ -16,6 +16,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 // Ingest trusts nothing it receives. Before a batch is written, admit
@@ -173,13 +174,32 @@ type seqGuard struct {
 	q       *influxQL // nil: InfluxDB is not asked (tests)
 	timeout time.Duration
 	log     *slog.Logger
+	// queryFails limits the log of failed queries while InfluxDB is
+	// unreachable: each batch with an old sequence number asks.
+	queryFails telemetry.Repeats
 
 	mu sync.Mutex
 	hi map[string]uint64
 }
 
+// queried logs a failed query (limited by queryFails) or, after failures,
+// the first that succeeded again; msg and args describe the failure.
+func (g *seqGuard) queried(err error, msg string, args ...any) {
+	now := time.Now()
+	if err == nil {
+		if recovered, failures, since := g.queryFails.Success(now); recovered {
+			g.log.Info("influxdb sequence-number queries succeed again", "failed_queries", failures, "failing_for", now.Sub(since).Round(time.Millisecond))
+		}
+		return
+	}
+	if log, unlogged := g.queryFails.Failure(now); log {
+		g.log.Warn(msg, append(args, "err", err, "failed_since_last_log", unlogged)...)
+	}
+}
+
 func newSeqGuard(cfg config.IngestRole, log *slog.Logger) *seqGuard {
 	g := &seqGuard{park: cfg.Park, log: log, hi: map[string]uint64{}, maxJump: config.DefaultMaxSeqJump, timeout: 5 * time.Second}
+	g.queryFails.Interval = failureLogInterval
 	if cc := cfg.Ingest.Completeness; cc != nil && cc.MaxSeqJump > 0 {
 		g.maxJump = cc.MaxSeqJump
 	}
@@ -251,8 +271,8 @@ func (g *seqGuard) highestStored(gateway string) (uint64, bool) {
 	defer cancel()
 	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT max(batch_seq) FROM /.*/ WHERE "gateway" = '%s' AND "park" = '%s' AND time > now() - 1h`,
 		escapeQL(gateway), escapeQL(g.park)))
+	g.queried(err, "highest stored sequence number unknown; following the gateway from its next batch", "gateway", gateway)
 	if err != nil {
-		g.log.Warn("highest stored sequence number unknown; following the gateway from its next batch", "gateway", gateway, "err", err)
 		return 0, false
 	}
 	var hi uint64
@@ -293,8 +313,8 @@ func (g *seqGuard) checkStored(b *batch.Batch) error {
 	defer cancel()
 	series, err := g.q.Series(ctx, fmt.Sprintf(`SELECT * FROM /.*/ WHERE "park" = '%s' AND "gateway" = '%s' AND "device" = '%s' AND time = %dms`,
 		escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device), b.Time.UnixMilli()), 64<<20)
+	g.queried(err, "could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq)
 	if err != nil {
-		g.log.Warn("could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq, "err", err)
 		return nil
 	}
 	for _, s := range series {

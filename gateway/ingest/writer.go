@@ -199,6 +199,9 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 		now := time.Now()
 		if err == nil {
 			w.okAt(now)
+			if recovered, failures, since := w.in.writeFails.Success(now); recovered {
+				w.in.log.Info("influxdb writes succeed again", "failed_writes", failures, "failing_for", now.Sub(since).Round(time.Millisecond))
+			}
 			for i, e := range r.entries {
 				e.written += r.lines[i]
 				if e.written == len(e.lines) {
@@ -240,9 +243,10 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 		}
 		if rejected {
 			w.in.log.Warn("influxdb refused a write", "messages", len(r.entries), "status", out.Status, "class", out.Class, "err", err)
-		} else {
+		} else if log, unlogged := w.in.writeFails.Failure(now); log {
 			w.in.log.Warn("influxdb write failed; retrying, nothing acknowledged", "messages", len(r.entries),
-				"bytes", len(r.body), "retry_in", time.Until(r.entries[0].due).Round(time.Millisecond), "err", err)
+				"bytes", len(r.body), "retry_in", time.Until(r.entries[0].due).Round(time.Millisecond), "err", err,
+				"failed_since_last_log", unlogged)
 		}
 	}
 	return nil

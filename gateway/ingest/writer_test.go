@@ -200,14 +200,55 @@ func TestWriteOutageDeadLettersNothing(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}}
 	w := newFakeWorker(t, f)
-	es := []*entry{testEntry(w, "a", 1, 3), testEntry(w, "b", 2, 3)}
+	var logs syncBuffer
+	w.in.log = slog.New(slog.NewTextHandler(&logs, nil))
+	w.in.writeFails.Interval = failureLogInterval
+	var es []*entry
+	for i := range 20 {
+		// Messages too large to share a request: 20 requests a round.
+		es = append(es, testEntry(w, fmt.Sprintf("d%d", i), uint64(i+1), 3000))
+	}
+	w.maxBytes = 100 << 10
 	time.AfterFunc(2*time.Second, func() { mu.Lock(); down = false; mu.Unlock() })
 	if gaveUp := drive(t, w, es, 30*time.Second); len(gaveUp) != 0 {
 		t.Fatalf("gave up during an outage: %v", gaveUp)
 	}
-	if es[0].attempts != 0 || !es[0].settledOK {
-		t.Fatalf("entry %+v", es[0])
+	for _, e := range es {
+		if e.attempts != 0 || !e.settledOK {
+			t.Fatalf("entry %+v", e)
+		}
 	}
+	// One line when it began, one when it ended: not one per request
+	// and retry.
+	out := logs.String()
+	f.mu.Lock()
+	requests := len(f.bodies)
+	f.mu.Unlock()
+	if n := strings.Count(out, "influxdb write failed"); n != 1 || requests < 60 {
+		t.Errorf("%d write-failure lines for %d requests, want 1:\n%s", n, requests, out)
+	}
+	if n := strings.Count(out, "influxdb writes succeed again"); n != 1 || !strings.Contains(out, "failed_writes=") {
+		t.Errorf("%d recovery lines, want 1:\n%s", n, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the log handlers of several
+// goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // A request InfluxDB refuses as a whole is split into its messages: the
