@@ -198,6 +198,9 @@ type MosquittoOptions struct {
 	// DenyAnonymous refuses clients without a user name (not
 	// authorised).
 	DenyAnonymous bool
+	// Extra lines of mosquitto.conf, after the test's own: a later
+	// setting of an option replaces the test's.
+	Extra string
 }
 
 // StartMosquitto starts a Mosquitto broker with persistence in a temporary
@@ -225,7 +228,7 @@ max_queued_bytes 0
 log_dest stderr
 log_type error
 log_type warning
-`, port, !o.DenyAnonymous, !o.NoPersistence, dir) + o.TLS.mosquittoConf()
+`, port, !o.DenyAnonymous, !o.NoPersistence, dir) + o.TLS.mosquittoConf() + o.Extra
 	if os.Geteuid() == 0 {
 		// Started as root, mosquitto switches to the "mosquitto" user, which
 		// cannot write the persistence file into the test's directory.
