@@ -26,7 +26,33 @@ const faultDevices = `    - name: polled
         sampling_interval: 100ms
         nodes:
           - {name: counter, node_id: "ns=1;s=Counter"}
+          - {name: power, node_id: "ns=1;s=Power"}
 `
+
+// checkTimes fails the test if a device's batches do not have strictly
+// increasing times (two at one time would be one point in InfluxDB, the
+// later batch's sequence number replacing the earlier's), or if a polled
+// device handed two batches less than half its interval apart (one slot
+// served twice).
+func (c *collector) checkTimes(t *testing.T, device string, interval time.Duration) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var last time.Time
+	for i, b := range c.batches {
+		if b.device != device {
+			continue
+		}
+		switch {
+		case last.IsZero():
+		case !b.at.After(last):
+			t.Errorf("%s: batch %d at %s, not after the one before at %s", device, i, b.at.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano))
+		case interval > 0 && b.at.Sub(last) < interval/2:
+			t.Errorf("%s: batch %d at %s, %s after the one before: one slot served twice", device, i, b.at.Format(time.RFC3339Nano), b.at.Sub(last))
+		}
+		last = b.at
+	}
+}
 
 // since counts the batches of a device from index from on whose point
 // name has quality q.
@@ -95,6 +121,34 @@ func TestFaultServerRestart(t *testing.T) {
 			t.Errorf("%s after the restart: %+v", d, st)
 		}
 	}
+	c.checkOutage(t, "polled", 200*time.Millisecond)
+	c.checkTimes(t, "polled", 0)
+	c.checkTimes(t, "pushed", 0)
+}
+
+// checkOutage fails the test if the first failed poll of a polled device
+// is followed by another batch within half its interval: the failed read
+// and the outage after it must not both serve the slot.
+func (c *collector) checkOutage(t *testing.T, device string, interval time.Duration) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var failed time.Time
+	for _, b := range c.batches {
+		if b.device != device {
+			continue
+		}
+		if !failed.IsZero() {
+			if b.at.Sub(failed) < interval/2 {
+				t.Errorf("%s: a batch %s after the first failed poll: its slot served twice", device, b.at.Sub(failed))
+			}
+			return
+		}
+		if len(b.rs) > 0 && b.rs[0].Quality == drivers.CommError {
+			failed = b.at
+		}
+	}
+	t.Errorf("%s: no failed poll followed by another batch", device)
 }
 
 // TestFaultSessionClosed: the server closes the sessions (as when a session
@@ -106,6 +160,7 @@ func TestFaultSessionClosed(t *testing.T) {
 	waitFor(t, "good values", 30*time.Second, func() bool {
 		return c.count("pushed", "counter", drivers.Good, 0) > 0
 	})
+	closed := c.mark()
 	srv.Command("close-sessions")
 	time.Sleep(time.Second)
 	m := c.mark()
@@ -117,6 +172,13 @@ func TestFaultSessionClosed(t *testing.T) {
 	}
 	if !strings.Contains(c.logged(), "BadSession") {
 		t.Errorf("the log does not name the session's status code:\n%s", c.logged())
+	}
+	// The new subscription's first notification of the unchanged power
+	// node is not a batch at its old source time again.
+	c.checkTimes(t, "pushed", 0)
+	c.checkTimes(t, "polled", 0)
+	if n := c.count("pushed", "power", drivers.Good, closed); n != 1 {
+		t.Errorf("%d readings of the unchanged power node from the new session, want 1", n)
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -76,6 +78,11 @@ type device struct {
 	out      []drivers.Reading
 	next     time.Time // next poll, or next failure batch during an outage
 	lastErr  string    // last error logged
+	// fresh marks the monitored items whose first notification, the
+	// node's value when the item was created, has not come yet.
+	fresh []bool
+	// last is the time of the device's last batch: each is later.
+	last time.Time
 
 	mu    sync.Mutex
 	state drivers.DeviceState
@@ -130,6 +137,7 @@ func NewSource(b config.Bus, devices []config.Device, log *slog.Logger) (*Source
 		d.nodes = make([]*ua.NodeID, len(d.points))
 		d.nodeErr = make([]string, len(d.points))
 		d.pointErr = make([]string, len(d.points))
+		d.fresh = make([]bool, len(d.points))
 		d.state.Device = c.Name
 		s.devs = append(s.devs, d)
 		s.pub = append(s.pub, d.pub)
@@ -236,7 +244,22 @@ func (s *Source) failBatch(d *device, q drivers.Quality, why string, at time.Tim
 	d.state.Polls++
 	d.state.Skipped++
 	d.mu.Unlock()
-	sink(d.pub, at, d.out)
+	d.hand(at, d.out, sink)
+}
+
+// hand gives sink one batch of the device's readings at time at (to the
+// millisecond, as the batch carries it). A device's batches keep strictly
+// increasing times: one at or before the last (a node sampled late, a
+// server's clock stepped back) is stamped 1 ms after it, since two batches
+// of a device at one time would be one point in InfluxDB, the later
+// batch's sequence number replacing the earlier's.
+func (d *device) hand(at time.Time, rs []drivers.Reading, sink drivers.Sink) {
+	at = at.UTC().Truncate(time.Millisecond)
+	if !at.After(d.last) {
+		at = d.last.Add(time.Millisecond)
+	}
+	d.last = at
+	sink(d.pub, at, rs)
 }
 
 // fail records a failure of the connection on the device's state.
@@ -284,8 +307,10 @@ func (s *Source) answered(d *device, at time.Time, why string, poll bool) {
 // failureQuality is the quality of a failed connection or request.
 func failureQuality(err error) drivers.Quality {
 	var sc ua.StatusCode
+	var ne net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ua.StatusBadTimeout), errors.Is(err, ua.StatusBadRequestTimeout):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ua.StatusBadTimeout), errors.Is(err, ua.StatusBadRequestTimeout),
+		errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return drivers.Timeout
 	case errors.As(err, &sc):
 		q, _ := Quality(sc)
@@ -315,6 +340,14 @@ func sessionLevel(err error) bool {
 	return false
 }
 
+// named is an error whose text names an OPC UA status code the way the
+// specification writes it (errorText), and which keeps the error for
+// errors.Is and errors.As: the quality of a failure is read from it.
+type named struct{ err error }
+
+func (n named) Error() string { return errorText(n.err) }
+func (n named) Unwrap() error { return n.err }
+
 // errorText is an error's text with an OPC UA status code named the way
 // the specification writes it.
 func errorText(err error) string {
@@ -333,7 +366,7 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool
 	defer cancel()
 	opts, err := clientOptions(cctx, &s.bus)
 	if err != nil {
-		return false, fmt.Errorf("endpoint %s: %s", ep, errorText(err))
+		return false, fmt.Errorf("endpoint %s: %w", ep, named{err})
 	}
 	c, err := opcua.NewClient(ep, opts...)
 	if err != nil {
@@ -341,7 +374,7 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool
 	}
 	if err := c.Connect(cctx); err != nil {
 		closeClient(c)
-		return false, fmt.Errorf("endpoint %s: connect: %s", ep, errorText(err))
+		return false, fmt.Errorf("endpoint %s: connect: %w", ep, named{err})
 	}
 	defer closeClient(c)
 	s.log.Info("opcua session created", "policy", s.bus.OPCUA.SecurityPolicy, "mode", s.bus.OPCUA.SecurityMode)
@@ -409,7 +442,7 @@ func (s *Source) resolve(ctx context.Context, c *opcua.Client) error {
 		err = res.ResponseHeader.ServiceResult
 	}
 	if err != nil && sessionLevel(err) {
-		return fmt.Errorf("translate browse paths: %s", errorText(err))
+		return fmt.Errorf("translate browse paths: %w", named{err})
 	}
 	if err != nil {
 		// The server refuses the service (BadServiceUnsupported, say):
@@ -467,7 +500,7 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 		LifetimeCount:     keepAlive * 10,
 	}, notif)
 	if err != nil {
-		return fmt.Errorf("create subscription: %s", errorText(err))
+		return fmt.Errorf("create subscription: %w", named{err})
 	}
 	var items []*ua.MonitoredItemCreateRequest
 	var idx []int
@@ -485,7 +518,7 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 	if len(items) > 0 {
 		res, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, items...)
 		if err != nil {
-			return fmt.Errorf("create monitored items: %s", errorText(err))
+			return fmt.Errorf("create monitored items: %w", named{err})
 		}
 		if sr := res.ResponseHeader.ServiceResult; sr != ua.StatusOK {
 			return fmt.Errorf("create monitored items: %s", StatusName(sr))
@@ -494,9 +527,11 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 			return fmt.Errorf("create monitored items: %d results for %d items", len(res.Results), len(items))
 		}
 		for i, r := range res.Results {
+			pi := idx[i]
 			if r.StatusCode != ua.StatusOK {
-				pi := idx[i]
 				d.nodeErr[pi] = StatusName(r.StatusCode)
+			} else {
+				d.fresh[pi] = true
 			}
 		}
 	}
@@ -517,7 +552,7 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 	}
 	s.answered(d, now, d.errors(), true)
 	if len(refused) > 0 {
-		sink(d.pub, now, refused)
+		d.hand(now, refused, sink)
 	}
 	return nil
 }
@@ -604,11 +639,14 @@ func (s *Source) serve(ctx context.Context, c *opcua.Client, notif chan *opcua.P
 					continue
 				}
 				if !d.next.After(now) {
-					if err := s.poll(ctx, c, d, sink); err != nil {
+					err := s.poll(ctx, c, d, sink)
+					// The slot is served, failed or not: the outage
+					// that follows a failed read starts at the next
+					// one, not with a second batch for this one.
+					d.next = time.Now().Truncate(d.cfg.Interval).Add(d.cfg.Interval)
+					if err != nil {
 						return err
 					}
-					after := time.Now()
-					d.next = after.Truncate(d.cfg.Interval).Add(d.cfg.Interval)
 				}
 				if d.next.Before(wake) {
 					wake = d.next
@@ -634,7 +672,7 @@ func (s *Source) watchdog(ctx context.Context, c *opcua.Client) error {
 		err = res.ResponseHeader.ServiceResult
 	}
 	if err != nil {
-		return fmt.Errorf("endpoint %s: server status: %s", s.bus.OPCUA.Endpoint, errorText(err))
+		return fmt.Errorf("endpoint %s: server status: %w", s.bus.OPCUA.Endpoint, named{err})
 	}
 	if len(res.Results) == 1 && res.Results[0].Status == ua.StatusOK && res.Results[0].Value != nil {
 		if st, ok := res.Results[0].Value.Value().(int32); ok && ua.ServerState(st) != ua.ServerStateRunning {
@@ -666,7 +704,7 @@ func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink driv
 				return ctx.Err()
 			}
 			session := sessionLevel(err)
-			err = fmt.Errorf("endpoint %s: device %s: read: %s", s.bus.OPCUA.Endpoint, d.cfg.Name, errorText(err))
+			err = fmt.Errorf("endpoint %s: device %s: read: %w", s.bus.OPCUA.Endpoint, d.cfg.Name, named{err})
 			q := failureQuality(err)
 			s.fail(d, q, err.Error(), start, time.Time{})
 			d.mu.Lock()
@@ -676,7 +714,7 @@ func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink driv
 			for i := range d.points {
 				d.out[i] = drivers.Reading{Name: d.points[i].cfg.Name, Unit: d.points[i].cfg.Unit, Quality: q}
 			}
-			sink(d.pub, start, d.out)
+			d.hand(start, d.out, sink)
 			if !session {
 				// The server refused this device's request; the session
 				// is sound and serves the other devices.
@@ -700,7 +738,7 @@ func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink driv
 		}
 	}
 	s.answered(d, start, d.errors(), true)
-	sink(d.pub, start, d.out)
+	d.hand(start, d.out, sink)
 	return nil
 }
 
@@ -720,7 +758,7 @@ func (s *Source) notification(n *opcua.PublishNotificationData, sink drivers.Sin
 		if errors.Is(n.Error, io.EOF) {
 			return fmt.Errorf("endpoint %s: subscription %d: connection closed by the server", ep, n.SubscriptionID)
 		}
-		return fmt.Errorf("endpoint %s: subscription %d: %s", ep, n.SubscriptionID, errorText(n.Error))
+		return fmt.Errorf("endpoint %s: subscription %d: %w", ep, n.SubscriptionID, named{n.Error})
 	}
 	switch v := n.Value.(type) {
 	case *ua.StatusChangeNotification:
@@ -729,6 +767,19 @@ func (s *Source) notification(n *opcua.PublishNotificationData, sink drivers.Sin
 		s.dataChange(v, sink)
 	}
 	return nil
+}
+
+// Timestamps a server may give that the edge does not use: before
+// earliestTime (an unset clock) or more than maxAhead past the edge's own
+// (ingest refuses a batch more than 10 minutes ahead).
+var earliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const maxAhead = time.Minute
+
+// plausible reports whether a server's timestamp t may stamp a reading
+// received at recv.
+func plausible(t, recv time.Time) bool {
+	return t.After(earliestTime) && !t.After(recv.Add(maxAhead))
 }
 
 type change struct {
@@ -750,15 +801,27 @@ func (s *Source) dataChange(v *ua.DataChangeNotification, sink drivers.Sink) {
 			continue
 		}
 		at := recv
-		if it.Value != nil {
+		if v := it.Value; v != nil {
 			switch {
-			case !it.Value.SourceTimestamp.IsZero():
-				at = it.Value.SourceTimestamp
-			case !it.Value.ServerTimestamp.IsZero():
-				at = it.Value.ServerTimestamp
+			case s.devs[di].fresh[pi]:
+				// The first notification is the node's value when
+				// the item was created: its source timestamp is when
+				// it last changed, perhaps days ago, and after a
+				// reconnect or a restart a time already published.
+				// It holds at the server's sampling time.
+				if plausible(v.ServerTimestamp, recv) {
+					at = v.ServerTimestamp
+				}
+			case plausible(v.SourceTimestamp, recv):
+				at = v.SourceTimestamp
+			case plausible(v.ServerTimestamp, recv):
+				at = v.ServerTimestamp
 			}
 		}
-		byDev[di] = append(byDev[di], change{at: at, pi: pi, val: it.Value})
+		s.devs[di].fresh[pi] = false
+		// Changes within one millisecond are one batch: a batch's time
+		// has no finer digits.
+		byDev[di] = append(byDev[di], change{at: at.Truncate(time.Millisecond), pi: pi, val: it.Value})
 	}
 	dis := make([]int, 0, len(byDev))
 	for di := range byDev {
@@ -788,7 +851,7 @@ func (s *Source) dataChange(v *ua.DataChangeNotification, sink drivers.Sink) {
 				}
 				out = append(out, r)
 			}
-			sink(d.pub, at.UTC(), out)
+			d.hand(at, out, sink)
 			cs = rest
 		}
 		s.answered(d, recv, d.errors(), false)

@@ -1,7 +1,12 @@
 package opcua
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"math"
+	"net"
+	"os"
 	"testing"
 
 	"github.com/eipgw/eipgw/config"
@@ -80,4 +85,31 @@ func mustVariant(t *testing.T, v any) *ua.Variant {
 		t.Fatal(err)
 	}
 	return vv
+}
+
+// TestFailureQuality: a failure's quality is read through the text the
+// source wraps around it (endpoint, device, status code name).
+func TestFailureQuality(t *testing.T) {
+	wrap := func(err error) error {
+		return fmt.Errorf("endpoint opc.tcp://h:4840: device d: read: %w", named{err})
+	}
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	for _, tc := range []struct {
+		err  error
+		want drivers.Quality
+	}{
+		{wrap(context.DeadlineExceeded), drivers.Timeout},
+		{wrap(ua.StatusBadTimeout), drivers.Timeout},
+		{wrap(ua.StatusBadRequestTimeout), drivers.Timeout},
+		{wrap(fmt.Errorf("get endpoints: %w", timeout)), drivers.Timeout},
+		{wrap(ua.StatusBadSessionIDInvalid), drivers.CommError},
+		{wrap(io.EOF), drivers.CommError},
+	} {
+		if got := failureQuality(tc.err); got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.err, got, tc.want)
+		}
+	}
+	if got := wrap(ua.StatusBadTimeout).Error(); got != "endpoint opc.tcp://h:4840: device d: read: BadTimeout (0x800A0000)" {
+		t.Errorf("text %q", got)
+	}
 }
