@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -24,6 +25,35 @@ const (
 	MaxUnitLen = 32
 )
 
+// SeqFieldOf is the field that holds the sequence number of part part of
+// a poll: SeqField for a whole poll and for the first part of a split
+// one, SeqField_<part> for the others. The parts of a split poll share
+// their device and poll time, so InfluxDB merges them into one point, in
+// which each part's number keeps a field of its own.
+func SeqFieldOf(part int) string {
+	if part == 0 {
+		return SeqField
+	}
+	return SeqField + "_" + strconv.Itoa(part)
+}
+
+// IsSeqField reports whether name is a field SeqFieldOf makes.
+func IsSeqField(name string) bool {
+	if name == SeqField {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, SeqField+"_")
+	if !ok || rest == "" || rest[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // TagKeys are the tags of every reading in InfluxDB, in lexical order.
 var TagKeys = []string{"device", "gateway", "park", "site", "tenant"}
 
@@ -33,8 +63,8 @@ var TagKeys = []string{"device", "gateway", "park", "site", "tenant"}
 // named time without an error.
 func ReservedPointName(name string) string {
 	switch {
-	case name == SeqField || name == HashField || name == CheckField:
-		return "is a field of the batch itself (" + SeqField + ", " + HashField + ", " + CheckField + ")"
+	case IsSeqField(name) || name == HashField || name == CheckField:
+		return "is a field of the batch itself (" + SeqField + ", " + SeqField + "_<part>, " + HashField + ", " + CheckField + ")"
 	case strings.HasSuffix(name, QualitySuffix):
 		return "ends in " + QualitySuffix + ", the suffix of quality fields"
 	case slices.Contains(TagKeys, name):

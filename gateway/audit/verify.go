@@ -748,13 +748,16 @@ func readingDiffs(r row, g []signed) [][3]string {
 		}
 	}
 	for k, sv := range r.all {
-		switch k {
-		case "time", "park", "gateway", "device", "site", "tenant", checkField:
-			continue
-		case seqField:
+		if config.IsSeqField(k) {
+			// batch_seq, or batch_seq_<part> of a split poll's later
+			// parts: each one of the poll's numbers.
 			if !seqs[text(sv)] {
 				diffs = append(diffs, [3]string{k, text(sv), keysOf(seqs)})
 			}
+			continue
+		}
+		switch k {
+		case "time", "park", "gateway", "device", "site", "tenant", checkField:
 			continue
 		case hashField:
 			if !hashes[text(sv)] {
@@ -800,24 +803,33 @@ func readingMatches(r row, g []signed) bool {
 			return false
 		}
 	}
-	seq, ok := r.val(seqField).(json.Number)
-	if !ok {
+	if _, ok := r.val(seqField).(json.Number); !ok {
 		return false
 	}
 	hash, _ := r.val(hashField).(string)
-	var seqOK, hashOK bool
+	hashOK := false
 	for _, sb := range g {
-		var num [24]byte
-		seqOK = seqOK || string(seq) == string(strconv.AppendUint(num[:0], sb.b.Seq, 10))
 		hashOK = hashOK || hash == sb.hash
 	}
-	if !seqOK || !hashOK {
+	if !hashOK {
 		return false
 	}
 	others := 0
-	for k := range r.all {
-		switch k {
-		case "time", "park", "gateway", "device", "site", "tenant", checkField, seqField, hashField:
+	for k, v := range r.all {
+		switch {
+		case config.IsSeqField(k):
+			// Each of the poll's numbers (a split poll's parts are one
+			// point, each number in a field of its own).
+			seq, _ := v.(json.Number)
+			seqOK := false
+			for _, sb := range g {
+				var num [24]byte
+				seqOK = seqOK || string(seq) == string(strconv.AppendUint(num[:0], sb.b.Seq, 10))
+			}
+			if !seqOK {
+				return false
+			}
+		case k == "time", k == "park", k == "gateway", k == "device", k == "site", k == "tenant", k == checkField, k == hashField:
 		default:
 			others++
 		}

@@ -713,7 +713,7 @@ func TestReadingMatchesAgreesWithTheFieldByFieldCheck(t *testing.T) {
 			{Name: "tiny", Value: 1e-7, HasValue: true, Quality: batch.Good},
 			{Name: "count", Kind: batch.IntValue, Int: -42, HasValue: true, Quality: batch.Good},
 		}},
-		{Gateway: "gw-1", Seq: 8, Device: "m-1", Site: "plant", Tenant: "t01", Points: []batch.Point{
+		{Gateway: "gw-1", Seq: 8, Part: 1, Device: "m-1", Site: "plant", Tenant: "t01", Points: []batch.Point{
 			{Name: "total", Kind: batch.UintValue, Uint: 1 << 40, HasValue: true, Quality: batch.Good},
 			{Name: "huge", Kind: batch.UintValue, Uint: math.MaxUint64, HasValue: true, Quality: batch.Good},
 			{Name: "temp", Quality: batch.CommError},
@@ -725,7 +725,9 @@ func TestReadingMatchesAgreesWithTheFieldByFieldCheck(t *testing.T) {
 			seqField: json.Number("7"), hashField: "h7", checkField: "ok",
 			"energy": json.Number("1234567"), "tiny": json.Number("1e-7"), "count": json.Number("-42")}
 		if n == 2 {
-			m[seqField], m[hashField] = json.Number("8"), "h8"
+			// The parts are one point: each number in a field of its
+			// own, the hash the last written.
+			m[config.SeqFieldOf(1)], m[hashField] = json.Number("8"), "h8"
 			m["total"], m["huge_q"], m["temp_q"] = json.Number("1099511627776"), batch.OutOfRange, batch.CommError
 		}
 		return m
@@ -765,7 +767,7 @@ func TestReadingMatchesAgreesWithTheFieldByFieldCheck(t *testing.T) {
 			// The values still match without the batch's sequence number
 			// or hash: no difference, which the fast check leaves to the
 			// field by field one.
-			if k == seqField || k == hashField {
+			if config.IsSeqField(k) || k == hashField {
 				check(fmt.Sprintf("%d parts without %s", n, k), m, group(n), true, true)
 				continue
 			}

@@ -52,7 +52,7 @@ func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []drivers.Readi
 			s.e.log.Error("cannot persist the sequence reservation; polling goes on", "seq", n, "err", err)
 		}
 		bt := batch.Batch{
-			Gateway: s.e.gateway, Seq: n, Device: d.Name, Kind: d.Kind,
+			Gateway: s.e.gateway, Seq: n, Part: parts - 1, Device: d.Name, Kind: d.Kind,
 			Site: s.e.site, Tenant: d.Tenant, Time: polled,
 		}
 		if s.chain != nil {

@@ -141,7 +141,8 @@ func TestStampManyBusesKeepsLogOrder(t *testing.T) {
 }
 
 // A poll with more points than max_batch_points becomes consecutive
-// batches with the same poll time that together hold every point once.
+// batches with the same poll time, numbered as parts 0, 1, 2, that
+// together hold every point once.
 func TestStampSplitsLargePolls(t *testing.T) {
 	r := newStampRig(t, 1, 2000, nil)
 	d := devices(r.e)[0]
@@ -158,8 +159,8 @@ func TestStampSplitsLargePolls(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []int{2000, 2000, 500}[i]
-		if b.Seq != uint64(i+1) || !b.Time.Equal(polled) || len(b.Points) != want || b.Device != d.Name {
-			t.Fatalf("batch %d: seq %d time %v points %d device %s", i, b.Seq, b.Time, len(b.Points), b.Device)
+		if b.Seq != uint64(i+1) || b.Part != i || !b.Time.Equal(polled) || len(b.Points) != want || b.Device != d.Name {
+			t.Fatalf("batch %d: seq %d part %d time %v points %d device %s", i, b.Seq, b.Part, b.Time, len(b.Points), b.Device)
 		}
 		for _, p := range b.Points {
 			if seen[p.Name] {

@@ -117,34 +117,50 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	st := *c.gateways[gateway]
 	c.mu.Unlock()
 	where := fmt.Sprintf(`"gateway" = '%s' AND "park" = '%s'`, escapeQL(gateway), escapeQL(c.park))
+	// Every sequence number field: a split poll's parts are one point,
+	// each part's number in a field of its own (batch_seq,
+	// batch_seq_1, ...).
+	const fields = `SELECT /^` + SeqField + `(_[1-9][0-9]*)?$/ FROM /.*/ WHERE `
+	queries := []string{fields + where + " AND time > now() - 1h"}
 	if st.started {
-		where += fmt.Sprintf(" AND time >= %dms - 10m AND batch_seq > %d", st.lastTime, st.frontier)
-	} else {
-		where += " AND time > now() - 1h"
-	}
-	series, err := c.q.query(ctx, `SELECT batch_seq FROM /.*/ WHERE `+where)
-	if err != nil {
-		return nil, err
+		queries = []string{
+			fields + where + fmt.Sprintf(" AND time >= %dms - 10m AND %s > %d", st.lastTime, SeqField, st.frontier),
+			// The later parts of the poll the frontier is in: their
+			// point's batch_seq is its first part's, not above it.
+			fields + where + fmt.Sprintf(" AND time = %dms", st.lastTime),
+		}
 	}
 	type row struct {
 		seq uint64
 		ms  int64
 	}
 	var rows []row
-	for _, s := range series {
-		if isReservedSeries(s.Name) {
-			continue
+	for _, q := range queries {
+		series, err := c.q.query(ctx, q)
+		if err != nil {
+			return nil, err
 		}
-		for _, v := range s.Values {
-			if len(v) < 2 {
+		for _, s := range series {
+			if isReservedSeries(s.Name) {
 				continue
 			}
-			ms, err1 := v[0].Int64()
-			seq, err2 := strconv.ParseUint(v[1].String(), 10, 64)
-			if err1 != nil || err2 != nil {
-				continue
+			for _, v := range s.Values {
+				if len(v) < 2 {
+					continue
+				}
+				ms, err := v[0].Int64()
+				if err != nil {
+					continue
+				}
+				for i := 1; i < len(v) && i < len(s.Columns); i++ {
+					if !config.IsSeqField(s.Columns[i]) {
+						continue
+					}
+					if seq, err := strconv.ParseUint(v[i].String(), 10, 64); err == nil {
+						rows = append(rows, row{seq, ms})
+					}
+				}
 			}
-			rows = append(rows, row{seq, ms})
 		}
 	}
 	if len(rows) == 0 {

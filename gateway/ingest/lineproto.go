@@ -20,6 +20,8 @@ import (
 //	             <point>_q     string quality, for each point not good, and
 //	                           out_of_range for an integer above 2^63-1
 //	             batch_seq     integer, the gateway's batch sequence number
+//	             batch_seq_<k> the same, of part k >= 1 of a split poll
+//	                           (the parts share device and time: one point)
 //	time         poll time, millisecond precision
 //
 // A batch written twice yields the same series, time and fields, so the
@@ -106,7 +108,14 @@ func appendLine(dst []byte, park string, b *batch.Batch) []byte {
 		dst = appendField(dst, &b.Points[i])
 		dst = append(dst, ',')
 	}
-	dst = append(dst, SeqField+"="...)
+	if b.Part == 0 {
+		dst = append(dst, SeqField+"="...)
+	} else {
+		// A later part of a split poll: the parts are one point in
+		// InfluxDB, each number in a field of its own.
+		dst = append(dst, config.SeqFieldOf(b.Part)...)
+		dst = append(dst, '=')
+	}
 	dst = strconv.AppendUint(dst, b.Seq, 10)
 	dst = append(dst, 'i', ' ')
 	dst = strconv.AppendInt(dst, b.Time.UnixMilli(), 10)

@@ -269,8 +269,10 @@ func (g *seqGuard) highestStored(gateway string) (uint64, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
-	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT max(batch_seq) FROM /.*/ WHERE "gateway" = '%s' AND "park" = '%s' AND time > now() - 1h`,
-		escapeQL(gateway), escapeQL(g.park)))
+	// Every sequence number field: batch_seq, and batch_seq_<k> of the
+	// later parts of split polls.
+	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT max(/^%s(_[1-9][0-9]*)?$/) FROM /.*/ WHERE "gateway" = '%s' AND "park" = '%s' AND time > now() - 1h`,
+		SeqField, escapeQL(gateway), escapeQL(g.park)))
 	g.queried(err, "highest stored sequence number unknown; following the gateway from its next batch", "gateway", gateway)
 	if err != nil {
 		return 0, false
@@ -282,11 +284,10 @@ func (g *seqGuard) highestStored(gateway string) (uint64, bool) {
 			continue
 		}
 		for _, v := range s.Values {
-			if len(v) < 2 {
-				continue
-			}
-			if n, err := strconv.ParseUint(v[1].String(), 10, 64); err == nil {
-				hi, found = max(hi, n), true
+			for i := 1; i < len(v); i++ {
+				if n, err := strconv.ParseUint(v[i].String(), 10, 64); err == nil {
+					hi, found = max(hi, n), true
+				}
 			}
 		}
 	}
@@ -350,8 +351,18 @@ func differs(b *batch.Batch, row map[string]any) string {
 			return "tag " + t[0]
 		}
 	}
-	if n, ok := row[SeqField].(json.Number); !ok || n.String() != strconv.FormatUint(b.Seq, 10) {
-		return "field " + SeqField
+	seqField := config.SeqFieldOf(b.Part)
+	if n, ok := row[seqField].(json.Number); !ok || n.String() != strconv.FormatUint(b.Seq, 10) {
+		return "field " + seqField
+	}
+	// The point of a split poll holds every part's fields: those the
+	// batch lacks may be the other parts'. (Its own fields must still be
+	// as stored, so writing it changes nothing.)
+	split := false
+	for c, v := range row {
+		if v != nil && c != seqField && config.IsSeqField(c) {
+			split = true
+		}
 	}
 	fields := make(map[string]bool, len(b.Points))
 	for i := range b.Points {
@@ -374,6 +385,9 @@ func differs(b *batch.Batch, row map[string]any) string {
 				return "field " + name
 			}
 		}
+	}
+	if split {
+		return ""
 	}
 	for c, v := range row {
 		if v == nil || fields[c] || c == "time" || c == SeqField || c == HashField || c == CheckField || slices.Contains(config.TagKeys, c) {

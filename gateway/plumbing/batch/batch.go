@@ -98,6 +98,12 @@ type Point struct {
 type Batch struct {
 	Gateway string
 	Seq     uint64
+	// Part is the index of the batch among the parts of a split poll
+	// (more points than edge.max_batch_points): 0 for a whole poll and
+	// for the first part ("part" is then left out), 1, 2, ... for the
+	// others, which follow with consecutive sequence numbers and the same
+	// poll time.
+	Part int
 	// Prev and Key (omitted when empty) chain and name the signing key of
 	// a signed batch: the hex hash of the gateway's previous batch and the
 	// key id; Sig is the base64 signature that follows the points. Package
@@ -184,6 +190,10 @@ func (b *Batch) appendHead(dst []byte) []byte {
 	dst = appendString(dst, b.Gateway)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendUint(dst, b.Seq, 10)
+	if b.Part > 0 {
+		dst = append(dst, `,"part":`...)
+		dst = strconv.AppendInt(dst, int64(b.Part), 10)
+	}
 	if b.Prev != "" {
 		dst = append(dst, `,"prev":`...)
 		dst = appendString(dst, b.Prev)
@@ -424,6 +434,7 @@ type wire struct {
 	V       *int    `json:"v"`
 	Gateway string  `json:"gateway"`
 	Seq     *uint64 `json:"seq"`
+	Part    *int64  `json:"part"`
 	Prev    string  `json:"prev"`
 	Key     string  `json:"key"`
 	Device  string  `json:"device"`
@@ -447,6 +458,10 @@ var ErrInvalid = errors.New("invalid batch")
 // edge.max_batch_points, so that a batch of an edge that does not split
 // its polls (120,000 points, 5 MB) is still taken.
 const MaxPoints = 1_000_000
+
+// MaxParts bounds a batch's part index: a poll of at most MaxPoints
+// points split one point a batch.
+const MaxParts = MaxPoints
 
 // ErrTooManyPoints is the error of a batch of more than MaxPoints points,
 // found while decoding: the points past the limit are not decoded. It
@@ -546,6 +561,8 @@ func decodeSlow(data []byte) (*Batch, error) {
 		return bad("missing \"gateway\"")
 	case w.Seq == nil || *w.Seq == 0:
 		return bad("missing or zero \"seq\"")
+	case w.Part != nil && (*w.Part < 1 || *w.Part > MaxParts):
+		return bad("\"part\" %d out of range 1-%d (a whole poll and a split poll's first part leave it out)", *w.Part, MaxParts)
 	case w.Device == "":
 		return bad("missing \"device\"")
 	case w.Kind == "":
@@ -557,8 +574,12 @@ func decodeSlow(data []byte) (*Batch, error) {
 	if err != nil {
 		return bad("\"ts\" %q is not an RFC 3339 time", w.TS)
 	}
+	part := 0
+	if w.Part != nil {
+		part = int(*w.Part)
+	}
 	b := &Batch{
-		Gateway: w.Gateway, Seq: *w.Seq, Prev: w.Prev, Key: w.Key, Sig: w.Sig, Device: w.Device, Kind: w.Kind,
+		Gateway: w.Gateway, Seq: *w.Seq, Part: part, Prev: w.Prev, Key: w.Key, Sig: w.Sig, Device: w.Device, Kind: w.Kind,
 		Site: w.Site, Tenant: w.Tenant, Time: ts.UTC(), Points: make([]Point, len(w.Points)),
 	}
 	seen := make(map[string]bool, len(w.Points))

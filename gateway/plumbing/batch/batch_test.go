@@ -254,6 +254,7 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 	f.Add([]byte(sampleJSON))
 	f.Add([]byte(` { "points" : [ {"q":"good","v":-1.5e3,"n":"a"} ] , "ts":"2026-01-01T00:00:00+08:00","kind":"k","device":"d","seq":7,"gateway":"g","v":1 } `))
 	f.Add([]byte(`{"v":1,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"},{"n":"b","q":"exception:2"}]}`))
+	f.Add([]byte(`{"v":2,"gateway":"g","seq":9,"part":3,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`))
 	f.Add([]byte(`{"v":1,"gateway":"g\u00e9","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":1,"q":"good"}]}`))
 	// Integers near 2^53, 2^63 and 2^64, in both versions.
 	for _, version := range []string{"1", "2"} {
@@ -528,6 +529,34 @@ func TestErrorsSayWhereAndStayShort(t *testing.T) {
 		_, err := DecodeShared([]byte(tc.payload), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 400 {
 			t.Errorf("%.60q: error %.300q, want it to say %q in at most 400 bytes", tc.payload, err, tc.want)
+		}
+	}
+}
+
+// The part of a split poll after its first is carried as "part", after
+// "seq", through both decoders; a whole poll and a first part leave it out.
+func TestPart(t *testing.T) {
+	b := sample()
+	b.Part = 2
+	enc := string(b.AppendJSON(nil))
+	if !strings.Contains(enc, `"seq":1042,"part":2,"device"`) {
+		t.Fatalf("encoded %s", enc)
+	}
+	fast, ok := decodeFast(enc, nil, nil)
+	slow, err := decodeSlow([]byte(enc))
+	if !ok || err != nil || fast.Part != 2 || !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("fast %+v (%v)\nslow %+v (%v)", fast, ok, slow, err)
+	}
+	if got := string(slow.AppendJSON(nil)); got != enc {
+		t.Errorf("re-encoded\n%s\nwant\n%s", got, enc)
+	}
+	if strings.Contains(string(sample().AppendJSON(nil)), `"part"`) {
+		t.Error("a whole poll carries part")
+	}
+	for _, bad := range []string{`"part":0`, `"part":-1`, `"part":1.5`, `"part":"1"`, `"part":1000001`, `"part":1,"part":2`} {
+		payload := strings.Replace(sampleJSON, `"seq":1042`, `"seq":1042,`+bad, 1)
+		if _, err := Decode([]byte(payload)); err == nil {
+			t.Errorf("%s accepted", bad)
 		}
 	}
 }

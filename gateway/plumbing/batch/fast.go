@@ -61,6 +61,12 @@ func decodeFastLimited(data string, reuse []Point, names *Names) (*Batch, bool, 
 				return nil, false, s.tooMany
 			}
 			b.Seq, haveSeq = v, true
+		case "part":
+			v, ok := s.uint()
+			if !ok || v == 0 || v > MaxParts {
+				return nil, false, s.tooMany
+			}
+			b.Part = int(v)
 		case "gateway":
 			b.Gateway, ok = s.str()
 		case "device":
@@ -110,7 +116,7 @@ func decodeFastLimited(data string, reuse []Point, names *Names) (*Batch, bool, 
 
 var topKeys = map[string]uint16{
 	"v": 1, "gateway": 2, "seq": 4, "device": 8, "kind": 16, "site": 32, "tenant": 64, "ts": 128, "points": 256,
-	"prev": 512, "key": 1024, "sig": 2048,
+	"prev": 512, "key": 1024, "sig": 2048, "part": 4096,
 }
 
 // nameSets are the sets validPoints finds repeated names with, reused:
