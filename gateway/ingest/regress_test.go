@@ -1,19 +1,14 @@
 package ingest
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
-	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // TestOldSequenceNumbers: after a restart ingest remembers no payloads,
@@ -44,30 +39,8 @@ ingest:
 		return stop
 	}
 
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("regress-test"))
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer c.Disconnect(100)
-	var mu sync.Mutex
-	dead := map[uint64]string{} // seq -> reason: error
-	c.Subscribe(topic.DeadLetter("p"), 1, func(_ mqtt.Client, m mqtt.Message) {
-		var d struct{ Error, Reason, Payload string }
-		var b struct{ Seq uint64 }
-		if err := json.Unmarshal(m.Payload(), &d); err != nil || json.Unmarshal([]byte(d.Payload), &b) != nil {
-			t.Errorf("dead letter %q: %v", m.Payload(), err)
-			return
-		}
-		mu.Lock()
-		dead[b.Seq] = d.Reason + ": " + d.Error
-		mu.Unlock()
-	}).Wait()
-	publish := func(b batch.Batch) {
-		t.Helper()
-		if tok := c.Publish(topic.Data("p", b.Gateway, b.Device), 1, false, b.AppendJSON(nil)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("publish: %v", tok.Error())
-		}
-	}
+	pub := newPublisher(t, mq.URL, "regress-test")
+	publish := pub.publish
 	t0 := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
 	real := func(seq uint64) batch.Batch {
 		return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Tenant: "t01",
@@ -98,19 +71,8 @@ ingest:
 	}
 
 	// Ingest asks for a replay (retained) once it has subscribed.
-	subscribed := make(chan struct{}, 1)
-	c.Subscribe(topic.ReplayFilter("p"), 1, func(mqtt.Client, mqtt.Message) {
-		select {
-		case subscribed <- struct{}{}:
-		default:
-		}
-	}).Wait()
 	stop := start()
-	select {
-	case <-subscribed:
-	case <-time.After(30 * time.Second):
-		t.Fatal("ingest did not subscribe")
-	}
+	pub.waitIngest()
 	for seq := uint64(1); seq <= 20; seq++ {
 		if seq != 9 {
 			publish(real(seq))
@@ -145,13 +107,9 @@ ingest:
 	}
 	publish(real(21))
 	wait("batch 21 and the replayed 9 stored", func() bool { return count() == 21 })
-	wait("a dead letter for each forgery", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(dead) >= len(forged)
-	})
+	wait("a dead letter for each forgery", func() bool { return len(pub.deadLetters()) >= len(forged) })
 
-	mu.Lock()
+	dead := pub.deadLetters()
 	for seq := range forged {
 		if d := dead[seq]; !strings.HasPrefix(d, ReasonSeqRegress+":") {
 			t.Errorf("forged seq %d: dead letter %q, want reason %s", seq, d, ReasonSeqRegress)
@@ -162,7 +120,6 @@ ingest:
 			t.Errorf("seq %d dead-lettered: %s", seq, d)
 		}
 	}
-	mu.Unlock()
 
 	// What InfluxDB holds: the 21 batches as sent, nothing else.
 	s, err := ifx.Query("eipgw", `SELECT * FROM /.*/ WHERE "device" = 'meter'`)

@@ -1,18 +1,13 @@
 package ingest
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
-	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
 // TestSplitPolls: a poll of more points than edge.max_batch_points comes as
@@ -34,37 +29,8 @@ ingest:
   completeness: {interval: 300ms, grace: 1s}
 `, mq.URL, ifx.URL)
 
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("split-test"))
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer c.Disconnect(100)
-	var mu sync.Mutex
-	dead := map[uint64]string{}
-	c.Subscribe(topic.DeadLetter("p"), 1, func(_ mqtt.Client, m mqtt.Message) {
-		var d struct{ Error, Reason, Payload string }
-		var b struct{ Seq uint64 }
-		if err := json.Unmarshal(m.Payload(), &d); err != nil || json.Unmarshal([]byte(d.Payload), &b) != nil {
-			t.Errorf("dead letter %q: %v", m.Payload(), err)
-			return
-		}
-		mu.Lock()
-		dead[b.Seq] = d.Reason + ": " + d.Error
-		mu.Unlock()
-	}).Wait()
-	subscribed := make(chan struct{}, 1)
-	c.Subscribe(topic.ReplayFilter("p"), 1, func(mqtt.Client, mqtt.Message) {
-		select {
-		case subscribed <- struct{}{}:
-		default:
-		}
-	}).Wait()
-	publish := func(b batch.Batch) {
-		t.Helper()
-		if tok := c.Publish(topic.Data("p", b.Gateway, b.Device), 1, false, b.AppendJSON(nil)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("publish: %v", tok.Error())
-		}
-	}
+	pub := newPublisher(t, mq.URL, "split-test")
+	publish := pub.publish
 
 	t0 := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
 	whole := func(seq uint64, at int) batch.Batch {
@@ -80,11 +46,7 @@ ingest:
 	}
 
 	_, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
-	select {
-	case <-subscribed:
-	case <-time.After(30 * time.Second):
-		t.Fatal("ingest did not subscribe")
-	}
+	pub.waitIngest()
 	publish(whole(1, 1))
 	for k := range 3 {
 		publish(part(k)) // 2, 3, 4
@@ -127,9 +89,8 @@ ingest:
 	forged := part(2)
 	forged.Points[0].Value = 666
 	publish(forged)
-	waitHostile(t, "the forged part refused", func() bool { mu.Lock(); defer mu.Unlock(); return dead[4] != "" })
-	mu.Lock()
-	defer mu.Unlock()
+	waitHostile(t, "the forged part refused", func() bool { return pub.deadLetters()[4] != "" })
+	dead := pub.deadLetters()
 	if why := dead[3]; why != "" {
 		t.Errorf("the redelivered part was refused: %s", why)
 	}
