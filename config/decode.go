@@ -274,8 +274,14 @@ func syntaxError(file string, data []byte, err error) *Error {
 	return &Error{File: file, Line: line, Msg: "invalid YAML: " + yamlLine.Replace(msg)}
 }
 
-// maxErrorSearch bounds the lines parserErrorLine tries.
-const maxErrorSearch = 200
+// maxErrorSearch bounds the lines parserErrorLine tries, and
+// maxErrorSearchBytes the bytes it parses in all: an error near the end of
+// a large file falls back to the construct's line rather than parse the
+// file hundreds of times.
+const (
+	maxErrorSearch      = 200
+	maxErrorSearchBytes = 16 << 20
+)
 
 // parserErrorLine finds the line of a parser error ("did not find expected
 // key", "... ',' or '}'"). yaml.v3 (v3.0.1) reports such an error at the
@@ -295,14 +301,15 @@ func parserErrorLine(data []byte, reported int, msg string) int {
 		}
 		start += i + 1
 	}
-	end := start
-	for n := reported + 1; n <= reported+maxErrorSearch && end < len(data); n++ {
+	end, parsed := start, 0
+	for n := reported + 1; n <= reported+maxErrorSearch && end < len(data) && parsed < maxErrorSearchBytes; n++ {
 		i := bytes.IndexByte(data[end:], '\n')
 		if i < 0 {
 			end = len(data)
 		} else {
 			end += i + 1
 		}
+		parsed += end
 		var doc yaml.Node
 		err := yaml.Unmarshal(data[:end], &doc)
 		if err != nil && strings.HasSuffix(err.Error(), ": "+msg) {
