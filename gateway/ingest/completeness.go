@@ -25,7 +25,8 @@ import (
 //	measurement  completeness
 //	tags         park, gateway
 //	fields       missing_first, missing_last, missing_count (integers)
-//	time         poll time of the first batch after the gap
+//	time         poll time of the first batch after the gap (the next free
+//	             millisecond when a record of the gateway is there)
 //
 // The record is the explicit marker of readings that will never come;
 // writing it twice (several workers) yields the same point.
@@ -52,6 +53,25 @@ type gatewayState struct {
 	started  bool
 	// implausible holds the far-off numbers already recorded.
 	implausible map[uint64]bool
+	// recorded holds the times (ms) of the records written: two gaps
+	// followed by batches of one poll time (devices on several buses)
+	// would otherwise be one point, the second record replacing the
+	// first.
+	recorded map[int64]bool
+}
+
+// recordTime is the time of a gap's record: the poll time of the batch
+// after it, or the next free millisecond when a record of the gateway
+// is there already.
+func (st *gatewayState) recordTime(ms int64) int64 {
+	if st.recorded == nil || len(st.recorded) >= 10000 {
+		st.recorded = map[int64]bool{}
+	}
+	for st.recorded[ms] {
+		ms++
+	}
+	st.recorded[ms] = true
+	return ms
 }
 
 type completeness struct {
@@ -183,7 +203,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 				start = i
 			}
 		}
-		st = gatewayState{frontier: rows[best].seq - 1, lastTime: rows[best].ms, started: true, implausible: st.implausible}
+		st = gatewayState{frontier: rows[best].seq - 1, lastTime: rows[best].ms, started: true, implausible: st.implausible, recorded: st.recorded}
 	}
 	if st.implausible == nil {
 		st.implausible = map[uint64]bool{}
@@ -201,7 +221,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		if r.ms > settled {
 			break // the missing ones may still arrive
 		}
-		gap := Gap{Gateway: gateway, First: st.frontier + 1, Last: r.seq - 1, Time: time.UnixMilli(r.ms)}
+		gap := Gap{Gateway: gateway, First: st.frontier + 1, Last: r.seq - 1}
 		if gap.Last-gap.First+1 > maxGap {
 			// Far off: this row and every later one. Record the first
 			// once, stay on the run followed so far.
@@ -209,9 +229,11 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			if st.implausible[r.seq] {
 				break
 			}
+			at := st.recordTime(r.ms)
+			gap.Time = time.UnixMilli(at)
 			line := fmt.Sprintf("%s,gateway=%s,park=%s implausible_first=%di,implausible_last=%di,implausible_count=%di %d",
 				CompletenessMeasurement, escapeTag(gateway), escapeTag(c.park),
-				gap.First, gap.Last, gap.Last-gap.First+1, r.ms)
+				gap.First, gap.Last, gap.Last-gap.First+1, at)
 			if err := c.write(ctx, line); err != nil {
 				return gaps, err
 			}
@@ -227,9 +249,11 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			gaps = append(gaps, gap)
 			break
 		}
+		at := st.recordTime(r.ms)
+		gap.Time = time.UnixMilli(at)
 		line := fmt.Sprintf("%s,gateway=%s,park=%s missing_first=%di,missing_last=%di,missing_count=%di %d",
 			CompletenessMeasurement, escapeTag(gateway), escapeTag(c.park),
-			gap.First, gap.Last, gap.Last-gap.First+1, r.ms)
+			gap.First, gap.Last, gap.Last-gap.First+1, at)
 		if err := c.write(ctx, line); err != nil {
 			return gaps, err
 		}

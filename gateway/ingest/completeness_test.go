@@ -39,6 +39,11 @@ func TestCompletenessAgainstInfluxDB(t *testing.T) {
 		lines = append(lines, batchLine([]string{"chp", "cems"}[s%2], "gw-1", s, t0.Add(time.Duration(s)*time.Second)))
 	}
 	lines = append(lines, batchLine("chp", "gw-2", 1, t0), batchLine("chp", "gw-2", 2, t0.Add(time.Second)))
+	// gw-3: 2 and 4 lost, and the batches after them (two devices on two
+	// buses) share a poll time: two records, not one replacing the other.
+	lines = append(lines, batchLine("chp", "gw-3", 1, t0),
+		strings.Replace(batchLine("chp", "gw-3", 3, t0.Add(time.Second)), "device=d", "device=a", 1),
+		strings.Replace(batchLine("chp", "gw-3", 5, t0.Add(time.Second)), "device=d", "device=b", 1))
 	writeLines(lines...)
 
 	clock := t0.Add(time.Minute)
@@ -56,11 +61,19 @@ func TestCompletenessAgainstInfluxDB(t *testing.T) {
 	}
 	c.seen("gw-1")
 	c.seen("gw-2")
+	c.seen("gw-3")
 	ctx := context.Background()
 	gaps, err := c.check(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(gaps) != 3 || gaps[1].Gateway != "gw-3" || gaps[2].Gateway != "gw-3" || !gaps[2].Time.Equal(gaps[1].Time.Add(time.Millisecond)) {
+		t.Fatalf("gaps %+v, want gw-1's and two of gw-3 a millisecond apart", gaps)
+	}
+	if s, err := ifx.Query("eipgw", `SELECT missing_first FROM completeness WHERE gateway='gw-3'`); err != nil || len(s) != 1 || len(s[0].Values) != 2 {
+		t.Fatalf("gw-3's records: %+v, %v; want 2", s, err)
+	}
+	gaps = gaps[:1]
 	if len(gaps) != 1 || gaps[0].Gateway != "gw-1" || gaps[0].First != 6 || gaps[0].Last != 7 || !gaps[0].Time.Equal(t0.Add(8*time.Second)) {
 		t.Fatalf("gaps %+v, want gw-1 6..7 at the poll time of seq 8", gaps)
 	}
