@@ -263,7 +263,10 @@ func (rx *rxBuffer) take(dst []byte) ([]byte, time.Time, error) {
 //     corrupt frames and replies to other requests to resynchronise on the
 //     real response;
 //   - discards whatever arrived between two requests (late replies), and
-//     keeps the line silent for 3.5 characters before each request.
+//     keeps the line silent for 3.5 characters before each request;
+//   - makes sure that a reply later than its timeout, even later than
+//     the next poll, is never taken for the answer to another request
+//     (lateReplies).
 //
 // A reader goroutine owned by the open link collects incoming bytes; Close
 // stops it and returns after it did. On Linux a serial line is read
@@ -292,6 +295,11 @@ type rtuTransport struct {
 	silence *linetime.Timer
 	// discarded counts bytes thrown away as noise or stale replies.
 	discarded uint64
+	// late holds the requests whose replies may still come, kept when
+	// the link is reopened (the device does not know); fence is the
+	// buffer of the request sent to make sure they have.
+	late  lateReplies
+	fence []byte
 
 	// baud is the serial line's speed (0 over TCP); line counts what the
 	// exchanges put on it (drivers.LineStats), read while Send runs.
@@ -395,7 +403,8 @@ func (t *rtuTransport) reader(p io.Reader, rx *rxBuffer, stop, done chan struct{
 }
 
 // Send writes the request ADU and returns the response ADU, valid until the
-// next Send.
+// next Send. When the unit may still owe a reply that looks like this
+// request's, a fence goes first (see lateReplies).
 func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -405,6 +414,39 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 	if req[0] == 0 {
 		return nil, errors.New("unit 0 is the RTU broadcast address: no device answers it")
 	}
+	sh := shapeOf(req)
+	t.late.expire(time.Now(), lateHorizon(t.timeout))
+	if fence := t.late.fence(t.fence[:0], req, sh); fence != nil {
+		t.fence = fence
+		fsh := shapeOf(fence)
+		resp, err := t.exchange(fence, fsh)
+		if err != nil {
+			return nil, fmt.Errorf("%w (to a read checking that unit %d's late replies are over)", err, req[0])
+		}
+		if resp[1]&exceptionFlag != 0 {
+			// Perhaps an owed exception, not the fence's answer: the
+			// fence's own may come later.
+			t.late.add(fsh, time.Now())
+			return nil, fmt.Errorf("%w: unit %d may still owe a reply since an earlier timeout (a read of %d at address %d checking it answered exception %d)",
+				ErrTimeout, req[0], binary.BigEndian.Uint16(fence[4:6]), binary.BigEndian.Uint16(fence[2:4]), resp[2])
+		}
+		t.late.settled(req[0])
+	}
+	resp, err := t.exchange(req, sh)
+	switch {
+	case err != nil:
+	case resp[1]&exceptionFlag == 0:
+		t.late.settled(req[0])
+	case t.late.owesUnit(req[0]):
+		// The exception may be an owed one, and this request's reply
+		// still to come.
+		t.late.add(sh, time.Now())
+	}
+	return resp, err
+}
+
+// exchange sends one request and waits for its response.
+func (t *rtuTransport) exchange(req []byte, sh rtuShape) ([]byte, error) {
 	start := time.Now()
 	if t.port == nil {
 		if err := t.connectLocked(); err != nil {
@@ -417,7 +459,7 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	resp, err := t.send(req)
+	resp, err := t.send(req, sh)
 	if t.charTime > 0 {
 		t.line.busy.Add(int64(time.Since(start)))
 	}
@@ -425,6 +467,7 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 	case errors.Is(err, ErrTimeout):
 		t.line.timeouts.Add(1)
 		t.timedOut = time.Now()
+		t.late.add(sh, t.timedOut)
 	case err != nil:
 		// The link failed: reopen it for the next request.
 		t.closeLocked()
@@ -432,7 +475,7 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 	return resp, err
 }
 
-func (t *rtuTransport) send(req []byte) ([]byte, error) {
+func (t *rtuTransport) send(req []byte, sh rtuShape) ([]byte, error) {
 	// Whatever arrived since the last response is noise or a late reply.
 	var last time.Time
 	var err error
@@ -462,7 +505,6 @@ func (t *rtuTransport) send(req []byte) ([]byte, error) {
 	now := time.Now()
 	t.txEnd = now.Add(time.Duration(len(req)) * t.charTime)
 	deadline := now.Add(t.timeout)
-	sh := shapeOf(req)
 	if t.charTime > 0 {
 		// The response comes after the request has left the line and
 		// 3.5 characters of silence; an exception response is short,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,6 +142,14 @@ func fakeRTU(t *testing.T, reply func(n int, req []byte, c net.Conn)) string {
 	return ln.Addr().String()
 }
 
+// rtuCounter is the response to an RTU read of registers, as many as it
+// asks, the first n, the others 0.
+func rtuCounter(req []byte, n int) []byte {
+	regs := make([]uint16, binary.BigEndian.Uint16(req[4:6]))
+	regs[0] = uint16(n)
+	return rtuRegs(req, regs...)
+}
+
 // rtuRegs is the response to an RTU read request carrying regs.
 func rtuRegs(req []byte, regs ...uint16) []byte {
 	b := []byte{req[0], req[1], byte(2 * len(regs))}
@@ -164,32 +173,32 @@ func TestRTUFraming(t *testing.T) {
 					c.Write(AppendCRC([]byte{req[0], req[1] | 0x80, 4}))
 					return
 				}
-				c.Write(rtuRegs(req, uint16(n)))
+				c.Write(rtuCounter(req, n))
 			}, []Quality{"exception:4", Good, Good}, []float64{0, 2, 3}},
 		{"noise before the reply",
 			func(n int, req []byte, c net.Conn) {
-				c.Write(append([]byte{0x00, 0xFF, req[0], 0x83}, rtuRegs(req, uint16(n))...))
+				c.Write(append([]byte{0x00, 0xFF, req[0], 0x83}, rtuCounter(req, n)...))
 			}, []Quality{Good, Good}, []float64{1, 2}},
 		{"corrupt CRC, then the real reply",
 			func(n int, req []byte, c net.Conn) {
 				bad := rtuRegs(req, 999)
 				bad[len(bad)-1] ^= 1
-				c.Write(append(bad, rtuRegs(req, uint16(n))...))
+				c.Write(append(bad, rtuCounter(req, n)...))
 			}, []Quality{Good, Good}, []float64{1, 2}},
 		{"reply of another unit first",
 			func(n int, req []byte, c net.Conn) {
 				other := bytes.Clone(req)
 				other[0]++
-				c.Write(append(rtuRegs(other, 999), rtuRegs(req, uint16(n))...))
+				c.Write(append(rtuRegs(other, 999), rtuCounter(req, n)...))
 			}, []Quality{Good, Good}, []float64{1, 2}},
 		{"corrupt only: timeout, then recovered",
 			func(n int, req []byte, c net.Conn) {
-				r := rtuRegs(req, uint16(n))
+				r := rtuCounter(req, n)
 				if n == 1 {
 					r[3] ^= 0x40
 				}
 				c.Write(r)
-			}, []Quality{Timeout, Good}, []float64{0, 2}},
+			}, []Quality{Timeout, Good}, []float64{0, 3}}, // 2 is the fence
 		{"late reply is not taken for the next one",
 			func(n int, req []byte, c net.Conn) {
 				if n == 1 {
@@ -197,8 +206,8 @@ func TestRTUFraming(t *testing.T) {
 					// transport waits for before its next request.
 					time.Sleep(timeout + timeout/4)
 				}
-				c.Write(rtuRegs(req, uint16(n)))
-			}, []Quality{Timeout, Good, Good}, []float64{0, 2, 3}},
+				c.Write(rtuCounter(req, n))
+			}, []Quality{Timeout, Good, Good}, []float64{0, 3, 4}}, // 2 is the fence
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +218,65 @@ func TestRTUFraming(t *testing.T) {
 				checkReadings(t, "poll", b.Poll(d), map[string]result{"n": {tt.vals[i], q}})
 			}
 		})
+	}
+}
+
+// A device that answers later than the next poll, as a busy one does: its
+// reply to a request arrives after the master sent the next, identical one.
+// No poll may take it for the answer to its own request; once the device
+// is quick again, polls read the current value.
+func TestRTUReplyLaterThanNextPoll(t *testing.T) {
+	const (
+		timeout = 200 * time.Millisecond
+		every   = 400 * time.Millisecond // the poll interval
+		lag     = 500 * time.Millisecond // between a request and its reply while slow
+	)
+	var slow atomic.Bool
+	slow.Store(true)
+	var last atomic.Int64 // the number of the last request of one register
+	ctx := t.Context()
+	addr := fakeRTU(t, func(n int, req []byte, c net.Conn) {
+		if binary.BigEndian.Uint16(req[4:6]) == 1 {
+			last.Store(int64(n))
+		}
+		if slow.Load() {
+			// One request at a time: the next waits in the socket.
+			select {
+			case <-time.After(lag):
+			case <-ctx.Done():
+				return
+			}
+		}
+		c.Write(rtuCounter(req, n))
+	})
+	d := NewDevice(deviceConfig("dev", 5), mustParse(t, counterProfile))
+	b := newRTUBus(t, config.Bus{Transport: config.TransportRTUOverTCP, Address: addr, Timeout: timeout}, d)
+	start := time.Now()
+	poll := func(i int) result {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * every)))
+		return byName(b.Poll(d))["n"]
+	}
+	i := 0
+	for ; i < 8; i++ {
+		if r := poll(i); r.quality != Timeout {
+			t.Fatalf("poll %d while every reply comes after the next poll: %+v, want timeout", i, r)
+		}
+	}
+	slow.Store(false)
+	good := 0
+	for end := i + 8; i < end; i++ {
+		r := poll(i)
+		if r.quality != Good {
+			continue
+		}
+		good++
+		if want := float64(last.Load()); r.value != want {
+			t.Fatalf("poll %d read %v, the answer to request %v; the last request was %v", i, r.value, r.value, want)
+		}
+	}
+	// The replies owed are flushed in the first quick poll or two.
+	if good < 5 {
+		t.Errorf("%d good polls of 8 after the device became quick", good)
 	}
 }
 
