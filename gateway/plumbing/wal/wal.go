@@ -408,6 +408,15 @@ func (w *WAL) Append(seq uint64, topic string, payload []byte, now time.Time) er
 		return fmt.Errorf("wal: seq %d is not above the last appended %d", seq, w.lastSeq)
 	}
 	for w.bytes+size > w.opts.MaxBytes {
+		// Retention is best effort: acknowledged records kept for
+		// replays give their space to a new batch first, whatever the
+		// policy for unacknowledged ones.
+		if len(w.segs) > 1 && w.segs[0].last <= w.acked {
+			if _, err := w.releaseOldestLocked(); err != nil {
+				return err
+			}
+			continue
+		}
 		if w.opts.Full == FullDropNewest || len(w.segs) <= 1 {
 			w.dropped++
 			if w.opts.OnDrop != nil {
@@ -607,19 +616,29 @@ func (w *WAL) dropOldestLocked() error {
 func (w *WAL) releaseRetainedLocked() int64 {
 	var freed int64
 	for len(w.segs) > 1 && w.segs[0].last <= w.acked {
-		seg := w.segs[0]
-		if err := os.Remove(seg.path); err != nil {
-			w.log.Error("wal: cannot remove an acknowledged segment", "segment", seg.path, "err", err)
+		n, err := w.releaseOldestLocked()
+		if err != nil {
+			w.log.Error("wal: cannot remove an acknowledged segment", "err", err)
 			break
 		}
-		w.segs = w.segs[1:]
-		w.bytes -= seg.size
-		freed += seg.size
+		freed += n
 	}
 	if freed > 0 {
 		w.log.Warn("wal: disk full; released acknowledged batches kept for replays", "bytes", freed)
 	}
 	return freed
+}
+
+// releaseOldestLocked deletes the oldest segment, whose records are all
+// acknowledged, and returns its size.
+func (w *WAL) releaseOldestLocked() (int64, error) {
+	seg := w.segs[0]
+	if err := os.Remove(seg.path); err != nil {
+		return 0, fmt.Errorf("wal: removing the acknowledged segment %s: %w", seg.path, err)
+	}
+	w.segs = w.segs[1:]
+	w.bytes -= seg.size
+	return seg.size, nil
 }
 
 // Ack marks seq as acknowledged by the broker. Segments whose records are

@@ -235,6 +235,56 @@ func TestFullDropNewestRefuses(t *testing.T) {
 	}
 }
 
+// A log full of acknowledged records kept for replays gives them up, the
+// oldest first, before it drops a batch, under either policy.
+func TestFullOfRetainedDropsNothing(t *testing.T) {
+	for name, full := range map[string]FullPolicy{"drop_oldest": FullDropOldest, "drop_newest": FullDropNewest} {
+		t.Run(name, func(t *testing.T) {
+			var drops int
+			w := open(t, t.TempDir(), func(o *Options) {
+				o.SegmentBytes = 1024
+				o.MaxBytes = 4096
+				o.Full = full
+				o.Retain = time.Hour
+				o.OnDrop = func(n int, first, last uint64, reason string) { drops += n }
+			})
+			defer w.Close()
+			r := w.Reader()
+			defer r.Close()
+			for s := uint64(1); s <= 200; s++ {
+				if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), time.Now()); err != nil {
+					t.Fatalf("append %d: %v", s, err)
+				}
+				if got := readN(t, r, 1); got[0] != s {
+					t.Fatalf("read %d, want %d", got[0], s)
+				}
+				w.Ack(s)
+			}
+			st := w.Stats()
+			if drops != 0 || st.Dropped != 0 || st.Bytes > 4096 {
+				t.Fatalf("dropped %d (stats %+v)", drops, st)
+			}
+			// The newest acknowledged records are still there for a replay.
+			var kept []uint64
+			if err := w.Scan(time.Time{}, func(rec Record) error { kept = append(kept, rec.Seq); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(kept) == 0 || kept[len(kept)-1] != 200 || !equal(kept, seqRange(kept[0], 200)) {
+				t.Fatalf("kept %v, want the newest up to 200", kept)
+			}
+			// Unacknowledged records beyond the bound are still subject to
+			// the policy.
+			var err error
+			for s := uint64(201); s <= 400 && err == nil; s++ {
+				err = w.Append(s, topic.Data("p", "gw", "d"), payload(s), time.Now())
+			}
+			if full == FullDropNewest && err != ErrFull || full == FullDropOldest && (err != nil || drops == 0) {
+				t.Fatalf("policy %v past the bound: err %v, %d dropped", full, err, drops)
+			}
+		})
+	}
+}
+
 func BenchmarkAppend(b *testing.B) {
 	w, err := Open(Options{Dir: b.TempDir(), MaxBytes: 8 << 30})
 	if err != nil {
