@@ -61,6 +61,9 @@ type Ingest struct {
 	ev *verifier
 	// replay clears this worker's retained replay request (replay.go).
 	replay replayRequests
+	// lookup finds the newest batch stored for the first replay request
+	// (replay.go); nil until Run.
+	lookup *influxQL
 	// health is what /healthz and /readyz report (health.go).
 	health *health
 	// held bounds the received payload not yet acknowledged (budget.go).
@@ -134,6 +137,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	writer := in.health.observe(ic.Writer)
 	defer in.health.watchInflux(ctx, ic.Influx)()
 
+	in.lookup = influxQLFor(db)
 	clientID := in.cfg.MQTT.ClientID
 	if clientID == "" {
 		host, _ := os.Hostname()

@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"context"
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -26,20 +28,27 @@ const replayHold = time.Minute
 // clearTimeout bounds the wait for the broker to acknowledge a clearing.
 const clearTimeout = 5 * time.Second
 
+// storedLookback is how far back a worker that starts looks for the newest
+// batch stored; when none is stored within it, its request reaches back
+// that far (edges hold their replay.max_age at most, 10 minutes by
+// default).
+const storedLookback = time.Hour
+
+// storedTimeout bounds that look-up.
+const storedTimeout = 10 * time.Second
+
 // requestReplay asks the park's edges, by a retained message, to publish
 // again what their logs hold since shortly before the newest batch this
-// worker saw (or since a minute ago at start). A broker that restarted
-// without persistence, or that does not restore shared subscriptions,
-// drops what edges publish before this worker subscribed again; the
-// replay brings it back, and writing it twice is harmless. The request
-// names this worker (its client id, the topic's last level), carries a
-// fresh id and its issue time, and is cleared after replayHold.
+// worker saw or, at start, the newest batch stored in InfluxDB. A broker
+// that restarted without persistence, or lost what it queued since its
+// last save (killed), or that does not restore shared subscriptions,
+// drops what edges published while no worker was subscribed; the replay
+// brings it back, and writing it twice is harmless. The request names
+// this worker (its client id, the topic's last level), carries a fresh id
+// and its issue time, and is cleared after replayHold.
 func (in *Ingest) requestReplay(c mqtt.Client, clientID string) {
 	now := time.Now()
-	since := now.Add(-replayMargin)
-	if ms := in.newest.Load(); ms > 0 {
-		since = time.UnixMilli(ms).Add(-replayMargin)
-	}
+	since := in.replaySince(now)
 	var id [8]byte
 	crand.Read(id[:])
 	req := mqttconn.ReplayRequest{V: 1, ID: hex.EncodeToString(id[:]),
@@ -54,6 +63,55 @@ func (in *Ingest) requestReplay(c mqtt.Client, clientID string) {
 	}
 	in.log.Info("asked the edges to publish again what they hold", "since", req.Since, "topic", reqTopic, "id", req.ID)
 	in.replay.held(c, reqTopic, in.log)
+}
+
+// replaySince is where a replay request reaches back to: shortly before
+// the newest batch received or, before any, the newest stored.
+func (in *Ingest) replaySince(now time.Time) time.Time {
+	if ms := in.newest.Load(); ms > 0 {
+		return time.UnixMilli(ms).Add(-replayMargin)
+	}
+	if in.lookup == nil {
+		return now.Add(-replayMargin)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storedTimeout)
+	defer cancel()
+	ms, err := in.newestStored(ctx)
+	switch {
+	case err != nil:
+		in.log.Warn("newest stored batch unknown: the replay request reaches back a minute only; batches a broker lost while no worker was subscribed may be declared missing",
+			"err", err)
+		return now.Add(-replayMargin)
+	case ms == 0:
+		return now.Add(-storedLookback)
+	}
+	return time.UnixMilli(ms).Add(-replayMargin)
+}
+
+// newestStored returns the poll time (Unix ms) of the newest batch of the
+// park stored within storedLookback, 0 when there is none.
+func (in *Ingest) newestStored(ctx context.Context) (int64, error) {
+	q := fmt.Sprintf(`SELECT last(%s) FROM /.*/ WHERE "park" = '%s' AND time > now() - %dm`,
+		SeqField, escapeQL(in.cfg.Park), storedLookback/time.Minute)
+	series, err := in.lookup.query(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	var newest int64
+	for _, s := range series {
+		if isReservedSeries(s.Name) {
+			continue
+		}
+		for _, v := range s.Values {
+			if len(v) == 0 {
+				continue
+			}
+			if ms, err := v[0].Int64(); err == nil && ms > newest {
+				newest = ms
+			}
+		}
+	}
+	return newest, nil
 }
 
 // replayRequests clears the worker's retained replay request replayHold

@@ -2,7 +2,10 @@ package ingest
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +117,70 @@ ingest:
 	waitFor(t, "clearing at stop", func() bool { return len(w.get()) == 5 })
 	if l := w.get(); l[4] != "" {
 		t.Errorf("at stop: %q, want the empty clearing", l[4])
+	}
+}
+
+// A worker that starts asks for a replay from shortly before the newest
+// batch of its park stored in InfluxDB, not from its own start: a broker
+// killed while no worker was subscribed lost what it queued since its
+// last save, and the edges' logs still hold it however long the worker
+// was away.
+func TestReplaySinceNewestStored(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	now := time.Now()
+	stored := now.Add(-25 * time.Minute).Truncate(time.Millisecond)
+	var lines []string
+	for i, at := range []time.Time{stored.Add(-time.Minute), stored} {
+		lines = append(lines, fmt.Sprintf("chp,device=d,gateway=gw-1,park=p x=1,batch_seq=%di %d", i+1, at.UnixMilli()))
+	}
+	lines = append(lines,
+		// Another park's newer batch, and a completeness record, are not
+		// batches of this park.
+		fmt.Sprintf("chp,device=d,gateway=gw-1,park=q x=1,batch_seq=9i %d", now.Add(-time.Minute).UnixMilli()),
+		fmt.Sprintf("%s,gateway=gw-1,park=p missing_first=3i,missing_last=3i,missing_count=1i %d", CompletenessMeasurement, now.Add(-time.Minute).UnixMilli()))
+	resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=ms", "text/plain", strings.NewReader(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("write: %s", resp.Status)
+	}
+	newIngest := func(park, url string) (*Ingest, *syncBuffer) {
+		cfg, err := config.Parse("ingest.yaml", []byte("park: "+park+"\nmqtt: {broker: \"tcp://127.0.0.1:1\"}\ningest:\n  influxdb: {url: \""+url+"\", bucket: eipgw}\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs syncBuffer
+		in, err := New(ingestRole(t, cfg), slog.New(slog.NewTextHandler(&logs, nil)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.lookup = influxQLFor(cfg.Ingest.InfluxDB)
+		return in, &logs
+	}
+
+	in, _ := newIngest("p", ifx.URL)
+	if got, want := in.replaySince(now), stored.Add(-replayMargin); !got.Equal(want) {
+		t.Errorf("at start: since %v, want a minute before the newest stored batch, %v", got, want)
+	}
+	// Once a batch was received, the newest received decides.
+	in.newest.Store(now.Add(-2 * time.Second).UnixMilli())
+	if got, want := in.replaySince(now), time.UnixMilli(in.newest.Load()).Add(-replayMargin); !got.Equal(want) {
+		t.Errorf("after a batch: since %v, want %v", got, want)
+	}
+	// Nothing stored within the look-back: as far back as it goes (the
+	// edges clamp it to their replay.max_age).
+	empty, _ := newIngest("r", ifx.URL)
+	if got, want := empty.replaySince(now), now.Add(-storedLookback); !got.Equal(want) {
+		t.Errorf("nothing stored: since %v, want %v", got, want)
+	}
+	// InfluxDB unreachable: a minute back, and a warning saying so.
+	down, logs := newIngest("p", "http://127.0.0.1:1")
+	if got, want := down.replaySince(now), now.Add(-replayMargin); !got.Equal(want) {
+		t.Errorf("InfluxDB unreachable: since %v, want %v", got, want)
+	}
+	if !strings.Contains(logs.String(), "newest stored batch unknown") {
+		t.Errorf("no warning when InfluxDB is unreachable:\n%s", logs.String())
 	}
 }
