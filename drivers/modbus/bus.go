@@ -408,7 +408,9 @@ func (b *Bus) Run(ctx context.Context, sink Sink) error {
 		d.fill(rs)
 		sink(d, d.polled, rs)
 		readingBufs.put(rs)
-		next[i] = next[i].Add(d.Interval)
+		// The next multiple of the interval: a slot resumed from an
+		// owner with another interval lies off its grid.
+		next[i] = next[i].Truncate(d.Interval).Add(d.Interval)
 		if now := time.Now(); !next[i].After(now) {
 			missed := now.Sub(next[i])/d.Interval + 1
 			b.log.Warn("poll overran its interval", "device", d.Name, "missed", int(missed))

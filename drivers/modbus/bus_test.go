@@ -800,6 +800,57 @@ func TestRunBusyRetryKeepsItsUnit(t *testing.T) {
 	}
 }
 
+// A reload that changes a device's interval resumes it from the slot the
+// old interval left: that slot is polled, then the device is back on the
+// new interval's grid (multiples of it), not on the old one's phase.
+func TestRunResumeRealignsToNewInterval(t *testing.T) {
+	f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) { c.Write(regsFrame(req, []uint16{7})) })
+	const every = 200 * time.Millisecond
+	d := NewDevice(deviceConfig("dev", 1), mustParse(t, counterProfile))
+	d.Interval = every
+	src := NewSource(newTestBus(t, f.addr, time.Second, d))
+	// The old interval was 100 ms: its next slot lies between two of the
+	// new grid's, before the first.
+	boundary := time.Now().Truncate(every).Add(every)
+	time.Sleep(time.Until(boundary.Add(10 * time.Millisecond)))
+	off := boundary.Add(every / 2)
+	src.Resume(map[string]time.Time{"dev": off})
+	polls := make(chan time.Time, 8)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		src.Run(ctx, func(_ *drivers.Device, at time.Time, _ []drivers.Reading) {
+			select {
+			case polls <- at:
+			default:
+			}
+		})
+	}()
+	var got []time.Time
+	for len(got) < 4 {
+		select {
+		case at := <-polls:
+			got = append(got, at)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("polls %v", got)
+		}
+	}
+	cancel()
+	<-done
+	// A poll's time is when it started, a little after its slot.
+	const late = every / 4
+	if d := got[0].Sub(off); d < 0 || d > late {
+		t.Errorf("first poll at %v, want the resumed slot %v", got[0], off)
+	}
+	for _, at := range got[1:] {
+		if at.Sub(at.Truncate(every)) > late {
+			t.Errorf("polls at %v: not on the %v grid after the resumed slot", got, every)
+			break
+		}
+	}
+}
+
 // TestRunResumesSlotsAfterRestart: a reload restarts a bus while a slow
 // device's poll is in progress; the old owner finishes that poll, and the
 // slots its other device passed meanwhile must not vanish. The new owner,
