@@ -58,7 +58,14 @@ type gatewayState struct {
 	// would otherwise be one point, the second record replacing the
 	// first.
 	recorded map[int64]bool
+	// declared are the gaps already recorded, read at start (by this
+	// worker before a restart, or by another): a gap the walk from the
+	// last hour meets again is not declared twice.
+	declared []seqRange
 }
+
+// seqRange is a run of sequence numbers, first..last.
+type seqRange struct{ first, last uint64 }
 
 // recordTime is the time of a gap's record: the poll time of the batch
 // after it, or the next free millisecond when a record of the gateway
@@ -88,7 +95,15 @@ type completeness struct {
 	implausibleGaps prometheus.Counter
 	mu              sync.Mutex
 	gateways        map[string]*gatewayState
-	now             func() time.Time
+	// seqFields are the split parts' number fields seen (batch_seq_1,
+	// ...): a part whose first part was lost has no batch_seq, and the
+	// query after the frontier asks for any of them above it.
+	seqFields map[string]bool
+	now       func() time.Time
+	// held are the batches this worker has yet to store, outage the
+	// runs of failed writes; either may be nil (tests).
+	held   *holdings
+	outage *outages
 }
 
 // seen notes that a batch of gateway was written, so the checker follows
@@ -141,46 +156,60 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	// each part's number in a field of its own (batch_seq,
 	// batch_seq_1, ...).
 	const fields = `SELECT /^` + SeqField + `(_[1-9][0-9]*)?$/ FROM /.*/ WHERE `
-	queries := []string{fields + where + " AND time > now() - 1h"}
-	if st.started {
-		queries = []string{
-			fields + where + fmt.Sprintf(" AND time >= %dms - 10m AND %s > %d", st.lastTime, SeqField, st.frontier),
-			// The later parts of the poll the frontier is in: their
-			// point's batch_seq is its first part's, not above it.
-			fields + where + fmt.Sprintf(" AND time = %dms", st.lastTime),
-		}
-	}
 	type row struct {
 		seq uint64
 		ms  int64
 	}
 	var rows []row
-	for _, q := range queries {
-		series, err := c.q.query(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range series {
-			if isReservedSeries(s.Name) {
-				continue
+	// Run the queries; when they show a part's number field they did
+	// not ask about, run them again asking about it too.
+	for attempt := 0; ; attempt++ {
+		queries := []string{fields + where + " AND time > now() - 1h"}
+		if st.started {
+			queries = []string{
+				fields + where + fmt.Sprintf(" AND time >= %dms - 10m", st.lastTime) + c.aboveFrontier(st.frontier),
+				// The later parts of the poll the frontier is in: their
+				// point's batch_seq is its first part's, not above it.
+				fields + where + fmt.Sprintf(" AND time = %dms", st.lastTime),
 			}
-			for _, v := range s.Values {
-				if len(v) < 2 {
+		}
+		rows = rows[:0]
+		unasked := false
+		for _, q := range queries {
+			series, err := c.q.query(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range series {
+				if isReservedSeries(s.Name) {
 					continue
 				}
-				ms, err := v[0].Int64()
-				if err != nil {
-					continue
+				for _, col := range s.Columns {
+					if col != SeqField && config.IsSeqField(col) && !c.knownSeqField(col) {
+						unasked = true
+					}
 				}
-				for i := 1; i < len(v) && i < len(s.Columns); i++ {
-					if !config.IsSeqField(s.Columns[i]) {
+				for _, v := range s.Values {
+					if len(v) < 2 {
 						continue
 					}
-					if seq, err := strconv.ParseUint(v[i].String(), 10, 64); err == nil {
-						rows = append(rows, row{seq, ms})
+					ms, err := v[0].Int64()
+					if err != nil {
+						continue
+					}
+					for i := 1; i < len(v) && i < len(s.Columns); i++ {
+						if !config.IsSeqField(s.Columns[i]) {
+							continue
+						}
+						if seq, err := strconv.ParseUint(v[i].String(), 10, 64); err == nil {
+							rows = append(rows, row{seq, ms})
+						}
 					}
 				}
 			}
+		}
+		if !unasked || !st.started || attempt == 2 {
+			break
 		}
 	}
 	if len(rows) == 0 {
@@ -203,12 +232,19 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 				start = i
 			}
 		}
-		st = gatewayState{frontier: rows[best].seq - 1, lastTime: rows[best].ms, started: true, implausible: st.implausible, recorded: st.recorded}
+		declared, err := c.declaredGaps(ctx, where)
+		if err != nil {
+			return nil, err
+		}
+		st = gatewayState{frontier: rows[best].seq - 1, lastTime: rows[best].ms, started: true, implausible: st.implausible, recorded: st.recorded,
+			declared: declared}
 	}
 	if st.implausible == nil {
 		st.implausible = map[uint64]bool{}
 	}
-	settled := c.now().Add(-c.grace).UnixMilli()
+	now := c.now()
+	settled := now.Add(-c.grace).UnixMilli()
+	quiet := c.outage != nil && !c.outage.quietUntil(now, c.grace).IsZero()
 	var gaps []Gap
 	for _, r := range rows {
 		if r.seq <= st.frontier {
@@ -249,24 +285,126 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			gaps = append(gaps, gap)
 			break
 		}
-		at := st.recordTime(r.ms)
-		gap.Time = time.UnixMilli(at)
-		line := fmt.Sprintf("%s,gateway=%s,park=%s missing_first=%di,missing_last=%di,missing_count=%di %d",
-			CompletenessMeasurement, escapeTag(gateway), escapeTag(c.park),
-			gap.First, gap.Last, gap.Last-gap.First+1, at)
-		if err := c.write(ctx, line); err != nil {
-			return gaps, err
+		if quiet || c.held != nil && c.held.within(gateway, gap.First, gap.Last) {
+			break // late, not lost: they may still be stored
 		}
-		c.gaps.Inc()
-		c.missing.Add(float64(gap.Last - gap.First + 1))
-		c.log.Error("batches missing: sequence numbers never stored", "gateway", gateway, "first_seq", gap.First, "last_seq", gap.Last, "count", gap.Last-gap.First+1)
-		gaps = append(gaps, gap)
+		for _, p := range uncovered(seqRange{gap.First, gap.Last}, st.declared) {
+			gap := Gap{Gateway: gateway, First: p.first, Last: p.last}
+			at := st.recordTime(r.ms)
+			gap.Time = time.UnixMilli(at)
+			line := fmt.Sprintf("%s,gateway=%s,park=%s missing_first=%di,missing_last=%di,missing_count=%di %d",
+				CompletenessMeasurement, escapeTag(gateway), escapeTag(c.park),
+				gap.First, gap.Last, gap.Last-gap.First+1, at)
+			if err := c.write(ctx, line); err != nil {
+				return gaps, err
+			}
+			c.gaps.Inc()
+			c.missing.Add(float64(gap.Last - gap.First + 1))
+			c.log.Error("batches missing: sequence numbers never stored", "gateway", gateway, "first_seq", gap.First, "last_seq", gap.Last, "count", gap.Last-gap.First+1)
+			gaps = append(gaps, gap)
+		}
 		st.frontier, st.lastTime = r.seq, r.ms
+	}
+	// Forget the recorded gaps the frontier has passed.
+	kept := st.declared[:0]
+	for _, d := range st.declared {
+		if d.last > st.frontier {
+			kept = append(kept, d)
+		}
+	}
+	st.declared = kept
+	if len(kept) == 0 {
+		st.declared = nil
 	}
 	c.mu.Lock()
 	*c.gateways[gateway] = st
 	c.mu.Unlock()
 	return gaps, nil
+}
+
+// maxSeqFieldTerms bounds the part fields a query names; beyond it (more
+// parts than any edge makes, or a publisher making fields up) the query
+// after the frontier reads every number of the window instead.
+const maxSeqFieldTerms = 64
+
+// aboveFrontier is the condition of the query after the frontier: any
+// number field above it.
+func (c *completeness) aboveFrontier(frontier uint64) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.seqFields) > maxSeqFieldTerms {
+		return ""
+	}
+	names := make([]string, 0, len(c.seqFields)+1)
+	names = append(names, SeqField)
+	for f := range c.seqFields {
+		names = append(names, f)
+	}
+	sort.Strings(names[1:])
+	terms := make([]string, len(names))
+	for i, f := range names {
+		terms[i] = fmt.Sprintf(`"%s" > %d`, f, frontier)
+	}
+	return " AND (" + strings.Join(terms, " OR ") + ")"
+}
+
+// knownSeqField reports whether the query after the frontier names the
+// field already, and adds it for the next.
+func (c *completeness) knownSeqField(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seqFields[name] {
+		return true
+	}
+	if c.seqFields == nil {
+		c.seqFields = map[string]bool{}
+	}
+	c.seqFields[name] = true
+	return false
+}
+
+// declaredGaps reads the gaps of the last hour already recorded for the
+// gateway (where selects it), sorted.
+func (c *completeness) declaredGaps(ctx context.Context, where string) ([]seqRange, error) {
+	series, err := c.q.query(ctx, `SELECT missing_first, missing_last FROM "`+CompletenessMeasurement+`" WHERE `+where+` AND time > now() - 1h`)
+	if err != nil {
+		return nil, err
+	}
+	var out []seqRange
+	for _, s := range series {
+		for _, v := range s.Values {
+			if len(v) < 3 {
+				continue
+			}
+			first, err1 := strconv.ParseUint(v[1].String(), 10, 64)
+			last, err2 := strconv.ParseUint(v[2].String(), 10, 64)
+			if err1 == nil && err2 == nil && first <= last {
+				out = append(out, seqRange{first, last})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].first < out[j].first })
+	return out, nil
+}
+
+// uncovered returns the parts of g that no range of declared (sorted by
+// first) covers.
+func uncovered(g seqRange, declared []seqRange) []seqRange {
+	var out []seqRange
+	next := g.first
+	for _, d := range declared {
+		if d.last < next || d.first > g.last {
+			continue
+		}
+		if d.first > next {
+			out = append(out, seqRange{next, d.first - 1})
+		}
+		if d.last >= g.last {
+			return out
+		}
+		next = d.last + 1
+	}
+	return append(out, seqRange{next, g.last})
 }
 
 func escapeQL(s string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) }

@@ -149,3 +149,115 @@ func TestCompletenessImplausibleGap(t *testing.T) {
 		t.Fatalf("records\n%s\nwant\n%s", got, strings.Join(want, "\n"))
 	}
 }
+
+// postLines writes line protocol to the eipgw database at ms precision.
+func postLines(t *testing.T, url string, lines ...string) {
+	t.Helper()
+	resp, err := http.Post(url+"/write?db=eipgw&precision=ms", "text/plain", strings.NewReader(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("write: %s", resp.Status)
+	}
+}
+
+// The checker declares lost only what is lost: not the later parts of a
+// split poll whose first part was lost (their point has no batch_seq),
+// not a gap a restarted checker meets again, not a batch this worker still
+// holds, nothing while writes fail or just after an outage longer than
+// the grace.
+func TestCompletenessLateNotLost(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	t0 := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	sec := func(s int) int64 { return t0.Add(time.Duration(s) * time.Second).UnixMilli() }
+	line := func(gw string, fields string, s int) string {
+		return fmt.Sprintf("chp,device=d,gateway=%s,park=p x=1,%s %d", gw, fields, sec(s))
+	}
+	postLines(t, ifx.URL, line("gw-1", "batch_seq=1i", 1), line("gw-1", "batch_seq=2i", 2))
+	clock := t0.Add(time.Minute)
+	var held holdings
+	var out outages
+	newChecker := func() *completeness {
+		m := newMetrics(prometheus.NewRegistry())
+		c := &completeness{
+			park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second,
+			log: slog.New(slog.DiscardHandler), gaps: m.gaps, missing: m.missing, implausibleGaps: m.implausible,
+			gateways: map[string]*gatewayState{}, now: func() time.Time { return clock },
+			write: func(ctx context.Context, l string) error { postLines(t, ifx.URL, l); return nil },
+			held:  &held, outage: &out,
+		}
+		c.seen("gw-1")
+		return c
+	}
+	check := func(c *completeness, what string, want ...seqRange) {
+		t.Helper()
+		gaps, err := c.check(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []seqRange
+		for _, g := range gaps {
+			got = append(got, seqRange{g.First, g.Last})
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: gaps %v, want %v", what, got, want)
+		}
+	}
+	c := newChecker()
+	check(c, "start")
+	// A poll split in three: its first part (3) lost, parts 1 and 2 (4, 5)
+	// stored in a point without batch_seq; then 6 and 7.
+	postLines(t, ifx.URL, line("gw-1", "batch_seq_1=4i,batch_seq_2=5i", 3), line("gw-1", "batch_seq=6i", 4), line("gw-1", "batch_seq=7i", 5))
+	check(c, "split poll, first part lost", seqRange{3, 3})
+
+	// 8 is held by this worker (a retry, the side lane): late, not lost.
+	postLines(t, ifx.URL, line("gw-1", "batch_seq=9i", 7))
+	held.add("gw-1", 8)
+	check(c, "8 held")
+	held.done("gw-1", 8)
+	check(c, "8 no longer held", seqRange{8, 8})
+
+	// Writes failing: nothing declared; an outage of the grace or longer
+	// that ended less than the grace ago: nothing either.
+	postLines(t, ifx.URL, line("gw-1", "batch_seq=11i", 8))
+	out.failure(clock.Add(-40 * time.Second))
+	check(c, "writes failing")
+	out.success(clock)
+	check(c, "just after a 40 s outage")
+	clock = clock.Add(31 * time.Second)
+	check(c, "the grace after the outage", seqRange{10, 10})
+
+	// A restarted checker walks the last hour again: a gap recorded
+	// before (at the next millisecond, as when two records share a poll
+	// time) is not declared a second time, and new ones still are.
+	postLines(t, ifx.URL, fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=12i,missing_last=12i,missing_count=1i %d", sec(9)+1),
+		line("gw-1", "batch_seq=13i", 9), line("gw-1", "batch_seq=15i", 10))
+	c = newChecker()
+	check(c, "after a restart", seqRange{14, 14})
+	s, err := ifx.Query("eipgw", `SELECT sum(missing_count) FROM completeness WHERE gateway='gw-1'`)
+	if err != nil || len(s) != 1 || fmt.Sprint(s[0].Values[0][1]) != "5" {
+		t.Fatalf("sum(missing_count) %+v, %v; want 5 (3, 8, 10, 12, 14)", s, err)
+	}
+}
+
+func TestUncovered(t *testing.T) {
+	for _, tt := range []struct {
+		g        seqRange
+		declared []seqRange
+		want     string
+	}{
+		{seqRange{5, 9}, nil, "[{5 9}]"},
+		{seqRange{5, 9}, []seqRange{{5, 9}}, "[]"},
+		{seqRange{5, 9}, []seqRange{{1, 20}}, "[]"},
+		{seqRange{5, 9}, []seqRange{{1, 4}, {10, 12}}, "[{5 9}]"},
+		{seqRange{5, 9}, []seqRange{{6, 7}}, "[{5 5} {8 9}]"},
+		{seqRange{5, 9}, []seqRange{{3, 5}, {9, 11}}, "[{6 8}]"},
+		{seqRange{5, 9}, []seqRange{{5, 5}, {6, 6}, {8, 8}}, "[{7 7} {9 9}]"},
+	} {
+		if got := fmt.Sprint(uncovered(tt.g, tt.declared)); got != tt.want && !(got == "[]" && tt.want == "[]") {
+			t.Errorf("uncovered(%v, %v) = %s, want %s", tt.g, tt.declared, got, tt.want)
+		}
+	}
+}

@@ -61,6 +61,10 @@ type Ingest struct {
 	ev *verifier
 	// replay clears this worker's retained replay request (replay.go).
 	replay replayRequests
+	// unstored and outage tell the completeness check what is late
+	// rather than lost (holdings.go).
+	unstored holdings
+	outage   outages
 	// lookup finds the newest batch stored for the first replay request
 	// (replay.go); nil until Run.
 	lookup *influxQL
@@ -138,6 +142,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	defer in.health.watchInflux(ctx, ic.Influx)()
 
 	in.lookup = influxQLFor(db)
+	in.unstored.reset()
 	clientID := in.cfg.MQTT.ClientID
 	if clientID == "" {
 		host, _ := os.Hostname()
@@ -195,6 +200,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 			grace: cc.Grace, log: in.log, gaps: in.m.gaps, missing: in.m.missing,
 			maxGap: cc.MaxSeqJump, implausibleGaps: in.m.implausible,
 			gateways: map[string]*gatewayState{}, now: time.Now,
+			held: &in.unstored, outage: &in.outage,
 		}
 		cctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -282,6 +288,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 				in.m.points.Add(float64(e.points))
 				in.m.messages.WithLabelValues("written").Inc()
 				in.count(func(s *Stats) { s.Batches++; s.Points += uint64(e.points) })
+			}
+			if e.held {
+				in.unstored.done(e.gateway, e.seq)
 			}
 			if e.outOfBudget {
 				e.msg.Ack()

@@ -54,10 +54,17 @@ type entry struct {
 	lastErr     error
 
 	settledOK bool // every line written
+
+	// gateway and seq number the batch; held: counted in the worker's
+	// holdings until it is finished with.
+	gateway string
+	seq     uint64
+	held    bool
 }
 
 func newEntry(m mqtt.Message, b *batch.Batch, lines [][]byte) *entry {
-	return &entry{msg: m, device: strings.Clone(b.Device), polled: b.Time, lines: lines, points: len(b.Points)}
+	return &entry{msg: m, device: strings.Clone(b.Device), polled: b.Time, lines: lines, points: len(b.Points),
+		gateway: strings.Clone(b.Gateway), seq: b.Seq}
 }
 
 // linesOf renders a batch as lines of at most maxLineFields points each.
@@ -199,6 +206,7 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 		now := time.Now()
 		if err == nil {
 			w.okAt(now)
+			w.in.outage.success(now)
 			if recovered, failures, since := w.in.writeFails.Success(now); recovered {
 				w.in.log.Info("influxdb writes succeed again", "failed_writes", failures, "failing_for", now.Sub(since).Round(time.Millisecond))
 			}
@@ -214,6 +222,9 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 		}
 		out := influxwrite.Classify(err)
 		rejected := out.Class.Permanent()
+		if !rejected {
+			w.in.outage.failure(now)
+		}
 		for _, e := range r.entries {
 			failed[e] = true
 			e.lastErr = err
@@ -345,7 +356,12 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		if vd := w.in.ev.check(b, m.Payload()); vd != nil {
 			lines = append(vd.withFields(lines), vd.line(w.park, b, m.Payload()))
 		}
-		out = append(out, newEntry(m, b, lines))
+		e := newEntry(m, b, lines)
+		if w.compl != nil {
+			w.in.unstored.add(e.gateway, e.seq)
+			e.held = true
+		}
+		out = append(out, e)
 		w.done(b)
 	}
 	return out, nil

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -399,6 +400,7 @@ func TestFaults(t *testing.T) {
 			t.Run("edge SIGKILL mid-publish", func(t *testing.T) { edgeKill(t, top) })
 			t.Run("InfluxDB stopped and restarted", func(t *testing.T) { influxRestart(t, top) })
 			t.Run("InfluxDB slow (proxy +300ms)", func(t *testing.T) { influxSlow(t, top) })
+			t.Run("InfluxDB frozen (SIGSTOP)", func(t *testing.T) { influxFrozen(t, top) })
 			t.Run("two ingest workers, one killed", func(t *testing.T) { ingestKill(t, top) })
 			t.Run("corrupted WAL tail", func(t *testing.T) { walCorrupt(t, top) })
 			t.Run("WAL disk full", func(t *testing.T) { walDiskFull(t, top) })
@@ -635,6 +637,30 @@ func influxRestart(t *testing.T, top topology) {
 	repaired := time.Now()
 	time.Sleep(2 * time.Second)
 	r.finish(top.name("InfluxDB stopped 4s, restarted"), e, repaired, "")
+	in.Term(t, 10*time.Second)
+}
+
+// influxFrozen stops InfluxDB's process (SIGSTOP) for longer than ingest's
+// write timeout and its completeness grace, as a stalled disk or a VM
+// pause does: writes time out while InfluxDB still holds the requests,
+// and after SIGCONT it stores them while ingest retries. Nothing may be
+// lost, and no batch that is only late may be declared missing.
+func influxFrozen(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{multiBus: top.multi})
+	in := r.ingest(0)
+	e := r.edge()
+	time.Sleep(2 * time.Second)
+	pid := r.ifx.Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(8 * time.Second)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	repaired := time.Now()
+	time.Sleep(5 * time.Second)
+	r.finish(top.name("InfluxDB frozen 8s (SIGSTOP)"), e, repaired, "")
 	in.Term(t, 10*time.Second)
 }
 
