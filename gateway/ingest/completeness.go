@@ -265,12 +265,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			if st.implausible[r.seq] {
 				break
 			}
-			at := st.recordTime(r.ms)
-			gap.Time = time.UnixMilli(at)
-			line := fmt.Sprintf("%s,gateway=%s,park=%s implausible_first=%di,implausible_last=%di,implausible_count=%di %d",
-				CompletenessMeasurement, escapeTag(gateway), escapeTag(c.park),
-				gap.First, gap.Last, gap.Last-gap.First+1, at)
-			if err := c.write(ctx, line); err != nil {
+			if err := c.writeRecord(ctx, &st, &gap, "implausible", r.ms); err != nil {
 				return gaps, err
 			}
 			if len(st.implausible) >= 1000 {
@@ -290,12 +285,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		}
 		for _, p := range uncovered(seqRange{gap.First, gap.Last}, st.declared) {
 			gap := Gap{Gateway: gateway, First: p.first, Last: p.last}
-			at := st.recordTime(r.ms)
-			gap.Time = time.UnixMilli(at)
-			line := fmt.Sprintf("%s,gateway=%s,park=%s missing_first=%di,missing_last=%di,missing_count=%di %d",
-				CompletenessMeasurement, escapeTag(gateway), escapeTag(c.park),
-				gap.First, gap.Last, gap.Last-gap.First+1, at)
-			if err := c.write(ctx, line); err != nil {
+			if err := c.writeRecord(ctx, &st, &gap, "missing", r.ms); err != nil {
 				return gaps, err
 			}
 			c.gaps.Inc()
@@ -320,6 +310,18 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	*c.gateways[gateway] = st
 	c.mu.Unlock()
 	return gaps, nil
+}
+
+// writeRecord writes gap's record, its fields named after kind (missing
+// or implausible), at the gateway's first free millisecond from ms, and
+// sets gap.Time to it.
+func (c *completeness) writeRecord(ctx context.Context, st *gatewayState, gap *Gap, kind string, ms int64) error {
+	at := st.recordTime(ms)
+	gap.Time = time.UnixMilli(at)
+	line := fmt.Sprintf("%s,gateway=%s,park=%s %[4]s_first=%[5]di,%[4]s_last=%[6]di,%[4]s_count=%[7]di %[8]d",
+		CompletenessMeasurement, escapeTag(gap.Gateway), escapeTag(c.park), kind,
+		gap.First, gap.Last, gap.Last-gap.First+1, at)
+	return c.write(ctx, line)
 }
 
 // maxSeqFieldTerms bounds the part fields a query names; beyond it (more

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -138,14 +137,7 @@ func TestReplaySinceNewestStored(t *testing.T) {
 		// batches of this park.
 		fmt.Sprintf("chp,device=d,gateway=gw-1,park=q x=1,batch_seq=9i %d", now.Add(-time.Minute).UnixMilli()),
 		fmt.Sprintf("%s,gateway=gw-1,park=p missing_first=3i,missing_last=3i,missing_count=1i %d", CompletenessMeasurement, now.Add(-time.Minute).UnixMilli()))
-	resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=ms", "text/plain", strings.NewReader(strings.Join(lines, "\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("write: %s", resp.Status)
-	}
+	postLines(t, ifx.URL, lines...)
 	newIngest := func(park, url string) (*Ingest, *syncBuffer) {
 		cfg, err := config.Parse("ingest.yaml", []byte("park: "+park+"\nmqtt: {broker: \"tcp://127.0.0.1:1\"}\ningest:\n  influxdb: {url: \""+url+"\", bucket: eipgw}\n"), nil)
 		if err != nil {
