@@ -415,7 +415,9 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 		return nil, errors.New("unit 0 is the RTU broadcast address: no device answers it")
 	}
 	sh := shapeOf(req)
-	t.late.expire(time.Now(), lateHorizon(t.timeout))
+	if len(t.late.owed) > 0 {
+		t.late.expire(time.Now(), lateHorizon(t.timeout))
+	}
 	if fence := t.late.fence(t.fence[:0], req, sh); fence != nil {
 		t.fence = fence
 		fsh := shapeOf(fence)
