@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
 
@@ -259,5 +260,27 @@ func TestUncovered(t *testing.T) {
 		if got := fmt.Sprint(uncovered(tt.g, tt.declared)); got != tt.want && !(got == "[]" && tt.want == "[]") {
 			t.Errorf("uncovered(%v, %v) = %s, want %s", tt.g, tt.declared, got, tt.want)
 		}
+	}
+}
+
+// The query after the frontier names every part field seen, up to a bound:
+// a publisher inventing part numbers cannot make it unbounded, only make
+// it read the window without a number condition.
+func TestAboveFrontier(t *testing.T) {
+	var c completeness
+	if got, want := c.aboveFrontier(41), ` AND ("batch_seq" > 41)`; got != want {
+		t.Errorf("no parts seen: %q, want %q", got, want)
+	}
+	for _, f := range []string{"batch_seq_2", "batch_seq_1", "batch_seq_2"} {
+		c.knownSeqField(f)
+	}
+	if got, want := c.aboveFrontier(41), ` AND ("batch_seq" > 41 OR "batch_seq_1" > 41 OR "batch_seq_2" > 41)`; got != want {
+		t.Errorf("two parts seen: %q, want %q", got, want)
+	}
+	for k := 3; k <= maxSeqFieldTerms+1; k++ {
+		c.knownSeqField(config.SeqFieldOf(k))
+	}
+	if got := c.aboveFrontier(41); got != "" {
+		t.Errorf("%d part fields: %q, want no condition", len(c.seqFields), got)
 	}
 }
