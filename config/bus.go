@@ -141,6 +141,9 @@ func (b *Bus) validate(s *Source, p string) Errors {
 	default:
 		errs = append(errs, s.Errorf(p+".transport", "unsupported transport %q (tcp, rtu or rtu-over-tcp)", b.Transport))
 	}
+	if b.Timeout < time.Millisecond {
+		errs = append(errs, s.Errorf(p+".timeout", "timeout %s is below 1ms", b.Timeout))
+	}
 	switch {
 	case b.Pipeline == 1:
 	case b.Transport != TransportTCP:

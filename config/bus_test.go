@@ -38,6 +38,7 @@ func TestBusErrors(t *testing.T) {
 		{"{name: b, transport: serial, address: 'h:1'}", "", `unsupported transport "serial"`},
 		{"{name: b, transport: rtu, device: /dev/ttyS0}", "unit: 0", "unit 0 is the RTU broadcast address"},
 		{"{name: b, address: 'h:1'}", "timeout: 100us", "timeout 100µs is below 1ms"},
+		{"{name: b, address: 'h:1', timeout: 100us}", "", "edge.buses[0].timeout: timeout 100µs is below 1ms"},
 	} {
 		dev := "unit: 1"
 		if tt.device != "" {

@@ -57,6 +57,9 @@ var cmdRead = &command{
 		if fs.NArg() > 0 {
 			return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
 		}
+		if *timeout < time.Millisecond {
+			return fmt.Errorf("-timeout %s is below 1ms: %w", *timeout, errUsage)
+		}
 		log, err := newLog(e.stderr)
 		if err != nil {
 			return err

@@ -140,6 +140,8 @@ func TestReadUsageErrors(t *testing.T) {
 		{[]string{"read", "-transport", "rtu", "-device", "/dev/ttyS9", "-parity", "X"}, `-parity: "X"`},
 		{[]string{"read", "-address", "h:1", "-table", "coils"}, `-table "coils"`},
 		{[]string{"read", "-address", "h:1", "-count", "0"}, "out of range"},
+		{[]string{"read", "-address", "h:1", "-timeout", "0s"}, "-timeout 0s is below 1ms"},
+		{[]string{"read", "-address", "h:1", "-timeout", "-1s"}, "-timeout -1s is below 1ms"},
 	} {
 		code, _, errOut := runCLI(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
