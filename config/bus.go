@@ -2,7 +2,7 @@ package config
 
 import (
 	"fmt"
-	"strings"
+	"net"
 	"time"
 )
 
@@ -102,8 +102,10 @@ func (b *Bus) validate(s *Source, p string) Errors {
 	hostPort := func() {
 		if b.Address == "" {
 			errs = append(errs, s.Errorf(p+".address", "required field is missing (host:port)"))
-		} else if !strings.Contains(b.Address, ":") {
+		} else if _, port, err := net.SplitHostPort(b.Address); err != nil {
 			errs = append(errs, s.Errorf(p+".address", "%q must be host:port", b.Address))
+		} else if err := checkPort(port); err != nil {
+			errs = append(errs, s.Errorf(p+".address", "%q: %v", b.Address, err))
 		}
 	}
 	serialKey := func(key string, set bool) {

@@ -178,6 +178,10 @@ func (b *Bus) validateOPCUA(s *Source, p string) Errors {
 		errs = append(errs, s.Errorf(q+".endpoint", "required field is missing (opc.tcp://host:port)"))
 	case !strings.HasPrefix(o.Endpoint, "opc.tcp://") || len(o.Endpoint) == len("opc.tcp://"):
 		errs = append(errs, s.Errorf(q+".endpoint", "%q must be opc.tcp://host:port[/path]", o.Endpoint))
+	default:
+		if _, _, err := splitURL(o.Endpoint); err != nil {
+			errs = append(errs, s.Errorf(q+".endpoint", "%q must be opc.tcp://host:port[/path]: %v", o.Endpoint, err))
+		}
 	}
 	switch o.SecurityPolicy {
 	case OPCUAPolicyNone:

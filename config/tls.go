@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -214,7 +215,9 @@ func validateInfluxDB(s *Source, path string, db *InfluxDB) Errors {
 	switch {
 	case db.URL == "":
 		errs = append(errs, s.Errorf(path+".url", "required field is missing"))
-	case err != nil || (scheme != "http" && scheme != "https"):
+	case err != nil:
+		errs = append(errs, s.Errorf(path+".url", "%q must be an http:// or https:// URL: %v", RedactURL(db.URL), err))
+	case scheme != "http" && scheme != "https":
 		errs = append(errs, s.Errorf(path+".url", "%q must be an http:// or https:// URL", RedactURL(db.URL)))
 	case host == "":
 		errs = append(errs, s.Errorf(path+".url", "%q has no host", RedactURL(db.URL)))
@@ -258,12 +261,24 @@ func splitURL(raw string) (scheme, host string, err error) {
 	}
 	host = authority
 	if h, port, err := net.SplitHostPort(authority); err == nil {
-		if port == "" {
-			return "", "", errors.New("empty port")
+		if err := checkPort(port); err != nil {
+			return "", "", err
 		}
 		host = h
 	}
 	return strings.ToLower(scheme), host, nil
+}
+
+// checkPort checks a TCP port to connect to: a decimal number 1-65535.
+func checkPort(port string) error {
+	if port == "" {
+		return errors.New("empty port")
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Errorf("port %q is not a number 1-65535", port)
+	}
+	return nil
 }
 
 // hasUserinfo reports whether a URL carries user[:password]@ before its
