@@ -170,6 +170,9 @@ func validateDeviceOnBus(s *Source, p string, d Device, buses []Bus) Errors {
 		if (b.Transport == TransportRTU || b.Transport == TransportRTUOverTCP) && d.Unit == 0 {
 			errs = append(errs, s.Errorf(p+".unit", "unit 0 is the RTU broadcast address, which no device answers: set the device's unit id 1-247"))
 		}
+		if b.Delay > 0 && d.Interval > 0 && b.Delay >= d.Interval {
+			errs = append(errs, s.Errorf(p+".interval", "%s is not above the delay of bus %s between requests (%s): every poll would overrun it", d.Interval, b.Name, b.Delay))
+		}
 	}
 	if d.Timeout != 0 && d.Timeout < time.Millisecond {
 		errs = append(errs, s.Errorf(p+".timeout", "timeout %s is below 1ms", d.Timeout))

@@ -39,6 +39,7 @@ func TestBusErrors(t *testing.T) {
 		{"{name: b, transport: rtu, device: /dev/ttyS0}", "unit: 0", "unit 0 is the RTU broadcast address"},
 		{"{name: b, address: 'h:1'}", "timeout: 100us", "timeout 100µs is below 1ms"},
 		{"{name: b, address: 'h:1', timeout: 100us}", "", "edge.buses[0].timeout: timeout 100µs is below 1ms"},
+		{"{name: b, address: 'h:1', delay: 2s}", "interval: 1s", "edge.devices[0].interval: 1s is not above the delay of bus b between requests (2s)"},
 	} {
 		dev := "unit: 1"
 		if tt.device != "" {
