@@ -304,6 +304,17 @@ func setDur(d *time.Duration, def time.Duration) {
 	}
 }
 
+// checkDuration reports d outside lo..hi (hi 0: no upper bound) at path.
+func checkDuration(s *Source, path string, d, lo, hi time.Duration) Errors {
+	switch {
+	case d < lo:
+		return Errors{s.Errorf(path, "%s is below %s", d, lo)}
+	case hi > 0 && d > hi:
+		return Errors{s.Errorf(path, "%s is above %s", d, hi)}
+	}
+	return nil
+}
+
 // MaxNameLen is the longest park, gateway, site, tenant or device name.
 const MaxNameLen = 64
 
@@ -355,6 +366,10 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		if m.PasswordEnv != "" && m.PasswordFile != "" {
 			errs = append(errs, s.Errorf("mqtt.password_file", "set password_env or password_file, not both"))
 		}
+		// MQTT counts the keep-alive in whole seconds, 16 bits of them:
+		// below a second it would be 0, no keep-alive at all.
+		errs = append(errs, checkDuration(s, "mqtt.keepalive", m.KeepAlive, time.Second, 65535*time.Second)...)
+		errs = append(errs, checkDuration(s, "mqtt.connect_timeout", m.ConnectTimeout, 100*time.Millisecond, 0)...)
 		// Ingest names its replay requests' topic after its client id.
 		if strings.ContainsAny(m.ClientID, "/+#") || strings.ContainsFunc(m.ClientID, unicode.IsControl) {
 			errs = append(errs, s.Errorf("mqtt.client_id", "%q must not contain '/', '+', '#' or control characters (it is a topic level)", m.ClientID))
@@ -464,6 +479,14 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		errs = append(errs, in.validateWrites(s)...)
 		if in.BatchSize < 1 || in.BatchSize > 100000 {
 			errs = append(errs, s.Errorf("ingest.batch_size", "%d out of range 1-100000", in.BatchSize))
+		}
+		// Messages wait unacknowledged for the batch: not for minutes.
+		errs = append(errs, checkDuration(s, "ingest.batch_wait", in.BatchWait, 0, time.Minute)...)
+		if c := in.Completeness; c != nil && !c.Disabled {
+			errs = append(errs, checkDuration(s, "ingest.completeness.interval", c.Interval, 100*time.Millisecond, time.Hour)...)
+			// Below a second, batches on their normal way would be
+			// declared missing.
+			errs = append(errs, checkDuration(s, "ingest.completeness.grace", c.Grace, time.Second, 24*time.Hour)...)
 		}
 		if db := in.InfluxDB; db == nil {
 			errs = append(errs, s.Errorf("ingest.influxdb", "required section is missing"))

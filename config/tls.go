@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // TLS is the client side of a TLS connection (mqtt.tls,
@@ -230,6 +231,7 @@ func validateInfluxDB(s *Source, path string, db *InfluxDB) Errors {
 	if db.Bucket == "" {
 		errs = append(errs, s.Errorf(path+".bucket", "required field is missing"))
 	}
+	errs = append(errs, checkDuration(s, path+".timeout", db.Timeout, 100*time.Millisecond, 0)...)
 	if db.TokenEnv != "" && db.TokenFile != "" {
 		errs = append(errs, s.Errorf(path+".token_file", "set token_env or token_file, not both"))
 	}
