@@ -134,8 +134,9 @@ func (p *Probe) readValue(ctx context.Context, n *ua.NodeID) (*drivers.Reading, 
 	return &r, why, nil
 }
 
-// ReadDevice reads every node of device d (on the probe's bus) once, in
-// one Read request, as the driver polls it, whatever the device's mode.
+// ReadDevice reads every node of device d (on the probe's bus) once, as
+// the driver polls it (in as many Read requests as the server's published
+// operation limits ask), whatever the device's mode.
 // The error is the device's: its nodes' failures, named.
 func (p *Probe) ReadDevice(ctx context.Context, d config.Device) ([]drivers.Reading, string, error) {
 	poll := d
@@ -148,6 +149,11 @@ func (p *Probe) ReadDevice(ctx context.Context, d config.Device) ([]drivers.Read
 	if err != nil {
 		return nil, "", err
 	}
+	lim, err := operationLimits(ctx, p.c)
+	if err != nil {
+		return nil, "", fmt.Errorf("endpoint %s: %w", p.bus.OPCUA.Endpoint, err)
+	}
+	s.lim = lim
 	if err := s.resolve(ctx, p.c); err != nil {
 		return nil, "", fmt.Errorf("endpoint %s: %w", p.bus.OPCUA.Endpoint, err)
 	}

@@ -75,9 +75,14 @@ type device struct {
 	pointErr []string
 	read     *ua.ReadRequest
 	readIdx  []int // point of each node in read
-	out      []drivers.Reading
-	next     time.Time // next poll, or next failure batch during an outage
-	lastErr  string    // last error logged
+	// reads are read split into requests of at most readLimit nodes
+	// (the server's limit); results gathers their answers.
+	reads     []*ua.ReadRequest
+	readLimit int
+	results   []*ua.DataValue
+	out       []drivers.Reading
+	next      time.Time // next poll, or next failure batch during an outage
+	lastErr   string    // last error logged
 	// fresh marks the monitored items whose first notification, the
 	// node's value when the item was created, has not come yet.
 	fresh []bool
@@ -94,6 +99,14 @@ type Source struct {
 	devs []*device
 	pub  []*drivers.Device
 	log  *slog.Logger
+	// lim are the session's operation limits: the server's, lowered to
+	// learned, those learned from its refusals (kept across sessions).
+	// Owned by Run's goroutine.
+	lim, learned opLimits
+	// noTranslate is why the server refused to translate browse paths
+	// (empty: it did not): later sessions do not ask again, since the
+	// refusal costs the session (see errLimitLearned).
+	noTranslate string
 }
 
 var _ drivers.Source = (*Source)(nil)
@@ -378,6 +391,15 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool
 	}
 	defer closeClient(c)
 	s.log.Info("opcua session created", "policy", s.bus.OPCUA.SecurityPolicy, "mode", s.bus.OPCUA.SecurityMode)
+	lim, err := operationLimits(cctx, c)
+	if err != nil {
+		return true, fmt.Errorf("endpoint %s: %w", ep, err)
+	}
+	if lim != s.lim {
+		s.log.Info("opcua server operation limits (0: none published)", "max_nodes_per_read", lim.read,
+			"max_nodes_per_translate", lim.translate, "max_monitored_items_per_call", lim.monitor)
+	}
+	s.lim = lim.within(s.learned)
 	if err := s.resolve(cctx, c); err != nil {
 		return true, fmt.Errorf("endpoint %s: %w", ep, err)
 	}
@@ -429,34 +451,45 @@ func (s *Source) resolve(ctx context.Context, c *opcua.Client) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	var res *ua.TranslateBrowsePathsToNodeIDsResponse
-	err := c.Send(ctx, &ua.TranslateBrowsePathsToNodeIDsRequest{BrowsePaths: paths}, func(v ua.Response) error {
-		r, ok := v.(*ua.TranslateBrowsePathsToNodeIDsResponse)
-		if !ok {
-			return fmt.Errorf("unexpected response %T", v)
-		}
-		res = r
-		return nil
-	})
-	if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
-		err = res.ResponseHeader.ServiceResult
-	}
-	if err != nil && sessionLevel(err) {
-		return fmt.Errorf("translate browse paths: %w", named{err})
-	}
-	if err != nil {
-		// The server refuses the service (BadServiceUnsupported, say):
-		// the nodes by browse path are unavailable, the others are read.
+	unavailable := func(why string) {
 		for _, r := range refs {
 			d := s.devs[r.d]
-			d.nodes[r.p], d.nodeErr[r.p] = nil, fmt.Sprintf("browse path %s: %s", d.points[r.p].cfg.BrowsePath, errorText(err))
+			d.nodes[r.p], d.nodeErr[r.p] = nil, fmt.Sprintf("browse path %s: %s", d.points[r.p].cfg.BrowsePath, why)
 		}
+	}
+	if s.noTranslate != "" {
+		unavailable(s.noTranslate)
 		return nil
 	}
-	if len(res.Results) != len(paths) {
-		return fmt.Errorf("translate browse paths: %d results for %d paths", len(res.Results), len(paths))
+	results := make([]*ua.BrowsePathResult, 0, len(paths))
+	for lo := 0; lo < len(paths); {
+		hi := len(paths)
+		if s.lim.translate > 0 {
+			hi = min(lo+s.lim.translate, hi)
+		}
+		res, err := translate(ctx, c, paths[lo:hi])
+		if err := s.refused(err, hi-lo, &s.learned.translate, "to translate browse paths"); err != nil {
+			return err
+		}
+		if err != nil && sessionLevel(err) {
+			return fmt.Errorf("translate browse paths: %w", named{err})
+		}
+		if err != nil {
+			// The server refuses the service (BadServiceUnsupported, say):
+			// the nodes by browse path are unavailable, the others are
+			// read. The client library closes the client on the refusal,
+			// so the next session starts without asking again.
+			s.noTranslate = errorText(err)
+			unavailable(s.noTranslate)
+			return fmt.Errorf("translate browse paths: %s; the nodes named by browse path stay unavailable until the configuration is reloaded", s.noTranslate)
+		}
+		if len(res.Results) != hi-lo {
+			return fmt.Errorf("translate browse paths: %d results for %d paths", len(res.Results), hi-lo)
+		}
+		results = append(results, res.Results...)
+		lo = hi
 	}
-	for i, r := range res.Results {
+	for i, r := range results {
 		d := s.devs[refs[i].d]
 		pi := refs[i].p
 		switch {
@@ -471,6 +504,23 @@ func (s *Source) resolve(ctx context.Context, c *opcua.Client) error {
 	return nil
 }
 
+// translate sends one TranslateBrowsePathsToNodeIds request.
+func translate(ctx context.Context, c *opcua.Client, paths []*ua.BrowsePath) (*ua.TranslateBrowsePathsToNodeIDsResponse, error) {
+	var res *ua.TranslateBrowsePathsToNodeIDsResponse
+	err := c.Send(ctx, &ua.TranslateBrowsePathsToNodeIDsRequest{BrowsePaths: paths}, func(v ua.Response) error {
+		r, ok := v.(*ua.TranslateBrowsePathsToNodeIDsResponse)
+		if !ok {
+			return fmt.Errorf("unexpected response %T", v)
+		}
+		res = r
+		return nil
+	})
+	if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+		err = res.ResponseHeader.ServiceResult
+	}
+	return res, err
+}
+
 // prepareRead builds the device's Read request of every available node.
 func (s *Source) prepareRead(d *device) {
 	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
@@ -483,6 +533,20 @@ func (s *Source) prepareRead(d *device) {
 		d.readIdx = append(d.readIdx, pi)
 	}
 	d.read = req
+	d.splitRead(s.lim.read)
+}
+
+// splitRead splits the device's Read request into requests of at most
+// limit nodes (0: one request).
+func (d *device) splitRead(limit int) {
+	d.reads, d.readLimit = d.reads[:0], limit
+	for _, sp := range spans(nil, len(d.read.NodesToRead), limit) {
+		if sp[0] == 0 && sp[1] == len(d.read.NodesToRead) {
+			d.reads = append(d.reads, d.read)
+			break
+		}
+		d.reads = append(d.reads, &ua.ReadRequest{TimestampsToReturn: d.read.TimestampsToReturn, NodesToRead: d.read.NodesToRead[sp[0]:sp[1]]})
+	}
 }
 
 // handle packs a device index and a point index into a monitored item's
@@ -515,18 +579,30 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 		idx = append(idx, pi)
 	}
 	now := time.Now()
-	if len(items) > 0 {
-		res, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, items...)
+	var results []*ua.MonitoredItemCreateResult
+	for lo := 0; lo < len(items); {
+		hi := len(items)
+		if s.lim.monitor > 0 {
+			hi = min(lo+s.lim.monitor, hi)
+		}
+		res, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, items[lo:hi]...)
+		if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+			err = res.ResponseHeader.ServiceResult
+		}
+		if err := s.refused(err, hi-lo, &s.learned.monitor, "to create monitored items"); err != nil {
+			return err
+		}
 		if err != nil {
 			return fmt.Errorf("create monitored items: %w", named{err})
 		}
-		if sr := res.ResponseHeader.ServiceResult; sr != ua.StatusOK {
-			return fmt.Errorf("create monitored items: %s", StatusName(sr))
+		if len(res.Results) != hi-lo {
+			return fmt.Errorf("create monitored items: %d results for %d items", len(res.Results), hi-lo)
 		}
-		if len(res.Results) != len(items) {
-			return fmt.Errorf("create monitored items: %d results for %d items", len(res.Results), len(items))
-		}
-		for i, r := range res.Results {
+		results = append(results, res.Results...)
+		lo = hi
+	}
+	if len(items) > 0 {
+		for i, r := range results {
 			pi := idx[i]
 			if r.StatusCode != ua.StatusOK {
 				d.nodeErr[pi] = StatusName(r.StatusCode)
@@ -687,23 +763,13 @@ func (s *Source) watchdog(ctx context.Context, c *opcua.Client) error {
 // marks every point and ends the session.
 func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink drivers.Sink) error {
 	start := time.Now()
-	var res *ua.ReadResponse
-	var err error
 	if len(d.read.NodesToRead) > 0 {
-		rctx, cancel := context.WithTimeout(ctx, d.timeout(&s.bus))
-		res, err = c.Read(rctx, d.read)
-		cancel()
-		if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
-			err = res.ResponseHeader.ServiceResult
-		}
-		if err == nil && len(res.Results) != len(d.read.NodesToRead) {
-			err = fmt.Errorf("%d results for %d nodes", len(res.Results), len(d.read.NodesToRead))
-		}
+		err := s.readAll(ctx, c, d)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			session := sessionLevel(err)
+			session := sessionLevel(err) || errors.Is(err, errLimitLearned)
 			err = fmt.Errorf("endpoint %s: device %s: read: %w", s.bus.OPCUA.Endpoint, d.cfg.Name, named{err})
 			q := failureQuality(err)
 			s.fail(d, q, err.Error(), start, time.Time{})
@@ -733,12 +799,43 @@ func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink driv
 		}
 	}
 	for i, pi := range d.readIdx {
-		if why := fill(&d.out[pi], &d.points[pi], res.Results[i]); why != "" {
+		if why := fill(&d.out[pi], &d.points[pi], d.results[i]); why != "" {
 			d.pointErr[pi] = s.nodeText(d, pi, why)
 		}
 	}
 	s.answered(d, start, d.errors(), true)
 	d.hand(start, d.out, sink)
+	return nil
+}
+
+// readAll reads every available node of a polled device into
+// d.results, in as many requests as the server's limit asks; a request
+// the server refuses as too many nodes ends the session (see refused).
+func (s *Source) readAll(ctx context.Context, c *opcua.Client, d *device) error {
+	if d.readLimit != s.lim.read {
+		d.splitRead(s.lim.read)
+	}
+	d.results = d.results[:0]
+	for i := 0; i < len(d.reads); {
+		req := d.reads[i]
+		rctx, cancel := context.WithTimeout(ctx, d.timeout(&s.bus))
+		res, err := c.Read(rctx, req)
+		cancel()
+		if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+			err = res.ResponseHeader.ServiceResult
+		}
+		if err := s.refused(err, len(req.NodesToRead), &s.learned.read, "to read nodes"); err != nil {
+			return err
+		}
+		if err == nil && len(res.Results) != len(req.NodesToRead) {
+			err = fmt.Errorf("%d results for %d nodes", len(res.Results), len(req.NodesToRead))
+		}
+		if err != nil {
+			return err
+		}
+		d.results = append(d.results, res.Results...)
+		i++
+	}
 	return nil
 }
 

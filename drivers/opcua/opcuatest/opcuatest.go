@@ -117,6 +117,7 @@ type Server struct {
 	t      testing.TB
 	node   string
 	args   []string
+	env    []string // added to the server's environment
 	port   int
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -131,6 +132,13 @@ type Server struct {
 // (empty: none), login user:password (empty: anonymous logins).
 func StartServer(t testing.TB, p *PKI, trusted, login string) *Server {
 	t.Helper()
+	return StartServerEnv(t, p, trusted, login)
+}
+
+// StartServerEnv is StartServer with environment variables for the
+// server (see testdata/server.js: EIPGW_UA_LIMIT, EIPGW_UA_MANY, ...).
+func StartServerEnv(t testing.TB, p *PKI, trusted, login string, env ...string) *Server {
+	t.Helper()
 	node := RequireNode(t)
 	_, script := paths()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -139,7 +147,7 @@ func StartServer(t testing.TB, p *PKI, trusted, login string) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{t: t, node: node, port: port, args: []string{script, fmt.Sprint(port), p.Dir, trusted, login}}
+	s := &Server{t: t, node: node, port: port, args: []string{script, fmt.Sprint(port), p.Dir, trusted, login}, env: env}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -151,7 +159,7 @@ func (s *Server) Start() {
 	t.Helper()
 	cmd := exec.Command(s.node, s.args...)
 	nodeModules, _ := paths()
-	cmd.Env = append(os.Environ(), "NODE_PATH="+nodeModules)
+	cmd.Env = append(append(os.Environ(), "NODE_PATH="+nodeModules), s.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -18,6 +18,17 @@ const {
 } = require("node-opcua");
 
 const [port, pki, trusted, login] = process.argv.slice(2);
+// Environment: EIPGW_UA_LIMIT=n limits Read, TranslateBrowsePathsToNodeIds
+// and CreateMonitoredItems calls to n operations (node-opcua refuses a
+// larger one with BadTooManyOperations); EIPGW_UA_HIDE_LIMITS=1 publishes
+// 0 (no limit) under ServerCapabilities/OperationLimits all the same, as a
+// server that enforces limits it does not publish; EIPGW_UA_MANY=n adds
+// the Double variables Many0..Many<n-1> under Objects/Plant/Many, each
+// valued at its index; EIPGW_UA_NO_TRANSLATE=1 answers every
+// TranslateBrowsePathsToNodeIds with BadServiceUnsupported, as a server
+// without that service does.
+const limit = Number(process.env.EIPGW_UA_LIMIT || 0);
+const many = Number(process.env.EIPGW_UA_MANY || 0);
 
 async function main() {
   const serverCM = new OPCUACertificateManager({ rootFolder: path.join(pki, "server"), automaticallyAcceptUnknownCertificate: false });
@@ -37,8 +48,26 @@ async function main() {
     allowAnonymous: !userIdentity,
     userManager: userIdentity ? { isValidUser: (u, p) => u === userIdentity[0] && p === userIdentity[1] } : undefined,
     serverInfo: { applicationUri: "urn:eipgw:test-server" },
+    serverCapabilities: limit > 0 ? {
+      operationLimits: { maxNodesPerRead: limit, maxNodesPerTranslateBrowsePathsToNodeIds: limit, maxMonitoredItemsPerCall: limit },
+    } : undefined,
   });
   await server.initialize();
+  if (process.env.EIPGW_UA_NO_TRANSLATE) {
+    server._on_TranslateBrowsePathsToNodeIdsRequest = function (message, channel) {
+      this._apply_on_SessionObject(message.request.constructor, message, channel, (_session, _sendResponse, sendError) => {
+        sendError(StatusCodes.BadServiceUnsupported);
+      });
+    };
+  }
+  if (limit > 0 && process.env.EIPGW_UA_HIDE_LIMITS) {
+    const published = { 11705: "read", 11712: "translate", 11714: "monitor" };
+    const hide = process.env.EIPGW_UA_HIDE_LIMITS.split(",");
+    for (const id of Object.keys(published).filter((id) => hide.includes("all") || hide.includes(published[id]))) {
+      const v = server.engine.addressSpace.findNode("ns=0;i=" + id);
+      v.bindVariable({ get: () => new Variant({ dataType: DataType.UInt32, value: 0 }) }, true);
+    }
+  }
   const ns = server.engine.addressSpace.getOwnNamespace();
   const plant = ns.addFolder(server.engine.addressSpace.rootFolder.objects, { browseName: "Plant" });
   const vars = {};
@@ -69,6 +98,13 @@ async function main() {
   add("LastUsable", "Double", 7.5, StatusCodes.UncertainLastUsableValue);
   add("SensorFailure", "Double", 0, StatusCodes.BadSensorFailure);
   add("Power", "Double", 28.4);
+  if (many > 0) {
+    const folder = ns.addFolder(plant, { browseName: "Many" });
+    for (let i = 0; i < many; i++) {
+      const v = ns.addVariable({ componentOf: folder, browseName: "Many" + i, nodeId: "s=Many" + i, dataType: "Double", minimumSamplingInterval: 50 });
+      v.setValueFromSource(new Variant({ dataType: DataType.Double, value: i }), StatusCodes.Good, new Date());
+    }
+  }
   let n = 0;
   const counter = add("Counter", "UInt32", 0);
   setInterval(() => {
