@@ -106,3 +106,36 @@ func TestTranslateUnsupported(t *testing.T) {
 		t.Errorf("%d sessions, want 2 (the refusal closes the first):\n%s", n, c.logged())
 	}
 }
+
+// Twelve devices by subscription on one bus, at two intervals, against a
+// server that allows 10 subscriptions a session (node-opcua's default):
+// the devices of an interval share a subscription, so every device is
+// read and the session stays up.
+func TestManySubscribedDevices(t *testing.T) {
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServerEnv(t, p, "", "", "EIPGW_UA_MANY=12")
+	var devs strings.Builder
+	for i := range 12 {
+		interval := "500ms"
+		if i%4 == 3 {
+			interval = "1s"
+		}
+		fmt.Fprintf(&devs, "    - name: d%d\n      bus: ua\n      interval: %s\n      opcua:\n        kind: test\n        mode: subscription\n        nodes:\n          - {name: v, node_id: \"ns=1;s=Many%d\"}\n", i, interval, i)
+	}
+	c, src := run(t, busYAML(srv.Endpoint(), "", devs.String()))
+	for i := range 12 {
+		dev := fmt.Sprintf("d%d", i)
+		waitFor(t, dev+" read", 30*time.Second, func() bool { return c.latest(dev)["v"].Quality == drivers.Good })
+		if r := c.latest(dev)["v"]; r.Float != float64(i) {
+			t.Errorf("%s read %+v, want %d", dev, r, i)
+		}
+	}
+	for _, st := range src.States() {
+		if !st.Up {
+			t.Errorf("state %+v: want up", st)
+		}
+	}
+	if n := strings.Count(c.logged(), "opcua session created"); n != 1 {
+		t.Errorf("%d sessions, want 1:\n%s", n, c.logged())
+	}
+}

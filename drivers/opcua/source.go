@@ -404,10 +404,14 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool
 		return true, fmt.Errorf("endpoint %s: %w", ep, err)
 	}
 	notif := make(chan *opcua.PublishNotificationData, 64)
+	// One subscription per publishing interval, shared by the devices
+	// of that interval: servers bound the subscriptions of a session
+	// (node-opcua to 10 by default), not the devices of a bus.
+	subs := map[time.Duration]*opcua.Subscription{}
 	for i, d := range s.devs {
 		d.next = time.Time{}
 		if d.sub {
-			if err := s.subscribe(cctx, c, i, d, notif, sink); err != nil {
+			if err := s.subscribe(cctx, c, i, d, subs, notif, sink); err != nil {
 				return true, fmt.Errorf("endpoint %s: device %s: %w", ep, d.cfg.Name, err)
 			}
 		} else {
@@ -553,18 +557,24 @@ func (d *device) splitRead(limit int) {
 // client handle.
 func handle(di, pi int) uint32 { return uint32(di)<<16 | uint32(pi) }
 
-// subscribe creates the device's subscription with one monitored item per
+// subscribe adds to the subscription of the device's interval (in subs,
+// created when it is the first of its interval) one monitored item per
 // available node; nodes the server refuses are marked with its status.
-func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *device, notif chan *opcua.PublishNotificationData, sink drivers.Sink) error {
+func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *device, subs map[time.Duration]*opcua.Subscription, notif chan *opcua.PublishNotificationData, sink drivers.Sink) error {
 	o := d.cfg.OPCUA
-	keepAlive := uint32(max(1, min(int64(10*time.Second/d.cfg.Interval), 1000)))
-	sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{
-		Interval:          d.cfg.Interval,
-		MaxKeepAliveCount: keepAlive,
-		LifetimeCount:     keepAlive * 10,
-	}, notif)
-	if err != nil {
-		return fmt.Errorf("create subscription: %w", named{err})
+	sub := subs[d.cfg.Interval]
+	if sub == nil {
+		keepAlive := uint32(max(1, min(int64(10*time.Second/d.cfg.Interval), 1000)))
+		var err error
+		sub, err = c.Subscribe(ctx, &opcua.SubscriptionParameters{
+			Interval:          d.cfg.Interval,
+			MaxKeepAliveCount: keepAlive,
+			LifetimeCount:     keepAlive * 10,
+		}, notif)
+		if err != nil {
+			return fmt.Errorf("create subscription: %w", named{err})
+		}
+		subs[d.cfg.Interval] = sub
 	}
 	var items []*ua.MonitoredItemCreateRequest
 	var idx []int
