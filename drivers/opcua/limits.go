@@ -22,7 +22,7 @@ type opLimits struct {
 // Server/ServerCapabilities/OperationLimits. One it does not publish
 // (unknown node, bad status, 0) is no limit as far as the client can
 // know: a call the server refuses as too large is then split further
-// (see shrink).
+// (see refused).
 func operationLimits(ctx context.Context, c *opcua.Client) (opLimits, error) {
 	ids := []uint32{
 		id.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead,
