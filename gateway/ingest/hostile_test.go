@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
@@ -31,22 +29,14 @@ import (
 func TestHostilePayloads(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
-	cfg, err := config.Parse("ingest.yaml", []byte(fmt.Sprintf(`park: p
+	in, _, logs := loggedIngest(t, fmt.Sprintf(`park: p
 mqtt: {broker: "%s", client_id: hostile-ingest}
 ingest:
   batch_size: 50
   batch_wait: 50ms
   influxdb: {url: "%s", bucket: eipgw/autogen}
   completeness: {interval: 300ms, grace: 1s, max_seq_jump: 1000}
-`, mq.URL, ifx.URL)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	in, err := New(ingestRole(t, cfg), slog.New(slog.NewTextHandler(&logs, nil)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, mq.URL, ifx.URL))
 	started := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -139,17 +139,9 @@ func TestReplaySinceNewestStored(t *testing.T) {
 		fmt.Sprintf("%s,gateway=gw-1,park=p missing_first=3i,missing_last=3i,missing_count=1i %d", CompletenessMeasurement, now.Add(-time.Minute).UnixMilli()))
 	postLines(t, ifx.URL, lines...)
 	newIngest := func(park, url string) (*Ingest, *syncBuffer) {
-		cfg, err := config.Parse("ingest.yaml", []byte("park: "+park+"\nmqtt: {broker: \"tcp://127.0.0.1:1\"}\ningest:\n  influxdb: {url: \""+url+"\", bucket: eipgw}\n"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var logs syncBuffer
-		in, err := New(ingestRole(t, cfg), slog.New(slog.NewTextHandler(&logs, nil)), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		in, cfg, logs := loggedIngest(t, "park: "+park+"\nmqtt: {broker: \"tcp://127.0.0.1:1\"}\ningest:\n  influxdb: {url: \""+url+"\", bucket: eipgw}\n")
 		in.lookup = influxQLFor(cfg.Ingest.InfluxDB)
-		return in, &logs
+		return in, logs
 	}
 
 	in, _ := newIngest("p", ifx.URL)

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"log/slog"
 	"testing"
 
 	"github.com/eipgw/eipgw/config"
@@ -14,4 +15,20 @@ func ingestRole(t testing.TB, f *config.File) config.IngestRole {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// loggedIngest parses yaml and builds its ingest worker, logging into the
+// buffer returned.
+func loggedIngest(t testing.TB, yaml string) (*Ingest, *config.File, *syncBuffer) {
+	t.Helper()
+	cfg, err := config.Parse("ingest.yaml", []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	in, err := New(ingestRole(t, cfg), slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, cfg, &logs
 }
