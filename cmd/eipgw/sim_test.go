@@ -1,36 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestSimWarnsOfListenersBeyondLoopback: the fault control endpoint has no
 // authentication; on every interface it is served, and logged at warn with
 // its address, while the loopback Modbus listener is not.
 func TestSimWarnsOfListenersBeyondLoopback(t *testing.T) {
-	var out, errb lockedBuffer
+	var out, errb testenv.LogBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

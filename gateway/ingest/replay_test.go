@@ -138,7 +138,7 @@ func TestReplaySinceNewestStored(t *testing.T) {
 		fmt.Sprintf("chp,device=d,gateway=gw-1,park=q x=1,batch_seq=9i %d", now.Add(-time.Minute).UnixMilli()),
 		fmt.Sprintf("%s,gateway=gw-1,park=p missing_first=3i,missing_last=3i,missing_count=1i %d", CompletenessMeasurement, now.Add(-time.Minute).UnixMilli()))
 	postLines(t, ifx.URL, lines...)
-	newIngest := func(park, url string) (*Ingest, *syncBuffer) {
+	newIngest := func(park, url string) (*Ingest, *testenv.LogBuffer) {
 		in, cfg, logs := loggedIngest(t, "park: "+park+"\nmqtt: {broker: \"tcp://127.0.0.1:1\"}\ningest:\n  influxdb: {url: \""+url+"\", bucket: eipgw}\n")
 		in.lookup = influxQLFor(cfg.Ingest.InfluxDB)
 		return in, logs

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
 
 // ingestRole is f's ingest role; a missing section fails the test.
@@ -19,13 +20,13 @@ func ingestRole(t testing.TB, f *config.File) config.IngestRole {
 
 // loggedIngest parses yaml and builds its ingest worker, logging into the
 // buffer returned.
-func loggedIngest(t testing.TB, yaml string) (*Ingest, *config.File, *syncBuffer) {
+func loggedIngest(t testing.TB, yaml string) (*Ingest, *config.File, *testenv.LogBuffer) {
 	t.Helper()
 	cfg, err := config.Parse("ingest.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	in, err := New(ingestRole(t, cfg), slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)

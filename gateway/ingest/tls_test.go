@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -17,23 +16,6 @@ import (
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
-
-type tlsLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *tlsLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *tlsLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // tlsPublisher connects to the TLS broker with the test's client
 // certificate, as an edge would.
@@ -120,7 +102,7 @@ ingest:
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
 
 	t.Run("with the CA file", func(t *testing.T) {
-		var logs tlsLog
+		var logs testenv.LogBuffer
 		runIngest(t, fmt.Sprintf(base, mq.URL, "tls-ingest", pki.CA, pki.Client.Cert, pki.Client.Key, ifx.URL, "tls: {ca_file: "+pki.CA+"}"),
 			slog.New(slog.NewTextHandler(&logs, nil)))
 		deadline := time.Now().Add(30 * time.Second)
@@ -142,7 +124,7 @@ ingest:
 	})
 
 	t.Run("without the CA file", func(t *testing.T) {
-		var logs tlsLog
+		var logs testenv.LogBuffer
 		in := runIngest(t, fmt.Sprintf(base, mq.URL, "tls-ingest-no-ca", pki.CA, pki.Client.Cert, pki.Client.Key, ifx.URL, ""),
 			slog.New(slog.NewTextHandler(&logs, nil)))
 		// The write failure is logged with its x509 cause (the look-up

@@ -16,6 +16,7 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
@@ -200,7 +201,7 @@ func TestWriteOutageDeadLettersNothing(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}}
 	w := newFakeWorker(t, f)
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	w.in.log = slog.New(slog.NewTextHandler(&logs, nil))
 	w.in.writeFails.Interval = failureLogInterval
 	var es []*entry
@@ -230,25 +231,6 @@ func TestWriteOutageDeadLettersNothing(t *testing.T) {
 	if n := strings.Count(out, "influxdb writes succeed again"); n != 1 || !strings.Contains(out, "failed_writes=") {
 		t.Errorf("%d recovery lines, want 1:\n%s", n, out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the log handlers of several
-// goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // A request InfluxDB refuses as a whole is split into its messages: the

@@ -1,13 +1,11 @@
 package mqttconn
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,28 +15,11 @@ import (
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // dial connects like edge, ingest and park do and returns Connect's error
 // and what was logged.
 func dial(t *testing.T, broker string, tc *config.TLS, timeout time.Duration) (string, error) {
 	t.Helper()
-	var logs logBuffer
+	var logs testenv.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	cfg := &config.MQTT{Broker: broker, KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second, TLS: tc}
 	c := NewClient(Options(cfg, "tls-test-"+strconv.FormatInt(time.Now().UnixNano(), 36), log))
