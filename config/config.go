@@ -183,7 +183,7 @@ type Ingest struct {
 	// Completeness configures the check for missing sequence numbers.
 	Completeness *Completeness `yaml:"completeness"`
 	// Evidence lists the gateways' public keys (config/evidence.go).
-	Evidence *IngestEvidence `yaml:"evidence"`
+	Evidence *EvidenceKeys `yaml:"evidence"`
 }
 
 // InfluxDB is the storage target, written through the v2 write API (which

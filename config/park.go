@@ -32,7 +32,11 @@ type ParkEngine struct {
 	// AuditLog is the directory of the sealed hourly records: an
 	// append-only, hash-chained log of each hour's records (package seal);
 	// empty: hours are not sealed.
-	AuditLog  string         `yaml:"audit_log"`
+	AuditLog string `yaml:"audit_log"`
+	// Evidence lists the gateways' public keys (config/evidence.go): a
+	// batch of a gateway under evidence whose signature does not verify is
+	// left out of the metrics. Absent: the file's ingest.evidence, if any.
+	Evidence  *EvidenceKeys  `yaml:"evidence"`
 	Reference SteamReference `yaml:"reference"`
 	Validity  Validity       `yaml:"validity"`
 	Supplier  SupplierMeter  `yaml:"supplier"`

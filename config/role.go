@@ -26,6 +26,10 @@ type ParkRole struct {
 	Park   string
 	MQTT   *MQTT
 	Engine *ParkEngine
+	// Evidence is park_engine.evidence, else the file's ingest.evidence
+	// (one file for every role of a single-box install names the keys
+	// once); nil: no gateway is under evidence.
+	Evidence *EvidenceKeys
 }
 
 // EdgeRole returns the edge's part of f, or an error naming the section
@@ -58,7 +62,11 @@ func (f *File) ParkRole() (ParkRole, error) {
 	if f.ParkEngine.InfluxDB == nil {
 		return ParkRole{}, f.missing("park_engine.influxdb")
 	}
-	return ParkRole{Park: f.Park, MQTT: f.MQTT, Engine: f.ParkEngine}, nil
+	r := ParkRole{Park: f.Park, MQTT: f.MQTT, Engine: f.ParkEngine, Evidence: f.ParkEngine.Evidence}
+	if r.Evidence == nil && f.Ingest != nil {
+		r.Evidence = f.Ingest.Evidence
+	}
+	return r, nil
 }
 
 // need reports the first of the mqtt section and the role's own section

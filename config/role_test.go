@@ -39,8 +39,19 @@ func TestRoles(t *testing.T) {
 		t.Errorf("ingest role %+v, %v", i, err)
 	}
 	p, err := f.ParkRole()
-	if err != nil || p.Park != "p" || p.MQTT != mq || p.Engine != f.ParkEngine {
+	if err != nil || p.Park != "p" || p.MQTT != mq || p.Engine != f.ParkEngine || p.Evidence != nil {
 		t.Errorf("park role %+v, %v", p, err)
+	}
+
+	// The park engine's keys: its own, else the file's ingest keys.
+	ingestKeys, parkKeys := &EvidenceKeys{Require: true}, &EvidenceKeys{}
+	f.Ingest.Evidence = ingestKeys
+	if p, _ := f.ParkRole(); p.Evidence != ingestKeys {
+		t.Errorf("park role without park_engine.evidence: %+v, want ingest.evidence", p.Evidence)
+	}
+	f.ParkEngine.Evidence = parkKeys
+	if p, _ := f.ParkRole(); p.Evidence != parkKeys {
+		t.Errorf("park role with park_engine.evidence: %+v, want its own", p.Evidence)
 	}
 }
 

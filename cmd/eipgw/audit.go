@@ -78,7 +78,8 @@ func parseAuditTime(name, s string) (time.Time, error) {
 
 // auditSetup loads the configurations of an audit: the park, the InfluxDB
 // to read (park_engine.influxdb, else ingest.influxdb), the keys
-// (ingest.evidence.keys) and the park engine's configuration.
+// (ingest.evidence.keys and park_engine.evidence.keys) and the park
+// engine's configuration.
 func auditSetup(paths []string) (audit.Options, *audit.Store, error) {
 	var o audit.Options
 	var db *config.InfluxDB
@@ -96,21 +97,16 @@ func auditSetup(paths []string) (audit.Options, *audit.Store, error) {
 			o.Engine = pe
 			db = pe.InfluxDB
 			o.AuditLog = pe.AuditLog
+			if err := addKeys(o.Keys, p, "park_engine.evidence", pe.Evidence); err != nil {
+				return o, nil, err
+			}
 		}
 		if in := f.Ingest; in != nil {
 			if db == nil {
 				db = in.InfluxDB
 			}
-			if ev := in.Evidence; ev != nil {
-				for g, list := range ev.Keys {
-					for i, s := range list {
-						pub, err := evidence.ParsePublicKey(s)
-						if err != nil {
-							return o, nil, fmt.Errorf("%s: ingest.evidence.keys.%s[%d]: %w", p, g, i, err)
-						}
-						o.Keys.Add(g, pub)
-					}
-				}
+			if err := addKeys(o.Keys, p, "ingest.evidence", in.Evidence); err != nil {
+				return o, nil, err
 			}
 		}
 	}
@@ -118,10 +114,27 @@ func auditSetup(paths []string) (audit.Options, *audit.Store, error) {
 		return o, nil, fmt.Errorf("no park_engine.influxdb or ingest.influxdb in %s", strings.Join(paths, ", "))
 	}
 	if len(o.Keys) == 0 {
-		return o, nil, fmt.Errorf("no ingest.evidence.keys in %s: nothing is under evidence", strings.Join(paths, ", "))
+		return o, nil, fmt.Errorf("no ingest.evidence.keys or park_engine.evidence.keys in %s: nothing is under evidence", strings.Join(paths, ", "))
 	}
 	s, err := audit.NewStore(db)
 	return o, s, err
+}
+
+// addKeys adds the public keys of the section at path of file p (nil: none).
+func addKeys(keys evidence.Keys, p, path string, ev *config.EvidenceKeys) error {
+	if ev == nil {
+		return nil
+	}
+	for g, list := range ev.Keys {
+		for i, s := range list {
+			pub, err := evidence.ParsePublicKey(s)
+			if err != nil {
+				return fmt.Errorf("%s: %s.keys.%s[%d]: %w", p, path, g, i, err)
+			}
+			keys.Add(g, pub)
+		}
+	}
+	return nil
 }
 
 func auditVerify(ctx context.Context, c *command, e *env, args []string) error {

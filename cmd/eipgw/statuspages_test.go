@@ -228,6 +228,9 @@ ingest:
 	if !strings.Contains(pdom1, `data-channel="chp-1.`) || !strings.Contains(textOf(pdom1, "overview"), "min in") {
 		t.Errorf("park page lacks the hour's inputs")
 	}
+	if ov := textOf(pdom1, "overview"); !strings.Contains(ov, "forged or unverified") || !strings.Contains(ov, "none") {
+		t.Errorf("park page lacks the count of batches left out for their evidence:\n%s", ov)
+	}
 	browser(t, chromium, parkBase+"/status", filepath.Join(shots, "park-status.png"), 3*time.Second)
 	time.Sleep(11 * time.Second) // one live interval (10 s) later
 	pdom2, plog2 := browser(t, chromium, parkBase+"/status", "", 3*time.Second)

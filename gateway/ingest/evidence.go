@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
 	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 // Evidence at ingest (docs/contracts.md, "Signed, chained batches"). Each
@@ -63,6 +65,11 @@ type verifier struct {
 	breaks  *prometheus.CounterVec
 	checked prometheus.Counter
 
+	// logs bounds the log lines of broken evidence to one every
+	// deadLetterLogInterval: anyone who can publish can send forged
+	// batches, and each is stored flagged and counted, not logged.
+	logs telemetry.Repeats
+
 	mu    sync.Mutex
 	heads map[string]head
 }
@@ -73,11 +80,12 @@ type head struct {
 }
 
 // newVerifier returns nil when ingest.evidence is not configured.
-func newVerifier(cfg *config.IngestEvidence, log *slog.Logger, reg prometheus.Registerer) (*verifier, error) {
+func newVerifier(cfg *config.EvidenceKeys, log *slog.Logger, reg prometheus.Registerer) (*verifier, error) {
 	if cfg == nil {
 		return nil, nil
 	}
 	v := &verifier{keys: evidence.Keys{}, require: cfg.Require, log: log, heads: map[string]head{},
+		logs: telemetry.Repeats{Interval: deadLetterLogInterval},
 		breaks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eipgw_ingest_evidence_breaks_total",
 			Help: "Batches stored flagged because their evidence failed, by check (unsigned, unknown_key, bad_signature, invalid, fork, chain_restart).",
@@ -138,8 +146,10 @@ func (v *verifier) check(b *batch.Batch, payload []byte) *verdict {
 	}
 	if vd.check != "ok" {
 		v.breaks.WithLabelValues(vd.check).Inc()
-		v.log.Warn("batch evidence broken; stored flagged", "gateway", b.Gateway, "seq", b.Seq, "device", b.Device,
-			"check", vd.check, "err", err)
+		if ok, unlogged := v.logs.Failure(time.Now()); ok {
+			v.log.Warn("batch evidence broken; stored flagged", "gateway", b.Gateway, "seq", b.Seq, "device", b.Device,
+				"check", vd.check, "err", err, "broken_since_last_log", unlogged)
+		}
 	}
 	return vd
 }

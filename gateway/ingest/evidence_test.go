@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,8 @@ ingest:
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	in, err := New(ingestRole(t, cfg), slog.New(slog.DiscardHandler), reg)
+	var logs testenv.LogBuffer
+	in, err := New(ingestRole(t, cfg), slog.New(slog.NewTextHandler(&logs, nil)), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,5 +162,10 @@ ingest:
 	}
 	if w := map[string]float64{"fork": 1, "bad_signature": 1, "unknown_key": 1}; fmt.Sprint(got) != fmt.Sprint(w) {
 		t.Errorf("eipgw_ingest_evidence_breaks_total %v, want %v", got, w)
+	}
+	// Three breaks within a few seconds: the first is logged, the others
+	// counted (anyone who can publish can send forged batches).
+	if n := strings.Count(logs.String(), "batch evidence broken"); n < 1 || n > 2 {
+		t.Errorf("%d log lines for 3 broken batches, want 1 (2 on a slow machine):\n%s", n, logs.String())
 	}
 }

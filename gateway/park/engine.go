@@ -42,9 +42,14 @@ const (
 	Duplicate
 	// Future: the batch is stamped more than MaxSkew ahead of the clock.
 	Future
+	// Unverified: the batch's gateway is under evidence and its signature
+	// does not verify (evidence.go); the service refuses it before Add.
+	Unverified
+
+	numResults = iota
 )
 
-var resultNames = [...]string{"accepted", "unknown_device", "late", "duplicate", "future"}
+var resultNames = [numResults]string{"accepted", "unknown_device", "late", "duplicate", "future", "unverified"}
 
 func (r Result) String() string {
 	if int(r) < len(resultNames) {
@@ -105,10 +110,10 @@ func (o Output) Empty() bool { return len(o.Live)+len(o.Hours)+len(o.Statements)
 
 // Stats counts what the engine did with its input.
 type Stats struct {
-	Batches        [5]uint64 // by Result
-	InvalidSamples uint64    // samples of accepted batches without a valid value
-	Intervals      uint64    // live intervals closed
-	Hours          uint64    // hourly records closed
+	Batches        [numResults]uint64 // by Result
+	InvalidSamples uint64             // samples of accepted batches without a valid value
+	Intervals      uint64             // live intervals closed
+	Hours          uint64             // hourly records closed
 }
 
 // cumulative holds the reductions summed since the engine started.
@@ -209,6 +214,36 @@ func (e *Engine) Add(gateway string, b *batch.Batch) Result {
 	e.stats.Batches[r]++
 	return r
 }
+
+// Knows reports whether the park model has a role for device as published
+// by gateway: whether Add would do more than count the batch Unknown.
+func (e *Engine) Knows(gateway, device string) bool {
+	for _, c := range e.p.roles[device] {
+		if c.gateway == "" || c.gateway == gateway {
+			return true
+		}
+	}
+	return false
+}
+
+// Unbound lists, sorted, the devices of the model named without a gateway:
+// a batch of that name counts whichever gateway published it.
+func (e *Engine) Unbound() []string {
+	var out []string
+	for dev, roles := range e.p.roles {
+		for _, c := range roles {
+			if c.gateway == "" {
+				out = append(out, dev)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Refuse counts a batch its caller kept from Add, with the reason r.
+func (e *Engine) Refuse(r Result) { e.stats.Batches[r]++ }
 
 func (e *Engine) add(gateway string, b *batch.Batch) Result {
 	var ro *role

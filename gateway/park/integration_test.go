@@ -30,23 +30,39 @@ type safeClock struct {
 func (c *safeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *safeClock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
-// TestServiceAgainstMosquittoAndInflux: the service subscribes to a real
-// Mosquitto, takes an hour of the reference park's batches published as an
-// edge publishes them, and writes its live metrics, the hourly record and
-// retained MQTT metrics; the hourly values in InfluxDB are those of the
-// engine fed directly with the same batches.
-func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
-	mq := testenv.StartMosquitto(t)
-	ifx := testenv.StartInflux(t, "eipgw")
+// serviceRig is a park service of the reference park's example
+// configuration against a real Mosquitto and InfluxDB, its clock set by
+// the test, and a client publishing as an edge would.
+type serviceRig struct {
+	t      *testing.T
+	mq     *testenv.Mosquitto
+	ifx    *testenv.Influx
+	svc    *Service
+	clock  *safeClock
+	reg    *prometheus.Registry
+	pub    mqtt.Client
+	cancel context.CancelFunc
+	done   chan error
+	// probes counts the messages the service received before the test's.
+	probes uint64
+}
 
+// newServiceRig starts the service; edit, when set, changes the example
+// configuration's text first; log receives the service's log (nil: none).
+func newServiceRig(t *testing.T, edit func(string) string, log *slog.Logger) *serviceRig {
+	t.Helper()
+	g := &serviceRig{t: t, mq: testenv.StartMosquitto(t), ifx: testenv.StartInflux(t, "eipgw"), clock: &safeClock{now: day0}, reg: prometheus.NewRegistry()}
 	data, err := os.ReadFile("../../config/examples/park.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	y := string(data)
-	y = strings.Replace(y, "tcp://127.0.0.1:1883", mq.URL, 1)
-	y = strings.Replace(y, "http://127.0.0.1:8086", ifx.URL, 1)
+	y = strings.Replace(y, "tcp://127.0.0.1:1883", g.mq.URL, 1)
+	y = strings.Replace(y, "http://127.0.0.1:8086", g.ifx.URL, 1)
 	y = strings.Replace(y, "  listen: 127.0.0.1:9464", "  listen: \"\"", 1)
+	if edit != nil {
+		y = edit(y)
+	}
 	path := filepath.Join(t.TempDir(), "park.yaml")
 	os.WriteFile(path, []byte(y), 0o644)
 	t.Setenv("EIPGW_MQTT_PASSWORD", "")
@@ -55,74 +71,89 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &safeClock{now: day0}
-	reg := prometheus.NewRegistry()
-	svc, err := NewService(parkRole(t, cfg), slog.New(slog.DiscardHandler), reg, Options{Clock: clock.Now})
-	if err != nil {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if g.svc, err = NewService(parkRole(t, cfg), log, g.reg, Options{Clock: g.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
+	g.cancel, g.done = cancel, make(chan error, 1)
+	go func() { g.done <- g.svc.Run(ctx) }()
+	t.Cleanup(cancel)
 
-	// The same batches go to MQTT and to a directly driven engine.
-	r := newReplay(t, loadExample(t), day0, 5)
-	var batches []*batch.Batch
-	r.sink = func(b *batch.Batch) { batches = append(batches, b) }
-	end := day0.Add(time.Hour)
-	r.run(day0, end, time.Minute)
-	r.finish(end)
-
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("test-edge"))
-	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+	g.pub = mqtt.NewClient(mqtt.NewClientOptions().AddBroker(g.mq.URL).SetClientID("test-edge"))
+	if tok := g.pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
-	defer pub.Disconnect(100)
-	// The clock stays at the last poll while the batches arrive, as it
-	// would at a site: no batch is in the future, and no live interval the
-	// batches still fill can be settled by the service's once-a-second
-	// Advance before all of them are in. (With the clock past the last
-	// interval, a tick in the middle of the last poll's batches settled that
-	// interval with only some devices, and its metrics, the last ones
-	// retained, said no data.)
-	clock.Set(end.Add(-time.Minute))
-	// Wait for the service's subscription: its retained-free topic gets
-	// nothing until then, so publish a probe until the service counts it.
+	t.Cleanup(func() { g.pub.Disconnect(100) })
+	return g
+}
+
+// subscribed waits for the service's subscription: its retained-free topic
+// gets nothing until then, so it publishes a probe until the service
+// counts it.
+func (g *serviceRig) subscribed() {
+	g.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for svc.Stats().Received == 0 {
-		pub.Publish(topic.Data("suzhou-eip", "gw-1", "probe"), 1, false, []byte("{}")).Wait()
+	for g.svc.Stats().Received == 0 {
+		g.pub.Publish(topic.Data("suzhou-eip", "gw-1", "probe"), 1, false, []byte("{}")).Wait()
 		if time.Now().After(deadline) {
-			t.Fatal("service not subscribed after 20s")
+			g.t.Fatal("service not subscribed after 20s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	probes := svc.Stats().Received
+	g.probes = g.svc.Stats().Received
+}
+
+// message is one payload on one device's data topic.
+type message struct {
+	gateway, device string
+	payload         []byte
+}
+
+// publish sends msgs in order, QoS 1, and waits until the service received
+// every message the test published so far (n counts them).
+func (g *serviceRig) publish(msgs []message, n *uint64) {
+	g.t.Helper()
 	var toks []mqtt.Token
-	for _, b := range batches {
-		toks = append(toks, pub.Publish(topic.Data("suzhou-eip", b.Gateway, b.Device), 1, false, b.AppendJSON(nil)))
+	for _, m := range msgs {
+		toks = append(toks, g.pub.Publish(topic.Data("suzhou-eip", m.gateway, m.device), 1, false, m.payload))
 	}
 	for _, tok := range toks {
 		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("publish: %v", tok.Error())
+			g.t.Fatalf("publish: %v", tok.Error())
 		}
 	}
-	for svc.Stats().Received < probes+uint64(len(batches)) {
-		if time.Now().After(deadline.Add(20 * time.Second)) {
-			t.Fatalf("service received %d of %d", svc.Stats().Received-probes, len(batches))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	clock.Set(end.Add(3 * time.Minute)) // past the grace: the hour closes
-	for svc.Stats().Hours < 1 {
-		if time.Now().After(deadline.Add(40 * time.Second)) {
-			t.Fatalf("no hourly record written: %+v", svc.Stats())
+	*n += uint64(len(msgs))
+	deadline := time.Now().Add(40 * time.Second)
+	for g.svc.Stats().Received < g.probes+*n {
+		if time.Now().After(deadline) {
+			g.t.Fatalf("service received %d of %d", g.svc.Stats().Received-g.probes, *n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
 
-	want := r.out.Hours[0]
-	rows, err := ifx.Query("eipgw", fmt.Sprintf(`SELECT "value", "valid", "completeness", "valid_minutes" FROM park_hourly WHERE time = %dms GROUP BY *`, day0.UnixMilli()))
+// closeHour moves the clock past the grace of the hour ending at end and
+// waits for its record.
+func (g *serviceRig) closeHour(end time.Time) {
+	g.t.Helper()
+	g.clock.Set(end.Add(3 * time.Minute))
+	deadline := time.Now().Add(40 * time.Second)
+	for g.svc.Stats().Hours < 1 {
+		if time.Now().After(deadline) {
+			g.t.Fatalf("no hourly record written: %+v", g.svc.Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// compareHour checks that InfluxDB holds exactly the hourly record want.
+func (g *serviceRig) compareHour(want Hour) {
+	t := g.t
+	t.Helper()
+	rows, err := g.ifx.Query("eipgw", fmt.Sprintf(`SELECT "value", "valid", "completeness", "valid_minutes" FROM park_hourly WHERE time = %dms GROUP BY *`, want.Start.UnixMilli()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +181,53 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 			}
 		}
 	}
-	live, err := ifx.Query("eipgw", `SELECT count("value") FROM park_live WHERE "metric" = 'supplier_steam_power_mw'`)
+}
+
+// stop ends the service and checks that Run returned cleanly.
+func (g *serviceRig) stop() {
+	g.t.Helper()
+	g.cancel()
+	select {
+	case err := <-g.done:
+		if err != nil {
+			g.t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		g.t.Fatal("Run did not return after cancel")
+	}
+}
+
+// TestServiceAgainstMosquittoAndInflux: the service subscribes to a real
+// Mosquitto, takes an hour of the reference park's batches published as an
+// edge publishes them, and writes its live metrics, the hourly record and
+// retained MQTT metrics; the hourly values in InfluxDB are those of the
+// engine fed directly with the same batches.
+func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
+	g := newServiceRig(t, nil, nil)
+
+	// The same batches go to MQTT and to a directly driven engine.
+	r := newReplay(t, loadExample(t), day0, 5)
+	var msgs []message
+	r.sink = func(b *batch.Batch) { msgs = append(msgs, message{b.Gateway, b.Device, b.AppendJSON(nil)}) }
+	end := day0.Add(time.Hour)
+	r.run(day0, end, time.Minute)
+	r.finish(end)
+
+	// The clock stays at the last poll while the batches arrive, as it
+	// would at a site: no batch is in the future, and no live interval the
+	// batches still fill can be settled by the service's once-a-second
+	// Advance before all of them are in. (With the clock past the last
+	// interval, a tick in the middle of the last poll's batches settled that
+	// interval with only some devices, and its metrics, the last ones
+	// retained, said no data.)
+	g.clock.Set(end.Add(-time.Minute))
+	g.subscribed()
+	var n uint64
+	g.publish(msgs, &n)
+	g.closeHour(end)
+	g.compareHour(r.out.Hours[0])
+
+	live, err := g.ifx.Query("eipgw", `SELECT count("value") FROM park_live WHERE "metric" = 'supplier_steam_power_mw'`)
 	if err != nil || len(live) == 0 {
 		t.Errorf("no live records: %v", err)
 	} else {
@@ -158,7 +235,7 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	}
 
 	// A retained live metric waits for any new subscriber.
-	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("test-dashboard"))
+	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(g.mq.URL).SetClientID("test-dashboard"))
 	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
@@ -179,23 +256,20 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("no retained live metric for steam_power_mw.t01")
 	}
-	if n := counterValue(t, reg, "eipgw_park_batches_total", "accepted"); n != float64(len(batches)) {
-		t.Errorf("eipgw_park_batches_total{result=accepted} = %v, want %d", n, len(batches))
+	if n := counterValue(t, g.reg, "eipgw_park_batches_total", "accepted"); n != float64(len(msgs)) {
+		t.Errorf("eipgw_park_batches_total{result=accepted} = %v, want %d", n, len(msgs))
 	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	g.stop()
 }
 
-// counterValue reads a counter series of reg.
+// counterValue reads a counter series of reg by its result label.
 func counterValue(t *testing.T, reg *prometheus.Registry, name, result string) float64 {
+	t.Helper()
+	return labelValue(t, reg, name, "result", result)
+}
+
+// labelValue reads the counter series of reg whose label is value.
+func labelValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -207,12 +281,12 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, result string) f
 		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
+				if l.GetName() == label && l.GetValue() == value {
 					return m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	t.Fatalf("no %s{result=%q}", name, result)
+	t.Fatalf("no %s{%s=%q}", name, label, value)
 	return 0
 }

@@ -93,7 +93,7 @@ func newPromMetrics(reg prometheus.Registerer) *promMetrics {
 		}),
 	}
 	reg.MustRegister(m.batches, m.invalid, m.records, m.errors, m.hourly, m.lastInv)
-	for r := Accepted; r <= Future; r++ {
+	for r := Accepted; r < numResults; r++ {
 		m.batches.WithLabelValues(r.String())
 	}
 	return m

@@ -47,8 +47,9 @@ type Service struct {
 	mu    sync.Mutex
 	stats ServiceStats
 
-	health *health // what /healthz and /readyz report (health.go)
-	seal   *sealer // the audit log of the hourly records (seal.go)
+	health *health   // what /healthz and /readyz report (health.go)
+	seal   *sealer   // the audit log of the hourly records (seal.go)
+	ev     *verifier // nil: no gateway under evidence (evidence.go)
 	// lastLive is the end (Unix ns) of the newest live interval computed.
 	lastLive atomic.Int64
 	view     viewState // the status page's snapshot (view.go)
@@ -86,7 +87,16 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg)}
+	ev, err := newVerifier(cfg.Evidence, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	if u := eng.Unbound(); ev != nil && !ev.require && len(u) > 0 {
+		log.Warn("park engine: devices named without a gateway count an unsigned batch of any gateway without keys; "+
+			"name each device's gateway in park_engine, or set evidence.require, to count only what a key signed",
+			"devices", len(u), "first", u[0])
+	}
+	s := &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev}
 	s.registerLag(reg)
 	return s, nil
 }
@@ -222,6 +232,11 @@ func (s *Service) consume(m mqtt.Message) {
 	if err != nil || b.Gateway != tp.Gateway || b.Device != tp.Device {
 		// ingest dead-letters it; the engine only counts it.
 		s.count(func(st *ServiceStats) { st.Malformed++ })
+		return
+	}
+	if s.ev != nil && s.eng.Knows(b.Gateway, b.Device) && s.ev.check(b, m.Payload(), s.clock()) != "" {
+		s.eng.Refuse(Unverified)
+		s.prom.batches.WithLabelValues(Unverified.String()).Inc()
 		return
 	}
 	before := s.eng.Stats().InvalidSamples

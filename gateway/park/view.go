@@ -48,6 +48,7 @@ type CountsView struct {
 	Late           uint64 `json:"late"`
 	Duplicate      uint64 `json:"duplicate"`
 	Future         uint64 `json:"future"`
+	Unverified     uint64 `json:"unverified"`
 	InvalidSamples uint64 `json:"invalid_samples"`
 	Intervals      uint64 `json:"intervals"`
 	Hours          uint64 `json:"hours"`
@@ -257,7 +258,7 @@ func (e *Engine) view(park string, live *LiveView) View {
 	v := e.emptyView(park)
 	st := e.stats
 	v.Counts = CountsView{Accepted: st.Batches[Accepted], UnknownDevice: st.Batches[Unknown], Late: st.Batches[Late],
-		Duplicate: st.Batches[Duplicate], Future: st.Batches[Future], InvalidSamples: st.InvalidSamples,
+		Duplicate: st.Batches[Duplicate], Future: st.Batches[Future], Unverified: st.Batches[Unverified], InvalidSamples: st.InvalidSamples,
 		Intervals: st.Intervals, Hours: st.Hours}
 	v.Live = live
 	v.Hour = e.hourSoFar(e.clock())

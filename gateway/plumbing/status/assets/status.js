@@ -336,6 +336,7 @@ function renderPark(v, now) {
     card("Live interval", [
       ["latest", live],
       ["batches counted", `${v.counts.accepted} (${v.counts.late} late, ${v.counts.duplicate} duplicate, ${v.counts.unknown_device} unknown)`],
+      ["forged or unverified", v.counts.unverified ? badge("bad", `${v.counts.unverified} batches left out: evidence does not verify`) : "none"],
       ["intervals / hours closed", `${v.counts.intervals} / ${v.counts.hours}`],
       ["records stored", `${v.counts.records} (${v.counts.write_errors} write errors, ${v.counts.dead_letters} dead-lettered)`],
     ]),
