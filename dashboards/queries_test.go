@@ -207,6 +207,12 @@ func TestPanelQueriesOnDemoData(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v", err)
 	}
+	// A gateway that signs its batches leaves evidence records beside its
+	// readings (docs/contracts.md, "Signed, chained batches"), whose
+	// fields include one named device: a panel reading every measurement
+	// must still find the readings by their device tag.
+	writeLines(t, ifx.URL, fmt.Appendf(nil, "eipgw_batch_evidence,park=%s,gateway=%s,lane=chp-1/electric_power device=\"chp-1\",seq=1i,check=\"ok\" %d\n",
+		park, histGW, time.Now().Add(-time.Minute).UnixMilli()))
 
 	checked := 0
 	for _, d := range dashes {

@@ -131,9 +131,13 @@ func newDashboard(uid, title, desc, from string) *dashboard.DashboardBuilder {
 }
 
 // Template variables of the InfluxDB dashboards. Each selects from the tag
-// values InfluxDB holds, narrowed by the variables before it.
+// values InfluxDB holds, narrowed by the variables before it. The raw
+// filter names its keys as tags (::tag): a panel reading every
+// measurement (FROM /.*/) also reads the evidence records of signing
+// gateways, whose fields include device, and InfluxDB 1.8 would then take
+// "device" for that field in every measurement and find no reading.
 const (
-	rawFilter  = `"park" =~ /^$park$/ AND "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ AND "device" =~ /^$device$/`
+	rawFilter  = `"park"::tag =~ /^$park$/ AND "site"::tag =~ /^$site$/ AND "gateway"::tag =~ /^$gateway$/ AND "device"::tag =~ /^$device$/`
 	parkFilter = `"park" =~ /^$park$/`
 )
 
