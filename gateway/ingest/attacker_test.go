@@ -1,14 +1,21 @@
 package ingest
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
@@ -80,4 +87,112 @@ func (p *publisher) deadLetters() map[uint64]string {
 		out[k] = v
 	}
 	return out
+}
+
+// publishRaw sends payload on gateway gw's data topic of device dev.
+func (p *publisher) publishRaw(gw, dev string, payload []byte) {
+	p.t.Helper()
+	if tok := p.c.Publish(topic.Data("p", gw, dev), 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		p.t.Fatalf("publish: %v", tok.Error())
+	}
+}
+
+// TestForgedBatchesCannotTakeNumbersOrReadings: a gateway signs its
+// batches and ingest has its key. Anyone who can publish sends, between
+// the gateway's batches: an unsigned batch with the gateway's next
+// sequence number, one a million numbers ahead, one at the time of a
+// stored reading, the gateway's batch with a value changed, and one signed
+// with another key at a stored reading's time. Forged batches at times
+// nothing is stored at are stored flagged, as before; those that would
+// change a stored reading are dead-lettered (reason unverified); and none
+// takes a number from the gateway: its own batches of those numbers are
+// all stored, unflagged, none refused as a conflict.
+func TestForgedBatchesCannotTakeNumbersOrReadings(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	pubKey, priv, _ := ed25519.GenerateKey(nil)
+	_, attackerPriv, _ := ed25519.GenerateKey(nil)
+	gw, attacker := evidence.NewSigner(priv), evidence.NewSigner(attackerPriv)
+	_, stop := startIngest(t, fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: forged-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  evidence:
+    keys:
+      gw-1: ["%s"]
+`, mq.URL, ifx.URL, evidence.EncodePublicKey(pubKey)), slog.New(slog.DiscardHandler))
+	defer stop()
+	pub := newPublisher(t, mq.URL, "forged-test")
+	pub.waitIngest()
+
+	t0 := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	reading := func(seq uint64, ts time.Time, v float64) batch.Batch {
+		return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Time: ts,
+			Points: []batch.Point{{Name: "a", Value: v, HasValue: true, Unit: "MW", Quality: batch.Good}}}
+	}
+	var prev evidence.Hash
+	signed := map[uint64][]byte{}
+	genuine := func(seq uint64) {
+		b := reading(seq, at(int(seq)), 10.5)
+		b.Prev, b.Key = prev.String(), gw.KeyID()
+		signed[seq], prev = gw.Seal(b.AppendJSON(nil))
+		pub.publishRaw("gw-1", "meter", signed[seq])
+	}
+	// stored maps the second of each stored reading after t0 to its
+	// value, batch_seq and batch_check.
+	stored := func() map[int]string {
+		s, err := ifx.Query("eipgw", `SELECT a, batch_seq, batch_check FROM meter WHERE gateway = 'gw-1'`)
+		if err != nil || len(s) == 0 {
+			return nil
+		}
+		out := map[int]string{}
+		for _, r := range s[0].Values {
+			ms, _ := r[0].(json.Number).Int64()
+			out[int(time.UnixMilli(ms).Sub(t0)/time.Second)] = fmt.Sprint(r[1:])
+		}
+		return out
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		genuine(seq)
+	}
+	waitHostile(t, "the gateway's first three batches", func() bool { return len(stored()) == 3 })
+
+	pub.publish(reading(4, at(40), 99.5))         // the gateway's next number, unsigned
+	pub.publish(reading(1_000_004, at(41), 99.5)) // a million ahead
+	pub.publish(reading(30, at(2), 99.5))         // at a stored reading's time
+	altered := bytes.Replace(signed[3], []byte(`10.5`), []byte(`99.5`), 1)
+	pub.publishRaw("gw-1", "meter", altered) // bad_signature, seq 3
+	other := reading(31, at(1), 99.5)
+	other.Prev, other.Key = evidence.Hash{}.String(), attacker.KeyID()
+	p, _ := attacker.Seal(other.AppendJSON(nil))
+	pub.publishRaw("gw-1", "meter", p) // unknown_key, at seq 1's time
+	for seq := uint64(4); seq <= 6; seq++ {
+		genuine(seq)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(stored()) < 8 || len(pub.deadLetters()) < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for six batches of the gateway and two forged ones stored, three dead letters:\nstored %v\ndead letters %v", stored(), pub.deadLetters())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	want := map[int]string{40: "[99.5 4 unsigned]", 41: "[99.5 1000004 unsigned]"}
+	for seq := 1; seq <= 6; seq++ {
+		want[seq] = fmt.Sprintf("[10.5 %d ok]", seq)
+	}
+	if got := stored(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stored (second after t0: value, seq, check):\n%v\nwant\n%v", got, want)
+	}
+	dead := pub.deadLetters()
+	for _, seq := range []uint64{30, 3, 31} {
+		if !strings.HasPrefix(dead[seq], ReasonUnverified+": ") || !strings.Contains(dead[seq], "fails its evidence and differs from the readings stored") {
+			t.Errorf("forged seq %d: dead letter %q, want reason %s", seq, dead[seq], ReasonUnverified)
+		}
+	}
+	if len(dead) != 3 {
+		t.Errorf("dead letters %v, want the three forged batches only", dead)
+	}
 }

@@ -116,6 +116,13 @@ type verdict struct {
 	check string
 }
 
+// unverified reports whether the batch fails its gateway's evidence: not
+// signed by a key of its gateway (unsigned, unknown_key, bad_signature,
+// invalid). A fork or a chain restart was signed by the gateway.
+func (vd *verdict) unverified() bool {
+	return vd != nil && vd.check != "ok" && vd.check != "fork" && vd.check != "chain_restart"
+}
+
 // check verifies b, received as payload. It returns nil for a batch not
 // under evidence (an unsigned batch of a gateway without keys, unless
 // require).
@@ -147,7 +154,7 @@ func (v *verifier) check(b *batch.Batch, payload []byte) *verdict {
 	if vd.check != "ok" {
 		v.breaks.WithLabelValues(vd.check).Inc()
 		if ok, unlogged := v.logs.Failure(time.Now()); ok {
-			v.log.Warn("batch evidence broken; stored flagged", "gateway", b.Gateway, "seq", b.Seq, "device", b.Device,
+			v.log.Warn("batch evidence broken", "gateway", b.Gateway, "seq", b.Seq, "device", b.Device,
 				"check", vd.check, "err", err, "broken_since_last_log", unlogged)
 		}
 	}

@@ -468,21 +468,23 @@ func (w *worker) conflicts(gateway string, seq uint64, payload []byte) bool {
 
 var errIgnore = errors.New("not a data message")
 
-func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
+// parse decodes and admits m. Its verdict is the batch's evidence (nil:
+// not under evidence).
+func (w *worker) parse(m mqtt.Message) (*batch.Batch, *verdict, error) {
 	tp, err := topic.Parse(m.Topic())
 	switch {
 	case errors.Is(err, topic.ErrName):
-		return nil, refuse(ReasonName, "%v", err)
+		return nil, nil, refuse(ReasonName, "%v", err)
 	case err != nil:
-		return nil, refuse(ReasonTopic, "%v", err)
+		return nil, nil, refuse(ReasonTopic, "%v", err)
 	case tp.Park != w.park || (tp.Kind != topic.KindData && tp.Kind != topic.KindStatus && tp.Kind != topic.KindMetrics):
-		return nil, refuse(ReasonTopic, "topic %s is not %s", short(m.Topic()), topic.Data(w.park, "{gateway}", "{device}"))
+		return nil, nil, refuse(ReasonTopic, "topic %s is not %s", short(m.Topic()), topic.Data(w.park, "{gateway}", "{device}"))
 	case tp.Kind != topic.KindData:
-		return nil, errIgnore
+		return nil, nil, errIgnore
 	case slices.Contains(config.ReservedGateways, tp.Gateway) || slices.Contains(config.ReservedDevices, tp.Device):
 		// No edge may take these names (eipgw validate refuses them):
 		// the topic is one of eipgw's own, or posing as one.
-		return nil, refuse(ReasonTopic, "topic %s: the gateway names %s and the device names %s are reserved for eipgw's own topics",
+		return nil, nil, refuse(ReasonTopic, "topic %s: the gateway names %s and the device names %s are reserved for eipgw's own topics",
 			short(m.Topic()), strings.Join(config.ReservedGateways, ", "), strings.Join(config.ReservedDevices, ", "))
 	}
 	gw, dev := tp.Gateway, tp.Device
@@ -490,19 +492,26 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, error) {
 	// the batch shares its memory instead of copying it.
 	b, err := batch.DecodeShared(m.Payload(), w.points, &w.names)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if b.Gateway != gw || b.Device != dev {
-		return nil, refuse(ReasonTopic, "payload names gateway %s device %s but the topic says %s %s",
+		return nil, nil, refuse(ReasonTopic, "payload names gateway %s device %s but the topic says %s %s",
 			short(b.Gateway), short(b.Device), short(gw), short(dev))
 	}
 	// The per-gateway state keeps these past the message: the topic's
 	// copies, so that it keeps no payload.
 	b.Gateway, b.Device = gw, dev
-	if err := w.admit(b, m.Payload()); err != nil {
-		return nil, err
+	if err := validateBatch(b, time.Now()); err != nil {
+		return nil, nil, err
 	}
-	return b, nil
+	var vd *verdict
+	if w.in != nil {
+		vd = w.in.ev.check(b, m.Payload())
+	}
+	if err := w.admit(b, m.Payload(), vd.unverified()); err != nil {
+		return nil, nil, err
+	}
+	return b, vd, nil
 }
 
 // deadLetter publishes an unusable message with the reason to the park's

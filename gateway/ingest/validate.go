@@ -37,7 +37,10 @@ import (
 //     accepted for the gateway (else quarantined), and below it only as a
 //     redelivery: same content as remembered, or, not remembered,
 //     nothing stored at that device and time, or exactly what writing
-//     it would store (checkStored).
+//     it would store (checkStored);
+//   - a batch that fails its gateway's evidence: whatever its number,
+//     only where it changes no stored reading (checkStored), and its
+//     number neither moves the highest nor is remembered.
 //
 // Every refusal is dead-lettered with its reason and counted in
 // eipgw_ingest_refused_total{reason}.
@@ -72,6 +75,7 @@ const (
 	ReasonSeqJump     = "seq_jump"          // implausibly far ahead: quarantined
 	ReasonSeqConflict = "seq_conflict"      // seen before with other content
 	ReasonSeqRegress  = "seq_regress"       // old number that would change stored readings
+	ReasonUnverified  = "unverified"        // fails its evidence and would change stored readings
 	ReasonRejected    = "influxdb_rejected" // InfluxDB refused the points
 	ReasonOther       = "other"             // anything else (InfluxDB kept failing it)
 )
@@ -79,7 +83,7 @@ const (
 // refusalReasons are pre-declared so that every series exists from start.
 var refusalReasons = []string{ReasonMalformed, ReasonTopic, ReasonName, ReasonReserved, ReasonValue,
 	ReasonUnit, ReasonPoints, ReasonTime, ReasonSeqRange, ReasonSeqJump, ReasonSeqConflict,
-	ReasonSeqRegress, ReasonRejected, ReasonOther}
+	ReasonSeqRegress, ReasonUnverified, ReasonRejected, ReasonOther}
 
 // refusal is an error with its metric reason. It wraps batch.ErrInvalid.
 type refusal struct {
@@ -210,18 +214,30 @@ func newSeqGuard(cfg config.IngestRole, log *slog.Logger) *seqGuard {
 	return g
 }
 
-// admit validates b, received as payload, before anything is written.
-func (w *worker) admit(b *batch.Batch, payload []byte) error {
-	if err := validateBatch(b, time.Now()); err != nil {
-		return err
-	}
+// admit checks the sequence number of b, a valid batch received as
+// payload, before anything is written. unverified marks a batch that
+// fails its gateway's evidence (evidence.go).
+func (w *worker) admit(b *batch.Batch, payload []byte, unverified bool) error {
 	if w.in == nil || w.in.guard == nil {
 		return nil
 	}
-	return w.in.guard.check(w, b, payload)
+	return w.in.guard.check(w, b, payload, unverified)
 }
 
-func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte) error {
+// check decides on b's sequence number. A batch that fails its gateway's
+// evidence (unverified) takes no part in the gateway's numbering: anyone
+// who can publish can send one, and if its number counted, the gateway's
+// own batch of that number would be refused as a conflict, or a number
+// far ahead would send every later batch through the look-up of
+// checkStored. It neither moves the highest number nor is remembered,
+// and it is written only where it cannot change a stored reading: what
+// checkStored allows an old number, except that when InfluxDB cannot be
+// asked it is refused (it waits on the dead-letter topic) rather than
+// risk overwriting one.
+func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified bool) error {
+	if unverified {
+		return g.checkStored(b, true)
+	}
 	g.mu.Lock()
 	hi, known := g.hi[b.Gateway]
 	g.mu.Unlock()
@@ -257,7 +273,7 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte) error {
 			return nil
 		}
 	}
-	return g.checkStored(b)
+	return g.checkStored(b, false)
 }
 
 // highestStored asks InfluxDB for the gateway's highest sequence number
@@ -305,18 +321,31 @@ func isReservedSeries(name string) bool { return config.ReservedKind(name) }
 // lost is written; anything else at a stored device and time, which
 // would overwrite, add to or renumber stored readings, is refused. When
 // InfluxDB cannot be asked, the batch is written (InfluxDB is then likely
-// refusing writes too).
-func (g *seqGuard) checkStored(b *batch.Batch) error {
+// refusing writes too). unverified: b fails its gateway's evidence (see
+// check), whatever its number; it is refused when InfluxDB cannot be asked.
+func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) error {
 	if g.q == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
-	series, err := g.q.Series(ctx, fmt.Sprintf(`SELECT * FROM /.*/ WHERE "park" = '%s' AND "gateway" = '%s' AND "device" = '%s' AND time = %dms`,
+	// ::tag: the evidence records (eipgw_batch_evidence) hold a field
+	// named device, and InfluxDB 1.8 then takes "device" in a WHERE over
+	// every measurement as that field, which no reading has: the readings
+	// would never be found.
+	series, err := g.q.Series(ctx, fmt.Sprintf(`SELECT * FROM /.*/ WHERE "park"::tag = '%s' AND "gateway"::tag = '%s' AND "device"::tag = '%s' AND time = %dms`,
 		escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device), b.Time.UnixMilli()), 64<<20)
-	g.queried(err, "could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq)
-	if err != nil {
-		return nil
+	if unverified {
+		g.queried(err, "could not compare a batch that fails its evidence with what InfluxDB holds; dead-lettering it", "gateway", b.Gateway, "seq", b.Seq)
+		if err != nil {
+			return refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and whether it would change the readings stored for device %s at %s is unknown: %v",
+				b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), err)
+		}
+	} else {
+		g.queried(err, "could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq)
+		if err != nil {
+			return nil
+		}
 	}
 	for _, s := range series {
 		if isReservedSeries(s.Name) {
@@ -332,6 +361,10 @@ func (g *seqGuard) checkStored(b *batch.Batch) error {
 					}
 				}
 				d = differs(b, row)
+			}
+			if d != "" && unverified {
+				return refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence and differs from the readings stored for device %s at %s (%s)",
+					b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), d)
 			}
 			if d != "" {
 				return refuse(ReasonSeqRegress, "gateway %s: seq %d is below the highest accepted and differs from the readings stored for device %s at %s (%s)",

@@ -89,7 +89,7 @@ func TestSeqGuard(t *testing.T) {
 		b := goodBatch()
 		b.Seq = seq
 		b.Time = time.Now()
-		err := w.admit(b, []byte(payload))
+		err := w.admit(b, []byte(payload), false)
 		if err == nil {
 			w.conflicts(b.Gateway, seq, []byte(payload))
 		}

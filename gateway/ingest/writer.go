@@ -328,14 +328,16 @@ func (w *worker) writeOnce(ctx context.Context, r *request) error {
 func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, error) {
 	var out []*entry
 	for _, m := range msgs {
-		b, err := w.parse(m)
+		b, vd, err := w.parse(m)
 		if errors.Is(err, errIgnore) {
 			w.in.count(func(s *Stats) { s.Ignored++ })
 			w.in.m.messages.WithLabelValues("ignored").Inc()
 			w.in.ack(m)
 			continue
 		}
-		if err == nil && w.conflicts(b.Gateway, b.Seq, m.Payload()) {
+		// A batch that fails its gateway's evidence takes no part in the
+		// gateway's numbering: its number is not remembered (seqGuard).
+		if err == nil && !vd.unverified() && w.conflicts(b.Gateway, b.Seq, m.Payload()) {
 			w.in.m.conflicts.Inc()
 			err = fmt.Errorf("%w: gateway %s sent seq %d before with different content", batch.ErrInvalid, b.Gateway, b.Seq)
 		}
@@ -353,7 +355,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 			w.in.newest.Store(ms)
 		}
 		lines := w.linesOf(b)
-		if vd := w.in.ev.check(b, m.Payload()); vd != nil {
+		if vd != nil {
 			lines = append(vd.withFields(lines), vd.line(w.park, b, m.Payload()))
 		}
 		e := newEntry(m, b, lines)
