@@ -146,9 +146,6 @@ func (v *verifier) check(b *batch.Batch, payload []byte) *verdict {
 		case prev.IsZero() && b.Seq > 1:
 			vd.check = "chain_restart"
 		}
-		if !seen || b.Seq > last.seq {
-			v.heads[b.Gateway] = head{seq: b.Seq, hash: h}
-		}
 		v.mu.Unlock()
 	}
 	if vd.check != "ok" {
@@ -159,6 +156,21 @@ func (v *verifier) check(b *batch.Batch, payload []byte) *verdict {
 		}
 	}
 	return vd
+}
+
+// admitted records b, checked with verdict vd and admitted for writing,
+// as its gateway's newest signed batch when it is: the batch the next
+// one's prev must name. A batch refused (a number quarantined, a conflict)
+// or not signed by the gateway leaves the head where it was.
+func (v *verifier) admitted(b *batch.Batch, vd *verdict) {
+	if v == nil || vd == nil || vd.unverified() {
+		return
+	}
+	v.mu.Lock()
+	if last, seen := v.heads[b.Gateway]; !seen || b.Seq > last.seq {
+		v.heads[b.Gateway] = head{seq: b.Seq, hash: vd.hash}
+	}
+	v.mu.Unlock()
 }
 
 // withFields adds the evidence fields to reading lines (each ending in

@@ -356,6 +356,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		}
 		lines := w.linesOf(b)
 		if vd != nil {
+			w.in.ev.admitted(b, vd)
 			lines = append(vd.withFields(lines), vd.line(w.park, b, m.Payload()))
 		}
 		e := newEntry(m, b, lines)
