@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,7 +157,10 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	// Every sequence number field: a split poll's parts are one point,
 	// each part's number in a field of its own (batch_seq,
 	// batch_seq_1, ...).
-	const fields = `SELECT /^` + SeqField + `(_[1-9][0-9]*)?$/ FROM /.*/ WHERE `
+	// And batch_check: a reading stored flagged as not signed by its
+	// gateway (evidence.go) holds a number anyone could have sent, which
+	// must not stand for the gateway's batch of that number.
+	const fields = `SELECT /^` + SeqField + `(_[1-9][0-9]*)?$|^` + CheckField + `$/ FROM /.*/ WHERE `
 	type row struct {
 		seq uint64
 		ms  int64
@@ -176,7 +181,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		rows = rows[:0]
 		unasked := false
 		for _, q := range queries {
-			series, err := c.q.query(ctx, q)
+			series, err := c.q.Series(ctx, q, 256<<20)
 			if err != nil {
 				return nil, err
 			}
@@ -189,20 +194,29 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 						unasked = true
 					}
 				}
+				check := slices.Index(s.Columns, CheckField)
 				for _, v := range s.Values {
-					if len(v) < 2 {
+					t, ok := v[0].(json.Number)
+					if len(v) < 2 || !ok {
 						continue
 					}
-					ms, err := v[0].Int64()
+					ms, err := t.Int64()
 					if err != nil {
 						continue
+					}
+					if check > 0 && check < len(v) {
+						if c, ok := v[check].(string); ok && unverifiedCheck(c) {
+							continue
+						}
 					}
 					for i := 1; i < len(v) && i < len(s.Columns); i++ {
 						if !config.IsSeqField(s.Columns[i]) {
 							continue
 						}
-						if seq, err := strconv.ParseUint(v[i].String(), 10, 64); err == nil {
-							rows = append(rows, row{seq, ms})
+						if n, ok := v[i].(json.Number); ok {
+							if seq, err := strconv.ParseUint(n.String(), 10, 64); err == nil {
+								rows = append(rows, row{seq, ms})
+							}
 						}
 					}
 				}

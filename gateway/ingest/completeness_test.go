@@ -151,6 +151,48 @@ func TestCompletenessImplausibleGap(t *testing.T) {
 	}
 }
 
+// TestCompletenessIgnoresUnverified: a reading stored flagged as not
+// signed by its gateway (anyone could have sent it) does not stand for the
+// gateway's batch of its number: the gateway's batch 3, lost, is declared
+// though a forged batch 3 is stored; a fork and a chain restart, signed by
+// the gateway, count.
+func TestCompletenessIgnoresUnverified(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	t0 := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	line := func(seq, sec int, check string) string {
+		return fmt.Sprintf("meter,device=d,gateway=gw-1,park=p x=1,batch_seq=%di,batch_check=%q %d", seq, check, t0.Add(time.Duration(sec)*time.Second).UnixMilli())
+	}
+	postLines(t, ifx.URL, line(1, 1, "ok"), line(2, 2, "ok"), line(3, 40, "unsigned"), line(4, 4, "fork"),
+		line(5, 5, "chain_restart"), line(6, 41, "bad_signature"), line(7, 42, "unknown_key"), line(6, 6, "ok"),
+		line(8, 43, "invalid"), line(9, 9, "ok"),
+		// A gateway without keys: no batch_check at all.
+		fmt.Sprintf("meter,device=d,gateway=gw-2,park=p x=1,batch_seq=1i %d", t0.Add(time.Second).UnixMilli()),
+		fmt.Sprintf("meter,device=d,gateway=gw-2,park=p x=1,batch_seq=3i %d", t0.Add(3*time.Second).UnixMilli()))
+	m := newMetrics(prometheus.NewRegistry())
+	var written []string
+	c := &completeness{
+		park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second,
+		log: slog.New(slog.DiscardHandler), gaps: m.gaps, missing: m.missing, implausibleGaps: m.implausible,
+		maxGap: 1000, gateways: map[string]*gatewayState{}, now: func() time.Time { return t0.Add(time.Hour / 2) },
+		write: func(ctx context.Context, line string) error { written = append(written, line); return nil },
+	}
+	c.seen("gw-1")
+	c.seen("gw-2")
+	for range 2 {
+		if _, err := c.check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=3i,missing_last=3i,missing_count=1i %d", t0.Add(4*time.Second).UnixMilli()),
+		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=7i,missing_last=8i,missing_count=2i %d", t0.Add(9*time.Second).UnixMilli()),
+		fmt.Sprintf("completeness,gateway=gw-2,park=p missing_first=2i,missing_last=2i,missing_count=1i %d", t0.Add(3*time.Second).UnixMilli()),
+	}
+	if got := strings.Join(written, "\n"); got != strings.Join(want, "\n") {
+		t.Fatalf("records\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
 // postLines writes line protocol to the eipgw database at ms precision.
 func postLines(t *testing.T, url string, lines ...string) {
 	t.Helper()

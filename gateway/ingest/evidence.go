@@ -119,8 +119,12 @@ type verdict struct {
 // unverified reports whether the batch fails its gateway's evidence: not
 // signed by a key of its gateway (unsigned, unknown_key, bad_signature,
 // invalid). A fork or a chain restart was signed by the gateway.
-func (vd *verdict) unverified() bool {
-	return vd != nil && vd.check != "ok" && vd.check != "fork" && vd.check != "chain_restart"
+func (vd *verdict) unverified() bool { return vd != nil && unverifiedCheck(vd.check) }
+
+// unverifiedCheck reports whether a batch_check value marks a batch its
+// gateway did not sign (see verdict.unverified).
+func unverifiedCheck(check string) bool {
+	return check != "ok" && check != "fork" && check != "chain_restart"
 }
 
 // check verifies b, received as payload. It returns nil for a batch not
