@@ -113,7 +113,7 @@ func TestForgedBatchesCannotTakeNumbersOrReadings(t *testing.T) {
 	pubKey, priv, _ := ed25519.GenerateKey(nil)
 	_, attackerPriv, _ := ed25519.GenerateKey(nil)
 	gw, attacker := evidence.NewSigner(priv), evidence.NewSigner(attackerPriv)
-	_, stop := startIngest(t, fmt.Sprintf(`park: p
+	in, stop := startIngest(t, fmt.Sprintf(`park: p
 mqtt: {broker: "%s", client_id: forged-ingest}
 ingest:
   batch_size: 10
@@ -194,5 +194,10 @@ ingest:
 	}
 	if len(dead) != 3 {
 		t.Errorf("dead letters %v, want the three forged batches only", dead)
+	}
+	// A restarted worker follows the gateway from the highest number it
+	// signed, not the forged one a million ahead.
+	if hi, ok := in.guard.highestStored("gw-1"); !ok || hi != 6 {
+		t.Errorf("highest stored number of gw-1: %d (%v), want 6", hi, ok)
 	}
 }

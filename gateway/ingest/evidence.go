@@ -116,6 +116,17 @@ type verdict struct {
 	check string
 }
 
+// signedOnly narrows an InfluxQL WHERE to readings their gateway signed
+// (see unverifiedCheck); a reading without batch_check never matches.
+var signedOnly = fmt.Sprintf(` AND ("%[1]s" = 'ok' OR "%[1]s" = 'fork' OR "%[1]s" = 'chain_restart')`, CheckField)
+
+// covers reports whether gateway is under evidence: it has keys, or every
+// gateway is (require). Every reading of such a gateway carries
+// batch_check.
+func (v *verifier) covers(gateway string) bool {
+	return v != nil && (v.require || v.keys[gateway] != nil)
+}
+
 // unverified reports whether the batch fails its gateway's evidence: not
 // signed by a key of its gateway (unsigned, unknown_key, bad_signature,
 // invalid). A fork or a chain restart was signed by the gateway.

@@ -109,6 +109,7 @@ func New(cfg config.IngestRole, log *slog.Logger, reg *prometheus.Registry) (*In
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	in := &Ingest{cfg: cfg, log: log, m: newMetrics(reg), guard: newSeqGuard(cfg, log), health: newHealth(cfg.Ingest), ev: ev}
+	in.guard.underEvidence = ev.covers
 	in.writeFails.Interval = failureLogInterval
 	in.deadLetters.Interval = deadLetterLogInterval
 	return in, nil

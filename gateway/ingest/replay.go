@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,25 +92,48 @@ func (in *Ingest) replaySince(now time.Time) time.Time {
 }
 
 // newestStored returns the poll time (Unix ms) of the newest batch of the
-// park stored within storedLookback, 0 when there is none.
+// park stored within storedLookback, 0 when there is none. Of gateways
+// under evidence it counts only what they signed: a batch anyone sent in
+// their name, stored flagged, stamped up to MaxClockSkew ahead, would
+// otherwise cut the replay short.
 func (in *Ingest) newestStored(ctx context.Context) (int64, error) {
-	q := fmt.Sprintf(`SELECT last(%s) FROM /.*/ WHERE "park" = '%s' AND time > now() - %dm`,
+	base := fmt.Sprintf(`SELECT last(%s) FROM /.*/ WHERE "park" = '%s' AND time > now() - %dm`,
 		SeqField, escapeQL(in.cfg.Park), storedLookback/time.Minute)
-	series, err := in.lookup.query(ctx, q)
-	if err != nil {
-		return 0, err
+	queries := []string{base}
+	if v := in.ev; v != nil {
+		queries = []string{base + signedOnly}
+		if !v.require {
+			// The gateways without keys, whose readings carry no
+			// batch_check.
+			keyed := make([]string, 0, len(v.keys))
+			for g := range v.keys {
+				keyed = append(keyed, regexp.QuoteMeta(g))
+			}
+			sort.Strings(keyed)
+			q := base
+			if len(keyed) > 0 {
+				q += fmt.Sprintf(` AND "gateway"::tag !~ /^(%s)$/`, strings.Join(keyed, "|"))
+			}
+			queries = append(queries, q)
+		}
 	}
 	var newest int64
-	for _, s := range series {
-		if isReservedSeries(s.Name) {
-			continue
+	for _, q := range queries {
+		series, err := in.lookup.query(ctx, q)
+		if err != nil {
+			return 0, err
 		}
-		for _, v := range s.Values {
-			if len(v) == 0 {
+		for _, s := range series {
+			if isReservedSeries(s.Name) {
 				continue
 			}
-			if ms, err := v[0].Int64(); err == nil && ms > newest {
-				newest = ms
+			for _, v := range s.Values {
+				if len(v) == 0 {
+					continue
+				}
+				if ms, err := v[0].Int64(); err == nil && ms > newest {
+					newest = ms
+				}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
 	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
@@ -166,5 +168,29 @@ func TestReplaySinceNewestStored(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "newest stored batch unknown") {
 		t.Errorf("no warning when InfluxDB is unreachable:\n%s", logs.String())
+	}
+
+	// Park e: gw-1 signs (its key configured), gw-2 does not. A batch
+	// anyone sent in gw-1's name, stored flagged and stamped ahead, does
+	// not count; gw-2's newer batch counts unless every gateway must sign.
+	signedAt, otherAt := now.Add(-20*time.Minute).Truncate(time.Millisecond), now.Add(-18*time.Minute).Truncate(time.Millisecond)
+	postLines(t, ifx.URL,
+		fmt.Sprintf("chp,device=d,gateway=gw-1,park=e x=1,batch_seq=1i,batch_check=\"ok\" %d", signedAt.UnixMilli()),
+		fmt.Sprintf("chp,device=d,gateway=gw-1,park=e x=1,batch_seq=2i,batch_check=\"unsigned\" %d", now.Add(5*time.Minute).UnixMilli()),
+		fmt.Sprintf("chp,device=d,gateway=gw-2,park=e x=1,batch_seq=1i %d", otherAt.UnixMilli()))
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		require bool
+		want    time.Time
+	}{{false, otherAt}, {true, signedAt}} {
+		in, cfg, _ := loggedIngest(t, fmt.Sprintf("park: e\nmqtt: {broker: \"tcp://127.0.0.1:1\"}\ningest:\n  influxdb: {url: %q, bucket: eipgw}\n  evidence:\n    require: %v\n    keys:\n      gw-1: [%q]\n",
+			ifx.URL, c.require, evidence.EncodePublicKey(pub)))
+		in.lookup = influxQLFor(cfg.Ingest.InfluxDB)
+		if got, want := in.replaySince(now), c.want.Add(-replayMargin); !got.Equal(want) {
+			t.Errorf("evidence, require %v: since %v, want %v", c.require, got, want)
+		}
 	}
 }

@@ -182,6 +182,10 @@ type seqGuard struct {
 	// unreachable: each batch with an old sequence number asks.
 	queryFails telemetry.Repeats
 
+	// underEvidence reports whether a gateway's readings carry
+	// batch_check (nil: none does).
+	underEvidence func(gateway string) bool
+
 	mu sync.Mutex
 	hi map[string]uint64
 }
@@ -286,9 +290,15 @@ func (g *seqGuard) highestStored(gateway string) (uint64, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	// Every sequence number field: batch_seq, and batch_seq_<k> of the
-	// later parts of split polls.
-	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT max(/^%s(_[1-9][0-9]*)?$/) FROM /.*/ WHERE "gateway" = '%s' AND "park" = '%s' AND time > now() - 1h`,
-		SeqField, escapeQL(gateway), escapeQL(g.park)))
+	// later parts of split polls. Of a gateway under evidence, only the
+	// readings it signed: a number stored flagged as not signed by it
+	// (anyone could have sent it, see check) is not its.
+	signed := ""
+	if g.underEvidence != nil && g.underEvidence(gateway) {
+		signed = signedOnly
+	}
+	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT max(/^%s(_[1-9][0-9]*)?$/) FROM /.*/ WHERE "gateway" = '%s' AND "park" = '%s'%s AND time > now() - 1h`,
+		SeqField, escapeQL(gateway), escapeQL(g.park), signed))
 	g.queried(err, "highest stored sequence number unknown; following the gateway from its next batch", "gateway", gateway)
 	if err != nil {
 		return 0, false

@@ -351,7 +351,9 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		if w.compl != nil {
 			w.compl.seen(b.Gateway)
 		}
-		if ms := b.Time.UnixMilli(); ms > w.in.newest.Load() {
+		// The replay request reaches back from the newest batch received
+		// (replaySince): not from one anyone could have stamped ahead.
+		if ms := b.Time.UnixMilli(); ms > w.in.newest.Load() && !vd.unverified() {
 			w.in.newest.Store(ms)
 		}
 		lines := w.linesOf(b)
