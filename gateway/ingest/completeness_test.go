@@ -125,22 +125,7 @@ func TestCompletenessImplausibleGap(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("write: %v %v", err, resp)
 	}
-	reg := prometheus.NewRegistry()
-	m := newMetrics(reg)
-	var written []string
-	c := &completeness{
-		park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second,
-		log: slog.New(slog.DiscardHandler), gaps: m.gaps, missing: m.missing, implausibleGaps: m.implausible,
-		maxGap: 1000, gateways: map[string]*gatewayState{}, now: func() time.Time { return t0.Add(time.Hour / 2) },
-		write: func(ctx context.Context, line string) error { written = append(written, line); return nil },
-	}
-	c.seen("gw-1")
-	c.seen("gw-3")
-	for range 2 {
-		if _, err := c.check(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	written := checkTwice(t, ifx.URL, t0, "gw-1", "gw-3")
 	want := []string{
 		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=6i,missing_last=7i,missing_count=2i %d", t0.Add(8*time.Second).UnixMilli()),
 		fmt.Sprintf("completeness,gateway=gw-1,park=p implausible_first=11i,implausible_last=999999999i,implausible_count=999999989i %d", t0.Add(6*time.Second).UnixMilli()),
@@ -168,21 +153,7 @@ func TestCompletenessIgnoresUnverified(t *testing.T) {
 		// A gateway without keys: no batch_check at all.
 		fmt.Sprintf("meter,device=d,gateway=gw-2,park=p x=1,batch_seq=1i %d", t0.Add(time.Second).UnixMilli()),
 		fmt.Sprintf("meter,device=d,gateway=gw-2,park=p x=1,batch_seq=3i %d", t0.Add(3*time.Second).UnixMilli()))
-	m := newMetrics(prometheus.NewRegistry())
-	var written []string
-	c := &completeness{
-		park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second,
-		log: slog.New(slog.DiscardHandler), gaps: m.gaps, missing: m.missing, implausibleGaps: m.implausible,
-		maxGap: 1000, gateways: map[string]*gatewayState{}, now: func() time.Time { return t0.Add(time.Hour / 2) },
-		write: func(ctx context.Context, line string) error { written = append(written, line); return nil },
-	}
-	c.seen("gw-1")
-	c.seen("gw-2")
-	for range 2 {
-		if _, err := c.check(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	written := checkTwice(t, ifx.URL, t0, "gw-1", "gw-2")
 	want := []string{
 		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=3i,missing_last=3i,missing_count=1i %d", t0.Add(4*time.Second).UnixMilli()),
 		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=7i,missing_last=8i,missing_count=2i %d", t0.Add(9*time.Second).UnixMilli()),
@@ -191,6 +162,30 @@ func TestCompletenessIgnoresUnverified(t *testing.T) {
 	if got := strings.Join(written, "\n"); got != strings.Join(want, "\n") {
 		t.Fatalf("records\n%s\nwant\n%s", got, strings.Join(want, "\n"))
 	}
+}
+
+// checkTwice runs two checks of park p's gateways in the InfluxDB at url
+// (grace 30 s, max_seq_jump 1000, the clock half an hour after t0) and
+// returns the records they would write.
+func checkTwice(t *testing.T, url string, t0 time.Time, gateways ...string) []string {
+	t.Helper()
+	m := newMetrics(prometheus.NewRegistry())
+	var written []string
+	c := &completeness{
+		park: "p", q: newInfluxQL(url, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second,
+		log: slog.New(slog.DiscardHandler), gaps: m.gaps, missing: m.missing, implausibleGaps: m.implausible,
+		maxGap: 1000, gateways: map[string]*gatewayState{}, now: func() time.Time { return t0.Add(time.Hour / 2) },
+		write: func(ctx context.Context, line string) error { written = append(written, line); return nil },
+	}
+	for _, g := range gateways {
+		c.seen(g)
+	}
+	for range 2 {
+		if _, err := c.check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return written
 }
 
 // postLines writes line protocol to the eipgw database at ms precision.
