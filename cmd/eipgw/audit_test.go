@@ -162,3 +162,35 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestAuditSetupKeys: the keys of an audit come from ingest.evidence and
+// park_engine.evidence alike; a park engine's file alone is enough, and a
+// configuration without keys is refused with both names.
+func TestAuditSetupKeys(t *testing.T) {
+	t.Setenv("EIPGW_MQTT_PASSWORD", "x")
+	t.Setenv("EIPGW_INFLUX_TOKEN", "x")
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "config", "examples", "park.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	write := func(name, text string) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	withKeys := write("park.yaml", strings.Replace(string(raw), "\npark_engine:\n",
+		fmt.Sprintf("\npark_engine:\n  evidence:\n    keys:\n      gw-7: [%q]\n", evidence.EncodePublicKey(pub)), 1))
+	o, _, err := auditSetup([]string{withKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := o.Keys["gw-7"][evidence.KeyID(pub)]; !bytes.Equal(k, pub) || len(o.Keys) != 1 {
+		t.Errorf("keys %v, want gw-7's from park_engine.evidence", o.Keys)
+	}
+	if _, _, err := auditSetup([]string{write("park.yaml", string(raw))}); err == nil || !strings.Contains(err.Error(), "no ingest.evidence.keys or park_engine.evidence.keys") {
+		t.Errorf("no keys: %v", err)
+	}
+}
