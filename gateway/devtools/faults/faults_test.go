@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -100,6 +101,9 @@ type rigOptions struct {
 	walMB               int
 	interval            time.Duration
 	multiBus            bool // the site topology: see multiBusDevices
+	// signed: the edge signs and chains its batches (edge.evidence, a key
+	// made by eipgw keygen) and ingest has its public key.
+	signed bool
 	// noWatch: no watcher client. A scenario that judges only what the
 	// broker acknowledged needs none, and a watcher slower than a drain
 	// makes the broker queue the backlog for it, which slows the broker
@@ -170,6 +174,19 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.multiBus {
 		devices = multiBusDevices
 	}
+	signing := ""
+	if o.signed {
+		key := filepath.Join(t.TempDir(), "gw-f.key")
+		if out, err := exec.Command(r.bin, "keygen", "-out", key).CombinedOutput(); err != nil {
+			t.Fatalf("eipgw keygen: %v\n%s", err, out)
+		}
+		pub, err := os.ReadFile(key + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		signing = fmt.Sprintf("  evidence: {key_file: %q}\n", key)
+		r.ingestExtra += fmt.Sprintf("  evidence: {keys: {%s: [%q]}}\n", gateway, strings.TrimSpace(string(pub)))
+	}
 	r.edgeCfg = write(t, "edge.yaml", fmt.Sprintf(`park: %s
 site: plant
 mqtt: {broker: "%s", client_id: faults-edge, connect_timeout: 2s}
@@ -179,7 +196,7 @@ edge:
   publish_timeout: 2s
   wal: {max_mb: %d, segment_mb: 1}
   replay: {allow: ["faults-ingest-*"], min_interval: 1s}
-`, park, r.mq.URL, gateway, r.stateDir, walMB)+fmt.Sprintf(devices, iv, r.simAddr, r.rtuLink, 2*iv, 3*iv))
+%s`, park, r.mq.URL, gateway, r.stateDir, walMB, signing)+fmt.Sprintf(devices, iv, r.simAddr, r.rtuLink, 2*iv, 3*iv))
 	if !o.noWatch {
 		r.watch()
 	}
