@@ -39,7 +39,10 @@ import (
 //	             the batch's first point: the batches of one poll share
 //	             its time, so each part of a poll needs its own series,
 //	             and one series per part keeps each series dense)
-//	fields       seq (integer), device, hash, prev, key, sig, check,
+//	fields       seq (a float field: exact below 2^53, and kept so, for a
+//	             field cannot change type in a database that has it; the
+//	             signed message holds the exact number), device, hash,
+//	             prev, key, sig, check,
 //	             msg_0, msg_1, ... (the signed message, in parts of at
 //	             most 60000 bytes: InfluxDB's string limit is 64 KiB)
 //	time         poll time

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
@@ -400,8 +402,34 @@ const rs485Kind = "power_meter"
 // state directory and loads them back through the strict loader. With
 // line set (a serial device's path), the devices of rs485Kind are on a
 // bus on it.
+// demoKey returns the demo gateway's signing key file in the state
+// directory, made by the first run (evidence.Generate, as eipgw keygen),
+// and its public key's one line.
+func demoKey(stateDir string) (keyFile, pub string, err error) {
+	keyFile = filepath.Join(stateDir, "gw-1.key")
+	b, err := os.ReadFile(keyFile + ".pub")
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(keyFile); err == nil {
+			return "", "", fmt.Errorf("demo: %s has no public key beside it (%s.pub): remove it to make a new pair", keyFile, keyFile)
+		}
+		k, err := evidence.Generate(keyFile)
+		if err != nil {
+			return "", "", fmt.Errorf("demo: making the gateway's key: %w", err)
+		}
+		return keyFile, evidence.EncodePublicKey(k), nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return keyFile, strings.TrimSpace(string(b)), nil
+}
+
 func writeConfigs(o Options, park *sim.Park, broker, modbusAddr, line string, ua *sim.OPCUAServer) (*config.File, *config.File, error) {
 	devices, err := sim.EdgeDevices(park, "sim", o.Interval)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyFile, pub, err := demoKey(o.StateDir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -420,12 +448,13 @@ edge:
   gateway: gw-1
   state_dir: %s
   replay: {allow: [eipgw-demo-ingest]}
+  evidence: {key_file: %q}   # signs and chains every batch (docs/contracts.md)
   buses:
     - name: sim
       transport: tcp
       address: %s
       timeout: 1s
-`, o.Park, broker, filepath.Join(o.StateDir, "edge"), modbusAddr)
+`, o.Park, broker, filepath.Join(o.StateDir, "edge"), keyFile, modbusAddr)
 	if line != "" {
 		fmt.Fprintf(&b, "    - name: rs485\n      transport: rtu\n      device: %s\n      baud: %d\n      timeout: 1s\n", line, o.RS485Baud)
 	}
@@ -462,7 +491,10 @@ ingest:
   influxdb:
     url: %s
     bucket: %s
-`, o.Park, broker, o.InfluxURL, o.Bucket)
+  evidence:
+    keys:
+      gw-1: [%q]
+`, o.Park, broker, o.InfluxURL, o.Bucket, pub)
 	if err := os.WriteFile(edgePath, []byte(b.String()), 0o644); err != nil {
 		return nil, nil, err
 	}
@@ -506,13 +538,18 @@ func banner(o Options, broker, modbusAddr string, devices int) {
   edge        gateway gw-1 polling every %s, publishing %s
   ingest      writing to %s, bucket %s
   configs     %s, %s
+  evidence    gw-1 signs and chains every batch (key %s); ingest and the park
+              engine verify them
 
 Look at the data:
   curl -sG %s/query --data-urlencode db=%s --data-urlencode "q=SHOW MEASUREMENTS"
   curl -sG %s/query --data-urlencode db=%s --data-urlencode "q=SELECT last(electric_power) FROM chp"
   mosquitto_sub -h <host> -p <port> -t '%s' -v     (any MQTT client)
+  eipgw audit verify -config %s -config %s -from %s -to %s
 Stop with Ctrl-C.
 `, modbusAddr, devices, broker, o.Interval, topic.Data(o.Park, "gw-1", "{device}"), o.InfluxURL, o.Bucket,
-		filepath.Join(o.StateDir, "demo-edge.yaml"), filepath.Join(o.StateDir, "demo-ingest.yaml"),
-		o.InfluxURL, strings.Split(o.Bucket, "/")[0], o.InfluxURL, strings.Split(o.Bucket, "/")[0], topic.ParkFilter(o.Park))
+		filepath.Join(o.StateDir, "demo-edge.yaml"), filepath.Join(o.StateDir, "demo-ingest.yaml"), filepath.Join(o.StateDir, "gw-1.key"),
+		o.InfluxURL, strings.Split(o.Bucket, "/")[0], o.InfluxURL, strings.Split(o.Bucket, "/")[0], topic.ParkFilter(o.Park),
+		filepath.Join(o.StateDir, "demo-ingest.yaml"), filepath.Join(o.StateDir, "demo-park.yaml"),
+		time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339), time.Now().UTC().Truncate(time.Hour).Add(2*time.Hour).Format(time.RFC3339))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,9 +16,11 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers/modbus"
+	"github.com/eipgw/eipgw/gateway/audit"
 	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/ingest"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
 )
 
 // TestEndToEnd runs simulator, edge and ingest against a real Mosquitto and
@@ -64,8 +67,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal("demo not ready after 30s")
 	}
 
-	// Readings of every device kind reach InfluxDB within 10 seconds.
-	kinds := []string{"bds", "boiler", "cems", "chp", "heat_meter", "power_meter", "steam_meter"}
+	// Readings of every device kind reach InfluxDB within 10 seconds, and
+	// the evidence records of the signed batches.
+	kinds := []string{"bds", "boiler", "cems", "chp", "eipgw_batch_evidence", "heat_meter", "power_meter", "steam_meter"}
 	start := time.Now()
 	for {
 		series, err := ifx.Query("eipgw", "SHOW MEASUREMENTS")
@@ -98,6 +102,11 @@ func TestEndToEnd(t *testing.T) {
 	total := 0
 	for _, d := range park.Devices() {
 		rows := query(t, ifx, fmt.Sprintf(`SELECT * FROM %q WHERE "device"='%s' ORDER BY time`, d.Kind, d.Name))
+		for i, row := range rows {
+			if row["batch_check"] != "ok" {
+				t.Errorf("%s row %d: batch_check %v, want ok (a batch signed by the demo's gateway)", d.Name, i, row["batch_check"])
+			}
+		}
 		mu.Lock()
 		reads := served[d.Name]
 		mu.Unlock()
@@ -156,9 +165,39 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("no closing summary in the demo output:\n%s", out.String())
 	}
 	checkRS485(t, state, park, profiles, 115200)
+	checkAudit(t, state, ifx.URL, start)
 	if !strings.Contains(out.String(), "RS-485: the power_meter devices are on a serial line at 115200 baud") {
 		t.Errorf("the banner does not say which devices are on the RS-485 line:\n%s", out.String())
 	}
+}
+
+// checkAudit runs the audit over the demo's run, with the key the demo
+// made in state: every batch verified, the chain whole, every reading as
+// signed, the park engine's hours (none closed in so short a run) agree.
+func checkAudit(t *testing.T, state, influxURL string, from time.Time) {
+	t.Helper()
+	line, err := os.ReadFile(filepath.Join(state, "gw-1.key.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := evidence.ParsePublicKey(strings.TrimSpace(string(line)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := evidence.Keys{}
+	keys.Add("gw-1", pub)
+	s, err := audit.NewStore(&config.InfluxDB{URL: influxURL, Bucket: "eipgw/autogen"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := audit.Verify(context.Background(), s, audit.Options{Park: "e2e", Keys: keys, From: from.Add(-time.Minute), To: time.Now().Add(time.Minute), AllSignatures: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Pass() || res.Batches == 0 || res.Signatures != res.Batches || res.Unchecked != 0 {
+		t.Errorf("audit of the demo's run: %d batches, %d signatures verified, %d readings unchecked, findings %v", res.Batches, res.Signatures, res.Unchecked, res.Findings)
+	}
+	t.Logf("audit: %d signed batches verified, %d readings, pass", res.Batches, res.Readings)
 }
 
 // checkRS485 checks the edge configuration the demo generated in state:
