@@ -40,6 +40,7 @@ mqtt:
 park_engine:
   client_id: eipgw-demo-park
   evidence:
+    require: true   # only what gw-1 signed counts
     keys:
       gw-1: [%q]
   interval: 10s
