@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -119,10 +120,11 @@ func TestPanelQueriesOnDemoData(t *testing.T) {
 	defer cancel()
 	ready := make(chan struct{})
 	done := make(chan error, 1)
+	var logs testenv.LogBuffer
 	go func() {
 		done <- demo.Run(ctx, demo.Options{Park: park, Seed: simSeed, ModbusListen: "127.0.0.1:0", Broker: mq.URL,
 			InfluxURL: ifx.URL, Bucket: db + "/autogen", StateDir: state, Interval: time.Second, Step: time.Second, Report: -1,
-			Ready: func() { close(ready) }})
+			Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})), Ready: func() { close(ready) }})
 	}()
 	select {
 	case <-ready:
@@ -196,7 +198,7 @@ func TestPanelQueriesOnDemoData(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ingest stored %d of %d history batches", n, published)
+			t.Fatalf("ingest stored %d of %d history batches; the demo's warnings:\n%s", n, published, logs.String())
 		}
 		time.Sleep(time.Second)
 	}

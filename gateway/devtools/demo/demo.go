@@ -36,6 +36,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/edge"
 	"github.com/eipgw/eipgw/gateway/ingest"
 	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
@@ -70,7 +71,8 @@ type Options struct {
 	// the edge polls them through its serial driver. 0: 19200; negative:
 	// every Modbus device on the TCP bus.
 	RS485Baud int
-	// Ready, when set, is called once everything is running.
+	// Ready, when set, is called once everything is running and ingest is
+	// subscribed (or after 15 s without its subscription, logged).
 	Ready func()
 }
 
@@ -243,6 +245,11 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(o.Out, "OPC UA: the %s devices are also served at %s and read by subscription (drivers/opcua)\n", o.OPCUADeviceKind, uaSrv.Endpoint())
 	}
 	if o.Ready != nil {
+		// Running means ingest takes what is published: a message
+		// published before its subscription reached the broker is not
+		// kept for it (the replay it asks for covers the edges' logs, not
+		// other publishers).
+		waitSubscribed(ctx, in, readyWait, o.Log)
 		o.Ready()
 	}
 	var tick <-chan time.Time
@@ -315,6 +322,32 @@ const ingestQuiet = 300 * time.Millisecond
 // status and replayed batches, and the last batches of a poll (a serial
 // line's devices, polled one after another) may still be on their way.
 // It reports false when limit passed first.
+// readyWait bounds how long Run waits for ingest's subscription before it
+// calls Ready all the same (a broker not reachable yet).
+const readyWait = 15 * time.Second
+
+// waitSubscribed waits until in is subscribed, ctx ends or limit passes
+// (logged).
+func waitSubscribed(ctx context.Context, in *ingest.Ingest, limit time.Duration, log *slog.Logger) {
+	deadline := time.Now().Add(limit)
+	for ctx.Err() == nil {
+		var c telemetry.Check
+		for _, c = range in.Ready() {
+			if c.Name == "subscribed" {
+				break
+			}
+		}
+		if c.OK {
+			return
+		}
+		if time.Now().After(deadline) {
+			log.Warn("ingest not subscribed yet; going on", "waited", limit, "detail", c.Detail)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func waitIngested(acked uint64, stats func() ingest.Stats, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	last, since := stats(), time.Now()
