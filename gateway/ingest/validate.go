@@ -185,6 +185,9 @@ type seqGuard struct {
 	// underEvidence reports whether a gateway's readings carry
 	// batch_check (nil: none does).
 	underEvidence func(gateway string) bool
+	// lookups bounds the look-ups spent on batches that fail their
+	// evidence (see check).
+	lookups lookupBudget
 
 	mu sync.Mutex
 	hi map[string]uint64
@@ -238,8 +241,17 @@ func (w *worker) admit(b *batch.Batch, payload []byte, unverified bool) error {
 // checkStored allows an old number, except that when InfluxDB cannot be
 // asked it is refused (it waits on the dead-letter topic) rather than
 // risk overwriting one.
+//
+// Each such look-up waits on InfluxDB, and anyone can send such batches:
+// beyond unverifiedLookups a second (with a burst of as many), the rest
+// are refused unlooked-at (dead-lettered, so kept and counted), and the
+// gateway's own batches keep their pace.
 func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified bool) error {
 	if unverified {
+		if !g.lookups.take(time.Now()) {
+			return refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and more such batches arrive than ingest looks up (%d a second): not written",
+				b.Gateway, b.Seq, unverifiedLookups)
+		}
 		return g.checkStored(b, true)
 	}
 	g.mu.Lock()
@@ -278,6 +290,35 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified b
 		}
 	}
 	return g.checkStored(b, false)
+}
+
+// unverifiedLookups is how many batches that fail their evidence ingest
+// compares with InfluxDB a second, at most (and in a burst).
+const unverifiedLookups = 100
+
+// lookupBudget is a token bucket of unverifiedLookups a second, as many at
+// most; the zero value is full at its first use.
+type lookupBudget struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// take spends a look-up at now if one is left.
+func (l *lookupBudget) take(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last.IsZero() {
+		l.tokens = unverifiedLookups
+	} else if d := now.Sub(l.last); d > 0 {
+		l.tokens = min(unverifiedLookups, l.tokens+d.Seconds()*unverifiedLookups)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
 }
 
 // highestStored asks InfluxDB for the gateway's highest sequence number

@@ -130,3 +130,45 @@ func TestReservedMeasurement(t *testing.T) {
 		}
 	}
 }
+
+// TestUnverifiedLookupBudget: batches that fail their evidence are looked
+// up at most unverifiedLookups a second; the rest are refused unlooked-at,
+// and the budget comes back with time. A batch under evidence that
+// verifies is not counted against it.
+func TestUnverifiedLookupBudget(t *testing.T) {
+	var l lookupBudget
+	t0 := time.Now()
+	for i := range unverifiedLookups {
+		if !l.take(t0) {
+			t.Fatalf("look-up %d refused within the burst", i)
+		}
+	}
+	if l.take(t0) {
+		t.Fatal("a look-up beyond the burst")
+	}
+	if !l.take(t0.Add(20*time.Millisecond)) || !l.take(t0.Add(20*time.Millisecond)) || l.take(t0.Add(20*time.Millisecond)) {
+		t.Fatal("20 ms later: want 2 look-ups back (100 a second)")
+	}
+
+	in := &Ingest{m: newMetrics(prometheus.NewRegistry()), guard: &seqGuard{maxJump: 100, hi: map[string]uint64{}}}
+	w := &worker{in: in, seen: map[string]*seqWindow{}}
+	refused := 0
+	for seq := uint64(1); seq <= 3*unverifiedLookups; seq++ {
+		b := goodBatch()
+		b.Seq, b.Time = seq, time.Now()
+		if err := w.admit(b, []byte("forged"), true); err != nil {
+			if refusalReason(err) != ReasonUnverified || !strings.Contains(err.Error(), "more such batches arrive than ingest looks up") {
+				t.Fatalf("seq %d: %v", seq, err)
+			}
+			refused++
+		}
+	}
+	if refused < unverifiedLookups || refused > 2*unverifiedLookups {
+		t.Errorf("%d of %d refused, want about %d (the burst looked up)", refused, 3*unverifiedLookups, 2*unverifiedLookups)
+	}
+	b := goodBatch()
+	b.Seq, b.Time = 7, time.Now()
+	if err := w.admit(b, []byte("signed"), false); err != nil {
+		t.Errorf("a batch that verifies, with the budget spent: %v", err)
+	}
+}
