@@ -125,14 +125,8 @@ func addKeys(keys evidence.Keys, p, path string, ev *config.EvidenceKeys) error 
 	if ev == nil {
 		return nil
 	}
-	for g, list := range ev.Keys {
-		for i, s := range list {
-			pub, err := evidence.ParsePublicKey(s)
-			if err != nil {
-				return fmt.Errorf("%s: %s.keys.%s[%d]: %w", p, path, g, i, err)
-			}
-			keys.Add(g, pub)
-		}
+	if err := keys.AddConfigured(path, ev.Keys); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
 	}
 	return nil
 }

@@ -98,14 +98,8 @@ func newVerifier(cfg *config.EvidenceKeys, log *slog.Logger, reg prometheus.Regi
 			Help: "Batches whose signature and chain were checked.",
 		}),
 	}
-	for g, list := range cfg.Keys {
-		for i, s := range list {
-			pub, err := evidence.ParsePublicKey(s)
-			if err != nil {
-				return nil, fmt.Errorf("ingest.evidence.keys.%s[%d]: %w", g, i, err)
-			}
-			v.keys.Add(g, pub)
-		}
+	if err := v.keys.AddConfigured("ingest.evidence", cfg.Keys); err != nil {
+		return nil, err
 	}
 	if reg != nil {
 		reg.MustRegister(v.breaks, v.checked)
@@ -149,12 +143,8 @@ func (v *verifier) check(b *batch.Batch, payload []byte) *verdict {
 		return nil
 	}
 	v.checked.Inc()
-	h, err := v.keys.Verify(b.Gateway, b.Key, payload)
+	h, prev, err := v.keys.CheckBatch(b.Gateway, b.Key, b.Prev, payload)
 	vd := &verdict{hash: h, check: evidence.Reason(err)}
-	prev, perr := evidence.ParseHash(b.Prev)
-	if err == nil && (perr != nil || len(b.Key) != evidence.KeyIDLen) {
-		vd.check = "invalid"
-	}
 	if vd.check == "ok" {
 		v.mu.Lock()
 		last, seen := v.heads[b.Gateway]

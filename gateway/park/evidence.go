@@ -1,7 +1,6 @@
 package park
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -56,14 +55,8 @@ func newVerifier(cfg *config.EvidenceKeys, log *slog.Logger, reg prometheus.Regi
 			Help: "Batches of gateways under evidence left out of the metrics, by check (unsigned, unknown_key, bad_signature, invalid).",
 		}, []string{"check"}),
 	}
-	for g, list := range cfg.Keys {
-		for i, s := range list {
-			pub, err := evidence.ParsePublicKey(s)
-			if err != nil {
-				return nil, fmt.Errorf("evidence.keys.%s[%d]: %w", g, i, err)
-			}
-			v.keys.Add(g, pub)
-		}
+	if err := v.keys.AddConfigured("evidence", cfg.Keys); err != nil {
+		return nil, err
 	}
 	for _, c := range []string{"unsigned", "unknown_key", "bad_signature", "invalid"} {
 		v.refused.WithLabelValues(c)
@@ -82,17 +75,11 @@ func (v *verifier) check(b *batch.Batch, payload []byte, now time.Time) string {
 	if b.Sig == "" && v.keys[b.Gateway] == nil && !v.require {
 		return ""
 	}
-	_, err := v.keys.Verify(b.Gateway, b.Key, payload)
-	check := evidence.Reason(err)
+	_, _, err := v.keys.CheckBatch(b.Gateway, b.Key, b.Prev, payload)
 	if err == nil {
-		if _, perr := evidence.ParseHash(b.Prev); perr != nil || len(b.Key) != evidence.KeyIDLen {
-			check = "invalid"
-			err = fmt.Errorf("prev %q or key %q is not of the signed form", b.Prev, b.Key)
-		}
-	}
-	if check == "ok" {
 		return ""
 	}
+	check := evidence.Reason(err)
 	v.refused.WithLabelValues(check).Inc()
 	if ok, unlogged := v.logs.Failure(now); ok {
 		v.log.Warn("batch left out of the park's metrics: its evidence does not verify",

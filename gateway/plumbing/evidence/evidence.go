@@ -128,6 +128,9 @@ var (
 	ErrUnknownKey = errors.New("unknown key")
 	// ErrBadSignature: the signature does not verify with the named key.
 	ErrBadSignature = errors.New("bad signature")
+	// ErrInvalid: the signature verifies, but the batch's prev or key is
+	// not of the form a gateway signs (see CheckBatch).
+	ErrInvalid = errors.New("invalid prev or key")
 )
 
 // Keys are the public keys of each gateway, by gateway and key id. Old keys
@@ -192,6 +195,35 @@ func (k Keys) Verify(gateway, keyID string, payload []byte) (Hash, error) {
 		err = o.Verify()
 	}
 	return o.Hash, err
+}
+
+// AddConfigured registers the keys of a configuration section: each
+// gateway's public keys in their one-line form. path names the section in
+// errors ("ingest.evidence").
+func (k Keys) AddConfigured(path string, lists map[string][]string) error {
+	for g, list := range lists {
+		for i, s := range list {
+			pub, err := ParsePublicKey(s)
+			if err != nil {
+				return fmt.Errorf("%s.keys.%s[%d]: %w", path, g, i, err)
+			}
+			k.Add(g, pub)
+		}
+	}
+	return nil
+}
+
+// CheckBatch verifies payload, a batch of gateway naming key id keyID and
+// the previous batch's hash prev (hex): its signature (Verify), then that
+// prev and the key id have the form a gateway signs (ErrInvalid). It
+// returns the batch's hash and, when it parses, prev's.
+func (k Keys) CheckBatch(gateway, keyID, prev string, payload []byte) (h, prevHash Hash, err error) {
+	h, err = k.Verify(gateway, keyID, payload)
+	prevHash, perr := ParseHash(prev)
+	if err == nil && (perr != nil || len(keyID) != KeyIDLen) {
+		err = fmt.Errorf("%w: prev %q, key %q", ErrInvalid, prev, keyID)
+	}
+	return h, prevHash, err
 }
 
 // Reason is the short name of a verification error, as stored in InfluxDB
