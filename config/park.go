@@ -22,6 +22,11 @@ type ParkEngine struct {
 	// Grace is how late (after the end of its hour) a reading is still
 	// counted in its hourly record (default 2m).
 	Grace time.Duration `yaml:"grace"`
+	// MaxBatchesPerDeviceHour is how many batches of one device the engine
+	// counts in an hour at most (default 36000, one every 100 ms); later
+	// ones are left out. It bounds what the engine remembers to find
+	// redeliveries, whatever a publisher sends.
+	MaxBatchesPerDeviceHour int `yaml:"max_batches_per_device_hour"`
 	// Timezone is the IANA zone of the daily and monthly statements
 	// (default UTC), e.g. Asia/Shanghai.
 	Timezone string `yaml:"timezone"`
@@ -314,12 +319,23 @@ const (
 	DefaultO2Max            = 19.0
 )
 
+// The park engine's bound on the batches of one device in an hour: by
+// default one every 100 ms, at most one every 10 ms (the edge's shortest
+// interval).
+const (
+	DefaultMaxBatchesPerDeviceHour = 36000
+	BatchesPerDeviceHourCeiling    = 360000
+)
+
 // applyDefaults fills the section's unset keys; s tells a zero written in
 // the file, which stays where zero is a valid setting, from a key left out.
 func (p *ParkEngine) applyDefaults(s *Source) {
 	setDur(&p.Interval, DefaultParkInterval)
 	setDur(&p.LiveDelay, DefaultParkLiveDelay)
 	setDur(&p.Grace, DefaultParkGrace)
+	if p.MaxBatchesPerDeviceHour == 0 {
+		p.MaxBatchesPerDeviceHour = DefaultMaxBatchesPerDeviceHour
+	}
 	if p.Timezone == "" {
 		p.Timezone = "UTC"
 	}
@@ -473,6 +489,9 @@ func (v *parkValidator) schedule(p *ParkEngine) {
 	}
 	if p.Grace > 24*time.Hour {
 		v.add(parkRoot+".grace", "%s is longer than 24h", p.Grace)
+	}
+	if n := p.MaxBatchesPerDeviceHour; n < 1 || n > BatchesPerDeviceHourCeiling {
+		v.add(parkRoot+".max_batches_per_device_hour", "%d must be between 1 and %d (one batch every 10 ms)", n, BatchesPerDeviceHourCeiling)
 	}
 	if p.AuditLog != "" && (strings.TrimSpace(p.AuditLog) != p.AuditLog || strings.ContainsRune(p.AuditLog, 0)) {
 		v.add(parkRoot+".audit_log", "%q is not a usable directory path (leading or trailing spaces, or a NUL)", p.AuditLog)

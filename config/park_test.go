@@ -96,7 +96,8 @@ func TestParkMinimalDefaults(t *testing.T) {
 		t.Errorf("audit_log %q by default, want none", p.AuditLog)
 	}
 	if p.Interval != DefaultParkInterval || p.Validity.Rule != "fraction" || p.Validity.MinFraction != 0.75 ||
-		p.Location != time.UTC || p.Reference.Convention != "fixed" || p.InfluxDB.Timeout != DefaultWriteTimeout {
+		p.Location != time.UTC || p.Reference.Convention != "fixed" || p.InfluxDB.Timeout != DefaultWriteTimeout ||
+		p.MaxBatchesPerDeviceHour != 36000 {
 		t.Errorf("defaults not applied: %+v", p)
 	}
 }
@@ -130,6 +131,9 @@ func TestParkErrors(t *testing.T) {
 		{"baseline curve and efficiency", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t01, fuel: oil, capacity: 2, efficiency: 0.8, efficiency_curve: [{load: 0.5, efficiency: 0.8}]}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].efficiency: set efficiency or efficiency_curve, not both`},
 		{"baseline curve", "  fuels:\n", "  baseline: {grid_co2_factor: 0.58, boilers: [{name: b1, tenant: t01, fuel: oil, capacity: 2, efficiency_curve: [{load: 50, efficiency: 0.8}]}]}\n  fuels:\n", `park.yaml:11: park_engine.baseline.boilers[0].efficiency_curve[0].load: 50 out of range [0, 1]`},
 		{"o2 max", "park_engine:\n", "park_engine:\n  cems: {device: c1, o2_reference: 15, o2_max: 21}\n", "park.yaml:4: park_engine.cems.o2_max: 21 out of range (15, 20.9]"},
+		{"batches per hour", "park_engine:\n", "park_engine:\n  max_batches_per_device_hour: 360001\n", "park.yaml:4: park_engine.max_batches_per_device_hour: 360001 must be between 1 and 360000 (one batch every 10 ms)"},
+		{"batches per hour negative", "park_engine:\n", "park_engine:\n  max_batches_per_device_hour: -5\n", "park.yaml:4: park_engine.max_batches_per_device_hour: -5 must be between 1 and 360000"},
+		{"batches per hour zero", "park_engine:\n", "park_engine:\n  max_batches_per_device_hour: 0\n", "park.yaml:4: park_engine.max_batches_per_device_hour: 0 is not a valid setting (it would run as the default, 36000)"},
 		{"audit log", "park_engine:\n", "park_engine:\n  audit_log: \" /var/lib/eipgw/audit\"\n", `park.yaml:4: park_engine.audit_log: " /var/lib/eipgw/audit" is not a usable directory path`},
 		{"bds sulfur", "co2_factor: 56.1, ref_", "co2_factor: 56.1, sulfur_from_bds: true, ref_", "park.yaml:12: park_engine.fuels[0].sulfur_from_bds: needs a park_engine.bds section"},
 	} {

@@ -45,11 +45,14 @@ const (
 	// Unverified: the batch's gateway is under evidence and its signature
 	// does not verify (evidence.go); the service refuses it before Add.
 	Unverified
+	// Excess: the device already has max_batches_per_device_hour batches
+	// counted in the batch's hour.
+	Excess
 
 	numResults = iota
 )
 
-var resultNames = [numResults]string{"accepted", "unknown_device", "late", "duplicate", "future", "unverified"}
+var resultNames = [numResults]string{"accepted", "unknown_device", "late", "duplicate", "future", "unverified", "excess"}
 
 func (r Result) String() string {
 	if int(r) < len(resultNames) {
@@ -140,6 +143,7 @@ type Engine struct {
 	loc       *time.Location
 	clock     func() time.Time
 	maxSkew   time.Duration
+	perHour   int // batches of one device counted in an hour at most
 
 	start       time.Time
 	liveFrom    time.Time // first live interval: the first that starts at or after start
@@ -176,13 +180,16 @@ func New(pe *config.ParkEngine, o Options) (*Engine, error) {
 	if o.MaxSkew == 0 {
 		o.MaxSkew = time.Minute
 	}
+	if pe.MaxBatchesPerDeviceHour <= 0 {
+		return nil, fmt.Errorf("park: max_batches_per_device_hour is %d, not a positive count (a configuration not validated?)", pe.MaxBatchesPerDeviceHour)
+	}
 	loc := pe.Location
 	if loc == nil {
 		loc = time.UTC
 	}
 	e := &Engine{
 		p: p, interval: pe.Interval, liveDelay: pe.LiveDelay, grace: pe.Grace, loc: loc,
-		clock: o.Clock, maxSkew: o.MaxSkew,
+		clock: o.Clock, maxSkew: o.MaxSkew, perHour: pe.MaxBatchesPerDeviceHour,
 		live: map[int64]*window{}, hours: map[int64]*window{}, stmts: map[stmtKey]*Statement{},
 		pts: points{},
 	}
@@ -272,11 +279,9 @@ func (e *Engine) add(gateway string, b *batch.Batch) Result {
 		hw = newWindow(hs, time.Hour, len(e.p.names), true)
 		e.hours[hs.UnixNano()] = hw
 	}
-	key := seenKey{device: gateway + "/" + b.Device, ts: b.Time.UnixNano()}
-	if _, dup := hw.seen[key]; dup {
-		return Duplicate
+	if r := hw.remember(gateway, b.Device, b.Time.UnixNano(), e.perHour); r != Accepted {
+		return r
 	}
-	hw.seen[key] = struct{}{}
 
 	clear(e.pts)
 	for i := range b.Points {

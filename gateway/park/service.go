@@ -16,6 +16,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
 
@@ -50,6 +51,10 @@ type Service struct {
 	health *health   // what /healthz and /readyz report (health.go)
 	seal   *sealer   // the audit log of the hourly records (seal.go)
 	ev     *verifier // nil: no gateway under evidence (evidence.go)
+	// excessLogs bounds the log lines of batches over the hourly bound:
+	// a publisher flooding a device's topic logs a line every
+	// excessLogEvery at most.
+	excessLogs telemetry.Repeats
 	// lastLive is the end (Unix ns) of the newest live interval computed.
 	lastLive atomic.Int64
 	view     viewState // the status page's snapshot (view.go)
@@ -96,7 +101,8 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 			"name each device's gateway in park_engine, or set evidence.require, to count only what a key signed",
 			"devices", len(u), "first", u[0])
 	}
-	s := &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev}
+	s := &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev,
+		excessLogs: telemetry.Repeats{Interval: excessLogEvery}}
 	s.registerLag(reg)
 	return s, nil
 }
@@ -245,10 +251,20 @@ func (s *Service) consume(m mqtt.Message) {
 	if d := s.eng.Stats().InvalidSamples - before; d > 0 {
 		s.prom.invalid.Add(float64(d))
 	}
-	if r == Late || r == Future {
+	switch r {
+	case Late, Future:
 		s.log.Debug("reading refused", "device", b.Device, "ts", b.Time, "result", r)
+	case Excess:
+		if ok, unlogged := s.excessLogs.Failure(s.clock()); ok {
+			s.log.Warn("batch left out of the park's metrics: its device has sent more batches in the hour than park_engine.max_batches_per_device_hour",
+				"gateway", b.Gateway, "device", b.Device, "ts", b.Time, "max", s.eng.perHour, "left_out_since_last_log", unlogged)
+		}
 	}
 }
+
+// excessLogEvery is how often at most a batch over the hourly bound is
+// logged.
+const excessLogEvery = 10 * time.Second
 
 // maxPendingRecords is how many records the sink holds at most while
 // InfluxDB or the broker is away: under 20 MB (lines of ~130 bytes), about

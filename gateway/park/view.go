@@ -49,6 +49,7 @@ type CountsView struct {
 	Duplicate      uint64 `json:"duplicate"`
 	Future         uint64 `json:"future"`
 	Unverified     uint64 `json:"unverified"`
+	Excess         uint64 `json:"excess"`
 	InvalidSamples uint64 `json:"invalid_samples"`
 	Intervals      uint64 `json:"intervals"`
 	Hours          uint64 `json:"hours"`
@@ -258,7 +259,7 @@ func (e *Engine) view(park string, live *LiveView) View {
 	v := e.emptyView(park)
 	st := e.stats
 	v.Counts = CountsView{Accepted: st.Batches[Accepted], UnknownDevice: st.Batches[Unknown], Late: st.Batches[Late],
-		Duplicate: st.Batches[Duplicate], Future: st.Batches[Future], Unverified: st.Batches[Unverified], InvalidSamples: st.InvalidSamples,
+		Duplicate: st.Batches[Duplicate], Future: st.Batches[Future], Unverified: st.Batches[Unverified], Excess: st.Batches[Excess], InvalidSamples: st.InvalidSamples,
 		Intervals: st.Intervals, Hours: st.Hours}
 	v.Live = live
 	v.Hour = e.hourSoFar(e.clock())

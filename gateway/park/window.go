@@ -21,22 +21,48 @@ type acc struct {
 type window struct {
 	start, end time.Time
 	ch         []acc
-	// seen holds device@timestamp of the readings counted, so that a
-	// redelivered batch is not counted twice.
-	seen map[seenKey]struct{}
+	// seen holds the poll times of the batches counted, by gateway and
+	// device, so that a redelivered batch is not counted twice; counted
+	// holds how many batches of each device were counted (of any gateway:
+	// a device the model names without its gateway counts them all).
+	seen    map[seenKey]map[int64]struct{}
+	counted map[string]int
 }
 
 type seenKey struct {
-	device string
-	ts     int64
+	gateway, device string
 }
 
 func newWindow(start time.Time, d time.Duration, channels int, dedupe bool) *window {
 	w := &window{start: start, end: start.Add(d), ch: make([]acc, channels)}
 	if dedupe {
-		w.seen = map[seenKey]struct{}{}
+		w.seen = map[seenKey]map[int64]struct{}{}
+		w.counted = map[string]int{}
 	}
 	return w
+}
+
+// remember records gateway's batch of device polled at ts (Unix ns) as
+// counted, unless it was counted before (Duplicate) or the device has
+// max batches counted in the window already (Excess): what the window
+// remembers stays bounded by the devices of the model, whatever a
+// publisher sends.
+func (w *window) remember(gateway, device string, ts int64, max int) Result {
+	k := seenKey{gateway, device}
+	times := w.seen[k]
+	if _, dup := times[ts]; dup {
+		return Duplicate
+	}
+	if w.counted[device] >= max {
+		return Excess
+	}
+	if times == nil {
+		times = map[int64]struct{}{}
+		w.seen[k] = times
+	}
+	times[ts] = struct{}{}
+	w.counted[device]++
+	return Accepted
 }
 
 func (w *window) add(ts time.Time, s sample) {

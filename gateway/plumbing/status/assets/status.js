@@ -337,6 +337,7 @@ function renderPark(v, now) {
       ["latest", live],
       ["batches counted", `${v.counts.accepted} (${v.counts.late} late, ${v.counts.duplicate} duplicate, ${v.counts.unknown_device} unknown)`],
       ["forged or unverified", v.counts.unverified ? badge("bad", `${v.counts.unverified} batches left out: evidence does not verify`) : "none"],
+      ["over the hourly bound", v.counts.excess ? badge("bad", `${v.counts.excess} batches left out: more of one device in an hour than max_batches_per_device_hour`) : "none"],
       ["intervals / hours closed", `${v.counts.intervals} / ${v.counts.hours}`],
       ["records stored", `${v.counts.records} (${v.counts.write_errors} write errors, ${v.counts.dead_letters} dead-lettered)`],
     ]),
