@@ -98,15 +98,19 @@ func (p *publisher) publishRaw(gw, dev string, payload []byte) {
 }
 
 // TestForgedBatchesCannotTakeNumbersOrReadings: a gateway signs its
-// batches and ingest has its key. Anyone who can publish sends, between
-// the gateway's batches: an unsigned batch with the gateway's next
-// sequence number, one a million numbers ahead, one at the time of a
-// stored reading, the gateway's batch with a value changed, and one signed
-// with another key at a stored reading's time. Forged batches at times
-// nothing is stored at are stored flagged, as before; those that would
-// change a stored reading are dead-lettered (reason unverified); and none
-// takes a number from the gateway: its own batches of those numbers are
-// all stored, unflagged, none refused as a conflict.
+// batches (one every 10 s of poll time) and ingest has its key. Anyone who
+// can publish sends, between the gateway's batches: an unsigned batch with
+// the gateway's next sequence number, one a million numbers ahead, one at
+// the time of a stored reading, the gateway's batch with a value changed,
+// and one signed with another key at a stored reading's time. Forged
+// batches at times between stored readings are stored flagged; those that
+// would change a stored reading are dead-lettered (reason unverified); and
+// none takes a number from the gateway: its own batches of those numbers
+// are all stored, unflagged, none refused as a conflict. Then a forged
+// copy of the gateway's next poll, with a field the gateway's batch does
+// not carry, sent before it, and one sent right after the gateway's batch
+// of a poll: both are dead-lettered, and the gateway's readings of those
+// polls are stored as it signed them, without the forged field.
 func TestForgedBatchesCannotTakeNumbersOrReadings(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
@@ -136,7 +140,7 @@ ingest:
 	var prev evidence.Hash
 	signed := map[uint64][]byte{}
 	genuine := func(seq uint64) {
-		b := reading(seq, at(int(seq)), 10.5)
+		b := reading(seq, at(10*int(seq)), 10.5)
 		b.Prev, b.Key = prev.String(), gw.KeyID()
 		signed[seq], prev = gw.Seal(b.AppendJSON(nil))
 		pub.publishRaw("gw-1", "meter", signed[seq])
@@ -155,33 +159,37 @@ ingest:
 		}
 		return out
 	}
+	waitFor := func(what string, rows, deadLetters int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); len(stored()) < rows || len(pub.deadLetters()) < deadLetters; {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: %d readings stored, %d dead letters:\nstored %v\ndead letters %v", what, rows, deadLetters, stored(), pub.deadLetters())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	for seq := uint64(1); seq <= 3; seq++ {
 		genuine(seq)
 	}
-	waitHostile(t, "the gateway's first three batches", func() bool { return len(stored()) == 3 })
+	waitFor("the gateway's first three batches", 3, 0)
 
-	pub.publish(reading(4, at(40), 99.5))         // the gateway's next number, unsigned
-	pub.publish(reading(1_000_004, at(41), 99.5)) // a million ahead
-	pub.publish(reading(30, at(2), 99.5))         // at a stored reading's time
+	pub.publish(reading(4, at(15), 99.5))         // the gateway's next number, unsigned
+	pub.publish(reading(1_000_004, at(25), 99.5)) // a million ahead
+	pub.publish(reading(30, at(20), 99.5))        // at a stored reading's time
 	altered := bytes.Replace(signed[3], []byte(`10.5`), []byte(`99.5`), 1)
 	pub.publishRaw("gw-1", "meter", altered) // bad_signature, seq 3
-	other := reading(31, at(1), 99.5)
+	other := reading(31, at(10), 99.5)
 	other.Prev, other.Key = evidence.Hash{}.String(), attacker.KeyID()
 	p, _ := attacker.Seal(other.AppendJSON(nil))
 	pub.publishRaw("gw-1", "meter", p) // unknown_key, at seq 1's time
 	for seq := uint64(4); seq <= 6; seq++ {
 		genuine(seq)
 	}
-	for deadline := time.Now().Add(20 * time.Second); len(stored()) < 8 || len(pub.deadLetters()) < 3; {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for six batches of the gateway and two forged ones stored, three dead letters:\nstored %v\ndead letters %v", stored(), pub.deadLetters())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor("six batches of the gateway and two forged ones stored, three dead letters", 8, 3)
 
-	want := map[int]string{40: "[99.5 4 unsigned]", 41: "[99.5 1000004 unsigned]"}
+	want := map[int]string{15: "[99.5 4 unsigned]", 25: "[99.5 1000004 unsigned]"}
 	for seq := 1; seq <= 6; seq++ {
-		want[seq] = fmt.Sprintf("[10.5 %d ok]", seq)
+		want[10*seq] = fmt.Sprintf("[10.5 %d ok]", seq)
 	}
 	if got := stored(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stored (second after t0: value, seq, check):\n%v\nwant\n%v", got, want)
@@ -195,9 +203,33 @@ ingest:
 	if len(dead) != 3 {
 		t.Errorf("dead letters %v, want the three forged batches only", dead)
 	}
+
+	// A forged copy of the next poll, with a field of its own, ahead of
+	// the gateway's batch; then one right behind the gateway's batch of
+	// the poll after, before ingest has written it.
+	ahead := reading(32, at(70), 99.5)
+	ahead.Points = append(ahead.Points, batch.Point{Name: "b", Value: 1, HasValue: true, Quality: batch.Good})
+	pub.publish(ahead)
+	genuine(7)
+	genuine(8)
+	pub.publish(reading(33, at(80), 99.5))
+	waitFor("the gateway's batches 7 and 8, two more dead letters", 10, 5)
+	want[70], want[80] = "[10.5 7 ok]", "[10.5 8 ok]"
+	if got := stored(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stored (second after t0: value, seq, check):\n%v\nwant\n%v", got, want)
+	}
+	if s, err := ifx.Query("eipgw", `SELECT b FROM meter`); err != nil || len(s) != 0 {
+		t.Errorf("the forged field b is stored: %v %v", s, err)
+	}
+	dead = pub.deadLetters()
+	for _, seq := range []uint64{32, 33} {
+		if !strings.HasPrefix(dead[seq], ReasonUnverified+": ") || !strings.Contains(dead[seq], "may still come") {
+			t.Errorf("forged seq %d: dead letter %q, want reason %s: the gateway's batch may still come", seq, dead[seq], ReasonUnverified)
+		}
+	}
 	// A restarted worker follows the gateway from the highest number it
 	// signed, not the forged one a million ahead.
-	if hi, ok := in.guard.highestStored("gw-1"); !ok || hi != 6 {
-		t.Errorf("highest stored number of gw-1: %d (%v), want 6", hi, ok)
+	if hi, ok := in.guard.highestStored("gw-1"); !ok || hi != 8 {
+		t.Errorf("highest stored number of gw-1: %d (%v), want 8", hi, ok)
 	}
 }

@@ -75,7 +75,14 @@ type verifier struct {
 
 	mu    sync.Mutex
 	heads map[string]head
+	// stored holds, per gateway and device, the poll time (Unix ns) of
+	// the newest batch its gateway signed that this process stored: a
+	// poll after it may still come (mayStillCome). Only batches that
+	// verify add to it, so it stays as small as the gateways' devices.
+	stored map[deviceKey]int64
 }
+
+type deviceKey struct{ gateway, device string }
 
 type head struct {
 	seq  uint64
@@ -87,7 +94,7 @@ func newVerifier(cfg *config.EvidenceKeys, log *slog.Logger, reg prometheus.Regi
 	if cfg == nil {
 		return nil, nil
 	}
-	v := &verifier{keys: evidence.Keys{}, require: cfg.Require, log: log, heads: map[string]head{},
+	v := &verifier{keys: evidence.Keys{}, require: cfg.Require, log: log, heads: map[string]head{}, stored: map[deviceKey]int64{},
 		logs: telemetry.Repeats{Interval: deadLetterLogInterval},
 		breaks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eipgw_ingest_evidence_breaks_total",
@@ -179,6 +186,42 @@ func (v *verifier) admitted(b *batch.Batch, vd *verdict) {
 		v.heads[b.Gateway] = head{seq: b.Seq, hash: vd.hash}
 	}
 	v.mu.Unlock()
+}
+
+// storedSigned records that a batch its gateway signed, of device polled
+// at polled, is stored.
+func (v *verifier) storedSigned(gateway, device string, polled time.Time) {
+	if v == nil {
+		return
+	}
+	k, ns := deviceKey{gateway, device}, polled.UnixNano()
+	v.mu.Lock()
+	if last, ok := v.stored[k]; !ok || ns > last {
+		v.stored[k] = ns
+	}
+	v.mu.Unlock()
+}
+
+// mayStillCome reports whether b, a batch that fails its gateway's
+// evidence, is stamped after the newest batch of its device that the
+// gateway signed and this process stored, while the gateway signs:
+// the gateway's own batch of that poll may not be stored yet. Were b
+// written first, the gateway's batch would overwrite only the fields it
+// carries and leave b's others beside them; were b written after, it
+// would overwrite the gateway's reading. A gateway none of whose batches
+// verified since the start (its key listed before its edge signs) is
+// judged by the stored readings alone.
+func (v *verifier) mayStillCome(b *batch.Batch) bool {
+	if v == nil {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, signing := v.heads[b.Gateway]; !signing {
+		return false
+	}
+	last, ok := v.stored[deviceKey{b.Gateway, b.Device}]
+	return !ok || b.Time.UnixNano() > last
 }
 
 // withFields adds the evidence fields to reading lines (each ending in

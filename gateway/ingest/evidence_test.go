@@ -83,16 +83,39 @@ ingest:
 			t.Fatal(tok.Error())
 		}
 	}
+	// chp-1's batch seq is polled at t0 + seq seconds; the two the
+	// gateway did not sign at 1.5 s and 2.5 s, between readings already
+	// stored (after the newest, the gateway's own batch of the poll
+	// might still come, and they would be dead-lettered).
+	at := map[uint64]time.Duration{5: 1500 * time.Millisecond, 6: 2500 * time.Millisecond}
 	publish := func(seq uint64, s *evidence.Signer, prevHash evidence.Hash, alter bool) {
-		send(seq, "chp-1", t0.Add(time.Duration(seq)*time.Second), power, s, prevHash, alter)
+		d, ok := at[seq]
+		if !ok {
+			d = time.Duration(seq) * time.Second
+		}
+		send(seq, "chp-1", t0.Add(d), power, s, prevHash, alter)
+	}
+	chp1 := func() [][]any {
+		series, _ := ifx.Query("eipgw", `SELECT batch_seq, batch_check, batch_hash, electric_power FROM chp WHERE gateway = 'gw' AND device = 'chp-1'`)
+		if len(series) != 1 {
+			return nil
+		}
+		return series[0].Values
 	}
 	for seq := uint64(1); seq <= 3; seq++ {
 		publish(seq, signer, prev, false)
 	}
 	publish(4, signer, evidence.Sum([]byte("another branch")), false) // fork
-	publish(5, signer, prev, true)                                    // altered value
-	publish(6, other, prev, false)                                    // unknown key
-	want := []string{"ok", "ok", "ok", "fork", "bad_signature", "unknown_key"}
+	for deadline := time.Now().Add(20 * time.Second); len(chp1()) < 4; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("readings: %v", chp1())
+		}
+	}
+	publish(5, signer, prev, true) // altered value
+	publish(6, other, prev, false) // unknown key
+	// In order of poll time: seq 1, 5, 2, 6, 3, 4.
+	order := []int{1, 5, 2, 6, 3, 4}
+	want := []string{"ok", "bad_signature", "ok", "unknown_key", "ok", "fork"}
 	// One poll time shared by the two parts of a split poll of chp-2 and
 	// by a poll of chp-3: each batch keeps its own evidence record.
 	same := t0.Add(30 * time.Second)
@@ -101,20 +124,15 @@ ingest:
 	send(9, "chp-3", same, power, signer, prev, false)
 
 	var rows [][]any
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		series, _ := ifx.Query("eipgw", `SELECT batch_seq, batch_check, batch_hash, electric_power FROM chp WHERE gateway = 'gw' AND device = 'chp-1'`)
-		if len(series) == 1 && len(series[0].Values) == len(want) {
-			rows = series[0].Values
-			break
-		}
+	for deadline := time.Now().Add(20 * time.Second); len(rows) != len(want); rows = chp1() {
 		if time.Now().After(deadline) {
-			t.Fatalf("readings: %+v", series)
+			t.Fatalf("readings: %+v", rows)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	for i, r := range rows {
-		if fmt.Sprint(r[1]) != fmt.Sprint(i+1) || r[2] != want[i] || len(fmt.Sprint(r[3])) != 64 {
-			t.Errorf("reading %d: %v, want check %s and a hash", i+1, r, want[i])
+		if fmt.Sprint(r[1]) != fmt.Sprint(order[i]) || r[2] != want[i] || len(fmt.Sprint(r[3])) != 64 {
+			t.Errorf("reading %d: %v, want seq %d, check %s and a hash", i+1, r, order[i], want[i])
 		}
 	}
 	var recs [][]any

@@ -286,6 +286,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 					return nil
 				}
 			} else {
+				if e.signed {
+					in.ev.storedSigned(e.gateway, e.device, e.polled)
+				}
 				in.m.points.Add(float64(e.points))
 				in.m.messages.WithLabelValues("written").Inc()
 				in.count(func(s *Stats) { s.Batches++; s.Points += uint64(e.points) })

@@ -60,6 +60,8 @@ type entry struct {
 	gateway string
 	seq     uint64
 	held    bool
+	// signed: its gateway's key signed it (verifier.storedSigned).
+	signed bool
 }
 
 func newEntry(m mqtt.Message, b *batch.Batch, lines [][]byte) *entry {
@@ -362,6 +364,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 			lines = append(vd.withFields(lines), vd.line(w.park, b, m.Payload()))
 		}
 		e := newEntry(m, b, lines)
+		e.signed = vd != nil && !vd.unverified()
 		if w.compl != nil {
 			w.in.unstored.add(e.gateway, e.seq)
 			e.held = true
