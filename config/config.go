@@ -170,6 +170,11 @@ type Ingest struct {
 	// several requests.
 	MaxWriteBytes int `yaml:"max_write_bytes"`
 	MaxWriteLines int `yaml:"max_write_lines"`
+	// DeadLetterMaxBytes bounds a dead letter (default 8 MiB): keep it
+	// below the broker's max_packet_size. A message whose dead letter
+	// would be larger goes with the start of its payload, its size and
+	// its SHA-256.
+	DeadLetterMaxBytes int `yaml:"dead_letter_max_bytes"`
 	// MaxAttempts is how many times in a row one message may fail to be
 	// written while InfluxDB accepts other messages before it is
 	// dead-lettered with the reason (default 10). An outage of InfluxDB

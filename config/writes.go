@@ -5,6 +5,10 @@ const (
 	DefaultMaxWriteBytes = 2 << 20
 	DefaultMaxWriteLines = 5000
 	DefaultMaxAttempts   = 10
+	// DefaultDeadLetterMaxBytes is half the broker's max_packet_size of
+	// config/examples/mosquitto.conf, above the dead letter of the
+	// largest batch an edge sends (about 5 MB).
+	DefaultDeadLetterMaxBytes = 8 << 20
 	// DefaultIngestProcs is ingest.procs unless set. One worker's work is
 	// a short pipeline (the MQTT client's reader, the worker, the HTTP
 	// client) that waits on the broker and on InfluxDB more than it
@@ -28,6 +32,9 @@ func (in *Ingest) writeDefaults() {
 	if in.Procs == 0 {
 		in.Procs = DefaultIngestProcs
 	}
+	if in.DeadLetterMaxBytes == 0 {
+		in.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
+	}
 }
 
 func (in *Ingest) validateWrites(s *Source) Errors {
@@ -41,6 +48,11 @@ func (in *Ingest) validateWrites(s *Source) Errors {
 	}
 	if in.MaxAttempts < 1 || in.MaxAttempts > 1000 {
 		errs = append(errs, s.Errorf("ingest.max_attempts", "%d out of range 1-1000", in.MaxAttempts))
+	}
+	// MQTT's largest packet is 256 MiB; below 64 KiB a dead letter could
+	// not hold its error and the start of its payload.
+	if in.DeadLetterMaxBytes < 64<<10 || in.DeadLetterMaxBytes > 256<<20 {
+		errs = append(errs, s.Errorf("ingest.dead_letter_max_bytes", "%d out of range 65536-268435456 (keep it below the broker's max_packet_size)", in.DeadLetterMaxBytes))
 	}
 	if in.Procs < 1 || in.Procs > 1024 {
 		errs = append(errs, s.Errorf("ingest.procs", "%d out of range 1-1024", in.Procs))

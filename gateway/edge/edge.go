@@ -247,7 +247,8 @@ func (e *Edge) Run(ctx context.Context) error {
 			e.conn.Set(true)
 			e.health.connected(true, "connected to "+config.RedactURL(e.cfg.MQTT.Broker))
 		})
-	client := mqttconn.NewClient(opts)
+	resumes := new(mqttconn.Resumes)
+	client := mqttconn.NewClient(resumes.Track(opts))
 	// Polling starts at once, whatever the broker's state: the log holds
 	// the batches until the connection is up.
 	connectCtx, stopConnecting := context.WithCancel(ctx)
@@ -260,7 +261,7 @@ func (e *Edge) Run(ctx context.Context) error {
 
 	stopPublishing := make(chan struct{})
 	pubDone := make(chan error, 1)
-	go func() { pubDone <- e.publish(client, w, started, stopPublishing) }()
+	go func() { pubDone <- e.publish(client, resumes, w, started, stopPublishing) }()
 	replayCtx, stopReplays := context.WithCancel(context.Background())
 	replayDone := make(chan struct{})
 	go func() { defer close(replayDone); e.serveReplays(replayCtx, client, w) }()

@@ -7,6 +7,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
 	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
 
@@ -117,18 +118,26 @@ type inflight struct {
 	msg     message
 	fromWAL bool
 	tok     mqtt.Token
+	// resumes is the client's count of reconnections when it was sent: a
+	// token completed after another began may have been completed by
+	// the reconnection, not by the broker (mqttconn.Resumes).
+	resumes uint64
 }
 
 // publish feeds the broker from the log (then from the memory queue),
 // keeping at most maxInflight batches unacknowledged, and marks each
 // acknowledged batch in the log. After stop it goes on until everything is
-// acknowledged or the publish timeout passes.
-func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan struct{}) error {
+// acknowledged or the publish timeout passes. A publish whose token
+// completes after a reconnection began is sent again: the client may have
+// completed it when it resent the publish, before the broker acknowledged
+// anything, and the log must keep the batch until the broker has it.
+func (e *Edge) publish(c mqtt.Client, resumes *mqttconn.Resumes, w *wal.WAL, started time.Time, stop <-chan struct{}) error {
 	r := w.Reader()
 	defer r.Close()
 	var pending []inflight
 	pendingBytes := 0
 	send := func(f inflight) {
+		f.resumes = resumes.Count()
 		f.tok = c.Publish(f.msg.topic, 1, false, f.msg.payload)
 		pending = append(pending, f)
 		pendingBytes += len(f.msg.payload)
@@ -184,7 +193,7 @@ func (e *Edge) publish(c mqtt.Client, w *wal.WAL, started time.Time, stop <-chan
 			pending[0] = inflight{}
 			pending = pending[1:]
 			pendingBytes -= len(h.msg.payload)
-			if err := h.tok.Error(); err != nil {
+			if err := resumes.Outcome(h.tok, h.resumes); err != nil {
 				e.log.Warn("publish not acknowledged; sending again", "seq", h.msg.seq, "err", err)
 				e.m.republish.Inc()
 				send(h)

@@ -8,13 +8,16 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -185,14 +188,15 @@ func (in *Ingest) Run(ctx context.Context) error {
 			in.log.Info("mqtt connected and subscribed", "broker", config.RedactURL(in.cfg.MQTT.Broker), "client_id", clientID, "filter", filter)
 			in.requestReplay(c, clientID)
 		})
-	client := mqttconn.NewClient(mopts)
+	resumes := new(mqttconn.Resumes)
+	client := mqttconn.NewClient(resumes.Track(mopts))
 	if err := mqttconn.Connect(client, in.cfg.MQTT.ConnectTimeout); err != nil {
 		in.log.Warn("broker not reachable yet; retrying in the background", "err", err)
 	}
 	defer client.Disconnect(250)
 	defer in.replay.stop(client, in.log)
 
-	w := &worker{in: in, writer: writer, client: client, park: in.cfg.Park, seen: map[string]*seqWindow{}, msgs: msgs,
+	w := &worker{in: in, writer: writer, client: client, resumes: resumes, deadLetterMax: icfg.DeadLetterMaxBytes, park: in.cfg.Park, seen: map[string]*seqWindow{}, msgs: msgs,
 		maxBytes: icfg.MaxWriteBytes, maxLines: icfg.MaxWriteLines, maxAttempts: icfg.MaxAttempts}
 	if cc := icfg.Completeness; !cc.Disabled {
 		w.compl = &completeness{
@@ -392,9 +396,14 @@ type worker struct {
 	in     *Ingest
 	writer api.WriteAPIBlocking
 	client mqtt.Client
-	park   string
-	compl  *completeness
-	seen   map[string]*seqWindow
+	// resumes tells a dead letter's acknowledgement by the broker from
+	// its token completed by a reconnection (mqttconn.Resumes).
+	resumes *mqttconn.Resumes
+	// deadLetterMax bounds a dead letter (deadLetterRecord).
+	deadLetterMax int
+	park          string
+	compl         *completeness
+	seen          map[string]*seqWindow
 
 	maxBytes, maxLines, maxAttempts int
 
@@ -522,7 +531,7 @@ func (w *worker) parse(m mqtt.Message) (*batch.Batch, *verdict, error) {
 // dead-letter topic and waits for the broker's acknowledgement.
 func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) error {
 	reasonLabel := refusalReason(reason)
-	payload := deadLetterRecord(m.Topic(), reason.Error(), reasonLabel, m.Payload(), time.Now().UTC().Format(batch.TimeLayout))
+	payload := deadLetterRecord(m.Topic(), reason.Error(), reasonLabel, m.Payload(), time.Now().UTC().Format(batch.TimeLayout), w.deadLetterMax)
 	dlTopic := topic.DeadLetter(w.park)
 	// Anyone who may publish to the park's topics can send a flood of
 	// unusable messages: every one is dead-lettered and counted, the log
@@ -541,20 +550,24 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 	}
 	backoff := 100 * time.Millisecond
 	for {
+		sent := w.resumes.Count()
 		t := w.client.Publish(dlTopic, 1, false, payload)
 		if err := w.takeUntil(ctx, t.Done()); err != nil {
 			return err
 		}
-		if t.Error() == nil {
+		// The message is acknowledged once this returns: only the
+		// broker's acknowledgement of the dead letter may allow it.
+		err := w.resumes.Outcome(t, sent)
+		if err == nil {
 			w.in.count(func(s *Stats) { s.DeadLetters++ })
 			w.in.m.messages.WithLabelValues("dead_letter").Inc()
 			w.in.m.refused.WithLabelValues(reasonLabel).Inc()
 			return nil
 		}
-		w.in.log.Warn("dead-letter publish failed; retrying", "err", t.Error())
+		w.in.log.Warn("dead-letter publish failed; retrying", "err", err)
 		pause := make(chan struct{})
 		timer := time.AfterFunc(backoff, func() { close(pause) })
-		err := w.takeUntil(ctx, pause)
+		err = w.takeUntil(ctx, pause)
 		timer.Stop()
 		if err != nil {
 			return err
@@ -566,44 +579,106 @@ func (w *worker) deadLetter(ctx context.Context, m mqtt.Message, reason error) e
 // deadLetterRecord is a dead letter's JSON: {"topic", "error", "reason",
 // "payload" or "payload_base64", "ts"}. The payload goes as a JSON string
 // when it is UTF-8 text, else in base64 (a JSON string cannot hold other
-// bytes as they are). It is built in one buffer of its final size: the
-// payload can be as large as the broker lets a message be, and
-// encoding/json would grow a buffer to about twice its output and copy it.
-func deadLetterRecord(topic, errText, reason string, payload []byte, ts string) []byte {
+// bytes as they are). A record that would be larger than max bytes (a
+// payload near the broker's packet limit, or one whose escapes double
+// it: the broker would refuse the dead letter and drop the connection,
+// again at every reconnection) holds the start of the payload instead,
+// cut to fit, and "truncated": true, "payload_bytes" (the whole
+// payload's size) and "payload_sha256" (its hash), so that the message
+// can still be told apart and matched with a copy kept elsewhere. It is
+// built in one buffer of its final size: the payload can be as large as
+// the broker lets a message be, and encoding/json would grow a buffer to
+// about twice its output and copy it.
+func deadLetterRecord(topic, errText, reason string, payload []byte, ts string, limit int) []byte {
 	text := utf8.Valid(payload)
 	errText = strings.ToValidUTF8(errText, "\uFFFD")
-	size := 96 + 2*(len(topic)+len(errText)+len(reason)) + len(ts)
+	topic = strings.ToValidUTF8(topic, "\uFFFD")
+	// The record without its payload (its keys and quotes, 64 bytes at
+	// most) and the truncation's fields.
+	fixed := 64 + escapedLen([]byte(topic)) + escapedLen([]byte(errText)) + escapedLen([]byte(reason)) + escapedLen([]byte(ts))
+	const truncation = len(`,"truncated":true,"payload_bytes":,"payload_sha256":""`) + 20 + 2*sha256.Size
+	keep := len(payload)
+	var size int
 	if text {
-		size += len(payload)
-		for _, c := range payload { // the escapes' extra bytes
-			switch {
-			case c == '"' || c == '\\':
-				size++
-			case c < 0x20:
-				size += 5
-			}
-		}
+		size = escapedLen(payload)
 	} else {
-		size += base64.StdEncoding.EncodedLen(len(payload))
+		size = base64.StdEncoding.EncodedLen(len(payload))
 	}
-	b := make([]byte, 0, size)
+	cut := fixed+size > limit
+	if cut {
+		room := max(0, limit-fixed-truncation)
+		if text {
+			keep = escapedPrefix(payload, room)
+			size = escapedLen(payload[:keep])
+		} else {
+			keep = base64.StdEncoding.DecodedLen(room) / 3 * 3
+			size = base64.StdEncoding.EncodedLen(keep)
+		}
+	}
+	b := make([]byte, 0, fixed+size+truncation)
 	b = append(b, `{"topic":`...)
-	b = batch.AppendJSONString(b, strings.ToValidUTF8(topic, "\uFFFD"))
+	b = batch.AppendJSONString(b, topic)
 	b = append(b, `,"error":`...)
 	b = batch.AppendJSONString(b, errText)
 	b = append(b, `,"reason":`...)
 	b = batch.AppendJSONString(b, reason)
 	if text {
 		b = append(b, `,"payload":`...)
-		b = batch.AppendJSONString(b, string(payload))
+		b = batch.AppendJSONString(b, string(payload[:keep]))
 	} else {
 		b = append(b, `,"payload_base64":"`...)
-		b = base64.StdEncoding.AppendEncode(b, payload)
+		b = base64.StdEncoding.AppendEncode(b, payload[:keep])
+		b = append(b, '"')
+	}
+	if cut {
+		sum := sha256.Sum256(payload)
+		b = append(b, `,"truncated":true,"payload_bytes":`...)
+		b = strconv.AppendInt(b, int64(len(payload)), 10)
+		b = append(b, `,"payload_sha256":"`...)
+		b = hex.AppendEncode(b, sum[:])
 		b = append(b, '"')
 	}
 	b = append(b, `,"ts":`...)
 	b = batch.AppendJSONString(b, ts)
 	return append(b, '}')
+}
+
+// escapedLen is the length of p as the contents of a JSON string
+// (batch.AppendJSONString).
+func escapedLen(p []byte) int {
+	n := len(p)
+	for _, c := range p {
+		switch {
+		case c == '"' || c == '\\':
+			n++
+		case c < 0x20:
+			n += 5
+		}
+	}
+	return n
+}
+
+// escapedPrefix returns the length of the longest prefix of p, UTF-8
+// text, that ends on a character and takes at most room bytes escaped.
+func escapedPrefix(p []byte, room int) int {
+	n, i := 0, 0
+	for ; i < len(p); i++ {
+		w := 1
+		switch c := p[i]; {
+		case c == '"' || c == '\\':
+			w = 2
+		case c < 0x20:
+			w = 6
+		}
+		if n+w > room {
+			break
+		}
+		n += w
+	}
+	for i > 0 && i < len(p) && !utf8.RuneStart(p[i]) {
+		i--
+	}
+	return i
 }
 
 // takeUntil takes deliveries into w.early until done (or ctx ends).

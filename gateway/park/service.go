@@ -174,7 +174,8 @@ func (s *Service) Run(ctx context.Context) error {
 			s.health.subscribed.Set(true, "subscribed to "+filter)
 			s.log.Info("mqtt connected and subscribed", "client_id", clientID, "filter", filter)
 		})
-	client := mqttconn.NewClient(mopts)
+	resumes := new(mqttconn.Resumes)
+	client := mqttconn.NewClient(resumes.Track(mopts))
 	if err := mqttconn.Connect(client, s.cfg.MQTT.ConnectTimeout); err != nil {
 		s.log.Warn("broker not reachable yet; retrying in the background", "err", err)
 	}
@@ -187,6 +188,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer stopDrain()
 	sinkDone := make(chan struct{})
 	sk := s.newSink(writer, client, gate)
+	sk.resumes = resumes
 	go func() {
 		defer close(sinkDone)
 		sk.run(drainCtx, outputs)
@@ -359,6 +361,9 @@ type sink struct {
 	q      *influxwrite.Queue[*group]
 	client mqtt.Client
 	gate   *mqttconn.Gate
+	// resumes tells a dead letter's acknowledgement by the broker from
+	// its token completed by a reconnection (nil: tokens are trusted).
+	resumes *mqttconn.Resumes
 
 	dead     []deadLetter
 	deadWait time.Time // no dead-letter publish before
@@ -589,6 +594,7 @@ func (k *sink) publishDead(ctx context.Context, force bool) {
 	s := k.s
 	t := topic.DeadLetter(s.cfg.Park)
 	tokens := make([]mqtt.Token, len(k.dead))
+	sent := k.resumes.Count()
 	for i, d := range k.dead {
 		body, err := json.Marshal(deadPayload{Source: "park", Measurement: d.g.measurement, Reason: d.reason,
 			Error: d.err.Error(), Payload: string(d.line), Time: time.Now().UTC().Format(batch.TimeLayout)})
@@ -612,7 +618,7 @@ func (k *sink) publishDead(ctx context.Context, force bool) {
 				expired = true
 			}
 		}
-		if !isDone(tok) || tok.Error() != nil {
+		if !isDone(tok) || k.resumes.Outcome(tok, sent) != nil {
 			kept = append(kept, d)
 			continue
 		}

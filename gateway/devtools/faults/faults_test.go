@@ -416,6 +416,7 @@ func TestFaults(t *testing.T) {
 			t.Run("broker restart, two shared workers", func(t *testing.T) { brokerRestartShared(t, top) })
 			t.Run("edge SIGKILL mid-publish", func(t *testing.T) { edgeKill(t, top) })
 			t.Run("network partition", func(t *testing.T) { networkPartition(t, top) })
+			t.Run("network partition, then edge SIGKILL", func(t *testing.T) { partitionThenKill(t, top) })
 			t.Run("InfluxDB stopped and restarted", func(t *testing.T) { influxRestart(t, top) })
 			t.Run("InfluxDB slow (proxy +300ms)", func(t *testing.T) { influxSlow(t, top) })
 			t.Run("InfluxDB frozen (SIGSTOP)", func(t *testing.T) { influxFrozen(t, top) })

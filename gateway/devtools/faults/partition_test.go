@@ -1,135 +1,22 @@
 package faults
 
 import (
-	"errors"
-	"net"
+	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
 )
-
-// cutLink is a TCP relay to target that can be cut as a network partition
-// cuts a link: nothing is refused or reset, bytes simply stop arriving.
-// While cut, a relay holds what it read and forwards nothing (the senders'
-// socket buffers fill, as when packets are dropped and retransmitted); a
-// connection made meanwhile is accepted but not carried to the target
-// (its handshake is never answered); an end that closes is not told to
-// the other end. Healed, held bytes go through and closed ends are closed
-// on the other side, as retransmissions and resets arrive once the link is
-// back.
-type cutLink struct {
-	t      *testing.T
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	cond  *sync.Cond
-	cut   bool
-	conns map[net.Conn]bool
-}
-
-func newCutLink(t *testing.T, target string) *cutLink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &cutLink{t: t, ln: ln, target: target, conns: map[net.Conn]bool{}}
-	l.cond = sync.NewCond(&l.mu)
-	go l.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		l.mu.Lock()
-		l.cut = false
-		for c := range l.conns {
-			c.Close()
-		}
-		l.cond.Broadcast()
-		l.mu.Unlock()
-	})
-	return l
-}
-
-// addr is the relay's address, host:port.
-func (l *cutLink) addr() string { return l.ln.Addr().String() }
-
-// setCut cuts or heals the link.
-func (l *cutLink) setCut(cut bool) {
-	l.mu.Lock()
-	l.cut = cut
-	l.cond.Broadcast()
-	l.mu.Unlock()
-}
-
-// waitHealed blocks while the link is cut.
-func (l *cutLink) waitHealed() {
-	l.mu.Lock()
-	for l.cut {
-		l.cond.Wait()
-	}
-	l.mu.Unlock()
-}
-
-func (l *cutLink) track(c net.Conn) {
-	l.mu.Lock()
-	l.conns[c] = true
-	l.mu.Unlock()
-}
-
-func (l *cutLink) accept() {
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		l.track(c)
-		go l.serve(c)
-	}
-}
-
-func (l *cutLink) serve(c net.Conn) {
-	l.waitHealed()
-	up, err := net.Dial("tcp", l.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	l.track(up)
-	go l.pump(c, up)
-	go l.pump(up, c)
-}
-
-// pump copies src to dst, holding each read while the link is cut.
-func (l *cutLink) pump(src, dst net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			l.waitHealed()
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				src.Close()
-				return
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				l.waitHealed()
-			}
-			src.Close()
-			dst.Close()
-			return
-		}
-	}
-}
 
 // viaLink rewrites each configuration's broker URL to go through the
 // link, with a keep-alive of 2 s so that each client finds the silent
 // link in seconds rather than the default 30 s.
-func (r *rig) viaLink(l *cutLink) {
+func (r *rig) viaLink(l *testenv.CutLink) {
 	from := `broker: "` + r.mq.URL + `"`
-	to := `broker: "tcp://` + l.addr() + `", keepalive: 2s`
+	to := `broker: "tcp://` + l.Addr() + `", keepalive: 2s`
 	for _, p := range append([]string{r.edgeCfg}, r.ingests...) {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -151,20 +38,51 @@ func (r *rig) viaLink(l *cutLink) {
 // stored once, whatever crossed the link before the cut was noticed.
 func networkPartition(t *testing.T, top topology) {
 	r := newRig(t, rigOptions{multiBus: top.multi})
-	link := newCutLink(t, strings.TrimPrefix(r.mq.URL, "tcp://"))
+	link := testenv.NewCutLink(t, strings.TrimPrefix(r.mq.URL, "tcp://"))
 	r.viaLink(link)
 	in := r.ingest(0)
 	e := r.edge()
 	time.Sleep(2 * time.Second)
-	link.setCut(true)
+	link.SetCut(true)
 	time.Sleep(10 * time.Second)
-	link.setCut(false)
+	link.SetCut(false)
 	repaired := time.Now()
 	// Both found the link silent and connected again.
 	waitCount(t, e, "mqtt connected", 2, 30*time.Second)
 	waitCount(t, in, "mqtt connection lost", 1, 30*time.Second)
 	waitCount(t, in, "subscribed", 2, 30*time.Second)
 	time.Sleep(time.Second)
-	r.finish(top.name("network partition 10s (no reset), healed"), e, repaired, "keep-alive 2s")
+	// The publishes in flight at the cut were completed by the client's
+	// reconnection, not by the broker: the edge sent them again rather
+	// than forget them from its log.
+	resent := strings.Count(e.Output(), mqttconn.ErrResumed.Error())
+	r.finish(top.name("network partition 10s (no reset), healed"), e, repaired, fmt.Sprintf("keep-alive 2s; %d in flight sent again", resent))
+	if resent == 0 {
+		t.Errorf("no publish in flight at the cut was sent again after the reconnection:\n%s", e.Output())
+	}
 	in.Term(t, 10*time.Second)
 }
+
+// partitionThenKill: the same cut, and the edge SIGKILLed the moment it
+// has connected again, while the client is still sending again what was
+// in flight at the cut. Every batch the broker had not acknowledged must
+// still be in the edge's log for the next start.
+func partitionThenKill(t *testing.T, top topology) {
+	r := newRig(t, rigOptions{multiBus: top.multi})
+	link := testenv.NewCutLink(t, strings.TrimPrefix(r.mq.URL, "tcp://"))
+	r.viaLink(link)
+	in := r.ingest(0)
+	e := r.edge()
+	time.Sleep(2 * time.Second)
+	link.SetCut(true)
+	time.Sleep(6 * time.Second)
+	link.SetCut(false)
+	waitCount(t, e, "mqtt connected", 2, 30*time.Second)
+	e.Kill()
+	repaired := time.Now()
+	e = r.edge()
+	time.Sleep(2 * time.Second)
+	r.finish(top.name("network partition 6s, edge SIGKILL as it reconnects"), e, repaired, "keep-alive 2s")
+	in.Term(t, 10*time.Second)
+}
+
