@@ -85,4 +85,3 @@ func partitionThenKill(t *testing.T, top topology) {
 	r.finish(top.name("network partition 6s, edge SIGKILL as it reconnects"), e, repaired, "keep-alive 2s")
 	in.Term(t, 10*time.Second)
 }
-
