@@ -283,6 +283,39 @@ func TestPollReadsOverTCP(t *testing.T) {
 	}
 }
 
+// TestPollDeviceClosesConnection: a device that closes the connection
+// after the last read of each poll, as devices and serial gateways that
+// drop an idle connection do by the next poll. The next poll's first read
+// meets the close at once; it is sent again on a new connection, and
+// every poll reads good values, one request at a time and pipelined.
+// (Before, that read was comm_error every time: every other poll lost
+// with an idle timeout shorter than the interval.)
+func TestPollDeviceClosesConnection(t *testing.T) {
+	for _, pipeline := range []int{1, 2} {
+		t.Run(fmt.Sprintf("pipeline %d", pipeline), func(t *testing.T) {
+			im := wireImage()
+			f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {
+				im.serve(req, c)
+				if req.fc == 4 { // the poll's last read
+					c.Close()
+				}
+			})
+			d := NewDevice(deviceConfig("dev", 7), mustParse(t, wireProfile))
+			b := newPipelinedBus(t, f.addr, time.Second, pipeline, d)
+			const polls = 4
+			for i := range polls {
+				checkReadings(t, fmt.Sprintf("poll %d", i+1), b.Poll(d), wireWant)
+			}
+			if reqs := f.requests(); len(reqs) != 2*polls || reqs[len(reqs)-1].conn != polls {
+				t.Errorf("the device saw %d requests, the last on connection %d; want %d on %d", len(reqs), reqs[len(reqs)-1].conn, 2*polls, polls)
+			}
+			if n := b.transport.(*tcpTransport).reopened; n != polls-1 {
+				t.Errorf("%d requests sent again on a new connection, want %d", n, polls-1)
+			}
+		})
+	}
+}
+
 func TestPollTwoDevicesOnOneBus(t *testing.T) {
 	// Each unit's registers hold its unit id.
 	f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {

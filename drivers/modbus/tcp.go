@@ -3,10 +3,13 @@ package modbus
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/eipgw/eipgw/config"
@@ -34,6 +37,9 @@ type tcpTransport struct {
 	buf [tcpMaxADU]byte
 	// stale counts discarded frames whose transaction id did not match.
 	stale uint64
+	// reopened counts requests sent again on a new connection because
+	// the device had closed the one they went out on (peerClosed).
+	reopened uint64
 	// tid is the next transaction id of a pipelined exchange; pipe is
 	// its memory.
 	tid  uint16
@@ -50,19 +56,44 @@ func newTCPTransport(address string, timeout time.Duration) *tcpTransport {
 }
 
 // Send writes the request ADU and returns the response ADU with the same
-// transaction id. The returned slice is valid until the next Send.
+// transaction id. The returned slice is valid until the next Send. A read
+// sent on a connection the device had closed or reset since the last
+// exchange is sent once more on a new one (peerClosed).
 func (t *tcpTransport) Send(req []byte) ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(req) < tcpHeader+1 {
 		return nil, fmt.Errorf("modbus: request of %d bytes is shorter than an MBAP header", len(req))
 	}
+	reused := t.conn != nil
 	resp, err := t.send(req)
 	if err != nil {
 		t.closeLocked()
+		if reused && peerClosed(err) && isRead(req[tcpHeader]) {
+			t.reopened++
+			if resp, err = t.send(req); err != nil {
+				t.closeLocked()
+			}
+		}
 	}
 	return resp, err
 }
+
+// peerClosed reports whether err is the device having closed or reset
+// the connection (end of stream, reset, broken pipe), not a timeout or a
+// malformed answer. Many devices and serial gateways close a connection
+// left idle for a while (often 30 s to 2 min, some after each answer);
+// the next request on it meets the close at once. A read is idempotent,
+// so the transport sends it again on a new connection rather than lose
+// the poll.
+func peerClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// isRead reports whether fc is one of the read function codes (1 to 4),
+// which may be sent twice.
+func isRead(fc byte) bool { return fc >= 1 && fc <= 4 }
 
 func (t *tcpTransport) send(req []byte) ([]byte, error) {
 	if err := t.writeLocked(req); err != nil {
@@ -186,11 +217,22 @@ func (t *tcpTransport) exchange(reqs []pipeReq) (answers [][]byte, err error) {
 	t.tid = first + uint16(len(reqs))
 	answers = p.answers[:len(reqs)]
 	clear(answers)
-	if err := t.exchangeLocked(reqs, first, answers); err != nil {
+	reused := t.conn != nil
+	err = t.exchangeLocked(reqs, first, answers)
+	if err != nil {
 		t.closeLocked()
-		return answers, err
+		// The device closed the connection before answering any: the
+		// window goes again on a new one (see Send). Its transaction ids
+		// are the same; nothing can be in flight on the new connection.
+		if reused && peerClosed(err) && !slices.ContainsFunc(answers, func(a []byte) bool { return a != nil }) &&
+			!slices.ContainsFunc(reqs, func(r pipeReq) bool { return !isRead(r.fc) }) {
+			t.reopened++
+			if err = t.exchangeLocked(reqs, first, answers); err != nil {
+				t.closeLocked()
+			}
+		}
 	}
-	return answers, nil
+	return answers, err
 }
 
 // pipeState is the memory of pipelined exchanges, made at the first.
