@@ -90,6 +90,12 @@ type Device struct {
 	busyAttempt  int
 	retryAt      time.Time
 	work         []int
+	// silent is the quality of the poll's reads when the device has
+	// answered none of them yet and the last went unanswered (a
+	// timeout, or exception 10 or 11 from a gateway); qNone otherwise.
+	// The poll's other reads are then not sent (run).
+	silent       qcode
+	answeredPoll bool // the device answered a read of this poll
 	polled       time.Time
 	rejected     map[uint32]byte // reads refused as misconfigured, logged once
 
@@ -486,6 +492,7 @@ func (b *Bus) begin(d *Device, now time.Time) {
 	d.state.Polls++
 	d.mu.Unlock()
 	d.busy, d.busyAttempt, d.lastErr = d.busy[:0], 0, nil
+	d.silent, d.answeredPoll = qNone, false
 	b.address(d)
 }
 
@@ -587,9 +594,21 @@ func (b *Bus) readSet(d *Device, reads []int) {
 // run performs the reads in d.work (plan indexes), one at a time or, on a
 // pipelined bus, in windows of b.pipeline; a merged read refused with
 // "illegal address" is split into one read per point, appended to the
-// work.
+// work. When the device has answered nothing of this poll and a read
+// goes unanswered (d.silent), the poll's remaining reads are not sent:
+// they get the same quality. A dead device then holds the bus for one
+// timeout a poll, not one for each of its reads (and, on RTU, another for
+// each late-reply check), and the other devices of the bus keep their
+// intervals.
 func (b *Bus) run(d *Device) {
 	for k := 0; k < len(d.work); {
+		if d.silent != qNone {
+			q := d.silent.quality()
+			for _, ri := range d.work[k:] {
+				b.mark(d, &d.plan[ri], q)
+			}
+			return
+		}
 		if b.pipeline > 1 {
 			n := min(b.pipeline, len(d.work)-k)
 			b.runWindow(d, d.work[k:k+n])
@@ -634,6 +653,14 @@ func (b *Bus) result(d *Device, ri int, data []byte, err error) {
 	if err != nil {
 		err = fmt.Errorf("device %s unit %d %s %s: %w", d.Name, d.Unit, r.Table, b.span(d, r), err)
 		q := classify(err)
+		// An exception is an answer. A garbled frame or a refused
+		// connection is not, but costs little: the next read is sent.
+		switch c := qcodeOf(q); {
+		case !c.noAnswer():
+			d.answeredPoll = true
+		case c != qCommError && !d.answeredPoll:
+			d.silent = c
+		}
 		switch q {
 		case ExceptionQuality(ExBusy):
 			d.busy = append(d.busy, ri)
@@ -661,6 +688,7 @@ func (b *Bus) result(d *Device, ri int, data []byte, err error) {
 		b.mark(d, r, q)
 		return
 	}
+	d.answeredPoll = true
 	delete(d.rejected, readKey(r))
 	if r.Table.Bits() {
 		for i := range r.Quantity {

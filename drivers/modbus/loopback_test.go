@@ -2,6 +2,7 @@ package modbus_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -173,4 +174,66 @@ points:
 	rtuAddr := rtuOverTCPServer(t, bitRegisters{})
 	d2 := modbus.NewDevice(modbus.DeviceConfig("dev", 1), p)
 	modbus.CheckReadings(t, "rtu", modbus.NewRTUBus(t, config.Bus{Transport: config.TransportRTUOverTCP, Address: rtuAddr}, d2).Poll(d2), want)
+}
+
+// deadUnitRegisters serves an image to every unit but dead, which never
+// answers, and counts the requests each unit got.
+type deadUnitRegisters struct {
+	imageRegisters
+	dead byte
+	mu   sync.Mutex
+	got  map[byte]int
+}
+
+func (r *deadUnitRegisters) ReadRegisters(unit byte, table modbus.Table, address uint16, dst []uint16) (byte, bool) {
+	r.mu.Lock()
+	r.got[unit]++
+	r.mu.Unlock()
+	if unit == r.dead {
+		return 0, false
+	}
+	return r.imageRegisters.ReadRegisters(unit, table, address, dst)
+}
+
+func (r *deadUnitRegisters) requests(unit byte) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[unit]
+}
+
+// TestDeadUnitOnRTULine: on one RS-485 line (a pseudo-terminal served at
+// 115200 baud), unit 9 is gone and its profile takes three reads. Each
+// of its polls costs the line one unanswered request at most, not one for
+// each read plus a late-reply check before each (five or six timeouts
+// before), so the live unit beside it keeps its interval; its points all
+// read as timeouts, and the live unit reads every value.
+func TestDeadUnitOnRTULine(t *testing.T) {
+	pty, err := modbusserver.OpenPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { pty.Close() })
+	regs := &deadUnitRegisters{imageRegisters: imageRegisters(modbus.WireImage()), dead: 9, got: map[byte]int{}}
+	serveRTU(t, pty, regs, modbusserver.Line{Baud: 115200})
+	three := modbus.MustParse(t, "kind: test\npoints:\n"+
+		"  - {name: a, address: 0, type: uint16, unit: \"1\"}\n"+
+		"  - {name: b, address: 200, type: uint16, unit: \"1\"}\n"+
+		"  - {name: c, address: 400, type: uint16, unit: \"1\"}\n")
+	live := modbus.NewDevice(modbus.DeviceConfig("live", 1), modbus.MustParse(t, modbus.WireProfile))
+	dead := modbus.NewDevice(modbus.DeviceConfig("dead", 9), three)
+	cfg := modbus.SerialBus(pty.SlavePath, 115200)
+	cfg.Timeout = 100 * time.Millisecond
+	b := modbus.NewRTUBus(t, cfg, live, dead)
+	for i := 1; i <= 3; i++ {
+		before := regs.requests(9)
+		for _, r := range b.Poll(dead) {
+			if r.Quality != modbus.Timeout {
+				t.Fatalf("poll %d of the dead unit: %s reads %v", i, r.Point.Name, r.Quality)
+			}
+		}
+		if n := regs.requests(9) - before; n != 1 {
+			t.Errorf("poll %d of the dead unit sent %d requests on the line, want 1", i, n)
+		}
+		modbus.CheckReadings(t, fmt.Sprintf("live unit after poll %d", i), b.Poll(live), modbus.WireWant())
+	}
 }
