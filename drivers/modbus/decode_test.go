@@ -640,7 +640,6 @@ func TestDecodeExactRange(t *testing.T) {
 		{"uint64", []string{"min: -1e30", "max: 1e30"}, []uint64{0, math.MaxUint64}, nil},
 		{"int64", []string{"min: -0.5", "max: 2.5"}, []uint64{0, 2}, []uint64{3, math.MaxUint64}},
 		{"int64", []string{"min: 1e3"}, []uint64{1000}, []uint64{999}},
-		{"uint64", []string{"max: -1"}, nil, []uint64{0, 1, math.MaxUint64}},
 		{"uint64", []string{"max: .inf", "min: -.inf"}, []uint64{0, math.MaxUint64}, nil},
 	}
 	for _, tt := range tests {
@@ -664,10 +663,33 @@ func TestDecodeExactRange(t *testing.T) {
 	}
 }
 
+// TestExactRangeEmptyIsAnError: a min or max that no value of the
+// point's type can meet is a profile error at its line, with one bound as
+// with two (before, only a min above the max was found, in 64 bits: a
+// uint16 with min 70000 passed and read out_of_range at every poll).
 func TestExactRangeEmptyIsAnError(t *testing.T) {
-	_, errs := ParseProfile("p.yaml", []byte("kind: k\npoints:\n  - {name: total, address: 0, type: int64, unit: Wh, min: 9007199254740993, max: 9007199254740992}\n"))
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "min 9007199254740993 is above max 9007199254740992") || errs[0].Line != 3 {
-		t.Fatalf("errors %v", errs)
+	for _, tc := range []struct{ point, want string }{
+		{"type: int64, min: 9007199254740993, max: 9007199254740992", "points[0].min: min 9007199254740993 is above max 9007199254740992: no int64 value is in range"},
+		{"type: uint16, min: 70000, max: 80000", "points[0].min: min 70000 is above the largest uint16, 65535: no value is in range"},
+		{"type: uint16, max: -1", "points[0].max: max -1 is below the smallest uint16, 0: no value is in range"},
+		{"type: int16, min: 40000", "points[0].min: min 40000 is above the largest int16, 32767: no value is in range"},
+		{"type: int32, max: -2147483649", "points[0].max: max -2147483649 is below the smallest int32, -2147483648: no value is in range"},
+		{"type: uint64, max: -1", "points[0].max: max -1 is below the smallest uint64, 0: no value is in range"},
+		{"type: bcd16, min: 10000", "points[0].min: min 10000 is above the largest bcd16, 9999: no value is in range"},
+		{"type: int32, min: 2.5, max: 2.7", "points[0].min: no int32 value lies between min 2.5 and max 2.7: its values are whole numbers"},
+		{"type: uint32, min: .inf", "points[0].min: min .inf is above the largest uint32, 4294967295: no value is in range"},
+	} {
+		_, errs := ParseProfile("p.yaml", []byte("kind: k\npoints:\n  - {name: total, address: 0, unit: Wh, "+tc.point+"}\n"))
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || errs[0].Line != 3 {
+			t.Errorf("%s: errors %v, want %q at line 3", tc.point, errs, tc.want)
+		}
+	}
+	// The type's own bounds are a range, and so is a scaled integer's
+	// (a float) beyond them.
+	for _, point := range []string{"type: uint16, min: 0, max: 65535", "type: int16, min: -32768, max: 32767", "type: uint16, min: 70000, scale: 10"} {
+		if _, errs := ParseProfile("p.yaml", []byte("kind: k\npoints:\n  - {name: total, address: 0, unit: Wh, "+point+"}\n")); len(errs) != 0 {
+			t.Errorf("%s: %v", point, errs)
+		}
 	}
 }
 

@@ -348,8 +348,8 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 		}
 		if pt.minValue > pt.maxValue {
 			errs = append(errs, src.Errorf(path+".min", "min %g is above max %g", pt.minValue, pt.maxValue))
-		} else if pt.prepareExact() && pt.Min != nil && pt.Max != nil {
-			errs = append(errs, src.Errorf(path+".min", "min %s is above max %s: no %s value is in range", limitText(pt.minText, *pt.Min), limitText(pt.maxText, *pt.Max), pt.Type))
+		} else if pt.prepareExact() {
+			errs = append(errs, pt.emptyRangeError(src, path))
 		}
 		switch {
 		case pt.Unit == "":
@@ -431,17 +431,14 @@ func (p *Profile) limitTexts(src *config.Source) {
 
 // prepareExact sets the point's value kind and, for an exact integer
 // point, its range as whole numbers: ceil(Min) to floor(Max), clamped to
-// int64 (IntValue) or uint64 (UintValue). It reports a range that no value
-// of the kind can meet.
+// the values of its type (typeRange). It reports a range that no value of
+// the type can meet.
 func (pt *Point) prepareExact() (empty bool) {
 	pt.kind = exactKind(pt.dtype, pt.scale, pt.Offset)
-	lo, hi := big.NewInt(math.MinInt64), big.NewInt(math.MaxInt64)
-	switch pt.kind {
-	case FloatValue:
+	if pt.kind == FloatValue {
 		return false
-	case UintValue:
-		lo, hi = new(big.Int), new(big.Int).SetUint64(math.MaxUint64)
 	}
+	lo, hi := typeRange(pt.dtype)
 	if pt.Min != nil {
 		if math.IsInf(*pt.Min, 1) {
 			pt.emptyRange = true
@@ -473,6 +470,68 @@ func (pt *Point) prepareExact() (empty bool) {
 		pt.minInt, pt.maxInt = lo.Int64(), hi.Int64()
 	}
 	return false
+}
+
+// emptyRangeError names a min or max that no value of the point's type
+// can meet: such a point would read out_of_range at every poll.
+func (pt *Point) emptyRangeError(src *config.Source, path string) *config.Error {
+	lo, hi := typeRange(pt.dtype)
+	// rat is a bound as an exact number; ±Inf stays outside every type.
+	rat := func(text string, f float64) *big.Rat {
+		switch {
+		case math.IsInf(f, 1):
+			return new(big.Rat).SetInt(new(big.Int).Add(hi, big.NewInt(1)))
+		case math.IsInf(f, -1):
+			return new(big.Rat).SetInt(new(big.Int).Sub(lo, big.NewInt(1)))
+		}
+		return limitRat(text, f)
+	}
+	var minR, maxR *big.Rat
+	if pt.Min != nil {
+		minR = rat(pt.minText, *pt.Min)
+	}
+	if pt.Max != nil {
+		maxR = rat(pt.maxText, *pt.Max)
+	}
+	minText, maxText := "", ""
+	if pt.Min != nil {
+		minText = limitText(pt.minText, *pt.Min)
+	}
+	if pt.Max != nil {
+		maxText = limitText(pt.maxText, *pt.Max)
+	}
+	switch {
+	case minR != nil && minR.Cmp(new(big.Rat).SetInt(hi)) > 0:
+		return src.Errorf(path+".min", "min %s is above the largest %s, %s: no value is in range", minText, pt.Type, hi)
+	case maxR != nil && maxR.Cmp(new(big.Rat).SetInt(lo)) < 0:
+		return src.Errorf(path+".max", "max %s is below the smallest %s, %s: no value is in range", maxText, pt.Type, lo)
+	case minR != nil && maxR != nil && minR.Cmp(maxR) > 0:
+		return src.Errorf(path+".min", "min %s is above max %s: no %s value is in range", minText, maxText, pt.Type)
+	}
+	return src.Errorf(path+".min", "no %s value lies between min %s and max %s: its values are whole numbers", pt.Type, minText, maxText)
+}
+
+// typeRange is the smallest and the largest value of an integer type.
+func typeRange(dt dataType) (lo, hi *big.Int) {
+	switch dt {
+	case typeInt16:
+		return big.NewInt(math.MinInt16), big.NewInt(math.MaxInt16)
+	case typeUint16:
+		return new(big.Int), big.NewInt(math.MaxUint16)
+	case typeInt32:
+		return big.NewInt(math.MinInt32), big.NewInt(math.MaxInt32)
+	case typeUint32:
+		return new(big.Int), big.NewInt(math.MaxUint32)
+	case typeBCD16:
+		return new(big.Int), big.NewInt(9999)
+	case typeBCD32:
+		return new(big.Int), big.NewInt(99999999)
+	case typeBool:
+		return new(big.Int), big.NewInt(1)
+	case typeUint64:
+		return new(big.Int), new(big.Int).SetUint64(math.MaxUint64)
+	}
+	return big.NewInt(math.MinInt64), big.NewInt(math.MaxInt64)
 }
 
 // limitRat is a bound exactly as written (text), or the float64 it was
