@@ -13,6 +13,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
 // TestCompletenessAgainstInfluxDB writes batches with holes into a real
@@ -319,5 +320,41 @@ func TestAboveFrontier(t *testing.T) {
 	}
 	if got := c.aboveFrontier(41); got != "" {
 		t.Errorf("%d part fields: %q, want no condition", len(c.seqFields), got)
+	}
+}
+
+// TestDeadLetteredBatchIsDeclaredMissing: end to end, a gateway's batch
+// that InfluxDB refuses (its field written as an integer where the shard
+// holds it as a float) is dead-lettered with InfluxDB's reason and, once
+// the grace has passed, declared missing: the records say the readings
+// are not in the database, the dead letter holds them.
+func TestDeadLetteredBatchIsDeclaredMissing(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	_, stop := startIngest(t, fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: refused-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 20ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {interval: 1s, grace: 2s}
+`, mq.URL, ifx.URL), slog.New(slog.DiscardHandler))
+	defer stop()
+	pub := newPublisher(t, mq.URL, "refused-test")
+	pub.waitIngest()
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	for seq, v := range []string{"5.5", "5", "6.5"} { // seq 2: an integer
+		pub.publishRaw("gw", "m", fmt.Appendf(nil, `{"v":2,"gateway":"gw","seq":%d,"device":"m","kind":"meter","ts":%q,"points":[{"n":"x","v":%s,"u":"m3","q":"good"}]}`,
+			seq+1, t0.Add(time.Duration(seq)*time.Second).UTC().Format(batch.TimeLayout), v))
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		s, err := ifx.Query("eipgw", `SELECT missing_first, missing_last FROM completeness WHERE gateway = 'gw'`)
+		dead := pub.deadLetters()
+		if err == nil && len(s) == 1 && fmt.Sprint(s[0].Values[0][1:]) == "[2 2]" && strings.HasPrefix(dead[2], ReasonRejected+": ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("completeness records %+v (%v), dead letters %v; want seq 2 dead-lettered %s and declared missing", s, err, dead, ReasonRejected)
+		}
 	}
 }
