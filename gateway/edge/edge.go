@@ -210,7 +210,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	if st := w.Stats(); st.Pending > 0 {
 		e.log.Info("write-ahead log holds unacknowledged batches from an earlier run; publishing them first",
-			"batches", st.Pending, "bytes", st.Bytes)
+			"batches", st.Pending, "log_bytes_on_disk", st.Bytes)
 	}
 	started := time.Now()
 
