@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/seal"
 )
 
 func near(a, b, rel float64) bool {
@@ -296,4 +297,118 @@ func sim0(r *replay, device string, ts time.Time) *batch.Batch {
 		}
 	}
 	return &batch.Batch{Gateway: "gw-9", Seq: 1, Device: device, Kind: "x", Time: ts, Points: []batch.Point{{Name: "x", Quality: batch.Timeout}}}
+}
+
+// TestRestartWithinGrace: an engine started within the grace of the hour
+// before, which an earlier run did not close (it stopped at 01:00:30 and
+// came back at once; Options.From, from the audit log: reopenFrom), still
+// closes that hour with the readings that arrive, flagged incomplete,
+// rather than never writing it; one started at midnight also gives the
+// day's statements. Started after the grace, or without From, it refuses
+// that hour's readings as late and begins with its own hour.
+func TestRestartWithinGrace(t *testing.T) {
+	cfg := loadExample(t)
+	for _, tc := range []struct {
+		name   string
+		start  time.Time
+		from   bool
+		result Result // of the hour before's readings
+		hour   time.Time
+		period string // a statement that ends with the hour, if any
+	}{
+		{"01:00:30", day0.Add(time.Hour + 30*time.Second), true, Accepted, day0, ""},
+		{"midnight", day0.Add(24*time.Hour + 30*time.Second), true, Accepted, day0.Add(23 * time.Hour), "day"},
+		{"after the grace", day0.Add(time.Hour + 3*time.Minute), true, Late, day0.Add(time.Hour), ""},
+		{"a first start", day0.Add(time.Hour + 30*time.Second), false, Late, day0.Add(time.Hour), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newReplay(t, cfg, tc.start, 1)
+			before := tc.start.Truncate(time.Hour).Add(-time.Hour)
+			var o Options
+			if tc.from {
+				o.From = before
+			}
+			o.Clock = r.clock.Now
+			eng, err := New(cfg.ParkEngine, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.eng = eng
+			// The broker delivers what was queued for the engine's
+			// session while it was away: the last ten minutes of the hour
+			// before the start's.
+			for m := 50; m < 60; m++ {
+				ts := before.Add(time.Duration(m) * time.Minute)
+				if got := r.eng.Add("gw-1", sim0(r, "steam-supply", ts)); got != tc.result {
+					t.Fatalf("reading at %s: %s, want %s", ts.Format("15:04"), got, tc.result)
+				}
+			}
+			r.clock.now = tc.hour.Add(time.Hour + 2*time.Minute)
+			r.collect()
+			if len(r.out.Hours) != 1 || !r.out.Hours[0].Start.Equal(tc.hour) {
+				t.Fatalf("%d hours closed, want one, %s", len(r.out.Hours), tc.hour)
+			}
+			wantSamples := 10
+			if tc.result != Accepted {
+				wantSamples = 0
+			}
+			if m := mustMetric(t, r.out.Hours[0].Metrics, "supplier_steam_mass_t", ""); m.Flag != Invalid || m.Samples != wantSamples {
+				t.Errorf("supplier mass %+v, want invalid on %d samples", m, wantSamples)
+			}
+			var periods []string
+			for _, s := range r.out.Statements {
+				if s.Tenant == tenantName(1) {
+					periods = append(periods, s.Period)
+				}
+			}
+			var want []string
+			if tc.period != "" {
+				want = []string{tc.period}
+			}
+			if fmt.Sprint(periods) != fmt.Sprint(want) {
+				t.Errorf("statements of t01: %v, want %v", periods, want)
+			}
+		})
+	}
+}
+
+// TestReopenFrom: the hour before the start is closed by the new run only
+// when the audit log shows an earlier run that sealed an hour before it
+// but not that one, and the start lies within its grace.
+func TestReopenFrom(t *testing.T) {
+	const grace = 2 * time.Minute
+	h := day0.Add(10 * time.Hour) // the start's hour
+	sealed := func(t *testing.T, hours ...time.Time) string {
+		dir := t.TempDir()
+		l, err := seal.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		for _, hr := range hours {
+			if _, err := l.Append(hr, []string{"m v=1 1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	for _, tc := range []struct {
+		name  string
+		dir   func(t *testing.T) string
+		start time.Time
+		want  time.Time
+	}{
+		{"no audit log", func(*testing.T) string { return "" }, h.Add(30 * time.Second), time.Time{}},
+		{"a first start", func(t *testing.T) string { return t.TempDir() }, h.Add(30 * time.Second), time.Time{}},
+		{"stopped before closing 09:00", func(t *testing.T) string { return sealed(t, h.Add(-3*time.Hour), h.Add(-2*time.Hour)) }, h.Add(30 * time.Second), h.Add(-time.Hour)},
+		{"09:00 sealed", func(t *testing.T) string { return sealed(t, h.Add(-2*time.Hour), h.Add(-time.Hour)) }, h.Add(90 * time.Second), time.Time{}},
+		{"after the grace", func(t *testing.T) string { return sealed(t, h.Add(-2*time.Hour)) }, h.Add(grace), time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := reopenFrom(tc.dir(t), tc.start, grace)
+			if err != nil || !got.Equal(tc.want) {
+				t.Errorf("reopenFrom: %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
 }

@@ -68,6 +68,12 @@ type Options struct {
 	// MaxSkew is how far ahead of the clock a reading may be stamped
 	// (default 1 minute).
 	MaxSkew time.Duration
+	// From, when it is the hour before the start's and the start lies
+	// within that hour's grace, makes the engine close that hour too,
+	// with the readings that arrive from the start on: an earlier run
+	// stopped before it could (Service, reopenFrom). Otherwise the first
+	// hour closed is the start's.
+	From time.Time
 }
 
 // Interval is the live record of one aligned interval.
@@ -163,9 +169,9 @@ type Engine struct {
 var ErrNoModel = errors.New("park: configuration has no park_engine section")
 
 // New builds an engine for the park_engine section of a validated
-// configuration. It does no I/O; the
-// clock's current time is the engine's start: hours before the start hour
-// and live intervals that began before the start are never reported.
+// configuration. It does no I/O; the clock's current time is the engine's
+// start: hours before the start's (but Options.From) and live intervals
+// that began before the start are never reported.
 func New(pe *config.ParkEngine, o Options) (*Engine, error) {
 	if pe == nil {
 		return nil, ErrNoModel
@@ -202,6 +208,9 @@ func New(pe *config.ParkEngine, o Options) (*Engine, error) {
 	}
 	e.liveHorizon = e.liveFrom
 	e.nextHour = e.start.Truncate(time.Hour)
+	if prev := e.nextHour.Add(-time.Hour); o.From.Equal(prev) && e.start.Before(e.nextHour.Add(e.grace)) {
+		e.nextHour = prev
+	}
 	return e, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 	"github.com/eipgw/eipgw/gateway/plumbing/influxwrite"
 	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/seal"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 )
@@ -88,6 +90,17 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.From.IsZero() {
+		from, err := reopenFrom(cfg.Engine.AuditLog, o.Clock(), cfg.Engine.Grace)
+		if err != nil {
+			return nil, err
+		}
+		if !from.IsZero() {
+			log.Info("park engine: the hour before the start was not sealed by the earlier run and its grace has not ended: closing it too, with the readings that arrive from now on",
+				"hour", from.UTC().Format(time.RFC3339))
+			o.From = from
+		}
+	}
 	eng, err := New(cfg.Engine, o)
 	if err != nil {
 		return nil, err
@@ -105,6 +118,33 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 		excessLogs: telemetry.Repeats{Interval: excessLogEvery}}
 	s.registerLag(reg)
 	return s, nil
+}
+
+// reopenFrom returns the hour before start's when the audit log in dir
+// shows an earlier run that sealed an hour before it but not that hour,
+// and start lies within that hour's grace: the earlier run stopped before
+// it could close the hour, and the engine closes it (Options.From). A
+// first start (no checkpoint) or one after the grace returns zero.
+func reopenFrom(dir string, start time.Time, grace time.Duration) (time.Time, error) {
+	if dir == "" {
+		return time.Time{}, nil
+	}
+	prev := start.Truncate(time.Hour).Add(-time.Hour)
+	if !start.Before(prev.Add(time.Hour + grace)) {
+		return time.Time{}, nil
+	}
+	c, ok, err := seal.ReadCheckpoint(dir)
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	last, err := time.Parse(time.RFC3339, c.Hour)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("park: audit log %s: checkpoint hour %q: %w", dir, c.Hour, err)
+	}
+	if last.Before(prev) {
+		return prev, nil
+	}
+	return time.Time{}, nil
 }
 
 // Stats returns a snapshot of the counters.
