@@ -68,11 +68,26 @@ func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, 
 	if f.Metrics == nil || f.Metrics.Listen == "" {
 		return role(ctx)
 	}
+	// Bound before the role starts: with the address taken, the process
+	// would run without its health endpoints while another answers them.
+	ln, err := telemetry.Listen(f.Metrics.Listen, "metrics.listen "+f.Metrics.Listen, log)
+	if err != nil {
+		return err
+	}
 	mctx, stop := context.WithCancel(context.Background())
+	rctx, stopRole := context.WithCancelCause(ctx)
 	done := make(chan error, 1)
-	go func() { done <- telemetry.Serve(mctx, f.Metrics.Listen, reg, health, log, routes...) }()
-	err := role(ctx)
+	go func() {
+		err := telemetry.ServeOn(mctx, ln, reg, health, log, routes...)
+		if err != nil {
+			log.Error("metrics server failed; stopping", "err", err)
+			stopRole(err)
+		}
+		done <- err
+	}()
+	err = role(rctx)
 	stop()
+	stopRole(nil)
 	return errors.Join(err, <-done)
 }
 

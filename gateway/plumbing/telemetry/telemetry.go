@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -34,6 +35,12 @@ func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health 
 	if err != nil {
 		return err
 	}
+	return ServeOn(ctx, ln, reg, health, log, routes...)
+}
+
+// ServeOn is Serve on a listener bound already (Listen), so that a caller
+// can fail at start when the address is taken; it closes ln.
+func ServeOn(ctx context.Context, ln net.Listener, reg *prometheus.Registry, health Health, log *slog.Logger, routes ...func(*http.ServeMux)) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
