@@ -156,6 +156,10 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: %w", errUnchecked, err)
 	}
 	o.From, o.To = from, to
+	if o.Engine != nil {
+		// An hour's records are written once its grace has passed.
+		o.ClosedBefore = time.Now().Add(-o.Engine.Grace)
+	}
 	o.AllSignatures = *allSigs
 	if *perQuery < 1 || *perQuery > 24*31 {
 		return fmt.Errorf("-hours-per-query %d: want 1 to %d: %w", *perQuery, 24*31, errUsage)
@@ -180,6 +184,9 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	fmt.Fprintf(w, "audit of park %s from %s to %s\n", o.Park, res.From.Format(time.RFC3339), res.To.Format(time.RFC3339))
 	fmt.Fprintf(w, "evidence records %d, readings %d (not under evidence %d), hourly records recomputed %d\n",
 		res.Batches, res.Readings, res.Unchecked, res.Hours)
+	if res.Open > 0 {
+		fmt.Fprintf(w, "hours not closed yet (the engine writes an hour park_engine.grace, %s, after its end): %d, their readings checked, their records not\n", o.Engine.Grace, res.Open)
+	}
 	fmt.Fprintf(w, "signatures verified %d, messages vouched for by the hash chains %d\n", res.Signatures, res.Vouched)
 	for _, g := range sortedKeys(res.Heads) {
 		h := res.Heads[g]
@@ -263,6 +270,10 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: no park_engine section in %s: the report needs the engine's configuration", errUnchecked, strings.Join(paths, ", "))
 	}
 	o.From, o.To = from, to
+	if o.Engine != nil {
+		// An hour's records are written once its grace has passed.
+		o.ClosedBefore = time.Now().Add(-o.Engine.Grace)
+	}
 	o.AllSignatures = *allSigs
 	if *perQuery < 1 || *perQuery > 24*31 {
 		return fmt.Errorf("-hours-per-query %d: want 1 to %d: %w", *perQuery, 24*31, errUsage)
@@ -279,11 +290,12 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 			}
 		}
 	}
+	// Before the verification, which may take minutes.
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("-out %s: %w: %w", *out, err, errUsage)
+	}
 	rep, err := audit.BuildReport(ctx, store, o)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUnchecked, err)
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("%w: %w", errUnchecked, err)
 	}
 	for _, f := range []struct {
@@ -327,7 +339,11 @@ func writeFileWith(path string, write func(io.Writer) error) error {
 	return err
 }
 
-// parseAuditRange reads -from and -to: both times, from before to.
+// maxAuditSpan is the longest range one run checks: a leap year.
+const maxAuditSpan = 366 * 24 * time.Hour
+
+// parseAuditRange reads -from and -to: both times, from before to, at
+// most maxAuditSpan apart.
 func parseAuditRange(fromS, toS string) (from, to time.Time, err error) {
 	if from, err = parseAuditTime("from", fromS); err != nil {
 		return
@@ -335,8 +351,12 @@ func parseAuditRange(fromS, toS string) (from, to time.Time, err error) {
 	if to, err = parseAuditTime("to", toS); err != nil {
 		return
 	}
-	if !from.Before(to) {
+	switch {
+	case !from.Before(to):
 		err = fmt.Errorf("-from %s is not before -to %s: %w", fromS, toS, errUsage)
+	case to.Sub(from) > maxAuditSpan:
+		err = fmt.Errorf("-from %s -to %s spans %d days, more than %d in one run (its hours are held in memory): audit a year at a time: %w",
+			fromS, toS, int(to.Sub(from).Hours()/24), int(maxAuditSpan.Hours()/24), errUsage)
 	}
 	return
 }

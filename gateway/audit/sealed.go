@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -40,6 +41,13 @@ type sealCheck struct {
 func readSealed(o Options, from, to time.Time) (*sealCheck, error) {
 	c := &sealCheck{parkName: o.Park, byHour: map[int64]seal.Entry{}}
 	res := &c.found
+	// A log that is not there is not an empty one: every stored hour
+	// would read as unsealed.
+	if st, err := os.Stat(o.AuditLog); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("audit log %s: not a directory", o.AuditLog)
+	}
 	entries, probs, err := seal.Read(o.AuditLog)
 	if err != nil {
 		return nil, fmt.Errorf("audit log %s: %w", o.AuditLog, err)
