@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 	_ "time/tzdata" // park time zones resolve on hosts without a zone database
@@ -495,6 +496,10 @@ func (v *parkValidator) schedule(p *ParkEngine) {
 	}
 	if p.AuditLog != "" && (strings.TrimSpace(p.AuditLog) != p.AuditLog || strings.ContainsRune(p.AuditLog, 0)) {
 		v.add(parkRoot+".audit_log", "%q is not a usable directory path (leading or trailing spaces, or a NUL)", p.AuditLog)
+	} else if st, err := os.Stat(p.AuditLog); p.AuditLog != "" && err == nil && !st.IsDir() {
+		// Missing, it is created at start; a file there would stop the
+		// engine at start instead.
+		v.add(parkRoot+".audit_log", "%s is a file, not a directory", p.AuditLog)
 	}
 	if loc, err := time.LoadLocation(p.Timezone); err != nil {
 		v.add(parkRoot+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", p.Timezone)

@@ -134,6 +134,7 @@ func TestParkErrors(t *testing.T) {
 		{"batches per hour", "park_engine:\n", "park_engine:\n  max_batches_per_device_hour: 360001\n", "park.yaml:4: park_engine.max_batches_per_device_hour: 360001 must be between 1 and 360000 (one batch every 10 ms)"},
 		{"batches per hour negative", "park_engine:\n", "park_engine:\n  max_batches_per_device_hour: -5\n", "park.yaml:4: park_engine.max_batches_per_device_hour: -5 must be between 1 and 360000"},
 		{"batches per hour zero", "park_engine:\n", "park_engine:\n  max_batches_per_device_hour: 0\n", "park.yaml:4: park_engine.max_batches_per_device_hour: 0 is not a valid setting (it would run as the default, 36000)"},
+		{"audit log a file", "park_engine:\n", "park_engine:\n  audit_log: park_test.go\n", "park.yaml:4: park_engine.audit_log: park_test.go is a file, not a directory"},
 		{"audit log", "park_engine:\n", "park_engine:\n  audit_log: \" /var/lib/eipgw/audit\"\n", `park.yaml:4: park_engine.audit_log: " /var/lib/eipgw/audit" is not a usable directory path`},
 		{"bds sulfur", "co2_factor: 56.1, ref_", "co2_factor: 56.1, sulfur_from_bds: true, ref_", "park.yaml:12: park_engine.fuels[0].sulfur_from_bds: needs a park_engine.bds section"},
 	} {

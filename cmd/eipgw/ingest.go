@@ -23,7 +23,7 @@ var cmdIngest = &command{
   workers with distinct mqtt.client_id and one ingest.group share the work
   through $share/{ingest.group}/eip/v1/{park}/+/+.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		f, _, log, err := roleSetup(c, e, args, "ingest", func(f *config.File) bool { return f.Ingest != nil })
+		f, _, log, path, err := roleSetupAt(c, e, args, "ingest", func(f *config.File) bool { return f.Ingest != nil })
 		if err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ var cmdIngest = &command{
 		log.Info("ingest starting", "park", f.Park, "broker", f.MQTT.Broker, "influxdb", f.Ingest.InfluxDB.URL, "bucket", f.Ingest.InfluxDB.Bucket,
 			"procs", procs, "gc_percent", gcPercent, "memory_limit_mib", memLimit>>20)
 		page := statusPage(f, "ingest", func() any { return in.View() })
-		err = withMetrics(ctx, f, reg, log, noReload(log, in.Run), in, status.Routes(page))
+		err = withMetrics(ctx, f, reg, log, noReload(log, path, in.Run), in, status.Routes(page))
 		st := in.Stats()
 		log.Info("ingest stopped", "received", st.Received, "acked", st.Acked, "points", st.Points, "dead_letters", st.DeadLetters)
 		return err

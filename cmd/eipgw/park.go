@@ -28,7 +28,7 @@ var cmdPark = &command{
     every day/month  per-tenant statements -> park_statement
   A message is acknowledged once counted; docs/metrics.md lists every metric.`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
-		f, _, log, err := roleSetup(c, e, args, "park_engine", func(f *config.File) bool { return f.ParkEngine != nil })
+		f, _, log, path, err := roleSetupAt(c, e, args, "park_engine", func(f *config.File) bool { return f.ParkEngine != nil })
 		if err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ var cmdPark = &command{
 		log.Info("park engine starting", "park", f.Park, "tenants", len(pe.Tenants), "interval", pe.Interval, "grace", pe.Grace,
 			"broker", f.MQTT.Broker, "influxdb", pe.InfluxDB.URL, "bucket", pe.InfluxDB.Bucket)
 		page := statusPage(f, "park", func() any { return svc.View() })
-		err = withMetrics(ctx, f, reg, log, noReload(log, svc.Run), svc, status.Routes(page))
+		err = withMetrics(ctx, f, reg, log, noReload(log, path, svc.Run), svc, status.Routes(page))
 		st := svc.Stats()
 		log.Info("park engine stopped", "received", st.Received, "malformed", st.Malformed, "intervals", st.Intervals,
 			"hours", st.Hours, "statements", st.Statements, "write_errors", st.WriteErrors)

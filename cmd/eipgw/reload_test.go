@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,4 +211,37 @@ edge:
 		t.Fatalf("%d of %d batches polled across the reloads never arrived: %v", len(miss), n, miss)
 	}
 	t.Logf("%d batches, sequence 1..%d complete across 5 reloads; per device %v", n, n, w.counts())
+}
+
+// TestSIGHUPWithoutReload: a role that does not reload (ingest, park)
+// logs a SIGHUP once, naming its configuration file, and runs on.
+func TestSIGHUPWithoutReload(t *testing.T) {
+	var logs testenv.LogBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(t.Context())
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- noReload(log, "/etc/eipgw/ingest.yaml", func(ctx context.Context) error {
+			close(started)
+			<-ctx.Done()
+			return nil
+		})(ctx)
+	}()
+	<-started // the signal is caught from here on
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "SIGHUP ignored"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the SIGHUP:\n%s", logs.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String(); !strings.Contains(out, "file=/etc/eipgw/ingest.yaml") || strings.Count(out, "\n") != 1 || !strings.Contains(out, "restart it to apply changes") {
+		t.Errorf("log:\n%s", out)
+	}
 }

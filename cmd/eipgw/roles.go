@@ -91,14 +91,9 @@ func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, 
 	return errors.Join(err, <-done)
 }
 
-// roleSetup parses a role's flags (-config and logging), loads its
-// configuration and checks that it has the section the role needs.
-func roleSetup(c *command, e *env, args []string, section string, has func(*config.File) bool) (*config.File, modbus.Profiles, *slog.Logger, error) {
-	f, profiles, log, _, err := roleSetupAt(c, e, args, section, has)
-	return f, profiles, log, err
-}
-
-// roleSetupAt is roleSetup that also returns the configuration's path.
+// roleSetupAt parses a role's flags (-config and logging), loads its
+// configuration, checks that it has the section the role needs and returns
+// it with the configuration's path.
 func roleSetupAt(c *command, e *env, args []string, section string, has func(*config.File) bool) (*config.File, modbus.Profiles, *slog.Logger, string, error) {
 	fs := c.flags(e)
 	path := fs.String("config", "", "configuration file with mqtt and "+section+" sections (required)")
