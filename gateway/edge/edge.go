@@ -247,6 +247,9 @@ func (e *Edge) Run(ctx context.Context) error {
 			e.conn.Set(true)
 			e.health.connected(true, "connected to "+config.RedactURL(e.cfg.MQTT.Broker))
 		})
+	mqttconn.OnFailure(opts, func(err error) {
+		e.health.connected(false, "not connected: "+mqttconn.Cause(err)+": "+err.Error())
+	})
 	resumes := new(mqttconn.Resumes)
 	client := mqttconn.NewClient(resumes.Track(opts))
 	// Polling starts at once, whatever the broker's state: the log holds

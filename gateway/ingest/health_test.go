@@ -10,6 +10,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
@@ -81,11 +82,20 @@ ingest:
 
 	mq.Stop()
 	lost := awaitCheck(t, in, 20*time.Second, "subscribed", false)
-	if !strings.Contains(lost.Detail, "connection lost") {
+	if !strings.Contains(lost.Detail, "connection lost") && !strings.Contains(lost.Detail, "not connected: ") {
 		t.Errorf("subscribed detail %q", lost.Detail)
 	}
 	if telemetry.AllOK(in.Ready()) {
 		t.Error("ready without a broker")
+	}
+	// The attempts to connect again fail, and the check says why.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c := checkNamed(t, in.Ready(), "subscribed"); strings.Contains(c.Detail, "not connected: "+mqttconn.CauseRefused) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subscribed check does not say why it is not connected: %+v", in.Ready())
+		}
 	}
 	mq.Restart()
 	awaitCheck(t, in, 30*time.Second, "subscribed", true)

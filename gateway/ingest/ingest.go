@@ -188,6 +188,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 			in.log.Info("mqtt connected and subscribed", "broker", config.RedactURL(in.cfg.MQTT.Broker), "client_id", clientID, "filter", filter)
 			in.requestReplay(c, clientID)
 		})
+	mqttconn.OnFailure(mopts, func(err error) {
+		in.health.subscribed.Set(false, "not connected: "+mqttconn.Cause(err)+": "+err.Error())
+	})
 	resumes := new(mqttconn.Resumes)
 	client := mqttconn.NewClient(resumes.Track(mopts))
 	if err := mqttconn.Connect(client, in.cfg.MQTT.ConnectTimeout); err != nil {

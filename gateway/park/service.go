@@ -214,6 +214,9 @@ func (s *Service) Run(ctx context.Context) error {
 			s.health.subscribed.Set(true, "subscribed to "+filter)
 			s.log.Info("mqtt connected and subscribed", "client_id", clientID, "filter", filter)
 		})
+	mqttconn.OnFailure(mopts, func(err error) {
+		s.health.subscribed.Set(false, "not connected: "+mqttconn.Cause(err)+": "+err.Error())
+	})
 	resumes := new(mqttconn.Resumes)
 	client := mqttconn.NewClient(resumes.Track(mopts))
 	if err := mqttconn.Connect(client, s.cfg.MQTT.ConnectTimeout); err != nil {

@@ -23,16 +23,22 @@ var ErrNotConnected = errors.New("mqtt: not connected")
 // logged again while the client retries (every second).
 const failureLogInterval = time.Minute
 
-// failureLog logs failed connection attempts with their cause: each new
-// cause at once, the same cause again at most every failureLogInterval
-// with the number of attempts in between.
+// failureLog logs failed connection attempts with their cause: each cause
+// at its first failure, then at most every failureLogInterval with the
+// number of attempts it failed in between. Causes are counted apart: a
+// broker that refuses a missing client certificate fails some attempts
+// with its TLS alert and others with a reset (whichever the client reads
+// first), and the log must not turn each flip into a line.
 type failureLog struct {
 	log      *slog.Logger
 	broker   string
 	clientID string
 
-	mu       sync.Mutex
-	last     string
+	mu     sync.Mutex
+	causes map[string]*causeLog
+}
+
+type causeLog struct {
 	lastTime time.Time
 	repeats  int
 }
@@ -40,24 +46,46 @@ type failureLog struct {
 func (f *failureLog) notify(_ mqtt.Client, n mqtt.ConnectionNotification) {
 	switch n := n.(type) {
 	case mqtt.ConnectionNotificationFailed:
-		f.mu.Lock()
-		msg := fmt.Sprint(n.Reason)
+		cause := Cause(n.Reason)
 		now := time.Now()
-		if msg == f.last && now.Sub(f.lastTime) < failureLogInterval {
-			f.repeats++
+		f.mu.Lock()
+		if f.causes == nil {
+			f.causes = map[string]*causeLog{}
+		}
+		c := f.causes[cause]
+		if c != nil && now.Sub(c.lastTime) < failureLogInterval {
+			c.repeats++
 			f.mu.Unlock()
 			return
 		}
-		repeats := f.repeats
-		f.last, f.lastTime, f.repeats = msg, now, 0
+		repeats := 0
+		if c != nil {
+			repeats = c.repeats
+		}
+		f.causes[cause] = &causeLog{lastTime: now}
 		f.mu.Unlock()
 		f.log.Warn("mqtt connection attempt failed", "broker", f.broker, "client_id", f.clientID,
-			"cause", Cause(n.Reason), "err", n.Reason, "failed_since_last_log", repeats)
+			"cause", cause, "err", n.Reason, "failed_since_last_log", repeats)
 	case mqtt.ConnectionNotificationConnected:
 		f.mu.Lock()
-		f.last, f.repeats = "", 0
+		clear(f.causes)
 		f.mu.Unlock()
 	}
+}
+
+// OnFailure makes o call fn with the error of each failed connection
+// attempt (after what o did already), so that a role's readiness can say
+// why it is not connected. Call it before NewClient.
+func OnFailure(o *mqtt.ClientOptions, fn func(error)) *mqtt.ClientOptions {
+	prev := o.OnConnectionNotification
+	return o.SetConnectionNotificationHandler(func(c mqtt.Client, n mqtt.ConnectionNotification) {
+		if prev != nil {
+			prev(c, n)
+		}
+		if f, ok := n.(mqtt.ConnectionNotificationFailed); ok {
+			fn(f.Reason)
+		}
+	})
 }
 
 // attempts remembers the last failed connection attempt of a client.

@@ -4,11 +4,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/eipgw/eipgw/config"
@@ -160,5 +163,30 @@ func TestTLSConfigCopies(t *testing.T) {
 	b, _ := TLSConfig(tc, "https://h", log)
 	if b.MinVersion != tls.VersionTLS12 {
 		t.Fatal("shared configuration")
+	}
+}
+
+// TestFailureLogCountsCausesApart: a broker that refuses a missing client
+// certificate fails some attempts with its TLS alert and others with a
+// reset, whichever the client reads first. Forty attempts alternating
+// between the two log two lines, one per cause, not forty (before: a
+// line at every flip, about one every 1.6 s for as long as it lasted).
+func TestFailureLogCountsCausesApart(t *testing.T) {
+	var logs testenv.LogBuffer
+	f := &failureLog{log: slog.New(slog.NewTextHandler(&logs, nil)), broker: "ssl://b:8883", clientID: "c"}
+	alert := &net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}
+	reset := &net.OpError{Op: "read", Err: syscall.ECONNRESET}
+	for i := range 40 {
+		f.notify(nil, mqtt.ConnectionNotificationFailed{Reason: []error{alert, reset}[i%2]})
+	}
+	out := logs.String()
+	if n := strings.Count(out, "mqtt connection attempt failed"); n != 2 || !strings.Contains(out, CauseRejectedByServer) || !strings.Contains(out, CauseNetwork) {
+		t.Fatalf("%d lines:\n%s", n, out)
+	}
+	// Connected again: the next failure is logged at once.
+	f.notify(nil, mqtt.ConnectionNotificationConnected{})
+	f.notify(nil, mqtt.ConnectionNotificationFailed{Reason: reset})
+	if n := strings.Count(logs.String(), "mqtt connection attempt failed"); n != 3 {
+		t.Fatalf("%d lines after a connection and a failure:\n%s", n, logs.String())
 	}
 }
