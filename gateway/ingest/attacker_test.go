@@ -233,3 +233,55 @@ ingest:
 		t.Errorf("highest stored number of gw-1: %d (%v), want 8", hi, ok)
 	}
 }
+
+// TestRequireRefusesGatewaysWithoutKeys: with ingest.evidence.require, a
+// batch in the name of a gateway without a key is dead-lettered
+// (unverified), not stored flagged: anyone who can publish could
+// otherwise add readings, and a batch of thousands of invented point
+// names, as many fields, to any device kind. The keyed gateway's batches
+// are stored.
+func TestRequireRefusesGatewaysWithoutKeys(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	pubKey, priv, _ := ed25519.GenerateKey(nil)
+	gw := evidence.NewSigner(priv)
+	_, stop := startIngest(t, fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: require-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 20ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  evidence:
+    require: true
+    keys:
+      gw-1: ["%s"]
+`, mq.URL, ifx.URL, evidence.EncodePublicKey(pubKey)), slog.New(slog.DiscardHandler))
+	defer stop()
+	pub := newPublisher(t, mq.URL, "require-test")
+	pub.waitIngest()
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	wide := batch.Batch{Gateway: "gw-x", Seq: 7, Device: "meter", Kind: "meter", Time: t0}
+	for i := range 5000 {
+		wide.Points = append(wide.Points, batch.Point{Name: fmt.Sprintf("f%05d", i), Value: 1, HasValue: true, Quality: batch.Good})
+	}
+	pub.publish(wide)
+	b := batch.Batch{Gateway: "gw-1", Seq: 1, Device: "meter", Kind: "meter", Time: t0,
+		Prev: evidence.Hash{}.String(), Key: gw.KeyID(), Points: []batch.Point{{Name: "a", Value: 1.5, HasValue: true, Quality: batch.Good}}}
+	signed, _ := gw.Seal(b.AppendJSON(nil))
+	pub.publishRaw("gw-1", "meter", signed)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		s, _ := ifx.Query("eipgw", `SELECT a FROM meter WHERE gateway = 'gw-1'`)
+		if d := pub.deadLetters()[7]; len(s) == 1 && d != "" {
+			if !strings.HasPrefix(d, ReasonUnverified+": ") || !strings.Contains(d, "gateway gw-x has no key") {
+				t.Fatalf("dead letter %q", d)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gw-1's batch stored and gw-x's dead-lettered: %v", pub.deadLetters())
+		}
+	}
+	if s, err := ifx.Query("eipgw", `SHOW FIELD KEYS FROM meter`); err != nil || len(s) != 1 || len(s[0].Values) > 10 {
+		t.Errorf("field keys of meter: %v (%v)", s, err)
+	}
+}

@@ -188,6 +188,14 @@ func (v *verifier) admitted(b *batch.Batch, vd *verdict) {
 	v.mu.Unlock()
 }
 
+// keyless reports whether gateway has no key while every gateway must
+// sign (require): none of its batches can verify, so none is the park's.
+// Written flagged, they would let anyone who can publish add readings,
+// and fields, at will.
+func (v *verifier) keyless(gateway string) bool {
+	return v != nil && v.require && v.keys[gateway] == nil
+}
+
 // storedSigned records that a batch its gateway signed, of device polled
 // at polled, is stored.
 func (v *verifier) storedSigned(gateway, device string, polled time.Time) {

@@ -248,6 +248,10 @@ func (w *worker) admit(b *batch.Batch, payload []byte, unverified bool) error {
 // gateway's own batches keep their pace.
 func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified bool) error {
 	if unverified {
+		if w.in.ev.keyless(b.Gateway) {
+			return refuse(ReasonUnverified, "gateway %s has no key, and ingest.evidence.require accepts only signed batches: seq %d not written",
+				b.Gateway, b.Seq)
+		}
 		if w.in.ev.mayStillCome(b) {
 			return refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and the gateway's own batch of device %s polled at %s may still come (no signed batch of the device at or after that time is stored yet): not written",
 				b.Gateway, b.Seq, b.Device, b.Time.Format(time.RFC3339Nano))
