@@ -28,6 +28,11 @@ type ParkEngine struct {
 	// ones are left out. It bounds what the engine remembers to find
 	// redeliveries, whatever a publisher sends.
 	MaxBatchesPerDeviceHour int `yaml:"max_batches_per_device_hour"`
+	// MaxHold is how long past its end an hour may be held open, beyond
+	// its grace, while the engine's connection to the broker is down or a
+	// gateway that sent data lately is offline (its status topic): their
+	// batches of the hour may still come (default 1h; 0: never held).
+	MaxHold time.Duration `yaml:"max_hold"`
 	// Timezone is the IANA zone of the daily and monthly statements
 	// (default UTC), e.g. Asia/Shanghai.
 	Timezone string `yaml:"timezone"`
@@ -320,6 +325,10 @@ const (
 	DefaultO2Max            = 19.0
 )
 
+// DefaultParkMaxHold bounds how long an hour waits for the batches of a
+// broker outage or of an offline gateway.
+const DefaultParkMaxHold = time.Hour
+
 // The park engine's bound on the batches of one device in an hour: by
 // default one every 100 ms, at most one every 10 ms (the edge's shortest
 // interval).
@@ -334,6 +343,9 @@ func (p *ParkEngine) applyDefaults(s *Source) {
 	setDur(&p.Interval, DefaultParkInterval)
 	setDur(&p.LiveDelay, DefaultParkLiveDelay)
 	setDur(&p.Grace, DefaultParkGrace)
+	if p.MaxHold == 0 && !s.Written(parkRoot+".max_hold") {
+		p.MaxHold = DefaultParkMaxHold
+	}
 	if p.MaxBatchesPerDeviceHour == 0 {
 		p.MaxBatchesPerDeviceHour = DefaultMaxBatchesPerDeviceHour
 	}
@@ -490,6 +502,9 @@ func (v *parkValidator) schedule(p *ParkEngine) {
 	}
 	if p.Grace > 24*time.Hour {
 		v.add(parkRoot+".grace", "%s is longer than 24h", p.Grace)
+	}
+	if p.MaxHold < 0 || p.MaxHold > 24*time.Hour {
+		v.add(parkRoot+".max_hold", "%s must be between 0s and 24h", p.MaxHold)
 	}
 	if n := p.MaxBatchesPerDeviceHour; n < 1 || n > BatchesPerDeviceHourCeiling {
 		v.add(parkRoot+".max_batches_per_device_hour", "%d must be between 1 and %d (one batch every 10 ms)", n, BatchesPerDeviceHourCeiling)

@@ -412,3 +412,73 @@ func TestReopenFrom(t *testing.T) {
 		})
 	}
 }
+
+// TestHoursHeldForTheBacklog: an hour is not closed at its grace while
+// its batches may still come: while the engine's connection to the broker
+// is down, or while a gateway that sent data lately is offline (its
+// status). Once the hold ends, it closes a grace later, with the backlog
+// counted, not refused as late (which made the audit's recomputation,
+// over every stored reading, differ from the record). max_hold bounds the
+// wait, and a gateway offline that sent nothing lately holds nothing.
+func TestHoursHeldForTheBacklog(t *testing.T) {
+	at := func(d time.Duration) time.Time { return day0.Add(d) }
+	for _, tc := range []struct {
+		name    string
+		maxHold time.Duration
+		cut     func(e *Engine) // at 00:59:00, before that minute's batches
+		heal    func(e *Engine) // at 01:06
+		closeAt time.Time       // the first time hour 0 is closed
+		want    Result          // of 00:59's batches, arriving at 01:06
+	}{
+		{"broker down", time.Hour,
+			func(e *Engine) { e.SetBroker(false, at(59*time.Minute)) }, func(e *Engine) { e.SetBroker(true, at(66*time.Minute)) },
+			at(68 * time.Minute), Accepted},
+		{"gateway offline", time.Hour,
+			func(e *Engine) { e.SetGatewayStatus("gw-1", false, at(59*time.Minute)) }, func(e *Engine) { e.SetGatewayStatus("gw-1", true, at(66*time.Minute)) },
+			at(68 * time.Minute), Accepted},
+		{"a gateway offline that sent nothing", time.Hour,
+			func(e *Engine) { e.SetGatewayStatus("gw-old", false, at(59*time.Minute)) }, func(*Engine) {},
+			at(62 * time.Minute), Late},
+		{"never held (max_hold 0)", 0,
+			func(e *Engine) { e.SetBroker(false, at(59*time.Minute)) }, func(e *Engine) { e.SetBroker(true, at(66*time.Minute)) },
+			at(62 * time.Minute), Late},
+		{"held at most max_hold", 10 * time.Minute,
+			func(e *Engine) { e.SetBroker(false, at(59*time.Minute)) }, func(*Engine) {},
+			at(70 * time.Minute), Accepted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loadExample(t)
+			cfg.ParkEngine.MaxHold = tc.maxHold
+			r := newReplay(t, cfg, day0, 1)
+			r.eng.SetBroker(true, day0)
+			r.run(day0, at(59*time.Minute), time.Minute)
+			tc.cut(r.eng)
+			closed := time.Time{}
+			for now := at(60 * time.Minute); now.Before(at(75 * time.Minute)); now = now.Add(30 * time.Second) {
+				if now.Equal(at(66 * time.Minute)) {
+					tc.heal(r.eng)
+					r.park.Step(at(59 * time.Minute))
+					for _, d := range r.devices {
+						if got := r.eng.Add("gw-1", r.batchOf(d, at(59*time.Minute))); got != tc.want && closed.IsZero() {
+							t.Fatalf("%s of 00:59 at 01:06: %s, want %s", d.Name, got, tc.want)
+						}
+					}
+				}
+				r.clock.now = now
+				if r.collect(); len(r.out.Hours) > 0 && closed.IsZero() {
+					closed = now
+				}
+			}
+			if !closed.Equal(tc.closeAt) {
+				t.Fatalf("hour 0 closed at %s, want %s", closed.Format("15:04:05"), tc.closeAt.Format("15:04:05"))
+			}
+			wantSamples := 59
+			if tc.want == Accepted {
+				wantSamples = 60
+			}
+			if m := mustMetric(t, r.out.Hours[0].Metrics, "supplier_steam_mass_t", ""); m.Samples != wantSamples {
+				t.Errorf("supplier mass on %d samples, want %d", m.Samples, wantSamples)
+			}
+		})
+	}
+}

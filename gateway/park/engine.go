@@ -150,6 +150,7 @@ type Engine struct {
 	clock     func() time.Time
 	maxSkew   time.Duration
 	perHour   int // batches of one device counted in an hour at most
+	holds     holds
 
 	start       time.Time
 	liveFrom    time.Time // first live interval: the first that starts at or after start
@@ -196,7 +197,8 @@ func New(pe *config.ParkEngine, o Options) (*Engine, error) {
 	e := &Engine{
 		p: p, interval: pe.Interval, liveDelay: pe.LiveDelay, grace: pe.Grace, loc: loc,
 		clock: o.Clock, maxSkew: o.MaxSkew, perHour: pe.MaxBatchesPerDeviceHour,
-		live: map[int64]*window{}, hours: map[int64]*window{}, stmts: map[stmtKey]*Statement{},
+		holds: holds{max: pe.MaxHold, offline: map[string]time.Time{}, lastData: map[string]time.Time{}},
+		live:  map[int64]*window{}, hours: map[int64]*window{}, stmts: map[stmtKey]*Statement{},
 		pts: points{},
 	}
 	e.hourRule = rule{quadrants: pe.Validity.Rule == config.ValidityQuadrants, minMinutes: int(math.Ceil(pe.Validity.MinFraction*60 - 1e-9))}
@@ -276,6 +278,7 @@ func (e *Engine) add(gateway string, b *batch.Batch) Result {
 	if ro == nil && !extras {
 		return Unknown
 	}
+	e.holds.lastData[gateway] = e.clock()
 	if b.Time.After(e.clock().Add(e.maxSkew)) {
 		return Future
 	}
@@ -352,7 +355,7 @@ func (e *Engine) Advance() Output {
 		out.Live = append(out.Live, Interval{Start: w.start, End: w.end, Metrics: c.out})
 		e.stats.Intervals++
 	}
-	for !e.nextHour.Add(time.Hour + e.grace).After(now) {
+	for !e.nextHour.Add(time.Hour+e.grace).After(now) && e.mayClose(e.nextHour.Add(time.Hour), now) {
 		w := e.hours[e.nextHour.UnixNano()]
 		delete(e.hours, e.nextHour.UnixNano())
 		if w == nil {
@@ -477,3 +480,93 @@ func (e *Engine) statements(h Hour) []Statement {
 	}
 	return out
 }
+
+// holds are what keeps an hour open past its grace: batches of it that
+// may still come. While the engine's connection to the broker is down,
+// every edge's batches wait in its log or at the broker; while a gateway
+// that sent data lately is offline (its status topic: the broker's last
+// will for it), its batches wait in its log. Once the hold ends, the
+// hour closes a grace later, so that the backlog can arrive. Closed at
+// its grace regardless of them, the hour would leave those batches out
+// as late while ingest stores them, and the audit's recomputation, which
+// has every stored reading, would not match the hourly record. An hour is
+// held at most max (park_engine.max_hold) past its end.
+type holds struct {
+	max        time.Duration
+	brokerDown time.Time            // the engine's connection lost at (zero: connected)
+	offline    map[string]time.Time // gateway -> offline since
+	lastData   map[string]time.Time // gateway -> clock time of its last batch of a model device
+	resumed    time.Time            // when the last hold ended
+}
+
+// SetBroker records the engine's connection to the broker: lost (up
+// false) or back, at at.
+func (e *Engine) SetBroker(up bool, at time.Time) {
+	h := &e.holds
+	switch {
+	case !up && h.brokerDown.IsZero():
+		h.brokerDown = at
+	case up && !h.brokerDown.IsZero():
+		h.brokerDown = time.Time{}
+		if at.After(h.resumed) {
+			h.resumed = at
+		}
+	}
+}
+
+// SetGatewayStatus records a gateway's status message: online or not,
+// at at.
+func (e *Engine) SetGatewayStatus(gateway string, online bool, at time.Time) {
+	h := &e.holds
+	if _, was := h.offline[gateway]; online {
+		if was {
+			delete(h.offline, gateway)
+			if at.After(h.resumed) {
+				h.resumed = at
+			}
+		}
+	} else if !was {
+		if len(h.offline) >= maxOfflineGateways {
+			return // a flood of invented gateways: holding on them is pointless
+		}
+		h.offline[gateway] = at
+	}
+}
+
+// maxOfflineGateways bounds the offline gateways remembered.
+const maxOfflineGateways = 10000
+
+// Held reports why the hour ending at end, past its grace at now, is still
+// open ("" when it is not held).
+func (e *Engine) Held(end, now time.Time) string {
+	h := &e.holds
+	if h.max <= 0 || !now.Before(end.Add(h.max)) {
+		return ""
+	}
+	if !h.brokerDown.IsZero() {
+		return "the engine's connection to the broker is down"
+	}
+	for g := range h.offline {
+		if last, ok := h.lastData[g]; ok && now.Sub(last) < h.max {
+			return "gateway " + g + " is offline"
+		}
+	}
+	if h.resumed.After(end) && now.Before(h.resumed.Add(e.grace)) {
+		return "catching up since " + h.resumed.UTC().Format(time.RFC3339)
+	}
+	return ""
+}
+
+// HeldHour returns the next hour to close and why it is held open, when
+// it is past its grace at now and held ("" otherwise).
+func (e *Engine) HeldHour(now time.Time) (hour time.Time, why string) {
+	end := e.nextHour.Add(time.Hour)
+	if end.Add(e.grace).After(now) {
+		return e.nextHour, ""
+	}
+	return e.nextHour, e.Held(end, now)
+}
+
+// mayClose reports whether the hour ending at end, past its grace at now,
+// may close.
+func (e *Engine) mayClose(end, now time.Time) bool { return e.Held(end, now) == "" }

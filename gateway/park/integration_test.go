@@ -290,3 +290,54 @@ func labelValue(t *testing.T, reg *prometheus.Registry, name, label, value strin
 	t.Fatalf("no %s{%s=%q}", name, label, value)
 	return 0
 }
+
+// TestServiceHoldsHourForOfflineGateway: against a real Mosquitto, the
+// broker's last will says gw-1 is offline (its status topic, retained)
+// before the last minute of hour 0 reached the engine. Past the grace the
+// hour stays open, and the log says why; once gw-1 is online again and its
+// backlog arrives, the hour closes a grace later with every batch, equal
+// to the engine fed directly.
+func TestServiceHoldsHourForOfflineGateway(t *testing.T) {
+	var logs testenv.LogBuffer
+	g := newServiceRig(t, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := newReplay(t, loadExample(t), day0, 5)
+	var msgs []message
+	r.sink = func(b *batch.Batch) { msgs = append(msgs, message{b.Gateway, b.Device, b.AppendJSON(nil)}) }
+	end := day0.Add(time.Hour)
+	r.run(day0, end, time.Minute)
+	r.finish(end)
+	perMinute := len(msgs) / 60
+	g.clock.Set(end.Add(-time.Minute))
+	g.subscribed()
+	var n uint64
+	g.publish(msgs[:len(msgs)-perMinute], &n)
+	status := func(state string) {
+		t.Helper()
+		if tok := g.pub.Publish(topic.Status("suzhou-eip", "gw-1"), 1, true, fmt.Appendf(nil, `{"state":%q,"gateway":"gw-1"}`, state)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		n++
+		for deadline := time.Now().Add(10 * time.Second); g.svc.Stats().Received < g.probes+n; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("status not received")
+			}
+		}
+	}
+	status("offline")
+	g.clock.Set(end.Add(5 * time.Minute))
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "gateway gw-1 is offline"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the held hour:\n%s", logs.String())
+		}
+	}
+	if h := g.svc.Stats().Hours; h != 0 {
+		t.Fatalf("%d hours closed while gw-1 is offline", h)
+	}
+	status("online")
+	g.publish(msgs[len(msgs)-perMinute:], &n)
+	g.closeHour(end.Add(5 * time.Minute)) // a grace after gw-1 came back
+	g.compareHour(r.out.Hours[0])
+	if late := counterValue(t, g.reg, "eipgw_park_batches_total", "late"); late != 0 {
+		t.Errorf("%v batches refused as late", late)
+	}
+}

@@ -53,6 +53,14 @@ type Service struct {
 	health *health   // what /healthz and /readyz report (health.go)
 	seal   *sealer   // the audit log of the hourly records (seal.go)
 	ev     *verifier // nil: no gateway under evidence (evidence.go)
+	// broker is the engine's connection to the broker, as its handlers
+	// see it; the engine's goroutine hands it to the engine (holds).
+	broker brokerState
+	// held is the hour last reported held open, and why.
+	held struct {
+		hour time.Time
+		why  string
+	}
 	// excessLogs bounds the log lines of batches over the hourly bound:
 	// a publisher flooding a device's topic logs a line every
 	// excessLogEvery at most.
@@ -199,10 +207,12 @@ func (s *Service) Run(ctx context.Context) error {
 		SetDefaultPublishHandler(handler).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.log.Warn("mqtt connection lost", "client_id", clientID, "err", err)
+			s.broker.set(false, s.clock())
 			gate.Set(false)
 			s.health.subscribed.Set(false, "connection lost: "+err.Error())
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
+			s.broker.set(true, s.clock())
 			gate.Set(true)
 			t := c.Subscribe(filter, 1, nil)
 			t.Wait()
@@ -248,6 +258,8 @@ loop:
 			s.consume(m)
 		case <-tick.C:
 			s.health.loop.Beat()
+			s.eng.SetBroker(s.broker.get())
+			s.reportHeld()
 			o := s.eng.Advance()
 			s.snapshot(o)
 			s.closed(o)
@@ -273,6 +285,15 @@ func (s *Service) consume(m mqtt.Message) {
 	defer m.Ack()
 	s.count(func(st *ServiceStats) { st.Received++ })
 	tp, err := topic.Parse(m.Topic())
+	// A gateway's status (its birth message, or the broker's last will
+	// for it): an offline gateway's batches may still come (holds).
+	if err == nil && tp.Kind == topic.KindStatus && tp.Park == s.cfg.Park {
+		var st struct{ State string }
+		if json.Unmarshal(m.Payload(), &st) == nil && (st.State == "online" || st.State == "offline") {
+			s.eng.SetGatewayStatus(tp.Gateway, st.State == "online", s.clock())
+		}
+		return
+	}
 	if err == nil && (tp.Kind != topic.KindData || tp.Park != s.cfg.Park) {
 		return
 	}
@@ -305,6 +326,40 @@ func (s *Service) consume(m mqtt.Message) {
 				"gateway", b.Gateway, "device", b.Device, "ts", b.Time, "max", s.eng.perHour, "left_out_since_last_log", unlogged)
 		}
 	}
+}
+
+// brokerState is the engine's connection to the broker: up or not, since.
+type brokerState struct {
+	mu sync.Mutex
+	up bool
+	at time.Time
+}
+
+func (b *brokerState) set(up bool, at time.Time) {
+	b.mu.Lock()
+	b.up, b.at = up, at
+	b.mu.Unlock()
+}
+
+func (b *brokerState) get() (bool, time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.up, b.at
+}
+
+// reportHeld logs an hour held open past its grace (Engine.Held), once
+// for each hour and reason, and when it is no longer held.
+func (s *Service) reportHeld() {
+	now := s.clock()
+	hour, why := s.eng.HeldHour(now)
+	if hour.Equal(s.held.hour) && why == s.held.why {
+		return
+	}
+	if why != "" {
+		s.log.Warn("hourly record held open past its grace: its batches may still come", "hour", hour.UTC().Format(time.RFC3339),
+			"why", why, "at_most_until", hour.Add(time.Hour+s.cfg.Engine.MaxHold).UTC().Format(time.RFC3339))
+	}
+	s.held.hour, s.held.why = hour, why
 }
 
 // excessLogEvery is how often at most a batch over the hourly bound is
