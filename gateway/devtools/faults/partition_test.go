@@ -37,15 +37,7 @@ func (r *rig) viaLink(l *testenv.CutLink) {
 // while the edge keeps polling into its log. Healed, every batch is
 // stored once, whatever crossed the link before the cut was noticed.
 func networkPartition(t *testing.T, top topology) {
-	r := newRig(t, rigOptions{multiBus: top.multi})
-	link := testenv.NewCutLink(t, strings.TrimPrefix(r.mq.URL, "tcp://"))
-	r.viaLink(link)
-	in := r.ingest(0)
-	e := r.edge()
-	time.Sleep(2 * time.Second)
-	link.SetCut(true)
-	time.Sleep(10 * time.Second)
-	link.SetCut(false)
+	r, in, e := cutFor(t, top, 10*time.Second)
 	repaired := time.Now()
 	// Both found the link silent and connected again.
 	waitCount(t, e, "mqtt connected", 2, 30*time.Second)
@@ -68,15 +60,7 @@ func networkPartition(t *testing.T, top topology) {
 // in flight at the cut. Every batch the broker had not acknowledged must
 // still be in the edge's log for the next start.
 func partitionThenKill(t *testing.T, top topology) {
-	r := newRig(t, rigOptions{multiBus: top.multi})
-	link := testenv.NewCutLink(t, strings.TrimPrefix(r.mq.URL, "tcp://"))
-	r.viaLink(link)
-	in := r.ingest(0)
-	e := r.edge()
-	time.Sleep(2 * time.Second)
-	link.SetCut(true)
-	time.Sleep(6 * time.Second)
-	link.SetCut(false)
+	r, in, e := cutFor(t, top, 6*time.Second)
 	waitCount(t, e, "mqtt connected", 2, 30*time.Second)
 	e.Kill()
 	repaired := time.Now()
@@ -84,4 +68,20 @@ func partitionThenKill(t *testing.T, top topology) {
 	time.Sleep(2 * time.Second)
 	r.finish(top.name("network partition 6s, edge SIGKILL as it reconnects"), e, repaired, "keep-alive 2s")
 	in.Term(t, 10*time.Second)
+}
+
+// cutFor starts a rig whose edge and ingest reach the broker through a
+// cut relay, lets the edge publish for 2 s, cuts the link for d and heals
+// it.
+func cutFor(t *testing.T, top topology, d time.Duration) (r *rig, in, e *testenv.Proc) {
+	r = newRig(t, rigOptions{multiBus: top.multi})
+	link := testenv.NewCutLink(t, strings.TrimPrefix(r.mq.URL, "tcp://"))
+	r.viaLink(link)
+	in = r.ingest(0)
+	e = r.edge()
+	time.Sleep(2 * time.Second)
+	link.SetCut(true)
+	time.Sleep(d)
+	link.SetCut(false)
+	return r, in, e
 }
