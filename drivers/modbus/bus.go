@@ -90,9 +90,10 @@ type Device struct {
 	busyAttempt  int
 	retryAt      time.Time
 	work         []int
-	// silent is the quality of the poll's reads when the device has
-	// answered none of them yet and the last went unanswered (a
-	// timeout, or exception 10 or 11 from a gateway); qNone otherwise.
+	// silent is the quality of the poll's reads when the device did not
+	// answer its previous poll, has answered none of this one's yet and
+	// the last went unanswered (a timeout, or exception 10 or 11 from a
+	// gateway); qNone otherwise.
 	// The poll's other reads are then not sent (run).
 	silent       qcode
 	answeredPoll bool // the device answered a read of this poll
@@ -594,12 +595,13 @@ func (b *Bus) readSet(d *Device, reads []int) {
 // run performs the reads in d.work (plan indexes), one at a time or, on a
 // pipelined bus, in windows of b.pipeline; a merged read refused with
 // "illegal address" is split into one read per point, appended to the
-// work. When the device has answered nothing of this poll and a read
-// goes unanswered (d.silent), the poll's remaining reads are not sent:
-// they get the same quality. A dead device then holds the bus for one
-// timeout a poll, not one for each of its reads (and, on RTU, another for
-// each late-reply check), and the other devices of the bus keep their
-// intervals.
+// work. When the device answered nothing at its previous poll, has
+// answered nothing of this one, and a read goes unanswered (d.silent),
+// the poll's remaining reads are not sent: they get the same quality. A
+// gone device then holds the bus for one timeout a poll, not one for each
+// of its reads (and, on RTU, another for each late-reply check), and the
+// other devices of the bus keep their intervals; a device that was
+// answering and loses one frame loses that read only.
 func (b *Bus) run(d *Device) {
 	for k := 0; k < len(d.work); {
 		if d.silent != qNone {
@@ -658,7 +660,10 @@ func (b *Bus) result(d *Device, ri int, data []byte, err error) {
 		switch c := qcodeOf(q); {
 		case !c.noAnswer():
 			d.answeredPoll = true
-		case c != qCommError && !d.answeredPoll:
+		case c != qCommError && !d.answeredPoll && d.failures > 0:
+			// Silent at its previous poll too: gone, most likely. (A
+			// device that was answering may have lost one frame to
+			// noise: its other reads are still sent.)
 			d.silent = c
 		}
 		switch q {

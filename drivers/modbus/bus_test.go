@@ -481,16 +481,17 @@ func TestPollException(t *testing.T) {
 	}
 }
 
-// TestPollDeviceNeverAnswers: a device that stops answering costs the bus
-// one timeout a poll, not one for each of its reads: once the poll's
-// first read goes unanswered, its other reads are not sent and read as
-// timeouts too (a dead unit on a shared line made the other units miss
-// polls before). Each timeout resets the connection; once the device
-// answers again, every read is sent.
+// TestPollDeviceNeverAnswers: a device that stops answering has every
+// read of its first silent poll sent, and then costs the bus one timeout
+// a poll: once the first read of a poll after a silent one goes
+// unanswered, its other reads are not sent and read as timeouts too (a
+// dead unit on a shared line made the other units miss polls before).
+// Each timeout resets the connection; once the device answers again,
+// every read is sent.
 func TestPollDeviceNeverAnswers(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	f := startFakeDevice(t, func(n int, req mbRequest, c net.Conn) {
-		if n == 1 || n == 2 {
+		if n <= 3 {
 			return // silence, connection left open
 		}
 		regs := make([]uint16, req.qty)
@@ -506,20 +507,39 @@ func TestPollDeviceNeverAnswers(t *testing.T) {
 	d := NewDevice(deviceConfig("dev", 1), p)
 	b := newTestBus(t, f.addr, timeout, d)
 
-	for i := 1; i <= 2; i++ {
-		checkReadings(t, fmt.Sprintf("poll %d", i), b.Poll(d), map[string]result{"a": {0, Timeout}, "b": {0, Timeout}})
-		if n := len(f.requests()); n != i {
-			t.Fatalf("after poll %d the device got %d requests, want %d: the unanswered poll's second read was sent", i, n, i)
+	for i, sent := range []int{2, 3} { // requests the device got after polls 1 and 2
+		checkReadings(t, fmt.Sprintf("poll %d", i+1), b.Poll(d), map[string]result{"a": {0, Timeout}, "b": {0, Timeout}})
+		if n := len(f.requests()); n != sent {
+			t.Fatalf("after poll %d the device got %d requests, want %d", i+1, n, sent)
 		}
 	}
-	checkReadings(t, "poll 3", b.Poll(d), map[string]result{"a": {3, Good}, "b": {4, Good}})
+	checkReadings(t, "poll 3", b.Poll(d), map[string]result{"a": {4, Good}, "b": {5, Good}})
 	var conns []int
 	for _, r := range f.requests() {
 		conns = append(conns, r.conn)
 	}
-	if fmt.Sprint(conns) != "[1 2 3 3]" {
-		t.Errorf("requests on connections %v, want [1 2 3 3]", conns)
+	if fmt.Sprint(conns) != "[1 2 3 4 4]" {
+		t.Errorf("requests on connections %v, want [1 2 3 4 4]", conns)
 	}
+}
+
+// TestPollOneFrameLost: a device that answers, then loses the first
+// request of a poll (noise on the line, say), loses that read only: the
+// poll's other reads are sent.
+func TestPollOneFrameLost(t *testing.T) {
+	f := startFakeDevice(t, func(n int, req mbRequest, c net.Conn) {
+		if n == 3 {
+			return // the second poll's first request lost
+		}
+		c.Write(regsFrame(req, []uint16{uint16(n)}))
+	})
+	p := mustParse(t, "kind: test\npoints:\n"+
+		"  - {name: a, address: 0, type: uint16, unit: \"1\"}\n"+
+		"  - {name: b, address: 100, type: uint16, unit: \"1\"}\n")
+	d := NewDevice(deviceConfig("dev", 1), p)
+	b := newTestBus(t, f.addr, 100*time.Millisecond, d)
+	checkReadings(t, "poll 1", b.Poll(d), map[string]result{"a": {1, Good}, "b": {2, Good}})
+	checkReadings(t, "poll 2", b.Poll(d), map[string]result{"a": {0, Timeout}, "b": {4, Good}})
 }
 
 func TestPollDeviceDown(t *testing.T) {
