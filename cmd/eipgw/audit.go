@@ -140,6 +140,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
+	includeOpen := fs.Bool("include-open", false, "check the hours not closed yet too (their grace not over): only once nothing more arrives, the edges and ingest stopped")
 	perQuery := fs.Int("hours-per-query", audit.DefaultHoursPerQuery, "hours of data read by one InfluxDB query: more is faster and holds more memory (a month of the 43-device reference park on 2 cores: 31 s and about 1 GB of heap at 12, 40 s and 750 MB at 4)")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
@@ -156,9 +157,8 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: %w", errUnchecked, err)
 	}
 	o.From, o.To = from, to
-	if o.Engine != nil {
-		// An hour's records are written once its grace has passed.
-		o.ClosedBefore = time.Now().Add(-o.Engine.Grace)
+	if !*includeOpen {
+		o.ClosedBefore = closedBefore(o)
 	}
 	o.AllSignatures = *allSigs
 	if *perQuery < 1 || *perQuery > 24*31 {
@@ -185,7 +185,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	fmt.Fprintf(w, "evidence records %d, readings %d (not under evidence %d), hourly records recomputed %d\n",
 		res.Batches, res.Readings, res.Unchecked, res.Hours)
 	if res.Open > 0 {
-		fmt.Fprintf(w, "hours not closed yet (the engine writes an hour park_engine.grace, %s, after its end): %d, their readings checked, their records not\n", o.Engine.Grace, res.Open)
+		fmt.Fprintf(w, "hours not closed yet, not checked (an hour is closed park_engine.grace, %s, after its end): %d\n", time.Since(o.ClosedBefore).Round(time.Second), res.Open)
 	}
 	fmt.Fprintf(w, "signatures verified %d, messages vouched for by the hash chains %d\n", res.Signatures, res.Vouched)
 	for _, g := range sortedKeys(res.Heads) {
@@ -248,6 +248,7 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
+	includeOpen := fs.Bool("include-open", false, "check the hours not closed yet too (their grace not over): only once nothing more arrives, the edges and ingest stopped")
 	perQuery := fs.Int("hours-per-query", audit.DefaultHoursPerQuery, "hours of data read by one InfluxDB query: more is faster and holds more memory (a month of the 43-device reference park on 2 cores: 31 s and about 1 GB of heap at 12, 40 s and 750 MB at 4)")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
@@ -270,9 +271,8 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: no park_engine section in %s: the report needs the engine's configuration", errUnchecked, strings.Join(paths, ", "))
 	}
 	o.From, o.To = from, to
-	if o.Engine != nil {
-		// An hour's records are written once its grace has passed.
-		o.ClosedBefore = time.Now().Add(-o.Engine.Grace)
+	if !*includeOpen {
+		o.ClosedBefore = closedBefore(o)
 	}
 	o.AllSignatures = *allSigs
 	if *perQuery < 1 || *perQuery > 24*31 {
@@ -337,6 +337,17 @@ func writeFileWith(path string, write func(io.Writer) error) error {
 		os.Remove(tmp)
 	}
 	return err
+}
+
+// closedBefore is the time by which the hours that ended before it are
+// closed: now less the engine's grace (the default grace without a
+// park_engine section).
+func closedBefore(o audit.Options) time.Time {
+	grace := config.DefaultParkGrace
+	if o.Engine != nil {
+		grace = o.Engine.Grace
+	}
+	return time.Now().Add(-grace)
 }
 
 // maxAuditSpan is the longest range one run checks: a leap year.

@@ -140,10 +140,11 @@ type Options struct {
 	// AuditLog is the directory of the park engine's sealed hourly records
 	// (park_engine.audit_log); empty skips their check.
 	AuditLog string
-	// ClosedBefore, when set, is the end of the last hour the engine has
-	// closed (its grace ended): the hourly records of later hours are not
-	// recomputed and compared, since the engine has not written them yet
-	// (Result.Open counts them). Their readings and evidence are checked.
+	// ClosedBefore, when set, is a time by which the hours that ended
+	// before it are closed (now less park_engine.grace): later hours are
+	// left out of the check, since the engine has not written their
+	// records and their batches are still arriving (Result.Open counts
+	// them). A range with no closed hour is ErrNothingClosed.
 	ClosedBefore time.Time
 	// HoursPerQuery is how many hours one InfluxDB query reads
 	// (DefaultHoursPerQuery when zero): more is faster and holds more
@@ -172,7 +173,7 @@ type Result struct {
 	// readings and recomputed hourly records checked.
 	Batches, Readings, Hours int
 	// Open counts the hours of the range not closed yet
-	// (Options.ClosedBefore): not recomputed.
+	// (Options.ClosedBefore): not checked.
 	Open int
 	// Signatures counts the signatures verified; Vouched the batches whose
 	// messages the hash chains vouch for instead.
@@ -259,6 +260,9 @@ func reserved(m string) bool {
 	return strings.HasPrefix(l, "park_") || strings.HasPrefix(l, "eipgw_")
 }
 
+// ErrNothingClosed: no hour of the range is closed yet.
+var ErrNothingClosed = errors.New("audit: no hour of the range is closed yet")
+
 // Verify checks the range of o against s. An error means the check could
 // not be made; mismatches are the result's findings.
 func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
@@ -273,7 +277,21 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 	if !from.Before(to) {
 		return nil, fmt.Errorf("audit: empty range %s to %s", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339))
 	}
-	res := &Result{From: from, To: to, Heads: map[string]Head{}}
+	// Hours not closed yet are left out: the engine has not written their
+	// records, and their batches are still arriving (read while ingest
+	// writes, a reading could be read without the evidence record written
+	// beside it, or the other way round).
+	open := 0
+	if c := o.ClosedBefore.Truncate(time.Hour); !o.ClosedBefore.IsZero() && c.Before(to) {
+		if c.Before(from) {
+			c = from
+		}
+		open, to = int(to.Sub(c)/time.Hour), c
+	}
+	if !from.Before(to) {
+		return nil, fmt.Errorf("%w: %d hours from %s, none closed yet (an hour is closed park_engine.grace after its end)", ErrNothingClosed, open, from.Format(time.RFC3339))
+	}
+	res := &Result{From: from, To: to, Heads: map[string]Head{}, Open: open}
 	ms, err := s.measurements(ctx)
 	if err != nil {
 		return nil, err
@@ -286,14 +304,6 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 	}
 	var eng *park.Engine
 	clock := from
-	// closedTo ends the hours whose records are compared.
-	closedTo := to
-	if c := o.ClosedBefore.Truncate(time.Hour); !o.ClosedBefore.IsZero() && c.Before(to) {
-		closedTo = c
-		if c.Before(from) {
-			closedTo = from
-		}
-	}
 	if o.Engine != nil {
 		if eng, err = park.New(o.Engine, park.Options{Clock: func() time.Time { return clock }}); err != nil {
 			return nil, fmt.Errorf("audit: park engine: %w", err)
@@ -339,7 +349,7 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 				eng.Add(sb.b.Gateway, sb.b)
 			}
 			clock = h.Add(time.Hour + o.Engine.Grace)
-			if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, closedTo, hourly, res); err != nil {
+			if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, to, hourly, res); err != nil {
 				return err
 			}
 		}
@@ -353,10 +363,9 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 	}
 	if eng != nil {
 		clock = to.Add(time.Hour + o.Engine.Grace)
-		if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, closedTo, hourly, res); err != nil {
+		if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, to, hourly, res); err != nil {
 			return nil, err
 		}
-		res.Open = int(to.Sub(closedTo) / time.Hour)
 	}
 	checkChains(chains, res)
 	if sealed != nil {

@@ -578,7 +578,8 @@ Look at the data:
   curl -sG %s/query --data-urlencode db=%s --data-urlencode "q=SHOW MEASUREMENTS"
   curl -sG %s/query --data-urlencode db=%s --data-urlencode "q=SELECT last(electric_power) FROM chp"
   mosquitto_sub -h <host> -p <port> -t '%s' -v     (any MQTT client)
-  eipgw audit verify -config %s -config %s -from %s -to %s
+  eipgw audit verify -config %s -config %s -from %s -to %s -include-open
+    (after Ctrl-C; while the demo runs, leave out -include-open: the hours closed so far)
 Stop with Ctrl-C.
 `, modbusAddr, devices, broker, o.Interval, topic.Data(o.Park, "gw-1", "{device}"), o.InfluxURL, o.Bucket,
 		filepath.Join(o.StateDir, "demo-edge.yaml"), filepath.Join(o.StateDir, "demo-ingest.yaml"), filepath.Join(o.StateDir, "gw-1.key"),

@@ -36,7 +36,7 @@ func TestSignedEdgeThroughFaults(t *testing.T) {
 	in.Term(t, 10*time.Second)
 
 	to := time.Now().Truncate(time.Hour).Add(time.Hour)
-	out, err := exec.Command(r.bin, "audit", "verify", "-quiet", "-all-signatures", "-config", r.ingests[0],
+	out, err := exec.Command(r.bin, "audit", "verify", "-quiet", "-all-signatures", "-include-open", "-config", r.ingests[0],
 		"-from", from.UTC().Format(time.RFC3339), "-to", to.UTC().Format(time.RFC3339)).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "PASS: 0 mismatches") {
 		t.Errorf("eipgw audit verify after the faults: %v\n%s\nedge:\n%s", err, out, e.Output())
