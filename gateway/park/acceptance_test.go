@@ -374,7 +374,8 @@ func TestRestartWithinGrace(t *testing.T) {
 
 // TestReopenFrom: the hour before the start is closed by the new run only
 // when the audit log shows an earlier run that sealed an hour before it
-// but not that one, and the start lies within its grace.
+// but not that one, or that sealed nothing but started before that hour's
+// end (its start marker), and the start lies within its grace.
 func TestReopenFrom(t *testing.T) {
 	const grace = 2 * time.Minute
 	h := day0.Add(10 * time.Hour) // the start's hour
@@ -392,6 +393,13 @@ func TestReopenFrom(t *testing.T) {
 		}
 		return dir
 	}
+	marked := func(t *testing.T, started time.Time) string {
+		dir := t.TempDir()
+		if err := markStart(dir, started); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
 	for _, tc := range []struct {
 		name  string
 		dir   func(t *testing.T) string
@@ -403,6 +411,8 @@ func TestReopenFrom(t *testing.T) {
 		{"stopped before closing 09:00", func(t *testing.T) string { return sealed(t, h.Add(-3*time.Hour), h.Add(-2*time.Hour)) }, h.Add(30 * time.Second), h.Add(-time.Hour)},
 		{"09:00 sealed", func(t *testing.T) string { return sealed(t, h.Add(-2*time.Hour), h.Add(-time.Hour)) }, h.Add(90 * time.Second), time.Time{}},
 		{"after the grace", func(t *testing.T) string { return sealed(t, h.Add(-2*time.Hour)) }, h.Add(grace), time.Time{}},
+		{"nothing sealed, an earlier run started at 09:20", func(t *testing.T) string { return marked(t, h.Add(-40*time.Minute)) }, h.Add(30 * time.Second), h.Add(-time.Hour)},
+		{"nothing sealed, the earlier run started at 10:00:10", func(t *testing.T) string { return marked(t, h.Add(10*time.Second)) }, h.Add(30 * time.Second), time.Time{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := reopenFrom(tc.dir(t), tc.start, grace)

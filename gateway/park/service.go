@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +56,8 @@ type Service struct {
 	health *health   // what /healthz and /readyz report (health.go)
 	seal   *sealer   // the audit log of the hourly records (seal.go)
 	ev     *verifier // nil: no gateway under evidence (evidence.go)
+	// started is the engine's start (its clock when made).
+	started time.Time
 	// broker is the engine's connection to the broker, as its handlers
 	// see it; the engine's goroutine hands it to the engine (holds).
 	broker brokerState
@@ -109,6 +114,7 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 			o.From = from
 		}
 	}
+	started := o.Clock()
 	eng, err := New(cfg.Engine, o)
 	if err != nil {
 		return nil, err
@@ -123,7 +129,7 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 			"devices", len(u), "first", u[0])
 	}
 	s := &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev,
-		excessLogs: telemetry.Repeats{Interval: excessLogEvery}}
+		excessLogs: telemetry.Repeats{Interval: excessLogEvery}, started: started}
 	s.registerLag(reg)
 	return s, nil
 }
@@ -141,18 +147,57 @@ func reopenFrom(dir string, start time.Time, grace time.Duration) (time.Time, er
 	if !start.Before(prev.Add(time.Hour + grace)) {
 		return time.Time{}, nil
 	}
-	c, ok, err := seal.ReadCheckpoint(dir)
-	if err != nil || !ok {
+	c, sealed, err := seal.ReadCheckpoint(dir)
+	if err != nil {
 		return time.Time{}, err
 	}
-	last, err := time.Parse(time.RFC3339, c.Hour)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("park: audit log %s: checkpoint hour %q: %w", dir, c.Hour, err)
+	if sealed {
+		last, err := time.Parse(time.RFC3339, c.Hour)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("park: audit log %s: checkpoint hour %q: %w", dir, c.Hour, err)
+		}
+		if !last.Before(prev) {
+			return time.Time{}, nil // sealed by the earlier run
+		}
+		return prev, nil
 	}
-	if last.Before(prev) {
+	// Nothing sealed yet: an earlier run that started before the hour's
+	// end (its start marker) had not closed it.
+	b, err := os.ReadFile(filepath.Join(dir, startMarker))
+	if errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, nil // a first start
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("park: audit log: %w", err)
+	}
+	started, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("park: audit log %s: %s: %w", dir, startMarker, err)
+	}
+	if started.Before(prev.Add(time.Hour)) {
 		return prev, nil
 	}
 	return time.Time{}, nil
+}
+
+// startMarker is the file in the audit log's directory where a run notes
+// when it started, so that the next run knows whether an hour before its
+// start was open in an earlier run that sealed nothing (reopenFrom).
+const startMarker = "engine-start"
+
+// markStart writes start to dir's start marker, whole or not at all.
+func markStart(dir string, start time.Time) error {
+	if dir == "" {
+		return nil
+	}
+	tmp := filepath.Join(dir, startMarker+".tmp")
+	if err := os.WriteFile(tmp, []byte(start.UTC().Format(time.RFC3339Nano)+"\n"), 0o640); err != nil {
+		return fmt.Errorf("park: audit log: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, startMarker)); err != nil {
+		return fmt.Errorf("park: audit log: %w", err)
+	}
+	return nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -188,6 +233,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.seal.close() // after the sink returned
+	if err := markStart(pe.AuditLog, s.started); err != nil {
+		return err
+	}
 
 	clientID := pe.ClientID
 	if clientID == "" {
