@@ -50,7 +50,7 @@ var cmdEdge = &command{
 		page := statusPage(f, "edge", func() any { return ed.View() })
 		err = withMetrics(ctx, f, reg, log, run, ed, status.Routes(page))
 		st := ed.Stats()
-		log.Info("edge stopped", "polled", st.Polled, "published", st.Published, "acked", st.Acked, "replayed", st.Replayed, "dropped", st.Dropped)
+		log.Info("edge stopped", "polled", st.Polled, "published", st.Published, "acked", st.Acked, "replayed", st.Replayed, "republished", st.Republished, "dropped", st.Dropped)
 		return err
 	},
 }

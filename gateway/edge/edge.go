@@ -25,6 +25,7 @@ import (
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/gateway/plumbing/mqttconn"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/eipgw/eipgw/gateway/plumbing/topic"
 	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
@@ -65,6 +66,8 @@ type Edge struct {
 
 	conn   *mqttconn.Gate
 	topics map[*drivers.Device]string // data topic of each device, made once
+	// republishLogs bounds the log lines of publishes sent again.
+	republishLogs telemetry.Repeats
 
 	replay *replayServer // replay requests: policy and serving (replay.go)
 	health *health       // liveness and readiness (health.go)
@@ -80,8 +83,12 @@ type Stats struct {
 	Published uint64 `json:"published"` // publishes (first sends, replays and resends)
 	Acked     uint64 `json:"acked"`     // batches acknowledged by the broker
 	Replayed  uint64 `json:"replayed"`  // batches from an earlier run's log, published again
-	Dropped   uint64 `json:"dropped"`   // batches lost (log full or corrupt, memory queue full)
-	Conflicts uint64 `json:"conflicts"` // birth messages of another process with this gateway id
+	// Republished counts publishes sent again: the MQTT client gave up
+	// on them, or a reconnection completed them before the broker
+	// acknowledged them (mqttconn.Resumes).
+	Republished uint64 `json:"republished"`
+	Dropped     uint64 `json:"dropped"`   // batches lost (log full or corrupt, memory queue full)
+	Conflicts   uint64 `json:"conflicts"` // birth messages of another process with this gateway id
 }
 
 type message struct {
@@ -112,7 +119,8 @@ func New(cfg config.EdgeRole, drv drivers.Registry, log *slog.Logger, reg *prome
 		publishTimeout: cfg.Edge.PublishTimeout, maxInflight: cfg.Edge.MaxInflight,
 		instance: hex.EncodeToString(id[:]), reg: reg, memNotify: make(chan struct{}, 1),
 		conn: mqttconn.NewGate(), topics: map[*drivers.Device]string{},
-		reloads: make(chan reloadReq), last: newLastReadings(),
+		republishLogs: telemetry.Repeats{Interval: 10 * time.Second},
+		reloads:       make(chan reloadReq), last: newLastReadings(),
 	}
 	if e.maxInflight <= 0 {
 		e.maxInflight = config.DefaultMaxInflight

@@ -54,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 			Name: "eipgw_edge_batches_replayed_on_request_total", Help: "Batches published again because an ingest worker asked for a replay.",
 		}),
 		republish: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eipgw_edge_batches_republished_total", Help: "Publishes retried after the MQTT client gave up on them.",
+			Name: "eipgw_edge_batches_republished_total", Help: "Publishes sent again: the MQTT client gave up on them, or a reconnection completed them before the broker acknowledged them.",
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eipgw_edge_batches_dropped_total", Help: "Batches lost, by reason (wal_full, wal_corrupt, overflow). Each is also logged with its sequence range.",

@@ -194,8 +194,13 @@ func (e *Edge) publish(c mqtt.Client, resumes *mqttconn.Resumes, w *wal.WAL, sta
 			pending = pending[1:]
 			pendingBytes -= len(h.msg.payload)
 			if err := resumes.Outcome(h.tok, h.resumes); err != nil {
-				e.log.Warn("publish not acknowledged; sending again", "seq", h.msg.seq, "err", err)
+				// A reconnection sends again every publish in flight,
+				// up to max_inflight: a line every 10 s at most.
+				if ok, unlogged := e.republishLogs.Failure(time.Now()); ok {
+					e.log.Warn("publish not acknowledged; sending again", "seq", h.msg.seq, "err", err, "sent_again_since_last_log", unlogged)
+				}
 				e.m.republish.Inc()
+				e.count(func(s *Stats) { s.Republished++ })
 				send(h)
 				continue
 			}
