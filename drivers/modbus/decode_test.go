@@ -678,6 +678,8 @@ func TestExactRangeEmptyIsAnError(t *testing.T) {
 		{"type: bcd16, min: 10000", "points[0].min: min 10000 is above the largest bcd16, 9999: no value is in range"},
 		{"type: int32, min: 2.5, max: 2.7", "points[0].min: no int32 value lies between min 2.5 and max 2.7: its values are whole numbers"},
 		{"type: uint32, min: .inf", "points[0].min: min .inf is above the largest uint32, 4294967295: no value is in range"},
+		{"type: uint16, offset: 10, max: 5", "points[0].max: max 5 is below the smallest value of this uint16 with its scale and offset, 10: no value is in range"},
+		{"type: int16, scale: 0.1, min: 4000", "points[0].min: min 4000 is above the largest value of this int16 with its scale and offset, 3276.7000000000003: no value is in range"},
 	} {
 		_, errs := ParseProfile("p.yaml", []byte("kind: k\npoints:\n  - {name: total, address: 0, unit: Wh, "+tc.point+"}\n"))
 		if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || errs[0].Line != 3 {
@@ -686,7 +688,7 @@ func TestExactRangeEmptyIsAnError(t *testing.T) {
 	}
 	// The type's own bounds are a range, and so is a scaled integer's
 	// (a float) beyond them.
-	for _, point := range []string{"type: uint16, min: 0, max: 65535", "type: int16, min: -32768, max: 32767", "type: uint16, min: 70000, scale: 10"} {
+	for _, point := range []string{"type: uint16, min: 0, max: 65535", "type: int16, min: -32768, max: 32767", "type: uint16, min: 70000, scale: 10", "type: int16, scale: -1, min: 30000"} {
 		if _, errs := ParseProfile("p.yaml", []byte("kind: k\npoints:\n  - {name: total, address: 0, unit: Wh, "+point+"}\n")); len(errs) != 0 {
 			t.Errorf("%s: %v", point, errs)
 		}

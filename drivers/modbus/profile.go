@@ -350,6 +350,8 @@ func (p *Profile) prepare(src *config.Source) config.Errors {
 			errs = append(errs, src.Errorf(path+".min", "min %g is above max %g", pt.minValue, pt.maxValue))
 		} else if pt.prepareExact() {
 			errs = append(errs, pt.emptyRangeError(src, path))
+		} else if err := pt.scaledRangeError(src, path); err != nil {
+			errs = append(errs, err)
 		}
 		switch {
 		case pt.Unit == "":
@@ -509,6 +511,28 @@ func (pt *Point) emptyRangeError(src *config.Source, path string) *config.Error 
 		return src.Errorf(path+".min", "min %s is above max %s: no %s value is in range", minText, maxText, pt.Type)
 	}
 	return src.Errorf(path+".min", "no %s value lies between min %s and max %s: its values are whole numbers", pt.Type, minText, maxText)
+}
+
+// scaledRangeError names a min or max that no value of a scaled integer
+// point can meet: its registers' range times scale plus offset.
+func (pt *Point) scaledRangeError(src *config.Source, path string) *config.Error {
+	if pt.kind != FloatValue || pt.dtype == typeFloat32 || pt.dtype == typeFloat64 || pt.dtype == typeString || pt.scale == 0 {
+		return nil
+	}
+	lo, hi := typeRange(pt.dtype)
+	l, _ := new(big.Float).SetInt(lo).Float64()
+	h, _ := new(big.Float).SetInt(hi).Float64()
+	vlo, vhi := l*pt.scale+pt.Offset, h*pt.scale+pt.Offset
+	if vlo > vhi {
+		vlo, vhi = vhi, vlo
+	}
+	switch {
+	case pt.Min != nil && *pt.Min > vhi:
+		return src.Errorf(path+".min", "min %g is above the largest value of this %s with its scale and offset, %g: no value is in range", *pt.Min, pt.Type, vhi)
+	case pt.Max != nil && *pt.Max < vlo:
+		return src.Errorf(path+".max", "max %g is below the smallest value of this %s with its scale and offset, %g: no value is in range", *pt.Max, pt.Type, vlo)
+	}
+	return nil
 }
 
 // typeRange is the smallest and the largest value of an integer type.
