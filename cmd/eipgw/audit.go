@@ -184,6 +184,10 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	fmt.Fprintf(w, "audit of park %s from %s to %s\n", o.Park, res.From.Format(time.RFC3339), res.To.Format(time.RFC3339))
 	fmt.Fprintf(w, "evidence records %d, readings %d (not under evidence %d), hourly records recomputed %d\n",
 		res.Batches, res.Readings, res.Unchecked, res.Hours)
+	if res.Readings == 0 && res.Batches == 0 && o.Engine != nil && res.Hours > 0 {
+		fmt.Fprintf(w, "no readings in the range in %s, bucket %s (park_engine.influxdb, which the audit reads): the hours are recomputed from nothing; ingest must write to the same database\n",
+			config.RedactURL(o.Engine.InfluxDB.URL), o.Engine.InfluxDB.Bucket)
+	}
 	if res.Open > 0 {
 		fmt.Fprintf(w, "hours not closed yet, not checked (an hour is closed park_engine.grace, %s, after its end): %d\n", time.Since(o.ClosedBefore).Round(time.Second), res.Open)
 	}

@@ -179,7 +179,7 @@ func TestAuditReportWritesItsFiles(t *testing.T) {
 	code = run(t.Context(), &env{stdout: &vout, stderr: &vout}, []string{"audit", "verify", "-config", ingestPath, "-config", parkCfg,
 		"-from", from.Format(time.RFC3339), "-to", to.Format(time.RFC3339)})
 	closed, open := int(closedTo.Sub(from)/time.Hour), int(to.Sub(closedTo)/time.Hour)
-	if code != 1 || !strings.Contains(vout.String(), fmt.Sprintf("FAIL: %d mismatches", closed)) ||
+	if code != 1 || !strings.Contains(vout.String(), fmt.Sprintf("FAIL: %d mismatches", closed)) || !strings.Contains(vout.String(), "no readings in the range in "+ifx.URL) ||
 		!strings.Contains(vout.String(), fmt.Sprintf("hours not closed yet, not checked (an hour is closed park_engine.grace, 2m0s, after its end): %d\n", open)) {
 		t.Errorf("a range into the future: exit %d, want 1 with %d hours missing and %d not closed:\n%s", code, closed, open, vout.String())
 	}
