@@ -140,7 +140,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
-	includeOpen := fs.Bool("include-open", false, "check the hours not closed yet too (their grace not over): only once nothing more arrives, the edges and ingest stopped")
+	includeOpen := fs.Bool("include-open", false, "check the readings and evidence of the hours not closed yet too (their grace not over; their hourly records are not compared): only once nothing more arrives, the edges and ingest stopped")
 	perQuery := fs.Int("hours-per-query", audit.DefaultHoursPerQuery, "hours of data read by one InfluxDB query: more is faster and holds more memory (a month of the 43-device reference park on 2 cores: 31 s and about 1 GB of heap at 12, 40 s and 750 MB at 4)")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
@@ -157,9 +157,7 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: %w", errUnchecked, err)
 	}
 	o.From, o.To = from, to
-	if !*includeOpen {
-		o.ClosedBefore = closedBefore(o)
-	}
+	o.ClosedBefore, o.IncludeOpen = closedBefore(o), *includeOpen
 	o.AllSignatures = *allSigs
 	if *perQuery < 1 || *perQuery > 24*31 {
 		return fmt.Errorf("-hours-per-query %d: want 1 to %d: %w", *perQuery, 24*31, errUsage)
@@ -189,7 +187,11 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 			config.RedactURL(o.Engine.InfluxDB.URL), o.Engine.InfluxDB.Bucket)
 	}
 	if res.Open > 0 {
-		fmt.Fprintf(w, "hours not closed yet, not checked (an hour is closed park_engine.grace, %s, after its end): %d\n", time.Since(o.ClosedBefore).Round(time.Second), res.Open)
+		what := "not checked"
+		if o.IncludeOpen {
+			what = "their readings checked, their hourly records not compared"
+		}
+		fmt.Fprintf(w, "hours not closed yet, %s (an hour is closed park_engine.grace, %s, after its end): %d\n", what, time.Since(o.ClosedBefore).Round(time.Second), res.Open)
 	}
 	fmt.Fprintf(w, "signatures verified %d, messages vouched for by the hash chains %d\n", res.Signatures, res.Vouched)
 	for _, g := range sortedKeys(res.Heads) {
@@ -252,7 +254,7 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
-	includeOpen := fs.Bool("include-open", false, "check the hours not closed yet too (their grace not over): only once nothing more arrives, the edges and ingest stopped")
+	includeOpen := fs.Bool("include-open", false, "check the readings and evidence of the hours not closed yet too (their grace not over; their hourly records are not compared): only once nothing more arrives, the edges and ingest stopped")
 	perQuery := fs.Int("hours-per-query", audit.DefaultHoursPerQuery, "hours of data read by one InfluxDB query: more is faster and holds more memory (a month of the 43-device reference park on 2 cores: 31 s and about 1 GB of heap at 12, 40 s and 750 MB at 4)")
 	if err := c.parse(e, fs, args); err != nil {
 		return err
@@ -275,9 +277,7 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 		return fmt.Errorf("%w: no park_engine section in %s: the report needs the engine's configuration", errUnchecked, strings.Join(paths, ", "))
 	}
 	o.From, o.To = from, to
-	if !*includeOpen {
-		o.ClosedBefore = closedBefore(o)
-	}
+	o.ClosedBefore, o.IncludeOpen = closedBefore(o), *includeOpen
 	o.AllSignatures = *allSigs
 	if *perQuery < 1 || *perQuery > 24*31 {
 		return fmt.Errorf("-hours-per-query %d: want 1 to %d: %w", *perQuery, 24*31, errUsage)

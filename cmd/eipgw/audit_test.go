@@ -183,6 +183,15 @@ func TestAuditReportWritesItsFiles(t *testing.T) {
 		!strings.Contains(vout.String(), fmt.Sprintf("hours not closed yet, not checked (an hour is closed park_engine.grace, 2m0s, after its end): %d\n", open)) {
 		t.Errorf("a range into the future: exit %d, want 1 with %d hours missing and %d not closed:\n%s", code, closed, open, vout.String())
 	}
+	// -include-open reads the open hours' readings and evidence too, and
+	// still does not compare records the engine has not written.
+	vout.Reset()
+	code = run(t.Context(), &env{stdout: &vout, stderr: &vout}, []string{"audit", "verify", "-include-open", "-config", ingestPath, "-config", parkCfg,
+		"-from", from.Format(time.RFC3339), "-to", to.Format(time.RFC3339)})
+	if code != 1 || !strings.Contains(vout.String(), fmt.Sprintf("FAIL: %d mismatches", closed)) ||
+		!strings.Contains(vout.String(), fmt.Sprintf("hours not closed yet, their readings checked, their hourly records not compared (an hour is closed park_engine.grace, 2m0s, after its end): %d\n", open)) {
+		t.Errorf("-include-open: exit %d, want 1 with %d hours missing and %d not compared:\n%s", code, closed, open, vout.String())
+	}
 	vout.Reset()
 	code = run(t.Context(), &env{stdout: &vout, stderr: &vout}, []string{"audit", "verify", "-config", ingestPath, "-config", parkCfg,
 		"-from", to.Format(time.RFC3339), "-to", to.Add(time.Hour).Format(time.RFC3339)})

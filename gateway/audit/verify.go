@@ -146,6 +146,10 @@ type Options struct {
 	// records and their batches are still arriving (Result.Open counts
 	// them). A range with no closed hour is ErrNothingClosed.
 	ClosedBefore time.Time
+	// IncludeOpen checks the readings and evidence of the hours not
+	// closed yet too (their records are still not compared): for a
+	// system that has stopped, when nothing more arrives.
+	IncludeOpen bool
 	// HoursPerQuery is how many hours one InfluxDB query reads
 	// (DefaultHoursPerQuery when zero): more is faster and holds more
 	// memory.
@@ -173,7 +177,8 @@ type Result struct {
 	// readings and recomputed hourly records checked.
 	Batches, Readings, Hours int
 	// Open counts the hours of the range not closed yet
-	// (Options.ClosedBefore): not checked.
+	// (Options.ClosedBefore): not checked, or with IncludeOpen, their
+	// records not compared.
 	Open int
 	// Signatures counts the signatures verified; Vouched the batches whose
 	// messages the hash chains vouch for instead.
@@ -281,12 +286,18 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 	// records, and their batches are still arriving (read while ingest
 	// writes, a reading could be read without the evidence record written
 	// beside it, or the other way round).
-	open := 0
+	// recordsTo ends the hours whose records are compared: the closed
+	// ones; with IncludeOpen the readings and evidence of the others are
+	// checked too.
+	open, recordsTo := 0, to
 	if c := o.ClosedBefore.Truncate(time.Hour); !o.ClosedBefore.IsZero() && c.Before(to) {
 		if c.Before(from) {
 			c = from
 		}
-		open, to = int(to.Sub(c)/time.Hour), c
+		open, recordsTo = int(to.Sub(c)/time.Hour), c
+		if !o.IncludeOpen {
+			to = c
+		}
 	}
 	if !from.Before(to) {
 		return nil, fmt.Errorf("%w: %d hours from %s, none closed yet (an hour is closed park_engine.grace after its end)", ErrNothingClosed, open, from.Format(time.RFC3339))
@@ -349,7 +360,7 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 				eng.Add(sb.b.Gateway, sb.b)
 			}
 			clock = h.Add(time.Hour + o.Engine.Grace)
-			if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, to, hourly, res); err != nil {
+			if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, recordsTo, hourly, res); err != nil {
 				return err
 			}
 		}
@@ -363,7 +374,7 @@ func Verify(ctx context.Context, s *Store, o Options) (*Result, error) {
 	}
 	if eng != nil {
 		clock = to.Add(time.Hour + o.Engine.Grace)
-		if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, to, hourly, res); err != nil {
+		if err := compareHours(ctx, s, o.Park, eng.Advance().Hours, recordsTo, hourly, res); err != nil {
 			return nil, err
 		}
 	}
