@@ -206,12 +206,8 @@ func TestServiceAgainstMosquittoAndInflux(t *testing.T) {
 	g := newServiceRig(t, nil, nil)
 
 	// The same batches go to MQTT and to a directly driven engine.
-	r := newReplay(t, loadExample(t), day0, 5)
-	var msgs []message
-	r.sink = func(b *batch.Batch) { msgs = append(msgs, message{b.Gateway, b.Device, b.AppendJSON(nil)}) }
+	r, msgs := hourOfBatches(t)
 	end := day0.Add(time.Hour)
-	r.run(day0, end, time.Minute)
-	r.finish(end)
 
 	// The clock stays at the last poll while the batches arrive, as it
 	// would at a site: no batch is in the future, and no live interval the
@@ -300,12 +296,8 @@ func labelValue(t *testing.T, reg *prometheus.Registry, name, label, value strin
 func TestServiceHoldsHourForOfflineGateway(t *testing.T) {
 	var logs testenv.LogBuffer
 	g := newServiceRig(t, nil, slog.New(slog.NewTextHandler(&logs, nil)))
-	r := newReplay(t, loadExample(t), day0, 5)
-	var msgs []message
-	r.sink = func(b *batch.Batch) { msgs = append(msgs, message{b.Gateway, b.Device, b.AppendJSON(nil)}) }
+	r, msgs := hourOfBatches(t)
 	end := day0.Add(time.Hour)
-	r.run(day0, end, time.Minute)
-	r.finish(end)
 	perMinute := len(msgs) / 60
 	g.clock.Set(end.Add(-time.Minute))
 	g.subscribed()
@@ -340,4 +332,18 @@ func TestServiceHoldsHourForOfflineGateway(t *testing.T) {
 	if late := counterValue(t, g.reg, "eipgw_park_batches_total", "late"); late != 0 {
 		t.Errorf("%v batches refused as late", late)
 	}
+}
+
+// hourOfBatches is the reference park's hour 0 (seed 5, a poll a
+// minute) as an edge publishes it, and the engine fed those batches
+// directly, its hour closed.
+func hourOfBatches(t *testing.T) (*replay, []message) {
+	t.Helper()
+	r := newReplay(t, loadExample(t), day0, 5)
+	var msgs []message
+	r.sink = func(b *batch.Batch) { msgs = append(msgs, message{b.Gateway, b.Device, b.AppendJSON(nil)}) }
+	end := day0.Add(time.Hour)
+	r.run(day0, end, time.Minute)
+	r.finish(end)
+	return r, msgs
 }
