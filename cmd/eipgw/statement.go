@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/eipgw/eipgw/gateway/statement"
 )
@@ -27,6 +28,9 @@ var cmdStatement = &command{
   handled; then the network-loss row (supplier minus tenants). -format pdf writes the
   same for people (with -out FILE). The month is taken in
   park_engine.timezone. Columns and rules: docs/metrics.md, "Monthly statement".
+  A month not over yet gives a provisional statement of its closed hours (an hour
+  closes park_engine.grace after its end), column provisional; a month with none
+  closed is an error.
   Exit status 1 when a meter fails the cross-check (the statement is still written).`,
 	run: func(ctx context.Context, c *command, e *env, args []string) error {
 		fs := c.flags(e)
@@ -65,7 +69,8 @@ var cmdStatement = &command{
 		if err != nil {
 			return fmt.Errorf("%s: park_engine.influxdb: %w", *path, err)
 		}
-		st, err := statement.Build(ctx, q, f.Park, pe, statement.Options{Month: m, Tenant: *tenant, Tolerance: *tol})
+		st, err := statement.Build(ctx, q, f.Park, pe, statement.Options{Month: m, Tenant: *tenant, Tolerance: *tol,
+			ClosedBefore: time.Now().Add(-pe.Grace)})
 		if err != nil {
 			return err
 		}
@@ -93,6 +98,9 @@ var cmdStatement = &command{
 			}
 		} else if _, err := e.stdout.Write(buf.Bytes()); err != nil {
 			return err
+		}
+		if st.Provisional {
+			fmt.Fprintf(e.stderr, "eipgw statement: %s is not over: provisional statement of its closed hours, to %s\n", st.Month, st.End.Format(time.RFC3339))
 		}
 		var failed []string
 		for _, r := range st.Rows {

@@ -20,6 +20,7 @@ var Columns = []string{
 	"crosscheck_hours", "crosscheck_metered", "crosscheck_integrated", "crosscheck_difference", "crosscheck_allowed", "crosscheck_ok",
 	"energy_gj", "substituted_energy_gj", "loss_share_gj", "billed_energy_gj", "energy_uncertainty_gj",
 	"expected_hours", "valid_hours", "invalid_hours", "missing_hours", "handling",
+	"provisional",
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
@@ -55,7 +56,8 @@ func (s *Statement) WriteCSV(w io.Writer) error {
 			rec = append(rec, "", "", "", "", "", "")
 		}
 		rec = append(rec, ftoa(r.EnergyGJ), ftoa(r.SubstitutedEnergyGJ), ftoa(r.LossShareGJ), ftoa(r.BilledEnergyGJ), ftoa(r.EnergyUncertaintyGJ),
-			strconv.Itoa(r.ExpectedHours), strconv.Itoa(r.ValidHours), strconv.Itoa(r.InvalidHours), strconv.Itoa(r.MissingHours), r.Handling)
+			strconv.Itoa(r.ExpectedHours), strconv.Itoa(r.ValidHours), strconv.Itoa(r.InvalidHours), strconv.Itoa(r.MissingHours), r.Handling,
+			strconv.FormatBool(s.Provisional))
 		if err := cw.Write(rec); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package statement
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -282,6 +283,7 @@ func TestMonth(t *testing.T) {
 			t.Errorf("PDF of %d bytes", p.Len())
 		}
 	})
+	t.Run("ProvisionalUntilClosed", func(t *testing.T) { testProvisional(t, mf, st) })
 	t.Run("OneTenant", func(t *testing.T) {
 		one := build(t, mf, Options{Tenant: outageTenant})
 		var kinds []string
@@ -447,5 +449,69 @@ func testGaps(t *testing.T, mf *monthFixture, st *Statement) {
 	other := row(t, st, RowTenantSteam, "steam-t01")
 	if other.InvalidHours != 0 || other.MissingHours != 1 || !strings.Contains(other.Handling, "substituted") {
 		t.Errorf("t01: %d invalid, %d missing, handling %q", other.InvalidHours, other.MissingHours, other.Handling)
+	}
+}
+
+// testProvisional makes the statement of the month as it stood ten days
+// and a few seconds of grace in: it covers the 240 closed hours, each
+// meter's closing reading is the last before the cut, its gaps are the
+// full month's gaps before the cut (not the later hours counted missing),
+// and it says it is provisional. A time at the month's start gives no
+// statement; one after its end, the final one.
+func testProvisional(t *testing.T, mf *monthFixture, full *Statement) {
+	cut := full.Start.AddDate(0, 0, 10)
+	p := build(t, mf, Options{ClosedBefore: cut.Add(90 * time.Second)})
+	if !p.Provisional || !p.End.Equal(cut) || !p.MonthEnd.Equal(full.End) {
+		t.Fatalf("provisional %v, end %s, month end %s; want true, %s, %s", p.Provisional, p.End, p.MonthEnd, cut, full.End)
+	}
+	if len(p.Rows) != len(full.Rows) {
+		t.Fatalf("%d rows, the full month %d", len(p.Rows), len(full.Rows))
+	}
+	for i, r := range p.Rows {
+		if r.Kind == RowNetworkLoss {
+			continue
+		}
+		f := full.Rows[i]
+		if r.ExpectedHours != 240 || r.ValidHours+r.InvalidHours+r.MissingHours != 240 {
+			t.Errorf("%s %s: %d expected hours (%d valid, %d invalid, %d missing), want 240", r.Kind, r.Device, r.ExpectedHours, r.ValidHours, r.InvalidHours, r.MissingHours)
+		}
+		var before []HourNote
+		for _, g := range f.Gaps {
+			if g.Start.Before(cut) {
+				before = append(before, g)
+			}
+		}
+		if fmt.Sprint(r.Gaps) != fmt.Sprint(before) {
+			t.Errorf("%s %s: gaps %v, the full month's before the cut %v", r.Kind, r.Device, r.Gaps, before)
+		}
+		if !r.Closing.Time.Before(cut) || r.Closing.Time.Before(cut.Add(-time.Hour)) {
+			t.Errorf("%s %s: closing reading at %s, want in the hour before %s", r.Kind, r.Device, r.Closing.Time, cut)
+		}
+		if r.Opening.Value != f.Opening.Value {
+			t.Errorf("%s %s: opening %s, the full month's %s", r.Kind, r.Device, r.Opening.Value, f.Opening.Value)
+		}
+		if c := r.CrossCheck; c == nil || !c.OK || c.Hours < 230 {
+			t.Errorf("%s %s: cross-check %+v", r.Kind, r.Device, c)
+		}
+		if !(r.Metered > 0 && r.Metered < f.Metered) {
+			t.Errorf("%s %s: metered %g, the full month %g", r.Kind, r.Device, r.Metered, f.Metered)
+		}
+	}
+	var c bytes.Buffer
+	if err := p.WriteCSV(&c); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(c.String()), "\n")
+	if !strings.HasSuffix(lines[0], ",provisional") || !strings.HasSuffix(lines[1], ",true") {
+		t.Errorf("CSV header %q, first row %q: want the provisional column, true", lines[0], lines[1])
+	}
+
+	_, err := Build(context.Background(), mf.q, mf.cfg.Park, mf.cfg.ParkEngine, Options{Month: full.Start, ClosedBefore: full.Start.Add(59 * time.Minute)})
+	if !errors.Is(err, ErrNothingClosed) {
+		t.Errorf("a month with no closed hour: %v, want ErrNothingClosed", err)
+	}
+	after := build(t, mf, Options{ClosedBefore: full.End.Add(time.Hour)})
+	if after.Provisional || !after.End.Equal(full.End) {
+		t.Errorf("after the month: provisional %v, end %s", after.Provisional, after.End)
 	}
 }

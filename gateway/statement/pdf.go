@@ -46,6 +46,12 @@ func (s *Statement) WritePDF(w io.Writer, o PDFOptions) error {
 	pdf.SetFont("Helvetica", "", 8)
 	pdf.CellFormat(0, 5, txt(fmt.Sprintf("Period %s to %s (%s). Metered = closing - opening totaliser; cross-check tolerance %g of metered + 2 counts; uncertainties expanded (k = 2).",
 		s.Start.Format("2006-01-02 15:04"), s.End.Format("2006-01-02 15:04"), s.Timezone, s.Tolerance)), "", 1, "L", false, 0, "")
+	if s.Provisional {
+		pdf.SetFont("Helvetica", "B", 8)
+		pdf.CellFormat(0, 5, txt(fmt.Sprintf("PROVISIONAL: the month was not over when this statement was made; it covers the hours closed by then, to %s.",
+			s.End.Format("2006-01-02 15:04"))), "", 1, "L", false, 0, "")
+		pdf.SetFont("Helvetica", "", 8)
+	}
 	pdf.Ln(2)
 
 	cols := []struct {

@@ -13,6 +13,7 @@ package statement
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -118,7 +119,18 @@ type Options struct {
 	// Tolerance is the cross-check's relative tolerance (default
 	// DefaultTolerance).
 	Tolerance float64
+	// ClosedBefore, when set, is a time by which the hours that ended
+	// before it are closed (now less park_engine.grace). A month that
+	// reaches past it is cut at its last closed hour and the statement is
+	// provisional: the engine has not written the later hours' records,
+	// and their readings are still arriving. A month with no closed hour
+	// is ErrNothingClosed.
+	ClosedBefore time.Time
 }
+
+// ErrNothingClosed is returned for a month none of whose hours is closed
+// yet.
+var ErrNothingClosed = errors.New("no hour of the month is closed yet")
 
 // Reading is one totaliser reading.
 type Reading struct {
@@ -200,11 +212,16 @@ type Balance struct {
 
 // Statement is one month of the park.
 type Statement struct {
-	Park      string    `json:"park"`
-	Month     string    `json:"month"` // YYYY-MM
-	Timezone  string    `json:"timezone"`
-	Start     time.Time `json:"start"`
-	End       time.Time `json:"end"`
+	Park     string    `json:"park"`
+	Month    string    `json:"month"` // YYYY-MM
+	Timezone string    `json:"timezone"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	// Provisional is set for a month not over when the statement was
+	// made: End is then the end of its last closed hour, not the month's.
+	Provisional bool `json:"provisional,omitempty"`
+	// MonthEnd is the end of the month (End of a final statement).
+	MonthEnd  time.Time `json:"month_end"`
 	Tolerance float64   `json:"tolerance"`
 	Rows      []Row     `json:"rows"`
 	Balance   Balance   `json:"balance"`
@@ -258,6 +275,16 @@ func Build(ctx context.Context, q Querier, park string, pe *config.ParkEngine, o
 		// is not whole hours would cut an hour at the month's bounds.
 		return nil, fmt.Errorf("statement: time zone %s: the month %s does not start and end on a whole UTC hour", loc, start.Format("2006-01"))
 	}
+	monthEnd, provisional := end, false
+	if !o.ClosedBefore.IsZero() {
+		c := o.ClosedBefore.Truncate(time.Hour)
+		if !c.After(start) {
+			return nil, fmt.Errorf("statement: %s: %w (an hour is closed park_engine.grace after its end)", start.Format("2006-01"), ErrNothingClosed)
+		}
+		if c.Before(end) {
+			end, provisional = c.In(loc), true
+		}
+	}
 	steamT, powerT, err := Totalisers()
 	if err != nil {
 		return nil, err
@@ -266,7 +293,8 @@ func Build(ctx context.Context, q Querier, park string, pe *config.ParkEngine, o
 	if err := b.loadHourly(); err != nil {
 		return nil, err
 	}
-	st := &Statement{Park: park, Month: start.Format("2006-01"), Timezone: loc.String(), Start: start, End: end, Tolerance: o.Tolerance}
+	st := &Statement{Park: park, Month: start.Format("2006-01"), Timezone: loc.String(), Start: start, End: end,
+		Provisional: provisional, MonthEnd: monthEnd, Tolerance: o.Tolerance}
 
 	sup, err := b.meterRow(RowSupplierSteam, "", pe.Supplier.Device, pe.Supplier.Uncertainty, steamT, b.hours[hourKey{metric: "supplier_steam_mass_t"}], b.hours[hourKey{metric: "supplier_steam_energy_gj"}])
 	if err != nil {
