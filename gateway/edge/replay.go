@@ -369,10 +369,15 @@ func (s *replayServer) publish(ctx context.Context, c mqtt.Client, w *wal.WAL, g
 			since = g.since
 		}
 		who = append(who, g.requester+"/"+g.id)
-		if g.clamped {
+		// Moving since forward only limits the request when the log
+		// holds batches from before the new since: a request from a
+		// worker that has stored nothing yet reaches back further than
+		// a new edge's log.
+		if oldest, ok := w.Earliest(); g.clamped && ok && oldest.Before(g.since) {
 			s.m.replayLimited.WithLabelValues(limitMaxAge).Inc()
 			s.log.Warn("replay request reaches back further than max_age; serving max_age only",
-				"requester", g.requester, "id", g.id, "max_age", s.cfg.MaxAge, "from", g.since.UTC().Format(batch.TimeLayout))
+				"requester", g.requester, "id", g.id, "max_age", s.cfg.MaxAge, "from", g.since.UTC().Format(batch.TimeLayout),
+				"log_from", oldest.UTC().Format(batch.TimeLayout))
 		}
 	}
 	var window []mqtt.Token

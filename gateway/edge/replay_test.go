@@ -233,6 +233,36 @@ func TestReplayServerBounds(t *testing.T) {
 	}
 }
 
+// TestReplayServerYoungLogNotLimited: a request reaching back a day to an
+// edge whose log starts a minute ago (a new edge, or one whose log was
+// reset) loses nothing to max_age, so it is served whole and not counted
+// as limited (nor logged as such).
+func TestReplayServerYoungLogNotLimited(t *testing.T) {
+	cfg := testReplayConfig()
+	cfg.MaxAge = 5 * time.Minute
+	s, _, reg := newTestServer(t, cfg)
+	now := s.now()
+	young, err := wal.Open(wal.Options{Dir: filepath.Join(t.TempDir(), "wal"), Retain: 2 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer young.Close()
+	for i := range 60 {
+		if err := young.Append(uint64(i+1), topic.Data("p", "gw-1", "chp-1"), []byte(`{}`), now.Add(time.Duration(i-60)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &recorder{}
+	s.enqueue(topicA, request("r1", now.Add(-24*time.Hour), now), false)
+	serveOnce(t, s, c, young)
+	if got := c.count(); got != 60 {
+		t.Errorf("published %d batches, want the log's 60", got)
+	}
+	if v := metricValue(t, reg, "eipgw_edge_replay_requests_limited_total", "limit", limitMaxAge); v != 0 {
+		t.Errorf("limited{max_age} = %v, want 0: the log held nothing older than max_age", v)
+	}
+}
+
 // TestReplayServerRefusalsPublishNothing sends one request of each kind
 // the policy refuses: each is counted under its reason, none publishes.
 func TestReplayServerRefusalsPublishNothing(t *testing.T) {

@@ -733,6 +733,19 @@ func (w *WAL) Scan(since time.Time, fn func(Record) error) error {
 	return nil
 }
 
+// Earliest returns the append time of the oldest record still on disk,
+// acknowledged or not; false when the log holds none.
+func (w *WAL) Earliest() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.segs {
+		if s.records > 0 {
+			return time.Unix(0, s.oldestNs), true
+		}
+	}
+	return time.Time{}, false
+}
+
 // Stats describe the log.
 type Stats struct {
 	Bytes    int64     // on disk

@@ -313,6 +313,9 @@ func BenchmarkAppend(b *testing.B) {
 func TestRetainAndScan(t *testing.T) {
 	dir := t.TempDir()
 	w := open(t, dir, func(o *Options) { o.Retain = time.Hour })
+	if at, ok := w.Earliest(); ok {
+		t.Fatalf("an empty log's earliest record at %s", at)
+	}
 	base := time.Now()
 	for s := uint64(1); s <= 100; s++ {
 		if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), base.Add(time.Duration(s)*time.Millisecond)); err != nil {
@@ -326,6 +329,9 @@ func TestRetainAndScan(t *testing.T) {
 	}
 	if st := w.Stats(); st.Pending != 0 || st.Segments < 3 {
 		t.Fatalf("acknowledged segments must be retained: %+v", st)
+	}
+	if at, ok := w.Earliest(); !ok || !at.Equal(base.Add(time.Millisecond)) {
+		t.Fatalf("earliest record at %s (%v), want the first appended, %s", at, ok, base.Add(time.Millisecond))
 	}
 	var got []uint64
 	err := w.Scan(base.Add(40*time.Millisecond), func(rec Record) error {
@@ -345,6 +351,9 @@ func TestRetainAndScan(t *testing.T) {
 	defer w.Close()
 	if st := w.Stats(); st.Segments != 1 {
 		t.Fatalf("after reopening without retention: %+v", st)
+	}
+	if at, ok := w.Earliest(); ok && !at.After(base.Add(40*time.Millisecond)) {
+		t.Fatalf("after the acknowledged segments went, the earliest record is at %s", at)
 	}
 }
 
