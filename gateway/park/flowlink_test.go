@@ -132,3 +132,42 @@ func TestFlowLinkBadReadings(t *testing.T) {
 		t.Errorf("cascade on the shared heat meter: %s %s", m.Flag, m.Reason)
 	}
 }
+
+// TestNegativePowerRefused: the CHP's gross electric power, a tenant's
+// power meter and a cascade's heat meter read negative for the hour. None
+// is credited: the hour's CHP electricity, the grid baseline built on it,
+// the tenant's electricity and the cascade's heat are invalid with the
+// point's reason, where a negative generator power used to enter the
+// baseline as zero and a tenant's as energy given back.
+func TestNegativePowerRefused(t *testing.T) {
+	r := newReplay(t, loadExample(t), day0, 1)
+	r.mutate = func(dev string, b *batch.Batch) {
+		for i := range b.Points {
+			p := &b.Points[i]
+			switch {
+			case dev == "chp-1" && p.Name == "electric_power",
+				dev == "power-t05" && p.Name == "active_power",
+				dev == "heat-1" && p.Name == "thermal_power":
+				p.Value = -20
+			}
+		}
+	}
+	end := day0.Add(time.Hour)
+	r.run(day0, end, time.Minute)
+	r.finish(end)
+	h := r.out.Hours[0].Metrics
+	for _, tc := range []struct{ name, entity, reason string }{
+		{"chp_electric_energy_mwh", "", "electric_power: negative"},
+		{"baseline_co2_t", "", "electric_power: negative"},
+		{"electric_energy_mwh", "t05", "active_power: negative"},
+		{"cascade_reused_gj", "t03-t14", "thermal_power: negative"},
+	} {
+		m := mustMetric(t, h, tc.name, tc.entity)
+		if m.Flag != Invalid || !strings.Contains(m.Reason, tc.reason) {
+			t.Errorf("%s %s: %s %q (%g), want invalid with %q", tc.name, tc.entity, m.Flag, m.Reason, m.Value, tc.reason)
+		}
+	}
+	if m := mustMetric(t, h, "electric_energy_mwh", "t06"); m.Flag != Valid || !(m.Value > 0) {
+		t.Errorf("t06's electricity, its meter unharmed: %s %q %g", m.Flag, m.Reason, m.Value)
+	}
+}

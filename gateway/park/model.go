@@ -343,6 +343,12 @@ func (p *plan) kwMeter(gateway, device, point string) chanID {
 	ch := p.channel(device + "." + point)
 	p.addRole(gateway, device, func(pts points, out []sample) []sample {
 		v, why := pts.get(point, "kW")
+		if why == "" && v < 0 {
+			// Power a tenant imports or heat it is delivered: a negative
+			// reading is a wiring or configuration fault, and would
+			// credit the tenant with energy it gave back.
+			why = point + ": negative"
+		}
 		return append(out, sample{ch: ch, v: v / 1000, bad: why})
 	})
 	return ch
@@ -409,6 +415,10 @@ func (p *plan) chpUnit(c *config.CHPUnit, fuels map[string]*config.Fuel) *chpPla
 	}
 	p.addRole(c.Gateway, c.Device, func(pts points, out []sample) []sample {
 		e, why := pts.get("electric_power", "MW")
+		if why == "" && e < 0 {
+			// Gross generator power: the grid baseline credits it.
+			why = "electric_power: negative"
+		}
 		out = append(out, sample{ch: u.electric, v: e, bad: why})
 		var fuelMW float64
 		var fuelWhy string
