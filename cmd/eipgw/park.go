@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/audit"
 	"github.com/eipgw/eipgw/gateway/park"
 	"github.com/eipgw/eipgw/gateway/plumbing/status"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
@@ -37,7 +39,14 @@ var cmdPark = &command{
 		if err != nil {
 			return err
 		}
-		svc, err := park.NewService(role, log, reg, park.Options{})
+		// An hour that began before the start is filled, as it closes,
+		// with the signed batches stored for it: the audit recomputes it
+		// from them.
+		backfill, err := audit.EngineBackfill(role)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		svc, err := park.NewService(role, log, reg, park.Options{Backfill: backfill})
 		if err != nil {
 			return err
 		}
@@ -48,7 +57,7 @@ var cmdPark = &command{
 		err = withMetrics(ctx, f, reg, log, noReload(log, path, svc.Run), svc, status.Routes(page))
 		st := svc.Stats()
 		log.Info("park engine stopped", "received", st.Received, "malformed", st.Malformed, "intervals", st.Intervals,
-			"hours", st.Hours, "statements", st.Statements, "write_errors", st.WriteErrors)
+			"hours", st.Hours, "statements", st.Statements, "write_errors", st.WriteErrors, "backfilled", st.Backfilled)
 		return err
 	},
 }

@@ -45,6 +45,7 @@ type fixture struct {
 	parkCfg *config.File
 	mq      mqtt.Client
 	signer  *evidence.Signer
+	pub     ed25519.PublicKey
 	// sent are the payloads published, by sequence number.
 	sent map[uint64]*batch.Batch
 	seq  uint64
@@ -65,7 +66,7 @@ func newFixture(t testing.TB, hours int) *fixture {
 		t.Fatal(err)
 	}
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	f := &fixture{t: t, ifx: ifx, parkCfg: parkCfg, signer: evidence.NewSigner(priv), sent: map[uint64]*batch.Batch{}}
+	f := &fixture{t: t, ifx: ifx, parkCfg: parkCfg, signer: evidence.NewSigner(priv), pub: pub, sent: map[uint64]*batch.Batch{}}
 	cfg, err := config.Parse("ingest.yaml", []byte(fmt.Sprintf(`park: %s
 mqtt: {broker: "%s", client_id: audit-ingest}
 ingest:

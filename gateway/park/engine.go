@@ -15,6 +15,7 @@
 package park
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -74,6 +75,14 @@ type Options struct {
 	// stopped before it could (Service, reopenFrom). Otherwise the first
 	// hour closed is the start's.
 	From time.Time
+	// Backfill, when set, is used by Service only: it returns the batches
+	// stored for the park that were polled in [from, to) and that the
+	// audit recomputes the hours from (audit.SignedBatches). The hours the
+	// engine did not see from their start (the start's, and the reopened
+	// hour before it) are filled with them as they close, so that a
+	// restart does not leave an hour with only the readings received
+	// after it.
+	Backfill func(ctx context.Context, from, to time.Time) ([]*batch.Batch, error)
 }
 
 // Interval is the live record of one aligned interval.
@@ -154,6 +163,7 @@ type Engine struct {
 
 	start       time.Time
 	liveFrom    time.Time // first live interval: the first that starts at or after start
+	firstHour   time.Time // the first hour closed: the start's, or the reopened one before it
 	liveHorizon time.Time // live intervals ending at or before it are closed
 	nextHour    time.Time // first hour not closed yet
 	live        map[int64]*window
@@ -213,7 +223,19 @@ func New(pe *config.ParkEngine, o Options) (*Engine, error) {
 	if prev := e.nextHour.Add(-time.Hour); o.From.Equal(prev) && e.start.Before(e.nextHour.Add(e.grace)) {
 		e.nextHour = prev
 	}
+	e.firstHour = e.nextHour
 	return e, nil
+}
+
+// PartialHours returns the hours the engine closes that began before its
+// start, oldest first: the start's hour (unless it started on the hour)
+// and the reopened hour before it (Options.From).
+func (e *Engine) PartialHours() []time.Time {
+	var hs []time.Time
+	for h := e.firstHour; h.Before(e.start); h = h.Add(time.Hour) {
+		hs = append(hs, h)
+	}
+	return hs
 }
 
 // Stats returns the counters.
@@ -228,9 +250,18 @@ func (e *Engine) Channels() []string { return append([]string(nil), e.p.names...
 // Add counts a batch published by gateway. Only Accepted changed the
 // engine's state.
 func (e *Engine) Add(gateway string, b *batch.Batch) Result {
-	r := e.add(gateway, b)
+	r := e.add(gateway, b, false)
 	e.stats.Batches[r]++
 	return r
+}
+
+// AddStored counts a batch read back from storage for an hour the engine
+// did not see from its start (Service, Options.Backfill): as Add, but it
+// is not taken as a sign of its gateway's activity (holds) and feeds no
+// live interval. A batch Add already counted is Duplicate. It is not
+// counted in Stats.
+func (e *Engine) AddStored(gateway string, b *batch.Batch) Result {
+	return e.add(gateway, b, true)
 }
 
 // Knows reports whether the park model has a role for device as published
@@ -263,7 +294,7 @@ func (e *Engine) Unbound() []string {
 // Refuse counts a batch its caller kept from Add, with the reason r.
 func (e *Engine) Refuse(r Result) { e.stats.Batches[r]++ }
 
-func (e *Engine) add(gateway string, b *batch.Batch) Result {
+func (e *Engine) add(gateway string, b *batch.Batch, stored bool) Result {
 	var ro *role
 	extras := false
 	for _, c := range e.p.roles[b.Device] {
@@ -278,7 +309,9 @@ func (e *Engine) add(gateway string, b *batch.Batch) Result {
 	if ro == nil && !extras {
 		return Unknown
 	}
-	e.holds.lastData[gateway] = e.clock()
+	if !stored {
+		e.holds.lastData[gateway] = e.clock()
+	}
 	if b.Time.After(e.clock().Add(e.maxSkew)) {
 		return Future
 	}
@@ -311,7 +344,7 @@ func (e *Engine) add(gateway string, b *batch.Batch) Result {
 		}
 	}
 	var lw *window
-	if ls := b.Time.Truncate(e.interval); !ls.Before(e.liveFrom) && ls.Add(e.interval).After(e.liveHorizon) {
+	if ls := b.Time.Truncate(e.interval); !stored && !ls.Before(e.liveFrom) && ls.Add(e.interval).After(e.liveHorizon) {
 		lw = e.live[ls.UnixNano()]
 		if lw == nil {
 			lw = newWindow(ls, e.interval, len(e.p.names), false)

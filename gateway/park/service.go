@@ -44,6 +44,10 @@ type Service struct {
 	eng   *Engine
 	prom  *promMetrics
 	clock func() time.Time
+	// backfill reads an hour's stored batches (Options.Backfill); partial
+	// are the hours still to fill with them, oldest first.
+	backfill func(ctx context.Context, from, to time.Time) ([]*batch.Batch, error)
+	partial  []time.Time
 	// wm counts what became of the records written to InfluxDB.
 	wm *writeMetrics
 	// maxPending bounds the records waiting for InfluxDB or for the
@@ -88,6 +92,7 @@ type ServiceStats struct {
 	Dropped      uint64 // live records pushed out of the full queue, or lost at shutdown
 	Published    uint64 // live metric values published on MQTT
 	PublishFails uint64 // MQTT publishes that failed or timed out
+	Backfilled   uint64 // stored batches added to hours that began before the start (Options.Backfill)
 }
 
 // NewService builds the service from the park role of a validated
@@ -128,10 +133,49 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 			"name each device's gateway in park_engine, or set evidence.require, to count only what a key signed",
 			"devices", len(u), "first", u[0])
 	}
-	s := &Service{cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev,
+	s := &Service{backfill: o.Backfill, cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev,
 		excessLogs: telemetry.Repeats{Interval: excessLogEvery}, started: started}
+	if s.backfill != nil {
+		s.partial = eng.PartialHours()
+	}
 	s.registerLag(reg)
 	return s, nil
+}
+
+// backfillTimeout bounds the reading of one hour's stored batches.
+const backfillTimeout = time.Minute
+
+// fill fills each hour the engine did not see from its start with the
+// batches stored for it (Options.Backfill), once its grace has ended,
+// just before Advance closes it: by then ingest has stored what the
+// earlier run counted. The batches the engine received itself are
+// Duplicate. An hour that cannot be read closes with what the engine
+// received, as without Backfill, and the log says so.
+func (s *Service) fill(ctx context.Context) {
+	for len(s.partial) > 0 {
+		h := s.partial[0]
+		if s.clock().Before(h.Add(time.Hour + s.cfg.Engine.Grace)) {
+			return
+		}
+		s.partial = s.partial[1:]
+		rctx, cancel := context.WithTimeout(ctx, backfillTimeout)
+		bs, err := s.backfill(rctx, h, h.Add(time.Hour))
+		cancel()
+		if err != nil {
+			s.log.Warn("park engine: the hour began before the start and its stored batches could not be read: it closes with the readings received since the start",
+				"hour", h.UTC().Format(time.RFC3339), "err", err)
+			continue
+		}
+		added := 0
+		for _, b := range bs {
+			if s.eng.AddStored(b.Gateway, b) == Accepted {
+				added++
+			}
+		}
+		s.count(func(st *ServiceStats) { st.Backfilled += uint64(added) })
+		s.log.Info("park engine: the hour began before the start: filled with its stored batches",
+			"hour", h.UTC().Format(time.RFC3339), "stored", len(bs), "added", added)
+	}
 }
 
 // reopenFrom returns the hour before start's when the audit log in dir
@@ -308,6 +352,7 @@ loop:
 			s.health.loop.Beat()
 			s.eng.SetBroker(s.broker.get())
 			s.reportHeld()
+			s.fill(ctx)
 			o := s.eng.Advance()
 			s.snapshot(o)
 			s.closed(o)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/audit"
 	"github.com/eipgw/eipgw/gateway/devtools/sim"
 	parkengine "github.com/eipgw/eipgw/gateway/park"
 )
@@ -91,7 +92,11 @@ park_engine:
 	if err != nil {
 		return nil, err
 	}
-	return parkengine.NewService(role, o.Log.With("role", "park"), nil, parkengine.Options{})
+	backfill, err := audit.EngineBackfill(role)
+	if err != nil {
+		return nil, err
+	}
+	return parkengine.NewService(role, o.Log.With("role", "park"), nil, parkengine.Options{Backfill: backfill})
 }
 
 // replacedBoilers lists the baseline of the simulated reference park: two
