@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eipgw/eipgw/gateway/calc/emission"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
 )
 
@@ -244,5 +245,98 @@ func TestPromNamesOfNewMetrics(t *testing.T) {
 		if got, _ := promName(tc.name, tc.unit); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestBDSAnalyserFaultRefusedEverywhere: for ten minutes of the hour the
+// BDS's outlet analyser reads 3000 ppm, above the inlet: an analyser is
+// wrong. Every metric resting on the BDS must come out as it does when
+// the outlet analyser times out for those minutes instead: the biogas's
+// sulphur (so2_fuel_kg) must not take the 3000 ppm, and the SO2 the BDS
+// avoided must take its gas flow over the minutes its removal was
+// evaluated on. Before, so2_fuel_kg took the fault and
+// bds_so2_avoided_kg mixed the two sets of minutes.
+func TestBDSAnalyserFaultRefusedEverywhere(t *testing.T) {
+	run := func(fault func(b *batch.Batch)) []Metric {
+		r := newReplay(t, loadExample(t), day0, 1)
+		r.mutate = func(dev string, b *batch.Batch) {
+			if m := b.Time.Minute(); dev == "bds-1" && m >= 5 && m < 15 {
+				fault(b)
+			}
+		}
+		r.run(day0, day0.Add(time.Hour), time.Minute)
+		r.finish(day0.Add(time.Hour))
+		return r.out.Hours[0].Metrics
+	}
+	high := run(func(b *batch.Batch) { setValue(b, "outlet_h2s", 3000) })
+	silent := run(func(b *batch.Batch) {
+		for i := range b.Points {
+			if p := &b.Points[i]; p.Name == "outlet_h2s" {
+				p.Quality, p.HasValue, p.Value = batch.Timeout, false, 0
+			}
+		}
+	})
+	for _, name := range []string{"so2_fuel_kg", "bds_so2_avoided_kg", "project_so2_t", "bds_h2s_removed_kg"} {
+		a, b := mustMetric(t, high, name, ""), mustMetric(t, silent, name, "")
+		if a.Flag != b.Flag || a.Samples != b.Samples || !near(a.Value, b.Value, 1e-12*max(b.Value, 1)) {
+			t.Errorf("%s: outlet above inlet %s %v (%d samples), outlet silent %s %v (%d samples)", name, a.Flag, a.Value, a.Samples, b.Flag, b.Value, b.Samples)
+		}
+	}
+}
+
+// TestBDSAvoidedOverOneSetOfSamples: the CHP burns half the biogas the
+// BDS treats, and for ten minutes the inlet analyser times out while the
+// gas flow through the BDS triples. The avoided SO2 credited is
+// B·ΣA/ΣQ over the minutes whose removal was evaluated (A and Q of the
+// same fifty minutes), worked out here from the batches; before, ΣQ took
+// all sixty minutes, the ten with the tripled flow among them.
+func TestBDSAvoidedOverOneSetOfSamples(t *testing.T) {
+	cfg := loadExample(t)
+	r := newReplay(t, cfg, day0, 1)
+	var sumA, sumQ, sumB float64
+	var nA, nB int
+	r.mutate = func(dev string, b *batch.Batch) {
+		fault := b.Time.Minute() >= 5 && b.Time.Minute() < 15
+		get := func(name string) *batch.Point {
+			for i := range b.Points {
+				if b.Points[i].Name == name {
+					return &b.Points[i]
+				}
+			}
+			t.Fatalf("%s has no %s", dev, name)
+			return nil
+		}
+		switch dev {
+		case "chp-1":
+			p := get("biogas_flow")
+			p.Value /= 2
+			sumB += p.Value
+			nB++
+		case "bds-1":
+			q, in := get("gas_flow"), get("inlet_h2s")
+			if fault {
+				q.Value *= 3
+				in.Quality, in.HasValue, in.Value = batch.Timeout, false, 0
+				return
+			}
+			perf, err := emission.EvaluateBDS(emission.BDS{GasFlow: q.Value, H2SIn: in.Value, H2SOut: get("outlet_h2s").Value, BedVolume: cfg.ParkEngine.BDS.BedVolume})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sumA += perf.SO2Avoided
+			sumQ += q.Value
+			nA++
+		}
+	}
+	r.run(day0, day0.Add(time.Hour), time.Minute)
+	r.finish(day0.Add(time.Hour))
+	b, meanA := sumB/float64(nB), sumA/float64(nA)
+	want := min(meanA, b*sumA/sumQ)
+	if want == meanA {
+		t.Fatalf("the CHP burns all the BDS's gas (%g of %g Nm3/h): the test needs it to burn less", b, sumQ/float64(nA))
+	}
+	m := mustMetric(t, r.out.Hours[0].Metrics, "bds_so2_avoided_kg", "")
+	if m.Flag != Valid || !near(m.Value, want, 1e-9*want) {
+		t.Errorf("bds_so2_avoided_kg %s %.9g, want %.9g = %.6g Nm3/h burned × %.6g kg / %.6g Nm3 over the %d evaluated minutes", m.Flag, m.Value, want, b, sumA, sumQ, nA)
 	}
 }

@@ -619,7 +619,8 @@ func (c *calc) fuelCO2(fl []fuelChan) (float64, []chanID, error) {
 
 // bdsAvoided credits the SO2 the BDS avoided only for the biogas the CHP
 // burned: avoided = min(Σ avoided, B·Σ avoided/Σ Q), with Σ avoided and
-// Σ Q the BDS's per-sample SO2 avoided and gas flow and B the biogas the
+// Σ Q the BDS's per-sample SO2 avoided and gas flow over the same samples
+// (those the removal was evaluated on) and B the biogas the
 // CHP's flow points metered. Biogas flared while the CHP is down avoids
 // nothing: its H2S would not have reached a stack the baseline counts.
 func (c *calc) bdsAvoided() {
@@ -633,7 +634,7 @@ func (c *calc) bdsAvoided() {
 			}
 		}
 	}
-	in := c.need(append([]chanID{b.avoided, b.flow}, burn...)...)
+	in := c.need(append([]chanID{b.avoided, b.flowEval}, burn...)...)
 	if len(burn) == 0 {
 		c.na("bds_so2_avoided_kg", "kg", "", "", in, "no CHP fuel point burns the BDS's gas (fuels[].sulfur_from_bds)")
 		return
@@ -642,7 +643,7 @@ func (c *calc) bdsAvoided() {
 	for _, ch := range burn {
 		burned += max(c.mean(ch), 0)
 	}
-	avoided, flow := c.mean(b.avoided), c.mean(b.flow)
+	avoided, flow := c.mean(b.avoided), c.mean(b.flowEval)
 	v := 0.0
 	if flow > 0 {
 		v = min(avoided, burned*avoided/flow)

@@ -88,7 +88,10 @@ type cemsPlan struct{ so2Mass, so2Ref chanID } // kg/h, mg/Nm3 at reference O2
 
 // bdsPlan: kg/h H2S, kg/h SO2, %, ppm, Nm3/h, kg/h of sulphur leaving with
 // the treated gas.
-type bdsPlan struct{ removed, avoided, re, outlet, flow, outletS chanID }
+// bdsPlan: flowEval is the gas flow of the samples the removal was
+// evaluated on (those of removed and avoided), so that the avoided SO2 per
+// Nm3 of gas is taken over one set of samples.
+type bdsPlan struct{ removed, avoided, re, outlet, flow, outletS, flowEval chanID }
 
 type cascadePlan struct {
 	name     string
@@ -497,6 +500,7 @@ func (p *plan) bdsUnit(b *config.BDSUnit) *bdsPlan {
 		removed: p.channel(b.Device + ".h2s_removed"), avoided: p.channel(b.Device + ".so2_avoided"),
 		re: p.channel(b.Device + ".removal_efficiency"), outlet: p.channel(b.Device + ".outlet_h2s"),
 		flow: p.channel(b.Device + ".gas_flow"), outletS: p.channel(b.Device + ".outlet_sulfur"),
+		flowEval: p.channel(b.Device + ".gas_flow_evaluated"),
 	}
 	vol := b.BedVolume
 	p.addRole(b.Gateway, b.Device, func(pts points, out []sample) []sample {
@@ -507,6 +511,11 @@ func (p *plan) bdsUnit(b *config.BDSUnit) *bdsPlan {
 		sWhy := first(r1, r3)
 		if sWhy == "" && (q < 0 || o < 0) {
 			sWhy = "gas_flow/outlet_h2s: negative"
+		}
+		if sWhy == "" && r2 == "" && o > in {
+			// The removal refuses it (below): the outlet's sulphur, which
+			// the biogas's SO2 is taken from, cannot rest on it either.
+			sWhy = "outlet_h2s: above inlet_h2s (an analyser is wrong)"
 		}
 		// Sulphur leaving with the treated gas, per sample: Q·ppm·10⁻⁶
 		// Nm3/h of H2S → kmol/h (/22.414) → kg S/h (×32.06).
@@ -526,7 +535,7 @@ func (p *plan) bdsUnit(b *config.BDSUnit) *bdsPlan {
 			}
 		}
 		out = append(out, sample{ch: u.removed, v: perf.H2SRemoved, bad: why})
-		out = append(out, sample{ch: u.avoided, v: perf.SO2Avoided, bad: why})
+		out = append(out, sample{ch: u.avoided, v: perf.SO2Avoided, bad: why}, sample{ch: u.flowEval, v: q, bad: why})
 		return append(out, sample{ch: u.re, v: perf.RemovalEfficiency, bad: reWhy})
 	})
 	return u
