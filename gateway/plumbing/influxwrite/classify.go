@@ -3,6 +3,7 @@ package influxwrite
 import (
 	"errors"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -23,7 +24,9 @@ const (
 	// data). Retry after Backoff.
 	Transient
 	// Refused: InfluxDB refused the request (400, 413, 422): sent again it
-	// would be refused again. With several records, split the request to
+	// would be refused again. A 400 or 422 that does not come from
+	// InfluxDB (no X-Influxdb-* header, no JSON error: a plain HTTP
+	// request to an HTTPS port) is Transient. With several records, split the request to
 	// find the bad one; a record refused on its own is refused for good.
 	Refused
 	// Partial: InfluxDB stored some points and dropped others (1.8: 400
@@ -78,13 +81,35 @@ func Classify(err error) Outcome {
 	o.Status = herr.StatusCode
 	o.RetryAfter = time.Duration(herr.RetryAfter) * time.Second
 	switch o.Status {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		if !fromInfluxDB(herr) {
+			// Not InfluxDB judging the data: a plain HTTP request to an
+			// HTTPS port, or a proxy. Sent again, once the configuration
+			// is right, it is stored.
+			return o
+		}
+		fallthrough
+	case http.StatusRequestEntityTooLarge:
 		o.Class = Refused
 		if strings.Contains(Reason(err), "partial write") {
 			o.Class = Partial
 		}
 	}
 	return o
+}
+
+// fromInfluxDB reports whether an HTTP answer came from InfluxDB itself:
+// 1.x and 2.x name themselves in X-Influxdb-Version or X-Influxdb-Build,
+// and every version answers a refused write with a JSON error body. Go's
+// TLS server answering a plain HTTP request (400 "Client sent an HTTP
+// request to an HTTPS server") does neither.
+func fromInfluxDB(herr *ihttp.Error) bool {
+	h := herr.Header
+	if h.Get("X-Influxdb-Version") != "" || h.Get("X-Influxdb-Build") != "" || h.Get("X-Influxdb-Error") != "" {
+		return true
+	}
+	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return ct == "application/json"
 }
 
 // Reason returns InfluxDB's explanation of a failed write: the message of

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 )
 
 // stub is an InfluxDB write endpoint answering each request with respond.
@@ -94,9 +95,14 @@ func TestClassify(t *testing.T) {
 			influx18Error(w, 400, `partial write: field type conflict: input field \"v\" on measurement \"m\" is type float, already exists as type integer dropped=1`)
 		}, Partial, 400, 0, "field type conflict"},
 		{"400 text body", func(w http.ResponseWriter) {
+			w.Header().Set("X-Influxdb-Version", "1.8.10")
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, "partial write: points beyond retention policy dropped=1")
 		}, Partial, 400, 0, "beyond retention policy"},
+		{"400 not from InfluxDB", func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, "Bad Request")
+		}, Transient, 400, 0, "Bad Request"},
 		{"413", func(w http.ResponseWriter) { influx18Error(w, 413, "Request Entity Too Large") }, Refused, 413, 0, "Too Large"},
 		{"422 (2.x)", func(w http.ResponseWriter) {
 			w.Header().Set("Content-Type", "application/json")
@@ -182,5 +188,37 @@ func TestNewRefusesMissingURLAndBadTLS(t *testing.T) {
 	_, err := New(&config.InfluxDB{URL: "https://influx.example:8086", TLS: &config.TLS{CAFile: t.TempDir() + "/gone.pem"}}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "gone.pem") || !strings.Contains(err.Error(), "influx.example") {
 		t.Errorf("missing CA file: %v", err)
+	}
+}
+
+// TestRefusalsOfARealInfluxDB: InfluxDB 1.8.10 itself refusing a line it
+// cannot parse and a field of another type is Refused and Partial; a
+// plain HTTP write to an HTTPS server (Go's TLS server answers 400 "Client
+// sent an HTTP request to an HTTPS server") is Transient, so ingest keeps
+// the batches and retries, where it used to dead-letter every one.
+func TestRefusalsOfARealInfluxDB(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	c, err := New(&config.InfluxDB{URL: ifx.URL, Bucket: "eipgw/autogen", Timeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Writer.WriteRecord(ctx, "m v=1i 1"); err != nil {
+		t.Fatal(err)
+	}
+	if o := Classify(c.Writer.WriteRecord(ctx, "m v=")); o.Class != Refused || o.Status != 400 {
+		t.Errorf("a line InfluxDB cannot parse: %s %d", o.Class, o.Status)
+	}
+	if o := Classify(c.Writer.WriteRecord(ctx, "m v=1.5 2")); o.Class != Partial {
+		t.Errorf("a field of another type: %s %d %v", o.Class, o.Status, o.Err)
+	}
+
+	tlsSrv := httptest.NewTLSServer(&stub{})
+	defer tlsSrv.Close()
+	plain := "http://" + strings.TrimPrefix(tlsSrv.URL, "https://")
+	err = newClient(t, plain, 5*time.Second).Writer.WriteRecord(ctx, "m v=1 1")
+	if o := Classify(err); o.Class != Transient || o.Status != 400 || !strings.Contains(Reason(err), "HTTPS") {
+		t.Errorf("plain HTTP to an HTTPS server: %s %d %q", o.Class, o.Status, Reason(err))
 	}
 }
