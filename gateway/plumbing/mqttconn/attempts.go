@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -183,7 +184,7 @@ func Connect(c mqtt.Client, timeout time.Duration) error {
 // identity or protocol.
 func Permanent(err error) bool {
 	switch Cause(err) {
-	case CauseUnknownAuthority, CauseBadCertificate, CauseCertificateExpired, CauseWrongHost, CauseRejectedByServer,
+	case CauseUnknownAuthority, CauseBadCertificate, CauseCertificateExpired, CauseWrongHost, CauseRejectedByServer, CauseTLSVersion, CauseTLSHandshake,
 		CauseNotAuthorised, CauseBadCredentials, CauseIdentifierRejected, CauseProtocol, CauseTLSConfig:
 		return true
 	}
@@ -197,6 +198,8 @@ const (
 	CauseWrongHost          = "server certificate not valid for this host name"
 	CauseBadCertificate     = "server certificate invalid"
 	CauseRejectedByServer   = "server refused the TLS handshake (client certificate missing, expired or unknown to it)"
+	CauseTLSVersion         = "server refused the TLS version (tls.min_version above what it offers)"
+	CauseTLSHandshake       = "server refused the TLS handshake (no TLS version or cipher suite in common)"
 	CauseNotAuthorised      = "broker refused: not authorised"
 	CauseBadCredentials     = "broker refused: bad user name or password"
 	CauseIdentifierRejected = "broker refused the client id"
@@ -235,9 +238,8 @@ func Cause(err error) string {
 	case errors.As(err, &verify):
 		return CauseBadCertificate
 	case errors.As(err, &op) && op.Op == "remote error":
-		// A TLS alert from the server: it refused our certificate (or
-		// our lack of one).
-		return CauseRejectedByServer
+		// A TLS alert from the server, named by its description.
+		return alertCause(op.Err)
 	case errors.Is(err, packets.ErrorRefusedNotAuthorised):
 		return CauseNotAuthorised
 	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
@@ -254,6 +256,22 @@ func Cause(err error) string {
 		return CauseTimeout
 	}
 	return CauseNetwork
+}
+
+// alertCause names the cause of a TLS alert the server sent: most refuse
+// our certificate (or our lack of one); a version or cipher the server
+// does not offer is another matter for the operator.
+func alertCause(alert error) string {
+	if alert == nil {
+		return CauseRejectedByServer
+	}
+	switch a := alert.Error(); {
+	case strings.Contains(a, "protocol version"):
+		return CauseTLSVersion
+	case strings.Contains(a, "handshake failure"), strings.Contains(a, "insufficient security"):
+		return CauseTLSHandshake
+	}
+	return CauseRejectedByServer
 }
 
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

@@ -190,3 +190,41 @@ func TestFailureLogCountsCausesApart(t *testing.T) {
 		t.Fatalf("%d lines after a connection and a failure:\n%s", n, logs.String())
 	}
 }
+
+// TestTLSVersionRefused: a server that offers TLS 1.2 at most, and a
+// client whose tls.min_version is 1.3: the server's alert names the
+// version, not a client certificate, and the failure is permanent.
+func TestTLSVersionRefused(t *testing.T) {
+	pki := testenv.NewPKI(t)
+	cert, err := tls.LoadX509KeyPair(pki.Server.Cert, pki.Server.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.(*tls.Conn).Handshake()
+				c.Close()
+			}()
+		}
+	}()
+	logs, err := dial(t, "ssl://"+ln.Addr().String(), &config.TLS{CAFile: pki.CA, MinVersion: "1.3"}, time.Minute)
+	if err == nil {
+		t.Fatal("connected")
+	}
+	if got := Cause(err); got != CauseTLSVersion || !Permanent(err) {
+		t.Errorf("cause %q (permanent %v), want %q (err %v)", got, Permanent(err), CauseTLSVersion, err)
+	}
+	if !strings.Contains(logs, CauseTLSVersion) {
+		t.Errorf("log lacks the cause:\n%s", logs)
+	}
+}
