@@ -340,3 +340,31 @@ func TestBDSAvoidedOverOneSetOfSamples(t *testing.T) {
 		t.Errorf("bds_so2_avoided_kg %s %.9g, want %.9g = %.6g Nm3/h burned × %.6g kg / %.6g Nm3 over the %d evaluated minutes", m.Flag, m.Value, want, b, sumA, sumQ, nA)
 	}
 }
+
+// TestFuelSavingFollowsPES: the CHP's useful heat drops to a fifth (its
+// steam flow read low), so its overall efficiency falls below the Annex I
+// threshold: PES is not applicable, and neither is the fuel saving, which
+// is PES's own quantity and would otherwise stand in for it.
+func TestFuelSavingFollowsPES(t *testing.T) {
+	r := newReplay(t, loadExample(t), day0, 1)
+	r.mutate = func(dev string, b *batch.Batch) {
+		if dev == "chp-1" {
+			for i := range b.Points {
+				if b.Points[i].Name == "steam_flow" {
+					b.Points[i].Value /= 5
+				}
+			}
+		}
+	}
+	r.run(day0, day0.Add(time.Hour), time.Minute)
+	r.finish(day0.Add(time.Hour))
+	ms := r.out.Hours[0].Metrics
+	if m := mustMetric(t, ms, "chp_overall_threshold_met", ""); m.Flag != Valid || m.Value != 0 {
+		t.Fatalf("threshold met: %+v; the test needs the CHP below it", m)
+	}
+	for _, name := range []string{"chp_pes", "chp_fuel_saved_fraction", "chp_fuel_saved_gj"} {
+		if m := mustMetric(t, ms, name, ""); m.Flag != NotApplicable || !strings.Contains(m.Reason, "below the Annex I threshold") {
+			t.Errorf("%s: %s %q %g, want n/a below the threshold", name, m.Flag, m.Reason, m.Value)
+		}
+	}
+}

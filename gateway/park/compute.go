@@ -327,8 +327,9 @@ func (c *calc) chp() {
 			met = 1
 		}
 		c.putErr("chp_overall_threshold_met", "1", "", "", in, met, eoErr)
-		if in.ok && eoErr == nil && met == 0 {
-			why := fmt.Sprintf("overall efficiency %.4f below the Annex I threshold %g: the non-cogeneration electricity must be split off (Directive 2012/27/EU Annex I(b)), which is not implemented", eo, u.threshold)
+		below := in.ok && eoErr == nil && met == 0
+		why := fmt.Sprintf("overall efficiency %.4f below the Annex I threshold %g: the non-cogeneration electricity must be split off (Directive 2012/27/EU Annex I(b)), which is not implemented", eo, u.threshold)
+		if below {
 			c.na("chp_pes", "1", "", "", in, why)
 			c.na("chp_high_efficiency", "1", "", "", in, why)
 		} else {
@@ -342,11 +343,22 @@ func (c *calc) chp() {
 			}
 			c.putErr("chp_high_efficiency", "1", "", "", in, hv, firstErr(err, herr))
 		}
+		// The fuel saving is PES's own quantity (the same references and
+		// output): below the threshold it is not applicable either, or it
+		// would stand in for the PES the Directive refuses there.
 		saved, frac, err := energy.FuelSaving(f, w, q, refE, refH)
 		err = firstErr(refErr, err)
-		c.putErr("chp_fuel_saved_fraction", "1", "", "", in, frac, err)
-		if !c.live {
-			c.putErr("chp_fuel_saved_gj", "GJ", "", "", in, saved*mwhToGJ*c.hours, err)
+		switch {
+		case below:
+			c.na("chp_fuel_saved_fraction", "1", "", "", in, why)
+			if !c.live {
+				c.na("chp_fuel_saved_gj", "GJ", "", "", in, why)
+			}
+		default:
+			c.putErr("chp_fuel_saved_fraction", "1", "", "", in, frac, err)
+			if !c.live {
+				c.putErr("chp_fuel_saved_gj", "GJ", "", "", in, saved*mwhToGJ*c.hours, err)
+			}
 		}
 	}
 	c.heatCheck()

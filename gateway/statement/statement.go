@@ -379,10 +379,10 @@ func Build(ctx context.Context, q Querier, park string, pe *config.ParkEngine, o
 
 func sq(x float64) float64 { return x * x }
 
-// hoursText is "1 hour" or "n hours".
+// hoursText is "1 hour" or "n hours", after "the".
 func hoursText(n int) string {
 	if n == 1 {
-		return "the hour"
+		return "1 hour"
 	}
 	return fmt.Sprintf("%d hours", n)
 }
