@@ -139,6 +139,15 @@ type Reading struct {
 	Time   time.Time `json:"time"`
 }
 
+// Reset is a totaliser going back by more than half its range, which no
+// passing of its maximum explains: the meter was replaced or set back.
+// The movement from Before's reading to After's is not billed (at most one
+// poll of flow).
+type Reset struct {
+	Before Reading `json:"before"` // the last reading before it
+	After  Reading `json:"after"`  // the first reading after it
+}
+
 // HourNote is an hour without a valid value.
 type HourNote struct {
 	Start  time.Time `json:"start"`
@@ -188,6 +197,9 @@ type Row struct {
 	ValidHours          int     `json:"valid_hours"`
 	InvalidHours        int     `json:"invalid_hours"`
 	MissingHours        int     `json:"missing_hours"`
+	// Resets are the totaliser's resets in the period (a meter replaced
+	// or set back): Metered sums the movement between them.
+	Resets []Reset `json:"resets,omitempty"`
 	// Handling says how hours without a valid value were treated.
 	Handling string     `json:"handling"`
 	Gaps     []HourNote `json:"gaps,omitempty"`
@@ -575,6 +587,91 @@ func (tz Totaliser) text(counts uint64, shift int, f float64) string {
 	return s[:len(s)-d] + "." + s[len(s)-d:]
 }
 
+// reset reports whether the counter going from a to b is a reset rather
+// than a pass of its maximum: back by more than half its range.
+func (tz Totaliser) reset(a, b uint64) bool {
+	if b >= a {
+		return false
+	}
+	d, _ := tz.diff(a, b)
+	return tz.Bits < 64 && d >= uint64(1)<<(tz.Bits-1) || tz.Bits >= 64 && d >= 1<<63
+}
+
+// resets finds the totaliser's resets between opening and closing: an
+// hour whose last reading is a reset from the hour before's (or from the
+// opening) is read whole to find the two readings around it.
+func (b *builder) resets(device string, tz Totaliser, last map[int64]Reading, opening, closing *Reading) ([]Reset, error) {
+	hours := make([]int64, 0, len(last))
+	for ms := range last {
+		if ms >= b.start.UnixMilli() {
+			hours = append(hours, ms)
+		}
+	}
+	sort.Slice(hours, func(i, j int) bool { return hours[i] < hours[j] })
+	var out []Reset
+	prev := *opening
+	for _, ms := range hours {
+		cur := last[ms]
+		if !tz.reset(prev.Counts, cur.Counts) {
+			prev = cur
+			continue
+		}
+		from := time.UnixMilli(ms)
+		if opening.Time.After(from) {
+			from = opening.Time
+		}
+		rs, err := b.resetIn(device, tz, prev, from, time.UnixMilli(ms).Add(time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		if len(rs) == 0 {
+			// Not found among the hour's readings (read while they
+			// change): placed between the two hourly readings.
+			rs = []Reset{{Before: prev, After: cur}}
+		}
+		out = append(out, rs...)
+		prev = cur
+	}
+	if len(out) == 0 && tz.reset(opening.Counts, closing.Counts) {
+		// Without hourly readings to place it (a fake or sparse store),
+		// the reset lies between the opening and the closing.
+		out = append(out, Reset{Before: *opening, After: *closing})
+	}
+	return out, nil
+}
+
+// resetIn reads the totaliser from `from` to `to`, starting from the
+// reading prev, and returns the resets among its readings.
+func (b *builder) resetIn(device string, tz Totaliser, prev Reading, from, to time.Time) ([]Reset, error) {
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE "park" = %s AND "device" = %s AND time >= %s AND time < %s`,
+		ident(tz.Point), ident(tz.Measurement), quote(b.park), quote(device), rfc(from), rfc(to))
+	ss, err := b.q.Query(b.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("statement: %s %s: %w", device, tz.Point, err)
+	}
+	var out []Reset
+	for _, s := range ss {
+		for _, v := range s.Values {
+			if v[1] == nil {
+				continue
+			}
+			ts, err := number(v[0])
+			if err != nil {
+				return nil, fmt.Errorf("statement: %s %s: time: %w", device, tz.Point, err)
+			}
+			cur, err := tz.reading(v[1], time.UnixMilli(int64(ts)))
+			if err != nil {
+				return nil, fmt.Errorf("statement: %s %s at %s: %w", device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
+			}
+			if tz.reset(prev.Counts, cur.Counts) {
+				out = append(out, Reset{Before: prev, After: cur})
+			}
+			prev = cur
+		}
+	}
+	return out, nil
+}
+
 // diff returns closing − opening in counts, modulo the counter's width.
 func (tz Totaliser) diff(a, b uint64) (uint64, bool) {
 	if b >= a {
@@ -595,7 +692,22 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 		return r, err
 	}
 	r.Opening, r.Closing = opening, closing
-	dc, wrapped := tz.diff(opening.Counts, closing.Counts)
+	resets, err := b.resets(device, tz, last, opening, closing)
+	if err != nil {
+		return r, err
+	}
+	r.Resets = resets
+	// The movement from the opening to the closing, in segments between
+	// resets, each taken modulo the counter's width.
+	var dc uint64
+	wrapped := false
+	from := opening.Counts
+	for _, rs := range resets {
+		d, w := tz.diff(from, rs.Before.Counts)
+		dc, wrapped, from = dc+d, wrapped || w, rs.After.Counts
+	}
+	d, w := tz.diff(from, closing.Counts)
+	dc, wrapped = dc+d, wrapped || w
 	r.Metered = float64(dc) * tz.Scale * tz.ToBilled
 	r.MeteredText = tz.billedText(dc)
 	r.MeteredUncertainty = unc * r.Metered
@@ -605,6 +717,10 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 	}
 	if wrapped {
 		notes = append(notes, fmt.Sprintf("totaliser passed its maximum: difference taken modulo 2^%d counts", tz.Bits))
+	}
+	for _, rs := range resets {
+		notes = append(notes, fmt.Sprintf("totaliser reset (meter replaced or set back) between %s at %s and %s at %s: the movement before and after it is billed, not the flow between those two readings",
+			rs.Before.Value, rs.Before.Time.Format(time.RFC3339), rs.After.Value, rs.After.Time.Format(time.RFC3339)))
 	}
 	if mass == nil {
 		mass = &hourly{mass: map[int64]float64{}, bad: map[int64]string{}}
@@ -644,7 +760,11 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 		eValid += ev
 		cur, okC := last[ms]
 		prev, okP := last[h.Add(-time.Hour).UnixMilli()]
-		if okC && okP {
+		if okC && okP && tz.reset(prev.Counts, cur.Counts) {
+			// The hour's movement is not the counter's difference; it is
+			// left out of the cross-check.
+			mValidTot += mv
+		} else if okC && okP {
 			d, _ := tz.diff(prev.Counts, cur.Counts)
 			dm := float64(d) * tz.Scale * tz.ToBilled
 			cc.Hours++

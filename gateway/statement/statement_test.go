@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,25 @@ type fakeDB struct {
 	// hourly[metric|tenant] is the engine's value of each hour; NaN marks
 	// an invalid hour.
 	hourly map[string][]float64
+	// extra are readings of a device besides those at the hours' ends,
+	// returned only when the readings of a span are asked for.
+	extra map[string][]extraReading
+}
+
+type extraReading struct {
+	at     time.Time
+	counts uint64
+}
+
+// spanOf reads the time bounds of a query: time >= 'A' AND time < 'B'.
+func spanOf(q string) (from, to time.Time) {
+	_, a, _ := strings.Cut(q, "time >= '")
+	a, _, _ = strings.Cut(a, "'")
+	_, b, _ := strings.Cut(q, "time < '")
+	b, _, _ = strings.Cut(b, "'")
+	from, _ = time.Parse(time.RFC3339Nano, a)
+	to, _ = time.Parse(time.RFC3339Nano, b)
+	return from, to
 }
 
 func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
@@ -69,6 +89,19 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 	at := func(i int) time.Time { return f.start.Add(time.Duration(i)*time.Hour - time.Minute) }
 	s := Series{Columns: []string{"time", "v"}}
 	switch {
+	case strings.HasPrefix(q, `SELECT "`): // the readings of a span
+		from, to := spanOf(q)
+		for i, c := range cs {
+			if at := at(i); !at.Before(from) && at.Before(to) {
+				s.Values = append(s.Values, []any{ms(at), val(c)})
+			}
+		}
+		for _, r := range f.extra[dev] {
+			if !r.at.Before(from) && r.at.Before(to) {
+				s.Values = append(s.Values, []any{ms(r.at), json.Number(fmt.Sprint(float64(r.counts) * f.scale))})
+			}
+		}
+		sort.Slice(s.Values, func(i, j int) bool { return s.Values[i][0].(json.Number) < s.Values[j][0].(json.Number) })
 	case strings.Contains(q, "GROUP BY time(1h)"):
 		for i, c := range cs {
 			s.Values = append(s.Values, []any{ms(at(i).Truncate(time.Hour)), val(c)})
@@ -282,5 +315,54 @@ func TestPDF(t *testing.T) {
 	var z bytes.Buffer
 	if err := st.WritePDF(&z, PDFOptions{Compress: true}); err != nil || z.Len() >= a.Len() {
 		t.Errorf("compressed: %d bytes (%v), uncompressed %d", z.Len(), err, a.Len())
+	}
+}
+
+// TestTotaliserReset: b's meter is replaced at 12:20 on the 10th of the
+// month: its counter goes from its reading then back to 50 counts (0.50 t)
+// and counts on from there. The row bills the movement before the reset
+// and after it, names the two readings around it, and the cross-check
+// leaves that hour out; before, the drop was taken for a pass of the
+// counter's maximum, 42.9 million t.
+func TestTotaliserReset(t *testing.T) {
+	f := steady(map[string]uint64{"sup": 5_000_000, "sa": 2_000_000, "sb": 1_000_000}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+	resetHour := 9*24 + 12 // hour index of 12:00 on the 10th
+	cs := f.counts["sb"]
+	before := cs[resetHour] + 370/3 // 20 minutes into the hour
+	f.extra = map[string][]extraReading{"sb": {{at: f.start.Add(time.Duration(resetHour)*time.Hour + 20*time.Minute), counts: before}}}
+	// After the reset the counter restarts at 50 counts at 12:20 and
+	// counts 370 an hour: at the end of hour h (index i = h+1) it reads
+	// 50 + 370·(i − resetHour − 1) + the 40 minutes of the reset hour.
+	afterEnd := uint64(50 + 370*2/3)
+	for i := resetHour + 1; i < len(cs); i++ {
+		cs[i] = afterEnd + uint64(i-resetHour-1)*370
+	}
+	f.extra["sb"] = append(f.extra["sb"], extraReading{at: f.start.Add(time.Duration(resetHour)*time.Hour + 20*time.Minute + time.Second), counts: 50})
+	st, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := row(t, st, RowTenantSteam, "sb")
+	want := (before - cs[0]) + (cs[len(cs)-1] - 50)
+	if math.Abs(r.Metered-float64(want)*0.01) > 1e-6 {
+		t.Errorf("metered %s (%g), want %g t", r.MeteredText, r.Metered, float64(want)*0.01)
+	}
+	if len(r.Resets) != 1 || r.Resets[0].Before.Counts != before || r.Resets[0].After.Counts != 50 {
+		t.Fatalf("resets %+v, want one from %d to 50 counts", r.Resets, before)
+	}
+	if !strings.Contains(r.Handling, "totaliser reset") || strings.Contains(r.Handling, "passed its maximum") {
+		t.Errorf("handling %q", r.Handling)
+	}
+	if c := r.CrossCheck; !c.OK || c.Hours != 671 {
+		t.Errorf("cross-check %+v, want ok over the 671 hours without the reset", c)
+	}
+	// A pass of the maximum stays one: a starts 1000 counts below 2^32.
+	f2 := steady(map[string]uint64{"sup": 5_000_000, "sa": 1<<32 - 1000, "sb": 1_000_000}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+	st2, err := Build(context.Background(), f2, "p", twoTenants(), Options{Month: f2.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := row(t, st2, RowTenantSteam, "sa"); len(a.Resets) != 0 || !strings.Contains(a.Handling, "passed its maximum") || a.MeteredText != "4032.00" {
+		t.Errorf("rollover: resets %+v, metered %s, handling %q", a.Resets, a.MeteredText, a.Handling)
 	}
 }
