@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -68,6 +69,17 @@ var cmdRead = &command{
 			if *device == "" {
 				return fmt.Errorf("-config needs -device NAME: %w", errUsage)
 			}
+			var ignored []string
+			fs.Visit(func(f *flag.Flag) {
+				switch f.Name {
+				case "config", "device", "log-level", "log-format":
+				default:
+					ignored = append(ignored, "-"+f.Name)
+				}
+			})
+			if len(ignored) > 0 {
+				return fmt.Errorf("%s not used with -config (the device's bus and points come from the file): %w", strings.Join(ignored, ", "), errUsage)
+			}
 			return readConfigured(ctx, e.stdout, log, *cfgPath, *device)
 		}
 		if *ua.endpoint != "" {
@@ -91,6 +103,9 @@ var cmdRead = &command{
 		}
 		if *unit < 0 || *unit > 247 || *register < 0 || *register > 65535 || *count < 1 || *register+*count > 65536 {
 			return fmt.Errorf("-unit %d -register %d -count %d out of range: %w", *unit, *register, *count, errUsage)
+		}
+		if most := map[bool]int{false: 125, true: 2000}[tab.Bits()]; *count > most {
+			return fmt.Errorf("-count %d: a %s read takes at most %d: %w", *count, *table, most, errUsage)
 		}
 		b, err := modbus.NewBus(bus, nil, log)
 		if err != nil {
@@ -242,7 +257,20 @@ func readConfigured(ctx context.Context, w io.Writer, log *slog.Logger, path, na
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	if err := enc.Encode(res); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Quality == modbus.Good {
+			return nil
+		}
+	}
+	if res.Error != "" {
+		// Nothing read: a script must not take the points' qualities
+		// for an answer.
+		return fmt.Errorf("%s: device %s did not answer: %s", path, name, res.Error)
+	}
+	return nil
 }
 
 // readValue prints a good reading's value: an integer point exactly, a

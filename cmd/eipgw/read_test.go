@@ -108,8 +108,9 @@ edge:
 	if err := srv.SetFault("bds-1", modbusserver.Fault{Exception: modbus.ExBusy}); err != nil {
 		t.Fatal(err)
 	}
+	// Nothing read: exit status 1, the JSON printed all the same.
 	code, out, errOut = runCLI(t, "read", "-config", cfg, "-device", "bds-1")
-	if code != 0 {
+	if code != 1 || !strings.Contains(errOut, "device bds-1 did not answer") {
 		t.Fatalf("code %d: %s", code, errOut)
 	}
 	res.Points = nil
@@ -127,6 +128,25 @@ edge:
 	if code, _, errOut := runCLI(t, "read", "-config", cfg, "-device", "nosuch"); code != 2 || !strings.Contains(errOut, "chp-1, bds-1") {
 		t.Errorf("unknown device: code %d, %s", code, errOut)
 	}
+	if code, _, errOut := runCLI(t, "read", "-config", cfg, "-device", "chp-1", "-address", "10.0.0.1:502"); code != 2 || !strings.Contains(errOut, "-address not used with -config") {
+		t.Errorf("-address with -config: code %d, %s", code, errOut)
+	}
+	// A device that does not answer at all: nothing listens on its port.
+	gone := filepath.Join(dir, "gone.yaml")
+	os.WriteFile(gone, []byte(fmt.Sprintf(`park: p
+site: s
+mqtt: {broker: "tcp://127.0.0.1:1"}
+edge:
+  gateway: gw
+  state_dir: %s
+  buses:
+    - {name: lan, address: "127.0.0.1:1", timeout: 300ms}
+  devices:
+    - {name: chp-1, profile: chp, bus: lan, unit: 1}
+`, dir)), 0o600)
+	if code, out, errOut := runCLI(t, "read", "-config", gone, "-device", "chp-1"); code != 1 || !strings.Contains(errOut, "did not answer") || !strings.Contains(out, `"chp-1"`) {
+		t.Errorf("unreachable device: code %d, %s\n%s", code, errOut, out)
+	}
 }
 
 func TestReadUsageErrors(t *testing.T) {
@@ -140,6 +160,8 @@ func TestReadUsageErrors(t *testing.T) {
 		{[]string{"read", "-transport", "rtu", "-device", "/dev/ttyS9", "-parity", "X"}, `-parity: "X"`},
 		{[]string{"read", "-address", "h:1", "-table", "coils"}, `-table "coils"`},
 		{[]string{"read", "-address", "h:1", "-count", "0"}, "out of range"},
+		{[]string{"read", "-address", "h:1", "-count", "126"}, "at most 125"},
+		{[]string{"read", "-address", "h:1", "-table", "coil", "-count", "2001"}, "at most 2000"},
 		{[]string{"read", "-address", "h:1", "-timeout", "0s"}, "-timeout 0s is below 1ms"},
 		{[]string{"read", "-address", "h:1", "-timeout", "-1s"}, "-timeout -1s is below 1ms"},
 	} {

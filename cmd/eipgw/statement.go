@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/eipgw/eipgw/gateway/statement"
@@ -52,6 +54,8 @@ var cmdStatement = &command{
 			return fmt.Errorf("-month YYYY-MM is required: %w", errUsage)
 		case *format != "csv" && *format != "json" && *format != "pdf":
 			return fmt.Errorf("-format %q: want csv, json or pdf: %w", *format, errUsage)
+		case !(*tol > 0 && *tol < 1):
+			return fmt.Errorf("-tolerance %g: want a fraction between 0 and 1: %w", *tol, errUsage)
 		}
 		f, _, err := loadConfig(*path)
 		if err != nil {
@@ -60,6 +64,15 @@ var cmdStatement = &command{
 		pe := f.ParkEngine
 		if pe == nil {
 			return fmt.Errorf("%s: no park_engine section", *path)
+		}
+		if *tenant != "" {
+			var names []string
+			for _, t := range pe.Tenants {
+				names = append(names, t.Name)
+			}
+			if !slices.Contains(names, *tenant) {
+				return fmt.Errorf("-tenant %q is not in park_engine.tenants (%s): %w", *tenant, strings.Join(names, ", "), errUsage)
+			}
 		}
 		m, err := statement.ParseMonth(*month, pe.Location)
 		if err != nil {

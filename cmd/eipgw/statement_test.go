@@ -25,6 +25,7 @@ func TestStatementUsageErrors(t *testing.T) {
 		{[]string{"statement", "-month", "2026-02"}, "-config is required"},
 		{[]string{"statement", "-config", "x.yaml"}, "-month YYYY-MM is required"},
 		{[]string{"statement", "-config", "x.yaml", "-month", "2026-02", "-format", "xml"}, `-format "xml": want csv, json or pdf`},
+		{[]string{"statement", "-config", "x.yaml", "-month", "2026-02", "-tolerance", "-1"}, `-tolerance -1: want a fraction between 0 and 1`},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(t.Context(), &env{stdout: &out, stderr: &errOut}, tc.args); code != 2 || !strings.Contains(errOut.String(), tc.want) {
@@ -129,6 +130,10 @@ func TestStatementCommand(t *testing.T) {
 	}
 
 	out.Reset()
+	if code := run(t.Context(), &env{stdout: &bytes.Buffer{}, stderr: &errOut}, []string{"statement", "-config", cfgPath, "-month", "2026-02", "-tenant", "nobody"}); code != 2 || !strings.Contains(errOut.String(), `-tenant "nobody" is not in park_engine.tenants`) {
+		t.Errorf("unknown tenant: exit %d, %s", code, errOut.String())
+	}
+	errOut.Reset()
 	if code := run(t.Context(), &env{stdout: &out, stderr: &errOut}, []string{"statement", "-config", cfgPath, "-month", "2026-02", "-tenant", "t07", "-format", "json"}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
