@@ -53,6 +53,15 @@ type gatewayState struct {
 	frontier uint64 // every seq <= frontier is stored or declared missing
 	lastTime int64  // poll time (ms) of batch frontier
 	started  bool
+	// seenAt is when this worker last stored a batch of the gateway (Unix
+	// ns), seenPass the completeness pass then running or next; pending is set
+	// while numbers above the frontier wait (not settled, held, or
+	// beyond a gap). A gateway with nothing new since its last check and
+	// nothing pending is not queried again; one silent for
+	// forgetAfter is forgotten.
+	seenAt            int64
+	seenPass, checked uint64 // the pass during or after which it was last seen; the last pass that checked it
+	pending           bool
 	// implausible holds the far-off numbers already recorded.
 	implausible map[uint64]bool
 	// recorded holds the times (ms) of the records written: two gaps
@@ -97,6 +106,7 @@ type completeness struct {
 	implausibleGaps prometheus.Counter
 	mu              sync.Mutex
 	gateways        map[string]*gatewayState
+	pass            uint64 // passes begun (check)
 	// seqFields are the split parts' number fields seen (batch_seq_1,
 	// ...): a part whose first part was lost has no batch_seq, and the
 	// query after the frontier asks for any of them above it.
@@ -111,12 +121,22 @@ type completeness struct {
 // seen notes that a batch of gateway was written, so the checker follows
 // it.
 func (c *completeness) seen(gateway string) {
+	now := c.now().UnixNano()
 	c.mu.Lock()
-	if _, ok := c.gateways[gateway]; !ok {
-		c.gateways[gateway] = &gatewayState{}
+	st, ok := c.gateways[gateway]
+	if !ok {
+		st = &gatewayState{}
+		c.gateways[gateway] = st
 	}
+	st.seenAt, st.seenPass = now, c.pass
 	c.mu.Unlock()
 }
+
+// forgetAfter is how long a gateway this worker stores nothing of, with no
+// number pending, stays followed: the hour a new follower looks back
+// (checkGateway). A publisher inventing gateway ids then costs one check
+// each, not one every pass for ever.
+const forgetAfter = time.Hour
 
 // Gap is a run of sequence numbers declared missing.
 type Gap struct {
@@ -129,24 +149,51 @@ type Gap struct {
 	Implausible bool
 }
 
-// check runs one pass over every followed gateway.
+// check runs one pass over the followed gateways that stored something
+// since their last check or have numbers pending. A gateway whose check
+// fails does not keep the others from theirs: the first error is returned
+// once every gateway was tried, and the failed one is tried again next
+// pass.
 func (c *completeness) check(ctx context.Context) ([]Gap, error) {
+	now := c.now().UnixNano()
 	c.mu.Lock()
+	// A batch seen from here on, during this pass, may have been stored
+	// after the pass read its gateway: seen with this pass's number, it
+	// is checked again in the next.
+	c.pass++
+	pass := c.pass
 	names := make([]string, 0, len(c.gateways))
-	for g := range c.gateways {
-		names = append(names, g)
+	for g, st := range c.gateways {
+		switch {
+		case !st.pending && st.seenAt < now-int64(forgetAfter):
+			delete(c.gateways, g)
+		case !st.started || st.pending || st.seenPass >= st.checked:
+			names = append(names, g)
+		}
 	}
 	c.mu.Unlock()
 	sort.Strings(names)
 	var all []Gap
+	var first error
 	for _, g := range names {
-		gaps, err := c.checkGateway(ctx, g)
-		if err != nil {
-			return all, fmt.Errorf("completeness of gateway %s: %w", g, err)
+		if ctx.Err() != nil {
+			return all, ctx.Err()
 		}
+		c.mu.Lock()
+		c.gateways[g].checked = pass
+		c.mu.Unlock()
+		gaps, err := c.checkGateway(ctx, g)
 		all = append(all, gaps...)
+		if err != nil {
+			c.mu.Lock()
+			c.gateways[g].pending = true
+			c.mu.Unlock()
+			if first == nil {
+				first = fmt.Errorf("completeness of gateway %s: %w", g, err)
+			}
+		}
 	}
-	return all, nil
+	return all, first
 }
 
 func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap, error) {
@@ -227,6 +274,9 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		}
 	}
 	if len(rows) == 0 {
+		c.mu.Lock()
+		c.gateways[gateway].pending = false
+		c.mu.Unlock()
 		return nil, nil
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].seq < rows[j].seq })
@@ -260,6 +310,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	settled := now.Add(-c.grace).UnixMilli()
 	quiet := c.outage != nil && !c.outage.quietUntil(now, c.grace).IsZero()
 	var gaps []Gap
+	wait := false // numbers above the frontier that may still be filled
 	for _, r := range rows {
 		if r.seq <= st.frontier {
 			continue
@@ -269,6 +320,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			continue
 		}
 		if r.ms > settled {
+			wait = true
 			break // the missing ones may still arrive
 		}
 		gap := Gap{Gateway: gateway, First: st.frontier + 1, Last: r.seq - 1}
@@ -295,6 +347,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			break
 		}
 		if quiet || c.held != nil && c.held.within(gateway, gap.First, gap.Last) {
+			wait = true
 			break // late, not lost: they may still be stored
 		}
 		for _, p := range uncovered(seqRange{gap.First, gap.Last}, st.declared) {
@@ -320,8 +373,12 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	if len(kept) == 0 {
 		st.declared = nil
 	}
+	st.pending = wait
 	c.mu.Lock()
-	*c.gateways[gateway] = st
+	// What seen and check set meanwhile, not the snapshot's.
+	cur := c.gateways[gateway]
+	st.seenAt, st.seenPass, st.checked = cur.seenAt, cur.seenPass, cur.checked
+	*cur = st
 	c.mu.Unlock()
 	return gaps, nil
 }

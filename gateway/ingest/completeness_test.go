@@ -1,11 +1,15 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,6 +89,7 @@ func TestCompletenessAgainstInfluxDB(t *testing.T) {
 	}
 	// 12 is missing but 13 is recent: not declared until the grace passed.
 	writeLines(batchLine("chp", "gw-1", 11, clock.Add(-10*time.Second)), batchLine("chp", "gw-1", 13, clock.Add(-5*time.Second)))
+	c.seen("gw-1")
 	if gaps, err := c.check(ctx); err != nil || len(gaps) != 0 {
 		t.Fatalf("within grace: %+v, %v", gaps, err)
 	}
@@ -232,6 +237,7 @@ func TestCompletenessLateNotLost(t *testing.T) {
 	}
 	check := func(c *completeness, what string, want ...seqRange) {
 		t.Helper()
+		c.seen("gw-1") // the batches posted were this worker's
 		gaps, err := c.check(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -356,5 +362,134 @@ ingest:
 		if time.Now().After(deadline) {
 			t.Fatalf("completeness records %+v (%v), dead letters %v; want seq 2 dead-lettered %s and declared missing", s, err, dead, ReasonRejected)
 		}
+	}
+}
+
+// TestCompletenessFollowsWhatMoves: 300 gateway ids that each stored one
+// batch (anyone who can publish can invent them) and one real gateway
+// with a gap. The first pass checks every one; later passes query only
+// the gateway that stored something new, so the real gap is declared at
+// the next pass as it would be alone; an hour later the invented ids are
+// forgotten. A gateway whose query fails does not keep the others from
+// being checked.
+func TestCompletenessFollowsWhatMoves(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	var queries, failing atomic.Int64
+	// In front of InfluxDB: counts the queries, and fails those of
+	// fake-000 while failing is set.
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/query" {
+			queries.Add(1)
+			if failing.Load() > 0 && strings.Contains(r.URL.RawQuery+string(body), "fake-000") {
+				http.Error(w, `{"error":"timeout"}`, http.StatusInternalServerError)
+				return
+			}
+		}
+		req, _ := http.NewRequest(r.Method, ifx.URL+r.URL.RequestURI(), bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		for k, v := range resp.Header {
+			if k != "Content-Length" {
+				w.Header()[k] = v
+			}
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(out)
+	}))
+	defer front.Close()
+
+	t0 := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	writeLines := func(lines ...string) {
+		t.Helper()
+		resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=ms", "text/plain", strings.NewReader(strings.Join(lines, "\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("write: %s", resp.Status)
+		}
+	}
+	line := func(gw string, seq int, at time.Time) string {
+		return fmt.Sprintf("chp,device=d,gateway=%s,park=p x=1,batch_seq=%di %d", gw, seq, at.UnixMilli())
+	}
+	clock := t0.Add(time.Minute)
+	m := newMetrics(prometheus.NewRegistry())
+	c := &completeness{
+		park: "p", q: newInfluxQL(front.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second, log: slog.New(slog.DiscardHandler),
+		gaps: m.gaps, missing: m.missing, gateways: map[string]*gatewayState{},
+		now:   func() time.Time { return clock },
+		write: func(ctx context.Context, l string) error { writeLines(l); return nil },
+	}
+	var lines []string
+	for i := range 300 {
+		lines = append(lines, line(fmt.Sprintf("fake-%03d", i), 1, t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	lines = append(lines, line("gw-real", 1, t0), line("gw-real", 2, t0.Add(time.Second)))
+	writeLines(lines...)
+	for i := range 300 {
+		c.seen(fmt.Sprintf("fake-%03d", i))
+	}
+	c.seen("gw-real")
+	ctx := context.Background()
+	if _, err := c.check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := queries.Load(); n < 301 {
+		t.Fatalf("first pass: %d queries, want one at least per gateway", n)
+	}
+
+	// gw-real loses 3 and stores 4: the next pass queries gw-real alone
+	// and declares 3.
+	writeLines(line("gw-real", 4, t0.Add(3*time.Second)))
+	c.seen("gw-real")
+	queries.Store(0)
+	clock = clock.Add(time.Minute)
+	gaps, err := c.check(ctx)
+	if err != nil || len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 3 || gaps[0].Last != 3 {
+		t.Fatalf("second pass: %+v, %v", gaps, err)
+	}
+	if n := queries.Load(); n > 3 {
+		t.Errorf("second pass: %d queries for the one gateway that stored something", n)
+	}
+
+	// A failing query of one gateway: the others are still checked.
+	failing.Store(1)
+	writeLines(line("fake-000", 2, t0.Add(4*time.Second)), line("gw-real", 5, t0.Add(5*time.Second)), line("gw-real", 7, t0.Add(7*time.Second)))
+	c.seen("fake-000")
+	c.seen("gw-real")
+	clock = clock.Add(time.Minute)
+	gaps, err = c.check(ctx)
+	if err == nil || !strings.Contains(err.Error(), "fake-000") {
+		t.Errorf("failing gateway: err %v", err)
+	}
+	if len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 6 {
+		t.Errorf("gaps with one gateway failing: %+v", gaps)
+	}
+
+	// An hour on, the ids that stored nothing since are forgotten; the
+	// failed one stays until it is checked.
+	failing.Store(0)
+	clock = clock.Add(forgetAfter + time.Minute)
+	c.seen("gw-real")
+	if _, err := c.check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Minute)
+	if _, err := c.check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	n := len(c.gateways)
+	c.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d gateways followed an hour on, want gw-real alone", n)
 	}
 }
