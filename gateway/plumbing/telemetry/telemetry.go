@@ -15,6 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
+)
+
+// Bounds of the metrics and status listener (ServeOn).
+var (
+	maxConns     = 64
+	writeTimeout = 30 * time.Second
 )
 
 // NewRegistry returns a private registry with the Go runtime and process
@@ -60,10 +67,15 @@ func ServeOn(ctx context.Context, ln net.Listener, reg *prometheus.Registry, hea
 	for _, add := range routes {
 		add(mux)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: writeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	log.Info("serving metrics", "listen", ln.Addr().String())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// At most maxConns connections at a time, each answered within
+	// writeTimeout: clients that ask and never read (a /metrics of 2 MB
+	// each) hold a bounded amount of memory for a bounded time. The
+	// others wait in the listen queue.
+	go func() { errc <- srv.Serve(netutil.LimitListener(ln, maxConns)) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
