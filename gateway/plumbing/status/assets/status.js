@@ -4,6 +4,9 @@
 "use strict";
 
 const POLL_MS = 1000;
+// ANSWER_MS bounds the wait for an answer: then the page says the gateway does
+// not answer and keeps the last values.
+const ANSWER_MS = 5000;
 let failures = 0;
 
 // Script errors are counted on the page (data-errors on <body>) as well as
@@ -401,10 +404,15 @@ function renderOther(role, v) {
 async function tick() {
   const live = document.getElementById("live");
   const banner = document.getElementById("banner");
+  // A gateway that stopped (a hung process, a path that drops packets)
+  // never answers: without a bound the page would wait, still "live".
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(new Error(`no answer within ${ANSWER_MS / 1000} s`)), ANSWER_MS);
   try {
-    const res = await fetch("/api/status", { cache: "no-store" });
+    const res = await fetch("/api/status", { cache: "no-store", signal: ctl.signal });
     if (!res.ok) throw new Error("HTTP " + res.status);
     const data = await res.json();
+    clearTimeout(timer);
     const now = Date.parse(data.view.now || new Date().toISOString());
     const main = document.getElementById("main");
     const render = { edge: renderEdge, ingest: renderIngest, park: renderPark }[data.role];
@@ -417,6 +425,7 @@ async function tick() {
     banner.hidden = true;
     failures = 0;
   } catch (e) {
+    clearTimeout(timer);
     failures++;
     live.className = "badge bad";
     live.textContent = "no answer";
