@@ -32,6 +32,16 @@ func TestReadOPCUA(t *testing.T) {
 		}
 	}
 
+	// A node the server does not have is an error, not an empty folder.
+	code, out, errOut = runCLI(t, "read", "-endpoint", srv.Endpoint(), "-browse", "ns=1;s=NoSuch")
+	if code != 1 || !strings.Contains(errOut, "node ns=1;s=NoSuch: BadNodeIdUnknown") {
+		t.Errorf("browse of a node the server lacks: code %d, %s%s", code, errOut, out)
+	}
+	code, out, errOut = runCLI(t, "read", "-endpoint", srv.Endpoint(), "-browse", "ns=1;i=1000", "-depth", "1")
+	if code != 0 || !strings.Contains(out, "1:UInt64  ns=1;s=UInt64") {
+		t.Errorf("browse from 1:Plant: code %d, %s\n%s", code, errOut, out)
+	}
+
 	dir := t.TempDir()
 	cfg := "park: p\nsite: s\nmqtt: {broker: tcp://h:1}\nedge:\n  gateway: g\n  state_dir: " + dir + "\n  buses:\n" +
 		"    - name: ua\n      protocol: opcua\n      timeout: 5s\n      opcua:\n        endpoint: " + srv.Endpoint() +

@@ -71,8 +71,34 @@ func (p *Probe) Browse(ctx context.Context, start string, depth int, visit func(
 			return fmt.Errorf("node id %q: %w", start, err)
 		}
 		root = n
+		// Browsing a node the server does not have answers no
+		// references, as an empty folder would: ask for its class first.
+		if err := p.exists(ctx, root); err != nil {
+			return err
+		}
 	}
 	return p.browse(ctx, root, "", 1, depth, visit)
+}
+
+// exists reads n's node class: an error naming the node and the status
+// when the server does not have it.
+func (p *Probe) exists(ctx context.Context, n *ua.NodeID) error {
+	rctx, cancel := context.WithTimeout(ctx, p.bus.Timeout)
+	defer cancel()
+	res, err := p.c.Read(rctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: n, AttributeID: ua.AttributeIDNodeClass}}})
+	if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+		err = res.ResponseHeader.ServiceResult
+	}
+	if err == nil && len(res.Results) != 1 {
+		err = fmt.Errorf("%d results for 1 node", len(res.Results))
+	}
+	if err == nil && res.Results[0].Status != ua.StatusOK {
+		err = res.Results[0].Status
+	}
+	if err != nil {
+		return fmt.Errorf("node %s: %s", n, errorText(err))
+	}
+	return nil
 }
 
 func (p *Probe) browse(ctx context.Context, n *ua.NodeID, path string, level, depth int, visit func(Found)) error {
