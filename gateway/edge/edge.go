@@ -336,18 +336,17 @@ func (e *Edge) observePoll(device string, good, total int) {
 
 // connect makes the first connection attempt and reports its outcome; the
 // client keeps retrying in the background until ctx ends.
+// A cause retrying cannot cure (a certificate, the credentials) is
+// reported at its first failed attempt, not after connect_timeout.
 func (e *Edge) connect(ctx context.Context, c mqtt.Client) {
-	t := c.Connect()
-	timeout := time.NewTimer(e.cfg.MQTT.ConnectTimeout)
-	defer timeout.Stop()
+	res := make(chan error, 1)
+	go func() { res <- mqttconn.Connect(c, e.cfg.MQTT.ConnectTimeout) }()
 	select {
-	case <-t.Done():
-		if err := t.Error(); err != nil {
-			e.log.Warn("broker not reachable; polling into the write-ahead log", "broker", e.cfg.MQTT.Broker, "err", err)
+	case err := <-res:
+		if err != nil {
+			e.log.Warn("broker not reachable yet; polling into the write-ahead log while the client retries",
+				"broker", config.RedactURL(e.cfg.MQTT.Broker), "err", err)
 		}
-	case <-timeout.C:
-		e.log.Warn("broker not reachable yet; polling into the write-ahead log while the client retries",
-			"broker", e.cfg.MQTT.Broker, "waited", e.cfg.MQTT.ConnectTimeout)
 	case <-ctx.Done():
 	}
 }
