@@ -415,10 +415,20 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if !d.scalar(n, path, "an integer") {
 			return
 		}
-		i, err := strconv.ParseInt(n.Value, 0, v.Type().Bits())
-		if err != nil || n.Tag != "!!int" {
-			d.fail(n, path, "expected an integer (%d-bit), got %q", v.Type().Bits(), n.Value)
+		bits := v.Type().Bits()
+		neg, mag, err := parseInteger(n)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			d.fail(n, path, "expected an integer (%d-bit), got %q%s", bits, n.Value, integerHint(err))
 			return
+		}
+		hi := uint64(1)<<(bits-1) - 1
+		if errors.Is(err, strconv.ErrRange) || mag > hi && !(neg && mag == hi+1) {
+			d.fail(n, path, "%q is out of range of %s %d-bit integer (%d to %d)", n.Value, article(bits), bits, -int64(hi)-1, hi)
+			return
+		}
+		i := int64(mag) // 1<<63 wraps to the lowest int64, which negating keeps
+		if neg {
+			i = -i
 		}
 		v.SetInt(i)
 		d.noteZero(n, v, path)
@@ -426,9 +436,13 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if !d.scalar(n, path, "a non-negative integer") {
 			return
 		}
-		u, err := strconv.ParseUint(n.Value, 0, v.Type().Bits())
-		if err != nil || n.Tag != "!!int" {
-			d.fail(n, path, "expected a non-negative integer below 2^%d, got %q", v.Type().Bits(), n.Value)
+		bits := v.Type().Bits()
+		neg, u, err := parseInteger(n)
+		if err == nil && (neg && u != 0 || bits < 64 && u >= 1<<bits) {
+			err = strconv.ErrRange
+		}
+		if err != nil {
+			d.fail(n, path, "expected a non-negative integer below 2^%d, got %q%s", bits, n.Value, integerHint(err))
 			return
 		}
 		v.SetUint(u)
@@ -438,7 +452,23 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		var f float64
-		if (n.Tag != "!!float" && n.Tag != "!!int") || n.Decode(&f) != nil || math.IsNaN(f) {
+		switch {
+		case strings.Contains(n.Value, "_"):
+			d.fail(n, path, "expected a number, got %q%s", n.Value, integerHint(errSeparator))
+			return
+		case n.Tag == "!!int":
+			// An integer in a number field reads as one in an
+			// integer field: 0100 is 100, not octal 64.
+			neg, mag, err := parseInteger(n)
+			if err != nil {
+				d.fail(n, path, "expected a number, got %q%s", n.Value, integerHint(err))
+				return
+			}
+			f = float64(mag)
+			if neg {
+				f = -f
+			}
+		case n.Tag != "!!float" || n.Decode(&f) != nil || math.IsNaN(f):
 			d.fail(n, path, "expected a number, got %q", n.Value)
 			return
 		}
@@ -447,6 +477,74 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		panic(fmt.Sprintf("config: unsupported field type %s at %s", v.Type(), path))
 	}
+}
+
+// errSeparator is an integer written with '_' between its digits, which
+// YAML's resolver drops silently.
+var errSeparator = errors.New("'_' in a number")
+
+// parseInteger reads the integer written at n as a sign and a magnitude.
+// Digits are decimal, leading zeros included: a register address copied
+// zero-padded from a manual (0100) is that number, never octal. Only an
+// explicit prefix changes the base: 0x (hexadecimal), 0o (octal), 0b
+// (binary), in either case. '_' separators are refused. The text must
+// have been resolved as a number: a quoted "10" is a string. An error is
+// errSeparator, strconv.ErrRange (beyond 64 bits) or strconv.ErrSyntax.
+func parseInteger(n *yaml.Node) (neg bool, mag uint64, err error) {
+	// YAML resolves plain digits with a leading zero and an 8 or 9
+	// (0108) as a float, not as an octal integer: both tags are read by
+	// the rule below, which refuses a fraction or an exponent.
+	if n.Tag != "!!int" && n.Tag != "!!float" {
+		return false, 0, strconv.ErrSyntax
+	}
+	s := n.Value
+	if strings.Contains(s, "_") {
+		return false, 0, errSeparator
+	}
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	base := 10
+	if len(s) > 2 && s[0] == '0' {
+		switch s[1] {
+		case 'x', 'X':
+			base = 16
+		case 'o', 'O':
+			base = 8
+		case 'b', 'B':
+			base = 2
+		}
+		if base != 10 {
+			s = s[2:]
+		}
+	}
+	// ParseUint with a base takes no sign, prefix or separator: s must
+	// be digits alone.
+	mag, err = strconv.ParseUint(s, base, 64)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return neg, 0, strconv.ErrRange
+		}
+		return neg, 0, strconv.ErrSyntax
+	}
+	return neg, mag, nil
+}
+
+// integerHint is what to add to a message about a number parseInteger
+// refused.
+func integerHint(err error) string {
+	if errors.Is(err, errSeparator) {
+		return ": write the digits without '_'"
+	}
+	return ""
+}
+
+// article is the indefinite article of the number of bits.
+func article(bits int) string {
+	if bits == 8 {
+		return "an"
+	}
+	return "a"
 }
 
 func (d *decoder) scalar(n *yaml.Node, path, want string) bool {

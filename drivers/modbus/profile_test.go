@@ -507,3 +507,27 @@ func TestLoadDirectoryWithGlobCharacters(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileAddressesAreDecimal: a zero-padded address copied from a
+// manual is decimal, never octal; 0x marks a hexadecimal one.
+func TestProfileAddressesAreDecimal(t *testing.T) {
+	p, errs := ParseProfile("p.yaml", []byte(`kind: test
+points:
+  - {name: a, address: 0100, type: uint16, unit: "1"}
+  - {name: b, address: 010, type: uint16, unit: "1"}
+  - {name: c, address: 0108, type: uint16, unit: "1"}
+  - {name: d, address: 0x200, type: uint16, unit: "1"}
+`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for i, want := range []int{100, 10, 108, 512} {
+		if got := p.Points[i].Register(); got != want {
+			t.Errorf("%s: register %d, want %d", p.Points[i].Name, got, want)
+		}
+	}
+	_, errs = ParseProfile("p.yaml", []byte("kind: test\npoints:\n  - {name: a, address: 1_000, type: uint16, unit: \"1\"}\n"))
+	if want := `p.yaml:3: points[0].address: expected an integer (64-bit), got "1_000"`; len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+		t.Errorf("address 1_000: %v, want %s", errs, want)
+	}
+}
