@@ -559,7 +559,7 @@ func secret(env, file string) (string, error) {
 		}
 		return v, nil
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := ReadFileMax(file, MaxSecretSize, "a secret file")
 		if err != nil {
 			return "", fmt.Errorf("reading secret: %w", err)
 		}

@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -529,5 +530,37 @@ points:
 	_, errs = ParseProfile("p.yaml", []byte("kind: test\npoints:\n  - {name: a, address: 1_000, type: uint16, unit: \"1\"}\n"))
 	if want := `p.yaml:3: points[0].address: expected an integer (64-bit), got "1_000"`; len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
 		t.Errorf("address 1_000: %v, want %s", errs, want)
+	}
+}
+
+// TestLoadProfileSizeLimit: a profile file is read up to 4 MiB, as a
+// configuration file is; a larger one, or a device that never ends, is an
+// error naming the file.
+func TestLoadProfileSizeLimit(t *testing.T) {
+	const limit = 4 << 20
+	big := []byte(userPump + "# " + strings.Repeat("x", limit) + "\n")
+	atLimit := big[:limit-1]
+	atLimit = append(atLimit[:len(atLimit):len(atLimit)], '\n')
+	dir := writeFiles(t, map[string]string{"big.yaml": string(big), "pump.yaml": string(atLimit)})
+	ps, err := Load([]string{dir})
+	want := fmt.Sprintf("%[1]s: %[1]s is %d bytes, larger than 4194304 bytes (4 MiB), the limit of a profile", filepath.Join(dir, "big.yaml"), len(big))
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Load: %v\nwant prefix %s", err, want)
+	}
+	if !ps.Has("pump") || ps.Has("big") {
+		t.Errorf("profiles = %v, want pump (at the limit) and not big", ps.Names())
+	}
+
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	dir = t.TempDir()
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.yaml")); err != nil {
+		t.Skip(err)
+	}
+	_, err = Load([]string{dir})
+	want = fmt.Sprintf("%s: %s is larger than 4194304 bytes (4 MiB), the limit of a profile", filepath.Join(dir, "zero.yaml"), filepath.Join(dir, "zero.yaml"))
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Load: %v\nwant prefix %s", err, want)
 	}
 }
