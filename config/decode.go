@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"sort"
@@ -237,21 +238,58 @@ func Decode(file string, data []byte, out any) (*Source, Errors) {
 // decodes and the line that Source.Line must give for it.
 func decode(file string, data []byte, out any, trace func(path string, line int)) (*Source, Errors) {
 	src := &Source{File: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return src, Errors{syntaxError(file, data, err)}
 	}
 	d := &decoder{src: src, trace: trace}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return src, Errors{{File: file, Line: 1, Msg: "file is empty"}}
 	}
+	// What follows the first document is read before the first is
+	// decoded and reported after its decoding errors, which come out too.
+	later := laterDocument(file, data, dec)
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		panic("config.Decode: out must be a non-nil pointer")
 	}
 	src.root = doc.Content[0]
 	d.value(doc.Content[0], rv.Elem(), "")
+	if later != nil {
+		d.errs = append(d.errs, later)
+	}
 	return src, d.errs
+}
+
+// laterDocument reads what dec holds after the first document of data: an
+// error at the line where a second document starts, or nil. Each file is
+// one document; a second one (after a "---" line) would otherwise be
+// dropped unread, its keys silently ignored. A document with nothing in
+// it, such as a "---" ending the file, is no second document.
+func laterDocument(file string, data []byte, dec *yaml.Decoder) *Error {
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return syntaxError(file, data, err)
+		case !emptyDocument(&doc):
+			return &Error{File: file, Line: doc.Line, Msg: "a second YAML document starts here: one YAML document per file"}
+		}
+	}
+}
+
+// emptyDocument reports whether doc holds nothing written: no value, no
+// tag (comments alone).
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0
 }
 
 var yamlLine = strings.NewReplacer("yaml: ", "")

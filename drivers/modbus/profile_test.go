@@ -564,3 +564,16 @@ func TestLoadProfileSizeLimit(t *testing.T) {
 		t.Errorf("Load: %v\nwant prefix %s", err, want)
 	}
 }
+
+// TestProfileOneDocument: a profile followed by a second YAML document is
+// an error naming the file and the line where it starts.
+func TestProfileOneDocument(t *testing.T) {
+	const prof = "kind: test\npoints:\n  - {name: a, address: 0, type: uint16, unit: \"1\"}\n"
+	if _, errs := ParseProfile("p.yaml", []byte(prof+"---\n")); len(errs) > 0 {
+		t.Errorf("trailing ---: %v", errs)
+	}
+	_, errs := ParseProfile("p.yaml", []byte(prof+"---\npoints:\n  - {name: b, address: 1, type: uint16, unit: \"1\"}\n"))
+	if want := "p.yaml:4: a second YAML document starts here: one YAML document per file"; len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+		t.Errorf("second document: %v, want %s", errs, want)
+	}
+}
