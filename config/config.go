@@ -521,8 +521,18 @@ func (f *File) resolveSecrets() Errors {
 	}
 	if m := f.Metrics; m != nil && (m.PasswordEnv != "" || m.PasswordFile != "") {
 		v, err := secret(m.PasswordEnv, m.PasswordFile)
-		if err != nil {
-			errs = append(errs, f.Source.Errorf(secretPath("metrics.password", m.PasswordEnv), "%v", err))
+		path := secretPath("metrics.password", m.PasswordEnv)
+		switch {
+		case err != nil:
+			errs = append(errs, f.Source.Errorf(path, "%v", err))
+		case v == "":
+			// The status page asks for a password only when there is
+			// one: an empty one would serve it to anyone.
+			what := "environment variable " + m.PasswordEnv
+			if m.PasswordEnv == "" {
+				what = m.PasswordFile
+			}
+			errs = append(errs, f.Source.Errorf(path, "%s is empty: the status page would be served without authentication", what))
 		}
 		m.Password = v
 	}
@@ -549,7 +559,7 @@ func secret(env, file string) (string, error) {
 		}
 		return v, nil
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := ReadFileMax(file, MaxSecretSize, "a secret file")
 		if err != nil {
 			return "", fmt.Errorf("reading secret: %w", err)
 		}

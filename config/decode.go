@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"sort"
@@ -237,21 +238,58 @@ func Decode(file string, data []byte, out any) (*Source, Errors) {
 // decodes and the line that Source.Line must give for it.
 func decode(file string, data []byte, out any, trace func(path string, line int)) (*Source, Errors) {
 	src := &Source{File: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return src, Errors{syntaxError(file, data, err)}
 	}
 	d := &decoder{src: src, trace: trace}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return src, Errors{{File: file, Line: 1, Msg: "file is empty"}}
 	}
+	// What follows the first document is read before the first is
+	// decoded and reported after its decoding errors, which come out too.
+	later := laterDocument(file, data, dec)
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		panic("config.Decode: out must be a non-nil pointer")
 	}
 	src.root = doc.Content[0]
 	d.value(doc.Content[0], rv.Elem(), "")
+	if later != nil {
+		d.errs = append(d.errs, later)
+	}
 	return src, d.errs
+}
+
+// laterDocument reads what dec holds after the first document of data: an
+// error at the line where a second document starts, or nil. Each file is
+// one document; a second one (after a "---" line) would otherwise be
+// dropped unread, its keys silently ignored. A document with nothing in
+// it, such as a "---" ending the file, is no second document.
+func laterDocument(file string, data []byte, dec *yaml.Decoder) *Error {
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return syntaxError(file, data, err)
+		case !emptyDocument(&doc):
+			return &Error{File: file, Line: doc.Line, Msg: "a second YAML document starts here: one YAML document per file"}
+		}
+	}
+}
+
+// emptyDocument reports whether doc holds nothing written: no value, no
+// tag (comments alone).
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0
 }
 
 var yamlLine = strings.NewReplacer("yaml: ", "")
@@ -415,10 +453,20 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if !d.scalar(n, path, "an integer") {
 			return
 		}
-		i, err := strconv.ParseInt(n.Value, 0, v.Type().Bits())
-		if err != nil || n.Tag != "!!int" {
-			d.fail(n, path, "expected an integer (%d-bit), got %q", v.Type().Bits(), n.Value)
+		bits := v.Type().Bits()
+		neg, mag, err := parseInteger(n)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			d.fail(n, path, "expected an integer (%d-bit), got %q%s", bits, n.Value, integerHint(err))
 			return
+		}
+		hi := uint64(1)<<(bits-1) - 1
+		if errors.Is(err, strconv.ErrRange) || mag > hi && !(neg && mag == hi+1) {
+			d.fail(n, path, "%q is out of range of %s %d-bit integer (%d to %d)", n.Value, article(bits), bits, -int64(hi)-1, hi)
+			return
+		}
+		i := int64(mag) // 1<<63 wraps to the lowest int64, which negating keeps
+		if neg {
+			i = -i
 		}
 		v.SetInt(i)
 		d.noteZero(n, v, path)
@@ -426,9 +474,13 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if !d.scalar(n, path, "a non-negative integer") {
 			return
 		}
-		u, err := strconv.ParseUint(n.Value, 0, v.Type().Bits())
-		if err != nil || n.Tag != "!!int" {
-			d.fail(n, path, "expected a non-negative integer below 2^%d, got %q", v.Type().Bits(), n.Value)
+		bits := v.Type().Bits()
+		neg, u, err := parseInteger(n)
+		if err == nil && (neg && u != 0 || bits < 64 && u >= 1<<bits) {
+			err = strconv.ErrRange
+		}
+		if err != nil {
+			d.fail(n, path, "expected a non-negative integer below 2^%d, got %q%s", bits, n.Value, integerHint(err))
 			return
 		}
 		v.SetUint(u)
@@ -438,7 +490,23 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		var f float64
-		if (n.Tag != "!!float" && n.Tag != "!!int") || n.Decode(&f) != nil || math.IsNaN(f) {
+		switch {
+		case strings.Contains(n.Value, "_"):
+			d.fail(n, path, "expected a number, got %q%s", n.Value, integerHint(errSeparator))
+			return
+		case n.Tag == "!!int":
+			// An integer in a number field reads as one in an
+			// integer field: 0100 is 100, not octal 64.
+			neg, mag, err := parseInteger(n)
+			if err != nil {
+				d.fail(n, path, "expected a number, got %q%s", n.Value, integerHint(err))
+				return
+			}
+			f = float64(mag)
+			if neg {
+				f = -f
+			}
+		case n.Tag != "!!float" || n.Decode(&f) != nil || math.IsNaN(f):
 			d.fail(n, path, "expected a number, got %q", n.Value)
 			return
 		}
@@ -447,6 +515,74 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		panic(fmt.Sprintf("config: unsupported field type %s at %s", v.Type(), path))
 	}
+}
+
+// errSeparator is an integer written with '_' between its digits, which
+// YAML's resolver drops silently.
+var errSeparator = errors.New("'_' in a number")
+
+// parseInteger reads the integer written at n as a sign and a magnitude.
+// Digits are decimal, leading zeros included: a register address copied
+// zero-padded from a manual (0100) is that number, never octal. Only an
+// explicit prefix changes the base: 0x (hexadecimal), 0o (octal), 0b
+// (binary), in either case. '_' separators are refused. The text must
+// have been resolved as a number: a quoted "10" is a string. An error is
+// errSeparator, strconv.ErrRange (beyond 64 bits) or strconv.ErrSyntax.
+func parseInteger(n *yaml.Node) (neg bool, mag uint64, err error) {
+	// YAML resolves plain digits with a leading zero and an 8 or 9
+	// (0108) as a float, not as an octal integer: both tags are read by
+	// the rule below, which refuses a fraction or an exponent.
+	if n.Tag != "!!int" && n.Tag != "!!float" {
+		return false, 0, strconv.ErrSyntax
+	}
+	s := n.Value
+	if strings.Contains(s, "_") {
+		return false, 0, errSeparator
+	}
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	base := 10
+	if len(s) > 2 && s[0] == '0' {
+		switch s[1] {
+		case 'x', 'X':
+			base = 16
+		case 'o', 'O':
+			base = 8
+		case 'b', 'B':
+			base = 2
+		}
+		if base != 10 {
+			s = s[2:]
+		}
+	}
+	// ParseUint with a base takes no sign, prefix or separator: s must
+	// be digits alone.
+	mag, err = strconv.ParseUint(s, base, 64)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return neg, 0, strconv.ErrRange
+		}
+		return neg, 0, strconv.ErrSyntax
+	}
+	return neg, mag, nil
+}
+
+// integerHint is what to add to a message about a number parseInteger
+// refused.
+func integerHint(err error) string {
+	if errors.Is(err, errSeparator) {
+		return ": write the digits without '_'"
+	}
+	return ""
+}
+
+// article is the indefinite article of the number of bits.
+func article(bits int) string {
+	if bits == 8 {
+		return "an"
+	}
+	return "a"
 }
 
 func (d *decoder) scalar(n *yaml.Node, path, want string) bool {

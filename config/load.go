@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,9 +20,72 @@ func sizeMsg(n int64) string {
 	return fmt.Sprintf("file is %d bytes, above the %d-byte (%d MiB) limit of a configuration file: is this the right file?", n, MaxFileSize, MaxFileSize>>20)
 }
 
+// Limits of the other files a configuration names, in bytes. A password
+// or a token is a line; a bundle of every public CA is well under 1 MiB.
+// Like MaxFileSize they keep a wrong path (a log, a device such as
+// /dev/zero that never ends) from exhausting a gateway's memory.
+const (
+	// MaxSecretSize bounds a password or token file (1 MiB).
+	MaxSecretSize = 1 << 20
+	// MaxPEMSize bounds a CA, certificate or key file (4 MiB).
+	MaxPEMSize = 4 << 20
+)
+
 // readLimited reads path, refusing before reading it a file larger than
 // MaxFileSize.
 func readLimited(path string) ([]byte, error) {
+	data, err := readAtMost(path, MaxFileSize, "a configuration file")
+	var big *tooLargeError
+	if errors.As(err, &big) {
+		if big.size == 0 { // a device or a pipe, or a file that grew
+			return nil, fmt.Errorf("file is larger than the %d-byte (%d MiB) limit of a configuration file: is this the right file?", MaxFileSize, MaxFileSize>>20)
+		}
+		return nil, fmt.Errorf("%s", sizeMsg(big.size))
+	}
+	return data, err
+}
+
+// ReadFileMax reads the file at path, at most limit bytes. A larger file
+// is an error ("PATH is N bytes, larger than LIMIT bytes ..."), found
+// before reading it; so is a device or pipe that gives more than limit
+// bytes (/dev/zero), of which one byte past the limit is read. what names
+// the kind of file in the error, e.g. "a secret file".
+func ReadFileMax(path string, limit int64, what string) ([]byte, error) {
+	return readAtMost(path, limit, what)
+}
+
+// tooLargeError is a file above the limit of its kind: size is its size,
+// or 0 when the file does not tell it (a device, a pipe).
+type tooLargeError struct {
+	path        string
+	size, limit int64
+	what        string
+}
+
+func (e *tooLargeError) Error() string {
+	size := ""
+	if e.size > 0 {
+		size = fmt.Sprintf(" %d bytes,", e.size)
+	}
+	return fmt.Sprintf("%s is%s larger than %d bytes (%s), the limit of %s: is this the right file?", e.path, size, e.limit, humanBytes(e.limit), e.what)
+}
+
+// humanBytes writes a limit in MiB or KiB when it is a whole number of
+// them.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// readAtMost reads path, at most limit bytes: a regular file larger than
+// limit is refused before it is read, and of anything else (a device, a
+// pipe, a file that grows meanwhile) at most limit+1 bytes are read.
+func readAtMost(path string, limit int64, what string) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -32,19 +96,19 @@ func readLimited(path string) ([]byte, error) {
 		return nil, err
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not a configuration file", path)
+		return nil, fmt.Errorf("%s is a directory, not %s", path, what)
 	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s", sizeMsg(st.Size()))
+	if st.Mode().IsRegular() && st.Size() > limit {
+		return nil, &tooLargeError{path: path, size: st.Size(), limit: limit, what: what}
 	}
-	// The size may change while reading (or lie, for a pipe): read at most
-	// one byte past the limit.
-	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
+	// The size may change while reading, and a device or a pipe has
+	// none: read at most one byte past the limit.
+	data, err := io.ReadAll(io.LimitReader(fh, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s", sizeMsg(int64(len(data))))
+	if int64(len(data)) > limit {
+		return nil, &tooLargeError{path: path, limit: limit, what: what}
 	}
 	return data, nil
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -103,7 +102,20 @@ func (t *TLS) build() (*tls.Config, []error) {
 	case t.CertFile == "" && t.KeyFile != "":
 		errs = append(errs, fieldErr("cert_file", "required with key_file (the client certificate)"))
 	case t.CertFile != "":
-		pair, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		// Read here, with a bound, rather than by tls.LoadX509KeyPair,
+		// which reads whatever the paths hold.
+		certPEM, certErr := ReadFileMax(t.CertFile, MaxPEMSize, "a certificate file")
+		if certErr != nil {
+			errs = append(errs, &tlsFieldError{field: "cert_file", err: certErr})
+		}
+		keyPEM, keyErr := ReadFileMax(t.KeyFile, MaxPEMSize, "a key file")
+		if keyErr != nil {
+			errs = append(errs, &tlsFieldError{field: "key_file", err: keyErr})
+		}
+		if certErr != nil || keyErr != nil {
+			break
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			errs = append(errs, fieldErr("cert_file", "loading the client certificate %s with key %s: %w", t.CertFile, t.KeyFile, err))
 		} else {
@@ -119,7 +131,7 @@ func (t *TLS) build() (*tls.Config, []error) {
 // loadCAs reads a PEM file that must hold at least one certificate and
 // nothing that fails to parse.
 func loadCAs(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFileMax(path, MaxPEMSize, "a CA file")
 	if err != nil {
 		return nil, err
 	}

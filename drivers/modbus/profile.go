@@ -110,6 +110,11 @@ type Point struct {
 	minText, maxText string
 }
 
+// MaxProfileSize is the largest profile file read, in bytes: a
+// configuration file's limit (4 MiB). A profile of hundreds of points is
+// tens of kilobytes.
+const MaxProfileSize = config.MaxFileSize
+
 // Profiles is a set of profiles by name (file name without .yaml).
 type Profiles map[string]*Profile
 
@@ -172,7 +177,7 @@ func Load(dirs []string) (Profiles, error) {
 				continue
 			}
 			f := filepath.Join(dir, e.Name())
-			data, err := os.ReadFile(f)
+			data, err := config.ReadFileMax(f, MaxProfileSize, "a profile")
 			if err != nil {
 				errs = append(errs, &config.Error{File: f, Msg: err.Error()})
 				continue

@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -505,5 +506,74 @@ func TestLoadDirectoryWithGlobCharacters(t *testing.T) {
 				t.Errorf("Load(%s) = %v, want the built-in profiles and pump", dir, ps.Names())
 			}
 		})
+	}
+}
+
+// TestProfileAddressesAreDecimal: a zero-padded address copied from a
+// manual is decimal, never octal; 0x marks a hexadecimal one.
+func TestProfileAddressesAreDecimal(t *testing.T) {
+	p, errs := ParseProfile("p.yaml", []byte(`kind: test
+points:
+  - {name: a, address: 0100, type: uint16, unit: "1"}
+  - {name: b, address: 010, type: uint16, unit: "1"}
+  - {name: c, address: 0108, type: uint16, unit: "1"}
+  - {name: d, address: 0x200, type: uint16, unit: "1"}
+`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for i, want := range []int{100, 10, 108, 512} {
+		if got := p.Points[i].Register(); got != want {
+			t.Errorf("%s: register %d, want %d", p.Points[i].Name, got, want)
+		}
+	}
+	_, errs = ParseProfile("p.yaml", []byte("kind: test\npoints:\n  - {name: a, address: 1_000, type: uint16, unit: \"1\"}\n"))
+	if want := `p.yaml:3: points[0].address: expected an integer (64-bit), got "1_000"`; len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+		t.Errorf("address 1_000: %v, want %s", errs, want)
+	}
+}
+
+// TestLoadProfileSizeLimit: a profile file is read up to 4 MiB, as a
+// configuration file is; a larger one, or a device that never ends, is an
+// error naming the file.
+func TestLoadProfileSizeLimit(t *testing.T) {
+	const limit = 4 << 20
+	big := []byte(userPump + "# " + strings.Repeat("x", limit) + "\n")
+	atLimit := big[:limit-1]
+	atLimit = append(atLimit[:len(atLimit):len(atLimit)], '\n')
+	dir := writeFiles(t, map[string]string{"big.yaml": string(big), "pump.yaml": string(atLimit)})
+	ps, err := Load([]string{dir})
+	want := fmt.Sprintf("%[1]s: %[1]s is %d bytes, larger than 4194304 bytes (4 MiB), the limit of a profile", filepath.Join(dir, "big.yaml"), len(big))
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Load: %v\nwant prefix %s", err, want)
+	}
+	if !ps.Has("pump") || ps.Has("big") {
+		t.Errorf("profiles = %v, want pump (at the limit) and not big", ps.Names())
+	}
+
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	dir = t.TempDir()
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.yaml")); err != nil {
+		t.Skip(err)
+	}
+	_, err = Load([]string{dir})
+	want = fmt.Sprintf("%s: %s is larger than 4194304 bytes (4 MiB), the limit of a profile", filepath.Join(dir, "zero.yaml"), filepath.Join(dir, "zero.yaml"))
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Load: %v\nwant prefix %s", err, want)
+	}
+}
+
+// TestProfileOneDocument: a profile followed by a second YAML document is
+// an error naming the file and the line where it starts.
+func TestProfileOneDocument(t *testing.T) {
+	const prof = "kind: test\npoints:\n  - {name: a, address: 0, type: uint16, unit: \"1\"}\n"
+	if _, errs := ParseProfile("p.yaml", []byte(prof+"---\n")); len(errs) > 0 {
+		t.Errorf("trailing ---: %v", errs)
+	}
+	_, errs := ParseProfile("p.yaml", []byte(prof+"---\npoints:\n  - {name: b, address: 1, type: uint16, unit: \"1\"}\n"))
+	if want := "p.yaml:4: a second YAML document starts here: one YAML document per file"; len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+		t.Errorf("second document: %v, want %s", errs, want)
 	}
 }

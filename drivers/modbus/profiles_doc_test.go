@@ -18,6 +18,8 @@ func renderProfiles(ps Profiles) string {
 	b.WriteString("Generated from `drivers/modbus/profiles/*.yaml` by `go test ./drivers/modbus -update-docs`;\n")
 	b.WriteString("a test fails when this page and the profiles disagree. Addresses are 0-based register\n")
 	b.WriteString("addresses; value = raw x scale + offset; a reading outside [min, max] has quality `out_of_range`.\n")
+	b.WriteString("In a profile file an address is decimal, leading zeros included (`address: 0100` is 100, never\n")
+	b.WriteString("octal), or hexadecimal after `0x` (`address: 0x64` is 100); `_` between digits is an error.\n")
 	b.WriteString("Field is the point's type in the payload and in InfluxDB: `integer` (exact) for an integer\n")
 	b.WriteString("register type with no scale or offset, `float` otherwise (see contracts.md, Integers).\n")
 	b.WriteString("Byte orders, qualities, request planning and troubleshooting: [drivers/modbus/README.md](../drivers/modbus/README.md).\n")
