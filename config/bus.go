@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -189,6 +191,24 @@ func (b *Bus) String() string {
 		return fmt.Sprintf("rtu %s %d %d%s%d", b.Device, b.Baud, b.DataBits, b.Parity, b.StopBits)
 	}
 	return b.Transport + " " + b.Address
+}
+
+// endpointKey names the line or the Modbus TCP endpoint b owns, and the
+// key that sets it: "device /dev/ttyUSB0" (rtu) or "address
+// host:port" (tcp, rtu-over-tcp; the host in lower case). "" for an OPC UA
+// bus, whose server takes several sessions.
+func (b Bus) endpointKey() (string, string) {
+	switch {
+	case b.IsOPCUA():
+		return "", ""
+	case b.Transport == TransportRTU && b.Device != "":
+		return "device " + filepath.Clean(b.Device), "device"
+	case b.Address != "":
+		if h, port, err := net.SplitHostPort(b.Address); err == nil {
+			return "address " + net.JoinHostPort(strings.ToLower(h), port), "address"
+		}
+	}
+	return "", ""
 }
 
 // ValidateBus applies the defaults to a bus built outside a file (from

@@ -224,6 +224,27 @@ func Load(path string, knownProfile func(string) bool) (*File, error) {
 	return Parse(path, data, knownProfile)
 }
 
+// keptLines returns the lines of the paths whose files the edge reads
+// only when it starts (its signing key, its OPC UA buses' certificates),
+// so that an error found then still names its line.
+func keptLines(src *Source, f *File) map[string]int {
+	e := f.Edge
+	if e == nil || src == nil || src.root == nil {
+		return nil
+	}
+	paths := []string{"edge.evidence.key_file"}
+	for i := range e.Buses {
+		paths = append(paths, fmt.Sprintf("edge.buses[%d].opcua", i))
+	}
+	kept := make(map[string]int, len(paths))
+	for _, p := range paths {
+		if l := src.Line(p); l > 0 {
+			kept[p] = l
+		}
+	}
+	return kept
+}
+
 // Parse is Load on bytes already read; name is used in errors. Type errors
 // do not stop it: the fields that decoded are defaulted and validated, and
 // every problem is reported together (checks of a field that failed to
@@ -235,7 +256,7 @@ func Parse(name string, data []byte, knownProfile func(string) bool) (*File, err
 	}
 	src, errs := Decode(name, data, &f)
 	f.Source = src
-	defer func() { f.Source = &Source{File: src.File} }()
+	defer func() { f.Source = &Source{File: src.File, kept: keptLines(src, &f)} }()
 	if !decodedAnything(src) {
 		return &f, errs.Err()
 	}
@@ -395,6 +416,10 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		}
 		if e.StateDir == "" {
 			errs = append(errs, s.Errorf("edge.state_dir", "required field is missing"))
+		} else if fi, err := os.Stat(e.StateDir); err == nil && !fi.IsDir() {
+			// Missing, it is created at start; a file there would stop the
+			// edge at start instead.
+			errs = append(errs, s.Errorf("edge.state_dir", "%s is a file, not a directory", e.StateDir))
 		}
 		for i, d := range e.ProfileDirs {
 			p := fmt.Sprintf("edge.profile_dirs[%d]", i)
@@ -409,6 +434,11 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			}
 		}
 		buses := map[string]bool{}
+		// One bus owns a serial line or a Modbus TCP endpoint: two buses
+		// on one would poll it from two owners, each unaware of the
+		// other's requests, and the checks per bus (a unit read twice)
+		// would not see across them.
+		endpoints := map[string]string{}
 		for i, b := range e.Buses {
 			p := fmt.Sprintf("edge.buses[%d]", i)
 			ident(p+".name", b.Name, true)
@@ -417,6 +447,13 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			}
 			buses[b.Name] = true
 			errs = append(errs, b.validate(s, p)...)
+			if k, key := b.endpointKey(); k != "" {
+				if other, ok := endpoints[k]; ok {
+					errs = append(errs, s.Errorf(p+"."+key, "%s is bus %q's too: one bus owns a line or a Modbus TCP endpoint; put the devices on that bus", strings.TrimPrefix(k, key+" "), other))
+				} else {
+					endpoints[k] = b.Name
+				}
+			}
 		}
 		if len(e.Devices) == 0 {
 			errs = append(errs, s.Errorf("edge.devices", "no devices configured"))

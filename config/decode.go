@@ -86,6 +86,9 @@ type Source struct {
 	// zeros holds the fields written as a zero (0, 0s, ""), for
 	// DefaultedZeros.
 	zeros []writtenZero
+	// kept are the lines of the paths kept once the document is let go
+	// (Parse): those of files a role reads only when it starts.
+	kept map[string]int
 }
 
 // writtenZero is a field the file set to its type's zero value: where it
@@ -140,6 +143,9 @@ func (s *Source) DefaultedZeros() Errors {
 // Line returns the line of path, or of its nearest ancestor written in the
 // file (a missing field is reported at its parent), or 0.
 func (s *Source) Line(path string) int {
+	if s != nil && s.root == nil && s.kept != nil {
+		return s.kept[path]
+	}
 	line, _ := s.walk(path)
 	return line
 }

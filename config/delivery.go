@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -100,8 +101,10 @@ func (f *File) validateDelivery() Errors {
 	var errs Errors
 	s := f.Source
 	if m := f.Metrics; m != nil && m.Listen != "" {
-		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+		if _, port, err := net.SplitHostPort(m.Listen); err != nil {
 			errs = append(errs, s.Errorf("metrics.listen", "%q must be host:port", m.Listen))
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			errs = append(errs, s.Errorf("metrics.listen", "%q: port %q is not a number 0-65535", m.Listen, port))
 		}
 	}
 	if m := f.Metrics; m != nil {

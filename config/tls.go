@@ -210,6 +210,12 @@ func (m *MQTT) validateEndpoint(s *Source) Errors {
 		errs = append(errs, s.Errorf("mqtt.broker", "%q: unknown scheme %q (use tcp://, ssl://, tls://, mqtts://, ws:// or wss://)", RedactURL(m.Broker), scheme))
 	case host == "":
 		errs = append(errs, s.Errorf("mqtt.broker", "%q has no host", RedactURL(m.Broker)))
+	case strings.ContainsFunc(m.Broker, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		errs = append(errs, s.Errorf("mqtt.broker", "%q contains a space or a control character", RedactURL(m.Broker)))
+	case scheme != "ws" && scheme != "wss" && !hasPort(m.Broker):
+		// The MQTT client dials host:port as written: without a port it
+		// fails at every attempt ("missing port in address").
+		errs = append(errs, s.Errorf("mqtt.broker", "%q has no port (1883 for tcp://, 8883 for ssl://)", RedactURL(m.Broker)))
 	}
 	if hasUserinfo(m.Broker) {
 		errs = append(errs, s.Errorf("mqtt.broker", "%q carries credentials: remove them from the URL and set username with password_env or password_file", RedactURL(m.Broker)))
@@ -281,6 +287,19 @@ func splitURL(raw string) (scheme, host string, err error) {
 		host = h
 	}
 	return strings.ToLower(scheme), host, nil
+}
+
+// hasPort reports whether a URL's authority names a port.
+func hasPort(raw string) bool {
+	_, rest, _ := strings.Cut(raw, "://")
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	_, port, err := net.SplitHostPort(rest)
+	return err == nil && port != ""
 }
 
 // checkPort checks a TCP port to connect to: a decimal number 1-65535.

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -122,5 +125,65 @@ edge:
 	}
 	if strings.Count(out, "nowhere") != 1 || strings.Contains(out, "is not defined") {
 		t.Errorf("the missing directory reported more than once, or a profile said to be undefined:\n%s", out)
+	}
+}
+
+// TestValidateReadsTheEdgeFiles: eipgw validate reads the edge's signing
+// key and its OPC UA buses' certificate and key as the edge would, and
+// reports a wrong one at its line, where the edge used to start and then
+// fail (the key) or retry for ever (the certificate).
+func TestValidateReadsTheEdgeFiles(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "gw.key")
+	if _, err := evidence.Generate(key); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, keyFile, cert string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		cfg := fmt.Sprintf(`park: p
+site: s
+mqtt: {broker: "tcp://127.0.0.1:1883"}
+edge:
+  gateway: gw
+  state_dir: %s
+  evidence: {key_file: %s}
+  buses:
+    - name: ua
+      protocol: opcua
+      opcua:
+        endpoint: opc.tcp://127.0.0.1:4840
+        security_policy: Basic256Sha256
+        security_mode: SignAndEncrypt
+        certificate: %s
+        private_key: %s
+  devices:
+    - name: chp-2
+      bus: ua
+      opcua:
+        kind: chp
+        nodes:
+          - {name: power, node_id: "ns=1;s=Power"}
+`, dir, keyFile, cert, filepath.Join(dir, "ua.key"))
+		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	missing := write("missing.yaml", filepath.Join(dir, "nosuch.key"), filepath.Join(dir, "nosuch.der"))
+	code, out, _ := runCLI(t, "validate", missing)
+	if code != 1 || !strings.Contains(out, missing+":7: edge.evidence.key_file: private key: ") ||
+		!strings.Contains(out, missing+":11: edge.buses[0].opcua: certificate: ") {
+		t.Errorf("missing files: code %d\n%s", code, out)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open := write("open.yaml", key, filepath.Join(dir, "nosuch.der"))
+	if code, out, _ := runCLI(t, "validate", open); code != 1 || !strings.Contains(out, "readable by group or others") {
+		t.Errorf("key readable by others: code %d\n%s", code, out)
+	}
+	if code, _, errOut := runCLI(t, "edge", "-config", open); code != 1 || !strings.Contains(errOut, open+":7: edge.evidence.key_file") {
+		t.Errorf("edge with a key readable by others: code %d\n%s", code, errOut)
 	}
 }

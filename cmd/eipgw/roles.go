@@ -16,6 +16,7 @@ import (
 	"github.com/eipgw/eipgw/drivers"
 	"github.com/eipgw/eipgw/drivers/modbus"
 	"github.com/eipgw/eipgw/drivers/opcua"
+	"github.com/eipgw/eipgw/gateway/plumbing/evidence"
 	"github.com/eipgw/eipgw/gateway/plumbing/status"
 	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -115,7 +116,36 @@ func roleSetupAt(c *command, e *env, args []string, section string, has func(*co
 	if !has(f) {
 		return nil, nil, nil, "", fmt.Errorf("%s: no %s section", *path, section)
 	}
+	if section == "edge" {
+		if err := edgeFiles(f).Err(); err != nil {
+			return nil, nil, nil, "", err
+		}
+	}
 	return f, profiles, log, *path, nil
+}
+
+// edgeFiles reads the files the edge section names beyond what config.Load
+// reads (its signing key, its OPC UA buses' certificates and keys) as the
+// edge would, so that eipgw validate and the edge's start report a wrong
+// file at its line, not after the edge started. Other roles loading the
+// same file do not read them: they may run as users that cannot.
+func edgeFiles(f *config.File) config.Errors {
+	var errs config.Errors
+	e := f.Edge
+	if e == nil {
+		return nil
+	}
+	if ev := e.Evidence; ev != nil && ev.KeyFile != "" {
+		if _, err := evidence.LoadPrivateKey(ev.KeyFile); err != nil {
+			errs = append(errs, f.Source.Errorf("edge.evidence.key_file", "%v", err))
+		}
+	}
+	for i, b := range e.Buses {
+		if err := opcua.CheckFiles(b); err != nil {
+			errs = append(errs, f.Source.Errorf(fmt.Sprintf("edge.buses[%d].opcua", i), "%v", err))
+		}
+	}
+	return errs
 }
 
 var cmdValidate = &command{
@@ -137,7 +167,10 @@ var cmdValidate = &command{
 		}
 		failed := false
 		for _, path := range fs.Args() {
-			_, _, err := loadConfig(path)
+			f, _, err := loadConfig(path)
+			if err == nil {
+				err = edgeFiles(f).Err()
+			}
 			if err == nil {
 				fmt.Fprintf(e.stdout, "%s: ok\n", path)
 				continue

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/gopcua/opcua"
@@ -49,24 +48,9 @@ func clientOptions(ctx context.Context, b *config.Bus) ([]opcua.Option, error) {
 		opcua.DialTimeout(b.Timeout),
 	}
 	if o.Certificate != "" {
-		cert, err := readCertificate(o.Certificate)
+		cert, key, err := localIdentity(o)
 		if err != nil {
-			return nil, fmt.Errorf("certificate: %w", err)
-		}
-		key, err := readKey(o.PrivateKey)
-		if err != nil {
-			return nil, fmt.Errorf("private_key: %w", err)
-		}
-		c, _ := x509.ParseCertificate(cert)
-		if pub, ok := c.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
-			return nil, fmt.Errorf("private_key %s is not the key of certificate %s", o.PrivateKey, o.Certificate)
-		}
-		if len(c.URIs) == 0 || c.URIs[0].String() != o.ApplicationURI {
-			uris := "none"
-			if len(c.URIs) > 0 {
-				uris = c.URIs[0].String()
-			}
-			return nil, fmt.Errorf("certificate %s: its URI (%s) must be the application_uri %s", o.Certificate, uris, o.ApplicationURI)
+			return nil, err
 		}
 		opts = append(opts, opcua.Certificate(cert), opcua.PrivateKey(key), opcua.ApplicationURI(o.ApplicationURI))
 	}
@@ -144,10 +128,57 @@ func modeName(m ua.MessageSecurityMode) string {
 	return m.String()
 }
 
+// CheckFiles reads the files of an OPC UA bus's security settings as a
+// connection would (certificate and private key, a pinned server
+// certificate) and returns the first problem, naming the key: eipgw
+// validate reports at start what would otherwise stop every connection.
+func CheckFiles(b config.Bus) error {
+	o := b.OPCUA
+	if o == nil {
+		return nil
+	}
+	if o.Certificate != "" {
+		if _, _, err := localIdentity(o); err != nil {
+			return err
+		}
+	}
+	if o.ServerCertificate != "" {
+		if _, err := readCertificate(o.ServerCertificate); err != nil {
+			return fmt.Errorf("server_certificate: %w", err)
+		}
+	}
+	return nil
+}
+
+// localIdentity reads the gateway's certificate and key and checks that
+// they belong together and name the application URI.
+func localIdentity(o *config.OPCUABus) ([]byte, *rsa.PrivateKey, error) {
+	cert, err := readCertificate(o.Certificate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate: %w", err)
+	}
+	key, err := readKey(o.PrivateKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("private_key: %w", err)
+	}
+	c, _ := x509.ParseCertificate(cert)
+	if pub, ok := c.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return nil, nil, fmt.Errorf("private_key %s is not the key of certificate %s", o.PrivateKey, o.Certificate)
+	}
+	if len(c.URIs) == 0 || c.URIs[0].String() != o.ApplicationURI {
+		uris := "none"
+		if len(c.URIs) > 0 {
+			uris = c.URIs[0].String()
+		}
+		return nil, nil, fmt.Errorf("certificate %s: its URI (%s) must be the application_uri %s", o.Certificate, uris, o.ApplicationURI)
+	}
+	return cert, key, nil
+}
+
 // readCertificate reads an X.509 certificate, PEM or DER, and returns its
 // DER bytes.
 func readCertificate(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := config.ReadFileMax(path, config.MaxPEMSize, "a certificate file")
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +196,7 @@ func readCertificate(path string) ([]byte, error) {
 
 // readKey reads an RSA private key, PEM or DER, PKCS #1 or PKCS #8.
 func readKey(path string) (*rsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := config.ReadFileMax(path, config.MaxPEMSize, "a private key file")
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -83,7 +84,7 @@ func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%s: %w (mode %04o; want 0600: chmod 600 %s)", path, ErrKeyPermissions, fi.Mode().Perm(), path)
 	}
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, maxKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("private key: %w", err)
 	}
@@ -100,4 +101,26 @@ func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("private key %s: a %T, want Ed25519", path, k)
 	}
 	return priv, nil
+}
+
+// maxKeyFile bounds a private key file: an Ed25519 key in PEM is 119
+// bytes.
+const maxKeyFile = 64 << 10
+
+// readBounded reads at most limit bytes of path; a larger file (or a
+// device that never ends) is an error, not a read of everything.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes: not a key file", path, limit)
+	}
+	return b, nil
 }
