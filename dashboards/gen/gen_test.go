@@ -155,3 +155,45 @@ func TestDashboardRules(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthRolePanelsFollowThePark: the scrape targets of ingest and the
+// park engine carry the park label only (compose/prometheus.yml), so
+// their panels must not filter on site, gateway or instance, or choosing
+// one gateway for its edge panels would empty them.
+func TestHealthRolePanelsFollowThePark(t *testing.T) {
+	ds, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.UID != UIDHealth {
+			continue
+		}
+		var db struct {
+			Panels []struct {
+				Title   string `json:"title"`
+				Targets []struct {
+					Expr string `json:"expr"`
+				} `json:"targets"`
+			} `json:"panels"`
+		}
+		if err := json.Unmarshal(d.JSON, &db); err != nil {
+			t.Fatal(err)
+		}
+		roles := 0
+		for _, p := range db.Panels {
+			for _, tg := range p.Targets {
+				if !strings.Contains(tg.Expr, "eipgw_ingest_") && !strings.Contains(tg.Expr, "eipgw_park_") {
+					continue
+				}
+				roles++
+				if strings.Contains(tg.Expr, "$gateway") || strings.Contains(tg.Expr, "$site") || strings.Contains(tg.Expr, "$instance") {
+					t.Errorf("panel %q: %s filters an ingest or park metric on an edge's labels", p.Title, tg.Expr)
+				}
+			}
+		}
+		if roles == 0 {
+			t.Error("no ingest or park panel found")
+		}
+	}
+}

@@ -25,6 +25,12 @@ func promTargets(qs ...*prometheus.DataqueryBuilder) []cog.Builder[variants.Data
 // configuration; "All" matches targets without them) and the instance.
 const sel = `park=~"$park", site=~"$site", gateway=~"$gateway", instance=~"$instance"`
 
+// roleSel is the selector of the ingest and park engine panels: their
+// targets carry the park label only (a worker or an engine serves the
+// whole park), so the site, gateway and instance chosen for the edges
+// must not empty them.
+const roleSel = `park=~"$park"`
+
 func gatewayHealth() *dashboard.DashboardBuilder {
 	b := newDashboard(UIDHealth, "eipgw · Gateway health",
 		"For operators: each eipgw process's own /metrics scraped by Prometheus: polling per device, the edge's write-ahead log and publishing, "+
@@ -85,47 +91,47 @@ func gatewayHealth() *dashboard.DashboardBuilder {
 	addRow(b, "Ingest",
 		panel{title: "InfluxDB write latency p99 and poll-to-stored p99", unit: unitSeconds, prom: true, desc: "99th percentiles of successful InfluxDB write requests and of the time from poll to stored reading. The dashed line is the 1 s poll-to-stored budget.",
 			targets: promTargets(
-				prom(`histogram_quantile(0.99, sum by (le) (rate(eipgw_ingest_write_duration_seconds_bucket{`+sel+`}[$__rate_interval])))`, "write"),
-				prom(`histogram_quantile(0.99, sum by (le) (rate(eipgw_ingest_poll_to_stored_seconds_bucket{`+sel+`}[$__rate_interval])))`, "poll to stored")),
+				prom(`histogram_quantile(0.99, sum by (le) (rate(eipgw_ingest_write_duration_seconds_bucket{`+roleSel+`}[$__rate_interval])))`, "write"),
+				prom(`histogram_quantile(0.99, sum by (le) (rate(eipgw_ingest_poll_to_stored_seconds_bucket{`+roleSel+`}[$__rate_interval])))`, "poll to stored")),
 			thresholds: []threshold{base("green"), at(1, "red")}},
 		panel{title: "Messages and readings written", unit: unitPerSec, prom: true, desc: "Messages acknowledged by outcome and readings written per second.",
 			targets: promTargets(
-				prom(`sum by (outcome) (rate(eipgw_ingest_messages_total{`+sel+`}[$__rate_interval]))`, "messages {{outcome}}"),
-				prom(`sum(rate(eipgw_ingest_points_written_total{`+sel+`}[$__rate_interval]))`, "readings"))},
+				prom(`sum by (outcome) (rate(eipgw_ingest_messages_total{`+roleSel+`}[$__rate_interval]))`, "messages {{outcome}}"),
+				prom(`sum(rate(eipgw_ingest_points_written_total{`+roleSel+`}[$__rate_interval]))`, "readings"))},
 		panel{title: "Write errors (retried)", unit: unitPerSec, prom: true, desc: "Failed InfluxDB write attempts by HTTP status (0: no response); transient ones are retried and nothing is acknowledged meanwhile.",
-			targets:    promTargets(prom(`sum by (status) (rate(eipgw_ingest_write_errors_total{`+sel+`}[$__rate_interval]))`, "status {{status}}")),
+			targets:    promTargets(prom(`sum by (status) (rate(eipgw_ingest_write_errors_total{`+roleSel+`}[$__rate_interval]))`, "status {{status}}")),
 			thresholds: []threshold{base("green"), at(0.01, "red")}},
 		panel{title: "Unacknowledged messages", unit: unitCount, prom: true, desc: "Messages received and waiting for InfluxDB before their acknowledgement.",
-			targets: promTargets(prom(`eipgw_ingest_unacknowledged_messages{`+sel+`}`, "{{instance}}"))},
+			targets: promTargets(prom(`eipgw_ingest_unacknowledged_messages{`+roleSel+`}`, "{{instance}}"))},
 		panel{title: "Dead letters", unit: unitCount, prom: true, desc: "Messages refused and dead-lettered by reason (ingest) and derived records dead-lettered (park engine), per interval.",
 			targets: promTargets(
-				prom(`sum by (reason) (increase(eipgw_ingest_refused_total{`+sel+`}[$__rate_interval]))`, "ingest {{reason}}"),
-				prom(`sum by (reason) (increase(eipgw_park_records_dead_lettered_total{`+sel+`}[$__rate_interval]))`, "park {{reason}}")),
+				prom(`sum by (reason) (increase(eipgw_ingest_refused_total{`+roleSel+`}[$__rate_interval]))`, "ingest {{reason}}"),
+				prom(`sum by (reason) (increase(eipgw_park_records_dead_lettered_total{`+roleSel+`}[$__rate_interval]))`, "park {{reason}}")),
 			thresholds: []threshold{base("green"), at(1, "red")}},
 		panel{title: "Completeness gaps", unit: unitCount, prom: true, desc: "Batches declared missing, gaps, implausible gaps and sequence conflicts per interval (ingest's completeness check).",
 			targets: promTargets(
-				prom(`sum(increase(eipgw_ingest_seq_missing_total{`+sel+`}[$__rate_interval]))`, "missing batches"),
-				prom(`sum(increase(eipgw_ingest_seq_gaps_total{`+sel+`}[$__rate_interval]))`, "gaps"),
-				prom(`sum(increase(eipgw_ingest_seq_implausible_gaps_total{`+sel+`}[$__rate_interval]))`, "implausible gaps"),
-				prom(`sum(increase(eipgw_ingest_seq_conflicts_total{`+sel+`}[$__rate_interval]))`, "conflicts")),
+				prom(`sum(increase(eipgw_ingest_seq_missing_total{`+roleSel+`}[$__rate_interval]))`, "missing batches"),
+				prom(`sum(increase(eipgw_ingest_seq_gaps_total{`+roleSel+`}[$__rate_interval]))`, "gaps"),
+				prom(`sum(increase(eipgw_ingest_seq_implausible_gaps_total{`+roleSel+`}[$__rate_interval]))`, "implausible gaps"),
+				prom(`sum(increase(eipgw_ingest_seq_conflicts_total{`+roleSel+`}[$__rate_interval]))`, "conflicts")),
 			thresholds: []threshold{base("green"), at(1, "red")}},
 	)
 	addRow(b, "Park engine",
 		panel{title: "Park engine lag", unit: unitSeconds, prom: true, desc: "Time since the end of the newest live interval the park engine computed (eipgw_park_lag_seconds): about the interval plus live_delay when it keeps up; growing when it falls behind or stopped receiving.",
-			targets:    promTargets(prom(`max by (instance) (eipgw_park_lag_seconds{`+sel+`})`, "{{instance}}")),
+			targets:    promTargets(prom(`max by (instance) (eipgw_park_lag_seconds{`+roleSel+`})`, "{{instance}}")),
 			thresholds: []threshold{base("green"), at(300, "red")}},
 		panel{title: "Batches by result", unit: unitPerSec, prom: true, desc: "Batches received by the park engine by what became of them; late ones arrived after their window closed (the engine lags or the edge was delayed).",
-			targets: promTargets(prom(`sum by (result) (rate(eipgw_park_batches_total{`+sel+`}[$__rate_interval]))`, "{{result}}"))},
+			targets: promTargets(prom(`sum by (result) (rate(eipgw_park_batches_total{`+roleSel+`}[$__rate_interval]))`, "{{result}}"))},
 		panel{title: "Derived records pending, written and dropped", unit: unitCount, prom: true, desc: "Records waiting for InfluxDB, written and dropped per interval by measurement.",
 			targets: promTargets(
-				prom(`sum(eipgw_park_pending_records{`+sel+`})`, "pending"),
-				prom(`sum by (measurement) (increase(eipgw_park_records_written_total{`+sel+`}[$__rate_interval]))`, "written {{measurement}}"),
-				prom(`sum by (measurement, reason) (increase(eipgw_park_records_dropped_total{`+sel+`}[$__rate_interval]))`, "dropped {{measurement}} {{reason}}"))},
+				prom(`sum(eipgw_park_pending_records{`+roleSel+`})`, "pending"),
+				prom(`sum by (measurement) (increase(eipgw_park_records_written_total{`+roleSel+`}[$__rate_interval]))`, "written {{measurement}}"),
+				prom(`sum by (measurement, reason) (increase(eipgw_park_records_dropped_total{`+roleSel+`}[$__rate_interval]))`, "dropped {{measurement}} {{reason}}"))},
 		panel{title: "Invalid metrics of the last hour", unit: unitCount, prom: true, desc: "Metrics of the last closed hour flagged invalid, and invalid input samples per second.",
-			targets:    promTargets(prom(`sum(eipgw_park_last_hour_invalid_metrics{`+sel+`})`, "invalid metrics"), prom(`sum(rate(eipgw_park_invalid_samples_total{`+sel+`}[$__rate_interval]))`, "invalid samples/s")),
+			targets:    promTargets(prom(`sum(eipgw_park_last_hour_invalid_metrics{`+roleSel+`})`, "invalid metrics"), prom(`sum(rate(eipgw_park_invalid_samples_total{`+roleSel+`}[$__rate_interval]))`, "invalid samples/s")),
 			thresholds: []threshold{base("green"), at(1, "orange")}},
 		panel{title: "InfluxDB write errors (park)", unit: unitPerSec, prom: true, desc: "Failed write attempts of derived records (each is retried).",
-			targets:    promTargets(prom(`sum(rate(eipgw_park_write_errors_total{`+sel+`}[$__rate_interval]))`, "errors")),
+			targets:    promTargets(prom(`sum(rate(eipgw_park_write_errors_total{`+roleSel+`}[$__rate_interval]))`, "errors")),
 			thresholds: []threshold{base("green"), at(0.01, "red")}},
 	)
 	return b
