@@ -131,7 +131,7 @@ func NewSource(b config.Bus, devices []config.Device, log *slog.Logger) (*Source
 			pub: &drivers.Device{Name: c.Name, Kind: o.Kind, Tenant: c.Tenant, Source: b.Name},
 		}
 		for _, n := range o.Nodes {
-			d.points = append(d.points, point{cfg: n})
+			d.points = append(d.points, newPoint(n))
 			if n.NodeID != "" {
 				nid, err := ua.ParseNodeID(n.NodeID)
 				if err != nil {
@@ -403,6 +403,9 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool
 	if err := s.resolve(cctx, c); err != nil {
 		return true, fmt.Errorf("endpoint %s: %w", ep, err)
 	}
+	if err := s.readTypes(cctx, c); err != nil {
+		return true, fmt.Errorf("endpoint %s: %w", ep, err)
+	}
 	notif := make(chan *opcua.PublishNotificationData, 64)
 	// One subscription per publishing interval, shared by the devices
 	// of that interval: servers bound the subscriptions of a session
@@ -503,6 +506,56 @@ func (s *Source) resolve(ctx context.Context, c *opcua.Client) error {
 			d.nodes[pi], d.nodeErr[pi] = nil, fmt.Sprintf("browse path %s: no target", d.points[pi].cfg.BrowsePath)
 		default:
 			d.nodes[pi] = r.Targets[0].TargetID.NodeID
+		}
+	}
+	return nil
+}
+
+// readTypes reads the DataType attribute of the available nodes whose
+// points have no type yet (none configured, and no session read it
+// before), in as many Read requests as the server's limit asks. A point
+// keeps the type for the source's life: its field type must not change.
+// A node whose DataType the server does not give stays untyped this
+// session; its point reads no value, naming why.
+func (s *Source) readTypes(ctx context.Context, c *opcua.Client) error {
+	type ref struct{ d, p int }
+	var refs []ref
+	var nodes []*ua.ReadValueID
+	for di, d := range s.devs {
+		for pi := range d.points {
+			if d.points[pi].typ != typeUnknown || d.nodes[pi] == nil {
+				continue
+			}
+			refs = append(refs, ref{di, pi})
+			nodes = append(nodes, &ua.ReadValueID{NodeID: d.nodes[pi], AttributeID: ua.AttributeIDDataType})
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	for _, sp := range spans(nil, len(nodes), s.lim.read) {
+		rctx, cancel := context.WithTimeout(ctx, s.bus.Timeout)
+		res, err := c.Read(rctx, &ua.ReadRequest{NodesToRead: nodes[sp[0]:sp[1]]})
+		cancel()
+		if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+			err = res.ResponseHeader.ServiceResult
+		}
+		if err := s.refused(err, sp[1]-sp[0], &s.learned.read, "to read nodes"); err != nil {
+			return err
+		}
+		if err == nil && len(res.Results) != sp[1]-sp[0] {
+			err = fmt.Errorf("%d results for %d nodes", len(res.Results), sp[1]-sp[0])
+		}
+		if err != nil && sessionLevel(err) {
+			return fmt.Errorf("read data types: %w", named{err})
+		}
+		for i, r := range refs[sp[0]:sp[1]] {
+			p := &s.devs[r.d].points[r.p]
+			if err != nil {
+				p.typeErr = "DataType: " + errorText(err)
+				continue
+			}
+			p.setType(res.Results[i])
 		}
 	}
 	return nil
