@@ -13,6 +13,7 @@
 //                     set a variable (a Double unless the type is given;
 //                     a String keeps the text), at the given source time
 //                     or now
+//   big <Name> <n>    set a String variable to a text of n characters
 const path = require("path");
 const fs = require("fs");
 const {
@@ -104,6 +105,7 @@ async function main() {
   add("Numeric", "String", "100");                      // a number held as text
   vars.Any = ns.addVariable({ componentOf: plant, browseName: "Any", nodeId: "s=Any", dataType: "BaseDataType", minimumSamplingInterval: 50 });
   vars.Any.setValueFromSource(new Variant({ dataType: DataType.Int32, value: 7 }), StatusCodes.Good, new Date());
+  add("Big", "String", "1");
   if (many > 0) {
     const folder = ns.addFolder(plant, { browseName: "Many" });
     for (let i = 0; i < many; i++) {
@@ -151,6 +153,9 @@ async function main() {
         vars[args[1]].setValueFromSource(new Variant({ dataType: DataType[type], value }), StatusCodes.Good, at);
         break;
       }
+      case "big":
+        vars[args[1]].setValueFromSource(new Variant({ dataType: DataType.String, value: "1".repeat(Number(args[2])) }), StatusCodes.Good, new Date());
+        break;
       default:
         process.stderr.write("unknown command " + args[0] + "\n");
         return;
