@@ -84,8 +84,10 @@ type device struct {
 	next      time.Time // next poll, or next failure batch during an outage
 	lastErr   string    // last error logged
 	// fresh marks the monitored items whose first notification, the
-	// node's value when the item was created, has not come yet.
-	fresh []bool
+	// node's value when the item was created, has not come yet; created
+	// is when the server created each (its answer arrived).
+	fresh   []bool
+	created []time.Time
 	// got says whether the device got data this session: a read that
 	// succeeded, a notification, or a subscription with nothing to wait
 	// for (every node refused).
@@ -155,6 +157,7 @@ func NewSource(b config.Bus, devices []config.Device, log *slog.Logger) (*Source
 		d.nodeErr = make([]string, len(d.points))
 		d.pointErr = make([]string, len(d.points))
 		d.fresh = make([]bool, len(d.points))
+		d.created = make([]time.Time, len(d.points))
 		d.state.Device = c.Name
 		s.devs = append(s.devs, d)
 		s.pub = append(s.pub, d.pub)
@@ -690,6 +693,7 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 	}
 	now := time.Now()
 	var results []*ua.MonitoredItemCreateResult
+	var created []time.Time // when the server created each item
 	for lo := 0; lo < len(items); {
 		hi := len(items)
 		if s.lim.monitor > 0 {
@@ -709,6 +713,9 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 			return fmt.Errorf("create monitored items: %d results for %d items", len(res.Results), hi-lo)
 		}
 		results = append(results, res.Results...)
+		for range res.Results {
+			created = append(created, time.Now())
+		}
 		lo = hi
 	}
 	waiting := false
@@ -718,7 +725,7 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 			if r.StatusCode != ua.StatusOK {
 				d.nodeErr[pi] = StatusName(r.StatusCode)
 			} else {
-				d.fresh[pi], waiting = true, true
+				d.fresh[pi], d.created[pi], waiting = true, created[i], true
 			}
 		}
 	}
@@ -1028,6 +1035,7 @@ type change struct {
 func (s *Source) dataChange(v *ua.DataChangeNotification, sink drivers.Sink) {
 	recv := time.Now()
 	byDev := map[int][]change{}
+	latest := map[uint32]time.Time{} // each item's latest change so far
 	for _, it := range v.MonitoredItems {
 		if it == nil {
 			continue
@@ -1038,27 +1046,39 @@ func (s *Source) dataChange(v *ua.DataChangeNotification, sink drivers.Sink) {
 			continue
 		}
 		at := recv
-		if v := it.Value; v != nil {
-			switch {
-			case s.devs[di].fresh[pi]:
-				// The first notification is the node's value when
-				// the item was created: its source timestamp is when
-				// it last changed, perhaps days ago, and after a
-				// reconnect or a restart a time already published.
-				// It holds at the server's sampling time.
-				if plausible(v.ServerTimestamp, recv) {
-					at = v.ServerTimestamp
-				}
-			case plausible(v.SourceTimestamp, recv):
-				at = v.SourceTimestamp
-			case plausible(v.ServerTimestamp, recv):
-				at = v.ServerTimestamp
+		d := s.devs[di]
+		switch v := it.Value; {
+		case d.fresh[pi]:
+			// The first notification is the node's value when the
+			// item was created, stamped with that time. Its source
+			// timestamp is when the value last changed, perhaps days
+			// ago; its server timestamp, on some servers, when the
+			// value was last set or read: after a reconnect or a
+			// restart of the edge either may be a time the device
+			// already published, whose batch this one would replace
+			// in InfluxDB. The creation is after the edge started
+			// and after the session began.
+			if !d.created[pi].IsZero() && !d.created[pi].After(recv) {
+				at = d.created[pi]
 			}
+		case v == nil:
+		case plausible(v.SourceTimestamp, recv):
+			at = v.SourceTimestamp
+		case plausible(v.ServerTimestamp, recv):
+			at = v.ServerTimestamp
 		}
-		s.devs[di].fresh[pi] = false
+		d.fresh[pi] = false
 		// Changes within one millisecond are one batch: a batch's time
 		// has no finer digits.
-		byDev[di] = append(byDev[di], change{at: at.Truncate(time.Millisecond), pi: pi, val: it.Value})
+		at = at.Truncate(time.Millisecond)
+		// A node's changes keep their order, even when the server's
+		// clock puts a change before the one before it (the first
+		// value's creation time is the edge's).
+		if prev, ok := latest[it.ClientHandle]; ok && prev.After(at) {
+			at = prev
+		}
+		latest[it.ClientHandle] = at
+		byDev[di] = append(byDev[di], change{at: at, pi: pi, val: it.Value})
 	}
 	dis := make([]int, 0, len(byDev))
 	for di := range byDev {
