@@ -110,7 +110,18 @@ type OPCUANode struct {
 	// out_of_range.
 	Min *float64 `yaml:"min"`
 	Max *float64 `yaml:"max"`
+	// Type is the point's value type, its InfluxDB field type for its
+	// whole life: integer or float. Unset, the node's DataType attribute
+	// decides (integer for Boolean, the integer types, DateTime and
+	// Enumeration; float for anything else).
+	Type string `yaml:"type"`
 }
+
+// OPC UA point types (OPCUANode.Type).
+const (
+	OPCUATypeInteger = "integer"
+	OPCUATypeFloat   = "float"
+)
 
 // IsOPCUA reports whether the bus is read by the OPC UA driver.
 func (b *Bus) IsOPCUA() bool { return b.Protocol == ProtocolOPCUA }
@@ -296,6 +307,11 @@ func validateOPCUADevice(s *Source, p string, d Device) Errors {
 			if _, err := ParseBrowsePath(n.BrowsePath); err != nil {
 				errs = append(errs, s.Errorf(np+".browse_path", "%v", err))
 			}
+		}
+		switch n.Type {
+		case "", OPCUATypeInteger, OPCUATypeFloat:
+		default:
+			errs = append(errs, s.Errorf(np+".type", "unsupported type %q (integer or float; unset: the node's DataType decides)", n.Type))
 		}
 		if n.Min != nil && n.Max != nil && *n.Min > *n.Max {
 			errs = append(errs, s.Errorf(np+".min", "min %g is above max %g", *n.Min, *n.Max))

@@ -30,7 +30,8 @@ func TestOPCUAConfig(t *testing.T) {
         mode: subscription
         nodes:
           - {name: electric_power, node_id: "ns=2;s=CHP2.P", unit: MW, min: 0, max: 40}
-          - {name: steam_flow, browse_path: "2:CHP2/2:SteamFlow", unit: t/h}
+          - {name: steam_flow, browse_path: "2:CHP2/2:SteamFlow", unit: t/h, type: float}
+          - {name: running_hours, node_id: "ns=2;s=CHP2.Hours", type: integer}
     - name: cems-2
       bus: dcs
       opcua:
@@ -54,7 +55,8 @@ func TestOPCUAConfig(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 	d := f.Edge.Devices[0].OPCUA
-	if d.Mode != OPCUASubscription || d.SamplingInterval != 2*time.Second || d.QueueSize != DefaultOPCUAQueueSize || len(d.Nodes) != 2 || *d.Nodes[0].Max != 40 {
+	if d.Mode != OPCUASubscription || d.SamplingInterval != 2*time.Second || d.QueueSize != DefaultOPCUAQueueSize || len(d.Nodes) != 3 || *d.Nodes[0].Max != 40 ||
+		d.Nodes[0].Type != "" || d.Nodes[1].Type != OPCUATypeFloat || d.Nodes[2].Type != OPCUATypeInteger {
 		t.Errorf("subscription device %+v", d)
 	}
 	if d := f.Edge.Devices[1].OPCUA; d.Mode != OPCUAPolling || d.SamplingInterval != 0 || d.QueueSize != 0 {
@@ -98,6 +100,7 @@ func TestOPCUAErrors(t *testing.T) {
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: p, node_id: "i=1", browse_path: "2:A"}]}`, "set node_id or browse_path, not both"},
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: p, node_id: "i=1"}, {name: p, node_id: "i=2"}]}`, `point "p" is defined twice`},
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: p, node_id: "i=1", min: 5, max: 1}]}`, "min 5 is above max 1"},
+		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: p, node_id: "i=1", type: double}]}`, `opcua.nodes[0].type: unsupported type "double" (integer or float`},
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: "p-1", node_id: "i=1"}]}`, `"p-1" is not a valid point name`},
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: gateway, node_id: "i=1"}]}`, `"gateway" is reserved: it is a tag`},
 		{"{name: b, protocol: opcua, opcua: {endpoint: 'opc.tcp://h:1'}}", `opcua: {kind: chp, nodes: [{name: power_q, node_id: "i=1"}]}`, `"power_q" is reserved`},

@@ -224,3 +224,45 @@ func TestFaultBadCertificate(t *testing.T) {
 	}
 	t.Logf("refusal: %s", st.LastError)
 }
+
+// TestFaultEdgeRestart: the edge restarts (its source stops and a new one
+// starts). The new subscription's first notification of nodes that did
+// not change is stamped after everything the device published before,
+// and not before the new source started: it was stamped with the node's
+// server timestamp, a time already published, whose batch the new one
+// replaced in InfluxDB (the same series and time).
+func TestFaultEdgeRestart(t *testing.T) {
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "")
+	devs := `    - name: pushed
+      bus: ua
+      interval: 200ms
+      opcua:
+        kind: test
+        mode: subscription
+        nodes:
+          - {name: power, node_id: "ns=1;s=Power"}
+          - {name: double, node_id: "ns=1;s=Double"}
+`
+	yaml := busYAML(srv.Endpoint(), "", devs)
+	var last time.Time
+	for run := range 2 {
+		began := time.Now().Truncate(time.Millisecond)
+		c, _, stop := start(t, yaml)
+		waitFor(t, "the unchanged nodes pushed", 30*time.Second, func() bool {
+			return c.count("pushed", "power", drivers.Good, 0) > 0 && c.count("pushed", "double", drivers.Good, 0) > 0
+		})
+		stop()
+		c.checkTimes(t, "pushed", 0)
+		c.mu.Lock()
+		for _, b := range c.batches {
+			if !b.at.After(last) || b.at.Before(began) {
+				t.Errorf("run %d: a batch at %s: want after %s (the last batch of the run before) and not before the run began at %s",
+					run+1, b.at.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano), began.Format(time.RFC3339Nano))
+			}
+		}
+		last = c.batches[len(c.batches)-1].at
+		c.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -143,20 +143,27 @@ func (p *Probe) readValue(ctx context.Context, n *ua.NodeID) (*drivers.Reading, 
 	rctx, cancel := context.WithTimeout(ctx, p.bus.Timeout)
 	defer cancel()
 	res, err := p.c.Read(rctx, &ua.ReadRequest{
-		NodesToRead:        []*ua.ReadValueID{{NodeID: n, AttributeID: ua.AttributeIDValue}},
+		NodesToRead: []*ua.ReadValueID{
+			{NodeID: n, AttributeID: ua.AttributeIDValue},
+			{NodeID: n, AttributeID: ua.AttributeIDDataType},
+		},
 		TimestampsToReturn: ua.TimestampsToReturnBoth,
 	})
 	if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
 		err = res.ResponseHeader.ServiceResult
 	}
-	if err == nil && len(res.Results) != 1 {
-		err = fmt.Errorf("%d results for 1 node", len(res.Results))
+	if err == nil && len(res.Results) != 2 {
+		err = fmt.Errorf("%d results for 2 attributes", len(res.Results))
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("read %s: %s", n, errorText(err))
 	}
+	// The value as the driver reads it for a point without a configured
+	// type: of the type the node's DataType gives.
+	var pt point
+	pt.setType(res.Results[1])
 	var r drivers.Reading
-	why := fill(&r, &point{}, res.Results[0])
+	why := fill(&r, &pt, res.Results[0])
 	return &r, why, nil
 }
 
@@ -181,6 +188,9 @@ func (p *Probe) ReadDevice(ctx context.Context, d config.Device) ([]drivers.Read
 	}
 	s.lim = lim
 	if err := s.resolve(ctx, p.c); err != nil {
+		return nil, "", fmt.Errorf("endpoint %s: %w", p.bus.OPCUA.Endpoint, err)
+	}
+	if err := s.readTypes(ctx, p.c); err != nil {
 		return nil, "", fmt.Errorf("endpoint %s: %w", p.bus.OPCUA.Endpoint, err)
 	}
 	dev := s.devs[0]

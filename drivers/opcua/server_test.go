@@ -77,6 +77,14 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 // the test; it returns the collector and the source.
 func run(t *testing.T, yaml string) (*collector, drivers.Source) {
 	t.Helper()
+	c, src, _ := start(t, yaml)
+	return c, src
+}
+
+// start is run, with a function that stops the source (as a restart of
+// the edge does) and returns once it returned.
+func start(t *testing.T, yaml string) (*collector, drivers.Source, func()) {
+	t.Helper()
 	f, err := config.Parse("opcua-test.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -92,16 +100,19 @@ func run(t *testing.T, yaml string) (*collector, drivers.Source) {
 		srcs[0].Run(ctx, c.sink)
 		close(done)
 	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("source log:\n%s", c.logged())
-		}
+	stop := func() {
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Error("Run did not return within 10s of its context ending")
 		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("source log:\n%s", c.logged())
+		}
+		stop()
 	})
-	return c, srcs[0]
+	return c, srcs[0], stop
 }

@@ -84,8 +84,14 @@ type device struct {
 	next      time.Time // next poll, or next failure batch during an outage
 	lastErr   string    // last error logged
 	// fresh marks the monitored items whose first notification, the
-	// node's value when the item was created, has not come yet.
-	fresh []bool
+	// node's value when the item was created, has not come yet; created
+	// is when the server created each (its answer arrived).
+	fresh   []bool
+	created []time.Time
+	// got says whether the device got data this session: a read that
+	// succeeded, a notification, or a subscription with nothing to wait
+	// for (every node refused).
+	got bool
 	// last is the time of the device's last batch: each is later.
 	last time.Time
 
@@ -131,7 +137,7 @@ func NewSource(b config.Bus, devices []config.Device, log *slog.Logger) (*Source
 			pub: &drivers.Device{Name: c.Name, Kind: o.Kind, Tenant: c.Tenant, Source: b.Name},
 		}
 		for _, n := range o.Nodes {
-			d.points = append(d.points, point{cfg: n})
+			d.points = append(d.points, newPoint(n))
 			if n.NodeID != "" {
 				nid, err := ua.ParseNodeID(n.NodeID)
 				if err != nil {
@@ -151,6 +157,7 @@ func NewSource(b config.Bus, devices []config.Device, log *slog.Logger) (*Source
 		d.nodeErr = make([]string, len(d.points))
 		d.pointErr = make([]string, len(d.points))
 		d.fresh = make([]bool, len(d.points))
+		d.created = make([]time.Time, len(d.points))
 		d.state.Device = c.Name
 		s.devs = append(s.devs, d)
 		s.pub = append(s.pub, d.pub)
@@ -183,23 +190,63 @@ func (s *Source) Run(ctx context.Context, sink drivers.Sink) {
 	}
 	failures := 0
 	for ctx.Err() == nil {
-		connected, err := s.session(ctx, sink)
+		learned, noTranslate := s.learned, s.noTranslate
+		err := s.session(ctx, sink)
 		if ctx.Err() != nil {
 			return
 		}
-		if connected {
+		// The failure count goes back to 0 only when the session served
+		// every device: a session that connects and drops before its
+		// devices got data (a value the server cannot send, say) is a
+		// failure like a refused connection, and the attempts back off.
+		// A session that ended because the driver learned a limit of
+		// the server is followed by one that asks otherwise, at once.
+		if s.served() || s.learned != learned || s.noTranslate != noTranslate {
 			failures = 0
 		}
 		failures++
 		q := failureQuality(err)
-		s.log.Warn("opcua connection failed", "quality", q, "err", err)
 		wait := s.backoff(failures)
+		s.log.Warn("opcua connection failed", "quality", q, "err", err, "retry_in", wait)
 		now := time.Now()
 		for _, d := range s.devs {
-			s.fail(d, q, err.Error(), now, now.Add(wait))
+			s.fail(d, q, err.Error()+d.waiting(s), now, now.Add(wait))
 		}
 		s.outage(ctx, sink, q, err.Error(), now.Add(wait))
 	}
+}
+
+// served reports whether every device got data in the last session.
+func (s *Source) served() bool {
+	for _, d := range s.devs {
+		if !d.got {
+			return false
+		}
+	}
+	return true
+}
+
+// waiting says, for a subscribed device that got no data in the last
+// session, which of its monitored items were still waiting for their
+// first value (the node whose value the server could not send is among
+// them); empty otherwise.
+func (d *device) waiting(s *Source) string {
+	if d.got || !d.sub {
+		return ""
+	}
+	var nodes []string
+	for pi, f := range d.fresh {
+		if f {
+			nodes = append(nodes, strings.TrimSuffix(s.nodeText(d, pi, "")[len("node "):], ": "))
+		}
+	}
+	if len(nodes) == 0 {
+		return ""
+	}
+	if len(nodes) > maxErrors {
+		nodes = append(nodes[:maxErrors], fmt.Sprintf("and %d more", len(nodes)-maxErrors))
+	}
+	return fmt.Sprintf("; device %s got no data this session: no value yet from node %s", d.cfg.Name, strings.Join(nodes, ", "))
 }
 
 // backoff is the wait before the k-th consecutive connection attempt:
@@ -371,29 +418,32 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-// session connects, reads until the connection fails and returns why;
-// connected says whether a session was established.
-func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool, err error) {
+// session connects, reads until the connection fails and returns why.
+func (s *Source) session(ctx context.Context, sink drivers.Sink) error {
 	ep := s.bus.OPCUA.Endpoint
+	for _, d := range s.devs {
+		d.got = false
+		clear(d.fresh)
+	}
 	cctx, cancel := context.WithTimeout(ctx, max(10*time.Second, 5*s.bus.Timeout))
 	defer cancel()
 	opts, err := clientOptions(cctx, &s.bus)
 	if err != nil {
-		return false, fmt.Errorf("endpoint %s: %w", ep, named{err})
+		return fmt.Errorf("endpoint %s: %w", ep, named{err})
 	}
 	c, err := opcua.NewClient(ep, opts...)
 	if err != nil {
-		return false, fmt.Errorf("endpoint %s: %w", ep, err)
+		return fmt.Errorf("endpoint %s: %w", ep, err)
 	}
 	if err := c.Connect(cctx); err != nil {
 		closeClient(c)
-		return false, fmt.Errorf("endpoint %s: connect: %w", ep, named{err})
+		return fmt.Errorf("endpoint %s: connect: %w", ep, named{err})
 	}
 	defer closeClient(c)
 	s.log.Info("opcua session created", "policy", s.bus.OPCUA.SecurityPolicy, "mode", s.bus.OPCUA.SecurityMode)
 	lim, err := operationLimits(cctx, c)
 	if err != nil {
-		return true, fmt.Errorf("endpoint %s: %w", ep, err)
+		return fmt.Errorf("endpoint %s: %w", ep, err)
 	}
 	if lim != s.lim {
 		s.log.Info("opcua server operation limits (0: none published)", "max_nodes_per_read", lim.read,
@@ -401,7 +451,10 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool
 	}
 	s.lim = lim.within(s.learned)
 	if err := s.resolve(cctx, c); err != nil {
-		return true, fmt.Errorf("endpoint %s: %w", ep, err)
+		return fmt.Errorf("endpoint %s: %w", ep, err)
+	}
+	if err := s.readTypes(cctx, c); err != nil {
+		return fmt.Errorf("endpoint %s: %w", ep, err)
 	}
 	notif := make(chan *opcua.PublishNotificationData, 64)
 	// One subscription per publishing interval, shared by the devices
@@ -412,14 +465,14 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) (connected bool
 		d.next = time.Time{}
 		if d.sub {
 			if err := s.subscribe(cctx, c, i, d, subs, notif, sink); err != nil {
-				return true, fmt.Errorf("endpoint %s: device %s: %w", ep, d.cfg.Name, err)
+				return fmt.Errorf("endpoint %s: device %s: %w", ep, d.cfg.Name, err)
 			}
 		} else {
 			s.prepareRead(d)
 		}
 	}
 	cancel()
-	return true, s.serve(ctx, c, notif, sink)
+	return s.serve(ctx, c, notif, sink)
 }
 
 func closeClient(c *opcua.Client) {
@@ -508,6 +561,56 @@ func (s *Source) resolve(ctx context.Context, c *opcua.Client) error {
 	return nil
 }
 
+// readTypes reads the DataType attribute of the available nodes whose
+// points have no type yet (none configured, and no session read it
+// before), in as many Read requests as the server's limit asks. A point
+// keeps the type for the source's life: its field type must not change.
+// A node whose DataType the server does not give stays untyped this
+// session; its point reads no value, naming why.
+func (s *Source) readTypes(ctx context.Context, c *opcua.Client) error {
+	type ref struct{ d, p int }
+	var refs []ref
+	var nodes []*ua.ReadValueID
+	for di, d := range s.devs {
+		for pi := range d.points {
+			if d.points[pi].typ != typeUnknown || d.nodes[pi] == nil {
+				continue
+			}
+			refs = append(refs, ref{di, pi})
+			nodes = append(nodes, &ua.ReadValueID{NodeID: d.nodes[pi], AttributeID: ua.AttributeIDDataType})
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	for _, sp := range spans(nil, len(nodes), s.lim.read) {
+		rctx, cancel := context.WithTimeout(ctx, s.bus.Timeout)
+		res, err := c.Read(rctx, &ua.ReadRequest{NodesToRead: nodes[sp[0]:sp[1]]})
+		cancel()
+		if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+			err = res.ResponseHeader.ServiceResult
+		}
+		if err := s.refused(err, sp[1]-sp[0], &s.learned.read, "to read nodes"); err != nil {
+			return err
+		}
+		if err == nil && len(res.Results) != sp[1]-sp[0] {
+			err = fmt.Errorf("%d results for %d nodes", len(res.Results), sp[1]-sp[0])
+		}
+		if err != nil && sessionLevel(err) {
+			return fmt.Errorf("read data types: %w", named{err})
+		}
+		for i, r := range refs[sp[0]:sp[1]] {
+			p := &s.devs[r.d].points[r.p]
+			if err != nil {
+				p.typeErr = "DataType: " + errorText(err)
+				continue
+			}
+			p.setType(res.Results[i])
+		}
+	}
+	return nil
+}
+
 // translate sends one TranslateBrowsePathsToNodeIds request.
 func translate(ctx context.Context, c *opcua.Client, paths []*ua.BrowsePath) (*ua.TranslateBrowsePathsToNodeIDsResponse, error) {
 	var res *ua.TranslateBrowsePathsToNodeIDsResponse
@@ -590,6 +693,7 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 	}
 	now := time.Now()
 	var results []*ua.MonitoredItemCreateResult
+	var created []time.Time // when the server created each item
 	for lo := 0; lo < len(items); {
 		hi := len(items)
 		if s.lim.monitor > 0 {
@@ -609,15 +713,19 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 			return fmt.Errorf("create monitored items: %d results for %d items", len(res.Results), hi-lo)
 		}
 		results = append(results, res.Results...)
+		for range res.Results {
+			created = append(created, time.Now())
+		}
 		lo = hi
 	}
+	waiting := false
 	if len(items) > 0 {
 		for i, r := range results {
 			pi := idx[i]
 			if r.StatusCode != ua.StatusOK {
 				d.nodeErr[pi] = StatusName(r.StatusCode)
 			} else {
-				d.fresh[pi] = true
+				d.fresh[pi], d.created[pi], waiting = true, created[i], true
 			}
 		}
 	}
@@ -636,7 +744,15 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 		refused = append(refused, r)
 		d.pointErr[pi] = s.nodeText(d, pi, why)
 	}
-	s.answered(d, now, d.errors(), true)
+	if !waiting {
+		// The server refused every node: that is its whole answer, and
+		// no notification will come.
+		d.got = true
+		s.answered(d, now, d.errors(), true)
+	}
+	// Otherwise the device answers with its first notification: until
+	// then its state keeps the last failure, and a session that fails
+	// before it came counts as a failed attempt (see Run).
 	if len(refused) > 0 {
 		d.hand(now, refused, sink)
 	}
@@ -813,6 +929,7 @@ func (s *Source) poll(ctx context.Context, c *opcua.Client, d *device, sink driv
 			d.pointErr[pi] = s.nodeText(d, pi, why)
 		}
 	}
+	d.got = true
 	s.answered(d, start, d.errors(), true)
 	d.hand(start, d.out, sink)
 	return nil
@@ -826,7 +943,7 @@ func (s *Source) readAll(ctx context.Context, c *opcua.Client, d *device) error 
 		d.splitRead(s.lim.read)
 	}
 	d.results = d.results[:0]
-	for i := 0; i < len(d.reads); {
+	for i, lo := 0, 0; i < len(d.reads); {
 		req := d.reads[i]
 		rctx, cancel := context.WithTimeout(ctx, d.timeout(&s.bus))
 		res, err := c.Read(rctx, req)
@@ -841,12 +958,32 @@ func (s *Source) readAll(ctx context.Context, c *opcua.Client, d *device) error 
 			err = fmt.Errorf("%d results for %d nodes", len(res.Results), len(req.NodesToRead))
 		}
 		if err != nil {
-			return err
+			return s.tooLarge(d, err, lo, len(req.NodesToRead))
 		}
 		d.results = append(d.results, res.Results...)
+		lo += len(req.NodesToRead)
 		i++
 	}
 	return nil
+}
+
+// tooLarge names the nodes of a Read of n nodes from lo (in d.read) when
+// the server could not send its response (BadEncodingLimitsExceeded,
+// BadResponseTooLarge: a value larger than a message may carry): the node
+// when the request had one, else the first and last; other errors are
+// returned as they are.
+func (s *Source) tooLarge(d *device, err error, lo, n int) error {
+	if !errors.Is(err, ua.StatusBadEncodingLimitsExceeded) && !errors.Is(err, ua.StatusBadResponseTooLarge) || n == 0 {
+		return err
+	}
+	first := s.nodeText(d, d.readIdx[lo], "")
+	first = strings.TrimSuffix(first[len("node "):], ": ")
+	if n == 1 {
+		return fmt.Errorf("node %s: %w", first, named{err})
+	}
+	last := s.nodeText(d, d.readIdx[lo+n-1], "")
+	last = strings.TrimSuffix(last[len("node "):], ": ")
+	return fmt.Errorf("%w: a value of one of %d nodes, node %s to node %s, is too large for a message", named{err}, n, first, last)
 }
 
 func (d *device) timeout(b *config.Bus) time.Duration {
@@ -898,6 +1035,7 @@ type change struct {
 func (s *Source) dataChange(v *ua.DataChangeNotification, sink drivers.Sink) {
 	recv := time.Now()
 	byDev := map[int][]change{}
+	latest := map[uint32]time.Time{} // each item's latest change so far
 	for _, it := range v.MonitoredItems {
 		if it == nil {
 			continue
@@ -908,27 +1046,39 @@ func (s *Source) dataChange(v *ua.DataChangeNotification, sink drivers.Sink) {
 			continue
 		}
 		at := recv
-		if v := it.Value; v != nil {
-			switch {
-			case s.devs[di].fresh[pi]:
-				// The first notification is the node's value when
-				// the item was created: its source timestamp is when
-				// it last changed, perhaps days ago, and after a
-				// reconnect or a restart a time already published.
-				// It holds at the server's sampling time.
-				if plausible(v.ServerTimestamp, recv) {
-					at = v.ServerTimestamp
-				}
-			case plausible(v.SourceTimestamp, recv):
-				at = v.SourceTimestamp
-			case plausible(v.ServerTimestamp, recv):
-				at = v.ServerTimestamp
+		d := s.devs[di]
+		switch v := it.Value; {
+		case d.fresh[pi]:
+			// The first notification is the node's value when the
+			// item was created, stamped with that time. Its source
+			// timestamp is when the value last changed, perhaps days
+			// ago; its server timestamp, on some servers, when the
+			// value was last set or read: after a reconnect or a
+			// restart of the edge either may be a time the device
+			// already published, whose batch this one would replace
+			// in InfluxDB. The creation is after the edge started
+			// and after the session began.
+			if !d.created[pi].IsZero() && !d.created[pi].After(recv) {
+				at = d.created[pi]
 			}
+		case v == nil:
+		case plausible(v.SourceTimestamp, recv):
+			at = v.SourceTimestamp
+		case plausible(v.ServerTimestamp, recv):
+			at = v.ServerTimestamp
 		}
-		s.devs[di].fresh[pi] = false
+		d.fresh[pi] = false
 		// Changes within one millisecond are one batch: a batch's time
 		// has no finer digits.
-		byDev[di] = append(byDev[di], change{at: at.Truncate(time.Millisecond), pi: pi, val: it.Value})
+		at = at.Truncate(time.Millisecond)
+		// A node's changes keep their order, even when the server's
+		// clock puts a change before the one before it (the first
+		// value's creation time is the edge's).
+		if prev, ok := latest[it.ClientHandle]; ok && prev.After(at) {
+			at = prev
+		}
+		latest[it.ClientHandle] = at
+		byDev[di] = append(byDev[di], change{at: at, pi: pi, val: it.Value})
 	}
 	dis := make([]int, 0, len(byDev))
 	for di := range byDev {
@@ -961,6 +1111,7 @@ func (s *Source) dataChange(v *ua.DataChangeNotification, sink drivers.Sink) {
 			d.hand(at, out, sink)
 			cs = rest
 		}
+		d.got = true
 		s.answered(d, recv, d.errors(), false)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
+	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
 )
 
@@ -71,9 +72,145 @@ func StatusName(sc ua.StatusCode) string {
 	return fmt.Sprintf("0x%08X", uint32(sc))
 }
 
-// point is one configured node with its range.
+// pointType is a point's value type: its InfluxDB field type, which must
+// stay one for the point's whole life (InfluxDB refuses a second type for
+// a field, and ingest dead-letters the whole batch).
+type pointType uint8
+
+const (
+	typeUnknown pointType = iota // not known yet: the point reads no value
+	typeInteger
+	typeFloat
+)
+
+func (t pointType) String() string {
+	switch t {
+	case typeInteger:
+		return config.OPCUATypeInteger
+	case typeFloat:
+		return config.OPCUATypeFloat
+	}
+	return "unknown"
+}
+
+// point is one configured node with its range and type.
 type point struct {
 	cfg config.OPCUANode
+	// typ is the point's type: configured, or from its node's DataType
+	// attribute (read by the first session that can, kept for the
+	// source's life); from says which. typeErr is why typ is unknown.
+	typ           pointType
+	from, typeErr string
+}
+
+// newPoint is the point of a configured node, typed when the
+// configuration gives its type.
+func newPoint(n config.OPCUANode) point {
+	p := point{cfg: n}
+	switch n.Type {
+	case config.OPCUATypeInteger:
+		p.typ, p.from = typeInteger, "configured"
+	case config.OPCUATypeFloat:
+		p.typ, p.from = typeFloat, "configured"
+	}
+	return p
+}
+
+// integerTypes are the standard DataTypes (namespace 0) whose values a
+// point keeps as exact integers: Boolean, the integer types, DateTime
+// (nanoseconds) and Enumeration, with their standard subtypes.
+var integerTypes = map[uint32]bool{
+	id.Boolean: true, id.SByte: true, id.Byte: true, id.Int16: true, id.UInt16: true,
+	id.Int32: true, id.UInt32: true, id.Int64: true, id.UInt64: true,
+	id.Integer: true, id.UInteger: true, id.DateTime: true, id.UtcTime: true, id.Enumeration: true,
+	id.IntegerID: true, id.Counter: true,
+}
+
+// dataTypeOf is the point type of a node whose DataType attribute is dt:
+// integer for Boolean, SByte to UInt64, Integer, UInteger, DateTime,
+// UtcTime and Enumeration (and IntegerId, Counter); float for Float,
+// Double, Number, BaseDataType, String and any other. name names the
+// DataType for messages.
+func dataTypeOf(dt *ua.NodeID) (t pointType, name string) {
+	if dt.Namespace() == 0 && dt.Type() <= ua.NodeIDTypeNumeric {
+		n := id.Name(dt.IntID())
+		if n == "" {
+			n = dt.String()
+		}
+		if integerTypes[dt.IntID()] {
+			return typeInteger, n
+		}
+		return typeFloat, n
+	}
+	return typeFloat, dt.String()
+}
+
+// setType sets an untyped point's type from the data value of its node's
+// DataType attribute; a bad status or an odd value leaves it unknown,
+// with the reason.
+func (p *point) setType(dv *ua.DataValue) {
+	switch {
+	case dv == nil:
+		p.typeErr = "DataType: no data value"
+		return
+	case dv.Status != ua.StatusOK:
+		p.typeErr = "DataType: " + StatusName(dv.Status)
+		return
+	}
+	var nid *ua.NodeID
+	if dv.Value != nil {
+		switch v := dv.Value.Value().(type) {
+		case *ua.NodeID:
+			nid = v
+		case *ua.ExpandedNodeID:
+			if v != nil {
+				nid = v.NodeID
+			}
+		}
+	}
+	if nid == nil {
+		p.typeErr = "DataType: not a node id"
+		return
+	}
+	t, name := dataTypeOf(nid)
+	p.typ, p.from, p.typeErr = t, "DataType "+name, ""
+}
+
+// coerce makes the value of reading r (converted from the node's value)
+// a value of the point's type: an integer on a float point becomes its
+// float64; a float on an integer point is kept if it is a whole number
+// within the 64-bit range, and refused otherwise. A point never reads
+// a value of another type.
+func (p *point) coerce(r *drivers.Reading) error {
+	switch p.typ {
+	case typeFloat:
+		if r.Kind != drivers.Float {
+			r.Kind, r.Int, r.Uint = drivers.Float, 0, 0
+		}
+		return nil
+	case typeInteger:
+		if r.Kind != drivers.Float {
+			return nil
+		}
+		f := r.Float
+		r.Float32 = false
+		switch {
+		case f != math.Trunc(f):
+			return fmt.Errorf("value %s is not a whole number: the point is %s (%s)", valueText(r), p.typ, p.from)
+		case f >= -0x1p63 && f < 0x1p63:
+			setInt(r, int64(f))
+		case f >= 0 && f < 0x1p64:
+			setUint(r, uint64(f))
+		default:
+			return fmt.Errorf("value %s is beyond the 64-bit integers: the point is %s (%s)", valueText(r), p.typ, p.from)
+		}
+		return nil
+	}
+	why := p.typeErr
+	if why == "" {
+		why = "not read yet"
+	}
+	return fmt.Errorf("the node's data type is unknown (%s): set the point's type (integer or float), or the next session reads it again", why)
 }
 
 // convert turns a variant into the value of reading r: booleans 0 or 1
@@ -258,7 +395,16 @@ func fill(r *drivers.Reading, p *point, dv *ua.DataValue) string {
 	if dv.Value != nil {
 		v = dv.Value.Value()
 	}
+	if p.typ == typeUnknown {
+		err := p.coerce(r)
+		noValue(r, drivers.CommError)
+		return err.Error()
+	}
 	if err := convert(v, r); err != nil {
+		noValue(r, drivers.OutOfRange)
+		return err.Error()
+	}
+	if err := p.coerce(r); err != nil {
 		noValue(r, drivers.OutOfRange)
 		return err.Error()
 	}

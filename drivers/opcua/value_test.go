@@ -11,6 +11,7 @@ import (
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
+	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
 )
 
@@ -68,7 +69,7 @@ func TestRangeExact(t *testing.T) {
 func TestConvertNotNumbers(t *testing.T) {
 	for _, v := range []any{"running", "", "NaN", math.Inf(1), float32(math.NaN()), []int32{1}, nil} {
 		r := drivers.Reading{Name: "p"}
-		p := point{cfg: config.OPCUANode{Name: "p"}}
+		p := newPoint(config.OPCUANode{Name: "p", Type: config.OPCUATypeFloat})
 		why := fill(&r, &p, &ua.DataValue{Value: mustVariant(t, v)})
 		if r.Quality != drivers.OutOfRange || r.HasValue || r.Float != 0 || why == "" {
 			t.Errorf("%#v: %+v (%s), want out_of_range without a value and a reason", v, r, why)
@@ -111,5 +112,52 @@ func TestFailureQuality(t *testing.T) {
 	}
 	if got := wrap(ua.StatusBadTimeout).Error(); got != "endpoint opc.tcp://h:4840: device d: read: BadTimeout (0x800A0000)" {
 		t.Errorf("text %q", got)
+	}
+}
+
+// TestPointType: a point reads values of its one type, whatever each
+// value's variant type; a value that does not fit is out_of_range with a
+// reason naming the type.
+func TestPointType(t *testing.T) {
+	dt := func(n uint32) *ua.DataValue {
+		return &ua.DataValue{Value: ua.MustVariant(ua.NewNumericNodeID(0, n))}
+	}
+	typed := func(d *ua.DataValue) point {
+		p := newPoint(config.OPCUANode{Name: "p"})
+		p.setType(d)
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		p    point
+		v    any
+		want drivers.Reading
+		why  string
+	}{
+		{"String 100", typed(dt(id.String)), "100", drivers.Reading{Kind: drivers.Float, Float: 100}, ""},
+		{"String 100.5", typed(dt(id.String)), "100.5", drivers.Reading{Kind: drivers.Float, Float: 100.5}, ""},
+		{"BaseDataType Int32", typed(dt(id.BaseDataType)), int32(7), drivers.Reading{Kind: drivers.Float, Float: 7}, ""},
+		{"BaseDataType Double", typed(dt(id.BaseDataType)), 7.5, drivers.Reading{Kind: drivers.Float, Float: 7.5}, ""},
+		{"Int64 exact", typed(dt(id.Int64)), int64(math.MinInt64 + 1), drivers.Reading{Kind: drivers.Int, Int: math.MinInt64 + 1, Float: math.MinInt64 + 1}, ""},
+		{"UInt64 exact", typed(dt(id.UInt64)), uint64(math.MaxUint64), drivers.Reading{Kind: drivers.Uint, Uint: math.MaxUint64, Float: math.MaxUint64}, ""},
+		{"Enumeration", typed(dt(id.Enumeration)), int32(3), drivers.Reading{Kind: drivers.Int, Int: 3, Float: 3}, ""},
+		{"Int32 point, whole Double", typed(dt(id.Int32)), 8.0, drivers.Reading{Kind: drivers.Int, Int: 8, Float: 8}, ""},
+		{"Int32 point, Double 7.5", typed(dt(id.Int32)), 7.5, drivers.Reading{Quality: drivers.OutOfRange}, "value 7.5 is not a whole number: the point is integer (DataType Int32)"},
+		{"configured integer, String 100", newPoint(config.OPCUANode{Type: "integer"}), "100", drivers.Reading{Kind: drivers.Int, Int: 100, Float: 100}, ""},
+		{"configured integer, Float 2^64", newPoint(config.OPCUANode{Type: "integer"}), float32(0x1p64), drivers.Reading{Quality: drivers.OutOfRange}, "value 1.8446744073709552e+19 is beyond the 64-bit integers: the point is integer (configured)"},
+		{"configured integer, 2^63", newPoint(config.OPCUANode{Type: "integer"}), 0x1p63, drivers.Reading{Kind: drivers.Uint, Uint: 1 << 63, Float: 0x1p63}, ""},
+		{"configured float, UInt64", newPoint(config.OPCUANode{Type: "float"}), uint64(math.MaxUint64), drivers.Reading{Kind: drivers.Float, Float: math.MaxUint64}, ""},
+		{"unknown type", typed(&ua.DataValue{Status: ua.StatusBadAttributeIDInvalid}), 7.5, drivers.Reading{Quality: drivers.CommError},
+			"the node's data type is unknown (DataType: BadAttributeIdInvalid (0x80350000)): set the point's type (integer or float), or the next session reads it again"},
+	} {
+		r := drivers.Reading{}
+		why := fill(&r, &tc.p, &ua.DataValue{Value: mustVariant(t, tc.v)})
+		want := tc.want
+		if want.Quality == "" {
+			want.Quality, want.HasValue = drivers.Good, true
+		}
+		if r != want || why != tc.why {
+			t.Errorf("%s: %+v %q, want %+v %q", tc.name, r, why, want, tc.why)
+		}
 	}
 }

@@ -9,7 +9,11 @@
 // It prints "ready <port>" once listening, then takes commands on stdin:
 //   remove <Name>     delete a variable
 //   close-sessions    close every session (as a session timeout does)
-//   set <Name> <v>    set a Double variable
+//   set <Name> <v> [<DataType> [<source time, ms since 1970>]]
+//                     set a variable (a Double unless the type is given;
+//                     a String keeps the text), at the given source time
+//                     or now
+//   big <Name> <n>    set a String variable to a text of n characters
 const path = require("path");
 const fs = require("fs");
 const {
@@ -98,6 +102,10 @@ async function main() {
   add("LastUsable", "Double", 7.5, StatusCodes.UncertainLastUsableValue);
   add("SensorFailure", "Double", 0, StatusCodes.BadSensorFailure);
   add("Power", "Double", 28.4);
+  add("Numeric", "String", "100");                      // a number held as text
+  vars.Any = ns.addVariable({ componentOf: plant, browseName: "Any", nodeId: "s=Any", dataType: "BaseDataType", minimumSamplingInterval: 50 });
+  vars.Any.setValueFromSource(new Variant({ dataType: DataType.Int32, value: 7 }), StatusCodes.Good, new Date());
+  add("Big", "String", "1");
   if (many > 0) {
     const folder = ns.addFolder(plant, { browseName: "Many" });
     for (let i = 0; i < many; i++) {
@@ -138,8 +146,15 @@ async function main() {
           server.engine.closeSession(s.authenticationToken, true, "Terminated");
         }
         break;
-      case "set":
-        vars[args[1]].setValueFromSource(new Variant({ dataType: DataType.Double, value: Number(args[2]) }), StatusCodes.Good, new Date());
+      case "set": {
+        const type = args[3] || "Double";
+        const value = type === "String" ? args[2] : Number(args[2]);
+        const at = args[4] ? new Date(Number(args[4])) : new Date();
+        vars[args[1]].setValueFromSource(new Variant({ dataType: DataType[type], value }), StatusCodes.Good, at);
+        break;
+      }
+      case "big":
+        vars[args[1]].setValueFromSource(new Variant({ dataType: DataType.String, value: "1".repeat(Number(args[2])) }), StatusCodes.Good, new Date());
         break;
       default:
         process.stderr.write("unknown command " + args[0] + "\n");

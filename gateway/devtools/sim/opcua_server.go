@@ -107,6 +107,9 @@ func NewOPCUAServer(park *Park, profiles modbus.Profiles, devices []string, addr
 			nid := ua.NewStringNodeID(s.ns.ID(), name+"."+pt.Name)
 			key := nid.String()
 			v := s.ns.AddNode(server.NewVariableNode(nid, pt.Name, func() *ua.DataValue { return s.value(key, pt) }))
+			// The variable's DataType, as value gives its values
+			// (gopcua's server would name VariableNode).
+			v.SetAttribute(ua.AttributeIDDataType, server.DataValueFromValue(ua.NewNumericExpandedNodeID(0, dataType(pt)))) //nolint:errcheck // gopcua returns an error for every attribute but the value
 			obj.AddRef(v, id.HasComponent, true)
 			dev.points = append(dev.points, pt)
 			dev.ids = append(dev.ids, nid)
@@ -150,6 +153,19 @@ func (s *OPCUAServer) value(key string, pt *modbus.Point) *ua.DataValue {
 		dv.Value = ua.MustVariant(v)
 	}
 	return dv
+}
+
+// dataType is the OPC UA DataType of a point's variable.
+func dataType(pt *modbus.Point) uint32 {
+	switch {
+	case pt.ValueKind() == modbus.IntValue:
+		return id.Int64
+	case pt.ValueKind() == modbus.UintValue:
+		return id.UInt64
+	case pt.Float32():
+		return id.Float
+	}
+	return id.Double
 }
 
 // Update takes the park's current values and, once the server runs,
@@ -251,8 +267,12 @@ func OPCUAEdgeDevice(park *Park, profiles modbus.Profiles, device, bus, mode str
 			if pt.Text() {
 				continue
 			}
+			typ := config.OPCUATypeFloat
+			if k := pt.ValueKind(); k == modbus.IntValue || k == modbus.UintValue {
+				typ = config.OPCUATypeInteger
+			}
 			o.Nodes = append(o.Nodes, config.OPCUANode{
-				Name: pt.Name, NodeID: "ns=1;s=" + d.Name + "." + pt.Name, Unit: pt.Unit, Min: pt.Min, Max: pt.Max,
+				Name: pt.Name, NodeID: "ns=1;s=" + d.Name + "." + pt.Name, Unit: pt.Unit, Min: pt.Min, Max: pt.Max, Type: typ,
 			})
 		}
 		return config.Device{Name: d.Name, Bus: bus, Interval: interval, Tenant: d.Tenant, OPCUA: o}, nil
