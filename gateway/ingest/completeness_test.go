@@ -406,17 +406,7 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	defer front.Close()
 
 	t0 := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
-	writeLines := func(lines ...string) {
-		t.Helper()
-		resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=ms", "text/plain", strings.NewReader(strings.Join(lines, "\n")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("write: %s", resp.Status)
-		}
-	}
+	writeLines := func(lines ...string) { t.Helper(); postLines(t, ifx.URL, lines...) }
 	line := func(gw string, seq int, at time.Time) string {
 		return fmt.Sprintf("chp,device=d,gateway=%s,park=p x=1,batch_seq=%di %d", gw, seq, at.UnixMilli())
 	}
