@@ -287,7 +287,10 @@ func (o *owners) reload(req reloadReq) reloadAnswer {
 		e.last.forget(name)
 	}
 	e.health.setBuses(req.edge, final)
+	// The stopped sources' counts join the retired ones with the swap,
+	// under one lock: a scrape sees them counted once.
 	e.srcMu.Lock()
+	e.retireLocked(stopped)
 	e.sources = final
 	e.srcMu.Unlock()
 	o.cfg = req.edge

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"maps"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,16 +60,70 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// busCounts are the counters of a bus's source: its devices' polls by
+// outcome and, for a serial line, its line's figures.
+type busCounts struct {
+	answered, unanswered, skipped, missed uint64
+	line                                  drivers.LineStats
+	hasLine                               bool
+}
+
+func (a *busCounts) add(b busCounts) {
+	a.answered += b.answered
+	a.unanswered += b.unanswered
+	a.skipped += b.skipped
+	a.missed += b.missed
+	a.line.Frames += b.line.Frames
+	a.line.Busy += b.line.Busy
+	a.line.Exchanges += b.line.Exchanges
+	a.line.Timeouts += b.line.Timeouts
+	a.hasLine = a.hasLine || b.hasLine
+}
+
+// countsOf reads a source's counters.
+func countsOf(src drivers.Source) (busCounts, []drivers.DeviceState) {
+	var c busCounts
+	var polls uint64
+	states := src.States()
+	for _, st := range states {
+		c.answered += st.Answered
+		polls += st.Polls
+		c.skipped += st.Skipped
+		c.missed += st.Missed
+	}
+	if c.answered+c.skipped <= polls {
+		c.unanswered = polls - c.answered - c.skipped
+	}
+	if lr, ok := src.(drivers.LineReporter); ok {
+		c.line, c.hasLine = lr.Line()
+	}
+	return c, states
+}
+
+// retireLocked keeps the counters of sources a reload replaced, so that
+// their buses' counters do not go back; e.srcMu is held.
+func (e *Edge) retireLocked(srcs []drivers.Source) {
+	if e.retired == nil {
+		e.retired = map[string]busCounts{}
+	}
+	for _, src := range srcs {
+		c, _ := countsOf(src)
+		r := e.retired[src.Name()]
+		r.add(c)
+		e.retired[src.Name()] = r
+	}
+}
+
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.e.srcMu.RLock()
 	sources := c.e.sources
+	retired := maps.Clone(c.e.retired)
 	c.e.srcMu.RUnlock()
 	now := time.Now()
 	for _, src := range sources {
 		bus := src.Name()
-		var answered, polls, skipped, missed uint64
+		n, states := countsOf(src)
 		up := 0
-		states := src.States()
 		for _, st := range states {
 			remaining := 0.0
 			if st.BackoffUntil.After(now) {
@@ -76,31 +131,26 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(c.backoff, prometheus.GaugeValue, remaining, bus, st.Device)
 			ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(st.Failures), bus, st.Device)
-			answered += st.Answered
-			polls += st.Polls
-			skipped += st.Skipped
-			missed += st.Missed
 			if st.Up {
 				up++
 			}
 		}
-		unanswered := polls - answered - skipped
-		if answered+skipped > polls {
-			unanswered = 0
-		}
-		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(answered), bus, "answered")
-		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(unanswered), bus, "unanswered")
-		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(skipped), bus, "skipped")
-		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(missed), bus, "missed")
+		baud := n.line.Baud
+		n.add(retired[bus])
+		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(n.answered), bus, "answered")
+		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(n.unanswered), bus, "unanswered")
+		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(n.skipped), bus, "skipped")
+		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(n.missed), bus, "missed")
 		ch <- prometheus.MustNewConstMetric(c.busDevices, prometheus.GaugeValue, float64(len(states)), bus)
 		ch <- prometheus.MustNewConstMetric(c.busUp, prometheus.GaugeValue, float64(up), bus)
 		if lr, ok := src.(drivers.LineReporter); ok {
-			if ls, ok := lr.Line(); ok {
+			if _, ok := lr.Line(); ok {
+				ls := n.line
 				ch <- prometheus.MustNewConstMetric(c.lineFrames, prometheus.CounterValue, ls.Frames.Seconds(), bus)
 				ch <- prometheus.MustNewConstMetric(c.lineBusy, prometheus.CounterValue, ls.Busy.Seconds(), bus)
 				ch <- prometheus.MustNewConstMetric(c.lineExchanges, prometheus.CounterValue, float64(ls.Exchanges), bus)
 				ch <- prometheus.MustNewConstMetric(c.lineTimeout, prometheus.CounterValue, float64(ls.Timeouts), bus)
-				ch <- prometheus.MustNewConstMetric(c.lineBaud, prometheus.GaugeValue, float64(ls.Baud), bus)
+				ch <- prometheus.MustNewConstMetric(c.lineBaud, prometheus.GaugeValue, float64(baud), bus)
 			}
 		}
 	}

@@ -145,3 +145,47 @@ func expectSeries(t *testing.T, got, want map[string]float64) {
 		}
 	}
 }
+
+// TestBusCountersSurviveAReload: a reload that restarts a bus replaces its
+// source, whose counts start again from zero; the bus's counters go on
+// from the replaced source's, never back.
+func TestBusCountersSurviveAReload(t *testing.T) {
+	old := lineSource{stateSource: &stateSource{fakeSource: fakeSource{name: "rs485"}, states: []drivers.DeviceState{
+		{Device: "m1", Up: true, Polls: 100, Answered: 90, Skipped: 4, Missed: 1},
+	}}, line: drivers.LineStats{Baud: 19200, Frames: 3 * time.Second, Busy: 4 * time.Second, Exchanges: 100, Timeouts: 6}}
+	old.devs = []*drivers.Device{{Name: "m1", Source: "rs485"}}
+	reg := prometheus.NewRegistry()
+	e := edgeOver(t, reg, old)
+	nu := lineSource{stateSource: &stateSource{fakeSource: fakeSource{name: "rs485"}, states: []drivers.DeviceState{
+		{Device: "m1", Up: true, Polls: 3, Answered: 3},
+	}}, line: drivers.LineStats{Baud: 9600, Frames: time.Second / 10, Busy: time.Second / 5, Exchanges: 3}}
+	nu.devs = old.devs
+	e.srcMu.Lock()
+	e.retireLocked([]drivers.Source{old})
+	e.sources = []drivers.Source{nu}
+	e.srcMu.Unlock()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	expectSeries(t, got, map[string]float64{
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=answered":   93,
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=unanswered": 6,
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=skipped":    4,
+		"eipgw_edge_bus_polls_total,bus=rs485,outcome=missed":     1,
+		"eipgw_edge_bus_requests_total,bus=rs485":                 103,
+		"eipgw_edge_bus_timeouts_total,bus=rs485":                 6,
+		"eipgw_edge_bus_line_seconds_total,bus=rs485":             3.1,
+		"eipgw_edge_bus_baud,bus=rs485":                           9600,
+	})
+}
