@@ -437,10 +437,8 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 		// One bus owns a serial line: two buses on one would open it
 		// twice and garble each other's frames. A Modbus TCP server
 		// takes several connections, so two buses may share its
-		// endpoint; the check of a unit read twice (below) looks across
-		// them.
+		// endpoint (a fast and a slow group of its units, say).
 		endpoints := map[string]string{}
-		endpointOf := map[string]string{} // bus name -> its endpoint (or itself)
 		for i, b := range e.Buses {
 			p := fmt.Sprintf("edge.buses[%d]", i)
 			ident(p+".name", b.Name, true)
@@ -449,17 +447,12 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			}
 			buses[b.Name] = true
 			errs = append(errs, b.validate(s, p)...)
-			k, key := b.endpointKey()
-			if k == "" {
-				k = "bus " + b.Name
-			}
-			if _, seen := endpointOf[b.Name]; !seen {
-				endpointOf[b.Name] = k
-			}
-			if other, ok := endpoints[k]; ok && key == "device" {
-				errs = append(errs, s.Errorf(p+".device", "%s is bus %q's too: one bus owns a serial line; put the devices on that bus", strings.TrimPrefix(k, "device "), other))
-			} else if !ok {
-				endpoints[k] = b.Name
+			if k, key := b.endpointKey(); key == "device" {
+				if other, ok := endpoints[k]; ok {
+					errs = append(errs, s.Errorf(p+".device", "%s is bus %q's too: one bus owns a serial line; put the devices on that bus", strings.TrimPrefix(k, "device "), other))
+				} else {
+					endpoints[k] = b.Name
+				}
 			}
 		}
 		if len(e.Devices) == 0 {
@@ -512,17 +505,9 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			ident(p+".tenant", d.Tenant, false)
 			errs = append(errs, validateDeviceOnBus(s, p, d, e.Buses)...)
 			if d.Profile != "" && !onOPCUABus(e.Buses, d.Bus) {
-				ep := endpointOf[d.Bus]
-				if ep == "" {
-					ep = "bus " + d.Bus
-				}
-				r := unitRead{ep, d.Profile, d.Unit}
+				r := unitRead{d.Bus, d.Profile, d.Unit}
 				if j, dup := reads[r]; dup {
-					where := fmt.Sprintf("on bus %q", d.Bus)
-					if e.Devices[j].Bus != d.Bus {
-						where = fmt.Sprintf("at %s (bus %q, and bus %q of device %q)", strings.TrimPrefix(ep, "address "), d.Bus, e.Devices[j].Bus, e.Devices[j].Name)
-					}
-					errs = append(errs, s.Errorf(p+".unit", "unit %d %s is already read with profile %q by device %q (edge.devices[%d]): the same readings would be stored under two names", d.Unit, where, d.Profile, e.Devices[j].Name, j))
+					errs = append(errs, s.Errorf(p+".unit", "unit %d on bus %q is already read with profile %q by device %q (edge.devices[%d]): the same readings would be stored under two names", d.Unit, d.Bus, d.Profile, e.Devices[j].Name, j))
 				} else {
 					reads[r] = i
 				}
