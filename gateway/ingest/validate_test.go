@@ -146,7 +146,9 @@ func TestUnverifiedLookupBudget(t *testing.T) {
 	if l.take(t0) {
 		t.Fatal("a look-up beyond the burst")
 	}
-	if !l.take(t0.Add(20*time.Millisecond)) || !l.take(t0.Add(20*time.Millisecond)) || l.take(t0.Add(20*time.Millisecond)) {
+	later := t0.Add(20 * time.Millisecond)
+	first, second, third := l.take(later), l.take(later), l.take(later)
+	if !first || !second || third {
 		t.Fatal("20 ms later: want 2 look-ups back (100 a second)")
 	}
 

@@ -44,7 +44,6 @@ func TestSlowReadersAreBounded(t *testing.T) {
 	go func() { done <- ServeOn(ctx, ln, NewRegistry(), nil, slog.New(slog.DiscardHandler), route) }()
 	defer func() { cancel(); <-done }()
 
-	var slow []net.Conn
 	for range 40 {
 		d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 			// A small receive window: the server's writes block soon.
@@ -56,7 +55,6 @@ func TestSlowReadersAreBounded(t *testing.T) {
 		}
 		defer c.Close()
 		fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-		slow = append(slow, c)
 	}
 	time.Sleep(300 * time.Millisecond)
 	if n := active.Load(); n > 8 {
