@@ -80,6 +80,11 @@ ingest:
 	}
 	wait("19 batches stored", func() bool { return count() == 19 })
 	stop()
+	// As where gateways sign: the evidence records' measurement holds a
+	// field named device, which InfluxDB then takes for the device tag's
+	// name in a query over every measurement (the tag comes back as
+	// device_1).
+	postLines(t, ifx.URL, fmt.Sprintf(`%s,park=p,gateway=gw-1 device="meter",seq=1i %d`, EvidenceMeasurement, t0.Add(time.Second).UnixMilli()))
 
 	stop = start()
 	defer stop()
@@ -121,8 +126,13 @@ ingest:
 		}
 	}
 
-	// What InfluxDB holds: the 21 batches as sent, nothing else.
-	s, err := ifx.Query("eipgw", `SELECT * FROM /.*/ WHERE "device" = 'meter'`)
+	// What InfluxDB holds: the 21 batches as sent, nothing else (the
+	// evidence record written above dropped first, so that the device
+	// tag comes back under its name).
+	if _, err := ifx.Query("eipgw", `DROP MEASUREMENT `+EvidenceMeasurement); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ifx.Query("eipgw", `SELECT * FROM /.*/ WHERE "device"::tag = 'meter'`)
 	if err != nil {
 		t.Fatal(err)
 	}

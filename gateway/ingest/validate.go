@@ -392,7 +392,11 @@ func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) error {
 	// named device, and InfluxDB 1.8 then takes "device" in a WHERE over
 	// every measurement as that field, which no reading has: the readings
 	// would never be found.
-	series, err := g.q.Series(ctx, fmt.Sprintf(`SELECT * FROM /.*/ WHERE "park"::tag = '%s' AND "gateway"::tag = '%s' AND "device"::tag = '%s' AND time = %dms`,
+	// GROUP BY *: the tags come as the series' tags, not as columns. As
+	// columns, a tag whose name is a field's elsewhere (device, in the
+	// evidence records) comes back renamed (device_1), and an exact
+	// redelivery would read as a batch that lacks a field.
+	series, err := g.q.Series(ctx, fmt.Sprintf(`SELECT * FROM /.*/ WHERE "park"::tag = '%s' AND "gateway"::tag = '%s' AND "device"::tag = '%s' AND time = %dms GROUP BY *`,
 		escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device), b.Time.UnixMilli()), 64<<20)
 	if unverified {
 		g.queried(err, "could not compare a batch that fails its evidence with what InfluxDB holds; dead-lettering it", "gateway", b.Gateway, "seq", b.Seq)
@@ -413,10 +417,15 @@ func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) error {
 		for _, v := range s.Values {
 			d := "measurement " + s.Name
 			if s.Name == b.Kind {
-				row := make(map[string]any, len(s.Columns))
+				row := make(map[string]any, len(s.Columns)+len(s.Tags))
 				for i, c := range s.Columns {
 					if i < len(v) {
 						row[c] = v[i]
+					}
+				}
+				for k, t := range s.Tags {
+					if t != "" {
+						row[k] = t
 					}
 				}
 				d = differs(b, row)
