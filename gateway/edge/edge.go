@@ -72,7 +72,7 @@ type Edge struct {
 	replay *replayServer // replay requests: policy and serving (replay.go)
 	health *health       // liveness and readiness (health.go)
 
-	srcMu   sync.RWMutex   // guards sources, replaced by a reload, and retired
+	srcMu sync.RWMutex // guards sources, replaced by a reload, and retired
 	// retired holds, by bus, the counts of the sources a reload replaced:
 	// the bus's counters go on from them (statemetrics.go).
 	retired map[string]busCounts
