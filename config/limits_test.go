@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The limits of secret files and of CA, certificate and key files.
@@ -115,5 +117,57 @@ func TestTLSFileSizeLimit(t *testing.T) {
 	// Built in code, the block is read with the same bounds.
 	if _, err := (&TLS{CertFile: cert, KeyFile: "/dev/zero"}).ClientConfig(); err == nil || !strings.Contains(err.Error(), "key_file: /dev/zero is larger than") {
 		t.Errorf("ClientConfig: %v", err)
+	}
+}
+
+// TestNamedPipeIsNotRead: a secret file or a configuration that is a
+// named pipe is an error at once; opening it would wait for a writer, and
+// the process could not be stopped but by SIGKILL.
+func TestNamedPipeIsNotRead(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() {
+		_, err := Parse("x.yaml", []byte(fmt.Sprintf("park: p\nmqtt:\n  broker: tcp://h:1\n  password_file: %s\ningest:\n  influxdb: {url: http://h:8086, bucket: b}\n", fifo)), nil)
+		done <- err
+	}()
+	go func() { _, err := Load(fifo, nil); done <- err }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "named pipe") {
+				t.Errorf("a named pipe: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("reading a named pipe blocked")
+		}
+	}
+}
+
+// TestOPCUAEmptyTypeIsAnError: type: "" is not a type; a node without the
+// key takes its DataType's.
+func TestOPCUAEmptyTypeIsAnError(t *testing.T) {
+	cfg := `park: p
+site: s
+mqtt: {broker: "tcp://h:1883"}
+edge:
+  gateway: gw
+  state_dir: /tmp/eipgw-opcua-type
+  buses:
+    - {name: ua, protocol: opcua, opcua: {endpoint: "opc.tcp://h:4840", security_policy: None, security_mode: None}}
+  devices:
+    - name: d
+      bus: ua
+      opcua:
+        kind: k
+        nodes:
+          - {name: a, node_id: "ns=1;s=A", type: ""}
+          - {name: b, node_id: "ns=1;s=B"}
+`
+	_, err := Parse("x.yaml", []byte(cfg), nil)
+	if err == nil || !strings.Contains(err.Error(), `x.yaml:15: edge.devices[0].opcua.nodes[0].type: "" is not a type`) || strings.Contains(err.Error(), "nodes[1]") {
+		t.Errorf("type \"\": %v", err)
 	}
 }

@@ -86,6 +86,11 @@ func humanBytes(n int64) string {
 // limit is refused before it is read, and of anything else (a device, a
 // pipe, a file that grows meanwhile) at most limit+1 bytes are read.
 func readAtMost(path string, limit int64, what string) ([]byte, error) {
+	// A named pipe would block the open until a writer came, and a signal
+	// could not stop the process meanwhile.
+	if st, err := os.Stat(path); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
+		return nil, fmt.Errorf("%s is a named pipe or a socket, not %s", path, what)
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err

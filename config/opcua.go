@@ -309,7 +309,11 @@ func validateOPCUADevice(s *Source, p string, d Device) Errors {
 			}
 		}
 		switch n.Type {
-		case "", OPCUATypeInteger, OPCUATypeFloat:
+		case "":
+			if _, written := s.Scalar(np + ".type"); written {
+				errs = append(errs, s.Errorf(np+".type", `"" is not a type (integer or float; leave the key out for the node's DataType to decide)`))
+			}
+		case OPCUATypeInteger, OPCUATypeFloat:
 		default:
 			errs = append(errs, s.Errorf(np+".type", "unsupported type %q (integer or float; unset: the node's DataType decides)", n.Type))
 		}

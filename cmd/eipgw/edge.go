@@ -67,6 +67,11 @@ func reloadEdge(ed *edge.Edge, running *config.File, path string, log *slog.Logg
 		if f.Edge == nil {
 			return fmt.Errorf("%s: no edge section", path)
 		}
+		// The files a start would read (signing key, OPC UA certificates):
+		// a reload that would fail on them changes nothing either.
+		if err := edgeFiles(f).Err(); err != nil {
+			return err
+		}
 		if !reflect.DeepEqual(f.Metrics, running.Metrics) {
 			return errors.New("metrics changed; only a restart applies it (nothing was changed)")
 		}

@@ -186,4 +186,17 @@ edge:
 	if code, _, errOut := runCLI(t, "edge", "-config", open); code != 1 || !strings.Contains(errOut, open+":7: edge.evidence.key_file") {
 		t.Errorf("edge with a key readable by others: code %d\n%s", code, errOut)
 	}
+	// With another error in the file, every one is still reported.
+	b, err := os.ReadFile(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := filepath.Join(dir, "both.yaml")
+	if err := os.WriteFile(both, []byte(strings.Replace(string(b), "tcp://127.0.0.1:1883", "tcp://127.0.0.1", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCLI(t, "validate", both); code != 1 || !strings.Contains(out, "has no port") || !strings.Contains(out, "readable by group or others") ||
+		!strings.Contains(out, "edge.buses[0].opcua: certificate") {
+		t.Errorf("three errors in one file: code %d\n%s", code, out)
+	}
 }

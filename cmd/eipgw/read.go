@@ -46,9 +46,9 @@ var cmdRead = &command{
 		parity := fs.String("parity", config.DefaultParity, "rtu: parity N, E or O")
 		stopBits := fs.Int("stop-bits", config.DefaultStopBits, "rtu: stop bits")
 		timeout := fs.Duration("timeout", time.Second, "response timeout")
-		unit := fs.Int("unit", 1, "unit id (slave address) 0-247")
-		register := fs.Int("register", 0, "first register (protocol address, counted from 0)")
-		count := fs.Int("count", 10, "registers to read (1-125; bits 1-2000)")
+		unit := decimalFlag(fs, "unit", 1, "unit id (slave address) 0-247")
+		register := decimalFlag(fs, "register", 0, "first register (protocol address, counted from 0; digits are decimal even with leading zeros, 0x for hexadecimal)")
+		count := decimalFlag(fs, "count", 10, "registers to read (1-125; bits 1-2000)")
 		table := fs.String("table", "holding", "holding, input, coil or discrete")
 		ua := addOPCUAReadFlags(fs)
 		newLog := logFlags(fs)
@@ -290,4 +290,25 @@ func readValue(r modbus.Reading) json.Number {
 		bits = 32
 	}
 	return json.Number(strconv.FormatFloat(r.Value, 'g', -1, bits))
+}
+
+// decimalFlag is an int flag read as configuration numbers are: digits
+// are decimal even with leading zeros (a manual's 0100 is 100, where Go's
+// flag package would read octal 64), 0x hexadecimal.
+func decimalFlag(fs *flag.FlagSet, name string, value int, usage string) *int {
+	p := new(int)
+	*p = value
+	fs.Func(name, fmt.Sprintf("%s (default %d)", usage, value), func(s string) error {
+		t, base := s, 10
+		if len(t) > 2 && (t[:2] == "0x" || t[:2] == "0X") {
+			t, base = t[2:], 16
+		}
+		n, err := strconv.ParseInt(t, base, 32)
+		if err != nil {
+			return fmt.Errorf("%q is not a number (decimal digits, or 0x and hexadecimal ones)", s)
+		}
+		*p = int(n)
+		return nil
+	})
+	return p
 }

@@ -54,6 +54,15 @@ func TestReadBlockEveryTypeAndOrder(t *testing.T) {
 	}
 }
 
+// A manual's zero-padded register is decimal: 0016 is register 16.
+func TestReadBlockZeroPadded(t *testing.T) {
+	_, addr := readSim(t)
+	code, out, errOut := runCLI(t, "read", "-address", addr, "-unit", "01", "-register", "0016", "-count", "02")
+	if code != 0 || !strings.Contains(out, "unit 1, holding registers 16-17") {
+		t.Fatalf("code %d: %s\n%s", code, errOut, out)
+	}
+}
+
 func TestReadBlockException(t *testing.T) {
 	_, addr := readSim(t)
 	code, _, errOut := runCLI(t, "read", "-address", addr, "-unit", "1", "-register", "900", "-count", "2")
@@ -161,6 +170,9 @@ func TestReadUsageErrors(t *testing.T) {
 		{[]string{"read", "-address", "h:1", "-table", "coils"}, `-table "coils"`},
 		{[]string{"read", "-address", "h:1", "-count", "0"}, "out of range"},
 		{[]string{"read", "-address", "h:1", "-count", "126"}, "at most 125"},
+		{[]string{"read", "-address", "h:1", "-count", "0126"}, "at most 125"}, // decimal, not octal 86
+		{[]string{"read", "-address", "h:1", "-unit", "0x1F8"}, "-unit 504"},
+		{[]string{"read", "-address", "h:1", "-register", "1_0"}, `"1_0" is not a number`},
 		{[]string{"read", "-address", "h:1", "-table", "coil", "-count", "2001"}, "at most 2000"},
 		{[]string{"read", "-address", "h:1", "-timeout", "0s"}, "-timeout 0s is below 1ms"},
 		{[]string{"read", "-address", "h:1", "-timeout", "-1s"}, "-timeout -1s is below 1ms"},

@@ -168,8 +168,13 @@ var cmdValidate = &command{
 		failed := false
 		for _, path := range fs.Args() {
 			f, _, err := loadConfig(path)
-			if err == nil {
-				err = edgeFiles(f).Err()
+			if f != nil {
+				// Reported with the file's other errors, every one at once.
+				if es := edgeFiles(f); len(es) > 0 {
+					if all, ok := config.ErrorsOf(err); ok || err == nil {
+						err = append(all, es...).Err()
+					}
+				}
 			}
 			if err == nil {
 				fmt.Fprintf(e.stdout, "%s: ok\n", path)

@@ -199,7 +199,7 @@ const (
 	CauseBadCertificate     = "server certificate invalid"
 	CauseRejectedByServer   = "server refused the TLS handshake (client certificate missing, expired or unknown to it)"
 	CauseTLSVersion         = "server refused the TLS version (tls.min_version above what it offers)"
-	CauseTLSHandshake       = "server refused the TLS handshake (no TLS version or cipher suite in common)"
+	CauseTLSHandshake       = "server refused the TLS handshake (no TLS version or cipher suite in common, or, up to TLS 1.2, a client certificate missing or refused)"
 	CauseNotAuthorised      = "broker refused: not authorised"
 	CauseBadCredentials     = "broker refused: bad user name or password"
 	CauseIdentifierRejected = "broker refused the client id"
@@ -269,6 +269,8 @@ func alertCause(alert error) string {
 	case strings.Contains(a, "protocol version"):
 		return CauseTLSVersion
 	case strings.Contains(a, "handshake failure"), strings.Contains(a, "insufficient security"):
+		// Up to TLS 1.2 a server refusing the client's certificate (or
+		// its lack) may send the same alert: the cause names both.
 		return CauseTLSHandshake
 	}
 	return CauseRejectedByServer
