@@ -190,12 +190,16 @@ var cmdValidate = &command{
 	},
 }
 
+// opcuaTypes gives the OPC UA points of one name of every device of one
+// kind one type for the process's life, reloads included.
+var opcuaTypes = &opcua.KindTypes{}
+
 // driverRegistry is the southbound drivers this binary carries, by
 // protocol: the one place a new driver is added.
 func driverRegistry(profiles modbus.Profiles) drivers.Registry {
 	return drivers.Registry{
 		config.ProtocolModbus: modbus.Driver{Profiles: profiles},
-		config.ProtocolOPCUA:  opcua.Driver{},
+		config.ProtocolOPCUA:  opcua.Driver{Types: opcuaTypes},
 	}
 }
 

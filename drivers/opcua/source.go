@@ -33,12 +33,19 @@ import (
 )
 
 // Driver is the OPC UA driver of the contract in package drivers.
-type Driver struct{}
+type Driver struct {
+	// Types, when set, gives the points of one name of every device of
+	// one kind one type in this process, whichever bus and server they
+	// are read from: they are one field of one measurement in InfluxDB,
+	// which refuses a value of another type. Keep one for the process
+	// (reloads included). Nil: each point takes its own node's.
+	Types *KindTypes
+}
 
 var _ drivers.Driver = Driver{}
 
 // Sources builds a Source per opcua bus, with its devices; no I/O.
-func (Driver) Sources(buses []config.Bus, devices []config.Device, log *slog.Logger) ([]drivers.Source, error) {
+func (dr Driver) Sources(buses []config.Bus, devices []config.Device, log *slog.Logger) ([]drivers.Source, error) {
 	out := make([]drivers.Source, 0, len(buses))
 	for _, b := range buses {
 		var ds []config.Device
@@ -51,6 +58,8 @@ func (Driver) Sources(buses []config.Bus, devices []config.Device, log *slog.Log
 		if err != nil {
 			return nil, err
 		}
+		s.kinds = dr.Types
+		dr.Types.register(s.devs)
 		out = append(out, s)
 	}
 	return out, nil
@@ -101,10 +110,11 @@ type device struct {
 
 // Source is one OPC UA server endpoint and the devices read from it.
 type Source struct {
-	bus  config.Bus
-	devs []*device
-	pub  []*drivers.Device
-	log  *slog.Logger
+	kinds *KindTypes // the process's types per kind and point (Driver.Types); nil: none
+	bus   config.Bus
+	devs  []*device
+	pub   []*drivers.Device
+	log   *slog.Logger
 	// lim are the session's operation limits: the server's, lowered to
 	// learned, those learned from its refusals (kept across sessions).
 	// Owned by Run's goroutine.
@@ -606,6 +616,7 @@ func (s *Source) readTypes(ctx context.Context, c *opcua.Client) error {
 				continue
 			}
 			p.setType(res.Results[i])
+			s.kinds.settle(s.devs[r.d].cfg, p)
 		}
 	}
 	return nil

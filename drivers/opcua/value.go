@@ -1,10 +1,12 @@
 package opcua
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eipgw/eipgw/config"
@@ -101,6 +103,8 @@ type point struct {
 	// source's life); from says which. typeErr is why typ is unknown.
 	typ           pointType
 	from, typeErr string
+	// conflict: typeErr is a conflict with the kind's type (KindTypes).
+	conflict bool
 }
 
 // newPoint is the point of a configured node, typed when the
@@ -205,6 +209,9 @@ func (p *point) coerce(r *drivers.Reading) error {
 			return fmt.Errorf("value %s is beyond the 64-bit integers: the point is %s (%s)", valueText(r), p.typ, p.from)
 		}
 		return nil
+	}
+	if p.conflict {
+		return errors.New(p.typeErr)
 	}
 	why := p.typeErr
 	if why == "" {
@@ -437,4 +444,60 @@ func bound(b *float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(*b, 'g', -1, 64)
+}
+
+// KindTypes is the type of each point name of each device kind in a
+// process (Driver.Types): the first device of a kind whose point is typed
+// (configured, or its node's DataType read) sets it. A point of another
+// device of that kind whose node's DataType differs (an Int32 there, a
+// Double here) reads no value, naming the conflict and its cure (the
+// point's type set on every device of the kind): written, it would make
+// InfluxDB refuse each of that device's batches whole (one field of one
+// measurement, two types), its good points with it.
+type KindTypes struct {
+	mu sync.Mutex
+	m  map[[2]string]kindType
+}
+
+type kindType struct {
+	t      pointType
+	device string
+}
+
+// settle records the type of p, a point of device d just typed, for its
+// kind and name, or, when the kind's point has another type already and
+// p's comes from its node, leaves p untyped with the conflict as the
+// reason. A configured type is the configuration's word and stays
+// (validation refuses two configured types for one kind's point).
+func (k *KindTypes) settle(d config.Device, p *point) {
+	if k == nil || p.typ == typeUnknown || d.OPCUA == nil {
+		return
+	}
+	key := [2]string{d.OPCUA.Kind, p.cfg.Name}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = map[[2]string]kindType{}
+	}
+	have, ok := k.m[key]
+	switch {
+	case !ok:
+		k.m[key] = kindType{p.typ, d.Name}
+	case have.t != p.typ && p.from != "configured":
+		p.typeErr = fmt.Sprintf("point %s of kind %s is %s on device %s, and this node's %s would make it %s, which InfluxDB refuses: set the point's type (integer or float) on every device of kind %s",
+			p.cfg.Name, d.OPCUA.Kind, have.t, have.device, p.from, p.typ, d.OPCUA.Kind)
+		p.typ, p.from, p.conflict = typeUnknown, "", true
+	}
+}
+
+// register records the configured types of devs, so that devices typed
+// from their nodes later take them.
+func (k *KindTypes) register(devs []*device) {
+	for _, d := range devs {
+		for i := range d.points {
+			if d.points[i].from == "configured" {
+				k.settle(d.cfg, &d.points[i])
+			}
+		}
+	}
 }

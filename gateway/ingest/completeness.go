@@ -53,14 +53,12 @@ type gatewayState struct {
 	frontier uint64 // every seq <= frontier is stored or declared missing
 	lastTime int64  // poll time (ms) of batch frontier
 	started  bool
-	// seenAt is when this worker last stored a batch of the gateway (Unix
-	// ns), seenPass the completeness pass then running or next; pending is set
-	// while numbers above the frontier wait (not settled, held, or
-	// beyond a gap). A gateway with nothing new since its last check and
-	// nothing pending is not queried again; one silent for
-	// forgetAfter is forgotten.
-	seenAt            int64
-	seenPass, checked uint64 // the pass during or after which it was last seen; the last pass that checked it
+	// seenPass is the completeness pass running (or next) when this
+	// worker last stored a batch of the gateway, checked the last pass
+	// that checked it; pending is set while numbers above the frontier
+	// wait (not settled, held, or beyond a gap). Gateways with something
+	// new or pending are checked first in a pass.
+	seenPass, checked uint64
 	pending           bool
 	// implausible holds the far-off numbers already recorded.
 	implausible map[uint64]bool
@@ -121,22 +119,16 @@ type completeness struct {
 // seen notes that a batch of gateway was written, so the checker follows
 // it.
 func (c *completeness) seen(gateway string) {
-	now := c.now().UnixNano()
 	c.mu.Lock()
 	st, ok := c.gateways[gateway]
 	if !ok {
 		st = &gatewayState{}
 		c.gateways[gateway] = st
 	}
-	st.seenAt, st.seenPass = now, c.pass
+	st.seenPass = c.pass
 	c.mu.Unlock()
 }
 
-// forgetAfter is how long a gateway this worker stores nothing of, with no
-// number pending, stays followed: the hour a new follower looks back
-// (checkGateway). A publisher inventing gateway ids then costs one check
-// each, not one every pass for ever.
-const forgetAfter = time.Hour
 
 // Gap is a run of sequence numbers declared missing.
 type Gap struct {
@@ -149,33 +141,35 @@ type Gap struct {
 	Implausible bool
 }
 
-// check runs one pass over the followed gateways that stored something
-// since their last check or have numbers pending. A gateway whose check
-// fails does not keep the others from theirs: the first error is returned
-// once every gateway was tried, and the failed one is tried again next
-// pass.
+// check runs one pass over every followed gateway: first those with
+// something new stored by this worker since their last check, numbers
+// pending or not started yet, then the others (another worker of the
+// group may have stored their next batches). A flood of invented gateway
+// ids then lengthens the pass but does not delay a real gateway's gap. A
+// gateway whose check fails does not keep the others from theirs: the
+// first error is returned once every gateway was tried, and the failed
+// one comes first next pass.
 func (c *completeness) check(ctx context.Context) ([]Gap, error) {
-	now := c.now().UnixNano()
 	c.mu.Lock()
 	// A batch seen from here on, during this pass, may have been stored
 	// after the pass read its gateway: seen with this pass's number, it
-	// is checked again in the next.
+	// comes first in the next.
 	c.pass++
 	pass := c.pass
-	names := make([]string, 0, len(c.gateways))
+	var due, rest []string
 	for g, st := range c.gateways {
-		switch {
-		case !st.pending && st.seenAt < now-int64(forgetAfter):
-			delete(c.gateways, g)
-		case !st.started || st.pending || st.seenPass >= st.checked:
-			names = append(names, g)
+		if !st.started || st.pending || st.seenPass >= st.checked {
+			due = append(due, g)
+		} else {
+			rest = append(rest, g)
 		}
 	}
 	c.mu.Unlock()
-	sort.Strings(names)
+	sort.Strings(due)
+	sort.Strings(rest)
 	var all []Gap
 	var first error
-	for _, g := range names {
+	for _, g := range append(due, rest...) {
 		if ctx.Err() != nil {
 			return all, ctx.Err()
 		}
@@ -377,7 +371,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	c.mu.Lock()
 	// What seen and check set meanwhile, not the snapshot's.
 	cur := c.gateways[gateway]
-	st.seenAt, st.seenPass, st.checked = cur.seenAt, cur.seenPass, cur.checked
+	st.seenPass, st.checked = cur.seenPass, cur.checked
 	*cur = st
 	c.mu.Unlock()
 	return gaps, nil

@@ -8,7 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -367,21 +371,34 @@ ingest:
 
 // TestCompletenessFollowsWhatMoves: 300 gateway ids that each stored one
 // batch (anyone who can publish can invent them) and one real gateway
-// with a gap. The first pass checks every one; later passes query only
-// the gateway that stored something new, so the real gap is declared at
-// the next pass as it would be alone; an hour later the invented ids are
-// forgotten. A gateway whose query fails does not keep the others from
-// being checked.
+// with gaps. Each pass checks every gateway, those that stored something
+// new through this worker first, so the real gap is declared at the head
+// of the pass however many ids were invented; a gateway whose batches
+// another worker stored is still checked, and so is one silent for hours;
+// a gateway whose query fails does not keep the others from being
+// checked.
 func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	ifx := testenv.StartInflux(t, "eipgw")
-	var queries, failing atomic.Int64
+	var failing atomic.Int64
+	var mu sync.Mutex
+	var order []string // the gateways queried, in order
 	// In front of InfluxDB: counts the queries, and fails those of
 	// fake-000 while failing is set.
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if r.URL.Path == "/query" {
-			queries.Add(1)
-			if failing.Load() > 0 && strings.Contains(r.URL.RawQuery+string(body), "fake-000") {
+			q := r.URL.Query().Get("q")
+			if form, err := url.ParseQuery(string(body)); err == nil && form.Get("q") != "" {
+				q = form.Get("q")
+			}
+			if m := regexp.MustCompile(`"gateway" = '([^']+)'`).FindStringSubmatch(q); m != nil {
+				mu.Lock()
+				if len(order) == 0 || order[len(order)-1] != m[1] {
+					order = append(order, m[1])
+				}
+				mu.Unlock()
+			}
+			if failing.Load() > 0 && strings.Contains(q, "'fake-000'") {
 				http.Error(w, `{"error":"timeout"}`, http.StatusInternalServerError)
 				return
 			}
@@ -429,57 +446,60 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	}
 	c.seen("gw-real")
 	ctx := context.Background()
-	if _, err := c.check(ctx); err != nil {
-		t.Fatal(err)
+	pass := func() ([]Gap, error, []string) {
+		mu.Lock()
+		order = nil
+		mu.Unlock()
+		gaps, err := c.check(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		return gaps, err, slices.Clone(order)
 	}
-	if n := queries.Load(); n < 301 {
-		t.Fatalf("first pass: %d queries, want one at least per gateway", n)
+	if _, err, q := pass(); err != nil || len(q) != 301 {
+		t.Fatalf("first pass: %v, %d gateways queried, want 301", err, len(q))
 	}
 
-	// gw-real loses 3 and stores 4: the next pass queries gw-real alone
-	// and declares 3.
+	// gw-real loses 3 and stores 4: the next pass checks it first and
+	// declares 3.
 	writeLines(line("gw-real", 4, t0.Add(3*time.Second)))
 	c.seen("gw-real")
-	queries.Store(0)
 	clock = clock.Add(time.Minute)
-	gaps, err := c.check(ctx)
+	gaps, err, q := pass()
 	if err != nil || len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 3 || gaps[0].Last != 3 {
 		t.Fatalf("second pass: %+v, %v", gaps, err)
 	}
-	if n := queries.Load(); n > 3 {
-		t.Errorf("second pass: %d queries for the one gateway that stored something", n)
+	if len(q) == 0 || q[0] != "gw-real" {
+		t.Errorf("second pass checked %v first, want gw-real, the one that stored something", q[:min(len(q), 3)])
 	}
 
-	// A failing query of one gateway: the others are still checked.
+	// A failing query of one gateway: the others are still checked. And
+	// fake-150's next batches were stored by another worker of the group:
+	// its gap is declared all the same.
 	failing.Store(1)
-	writeLines(line("fake-000", 2, t0.Add(4*time.Second)), line("gw-real", 5, t0.Add(5*time.Second)), line("gw-real", 7, t0.Add(7*time.Second)))
+	writeLines(line("fake-000", 2, t0.Add(4*time.Second)), line("gw-real", 5, t0.Add(5*time.Second)), line("gw-real", 7, t0.Add(7*time.Second)),
+		line("fake-150", 2, t0.Add(8*time.Second)), line("fake-150", 4, t0.Add(9*time.Second)))
 	c.seen("fake-000")
 	c.seen("gw-real")
 	clock = clock.Add(time.Minute)
-	gaps, err = c.check(ctx)
+	gaps, err, _ = pass()
 	if err == nil || !strings.Contains(err.Error(), "fake-000") {
 		t.Errorf("failing gateway: err %v", err)
 	}
-	if len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 6 {
-		t.Errorf("gaps with one gateway failing: %+v", gaps)
+	got := map[string]uint64{}
+	for _, g := range gaps {
+		got[g.Gateway] = g.First
+	}
+	if len(gaps) != 2 || got["gw-real"] != 6 || got["fake-150"] != 3 {
+		t.Errorf("gaps with one gateway failing and one stored by another worker: %+v", gaps)
 	}
 
-	// An hour on, the ids that stored nothing since are forgotten; the
-	// failed one stays until it is checked.
+	// Silent for hours, gw-real comes back having lost 8 and 9.
 	failing.Store(0)
-	clock = clock.Add(forgetAfter + time.Minute)
+	writeLines(line("gw-real", 10, t0.Add(3*time.Hour)))
 	c.seen("gw-real")
-	if _, err := c.check(ctx); err != nil {
-		t.Fatal(err)
-	}
-	clock = clock.Add(time.Minute)
-	if _, err := c.check(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	n := len(c.gateways)
-	c.mu.Unlock()
-	if n != 1 {
-		t.Errorf("%d gateways followed an hour on, want gw-real alone", n)
+	clock = t0.Add(4 * time.Hour)
+	gaps, err, _ = pass()
+	if err != nil || len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 8 || gaps[0].Last != 9 {
+		t.Errorf("after hours of silence: %+v, %v", gaps, err)
 	}
 }
