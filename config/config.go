@@ -468,6 +468,7 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			unit         int
 		}
 		reads := map[unitRead]int{}
+		kindTypes := map[[2]string]struct{ typ, device string }{}
 		for i, d := range e.Devices {
 			p := fmt.Sprintf("edge.devices[%d]", i)
 			ident(p+".name", d.Name, true)
@@ -486,6 +487,21 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			}
 			if onOPCUABus(e.Buses, d.Bus) {
 				errs = append(errs, validateOPCUADevice(s, p, d)...)
+				// A kind's point is one InfluxDB field: its devices'
+				// configured types must agree.
+				if o := d.OPCUA; o != nil {
+					for ni, n := range o.Nodes {
+						if n.Type == "" {
+							continue
+						}
+						k := [2]string{o.Kind, n.Name}
+						if was, ok := kindTypes[k]; ok && was.typ != n.Type {
+							errs = append(errs, s.Errorf(fmt.Sprintf("%s.opcua.nodes[%d].type", p, ni), "%s, where device %q's point %s of kind %s is %s: a kind's point is one InfluxDB field, of one type", n.Type, was.device, n.Name, o.Kind, was.typ))
+						} else if !ok {
+							kindTypes[k] = struct{ typ, device string }{n.Type, d.Name}
+						}
+					}
+				}
 			} else if d.OPCUA != nil {
 				errs = append(errs, s.Errorf(p+".opcua", "applies to a device on an opcua bus only"))
 			}

@@ -159,3 +159,26 @@ func TestOPCUAWrittenZeros(t *testing.T) {
 		t.Errorf("queue_size 0: got %v, want %s", err, want)
 	}
 }
+
+// Two OPC UA devices of one kind configuring one point with two types is
+// an error: the point is one InfluxDB field.
+func TestOPCUAKindPointTypesAgree(t *testing.T) {
+	cfg := `park: p
+site: s
+mqtt: {broker: "tcp://h:1883"}
+edge:
+  gateway: gw
+  state_dir: /tmp/eipgw-opcua-kind
+  buses:
+    - {name: ua, protocol: opcua, opcua: {endpoint: "opc.tcp://h:4840", security_policy: None, security_mode: None}}
+  devices:
+    - {name: a, bus: ua, opcua: {kind: k, nodes: [{name: p, node_id: "ns=1;s=A", type: integer}]}}
+    - {name: b, bus: ua, opcua: {kind: k, nodes: [{name: p, node_id: "ns=1;s=B", type: float}, {name: q, node_id: "ns=1;s=Q", type: float}]}}
+    - {name: c, bus: ua, opcua: {kind: k2, nodes: [{name: p, node_id: "ns=1;s=C", type: float}]}}
+`
+	_, err := Parse("x.yaml", []byte(cfg), nil)
+	if err == nil || !strings.Contains(err.Error(), `edge.devices[1].opcua.nodes[0].type: float, where device "a"'s point p of kind k is integer`) ||
+		strings.Contains(err.Error(), "devices[2]") || strings.Contains(err.Error(), "nodes[1]") {
+		t.Errorf("conflicting types: %v", err)
+	}
+}

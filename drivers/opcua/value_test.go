@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/eipgw/eipgw/config"
@@ -159,5 +160,50 @@ func TestPointType(t *testing.T) {
 		if r != want || why != tc.why {
 			t.Errorf("%s: %+v %q, want %+v %q", tc.name, r, why, want, tc.why)
 		}
+	}
+}
+
+// TestKindTypesOneTypePerKindPoint: device a's point p of kind k is typed
+// from an Int32 node; device b's p, of the same kind, from a Double node
+// reads no value, naming the conflict and the cure (its batches would be
+// refused whole by InfluxDB: one field, two types), while b's q and
+// another kind's p are free; a configured type stays.
+func TestKindTypesOneTypePerKindPoint(t *testing.T) {
+	dt := func(n uint32) *ua.DataValue {
+		return &ua.DataValue{Value: ua.MustVariant(ua.NewNumericNodeID(0, n))}
+	}
+	dev := func(name, kind string) config.Device {
+		return config.Device{Name: name, OPCUA: &config.OPCUADevice{Kind: kind}}
+	}
+	var k KindTypes
+	typed := func(d config.Device, point string, n uint32) *point {
+		p := newPoint(config.OPCUANode{Name: point})
+		p.setType(dt(n))
+		k.settle(d, &p)
+		return &p
+	}
+	a := typed(dev("a", "k"), "p", id.Int32)
+	b := typed(dev("b", "k"), "p", id.Double)
+	bq := typed(dev("b", "k"), "q", id.Double)
+	other := typed(dev("c", "k2"), "p", id.Double)
+	if a.typ != typeInteger || bq.typ != typeFloat || other.typ != typeFloat {
+		t.Fatalf("types %s %s %s", a.typ, bq.typ, other.typ)
+	}
+	r := drivers.Reading{}
+	why := fill(&r, b, &ua.DataValue{Value: mustVariant(t, 42.5)})
+	if r.Quality == drivers.Good || !strings.Contains(why, "point p of kind k is integer on device a") || !strings.Contains(why, "set the point's type (integer or float) on every device of kind k") {
+		t.Errorf("b's p: %+v %q", r, why)
+	}
+	conf := newPoint(config.OPCUANode{Name: "p", Type: "float"})
+	k.settle(dev("d", "k"), &conf)
+	if conf.typ != typeFloat {
+		t.Errorf("a configured type changed to %s", conf.typ)
+	}
+	var none *KindTypes
+	free := newPoint(config.OPCUANode{Name: "p"})
+	free.setType(dt(id.Double))
+	none.settle(dev("e", "k"), &free)
+	if free.typ != typeFloat {
+		t.Errorf("without KindTypes: %s", free.typ)
 	}
 }
