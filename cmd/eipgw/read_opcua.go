@@ -118,6 +118,16 @@ func readOPCUADevice(ctx context.Context, w io.Writer, b config.Bus, d config.De
 	if err != nil {
 		return errReported
 	}
+	for _, r := range rs {
+		if r.Quality == drivers.Good {
+			return nil
+		}
+	}
+	if len(rs) > 0 {
+		// Nothing read, as for a Modbus device: a script must not take
+		// the points' qualities for an answer.
+		return fmt.Errorf("device %s: no point read good: %s", d.Name, res.Error)
+	}
 	return nil
 }
 

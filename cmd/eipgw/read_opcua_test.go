@@ -82,4 +82,13 @@ func TestReadOPCUA(t *testing.T) {
 	if pt := res.Points[2]; pt.Q != "comm_error" || pt.V != "" || !strings.Contains(res.Error, "node ns=1;s=NoSuchNode (gone): BadNodeIdUnknown (0x80340000)") {
 		t.Errorf("gone %+v, error %q", pt, res.Error)
 	}
+
+	// A device none of whose points reads good: the JSON, and exit 1.
+	lost := filepath.Join(dir, "lost.yaml")
+	if err := os.WriteFile(lost, []byte(strings.Split(cfg, "          - {name: int64")[0]+"          - {name: gone, node_id: \"ns=1;s=NoSuchNode\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "read", "-config", lost, "-device", "chp-2"); code != 1 || !strings.Contains(errOut, "no point read good") || !strings.Contains(out, `"comm_error"`) {
+		t.Errorf("a device with nothing read: code %d, %s\n%s", code, errOut, out)
+	}
 }

@@ -68,13 +68,14 @@ func ServeOn(ctx context.Context, ln net.Listener, reg *prometheus.Registry, hea
 		add(mux)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: writeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+		WriteTimeout: writeTimeout, IdleTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10}
 	log.Info("serving metrics", "listen", ln.Addr().String())
 	errc := make(chan error, 1)
 	// At most maxConns connections at a time, each answered within
 	// writeTimeout: clients that ask and never read (a /metrics of 2 MB
 	// each) hold a bounded amount of memory for a bounded time. The
-	// others wait in the listen queue.
+	// others wait in the listen queue. An idle kept-alive connection
+	// holds its place 5 s at most (Prometheus opens one per scrape).
 	go func() { errc <- srv.Serve(netutil.LimitListener(ln, maxConns)) }()
 	select {
 	case <-ctx.Done():
