@@ -129,7 +129,6 @@ func (c *completeness) seen(gateway string) {
 	c.mu.Unlock()
 }
 
-
 // Gap is a run of sequence numbers declared missing.
 type Gap struct {
 	Gateway     string
