@@ -130,6 +130,19 @@ var integerTypes = map[uint32]bool{
 	id.IntegerID: true, id.Counter: true,
 }
 
+// dataTypeNames names the standard DataTypes a point is likely to have,
+// for messages. (gopcua's id.Name knows every standard node, and its table
+// alone would add 2 MB to the edge's binary and to its resident memory.)
+var dataTypeNames = map[uint32]string{
+	id.Boolean: "Boolean", id.SByte: "SByte", id.Byte: "Byte", id.Int16: "Int16", id.UInt16: "UInt16",
+	id.Int32: "Int32", id.UInt32: "UInt32", id.Int64: "Int64", id.UInt64: "UInt64",
+	id.Float: "Float", id.Double: "Double", id.String: "String", id.DateTime: "DateTime",
+	id.ByteString: "ByteString", id.LocalizedText: "LocalizedText", id.BaseDataType: "BaseDataType",
+	id.Number: "Number", id.Integer: "Integer", id.UInteger: "UInteger", id.Enumeration: "Enumeration",
+	id.UtcTime: "UtcTime", id.Duration: "Duration", id.IntegerID: "IntegerId", id.Counter: "Counter",
+	id.Decimal: "Decimal",
+}
+
 // dataTypeOf is the point type of a node whose DataType attribute is dt:
 // integer for Boolean, SByte to UInt64, Integer, UInteger, DateTime,
 // UtcTime and Enumeration (and IntegerId, Counter); float for Float,
@@ -137,7 +150,7 @@ var integerTypes = map[uint32]bool{
 // DataType for messages.
 func dataTypeOf(dt *ua.NodeID) (t pointType, name string) {
 	if dt.Namespace() == 0 && dt.Type() <= ua.NodeIDTypeNumeric {
-		n := id.Name(dt.IntID())
+		n := dataTypeNames[dt.IntID()]
 		if n == "" {
 			n = dt.String()
 		}
