@@ -541,7 +541,13 @@ func parseInteger(n *yaml.Node) (neg bool, mag uint64, err error) {
 	if n.Tag != "!!int" && n.Tag != "!!float" {
 		return false, 0, strconv.ErrSyntax
 	}
-	s := n.Value
+	return ParseInteger(n.Value)
+}
+
+// ParseInteger reads an integer written as a configuration writes it
+// (parseInteger): decimal digits, leading zeros included; 0x, 0o or 0b for
+// another base; no '_'. Command-line flags of numbers take the same rule.
+func ParseInteger(s string) (neg bool, mag uint64, err error) {
 	if strings.Contains(s, "_") {
 		return false, 0, errSeparator
 	}

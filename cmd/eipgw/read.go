@@ -292,22 +292,21 @@ func readValue(r modbus.Reading) json.Number {
 	return json.Number(strconv.FormatFloat(r.Value, 'g', -1, bits))
 }
 
-// decimalFlag is an int flag read as configuration numbers are: digits
-// are decimal even with leading zeros (a manual's 0100 is 100, where Go's
-// flag package would read octal 64), 0x hexadecimal.
+// decimalFlag is an int flag read as configuration numbers are
+// (config.ParseInteger): digits are decimal even with leading zeros (a
+// manual's 0100 is 100, where Go's flag package would read octal 64).
 func decimalFlag(fs *flag.FlagSet, name string, value int, usage string) *int {
 	p := new(int)
 	*p = value
 	fs.Func(name, fmt.Sprintf("%s (default %d)", usage, value), func(s string) error {
-		t, base := s, 10
-		if len(t) > 2 && (t[:2] == "0x" || t[:2] == "0X") {
-			t, base = t[2:], 16
-		}
-		n, err := strconv.ParseInt(t, base, 32)
-		if err != nil {
+		neg, mag, err := config.ParseInteger(s)
+		if err != nil || mag > math.MaxInt32 {
 			return fmt.Errorf("%q is not a number (decimal digits, or 0x and hexadecimal ones)", s)
 		}
-		*p = int(n)
+		*p = int(mag)
+		if neg {
+			*p = -*p
+		}
 		return nil
 	})
 	return p
