@@ -272,13 +272,7 @@ func splitURL(raw string) (scheme, host string, err error) {
 			return "", "", errors.New("invalid scheme")
 		}
 	}
-	authority := rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority = rest[:i]
-	}
-	if i := strings.LastIndex(authority, "@"); i >= 0 {
-		authority = authority[i+1:]
-	}
+	authority := authorityOf(rest)
 	host = authority
 	if h, port, err := net.SplitHostPort(authority); err == nil {
 		if err := checkPort(port); err != nil {
@@ -289,16 +283,22 @@ func splitURL(raw string) (scheme, host string, err error) {
 	return strings.ToLower(scheme), host, nil
 }
 
-// hasPort reports whether a URL's authority names a port.
-func hasPort(raw string) bool {
-	_, rest, _ := strings.Cut(raw, "://")
+// authorityOf is host[:port] of the part of a URL after "scheme://",
+// without its userinfo, path, query or fragment.
+func authorityOf(rest string) string {
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
 		rest = rest[:i]
 	}
 	if i := strings.LastIndex(rest, "@"); i >= 0 {
 		rest = rest[i+1:]
 	}
-	_, port, err := net.SplitHostPort(rest)
+	return rest
+}
+
+// hasPort reports whether a URL's authority names a port.
+func hasPort(raw string) bool {
+	_, rest, _ := strings.Cut(raw, "://")
+	_, port, err := net.SplitHostPort(authorityOf(rest))
 	return err == nil && port != ""
 }
 
