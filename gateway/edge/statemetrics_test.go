@@ -114,6 +114,12 @@ func gatheredFrom(t *testing.T, srcs ...drivers.Source) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	edgeOver(t, reg, srcs...)
+	return gathered(t, reg)
+}
+
+// gathered returns reg's gauges and counters by name and labels.
+func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -164,21 +170,7 @@ func TestBusCountersSurviveAReload(t *testing.T) {
 	e.retireLocked([]drivers.Source{old})
 	e.sources = []drivers.Source{nu}
 	e.srcMu.Unlock()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			key := mf.GetName()
-			for _, l := range m.GetLabel() {
-				key += "," + l.GetName() + "=" + l.GetValue()
-			}
-			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	expectSeries(t, got, map[string]float64{
+	expectSeries(t, gathered(t, reg), map[string]float64{
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=answered":   93,
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=unanswered": 6,
 		"eipgw_edge_bus_polls_total,bus=rs485,outcome=skipped":    4,
