@@ -1,7 +1,11 @@
 package opcua_test
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -264,5 +268,121 @@ func TestFaultEdgeRestart(t *testing.T) {
 		last = c.batches[len(c.batches)-1].at
 		c.mu.Unlock()
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// cutProxy forwards OPC UA TCP connections to a server and cuts them all
+// on demand, as a flaky link or a firewall that drops flows does.
+type cutProxy struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{l: l, target: strings.TrimPrefix(target, "opc.tcp://")}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		p.Cut()
+	})
+	return p
+}
+
+func (p *cutProxy) Endpoint() string { return "opc.tcp://" + p.l.Addr().String() }
+
+// Cut closes every connection open through the proxy.
+func (p *cutProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestFaultConnectionCuts: the connection to the server is cut again and
+// again, more times than the server holds sessions (three here; node-opcua
+// holds a cut connection's session until its timeout, a minute by
+// default, awaiting its client's return). Each new connection first
+// closes the session the cut one left, so the server never fills up
+// (BadTooManySessions): good values come back after every cut, soon
+// (the cut is noticed when it happens, not at the next check of the
+// server's state, every 10 s here, which is what a bus of subscribed
+// devices alone would wait for), and the server holds one session at the
+// end.
+func TestFaultConnectionCuts(t *testing.T) {
+	pushedOnly := faultDevices[strings.Index(faultDevices, "    - name: pushed"):]
+	for _, tc := range []struct {
+		name, devices string
+		names         []string
+		secure        bool
+	}{
+		{"polled and subscribed", faultDevices, []string{"polled", "pushed"}, false},
+		{"subscribed only", pushedOnly, []string{"pushed"}, false},
+		// The session is moved to the new channel with the same client
+		// certificate and user, the password encrypted anew.
+		{"signed and encrypted, user login", faultDevices, []string{"polled", "pushed"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := opcuatest.NewPKI(t)
+			trusted, login, sec := "", "", ""
+			if tc.secure {
+				trusted, login = p.ClientDER, "eipgw:s3cret"
+				t.Setenv("OPCUA_TEST_PASSWORD", "s3cret")
+				sec = security(p, "Basic256Sha256", "SignAndEncrypt") + "        username: eipgw\n        password_env: OPCUA_TEST_PASSWORD\n"
+			}
+			srv := opcuatest.StartServerEnv(t, p, trusted, login, "EIPGW_UA_MAX_SESSIONS=3")
+			px := startCutProxy(t, srv.Endpoint())
+			c, src := run(t, busYAML(px.Endpoint(), sec, tc.devices))
+			good := func(from int) func() bool {
+				return func() bool {
+					for _, d := range tc.names {
+						if c.count(d, "counter", drivers.Good, from) == 0 {
+							return false
+						}
+					}
+					return true
+				}
+			}
+			waitFor(t, "good values", 30*time.Second, good(0))
+			for i := 1; i <= 5; i++ {
+				px.Cut()
+				m, cut := c.mark(), time.Now()
+				waitFor(t, fmt.Sprintf("good values after cut %d", i), 30*time.Second, good(m))
+				if took := time.Since(cut); took > 5*time.Second {
+					t.Errorf("cut %d: good values again after %s; the cut went unnoticed until a check of the server", i, took.Round(time.Millisecond))
+				}
+			}
+			waitFor(t, "one session on the server", 10*time.Second, func() bool { return srv.Sessions() == 1 })
+			for _, d := range tc.names {
+				if st := state(src, d); !st.Up {
+					t.Errorf("%s after the cuts: %+v", d, st)
+				}
+				c.checkTimes(t, d, 0)
+			}
+		})
 	}
 }

@@ -123,6 +123,14 @@ type Source struct {
 	// (empty: it did not): later sessions do not ask again, since the
 	// refusal costs the session (see errLimitLearned).
 	noTranslate string
+	// orphan is a session the server may still hold: its connection
+	// failed before the session could be closed. The next connection
+	// activates it on a new secure channel and closes it (OPC UA Part 4,
+	// 5.6.3 and 5.6.4) before it creates its own, so that connections cut
+	// again and again do not pile sessions up on the server until they
+	// time out (a server holds a bounded number: BadTooManySessions).
+	// Owned by Run's goroutine.
+	orphan *opcua.Session
 }
 
 var _ drivers.Source = (*Source)(nil)
@@ -441,7 +449,13 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) error {
 	if err != nil {
 		return fmt.Errorf("endpoint %s: %w", ep, named{err})
 	}
-	c, err := opcua.NewClient(ep, opts...)
+	s.closeOrphan(cctx, ep, opts)
+	// The client reports its connection's state here: a connection that
+	// fails ends the session at once, not at the next watchdog check.
+	// The client blocks on a full channel; it sends a handful of states
+	// in its life.
+	states := make(chan opcua.ConnState, 16)
+	c, err := opcua.NewClient(ep, append(opts, opcua.StateChangedCh(states))...)
 	if err != nil {
 		return fmt.Errorf("endpoint %s: %w", ep, err)
 	}
@@ -449,7 +463,7 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) error {
 		closeClient(c)
 		return fmt.Errorf("endpoint %s: connect: %w", ep, named{err})
 	}
-	defer closeClient(c)
+	defer s.release(c)
 	s.log.Info("opcua session created", "policy", s.bus.OPCUA.SecurityPolicy, "mode", s.bus.OPCUA.SecurityMode)
 	lim, err := operationLimits(cctx, c)
 	if err != nil {
@@ -482,7 +496,67 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) error {
 		}
 	}
 	cancel()
-	return s.serve(ctx, c, notif, sink)
+	return s.serve(ctx, c, states, notif, sink)
+}
+
+// release closes a session's client. A session that cannot be closed
+// (its connection failed) is kept as the orphan the next connection
+// closes, unless the server said it holds it no more.
+func (s *Source) release(c *opcua.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.CloseSession(ctx); err != nil && !sessionGone(err) {
+		if old, _ := c.DetachSession(ctx); old != nil {
+			s.orphan = old
+		}
+	}
+	c.Close(ctx) //nolint:errcheck // the connection is being dropped; its close status says nothing more
+}
+
+// sessionGone reports whether a request's error says the server holds the
+// session no more.
+func sessionGone(err error) bool {
+	var sc ua.StatusCode
+	if !errors.As(err, &sc) {
+		return false
+	}
+	switch ua.StatusCode(uint32(sc) & subCodeMask) {
+	case ua.StatusBadSessionIDInvalid, ua.StatusBadSessionClosed:
+		return true
+	}
+	return false
+}
+
+// closeOrphan closes the session a failed connection left on the server
+// (Source.orphan), on a secure channel of its own: a server transfers a
+// session to a new channel of the same client certificate and user when
+// the client activates it there. A server that cannot be reached keeps
+// the orphan for the next attempt; one that refuses the activation no
+// longer holds the session (it timed out, or the server restarted).
+func (s *Source) closeOrphan(ctx context.Context, ep string, opts []opcua.Option) {
+	old := s.orphan
+	if old == nil {
+		return
+	}
+	c, err := opcua.NewClient(ep, opts...)
+	if err != nil {
+		return
+	}
+	defer c.Close(ctx) //nolint:errcheck // a channel opened only to close the session
+	if err := c.Dial(ctx); err != nil {
+		return
+	}
+	s.orphan = nil
+	if err := c.ActivateSession(ctx, old); err != nil {
+		s.log.Debug("opcua session left by a failed connection is gone", "err", errorText(err))
+		return
+	}
+	if err := c.CloseSession(ctx); err != nil {
+		s.log.Warn("opcua session left by a failed connection not closed; the server holds it until it times out",
+			"session_timeout", old.RevisedTimeout(), "err", errorText(err))
+		return
+	}
+	s.log.Info("opcua session left by a failed connection closed")
 }
 
 func closeClient(c *opcua.Client) {
@@ -821,7 +895,7 @@ func (s *Source) watchdogPeriod() time.Duration {
 }
 
 // serve polls and receives notifications until the connection fails.
-func (s *Source) serve(ctx context.Context, c *opcua.Client, notif chan *opcua.PublishNotificationData, sink drivers.Sink) error {
+func (s *Source) serve(ctx context.Context, c *opcua.Client, states <-chan opcua.ConnState, notif chan *opcua.PublishNotificationData, sink drivers.Sink) error {
 	now := time.Now()
 	for _, d := range s.devs {
 		if !d.sub {
@@ -836,6 +910,21 @@ func (s *Source) serve(ctx context.Context, c *opcua.Client, notif chan *opcua.P
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case st := <-states:
+			if st == opcua.Disconnected || st == opcua.Closed {
+				// The client does not say why; a request on the
+				// channel does when it is still open (a session the
+				// server closed) and fails at once when it is not.
+				why := strings.ToLower(st.String())
+				var sc ua.StatusCode
+				var cause named
+				if err := s.serverState(ctx, c); errors.As(err, &sc) {
+					return err
+				} else if errors.As(err, &cause) {
+					why += " (" + cause.Error() + ")"
+				}
+				return fmt.Errorf("endpoint %s: connection %s", s.bus.OPCUA.Endpoint, why)
+			}
 		case n := <-notif:
 			if err := s.notification(n, sink); err != nil {
 				return err
@@ -876,6 +965,12 @@ func (s *Source) watchdog(ctx context.Context, c *opcua.Client) error {
 	if st := c.State(); st != opcua.Connected {
 		return fmt.Errorf("endpoint %s: connection %s", s.bus.OPCUA.Endpoint, strings.ToLower(st.String()))
 	}
+	return s.serverState(ctx, c)
+}
+
+// serverState reads the server's state; an error or a server not running
+// is returned.
+func (s *Source) serverState(ctx context.Context, c *opcua.Client) error {
 	rctx, cancel := context.WithTimeout(ctx, s.bus.Timeout)
 	defer cancel()
 	res, err := c.Read(rctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -191,18 +192,20 @@ func (s *Server) Start() {
 	s.expect("ready", 60*time.Second)
 }
 
-func (s *Server) expect(prefix string, within time.Duration) {
+func (s *Server) expect(prefix string, within time.Duration) string {
 	s.t.Helper()
 	select {
 	case l := <-s.lines:
 		if !strings.HasPrefix(l, prefix) {
 			s.t.Fatalf("server said %q, want %s", l, prefix)
 		}
+		return l
 	case <-s.waited:
 		s.t.Fatalf("server exited before %s:\n%s", prefix, s.Log())
 	case <-time.After(within):
 		s.t.Fatalf("server not %s within %s:\n%s", prefix, within, s.Log())
 	}
+	return ""
 }
 
 // Command sends a command (remove Name, close-sessions, set Name v) and
@@ -213,6 +216,21 @@ func (s *Server) Command(c string) {
 		s.t.Fatal(err)
 	}
 	s.expect("done", 10*time.Second)
+}
+
+// Sessions is the number of sessions the server holds, active or
+// awaiting reactivation on a new connection.
+func (s *Server) Sessions() int {
+	s.t.Helper()
+	if _, err := io.WriteString(s.stdin, "sessions\n"); err != nil {
+		s.t.Fatal(err)
+	}
+	l := s.expect("done sessions ", 10*time.Second)
+	n, err := strconv.Atoi(strings.TrimPrefix(l, "done sessions "))
+	if err != nil {
+		s.t.Fatalf("server said %q: %v", l, err)
+	}
+	return n
 }
 
 // Stop kills the server.

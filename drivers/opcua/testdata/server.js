@@ -14,6 +14,8 @@
 //                     a String keeps the text), at the given source time
 //                     or now
 //   big <Name> <n>    set a String variable to a text of n characters
+//   sessions          print "done sessions <n>": the sessions the server
+//                     holds, active or awaiting reactivation
 const path = require("path");
 const fs = require("fs");
 const {
@@ -30,9 +32,11 @@ const [port, pki, trusted, login] = process.argv.slice(2);
 // the Double variables Many0..Many<n-1> under Objects/Plant/Many, each
 // valued at its index; EIPGW_UA_NO_TRANSLATE=1 answers every
 // TranslateBrowsePathsToNodeIds with BadServiceUnsupported, as a server
-// without that service does.
+// without that service does; EIPGW_UA_MAX_SESSIONS=n lets the server hold
+// at most n sessions (it answers BadTooManySessions past that).
 const limit = Number(process.env.EIPGW_UA_LIMIT || 0);
 const many = Number(process.env.EIPGW_UA_MANY || 0);
+const maxSessions = Number(process.env.EIPGW_UA_MAX_SESSIONS || 0);
 
 async function main() {
   const serverCM = new OPCUACertificateManager({ rootFolder: path.join(pki, "server"), automaticallyAcceptUnknownCertificate: false });
@@ -52,9 +56,12 @@ async function main() {
     allowAnonymous: !userIdentity,
     userManager: userIdentity ? { isValidUser: (u, p) => u === userIdentity[0] && p === userIdentity[1] } : undefined,
     serverInfo: { applicationUri: "urn:eipgw:test-server" },
-    serverCapabilities: limit > 0 ? {
-      operationLimits: { maxNodesPerRead: limit, maxNodesPerTranslateBrowsePathsToNodeIds: limit, maxMonitoredItemsPerCall: limit },
-    } : undefined,
+    serverCapabilities: {
+      ...(limit > 0 ? {
+        operationLimits: { maxNodesPerRead: limit, maxNodesPerTranslateBrowsePathsToNodeIds: limit, maxMonitoredItemsPerCall: limit },
+      } : {}),
+      ...(maxSessions > 0 ? { maxSessions } : {}),
+    },
   });
   await server.initialize();
   if (process.env.EIPGW_UA_NO_TRANSLATE) {
@@ -156,6 +163,9 @@ async function main() {
       case "big":
         vars[args[1]].setValueFromSource(new Variant({ dataType: DataType.String, value: "1".repeat(Number(args[2])) }), StatusCodes.Good, new Date());
         break;
+      case "sessions":
+        process.stdout.write("done sessions " + server.engine.currentSessionCount + "\n");
+        return;
       default:
         process.stderr.write("unknown command " + args[0] + "\n");
         return;
