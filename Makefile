@@ -22,7 +22,8 @@ FUZZTIME ?=
 FUZZ_TARGETS = ./drivers/modbus:FuzzRTUResponse:10000x ./drivers/modbus:FuzzFindFrame:100000x \
 	./drivers/modbus/modbusserver:FuzzServeRTU:3000x ./drivers/modbus/modbusserver:FuzzServerFrame:20000x \
 	./drivers/modbus:FuzzDecode:100000x ./gateway/plumbing/batch:FuzzDecodeFastMatchesSlow:150000x \
-	./gateway/ingest:FuzzAppendLineParsesBack:20000x ./gateway/plumbing/topic:FuzzParse:100000x
+	./gateway/ingest:FuzzAppendLineParsesBack:20000x ./gateway/plumbing/topic:FuzzParse:100000x \
+	./drivers/opcua:FuzzDecimalInteger:50000x
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 

@@ -332,6 +332,103 @@ func parseNumber(s string, r *drivers.Reading) error {
 	return nil
 }
 
+// parseInteger reads a String variable holding a decimal number for an
+// integer point, exactly: its value must be a whole number within the
+// 64-bit integers ("1e3" and "100.0" are, "100.5" and
+// "12345678901234567.5" are not).
+func (p *point) parseInteger(s string, r *drivers.Reading) error {
+	t := strings.TrimSpace(s)
+	if len(t) > 40 {
+		t = t[:40] + "..."
+	}
+	text, whole, ok := decimalInteger(strings.TrimSpace(s))
+	switch {
+	case !ok:
+		return fmt.Errorf("string %q is not a decimal number: the point is %s (%s)", t, p.typ, p.from)
+	case !whole:
+		return fmt.Errorf("value %s is not a whole number: the point is %s (%s)", t, p.typ, p.from)
+	}
+	r.HasValue, r.Float32 = true, false
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+		setInt(r, i)
+		return nil
+	}
+	if u, err := strconv.ParseUint(text, 10, 64); err == nil {
+		setUint(r, u)
+		return nil
+	}
+	return fmt.Errorf("value %s is beyond the 64-bit integers: the point is %s (%s)", t, p.typ, p.from)
+}
+
+// decimalInteger reads a decimal number ([+-]digits[.digits][e[+-]digits])
+// exactly, without arithmetic: whole reports whether its value is a
+// whole number, and text is then that number in plain digits (at most 21
+// digits and a sign; a longer one is "9" repeated, beyond every 64-bit
+// integer). ok is false for any other text.
+func decimalInteger(s string) (text string, whole, ok bool) {
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	mant, exp := s, ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], s[i+1:]
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	if intPart == "" && frac == "" || !allDigits(intPart) || !allDigits(frac) {
+		return "", false, false
+	}
+	e := 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		sign := 1
+		if exp != "" && (exp[0] == '+' || exp[0] == '-') {
+			if exp[0] == '-' {
+				sign = -1
+			}
+			exp = exp[1:]
+		}
+		if exp == "" || !allDigits(exp) {
+			return "", false, false
+		}
+		exp = strings.TrimLeft(exp, "0")
+		if len(exp) > 6 {
+			exp = "999999" // far beyond any digit count this reads
+		}
+		n, _ := strconv.Atoi("0" + exp)
+		e = sign * n
+	}
+	// value = digits × 10^e, digits without leading or trailing zeros
+	digits := strings.TrimLeft(intPart+frac, "0")
+	e -= len(frac)
+	for digits != "" && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+		e++
+	}
+	switch {
+	case digits == "":
+		return "0", true, true
+	case e < 0:
+		return "", false, true
+	case len(digits)+e > 21:
+		digits, e = strings.Repeat("9", 22), 0
+	}
+	text = digits + strings.Repeat("0", e)
+	if neg {
+		text = "-" + text
+	}
+	return text, true, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // inRange reports whether the reading's value lies within [min, max],
 // compared exactly for an integer.
 func inRange(r *drivers.Reading, lo, hi *float64) bool {
@@ -420,7 +517,14 @@ func fill(r *drivers.Reading, p *point, dv *ua.DataValue) string {
 		noValue(r, drivers.CommError)
 		return err.Error()
 	}
-	if err := convert(v, r); err != nil {
+	if x, ok := v.(string); ok && p.typ == typeInteger {
+		// Through a float64 the text's last digits and fraction would
+		// be lost (12345678901234567.5 read as a whole number).
+		if err := p.parseInteger(x, r); err != nil {
+			noValue(r, drivers.OutOfRange)
+			return err.Error()
+		}
+	} else if err := convert(v, r); err != nil {
 		noValue(r, drivers.OutOfRange)
 		return err.Error()
 	}

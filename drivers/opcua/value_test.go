@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -145,6 +147,26 @@ func TestPointType(t *testing.T) {
 		{"Int32 point, whole Double", typed(dt(id.Int32)), 8.0, drivers.Reading{Kind: drivers.Int, Int: 8, Float: 8}, ""},
 		{"Int32 point, Double 7.5", typed(dt(id.Int32)), 7.5, drivers.Reading{Quality: drivers.OutOfRange}, "value 7.5 is not a whole number: the point is integer (DataType Int32)"},
 		{"configured integer, String 100", newPoint(config.OPCUANode{Type: "integer"}), "100", drivers.Reading{Kind: drivers.Int, Int: 100, Float: 100}, ""},
+		// A String on an integer point is read exactly, not through a
+		// float64 (which makes 12345678901234567.5 a whole number).
+		{"configured integer, String with a fraction past float64's digits", newPoint(config.OPCUANode{Type: "integer"}), "12345678901234567.5", drivers.Reading{Quality: drivers.OutOfRange},
+			"value 12345678901234567.5 is not a whole number: the point is integer (configured)"},
+		{"configured integer, String 1e3", newPoint(config.OPCUANode{Type: "integer"}), " 1e3", drivers.Reading{Kind: drivers.Int, Int: 1000, Float: 1000}, ""},
+		{"configured integer, String 100.000", newPoint(config.OPCUANode{Type: "integer"}), "100.000", drivers.Reading{Kind: drivers.Int, Int: 100, Float: 100}, ""},
+		{"configured integer, String 12345678901234567.0e0", newPoint(config.OPCUANode{Type: "integer"}), "12345678901234567.0e0", drivers.Reading{Kind: drivers.Int, Int: 12345678901234567, Float: 12345678901234567}, ""},
+		{"configured integer, String MaxUint64.0", newPoint(config.OPCUANode{Type: "integer"}), "18446744073709551615.0", drivers.Reading{Kind: drivers.Uint, Uint: math.MaxUint64, Float: math.MaxUint64}, ""},
+		{"configured integer, String MinInt64", newPoint(config.OPCUANode{Type: "integer"}), "-922337203685477580.8e1", drivers.Reading{Kind: drivers.Int, Int: math.MinInt64, Float: math.MinInt64}, ""},
+		{"configured integer, String 2^64", newPoint(config.OPCUANode{Type: "integer"}), "18446744073709551616", drivers.Reading{Quality: drivers.OutOfRange},
+			"value 18446744073709551616 is beyond the 64-bit integers: the point is integer (configured)"},
+		{"configured integer, String 1e999999999", newPoint(config.OPCUANode{Type: "integer"}), "1e999999999", drivers.Reading{Quality: drivers.OutOfRange},
+			"value 1e999999999 is beyond the 64-bit integers: the point is integer (configured)"},
+		{"configured integer, String 5e-999999999", newPoint(config.OPCUANode{Type: "integer"}), "5e-999999999", drivers.Reading{Quality: drivers.OutOfRange},
+			"value 5e-999999999 is not a whole number: the point is integer (configured)"},
+		{"configured integer, String -0.0e-999999999", newPoint(config.OPCUANode{Type: "integer"}), "-0.0e-999999999", drivers.Reading{Kind: drivers.Int, Int: 0, Float: 0}, ""},
+		{"configured integer, String 0x10", newPoint(config.OPCUANode{Type: "integer"}), "0x10", drivers.Reading{Quality: drivers.OutOfRange},
+			`string "0x10" is not a decimal number: the point is integer (configured)`},
+		{"configured integer, String 1.2.3", newPoint(config.OPCUANode{Type: "integer"}), "1.2.3", drivers.Reading{Quality: drivers.OutOfRange},
+			`string "1.2.3" is not a decimal number: the point is integer (configured)`},
 		{"configured integer, Float 2^64", newPoint(config.OPCUANode{Type: "integer"}), float32(0x1p64), drivers.Reading{Quality: drivers.OutOfRange}, "value 1.8446744073709552e+19 is beyond the 64-bit integers: the point is integer (configured)"},
 		{"configured integer, 2^63", newPoint(config.OPCUANode{Type: "integer"}), 0x1p63, drivers.Reading{Kind: drivers.Uint, Uint: 1 << 63, Float: 0x1p63}, ""},
 		{"configured float, UInt64", newPoint(config.OPCUANode{Type: "float"}), uint64(math.MaxUint64), drivers.Reading{Kind: drivers.Float, Float: math.MaxUint64}, ""},
@@ -206,4 +228,38 @@ func TestKindTypesOneTypePerKindPoint(t *testing.T) {
 	if free.typ != typeFloat {
 		t.Errorf("without KindTypes: %s", free.typ)
 	}
+}
+
+// FuzzDecimalInteger checks the exact reading of a decimal text for an
+// integer point against math/big's rationals: whether the value is whole,
+// and the integer it is (exponents are kept short for big.Rat's sake).
+func FuzzDecimalInteger(f *testing.F) {
+	for _, s := range []string{"100", "100.5", "1e3", "-0.0", "12345678901234567.5", "18446744073709551615.0", ".5", "5.", "1.2.3", "-922337203685477580.8e1", "0x10", "1_0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 64 {
+			return
+		}
+		text, whole, ok := decimalInteger(s)
+		if !ok {
+			if _, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXpP_iInN") {
+				t.Fatalf("%q: refused, but it is a decimal number", s)
+			}
+			return
+		}
+		if i := strings.IndexAny(s, "eE"); i >= 0 && len(strings.TrimLeft(strings.TrimLeft(s[i+1:], "+-"), "0")) > 3 {
+			return
+		}
+		x, rok := new(big.Rat).SetString(s)
+		if !rok {
+			t.Fatalf("%q: read, but big.Rat refuses it", s)
+		}
+		if whole != x.IsInt() {
+			t.Fatalf("%q: whole %v, big.Rat says %v", s, whole, x.IsInt())
+		}
+		if whole && len(x.Num().String()) <= 21 && text != x.Num().String() {
+			t.Fatalf("%q: %s, big.Rat says %s", s, text, x.Num().String())
+		}
+	})
 }
