@@ -114,6 +114,9 @@ type completeness struct {
 	// runs of failed writes; either may be nil (tests).
 	held   *holdings
 	outage *outages
+	// window is how far back each pass looks for gateways stored by any
+	// worker of the group (0: it does not, tests); see discover.
+	window time.Duration
 }
 
 // seen notes that a batch of gateway was written, so the checker follows
@@ -149,6 +152,9 @@ type Gap struct {
 // first error is returned once every gateway was tried, and the failed
 // one comes first next pass.
 func (c *completeness) check(ctx context.Context) ([]Gap, error) {
+	// A gateway stored by another worker of the group is followed too.
+	// The pass goes on with the gateways known if the look-up fails.
+	first := c.discover(ctx)
 	c.mu.Lock()
 	// A batch seen from here on, during this pass, may have been stored
 	// after the pass read its gateway: seen with this pass's number, it
@@ -167,7 +173,6 @@ func (c *completeness) check(ctx context.Context) ([]Gap, error) {
 	sort.Strings(due)
 	sort.Strings(rest)
 	var all []Gap
-	var first error
 	for _, g := range append(due, rest...) {
 		if ctx.Err() != nil {
 			return all, ctx.Err()
@@ -187,6 +192,38 @@ func (c *completeness) check(ctx context.Context) ([]Gap, error) {
 		}
 	}
 	return all, first
+}
+
+// discover follows every gateway whose batches InfluxDB holds with poll
+// times within the window (two check intervals and a minute), whichever
+// worker stored them. One worker of a group is enough to check (the
+// configuration's advice), and a broker may hand all of a gateway's
+// batches to another worker (EMQX's sticky or client-hash strategies for
+// shared subscriptions do): without this, such a gateway's gaps would
+// never be declared. Batches that arrive late (an edge's backlog) are
+// found once the gateway's live ones are.
+func (c *completeness) discover(ctx context.Context) error {
+	if c.window <= 0 {
+		return nil
+	}
+	q := fmt.Sprintf(`SELECT last(%q) FROM /.*/ WHERE "park" = '%s' AND time > now() - %dms GROUP BY "gateway"`,
+		SeqField, escapeQL(c.park), c.window.Milliseconds())
+	series, err := c.q.Series(ctx, q, 64<<20)
+	if err != nil {
+		return fmt.Errorf("completeness: looking up the gateways stored lately: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range series {
+		g := s.Tags["gateway"]
+		if isReservedSeries(s.Name) || g == "" {
+			continue
+		}
+		if _, ok := c.gateways[g]; !ok {
+			c.gateways[g] = &gatewayState{}
+		}
+	}
+	return nil
 }
 
 func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap, error) {
@@ -477,6 +514,7 @@ func escapeQL(s string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`
 
 // run checks every interval until ctx is done.
 func (c *completeness) run(ctx context.Context, interval time.Duration) {
+	c.window = 2*interval + time.Minute
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

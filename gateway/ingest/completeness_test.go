@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -501,5 +502,50 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	gaps, err, _ = pass()
 	if err != nil || len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 8 || gaps[0].Last != 9 {
 		t.Errorf("after hours of silence: %+v, %v", gaps, err)
+	}
+}
+
+// TestCompletenessFollowsOtherWorkersGateways: in a group whose broker hands
+// all of a gateway's batches to another worker (EMQX's sticky or
+// client-hash strategies), the one checking worker stores none of them. It
+// finds the gateway in InfluxDB all the same and declares its gap; a
+// gateway stored only long ago is not looked up again and again.
+func TestCompletenessFollowsOtherWorkersGateways(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	now := time.Now().Truncate(time.Millisecond)
+	line := func(gw string, seq int, at time.Time) string {
+		return fmt.Sprintf("chp,device=d,gateway=%s,park=p x=1,batch_seq=%di %d", gw, seq, at.UnixMilli())
+	}
+	// Stored by the other worker: 3 and 4 lost.
+	var lines []string
+	for _, s := range []int{1, 2, 5, 6} {
+		lines = append(lines, line("gw-other", s, now.Add(time.Duration(s-7)*time.Second)))
+	}
+	lines = append(lines, line("gw-gone", 1, now.Add(-3*time.Hour)), line("gw-gone", 3, now.Add(-3*time.Hour+time.Second)),
+		// another park's gateway, and a park metric's series (reserved)
+		"chp,device=d,gateway=gw-q,park=q x=1,batch_seq=1i "+fmt.Sprint(now.Add(-time.Second).UnixMilli()),
+		"park_hourly,gateway=gw-park,park=p batch_seq=1i "+fmt.Sprint(now.Add(-time.Second).UnixMilli()))
+	postLines(t, ifx.URL, lines...)
+	clock := now.Add(time.Minute)
+	m := newMetrics(prometheus.NewRegistry())
+	c := &completeness{
+		park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second, log: slog.New(slog.DiscardHandler),
+		gaps: m.gaps, missing: m.missing, gateways: map[string]*gatewayState{},
+		now:    func() time.Time { return clock },
+		write:  func(ctx context.Context, l string) error { postLines(t, ifx.URL, l); return nil },
+		window: 2*30*time.Second + time.Minute,
+	}
+	gaps, err := c.check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gaps) != 1 || gaps[0].Gateway != "gw-other" || gaps[0].First != 3 || gaps[0].Last != 4 {
+		t.Fatalf("gaps %+v, want gw-other's 3..4", gaps)
+	}
+	c.mu.Lock()
+	followed := slices.Sorted(maps.Keys(c.gateways))
+	c.mu.Unlock()
+	if !slices.Equal(followed, []string{"gw-other"}) {
+		t.Errorf("followed %v, want only gw-other (not another park's, a reserved series', or one stored hours ago)", followed)
 	}
 }
