@@ -198,6 +198,11 @@ func (e *Edge) Run(ctx context.Context) error {
 	if err := os.MkdirAll(e.stateDir, 0o750); err != nil {
 		return fmt.Errorf("edge: state dir: %w", err)
 	}
+	unlock, err := lockStateDir(e.stateDir, e.instance)
+	if err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
+	defer unlock()
 	w, err := wal.Open(e.walOptions())
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -190,5 +193,59 @@ func TestEdgeRunsFakeDriver(t *testing.T) {
 		if en.Kind != batch.IntValue || en.Int <= 1<<53 || en.Int > 1<<53+1000 {
 			t.Fatalf("batch %d energy %+v: not the exact integer sent", seq, en)
 		}
+	}
+}
+
+// TestSecondEdgeOnOneStateDirRefused: an edge started on a state directory
+// another edge runs on is refused at once, naming the holder, and writes
+// nothing there (the two would number batches from one log); once the
+// first stopped, the directory is free, and a holder that died leaves it
+// free too (the kernel drops the lock).
+func TestSecondEdgeOnOneStateDirRefused(t *testing.T) {
+	broker := startBroker(t)
+	dir := t.TempDir()
+	retain := time.Duration(0)
+	cfg := func(clientID string) *config.File {
+		return &config.File{Park: "p", Site: "s",
+			MQTT: &config.MQTT{Broker: broker, ClientID: clientID, KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second},
+			Edge: &config.Edge{Gateway: "gw", StateDir: dir, PublishTimeout: 5 * time.Second, MaxInflight: 16, MaxBatchPoints: 2000,
+				WAL:     &config.WAL{Sync: "interval", SyncInterval: 50 * time.Millisecond, MaxMB: 64, SegmentMB: 1, Full: "drop_oldest", Retain: &retain},
+				Buses:   []config.Bus{{Name: "line", Protocol: "fake"}},
+				Devices: []config.Device{{Name: "dev", Bus: "line"}}}}
+	}
+	drv := drivers.Registry{"fake": fakeDriver{period: 20 * time.Millisecond}}
+	first := startEdge(t, cfg("edge-a"), drv)
+	deadline := time.Now().Add(10 * time.Second)
+	for first.e.Stats().Polled == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	walBefore, err := os.ReadDir(filepath.Join(dir, "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := New(edgeRole(t, cfg("edge-b")), drv, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = second.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "is in use by another edge (pid "+strconv.Itoa(os.Getpid())) || !strings.Contains(err.Error(), first.e.instance) {
+		t.Fatalf("second edge on the state dir: %v; want refused, naming the first's pid and instance", err)
+	}
+	if st := second.Stats(); st.Polled != 0 {
+		t.Errorf("the refused edge polled %d times", st.Polled)
+	}
+	if walAfter, _ := os.ReadDir(filepath.Join(dir, "wal")); len(walAfter) != len(walBefore) {
+		t.Errorf("the log's files went from %d to %d", len(walBefore), len(walAfter))
+	}
+	first.stop()
+	again := startEdge(t, cfg("edge-b"), drv)
+	deadline = time.Now().Add(10 * time.Second)
+	for again.e.Stats().Polled == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if again.e.Stats().Polled == 0 {
+		t.Error("the state dir stayed locked after the first edge stopped")
 	}
 }
