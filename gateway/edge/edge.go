@@ -50,6 +50,7 @@ type Edge struct {
 	sources             []drivers.Source
 	log                 *slog.Logger
 	stateDir            string
+	takeovers           takeovers
 	publishTimeout      time.Duration
 	maxInflight         int
 	instance            string
@@ -249,8 +250,15 @@ func (e *Edge) Run(ctx context.Context) error {
 			e.log.Warn("mqtt connection lost", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "err", err)
 			e.conn.Set(false)
 			e.health.connected(false, "connection lost: "+err.Error())
+			if e.takeovers.lostAt(time.Now()) {
+				e.m.conflicts.Inc()
+				e.count(func(st *Stats) { st.Conflicts++ })
+				e.log.Error("the broker keeps closing this edge's connection within seconds of making it: another process is likely connected with the same client id (two edges with one gateway id and the default client_id), or the broker refuses this client",
+					"client_id", clientID, "losses", takeoverLosses, "within", takeoverWindow, "instance", e.instance)
+			}
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
+			e.takeovers.connectedAt(time.Now())
 			e.log.Info("mqtt connected", "broker", e.cfg.MQTT.Broker, "client_id", clientID, "instance", e.instance)
 			// Runs in its own goroutine, while the client may still be
 			// resending what it held when the connection dropped. The

@@ -66,7 +66,7 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 			Name: "eipgw_edge_seq_persist_errors_total", Help: "Failed writes of the sequence reservation (polling goes on).",
 		}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eipgw_edge_gateway_conflicts_total", Help: "Birth messages of another process using this gateway id.",
+			Name: "eipgw_edge_gateway_conflicts_total", Help: "Another process using this gateway id: its birth messages, or (one client id) connections closed again and again within seconds of being made.",
 		}),
 		overflowed: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "eipgw_edge_memory_queue_batches", Help: "Batches held in memory because the write-ahead log could not take them.",

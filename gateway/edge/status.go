@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -30,17 +31,75 @@ func (e *Edge) statusPayload(state string) []byte {
 }
 
 // watchStatus reports another live process publishing births for this
-// gateway id: its batches would collide with ours.
-func (e *Edge) watchStatus(_ mqtt.Client, m mqtt.Message) {
+// gateway id: its batches would collide with ours. Another process's
+// "offline" (it stopped, or the broker sent its will) would leave the
+// retained status saying this running gateway is offline: the birth is
+// published again.
+func (e *Edge) watchStatus(c mqtt.Client, m mqtt.Message) {
 	if m.Retained() {
 		return // a birth or will from an earlier run
 	}
 	var s status
-	if json.Unmarshal(m.Payload(), &s) != nil || s.State != "online" || s.Instance == "" || s.Instance == e.instance {
+	if json.Unmarshal(m.Payload(), &s) != nil || s.Instance == "" || s.Instance == e.instance {
+		return
+	}
+	if s.State == "offline" {
+		c.Publish(m.Topic(), 0, true, e.statusPayload("online"))
+		return
+	}
+	if s.State != "online" {
 		return
 	}
 	e.m.conflicts.Inc()
 	e.count(func(st *Stats) { st.Conflicts++ })
 	e.log.Error("another process is publishing as this gateway: two edges with one gateway or client id",
 		"topic", m.Topic(), "other_instance", s.Instance, "instance", e.instance)
+}
+
+// Takeovers. Two processes connecting with one client id (two edges of one
+// gateway id and the default client_id) never see each other's births: the
+// broker closes the older connection each time the other connects (MQTT
+// 3.1.1, 3.1.4), and the QoS 0 birth goes out on a connection about to be
+// closed. What shows is the churn: connections lost again and again within
+// seconds of being made, while connecting again succeeds at once.
+const (
+	takeoverLife   = 5 * time.Second  // a connection lost sooner counts
+	takeoverWindow = time.Minute      // ... when the losses fall within this
+	takeoverLosses = 5                // ... and there are this many
+	takeoverQuiet  = 10 * time.Minute // reported once in this time
+)
+
+// takeovers follows the edge's connections for the churn above.
+type takeovers struct {
+	mu        sync.Mutex
+	connected time.Time
+	losses    []time.Time
+	reported  time.Time
+}
+
+// connectedAt notes a connection.
+func (t *takeovers) connectedAt(now time.Time) {
+	t.mu.Lock()
+	t.connected = now
+	t.mu.Unlock()
+}
+
+// lostAt notes a lost connection and reports whether the losses now look
+// like another process taking the client id over (once a takeoverQuiet).
+func (t *takeovers) lostAt(now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.connected.IsZero() || now.Sub(t.connected) > takeoverLife {
+		t.losses = t.losses[:0]
+		return false
+	}
+	t.losses = append(t.losses, now)
+	for len(t.losses) > 0 && now.Sub(t.losses[0]) > takeoverWindow {
+		t.losses = t.losses[1:]
+	}
+	if len(t.losses) < takeoverLosses || (!t.reported.IsZero() && now.Sub(t.reported) < takeoverQuiet) {
+		return false
+	}
+	t.reported = now
+	return true
 }

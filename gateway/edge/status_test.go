@@ -1,0 +1,93 @@
+package edge
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+)
+
+func twinConfig(broker, clientID, dir string) *config.File {
+	retain := time.Duration(0)
+	return &config.File{Park: "p", Site: "s",
+		MQTT: &config.MQTT{Broker: broker, ClientID: clientID, KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second},
+		Edge: &config.Edge{Gateway: "gw", StateDir: dir, PublishTimeout: 2 * time.Second, MaxInflight: 16, MaxBatchPoints: 2000,
+			WAL:     &config.WAL{Sync: "interval", SyncInterval: 50 * time.Millisecond, MaxMB: 64, SegmentMB: 1, Full: "drop_oldest", Retain: &retain},
+			Buses:   []config.Bus{{Name: "line", Protocol: "fake"}},
+			Devices: []config.Device{{Name: "dev", Bus: "line"}}}}
+}
+
+// TestTwinsOnOneClientIDReported: two edges of one gateway id with the
+// default client id, on Mosquitto. Each connection closes the other's, so
+// neither ever receives the other's birth; the churn is reported as a
+// conflict all the same, on the counter and in the log.
+func TestTwinsOnOneClientIDReported(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	drv := drivers.Registry{"fake": fakeDriver{period: 100 * time.Millisecond}}
+	a := startEdge(t, twinConfig(mq.URL, "", t.TempDir()), drv)
+	b := startEdge(t, twinConfig(mq.URL, "", t.TempDir()), drv)
+	deadline := time.Now().Add(60 * time.Second)
+	for a.value(t, "eipgw_edge_gateway_conflicts_total")+b.value(t, "eipgw_edge_gateway_conflicts_total") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("two edges with one client id ran for 60s and neither reported a conflict")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestAnotherInstancesOfflineDoesNotStick: a second process of the
+// gateway (its own client id) stops cleanly and publishes "offline",
+// retained; the running edge publishes its birth again, so the retained
+// status says what is true: online, this instance.
+func TestAnotherInstancesOfflineDoesNotStick(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	drv := drivers.Registry{"fake": fakeDriver{period: 100 * time.Millisecond}}
+	a := startEdge(t, twinConfig(mq.URL, "edge-a", t.TempDir()), drv)
+	b := startEdge(t, twinConfig(mq.URL, "edge-b", t.TempDir()), drv)
+	time.Sleep(time.Second)
+	b.stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := retainedStatus(t, mq.URL)
+		if s.State == "online" && s.Instance == a.e.instance {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retained status %+v while edge %s runs; want online, its instance", s, a.e.instance)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// retainedStatus reads the gateway's retained status message.
+func retainedStatus(t *testing.T, broker string) status {
+	t.Helper()
+	got := make(chan []byte, 1)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("status-reader"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(50)
+	c.Subscribe(topic.Status("p", "gw"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		select {
+		case got <- m.Payload():
+		default:
+		}
+	})
+	var s status
+	select {
+	case p := <-got:
+		if err := json.Unmarshal(p, &s); err != nil {
+			t.Fatalf("status %q: %v", p, err)
+		}
+	case <-time.After(2 * time.Second):
+	}
+	return s
+}
+
