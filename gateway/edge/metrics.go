@@ -79,7 +79,7 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 	reg.MustRegister(m.splits)
 	reg.MustRegister(m.polls, m.pollDur, m.deviceUp, m.published, m.acked, m.replayed, m.republish, m.replayedOnRequest, m.dropped, m.walErrors, m.seqErrors, m.conflicts, m.overflowed)
 	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_bytes", Help: "Size of the write-ahead log on disk."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_bytes", Help: "Size of the write-ahead log on disk, acknowledged batches kept for wal.retain included."},
 			func() float64 { return float64(w().Bytes) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "eipgw_edge_wal_records", Help: "Batches in the write-ahead log not yet acknowledged by the broker."},
 			func() float64 { return float64(w().Pending) }),

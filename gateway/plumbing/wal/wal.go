@@ -158,6 +158,13 @@ type WAL struct {
 	notify   chan struct{}       // closed and replaced on every append
 	closed   bool
 	dropped  uint64
+	// marks are append times of records in seq order, one for the
+	// first record of each second of appends at least (thinned past
+	// maxMarks), trimmed to the last mark at or below the first
+	// unacknowledged record and those after it: the oldest
+	// unacknowledged record's age, to within a second, without a time
+	// kept per record.
+	marks []mark
 	// hot holds the newest records appended and not yet read, each with
 	// a copy of its payload, so that a reader that keeps up takes them
 	// from memory instead of reading back what was just written (a read,
@@ -313,6 +320,9 @@ func (w *WAL) check(seg *segment) error {
 			seg.oldestNs = rec.Time.UnixNano()
 		}
 		seg.newestNs = rec.Time.UnixNano()
+		if rec.Seq > w.acked {
+			w.markLocked(rec.Seq, rec.Time.UnixNano())
+		}
 		seg.records++
 		seg.last = rec.Seq
 		off += int64(n)
@@ -479,6 +489,7 @@ func (w *WAL) Append(seq uint64, topic string, payload []byte, now time.Time) er
 		active.oldestNs = now.UnixNano()
 		active.first = seq
 	}
+	w.markLocked(seq, now.UnixNano())
 	active.records++
 	active.last = seq
 	active.newestNs = now.UnixNano()
@@ -598,6 +609,7 @@ func (w *WAL) dropOldestLocked() error {
 	if seg.last > w.acked {
 		w.acked = seg.last
 		w.markAckedLocked()
+		w.trimMarksLocked()
 	}
 	for s := range w.pending {
 		if s <= seg.last {
@@ -656,6 +668,7 @@ func (w *WAL) Ack(seq uint64) {
 	if frontier > w.acked {
 		w.acked = frontier
 		w.markAckedLocked()
+		w.trimMarksLocked()
 		w.removeAckedSegmentsLocked()
 	}
 }
@@ -746,6 +759,45 @@ func (w *WAL) Earliest() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// mark is the append time of the record seq.
+type mark struct {
+	seq uint64
+	ns  int64
+}
+
+// maxMarks bounds the marks (16 B each): past it every other one goes, so
+// a backlog older than 18 hours has its age to within two seconds, and so
+// on; an age is never understated.
+const maxMarks = 1 << 16
+
+// markLocked notes record seq's append time if it is the first of a new
+// second of appends.
+func (w *WAL) markLocked(seq uint64, ns int64) {
+	if n := len(w.marks); n > 0 && ns-w.marks[n-1].ns < int64(time.Second) && ns >= w.marks[n-1].ns {
+		return
+	}
+	if len(w.marks) >= maxMarks {
+		kept := w.marks[:1]
+		for i := 2; i < len(w.marks); i += 2 {
+			kept = append(kept, w.marks[i])
+		}
+		w.marks = kept
+	}
+	w.marks = append(w.marks, mark{seq, ns})
+}
+
+// trimMarksLocked drops the marks of acknowledged records, but the last
+// at or below the first unacknowledged one.
+func (w *WAL) trimMarksLocked() {
+	i := 0
+	for i+1 < len(w.marks) && w.marks[i+1].seq <= w.acked+1 {
+		i++
+	}
+	if i > 0 {
+		w.marks = append(w.marks[:0], w.marks[i:]...)
+	}
+}
+
 // Stats describe the log.
 type Stats struct {
 	Bytes    int64     // on disk
@@ -764,11 +816,8 @@ func (w *WAL) Stats() Stats {
 	st := Stats{Bytes: w.bytes, Segments: len(w.segs), LastSeq: w.lastSeq, Acked: w.acked, Dropped: w.dropped}
 	if w.lastSeq > w.acked {
 		st.Pending = w.lastSeq - w.acked
-		for _, s := range w.segs {
-			if s.last > w.acked && s.records > 0 {
-				st.Oldest = time.Unix(0, s.oldestNs)
-				break
-			}
+		if len(w.marks) > 0 {
+			st.Oldest = time.Unix(0, w.marks[0].ns)
 		}
 	}
 	return st

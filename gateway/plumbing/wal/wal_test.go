@@ -591,3 +591,72 @@ func TestPayloadsHandedOverAreTheCallers(t *testing.T) {
 		}
 	}
 }
+
+// TestOldestIsTheFirstUnacknowledgedRecord: Stats' Oldest is the append
+// time of the oldest unacknowledged record, to within a second, not of the
+// first record of its segment (a segment can hold days of acknowledged
+// batches before a short outage); after a restart too, and with the marks
+// thinned past their bound it is never later than the record's time.
+func TestOldestIsTheFirstUnacknowledgedRecord(t *testing.T) {
+	dir := t.TempDir()
+	big := func(o *Options) { o.SegmentBytes, o.MaxBytes = 1<<20, 256<<20 }
+	w := open(t, dir, big)
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	// 3 1/3 records a second, then from 201 on one every 1.3 s
+	at := func(s uint64) time.Time {
+		if s <= 200 {
+			return t0.Add(time.Duration(s) * 300 * time.Millisecond)
+		}
+		return t0.Add(time.Minute + time.Duration(s)*1300*time.Millisecond)
+	}
+	add := func(w *WAL, from, to uint64) {
+		for s := from; s <= to; s++ {
+			if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), at(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ack := func(w *WAL, r *Reader, from, to uint64) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for s := from; s <= to; s++ {
+			rec, err := r.Next(ctx)
+			if err != nil || rec.Seq != s {
+				t.Fatalf("read seq %d: %d, %v", s, rec.Seq, err)
+			}
+			w.Ack(s)
+		}
+	}
+	check := func(when string, w *WAL, first uint64, within time.Duration) {
+		t.Helper()
+		st := w.Stats()
+		if d := at(first).Sub(st.Oldest); d < 0 || d >= within {
+			t.Errorf("%s: oldest %s, want within %s before record %d's %s", when, st.Oldest.Format(time.RFC3339Nano), within, first, at(first).Format(time.RFC3339Nano))
+		}
+	}
+	add(w, 1, 200)
+	check("nothing acknowledged", w, 1, time.Second)
+	r := w.Reader()
+	ack(w, r, 1, 150)
+	check("150 acknowledged", w, 151, time.Second)
+	r.Close()
+	w.Close()
+
+	w = open(t, dir, big)
+	defer w.Close()
+	check("reopened", w, 151, time.Second)
+	last := uint64(200 + maxMarks + 10)
+	add(w, 201, last)
+	if n := len(w.marks); n > maxMarks {
+		t.Errorf("%d marks, above the bound %d", n, maxMarks)
+	}
+	check("marks thinned", w, 151, time.Second)
+	r = w.Reader()
+	defer r.Close()
+	ack(w, r, 151, 1000)
+	check("after thinning", w, 1001, 3*time.Second)
+	ack(w, r, 1001, last)
+	if st := w.Stats(); !st.Oldest.IsZero() || st.Pending != 0 {
+		t.Errorf("all acknowledged: %+v", st)
+	}
+}
