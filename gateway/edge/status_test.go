@@ -90,4 +90,3 @@ func retainedStatus(t *testing.T, broker string) status {
 	}
 	return s
 }
-

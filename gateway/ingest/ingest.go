@@ -42,6 +42,7 @@ type Stats struct {
 	Acked       uint64 // messages acknowledged
 	Points      uint64 // readings (points of batches) written
 	Batches     uint64 // batches (messages) written
+	Repeats     uint64 // batches stored already, received and written again (admit)
 	Writes      uint64 // successful InfluxDB write requests
 	WriteErrors uint64 // failed write attempts (each retried)
 	DeadLetters uint64 // messages sent to the dead-letter topic
@@ -296,9 +297,14 @@ func (in *Ingest) Run(ctx context.Context) error {
 				if e.signed {
 					in.ev.storedSigned(e.gateway, e.device, e.polled)
 				}
-				in.m.points.Add(float64(e.points))
-				in.m.messages.WithLabelValues("written").Inc()
-				in.count(func(s *Stats) { s.Batches++; s.Points += uint64(e.points) })
+				if e.repeat {
+					in.m.messages.WithLabelValues("repeat").Inc()
+					in.count(func(s *Stats) { s.Repeats++ })
+				} else {
+					in.m.points.Add(float64(e.points))
+					in.m.messages.WithLabelValues("written").Inc()
+					in.count(func(s *Stats) { s.Batches++; s.Points += uint64(e.points) })
+				}
 			}
 			if e.held {
 				in.unstored.done(e.gateway, e.seq)
@@ -485,49 +491,48 @@ func (w *worker) conflicts(gateway string, seq uint64, payload []byte) bool {
 var errIgnore = errors.New("not a data message")
 
 // parse decodes and admits m. Its verdict is the batch's evidence (nil:
-// not under evidence).
-func (w *worker) parse(m mqtt.Message) (*batch.Batch, *verdict, error) {
+// not under evidence); repeat marks a batch stored already (admit).
+func (w *worker) parse(m mqtt.Message) (b *batch.Batch, vd *verdict, repeat bool, err error) {
 	tp, err := topic.Parse(m.Topic())
 	switch {
 	case errors.Is(err, topic.ErrName):
-		return nil, nil, refuse(ReasonName, "%v", err)
+		return nil, nil, false, refuse(ReasonName, "%v", err)
 	case err != nil:
-		return nil, nil, refuse(ReasonTopic, "%v", err)
+		return nil, nil, false, refuse(ReasonTopic, "%v", err)
 	case tp.Park != w.park || (tp.Kind != topic.KindData && tp.Kind != topic.KindStatus && tp.Kind != topic.KindMetrics):
-		return nil, nil, refuse(ReasonTopic, "topic %s is not %s", short(m.Topic()), topic.Data(w.park, "{gateway}", "{device}"))
+		return nil, nil, false, refuse(ReasonTopic, "topic %s is not %s", short(m.Topic()), topic.Data(w.park, "{gateway}", "{device}"))
 	case tp.Kind != topic.KindData:
-		return nil, nil, errIgnore
+		return nil, nil, false, errIgnore
 	case slices.Contains(config.ReservedGateways, tp.Gateway) || slices.Contains(config.ReservedDevices, tp.Device):
 		// No edge may take these names (eipgw validate refuses them):
 		// the topic is one of eipgw's own, or posing as one.
-		return nil, nil, refuse(ReasonTopic, "topic %s: the gateway names %s and the device names %s are reserved for eipgw's own topics",
+		return nil, nil, false, refuse(ReasonTopic, "topic %s: the gateway names %s and the device names %s are reserved for eipgw's own topics",
 			short(m.Topic()), strings.Join(config.ReservedGateways, ", "), strings.Join(config.ReservedDevices, ", "))
 	}
 	gw, dev := tp.Gateway, tp.Device
 	// The MQTT client hands each message its own payload, never changed:
 	// the batch shares its memory instead of copying it.
-	b, err := batch.DecodeShared(m.Payload(), w.points, &w.names)
+	b, err = batch.DecodeShared(m.Payload(), w.points, &w.names)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if b.Gateway != gw || b.Device != dev {
-		return nil, nil, refuse(ReasonTopic, "payload names gateway %s device %s but the topic says %s %s",
+		return nil, nil, false, refuse(ReasonTopic, "payload names gateway %s device %s but the topic says %s %s",
 			short(b.Gateway), short(b.Device), short(gw), short(dev))
 	}
 	// The per-gateway state keeps these past the message: the topic's
 	// copies, so that it keeps no payload.
 	b.Gateway, b.Device = gw, dev
 	if err := validateBatch(b, time.Now()); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	var vd *verdict
 	if w.in != nil {
 		vd = w.in.ev.check(b, m.Payload())
 	}
-	if err := w.admit(b, m.Payload(), vd.unverified()); err != nil {
-		return nil, nil, err
+	if repeat, err = w.admit(b, m.Payload(), vd.unverified()); err != nil {
+		return nil, nil, false, err
 	}
-	return b, vd, nil
+	return b, vd, repeat, nil
 }
 
 // deadLetter publishes an unusable message with the reason to the park's

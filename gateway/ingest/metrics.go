@@ -24,7 +24,7 @@ var pollToStoredBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4,
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eipgw_ingest_messages_total", Help: "Messages acknowledged to the broker, by outcome: written, dead_letter, ignored (status and metrics topics).",
+			Name: "eipgw_ingest_messages_total", Help: "Messages acknowledged to the broker, by outcome: written, repeat (a batch stored already, exactly: a redelivery or an edge's replay, written again), dead_letter, ignored (status and metrics topics).",
 		}, []string{"outcome"}),
 		points: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eipgw_ingest_points_written_total", Help: "Readings written to InfluxDB.",
@@ -35,7 +35,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		stored: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "eipgw_ingest_poll_to_stored_seconds",
-			Help:    "Time from a batch's poll (its ts) to InfluxDB's acknowledgement of the write of its last line, per batch written; includes the edge's publish, the broker, ingest's batching and the write.",
+			Help:    "Time from a batch's poll (its ts) to InfluxDB's acknowledgement of the write of its last line, per batch written (repeats of batches stored already left out); includes the edge's publish, the broker, ingest's batching and the write.",
 			Buckets: pollToStoredBuckets,
 		}),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range refusalReasons {
 		m.refused.WithLabelValues(r)
 	}
-	for _, o := range []string{"written", "dead_letter", "ignored"} {
+	for _, o := range []string{"written", "repeat", "dead_letter", "ignored"} {
 		m.messages.WithLabelValues(o)
 	}
 	return m

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
@@ -44,11 +45,17 @@ func runIngest(t *testing.T, yaml string, log *slog.Logger) *Ingest {
 // reports an error Run returned; stop may be called more than once.
 func startIngest(t *testing.T, yaml string, log *slog.Logger) (in *Ingest, stop func()) {
 	t.Helper()
+	return startIngestReg(t, yaml, log, nil)
+}
+
+// startIngestReg is startIngest with its metrics on reg.
+func startIngestReg(t *testing.T, yaml string, log *slog.Logger, reg *prometheus.Registry) (in *Ingest, stop func()) {
+	t.Helper()
 	cfg, err := config.Parse("ingest.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in, err = New(ingestRole(t, cfg), log, nil); err != nil {
+	if in, err = New(ingestRole(t, cfg), log, reg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -47,7 +47,7 @@ func TestParseTopic(t *testing.T) {
 		// The topic is valid; the payload is not a batch.
 		{topic.Data("p", "gw-1", "chp-1"), ReasonMalformed, ""},
 	} {
-		b, _, err := w.parse(topicMessage{topic: c.topic, payload: []byte("{}")})
+		b, _, _, err := w.parse(topicMessage{topic: c.topic, payload: []byte("{}")})
 		if b != nil {
 			t.Errorf("%q: a batch from an empty object", c.topic)
 		}

@@ -223,10 +223,12 @@ func newSeqGuard(cfg config.IngestRole, log *slog.Logger) *seqGuard {
 
 // admit checks the sequence number of b, a valid batch received as
 // payload, before anything is written. unverified marks a batch that
-// fails its gateway's evidence (evidence.go).
-func (w *worker) admit(b *batch.Batch, payload []byte, unverified bool) error {
+// fails its gateway's evidence (evidence.go). repeat reports a batch
+// known to be stored already, exactly (a redelivery or an edge's replay
+// of one): it is written again, harmlessly, but not counted as new.
+func (w *worker) admit(b *batch.Batch, payload []byte, unverified bool) (repeat bool, err error) {
 	if w.in == nil || w.in.guard == nil {
-		return nil
+		return false, nil
 	}
 	return w.in.guard.check(w, b, payload, unverified)
 }
@@ -246,18 +248,18 @@ func (w *worker) admit(b *batch.Batch, payload []byte, unverified bool) error {
 // beyond unverifiedLookups a second (with a burst of as many), the rest
 // are refused unlooked-at (dead-lettered, so kept and counted), and the
 // gateway's own batches keep their pace.
-func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified bool) error {
+func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified bool) (repeat bool, err error) {
 	if unverified {
 		if w.in.ev.keyless(b.Gateway) {
-			return refuse(ReasonUnverified, "gateway %s has no key, and ingest.evidence.require accepts only signed batches: seq %d not written",
+			return false, refuse(ReasonUnverified, "gateway %s has no key, and ingest.evidence.require accepts only signed batches: seq %d not written",
 				b.Gateway, b.Seq)
 		}
 		if w.in.ev.mayStillCome(b) {
-			return refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and the gateway's own batch of device %s polled at %s may still come (no signed batch of the device at or after that time is stored yet): not written",
+			return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and the gateway's own batch of device %s polled at %s may still come (no signed batch of the device at or after that time is stored yet): not written",
 				b.Gateway, b.Seq, b.Device, b.Time.Format(time.RFC3339Nano))
 		}
 		if !g.lookups.take(time.Now()) {
-			return refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and more such batches arrive than ingest looks up (%d a second): not written",
+			return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and more such batches arrive than ingest looks up (%d a second): not written",
 				b.Gateway, b.Seq, unverifiedLookups)
 		}
 		return g.checkStored(b, true)
@@ -282,9 +284,9 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified b
 			g.hi[b.Gateway] = b.Seq
 		}
 		g.mu.Unlock()
-		return nil
+		return false, nil
 	case b.Seq > hi:
-		return refuse(ReasonSeqJump, "gateway %s: seq %d is %d above the highest accepted (%d), more than completeness.max_seq_jump (%d): quarantined",
+		return false, refuse(ReasonSeqJump, "gateway %s: seq %d is %d above the highest accepted (%d), more than completeness.max_seq_jump (%d): quarantined",
 			b.Gateway, b.Seq, b.Seq-hi, hi, g.maxJump)
 	}
 	// A number at or below the highest accepted: a redelivery or a replay.
@@ -292,9 +294,9 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified b
 		if old, ok := sw.hashes[b.Seq]; ok {
 			if old != payloadHash(payload) {
 				w.in.m.conflicts.Inc()
-				return refuse(ReasonSeqConflict, "gateway %s sent seq %d before with different content", b.Gateway, b.Seq)
+				return false, refuse(ReasonSeqConflict, "gateway %s sent seq %d before with different content", b.Gateway, b.Seq)
 			}
-			return nil
+			return true, nil
 		}
 	}
 	return g.checkStored(b, false)
@@ -382,9 +384,9 @@ func isReservedSeries(name string) bool { return config.ReservedKind(name) }
 // InfluxDB cannot be asked, the batch is written (InfluxDB is then likely
 // refusing writes too). unverified: b fails its gateway's evidence (see
 // check), whatever its number; it is refused when InfluxDB cannot be asked.
-func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) error {
+func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) (same bool, err error) {
 	if g.q == nil {
-		return nil
+		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
@@ -401,13 +403,13 @@ func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) error {
 	if unverified {
 		g.queried(err, "could not compare a batch that fails its evidence with what InfluxDB holds; dead-lettering it", "gateway", b.Gateway, "seq", b.Seq)
 		if err != nil {
-			return refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and whether it would change the readings stored for device %s at %s is unknown: %v",
+			return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and whether it would change the readings stored for device %s at %s is unknown: %v",
 				b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), err)
 		}
 	} else {
 		g.queried(err, "could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq)
 		if err != nil {
-			return nil
+			return false, nil
 		}
 	}
 	for _, s := range series {
@@ -429,18 +431,19 @@ func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) error {
 					}
 				}
 				d = differs(b, row)
+				same = d == ""
 			}
 			if d != "" && unverified {
-				return refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence and differs from the readings stored for device %s at %s (%s)",
+				return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence and differs from the readings stored for device %s at %s (%s)",
 					b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), d)
 			}
 			if d != "" {
-				return refuse(ReasonSeqRegress, "gateway %s: seq %d is below the highest accepted and differs from the readings stored for device %s at %s (%s)",
+				return false, refuse(ReasonSeqRegress, "gateway %s: seq %d is below the highest accepted and differs from the readings stored for device %s at %s (%s)",
 					b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), d)
 			}
 		}
 	}
-	return nil
+	return same, nil
 }
 
 // differs names the first column of row (column -> value: a row of

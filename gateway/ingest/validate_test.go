@@ -89,7 +89,7 @@ func TestSeqGuard(t *testing.T) {
 		b := goodBatch()
 		b.Seq = seq
 		b.Time = time.Now()
-		err := w.admit(b, []byte(payload), false)
+		_, err := w.admit(b, []byte(payload), false)
 		if err == nil {
 			w.conflicts(b.Gateway, seq, []byte(payload))
 		}
@@ -158,7 +158,7 @@ func TestUnverifiedLookupBudget(t *testing.T) {
 	for seq := uint64(1); seq <= 3*unverifiedLookups; seq++ {
 		b := goodBatch()
 		b.Seq, b.Time = seq, time.Now()
-		if err := w.admit(b, []byte("forged"), true); err != nil {
+		if _, err := w.admit(b, []byte("forged"), true); err != nil {
 			if refusalReason(err) != ReasonUnverified || !strings.Contains(err.Error(), "more such batches arrive than ingest looks up") {
 				t.Fatalf("seq %d: %v", seq, err)
 			}
@@ -170,7 +170,7 @@ func TestUnverifiedLookupBudget(t *testing.T) {
 	}
 	b := goodBatch()
 	b.Seq, b.Time = 7, time.Now()
-	if err := w.admit(b, []byte("signed"), false); err != nil {
+	if _, err := w.admit(b, []byte("signed"), false); err != nil {
 		t.Errorf("a batch that verifies, with the budget spent: %v", err)
 	}
 }

@@ -45,6 +45,7 @@ type CountsView struct {
 	Acked       uint64 `json:"acked"`        // messages acknowledged
 	Points      uint64 `json:"points"`       // readings written
 	Batches     uint64 `json:"batches"`      // batches written
+	Repeats     uint64 `json:"repeats"`      // batches stored already, received and written again
 	Writes      uint64 `json:"writes"`       // InfluxDB write requests that succeeded
 	WriteErrors uint64 `json:"write_errors"` // write attempts that failed (retried)
 	DeadLetters uint64 `json:"dead_letters"` // messages sent to the dead-letter topic

@@ -54,6 +54,11 @@ type entry struct {
 	lastErr     error
 
 	settledOK bool // every line written
+	// repeat: the batch is stored already, exactly (a redelivery, an
+	// edge's replay): written again, but counted apart from new batches
+	// and out of the poll-to-stored latency, which would otherwise show
+	// every restart of ingest as a breach of its budget.
+	repeat bool
 
 	// gateway and seq number the batch; held: counted in the worker's
 	// holdings until it is finished with.
@@ -216,7 +221,9 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 				e.written += r.lines[i]
 				if e.written == len(e.lines) {
 					e.settledOK = true
-					w.in.m.stored.Observe(now.Sub(e.polled).Seconds())
+					if !e.repeat {
+						w.in.m.stored.Observe(now.Sub(e.polled).Seconds())
+					}
 				}
 				e.attempts, e.healthy, e.lastErr, e.failedAt = 0, 0, nil, time.Time{}
 			}
@@ -330,7 +337,7 @@ func (w *worker) writeOnce(ctx context.Context, r *request) error {
 func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, error) {
 	var out []*entry
 	for _, m := range msgs {
-		b, vd, err := w.parse(m)
+		b, vd, repeat, err := w.parse(m)
 		if errors.Is(err, errIgnore) {
 			w.in.count(func(s *Stats) { s.Ignored++ })
 			w.in.m.messages.WithLabelValues("ignored").Inc()
@@ -365,6 +372,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		}
 		e := newEntry(m, b, lines)
 		e.signed = vd != nil && !vd.unverified()
+		e.repeat = repeat
 		if w.compl != nil {
 			w.in.unstored.add(e.gateway, e.seq)
 			e.held = true
