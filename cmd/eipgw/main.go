@@ -49,6 +49,14 @@ var errUsage = errors.New("usage error")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal stops the command cleanly; from then on the
+	// signals take their default action, so a second one ends a stop
+	// that takes too long at once (the edge's log is safe against that,
+	// as against kill -9).
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)

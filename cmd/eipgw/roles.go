@@ -66,6 +66,15 @@ func loadConfig(path string) (*config.File, modbus.Profiles, error) {
 // readiness (/readyz, from health) on metrics.listen when set. The
 // endpoint stops after the role returned.
 func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, log *slog.Logger, role func(context.Context) error, health telemetry.Health, routes ...func(*http.ServeMux)) error {
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping: signal received; a second SIGINT or SIGTERM stops the process at once")
+		case <-finished:
+		}
+	}()
 	if f.Metrics == nil || f.Metrics.Listen == "" {
 		return role(ctx)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -348,4 +349,47 @@ func TestProcs(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestEdgeSecondSIGTERMStopsAtOnce: with the broker down, a stopping edge
+// waits its publish timeout (30 s here) for acknowledgements; a second
+// SIGTERM ends it at once, and the batches it held are in its log: the
+// next start delivers every one.
+func TestEdgeSecondSIGTERMStopsAtOnce(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	simAddr := startSim(t)
+	w := watch(t, mq.URL, topic.GatewayFilter("sig", "gw-1"))
+	state := t.TempDir()
+	cfg := writeEdgeConfig(t, mq.URL, simAddr, state)
+	slow, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowCfg := filepath.Join(t.TempDir(), "edge-slow.yaml")
+	if err := os.WriteFile(slowCfg, []byte(strings.Replace(string(slow), "publish_timeout: 1s", "publish_timeout: 30s", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, "edge", "-config", slowCfg)
+	time.Sleep(1500 * time.Millisecond)
+	mq.Stop()
+	time.Sleep(time.Second)
+	if err := e.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitOutput(t, "stopping: signal received", 5*time.Second)
+	if _, ended := e.Wait(time.Second); ended {
+		t.Fatalf("the edge did not wait for the broker's acknowledgements:\n%s", e.Output())
+	}
+	if err := e.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err, ended := e.Wait(5 * time.Second)
+	if !ended || err == nil || !strings.Contains(err.Error(), "terminated") {
+		t.Fatalf("after a second SIGTERM: ended %v, %v; want killed by the signal at once\n%s", ended, err, e.Output())
+	}
+	mq.Restart()
+	e = start(t, "edge", "-config", cfg)
+	time.Sleep(1500 * time.Millisecond)
+	e.Term(t, 10*time.Second)
+	w.waitAll(t, readSeq(t, state), 10*time.Second)
 }

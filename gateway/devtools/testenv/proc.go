@@ -160,6 +160,20 @@ func (p *Proc) Term(t testing.TB, limit time.Duration) {
 	}
 }
 
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits up to limit for the process to end: its exit error (nil for
+// a clean exit) and true, or false if it still runs.
+func (p *Proc) Wait(limit time.Duration) (error, bool) {
+	select {
+	case err := <-p.done:
+		return err, true
+	case <-time.After(limit):
+		return nil, false
+	}
+}
+
 // Kill sends SIGKILL and waits for the process to end.
 func (p *Proc) Kill() {
 	p.cmd.Process.Kill()
