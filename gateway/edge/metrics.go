@@ -32,7 +32,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 	m := &metrics{
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eipgw_edge_polls_total", Help: "Polls of each device, by outcome (ok: every point good; partial; failed: no point good).",
+			Name: "eipgw_edge_polls_total", Help: "Polls of each device, by outcome (ok: every point good; partial; failed: no point good, slots skipped while the device backs off included: eipgw_edge_bus_* counts those apart).",
 		}, []string{"device", "outcome"}),
 		pollDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "eipgw_edge_poll_duration_seconds", Help: "Time to poll one device.",
