@@ -202,6 +202,12 @@ func (b Bus) endpointKey() (string, string) {
 	case b.IsOPCUA():
 		return "", ""
 	case b.Transport == TransportRTU && b.Device != "":
+		// udev's names (/dev/serial/by-id/..., a rule's alias) are
+		// symbolic links to the line's device node: one line, however
+		// named.
+		if real, err := filepath.EvalSymlinks(b.Device); err == nil {
+			return "device " + real, "device"
+		}
 		return "device " + filepath.Clean(b.Device), "device"
 	case b.Address != "":
 		if h, port, err := net.SplitHostPort(b.Address); err == nil {

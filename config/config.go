@@ -449,7 +449,11 @@ func (f *File) validate(knownProfile func(string) bool) Errors {
 			errs = append(errs, b.validate(s, p)...)
 			if k, key := b.endpointKey(); key == "device" {
 				if other, ok := endpoints[k]; ok {
-					errs = append(errs, s.Errorf(p+".device", "%s is bus %q's too: one bus owns a serial line; put the devices on that bus", strings.TrimPrefix(k, "device "), other))
+					line := b.Device
+					if real := strings.TrimPrefix(k, "device "); real != filepath.Clean(b.Device) {
+						line += " (" + real + ")"
+					}
+					errs = append(errs, s.Errorf(p+".device", "%s is bus %q's too: one bus owns a serial line; put the devices on that bus", line, other))
 				} else {
 					endpoints[k] = b.Name
 				}

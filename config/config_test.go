@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,4 +177,37 @@ func FuzzParse(f *testing.F) {
 		// Must never panic; errors are fine.
 		Parse("fuzz.yaml", data, knownProfile)
 	})
+}
+
+// TestSerialLineAliases: udev names a serial line by symbolic links
+// (/dev/serial/by-id/..., a rule's alias); two buses on the line under two
+// names would open it twice and garble each other's frames.
+func TestSerialLineAliases(t *testing.T) {
+	dir := t.TempDir()
+	line := filepath.Join(dir, "ttyUSB0")
+	alias := filepath.Join(dir, "usb-FTDI_FT232R-if00-port0")
+	if err := os.WriteFile(line, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(line, alias); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`park: p
+site: s
+mqtt: {broker: "tcp://127.0.0.1:1883"}
+edge:
+  gateway: gw
+  state_dir: %s
+  buses:
+    - {name: rs485, transport: rtu, device: %s}
+    - {name: meters, transport: rtu, device: %s}
+  devices:
+    - {name: d1, profile: chp, bus: rs485, unit: 1, interval: 1s}
+    - {name: d2, profile: chp, bus: meters, unit: 2, interval: 1s}
+`, dir, line, alias)
+	_, err := Parse("aliases.yaml", []byte(yaml), nil)
+	want := fmt.Sprintf(`edge.buses[1].device: %s (%s) is bus "rs485"'s too: one bus owns a serial line`, alias, line)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("two buses on one line by two names: %v; want %q", err, want)
+	}
 }

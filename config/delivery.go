@@ -103,8 +103,10 @@ func (f *File) validateDelivery() Errors {
 	if m := f.Metrics; m != nil && m.Listen != "" {
 		if _, port, err := net.SplitHostPort(m.Listen); err != nil {
 			errs = append(errs, s.Errorf("metrics.listen", "%q must be host:port", m.Listen))
-		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			errs = append(errs, s.Errorf("metrics.listen", "%q: port %q is not a number 0-65535", m.Listen, port))
+		} else if n, err := strconv.ParseUint(port, 10, 16); err != nil {
+			errs = append(errs, s.Errorf("metrics.listen", "%q: port %q is not a number 1-65535", m.Listen, port))
+		} else if n == 0 {
+			errs = append(errs, s.Errorf("metrics.listen", "%q: port 0 would be a port chosen at random at each start, which Prometheus, health checks and the status page's users could not find: give a port", m.Listen))
 		}
 	}
 	if m := f.Metrics; m != nil {
