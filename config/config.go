@@ -234,7 +234,9 @@ func keptLines(src *Source, f *File) map[string]int {
 	}
 	paths := []string{"edge.evidence.key_file"}
 	for i := range e.Buses {
-		paths = append(paths, fmt.Sprintf("edge.buses[%d].opcua", i))
+		for _, k := range []string{"", ".certificate", ".private_key", ".server_certificate"} {
+			paths = append(paths, fmt.Sprintf("edge.buses[%d].opcua%s", i, k))
+		}
 	}
 	kept := make(map[string]int, len(paths))
 	for _, p := range paths {

@@ -173,7 +173,7 @@ edge:
 	missing := write("missing.yaml", filepath.Join(dir, "nosuch.key"), filepath.Join(dir, "nosuch.der"))
 	code, out, _ := runCLI(t, "validate", missing)
 	if code != 1 || !strings.Contains(out, missing+":7: edge.evidence.key_file: private key: ") ||
-		!strings.Contains(out, missing+":11: edge.buses[0].opcua: certificate: ") {
+		!strings.Contains(out, missing+":15: edge.buses[0].opcua.certificate: ") || !strings.Contains(out, missing+":16: edge.buses[0].opcua.private_key: ") {
 		t.Errorf("missing files: code %d\n%s", code, out)
 	}
 	if err := os.Chmod(key, 0o644); err != nil {
@@ -196,7 +196,7 @@ edge:
 		t.Fatal(err)
 	}
 	if code, out, _ := runCLI(t, "validate", both); code != 1 || !strings.Contains(out, "has no port") || !strings.Contains(out, "readable by group or others") ||
-		!strings.Contains(out, "edge.buses[0].opcua: certificate") {
+		!strings.Contains(out, "edge.buses[0].opcua.certificate") {
 		t.Errorf("three errors in one file: code %d\n%s", code, out)
 	}
 }

@@ -150,8 +150,8 @@ func edgeFiles(f *config.File) config.Errors {
 		}
 	}
 	for i, b := range e.Buses {
-		if err := opcua.CheckFiles(b); err != nil {
-			errs = append(errs, f.Source.Errorf(fmt.Sprintf("edge.buses[%d].opcua", i), "%v", err))
+		for _, fe := range opcua.CheckFiles(b) {
+			errs = append(errs, f.Source.Errorf(fmt.Sprintf("edge.buses[%d].opcua.%s", i, fe.Key), "%v", fe.Err))
 		}
 	}
 	return errs

@@ -130,24 +130,44 @@ func modeName(m ua.MessageSecurityMode) string {
 
 // CheckFiles reads the files of an OPC UA bus's security settings as a
 // connection would (certificate and private key, a pinned server
-// certificate) and returns the first problem, naming the key: eipgw
+// certificate) and returns every problem, each with its key: eipgw
 // validate reports at start what would otherwise stop every connection.
-func CheckFiles(b config.Bus) error {
+func CheckFiles(b config.Bus) []FileError {
 	o := b.OPCUA
 	if o == nil {
 		return nil
 	}
+	var errs []FileError
 	if o.Certificate != "" {
-		if _, _, err := localIdentity(o); err != nil {
-			return err
+		_, certErr := readCertificate(o.Certificate)
+		_, keyErr := readKey(o.PrivateKey)
+		switch {
+		case certErr != nil || keyErr != nil:
+			if certErr != nil {
+				errs = append(errs, FileError{"certificate", certErr})
+			}
+			if keyErr != nil {
+				errs = append(errs, FileError{"private_key", keyErr})
+			}
+		default:
+			if _, _, err := localIdentity(o); err != nil {
+				errs = append(errs, FileError{"certificate", err})
+			}
 		}
 	}
 	if o.ServerCertificate != "" {
 		if _, err := readCertificate(o.ServerCertificate); err != nil {
-			return fmt.Errorf("server_certificate: %w", err)
+			errs = append(errs, FileError{"server_certificate", err})
 		}
 	}
-	return nil
+	return errs
+}
+
+// FileError is a file of a bus's opcua section that is wrong: Key names
+// its setting (certificate, private_key, server_certificate).
+type FileError struct {
+	Key string
+	Err error
 }
 
 // localIdentity reads the gateway's certificate and key and checks that
