@@ -601,6 +601,10 @@ func (tz Totaliser) reset(a, b uint64) bool {
 // hour whose last reading is a reset from the hour before's (or from the
 // opening) is read whole to find the two readings around it.
 func (b *builder) resets(device string, tz Totaliser, last map[int64]Reading, opening, closing *Reading) ([]Reset, error) {
+	dips, err := b.dips(device, tz, opening)
+	if err != nil {
+		return nil, err
+	}
 	hours := make([]int64, 0, len(last))
 	for ms := range last {
 		if ms >= b.start.UnixMilli() {
@@ -612,7 +616,8 @@ func (b *builder) resets(device string, tz Totaliser, last map[int64]Reading, op
 	prev := *opening
 	for _, ms := range hours {
 		cur := last[ms]
-		if !tz.reset(prev.Counts, cur.Counts) {
+		across := tz.reset(prev.Counts, cur.Counts)
+		if !across && !dips[ms] {
 			prev = cur
 			continue
 		}
@@ -624,7 +629,7 @@ func (b *builder) resets(device string, tz Totaliser, last map[int64]Reading, op
 		if err != nil {
 			return nil, err
 		}
-		if len(rs) == 0 {
+		if len(rs) == 0 && across {
 			// Not found among the hour's readings (read while they
 			// change): placed between the two hourly readings.
 			rs = []Reset{{Before: prev, After: cur}}
@@ -636,6 +641,37 @@ func (b *builder) resets(device string, tz Totaliser, last map[int64]Reading, op
 		// Without hourly readings to place it (a fake or sparse store),
 		// the reset lies between the opening and the closing.
 		out = append(out, Reset{Before: *opening, After: *closing})
+	}
+	return out, nil
+}
+
+// dips returns the hours (bucket starts, Unix ms) of the month in which
+// the totaliser's reading fell from one reading to the next: a reset, a
+// pass of its maximum, or a set-back too small to show between the
+// hours' last readings (10 t set back in an hour that metered 50 t still
+// reads 40 t higher at its end, and 10 t would go unbilled). One query a
+// meter and month, computed by InfluxDB; resets reads those hours whole.
+func (b *builder) dips(device string, tz Totaliser, opening *Reading) (map[int64]bool, error) {
+	q := fmt.Sprintf(`SELECT min("step") FROM (SELECT difference(%s) AS "step" FROM %s WHERE "park" = %s AND "device" = %s AND time >= %s AND time < %s) WHERE time >= %s AND time < %s GROUP BY time(1h) fill(none)`,
+		ident(tz.Point), ident(tz.Measurement), quote(b.park), quote(device), rfc(opening.Time), rfc(b.end), rfc(b.start), rfc(b.end))
+	ss, err := b.q.Query(b.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("statement: %s %s: steps: %w", device, tz.Point, err)
+	}
+	out := map[int64]bool{}
+	for _, s := range ss {
+		for _, v := range s.Values {
+			if len(v) < 2 || v[1] == nil {
+				continue
+			}
+			ts, err := number(v[0])
+			if err != nil {
+				return nil, fmt.Errorf("statement: %s %s: time: %w", device, tz.Point, err)
+			}
+			if step, err := number(v[1]); err == nil && step < 0 {
+				out[int64(ts)] = true
+			}
+		}
 	}
 	return out, nil
 }

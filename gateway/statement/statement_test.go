@@ -89,6 +89,32 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 	at := func(i int) time.Time { return f.start.Add(time.Duration(i)*time.Hour - time.Minute) }
 	s := Series{Columns: []string{"time", "v"}}
 	switch {
+	case strings.Contains(q, "difference("): // each hour's smallest step between readings
+		type reading struct {
+			at time.Time
+			c  float64
+		}
+		var rs []reading
+		for i, c := range cs {
+			rs = append(rs, reading{at(i), float64(c) * f.scale})
+		}
+		for _, r := range f.extra[dev] {
+			rs = append(rs, reading{r.at, float64(r.counts) * f.scale})
+		}
+		sort.Slice(rs, func(i, j int) bool { return rs[i].at.Before(rs[j].at) })
+		low := map[int64]float64{}
+		for i := 1; i < len(rs); i++ {
+			if rs[i].at.Before(f.start) {
+				continue
+			}
+			h := rs[i].at.Truncate(time.Hour).UnixMilli()
+			if v, ok := low[h]; !ok || rs[i].c-rs[i-1].c < v {
+				low[h] = rs[i].c - rs[i-1].c
+			}
+		}
+		for h, v := range low {
+			s.Values = append(s.Values, []any{json.Number(fmt.Sprint(h)), json.Number(fmt.Sprint(v))})
+		}
 	case strings.HasPrefix(q, `SELECT "`): // the readings of a span
 		from, to := spanOf(q)
 		for i, c := range cs {
@@ -364,5 +390,48 @@ func TestTotaliserReset(t *testing.T) {
 	}
 	if a := row(t, st2, RowTenantSteam, "sa"); len(a.Resets) != 0 || !strings.Contains(a.Handling, "passed its maximum") || a.MeteredText != "4032.00" {
 		t.Errorf("rollover: resets %+v, metered %s, handling %q", a.Resets, a.MeteredText, a.Handling)
+	}
+}
+
+// TestTotaliserSetBackWithinAnHour: b's meter is set back by 100 counts
+// 20 minutes into an hour that meters 370: the hour's last reading is
+// still 270 above the hour before's, so only the readings within the hour
+// show it. It is found as a reset, and the movement before and after it
+// is billed: the 100 counts are not lost to the bill.
+func TestTotaliserSetBackWithinAnHour(t *testing.T) {
+	f := steady(map[string]uint64{"sup": 5_000_000, "sa": 2_000_000, "sb": 1_000_000}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+	h := 9*24 + 12
+	cs := f.counts["sb"]
+	flowed := cs[len(cs)-1] - cs[0]
+	before := cs[h] + 123
+	f.extra = map[string][]extraReading{"sb": {
+		{at: f.start.Add(time.Duration(h)*time.Hour + 20*time.Minute), counts: before},
+		{at: f.start.Add(time.Duration(h)*time.Hour + 21*time.Minute), counts: before - 100},
+	}}
+	for i := h + 1; i < len(cs); i++ {
+		cs[i] -= 100
+	}
+	st, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := row(t, st, RowTenantSteam, "sb")
+	if len(r.Resets) != 1 || r.Resets[0].Before.Counts != before || r.Resets[0].After.Counts != before-100 {
+		t.Fatalf("resets %+v, want one from %d to %d counts", r.Resets, before, before-100)
+	}
+	if want := float64(flowed) * 0.01; math.Abs(r.Metered-want) > 1e-6 {
+		t.Errorf("metered %s, want %g t (the flow, the set-back not taken off it)", r.MeteredText, want)
+	}
+	if !strings.Contains(r.Handling, "totaliser reset (meter replaced or set back)") {
+		t.Errorf("handling %q", r.Handling)
+	}
+	// a's totaliser passing its maximum within an hour is no reset.
+	f2 := steady(map[string]uint64{"sup": 5_000_000, "sa": 1<<32 - 1000, "sb": 1_000_000}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+	st2, err := Build(context.Background(), f2, "p", twoTenants(), Options{Month: f2.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := row(t, st2, RowTenantSteam, "sa"); len(a.Resets) != 0 || a.MeteredText != "4032.00" {
+		t.Errorf("rollover: resets %+v, metered %s", a.Resets, a.MeteredText)
 	}
 }
