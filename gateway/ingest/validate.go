@@ -55,7 +55,7 @@ const (
 	// MaxUnitLen is the longest unit, in bytes.
 	MaxUnitLen = config.MaxUnitLen
 	// MaxClockSkew is how far a poll time may lie ahead of ingest's clock.
-	MaxClockSkew = 10 * time.Minute
+	MaxClockSkew = batch.MaxClockSkew
 )
 
 // MinTime is the earliest poll time accepted.

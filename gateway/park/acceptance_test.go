@@ -264,7 +264,7 @@ func TestEventTime(t *testing.T) {
 	if got := r.eng.Add("gw-1", late); got != Late {
 		t.Fatalf("after grace: %s", got)
 	}
-	if got := r.eng.Add("gw-1", sim0(r, "steam-supply", r.clock.now.Add(2*time.Minute))); got != Future {
+	if got := r.eng.Add("gw-1", sim0(r, "steam-supply", r.clock.now.Add(batch.MaxClockSkew+time.Second))); got != Future {
 		t.Fatalf("future: %s", got)
 	}
 	if got := r.eng.Add("gw-9", sim0(r, "nobody", r.clock.now)); got != Unknown {
@@ -490,5 +490,18 @@ func TestHoursHeldForTheBacklog(t *testing.T) {
 				t.Errorf("supplier mass on %d samples, want %d", m.Samples, wantSamples)
 			}
 		})
+	}
+}
+
+// TestFastGatewayClockCounted: a gateway whose clock runs minutes ahead
+// (ingest stores its batches up to batch.MaxClockSkew ahead) is counted by
+// the engine too, in the hour of its timestamps: the engine's hours and
+// the audit's, which recomputes them from what ingest stored, agree.
+func TestFastGatewayClockCounted(t *testing.T) {
+	r := newReplay(t, loadExample(t), day0, 1)
+	r.clock.now = day0.Add(30 * time.Minute)
+	ahead := sim0(r, "steam-supply", r.clock.now.Add(batch.MaxClockSkew-time.Second))
+	if got := r.eng.Add("gw-1", ahead); got != Accepted {
+		t.Fatalf("a batch %s ahead: %s", batch.MaxClockSkew-time.Second, got)
 	}
 }

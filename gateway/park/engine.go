@@ -67,7 +67,8 @@ type Options struct {
 	// Clock is the engine's time source (default time.Now).
 	Clock func() time.Time
 	// MaxSkew is how far ahead of the clock a reading may be stamped
-	// (default 1 minute).
+	// (default batch.MaxClockSkew, ingest's bound: what ingest stores,
+	// the engine counts).
 	MaxSkew time.Duration
 	// From, when it is the hour before the start's and the start lies
 	// within that hour's grace, makes the engine close that hour too,
@@ -195,7 +196,7 @@ func New(pe *config.ParkEngine, o Options) (*Engine, error) {
 		o.Clock = time.Now
 	}
 	if o.MaxSkew == 0 {
-		o.MaxSkew = time.Minute
+		o.MaxSkew = batch.MaxClockSkew
 	}
 	if pe.MaxBatchesPerDeviceHour <= 0 {
 		return nil, fmt.Errorf("park: max_batches_per_device_hour is %d, not a positive count (a configuration not validated?)", pe.MaxBatchesPerDeviceHour)

@@ -74,6 +74,8 @@ type Service struct {
 	// a publisher flooding a device's topic logs a line every
 	// excessLogEvery at most.
 	excessLogs telemetry.Repeats
+	// futureLogs bounds those of batches stamped too far ahead.
+	futureLogs telemetry.Repeats
 	// lastLive is the end (Unix ns) of the newest live interval computed.
 	lastLive atomic.Int64
 	view     viewState // the status page's snapshot (view.go)
@@ -134,7 +136,7 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 			"devices", len(u), "first", u[0])
 	}
 	s := &Service{backfill: o.Backfill, cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev,
-		excessLogs: telemetry.Repeats{Interval: excessLogEvery}, started: started}
+		excessLogs: telemetry.Repeats{Interval: excessLogEvery}, futureLogs: telemetry.Repeats{Interval: excessLogEvery}, started: started}
 	if s.backfill != nil {
 		s.partial = eng.PartialHours()
 	}
@@ -411,8 +413,13 @@ func (s *Service) consume(m mqtt.Message) {
 		s.prom.invalid.Add(float64(d))
 	}
 	switch r {
-	case Late, Future:
+	case Late:
 		s.log.Debug("reading refused", "device", b.Device, "ts", b.Time, "result", r)
+	case Future:
+		if ok, unlogged := s.futureLogs.Failure(s.clock()); ok {
+			s.log.Warn("batch left out of the park's metrics: stamped more than the allowed skew ahead of this clock (is the gateway's clock set?)",
+				"gateway", b.Gateway, "device", b.Device, "ts", b.Time, "clock", s.clock().UTC(), "max_skew", s.eng.maxSkew, "left_out_since_last_log", unlogged)
+		}
 	case Excess:
 		if ok, unlogged := s.excessLogs.Failure(s.clock()); ok {
 			s.log.Warn("batch left out of the park's metrics: its device has sent more batches in the hour than park_engine.max_batches_per_device_hour",

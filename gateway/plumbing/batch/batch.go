@@ -123,6 +123,12 @@ type Batch struct {
 // TimeLayout is the layout of "ts": RFC 3339, UTC, milliseconds.
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
+// MaxClockSkew is how far ahead of the receiver's clock a batch's poll
+// time may lie: a gateway's clock a few minutes fast (no NTP on the plant
+// network yet) is still stored by ingest and counted by the park engine,
+// both by this one bound.
+const MaxClockSkew = 10 * time.Minute
+
 // AppendJSON appends the canonical encoding of b to dst.
 func (b *Batch) AppendJSON(dst []byte) []byte {
 	dst = b.appendHead(dst)
