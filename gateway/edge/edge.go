@@ -51,11 +51,16 @@ type Edge struct {
 	log                 *slog.Logger
 	stateDir            string
 	takeovers           takeovers
-	publishTimeout      time.Duration
-	maxInflight         int
-	instance            string
-	reg                 *prometheus.Registry
-	m                   *metrics
+	// diskLogs bound the log lines of a failing disk, which would
+	// otherwise come once or twice a batch (hundreds a second) on a
+	// host whose disk is full already: each is logged at most every 10 s
+	// with the count left out since; the metrics count every one.
+	diskLogs       struct{ append, overflow, unlogged, reserve telemetry.Repeats }
+	publishTimeout time.Duration
+	maxInflight    int
+	instance       string
+	reg            *prometheus.Registry
+	m              *metrics
 
 	mu    sync.Mutex
 	stats Stats
@@ -125,6 +130,9 @@ func New(cfg config.EdgeRole, drv drivers.Registry, log *slog.Logger, reg *prome
 		conn: mqttconn.NewGate(), topics: map[*drivers.Device]string{},
 		republishLogs: telemetry.Repeats{Interval: 10 * time.Second},
 		reloads:       make(chan reloadReq), last: newLastReadings(),
+	}
+	for _, r := range []*telemetry.Repeats{&e.diskLogs.append, &e.diskLogs.overflow, &e.diskLogs.unlogged, &e.diskLogs.reserve} {
+		r.Interval = 10 * time.Second
 	}
 	if e.maxInflight <= 0 {
 		e.maxInflight = config.DefaultMaxInflight
@@ -216,7 +224,26 @@ func (e *Edge) Run(ctx context.Context) error {
 		w.Close()
 		return fmt.Errorf("edge: %w", err)
 	}
-	seq.resumeAfter(w.LastSeq())
+	if seq.empty {
+		e.log.Warn("the sequence file is empty: its first write failed (a full disk?); numbering follows the write-ahead log", "file", seq.path, "log_last_seq", w.LastSeq())
+	}
+	_, damaged := w.TailDamage()
+	if first, last, exact := seq.resumeAfter(w.LastSeq(), w.Stats().Acked, damaged); first <= last {
+		// The log's tail was cut off: what it held beyond its last intact
+		// batch is gone. Those numbers are not given out again (a batch
+		// the broker took would clash with a new one of its number), and
+		// ingest declares the ones it never stored missing.
+		bound := "exactly"
+		if !exact {
+			bound = "at most (the sequence file held a reservation, not the last number)"
+		}
+		e.log.Error("batches lost: the write-ahead log's tail was damaged and cut off", "count", last-first+1, "bound", bound,
+			"first_seq", first, "last_seq", last, "reason", "wal_corrupt", "next_seq", last+1)
+		e.m.dropped.WithLabelValues("wal_corrupt").Add(float64(last - first + 1))
+		e.count(func(s *Stats) { s.Dropped += last - first + 1 })
+	} else if damaged {
+		e.log.Warn("the write-ahead log's tail was damaged and cut off; every batch it held was acknowledged already", "next_seq", seq.last+1)
+	}
 	var ch *chain
 	if ev := e.cfg.Edge.Evidence; ev != nil {
 		if ch, err = openChain(e.stateDir, ev.KeyFile, w); err != nil {

@@ -39,7 +39,9 @@ func (e *Edge) store(w *wal.WAL, seq *seqStore, m message) {
 				"seq", m.seq, "bytes", len(m.payload), "hint", "lower edge.max_batch_points or raise edge.wal.segment_mb")
 		default:
 			e.m.walErrors.Inc()
-			e.log.Error("write-ahead log append failed; holding batches in memory", "seq", m.seq, "err", err)
+			if ok, unlogged := e.diskLogs.append.Failure(time.Now()); ok {
+				e.log.Error("write-ahead log append failed; holding batches in memory", "seq", m.seq, "err", err, "failed_since_last_log", unlogged)
+			}
 		}
 	} else {
 		e.unlogged(seq, m.seq)
@@ -51,7 +53,10 @@ func (e *Edge) store(w *wal.WAL, seq *seqStore, m message) {
 		e.mem = e.mem[1:]
 		e.m.dropped.WithLabelValues("overflow").Inc()
 		e.count(func(s *Stats) { s.Dropped++ })
-		e.log.Error("batches lost: memory queue full while the write-ahead log fails", "count", 1, "first_seq", old.seq, "last_seq", old.seq, "reason", "overflow")
+		if ok, unlogged := e.diskLogs.overflow.Failure(time.Now()); ok {
+			e.log.Error("batches lost: memory queue full while the write-ahead log fails", "count", 1, "first_seq", old.seq, "last_seq", old.seq, "reason", "overflow",
+				"lost_since_last_log", unlogged)
+		}
 	}
 	e.mem = append(e.mem, m)
 	e.m.overflowed.Set(float64(len(e.mem)))
@@ -65,7 +70,9 @@ func (e *Edge) store(w *wal.WAL, seq *seqStore, m message) {
 func (e *Edge) unlogged(seq *seqStore, n uint64) {
 	if err := seq.unlogged(n); err != nil {
 		e.m.seqErrors.Inc()
-		e.log.Error("cannot record a batch number held outside the write-ahead log; after a crash it could be reused", "seq", n, "err", err)
+		if ok, unlogged := e.diskLogs.unlogged.Failure(time.Now()); ok {
+			e.log.Error("cannot record a batch number held outside the write-ahead log; after a crash it could be reused", "seq", n, "err", err, "failed_since_last_log", unlogged)
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ type seqStore struct {
 	block    uint64
 	clean    bool // the file was written by a clean stop
 	strict   bool // the file holds an exact number a crash must not go below
+	empty    bool // the file was there but empty (openSeq)
 }
 
 const seqFile = "seq"
@@ -43,6 +44,10 @@ func openSeq(dir string, block uint64) (*seqStore, error) {
 	case os.IsNotExist(err):
 	case err != nil:
 		return nil, fmt.Errorf("reading sequence: %w", err)
+	case strings.TrimSpace(string(b)) == "":
+		// Created, but its first write failed (a disk full at the first
+		// start): no number was ever recorded in it, as with no file.
+		s.empty = true
 	default:
 		text := strings.TrimSpace(string(b))
 		text, s.clean = strings.CutSuffix(text, " clean")
@@ -93,17 +98,29 @@ func (s *seqStore) logged() {
 }
 
 // resumeAfter makes the next number follow walLast, the last batch in the
-// write-ahead log. A reservation (a crash in normal mode) is not honoured
-// beyond the log: every number it covers above walLast was never used.
-func (s *seqStore) resumeAfter(walLast uint64) {
+// write-ahead log, and acked, its acknowledgement checkpoint. A
+// reservation (a crash in normal mode) is not honoured beyond the log:
+// every number it covers above walLast was never used — unless the log's
+// tail was damaged and cut off (damaged): then numbers above walLast were
+// handed out, maybe published, and the next follows every number the file
+// covers. It returns the numbers that may have been lost with the damage
+// (first..last; none when first > last) and whether that is exact (the
+// file held the last number, not a reservation).
+func (s *seqStore) resumeAfter(walLast, acked uint64, damaged bool) (first, last uint64, exact bool) {
+	floor := max(walLast, acked)
+	exact = s.clean || s.strict
 	switch {
-	case s.clean, s.strict:
-		s.last = max(s.last, walLast)
+	case damaged, s.clean, s.strict:
+		s.last = max(s.last, floor)
 	case walLast > 0:
-		s.last = walLast
+		s.last = floor
 	}
 	s.clean, s.strict = false, false
 	s.reserved = s.last // the next number writes a new reservation first
+	if !damaged {
+		return 1, 0, true
+	}
+	return floor + 1, s.last, exact
 }
 
 // close records the exact last number so that a clean restart leaves no gap.

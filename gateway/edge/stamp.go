@@ -49,7 +49,9 @@ func (s *stamper) stamp(d *drivers.Device, polled time.Time, pts []drivers.Readi
 		n, err := s.seq.next()
 		if err != nil {
 			s.e.m.seqErrors.Inc()
-			s.e.log.Error("cannot persist the sequence reservation; polling goes on", "seq", n, "err", err)
+			if ok, unlogged := s.e.diskLogs.reserve.Failure(time.Now()); ok {
+				s.e.log.Error("cannot persist the sequence reservation; polling goes on", "seq", n, "err", err, "failed_since_last_log", unlogged)
+			}
 		}
 		bt := batch.Batch{
 			Gateway: s.e.gateway, Seq: n, Part: parts - 1, Device: d.Name, Kind: d.Kind,

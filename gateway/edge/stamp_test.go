@@ -58,7 +58,7 @@ func newStampRig(t *testing.T, buses int, maxPoints int, walOpts func(*wal.Optio
 	if err != nil {
 		t.Fatal(err)
 	}
-	seq.resumeAfter(w.LastSeq())
+	seq.resumeAfter(w.LastSeq(), 0, false)
 	e.w = w
 	return &stampRig{e: e, w: w, seq: seq, st: &stamper{e: e, w: w, seq: seq, max: maxPoints}, log: &logBuf, dir: dir}
 }
@@ -204,7 +204,7 @@ func TestStampHeldBatchesNeverReuseNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	crashed.resumeAfter(5)
+	crashed.resumeAfter(5, 0, false)
 	if n, _ := crashed.next(); n != 6 {
 		t.Fatalf("after crash next = %d, want 6", n)
 	}
@@ -225,7 +225,7 @@ func TestStampHeldBatchesNeverReuseNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again.resumeAfter(1) // the log holds only seq 1
+	again.resumeAfter(1, 0, false) // the log holds only seq 1
 	if n, _ := again.next(); n != 6 {
 		t.Fatalf("after crash with 2-5 held in memory next = %d, want 6", n)
 	}

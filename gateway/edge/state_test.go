@@ -30,7 +30,7 @@ func TestSeqStrictlyIncreasesAcrossRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	crashed.resumeAfter(0)
+	crashed.resumeAfter(0, 0, false)
 	if got, _ := crashed.next(); got != 31 {
 		t.Fatalf("after crash next = %d, want 31", got)
 	}
@@ -42,13 +42,13 @@ func TestSeqStrictlyIncreasesAcrossRestarts(t *testing.T) {
 		t.Fatalf("after a clean stop the file holds %q", b)
 	}
 	again, _ := openSeq(dir, 10)
-	again.resumeAfter(20) // an older log does not move a clean counter back
+	again.resumeAfter(20, 0, false) // an older log does not move a clean counter back
 	if got, _ := again.next(); got != 32 {
 		t.Fatalf("after clean stop next = %d, want 32", got)
 	}
 	// A crash with a write-ahead log: resume right after its last batch.
 	fromWAL, _ := openSeq(dir, 10)
-	fromWAL.resumeAfter(32)
+	fromWAL.resumeAfter(32, 0, false)
 	if got, _ := fromWAL.next(); got != 33 {
 		t.Fatalf("after crash with log next = %d, want 33", got)
 	}
@@ -59,5 +59,69 @@ func TestSeqCorruptFileIsAnError(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, seqFile), []byte("12x\n"), 0o644)
 	if _, err := openSeq(dir, 10); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestSeqAfterADamagedLog: the log's tail was cut off at open (a torn
+// write, a bad sector). Numbers above its last intact batch were handed
+// out and maybe published: the next number follows every number the file
+// covers and the acknowledgement checkpoint, never one at or below them (a
+// new batch under an acknowledged number would be taken for acknowledged
+// and never sent; one under a published number would clash with it), and
+// the numbers that may be lost are returned, exactly after a clean stop.
+func TestSeqAfterADamagedLog(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		file              string
+		walLast, acked    uint64
+		next, first, last uint64
+		exact             bool
+	}{
+		{"crash, reservation", "00000000000000001000      \n", 950, 960, 1001, 961, 1000, false},
+		{"clean stop", "00000000000000000980 clean\n", 950, 0, 981, 951, 980, true},
+		{"damage within what was acknowledged", "00000000000000000980 clean\n", 950, 980, 981, 981, 980, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, seqFile), []byte(tc.file), 0o640)
+			s, err := openSeq(dir, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, last, exact := s.resumeAfter(tc.walLast, tc.acked, true)
+			if first != tc.first || last != tc.last || exact != tc.exact {
+				t.Errorf("lost %d..%d exact %v, want %d..%d %v", first, last, exact, tc.first, tc.last, tc.exact)
+			}
+			if got, _ := s.next(); got != tc.next {
+				t.Errorf("next %d, want %d", got, tc.next)
+			}
+		})
+	}
+	// Undamaged, after a crash: the log's end (the reservation above it
+	// was never used), but never at or below the checkpoint.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, seqFile), []byte("00000000000000001000      \n"), 0o640)
+	s, _ := openSeq(dir, 100)
+	if first, last, _ := s.resumeAfter(950, 940, false); first <= last {
+		t.Errorf("undamaged: lost %d..%d", first, last)
+	}
+	if got, _ := s.next(); got != 951 {
+		t.Errorf("undamaged: next %d, want 951", got)
+	}
+}
+
+// TestSeqEmptyFile: a sequence file left empty (created, its first write
+// failed on a full disk) does not keep the edge from starting: no number
+// was recorded in it, and numbering follows the log.
+func TestSeqEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, seqFile), nil, 0o640)
+	s, err := openSeq(dir, 100)
+	if err != nil || !s.empty {
+		t.Fatalf("empty file: %v (empty %v)", err, s != nil && s.empty)
+	}
+	s.resumeAfter(7, 5, false)
+	if got, _ := s.next(); got != 8 {
+		t.Errorf("next %d, want 8", got)
 	}
 }

@@ -165,6 +165,11 @@ type WAL struct {
 	// unacknowledged record's age, to within a second, without a time
 	// kept per record.
 	marks []mark
+	// damages are the last intact numbers before each damaged stretch
+	// Open cut off (scan); tail is the one at the log's end.
+	damages     []uint64
+	tail        uint64
+	tailDamaged bool
 	// hot holds the newest records appended and not yet read, each with
 	// a copy of its payload, so that a reader that keeps up takes them
 	// from memory instead of reading back what was just written (a read,
@@ -261,11 +266,13 @@ func (w *WAL) scan() error {
 		}
 	}
 	sort.Strings(names)
+	firsts := make([]uint64, 0, len(names))
 	for _, name := range names {
 		first, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 10, 64)
 		if err != nil {
 			return fmt.Errorf("wal: unexpected file %s in %s", name, w.opts.Dir)
 		}
+		firsts = append(firsts, first)
 		seg := &segment{path: filepath.Join(w.opts.Dir, name), first: first}
 		if err := w.check(seg); err != nil {
 			return err
@@ -278,7 +285,41 @@ func (w *WAL) scan() error {
 		w.bytes += seg.size
 		w.lastSeq = seg.last
 	}
+	// A damaged segment followed by another lost the records up to that
+	// one's first: reported here, those not acknowledged yet (the others
+	// reached the broker). The last damage, if the log holds nothing
+	// after it, is the tail's, for the caller to bound.
+	var kept []uint64
+	for _, after := range w.damages {
+		next := uint64(0)
+		for _, f := range firsts {
+			if f > after+1 {
+				next = f
+				break
+			}
+		}
+		if next == 0 || after >= w.lastSeq {
+			w.tail, w.tailDamaged = after, true
+			continue
+		}
+		kept = append(kept, after)
+		first := max(after+1, w.acked+1)
+		if first <= next-1 && w.opts.OnDrop != nil {
+			w.opts.OnDrop(int(next-first), first, next-1, "corrupt")
+		}
+	}
+	w.damages = kept
 	return nil
+}
+
+// TailDamage reports whether the log's tail was damaged (a torn write, a
+// bad sector) and cut off at Open, and the last intact number before it:
+// the records after it are gone, and only the caller knows how far its
+// numbers went.
+func (w *WAL) TailDamage() (after uint64, damaged bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tail, w.tailDamaged
 }
 
 // check validates a segment's records, truncating at the first bad one.
@@ -303,10 +344,15 @@ func (w *WAL) check(seg *segment) error {
 		if err != nil {
 			lost := st.Size() - off
 			w.log.Warn("wal: truncating a torn or corrupt tail", "segment", seg.path, "offset", off, "bytes", lost, "err", err)
-			if seg.last != 0 && w.opts.OnDrop != nil && lost > 0 {
-				// What was after the damage cannot be identified; report
-				// the range from the last good record on.
-				w.opts.OnDrop(0, seg.last+1, seg.last+1, "corrupt")
+			if lost > 0 {
+				// What was after the damage cannot be read: scan tells
+				// the range when a later segment bounds it, else the
+				// caller (TailDamage), who knows the numbers it gave out.
+				after := seg.first - 1
+				if seg.records > 0 {
+					after = seg.last
+				}
+				w.damages = append(w.damages, after)
 			}
 			if err := f.Truncate(off); err != nil {
 				return fmt.Errorf("wal: truncating %s: %w", seg.path, err)

@@ -154,8 +154,53 @@ func TestTornTailIsTruncated(t *testing.T) {
 	if got := readN(t, w.Reader(), 12); !equal(got, seqRange(1, 12)) {
 		t.Fatalf("after repair read %v", got)
 	}
-	if len(drops) != 1 || drops[0] != "corrupt" {
+	// The tail's lost records are the caller's to bound (TailDamage).
+	if len(drops) != 0 {
 		t.Fatalf("drops %v", drops)
+	}
+}
+
+// TestDamageReported: a damaged record in a segment followed by another
+// loses the records up to that one's first, reported with their exact
+// range (those not acknowledged); damage at the log's end is reported by
+// TailDamage with the last intact number.
+func TestDamageReported(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, dir, func(o *Options) { o.SegmentBytes = 1600 }) // 10 records a segment
+	appendRange(t, w, 1, 25)
+	r := w.Reader()
+	readN(t, r, 3)
+	for s := uint64(1); s <= 3; s++ {
+		w.Ack(s)
+	}
+	r.Close()
+	w.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if len(files) < 3 {
+		t.Fatalf("%d segments", len(files))
+	}
+	b, _ := os.ReadFile(files[0])
+	recLen := len(b) / 10
+	b[1*recLen+40] ^= 0xff // record 2 (acknowledged): 2..10 lost, 4..10 unacknowledged
+	os.WriteFile(files[0], b, 0o640)
+	last := files[len(files)-1]
+	b, _ = os.ReadFile(last)
+	os.WriteFile(last, b[:len(b)-recLen/2], 0o640) // 25 torn
+	type drop struct {
+		n           int
+		first, last uint64
+	}
+	var drops []drop
+	w = open(t, dir, func(o *Options) {
+		o.SegmentBytes = 1600
+		o.OnDrop = func(n int, first, last uint64, reason string) { drops = append(drops, drop{n, first, last}) }
+	})
+	defer w.Close()
+	if len(drops) != 1 || drops[0] != (drop{7, 4, 10}) {
+		t.Errorf("drops %+v, want 7 (4..10)", drops)
+	}
+	if after, damaged := w.TailDamage(); !damaged || after != 24 {
+		t.Errorf("tail damage %d %v, want after 24", after, damaged)
 	}
 }
 
