@@ -71,9 +71,10 @@ ingest:
 	t0 := time.Now().Truncate(time.Second).Add(-time.Minute)
 	var prev evidence.Hash
 	power := []batch.Point{{Name: "electric_power", Value: 28.5, HasValue: true, Unit: "MW", Quality: batch.Good}}
+	part := 0 // the part of a split poll the next batch sent is
 	send := func(seq uint64, device string, ts time.Time, pts []batch.Point, s *evidence.Signer, prevHash evidence.Hash, alter bool) {
 		b := batch.Batch{Gateway: "gw", Seq: seq, Device: device, Kind: "chp", Time: ts,
-			Prev: prevHash.String(), Key: s.KeyID(), Points: pts}
+			Prev: prevHash.String(), Key: s.KeyID(), Points: pts, Part: part}
 		payload, h := s.Seal(b.AppendJSON(nil))
 		if alter {
 			payload = bytes.Replace(payload, []byte(`28.5`), []byte(`38.5`), 1)
@@ -120,8 +121,13 @@ ingest:
 	// by a poll of chp-3: each batch keeps its own evidence record.
 	same := t0.Add(30 * time.Second)
 	send(7, "chp-2", same, power, signer, prev, false)
+	part = 1
 	send(8, "chp-2", same, []batch.Point{{Name: "heat_power", Value: 40, HasValue: true, Unit: "MW", Quality: batch.Good}}, signer, prev, false)
-	send(9, "chp-3", same, power, signer, prev, false)
+	part = 0
+	// And the next part of an edge that did not mark parts yet: the
+	// number right after the first's.
+	send(9, "chp-2", same, []batch.Point{{Name: "heat_flow", Value: 4, HasValue: true, Unit: "t/h", Quality: batch.Good}}, signer, prev, false)
+	send(10, "chp-3", same, power, signer, prev, false)
 
 	var rows [][]any
 	for deadline := time.Now().Add(20 * time.Second); len(rows) != len(want); rows = chp1() {
@@ -145,11 +151,11 @@ ingest:
 		for _, s := range series {
 			recs = append(recs, s.Values...)
 		}
-		if len(recs) == len(want)+3 {
+		if len(recs) == len(want)+4 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d evidence records, want %d: %v", len(recs), len(want)+3, recs)
+			t.Fatalf("%d evidence records, want %d: %v", len(recs), len(want)+4, recs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

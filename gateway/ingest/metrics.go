@@ -55,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "eipgw_ingest_refused_total", Help: "Messages dead-lettered, by reason: malformed, topic, name, reserved, value, unit, points, time, seq_range, seq_jump (quarantined), seq_conflict, seq_regress, influxdb_rejected, other.",
+		Name: "eipgw_ingest_refused_total", Help: "Messages dead-lettered, by reason: malformed, topic, name, reserved, value, unit, points, time, seq_range, seq_jump (quarantined), seq_conflict, seq_regress, unverified, time_taken, influxdb_rejected, other.",
 	}, []string{"reason"})
 	m.implausible = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eipgw_ingest_seq_implausible_gaps_total", Help: "Sequence gaps larger than completeness.max_seq_jump, recorded as implausible instead of as missing batches.",

@@ -3,6 +3,7 @@ package ingest
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +115,69 @@ func label(m *dto.Metric, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestClockSteppedBack: a gateway's clock steps back (an NTP correction)
+// and a batch with a new number lands on the time of a stored batch of its
+// device. InfluxDB would overwrite the stored readings (one point per
+// series and time) while the park engine kept the first: it is
+// dead-lettered as time_taken instead, and the stored readings stay. A
+// batch stepped back to a free time is stored; so is an exact redelivery.
+// A stamp finer than a millisecond (the contract's precision) is refused:
+// InfluxDB would truncate it onto another batch's millisecond.
+func TestClockSteppedBack(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	in, stop := startIngest(t, fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: stepback-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+`, mq.URL, ifx.URL), slog.New(slog.DiscardHandler))
+	defer stop()
+	pub := newPublisher(t, mq.URL, "stepback-test")
+	pub.waitIngest()
+	t0 := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	b := func(seq uint64, at time.Time, v float64) batch.Batch {
+		return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Time: at,
+			Points: []batch.Point{{Name: "a", Value: v, HasValue: true, Unit: "MW", Quality: batch.Good}}}
+	}
+	pub.publish(b(1, t0, 36))
+	pub.publish(b(2, t0.Add(time.Second), 36))
+	pub.publish(b(3, t0, 50))                           // stepped back onto seq 1's time
+	pub.publish(b(4, t0.Add(500*time.Millisecond), 50)) // stepped back to a free time
+	pub.publish(b(2, t0.Add(time.Second), 36))          // a redelivery
+	fine := b(5, t0.Add(2*time.Second), 50)
+	pub.publishRaw("gw-1", "meter", []byte(strings.Replace(string(fine.AppendJSON(nil)), `.000Z"`, `.0001Z"`, 1)))
+	pub.publish(b(6, t0.Add(3*time.Second), 50))
+	deadline := time.Now().Add(30 * time.Second)
+	for in.Stats().Acked < 7 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	dead := pub.deadLetters()
+	if len(dead) != 2 || !strings.HasPrefix(dead[3], ReasonTimeTaken+":") || !strings.HasPrefix(dead[5], ReasonMalformed+":") || !strings.Contains(dead[5], "finer than a millisecond") {
+		t.Errorf("dead letters %v, want seq 3 time_taken and seq 5 malformed", dead)
+	}
+	s, err := ifx.Query("eipgw", `SELECT a, batch_seq FROM meter WHERE gateway = 'gw-1'`)
+	if err != nil || len(s) != 1 {
+		t.Fatalf("stored: %+v, %v", s, err)
+	}
+	got := fmt.Sprint(s[0].Values)
+	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
+	want := fmt.Sprintf("[[%d 36 1] [%d 50 4] [%d 36 2] [%d 50 6]]", ms(0), ms(500*time.Millisecond), ms(time.Second), ms(3*time.Second))
+	if got != want {
+		t.Errorf("stored %s, want %s", got, want)
+	}
+	// Stepped back past the batches remembered: InfluxDB is asked.
+	for seq := uint64(7); seq <= 30; seq++ {
+		pub.publish(b(seq, t0.Add(time.Duration(seq)*time.Second), 36))
+	}
+	pub.publish(b(31, t0.Add(time.Second), 99)) // seq 2's time
+	for in.Stats().Acked < 32 && time.Now().Before(deadline.Add(20*time.Second)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := pub.deadLetters()[31]; !strings.HasPrefix(d, ReasonTimeTaken+":") || !strings.Contains(d, "has another batch stored") {
+		t.Errorf("seq 31 on seq 2's stored time: dead letter %q", d)
+	}
 }

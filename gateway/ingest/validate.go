@@ -76,6 +76,7 @@ const (
 	ReasonSeqConflict = "seq_conflict"      // seen before with other content
 	ReasonSeqRegress  = "seq_regress"       // old number that would change stored readings
 	ReasonUnverified  = "unverified"        // fails its evidence and would change stored readings
+	ReasonTimeTaken   = "time_taken"        // a new number at a device and time another batch holds
 	ReasonRejected    = "influxdb_rejected" // InfluxDB refused the points
 	ReasonOther       = "other"             // anything else (InfluxDB kept failing it)
 )
@@ -83,7 +84,7 @@ const (
 // refusalReasons are pre-declared so that every series exists from start.
 var refusalReasons = []string{ReasonMalformed, ReasonTopic, ReasonName, ReasonReserved, ReasonValue,
 	ReasonUnit, ReasonPoints, ReasonTime, ReasonSeqRange, ReasonSeqJump, ReasonSeqConflict,
-	ReasonSeqRegress, ReasonUnverified, ReasonRejected, ReasonOther}
+	ReasonSeqRegress, ReasonUnverified, ReasonTimeTaken, ReasonRejected, ReasonOther}
 
 // refusal is an error with its metric reason. It wraps batch.ErrInvalid.
 type refusal struct {
@@ -191,6 +192,70 @@ type seqGuard struct {
 
 	mu sync.Mutex
 	hi map[string]uint64
+	// recent are each device's latest poll times accepted (Unix ms): a
+	// batch with a new number not later than the latest is checked, among
+	// them first (batches accepted may not be stored yet), then against
+	// what is stored at its time (timeFree). Cleared past maxRecent
+	// devices (names anyone can invent): a cleared device is only not
+	// checked.
+	recent map[deviceKey]*recentTimes
+}
+
+// recentTimes are a device's last accepted poll times, newest at
+// (next-1) mod len.
+type recentTimes struct {
+	ms   [16]int64
+	seq  [16]uint64 // the number of the batch at ms (its last part's)
+	next int
+	n    int
+}
+
+// maxRecent bounds seqGuard.recent (about 150 B a device).
+const maxRecent = 20000
+
+// stepBack looks at the poll time of b, a batch with a new number: taken
+// when a batch of its device accepted lately has that very time, ask when
+// it is no later than the device's latest but not among them (InfluxDB
+// must say). Otherwise b's time is noted. The later parts of a split poll
+// share the first part's time, by design: they are not looked at, nor is
+// the batch right after the one at that time (the next part of a split
+// poll from an edge that did not mark parts yet).
+func (g *seqGuard) stepBack(b *batch.Batch) (taken, ask bool) {
+	k, ms := deviceKey{b.Gateway, b.Device}, b.Time.UnixMilli()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.recent[k]
+	if b.Part > 0 {
+		for i := 0; r != nil && i < r.n; i++ {
+			if r.ms[i] == ms {
+				r.seq[i] = b.Seq
+			}
+		}
+		return false, false
+	}
+	if r != nil && r.n > 0 && ms <= r.ms[(r.next+len(r.ms)-1)%len(r.ms)] {
+		for i := 0; i < r.n; i++ {
+			if r.ms[i] == ms {
+				if r.seq[i]+1 == b.Seq {
+					r.seq[i] = b.Seq
+					return false, false
+				}
+				return true, false
+			}
+		}
+		return false, true
+	}
+	if r == nil {
+		if g.recent == nil || len(g.recent) >= maxRecent {
+			g.recent = map[deviceKey]*recentTimes{}
+		}
+		r = &recentTimes{}
+		g.recent[k] = r
+	}
+	r.ms[r.next], r.seq[r.next] = ms, b.Seq
+	r.next = (r.next + 1) % len(r.ms)
+	r.n = min(r.n+1, len(r.ms))
+	return false, false
 }
 
 // queried logs a failed query (limited by queryFails) or, after failures,
@@ -279,6 +344,15 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified b
 	}
 	switch {
 	case !known || b.Seq > hi && b.Seq-hi <= g.maxJump:
+		switch taken, ask := g.stepBack(b); {
+		case taken:
+			return false, refuse(ReasonTimeTaken, "gateway %s: seq %d is stamped %s, where device %s has another batch accepted lately: the gateway's clock went back? Writing it would overwrite that batch's readings",
+				b.Gateway, b.Seq, b.Time.Format(batch.TimeLayout), b.Device)
+		case ask:
+			if err := g.timeFree(b); err != nil {
+				return false, err
+			}
+		}
 		g.mu.Lock()
 		if b.Seq > g.hi[b.Gateway] {
 			g.hi[b.Gateway] = b.Seq
@@ -388,6 +462,34 @@ func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) (same bool, err 
 	if g.q == nil {
 		return false, nil
 	}
+	same, diff, err := g.stored(b)
+	if unverified {
+		g.queried(err, "could not compare a batch that fails its evidence with what InfluxDB holds; dead-lettering it", "gateway", b.Gateway, "seq", b.Seq)
+		if err != nil {
+			return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and whether it would change the readings stored for device %s at %s is unknown: %v",
+				b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), err)
+		}
+	} else {
+		g.queried(err, "could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq)
+		if err != nil {
+			return false, nil
+		}
+	}
+	switch {
+	case diff != "" && unverified:
+		return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence and differs from the readings stored for device %s at %s (%s)",
+			b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), diff)
+	case diff != "":
+		return false, refuse(ReasonSeqRegress, "gateway %s: seq %d is below the highest accepted and differs from the readings stored for device %s at %s (%s)",
+			b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), diff)
+	}
+	return same, nil
+}
+
+// stored compares b with what InfluxDB holds for its device at its time:
+// same when exactly b's readings are there, else the first difference
+// (empty: nothing is stored there).
+func (g *seqGuard) stored(b *batch.Batch) (same bool, diff string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	// ::tag: the evidence records (eipgw_batch_evidence) hold a field
@@ -400,17 +502,8 @@ func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) (same bool, err 
 	// redelivery would read as a batch that lacks a field.
 	series, err := g.q.Series(ctx, fmt.Sprintf(`SELECT * FROM /.*/ WHERE "park"::tag = '%s' AND "gateway"::tag = '%s' AND "device"::tag = '%s' AND time = %dms GROUP BY *`,
 		escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device), b.Time.UnixMilli()), 64<<20)
-	if unverified {
-		g.queried(err, "could not compare a batch that fails its evidence with what InfluxDB holds; dead-lettering it", "gateway", b.Gateway, "seq", b.Seq)
-		if err != nil {
-			return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and whether it would change the readings stored for device %s at %s is unknown: %v",
-				b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), err)
-		}
-	} else {
-		g.queried(err, "could not compare an old sequence number with what InfluxDB holds; writing it", "gateway", b.Gateway, "seq", b.Seq)
-		if err != nil {
-			return false, nil
-		}
+	if err != nil {
+		return false, "", err
 	}
 	for _, s := range series {
 		if isReservedSeries(s.Name) {
@@ -433,17 +526,32 @@ func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) (same bool, err 
 				d = differs(b, row)
 				same = d == ""
 			}
-			if d != "" && unverified {
-				return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence and differs from the readings stored for device %s at %s (%s)",
-					b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), d)
-			}
 			if d != "" {
-				return false, refuse(ReasonSeqRegress, "gateway %s: seq %d is below the highest accepted and differs from the readings stored for device %s at %s (%s)",
-					b.Gateway, b.Seq, b.Device, b.Time.Format(batch.TimeLayout), d)
+				return false, d, nil
 			}
 		}
 	}
-	return same, nil
+	return same, "", nil
+}
+
+// timeFree refuses a batch with a new number whose device and time hold
+// another batch's readings already: InfluxDB would overwrite them (one
+// point per series and time) and the stored evidence with them, while the
+// park engine kept the first (a gateway's clock stepped back, an NTP
+// correction, replays its last minutes). Only batches not later than the
+// device's latest are asked about (seqGuard.last). When InfluxDB cannot
+// be asked, the batch is written, as an old number is.
+func (g *seqGuard) timeFree(b *batch.Batch) error {
+	if g.q == nil {
+		return nil
+	}
+	_, diff, err := g.stored(b)
+	g.queried(err, "could not check that a batch not later than its device's last is not at a stored batch's time; writing it", "gateway", b.Gateway, "seq", b.Seq)
+	if err != nil || diff == "" {
+		return nil
+	}
+	return refuse(ReasonTimeTaken, "gateway %s: seq %d is stamped %s, where device %s has another batch stored (%s): the gateway's clock went back? Writing it would overwrite that batch's readings",
+		b.Gateway, b.Seq, b.Time.Format(batch.TimeLayout), b.Device, diff)
 }
 
 // differs names the first column of row (column -> value: a row of

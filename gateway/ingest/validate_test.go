@@ -85,10 +85,11 @@ func TestValidateBatch(t *testing.T) {
 func TestSeqGuard(t *testing.T) {
 	in := &Ingest{m: newMetrics(prometheus.NewRegistry()), guard: &seqGuard{maxJump: 100, hi: map[string]uint64{}}}
 	w := &worker{in: in, seen: map[string]*seqWindow{}}
+	t0 := time.Now().Add(-time.Hour)
 	admit := func(seq uint64, payload string) error {
 		b := goodBatch()
 		b.Seq = seq
-		b.Time = time.Now()
+		b.Time = t0.Add(time.Duration(seq) * time.Millisecond) // a poll a number
 		_, err := w.admit(b, []byte(payload), false)
 		if err == nil {
 			w.conflicts(b.Gateway, seq, []byte(payload))

@@ -580,6 +580,12 @@ func decodeSlow(data []byte) (*Batch, error) {
 	if err != nil {
 		return bad("\"ts\" %q is not an RFC 3339 time", w.TS)
 	}
+	if ts.Nanosecond()%int(time.Millisecond) != 0 {
+		// InfluxDB stores milliseconds: two batches of a device 0.1 ms
+		// apart would be one point there, the later overwriting the
+		// earlier, while the park engine counted both.
+		return bad("\"ts\" %q is finer than a millisecond, the precision of the contract", w.TS)
+	}
 	part := 0
 	if w.Part != nil {
 		part = int(*w.Part)

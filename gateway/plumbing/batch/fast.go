@@ -88,8 +88,8 @@ func decodeFastLimited(data string, reuse []Point, names *Names) (*Batch, bool, 
 			ts, ok = s.str()
 			if ok {
 				t, err := time.Parse(time.RFC3339Nano, ts)
-				if err != nil {
-					return nil, false, s.tooMany
+				if err != nil || t.Nanosecond()%int(time.Millisecond) != 0 {
+					return nil, false, s.tooMany // the strict decoder says why
 				}
 				b.Time, haveTS = t.UTC(), true
 			}
