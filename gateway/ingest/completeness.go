@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -226,78 +228,127 @@ func (c *completeness) discover(ctx context.Context) error {
 	return nil
 }
 
+// seqFields selects every sequence number field: a split poll's parts
+// are one point, each part's number in a field of its own (batch_seq,
+// batch_seq_1, ...). And batch_check: a reading stored flagged as not
+// signed by its gateway (evidence.go) holds a number anyone could have
+// sent, which must not stand for the gateway's batch of that number.
+const seqFields = `SELECT /^` + SeqField + `(_[1-9][0-9]*)?$|^` + CheckField + `$/ FROM /.*/ WHERE `
+
+// seqRow is a stored sequence number and its batch's poll time (ms).
+type seqRow struct {
+	seq uint64
+	ms  int64
+}
+
+// readRows runs the queries and appends the numbers they find to rows;
+// unasked reports a part's number field the queries did not name.
+func (c *completeness) readRows(ctx context.Context, queries []string, rows []seqRow) (_ []seqRow, unasked bool, _ error) {
+	for _, q := range queries {
+		series, err := c.q.Series(ctx, q, 256<<20)
+		if err != nil {
+			return rows, false, err
+		}
+		for _, s := range series {
+			if isReservedSeries(s.Name) {
+				continue
+			}
+			for _, col := range s.Columns {
+				if col != SeqField && config.IsSeqField(col) && !c.knownSeqField(col) {
+					unasked = true
+				}
+			}
+			check := slices.Index(s.Columns, CheckField)
+			for _, v := range s.Values {
+				t, ok := v[0].(json.Number)
+				if len(v) < 2 || !ok {
+					continue
+				}
+				ms, err := t.Int64()
+				if err != nil {
+					continue
+				}
+				if check > 0 && check < len(v) {
+					if c, ok := v[check].(string); ok && unverifiedCheck(c) {
+						continue
+					}
+				}
+				for i := 1; i < len(v) && i < len(s.Columns); i++ {
+					if !config.IsSeqField(s.Columns[i]) {
+						continue
+					}
+					if n, ok := v[i].(json.Number); ok {
+						if seq, err := strconv.ParseUint(n.String(), 10, 64); err == nil {
+							rows = append(rows, seqRow{seq, ms})
+						}
+					}
+				}
+			}
+		}
+	}
+	return rows, unasked, nil
+}
+
+// wideLookBack is how far back a gap's numbers are looked for before they
+// are declared missing: the read-back after the frontier looks 10 minutes
+// before the frontier's poll time, and a gateway whose clock stepped back
+// further (a wrong time zone corrected, a clock reset) stores later
+// numbers at earlier times.
+const wideLookBack = 25 * time.Hour
+
+// storedIn returns the numbers of first..last InfluxDB holds for the
+// gateway from the last wideLookBack, whatever their poll time.
+func (c *completeness) storedIn(ctx context.Context, where string, first, last uint64) (map[uint64]bool, error) {
+	c.mu.Lock()
+	names := []string{SeqField}
+	for f := range c.seqFields {
+		names = append(names, f)
+	}
+	c.mu.Unlock()
+	sort.Strings(names[1:])
+	if len(names) > maxSeqFieldTerms {
+		names = names[:maxSeqFieldTerms]
+	}
+	terms := make([]string, len(names))
+	for i, f := range names {
+		terms[i] = fmt.Sprintf(`("%s" >= %d AND "%s" <= %d)`, f, first, f, last)
+	}
+	q := seqFields + where + fmt.Sprintf(" AND time > now() - %dm", int(wideLookBack/time.Minute)) + " AND (" + strings.Join(terms, " OR ") + ")"
+	rows, _, err := c.readRows(ctx, []string{q}, nil)
+	if err != nil {
+		return nil, err
+	}
+	found := map[uint64]bool{}
+	for _, r := range rows {
+		if r.seq >= first && r.seq <= last {
+			found[r.seq] = true
+		}
+	}
+	return found, nil
+}
+
 func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap, error) {
 	c.mu.Lock()
 	st := *c.gateways[gateway]
 	c.mu.Unlock()
 	where := fmt.Sprintf(`"gateway" = '%s' AND "park" = '%s'`, escapeQL(gateway), escapeQL(c.park))
-	// Every sequence number field: a split poll's parts are one point,
-	// each part's number in a field of its own (batch_seq,
-	// batch_seq_1, ...).
-	// And batch_check: a reading stored flagged as not signed by its
-	// gateway (evidence.go) holds a number anyone could have sent, which
-	// must not stand for the gateway's batch of that number.
-	const fields = `SELECT /^` + SeqField + `(_[1-9][0-9]*)?$|^` + CheckField + `$/ FROM /.*/ WHERE `
-	type row struct {
-		seq uint64
-		ms  int64
-	}
-	var rows []row
+	var rows []seqRow
 	// Run the queries; when they show a part's number field they did
 	// not ask about, run them again asking about it too.
 	for attempt := 0; ; attempt++ {
-		queries := []string{fields + where + " AND time > now() - 1h"}
+		queries := []string{seqFields + where + " AND time > now() - 1h"}
 		if st.started {
 			queries = []string{
-				fields + where + fmt.Sprintf(" AND time >= %dms - 10m", st.lastTime) + c.aboveFrontier(st.frontier),
+				seqFields + where + fmt.Sprintf(" AND time >= %dms - 10m", st.lastTime) + c.aboveFrontier(st.frontier),
 				// The later parts of the poll the frontier is in: their
 				// point's batch_seq is its first part's, not above it.
-				fields + where + fmt.Sprintf(" AND time = %dms", st.lastTime),
+				seqFields + where + fmt.Sprintf(" AND time = %dms", st.lastTime),
 			}
 		}
-		rows = rows[:0]
-		unasked := false
-		for _, q := range queries {
-			series, err := c.q.Series(ctx, q, 256<<20)
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range series {
-				if isReservedSeries(s.Name) {
-					continue
-				}
-				for _, col := range s.Columns {
-					if col != SeqField && config.IsSeqField(col) && !c.knownSeqField(col) {
-						unasked = true
-					}
-				}
-				check := slices.Index(s.Columns, CheckField)
-				for _, v := range s.Values {
-					t, ok := v[0].(json.Number)
-					if len(v) < 2 || !ok {
-						continue
-					}
-					ms, err := t.Int64()
-					if err != nil {
-						continue
-					}
-					if check > 0 && check < len(v) {
-						if c, ok := v[check].(string); ok && unverifiedCheck(c) {
-							continue
-						}
-					}
-					for i := 1; i < len(v) && i < len(s.Columns); i++ {
-						if !config.IsSeqField(s.Columns[i]) {
-							continue
-						}
-						if n, ok := v[i].(json.Number); ok {
-							if seq, err := strconv.ParseUint(n.String(), 10, 64); err == nil {
-								rows = append(rows, row{seq, ms})
-							}
-						}
-					}
-				}
-			}
+		var unasked bool
+		var err error
+		if rows, unasked, err = c.readRows(ctx, queries, rows[:0]); err != nil {
+			return nil, err
 		}
 		if !unasked || !st.started || attempt == 2 {
 			break
@@ -309,7 +360,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		c.mu.Unlock()
 		return nil, nil
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].seq < rows[j].seq })
+	slices.SortFunc(rows, func(a, b seqRow) int { return cmp.Compare(a.seq, b.seq) })
 	maxGap := c.maxGap
 	if maxGap == 0 {
 		maxGap = config.DefaultMaxSeqJump
@@ -380,7 +431,15 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			wait = true
 			break // late, not lost: they may still be stored
 		}
-		for _, p := range uncovered(seqRange{gap.First, gap.Last}, st.declared) {
+		// Stored at poll times before the read-back's window (a clock
+		// stepped back): not missing.
+		stored, err := c.storedIn(ctx, where, gap.First, gap.Last)
+		if err != nil {
+			return gaps, err
+		}
+		known := append(slices.Clone(st.declared), runs(stored)...)
+		slices.SortFunc(known, func(a, b seqRange) int { return cmp.Compare(a.first, b.first) })
+		for _, p := range uncovered(seqRange{gap.First, gap.Last}, known) {
 			gap := Gap{Gateway: gateway, First: p.first, Last: p.last}
 			if err := c.writeRecord(ctx, &st, &gap, "missing", r.ms); err != nil {
 				return gaps, err
@@ -508,6 +567,20 @@ func uncovered(g seqRange, declared []seqRange) []seqRange {
 		next = d.last + 1
 	}
 	return append(out, seqRange{next, g.last})
+}
+
+// runs are the sorted runs of consecutive numbers in set.
+func runs(set map[uint64]bool) []seqRange {
+	ns := slices.Sorted(maps.Keys(set))
+	var out []seqRange
+	for _, n := range ns {
+		if len(out) > 0 && out[len(out)-1].last+1 == n {
+			out[len(out)-1].last = n
+		} else {
+			out = append(out, seqRange{n, n})
+		}
+	}
+	return out
 }
 
 func escapeQL(s string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) }

@@ -549,3 +549,39 @@ func TestCompletenessFollowsOtherWorkersGateways(t *testing.T) {
 		t.Errorf("followed %v, want only gw-other (not another park's, a reserved series', or one stored hours ago)", followed)
 	}
 }
+
+// TestCompletenessClockSteppedBack: a gateway's clock steps back by half
+// an hour (a time zone corrected, say): its next numbers are stored at
+// poll times before the read-back's window, 10 minutes before the
+// frontier's. They are found before a gap is declared, and only the
+// number really lost is.
+func TestCompletenessClockSteppedBack(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	t0 := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	line := func(seq int, at time.Time) string {
+		return fmt.Sprintf("chp,device=d,gateway=gw-s,park=p x=1,batch_seq=%di %d", seq, at.UnixMilli())
+	}
+	postLines(t, ifx.URL, line(1, t0), line(2, t0.Add(time.Second)), line(3, t0.Add(2*time.Second)))
+	clock := t0.Add(time.Minute)
+	m := newMetrics(prometheus.NewRegistry())
+	c := &completeness{
+		park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second, log: slog.New(slog.DiscardHandler),
+		gaps: m.gaps, missing: m.missing, gateways: map[string]*gatewayState{},
+		now:   func() time.Time { return clock },
+		write: func(ctx context.Context, l string) error { postLines(t, ifx.URL, l); return nil },
+	}
+	c.seen("gw-s")
+	if gaps, err := c.check(context.Background()); err != nil || len(gaps) != 0 {
+		t.Fatalf("first pass: %+v, %v", gaps, err)
+	}
+	// The clock steps back 30 minutes at seq 4; 6 is lost; it is set
+	// right again at 8.
+	back := t0.Add(-30 * time.Minute)
+	postLines(t, ifx.URL, line(4, back.Add(3*time.Second)), line(5, back.Add(4*time.Second)), line(7, back.Add(6*time.Second)), line(8, t0.Add(10*time.Second)))
+	c.seen("gw-s")
+	clock = clock.Add(time.Minute)
+	gaps, err := c.check(context.Background())
+	if err != nil || len(gaps) != 1 || gaps[0].First != 6 || gaps[0].Last != 6 {
+		t.Fatalf("after the step back: %+v, %v; want only 6 missing", gaps, err)
+	}
+}
