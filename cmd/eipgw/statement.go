@@ -115,11 +115,18 @@ var cmdStatement = &command{
 		if st.Provisional {
 			fmt.Fprintf(e.stderr, "eipgw statement: %s is not over: provisional statement of its closed hours, to %s\n", st.Month, st.End.Format(time.RFC3339))
 		}
-		var failed []string
+		var failed, unchecked []string
 		for _, r := range st.Rows {
-			if r.CrossCheck != nil && !r.CrossCheck.OK {
+			switch c := r.CrossCheck; {
+			case c == nil:
+			case c.Hours == 0:
+				unchecked = append(unchecked, r.Device)
+			case !c.OK:
 				failed = append(failed, r.Device)
 			}
+		}
+		if len(unchecked) > 0 {
+			fmt.Fprintf(e.stderr, "eipgw statement: no hour could be cross-checked (no valid hour with the totaliser read at its end and the hour before's) for %v\n", unchecked)
 		}
 		if len(failed) > 0 {
 			fmt.Fprintf(e.stderr, "eipgw statement: totaliser cross-check outside %g for %v\n", st.Tolerance, failed)

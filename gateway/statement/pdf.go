@@ -81,7 +81,10 @@ func (s *Statement) WritePDF(w io.Writer, o PDFOptions) error {
 		check := ""
 		if c := r.CrossCheck; c != nil {
 			verdict := "ok"
-			if !c.OK {
+			switch {
+			case c.Hours == 0:
+				verdict = "n/a"
+			case !c.OK:
 				verdict = "FAIL"
 			}
 			check = fmt.Sprintf("%s %+.3f", verdict, c.Difference)

@@ -807,6 +807,14 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 			cc.Metered += dm
 			cc.Integrated += mv
 			mValidTot += dm
+		} else if okC && !opening.Time.Before(h) && opening.Time.Before(h.Add(time.Hour)) && !tz.reset(opening.Counts, cur.Counts) {
+			// The meter's first reading lies within the hour (its data
+			// begins mid-hour): the totaliser counted from there, while
+			// the engine's value is the whole hour's. The totaliser's
+			// own movement is the hour's part of the metered mass; the
+			// hour is left out of the cross-check.
+			d, _ := tz.diff(opening.Counts, cur.Counts)
+			mValidTot += float64(d) * tz.Scale * tz.ToBilled
 		} else {
 			mValidTot += mv
 		}
@@ -833,6 +841,16 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 		// month's mean specific energy of the valid hours.
 		gapMass := r.Metered - mValidTot
 		spec := eValid / mValid
+		if gapMass < 0 && -gapMass > 2*tz.Scale*tz.ToBilled {
+			// The valid hours' values (the engine's, where the totaliser's
+			// hour could not be read) exceed the totaliser's movement:
+			// nothing is left to the hours without a value. No negative
+			// energy is substituted; the excess is stated.
+			r.EnergyGJ = eValid
+			r.Handling = fmt.Sprintf("mass from the totaliser; the %s without a valid value get no energy: the valid hours' values exceed the totaliser's movement by %.3f t", hoursText(gapHours), -gapMass)
+			break
+		}
+		gapMass = max(gapMass, 0) // within the counter's resolution
 		r.SubstitutedEnergyGJ = gapMass * spec
 		r.EnergyGJ = eValid + r.SubstitutedEnergyGJ
 		r.Handling = fmt.Sprintf("mass from the totaliser; energy of the %s without a valid value substituted: their totaliser mass %.3f t × the month's mean %.6f GJ/t of the valid hours", hoursText(gapHours), gapMass, spec)

@@ -31,6 +31,10 @@ type fakeDB struct {
 	// extra are readings of a device besides those at the hours' ends,
 	// returned only when the readings of a span are asked for.
 	extra map[string][]extraReading
+	// startsAt, when set for a device, is its first reading's time (its
+	// counts in startCounts): it has no reading before.
+	startsAt    map[string]time.Time
+	startCounts map[string]uint64
 }
 
 type extraReading struct {
@@ -87,6 +91,24 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 	// The reading at the end of hour i−1 is stamped a minute before the
 	// hour's end.
 	at := func(i int) time.Time { return f.start.Add(time.Duration(i)*time.Hour - time.Minute) }
+	if from, ok := f.startsAt[dev]; ok {
+		// Readings before the first are not there; the first is.
+		kept := make([]uint64, len(cs))
+		copy(kept, cs)
+		for i := range kept {
+			if at(i).Before(from) {
+				kept[i] = 0
+			}
+		}
+		cs = kept
+		if f.extra == nil {
+			f.extra = map[string][]extraReading{}
+		}
+		if len(f.extra[dev]) == 0 || !f.extra[dev][0].at.Equal(from) {
+			f.extra[dev] = append([]extraReading{{at: from, counts: f.startCounts[dev]}}, f.extra[dev]...)
+		}
+	}
+	present := func(i int) bool { from, ok := f.startsAt[dev]; return !ok || !at(i).Before(from) }
 	s := Series{Columns: []string{"time", "v"}}
 	switch {
 	case strings.Contains(q, "difference("): // each hour's smallest step between readings
@@ -96,7 +118,9 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 		}
 		var rs []reading
 		for i, c := range cs {
-			rs = append(rs, reading{at(i), float64(c) * f.scale})
+			if present(i) {
+				rs = append(rs, reading{at(i), float64(c) * f.scale})
+			}
 		}
 		for _, r := range f.extra[dev] {
 			rs = append(rs, reading{r.at, float64(r.counts) * f.scale})
@@ -118,7 +142,7 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 	case strings.HasPrefix(q, `SELECT "`): // the readings of a span
 		from, to := spanOf(q)
 		for i, c := range cs {
-			if at := at(i); !at.Before(from) && at.Before(to) {
+			if at := at(i); present(i) && !at.Before(from) && at.Before(to) {
 				s.Values = append(s.Values, []any{ms(at), val(c)})
 			}
 		}
@@ -130,11 +154,20 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 		sort.Slice(s.Values, func(i, j int) bool { return s.Values[i][0].(json.Number) < s.Values[j][0].(json.Number) })
 	case strings.Contains(q, "GROUP BY time(1h)"):
 		for i, c := range cs {
-			s.Values = append(s.Values, []any{ms(at(i).Truncate(time.Hour)), val(c)})
+			if present(i) {
+				s.Values = append(s.Values, []any{ms(at(i).Truncate(time.Hour)), val(c)})
+			}
 		}
 	case strings.Contains(q, "time < "+rfc(f.start)): // opening
+		if !present(0) {
+			return nil, nil
+		}
 		s.Values = append(s.Values, []any{ms(at(0)), val(cs[0])})
 	case strings.HasPrefix(q, "SELECT first("):
+		if from, ok := f.startsAt[dev]; ok {
+			s.Values = append(s.Values, []any{ms(from), val(f.startCounts[dev])})
+			break
+		}
 		s.Values = append(s.Values, []any{ms(at(1)), val(cs[1])})
 	default: // closing
 		s.Values = append(s.Values, []any{ms(at(len(cs) - 1)), val(cs[len(cs)-1])})
@@ -433,5 +466,45 @@ func TestTotaliserSetBackWithinAnHour(t *testing.T) {
 	}
 	if a := row(t, st2, RowTenantSteam, "sa"); len(a.Resets) != 0 || a.MeteredText != "4032.00" {
 		t.Errorf("rollover: resets %+v, metered %s", a.Resets, a.MeteredText)
+	}
+}
+
+// TestMeterStartingMidMonth: b's meter has no reading before the 100th
+// hour's 40th minute. The engine's first hour of it is valid (its
+// min_fraction allows 20 minutes) at the whole hour's 3.7 t, while the
+// totaliser counted only those 20 minutes: the hour's part of the
+// metered mass is the totaliser's movement from the first reading, so the
+// hours before (no value) get none, and no negative energy is substituted.
+func TestMeterStartingMidMonth(t *testing.T) {
+	f := steady(map[string]uint64{"sup": 5_000_000, "sa": 2_000_000, "sb": 1_000_000}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+	const h0 = 100
+	first := f.start.Add(h0*time.Hour + 40*time.Minute)
+	cs := f.counts["sb"]
+	c0 := cs[h0] + 370*40/60
+	f.startsAt = map[string]time.Time{"sb": first}
+	f.startCounts = map[string]uint64{"sb": c0}
+	for k := range f.hourly {
+		if strings.HasSuffix(k, "|b") {
+			for i := 0; i < h0; i++ {
+				f.hourly[k][i] = math.NaN()
+			}
+		}
+	}
+	st, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := row(t, st, RowTenantSteam, "sb")
+	if want := float64(cs[len(cs)-1]-c0) * 0.01; math.Abs(r.Metered-want) > 1e-6 {
+		t.Errorf("metered %s, want %g", r.MeteredText, want)
+	}
+	if strings.Contains(r.Handling, "exceed") {
+		t.Errorf("handling %q: the first hour was taken at the engine's whole hour", r.Handling)
+	}
+	if r.SubstitutedEnergyGJ < 0 || math.Abs(r.SubstitutedEnergyGJ) > 0.01 {
+		t.Errorf("substituted %g GJ, want about 0 (the hours without a value counted nothing): %s", r.SubstitutedEnergyGJ, r.Handling)
+	}
+	if r.InvalidHours != h0 || !r.CrossCheck.OK || r.CrossCheck.Hours != 672-h0-1 {
+		t.Errorf("invalid hours %d, cross-check %+v", r.InvalidHours, r.CrossCheck)
 	}
 }
