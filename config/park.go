@@ -518,6 +518,9 @@ func (v *parkValidator) schedule(p *ParkEngine) {
 	}
 	if loc, err := time.LoadLocation(p.Timezone); err != nil {
 		v.add(parkRoot+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", p.Timezone)
+	} else if off, at, ok := partHourOffset(loc); ok {
+		v.add(parkRoot+".timezone", "%s is %s from UTC on %s: the engine's hours are UTC clock hours, so its days and months must begin on a whole UTC hour; a zone with offsets of whole hours only is needed",
+			p.Timezone, off, at.Format("2006-01-02"))
 	} else {
 		p.Location = loc
 	}
@@ -803,4 +806,16 @@ func (v *parkValidator) replacedBoiler(bp string, bo ReplacedBoiler) {
 	if bo.Sulfur != nil {
 		v.rng(bp+".sulfur", *bo.Sulfur, 0, 0.2, false, "(mass fraction, not %)")
 	}
+}
+
+// partHourOffset finds a day from 2000 to 2049 on which loc's offset from
+// UTC is not a whole number of hours (India's +05:30, Nepal's +05:45, Lord
+// Howe Island's +10:30 in its winter).
+func partHourOffset(loc *time.Location) (off time.Duration, at time.Time, found bool) {
+	for t := time.Date(2000, 1, 1, 12, 0, 0, 0, time.UTC); t.Year() < 2050; t = t.AddDate(0, 0, 1) {
+		if _, s := t.In(loc).Zone(); s%3600 != 0 {
+			return time.Duration(s) * time.Second, t, true
+		}
+	}
+	return 0, time.Time{}, false
 }

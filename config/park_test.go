@@ -110,6 +110,8 @@ func TestParkErrors(t *testing.T) {
 		{"interval", "park_engine:\n", "park_engine:\n  interval: 7s\n", "park.yaml:4: park_engine.interval: 7s must be between 1s and 1h and divide an hour"},
 		{"unknown key", "park_engine:\n", "park_engine:\n  intervall: 10s\n", `park.yaml:4: park_engine.intervall: unknown field "intervall"`},
 		{"timezone", "park_engine:\n", "park_engine:\n  timezone: Mars/Olympus\n", `park.yaml:4: park_engine.timezone: unknown time zone "Mars/Olympus"`},
+		{"half-hour zone", "park_engine:\n", "park_engine:\n  timezone: Asia/Kolkata\n", `park.yaml:4: park_engine.timezone: Asia/Kolkata is 5h30m0s from UTC on 2000-01-01: the engine's hours are UTC clock hours`},
+		{"half-hour winter", "park_engine:\n", "park_engine:\n  timezone: Australia/Lord_Howe\n", `park.yaml:4: park_engine.timezone: Australia/Lord_Howe is 10h30m0s from UTC on 2000-03-26`},
 		{"rule", "park_engine:\n", "park_engine:\n  validity: {rule: most}\n", `park.yaml:4: park_engine.validity.rule: unknown rule "most"`},
 		{"header", "{name: t02, header: hp,", "{name: t02, header: mp,", `park.yaml:10: park_engine.tenants[1].header: header "mp" is not defined`},
 		{"duplicate device", "steam_meter: {device: m2,", "steam_meter: {device: m1,", `park.yaml:10: park_engine.tenants[1].steam_meter.device: device "m1" is already used by park_engine.tenants[0].steam_meter`},
