@@ -135,8 +135,8 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 	fs := c.flags(e)
 	var paths configList
 	fs.Var(&paths, "config", "configuration file (repeatable): ingest's for the keys, the park engine's for the recomputation (required)")
-	fromS := fs.String("from", "", "start of the range, inclusive (RFC 3339 or date; required)")
-	toS := fs.String("to", "", "end of the range, exclusive (RFC 3339 or date; required)")
+	fromS := fs.String("from", "", "start of the range, inclusive (RFC 3339, or a date: its midnight UTC, not in park_engine.timezone; required)")
+	toS := fs.String("to", "", "end of the range, exclusive (RFC 3339, or a date: its midnight UTC; required)")
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	allSigs := fs.Bool("all-signatures", false, "verify every batch's signature, not only those the hash chains do not vouch for")
@@ -248,8 +248,8 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 	fs := c.flags(e)
 	var paths configList
 	fs.Var(&paths, "config", "configuration file (repeatable): ingest's for the keys, the park engine's for the recomputation and parameters (required)")
-	fromS := fs.String("from", "", "start of the range, inclusive (RFC 3339 or date; required)")
-	toS := fs.String("to", "", "end of the range, exclusive (RFC 3339 or date; required)")
+	fromS := fs.String("from", "", "start of the range, inclusive (RFC 3339, or a date: its midnight UTC, not in park_engine.timezone; required)")
+	toS := fs.String("to", "", "end of the range, exclusive (RFC 3339, or a date: its midnight UTC; required)")
 	out := fs.String("out", "", "directory the report is written to (required; created if missing)")
 	auditLog := fs.String("audit-log", "", "directory of the sealed hourly records (default park_engine.audit_log)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
