@@ -186,6 +186,9 @@ func auditVerify(ctx context.Context, c *command, e *env, args []string) error {
 		fmt.Fprintf(w, "no readings in the range in %s, bucket %s (park_engine.influxdb, which the audit reads): the hours are recomputed from nothing; ingest must write to the same database\n",
 			config.RedactURL(o.Engine.InfluxDB.URL), o.Engine.InfluxDB.Bucket)
 	}
+	if res.Empty > 0 {
+		fmt.Fprintf(w, "hours with no reading and no hourly record (before the engine first ran, or while it and the gateways were down; nothing claimed, nothing to check): %d\n", res.Empty)
+	}
 	if res.Open > 0 {
 		what := "not checked"
 		if o.IncludeOpen {

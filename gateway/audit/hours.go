@@ -54,6 +54,13 @@ func compareHours(ctx context.Context, s *Store, parkName string, hours []park.H
 			}
 		}
 		at := h.Start.UTC()
+		if len(rows) == 0 && fromNothing(h) {
+			// No reading to recompute it from and no record: no claim
+			// was made for the hour (before the engine first ran, or
+			// while it and the gateways were both down).
+			res.Empty++
+			continue
+		}
 		if len(rows) == 0 {
 			res.add(Finding{Kind: KindHourMissing, Time: at, Detail: "no hourly record stored for this hour"})
 			continue
@@ -133,4 +140,14 @@ func compareHour(r row, m *park.Metric) [][3]string {
 	str("valid_minutes", strconv.Itoa(m.ValidMinutes))
 	str("samples", strconv.Itoa(m.Samples))
 	return diffs
+}
+
+// fromNothing reports whether a recomputed hour rests on no sample at all.
+func fromNothing(h park.Hour) bool {
+	for _, m := range h.Metrics {
+		if m.Samples > 0 || m.ValidMinutes > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -176,6 +176,9 @@ type Result struct {
 	// Batches, Readings and Hours count the evidence records, stored
 	// readings and recomputed hourly records checked.
 	Batches, Readings, Hours int
+	// Empty counts the hours with neither a reading to recompute them
+	// from nor a stored record: no finding, nothing was claimed.
+	Empty int
 	// Open counts the hours of the range not closed yet
 	// (Options.ClosedBefore): not checked, or with IncludeOpen, their
 	// records not compared.

@@ -301,6 +301,15 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 	} else if !r.Pass() || r.Batches != res.Batches || r.Readings != res.Readings || r.Hours != res.Hours || r.Heads["gw-1"] != res.Heads["gw-1"] {
 		t.Fatalf("clean run, an hour a query: %d findings, %d batches, %d readings, %d hours, head %+v", len(r.Findings), r.Batches, r.Readings, r.Hours, r.Heads)
 	}
+	// Hours before the data (the engine not running yet): no reading, no
+	// record, nothing claimed: counted, not findings.
+	before := f.opts
+	before.From = f.opts.From.Add(-3 * time.Hour)
+	if r, err := Verify(context.Background(), f.store, before); err != nil {
+		t.Fatal(err)
+	} else if !r.Pass() || r.Empty != 3 || r.Hours != res.Hours+3 {
+		t.Fatalf("three empty hours before: %d findings (%v), %d empty, %d hours", len(r.Findings), r.Findings, r.Empty, r.Hours)
+	}
 	all := f.opts
 	all.AllSignatures = true
 	if r, err := Verify(context.Background(), f.store, all); err != nil {
