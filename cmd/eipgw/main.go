@@ -76,6 +76,9 @@ func run(ctx context.Context, e *env, args []string) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...) // as most tools take it
+	}
 	c := find(args[0])
 	if c == nil {
 		fmt.Fprintf(e.stderr, "eipgw: unknown command %q\n\n", args[0])

@@ -37,8 +37,10 @@ func TestVersionFromBuildInfo(t *testing.T) {
 }
 
 func TestVersionCommand(t *testing.T) {
-	code, stdout, _ := runCLI(t, "version")
-	if code != 0 || !strings.Contains(stdout, "module   github.com/eipgw/eipgw") || !strings.Contains(stdout, "go       go1.") {
-		t.Errorf("eipgw version: %d\n%s", code, stdout)
+	for _, arg := range []string{"version", "--version", "-version"} {
+		code, stdout, _ := runCLI(t, arg)
+		if code != 0 || !strings.Contains(stdout, "module   github.com/eipgw/eipgw") || !strings.Contains(stdout, "go       go1.") {
+			t.Errorf("eipgw %s: %d\n%s", arg, code, stdout)
+		}
 	}
 }
