@@ -211,3 +211,13 @@ edge:
 		t.Fatalf("two buses on one line by two names: %v; want %q", err, want)
 	}
 }
+
+// TestHugeValueNotEchoed: an error about a value of megabytes quotes its
+// start and says how long it is, not the whole value.
+func TestHugeValueNotEchoed(t *testing.T) {
+	huge := strings.Repeat("x", 3<<20)
+	_, err := Parse("huge.yaml", []byte("park: "+huge+"\nsite: s\nmqtt: {broker: \"tcp://127.0.0.1:1883\"}\n"), nil)
+	if err == nil || len(err.Error()) > 2000 || !strings.Contains(err.Error(), fmt.Sprintf("... (%d bytes)", len(huge))) {
+		t.Fatalf("error of %d bytes: %.300s", len(fmt.Sprint(err)), fmt.Sprint(err))
+	}
+}

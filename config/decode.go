@@ -229,8 +229,18 @@ func (s *Source) Errorf(path, format string, args ...any) *Error {
 	if s != nil {
 		file = s.File
 	}
+	for i, a := range args {
+		// A value of megabytes (a pasted file, a hostile one) would be
+		// echoed whole: its start is enough to find it.
+		if v, ok := a.(string); ok && len(v) > maxEchoed {
+			args[i] = fmt.Sprintf("%s... (%d bytes)", strings.ToValidUTF8(v[:maxEchoed], ""), len(v))
+		}
+	}
 	return &Error{File: file, Line: s.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)}
 }
+
+// maxEchoed is the most of a value an error message repeats.
+const maxEchoed = 120
 
 // Decode strictly decodes YAML data into out, which must be a pointer to a
 // struct whose fields carry `yaml:"name"` tags. Unknown keys, wrong types,
