@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -324,6 +325,20 @@ func syntaxError(file string, data []byte, err error) *Error {
 	}
 	if strings.HasPrefix(msg, "did not find expected") && line > 0 {
 		line = parserErrorLine(data, line, msg)
+	}
+	if line == 0 && !utf8.Valid(data) {
+		// yaml.v3 says "invalid leading UTF-8 octet" without a line:
+		// find the first bad byte.
+		bad := 0
+		for bad < len(data) {
+			r, n := utf8.DecodeRune(data[bad:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			bad += n
+		}
+		line = 1 + bytes.Count(data[:bad], []byte("\n"))
+		msg = fmt.Sprintf("not UTF-8: byte 0x%02x at column %d (save the file as UTF-8)", data[bad], bad-bytes.LastIndexByte(data[:bad], '\n'))
 	}
 	return &Error{File: file, Line: line, Msg: "invalid YAML: " + yamlLine.Replace(msg)}
 }
