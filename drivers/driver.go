@@ -196,6 +196,16 @@ type Resumer interface {
 	Resume(slots map[string]time.Time)
 }
 
+// Carrier is implemented by sources whose devices' states carry over a
+// restart of their bus (a reload that changed it): Carry, before Run,
+// starts the devices (by name) from the states the old source reported —
+// up or down, since when, the last error — so that a device answering for
+// months does not look newly up because another device joined its bus.
+// Counters are not carried (the edge keeps the old source's).
+type Carrier interface {
+	Carry(states []DeviceState)
+}
+
 // Driver turns configuration into Sources.
 type Driver interface {
 	// Sources builds the sources of the given buses (all of this

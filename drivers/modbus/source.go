@@ -85,6 +85,20 @@ func (s *Source) Slots() map[string]time.Time { return s.bus.slots }
 // Resume makes Run start the named devices from the given slots.
 func (s *Source) Resume(slots map[string]time.Time) { s.bus.resume = slots }
 
+// Carry starts the devices from the states of the source this one
+// replaces (drivers.Carrier).
+func (s *Source) Carry(states []drivers.DeviceState) {
+	for _, d := range s.bus.devices {
+		for _, st := range states {
+			if st.Device == d.Name && !st.Since.IsZero() {
+				d.mu.Lock()
+				d.state.Up, d.state.Since, d.state.LastError = st.Up, st.Since, st.LastError
+				d.mu.Unlock()
+			}
+		}
+	}
+}
+
 // States reports each device's state.
 func (s *Source) States() []drivers.DeviceState {
 	out := make([]drivers.DeviceState, len(s.bus.devices))

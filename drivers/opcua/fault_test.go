@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/drivers/opcua"
 	"github.com/eipgw/eipgw/drivers/opcua/opcuatest"
 )
 
@@ -384,5 +386,27 @@ func TestFaultConnectionCuts(t *testing.T) {
 				c.checkTimes(t, d, 0)
 			}
 		})
+	}
+}
+
+// TestCarryStates: a source built by a reload starts its devices from the
+// states of the one it replaces (drivers.Carrier): a device up for long
+// is not up since the reload; one unknown to the old source starts afresh.
+func TestCarryStates(t *testing.T) {
+	f, err := config.Parse("opcua-test.yaml", []byte(busYAML("opc.tcp://127.0.0.1:1", "", faultDevices)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := opcua.Driver{}.Sources(f.Edge.Buses, f.Edge.Devices, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
+	srcs[0].(drivers.Carrier).Carry([]drivers.DeviceState{{Device: "polled", Up: true, Since: since}, {Device: "other", Up: true, Since: since}})
+	if st := state(srcs[0], "polled"); !st.Up || !st.Since.Equal(since) {
+		t.Errorf("polled: %+v, want up since %s", st, since)
+	}
+	if st := state(srcs[0], "pushed"); st.Up || !st.Since.IsZero() {
+		t.Errorf("pushed, not carried: %+v", st)
 	}
 }

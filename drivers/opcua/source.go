@@ -200,6 +200,20 @@ func (s *Source) States() []drivers.DeviceState {
 	return out
 }
 
+// Carry starts the devices from the states of the source this one
+// replaces (drivers.Carrier).
+func (s *Source) Carry(states []drivers.DeviceState) {
+	for _, d := range s.devs {
+		for _, st := range states {
+			if st.Device == d.cfg.Name && !st.Since.IsZero() {
+				d.mu.Lock()
+				d.state.Up, d.state.Since, d.state.LastError = st.Up, st.Since, st.LastError
+				d.mu.Unlock()
+			}
+		}
+	}
+}
+
 // Run connects, reads and re-connects until ctx ends.
 func (s *Source) Run(ctx context.Context, sink drivers.Sink) {
 	if len(s.devs) == 0 {

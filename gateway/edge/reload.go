@@ -245,10 +245,12 @@ func (o *owners) reload(req reloadReq) reloadAnswer {
 	// Where the stopped owners left their devices' schedules: a device
 	// kept on a restarted bus (or moved to another) goes on from its slot.
 	slots := map[string]time.Time{}
+	var states []drivers.DeviceState
 	for _, src := range stopped {
 		if r, ok := src.(drivers.Resumer); ok {
 			maps.Copy(slots, r.Slots())
 		}
+		states = append(states, src.States()...)
 	}
 
 	final := make([]drivers.Source, 0, len(req.sources))
@@ -260,6 +262,9 @@ func (o *owners) reload(req reloadReq) reloadAnswer {
 		}
 		if r, ok := src.(drivers.Resumer); ok && len(slots) > 0 {
 			r.Resume(slots)
+		}
+		if c, ok := src.(drivers.Carrier); ok && len(states) > 0 {
+			c.Carry(states)
 		}
 		if _, existed := oldBuses[src.Name()]; !existed {
 			res.Started = append(res.Started, src.Name())
