@@ -2,10 +2,7 @@ package opcua_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -271,58 +268,6 @@ func TestFaultEdgeRestart(t *testing.T) {
 		c.mu.Unlock()
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// cutProxy forwards OPC UA TCP connections to a server and cuts them all
-// on demand, as a flaky link or a firewall that drops flows does.
-type cutProxy struct {
-	l      net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func startCutProxy(t *testing.T, target string) *cutProxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{l: l, target: strings.TrimPrefix(target, "opc.tcp://")}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		p.Cut()
-	})
-	return p
-}
-
-func (p *cutProxy) Endpoint() string { return "opc.tcp://" + p.l.Addr().String() }
-
-// Cut closes every connection open through the proxy.
-func (p *cutProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
 
 // TestFaultConnectionCuts: the connection to the server is cut again and

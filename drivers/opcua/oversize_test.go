@@ -24,17 +24,24 @@ type chunkProxy struct {
 	t      *testing.T
 	l      net.Listener
 	target string
+	plain  bool // forward every message (a proxy that only cuts, Cut)
 	mu     sync.Mutex
 	drops  int
 	conns  []net.Conn
 }
 
-func startChunkProxy(t *testing.T, target string) *chunkProxy {
+func startChunkProxy(t *testing.T, target string) *chunkProxy { return startProxy(t, target, false) }
+
+// startCutProxy forwards every message, and cuts every connection on Cut,
+// as a flaky link or a firewall that drops flows does.
+func startCutProxy(t *testing.T, target string) *chunkProxy { return startProxy(t, target, true) }
+
+func startProxy(t *testing.T, target string, plain bool) *chunkProxy {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &chunkProxy{t: t, l: l, target: strings.TrimPrefix(target, "opc.tcp://")}
+	p := &chunkProxy{t: t, l: l, target: strings.TrimPrefix(target, "opc.tcp://"), plain: plain}
 	go p.accept()
 	t.Cleanup(func() {
 		l.Close()
@@ -75,8 +82,22 @@ func (p *chunkProxy) accept() {
 			io.Copy(s, c)
 			s.Close()
 		}()
-		go p.serverToClient(s, c)
+		if p.plain {
+			go func() { io.Copy(c, s); c.Close() }()
+		} else {
+			go p.serverToClient(s, c)
+		}
 	}
+}
+
+// Cut closes every connection open through the proxy.
+func (p *chunkProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
 
 const badEncodingLimitsExceeded = 0x80080000
