@@ -447,16 +447,16 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	}
 	c.seen("gw-real")
 	ctx := context.Background()
-	pass := func() ([]Gap, error, []string) {
+	pass := func() ([]Gap, []string, error) {
 		mu.Lock()
 		order = nil
 		mu.Unlock()
 		gaps, err := c.check(ctx)
 		mu.Lock()
 		defer mu.Unlock()
-		return gaps, err, slices.Clone(order)
+		return gaps, slices.Clone(order), err
 	}
-	if _, err, q := pass(); err != nil || len(q) != 301 {
+	if _, q, err := pass(); err != nil || len(q) != 301 {
 		t.Fatalf("first pass: %v, %d gateways queried, want 301", err, len(q))
 	}
 
@@ -465,7 +465,7 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	writeLines(line("gw-real", 4, t0.Add(3*time.Second)))
 	c.seen("gw-real")
 	clock = clock.Add(time.Minute)
-	gaps, err, q := pass()
+	gaps, q, err := pass()
 	if err != nil || len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 3 || gaps[0].Last != 3 {
 		t.Fatalf("second pass: %+v, %v", gaps, err)
 	}
@@ -482,7 +482,7 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	c.seen("fake-000")
 	c.seen("gw-real")
 	clock = clock.Add(time.Minute)
-	gaps, err, _ = pass()
+	gaps, _, err = pass()
 	if err == nil || !strings.Contains(err.Error(), "fake-000") {
 		t.Errorf("failing gateway: err %v", err)
 	}
@@ -499,7 +499,7 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	writeLines(line("gw-real", 10, t0.Add(3*time.Hour)))
 	c.seen("gw-real")
 	clock = t0.Add(4 * time.Hour)
-	gaps, err, _ = pass()
+	gaps, _, err = pass()
 	if err != nil || len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 8 || gaps[0].Last != 9 {
 		t.Errorf("after hours of silence: %+v, %v", gaps, err)
 	}
