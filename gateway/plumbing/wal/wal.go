@@ -344,10 +344,14 @@ func (w *WAL) check(seg *segment) error {
 		if err != nil {
 			lost := st.Size() - off
 			w.log.Warn("wal: truncating a torn or corrupt tail", "segment", seg.path, "offset", off, "bytes", lost, "err", err)
-			if lost > 0 {
+			if lost > 0 && !tornLast(f, off, lost) {
 				// What was after the damage cannot be read: scan tells
 				// the range when a later segment bounds it, else the
 				// caller (TailDamage), who knows the numbers it gave out.
+				// A torn last record is no damage: an append interrupted
+				// (the process killed between the writes of a large
+				// record) leaves one, whose batch was never read from
+				// the log, so never published.
 				after := seg.first - 1
 				if seg.records > 0 {
 					after = seg.last
@@ -375,6 +379,22 @@ func (w *WAL) check(seg *segment) error {
 	}
 	seg.size = off
 	return nil
+}
+
+// tornLast reports whether the lost bytes from off to the file's end are
+// the start of one record, cut short: fewer than a header, or fewer than
+// the length its header gives (a sane one). Anything else — a whole
+// record whose checksum fails, a header of no sane length — is damage.
+func tornLast(f *os.File, off, lost int64) bool {
+	if lost < headerLen {
+		return true
+	}
+	var hdr [headerLen]byte
+	if _, err := f.ReadAt(hdr[:], off); err != nil {
+		return false
+	}
+	n := int64(binary.LittleEndian.Uint32(hdr[0:4]))
+	return n >= fixedBody && n <= maxBodyLen && lost < headerLen+n
 }
 
 // readRecord reads one record; buf is reused for the body.
