@@ -48,17 +48,26 @@ func register(c *command) { commands = append(commands, c) }
 var errUsage = errors.New("usage error")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first signal stops the command cleanly; from then on the
-	// signals take their default action, so a second one ends a stop
-	// that takes too long at once (the edge's log is safe against that,
-	// as against kill -9).
+	// The first SIGINT or SIGTERM stops the command cleanly; a second
+	// ends a stop that takes too long at once (the edge's log is safe
+	// against that, as against kill -9), with the status a shell gives a
+	// process the signal killed. Handled here, not left to the signal's
+	// default action: a process started with SIGINT ignored (a
+	// background job of a script) would get that "ignore" back.
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop()
+		<-sigs
+		cancel()
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "eipgw: second signal (%v): stopping at once\n", s)
+		n, _ := s.(syscall.Signal)
+		os.Exit(128 + int(n))
 	}()
 	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
 }
 
