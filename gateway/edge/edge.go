@@ -300,6 +300,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		})
 	mqttconn.OnFailure(opts, func(err error) {
 		e.health.connected(false, "not connected: "+mqttconn.Cause(err)+": "+err.Error())
+		e.takeovers.attemptFailed() // a broker going down, not a twin
 	})
 	resumes := new(mqttconn.Resumes)
 	client := mqttconn.NewClient(resumes.Track(opts))

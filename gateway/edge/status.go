@@ -77,6 +77,16 @@ type takeovers struct {
 	reported  time.Time
 }
 
+// attemptFailed notes a connection attempt that failed: losses around it
+// are a broker going away (a crash loop, a restart), not another process
+// taking the client id over, which leaves the next attempt to succeed.
+func (t *takeovers) attemptFailed() {
+	t.mu.Lock()
+	t.losses = t.losses[:0]
+	t.connected = time.Time{}
+	t.mu.Unlock()
+}
+
 // connectedAt notes a connection.
 func (t *takeovers) connectedAt(now time.Time) {
 	t.mu.Lock()

@@ -90,3 +90,28 @@ func retainedStatus(t *testing.T, broker string) status {
 	}
 	return s
 }
+
+// TestTakeoverNotABrokerCrashLoop: connections lost within seconds of
+// being made, with failed attempts between them, are a broker going down
+// again and again, not another process with the client id: no conflict.
+// Without failed attempts between, the fifth loss within a minute is one.
+func TestTakeoverNotABrokerCrashLoop(t *testing.T) {
+	var tk takeovers
+	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		at := t0.Add(time.Duration(i) * 4 * time.Second)
+		tk.connectedAt(at)
+		if tk.lostAt(at.Add(2 * time.Second)) {
+			t.Fatalf("loss %d reported as a takeover though attempts failed between", i+1)
+		}
+		tk.attemptFailed()
+	}
+	var twin takeovers
+	for i := range takeoverLosses {
+		at := t0.Add(time.Duration(i) * 2 * time.Second)
+		twin.connectedAt(at)
+		if got, want := twin.lostAt(at.Add(time.Second)), i == takeoverLosses-1; got != want {
+			t.Fatalf("loss %d: takeover %v, want %v", i+1, got, want)
+		}
+	}
+}
