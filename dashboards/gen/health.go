@@ -75,7 +75,7 @@ func gatewayHealth() *dashboard.DashboardBuilder {
 		panel{title: "Oldest unacknowledged batch", unit: unitSeconds, prom: true, desc: "Age of the oldest batch the broker has not acknowledged (eipgw_edge_wal_oldest_age_seconds).",
 			targets:    promTargets(prom(`eipgw_edge_wal_oldest_age_seconds{`+sel+`}`, "{{instance}}")),
 			thresholds: []threshold{base("green"), at(60, "orange"), at(600, "red")}},
-		panel{title: "Batches dropped", unit: unitCount, prom: true, desc: "Batches lost by reason (wal_full, wal_corrupt, overflow) in each interval, and failed log appends. Anything above zero is lost data: see the edge's log for the sequence ranges.",
+		panel{title: "Batches dropped", unit: unitCount, prom: true, desc: "Batches lost by reason (wal_full, wal_corrupt, wal_unsynced, overflow) in each interval, and failed log appends. Anything above zero is lost data: see the edge's log for the sequence ranges.",
 			targets: promTargets(prom(`sum by (instance, reason) (increase(eipgw_edge_batches_dropped_total{`+sel+`}[$__rate_interval]))`, "{{instance}} {{reason}}"),
 				prom(`sum by (instance) (increase(eipgw_edge_wal_append_errors_total{`+sel+`}[$__rate_interval]))`, "{{instance}} append errors")),
 			thresholds: []threshold{base("green"), at(1, "red")}},

@@ -228,18 +228,29 @@ func (e *Edge) Run(ctx context.Context) error {
 		e.log.Warn("the sequence file is empty: its first write failed (a full disk?); numbering follows the write-ahead log", "file", seq.path, "log_last_seq", w.LastSeq())
 	}
 	_, damaged := w.TailDamage()
-	if first, last, exact := seq.resumeAfter(w.LastSeq(), w.Stats().Acked, damaged); first <= last {
-		// The log's tail was cut off: what it held beyond its last intact
-		// batch is gone. Those numbers are not given out again (a batch
-		// the broker took would clash with a new one of its number), and
-		// ingest declares the ones it never stored missing.
+	// After a restart of the machine, a crash (no clean stop) may have
+	// lost the log's last appends (those of its last sync interval) with
+	// the operating system's cache, their batches published already:
+	// their numbers must not be given out again either.
+	rebooted := rebootedSince(e.stateDir) // recorded at every start
+	unsynced := rebooted && !damaged && !seq.clean && e.cfg.Edge.WAL.Sync != "always"
+	if first, last, exact := seq.resumeAfter(w.LastSeq(), w.Stats().Acked, damaged || unsynced); first <= last {
+		// The log's tail was cut off, or may have been: what it held
+		// beyond its last intact batch is gone. Those numbers are not
+		// given out again (a batch the broker took would clash with a
+		// new one of its number), and ingest declares the ones it never
+		// stored missing.
 		bound := "exactly"
 		if !exact {
 			bound = "at most (the sequence file held a reservation, not the last number)"
 		}
-		e.log.Error("batches lost: the write-ahead log's tail was damaged and cut off", "count", last-first+1, "bound", bound,
-			"first_seq", first, "last_seq", last, "reason", "wal_corrupt", "next_seq", last+1)
-		e.m.dropped.WithLabelValues("wal_corrupt").Add(float64(last - first + 1))
+		what, reason := "the write-ahead log's tail was damaged and cut off", "wal_corrupt"
+		if unsynced {
+			what, reason = "the machine restarted since the edge last ran, which did not stop cleanly: the log's appends of its last sync interval may be lost, published or not", "wal_unsynced"
+		}
+		e.log.Error("batches lost: "+what, "count", last-first+1, "bound", bound,
+			"first_seq", first, "last_seq", last, "reason", reason, "next_seq", last+1)
+		e.m.dropped.WithLabelValues(reason).Add(float64(last - first + 1))
 		e.count(func(s *Stats) { s.Dropped += last - first + 1 })
 	} else if damaged {
 		e.log.Warn("the write-ahead log's tail was damaged and cut off; every batch it held was acknowledged already", "next_seq", seq.last+1)

@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 			Name: "eipgw_edge_batches_republished_total", Help: "Publishes sent again: the MQTT client gave up on them, or a reconnection completed them before the broker acknowledged them.",
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eipgw_edge_batches_dropped_total", Help: "Batches lost, by reason (wal_full, wal_corrupt, overflow). Each is also logged with its sequence range.",
+			Name: "eipgw_edge_batches_dropped_total", Help: "Batches lost, by reason (wal_full, wal_corrupt, wal_unsynced, overflow; the last two after a crash are upper bounds). Each is also logged with its sequence range.",
 		}, []string{"reason"}),
 		walErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eipgw_edge_wal_append_errors_total", Help: "Appends to the write-ahead log that failed (e.g. disk full); those batches were held in memory instead.",
@@ -109,7 +109,7 @@ func newMetrics(reg prometheus.Registerer, w func() wal.Stats) *metrics {
 	for _, limit := range []string{limitMaxAge, limitMaxBatches} {
 		m.replayLimited.WithLabelValues(limit)
 	}
-	for _, reason := range []string{"wal_full", "wal_corrupt", "overflow"} {
+	for _, reason := range []string{"wal_full", "wal_corrupt", "wal_unsynced", "overflow"} {
 		m.dropped.WithLabelValues(reason)
 	}
 	return m

@@ -3,8 +3,15 @@ package edge
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/gateway/plumbing/topic"
+	"github.com/eipgw/eipgw/gateway/plumbing/wal"
 )
 
 func TestSeqStrictlyIncreasesAcrossRestarts(t *testing.T) {
@@ -123,5 +130,72 @@ func TestSeqEmptyFile(t *testing.T) {
 	s.resumeAfter(7, 5, false)
 	if got, _ := s.next(); got != 8 {
 		t.Errorf("next %d, want 8", got)
+	}
+}
+
+// TestRestartAfterAMachineRestart: the edge did not stop cleanly (its
+// sequence file holds a reservation) and the machine restarted since it
+// last ran (another boot id): the log's last appends may have been lost
+// with the operating system's cache, published or not, so numbering goes
+// on after the reservation, and the numbers between are counted as lost,
+// at most. After a crash of the process alone (the same boot), numbering
+// follows the log, with no false gap.
+func TestRestartAfterAMachineRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		prevBoot string
+		next     uint64
+		lost     float64
+	}{
+		{"machine restarted", "an-earlier-boot", 2001, 1000 - 1},
+		{"process restarted", "this-boot", 1002, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			saved := bootID
+			bootID = func() string { return "this-boot" }
+			defer func() { bootID = saved }()
+			broker := startBroker(t)
+			dir := t.TempDir()
+			retain := time.Duration(0)
+			cfg := &config.File{Park: "p", Site: "s",
+				MQTT: &config.MQTT{Broker: broker, ClientID: "boot-edge", KeepAlive: 30 * time.Second, ConnectTimeout: 5 * time.Second},
+				Edge: &config.Edge{Gateway: "gw", StateDir: dir, PublishTimeout: 5 * time.Second, MaxInflight: 16, MaxBatchPoints: 2000,
+					WAL:     &config.WAL{Sync: "interval", SyncInterval: 50 * time.Millisecond, MaxMB: 64, SegmentMB: 1, Full: "drop_oldest", Retain: &retain},
+					Buses:   []config.Bus{{Name: "line", Protocol: "fake"}},
+					Devices: []config.Device{{Name: "dev", Bus: "line"}}}}
+			drv := drivers.Registry{"fake": fakeDriver{period: 20 * time.Millisecond}}
+			// A run that left 1001 batches in its log and a reservation
+			// up to 2000, as a crash does: 1001 appended, none acknowledged
+			// (the log is read back, not published, in this test).
+			w, err := wal.Open(wal.Options{Dir: filepath.Join(dir, "wal")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := uint64(1); s <= 1001; s++ {
+				if err := w.Append(s, topic.Data("p", "gw", "dev"), []byte(`{}`), time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.Close()
+			os.WriteFile(filepath.Join(dir, seqFile), []byte("00000000000000002000      \n"), 0o640)
+			os.WriteFile(filepath.Join(dir, bootFile), []byte(tc.prevBoot+"\n"), 0o640)
+			r := startEdge(t, cfg, drv)
+			deadline := time.Now().Add(10 * time.Second)
+			for r.e.Stats().Polled == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			r.stop()
+			b, _ := os.ReadFile(filepath.Join(dir, seqFile))
+			last, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(string(b)), "clean")), 10, 64)
+			if first := last - r.e.Stats().Polled + 1; first != tc.next {
+				t.Errorf("the run numbered from %d, want %d", first, tc.next)
+			}
+			if got := r.value(t, "eipgw_edge_batches_dropped_total", "reason", "wal_unsynced"); got != tc.lost {
+				t.Errorf("counted lost %v, want %v", got, tc.lost)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, bootFile)); strings.TrimSpace(string(b)) != "this-boot" {
+				t.Errorf("boot file %q after the start", b)
+			}
+		})
 	}
 }
