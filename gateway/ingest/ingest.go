@@ -85,6 +85,8 @@ type Ingest struct {
 	// deadLetters limits the log of dead-lettered messages to one every
 	// deadLetterLogInterval; the dead-letter topic has every one.
 	deadLetters telemetry.Repeats
+	// restartLogs limits the log of batches numbered again (seqGuard).
+	restartLogs telemetry.Repeats
 
 	mu    sync.Mutex
 	stats Stats
@@ -116,6 +118,7 @@ func New(cfg config.IngestRole, log *slog.Logger, reg *prometheus.Registry) (*In
 	in.guard.underEvidence = ev.covers
 	in.writeFails.Interval = failureLogInterval
 	in.deadLetters.Interval = deadLetterLogInterval
+	in.restartLogs.Interval = deadLetterLogInterval
 	return in, nil
 }
 
@@ -448,8 +451,15 @@ func (w *worker) done(b *batch.Batch) {
 // seqWindow remembers a content hash per recent sequence number of one
 // gateway, to tell a harmless redelivery from a conflicting batch.
 type seqWindow struct {
-	hashes map[uint64]uint64
+	hashes map[uint64]seqEntry
 	max    uint64
+}
+
+// seqEntry is what a worker remembers of a batch it accepted: its content
+// hash and its poll time (Unix ms).
+type seqEntry struct {
+	hash uint64
+	ms   int64
 }
 
 // seqMemory is how many recent sequence numbers per gateway are remembered.
@@ -466,17 +476,17 @@ func payloadHash(p []byte) uint64 { return maphash.Bytes(payloadSeed, p) }
 
 // conflicts reports whether seq was written before with other content,
 // and remembers it otherwise.
-func (w *worker) conflicts(gateway string, seq uint64, payload []byte) bool {
+func (w *worker) conflicts(gateway string, seq uint64, payload []byte, ms int64) bool {
 	sw := w.seen[gateway]
 	if sw == nil {
-		sw = &seqWindow{hashes: map[uint64]uint64{}}
+		sw = &seqWindow{hashes: map[uint64]seqEntry{}}
 		w.seen[gateway] = sw
 	}
 	sum := payloadHash(payload)
 	if old, ok := sw.hashes[seq]; ok {
-		return old != sum
+		return old.hash != sum
 	}
-	sw.hashes[seq] = sum
+	sw.hashes[seq] = seqEntry{sum, ms}
 	sw.max = max(sw.max, seq)
 	if len(sw.hashes) > 2*seqMemory {
 		for s := range sw.hashes {

@@ -35,20 +35,20 @@ func TestAppendLine(t *testing.T) {
 
 func TestSeqConflicts(t *testing.T) {
 	w := &worker{seen: map[string]*seqWindow{}}
-	if w.conflicts("gw", 1, []byte("a")) {
+	if w.conflicts("gw", 1, []byte("a"), 0) {
 		t.Fatal("a first delivery is not a conflict")
 	}
-	if w.conflicts("gw", 1, []byte("a")) {
+	if w.conflicts("gw", 1, []byte("a"), 0) {
 		t.Fatal("an exact redelivery is not a conflict")
 	}
-	if !w.conflicts("gw", 1, []byte("b")) {
+	if !w.conflicts("gw", 1, []byte("b"), 0) {
 		t.Fatal("same seq, other content: conflict expected")
 	}
-	if w.conflicts("gw-2", 1, []byte("b")) {
+	if w.conflicts("gw-2", 1, []byte("b"), 0) {
 		t.Fatal("sequences are per gateway")
 	}
 	for s := uint64(2); s < 2*seqMemory+10; s++ {
-		w.conflicts("gw", s, []byte("x"))
+		w.conflicts("gw", s, []byte("x"), 0)
 	}
 	if n := len(w.seen["gw"].hashes); n > 2*seqMemory+1 {
 		t.Fatalf("window holds %d numbers", n)

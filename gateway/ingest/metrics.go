@@ -13,6 +13,7 @@ type metrics struct {
 	missing     prometheus.Counter
 	conflicts   prometheus.Counter
 	refused     *prometheus.CounterVec
+	restarts    prometheus.Counter
 	implausible prometheus.Counter
 }
 
@@ -50,6 +51,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		missing: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eipgw_ingest_seq_missing_total", Help: "Batches declared missing.",
 		}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eipgw_ingest_seq_restarts_total", Help: "Batches numbered with a number their gateway gave an earlier poll: its numbering went back (an edge with a new or restored state_dir). Stored, and logged.",
+		}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eipgw_ingest_seq_conflicts_total", Help: "Batches rejected because their sequence number was already written with different content.",
 		}),
@@ -60,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.implausible = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eipgw_ingest_seq_implausible_gaps_total", Help: "Sequence gaps larger than completeness.max_seq_jump, recorded as implausible instead of as missing batches.",
 	})
-	reg.MustRegister(m.messages, m.points, m.writeDur, m.stored, m.writeErrors, m.pending, m.gaps, m.missing, m.conflicts, m.refused, m.implausible)
+	reg.MustRegister(m.messages, m.points, m.writeDur, m.stored, m.writeErrors, m.pending, m.gaps, m.missing, m.conflicts, m.restarts, m.refused, m.implausible)
 	for _, r := range refusalReasons {
 		m.refused.WithLabelValues(r)
 	}

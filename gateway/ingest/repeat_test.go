@@ -181,3 +181,62 @@ ingest:
 		t.Errorf("seq 31 on seq 2's stored time: dead letter %q", d)
 	}
 }
+
+// TestNumberingWentBack: a gateway's edge is replaced by one with an
+// empty state_dir (or its state_dir restored from a backup): it numbers
+// its new polls from 1 again, numbers ingest stored already for earlier
+// polls. Those batches are new readings: stored, counted as restarts, not
+// dead-lettered as conflicts. A batch of a used number for an earlier poll
+// than the one stored under it is a conflict still.
+func TestNumberingWentBack(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	reg := prometheus.NewRegistry()
+	in, stop := startIngestReg(t, fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: restart-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+`, mq.URL, ifx.URL), slog.New(slog.DiscardHandler), reg)
+	defer stop()
+	pub := newPublisher(t, mq.URL, "restart-test")
+	pub.waitIngest()
+	t0 := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	b := func(seq uint64, at time.Time, v float64) batch.Batch {
+		return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Time: at,
+			Points: []batch.Point{{Name: "a", Value: v, HasValue: true, Unit: "MW", Quality: batch.Good}}}
+	}
+	for seq := uint64(1); seq <= 20; seq++ {
+		pub.publish(b(seq, t0.Add(time.Duration(seq)*time.Second), 1))
+	}
+	// The replaced edge, a minute later, from 1 again.
+	for seq := uint64(1); seq <= 10; seq++ {
+		pub.publish(b(seq, t0.Add(time.Minute+time.Duration(seq)*time.Second), 2))
+	}
+	pub.publish(b(5, t0.Add(2*time.Second), 3)) // seq 5 for a poll before the one stored under it: a conflict
+	deadline := time.Now().Add(30 * time.Second)
+	for in.Stats().Acked < 31 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := pub.deadLetters(); len(d) != 1 || !strings.HasPrefix(d[5], ReasonSeqConflict+":") {
+		t.Errorf("dead letters %v, want seq 5's conflict alone", d)
+	}
+	s, err := ifx.Query("eipgw", `SELECT count(a) FROM meter WHERE gateway = 'gw-1'`)
+	if err != nil || len(s) != 1 || fmt.Sprint(s[0].Values[0][1]) != "30" {
+		t.Errorf("stored: %+v, %v; want 30 readings", s, err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarts := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "eipgw_ingest_seq_restarts_total" {
+			restarts = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if restarts != 10 {
+		t.Errorf("restarts counted %v, want 10", restarts)
+	}
+}

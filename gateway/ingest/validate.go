@@ -366,11 +366,25 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified b
 	// A number at or below the highest accepted: a redelivery or a replay.
 	if sw := w.seen[b.Gateway]; sw != nil {
 		if old, ok := sw.hashes[b.Seq]; ok {
-			if old != payloadHash(payload) {
-				w.in.m.conflicts.Inc()
-				return false, refuse(ReasonSeqConflict, "gateway %s sent seq %d before with different content", b.Gateway, b.Seq)
+			sum := payloadHash(payload)
+			switch {
+			case old.hash == sum:
+				return true, nil
+			case b.Time.UnixMilli() > old.ms:
+				// The number is used again for a later poll: the
+				// gateway's numbering went back (an edge whose state_dir
+				// is new, or was restored from a backup). Its readings
+				// are new: stored, not dead-lettered.
+				sw.hashes[b.Seq] = seqEntry{sum, b.Time.UnixMilli()}
+				w.in.m.restarts.Inc()
+				if ok, unlogged := w.in.restartLogs.Failure(time.Now()); ok {
+					w.in.log.Error("a gateway's sequence numbers went back: it numbers a later poll with a number it gave an earlier one (its state_dir new, or restored from a backup?). Its batches are stored; gaps among numbers it used before are not declared until its numbering passes them. Give a replaced edge the old state_dir's seq file",
+						"gateway", b.Gateway, "seq", b.Seq, "highest_seq", hi, "earlier_poll", time.UnixMilli(old.ms).UTC(), "poll", b.Time.UTC(), "since_last_log", unlogged)
+				}
+				return false, nil
 			}
-			return true, nil
+			w.in.m.conflicts.Inc()
+			return false, refuse(ReasonSeqConflict, "gateway %s sent seq %d before with different content", b.Gateway, b.Seq)
 		}
 	}
 	return g.checkStored(b, false)

@@ -92,7 +92,7 @@ func TestSeqGuard(t *testing.T) {
 		b.Time = t0.Add(time.Duration(seq) * time.Millisecond) // a poll a number
 		_, err := w.admit(b, []byte(payload), false)
 		if err == nil {
-			w.conflicts(b.Gateway, seq, []byte(payload))
+			w.conflicts(b.Gateway, seq, []byte(payload), b.Time.UnixMilli())
 		}
 		return err
 	}

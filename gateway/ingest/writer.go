@@ -346,7 +346,7 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		}
 		// A batch that fails its gateway's evidence takes no part in the
 		// gateway's numbering: its number is not remembered (seqGuard).
-		if err == nil && !vd.unverified() && w.conflicts(b.Gateway, b.Seq, m.Payload()) {
+		if err == nil && !vd.unverified() && w.conflicts(b.Gateway, b.Seq, m.Payload(), b.Time.UnixMilli()) {
 			w.in.m.conflicts.Inc()
 			err = fmt.Errorf("%w: gateway %s sent seq %d before with different content", batch.ErrInvalid, b.Gateway, b.Seq)
 		}
