@@ -301,27 +301,27 @@ func Build(ctx context.Context, q Querier, park string, pe *config.ParkEngine, o
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{ctx: ctx, q: q, park: park, start: start, end: end, tol: o.Tolerance}
+	b := &builder{ctx: ctx, q: q, park: park, start: start, end: end, tol: o.Tolerance, skip: map[config.DeviceRef]map[int64]bool{}}
 	if err := b.loadHourly(); err != nil {
 		return nil, err
 	}
 	st := &Statement{Park: park, Month: start.Format("2006-01"), Timezone: loc.String(), Start: start, End: end,
 		Provisional: provisional, MonthEnd: monthEnd, Tolerance: o.Tolerance}
 
-	sup, err := b.meterRow(RowSupplierSteam, "", pe.Supplier.Device, pe.Supplier.Uncertainty, steamT, b.hours[hourKey{metric: "supplier_steam_mass_t"}], b.hours[hourKey{metric: "supplier_steam_energy_gj"}])
+	sup, err := b.meterRow(RowSupplierSteam, "", config.DeviceRef{Device: pe.Supplier.Device, Gateway: pe.Supplier.Gateway}, pe.Supplier.Uncertainty, steamT, b.hours[hourKey{metric: "supplier_steam_mass_t"}], b.hours[hourKey{metric: "supplier_steam_energy_gj"}])
 	if err != nil {
 		return nil, err
 	}
 	var steamRows, powerRows []Row
 	for _, t := range pe.Tenants {
-		r, err := b.meterRow(RowTenantSteam, t.Name, t.SteamMeter.Device, t.SteamMeter.Uncertainty, steamT,
+		r, err := b.meterRow(RowTenantSteam, t.Name, t.SteamMeter.Ref(), t.SteamMeter.Uncertainty, steamT,
 			b.hours[hourKey{metric: steamT.HourlyMass, tenant: t.Name}], b.hours[hourKey{metric: steamT.HourlyExtra, tenant: t.Name}])
 		if err != nil {
 			return nil, err
 		}
 		steamRows = append(steamRows, r)
 		if t.PowerMeter != nil {
-			r, err := b.meterRow(RowTenantPower, t.Name, t.PowerMeter.Device, t.PowerMeter.Uncertainty, powerT,
+			r, err := b.meterRow(RowTenantPower, t.Name, t.PowerMeter.Ref(), t.PowerMeter.Uncertainty, powerT,
 				b.hours[hourKey{metric: powerT.HourlyMass, tenant: t.Name}], nil)
 			if err != nil {
 				return nil, err
@@ -409,6 +409,9 @@ type builder struct {
 	tol        float64
 	// hours holds the park engine's hourly records by metric and tenant.
 	hours map[hourKey]*hourly
+	// skip are the times (Unix ms) of each meter's readings stored
+	// flagged as not signed by their gateway: left out (counterHours).
+	skip map[config.DeviceRef]map[int64]bool
 }
 
 // metrics read from park_hourly.
@@ -455,13 +458,13 @@ func (b *builder) loadHourly() error {
 // counterHours returns the totaliser's last reading of each clock hour from
 // the hour before the month to its last hour, and the opening reading (the
 // last before the month, within Lookback; else the month's first).
-func (b *builder) counterHours(device string, tz Totaliser) (last map[int64]Reading, opening, closing *Reading, note string, err error) {
-	where := fmt.Sprintf(`"park" = %s AND "device" = %s`, quote(b.park), quote(device))
+func (b *builder) counterHours(m config.DeviceRef, tz Totaliser) (last map[int64]Reading, opening, closing *Reading, note string, err error) {
+	where := b.meterWhere(m)
 	q := fmt.Sprintf(`SELECT last(%s) FROM %s WHERE %s AND time >= %s AND time < %s GROUP BY time(1h) fill(none)`,
 		ident(tz.Point), ident(tz.Measurement), where, rfc(b.start.Add(-time.Hour)), rfc(b.end))
 	ss, err := b.q.Query(b.ctx, q)
 	if err != nil {
-		return nil, nil, nil, "", fmt.Errorf("statement: %s %s: %w", device, tz.Point, err)
+		return nil, nil, nil, "", fmt.Errorf("statement: %s %s: %w", m.Device, tz.Point, err)
 	}
 	last = map[int64]Reading{}
 	for _, s := range ss {
@@ -471,11 +474,11 @@ func (b *builder) counterHours(device string, tz Totaliser) (last map[int64]Read
 			// separate query only for the opening and closing.
 			ts, err := number(v[0])
 			if err != nil {
-				return nil, nil, nil, "", fmt.Errorf("statement: %s %s: time: %w", device, tz.Point, err)
+				return nil, nil, nil, "", fmt.Errorf("statement: %s %s: time: %w", m.Device, tz.Point, err)
 			}
 			r, err := tz.reading(v[1], time.UnixMilli(int64(ts)))
 			if err != nil {
-				return nil, nil, nil, "", fmt.Errorf("statement: %s %s in the hour of %s: %w", device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
+				return nil, nil, nil, "", fmt.Errorf("statement: %s %s in the hour of %s: %w", m.Device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
 			}
 			last[int64(ts)] = r
 		}
@@ -484,7 +487,7 @@ func (b *builder) counterHours(device string, tz Totaliser) (last map[int64]Read
 		q := fmt.Sprintf(`SELECT %s(%s) FROM %s WHERE %s AND time >= %s AND time < %s`, fn, ident(tz.Point), ident(tz.Measurement), where, rfc(from), rfc(to))
 		ss, err := b.q.Query(b.ctx, q)
 		if err != nil {
-			return nil, fmt.Errorf("statement: %s %s: %w", device, tz.Point, err)
+			return nil, fmt.Errorf("statement: %s %s: %w", m.Device, tz.Point, err)
 		}
 		if len(ss) == 0 || len(ss[0].Values) == 0 {
 			return nil, nil
@@ -492,11 +495,11 @@ func (b *builder) counterHours(device string, tz Totaliser) (last map[int64]Read
 		v := ss[0].Values[0]
 		ts, err := number(v[0])
 		if err != nil {
-			return nil, fmt.Errorf("statement: %s %s: time: %w", device, tz.Point, err)
+			return nil, fmt.Errorf("statement: %s %s: time: %w", m.Device, tz.Point, err)
 		}
 		r, err := tz.reading(v[1], time.UnixMilli(int64(ts)))
 		if err != nil {
-			return nil, fmt.Errorf("statement: %s %s at %s: %w", device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
+			return nil, fmt.Errorf("statement: %s %s at %s: %w", m.Device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
 		}
 		return &r, nil
 	}
@@ -513,9 +516,128 @@ func (b *builder) counterHours(device string, tz Totaliser) (last map[int64]Read
 		return
 	}
 	if opening == nil || closing == nil {
-		return nil, nil, nil, "", fmt.Errorf("statement: %s: no %s reading in %s (measurement %s, park %s)", device, tz.Point, b.start.Format("2006-01"), tz.Measurement, b.park)
+		return nil, nil, nil, "", fmt.Errorf("statement: %s: no %s reading in %s (measurement %s, park %s)", m.Device, tz.Point, b.start.Format("2006-01"), tz.Measurement, b.park)
 	}
+	// Readings ingest stored flagged as not signed by their gateway
+	// (anyone who can publish could have sent them) are left out: the
+	// hours, opening and closing they would decide are read again
+	// without them.
+	flagged, err := b.flagged(m, tz)
+	if err != nil || len(flagged) == 0 {
+		return last, opening, closing, note, err
+	}
+	b.skip[m] = flagged
+	hours := map[int64]bool{}
+	for ms := range flagged {
+		hours[time.UnixMilli(ms).Truncate(time.Hour).UnixMilli()] = true
+	}
+	for h := range hours {
+		rs, err := b.readings(m, tz, time.UnixMilli(h), time.UnixMilli(h).Add(time.Hour), true, 1)
+		if err != nil {
+			return nil, nil, nil, "", err
+		}
+		if _, ok := last[h]; ok {
+			delete(last, h)
+			if len(rs) > 0 {
+				last[h] = rs[0]
+			}
+		}
+	}
+	reread := func(r *Reading, from, to time.Time, desc bool) (*Reading, error) {
+		if !flagged[r.Time.UnixMilli()] {
+			return r, nil
+		}
+		rs, err := b.readings(m, tz, from, to, desc, 1)
+		if err != nil || len(rs) == 0 {
+			return nil, err
+		}
+		return &rs[0], nil
+	}
+	if opening, err = reread(opening, b.start.Add(-Lookback), b.start, true); err == nil && opening == nil {
+		opening, err = reread(&Reading{Time: b.start.Add(-time.Millisecond)}, b.start, b.end, false)
+	}
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	if closing, err = reread(closing, b.start, b.end, true); err != nil {
+		return nil, nil, nil, "", err
+	}
+	if opening == nil || closing == nil {
+		return nil, nil, nil, "", fmt.Errorf("statement: %s: no %s reading in %s but those stored flagged as not signed by their gateway (measurement %s, park %s)", m.Device, tz.Point, b.start.Format("2006-01"), tz.Measurement, b.park)
+	}
+	if note != "" {
+		note += "; "
+	}
+	note += fmt.Sprintf("%d readings stored flagged as not signed by the gateway left out", len(flagged))
 	return last, opening, closing, note, nil
+}
+
+// flaggedChecks selects the readings ingest stored flagged as not signed
+// by their gateway: batch_check set, and none of the checks that leave a
+// reading trusted (docs/contracts.md, "At ingest").
+const flaggedChecks = `"` + config.CheckField + `" =~ /./ AND "` + config.CheckField + `" !~ /^(ok|fork|chain_restart)$/`
+
+// flagged returns the times (Unix ms) of the meter's readings stored
+// flagged, from the opening's look-back to the month's end.
+func (b *builder) flagged(m config.DeviceRef, tz Totaliser) (map[int64]bool, error) {
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE %s AND %s AND time >= %s AND time < %s`,
+		ident(tz.Point), ident(tz.Measurement), b.meterWhere(m), flaggedChecks, rfc(b.start.Add(-Lookback)), rfc(b.end))
+	ss, err := b.q.Query(b.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("statement: %s %s: flagged readings: %w", m.Device, tz.Point, err)
+	}
+	out := map[int64]bool{}
+	for _, s := range ss {
+		for _, v := range s.Values {
+			if ts, err := number(v[0]); err == nil {
+				out[int64(ts)] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// readings reads the meter's readings from `from` to `to` (newest first
+// when desc), at most limit (0: all), leaving out those stored flagged.
+func (b *builder) readings(m config.DeviceRef, tz Totaliser, from, to time.Time, desc bool, limit int) ([]Reading, error) {
+	order := ""
+	if desc {
+		order = " ORDER BY time DESC"
+	}
+	skip := b.skip[m]
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE %s AND time >= %s AND time < %s%s`,
+		ident(tz.Point), ident(tz.Measurement), b.meterWhere(m), rfc(from), rfc(to), order)
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit+len(skip))
+	}
+	ss, err := b.q.Query(b.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("statement: %s %s: %w", m.Device, tz.Point, err)
+	}
+	var out []Reading
+	for _, s := range ss {
+		for _, v := range s.Values {
+			if len(v) < 2 || v[1] == nil {
+				continue
+			}
+			ts, err := number(v[0])
+			if err != nil {
+				return nil, fmt.Errorf("statement: %s %s: time: %w", m.Device, tz.Point, err)
+			}
+			if skip[int64(ts)] {
+				continue
+			}
+			r, err := tz.reading(v[1], time.UnixMilli(int64(ts)))
+			if err != nil {
+				return nil, fmt.Errorf("statement: %s %s at %s: %w", m.Device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
+			}
+			out = append(out, r)
+			if limit > 0 && len(out) == limit {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
 }
 
 // reading converts a stored totaliser value to counts. The value is
@@ -600,8 +722,8 @@ func (tz Totaliser) reset(a, b uint64) bool {
 // resets finds the totaliser's resets between opening and closing: an
 // hour whose last reading is a reset from the hour before's (or from the
 // opening) is read whole to find the two readings around it.
-func (b *builder) resets(device string, tz Totaliser, last map[int64]Reading, opening, closing *Reading) ([]Reset, error) {
-	dips, err := b.dips(device, tz, opening)
+func (b *builder) resets(m config.DeviceRef, tz Totaliser, last map[int64]Reading, opening, closing *Reading) ([]Reset, error) {
+	dips, err := b.dips(m, tz, opening)
 	if err != nil {
 		return nil, err
 	}
@@ -625,7 +747,7 @@ func (b *builder) resets(device string, tz Totaliser, last map[int64]Reading, op
 		if opening.Time.After(from) {
 			from = opening.Time
 		}
-		rs, err := b.resetIn(device, tz, prev, from, time.UnixMilli(ms).Add(time.Hour))
+		rs, err := b.resetIn(m, tz, prev, from, time.UnixMilli(ms).Add(time.Hour))
 		if err != nil {
 			return nil, err
 		}
@@ -651,12 +773,12 @@ func (b *builder) resets(device string, tz Totaliser, last map[int64]Reading, op
 // hours' last readings (10 t set back in an hour that metered 50 t still
 // reads 40 t higher at its end, and 10 t would go unbilled). One query a
 // meter and month, computed by InfluxDB; resets reads those hours whole.
-func (b *builder) dips(device string, tz Totaliser, opening *Reading) (map[int64]bool, error) {
-	q := fmt.Sprintf(`SELECT min("step") FROM (SELECT difference(%s) AS "step" FROM %s WHERE "park" = %s AND "device" = %s AND time >= %s AND time < %s) WHERE time >= %s AND time < %s GROUP BY time(1h) fill(none)`,
-		ident(tz.Point), ident(tz.Measurement), quote(b.park), quote(device), rfc(opening.Time), rfc(b.end), rfc(b.start), rfc(b.end))
+func (b *builder) dips(m config.DeviceRef, tz Totaliser, opening *Reading) (map[int64]bool, error) {
+	q := fmt.Sprintf(`SELECT min("step") FROM (SELECT difference(%s) AS "step" FROM %s WHERE %s AND time >= %s AND time < %s) WHERE time >= %s AND time < %s GROUP BY time(1h) fill(none)`,
+		ident(tz.Point), ident(tz.Measurement), b.meterWhere(m), rfc(opening.Time), rfc(b.end), rfc(b.start), rfc(b.end))
 	ss, err := b.q.Query(b.ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("statement: %s %s: steps: %w", device, tz.Point, err)
+		return nil, fmt.Errorf("statement: %s %s: steps: %w", m.Device, tz.Point, err)
 	}
 	out := map[int64]bool{}
 	for _, s := range ss {
@@ -666,7 +788,7 @@ func (b *builder) dips(device string, tz Totaliser, opening *Reading) (map[int64
 			}
 			ts, err := number(v[0])
 			if err != nil {
-				return nil, fmt.Errorf("statement: %s %s: time: %w", device, tz.Point, err)
+				return nil, fmt.Errorf("statement: %s %s: time: %w", m.Device, tz.Point, err)
 			}
 			if step, err := number(v[1]); err == nil && step < 0 {
 				out[int64(ts)] = true
@@ -678,32 +800,17 @@ func (b *builder) dips(device string, tz Totaliser, opening *Reading) (map[int64
 
 // resetIn reads the totaliser from `from` to `to`, starting from the
 // reading prev, and returns the resets among its readings.
-func (b *builder) resetIn(device string, tz Totaliser, prev Reading, from, to time.Time) ([]Reset, error) {
-	q := fmt.Sprintf(`SELECT %s FROM %s WHERE "park" = %s AND "device" = %s AND time >= %s AND time < %s`,
-		ident(tz.Point), ident(tz.Measurement), quote(b.park), quote(device), rfc(from), rfc(to))
-	ss, err := b.q.Query(b.ctx, q)
+func (b *builder) resetIn(m config.DeviceRef, tz Totaliser, prev Reading, from, to time.Time) ([]Reset, error) {
+	rs, err := b.readings(m, tz, from, to, false, 0)
 	if err != nil {
-		return nil, fmt.Errorf("statement: %s %s: %w", device, tz.Point, err)
+		return nil, err
 	}
 	var out []Reset
-	for _, s := range ss {
-		for _, v := range s.Values {
-			if v[1] == nil {
-				continue
-			}
-			ts, err := number(v[0])
-			if err != nil {
-				return nil, fmt.Errorf("statement: %s %s: time: %w", device, tz.Point, err)
-			}
-			cur, err := tz.reading(v[1], time.UnixMilli(int64(ts)))
-			if err != nil {
-				return nil, fmt.Errorf("statement: %s %s at %s: %w", device, tz.Point, time.UnixMilli(int64(ts)).UTC().Format(time.RFC3339), err)
-			}
-			if tz.reset(prev.Counts, cur.Counts) {
-				out = append(out, Reset{Before: prev, After: cur})
-			}
-			prev = cur
+	for _, cur := range rs {
+		if tz.reset(prev.Counts, cur.Counts) {
+			out = append(out, Reset{Before: prev, After: cur})
 		}
+		prev = cur
 	}
 	return out, nil
 }
@@ -721,18 +828,23 @@ func (tz Totaliser) diff(a, b uint64) (uint64, bool) {
 
 // meterRow builds one meter's row from its totaliser and the engine's
 // hourly values of its integrated quantity (and energy, for steam).
-func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totaliser, mass, en *hourly) (Row, error) {
-	r := Row{Kind: kind, Tenant: tenant, Device: device, Unit: tz.BilledUnit, ReadingUnit: tz.Unit}
-	last, opening, closing, note, err := b.counterHours(device, tz)
+func (b *builder) meterRow(kind, tenant string, m config.DeviceRef, unc float64, tz Totaliser, mass, en *hourly) (Row, error) {
+	r := Row{Kind: kind, Tenant: tenant, Device: m.Device, Unit: tz.BilledUnit, ReadingUnit: tz.Unit}
+	last, opening, closing, note, err := b.counterHours(m, tz)
 	if err != nil {
 		return r, err
 	}
 	r.Opening, r.Closing = opening, closing
-	resets, err := b.resets(device, tz, last, opening, closing)
+	resets, err := b.resets(m, tz, last, opening, closing)
 	if err != nil {
 		return r, err
 	}
 	r.Resets = resets
+	resetAt := map[int64][]Reset{} // by the hour of the reading after each
+	for _, rs := range resets {
+		h := rs.After.Time.Truncate(time.Hour).UnixMilli()
+		resetAt[h] = append(resetAt[h], rs)
+	}
 	// The movement from the opening to the closing, in segments between
 	// resets, each taken modulo the counter's width.
 	var dc uint64
@@ -796,7 +908,19 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 		eValid += ev
 		cur, okC := last[ms]
 		prev, okP := last[h.Add(-time.Hour).UnixMilli()]
-		if okC && okP && tz.reset(prev.Counts, cur.Counts) {
+		if rs := resetAt[ms]; len(rs) > 0 && okC && okP {
+			// A reset within the hour: its movement is the counter's
+			// before and after it, as billed (the flow between the two
+			// readings around it is not known); the hour is left out of
+			// the cross-check.
+			from, moved := prev.Counts, uint64(0)
+			for _, r := range rs {
+				d, _ := tz.diff(from, r.Before.Counts)
+				moved, from = moved+d, r.After.Counts
+			}
+			d, _ := tz.diff(from, cur.Counts)
+			mValidTot += float64(moved+d) * tz.Scale * tz.ToBilled
+		} else if len(rs) > 0 || okC && okP && tz.reset(prev.Counts, cur.Counts) {
 			// The hour's movement is not the counter's difference; it is
 			// left out of the cross-check.
 			mValidTot += mv
@@ -835,7 +959,7 @@ func (b *builder) meterRow(kind, tenant, device string, unc float64, tz Totalise
 		r.EnergyGJ = eValid
 		r.Handling = "mass from the totaliser; energy integrated over every hour"
 	case r.ValidHours == 0 || mValid <= 0:
-		return r, fmt.Errorf("statement: %s %s: no valid hour with steam in %s, energy cannot be substituted", kind, device, b.start.Format("2006-01"))
+		return r, fmt.Errorf("statement: %s %s: no valid hour with steam in %s, energy cannot be substituted", kind, m.Device, b.start.Format("2006-01"))
 	default:
 		// The totaliser's mass of the hours without a valid value, at the
 		// month's mean specific energy of the valid hours.
@@ -880,4 +1004,15 @@ func number(v any) (float64, error) {
 		return 0, fmt.Errorf("%v is not a number", v)
 	}
 	return n.Float64()
+}
+
+// meterWhere selects a meter's readings: by park and device, and by its
+// gateway when the configuration names one (a device name is unique per
+// gateway only).
+func (b *builder) meterWhere(m config.DeviceRef) string {
+	w := fmt.Sprintf(`"park" = %s AND "device" = %s`, quote(b.park), quote(m.Device))
+	if m.Gateway != "" {
+		w += fmt.Sprintf(` AND "gateway" = %s`, quote(m.Gateway))
+	}
+	return w
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -35,6 +36,9 @@ type fakeDB struct {
 	// counts in startCounts): it has no reading before.
 	startsAt    map[string]time.Time
 	startCounts map[string]uint64
+	// forged are readings stored flagged as not signed by their gateway
+	// (also among extra, as InfluxDB holds them beside the others).
+	forged map[string][]extraReading
 }
 
 type extraReading struct {
@@ -111,6 +115,10 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 	present := func(i int) bool { from, ok := f.startsAt[dev]; return !ok || !at(i).Before(from) }
 	s := Series{Columns: []string{"time", "v"}}
 	switch {
+	case strings.Contains(q, `"batch_check" =~`): // the readings stored flagged
+		for _, r := range f.forged[dev] {
+			s.Values = append(s.Values, []any{ms(r.at), json.Number(fmt.Sprint(float64(r.counts) * f.scale))})
+		}
 	case strings.Contains(q, "difference("): // each hour's smallest step between readings
 		type reading struct {
 			at time.Time
@@ -152,10 +160,28 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 			}
 		}
 		sort.Slice(s.Values, func(i, j int) bool { return s.Values[i][0].(json.Number) < s.Values[j][0].(json.Number) })
+		if strings.Contains(q, "ORDER BY time DESC") {
+			slices.Reverse(s.Values)
+		}
 	case strings.Contains(q, "GROUP BY time(1h)"):
+		lastAt := map[int64]time.Time{}
 		for i, c := range cs {
 			if present(i) {
-				s.Values = append(s.Values, []any{ms(at(i).Truncate(time.Hour)), val(c)})
+				h := at(i).Truncate(time.Hour)
+				s.Values = append(s.Values, []any{ms(h), val(c)})
+				lastAt[h.UnixMilli()] = at(i)
+			}
+		}
+		// A forged reading later in its hour than the hour's own last
+		// is that hour's last (InfluxDB's last() does not know it is).
+		for _, r := range f.forged[dev] {
+			h := r.at.Truncate(time.Hour)
+			if r.at.After(lastAt[h.UnixMilli()]) {
+				for k := range s.Values {
+					if s.Values[k][0] == ms(h) {
+						s.Values[k][1] = json.Number(fmt.Sprint(float64(r.counts) * f.scale))
+					}
+				}
 			}
 		}
 	case strings.Contains(q, "time < "+rfc(f.start)): // opening
@@ -171,6 +197,11 @@ func (f *fakeDB) Query(_ context.Context, q string) ([]Series, error) {
 		s.Values = append(s.Values, []any{ms(at(1)), val(cs[1])})
 	default: // closing
 		s.Values = append(s.Values, []any{ms(at(len(cs) - 1)), val(cs[len(cs)-1])})
+		for _, r := range f.forged[dev] {
+			if r.at.After(at(len(cs)-1)) && r.at.Before(f.end) {
+				s.Values[0] = []any{ms(r.at), json.Number(fmt.Sprint(float64(r.counts) * f.scale))}
+			}
+		}
 	}
 	return []Series{s}, nil
 }
@@ -458,6 +489,10 @@ func TestTotaliserSetBackWithinAnHour(t *testing.T) {
 	if !strings.Contains(r.Handling, "totaliser reset (meter replaced or set back)") {
 		t.Errorf("handling %q", r.Handling)
 	}
+	// The set-back's hour is left out of the cross-check, as a reset's.
+	if c := r.CrossCheck; c.Hours != 671 || !c.OK {
+		t.Errorf("cross-check %+v, want ok over the 671 hours without the set-back", c)
+	}
 	// a's totaliser passing its maximum within an hour is no reset.
 	f2 := steady(map[string]uint64{"sup": 5_000_000, "sa": 1<<32 - 1000, "sb": 1_000_000}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
 	st2, err := Build(context.Background(), f2, "p", twoTenants(), Options{Month: f2.start})
@@ -506,5 +541,37 @@ func TestMeterStartingMidMonth(t *testing.T) {
 	}
 	if r.InvalidHours != h0 || !r.CrossCheck.OK || r.CrossCheck.Hours != 672-h0-1 {
 		t.Errorf("invalid hours %d, cross-check %+v", r.InvalidHours, r.CrossCheck)
+	}
+}
+
+// TestForgedReadingsLeftOut: readings ingest stored flagged as not signed
+// by their gateway — one the month's last reading of b's meter, 2000 t
+// above, one the last of an hour — are left out: the closing, the hours'
+// last readings and the bill are what the gateway's own readings say.
+func TestForgedReadingsLeftOut(t *testing.T) {
+	build := func(forge bool) Row {
+		f := steady(map[string]uint64{"sup": 5_000_000, "sa": 2_000_000, "sb": 1_000_000}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+		if forge {
+			cs := f.counts["sb"]
+			forged := []extraReading{
+				{at: f.end.Add(-30 * time.Second), counts: cs[len(cs)-1] + 200_000},
+				{at: f.start.Add(100*time.Hour + 59*time.Minute + 30*time.Second), counts: cs[101] + 50_000},
+			}
+			f.forged = map[string][]extraReading{"sb": forged}
+			f.extra = map[string][]extraReading{"sb": forged}
+		}
+		st, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return row(t, st, RowTenantSteam, "sb")
+	}
+	clean, forged := build(false), build(true)
+	if forged.MeteredText != clean.MeteredText || forged.Closing.Counts != clean.Closing.Counts || forged.CrossCheck.Difference != clean.CrossCheck.Difference {
+		t.Errorf("with forged readings: metered %s, closing %d, cross-check %+v; without: %s, %d, %+v",
+			forged.MeteredText, forged.Closing.Counts, forged.CrossCheck, clean.MeteredText, clean.Closing.Counts, clean.CrossCheck)
+	}
+	if !strings.Contains(forged.Handling, "2 readings stored flagged as not signed by the gateway left out") {
+		t.Errorf("handling %q", forged.Handling)
 	}
 }
