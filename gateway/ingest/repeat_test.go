@@ -240,3 +240,55 @@ ingest:
 		t.Errorf("restarts counted %v, want 10", restarts)
 	}
 }
+
+// TestClockSteppedBackAcrossRestart: ingest restarts, and the first
+// batches of a device it sees again are stamped at the times of batches
+// stored before (the gateway's clock stepped back meanwhile): they are
+// refused as time_taken, not stored over those batches, though this
+// worker has no batch of the device in memory.
+func TestClockSteppedBackAcrossRestart(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	yaml := fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: stepback2-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+`, mq.URL, ifx.URL)
+	in, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
+	pub := newPublisher(t, mq.URL, "stepback2-test")
+	pub.waitIngest()
+	t0 := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	b := func(seq uint64, at time.Time, v float64) batch.Batch {
+		return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Time: at,
+			Points: []batch.Point{{Name: "a", Value: v, HasValue: true, Unit: "MW", Quality: batch.Good}}}
+	}
+	for seq := uint64(1); seq <= 10; seq++ {
+		pub.publish(b(seq, t0.Add(time.Duration(seq)*time.Second), 1))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for in.Stats().Acked < 10 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	in, stop = startIngest(t, yaml, slog.New(slog.DiscardHandler))
+	defer stop()
+	pub.waitIngest()
+	for seq := uint64(11); seq <= 13; seq++ { // stamped at the times of 6, 7, 8
+		pub.publish(b(seq, t0.Add(time.Duration(seq-5)*time.Second), 9))
+	}
+	for in.Stats().Acked < 3 && time.Now().Before(deadline.Add(20*time.Second)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	d := pub.deadLetters()
+	for seq := uint64(11); seq <= 13; seq++ {
+		if !strings.HasPrefix(d[seq], ReasonTimeTaken+":") {
+			t.Errorf("seq %d: dead letter %q, want time_taken", seq, d[seq])
+		}
+	}
+	s, err := ifx.Query("eipgw", `SELECT sum(a) FROM meter WHERE gateway = 'gw-1'`)
+	if err != nil || len(s) != 1 || fmt.Sprint(s[0].Values[0][1]) != "10" {
+		t.Errorf("stored: %+v, %v; want the ten first readings, as they were", s, err)
+	}
+}

@@ -187,8 +187,9 @@ type seqGuard struct {
 	// batch_check (nil: none does).
 	underEvidence func(gateway string) bool
 	// lookups bounds the look-ups spent on batches that fail their
-	// evidence (see check).
-	lookups lookupBudget
+	// evidence (see check); seeds those of devices seen first
+	// (seedRecent).
+	lookups, seeds lookupBudget
 
 	mu sync.Mutex
 	hi map[string]uint64
@@ -212,6 +213,56 @@ type recentTimes struct {
 
 // maxRecent bounds seqGuard.recent (about 150 B a device).
 const maxRecent = 20000
+
+// seedRecent starts a device this worker has not seen since it started
+// from the poll time of its latest batch InfluxDB holds (of the last hour):
+// a gateway whose clock stepped back while ingest restarted would
+// otherwise have its first batches stored over earlier ones unasked. At
+// most seedLookups a second (invented device names cost a query each).
+func (g *seqGuard) seedRecent(b *batch.Batch) {
+	if g.q == nil || b.Part > 0 {
+		return
+	}
+	k := deviceKey{b.Gateway, b.Device}
+	g.mu.Lock()
+	_, known := g.recent[k]
+	g.mu.Unlock()
+	if known || !g.seeds.take(time.Now()) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT last(%q) FROM /.*/ WHERE "park"::tag = '%s' AND "gateway"::tag = '%s' AND "device"::tag = '%s' AND time > now() - 1h`,
+		SeqField, escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device)))
+	g.queried(err, "latest stored poll of a device unknown; its first batch is not checked against stored ones", "gateway", b.Gateway, "device", b.Device)
+	if err != nil {
+		return
+	}
+	latest := int64(0)
+	for _, s := range series {
+		if isReservedSeries(s.Name) {
+			continue
+		}
+		for _, v := range s.Values {
+			if ms, err := v[0].Int64(); err == nil {
+				latest = max(latest, ms)
+			}
+		}
+	}
+	if latest == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, known := g.recent[k]; !known {
+		if g.recent == nil || len(g.recent) >= maxRecent {
+			g.recent = map[deviceKey]*recentTimes{}
+		}
+		// The stored batch's number is unknown here (0): a batch at its
+		// very time is taken, as any other.
+		g.recent[k] = &recentTimes{ms: [16]int64{latest}, next: 1, n: 1}
+	}
+}
 
 // stepBack looks at the poll time of b, a batch with a new number: taken
 // when a batch of its device accepted lately has that very time, ask when
@@ -344,6 +395,7 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified b
 	}
 	switch {
 	case !known || b.Seq > hi && b.Seq-hi <= g.maxJump:
+		g.seedRecent(b)
 		switch taken, ask := g.stepBack(b); {
 		case taken:
 			return false, refuse(ReasonTimeTaken, "gateway %s: seq %d is stamped %s, where device %s has another batch accepted lately: the gateway's clock went back? Writing it would overwrite that batch's readings",
