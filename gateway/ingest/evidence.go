@@ -166,8 +166,11 @@ func (v *verifier) check(b *batch.Batch, payload []byte) *verdict {
 	if vd.check != "ok" {
 		v.breaks.WithLabelValues(vd.check).Inc()
 		if ok, unlogged := v.logs.Failure(time.Now()); ok {
-			v.log.Warn("batch evidence broken", "gateway", b.Gateway, "seq", b.Seq, "device", b.Device,
-				"check", vd.check, "err", err, "broken_since_last_log", unlogged)
+			args := []any{"gateway", b.Gateway, "seq", b.Seq, "device", b.Device, "check", vd.check, "broken_since_last_log", unlogged}
+			if err != nil {
+				args = append(args, "err", err)
+			}
+			v.log.Warn("batch evidence broken", args...)
 		}
 	}
 	return vd

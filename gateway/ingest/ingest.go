@@ -85,8 +85,9 @@ type Ingest struct {
 	// deadLetters limits the log of dead-lettered messages to one every
 	// deadLetterLogInterval; the dead-letter topic has every one.
 	deadLetters telemetry.Repeats
-	// restartLogs limits the log of batches numbered again (seqGuard).
-	restartLogs telemetry.Repeats
+	// restartLogs limits the log of batches numbered again (seqGuard);
+	// refusals that of writes InfluxDB refused.
+	restartLogs, refusals telemetry.Repeats
 
 	mu    sync.Mutex
 	stats Stats
@@ -119,6 +120,7 @@ func New(cfg config.IngestRole, log *slog.Logger, reg *prometheus.Registry) (*In
 	in.writeFails.Interval = failureLogInterval
 	in.deadLetters.Interval = deadLetterLogInterval
 	in.restartLogs.Interval = deadLetterLogInterval
+	in.refusals.Interval = deadLetterLogInterval
 	return in, nil
 }
 

@@ -262,7 +262,12 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 			}
 		}
 		if rejected {
-			w.in.log.Warn("influxdb refused a write", "messages", len(r.entries), "status", out.Status, "class", out.Class, "err", err)
+			// Each refused message is tried alone, then dead-lettered
+			// (logged there): one line every few seconds says why.
+			if log, unlogged := w.in.refusals.Failure(now); log {
+				w.in.log.Warn("influxdb refused a write", "messages", len(r.entries), "status", out.Status, "class", out.Class, "err", err,
+					"refused_since_last_log", unlogged)
+			}
 		} else if log, unlogged := w.in.writeFails.Failure(now); log {
 			w.in.log.Warn("influxdb write failed; retrying, nothing acknowledged", "messages", len(r.entries),
 				"bytes", len(r.body), "retry_in", time.Until(r.entries[0].due).Round(time.Millisecond), "err", err,
