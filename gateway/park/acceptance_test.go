@@ -505,3 +505,27 @@ func TestFastGatewayClockCounted(t *testing.T) {
 		t.Fatalf("a batch %s ahead: %s", batch.MaxClockSkew-time.Second, got)
 	}
 }
+
+// TestDeviceOfAnotherGateway: a device the model names with its gateway,
+// arriving from another gateway (a meter rewired to another edge), is
+// left out (unknown_device), and the engine can say which gateway the
+// model expects, for its log.
+func TestDeviceOfAnotherGateway(t *testing.T) {
+	cfg := loadExample(t)
+	cfg.ParkEngine.Tenants[0].SteamMeter.Gateway = "gw-1"
+	r := newReplay(t, cfg, day0, 1)
+	dev := cfg.ParkEngine.Tenants[0].SteamMeter.Device
+	r.clock.now = day0.Add(30 * time.Minute)
+	if got := r.eng.Add("gw-2", sim0(r, dev, r.clock.now)); got != Unknown {
+		t.Fatalf("from another gateway: %s", got)
+	}
+	if got := r.eng.Add("gw-1", sim0(r, dev, r.clock.now)); got != Accepted {
+		t.Fatalf("from its gateway: %s", got)
+	}
+	if gws := r.eng.GatewaysOf(dev); len(gws) != 1 || gws[0] != "gw-1" {
+		t.Errorf("GatewaysOf(%s) = %v", dev, gws)
+	}
+	if gws := r.eng.GatewaysOf("steam-supply"); len(gws) != 0 {
+		t.Errorf("a device named without a gateway: %v", gws)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -274,6 +275,19 @@ func (e *Engine) Knows(gateway, device string) bool {
 		}
 	}
 	return false
+}
+
+// GatewaysOf lists, sorted, the gateways the model names for device (none
+// when it names the device without one, or not at all).
+func (e *Engine) GatewaysOf(device string) []string {
+	var out []string
+	for _, c := range e.p.roles[device] {
+		if c.gateway != "" && !slices.Contains(out, c.gateway) {
+			out = append(out, c.gateway)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Unbound lists, sorted, the devices of the model named without a gateway:

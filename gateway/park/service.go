@@ -74,8 +74,9 @@ type Service struct {
 	// a publisher flooding a device's topic logs a line every
 	// excessLogEvery at most.
 	excessLogs telemetry.Repeats
-	// futureLogs bounds those of batches stamped too far ahead.
-	futureLogs telemetry.Repeats
+	// futureLogs bounds those of batches stamped too far ahead, and
+	// otherGatewayLogs those of a model's device from another gateway.
+	futureLogs, otherGatewayLogs telemetry.Repeats
 	// lastLive is the end (Unix ns) of the newest live interval computed.
 	lastLive atomic.Int64
 	view     viewState // the status page's snapshot (view.go)
@@ -136,7 +137,8 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 			"devices", len(u), "first", u[0])
 	}
 	s := &Service{backfill: o.Backfill, cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev,
-		excessLogs: telemetry.Repeats{Interval: excessLogEvery}, futureLogs: telemetry.Repeats{Interval: excessLogEvery}, started: started}
+		excessLogs: telemetry.Repeats{Interval: excessLogEvery}, futureLogs: telemetry.Repeats{Interval: excessLogEvery},
+		otherGatewayLogs: telemetry.Repeats{Interval: excessLogEvery}, started: started}
 	if s.backfill != nil {
 		s.partial = eng.PartialHours()
 	}
@@ -413,6 +415,16 @@ func (s *Service) consume(m mqtt.Message) {
 		s.prom.invalid.Add(float64(d))
 	}
 	switch r {
+	case Unknown:
+		// A device of the model from a gateway the model does not name
+		// for it (a meter rewired to another edge): its readings stop
+		// counting, which the operator must hear of.
+		if gws := s.eng.GatewaysOf(b.Device); len(gws) > 0 {
+			if ok, unlogged := s.otherGatewayLogs.Failure(s.clock()); ok {
+				s.log.Warn("batch left out of the park's metrics: its device is park_engine's, but of another gateway (moved to another edge? name its new gateway in park_engine)",
+					"device", b.Device, "gateway", b.Gateway, "configured_gateways", gws, "left_out_since_last_log", unlogged)
+			}
+		}
 	case Late:
 		s.log.Debug("reading refused", "device", b.Device, "ts", b.Time, "result", r)
 	case Future:
