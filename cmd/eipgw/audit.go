@@ -318,6 +318,9 @@ func auditReport(ctx context.Context, c *command, e *env, args []string) error {
 	for _, t := range rep.Totals {
 		fmt.Fprintf(e.stdout, "total %s %s %s (%d of %d hours valid)\n", t.Metric, strconv.FormatFloat(t.Sum, 'g', -1, 64), t.Unit, t.ValidHours, t.Hours)
 	}
+	if res := rep.Verification; res.Empty > 0 {
+		fmt.Fprintf(e.stdout, "hours with no reading and no hourly record (nothing claimed, nothing to check): %d\n", res.Empty)
+	}
 	if res := rep.Verification; !res.Pass() {
 		fmt.Fprintf(e.stdout, "FAIL: %d mismatches (listed in the report)\n", len(res.Findings))
 		return errReported

@@ -128,7 +128,9 @@ func browse(t *testing.T, url string) (eval func(expr string) string) {
 					} `json:"result"`
 				} `json:"result"`
 			}
-			ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			// The answer waits for the page's main thread, which a large
+			// page keeps busy for seconds, longer on a loaded machine.
+			ws.SetReadDeadline(time.Now().Add(60 * time.Second))
 			if err := websocket.JSON.Receive(ws, &m); err != nil {
 				t.Fatal(err)
 			}
