@@ -839,7 +839,10 @@ const maxMarks = 1 << 16
 // markLocked notes record seq's append time if it is the first of a new
 // second of appends.
 func (w *WAL) markLocked(seq uint64, ns int64) {
-	if n := len(w.marks); n > 0 && ns-w.marks[n-1].ns < int64(time.Second) && ns >= w.marks[n-1].ns {
+	// A record's time is its batch's poll time, which the buses' polls
+	// interleave: one earlier than the last mark adds none (the mark
+	// before it is at most a poll's length later).
+	if n := len(w.marks); n > 0 && ns-w.marks[n-1].ns < int64(time.Second) {
 		return
 	}
 	if len(w.marks) >= maxMarks {

@@ -711,3 +711,24 @@ func TestOldestIsTheFirstUnacknowledgedRecord(t *testing.T) {
 		t.Errorf("all acknowledged: %+v", st)
 	}
 }
+
+// TestMarksFollowPollTimes: a record's time is its batch's poll time,
+// which the buses' polls interleave (a later number with an earlier
+// time): such records add no mark, so the marks stay one a second.
+func TestMarksFollowPollTimes(t *testing.T) {
+	w := open(t, t.TempDir(), func(o *Options) { o.SegmentBytes, o.MaxBytes = 1<<20, 64<<20 })
+	defer w.Close()
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for s := uint64(1); s <= 2000; s++ {
+		at := t0.Add(time.Duration(s) * 5 * time.Millisecond) // 10 s of polls
+		if s%2 == 0 {
+			at = at.Add(-300 * time.Millisecond) // a bus whose poll began earlier
+		}
+		if err := w.Append(s, topic.Data("p", "gw", "d"), payload(s), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(w.marks); n > 11 {
+		t.Errorf("%d marks for 10 s of interleaved polls, want about 10", n)
+	}
+}
