@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // command is one subcommand.
@@ -59,17 +60,29 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sigs
+		first := time.Now()
 		cancel()
-		s := <-sigs
-		fmt.Fprintf(os.Stderr, "eipgw: second signal (%v): stopping at once\n", s)
-		n, _ := s.(syscall.Signal)
-		os.Exit(128 + int(n))
+		for s := range sigs {
+			// One Ctrl-C can come twice at once: from the terminal to
+			// the process group, and from a script that relays it (the
+			// demo's does). Only a signal sent later asks again.
+			if time.Since(first) < secondSignalAfter {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "eipgw: second signal (%v): stopping at once\n", s)
+			n, _ := s.(syscall.Signal)
+			os.Exit(128 + int(n))
+		}
 	}()
 	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	signal.Stop(sigs)
 	cancel()
 	os.Exit(code)
 }
+
+// secondSignalAfter is how long after the first signal another one counts
+// as a second request to stop.
+const secondSignalAfter = 500 * time.Millisecond
 
 func run(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {

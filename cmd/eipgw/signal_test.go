@@ -403,6 +403,21 @@ func TestEdgeSecondSIGTERMStopsAtOnce(t *testing.T) {
 			t.Fatalf("after a second %v: ended %v, %v; want %s at once\n%s", sig, ended, err, status, e.Output())
 		}
 	}
+	// Two at once are one request (a terminal's Ctrl-C and a script
+	// relaying it): the stop goes on.
+	if err := e.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitOutput(t, "stopping: signal received", 5*time.Second)
+	if _, ended := e.Wait(time.Second); ended {
+		t.Fatalf("two signals at once stopped the edge at once:\n%s", e.Output())
+	}
+	e.Kill()
+	e = start(t, "edge", "-config", slowCfg)
+	time.Sleep(1500 * time.Millisecond)
 	twice(e, syscall.SIGTERM, "exit status 143")
 	// Started with SIGINT ignored, as a background job of a script is:
 	// the second SIGINT still ends it.
