@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,17 +27,33 @@ var bootID = func() string {
 // what the operating system had not written to disk yet: the log's
 // appends of its last sync interval, whose batches may have been
 // published.
-func rebootedSince(dir string) bool {
+func rebootedSince(dir string) (rebooted bool, err error) {
 	now := bootID()
 	path := filepath.Join(dir, bootFile)
-	prev, err := os.ReadFile(path)
-	rebooted := err == nil && now != "" && strings.TrimSpace(string(prev)) != "" && strings.TrimSpace(string(prev)) != now
-	if now != "" && (err != nil || strings.TrimSpace(string(prev)) != now) {
-		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640); err == nil {
-			f.WriteString(now + "\n")
-			f.Sync()
-			f.Close()
-		}
+	b, rerr := os.ReadFile(path)
+	prev := strings.TrimSpace(string(b))
+	rebooted = rerr == nil && now != "" && prev != "" && prev != now
+	if now == "" || prev == now {
+		return rebooted, nil
 	}
-	return rebooted
+	// Not recorded, the next start on this boot would compare with an
+	// older boot's id and take a crash of the process for a restart of
+	// the machine (a jump in numbering, and its numbers declared missing).
+	if err := writeSynced(path, now+"\n"); err != nil {
+		return rebooted, fmt.Errorf("recording the boot id: %w", err)
+	}
+	return rebooted, nil
+}
+
+// writeSynced writes data to path and syncs it.
+func writeSynced(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
 }

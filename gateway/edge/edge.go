@@ -232,7 +232,10 @@ func (e *Edge) Run(ctx context.Context) error {
 	// lost the log's last appends (those of its last sync interval) with
 	// the operating system's cache, their batches published already:
 	// their numbers must not be given out again either.
-	rebooted := rebootedSince(e.stateDir) // recorded at every start
+	rebooted, err := rebootedSince(e.stateDir) // recorded at every start
+	if err != nil {
+		e.log.Warn("the machine's boot id could not be recorded: a crash of the edge before the next clean stop will be taken for a restart of the machine (its numbering jumps ahead)", "err", err)
+	}
 	unsynced := rebooted && !damaged && !seq.clean && e.cfg.Edge.WAL.Sync != "always"
 	if first, last, exact := seq.resumeAfter(w.LastSeq(), w.Stats().Acked, damaged || unsynced); first <= last {
 		// The log's tail was cut off, or may have been: what it held
