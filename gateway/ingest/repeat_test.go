@@ -25,13 +25,7 @@ import (
 func TestRepeatsCountedApart(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
-	yaml := fmt.Sprintf(`park: p
-mqtt: {broker: "%s", client_id: repeat-ingest}
-ingest:
-  batch_size: 10
-  batch_wait: 50ms
-  influxdb: {url: "%s", bucket: eipgw/autogen}
-`, mq.URL, ifx.URL)
+	yaml := ingestYAML(mq.URL, ifx.URL, "repeat-ingest")
 	pub := newPublisher(t, mq.URL, "repeat-test")
 	t0 := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
 	b := func(seq uint64) batch.Batch {
@@ -128,13 +122,7 @@ func label(m *dto.Metric, name string) string {
 func TestClockSteppedBack(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
-	in, stop := startIngest(t, fmt.Sprintf(`park: p
-mqtt: {broker: "%s", client_id: stepback-ingest}
-ingest:
-  batch_size: 10
-  batch_wait: 50ms
-  influxdb: {url: "%s", bucket: eipgw/autogen}
-`, mq.URL, ifx.URL), slog.New(slog.DiscardHandler))
+	in, stop := startIngest(t, ingestYAML(mq.URL, ifx.URL, "stepback-ingest"), slog.New(slog.DiscardHandler))
 	defer stop()
 	pub := newPublisher(t, mq.URL, "stepback-test")
 	pub.waitIngest()
@@ -192,13 +180,7 @@ func TestNumberingWentBack(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
 	reg := prometheus.NewRegistry()
-	in, stop := startIngestReg(t, fmt.Sprintf(`park: p
-mqtt: {broker: "%s", client_id: restart-ingest}
-ingest:
-  batch_size: 10
-  batch_wait: 50ms
-  influxdb: {url: "%s", bucket: eipgw/autogen}
-`, mq.URL, ifx.URL), slog.New(slog.DiscardHandler), reg)
+	in, stop := startIngestReg(t, ingestYAML(mq.URL, ifx.URL, "restart-ingest"), slog.New(slog.DiscardHandler), reg)
 	defer stop()
 	pub := newPublisher(t, mq.URL, "restart-test")
 	pub.waitIngest()
@@ -249,13 +231,7 @@ ingest:
 func TestClockSteppedBackAcrossRestart(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
-	yaml := fmt.Sprintf(`park: p
-mqtt: {broker: "%s", client_id: stepback2-ingest}
-ingest:
-  batch_size: 10
-  batch_wait: 50ms
-  influxdb: {url: "%s", bucket: eipgw/autogen}
-`, mq.URL, ifx.URL)
+	yaml := ingestYAML(mq.URL, ifx.URL, "stepback2-ingest")
 	in, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
 	pub := newPublisher(t, mq.URL, "stepback2-test")
 	pub.waitIngest()
@@ -291,4 +267,16 @@ ingest:
 	if err != nil || len(s) != 1 || fmt.Sprint(s[0].Values[0][1]) != "10" {
 		t.Errorf("stored: %+v, %v; want the ten first readings, as they were", s, err)
 	}
+}
+
+// ingestYAML is a worker's configuration for these tests: small batches,
+// written at once.
+func ingestYAML(broker, influx, clientID string) string {
+	return fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: %s}
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+`, broker, clientID, influx)
 }
