@@ -51,7 +51,11 @@ func (s *Statement) WriteCSV(w io.Writer) error {
 		}
 		rec = append(rec, metered, ftoa(r.MeteredUncertainty), ftoa(r.Integrated))
 		if c := r.CrossCheck; c != nil {
-			rec = append(rec, strconv.Itoa(c.Hours), ftoa(c.Metered), ftoa(c.Integrated), ftoa(c.Difference), ftoa(c.Allowed), strconv.FormatBool(c.OK))
+			ok := strconv.FormatBool(c.OK)
+			if c.Hours == 0 {
+				ok = "" // nothing was checked: neither passed nor failed
+			}
+			rec = append(rec, strconv.Itoa(c.Hours), ftoa(c.Metered), ftoa(c.Integrated), ftoa(c.Difference), ftoa(c.Allowed), ok)
 		} else {
 			rec = append(rec, "", "", "", "", "", "")
 		}

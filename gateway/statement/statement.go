@@ -163,8 +163,18 @@ type CrossCheck struct {
 	Integrated float64 `json:"integrated"` // engine over those hours
 	Difference float64 `json:"difference"` // integrated − metered
 	Allowed    float64 `json:"allowed"`    // tolerance·metered + 2 counts
-	OK         bool    `json:"ok"`
+	OK         bool    `json:"ok"`         // false also when Hours is 0
+	// Verdict is "ok", "fail", or "none" when no hour could be checked:
+	// a meter with no checked hour has not failed.
+	Verdict string `json:"verdict"`
 }
+
+// Cross-check verdicts.
+const (
+	VerdictOK   = "ok"
+	VerdictFail = "fail"
+	VerdictNone = "none"
+)
 
 // Row is one meter of the statement, or the network loss.
 type Row struct {
@@ -947,6 +957,14 @@ func (b *builder) meterRow(kind, tenant string, m config.DeviceRef, unc float64,
 	cc.Difference = cc.Integrated - cc.Metered
 	cc.Allowed = b.tol*cc.Metered + 2*tz.Scale*tz.ToBilled
 	cc.OK = cc.Hours > 0 && math.Abs(cc.Difference) <= cc.Allowed
+	switch {
+	case cc.Hours == 0:
+		cc.Verdict = VerdictNone
+	case cc.OK:
+		cc.Verdict = VerdictOK
+	default:
+		cc.Verdict = VerdictFail
+	}
 	r.CrossCheck = cc
 
 	gapHours := r.InvalidHours + r.MissingHours

@@ -3,6 +3,7 @@ package statement
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -573,5 +574,54 @@ func TestForgedReadingsLeftOut(t *testing.T) {
 	}
 	if !strings.Contains(forged.Handling, "2 readings stored flagged as not signed by the gateway left out") {
 		t.Errorf("handling %q", forged.Handling)
+	}
+}
+
+// TestNothingCrossChecked: b's meter has its first reading in the month's
+// last hour, so no hour has the totaliser read at its end and at the end
+// of the hour before. Its cross-check is neither passed nor failed: the
+// verdict is "none" and the CSV's crosscheck_ok cell is empty, while a's
+// is "ok" and "true".
+func TestNothingCrossChecked(t *testing.T) {
+	f := steady(map[string]uint64{"sup": 5_000_000, "sa": 2_000_000, "sb": 1_000_000}, map[string]uint64{"sup": 1000, "sa": 600, "sb": 370})
+	last := 671
+	first := f.start.Add(time.Duration(last)*time.Hour + 30*time.Minute)
+	f.startsAt = map[string]time.Time{"sb": first}
+	f.startCounts = map[string]uint64{"sb": f.counts["sb"][last] + 370/2}
+	for k := range f.hourly {
+		if strings.HasSuffix(k, "|b") {
+			for i := 0; i < last; i++ {
+				f.hourly[k][i] = math.NaN()
+			}
+		}
+	}
+	st, err := Build(context.Background(), f, "p", twoTenants(), Options{Month: f.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := row(t, st, RowTenantSteam, "sb").CrossCheck; c.Hours != 0 || c.Verdict != VerdictNone {
+		t.Errorf("b: cross-check %+v, want no hour and verdict %q", *c, VerdictNone)
+	}
+	if c := row(t, st, RowTenantSteam, "sa").CrossCheck; c.Verdict != VerdictOK {
+		t.Errorf("a: cross-check %+v, want verdict %q", *c, VerdictOK)
+	}
+	var buf bytes.Buffer
+	if err := st.WriteCSV(&buf); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	got := map[string]string{}
+	for _, rec := range recs[1:] {
+		got[rec[col["device"]]] = rec[col["crosscheck_ok"]]
+	}
+	if got["sb"] != "" || got["sa"] != "true" {
+		t.Errorf("crosscheck_ok cells: sb %q, sa %q; want empty and true", got["sb"], got["sa"])
 	}
 }
