@@ -57,6 +57,11 @@ func promName(name, unit string) (string, float64) {
 
 // promMetrics exposes the live values and the engine's health on a
 // private registry.
+// resultMalformed labels the messages on a data topic of the park that are
+// not a valid batch (the engine's Result has no value for them: they never
+// reach it).
+const resultMalformed = "malformed"
+
 type promMetrics struct {
 	reg     prometheus.Registerer
 	mu      sync.Mutex
@@ -96,6 +101,7 @@ func newPromMetrics(reg prometheus.Registerer) *promMetrics {
 	for r := Accepted; r < numResults; r++ {
 		m.batches.WithLabelValues(r.String())
 	}
+	m.batches.WithLabelValues(resultMalformed)
 	return m
 }
 

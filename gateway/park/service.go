@@ -74,9 +74,10 @@ type Service struct {
 	// a publisher flooding a device's topic logs a line every
 	// excessLogEvery at most.
 	excessLogs telemetry.Repeats
-	// futureLogs bounds those of batches stamped too far ahead, and
-	// otherGatewayLogs those of a model's device from another gateway.
-	futureLogs, otherGatewayLogs telemetry.Repeats
+	// futureLogs bounds those of batches stamped too far ahead,
+	// otherGatewayLogs those of a model's device from another gateway,
+	// and malformedLogs those of payloads that are not a batch.
+	futureLogs, otherGatewayLogs, malformedLogs telemetry.Repeats
 	// lastLive is the end (Unix ns) of the newest live interval computed.
 	lastLive atomic.Int64
 	view     viewState // the status page's snapshot (view.go)
@@ -138,7 +139,7 @@ func NewService(cfg config.ParkRole, log *slog.Logger, reg prometheus.Registerer
 	}
 	s := &Service{backfill: o.Backfill, cfg: cfg, log: log, eng: eng, prom: newPromMetrics(reg), wm: newWriteMetrics(reg), maxPending: maxPendingRecords, clock: o.Clock, health: newHealth(cfg.Engine), seal: newSealer(cfg.Engine.AuditLog, reg), ev: ev,
 		excessLogs: telemetry.Repeats{Interval: excessLogEvery}, futureLogs: telemetry.Repeats{Interval: excessLogEvery},
-		otherGatewayLogs: telemetry.Repeats{Interval: excessLogEvery}, started: started}
+		otherGatewayLogs: telemetry.Repeats{Interval: excessLogEvery}, malformedLogs: telemetry.Repeats{Interval: excessLogEvery}, started: started}
 	if s.backfill != nil {
 		s.partial = eng.PartialHours()
 	}
@@ -398,9 +399,16 @@ func (s *Service) consume(m mqtt.Message) {
 	if err == nil {
 		b, err = batch.Decode(m.Payload())
 	}
-	if err != nil || b.Gateway != tp.Gateway || b.Device != tp.Device {
-		// ingest dead-letters it; the engine only counts it.
+	if err == nil && (b.Gateway != tp.Gateway || b.Device != tp.Device) {
+		err = fmt.Errorf("payload of gateway %q device %q on the topic of gateway %q device %q", b.Gateway, b.Device, tp.Gateway, tp.Device)
+	}
+	if err != nil {
+		// ingest dead-letters it; the engine counts it and says why.
 		s.count(func(st *ServiceStats) { st.Malformed++ })
+		s.prom.batches.WithLabelValues(resultMalformed).Inc()
+		if ok, unlogged := s.malformedLogs.Failure(s.clock()); ok {
+			s.log.Warn("message left out of the park's metrics: not a valid batch", "topic", m.Topic(), "err", err, "left_out_since_last_log", unlogged)
+		}
 		return
 	}
 	if s.ev != nil && s.eng.Knows(b.Gateway, b.Device) && s.ev.check(b, m.Payload(), s.clock()) != "" {
