@@ -335,13 +335,20 @@ func TestAboveFrontier(t *testing.T) {
 }
 
 // TestDeadLetteredBatchIsDeclaredMissing: end to end, a gateway's batch
-// that InfluxDB refuses (its field written as an integer where the shard
-// holds it as a float) is dead-lettered with InfluxDB's reason and, once
+// that InfluxDB refuses (another writer stored its measurement's
+// batch_seq as a float in the shard: the number is written as an integer,
+// and never converted) is dead-lettered with InfluxDB's reason and, once
 // the grace has passed, declared missing: the records say the readings
 // are not in the database, the dead letter holds them.
 func TestDeadLetteredBatchIsDeclaredMissing(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=s", "text/plain", strings.NewReader(fmt.Sprintf("other,park=p batch_seq=0.5 %d", t0.Add(-time.Hour).Unix())))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("seeding the conflict: %v %v", err, resp)
+	}
+	resp.Body.Close()
 	_, stop := startIngest(t, fmt.Sprintf(`park: p
 mqtt: {broker: "%s", client_id: refused-ingest}
 ingest:
@@ -353,10 +360,9 @@ ingest:
 	defer stop()
 	pub := newPublisher(t, mq.URL, "refused-test")
 	pub.waitIngest()
-	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
-	for seq, v := range []string{"5.5", "5", "6.5"} { // seq 2: an integer
-		pub.publishRaw("gw", "m", fmt.Appendf(nil, `{"v":2,"gateway":"gw","seq":%d,"device":"m","kind":"meter","ts":%q,"points":[{"n":"x","v":%s,"u":"m3","q":"good"}]}`,
-			seq+1, t0.Add(time.Duration(seq)*time.Second).UTC().Format(batch.TimeLayout), v))
+	for seq, kind := range []string{"meter", "other", "meter"} { // seq 2: refused
+		pub.publishRaw("gw", "m", fmt.Appendf(nil, `{"v":2,"gateway":"gw","seq":%d,"device":"m","kind":%q,"ts":%q,"points":[{"n":"x","v":5.5,"u":"m3","q":"good"}]}`,
+			seq+1, kind, t0.Add(time.Duration(seq)*time.Second).UTC().Format(batch.TimeLayout)))
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		s, err := ifx.Query("eipgw", `SELECT missing_first, missing_last FROM completeness WHERE gateway = 'gw'`)

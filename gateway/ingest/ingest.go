@@ -88,6 +88,11 @@ type Ingest struct {
 	// restartLogs limits the log of batches numbered again (seqGuard);
 	// refusals that of writes InfluxDB refused.
 	restartLogs, refusals telemetry.Repeats
+	// types is the type of each field in InfluxDB (fieldtypes.go); nil
+	// in tests that build an Ingest by hand. typeLogs limits the log of
+	// readings of another type.
+	types    *fieldTypes
+	typeLogs telemetry.Repeats
 
 	mu    sync.Mutex
 	stats Stats
@@ -121,6 +126,8 @@ func New(cfg config.IngestRole, log *slog.Logger, reg *prometheus.Registry) (*In
 	in.deadLetters.Interval = deadLetterLogInterval
 	in.restartLogs.Interval = deadLetterLogInterval
 	in.refusals.Interval = deadLetterLogInterval
+	in.typeLogs.Interval = deadLetterLogInterval
+	in.types = newFieldTypes(in.guard.q, in.guard.timeout, log)
 	return in, nil
 }
 
@@ -435,6 +442,13 @@ type worker struct {
 	points []batch.Point
 	// names remembers each device's point names, found free of repeats.
 	names batch.Names
+	// typeChecks is each device's last check of its points' types
+	// against their fields' (fieldtypes.go), keyed gateway/device.
+	typeChecks map[string]*typeCheck
+	typeSeed   maphash.Seed
+	// typeBuf and typeKey are fixTypes' scratch: the points' types and
+	// the device's key.
+	typeBuf, typeKey []byte
 }
 
 // maxReusedPoints bounds the array of points a worker keeps for the next

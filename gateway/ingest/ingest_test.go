@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +20,23 @@ import (
 )
 
 // TestRejectedPointsAreDeadLettered: InfluxDB refuses one batch of a write
-// (a field type conflict); only that batch goes to the dead-letter topic,
-// the others are stored, and every message is acknowledged.
+// (older than the retention policy keeps: "partial write: points beyond
+// retention policy dropped=1"); only that batch goes to the dead-letter
+// topic, the others are stored, and every message is acknowledged.
 func TestRejectedPointsAreDeadLettered(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
 	ifx := testenv.StartInflux(t, "eipgw")
-	// electric_power of chp becomes a string field in the current shard: a
-	// float is refused.
-	resp, err := http.Post(ifx.URL+"/write?db=eipgw", "text/plain", strings.NewReader(fmt.Sprintf(`chp,park=p electric_power="text" %d`, time.Now().UnixNano())))
-	if err != nil || resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("seeding the conflict: %v %v", err, resp)
+	resp, err := http.PostForm(ifx.URL+"/query", url.Values{"q": {`CREATE RETENTION POLICY "hour" ON "eipgw" DURATION 1h REPLICATION 1`}})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("creating the retention policy: %v %v", err, resp)
 	}
+	resp.Body.Close()
 	cfg, err := config.Parse("ingest.yaml", []byte(fmt.Sprintf(`park: p
 mqtt: {broker: "%s", client_id: reject-ingest}
 ingest:
   batch_size: 10
   batch_wait: 300ms
-  influxdb: {url: "%s", bucket: eipgw/autogen}
+  influxdb: {url: "%s", bucket: eipgw/hour}
   completeness: {disabled: true}
 `, mq.URL, ifx.URL)), nil)
 	if err != nil {
@@ -67,7 +68,11 @@ ingest:
 	}
 	t0 := time.Now().Truncate(time.Second)
 	for i, kind := range []string{"boiler", "chp", "boiler"} {
-		b := batch.Batch{Gateway: "gw", Seq: uint64(i + 1), Device: kind + "-1", Kind: kind, Time: t0.Add(time.Duration(i) * time.Second),
+		at := t0.Add(time.Duration(i) * time.Second)
+		if kind == "chp" {
+			at = t0.Add(-3 * time.Hour) // beyond the retention policy
+		}
+		b := batch.Batch{Gateway: "gw", Seq: uint64(i + 1), Device: kind + "-1", Kind: kind, Time: at,
 			Points: []batch.Point{{Name: "electric_power", Value: 1.5, HasValue: true, Unit: "MW", Quality: batch.Good}}}
 		if tok := c.Publish(topic.Data("p", "gw", b.Device), 1, false, b.AppendJSON(nil)); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
@@ -87,7 +92,7 @@ ingest:
 	}
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		series, _ := ifx.Query("eipgw", `SELECT count(electric_power) FROM boiler`)
+		series, _ := ifx.Query("eipgw", `SELECT count(electric_power) FROM "hour".boiler`)
 		if len(series) == 1 && fmt.Sprint(series[0].Values[0][1]) == "2" {
 			break
 		}

@@ -15,6 +15,9 @@ type metrics struct {
 	refused     *prometheus.CounterVec
 	restarts    prometheus.Counter
 	implausible prometheus.Counter
+	// typeMismatches counts readings of another type than their field's
+	// in InfluxDB (fieldtypes.go).
+	typeMismatches *prometheus.CounterVec
 }
 
 // pollToStoredBuckets bound the poll-to-stored latency, in seconds: fine
@@ -64,7 +67,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.implausible = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eipgw_ingest_seq_implausible_gaps_total", Help: "Sequence gaps larger than completeness.max_seq_jump, recorded as implausible instead of as missing batches.",
 	})
-	reg.MustRegister(m.messages, m.points, m.writeDur, m.stored, m.writeErrors, m.pending, m.gaps, m.missing, m.conflicts, m.restarts, m.refused, m.implausible)
+	m.typeMismatches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eipgw_ingest_field_type_mismatches_total", Help: "Readings whose type differs from their field's in InfluxDB: converted (written exactly in the field's type) or flagged (written as quality type_conflict).",
+	}, []string{"outcome"})
+	reg.MustRegister(m.messages, m.points, m.writeDur, m.stored, m.writeErrors, m.pending, m.gaps, m.missing, m.conflicts, m.restarts, m.refused, m.implausible, m.typeMismatches)
+	for _, o := range []string{"converted", "flagged"} {
+		m.typeMismatches.WithLabelValues(o)
+	}
 	for _, r := range refusalReasons {
 		m.refused.WithLabelValues(r)
 	}

@@ -648,6 +648,10 @@ func differs(b *batch.Batch, row map[string]any) string {
 		name, want, isInt, isQuality := storedField(p)
 		fields[name] = true
 		switch v := row[name]; {
+		case !isQuality && v == nil && row[name+QualitySuffix] == QualityTypeConflict:
+			// Written as type_conflict: its field holds the other type
+			// (fieldtypes.go).
+			fields[name+QualitySuffix] = true
 		case isQuality:
 			if s, ok := v.(string); !ok || s != want {
 				return "field " + name

@@ -67,6 +67,9 @@ type entry struct {
 	held    bool
 	// signed: its gateway's key signed it (verifier.storedSigned).
 	signed bool
+	// ev is its evidence's verdict, nil without evidence: its lines are
+	// made again with it after a field type conflict (retype).
+	ev *verdict
 }
 
 func newEntry(m mqtt.Message, b *batch.Batch, lines [][]byte) *entry {
@@ -247,6 +250,10 @@ func (w *worker) writeAll(ctx context.Context, due []*entry) error {
 			case rejected && len(r.entries) > 1:
 				// Find the message InfluxDB refuses: each alone, now.
 				e.alone, e.due = true, now
+			case rejected && w.retype(e, err):
+				// A reading of another type than its field's: written
+				// again in the field's type (fieldtypes.go).
+				e.due = now
 			case rejected:
 				e.refused, e.due = true, now // dead-lettered by the caller
 			default:
@@ -370,12 +377,14 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 		if ms := b.Time.UnixMilli(); ms > w.in.newest.Load() && !vd.unverified() {
 			w.in.newest.Store(ms)
 		}
+		w.fixTypes(b)
 		lines := w.linesOf(b)
 		if vd != nil {
 			w.in.ev.admitted(b, vd)
 			lines = append(vd.withFields(lines), vd.line(w.park, b, m.Payload()))
 		}
 		e := newEntry(m, b, lines)
+		e.ev = vd
 		e.signed = vd != nil && !vd.unverified()
 		e.repeat = repeat
 		if w.compl != nil {

@@ -560,3 +560,43 @@ func TestPart(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesSum: Sum gives the hash of the last decoded batch's names for
+// its points only: equal for the same names, different for others, and
+// nothing for points it did not decode (another slice, or a batch the
+// slow path decoded).
+func TestNamesSum(t *testing.T) {
+	payload := func(names ...string) []byte {
+		var pts []string
+		for i, n := range names {
+			pts = append(pts, fmt.Sprintf(`{"n":"%s","v":%d.5,"q":"good"}`, n, i))
+		}
+		return []byte(`{"v":2,"gateway":"gw-1","seq":1,"device":"d","kind":"k","ts":"2026-11-26T18:00:01.500Z","points":[` + strings.Join(pts, ",") + `]}`)
+	}
+	var names Names
+	sum := func(data []byte) (uint64, bool) {
+		t.Helper()
+		b, err := DecodeShared(data, nil, &names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names.Sum(b.Points)
+	}
+	a, okA := sum(payload("x", "y"))
+	a2, okA2 := sum(payload("x", "y"))
+	b, okB := sum(payload("x", "z"))
+	if !okA || !okA2 || !okB || a != a2 || a == b {
+		t.Errorf("sums %x %v, %x %v, %x %v: want equal for the same names, another for others", a, okA, a2, okA2, b, okB)
+	}
+	if _, ok := names.Sum([]Point{{Name: "x"}, {Name: "z"}}); ok {
+		t.Error("a sum for points Names did not decode")
+	}
+	// An escaped name: the slow path decodes it, with points of its own.
+	slow, err := DecodeShared([]byte(`{"v":2,"gateway":"gw-1","seq":1,"device":"d","kind":"k","ts":"2026-11-26T18:00:01.500Z","points":[{"n":"\u0078","v":1.5,"q":"good"}]}`), nil, &names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := names.Sum(slow.Points); ok {
+		t.Error("a sum for points the slow path decoded")
+	}
+}

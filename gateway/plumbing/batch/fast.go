@@ -136,6 +136,21 @@ const maxPooledNames = 8192
 type Names struct {
 	seed  maphash.Seed
 	known map[string]uint64
+	// last is the fingerprint of the last points checked, lastAt and
+	// lastLen those points (Sum).
+	last    uint64
+	lastAt  *Point
+	lastLen int
+}
+
+// Sum returns the keyed hash of the names of ps, in order, when ps are the
+// points of the last batch decoded with n (DecodeShared): ok is false for
+// any other points, whose names n has not hashed.
+func (n *Names) Sum(ps []Point) (sum uint64, ok bool) {
+	if len(ps) == 0 || n.lastAt != &ps[0] || n.lastLen != len(ps) {
+		return 0, false
+	}
+	return n.last, true
 }
 
 // maxKnownDevices bounds Names: past it, it starts afresh.
@@ -183,6 +198,10 @@ func validPoints(ps []Point, names *Names, gateway, device string) bool {
 	// shared payload (DecodeShared), which the map must not keep.
 	key := gateway + "\x00" + device
 	fp := names.fingerprint(ps)
+	names.last, names.lastAt, names.lastLen = fp, nil, 0
+	if len(ps) > 0 {
+		names.lastAt, names.lastLen = &ps[0], len(ps)
+	}
 	if known, ok := names.known[key]; ok && known == fp {
 		return true
 	}

@@ -1,0 +1,236 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/eipgw/eipgw/gateway/devtools/testenv"
+	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+)
+
+// TestFieldTypeMismatches: readings whose type differs from their field's in
+// InfluxDB (a profile that changed a register's type, a publisher writing 12
+// for 12.0, a field created by another writer) are stored in the field's
+// type where that is exact, else as quality type_conflict, with the batch's
+// other readings: nothing is dead-lettered. The types come from InfluxDB
+// when a kind is first seen, from the batches written, and from a write's
+// conflict for a field created while ingest ran. A publisher stamping the
+// first point of an empty shard with the wrong type does not fix the
+// field's type there for the devices that follow.
+func TestFieldTypeMismatches(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	now := time.Now().Truncate(time.Second)
+	write := func(line string) {
+		t.Helper()
+		resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=s", "text/plain", strings.NewReader(line))
+		if err != nil || resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("writing %q: %v %v", line, err, resp)
+		}
+		resp.Body.Close()
+	}
+	earlier := now.Add(-time.Hour).Unix()
+	write(fmt.Sprintf("boiler,park=p steam_flow=5.5 %d\nchp,park=p electric_power=\"text\" %d\nmeter,park=p total=7i %d", earlier, earlier, earlier))
+
+	var logs testenv.LogBuffer
+	in := runIngest(t, fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: types-ingest}
+ingest:
+  batch_size: 1
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {disabled: true}
+`, mq.URL, ifx.URL), slog.New(slog.NewTextHandler(&logs, nil)))
+
+	pub := newPublisher(t, mq.URL, "types-test")
+	pub.waitIngest()
+	seqs := map[string]uint64{}
+	publish := func(gateway, device, kind string, at time.Time, pts ...batch.Point) {
+		t.Helper()
+		seqs[gateway]++
+		pub.publish(batch.Batch{Gateway: gateway, Seq: seqs[gateway], Device: device, Kind: kind, Time: at, Points: pts})
+	}
+	float := func(name string, v float64) batch.Point {
+		return batch.Point{Name: name, Value: v, HasValue: true, Quality: batch.Good}
+	}
+	integer := func(name string, v int64) batch.Point {
+		return batch.Point{Name: name, Int: v, Value: float64(v), Kind: batch.IntValue, HasValue: true, Quality: batch.Good}
+	}
+	// stored waits for the row of kind at `at` and returns its columns.
+	stored := func(kind string, at time.Time) map[string]string {
+		t.Helper()
+		var row map[string]string
+		waitFor(t, kind+" at "+at.String(), func() bool {
+			series, err := ifx.Query("eipgw", fmt.Sprintf(`SELECT * FROM %s WHERE time = %dms`, kind, at.UnixMilli()))
+			if err != nil || len(series) != 1 || len(series[0].Values) != 1 {
+				return false
+			}
+			row = map[string]string{}
+			for i, col := range series[0].Columns {
+				if v := series[0].Values[0][i]; v != nil {
+					row[col] = fmt.Sprint(v)
+				}
+			}
+			return true
+		})
+		return row
+	}
+	want := func(row map[string]string, col, v string) {
+		t.Helper()
+		if row[col] != v {
+			t.Errorf("%s = %q, want %q (row %v)", col, row[col], v, row)
+		}
+	}
+	fieldType := func(kind, field string) string {
+		t.Helper()
+		series, err := ifx.Query("eipgw", `SHOW FIELD KEYS FROM `+kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for _, s := range series {
+			for _, v := range s.Values {
+				if fmt.Sprint(v[0]) == field {
+					types = append(types, fmt.Sprint(v[1]))
+				}
+			}
+		}
+		return strings.Join(types, ",")
+	}
+
+	t0 := now.Add(-10 * time.Minute)
+	// Known from InfluxDB at the kind's first sight.
+	publish("gw", "boiler-1", "boiler", t0, integer("steam_flow", 12), float("pressure", 1.25))
+	want(stored("boiler", t0), "steam_flow", "12")
+	publish("gw", "chp-1", "chp", t0, float("electric_power", 1.5), float("fuel", 2.5))
+	row := stored("chp", t0)
+	want(row, "electric_power_q", QualityTypeConflict)
+	want(row, "fuel", "2.5")
+	publish("gw", "meter-1", "meter", t0, float("total", 9))
+	want(stored("meter", t0), "total", "9")
+	publish("gw", "meter-1", "meter", t0.Add(time.Second), float("total", 9.5))
+	want(stored("meter", t0.Add(time.Second)), "total_q", QualityTypeConflict)
+
+	// A field another writer created after ingest read the kind's types:
+	// learnt from the conflict, and the batch written again.
+	write(fmt.Sprintf("boiler,park=p level=1i %d", earlier))
+	publish("gw", "boiler-1", "boiler", t0.Add(time.Second), float("steam_flow", 13.5), float("level", 2))
+	row = stored("boiler", t0.Add(time.Second))
+	want(row, "steam_flow", "13.5")
+	want(row, "level", "2")
+	publish("gw", "boiler-1", "boiler", t0.Add(2*time.Second), float("steam_flow", 14.5), float("level", 2.5))
+	row = stored("boiler", t0.Add(2*time.Second))
+	want(row, "steam_flow", "14.5")
+	want(row, "level_q", QualityTypeConflict)
+
+	// A publisher stamps the first point of an empty shard (three weeks
+	// back: shards of the default policy span a week) with an integer
+	// steam_flow: it is written as the float the field is, and the
+	// gateway's float readings there are stored.
+	old := t0.Add(-21 * 24 * time.Hour)
+	publish("evil", "boiler-9", "boiler", old, integer("steam_flow", 5))
+	want(stored("boiler", old), "steam_flow", "5")
+	publish("gw", "boiler-1", "boiler", old.Add(time.Second), float("steam_flow", 6.5))
+	want(stored("boiler", old.Add(time.Second)), "steam_flow", "6.5")
+	if got := fieldType("boiler", "steam_flow"); got != "float" {
+		t.Errorf("boiler steam_flow is of type %q in InfluxDB, want float", got)
+	}
+
+	if dead := pub.deadLetters(); len(dead) != 0 {
+		t.Errorf("%d dead letters, want none: %v", len(dead), dead)
+	}
+	for outcome, n := range map[string]float64{"converted": 4, "flagged": 3} {
+		var m dto.Metric
+		if err := in.m.typeMismatches.WithLabelValues(outcome).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.GetCounter().GetValue(); got != n {
+			t.Errorf(`eipgw_ingest_field_type_mismatches_total{outcome=%q} = %g, want %g`, outcome, got, n)
+		}
+	}
+	if !strings.Contains(logs.String(), "a reading's type differs from its field's in InfluxDB") {
+		t.Errorf("no warning logged:\n%s", logs.String())
+	}
+}
+
+// TestConvert checks each conversion of a reading to its field's type at
+// its bounds: exact or flagged, never rounded.
+func TestConvert(t *testing.T) {
+	in := &Ingest{m: newMetrics(prometheus.NewRegistry()), log: slog.New(slog.DiscardHandler)}
+	w := &worker{in: in}
+	for _, c := range []struct {
+		p    batch.Point
+		to   fieldType
+		want string // the field appendField writes
+	}{
+		{batch.Point{Name: "a", Int: 1 << 53, Kind: batch.IntValue}, typeFloat, "a=9.007199254740992e+15"},
+		{batch.Point{Name: "a", Int: -1 << 53, Kind: batch.IntValue}, typeFloat, "a=-9.007199254740992e+15"},
+		{batch.Point{Name: "a", Int: 1<<53 + 1, Kind: batch.IntValue}, typeFloat, `a_q="type_conflict"`},
+		{batch.Point{Name: "a", Uint: 1 << 53, Kind: batch.UintValue}, typeFloat, "a=9.007199254740992e+15"},
+		{batch.Point{Name: "a", Uint: math.MaxUint64, Kind: batch.UintValue}, typeFloat, `a_q="type_conflict"`},
+		{batch.Point{Name: "a", Value: math.Copysign(0, -1)}, typeInteger, "a=0i"},
+		{batch.Point{Name: "a", Value: 0x1p62}, typeInteger, "a=4611686018427387904i"},
+		{batch.Point{Name: "a", Value: 0x1p63}, typeInteger, `a_q="type_conflict"`},
+		{batch.Point{Name: "a", Value: -0x1p63}, typeInteger, "a=-9223372036854775808i"},
+		{batch.Point{Name: "a", Value: 28.4, Decimal: "28.4"}, typeInteger, `a_q="type_conflict"`},
+		{batch.Point{Name: "a", Value: 7, Decimal: "7.0", Float32: true}, typeInteger, "a=7i"},
+		{batch.Point{Name: "a", Int: 3, Kind: batch.IntValue}, typeOther, `a_q="type_conflict"`},
+	} {
+		p := c.p
+		p.HasValue, p.Quality = true, batch.Good
+		if p.Kind != batch.FloatValue {
+			p.Value = float64(p.Int)
+		}
+		w.convert(&batch.Batch{Kind: "k"}, &p, c.to)
+		if got := string(appendField(nil, &p)); got != c.want {
+			t.Errorf("%+v to %v: %s, want %s", c.p, c.to, got, c.want)
+		}
+	}
+}
+
+// TestParseConflict reads InfluxDB 1.8's answer to a field type conflict.
+func TestParseConflict(t *testing.T) {
+	err := &ihttp.Error{StatusCode: 400, Message: `partial write: field type conflict: input field "level" on measurement "boiler" is type float, already exists as type integer dropped=1`}
+	kind, field, stored, ok := parseConflict(err)
+	if !ok || kind != "boiler" || field != "level" || stored != typeInteger {
+		t.Errorf("got %q %q %v %v", kind, field, stored, ok)
+	}
+	if _, _, _, ok := parseConflict(errors.New("partial write: points beyond retention policy dropped=1")); ok {
+		t.Error("a retention refusal read as a type conflict")
+	}
+}
+
+// BenchmarkDecodeFixTypesAndLine is BenchmarkDecodeAndLine with the check of
+// the points' types against their fields' (fixTypes) that a worker makes:
+// for a device checked before, a pass over its points' types and one hash.
+func BenchmarkDecodeFixTypesAndLine(b *testing.B) {
+	bt := batch.Batch{Gateway: "gw-1", Seq: 1, Device: "d", Kind: "chp", Site: "s", Time: time.Now()}
+	for i := range 1000 {
+		bt.Points = append(bt.Points, batch.Point{Name: fmt.Sprintf("p%04d", i), Value: float64(float32(i) * 1.1), HasValue: true, Float32: true, Unit: "kW", Quality: batch.Good})
+	}
+	payload := bt.AppendJSON(nil)
+	in := &Ingest{m: newMetrics(prometheus.NewRegistry()), log: slog.New(slog.DiscardHandler), types: newFieldTypes(nil, time.Second, slog.New(slog.DiscardHandler))}
+	w := &worker{in: in}
+	var line []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := batch.DecodeShared(payload, w.points, &w.names)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.fixTypes(d)
+		line = appendLine(line[:0], "park", d)
+		w.points = d.Points[:0]
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/point")
+}
