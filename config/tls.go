@@ -39,6 +39,18 @@ type TLS struct {
 	loaded *tls.Config
 }
 
+// Equal reports whether t and o are the same settings: the files they
+// name and their options, not what Load built from the files (a new
+// configuration each load, never deeply equal to the last).
+func (t *TLS) Equal(o *TLS) bool {
+	if t == nil || o == nil {
+		return t == o
+	}
+	a, b := *t, *o
+	a.loaded, b.loaded = nil, nil
+	return a == b
+}
+
 // TLS versions accepted by min_version.
 var tlsVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
 

@@ -89,7 +89,14 @@ func (e *Edge) fixedChanges(cfg config.EdgeRole) []string {
 	}
 	diff("park", old.Park, nu.Park)
 	diff("site", old.Site, nu.Site)
-	diff("mqtt", old.MQTT, nu.MQTT)
+	// The TLS block holds what Load built from its files, new at each
+	// load: its settings are compared, then the rest of the section.
+	om, nm := *old.MQTT, *nu.MQTT
+	if !om.TLS.Equal(nm.TLS) {
+		out = append(out, "mqtt.tls")
+	}
+	om.TLS, nm.TLS = nil, nil
+	diff("mqtt", om, nm)
 	oe, ne := old.Edge, nu.Edge
 	diff("edge.gateway", oe.Gateway, ne.Gateway)
 	diff("edge.state_dir", oe.StateDir, ne.StateDir)
