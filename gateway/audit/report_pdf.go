@@ -57,7 +57,7 @@ func (r *Report) WritePDF(w io.Writer) error {
 			// Row height: the tallest wrapped cell.
 			lines := 1
 			for i, c := range row {
-				lines = max(lines, len(pdf.SplitText(tr(c), widths[i]-2)))
+				lines = max(lines, len(pdf.SplitText(byteRunes(tr(c)), widths[i]-2)))
 			}
 			h := 4.0 * float64(lines)
 			if pdf.GetY()+h > 280 {
@@ -180,4 +180,16 @@ func sortedHeads(m map[string]Head) []string {
 		}
 	}
 	return out
+}
+
+// byteRunes makes each byte of s (text translated to the core fonts'
+// cp1252) a rune of its own: fpdf's SplitText reads a string as UTF-8 and
+// looks each rune up in the font's 256 widths, so a translated "×" (0xD7,
+// invalid UTF-8 alone) became U+FFFD and indexed past them.
+func byteRunes(s string) string {
+	rs := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		rs[i] = rune(s[i])
+	}
+	return string(rs)
 }
