@@ -294,6 +294,24 @@ ingest:
 	forbidden(t, mq.URL, "gw-1", topic.Data(aclPark, "gw-2", "chp-1"), false,
 		[]byte(`{"v":1,"gateway":"gw-2","seq":1,"device":"chp-1","kind":"chp","ts":"2026-11-26T18:00:01.000Z","points":[]}`))
 	forbidden(t, mq.URL, "stranger", topic.Data(aclPark, "gw-1", "chp-1"), false, []byte(`{}`))
+	// What the ACL must let through beyond the roles' data: the park
+	// engine's dead letters (records InfluxDB refused) and live metrics,
+	// ingest's dead letters. Mosquitto acknowledges a denied publish of
+	// an MQTT 3.1.1 client as delivered, so only a reader can tell.
+	for i, c := range []struct{ user, topic string }{
+		{"park", topic.DeadLetter(aclPark)}, {"park", topic.Metrics(aclPark, "steam_power_mw", "t01")}, {"ingest", topic.DeadLetter(aclPark)},
+	} {
+		payload := fmt.Sprintf("allowed-%d", i)
+		publish(t, dial(t, mq.URL, c.user, payload, func(mqtt.Client, mqtt.Message) {}), c.topic, false, []byte(payload))
+		eventually(t, 10*time.Second, c.user+" publishing on "+c.topic, func() bool {
+			for _, m := range obs.find(func(s string) bool { return s == c.topic }) {
+				if string(m.Payload()) == payload {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	marker()
 	if v := edge.refusedTotal(t); v != 1 {
 		t.Errorf("the edge received forged requests: %v refusals, want the marker's 1", v)
