@@ -85,7 +85,7 @@ func auditSetup(paths []string) (audit.Options, *audit.Store, error) {
 	var db *config.InfluxDB
 	o.Keys = evidence.Keys{}
 	for _, p := range paths {
-		f, _, err := loadConfig(p)
+		f, _, err := loadToolConfig(p)
 		if err != nil {
 			return o, nil, err
 		}

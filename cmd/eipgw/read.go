@@ -204,7 +204,7 @@ type readResult struct {
 // readConfigured polls one configured device once and prints its readings
 // as JSON.
 func readConfigured(ctx context.Context, w io.Writer, log *slog.Logger, path, name string) error {
-	f, profiles, err := loadConfig(path)
+	f, profiles, err := loadToolConfig(path)
 	if err != nil {
 		return err
 	}

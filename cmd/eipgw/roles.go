@@ -62,6 +62,33 @@ func loadConfig(path string) (*config.File, modbus.Profiles, error) {
 	return f, profiles, errs.Err()
 }
 
+// toolUnused are the secrets of a role that the tools reading a role's file
+// (read, audit, statement) never use: they connect to no broker and serve
+// no status page.
+var toolUnused = map[string]bool{
+	"mqtt.password_env": true, "mqtt.password_file": true,
+	"metrics.password_env": true, "metrics.password_file": true,
+}
+
+// loadToolConfig is loadConfig for a tool: a secret it never uses (the
+// broker's password, the status page's) need not be there, so that an
+// auditor with read access to InfluxDB needs no broker credentials. Every
+// other error stands.
+func loadToolConfig(path string) (*config.File, modbus.Profiles, error) {
+	f, profiles, err := loadConfig(path)
+	es, ok := config.ErrorsOf(err)
+	if !ok {
+		return f, profiles, err
+	}
+	var kept config.Errors
+	for _, e := range es {
+		if !toolUnused[e.Path] {
+			kept = append(kept, e)
+		}
+	}
+	return f, profiles, kept.Err()
+}
+
 // withMetrics runs role, serving its metrics, liveness (/healthz) and
 // readiness (/readyz, from health) on metrics.listen when set. The
 // endpoint stops after the role returned.

@@ -57,7 +57,7 @@ var cmdStatement = &command{
 		case !(*tol > 0 && *tol < 1):
 			return fmt.Errorf("-tolerance %g: want a fraction between 0 and 1: %w", *tol, errUsage)
 		}
-		f, _, err := loadConfig(*path)
+		f, _, err := loadToolConfig(*path)
 		if err != nil {
 			return err
 		}
