@@ -724,7 +724,10 @@ func (b *Bus) result(d *Device, ri int, data []byte, err error) {
 		if pt.plainF32 {
 			// Most points of a large device: decodeBits' result without
 			// its switches on kind, type and order.
-			v := float64(math.Float32frombits(uint32(at[0])<<16|uint32(at[1])))*pt.scale + pt.Offset
+			v := float64(math.Float32frombits(uint32(at[0])<<16|uint32(at[1]))) * pt.scale
+			if pt.Offset != 0 { // -0 + 0 is +0 (decode.go, scaled)
+				v += pt.Offset
+			}
 			bits, ok = math.Float64bits(v), math.Abs(v) <= math.MaxFloat64 && v >= pt.minValue && v <= pt.maxValue
 		} else {
 			bits, ok = pt.decodeBits(at)
@@ -780,6 +783,15 @@ func (b *Bus) request(r *Read) ([]byte, error) {
 	}
 	if want := r.dataLen(); err == nil && len(data) != want {
 		err = fmt.Errorf("%d data bytes for %d %s", len(data), r.Quantity, r.Table)
+	}
+	var mbErr *gmodbus.ModbusError
+	if fc := r.Table.FunctionCode(); errors.As(err, &mbErr) && mbErr.FunctionCode != fc|0x80 {
+		// goburrow reports any answer with another function code as a
+		// ModbusError, its first data byte as the exception code: an
+		// exception to another request (0x81 to a read with 0x03), or a
+		// normal answer to one, is a garbled frame, not the device's
+		// exception to this read (as the pipelined path judges it).
+		err = fmt.Errorf("answer with function code %#x to a read with %#x", mbErr.FunctionCode, fc)
 	}
 	return data, err
 }
@@ -863,8 +875,8 @@ func (d *Device) split(ri int) []int {
 
 func classify(err error) Quality {
 	var mbErr *gmodbus.ModbusError
-	// goburrow reports any function code other than the request's as a
-	// ModbusError; only an exception response (0x80 flag) is an exception.
+	// Bus.request leaves a ModbusError only for an exception to the
+	// request's own function code.
 	if errors.As(err, &mbErr) && mbErr.FunctionCode&0x80 != 0 {
 		return ExceptionQuality(mbErr.ExceptionCode)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -605,6 +606,9 @@ func TestPollGarbage(t *testing.T) {
 			r.fc = 4
 			return regsFrame(r, []uint16{1, 2, 3})
 		}},
+		{"exception to another function code", func(r mbRequest) []byte {
+			return frame(r, 0x81, 0x02) // read coils' illegal address, to a 0x03 read
+		}},
 		{"empty PDU data", func(r mbRequest) []byte {
 			return frame(r, r.fc)
 		}},
@@ -990,5 +994,28 @@ func TestRunResumesSlotsAfterRestart(t *testing.T) {
 	// The overdue slot is the one polled; the others it passed are missed.
 	if want := uint64(behind/quick.Interval) - 1; quick.State().Missed < want || want < 1 {
 		t.Errorf("quick: %d missed polls, want at least %d (due %v before the restart)", quick.State().Missed, want, behind)
+	}
+}
+
+// TestNegativeZero: a float register holding -0.0 is read as -0.0, through
+// the plain float32 path, a float64 in another order, and a scaled float
+// (no offset); with an offset it is the offset.
+func TestNegativeZero(t *testing.T) {
+	f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {
+		c.Write(regsFrame(req, []uint16{0x8000, 0, 0, 0, 0, 0x0080, 0x8000, 0, 0x8000, 0}))
+	})
+	p := mustParse(t, "kind: test\npoints:\n"+
+		"  - {name: f32, address: 0, type: float32, unit: \"1\"}\n"+
+		"  - {name: f64, address: 2, type: float64, order: DCBA, unit: \"1\"}\n"+
+		"  - {name: scaled, address: 6, type: float32, scale: 0.5, unit: \"1\"}\n"+
+		"  - {name: offset, address: 8, type: float32, offset: 2.5, unit: \"1\"}\n")
+	d := NewDevice(deviceConfig("dev", 1), p)
+	b := newTestBus(t, f.addr, time.Second, d)
+	for _, r := range b.Poll(d) {
+		name := r.Point.Name
+		wantNeg := name != "offset"
+		if r.Quality != Good || (r.Value == 0 && math.Signbit(r.Value)) != wantNeg || (!wantNeg && r.Value != 2.5) {
+			t.Errorf("%s: %v %s (sign bit %v), want -0 (2.5 with the offset)", name, r.Value, r.Quality, math.Signbit(r.Value))
+		}
 	}
 }

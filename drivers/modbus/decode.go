@@ -352,7 +352,11 @@ func (pt *Point) Decode(regs []uint16) (v float64, inRange bool) {
 // whether it is usable: finite and within [Min, Max]. (A NaN fails every
 // comparison, and an infinity the first.)
 func (pt *Point) scaled(regs []uint16) (v float64, ok bool) {
-	v = pt.raw(regs)*pt.scale + pt.Offset
+	// An offset of 0 is not added: -0 + 0 is +0, and a device's -0.0
+	// would lose its sign.
+	if v = pt.raw(regs) * pt.scale; pt.Offset != 0 {
+		v += pt.Offset
+	}
 	return v, math.Abs(v) <= math.MaxFloat64 && v >= pt.minValue && v <= pt.maxValue
 }
 

@@ -462,8 +462,8 @@ func FuzzDecode(f *testing.F) {
 		if err := pt.Encode(back, v); err != nil {
 			t.Fatalf("%s %s: Encode(%v): %v", pt.Type, pt.Order, v, err)
 		}
-		// Zero is the exception: -0 decodes to 0 (raw*scale + offset
-		// drops the sign), which encodes as +0.
+		// Zero is the exception: an integer -0 decodes to 0, which
+		// encodes as +0.
 		if v == 0 {
 			if z, _ := pt.Decode(back); z != 0 {
 				t.Fatalf("%s %s: Decode(Encode(0)) = %v", pt.Type, pt.Order, z)
