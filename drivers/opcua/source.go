@@ -123,6 +123,9 @@ type Source struct {
 	// (empty: it did not): later sessions do not ask again, since the
 	// refusal costs the session (see errLimitLearned).
 	noTranslate string
+	// noPublishingMode: the server does not serve SetPublishingMode
+	// (subscriptionsHeld); later sessions do not ask again.
+	noPublishingMode bool
 	// orphan is a session the server may still hold: its connection
 	// failed before the session could be closed. The next connection
 	// activates it on a new secure channel and closes it (OPC UA Part 4,
@@ -469,7 +472,14 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) error {
 	// The client blocks on a full channel; it sends a handful of states
 	// in its life.
 	states := make(chan opcua.ConnState, 16)
-	c, err := opcua.NewClient(ep, append(opts, opcua.StateChangedCh(states))...)
+	// The request timeout is also the hint the client's publish requests
+	// carry (gopcua: at least each subscription's keep-alive period): a
+	// server answers a publish request held past its hint with a service
+	// fault BadTimeout, which gopcua takes for a broken connection. A
+	// quiet subscription, whose only answers are keep-alives, would then
+	// lose its session at every other keep-alive.
+	opts = append(opts, opcua.StateChangedCh(states), opcua.RequestTimeout(s.requestTimeout()))
+	c, err := opcua.NewClient(ep, opts...)
 	if err != nil {
 		return fmt.Errorf("endpoint %s: %w", ep, err)
 	}
@@ -510,7 +520,38 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) error {
 		}
 	}
 	cancel()
-	return s.serve(ctx, c, states, notif, sink)
+	ids := make([]uint32, 0, len(subs))
+	for _, sub := range subs {
+		ids = append(ids, sub.SubscriptionID)
+		if ka := time.Duration(sub.RevisedMaxKeepAliveCount) * sub.RevisedPublishingInterval; ka >= s.requestTimeout() {
+			s.log.Warn("opcua server revised a subscription's keep-alive period beyond the client's request timeout: it may answer quiet publish requests with BadTimeout and end the session",
+				"keep_alive", ka, "request_timeout", s.requestTimeout())
+		}
+	}
+	return s.serve(ctx, c, states, notif, ids, sink)
+}
+
+// keepAliveSpan is about how long a subscription stays silent before the
+// server sends a keep-alive (a variable for tests).
+var keepAliveSpan = 10 * time.Second
+
+// keepAliveCount is the keep-alive count asked of a subscription of a
+// publishing interval: about keepAliveSpan, at least one interval.
+func keepAliveCount(interval time.Duration) uint32 {
+	return uint32(max(1, min(int64(keepAliveSpan/interval), 1000)))
+}
+
+// requestTimeout is the client's request timeout: the bus's timeout, or
+// twice the longest keep-alive period of its subscriptions. Every request
+// but the publish requests has a deadline of its own (the bus timeout).
+func (s *Source) requestTimeout() time.Duration {
+	rt := s.bus.Timeout
+	for _, d := range s.devs {
+		if d.sub {
+			rt = max(rt, 2*time.Duration(keepAliveCount(d.cfg.Interval))*d.cfg.Interval)
+		}
+	}
+	return rt
 }
 
 // release closes a session's client. A session that cannot be closed
@@ -766,7 +807,7 @@ func (s *Source) subscribe(ctx context.Context, c *opcua.Client, di int, d *devi
 	o := d.cfg.OPCUA
 	sub := subs[d.cfg.Interval]
 	if sub == nil {
-		keepAlive := uint32(max(1, min(int64(10*time.Second/d.cfg.Interval), 1000)))
+		keepAlive := keepAliveCount(d.cfg.Interval)
 		var err error
 		sub, err = c.Subscribe(ctx, &opcua.SubscriptionParameters{
 			Interval:          d.cfg.Interval,
@@ -908,8 +949,14 @@ func (s *Source) watchdogPeriod() time.Duration {
 	return min(max(s.bus.OPCUA.SessionTimeout/4, time.Second), 10*time.Second)
 }
 
-// serve polls and receives notifications until the connection fails.
-func (s *Source) serve(ctx context.Context, c *opcua.Client, states <-chan opcua.ConnState, notif chan *opcua.PublishNotificationData, sink drivers.Sink) error {
+// serve polls and receives notifications until the connection fails. The
+// data changes the server delivered before then are handed on (drain).
+func (s *Source) serve(ctx context.Context, c *opcua.Client, states <-chan opcua.ConnState, notif chan *opcua.PublishNotificationData, subs []uint32, sink drivers.Sink) error {
+	defer func() {
+		if ctx.Err() == nil {
+			s.drain(notif, sink)
+		}
+	}()
 	now := time.Now()
 	for _, d := range s.devs {
 		if !d.sub {
@@ -944,7 +991,7 @@ func (s *Source) serve(ctx context.Context, c *opcua.Client, states <-chan opcua
 				return err
 			}
 		case <-wd.C:
-			if err := s.watchdog(ctx, c); err != nil {
+			if err := s.watchdog(ctx, c, subs); err != nil {
 				return err
 			}
 		case <-timer.C:
@@ -973,13 +1020,76 @@ func (s *Source) serve(ctx context.Context, c *opcua.Client, states <-chan opcua
 	}
 }
 
-// watchdog reads the server's state; an error or a server not running
-// ends the session.
-func (s *Source) watchdog(ctx context.Context, c *opcua.Client) error {
+// watchdog reads the server's state, and checks that the session's
+// subscriptions are still the server's; an error, a server not running or
+// a subscription gone ends the session.
+func (s *Source) watchdog(ctx context.Context, c *opcua.Client, subs []uint32) error {
 	if st := c.State(); st != opcua.Connected {
 		return fmt.Errorf("endpoint %s: connection %s", s.bus.OPCUA.Endpoint, strings.ToLower(st.String()))
 	}
-	return s.serverState(ctx, c)
+	if err := s.serverState(ctx, c); err != nil {
+		return err
+	}
+	return s.subscriptionsHeld(ctx, c, subs)
+}
+
+// subscriptionsHeld checks that the server still holds the subscriptions
+// (SetPublishingMode, enabling what is enabled: OPC UA Part 4, 5.13.4,
+// which answers BadSubscriptionIdInvalid for one it does not hold). A
+// server that ended them (its lifetime count ran out, a reconfiguration)
+// answers the client's publish requests with BadNoSubscription, which
+// gopcua does not report: it stops asking, and the subscribed devices
+// would fall silent while their state stayed up.
+func (s *Source) subscriptionsHeld(ctx context.Context, c *opcua.Client, subs []uint32) error {
+	if len(subs) == 0 || s.noPublishingMode {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.bus.Timeout)
+	defer cancel()
+	var res *ua.SetPublishingModeResponse
+	err := c.Send(rctx, &ua.SetPublishingModeRequest{PublishingEnabled: true, SubscriptionIDs: subs}, func(v ua.Response) error {
+		r, ok := v.(*ua.SetPublishingModeResponse)
+		if !ok {
+			return fmt.Errorf("answer %T to SetPublishingMode", v)
+		}
+		res = r
+		return nil
+	})
+	if err == nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+		err = res.ResponseHeader.ServiceResult
+	}
+	var sc ua.StatusCode
+	if errors.As(err, &sc) && (sc == ua.StatusBadServiceUnsupported || sc == ua.StatusBadNotImplemented) {
+		// Its refusal costs this session (gopcua ends a session at a
+		// service fault); the next ones do without the check.
+		s.noPublishingMode = true
+		s.log.Warn("opcua server does not serve SetPublishingMode: a subscription it ends is noticed only when the session ends", "err", named{err})
+	}
+	if err != nil {
+		return fmt.Errorf("endpoint %s: subscriptions: %w", s.bus.OPCUA.Endpoint, named{err})
+	}
+	for i, sc := range res.Results {
+		if sc != ua.StatusOK && i < len(subs) {
+			return fmt.Errorf("endpoint %s: subscription %d: %s: the server no longer holds it", s.bus.OPCUA.Endpoint, subs[i], StatusName(sc))
+		}
+	}
+	return nil
+}
+
+// drain hands on the data changes waiting in notif when a session ends:
+// the server delivered them (a poll of the bus may have held the session's
+// loop until it timed out), so they are readings, not losses.
+func (s *Source) drain(notif chan *opcua.PublishNotificationData, sink drivers.Sink) {
+	for {
+		select {
+		case n := <-notif:
+			if v, ok := n.Value.(*ua.DataChangeNotification); ok && n.Error == nil {
+				s.dataChange(v, sink)
+			}
+		default:
+			return
+		}
+	}
 }
 
 // serverState reads the server's state; an error or a server not running

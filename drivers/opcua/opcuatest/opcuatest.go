@@ -233,6 +233,22 @@ func (s *Server) Sessions() int {
 	return n
 }
 
+// PublishHints is the least timeout hint of the publish requests the
+// server received (0: none yet) and the longest keep-alive period of the
+// subscriptions it holds.
+func (s *Server) PublishHints() (hint, keepAlive time.Duration) {
+	s.t.Helper()
+	if _, err := io.WriteString(s.stdin, "publish-hints\n"); err != nil {
+		s.t.Fatal(err)
+	}
+	l := s.expect("done publish-hints ", 10*time.Second)
+	var h, k int64
+	if _, err := fmt.Sscanf(l, "done publish-hints %d %d", &h, &k); err != nil {
+		s.t.Fatalf("server said %q: %v", l, err)
+	}
+	return time.Duration(h) * time.Millisecond, time.Duration(k) * time.Millisecond
+}
+
 // Stop kills the server.
 func (s *Server) Stop() {
 	if s.cmd == nil {

@@ -16,6 +16,16 @@
 //   big <Name> <n>    set a String variable to a text of n characters
 //   sessions          print "done sessions <n>": the sessions the server
 //                     holds, active or awaiting reactivation
+//   drop-subscriptions
+//                     end every session's subscriptions, keeping the
+//                     sessions (a server that dropped them: it answers the
+//                     client's publish requests with BadNoSubscription)
+//   slow-reads <ms>   answer each Read that many ms late (0: at once)
+//   publish-hints     print "done publish-hints <h> <k>": the least timeout
+//                     hint of the publish requests received (ms; 0: none
+//                     yet), and the longest keep-alive period of the
+//                     subscriptions held (ms). node-opcua answers a publish
+//                     request held past its hint with BadTimeout.
 const path = require("path");
 const fs = require("fs");
 const {
@@ -79,6 +89,24 @@ async function main() {
       v.bindVariable({ get: () => new Variant({ dataType: DataType.UInt32, value: 0 }) }, true);
     }
   }
+  let slowReads = 0;
+  const read = server._on_ReadRequest.bind(server);
+  server._on_ReadRequest = function (message, channel) {
+    if (slowReads > 0) {
+      setTimeout(() => read(message, channel), slowReads);
+    } else {
+      read(message, channel);
+    }
+  };
+  let leastHint = 0;
+  const publish = server._on_PublishRequest.bind(server);
+  server._on_PublishRequest = function (message, channel) {
+    const hint = message.request.requestHeader.timeoutHint;
+    if (hint > 0 && (leastHint === 0 || hint < leastHint)) {
+      leastHint = hint;
+    }
+    publish(message, channel);
+  };
   const ns = server.engine.addressSpace.getOwnNamespace();
   const plant = ns.addFolder(server.engine.addressSpace.rootFolder.objects, { browseName: "Plant" });
   const vars = {};
@@ -163,6 +191,26 @@ async function main() {
       case "big":
         vars[args[1]].setValueFromSource(new Variant({ dataType: DataType.String, value: "1".repeat(Number(args[2])) }), StatusCodes.Good, new Date());
         break;
+      case "drop-subscriptions":
+        for (const s of server.engine.getSessions()) {
+          for (const sub of Object.values(s.publishEngine._subscriptions)) {
+            sub.terminate();
+          }
+        }
+        break;
+      case "slow-reads":
+        slowReads = Number(args[1]);
+        break;
+      case "publish-hints": {
+        let keepAlive = 0;
+        for (const s of server.engine.getSessions()) {
+          for (const sub of Object.values(s.publishEngine._subscriptions)) {
+            keepAlive = Math.max(keepAlive, sub.maxKeepAliveCount * sub.publishingInterval);
+          }
+        }
+        process.stdout.write("done publish-hints " + leastHint + " " + keepAlive + "\n");
+        return;
+      }
       case "sessions":
         process.stdout.write("done sessions " + server.engine.currentSessionCount + "\n");
         return;

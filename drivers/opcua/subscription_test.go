@@ -1,0 +1,135 @@
+package opcua_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eipgw/eipgw/drivers"
+	"github.com/eipgw/eipgw/drivers/opcua"
+	"github.com/eipgw/eipgw/drivers/opcua/opcuatest"
+)
+
+// TestSubscriptionsDroppedByTheServer: the server ends the session's
+// subscriptions and keeps the session (it then answers publish requests
+// with BadNoSubscription). The source notices at its next watchdog check,
+// logs it, and a new session's subscription delivers the counter again;
+// before, the subscribed device fell silent for good while its state said
+// up.
+func TestSubscriptionsDroppedByTheServer(t *testing.T) {
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "")
+	// session_timeout 8s: a watchdog check every 2 s.
+	c, _ := run(t, busYAML(srv.Endpoint(), "        session_timeout: 8s\n", faultDevices))
+	waitFor(t, "good values", 30*time.Second, func() bool {
+		return c.count("pushed", "counter", drivers.Good, 0) > 2
+	})
+	srv.Command("drop-subscriptions")
+	time.Sleep(500 * time.Millisecond)
+	m := c.mark()
+	waitFor(t, "pushed values after the server dropped the subscriptions", 20*time.Second, func() bool {
+		return c.count("pushed", "counter", drivers.Good, m) > 2
+	})
+	if !strings.Contains(c.logged(), "the server no longer holds it") {
+		t.Errorf("the log does not say why the session ended:\n%s", c.logged())
+	}
+	c.checkTimes(t, "pushed", 0)
+}
+
+// TestQuietSubscriptionKeepsItsSession: a subscription whose nodes do not
+// change is answered with keep-alives only. Its publish requests wait
+// about a keep-alive period each: their timeout hint must exceed it, or
+// node-opcua answers BadTimeout (a service fault, which gopcua takes for a
+// broken connection) and the session is made again, whenever the two
+// race. The server reports the hints it received; with a keep-alive
+// period of 2 s, 5 s make one session.
+func TestQuietSubscriptionKeepsItsSession(t *testing.T) {
+	opcua.SetKeepAliveSpan(t, 2*time.Second)
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "")
+	c, src := run(t, strings.Replace(busYAML(srv.Endpoint(), "", `    - name: quiet
+      bus: ua
+      interval: 1s
+      opcua:
+        kind: test
+        mode: subscription
+        nodes:
+          - {name: double, node_id: "ns=1;s=Double"}
+`), "timeout: 5s", "timeout: 500ms", 1))
+	waitFor(t, "the first value", 30*time.Second, func() bool {
+		return c.count("quiet", "double", drivers.Good, 0) == 1
+	})
+	time.Sleep(5 * time.Second)
+	hint, keepAlive := srv.PublishHints()
+	if keepAlive <= 0 || hint < keepAlive*3/2 {
+		t.Errorf("publish requests with a timeout hint of %s for a keep-alive period of %s: want one and a half at least", hint, keepAlive)
+	}
+	if n := strings.Count(c.logged(), "opcua session created"); n != 1 {
+		t.Errorf("%d sessions created in 5 s of keep-alives, want 1:\n%s", n, c.logged())
+	}
+	if n := c.count("quiet", "double", drivers.Good, 0); n != 1 {
+		t.Errorf("%d readings of the unchanged node, want 1", n)
+	}
+	if st := state(src, "quiet"); !st.Up {
+		t.Errorf("state %+v, want up", st)
+	}
+}
+
+// TestSlowReadKeepsDeliveredChanges: a poll of the bus waits out its
+// timeout on a server slow to read, while the server goes on publishing
+// the subscription's changes. The session ends at the timeout; the
+// changes delivered before then are handed on, not dropped with it: the
+// subscribed counter's only hole is the reconnection's.
+func TestSlowReadKeepsDeliveredChanges(t *testing.T) {
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "")
+	c, _ := run(t, strings.Replace(busYAML(srv.Endpoint(), "", `    - name: polled
+      bus: ua
+      interval: 5s
+      opcua:
+        kind: test
+        nodes:
+          - {name: double, node_id: "ns=1;s=Double"}
+    - name: pushed
+      bus: ua
+      interval: 200ms
+      opcua:
+        kind: test
+        mode: subscription
+        sampling_interval: 100ms
+        nodes:
+          - {name: counter, node_id: "ns=1;s=Counter"}
+`), "timeout: 5s", "timeout: 2s", 1))
+	waitFor(t, "good values", 30*time.Second, func() bool {
+		return c.count("polled", "double", drivers.Good, 0) > 0 && c.count("pushed", "counter", drivers.Good, 0) > 5
+	})
+	srv.Command("slow-reads 4000")
+	m := c.mark()
+	waitFor(t, "the polled device's timeout", 20*time.Second, func() bool {
+		return c.count("polled", "double", drivers.Timeout, m)+c.count("polled", "double", drivers.CommError, m) > 0
+	})
+	srv.Command("slow-reads 0")
+	n := c.mark()
+	waitFor(t, "pushed values from the next session", 20*time.Second, func() bool {
+		return c.count("pushed", "counter", drivers.Good, n) > 2
+	})
+	// The longest time between two of the pushed device's good batches
+	// since the slow reads began: the session's end and the next one's
+	// start, not the poll's timeout besides.
+	c.mu.Lock()
+	var last time.Time
+	var hole time.Duration
+	for _, b := range c.batches[m:] {
+		if b.device != "pushed" || len(b.rs) == 0 || b.rs[0].Quality != drivers.Good {
+			continue
+		}
+		if !last.IsZero() {
+			hole = max(hole, b.at.Sub(last))
+		}
+		last = b.at
+	}
+	c.mu.Unlock()
+	if hole > 1500*time.Millisecond {
+		t.Errorf("pushed: %s without a good batch across the poll's 2 s timeout: the changes delivered while it waited were dropped", hole)
+	}
+}
