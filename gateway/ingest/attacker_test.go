@@ -285,3 +285,103 @@ ingest:
 		t.Errorf("field keys of meter: %v (%v)", s, err)
 	}
 }
+
+// TestForgedBatchesDoNotBlockTheGateway: right after ingest starts, before
+// any batch of the gateway verified, forged unsigned batches in its name
+// are stored flagged: stamped at the times of its coming polls (new
+// numbers), and one at the time of a poll ingest missed. The gateway's own
+// batches of those polls then come — new numbers, and the missed one as a
+// replay of an old number after ingest restarted — and each is stored
+// over the forged one: none is refused time_taken or seq_regress, and the
+// readings stored are the gateway's.
+func TestForgedBatchesDoNotBlockTheGateway(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	pubKey, priv, _ := ed25519.GenerateKey(nil)
+	gw := evidence.NewSigner(priv)
+	yaml := fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: forged-block-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {disabled: true}
+  evidence:
+    keys:
+      gw-1: ["%s"]
+`, mq.URL, ifx.URL, evidence.EncodePublicKey(pubKey))
+	_, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
+	pub := newPublisher(t, mq.URL, "forged-block-test")
+	pub.waitIngest()
+
+	t0 := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	reading := func(seq uint64, ts time.Time, v float64) batch.Batch {
+		return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Time: ts,
+			Points: []batch.Point{{Name: "a", Value: v, HasValue: true, Unit: "MW", Quality: batch.Good}}}
+	}
+	var prev evidence.Hash
+	signed := map[uint64][]byte{}
+	seal := func(seq uint64) []byte {
+		if signed[seq] == nil {
+			b := reading(seq, at(int(seq)), 10.5)
+			b.Prev, b.Key = prev.String(), gw.KeyID()
+			signed[seq], prev = gw.Seal(b.AppendJSON(nil))
+		}
+		return signed[seq]
+	}
+	stored := func() map[int]string {
+		s, err := ifx.Query("eipgw", `SELECT a, batch_seq, batch_check FROM meter WHERE gateway = 'gw-1'`)
+		if err != nil || len(s) == 0 {
+			return nil
+		}
+		out := map[int]string{}
+		for _, r := range s[0].Values {
+			ms, _ := r[0].(json.Number).Int64()
+			out[int(time.UnixMilli(ms).Sub(t0)/time.Second)] = fmt.Sprint(r[1:])
+		}
+		return out
+	}
+	waitStored := func(what string, want map[int]string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); fmt.Sprint(stored()) != fmt.Sprint(want); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stored (second after t0: value, seq, check)\n%v\nwant\n%v\ndead letters %v", what, stored(), want, pub.deadLetters())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// The gateway's batches 1-3; 4 is lost to this worker (the edge's
+	// replay brings it later).
+	for seq := uint64(1); seq <= 3; seq++ {
+		pub.publishRaw("gw-1", "meter", seal(seq))
+	}
+	seal(4)
+	want := map[int]string{}
+	for s := 1; s <= 3; s++ {
+		want[s] = fmt.Sprintf("[10.5 %d ok]", s)
+	}
+	waitStored("the gateway's first batches", want)
+	stop()
+
+	// Ingest restarts; before the gateway's next batch, forged ones at
+	// the missed poll (4) and at its coming polls (5-7).
+	_, stop = startIngest(t, yaml, slog.New(slog.DiscardHandler))
+	defer stop()
+	pub.waitIngest()
+	for s := 4; s <= 7; s++ {
+		pub.publish(reading(uint64(200_000+s), at(s), 999))
+		want[s] = fmt.Sprintf("[999 %d unsigned]", 200_000+s)
+	}
+	waitStored("the forged batches, flagged", want)
+	for seq := uint64(5); seq <= 7; seq++ {
+		pub.publishRaw("gw-1", "meter", seal(seq))
+		want[int(seq)] = fmt.Sprintf("[10.5 %d ok]", seq)
+	}
+	pub.publishRaw("gw-1", "meter", seal(4)) // the replay of the missed poll
+	want[4] = "[10.5 4 ok]"
+	waitStored("the gateway's batches over the forged ones", want)
+	if dead := pub.deadLetters(); len(dead) != 0 {
+		t.Errorf("dead letters %v, want none", dead)
+	}
+}
