@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eipgw/eipgw/config"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 // Completeness: every gateway numbers its batches 1, 2, 3, ... without
@@ -119,7 +120,14 @@ type completeness struct {
 	// window is how far back each pass looks for gateways stored by any
 	// worker of the group (0: it does not, tests); see discover.
 	window time.Duration
+	// gapLogs limits the log of gaps declared: anyone who can publish
+	// can invent gateways and numbers, each a gap (the records and the
+	// counters have every one).
+	gapLogs telemetry.Repeats
 }
+
+// gapLogInterval is the least time between two log lines of gaps.
+const gapLogInterval = 5 * time.Second
 
 // seen notes that a batch of gateway was written, so the checker follows
 // it.
@@ -391,7 +399,8 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	settled := now.Add(-c.grace).UnixMilli()
 	quiet := c.outage != nil && !c.outage.quietUntil(now, c.grace).IsZero()
 	var gaps []Gap
-	wait := false // numbers above the frontier that may still be filled
+	wait := false   // numbers above the frontier that may still be filled
+	reread := false // the declared gaps read again in this pass
 	for _, r := range rows {
 		if r.seq <= st.frontier {
 			continue
@@ -422,8 +431,10 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			if c.implausibleGaps != nil {
 				c.implausibleGaps.Inc()
 			}
-			c.log.Error("implausible sequence gap: not declared missing; the number after it is not trusted", "gateway", gateway,
-				"first_seq", gap.First, "last_seq", gap.Last, "count", gap.Last-gap.First+1, "max_seq_jump", maxGap)
+			if log, unlogged := c.gapLog(); log {
+				c.log.Error("implausible sequence gap: not declared missing; the number after it is not trusted", "gateway", gateway,
+					"first_seq", gap.First, "last_seq", gap.Last, "count", gap.Last-gap.First+1, "max_seq_jump", maxGap, "gaps_since_last_log", unlogged)
+			}
 			gaps = append(gaps, gap)
 			break
 		}
@@ -437,6 +448,17 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		if err != nil {
 			return gaps, err
 		}
+		if !reread {
+			// Another worker of the group may have declared it since
+			// this gateway's records were read: a gap is declared (and
+			// counted, and logged) once.
+			reread = true
+			declared, err := c.declaredGaps(ctx, where)
+			if err != nil {
+				return gaps, err
+			}
+			st.declared = append(st.declared, declared...)
+		}
 		known := append(slices.Clone(st.declared), runs(stored)...)
 		slices.SortFunc(known, func(a, b seqRange) int { return cmp.Compare(a.first, b.first) })
 		for _, p := range uncovered(seqRange{gap.First, gap.Last}, known) {
@@ -446,7 +468,10 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			}
 			c.gaps.Inc()
 			c.missing.Add(float64(gap.Last - gap.First + 1))
-			c.log.Error("batches missing: sequence numbers never stored", "gateway", gateway, "first_seq", gap.First, "last_seq", gap.Last, "count", gap.Last-gap.First+1)
+			if log, unlogged := c.gapLog(); log {
+				c.log.Error("batches missing: sequence numbers never stored", "gateway", gateway, "first_seq", gap.First, "last_seq", gap.Last,
+					"count", gap.Last-gap.First+1, "gaps_since_last_log", unlogged)
+			}
 			gaps = append(gaps, gap)
 		}
 		st.frontier, st.lastTime = r.seq, r.ms
@@ -584,6 +609,10 @@ func runs(set map[uint64]bool) []seqRange {
 }
 
 func escapeQL(s string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) }
+
+// gapLog reports whether a gap may be logged now, and how many were not
+// since the last line.
+func (c *completeness) gapLog() (bool, int) { return c.gapLogs.Failure(c.now()) }
 
 // run checks every interval until ctx is done.
 func (c *completeness) run(ctx context.Context, interval time.Duration) {

@@ -19,10 +19,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/eipgw/eipgw/config"
 	"github.com/eipgw/eipgw/gateway/devtools/testenv"
 	"github.com/eipgw/eipgw/gateway/plumbing/batch"
+	"github.com/eipgw/eipgw/gateway/plumbing/telemetry"
 )
 
 // TestCompletenessAgainstInfluxDB writes batches with holes into a real
@@ -589,5 +591,70 @@ func TestCompletenessClockSteppedBack(t *testing.T) {
 	gaps, err := c.check(context.Background())
 	if err != nil || len(gaps) != 1 || gaps[0].First != 6 || gaps[0].Last != 6 {
 		t.Fatalf("after the step back: %+v, %v; want only 6 missing", gaps, err)
+	}
+}
+
+// TestCompletenessGapDeclaredOnceInAGroup: two workers of a group follow
+// one gateway; both find its gap, one after the other. It is recorded,
+// counted and logged once: the second finds the first's record before it
+// declares. A flood of gaps (invented gateways) logs one line per
+// interval, with the count of those not logged.
+func TestCompletenessGapDeclaredOnceInAGroup(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	now := time.Now().Truncate(time.Millisecond)
+	var lines []string
+	for _, s := range []int{1, 2, 5, 6} {
+		lines = append(lines, fmt.Sprintf("chp,device=d,gateway=gw-g,park=p x=1,batch_seq=%di %d", s, now.Add(time.Duration(s-7)*time.Second).UnixMilli()))
+	}
+	for g := range 5 {
+		for _, s := range []int{1, 9} {
+			lines = append(lines, fmt.Sprintf("chp,device=d,gateway=gw-x%d,park=p x=1,batch_seq=%di %d", g, s, now.Add(time.Duration(s-10)*time.Second).UnixMilli()))
+		}
+	}
+	postLines(t, ifx.URL, lines...)
+	later := now.Add(time.Minute)
+	worker := func(clock *time.Time) (*completeness, *metrics, *strings.Builder) {
+		m := newMetrics(prometheus.NewRegistry())
+		var logs strings.Builder
+		return &completeness{
+			park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second, log: slog.New(slog.NewTextHandler(&logs, nil)),
+			gaps: m.gaps, missing: m.missing, gateways: map[string]*gatewayState{},
+			now:     func() time.Time { return *clock },
+			write:   func(ctx context.Context, l string) error { postLines(t, ifx.URL, l); return nil },
+			gapLogs: telemetry.Repeats{Interval: gapLogInterval},
+		}, m, &logs
+	}
+	clock1, clock2 := later, now
+	c1, m1, logs1 := worker(&clock1)
+	c2, m2, logs2 := worker(&clock2)
+	// The second worker follows gw-g first, while its gap may still fill
+	// (within the grace): it reads the gateway's records, none declared.
+	c2.seen("gw-g")
+	if gaps, err := c2.check(context.Background()); err != nil || len(gaps) != 0 {
+		t.Fatalf("second worker's first pass: %v %v, want no gap yet", gaps, err)
+	}
+	// The first declares it, and five invented gateways' gaps.
+	c1.seen("gw-g")
+	for g := range 5 {
+		c1.seen(fmt.Sprintf("gw-x%d", g))
+	}
+	if _, err := c1.check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clock2 = later
+	if _, err := c2.check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var d1, d2 dto.Metric
+	m1.gaps.Write(&d1)
+	m2.gaps.Write(&d2)
+	if d1.GetCounter().GetValue() != 6 || d2.GetCounter().GetValue() != 0 {
+		t.Errorf("gaps counted: first worker %g, second %g; want 6 (gw-g and five invented) and 0", d1.GetCounter().GetValue(), d2.GetCounter().GetValue())
+	}
+	if n := strings.Count(logs1.String(), "batches missing"); n != 1 || !strings.Contains(logs1.String(), "gaps_since_last_log=0") {
+		t.Errorf("first worker logged %d gap lines, want 1:\n%s", n, logs1.String())
+	}
+	if strings.Contains(logs2.String(), "batches missing") {
+		t.Errorf("second worker logged a gap:\n%s", logs2.String())
 	}
 }

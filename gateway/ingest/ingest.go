@@ -221,7 +221,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 			grace: cc.Grace, log: in.log, gaps: in.m.gaps, missing: in.m.missing,
 			maxGap: cc.MaxSeqJump, implausibleGaps: in.m.implausible,
 			gateways: map[string]*gatewayState{}, now: time.Now,
-			held: &in.unstored, outage: &in.outage,
+			held: &in.unstored, outage: &in.outage, gapLogs: telemetry.Repeats{Interval: gapLogInterval},
 		}
 		cctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
