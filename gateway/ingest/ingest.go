@@ -449,6 +449,9 @@ type worker struct {
 	// typeBuf and typeKey are fixTypes' scratch: the points' types and
 	// the device's key.
 	typeBuf, typeKey []byte
+	// signedNames is the hash of the point names of each device's last
+	// batch that passed its evidence (ownNames).
+	signedNames map[partKey]uint64
 }
 
 // maxReusedPoints bounds the array of points a worker keeps for the next
@@ -555,11 +558,49 @@ func (w *worker) parse(m mqtt.Message) (b *batch.Batch, vd *verdict, repeat bool
 	if w.in != nil {
 		vd = w.in.ev.check(b, m.Payload())
 	}
+	if vd != nil && !vd.unverified() {
+		w.noteNames(b)
+	}
 	if repeat, err = w.admit(b, m.Payload(), vd.unverified()); err != nil {
 		return nil, nil, false, err
 	}
 	return b, vd, repeat, nil
 }
+
+// noteNames remembers the point names of b, a batch that passed its
+// gateway's evidence, for ownNames.
+func (w *worker) noteNames(b *batch.Batch) {
+	k := partKey{b.Gateway, b.Device, b.Part}
+	sum := w.names.SumOf(b.Points)
+	if w.signedNames == nil || len(w.signedNames) >= maxSignedNames {
+		w.signedNames = map[partKey]uint64{}
+	}
+	if old, ok := w.signedNames[k]; !ok || old != sum {
+		k.gateway, k.device = strings.Clone(k.gateway), strings.Clone(k.device)
+		w.signedNames[k] = sum
+	}
+}
+
+// ownNames reports whether b, a batch that fails its gateway's evidence,
+// has the point names of the last batch of its device (and part) that
+// passed it, as this worker saw. Stored flagged, a batch of invented point
+// names would add as many field keys to the measurement (slowing every
+// later SELECT * of it, the audit's among them), and anyone who can
+// publish can send one; until the worker saw a signed batch of the device
+// (after it started, say), none has.
+func (w *worker) ownNames(b *batch.Batch) bool {
+	old, ok := w.signedNames[partKey{b.Gateway, b.Device, b.Part}]
+	return ok && old == w.names.SumOf(b.Points)
+}
+
+// partKey names a device's batches, or the part k of its split polls.
+type partKey struct {
+	gateway, device string
+	part            int
+}
+
+// maxSignedNames bounds worker.signedNames (about 80 B a device).
+const maxSignedNames = 100000
 
 // deadLetter publishes an unusable message with the reason to the park's
 // dead-letter topic and waits for the broker's acknowledgement.

@@ -380,6 +380,10 @@ func (g *seqGuard) check(w *worker, b *batch.Batch, payload []byte, unverified b
 			return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and the gateway's own batch of device %s polled at %s may still come (no signed batch of the device at or after that time is stored yet): not written",
 				b.Gateway, b.Seq, b.Device, b.Time.Format(time.RFC3339Nano))
 		}
+		if !w.ownNames(b) {
+			return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and its %d point names are not those of the last batch of device %s that passed it (none since ingest started, or other names): not written",
+				b.Gateway, b.Seq, len(b.Points), b.Device)
+		}
 		if !g.lookups.take(time.Now()) {
 			return false, refuse(ReasonUnverified, "gateway %s: seq %d fails its evidence, and more such batches arrive than ingest looks up (%d a second): not written",
 				b.Gateway, b.Seq, unverifiedLookups)

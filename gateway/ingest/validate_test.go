@@ -155,6 +155,7 @@ func TestUnverifiedLookupBudget(t *testing.T) {
 
 	in := &Ingest{m: newMetrics(prometheus.NewRegistry()), guard: &seqGuard{maxJump: 100, hi: map[string]uint64{}}}
 	w := &worker{in: in, seen: map[string]*seqWindow{}}
+	w.noteNames(goodBatch()) // a batch of the device that verified
 	refused := 0
 	for seq := uint64(1); seq <= 3*unverifiedLookups; seq++ {
 		b := goodBatch()

@@ -143,6 +143,18 @@ type Names struct {
 	lastLen int
 }
 
+// SumOf is the keyed hash of the names of ps, in order: Sum when ps are the
+// points of the last batch decoded with n, else hashed now.
+func (n *Names) SumOf(ps []Point) uint64 {
+	if s, ok := n.Sum(ps); ok {
+		return s
+	}
+	if n.known == nil {
+		n.seed, n.known = maphash.MakeSeed(), map[string]uint64{}
+	}
+	return n.fingerprint(ps)
+}
+
 // Sum returns the keyed hash of the names of ps, in order, when ps are the
 // points of the last batch decoded with n (DecodeShared): ok is false for
 // any other points, whose names n has not hashed.
