@@ -51,6 +51,7 @@ type Edge struct {
 	log                 *slog.Logger
 	stateDir            string
 	takeovers           takeovers
+	births              births // births published again (status.go)
 	// diskLogs bound the log lines of a failing disk, which would
 	// otherwise come once or twice a batch (hundreds a second) on a
 	// host whose disk is full already: each is logged at most every 10 s
@@ -372,6 +373,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	if st := w.Stats(); st.Pending > 0 {
 		e.log.Warn("unacknowledged batches stay in the write-ahead log for the next start", "batches", st.Pending, "dir", filepath.Join(e.stateDir, "wal"))
 	}
+	e.births.stop()
 	if client.IsConnectionOpen() {
 		t := client.Publish(statusTopic, 1, true, e.statusPayload("offline"))
 		t.WaitTimeout(e.publishTimeout)

@@ -31,29 +31,79 @@ func (e *Edge) statusPayload(state string) []byte {
 }
 
 // watchStatus reports another live process publishing births for this
-// gateway id: its batches would collide with ours. Another process's
-// "offline" (it stopped, or the broker sent its will) would leave the
-// retained status saying this running gateway is offline: the birth is
-// published again.
+// gateway id: its batches would collide with ours. An "offline" while this
+// edge runs — another process's (it stopped, or the broker sent its
+// will), this instance's own (the will of a connection the broker closed
+// late, after this one was made), or anyone's who can publish there —
+// would leave the retained status saying this running gateway is offline:
+// the birth is published again (births.again).
 func (e *Edge) watchStatus(c mqtt.Client, m mqtt.Message) {
 	if m.Retained() {
 		return // a birth or will from an earlier run
 	}
 	var s status
-	if json.Unmarshal(m.Payload(), &s) != nil || s.Instance == "" || s.Instance == e.instance {
+	if json.Unmarshal(m.Payload(), &s) != nil {
 		return
 	}
 	if s.State == "offline" {
-		c.Publish(m.Topic(), 0, true, e.statusPayload("online"))
+		e.births.again(func() { c.Publish(m.Topic(), 0, true, e.statusPayload("online")) })
 		return
 	}
-	if s.State != "online" {
+	if s.State != "online" || s.Instance == "" || s.Instance == e.instance {
 		return
 	}
 	e.m.conflicts.Inc()
 	e.count(func(st *Stats) { st.Conflicts++ })
 	e.log.Error("another process is publishing as this gateway: two edges with one gateway or client id",
 		"topic", m.Topic(), "other_instance", s.Instance, "instance", e.instance)
+}
+
+// birthEvery is the least time between two births published again: a
+// publisher repeating "offline" gets one a second, the last one answered.
+const birthEvery = time.Second
+
+// births publishes the birth again after an "offline", at most once a
+// birthEvery, and never after the edge began to stop (its own "offline"
+// is then the truth).
+type births struct {
+	mu      sync.Mutex
+	last    time.Time
+	pending bool
+	stopped bool
+}
+
+// again publishes (publish) now, or once birthEvery has passed since the
+// last, unless one is due already.
+func (b *births) again(publish func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped || b.pending {
+		return
+	}
+	wait := birthEvery - time.Since(b.last)
+	if wait <= 0 {
+		b.last = time.Now()
+		publish()
+		return
+	}
+	b.pending = true
+	time.AfterFunc(wait, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.pending = false
+		if b.stopped {
+			return
+		}
+		b.last = time.Now()
+		publish()
+	})
+}
+
+// stop ends the births published again: the edge is stopping.
+func (b *births) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
 }
 
 // Takeovers. Two processes connecting with one client id (two edges of one

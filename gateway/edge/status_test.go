@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,5 +114,65 @@ func TestTakeoverNotABrokerCrashLoop(t *testing.T) {
 		if got, want := twin.lostAt(at.Add(time.Second)), i == takeoverLosses-1; got != want {
 			t.Fatalf("loss %d: takeover %v, want %v", i+1, got, want)
 		}
+	}
+}
+
+// TestForgedOfflineDoesNotStick: anyone who can publish on the gateway's
+// status topic sends "offline", retained, in this very instance's name
+// (or the broker sends the will of this instance's older connection late):
+// the running edge publishes its birth again.
+func TestForgedOfflineDoesNotStick(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	drv := drivers.Registry{"fake": fakeDriver{period: 100 * time.Millisecond}}
+	a := startEdge(t, twinConfig(mq.URL, "edge-a", t.TempDir()), drv)
+	time.Sleep(500 * time.Millisecond)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL).SetClientID("forger"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(50)
+	forged, _ := json.Marshal(status{State: "offline", Gateway: "gw", Instance: a.e.instance})
+	if tok := c.Publish(topic.Status("p", "gw"), 1, true, forged); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := retainedStatus(t, mq.URL)
+		if s.State == "online" && s.Instance == a.e.instance {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retained status %+v while edge %s runs; want online, its instance", s, a.e.instance)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBirthsAgainLimited: "offline" repeated 200 times within 100 ms gets
+// one birth at once and one a second later (the last answered), none after
+// the edge began to stop.
+func TestBirthsAgainLimited(t *testing.T) {
+	var b births
+	var mu sync.Mutex
+	n := 0
+	publish := func() { mu.Lock(); n++; mu.Unlock() }
+	count := func() int { mu.Lock(); defer mu.Unlock(); return n }
+	for range 200 {
+		b.again(publish)
+		time.Sleep(500 * time.Microsecond)
+	}
+	if got := count(); got != 1 {
+		t.Fatalf("%d births at once, want 1", got)
+	}
+	time.Sleep(birthEvery + 200*time.Millisecond)
+	if got := count(); got != 2 {
+		t.Fatalf("%d births after a second, want 2", got)
+	}
+	b.again(publish)
+	b.stop()
+	time.Sleep(birthEvery + 200*time.Millisecond)
+	b.again(publish)
+	if got := count(); got != 2 {
+		t.Errorf("%d births, want none after the stop", got)
 	}
 }
