@@ -320,8 +320,11 @@ func parseNumber(s string, r *drivers.Reading) error {
 		setUint(r, u)
 		return nil
 	}
+	// The grammar of decimalInteger, as for an integer point: Go's own
+	// literals ("1_000", "0x1p4", "Inf") are not a device's numbers.
+	_, _, decimal := decimalInteger(t)
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || t == "" {
+	if err != nil || !decimal || math.IsNaN(f) || math.IsInf(f, 0) || t == "" {
 		r.HasValue = false
 		if len(s) > 40 {
 			s = s[:40] + "..."

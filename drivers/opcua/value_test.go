@@ -70,7 +70,7 @@ func TestRangeExact(t *testing.T) {
 }
 
 func TestConvertNotNumbers(t *testing.T) {
-	for _, v := range []any{"running", "", "NaN", math.Inf(1), float32(math.NaN()), []int32{1}, nil} {
+	for _, v := range []any{"running", "", "NaN", "Inf", "1_000", "0x1p4", "1e400", math.Inf(1), float32(math.NaN()), []int32{1}, nil} {
 		r := drivers.Reading{Name: "p"}
 		p := newPoint(config.OPCUANode{Name: "p", Type: config.OPCUATypeFloat})
 		why := fill(&r, &p, &ua.DataValue{Value: mustVariant(t, v)})
@@ -262,4 +262,17 @@ func FuzzDecimalInteger(f *testing.F) {
 			t.Fatalf("%q: %s, big.Rat says %s", s, text, x.Num().String())
 		}
 	})
+}
+
+// TestConvertNumberText: a String node on a float point holding a decimal
+// number is read as that number.
+func TestConvertNumberText(t *testing.T) {
+	for s, want := range map[string]float64{"-42.125": -42.125, " 28.4 ": 28.4, "1e3": 1000, "+.5": 0.5, "7.": 7} {
+		r := drivers.Reading{Name: "p"}
+		p := newPoint(config.OPCUANode{Name: "p", Type: config.OPCUATypeFloat})
+		why := fill(&r, &p, &ua.DataValue{Value: mustVariant(t, s)})
+		if r.Quality != drivers.Good || r.Float != want || why != "" {
+			t.Errorf("%q: %+v (%s), want %g", s, r, why, want)
+		}
+	}
 }
