@@ -1005,8 +1005,19 @@ func (s *Source) serve(ctx context.Context, c *opcua.Client, states <-chan opcua
 					err := s.poll(ctx, c, d, sink)
 					// The slot is served, failed or not: the outage
 					// that follows a failed read starts at the next
-					// one, not with a second batch for this one.
-					d.next = time.Now().Truncate(d.cfg.Interval).Add(d.cfg.Interval)
+					// one, not with a second batch for this one. The
+					// slots that passed while the poll ran were never
+					// polled: counted and logged, as on a Modbus bus.
+					iv := d.cfg.Interval
+					d.next = d.next.Truncate(iv).Add(iv)
+					if t := time.Now(); !d.next.After(t) {
+						missed := t.Sub(d.next)/iv + 1
+						s.log.Warn("poll overran its interval", "device", d.cfg.Name, "missed", int(missed))
+						d.mu.Lock()
+						d.state.Missed += uint64(missed)
+						d.mu.Unlock()
+						d.next = t.Truncate(iv).Add(iv)
+					}
 					if err != nil {
 						return err
 					}

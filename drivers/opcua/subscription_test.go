@@ -133,3 +133,37 @@ func TestSlowReadKeepsDeliveredChanges(t *testing.T) {
 		t.Errorf("pushed: %s without a good batch across the poll's 2 s timeout: the changes delivered while it waited were dropped", hole)
 	}
 }
+
+// TestSlowReadsCountMissedSlots: a server that takes 700 ms to answer each
+// Read of a device polled every 250 ms: the slots that pass while a poll
+// runs are counted missed and logged, as on a Modbus bus, and the polls
+// answered are counted answered.
+func TestSlowReadsCountMissedSlots(t *testing.T) {
+	p := opcuatest.NewPKI(t)
+	srv := opcuatest.StartServer(t, p, "", "")
+	c, src := run(t, busYAML(srv.Endpoint(), "", `    - name: polled
+      bus: ua
+      interval: 250ms
+      opcua:
+        kind: test
+        nodes:
+          - {name: double, node_id: "ns=1;s=Double"}
+`))
+	waitFor(t, "good values", 30*time.Second, func() bool {
+		return c.count("polled", "double", drivers.Good, 0) > 0
+	})
+	srv.Command("slow-reads 700")
+	before := state(src, "polled")
+	time.Sleep(3 * time.Second)
+	srv.Command("slow-reads 0")
+	after := state(src, "polled")
+	if missed := after.Missed - before.Missed; missed < 4 {
+		t.Errorf("%d slots counted missed in 3 s of 700 ms reads at 250 ms, want at least 4 (state %+v)", missed, after)
+	}
+	if after.Answered-before.Answered < 2 || after.Polls-before.Polls != after.Answered-before.Answered {
+		t.Errorf("polls %d, answered %d in 3 s: want every poll made answered", after.Polls-before.Polls, after.Answered-before.Answered)
+	}
+	if !strings.Contains(c.logged(), "poll overran its interval") {
+		t.Errorf("no log of the overrun:\n%s", c.logged())
+	}
+}
