@@ -53,14 +53,21 @@ func TestAnotherInstancesOfflineDoesNotStick(t *testing.T) {
 	b := startEdge(t, twinConfig(mq.URL, "edge-b", t.TempDir()), drv)
 	time.Sleep(time.Second)
 	b.stop()
+	waitRetainedOnline(t, mq.URL, a.e.instance)
+}
+
+// waitRetainedOnline waits until the gateway's retained status is online,
+// of instance.
+func waitRetainedOnline(t *testing.T, broker, instance string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		s := retainedStatus(t, mq.URL)
-		if s.State == "online" && s.Instance == a.e.instance {
-			break
+		s := retainedStatus(t, broker)
+		if s.State == "online" && s.Instance == instance {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("retained status %+v while edge %s runs; want online, its instance", s, a.e.instance)
+			t.Fatalf("retained status %+v while edge %s runs; want online, its instance", s, instance)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -135,17 +142,7 @@ func TestForgedOfflineDoesNotStick(t *testing.T) {
 	if tok := c.Publish(topic.Status("p", "gw"), 1, true, forged); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := retainedStatus(t, mq.URL)
-		if s.State == "online" && s.Instance == a.e.instance {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("retained status %+v while edge %s runs; want online, its instance", s, a.e.instance)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitRetainedOnline(t, mq.URL, a.e.instance)
 }
 
 // TestBirthsAgainLimited: "offline" repeated 200 times within 100 ms gets

@@ -133,10 +133,7 @@ ingest:
 
 	t0 := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	reading := func(seq uint64, ts time.Time, v float64) batch.Batch {
-		return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Time: ts,
-			Points: []batch.Point{{Name: "a", Value: v, HasValue: true, Unit: "MW", Quality: batch.Good}}}
-	}
+	reading := meterReading
 	var prev evidence.Hash
 	signed := map[uint64][]byte{}
 	genuine := func(seq uint64) {
@@ -145,20 +142,7 @@ ingest:
 		signed[seq], prev = gw.Seal(b.AppendJSON(nil))
 		pub.publishRaw("gw-1", "meter", signed[seq])
 	}
-	// stored maps the second of each stored reading after t0 to its
-	// value, batch_seq and batch_check.
-	stored := func() map[int]string {
-		s, err := ifx.Query("eipgw", `SELECT a, batch_seq, batch_check FROM meter WHERE gateway = 'gw-1'`)
-		if err != nil || len(s) == 0 {
-			return nil
-		}
-		out := map[int]string{}
-		for _, r := range s[0].Values {
-			ms, _ := r[0].(json.Number).Int64()
-			out[int(time.UnixMilli(ms).Sub(t0)/time.Second)] = fmt.Sprint(r[1:])
-		}
-		return out
-	}
+	stored := func() map[int]string { return storedMeter(ifx, t0) }
 	waitFor := func(what string, rows, deadLetters int) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); len(stored()) < rows || len(pub.deadLetters()) < deadLetters; {
@@ -318,10 +302,7 @@ ingest:
 
 	t0 := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	reading := func(seq uint64, ts time.Time, v float64) batch.Batch {
-		return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Time: ts,
-			Points: []batch.Point{{Name: "a", Value: v, HasValue: true, Unit: "MW", Quality: batch.Good}}}
-	}
+	reading := meterReading
 	var prev evidence.Hash
 	signed := map[uint64][]byte{}
 	seal := func(seq uint64) []byte {
@@ -332,17 +313,12 @@ ingest:
 		}
 		return signed[seq]
 	}
+	// A replay after a later batch verifies as a chain restart: signed
+	// by the gateway all the same.
 	stored := func() map[int]string {
-		s, err := ifx.Query("eipgw", `SELECT a, batch_seq, batch_check FROM meter WHERE gateway = 'gw-1'`)
-		if err != nil || len(s) == 0 {
-			return nil
-		}
-		out := map[int]string{}
-		for _, r := range s[0].Values {
-			ms, _ := r[0].(json.Number).Int64()
-			// A replay after a later batch verifies as a chain restart:
-			// signed by the gateway all the same.
-			out[int(time.UnixMilli(ms).Sub(t0)/time.Second)] = strings.Replace(fmt.Sprint(r[1:]), "chain_restart", "ok", 1)
+		out := storedMeter(ifx, t0)
+		for k, v := range out {
+			out[k] = strings.Replace(v, "chain_restart", "ok", 1)
 		}
 		return out
 	}
@@ -397,4 +373,25 @@ ingest:
 	if dead := pub.deadLetters(); len(dead) != 3 {
 		t.Errorf("dead letters %v, want only the three forged batches", dead)
 	}
+}
+
+// meterReading is gw-1's batch seq of device meter at ts, one point a = v.
+func meterReading(seq uint64, ts time.Time, v float64) batch.Batch {
+	return batch.Batch{Gateway: "gw-1", Seq: seq, Device: "meter", Kind: "meter", Site: "plant", Time: ts,
+		Points: []batch.Point{{Name: "a", Value: v, HasValue: true, Unit: "MW", Quality: batch.Good}}}
+}
+
+// storedMeter maps the second after t0 of each of gw-1's stored meter
+// readings to its value, batch_seq and batch_check.
+func storedMeter(ifx *testenv.Influx, t0 time.Time) map[int]string {
+	s, err := ifx.Query("eipgw", `SELECT a, batch_seq, batch_check FROM meter WHERE gateway = 'gw-1'`)
+	if err != nil || len(s) == 0 {
+		return nil
+	}
+	out := map[int]string{}
+	for _, r := range s[0].Values {
+		ms, _ := r[0].(json.Number).Int64()
+		out[int(time.UnixMilli(ms).Sub(t0)/time.Second)] = fmt.Sprint(r[1:])
+	}
+	return out
 }
