@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -497,12 +498,22 @@ func TestTamperingIsDetectedAndPinpointed(t *testing.T) {
 			// stores them flagged, and the audit trusts none of them. (At
 			// a time between the device's stored readings: after the
 			// newest, ingest dead-letters it, as the gateway's own batch
-			// of that poll may still come.)
+			// of that poll may still come; and with the device's point
+			// names: other names it dead-letters too.)
 			_, priv, _ := ed25519.GenerateKey(nil)
 			other := evidence.NewSigner(priv)
 			ts := day0.Add(118 * time.Minute).Add(30 * time.Second)
-			b := &batch.Batch{Gateway: "gw-1", Device: "power-t02", Kind: "power_meter", Site: "plant", Tenant: "t02", Time: ts,
-				Points: []batch.Point{{Name: "active_power", Unit: "kW", Value: 1, HasValue: true, Quality: batch.Good}}}
+			var points []batch.Point
+			for _, sent := range f.sent {
+				if sent.Device == "power-t02" {
+					points = slices.Clone(sent.Points)
+					break
+				}
+			}
+			for i := range points {
+				points[i].Value, points[i].Decimal = points[i].Value+1, ""
+			}
+			b := &batch.Batch{Gateway: "gw-1", Device: "power-t02", Kind: "power_meter", Site: "plant", Tenant: "t02", Time: ts, Points: points}
 			f.sign(b, other)
 			f.waitStored(len(f.sent))
 			return []string{
