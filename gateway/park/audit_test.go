@@ -197,8 +197,10 @@ func TestGuardsMakeErrorsNotNumbers(t *testing.T) {
 	if m := mustMetric(t, ms, "steam_energy_gj", "t04"); m.Flag != Invalid || !strings.Contains(m.Reason, "outside IF97") {
 		t.Errorf("tiny pressure: %+v", m)
 	}
-	if m := mustMetric(t, ms, "chp_pes", ""); m.Flag == Valid {
-		t.Errorf("PES from an efficiency above 1: %+v", m)
+	for _, name := range []string{"chp_pes", "chp_fuel_saved_fraction", "chp_fuel_saved_gj"} {
+		if m := mustMetric(t, ms, name, ""); m.Flag == Valid {
+			t.Errorf("%s from an efficiency above 1: %+v", name, m)
+		}
 	}
 }
 

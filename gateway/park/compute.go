@@ -345,9 +345,11 @@ func (c *calc) chp() {
 		}
 		// The fuel saving is PES's own quantity (the same references and
 		// output): below the threshold it is not applicable either, or it
-		// would stand in for the PES the Directive refuses there.
+		// would stand in for the PES the Directive refuses there; and an
+		// efficiency above 1 (a meter fault) makes it invalid as it does
+		// PES.
 		saved, frac, err := energy.FuelSaving(f, w, q, refE, refH)
-		err = firstErr(refErr, err)
+		err = firstErr(eoErr, refErr, err)
 		switch {
 		case below:
 			c.na("chp_fuel_saved_fraction", "1", "", "", in, why)
