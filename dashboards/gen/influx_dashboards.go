@@ -126,7 +126,7 @@ func sharedSteamPower() *dashboard.DashboardBuilder {
 			targets: targets(influx("", live("link", "cascade_reuse_ratio"), "$tag_link $tag_metric"), influx("", live("", "cascade_utilisation"), alias("")))},
 	)
 	stmt := func(period string) string {
-		return fmt.Sprintf(`SELECT "steam_mass_t", "steam_energy_gj", "loss_share_gj", "electric_energy_mwh", "hours", "valid_hours", "expected_hours", "complete" FROM "park_statement" WHERE %s AND "period" = '%s' AND "tenant" =~ /^$tenant$/ AND $timeFilter GROUP BY "tenant"`, parkFilter, period)
+		return fmt.Sprintf(`SELECT "steam_mass_t", "steam_energy_gj", "loss_share_gj", "electric_energy_mwh", "hours", "valid_hours", "steam_valid_hours", "electric_valid_hours", "expected_hours", "complete" FROM "park_statement" WHERE %s AND "period" = '%s' AND "tenant" =~ /^$tenant$/ AND $timeFilter GROUP BY "tenant"`, parkFilter, period)
 	}
 	cols := map[string]string{"steam_mass_t": unitT, "steam_energy_gj": unitGJ, "loss_share_gj": unitGJ, "electric_energy_mwh": unitMWh}
 	addRow(b, "Statements",

@@ -529,3 +529,43 @@ func TestDeviceOfAnotherGateway(t *testing.T) {
 		t.Errorf("a device named without a gateway: %v", gws)
 	}
 }
+
+// TestDayBalancesWithAPowerMeterDown: t09's power meter times out for the
+// whole of one hour while its steam meter reads. The day's statement keeps
+// t09's steam of that hour (its electricity alone misses it), so the
+// tenants' steam plus loss shares still make the supplier's energy.
+func TestDayBalancesWithAPowerMeterDown(t *testing.T) {
+	r := newReplay(t, loadExample(t), day0, 1)
+	down := day0.Add(5 * time.Hour)
+	r.mutate = func(dev string, b *batch.Batch) {
+		if dev == "power-t09" && !b.Time.Before(down) && b.Time.Before(down.Add(time.Hour)) {
+			setBad(b, "active_power", batch.Timeout)
+		}
+	}
+	end := day0.Add(24 * time.Hour)
+	r.run(day0, end, time.Minute)
+	r.finish(end)
+	var supplierDay float64
+	for _, h := range r.out.Hours {
+		supplierDay += mustMetric(t, h.Metrics, "supplier_steam_energy_gj", "").Value
+		if h.Start.Equal(down) {
+			if m := mustMetric(t, h.Metrics, "electric_energy_mwh", "t09"); m.Flag == Valid {
+				t.Fatalf("t09's electricity in the hour its meter timed out: %+v", m)
+			}
+		}
+	}
+	var stmt float64
+	for _, s := range r.out.Statements {
+		if s.Period != "day" {
+			continue
+		}
+		stmt += s.Steam + s.LossShare
+		if s.Tenant == "t09" && (s.SteamValidHours != 24 || s.ElectricValidHours != 23 || s.ValidHours != 23 || s.Complete()) {
+			t.Errorf("t09's day: %d hours with steam, %d with electricity, %d with both, complete %v; want 24, 23, 23, false",
+				s.SteamValidHours, s.ElectricValidHours, s.ValidHours, s.Complete())
+		}
+	}
+	if !near(stmt, supplierDay, 1e-9) {
+		t.Errorf("Σ(steam + loss share) = %.6f GJ, supplier %.6f GJ", stmt, supplierDay)
+	}
+}

@@ -110,9 +110,14 @@ type Statement struct {
 	LossShare  float64 // GJ, the tenant's pro-rata share of the network loss
 	Electric   float64 // MWh; 0 without a power meter
 	// Hours is the number of hours of the period the engine closed;
-	// ValidHours those whose tenant values were all valid (only those are
-	// summed); ExpectedHours the hours of the period.
-	Hours, ValidHours, ExpectedHours int
+	// ValidHours those whose tenant values were all valid; ExpectedHours
+	// the hours of the period. SteamMass, Steam and LossShare are summed
+	// over the SteamValidHours (those three valid), Electric over the
+	// ElectricValidHours: a power meter's invalid hour does not take the
+	// tenant's steam out of the day, which must balance with the
+	// supplier's.
+	Hours, ValidHours, ExpectedHours    int
+	SteamValidHours, ElectricValidHours int
 }
 
 // Complete reports whether every hour of the period was closed and valid.
@@ -460,13 +465,13 @@ func (e *Engine) closeHour(w *window) Hour {
 func (e *Engine) statements(h Hour) []Statement {
 	type vals struct {
 		mass, steam, loss, elec float64
-		ok                      bool
+		steamOK, elecOK         bool
 	}
 	per := make([]vals, len(e.p.tenants))
 	idx := map[string]int{}
 	for i, t := range e.p.tenants {
 		idx[t.name] = i
-		per[i].ok = true
+		per[i].steamOK, per[i].elecOK = true, true
 	}
 	for _, m := range h.Metrics {
 		if m.EntityKey != "tenant" {
@@ -477,6 +482,7 @@ func (e *Engine) statements(h Hour) []Statement {
 			continue
 		}
 		var dst *float64
+		valid := &per[i].steamOK
 		switch m.Name {
 		case "steam_mass_t":
 			dst = &per[i].mass
@@ -485,12 +491,12 @@ func (e *Engine) statements(h Hour) []Statement {
 		case "loss_share_gj":
 			dst = &per[i].loss
 		case "electric_energy_mwh":
-			dst = &per[i].elec
+			dst, valid = &per[i].elec, &per[i].elecOK
 		default:
 			continue
 		}
 		if m.Flag != Valid {
-			per[i].ok = false
+			*valid = false
 			continue
 		}
 		*dst = m.Value
@@ -513,12 +519,18 @@ func (e *Engine) statements(h Hour) []Statement {
 				e.stmts[k] = s
 			}
 			s.Hours++
-			if per[i].ok {
-				s.ValidHours++
+			if per[i].steamOK {
+				s.SteamValidHours++
 				s.SteamMass += per[i].mass
 				s.Steam += per[i].steam
 				s.LossShare += per[i].loss
+			}
+			if per[i].elecOK {
+				s.ElectricValidHours++
 				s.Electric += per[i].elec
+			}
+			if per[i].steamOK && per[i].elecOK {
+				s.ValidHours++
 			}
 			if !h.End.Before(pd.end) {
 				out = append(out, *s)

@@ -126,6 +126,8 @@ func StatementRecord(park string, s Statement) Record {
 	l.Float("electric_energy_mwh", s.Electric)
 	l.Int("hours", int64(s.Hours))
 	l.Int("valid_hours", int64(s.ValidHours))
+	l.Int("steam_valid_hours", int64(s.SteamValidHours))
+	l.Int("electric_valid_hours", int64(s.ElectricValidHours))
 	l.Int("expected_hours", int64(s.ExpectedHours))
 	l.Bool("complete", s.Complete())
 	return record(MeasurementStatement, &l, s.Start)

@@ -187,6 +187,10 @@ type DayView struct {
 	ElectricMWh float64 `json:"electric_mwh"`
 	Hours       int     `json:"hours"`
 	ValidHours  int     `json:"valid_hours"`
+	// SteamValidHours are the hours the steam figures (and the loss
+	// share) sum, ElectricValidHours those the electricity sums.
+	SteamValidHours    int `json:"steam_valid_hours"`
+	ElectricValidHours int `json:"electric_valid_hours"`
 }
 
 // viewState holds the latest snapshot; the service's loop writes it.
@@ -500,7 +504,7 @@ func (e *Engine) tenantRows(l metricLookup, h HourView) []TenantView {
 		}
 		if s := e.stmts[stmtKey{period: "day", start: dayStart, tenant: i}]; s != nil {
 			r.Today = &DayView{SteamT: s.SteamMass, SteamGJ: s.Steam, LossGJ: s.LossShare, ElectricMWh: s.Electric,
-				Hours: s.Hours, ValidHours: s.ValidHours}
+				Hours: s.Hours, ValidHours: s.ValidHours, SteamValidHours: s.SteamValidHours, ElectricValidHours: s.ElectricValidHours}
 		}
 		rows = append(rows, r)
 	}
