@@ -188,7 +188,7 @@ func TestGuardsMakeErrorsNotNumbers(t *testing.T) {
 	r.run(day0, day0.Add(time.Hour), time.Minute)
 	r.finish(day0.Add(time.Hour))
 	ms := r.out.Hours[0].Metrics
-	if m := mustMetric(t, ms, "bds_h2s_removed_kg", ""); m.Flag != Invalid || !strings.Contains(m.Reason, "gas_flow/h2s: invalid input") {
+	if m := mustMetric(t, ms, "bds_h2s_removed_kg", ""); m.Flag != Invalid || !strings.Contains(m.Reason, "outlet_h2s: above inlet_h2s") {
 		t.Errorf("negative removal: %+v", m)
 	}
 	if m := mustMetric(t, ms, "chp_electrical_efficiency", ""); m.Flag != Invalid || !strings.Contains(m.Reason, "exceeds 1") {

@@ -530,7 +530,11 @@ func (p *plan) bdsUnit(b *config.BDSUnit) *bdsPlan {
 			} else {
 				var err error
 				if perf, err = emission.EvaluateBDS(emission.BDS{GasFlow: q, H2SIn: in, H2SOut: o, BedVolume: vol}); err != nil {
-					why, reWhy = "gas_flow/h2s: invalid input", "gas_flow/h2s: invalid input"
+					why = "gas_flow/h2s: invalid input"
+					if o > in {
+						why = "outlet_h2s: above inlet_h2s (an analyser is wrong)"
+					}
+					reWhy = why
 				}
 			}
 		}
