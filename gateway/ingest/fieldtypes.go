@@ -27,17 +27,27 @@ import (
 // of a new shard — would keep every device of the kind out of the
 // database until the shard ends.
 //
-// Ingest therefore keeps the type of each field of each measurement
-// (fieldTypes): read from InfluxDB (SHOW FIELD KEYS) the first time a kind
-// is seen, taken from the batches it writes for fields InfluxDB did not
-// have, and corrected by InfluxDB's answer when a write meets a conflict.
-// A reading whose type differs from its field's is written in the field's
-// type when that is exact (an integer of at most 2^53 as a float, an
-// integral float as an integer) and otherwise as quality type_conflict, as
-// a uint64 above 2^63-1 is written as out_of_range: the line's other
-// readings are stored, and the mismatch is counted and logged. A device's
-// batches are checked again only when their point names or types change
-// (typeCheck), so the common case costs one hash of the names a batch.
+// Ingest therefore knows two things about a field's type:
+//
+//   - the type its measurement holds it in, read with SHOW FIELD KEYS
+//     (the bucket's retention policy, every shard) the first time a kind
+//     is seen and every fieldTypesRefresh after; a field of two types is
+//     left unknown. A reading of the other type is written in that type
+//     when that is exact (an integer of at most 2^53 as a float, an
+//     integral float as an integer): a publisher's integer cannot fix an
+//     established float field's type in a new shard. Otherwise it is
+//     written as it is: the shard decides.
+//   - the type a shard holds it in, from InfluxDB's answer to a write that
+//     met a conflict, kept for the hour of the batch's time (shards span
+//     whole hours, so that hour lies in the shard). The batch is made
+//     again, and the readings of that field in that hour are written in
+//     that type, or, where that is not exact, as quality type_conflict (as
+//     a uint64 above 2^63-1 is written as out_of_range): the line's other
+//     readings are stored.
+//
+// Each mismatch is counted and logged. A device's batches are checked
+// again only when their point names, types or hour change (typeCheck), so
+// the common case costs one hash of the names a batch.
 
 // QualityTypeConflict is the quality ingest writes for a reading whose value
 // its field in InfluxDB cannot hold exactly (docs/contracts.md, "Integers").
@@ -91,14 +101,20 @@ func pointType(p *batch.Point) fieldType {
 	return typeFloat
 }
 
-// maxKnownFields bounds the fields fieldTypes keeps (about 100 bytes each):
-// past it, fields are still corrected by conflicts but no longer learnt
-// from the batches written.
-const maxKnownFields = 1 << 18
+// maxKnownFields bounds the established fields fieldTypes keeps (about
+// 100 bytes each); maxConflicts the hours of fields learnt from
+// conflicts (forgotten all at once past it).
+const (
+	maxKnownFields = 1 << 18
+	maxConflicts   = 1 << 14
+)
 
 // seedRetry is the least time between two attempts to read a kind's field
-// types from InfluxDB.
-const seedRetry = 30 * time.Second
+// types from InfluxDB; fieldTypesRefresh how long what was read stands.
+const (
+	seedRetry         = 30 * time.Second
+	fieldTypesRefresh = 10 * time.Minute
+)
 
 // fieldTypes is the type of each field of each measurement, shared by the
 // workers of one ingest. Safe for concurrent use.
@@ -113,25 +129,36 @@ type fieldTypes struct {
 	mu    sync.Mutex
 	kinds map[string]*kindFields
 	n     int
-	fails telemetry.Repeats
+	// shards are the types learnt from conflicts, by kind, field and
+	// hour of the batch's time.
+	shards map[shardField]fieldType
+	fails  telemetry.Repeats
 }
 
+// kindFields are a measurement's established field types.
 type kindFields struct {
 	fields map[string]fieldType
-	seeded bool
-	// tried is the last failed attempt to seed.
-	tried time.Time
+	// read is when they were read; tried the last failed attempt.
+	read, tried time.Time
+}
+
+// shardField is a field of a measurement in the hour starting at hour
+// (Unix seconds).
+type shardField struct {
+	kind, field string
+	hour        int64
 }
 
 func newFieldTypes(q *influxQL, timeout time.Duration, log *slog.Logger) *fieldTypes {
-	ft := &fieldTypes{q: q, timeout: timeout, log: log, kinds: map[string]*kindFields{}}
+	ft := &fieldTypes{q: q, timeout: timeout, log: log, kinds: map[string]*kindFields{}, shards: map[shardField]fieldType{}}
 	ft.fails.Interval = failureLogInterval
 	return ft
 }
 
-// kind returns the fields of kind, read from InfluxDB the first time (and
-// again after a failure, at most every seedRetry). Called with ft.mu held;
-// it releases it during the query.
+// kind returns the established fields of kind, read from InfluxDB the
+// first time and again once fieldTypesRefresh old (after a failure, at
+// most every seedRetry). Called with ft.mu held; it releases it during
+// the query.
 func (ft *fieldTypes) kind(kind string) *kindFields {
 	k := ft.kinds[kind]
 	if k == nil {
@@ -139,25 +166,34 @@ func (ft *fieldTypes) kind(kind string) *kindFields {
 		ft.kinds[kind] = k
 	}
 	now := time.Now()
-	if k.seeded || ft.q == nil || now.Sub(k.tried) < seedRetry {
+	if ft.q == nil || now.Sub(k.read) < fieldTypesRefresh || now.Sub(k.tried) < seedRetry {
 		return k
 	}
+	k.tried = now
 	ft.mu.Unlock()
 	stored, err := ft.show(kind)
 	ft.mu.Lock()
 	if err != nil {
-		k.tried = now
 		if log, unlogged := ft.fails.Failure(now); log {
-			ft.log.Warn("could not read the field types of a measurement from InfluxDB; checking its batches against those written since start", "measurement", kind, "err", err, "failed_since_last_log", unlogged)
+			ft.log.Warn("could not read the field types of a measurement from InfluxDB; its readings are written in their own types meanwhile", "measurement", kind, "err", err, "failed_since_last_log", unlogged)
 		}
 		return k
 	}
-	k.seeded = true
+	k.read = now
+	changed := len(stored) != len(k.fields)
 	for f, t := range stored {
-		if _, ok := k.fields[f]; !ok && ft.n < maxKnownFields {
-			k.fields[f] = t
-			ft.n++
+		if k.fields[f] != t {
+			changed = true
 		}
+	}
+	if changed {
+		ft.n += len(stored) - len(k.fields)
+		if ft.n > maxKnownFields {
+			ft.n -= len(stored)
+			stored = map[string]fieldType{}
+		}
+		k.fields = stored
+		ft.version.Add(1)
 	}
 	return k
 }
@@ -206,18 +242,22 @@ func (ft *fieldTypes) show(kind string) (map[string]fieldType, error) {
 	return out, nil
 }
 
-// conversion is a point of a batch to write in another type than its own.
+// conversion is a point of a batch to write in another type than its own;
+// exact: only if that is exact (the established type), else as it is.
 type conversion struct {
 	index int
 	to    fieldType
+	exact bool
 }
 
-// plan returns the points of b to write in another type, and learns the
-// types of b's fields InfluxDB did not know.
+// plan returns the points of b to write in another type: the shard's
+// type where a conflict taught it for b's hour, else, exactly only, the
+// measurement's established type.
 func (ft *fieldTypes) plan(b *batch.Batch) []conversion {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	k := ft.kind(b.Kind)
+	hour := hourOf(b.Time)
 	var convs []conversion
 	for i := range b.Points {
 		p := &b.Points[i]
@@ -225,38 +265,36 @@ func (ft *fieldTypes) plan(b *batch.Batch) []conversion {
 		if t == typeUnknown {
 			continue
 		}
-		known, ok := k.fields[p.Name]
-		switch {
-		case !ok && ft.n < maxKnownFields:
-			k.fields[p.Name] = t
-			ft.n++
-		case ok && known != t:
-			convs = append(convs, conversion{i, known})
+		if st, ok := ft.shards[shardField{b.Kind, p.Name, hour}]; ok {
+			if st != t {
+				convs = append(convs, conversion{i, st, false})
+			}
+			continue
+		}
+		if known, ok := k.fields[p.Name]; ok && known != t {
+			convs = append(convs, conversion{i, known, true})
 		}
 	}
 	return convs
 }
 
-// learn records the type InfluxDB holds a field in, from a conflict.
-// It reports whether that changed what was known.
-func (ft *fieldTypes) learn(kind, field string, t fieldType) bool {
+// hourOf is the start of the hour of t, Unix seconds.
+func hourOf(t time.Time) int64 { return t.Unix() - t.Unix()%3600 }
+
+// learn records the type a shard holds a field in, from a conflict of a
+// batch stamped in the hour starting at hour.
+func (ft *fieldTypes) learn(kind, field string, hour int64, t fieldType) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	k := ft.kinds[kind]
-	if k == nil {
-		k = &kindFields{fields: map[string]fieldType{}}
-		ft.kinds[kind] = k
+	key := shardField{kind, field, hour}
+	if old, ok := ft.shards[key]; ok && old == t {
+		return
 	}
-	old, ok := k.fields[field]
-	if ok && old == t {
-		return false
+	if len(ft.shards) >= maxConflicts {
+		clear(ft.shards)
 	}
-	if !ok {
-		ft.n++
-	}
-	k.fields[field] = t
+	ft.shards[key] = t
 	ft.version.Add(1)
-	return true
 }
 
 // conflictRE reads InfluxDB 1.8's answer to a point whose field has another
@@ -277,10 +315,10 @@ func parseConflict(err error) (kind, field string, stored fieldType, ok bool) {
 // the hashes of its point names and of their types, the version of
 // fieldTypes it was made at, and the conversions it found.
 type typeCheck struct {
-	kind         string
-	names, types uint64
-	version      uint64
-	convs        []conversion
+	kind          string
+	names, types  uint64
+	version, hour int64
+	convs         []conversion
 }
 
 // maxTypeChecks bounds a worker's typeChecks: past it, they start afresh.
@@ -319,20 +357,21 @@ func (w *worker) fixTypes(b *batch.Batch) {
 	for i := range b.Points {
 		w.typeBuf = append(w.typeBuf, byte(pointType(&b.Points[i])))
 	}
-	types, version := maphash.Bytes(w.typeSeed, w.typeBuf), ft.version.Load()
+	types, version, hour := maphash.Bytes(w.typeSeed, w.typeBuf), int64(ft.version.Load()), hourOf(b.Time)
 	w.typeKey = append(append(append(w.typeKey[:0], b.Gateway...), 0), b.Device...)
 	c := w.typeChecks[string(w.typeKey)]
-	if c == nil || c.kind != b.Kind || c.names != names || c.types != types || c.version != version {
-		c = &typeCheck{kind: strings.Clone(b.Kind), names: names, types: types, version: version, convs: ft.plan(b)}
+	if c == nil || c.kind != b.Kind || c.names != names || c.types != types || c.version != version || c.hour != hour {
+		c = &typeCheck{kind: strings.Clone(b.Kind), names: names, types: types, version: version, hour: hour, convs: ft.plan(b)}
 		w.typeChecks[string(w.typeKey)] = c
 	}
 	for _, cv := range c.convs {
-		w.convert(b, &b.Points[cv.index], cv.to)
+		w.convert(b, &b.Points[cv.index], cv.to, cv.exact)
 	}
 }
 
-// convert writes p in type to, exactly, or flags it type_conflict.
-func (w *worker) convert(b *batch.Batch, p *batch.Point, to fieldType) {
+// convert writes p in type to, exactly, or flags it type_conflict (only
+// exact: leaves it as it is).
+func (w *worker) convert(b *batch.Batch, p *batch.Point, to fieldType, only bool) {
 	from := pointType(p)
 	exact := false
 	switch {
@@ -342,6 +381,9 @@ func (w *worker) convert(b *batch.Batch, p *batch.Point, to fieldType) {
 		p.Value, exact = float64(p.Uint), true
 	case to == typeInteger && p.Kind == batch.FloatValue && p.Value == math.Trunc(p.Value) && p.Value >= -1<<63 && p.Value < 1<<63:
 		p.Int, exact = int64(p.Value), true
+	}
+	if !exact && only {
+		return
 	}
 	outcome := "flagged"
 	switch {
@@ -361,21 +403,23 @@ func (w *worker) convert(b *batch.Batch, p *batch.Point, to fieldType) {
 }
 
 // retype handles a write InfluxDB refused for a field type conflict: the
-// field's type is learnt and e's lines made again from its payload. It
-// reports whether the lines changed, so that writing them again may
-// succeed.
+// shard's type of the field is learnt for the hour of e's batch, and e's
+// lines made again from its payload. It reports whether the lines
+// changed, so that writing them again may succeed; a conflict they do not
+// settle (a field ingest does not convert) leaves them as they were.
 func (w *worker) retype(e *entry, err error) bool {
 	if w.in.types == nil {
 		return false
 	}
 	kind, field, stored, ok := parseConflict(err)
-	if !ok || !w.in.types.learn(kind, field, stored) {
+	if !ok {
 		return false
 	}
 	b, derr := batch.Decode(e.msg.Payload())
 	if derr != nil || b.Kind != kind {
 		return false
 	}
+	w.in.types.learn(kind, field, hourOf(b.Time), stored)
 	b.Gateway, b.Device = e.gateway, e.device
 	w.fixTypes(b)
 	lines := w.linesOf(b)

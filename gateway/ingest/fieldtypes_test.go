@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,7 +40,7 @@ func TestFieldTypeMismatches(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	earlier := now.Add(-time.Hour).Unix()
+	earlier := now.Add(-11 * time.Minute).Unix()
 	write(fmt.Sprintf("boiler,park=p steam_flow=5.5 %d\nchp,park=p electric_power=\"text\" %d\nmeter,park=p total=7i %d", earlier, earlier, earlier))
 
 	var logs testenv.LogBuffer
@@ -191,7 +192,7 @@ func TestConvert(t *testing.T) {
 		if p.Kind != batch.FloatValue {
 			p.Value = float64(p.Int)
 		}
-		w.convert(&batch.Batch{Kind: "k"}, &p, c.to)
+		w.convert(&batch.Batch{Kind: "k"}, &p, c.to, false)
 		if got := string(appendField(nil, &p)); got != c.want {
 			t.Errorf("%+v to %v: %s, want %s", c.p, c.to, got, c.want)
 		}
@@ -233,4 +234,82 @@ func BenchmarkDecodeFixTypesAndLine(b *testing.B) {
 		w.points = d.Points[:0]
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/point")
+}
+
+// TestFieldTypeHoles: (1) a publisher writes a new field first, as an
+// integer, into an empty shard three weeks back; a device's float
+// readings of that field now, in the current shard where it does not
+// exist, are stored as floats, before and after ingest reads the
+// measurement's types again (a restart). (2) Another writer made a field
+// a string in an hour's shard; eight batches of that hour, in one write
+// request, are all stored with that reading flagged and the others kept:
+// none is dead-lettered.
+func TestFieldTypeHoles(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	now := time.Now().Truncate(time.Second)
+	yaml := fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: holes-ingest}
+ingest:
+  batch_size: 100
+  batch_wait: 300ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {disabled: true}
+`, mq.URL, ifx.URL)
+	_, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
+	pub := newPublisher(t, mq.URL, "holes-test")
+	pub.waitIngest()
+	seqs := map[string]uint64{}
+	publish := func(gateway, device, kind string, at time.Time, pts ...batch.Point) {
+		t.Helper()
+		seqs[gateway]++
+		pub.publish(batch.Batch{Gateway: gateway, Seq: seqs[gateway], Device: device, Kind: kind, Time: at, Points: pts})
+	}
+	float := func(name string, v float64) batch.Point {
+		return batch.Point{Name: name, Value: v, HasValue: true, Quality: batch.Good}
+	}
+	count := func(q string) int {
+		s, err := ifx.Query("eipgw", q)
+		if err != nil || len(s) == 0 || len(s[0].Values) == 0 {
+			return 0
+		}
+		n, _ := s[0].Values[0][1].(json.Number).Int64()
+		return int(n)
+	}
+	old := now.Add(-21 * 24 * time.Hour)
+	publish("evil", "turbine-9", "turbine", old, batch.Point{Name: "power", Int: 5, Value: 5, Kind: batch.IntValue, HasValue: true, Quality: batch.Good})
+	waitFor(t, "the publisher's integer", func() bool { return count(`SELECT count("power") FROM turbine`) == 1 })
+	t0 := now.Add(-5 * time.Minute)
+	for i := range 3 {
+		publish("gw", "turbine-1", "turbine", t0.Add(time.Duration(i)*time.Second), float("power", 12.3), float("speed", 3000.5))
+	}
+	waitFor(t, "the device's floats", func() bool { return count(`SELECT count("power") FROM turbine WHERE gateway = 'gw'`) == 3 })
+	stop()
+	_, stop = startIngest(t, yaml, slog.New(slog.DiscardHandler))
+	defer stop()
+	pub.waitIngest()
+	publish("gw", "turbine-1", "turbine", t0.Add(10*time.Second), float("power", 12.7), float("speed", 3000.5))
+	waitFor(t, "the device's float after a restart", func() bool {
+		return count(`SELECT count("power") FROM turbine WHERE gateway = 'gw'`) == 4
+	})
+	if n := count(`SELECT count("power_q") FROM turbine`); n != 0 {
+		t.Errorf("%d of the device's readings flagged type_conflict, want none", n)
+	}
+
+	// (2) A string field in the shard, then a burst of eight batches.
+	resp, err := http.Post(ifx.URL+"/write?db=eipgw&precision=s", "text/plain", strings.NewReader(fmt.Sprintf("pump,park=p flow=\"text\" %d", t0.Add(-time.Minute).Unix())))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("seeding the string field: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	for i := range 8 {
+		publish("gw", fmt.Sprintf("pump-%d", i), "pump", t0.Add(time.Duration(i)*time.Second), float("flow", 1.5), float("head", 20.25))
+	}
+	waitFor(t, "eight pump batches", func() bool { return count(`SELECT count("head") FROM pump`) == 8 })
+	if n := count(`SELECT count("flow_q") FROM pump`); n != 8 {
+		t.Errorf("%d pump readings flagged, want 8", n)
+	}
+	if dead := pub.deadLetters(); len(dead) != 0 {
+		t.Errorf("dead letters %v, want none", dead)
+	}
 }
