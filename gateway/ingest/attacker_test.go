@@ -395,3 +395,63 @@ func storedMeter(ifx *testenv.Influx, t0 time.Time) map[int]string {
 	}
 	return out
 }
+
+// TestAlteredSignatureCannotFlagSignedReadings: the gateway's own batch,
+// sent again with one character of its signature changed, carries the
+// very readings stored: written, it would replace their batch_check with
+// bad_signature (the readings then count as not signed, and the audit and
+// the completeness check as missing). It is dead-lettered, and the stored
+// readings stay signed.
+func TestAlteredSignatureCannotFlagSignedReadings(t *testing.T) {
+	mq := testenv.StartMosquitto(t)
+	ifx := testenv.StartInflux(t, "eipgw")
+	pubKey, priv, _ := ed25519.GenerateKey(nil)
+	gw := evidence.NewSigner(priv)
+	_, stop := startIngest(t, fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: sigflip-ingest}
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {disabled: true}
+  evidence:
+    keys:
+      gw-1: ["%s"]
+`, mq.URL, ifx.URL, evidence.EncodePublicKey(pubKey)), slog.New(slog.DiscardHandler))
+	defer stop()
+	pub := newPublisher(t, mq.URL, "sigflip-test")
+	pub.waitIngest()
+	t0 := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	var prev evidence.Hash
+	signed := map[uint64][]byte{}
+	want := map[int]string{}
+	for seq := uint64(1); seq <= 3; seq++ {
+		b := meterReading(seq, t0.Add(time.Duration(seq)*time.Second), 10.5)
+		b.Prev, b.Key = prev.String(), gw.KeyID()
+		signed[seq], prev = gw.Seal(b.AppendJSON(nil))
+		pub.publishRaw("gw-1", "meter", signed[seq])
+		want[int(seq)] = fmt.Sprintf("[10.5 %d ok]", seq)
+	}
+	waitStored := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); fmt.Sprint(storedMeter(ifx, t0)) != fmt.Sprint(want); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stored %v, want %v", what, storedMeter(ifx, t0), want)
+			}
+		}
+	}
+	waitStored("the gateway's batches")
+	i := bytes.Index(signed[2], []byte(`"sig":"`)) + len(`"sig":"`)
+	flipped := bytes.Clone(signed[2])
+	flipped[i] ^= 1
+	pub.publishRaw("gw-1", "meter", flipped)
+	for deadline := time.Now().Add(20 * time.Second); pub.deadLetters()[2] == ""; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter for the altered signature; stored %v", storedMeter(ifx, t0))
+		}
+	}
+	if d := pub.deadLetters()[2]; !strings.HasPrefix(d, ReasonUnverified+": ") || !strings.Contains(d, "signed by the gateway") {
+		t.Errorf("dead letter %q", d)
+	}
+	waitStored("after the altered signature")
+}

@@ -564,13 +564,16 @@ func (g *seqGuard) checkStored(b *batch.Batch, unverified bool) (same bool, err 
 
 // stored compares b with what InfluxDB holds for its device at its time:
 // same when exactly b's readings are there, else the first difference
-// (empty: nothing is stored there). overForged, for a batch that passed
-// its gateway's evidence (or whose gateway has none): readings stored
-// flagged as failing it count as nothing stored. Anyone who can publish
-// may have sent them, and the gateway's own batch overwrites them
+// (empty: nothing is stored there). verified, for a batch that passed its
+// gateway's evidence (or whose gateway has none): readings stored flagged
+// as failing it count as nothing stored. Anyone who can publish may have
+// sent them, and the gateway's own batch overwrites them
 // (docs/contracts.md, "At ingest"); counted, they would have the
-// gateway's batches refused as time_taken or seq_regress.
-func (g *seqGuard) stored(b *batch.Batch, overForged bool) (same bool, diff string, err error) {
+// gateway's batches refused as time_taken or seq_regress. Not verified:
+// readings the gateway signed differ whatever their values, since
+// writing b would flag them (its batch_check and hash would replace
+// theirs).
+func (g *seqGuard) stored(b *batch.Batch, verified bool) (same bool, diff string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	// ::tag: the evidence records (eipgw_batch_evidence) hold a field
@@ -592,8 +595,11 @@ func (g *seqGuard) stored(b *batch.Batch, overForged bool) (same bool, diff stri
 		}
 		check := slices.Index(s.Columns, CheckField)
 		for _, v := range s.Values {
-			if c, ok := columnString(v, check); overForged && ok && unverifiedCheck(c) {
+			switch c, ok := columnString(v, check); {
+			case verified && ok && unverifiedCheck(c):
 				continue
+			case !verified && ok && !unverifiedCheck(c):
+				return false, "field " + CheckField + ": the readings there are signed by the gateway", nil
 			}
 			d := "measurement " + s.Name
 			if s.Name == b.Kind {
