@@ -97,7 +97,10 @@ func (in *Ingest) replaySince(now time.Time) time.Time {
 // their name, stored flagged, stamped up to MaxClockSkew ahead, would
 // otherwise cut the replay short.
 func (in *Ingest) newestStored(ctx context.Context) (int64, error) {
-	base := fmt.Sprintf(`SELECT last(%s) FROM /.*/ WHERE "park" = '%s' AND time > now() - %dm`,
+	// Not after now: a batch stamped ahead (up to MaxClockSkew, by a
+	// gateway's clock or by anyone inventing a gateway) would cut the
+	// replay short.
+	base := fmt.Sprintf(`SELECT last(%s) FROM /.*/ WHERE "park" = '%s' AND time > now() - %dm AND time <= now()`,
 		SeqField, escapeQL(in.cfg.Park), storedLookback/time.Minute)
 	queries := []string{base}
 	if v := in.ev; v != nil {

@@ -193,4 +193,15 @@ func TestReplaySinceNewestStored(t *testing.T) {
 			t.Errorf("evidence, require %v: since %v, want %v", c.require, got, want)
 		}
 	}
+
+	// Park f: an invented gateway's batch stamped 9 minutes ahead (ingest
+	// stores up to 10) does not count, stored or received.
+	genuineAt := now.Add(-10 * time.Minute).Truncate(time.Millisecond)
+	postLines(t, ifx.URL,
+		fmt.Sprintf("chp,device=d,gateway=gw-1,park=f x=1,batch_seq=1i %d", genuineAt.UnixMilli()),
+		fmt.Sprintf("chp,device=d,gateway=gw-ahead,park=f x=1,batch_seq=1i %d", now.Add(9*time.Minute).UnixMilli()))
+	ahead, _ := newIngest("f", ifx.URL)
+	if got, want := ahead.replaySince(now), genuineAt.Add(-replayMargin); !got.Equal(want) {
+		t.Errorf("a batch stamped ahead stored: since %v, want %v", got, want)
+	}
 }

@@ -373,8 +373,10 @@ func (w *worker) accept(ctx context.Context, msgs []mqtt.Message) ([]*entry, err
 			w.compl.seen(b.Gateway)
 		}
 		// The replay request reaches back from the newest batch received
-		// (replaySince): not from one anyone could have stamped ahead.
-		if ms := b.Time.UnixMilli(); ms > w.in.newest.Load() && !vd.unverified() {
+		// (replaySince): not from one anyone could have stamped ahead,
+		// neither in a gateway's name nor in an invented one's (up to
+		// MaxClockSkew: no later than now).
+		if ms := min(b.Time.UnixMilli(), time.Now().UnixMilli()); ms > w.in.newest.Load() && !vd.unverified() {
 			w.in.newest.Store(ms)
 		}
 		w.fixTypes(b)
