@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
@@ -615,8 +616,17 @@ func escapeQL(s string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`
 func (c *completeness) gapLog() (bool, int) { return c.gapLogs.Failure(c.now()) }
 
 // run checks every interval until ctx is done.
+//
+// The first pass comes after a random part of an interval: the workers of
+// a group started together would otherwise check each gateway at the same
+// moments, each finding its gap before the other's record is stored.
 func (c *completeness) run(ctx context.Context, interval time.Duration) {
 	c.window = 2*interval + time.Minute
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(rand.N(interval)):
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
