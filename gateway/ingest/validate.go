@@ -664,9 +664,6 @@ func differs(b *batch.Batch, row map[string]any) string {
 		}
 	}
 	seqField := config.SeqFieldOf(b.Part)
-	if n, ok := row[seqField].(json.Number); !ok || n.String() != strconv.FormatUint(b.Seq, 10) {
-		return "field " + seqField
-	}
 	// The point of a split poll holds every part's fields: those the
 	// batch lacks may be the other parts'. (Its own fields must still be
 	// as stored, so writing it changes nothing.)
@@ -676,12 +673,25 @@ func differs(b *batch.Batch, row map[string]any) string {
 			split = true
 		}
 	}
+	// A part of a split poll that was lost (the others stored) and comes
+	// back from the edge's replay: its number and its readings are not
+	// in the point yet, and writing it adds them.
+	lostPart := split && row[seqField] == nil
+	if n, ok := row[seqField].(json.Number); !lostPart && (!ok || n.String() != strconv.FormatUint(b.Seq, 10)) {
+		return "field " + seqField
+	}
 	fields := make(map[string]bool, len(b.Points))
 	for i := range b.Points {
 		p := &b.Points[i]
 		name, want, isInt, isQuality := storedField(p)
 		fields[name] = true
 		switch v := row[name]; {
+		case lostPart:
+			// Its readings may be in the point only as the lost part
+			// would write them: nothing there yet.
+			if v != nil || row[p.Name] != nil || row[p.Name+QualitySuffix] != nil {
+				return "field " + name
+			}
 		case !isQuality && v == nil && row[name+QualitySuffix] == QualityTypeConflict:
 			// Written as type_conflict: its field holds the other type
 			// (fieldtypes.go).
