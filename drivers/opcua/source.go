@@ -126,6 +126,10 @@ type Source struct {
 	// noPublishingMode: the server does not serve SetPublishingMode
 	// (subscriptionsHeld); later sessions do not ask again.
 	noPublishingMode bool
+	// keepAlive is the longest keep-alive period a server granted a
+	// subscription of this bus (it may revise the one asked for upward):
+	// later sessions' request timeouts cover it (requestTimeout).
+	keepAlive time.Duration
 	// orphan is a session the server may still hold: its connection
 	// failed before the session could be closed. The next connection
 	// activates it on a new secure channel and closes it (OPC UA Part 4,
@@ -521,11 +525,16 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) error {
 	}
 	cancel()
 	ids := make([]uint32, 0, len(subs))
+	rt := s.requestTimeout()
 	for _, sub := range subs {
 		ids = append(ids, sub.SubscriptionID)
-		if ka := time.Duration(sub.RevisedMaxKeepAliveCount) * sub.RevisedPublishingInterval; ka >= s.requestTimeout() {
-			s.log.Warn("opcua server revised a subscription's keep-alive period beyond the client's request timeout: it may answer quiet publish requests with BadTimeout and end the session",
-				"keep_alive", ka, "request_timeout", s.requestTimeout())
+		ka := time.Duration(sub.RevisedMaxKeepAliveCount) * sub.RevisedPublishingInterval
+		if ka > s.keepAlive {
+			s.keepAlive = ka
+		}
+		if 2*ka > rt {
+			s.log.Warn("opcua server granted a subscription a keep-alive period longer than asked: until the next session, it may answer quiet publish requests with BadTimeout and end this one",
+				"keep_alive", ka, "request_timeout", rt, "next_request_timeout", s.requestTimeout())
 		}
 	}
 	return s.serve(ctx, c, states, notif, ids, sink)
@@ -536,16 +545,18 @@ func (s *Source) session(ctx context.Context, sink drivers.Sink) error {
 var keepAliveSpan = 10 * time.Second
 
 // keepAliveCount is the keep-alive count asked of a subscription of a
-// publishing interval: about keepAliveSpan, at least one interval.
+// publishing interval: about keepAliveSpan, at least two intervals (the
+// least node-opcua grants).
 func keepAliveCount(interval time.Duration) uint32 {
-	return uint32(max(1, min(int64(keepAliveSpan/interval), 1000)))
+	return uint32(max(2, min(int64(keepAliveSpan/interval), 1000)))
 }
 
 // requestTimeout is the client's request timeout: the bus's timeout, or
-// twice the longest keep-alive period of its subscriptions. Every request
-// but the publish requests has a deadline of its own (the bus timeout).
+// twice the longest keep-alive period of its subscriptions, asked or
+// granted by the server in an earlier session. Every request but the
+// publish requests has a deadline of its own (the bus timeout).
 func (s *Source) requestTimeout() time.Duration {
-	rt := s.bus.Timeout
+	rt := max(s.bus.Timeout, 2*s.keepAlive)
 	for _, d := range s.devs {
 		if d.sub {
 			rt = max(rt, 2*time.Duration(keepAliveCount(d.cfg.Interval))*d.cfg.Interval)
