@@ -204,7 +204,7 @@ type readResult struct {
 // readConfigured polls one configured device once and prints its readings
 // as JSON.
 func readConfigured(ctx context.Context, w io.Writer, log *slog.Logger, path, name string) error {
-	f, profiles, err := loadToolConfig(path)
+	f, profiles, err := loadToolConfigFor(path, otherBusLogin(name))
 	if err != nil {
 		return err
 	}
@@ -310,4 +310,25 @@ func decimalFlag(fs *flag.FlagSet, name string, value int, usage string) *int {
 		return nil
 	})
 	return p
+}
+
+// otherBusLogin reports the configuration paths of the OPC UA login
+// secrets of the buses other than device's: reading the device does not
+// use them.
+func otherBusLogin(device string) func(path string, f *config.File) bool {
+	return func(p string, f *config.File) bool {
+		if f.Edge == nil || !strings.HasPrefix(p, "edge.buses[") || !strings.Contains(p, "].opcua.password_") {
+			return false
+		}
+		var i int
+		if _, err := fmt.Sscanf(p, "edge.buses[%d]", &i); err != nil || i < 0 || i >= len(f.Edge.Buses) {
+			return false
+		}
+		for _, d := range f.Edge.Devices {
+			if d.Name == device && d.Bus == f.Edge.Buses[i].Name {
+				return false
+			}
+		}
+		return true
+	}
 }

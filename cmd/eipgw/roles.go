@@ -75,6 +75,12 @@ var toolUnused = map[string]bool{
 // auditor with read access to InfluxDB needs no broker credentials. Every
 // other error stands.
 func loadToolConfig(path string) (*config.File, modbus.Profiles, error) {
+	return loadToolConfigFor(path, nil)
+}
+
+// loadToolConfigFor is loadToolConfig that also leaves out the errors of
+// the paths unused reports (nil: none).
+func loadToolConfigFor(path string, unused func(path string, f *config.File) bool) (*config.File, modbus.Profiles, error) {
 	f, profiles, err := loadConfig(path)
 	es, ok := config.ErrorsOf(err)
 	if !ok {
@@ -82,7 +88,7 @@ func loadToolConfig(path string) (*config.File, modbus.Profiles, error) {
 	}
 	var kept config.Errors
 	for _, e := range es {
-		if !toolUnused[e.Path] {
+		if !toolUnused[e.Path] && (unused == nil || f == nil || !unused(e.Path, f)) {
 			kept = append(kept, e)
 		}
 	}
