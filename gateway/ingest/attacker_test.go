@@ -285,17 +285,7 @@ func TestForgedBatchesDoNotBlockTheGateway(t *testing.T) {
 	ifx := testenv.StartInflux(t, "eipgw")
 	pubKey, priv, _ := ed25519.GenerateKey(nil)
 	gw := evidence.NewSigner(priv)
-	yaml := fmt.Sprintf(`park: p
-mqtt: {broker: "%s", client_id: forged-block-ingest}
-ingest:
-  batch_size: 10
-  batch_wait: 50ms
-  influxdb: {url: "%s", bucket: eipgw/autogen}
-  completeness: {disabled: true}
-  evidence:
-    keys:
-      gw-1: ["%s"]
-`, mq.URL, ifx.URL, evidence.EncodePublicKey(pubKey))
+	yaml := signingIngest(mq.URL, ifx.URL, "forged-block-ingest", pubKey)
 	_, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
 	pub := newPublisher(t, mq.URL, "forged-block-test")
 	pub.waitIngest()
@@ -407,17 +397,7 @@ func TestAlteredSignatureCannotFlagSignedReadings(t *testing.T) {
 	ifx := testenv.StartInflux(t, "eipgw")
 	pubKey, priv, _ := ed25519.GenerateKey(nil)
 	gw := evidence.NewSigner(priv)
-	_, stop := startIngest(t, fmt.Sprintf(`park: p
-mqtt: {broker: "%s", client_id: sigflip-ingest}
-ingest:
-  batch_size: 10
-  batch_wait: 50ms
-  influxdb: {url: "%s", bucket: eipgw/autogen}
-  completeness: {disabled: true}
-  evidence:
-    keys:
-      gw-1: ["%s"]
-`, mq.URL, ifx.URL, evidence.EncodePublicKey(pubKey)), slog.New(slog.DiscardHandler))
+	_, stop := startIngest(t, signingIngest(mq.URL, ifx.URL, "sigflip-ingest", pubKey), slog.New(slog.DiscardHandler))
 	defer stop()
 	pub := newPublisher(t, mq.URL, "sigflip-test")
 	pub.waitIngest()
@@ -454,4 +434,20 @@ ingest:
 		t.Errorf("dead letter %q", d)
 	}
 	waitStored("after the altered signature")
+}
+
+// signingIngest is the configuration of an ingest worker that holds gw-1's
+// key, without the completeness check.
+func signingIngest(broker, influx, clientID string, key ed25519.PublicKey) string {
+	return fmt.Sprintf(`park: p
+mqtt: {broker: "%s", client_id: %s}
+ingest:
+  batch_size: 10
+  batch_wait: 50ms
+  influxdb: {url: "%s", bucket: eipgw/autogen}
+  completeness: {disabled: true}
+  evidence:
+    keys:
+      gw-1: ["%s"]
+`, broker, clientID, influx, evidence.EncodePublicKey(key))
 }

@@ -55,18 +55,7 @@ ingest:
 
 	pub := newPublisher(t, mq.URL, "types-test")
 	pub.waitIngest()
-	seqs := map[string]uint64{}
-	publish := func(gateway, device, kind string, at time.Time, pts ...batch.Point) {
-		t.Helper()
-		seqs[gateway]++
-		pub.publish(batch.Batch{Gateway: gateway, Seq: seqs[gateway], Device: device, Kind: kind, Time: at, Points: pts})
-	}
-	float := func(name string, v float64) batch.Point {
-		return batch.Point{Name: name, Value: v, HasValue: true, Quality: batch.Good}
-	}
-	integer := func(name string, v int64) batch.Point {
-		return batch.Point{Name: name, Int: v, Value: float64(v), Kind: batch.IntValue, HasValue: true, Quality: batch.Good}
-	}
+	publish := pub.numbered()
 	// stored waits for the row of kind at `at` and returns its columns.
 	stored := func(kind string, at time.Time) map[string]string {
 		t.Helper()
@@ -259,15 +248,7 @@ ingest:
 	_, stop := startIngest(t, yaml, slog.New(slog.DiscardHandler))
 	pub := newPublisher(t, mq.URL, "holes-test")
 	pub.waitIngest()
-	seqs := map[string]uint64{}
-	publish := func(gateway, device, kind string, at time.Time, pts ...batch.Point) {
-		t.Helper()
-		seqs[gateway]++
-		pub.publish(batch.Batch{Gateway: gateway, Seq: seqs[gateway], Device: device, Kind: kind, Time: at, Points: pts})
-	}
-	float := func(name string, v float64) batch.Point {
-		return batch.Point{Name: name, Value: v, HasValue: true, Quality: batch.Good}
-	}
+	publish := pub.numbered()
 	count := func(q string) int {
 		s, err := ifx.Query("eipgw", q)
 		if err != nil || len(s) == 0 || len(s[0].Values) == 0 {
@@ -312,4 +293,24 @@ ingest:
 	if dead := pub.deadLetters(); len(dead) != 0 {
 		t.Errorf("dead letters %v, want none", dead)
 	}
+}
+
+// numbered returns a function publishing a batch of gateway, device and
+// kind at at, numbered 1, 2, ... per gateway.
+func (p *publisher) numbered() func(gateway, device, kind string, at time.Time, pts ...batch.Point) {
+	seqs := map[string]uint64{}
+	return func(gateway, device, kind string, at time.Time, pts ...batch.Point) {
+		p.t.Helper()
+		seqs[gateway]++
+		p.publish(batch.Batch{Gateway: gateway, Seq: seqs[gateway], Device: device, Kind: kind, Time: at, Points: pts})
+	}
+}
+
+// float and integer are good points of a value.
+func float(name string, v float64) batch.Point {
+	return batch.Point{Name: name, Value: v, HasValue: true, Quality: batch.Good}
+}
+
+func integer(name string, v int64) batch.Point {
+	return batch.Point{Name: name, Int: v, Value: float64(v), Kind: batch.IntValue, HasValue: true, Quality: batch.Good}
 }
