@@ -280,3 +280,29 @@ ingest:
   influxdb: {url: "%s", bucket: eipgw/autogen}
 `, broker, clientID, influx)
 }
+
+// TestDuplicateToTheOtherWorker: in a group, worker A stored gw-1's batch
+// 12, its device's latest; worker B, which accepted gw-1's numbers up to
+// 10 and never saw the device, receives the same batch again (the broker
+// redelivers it there). B seeds the device's latest poll from InfluxDB —
+// that very batch — and must find it is the batch stored, not another
+// batch at its time: it is written again harmlessly, not dead-lettered
+// time_taken. A batch with another number at that time still is.
+func TestDuplicateToTheOtherWorker(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	b := &batch.Batch{Gateway: "gw-1", Seq: 12, Device: "meter", Kind: "meter", Site: "plant", Time: at,
+		Points: []batch.Point{{Name: "a", Value: 1.5, HasValue: true, Unit: "MW", Quality: batch.Good}}}
+	postLines(t, ifx.URL, string(appendLine(nil, "p", b)))
+	in, _, _ := loggedIngest(t, ingestYAML("tcp://127.0.0.1:1", ifx.URL, "dup-b"))
+	in.guard.hi["gw-1"] = 10
+	w := &worker{in: in, seen: map[string]*seqWindow{}}
+	if _, err := w.admit(b, b.AppendJSON(nil), false); err != nil {
+		t.Errorf("the stored batch, delivered to the other worker: %v", err)
+	}
+	other := *b
+	other.Seq, other.Points = 13, []batch.Point{{Name: "a", Value: 9.5, HasValue: true, Unit: "MW", Quality: batch.Good}}
+	if _, err := w.admit(&other, other.AppendJSON(nil), false); refusalReason(err) != ReasonTimeTaken {
+		t.Errorf("another number at the stored batch's time: %v, want %s", err, ReasonTimeTaken)
+	}
+}

@@ -265,7 +265,7 @@ func (g *seqGuard) seedRecent(b *batch.Batch) {
 			g.recent = map[deviceKey]*recentTimes{}
 		}
 		// The stored batch's number is unknown here (0): a batch at its
-		// very time is taken, as any other.
+		// very time is asked about (timeFree), as one not in the ring.
 		g.recent[k] = &recentTimes{ms: [16]int64{latest}, next: 1, n: 1}
 	}
 }
@@ -293,7 +293,13 @@ func (g *seqGuard) stepBack(b *batch.Batch) (taken, ask bool) {
 	if r != nil && r.n > 0 && ms <= r.ms[(r.next+len(r.ms)-1)%len(r.ms)] {
 		for i := 0; i < r.n; i++ {
 			if r.ms[i] == ms {
-				if r.seq[i]+1 == b.Seq {
+				switch {
+				case r.seq[i] == 0:
+					// Seeded from InfluxDB, its number unknown: it may
+					// be this very batch (redelivered to another
+					// worker of a group), which InfluxDB can tell.
+					return false, true
+				case r.seq[i]+1 == b.Seq:
 					r.seq[i] = b.Seq
 					return false, false
 				}
