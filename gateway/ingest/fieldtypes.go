@@ -104,9 +104,11 @@ func pointType(p *batch.Point) fieldType {
 // maxKnownFields bounds the established fields fieldTypes keeps (about
 // 100 bytes each); maxConflicts the hours of fields learnt from
 // conflicts (forgotten all at once past it).
+// maxKinds bounds the measurements (kind names anyone can invent).
 const (
 	maxKnownFields = 1 << 18
 	maxConflicts   = 1 << 14
+	maxKinds       = 10000
 )
 
 // seedRetry is the least time between two attempts to read a kind's field
@@ -133,6 +135,9 @@ type fieldTypes struct {
 	// hour of the batch's time.
 	shards map[shardField]fieldType
 	fails  telemetry.Repeats
+	// seeds bounds the SHOW FIELD KEYS queries (a publisher inventing
+	// kinds would otherwise cost one each, waited on by the worker).
+	seeds lookupBudget
 }
 
 // kindFields are a measurement's established field types.
@@ -157,16 +162,22 @@ func newFieldTypes(q *influxQL, timeout time.Duration, log *slog.Logger) *fieldT
 
 // kind returns the established fields of kind, read from InfluxDB the
 // first time and again once fieldTypesRefresh old (after a failure, at
-// most every seedRetry). Called with ft.mu held; it releases it during
+// most every seedRetry; at most unverifiedLookups reads a second, the
+// others wait for a later batch). Called with ft.mu held; it releases it during
 // the query.
 func (ft *fieldTypes) kind(kind string) *kindFields {
 	k := ft.kinds[kind]
 	if k == nil {
+		if len(ft.kinds) >= maxKinds {
+			clear(ft.kinds)
+			ft.n = 0
+			ft.version.Add(1)
+		}
 		k = &kindFields{fields: map[string]fieldType{}}
 		ft.kinds[kind] = k
 	}
 	now := time.Now()
-	if ft.q == nil || now.Sub(k.read) < fieldTypesRefresh || now.Sub(k.tried) < seedRetry {
+	if ft.q == nil || now.Sub(k.read) < fieldTypesRefresh || now.Sub(k.tried) < seedRetry || !ft.seeds.take(now) {
 		return k
 	}
 	k.tried = now
@@ -324,20 +335,6 @@ type typeCheck struct {
 // maxTypeChecks bounds a worker's typeChecks: past it, they start afresh.
 const maxTypeChecks = 100000
 
-// namesSum hashes the names of ps in order, for points not decoded with
-// the worker's batch.Names (which hashed them already).
-func namesSum(seed maphash.Seed, ps []batch.Point) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	var l [2]byte
-	for i := range ps {
-		l[0], l[1] = byte(len(ps[i].Name)>>8), byte(len(ps[i].Name))
-		h.Write(l[:])
-		h.WriteString(ps[i].Name)
-	}
-	return h.Sum64()
-}
-
 // fixTypes writes each point of b whose type differs from its field's in
 // InfluxDB in the field's type, or as quality type_conflict (see above).
 func (w *worker) fixTypes(b *batch.Batch) {
@@ -349,10 +346,7 @@ func (w *worker) fixTypes(b *batch.Batch) {
 		w.typeChecks = map[string]*typeCheck{}
 		w.typeSeed = maphash.MakeSeed()
 	}
-	names, ok := w.names.Sum(b.Points)
-	if !ok {
-		names = namesSum(w.typeSeed, b.Points)
-	}
+	names := w.names.SumOf(b.Points)
 	w.typeBuf = w.typeBuf[:0]
 	for i := range b.Points {
 		w.typeBuf = append(w.typeBuf, byte(pointType(&b.Points[i])))

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,4 +316,31 @@ func float(name string, v float64) batch.Point {
 
 func integer(name string, v int64) batch.Point {
 	return batch.Point{Name: name, Int: v, Value: float64(v), Kind: batch.IntValue, HasValue: true, Quality: batch.Good}
+}
+
+// TestFieldTypesBounded: a publisher inventing kinds costs at most
+// unverifiedLookups SHOW FIELD KEYS a second (the other kinds are read at
+// a later batch), and the kinds kept are bounded.
+func TestFieldTypesBounded(t *testing.T) {
+	var queries atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		queries.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"results":[{"statement_id":0}]}`)
+	}))
+	defer srv.Close()
+	ft := newFieldTypes(newInfluxQL(srv.URL, "eipgw/autogen", "", time.Second), time.Second, slog.New(slog.DiscardHandler))
+	for i := range 3 * unverifiedLookups {
+		ft.plan(&batch.Batch{Kind: fmt.Sprintf("k%d", i), Time: time.Now(), Points: []batch.Point{float("x", 1)}})
+	}
+	if n := queries.Load(); n < unverifiedLookups/2 || n > unverifiedLookups+10 {
+		t.Errorf("%d SHOW FIELD KEYS for %d new kinds at once, want about %d", n, 3*unverifiedLookups, unverifiedLookups)
+	}
+	off := newFieldTypes(nil, time.Second, slog.New(slog.DiscardHandler))
+	for i := range maxKinds + 10 {
+		off.plan(&batch.Batch{Kind: fmt.Sprintf("k%d", i), Time: time.Now(), Points: []batch.Point{float("x", 1)}})
+	}
+	if n := len(off.kinds); n > maxKinds {
+		t.Errorf("%d kinds kept, want at most %d", n, maxKinds)
+	}
 }
