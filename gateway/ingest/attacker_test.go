@@ -439,15 +439,9 @@ func TestAlteredSignatureCannotFlagSignedReadings(t *testing.T) {
 // signingIngest is the configuration of an ingest worker that holds gw-1's
 // key, without the completeness check.
 func signingIngest(broker, influx, clientID string, key ed25519.PublicKey) string {
-	return fmt.Sprintf(`park: p
-mqtt: {broker: "%s", client_id: %s}
-ingest:
-  batch_size: 10
-  batch_wait: 50ms
-  influxdb: {url: "%s", bucket: eipgw/autogen}
-  completeness: {disabled: true}
+	return ingestYAML(broker, influx, clientID) + fmt.Sprintf(`  completeness: {disabled: true}
   evidence:
     keys:
       gw-1: ["%s"]
-`, broker, clientID, influx, evidence.EncodePublicKey(key))
+`, evidence.EncodePublicKey(key))
 }

@@ -234,10 +234,7 @@ func (g *seqGuard) seedRecent(b *batch.Batch) {
 	defer cancel()
 	// Of a gateway under evidence, the readings it signed: anyone could
 	// have sent the others, stamped up to MaxClockSkew ahead (see stored).
-	signed := ""
-	if g.underEvidence != nil && g.underEvidence(b.Gateway) {
-		signed = signedOnly
-	}
+	signed := g.signedWhere(b.Gateway)
 	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT last(%q) FROM /.*/ WHERE "park"::tag = '%s' AND "gateway"::tag = '%s' AND "device"::tag = '%s'%s AND time > now() - 1h`,
 		SeqField, escapeQL(g.park), escapeQL(b.Gateway), escapeQL(b.Device), signed))
 	g.queried(err, "latest stored poll of a device unknown; its first batch is not checked against stored ones", "gateway", b.Gateway, "device", b.Device)
@@ -319,6 +316,15 @@ func (g *seqGuard) stepBack(b *batch.Batch) (taken, ask bool) {
 	r.next = (r.next + 1) % len(r.ms)
 	r.n = min(r.n+1, len(r.ms))
 	return false, false
+}
+
+// signedWhere narrows a query to the readings gateway signed when it is
+// under evidence (signedOnly), else is empty.
+func (g *seqGuard) signedWhere(gateway string) string {
+	if g.underEvidence != nil && g.underEvidence(gateway) {
+		return signedOnly
+	}
+	return ""
 }
 
 // queried logs a failed query (limited by queryFails) or, after failures,
@@ -500,10 +506,7 @@ func (g *seqGuard) highestStored(gateway string) (uint64, bool) {
 	// later parts of split polls. Of a gateway under evidence, only the
 	// readings it signed: a number stored flagged as not signed by it
 	// (anyone could have sent it, see check) is not its.
-	signed := ""
-	if g.underEvidence != nil && g.underEvidence(gateway) {
-		signed = signedOnly
-	}
+	signed := g.signedWhere(gateway)
 	series, err := g.q.query(ctx, fmt.Sprintf(`SELECT max(/^%s(_[1-9][0-9]*)?$/) FROM /.*/ WHERE "gateway" = '%s' AND "park" = '%s'%s AND time > now() - 1h`,
 		SeqField, escapeQL(gateway), escapeQL(g.park), signed))
 	g.queried(err, "highest stored sequence number unknown; following the gateway from its next batch", "gateway", gateway)
