@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -31,6 +32,21 @@ const (
 	// TCP connection.
 	MaxPipeline = 16
 )
+
+// Pipeline is a bus's pipeline setting: requests sent before their
+// answers, 1 to MaxPipeline, or PipelineAuto, written "auto".
+type Pipeline int
+
+// PipelineAuto lets the driver find out whether the server queues
+// requests (drivers/modbus/README.md, "Pipelined requests").
+const PipelineAuto Pipeline = -1
+
+func (p Pipeline) String() string {
+	if p == PipelineAuto {
+		return "auto"
+	}
+	return strconv.Itoa(int(p))
+}
 
 // baudRates are the rates a serial line may be set to.
 var baudRates = map[int]bool{
@@ -71,7 +87,13 @@ func (b *Bus) applyDefaults() {
 	setDur(&b.Timeout, DefaultTimeout)
 	setDur(&b.BackoffMax, DefaultBackoffMax)
 	if b.Pipeline == 0 {
+		// auto where requests may be sent together: a serial line
+		// carries one at a time, and a delay asks for idle time
+		// between them.
 		b.Pipeline = 1
+		if b.Transport == TransportTCP && b.Delay <= 0 {
+			b.Pipeline = PipelineAuto
+		}
 	}
 	if b.Transport == TransportRTU {
 		if b.Baud == 0 {
@@ -153,10 +175,13 @@ func (b *Bus) validate(s *Source, p string) Errors {
 	case b.Transport != TransportTCP:
 		// A serial line carries one request at a time.
 		errs = append(errs, s.Errorf(p+".pipeline", "applies to transport tcp only, not %s (a serial line answers one request at a time)", b.Transport))
+	case b.Pipeline == PipelineAuto && b.Delay > 0:
+		errs = append(errs, s.Errorf(p+".pipeline", "auto may send requests together, which leaves no idle time between them: remove delay (%s), or write pipeline: 1", b.Delay))
+	case b.Pipeline == PipelineAuto:
 	case b.Pipeline < 1 || b.Pipeline > MaxPipeline:
-		errs = append(errs, s.Errorf(p+".pipeline", "%d requests in flight: want 1 to %d", b.Pipeline, MaxPipeline))
+		errs = append(errs, s.Errorf(p+".pipeline", "%d requests in flight: want auto or 1 to %d", int(b.Pipeline), MaxPipeline))
 	case b.Delay > 0:
-		errs = append(errs, s.Errorf(p+".pipeline", "%d requests in flight leave no idle time between requests: remove delay (%s) or the pipeline", b.Pipeline, b.Delay))
+		errs = append(errs, s.Errorf(p+".pipeline", "%d requests in flight leave no idle time between requests: remove delay (%s) or the pipeline", int(b.Pipeline), b.Delay))
 	}
 	return errs
 }

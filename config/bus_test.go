@@ -52,3 +52,32 @@ func TestBusErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineDefaults: a tcp bus without a delay finds out whether its
+// server queues requests (auto); a serial line, a serial device server and
+// a bus with a delay send one request at a time; what is written stays.
+func TestPipelineDefaults(t *testing.T) {
+	head := "park: p\nsite: s\nmqtt: {broker: tcp://h:1}\nedge:\n  gateway: g\n  state_dir: /tmp/x\n  buses:\n"
+	for _, tt := range []struct {
+		bus  string
+		want Pipeline
+	}{
+		{"{name: b, address: 'h:1'}", PipelineAuto},
+		{"{name: b, transport: tcp, address: 'h:1', pipeline: auto}", PipelineAuto},
+		{"{name: b, address: 'h:1', pipeline: 1}", 1},
+		{"{name: b, address: 'h:1', pipeline: 16}", 16},
+		{"{name: b, address: 'h:1', delay: 5ms}", 1},
+		{"{name: b, transport: rtu, device: /dev/ttyS0}", 1},
+		{"{name: b, transport: rtu-over-tcp, address: 'h:1'}", 1},
+	} {
+		doc := head + "    - " + tt.bus + "\n  devices:\n    - {name: d, profile: power_meter, bus: b, unit: 1}\n"
+		f, err := Parse("t.yaml", []byte(doc), knownProfile)
+		if err != nil {
+			t.Errorf("%s: %v", tt.bus, err)
+			continue
+		}
+		if got := f.Edge.Buses[0].Pipeline; got != tt.want {
+			t.Errorf("%s: pipeline %s, want %s", tt.bus, got, tt.want)
+		}
+	}
+}

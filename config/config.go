@@ -115,10 +115,11 @@ type Bus struct {
 	// (default 1m).
 	BackoffMax time.Duration `yaml:"backoff_max"`
 	// Pipeline is how many requests transport tcp sends before their
-	// answers (default 1: one at a time; at most MaxPipeline). Modbus TCP
-	// pairs answers with requests by transaction id; only for devices and
-	// gateways that queue requests (see drivers/modbus/README.md).
-	Pipeline int `yaml:"pipeline"`
+	// answers: PipelineAuto (the default on tcp without a delay: one at a
+	// time until the server has shown that it queues requests), or 1 to
+	// MaxPipeline. Modbus TCP pairs answers with requests by transaction
+	// id (see drivers/modbus/README.md).
+	Pipeline Pipeline `yaml:"pipeline"`
 	// Serial line of transport rtu: device path, baud rate (default 19200),
 	// data bits (8), parity N, E or O (E) and stop bits (1).
 	Device   string `yaml:"device"`

@@ -398,7 +398,10 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.src.File, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	pipelineType = reflect.TypeOf(Pipeline(0))
+)
 
 func join(path, key string) string {
 	if path == "" {
@@ -420,6 +423,20 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	if v.Type() == durationType {
 		d.duration(n, v, path)
 		return
+	}
+	if v.Type() == pipelineType && n.Kind == yaml.ScalarNode {
+		switch {
+		case n.Tag == "!!str" && n.Value == "auto":
+			v.SetInt(int64(PipelineAuto))
+			return
+		case n.Tag == "!!str":
+			d.fail(n, path, "expected auto or a number of requests, 1 to %d, got %q", MaxPipeline, n.Value)
+			return
+		case strings.HasPrefix(n.Value, "-"):
+			// Not to be read as PipelineAuto.
+			d.fail(n, path, "%s requests in flight: want auto or 1 to %d", n.Value, MaxPipeline)
+			return
+		}
 	}
 	switch v.Kind() {
 	case reflect.Pointer:

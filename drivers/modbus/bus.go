@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gmodbus "github.com/goburrow/modbus"
@@ -260,10 +261,14 @@ type Bus struct {
 	lastReq    time.Time
 	// pipeline is how many reads go out before their answers (bus
 	// pipeline, transport tcp); pipe is then the connection and window
-	// the window's requests.
+	// the window's requests. With pipeline auto, trial says what the
+	// server has shown (tryWindow): pipeline is 1 until it showed that
+	// it queues requests. inFlight is pipeline, for the metrics.
 	pipeline int
 	pipe     *tcpTransport
 	window   []pipeReq
+	trial    trialState
+	inFlight atomic.Int32
 	// resume are the slots Run starts devices from (a restarted bus's,
 	// by device name); slots, set when Run returns, those they were due at.
 	resume, slots map[string]time.Time
@@ -292,11 +297,14 @@ func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
 		t := newTCPTransport(cfg.Address, cfg.Timeout)
 		b.transport, b.setUnit = t, func(u byte) { p.SlaveId = u }
 		b.client = gmodbus.NewClient2(p, b.transport)
-		if cfg.Pipeline > 1 {
+		switch {
+		case cfg.Pipeline == config.PipelineAuto && cfg.Delay <= 0:
+			b.pipe, b.trial = t, trialPending
+		case cfg.Pipeline > 1:
 			if cfg.Pipeline > maxPipeline || cfg.Delay > 0 {
 				return nil, fmt.Errorf("bus %s: pipeline %d (at most %d, and not with a delay)", cfg.Name, cfg.Pipeline, maxPipeline)
 			}
-			b.pipeline, b.pipe = cfg.Pipeline, t
+			b.pipeline, b.pipe = int(cfg.Pipeline), t
 		}
 	case config.TransportRTU, config.TransportRTUOverTCP:
 		p := gmodbus.NewRTUClientHandler(cfg.Device)
@@ -317,6 +325,8 @@ func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
 	default:
 		return nil, fmt.Errorf("bus %s: unsupported transport %q", cfg.Name, cfg.Transport)
 	}
+	b.pipeline = max(b.pipeline, 1)
+	b.inFlight.Store(int32(b.pipeline))
 	return b, nil
 }
 
@@ -456,8 +466,110 @@ func (b *Bus) step(d *Device, slot time.Time) bool {
 		b.giveUpBusy(d)
 	}
 	b.settle(d)
+	if b.trial == trialPending && d.answeredEvery() {
+		b.tryWindow(d, time.Since(d.polled))
+	}
 	return true
 }
+
+// answeredEvery reports whether the device answered every read of its
+// last poll, with data or an exception.
+func (d *Device) answeredEvery() bool {
+	for _, q := range d.quals {
+		if q.noAnswer() {
+			return false
+		}
+	}
+	for i := range d.texts {
+		if qcodeOf(d.texts[i].quality).noAnswer() {
+			return false
+		}
+	}
+	return d.answeredPoll
+}
+
+// trialState is what a bus with pipeline auto knows of its server.
+type trialState uint8
+
+const (
+	trialNone    trialState = iota // pipeline set in the configuration
+	trialPending                   // one request at a time until a trial
+	trialPassed                    // the server queues requests: pipelined
+	trialFailed                    // one request at a time for good
+)
+
+// Waits of a trial window (tryWindow): each answer within twice the time
+// the device's poll took one read at a time, but at least trialMinWait
+// and at most the device's timeout.
+const trialMinWait = 50 * time.Millisecond
+
+// tryWindow finds out, once a bus with pipeline auto has a device that
+// answered every read of a poll one at a time (with data or an
+// exception), whether its server queues
+// requests: it sends the first reads of that poll again together (at
+// most MaxPipeline, at least two) and waits for their answers, each
+// within twice what the whole poll took. Every answer back, each an
+// answer to its read (data of the read's size, or an exception): the bus
+// sends that many reads together from now on. Anything else (an answer
+// missing or late, the connection closed, a frame that answers another
+// request): one request at a time for the life of the bus, as a server
+// that reads one TCP segment as one request would need, and the
+// connection is closed so that no late answer can meet a later request.
+// The answers are not readings, the poll having been read already; the
+// trial costs the device one poll's worth of reads, once.
+func (b *Bus) tryWindow(d *Device, took time.Duration) {
+	n := min(len(d.plan), maxPipeline)
+	if n < 2 {
+		return // nothing to send together; another device may tell
+	}
+	reqs := b.window[:0]
+	for i := range n {
+		r := &d.plan[i]
+		reqs = append(reqs, pipeReq{unit: d.Unit, fc: r.Table.FunctionCode(), addr: r.Address, qty: r.Quantity})
+	}
+	b.window = reqs
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = b.timeout
+	}
+	wait := min(max(2*took, trialMinWait), timeout)
+	b.transport.setTimeout(wait)
+	answers, err := b.pipe.exchange(reqs)
+	b.transport.setTimeout(timeout)
+	got := 0
+	for i, a := range answers {
+		if a == nil {
+			continue
+		}
+		if _, rerr := readData(&d.plan[i], a); rerr != nil && !isException(rerr) && err == nil {
+			err = rerr
+		}
+		got++
+	}
+	if err == nil && got < n {
+		err = errors.New("answers missing")
+	}
+	if err != nil {
+		b.pipe.Close()
+		b.trial = trialFailed
+		b.log.Info("server does not answer requests sent together; one request at a time",
+			"device", d.Name, "unit", d.Unit, "sent", n, "answered", got, "wait", wait.String(), "err", err)
+		return
+	}
+	b.trial, b.pipeline = trialPassed, n
+	b.inFlight.Store(int32(n))
+	b.log.Info("server answers requests sent together; reads pipelined", "device", d.Name, "unit", d.Unit, "in_flight", n)
+}
+
+// isException reports whether err is a Modbus exception answer.
+func isException(err error) bool {
+	var me *gmodbus.ModbusError
+	return errors.As(err, &me)
+}
+
+// InFlight reports how many reads the bus sends before their answers
+// (1: one at a time); with pipeline auto, what its trial found so far.
+func (b *Bus) InFlight() int { return int(b.inFlight.Load()) }
 
 // Poll reads every point of d once, now, whatever its back-off. Every
 // point gets a reading: a value with quality good, or the reason it has
@@ -634,6 +746,16 @@ func (b *Bus) runWindow(d *Device, reads []int) {
 	}
 	b.window = reqs
 	answers, werr := b.pipe.exchange(reqs)
+	if werr != nil && b.trial == trialPassed && slices.ContainsFunc(answers, func(a []byte) bool { return a != nil }) &&
+		slices.ContainsFunc(answers, func(a []byte) bool { return a == nil }) {
+		// Some reads of the window answered, the others not: a server
+		// that queues fewer requests than its trial had, or that lost
+		// them. One at a time from the next read on.
+		b.trial, b.pipeline = trialFailed, 1
+		b.inFlight.Store(1)
+		b.log.Warn("server left reads sent together unanswered; one request at a time",
+			"device", d.Name, "unit", d.Unit, "sent", len(reqs), "err", werr)
+	}
 	for j, ri := range reads {
 		r := &d.plan[ri]
 		if j >= len(answers) || answers[j] == nil {

@@ -156,7 +156,7 @@ func newTestBus(t *testing.T, addr string, timeout time.Duration, devices ...*De
 }
 
 // newPipelinedBus is newTestBus with pipeline requests in flight.
-func newPipelinedBus(t *testing.T, addr string, timeout time.Duration, pipeline int, devices ...*Device) *Bus {
+func newPipelinedBus(t *testing.T, addr string, timeout time.Duration, pipeline config.Pipeline, devices ...*Device) *Bus {
 	t.Helper()
 	b, err := NewBus(config.Bus{Name: "b", Transport: "tcp", Address: addr, Timeout: timeout, Pipeline: pipeline}, devices, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -292,7 +292,7 @@ func TestPollReadsOverTCP(t *testing.T) {
 // (Before, that read was comm_error every time: every other poll lost
 // with an idle timeout shorter than the interval.)
 func TestPollDeviceClosesConnection(t *testing.T) {
-	for _, pipeline := range []int{1, 2} {
+	for _, pipeline := range []config.Pipeline{1, 2} {
 		t.Run(fmt.Sprintf("pipeline %d", pipeline), func(t *testing.T) {
 			im := wireImage()
 			f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {
@@ -459,7 +459,7 @@ func TestPollException(t *testing.T) {
 	}
 	// The same with requests sent one at a time and in windows of 4.
 	for _, tt := range tests {
-		for _, pipeline := range []int{1, 4} {
+		for _, pipeline := range []config.Pipeline{1, 4} {
 			t.Run(fmt.Sprintf("%s/pipeline %d", tt.name, pipeline), func(t *testing.T) {
 				f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {
 					if tt.fail(req) {
@@ -804,7 +804,7 @@ func TestRunCountsMissedPolls(t *testing.T) {
 // unit polled last, its answer would be stored as the busy device's
 // readings, with quality good.
 func TestRunBusyRetryKeepsItsUnit(t *testing.T) {
-	for _, pipeline := range []int{1, 4} {
+	for _, pipeline := range []config.Pipeline{1, 4} {
 		t.Run(fmt.Sprintf("pipeline %d", pipeline), func(t *testing.T) {
 			im := &image{Holding: []uint16{111, 222, 333}, Input: []uint16{0}}
 			f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) {

@@ -289,3 +289,41 @@ func TestInteropPymodbusExact64(t *testing.T) {
 		t.Errorf("uint64 2^53+1 with max 2^53: %s", q)
 	}
 }
+
+// TestInteropPymodbusAuto: at the default pipeline (auto) a bus polls
+// pymodbus one request at a time, finds after the first poll that it
+// answers reads sent together (it reads requests from the stream one
+// frame at a time), and sends every read of a poll together from then
+// on; every poll reads every point right, the refused one included.
+func TestInteropPymodbusAuto(t *testing.T) {
+	requirePymodbus(t)
+	port := freePort(t)
+	startPymodbus(t, "--mode", "tcp", "--port", strconv.Itoa(port))
+	p, want := interopProfile(t)
+	d := NewDevice(config.Device{Name: "peer", Unit: 1, Interval: 500 * time.Millisecond}, p)
+	b, err := NewBus(config.Bus{Name: "interop", Transport: config.TransportTCP, Address: fmt.Sprintf("127.0.0.1:%d", port),
+		Timeout: time.Second, Pipeline: config.PipelineAuto}, []*Device{d}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := b.ReadBlock(1, Holding, 0, 1); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("server not answering: %v", err)
+		}
+	}
+	if got := b.InFlight(); got != 1 {
+		t.Fatalf("in flight before the first poll: %d, want 1", got)
+	}
+	for i, rs := range runPolls(t, b, 3) {
+		checkContract(t, fmt.Sprint("poll ", i+1), rs, want)
+	}
+	if got, reads := b.InFlight(), min(len(d.plan), maxPipeline); got != reads || reads < 2 {
+		t.Errorf("in flight after the trial: %d, want %d (the device's reads)", got, reads)
+	}
+	if st := d.State(); st.Missed != 0 {
+		t.Errorf("%d polls missed", st.Missed)
+	}
+}

@@ -115,3 +115,10 @@ func (s *Source) States() []drivers.DeviceState {
 // Line reports what the bus's exchanges put on its serial line (see
 // Bus.Line).
 func (s *Source) Line() (drivers.LineStats, bool) { return s.bus.Line() }
+
+// InFlight reports how many reads the bus sends before their answers (see
+// Bus.InFlight); ok is false unless the bus is Modbus TCP.
+func (s *Source) InFlight() (n int, ok bool) {
+	_, ok = s.bus.transport.(*tcpTransport)
+	return s.bus.InFlight(), ok
+}

@@ -20,7 +20,13 @@ type stateCollector struct {
 	busDevices, busUp          *prometheus.Desc
 	lineFrames, lineBusy       *prometheus.Desc
 	lineExchanges, lineTimeout *prometheus.Desc
-	lineBaud                   *prometheus.Desc
+	lineBaud, inFlight         *prometheus.Desc
+}
+
+// inFlightReporter is a source that can say how many requests its bus
+// sends before their answers (modbus.Source on Modbus TCP).
+type inFlightReporter interface {
+	InFlight() (n int, ok bool)
 }
 
 func newStateCollector(e *Edge) *stateCollector {
@@ -50,12 +56,15 @@ func newStateCollector(e *Edge) *stateCollector {
 			"Serial buses: requests left unanswered within the bus's timeout.", []string{"bus"}, nil),
 		lineBaud: prometheus.NewDesc("eipgw_edge_bus_baud",
 			"Serial buses: the line's speed in bits per second.", []string{"bus"}, nil),
+		inFlight: prometheus.NewDesc("eipgw_edge_bus_pipeline",
+			"Modbus TCP buses: reads of a device sent before their answers (1: one at a time). With pipeline auto, 1 until the server has answered reads sent together, and 1 for good if it did not.",
+			[]string{"bus"}, nil),
 	}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.backoff, c.failures, c.busPoll, c.busDevices, c.busUp,
-		c.lineFrames, c.lineBusy, c.lineExchanges, c.lineTimeout, c.lineBaud} {
+		c.lineFrames, c.lineBusy, c.lineExchanges, c.lineTimeout, c.lineBaud, c.inFlight} {
 		ch <- d
 	}
 }
@@ -143,6 +152,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(n.missed), bus, "missed")
 		ch <- prometheus.MustNewConstMetric(c.busDevices, prometheus.GaugeValue, float64(len(states)), bus)
 		ch <- prometheus.MustNewConstMetric(c.busUp, prometheus.GaugeValue, float64(up), bus)
+		if r, ok := src.(inFlightReporter); ok {
+			if n, ok := r.InFlight(); ok {
+				ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(n), bus)
+			}
+		}
 		if lr, ok := src.(drivers.LineReporter); ok {
 			if _, ok := lr.Line(); ok {
 				ls := n.line

@@ -33,6 +33,9 @@ type tcpSource struct{ *stateSource }
 
 func (tcpSource) Line() (drivers.LineStats, bool) { return drivers.LineStats{}, false }
 
+// InFlight: the bus sends four reads before their answers.
+func (tcpSource) InFlight() (int, bool) { return 4, true }
+
 type sourcesDriver []drivers.Source
 
 func (d sourcesDriver) Sources([]config.Bus, []config.Device, *slog.Logger) ([]drivers.Source, error) {
@@ -79,10 +82,15 @@ func TestLineMetrics(t *testing.T) {
 		"eipgw_edge_bus_requests_total,bus=rs485":     40,
 		"eipgw_edge_bus_timeouts_total,bus=rs485":     3,
 		"eipgw_edge_bus_baud,bus=rs485":               19200,
+		"eipgw_edge_bus_pipeline,bus=plant":           4,
 	})
+	if _, ok := got["eipgw_edge_bus_pipeline,bus=rs485"]; ok {
+		t.Error("a serial bus reports requests in flight")
+	}
 	for key := range got {
 		if strings.Contains(key, "bus=plant") && !strings.HasPrefix(key, "eipgw_edge_bus_polls_total") &&
-			!strings.HasPrefix(key, "eipgw_edge_bus_devices") && !strings.HasPrefix(key, "eipgw_edge_device_") {
+			!strings.HasPrefix(key, "eipgw_edge_bus_devices") && !strings.HasPrefix(key, "eipgw_edge_device_") &&
+			!strings.HasPrefix(key, "eipgw_edge_bus_pipeline") {
 			t.Errorf("a bus without a serial line reports %s", key)
 		}
 	}

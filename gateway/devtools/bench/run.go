@@ -21,8 +21,10 @@ type Load struct {
 	Values   int           // float32 values per device
 	Interval time.Duration // poll interval of every device
 	Run      time.Duration // how long the edge polls
-	// Pipeline is eipgw's bus pipeline (requests in flight; 0 or 1: one
-	// at a time, the default).
+	// Pipeline is eipgw's bus pipeline: 0 leaves it out (auto, the
+	// default: one request at a time until the server has answered reads
+	// sent together), 1 is one request at a time, above 1 that many in
+	// flight from the start.
 	Pipeline int
 	// Serial are Modbus RTU lines polled beside the TCP devices, each
 	// device of SerialValues float32 values (one read of at most 125
@@ -42,7 +44,10 @@ type SerialLine struct {
 
 func (l Load) String() string {
 	s := fmt.Sprintf("%d x %d @ %s for %s", l.Devices, l.Values, l.Interval, l.Run)
-	if l.Pipeline > 1 {
+	switch {
+	case l.Pipeline == 1:
+		s += ", one request at a time"
+	case l.Pipeline > 1:
 		s += fmt.Sprintf(", pipeline %d", l.Pipeline)
 	}
 	for _, sl := range l.Serial {
@@ -117,6 +122,10 @@ type Result struct {
 	LostBatches int64
 	// Lines are the serial lines' figures over the steady window.
 	Lines []LineResult
+	// InFlight is the fewest reads a Modbus TCP bus of the edge sent
+	// together at the end of the run (eipgw_edge_bus_pipeline); 0 when
+	// unknown (Telegraf).
+	InFlight int
 }
 
 // LineResult is what the edge's metrics tell of one serial line over the
@@ -211,7 +220,7 @@ edge:
 `, park, mq.URL, edgeMetrics, gateway, stateDir, profiles)
 	for i, a := range farm.Addrs {
 		pipeline := ""
-		if load.Pipeline > 1 {
+		if load.Pipeline > 0 {
 			pipeline = fmt.Sprintf(", pipeline: %d", load.Pipeline)
 		}
 		fmt.Fprintf(&cfg, "    - {name: bus-%03d, address: \"%s\", timeout: 1s%s}\n", i, a, pipeline)
@@ -274,6 +283,7 @@ ingest:
 	r.EdgeSteady = Process{CPU: eu.CPU - eu0.CPU, PeakRSS: eu.PeakRSS, Values: polledValues(es, load) - polledValues(es0, load)}
 	r.Rate = float64(r.Edge.Values) / elapsed.Seconds()
 	r.Lines = lineResults(es0, es, time.Since(window), load)
+	r.InFlight = inFlight(es, load)
 	edge.Term(t, 60*time.Second)
 	stopped := time.Now()
 	r.Missed = missedPolls(edge.Output())
@@ -456,6 +466,19 @@ func polledValues(s Samples, load Load) int64 {
 	all := s.Sum("eipgw_edge_polls_total")
 	serial := s.SumWhere("eipgw_edge_polls_total", `device="`+linePrefix)
 	return int64(all-serial)*int64(load.Values) + int64(serial)*int64(load.SerialValues)
+}
+
+// inFlight is the fewest reads any of the load's Modbus TCP buses sends
+// together, from the edge's eipgw_edge_bus_pipeline.
+func inFlight(s Samples, load Load) int {
+	n := 0
+	for i := range load.Devices {
+		v := int(s[fmt.Sprintf(`eipgw_edge_bus_pipeline{bus="bus-%03d"}`, i)])
+		if i == 0 || v < n {
+			n = v
+		}
+	}
+	return n
 }
 
 // lineResults is the serial lines' figures between two scrapes of the

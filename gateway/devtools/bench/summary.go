@@ -150,8 +150,8 @@ var targets = []target{
 	}, 5, true, "%.1f", ""},
 }
 
-// Targets judges the runs of the targets' loads (one request at a time,
-// any interval and length) against the targets: each target's median
+// Targets judges the runs of the targets' loads (at the default
+// pipeline, auto; any interval and length) against the targets: each target's median
 // over the runs, its range, and whether it is met at the median and in
 // every run. A target whose load did not run is left out.
 func Targets(rs ...Result) string {
@@ -160,7 +160,7 @@ func Targets(rs ...Result) string {
 	for _, tg := range targets {
 		var runs []Result
 		for _, r := range rs {
-			if r.Load.Devices == tg.devices && r.Load.Values == tg.values && r.Load.Pipeline <= 1 && len(r.Load.Serial) == 0 {
+			if r.Load.Devices == tg.devices && r.Load.Values == tg.values && r.Load.Pipeline == 0 && len(r.Load.Serial) == 0 {
 				runs = append(runs, r)
 			}
 		}
