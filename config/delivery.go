@@ -41,6 +41,9 @@ type Metrics struct {
 	User         string `yaml:"user"`
 	PasswordEnv  string `yaml:"password_env"`
 	PasswordFile string `yaml:"password_file"`
+	// Gzip compresses /metrics for scrapers that accept it (default
+	// off: see telemetry.Options).
+	Gzip bool `yaml:"gzip"`
 
 	// Password holds the resolved secret after Load.
 	Password string `yaml:"-"`

@@ -121,7 +121,7 @@ func withMetrics(ctx context.Context, f *config.File, reg *prometheus.Registry, 
 	rctx, stopRole := context.WithCancelCause(ctx)
 	done := make(chan error, 1)
 	go func() {
-		err := telemetry.ServeOn(mctx, ln, reg, health, log, routes...)
+		err := telemetry.ServeOn(mctx, ln, reg, telemetry.Options{Gzip: f.Metrics.Gzip}, health, log, routes...)
 		if err != nil {
 			log.Error("metrics server failed; stopping", "err", err)
 			stopRole(err)

@@ -104,7 +104,7 @@ func serve(t *testing.T, h Health) string {
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, "127.0.0.1:0", prometheus.NewRegistry(), h, log) }()
+	go func() { done <- Serve(ctx, "127.0.0.1:0", prometheus.NewRegistry(), Options{}, h, log) }()
 	re := regexp.MustCompile(`"serving metrics" listen=(127\.0\.0\.1:[0-9]+)`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

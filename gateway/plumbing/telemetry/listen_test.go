@@ -70,7 +70,7 @@ func TestServeWarnsOnAllInterfaces(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ":0", prometheus.NewRegistry(), nil, log) }()
+	go func() { done <- Serve(ctx, ":0", prometheus.NewRegistry(), Options{}, nil, log) }()
 	for !strings.Contains(buf.String(), "serving metrics") {
 		select {
 		case err := <-done:

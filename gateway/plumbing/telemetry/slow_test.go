@@ -41,7 +41,7 @@ func TestSlowReadersAreBounded(t *testing.T) {
 	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeOn(ctx, ln, NewRegistry(), nil, slog.New(slog.DiscardHandler), route) }()
+	go func() { done <- ServeOn(ctx, ln, NewRegistry(), Options{}, nil, slog.New(slog.DiscardHandler), route) }()
 	defer func() { cancel(); <-done }()
 
 	for range 40 {

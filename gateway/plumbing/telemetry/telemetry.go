@@ -37,19 +37,29 @@ func NewRegistry() *prometheus.Registry {
 // done. Both health endpoints answer a JSON list of checks, with 200 when
 // every check passes and 503 otherwise. Listening beyond loopback is logged
 // at warn (see Listen). Each of routes adds further paths (a status page).
-func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health Health, log *slog.Logger, routes ...func(*http.ServeMux)) error {
+func Serve(ctx context.Context, listen string, reg *prometheus.Registry, opts Options, health Health, log *slog.Logger, routes ...func(*http.ServeMux)) error {
 	ln, err := Listen(listen, "metrics", log)
 	if err != nil {
 		return err
 	}
-	return ServeOn(ctx, ln, reg, health, log, routes...)
+	return ServeOn(ctx, ln, reg, opts, health, log, routes...)
+}
+
+// Options are the settings of /metrics.
+type Options struct {
+	// Gzip answers a scraper that accepts gzip with the text compressed
+	// (about an eighth of its size). Off, the text goes as it is: a
+	// compressor takes about 1 MB while it works, and promhttp's pool of
+	// them is emptied by every garbage collection, so nearly every
+	// scrape allocates one (docs/benchmarks.md).
+	Gzip bool
 }
 
 // ServeOn is Serve on a listener bound already (Listen), so that a caller
 // can fail at start when the address is taken; it closes ln.
-func ServeOn(ctx context.Context, ln net.Listener, reg *prometheus.Registry, health Health, log *slog.Logger, routes ...func(*http.ServeMux)) error {
+func ServeOn(ctx context.Context, ln net.Listener, reg *prometheus.Registry, opts Options, health Health, log *slog.Logger, routes ...func(*http.ServeMux)) error {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, DisableCompression: !opts.Gzip}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		var checks []Check
 		if health != nil {
