@@ -198,14 +198,7 @@ func TestInteropPymodbus(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { b.Close() })
-			// The server may take a moment to open its port.
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-				if _, err := b.ReadBlock(1, Holding, 0, 1); err == nil {
-					break
-				} else if time.Now().After(deadline) {
-					t.Fatalf("server not answering: %v", err)
-				}
-			}
+			waitAnswering(t, b)
 			checkReadings(t, "poll", b.Poll(d), want)
 			// A late reply: the read times out, and the very next poll
 			// reads every point right.
@@ -260,13 +253,7 @@ func TestInteropPymodbusExact64(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := b.ReadBlock(1, Holding, 0, 1); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("server not answering: %v", err)
-		}
-	}
+	waitAnswering(t, b)
 	got := map[string]Reading{}
 	for _, r := range b.Poll(d) {
 		got[r.Point.Name] = r
@@ -307,13 +294,7 @@ func TestInteropPymodbusAuto(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := b.ReadBlock(1, Holding, 0, 1); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("server not answering: %v", err)
-		}
-	}
+	waitAnswering(t, b)
 	if got := b.InFlight(); got != 1 {
 		t.Fatalf("in flight before the first poll: %d, want 1", got)
 	}
@@ -325,5 +306,18 @@ func TestInteropPymodbusAuto(t *testing.T) {
 	}
 	if st := d.State(); st.Missed != 0 {
 		t.Errorf("%d polls missed", st.Missed)
+	}
+}
+
+// waitAnswering waits until the server of b answers a read of unit 1 (it
+// may take a moment to open its port).
+func waitAnswering(t *testing.T, b *Bus) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := b.ReadBlock(1, Holding, 0, 1); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("server not answering: %v", err)
+		}
 	}
 }
