@@ -274,6 +274,9 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 		f.Add([]byte(`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n":"a","v":` + v + `,"q":"good"}]}`))
 	}
 	f.Add([]byte(`{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[{"n" :"a", "v":1.5,"q":"good","nn":"b"}]}`))
+	for _, pts := range edgePointVariants {
+		f.Add([]byte(edgePointsHead + pts + `]}`))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, ok := decodeFast(string(data), nil, nil)
 		// With the names of earlier inputs remembered, twice: the same.
@@ -294,6 +297,51 @@ func FuzzDecodeFastMatchesSlow(f *testing.F) {
 			t.Fatalf("fast and slow differ on %q:\n%+v\n%+v", data, fast, slow)
 		}
 	})
+}
+
+const edgePointsHead = `{"v":2,"gateway":"g","seq":1,"device":"d","kind":"k","ts":"2026-01-01T00:00:00Z","points":[`
+
+// edgePointVariants are points as the edge writes them (members n, v, u,
+// q, no whitespace, plain ASCII), and near misses of that form that the
+// scanner reads member by member instead.
+var edgePointVariants = []string{
+	`{"n":"a","v":1.5,"u":"kW","q":"good"},{"n":"b","v":-0,"u":"","q":"good"}`,
+	`{"n":"a","v":12345678901234567890,"u":"kW","q":"good"}`,
+	`{"n":"a","v":1e400,"u":"kW","q":"good"}`,
+	`{"n":"a","v": 2,"u":"kW","q":"good"}`,
+	`{"n":"a","v":2 ,"u":"kW","q":"good"}`,
+	`{"n":"a","v":2,"u":"°C","q":"good"}`,
+	`{"n":"a\u0041","v":2,"u":"kW","q":"good"}`,
+	`{"n":"a","v":2,"u":"kW","q":"good" }`,
+	`{"n":"a","u":"kW","v":2,"q":"good"}`,
+	`{"n":"a","v":2,"u":"kW","q":"good","n":"b"}`,
+	`{"n":"a","v":2,"u":"kW"}`,
+	`{"n":"a","v":2,"u":"kW","q":"good"`,
+	`{"n":"a","v":2,"u":"kW","q":"good}`,
+	`{"n":"a","v":,"u":"kW","q":"good"}`,
+	`{"n":"a","v":2,"u":"kW","q":"timeout"},{"n":"a","u":"kW","q":"timeout"}`,
+	"{\"n\":\"a\x01\",\"v\":2,\"u\":\"kW\",\"q\":\"good\"}",
+}
+
+// TestEdgePointsReadAsAnyOther: the scanner's short way through points
+// written as the edge writes them gives what encoding/json gives, and
+// so do its near misses (or the fast path refuses them, as it may).
+func TestEdgePointsReadAsAnyOther(t *testing.T) {
+	for _, pts := range edgePointVariants {
+		data := edgePointsHead + pts + `]}`
+		fast, ok := decodeFast(data, nil, nil)
+		slow, err := decodeSlow([]byte(data))
+		switch {
+		case ok && err != nil:
+			t.Errorf("fast path accepted what encoding/json refuses (%v): %s", err, data)
+		case ok && !reflect.DeepEqual(fast, slow):
+			t.Errorf("fast and slow differ on %s:\n%+v\n%+v", data, fast.Points, slow.Points)
+		}
+	}
+	// The edge's own form takes the fast path.
+	if _, ok := decodeFast(edgePointsHead+edgePointVariants[0]+`]}`, nil, nil); !ok {
+		t.Error("points in the edge's form missed the fast path")
+	}
 }
 
 func TestFastPathTakesCanonicalPayloads(t *testing.T) {
