@@ -260,15 +260,14 @@ type Bus struct {
 	log        *slog.Logger
 	lastReq    time.Time
 	// pipeline is how many reads go out before their answers (bus
-	// pipeline, transport tcp); pipe is then the connection and window
-	// the window's requests. With pipeline auto, trial says what the
-	// server has shown (tryWindow): pipeline is 1 until it showed that
-	// it queues requests. inFlight is pipeline, for the metrics.
-	pipeline int
+	// pipeline, transport tcp; read by the metrics too); pipe is then the
+	// connection and window the window's requests. With pipeline auto,
+	// trial says what the server has shown (tryWindow): pipeline is 1
+	// until it showed that it queues requests.
+	pipeline atomic.Int32
 	pipe     *tcpTransport
 	window   []pipeReq
 	trial    trialState
-	inFlight atomic.Int32
 	// resume are the slots Run starts devices from (a restarted bus's,
 	// by device name); slots, set when Run returns, those they were due at.
 	resume, slots map[string]time.Time
@@ -304,7 +303,8 @@ func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
 			if cfg.Pipeline > maxPipeline || cfg.Delay > 0 {
 				return nil, fmt.Errorf("bus %s: pipeline %d (at most %d, and not with a delay)", cfg.Name, cfg.Pipeline, maxPipeline)
 			}
-			b.pipeline, b.pipe = int(cfg.Pipeline), t
+			b.pipeline.Store(int32(cfg.Pipeline))
+			b.pipe = t
 		}
 	case config.TransportRTU, config.TransportRTUOverTCP:
 		p := gmodbus.NewRTUClientHandler(cfg.Device)
@@ -325,8 +325,9 @@ func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
 	default:
 		return nil, fmt.Errorf("bus %s: unsupported transport %q", cfg.Name, cfg.Transport)
 	}
-	b.pipeline = max(b.pipeline, 1)
-	b.inFlight.Store(int32(b.pipeline))
+	if b.pipeline.Load() == 0 {
+		b.pipeline.Store(1)
+	}
 	return b, nil
 }
 
@@ -465,27 +466,10 @@ func (b *Bus) step(d *Device, slot time.Time) bool {
 		}
 		b.giveUpBusy(d)
 	}
-	b.settle(d)
-	if b.trial == trialPending && d.answeredEvery() {
+	if every := b.settle(d); every && b.trial == trialPending {
 		b.tryWindow(d, time.Since(d.polled))
 	}
 	return true
-}
-
-// answeredEvery reports whether the device answered every read of its
-// last poll, with data or an exception.
-func (d *Device) answeredEvery() bool {
-	for _, q := range d.quals {
-		if q.noAnswer() {
-			return false
-		}
-	}
-	for i := range d.texts {
-		if qcodeOf(d.texts[i].quality).noAnswer() {
-			return false
-		}
-	}
-	return d.answeredPoll
 }
 
 // trialState is what a bus with pipeline auto knows of its server.
@@ -522,19 +506,13 @@ func (b *Bus) tryWindow(d *Device, took time.Duration) {
 	if n < 2 {
 		return // nothing to send together; another device may tell
 	}
-	reqs := b.window[:0]
+	var reads [maxPipeline]int
 	for i := range n {
-		r := &d.plan[i]
-		reqs = append(reqs, pipeReq{unit: d.Unit, fc: r.Table.FunctionCode(), addr: r.Address, qty: r.Quantity})
+		reads[i] = i
 	}
-	b.window = reqs
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = b.timeout
-	}
-	wait := min(max(2*took, trialMinWait), timeout)
-	b.transport.setTimeout(wait)
-	answers, err := b.pipe.exchange(reqs)
+	timeout := b.timeoutOf(d)
+	b.transport.setTimeout(min(max(2*took, trialMinWait), timeout))
+	answers, err := b.pipe.exchange(b.windowOf(d, reads[:n]))
 	b.transport.setTimeout(timeout)
 	got := 0
 	for i, a := range answers {
@@ -553,11 +531,11 @@ func (b *Bus) tryWindow(d *Device, took time.Duration) {
 		b.pipe.Close()
 		b.trial = trialFailed
 		b.log.Info("server does not answer requests sent together; one request at a time",
-			"device", d.Name, "unit", d.Unit, "sent", n, "answered", got, "wait", wait.String(), "err", err)
+			"device", d.Name, "unit", d.Unit, "sent", n, "answered", got, "wait", min(max(2*took, trialMinWait), timeout).String(), "err", err)
 		return
 	}
-	b.trial, b.pipeline = trialPassed, n
-	b.inFlight.Store(int32(n))
+	b.trial = trialPassed
+	b.pipeline.Store(int32(n))
 	b.log.Info("server answers requests sent together; reads pipelined", "device", d.Name, "unit", d.Unit, "in_flight", n)
 }
 
@@ -569,7 +547,7 @@ func isException(err error) bool {
 
 // InFlight reports how many reads the bus sends before their answers
 // (1: one at a time); with pipeline auto, what its trial found so far.
-func (b *Bus) InFlight() int { return int(b.inFlight.Load()) }
+func (b *Bus) InFlight() int { return int(b.pipeline.Load()) }
 
 // Poll reads every point of d once, now, whatever its back-off. Every
 // point gets a reading: a value with quality good, or the reason it has
@@ -611,12 +589,16 @@ func (b *Bus) begin(d *Device, now time.Time) {
 
 // address makes the bus's next requests d's: its unit and its timeout.
 func (b *Bus) address(d *Device) {
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = b.timeout
-	}
-	b.transport.setTimeout(timeout)
+	b.transport.setTimeout(b.timeoutOf(d))
 	b.setUnit(d.Unit)
+}
+
+// timeoutOf is d's timeout: its own, or the bus's.
+func (b *Bus) timeoutOf(d *Device) time.Duration {
+	if d.Timeout > 0 {
+		return d.Timeout
+	}
+	return b.timeout
 }
 
 // skip fills a backed-off device's readings with the quality of its last
@@ -641,9 +623,10 @@ func (b *Bus) giveUpBusy(d *Device) {
 }
 
 // settle records how the poll went and backs off a device that did not
-// answer it at all.
-func (b *Bus) settle(d *Device) {
-	answered := false
+// answer it at all. It reports whether the device answered every read,
+// with data or an exception.
+func (b *Bus) settle(d *Device) (every bool) {
+	answered, missing := false, false
 	var unanswered qcode // the last quality saying that the device did not answer
 	for _, q := range d.quals {
 		if q.noAnswer() {
@@ -657,7 +640,7 @@ func (b *Bus) settle(d *Device) {
 	}
 	for i := range d.texts {
 		if q := d.texts[i].quality; qcodeOf(q).noAnswer() {
-			d.lastFailure = q
+			d.lastFailure, missing = q, true
 		} else {
 			answered = true
 		}
@@ -688,6 +671,7 @@ func (b *Bus) settle(d *Device) {
 	if d.lastErr != nil {
 		st.LastError = d.lastErr.Error()
 	}
+	return answered && !missing && unanswered == qNone
 }
 
 func (b *Bus) readAll(d *Device) {
@@ -723,8 +707,8 @@ func (b *Bus) run(d *Device) {
 			}
 			return
 		}
-		if b.pipeline > 1 {
-			n := min(b.pipeline, len(d.work)-k)
+		if w := int(b.pipeline.Load()); w > 1 {
+			n := min(w, len(d.work)-k)
 			b.runWindow(d, d.work[k:k+n])
 			k += n
 			continue
@@ -739,20 +723,15 @@ func (b *Bus) run(d *Device) {
 // runWindow sends the reads of one window together and takes their
 // answers in order; a read left unanswered by the window's error gets it.
 func (b *Bus) runWindow(d *Device, reads []int) {
-	reqs := b.window[:0]
-	for _, ri := range reads {
-		r := &d.plan[ri]
-		reqs = append(reqs, pipeReq{unit: d.Unit, fc: r.Table.FunctionCode(), addr: r.Address, qty: r.Quantity})
-	}
-	b.window = reqs
+	reqs := b.windowOf(d, reads)
 	answers, werr := b.pipe.exchange(reqs)
 	if werr != nil && b.trial == trialPassed && slices.ContainsFunc(answers, func(a []byte) bool { return a != nil }) &&
 		slices.ContainsFunc(answers, func(a []byte) bool { return a == nil }) {
 		// Some reads of the window answered, the others not: a server
 		// that queues fewer requests than its trial had, or that lost
 		// them. One at a time from the next read on.
-		b.trial, b.pipeline = trialFailed, 1
-		b.inFlight.Store(1)
+		b.trial = trialFailed
+		b.pipeline.Store(1)
 		b.log.Warn("server left reads sent together unanswered; one request at a time",
 			"device", d.Name, "unit", d.Unit, "sent", len(reqs), "err", werr)
 	}
@@ -769,6 +748,18 @@ func (b *Bus) runWindow(d *Device, reads []int) {
 		data, err := readData(r, answers[j])
 		b.result(d, ri, data, err)
 	}
+}
+
+// windowOf is the requests of d's reads (plan indexes) as one window,
+// in b.window.
+func (b *Bus) windowOf(d *Device, reads []int) []pipeReq {
+	reqs := b.window[:0]
+	for _, ri := range reads {
+		r := &d.plan[ri]
+		reqs = append(reqs, pipeReq{unit: d.Unit, fc: r.Table.FunctionCode(), addr: r.Address, qty: r.Quantity})
+	}
+	b.window = reqs
+	return reqs
 }
 
 // result takes the answer to read ri (or its error) into d.
