@@ -330,11 +330,17 @@ func TestFieldTypesBounded(t *testing.T) {
 	}))
 	defer srv.Close()
 	ft := newFieldTypes(newInfluxQL(srv.URL, "eipgw/autogen", "", time.Second), time.Second, slog.New(slog.DiscardHandler))
+	start := time.Now()
 	for i := range 3 * unverifiedLookups {
 		ft.plan(&batch.Batch{Kind: fmt.Sprintf("k%d", i), Time: time.Now(), Points: []batch.Point{float("x", 1)}})
 	}
-	if n := queries.Load(); n < unverifiedLookups/2 || n > unverifiedLookups+10 {
-		t.Errorf("%d SHOW FIELD KEYS for %d new kinds at once, want about %d", n, 3*unverifiedLookups, unverifiedLookups)
+	// The budget is a burst of unverifiedLookups and as many again a
+	// second: on a slow machine the 300 plans take a part of a second,
+	// which adds its share (under 2 s, fewer than all 300).
+	elapsed := time.Since(start)
+	most := unverifiedLookups + int64(elapsed.Seconds()*unverifiedLookups) + 1
+	if n := queries.Load(); n < unverifiedLookups || n > most {
+		t.Errorf("%d SHOW FIELD KEYS for %d new kinds in %v, want %d to %d", n, 3*unverifiedLookups, elapsed, unverifiedLookups, most)
 	}
 	off := newFieldTypes(nil, time.Second, slog.New(slog.DiscardHandler))
 	for i := range maxKinds + 10 {
