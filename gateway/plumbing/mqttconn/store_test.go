@@ -1,7 +1,9 @@
 package mqttconn
 
 import (
+	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 
@@ -40,5 +42,39 @@ func TestStoreHandsOutCopies(t *testing.T) {
 	s.Del("o.7")
 	if len(s.All()) != 0 {
 		t.Fatalf("after Del: %v", s.All())
+	}
+}
+
+// All lists the packets in the order they were first stored, whatever
+// their message ids (which wrap around and are reused once acknowledged);
+// storing a key again keeps its place, and one deleted and stored again
+// goes last.
+func TestStoreListsInStoredOrder(t *testing.T) {
+	s := newStore()
+	s.Open()
+	defer s.Close()
+	put := func(id uint16) {
+		p := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
+		p.Qos, p.MessageID = 1, id
+		s.Put(fmt.Sprintf("o.%d", id), p)
+	}
+	var want []string
+	for _, id := range []uint16{65533, 65534, 65535, 1, 2, 3, 40, 7, 12, 9} {
+		put(id)
+		want = append(want, fmt.Sprintf("o.%d", id))
+	}
+	put(1) // stored again (paho does on a resend): keeps its place
+	s.Del("o.65534")
+	put(65534)
+	want = append(slices.Delete(want, 1, 2), "o.65534")
+	for range 5 { // a map's order would differ between calls
+		if got := s.All(); !slices.Equal(got, want) {
+			t.Fatalf("All = %v, want %v", got, want)
+		}
+	}
+	s.Reset()
+	put(5)
+	if got := s.All(); !slices.Equal(got, []string{"o.5"}) {
+		t.Fatalf("after Reset: %v", got)
 	}
 }
