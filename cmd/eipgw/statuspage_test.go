@@ -88,7 +88,8 @@ func busOf(v edge.View, name string) edge.BusView {
 const maxLineEfficiency = 1.15
 
 // checkLineShown checks that the page shows the serial bus rs485's line
-// (baud, utilisation, line / busy) and no line for the TCP bus.
+// (baud, utilisation, line / busy) and no line for the TCP bus, which
+// shows how it sends its reads instead.
 func checkLineShown(t *testing.T, dom string) {
 	t.Helper()
 	bus := func(name string) string {
@@ -109,6 +110,14 @@ func checkLineShown(t *testing.T, dom string) {
 	}
 	if tcp := bus("plant-tcp"); tcp == "" || strings.Contains(tcp, `class="line"`) {
 		t.Errorf("bus plant-tcp missing or shown with a serial line:\n%s", tcp)
+	}
+	// The simulated park's devices have one read each: pipeline auto
+	// never has reads to send together, and says so.
+	if tcp := bus("plant-tcp"); !strings.Contains(tcp, `<p class="pipeline" data-in-flight="1" data-mode="auto-untried">Modbus TCP · one read at a time`) {
+		t.Errorf("bus plant-tcp does not show how it sends its reads:\n%s", tcp)
+	}
+	if strings.Contains(rs485, `class="pipeline"`) {
+		t.Errorf("serial bus rs485 shown with a TCP pipeline:\n%s", rs485)
 	}
 }
 

@@ -54,14 +54,14 @@ func TestPipelineAutoQueues(t *testing.T) {
 	f := startFakeDevice(t, func(_ int, req mbRequest, c net.Conn) { c.Write(regsFrame(req, spreadValue(req))) })
 	d := autoDevice(t, reads, 50*time.Millisecond)
 	b := newPipelinedBus(t, f.addr, time.Second, config.PipelineAuto, d)
-	if got := b.InFlight(); got != 1 {
-		t.Fatalf("in flight before any poll: %d, want 1", got)
+	if got, mode := b.InFlight(), b.PipelineMode(); got != 1 || mode != PipelineUntried {
+		t.Fatalf("before any poll: %d in flight, mode %s; want 1, %s", got, mode, PipelineUntried)
 	}
 	for i, rs := range runPolls(t, b, 4) {
 		checkContract(t, fmt.Sprint("poll ", i+1), rs, spreadWant(reads))
 	}
-	if got := b.InFlight(); got != reads {
-		t.Errorf("in flight after the trial: %d, want %d", got, reads)
+	if got, mode := b.InFlight(), b.PipelineMode(); got != reads || mode != PipelinePipelined {
+		t.Errorf("after the trial: %d in flight, mode %s; want %d, %s", got, mode, reads, PipelinePipelined)
 	}
 	// The first poll one at a time, the trial, three polls pipelined:
 	// all on the first connection.
@@ -152,8 +152,8 @@ func TestPipelineAutoOneRequestPerSegment(t *testing.T) {
 	for i, rs := range runPolls(t, b, 4) {
 		checkContract(t, fmt.Sprint("poll ", i+1), rs, spreadWant(reads))
 	}
-	if got := b.InFlight(); got != 1 {
-		t.Errorf("in flight after a failed trial: %d, want 1", got)
+	if got, mode := b.InFlight(), b.PipelineMode(); got != 1 || mode != PipelineOneAtTime {
+		t.Errorf("after a failed trial: %d in flight, mode %s; want 1, %s", got, mode, PipelineOneAtTime)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,8 +196,8 @@ func TestPipelineAutoFallsBack(t *testing.T) {
 		}
 		checkContract(t, fmt.Sprint("poll ", i+1), rs, want)
 	}
-	if got := b.InFlight(); got != 1 {
-		t.Errorf("in flight after reads of a window went unanswered: %d, want 1", got)
+	if got, mode := b.InFlight(), b.PipelineMode(); got != 1 || mode != PipelineOneAtTime {
+		t.Errorf("after reads of a window went unanswered: %d in flight, mode %s; want 1, %s", got, mode, PipelineOneAtTime)
 	}
 	reqs := f.requests()
 	if last := reqs[len(reqs)-1]; last.conn != 2 || len(reqs) != 5*reads {

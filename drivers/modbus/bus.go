@@ -267,7 +267,7 @@ type Bus struct {
 	pipeline atomic.Int32
 	pipe     *tcpTransport
 	window   []pipeReq
-	trial    trialState
+	trial    atomic.Uint32 // a trialState; read by the status page too
 	// resume are the slots Run starts devices from (a restarted bus's,
 	// by device name); slots, set when Run returns, those they were due at.
 	resume, slots map[string]time.Time
@@ -298,7 +298,8 @@ func NewBus(cfg config.Bus, devices []*Device, log *slog.Logger) (*Bus, error) {
 		b.client = gmodbus.NewClient2(p, b.transport)
 		switch {
 		case cfg.Pipeline == config.PipelineAuto && cfg.Delay <= 0:
-			b.pipe, b.trial = t, trialPending
+			b.pipe = t
+			b.trial.Store(uint32(trialPending))
 		case cfg.Pipeline > 1:
 			if cfg.Pipeline > maxPipeline || cfg.Delay > 0 {
 				return nil, fmt.Errorf("bus %s: pipeline %d (at most %d, and not with a delay)", cfg.Name, cfg.Pipeline, maxPipeline)
@@ -466,14 +467,14 @@ func (b *Bus) step(d *Device, slot time.Time) bool {
 		}
 		b.giveUpBusy(d)
 	}
-	if every := b.settle(d); every && b.trial == trialPending {
+	if every := b.settle(d); every && trialState(b.trial.Load()) == trialPending {
 		b.tryWindow(d, time.Since(d.polled))
 	}
 	return true
 }
 
 // trialState is what a bus with pipeline auto knows of its server.
-type trialState uint8
+type trialState uint32
 
 const (
 	trialNone    trialState = iota // pipeline set in the configuration
@@ -529,13 +530,13 @@ func (b *Bus) tryWindow(d *Device, took time.Duration) {
 	}
 	if err != nil {
 		b.pipe.Close()
-		b.trial = trialFailed
+		b.trial.Store(uint32(trialFailed))
 		b.log.Info("server does not answer requests sent together; one request at a time",
 			"device", d.Name, "unit", d.Unit, "sent", n, "answered", got, "wait", min(max(2*took, trialMinWait), timeout).String(), "err", err)
 		return
 	}
-	b.trial = trialPassed
 	b.pipeline.Store(int32(n))
+	b.trial.Store(uint32(trialPassed))
 	b.log.Info("server answers requests sent together; reads pipelined", "device", d.Name, "unit", d.Unit, "in_flight", n)
 }
 
@@ -548,6 +549,28 @@ func isException(err error) bool {
 // InFlight reports how many reads the bus sends before their answers
 // (1: one at a time); with pipeline auto, what its trial found so far.
 func (b *Bus) InFlight() int { return int(b.pipeline.Load()) }
+
+// Pipeline modes (Bus.PipelineMode).
+const (
+	PipelineFixed     = "fixed"              // the configuration's window (1 included)
+	PipelineUntried   = "auto-untried"       // auto: one at a time until a device answers every read of a poll
+	PipelinePipelined = "auto-pipelined"     // auto: the server answered reads sent together
+	PipelineOneAtTime = "auto-one-at-a-time" // auto: it did not (or later left some unanswered); for good
+)
+
+// PipelineMode says where the bus's window comes from: the configuration,
+// or, with pipeline auto, what its trial found so far.
+func (b *Bus) PipelineMode() string {
+	switch trialState(b.trial.Load()) {
+	case trialPending:
+		return PipelineUntried
+	case trialPassed:
+		return PipelinePipelined
+	case trialFailed:
+		return PipelineOneAtTime
+	}
+	return PipelineFixed
+}
 
 // Poll reads every point of d once, now, whatever its back-off. Every
 // point gets a reading: a value with quality good, or the reason it has
@@ -725,13 +748,13 @@ func (b *Bus) run(d *Device) {
 func (b *Bus) runWindow(d *Device, reads []int) {
 	reqs := b.windowOf(d, reads)
 	answers, werr := b.pipe.exchange(reqs)
-	if werr != nil && b.trial == trialPassed && slices.ContainsFunc(answers, func(a []byte) bool { return a != nil }) &&
+	if werr != nil && trialState(b.trial.Load()) == trialPassed && slices.ContainsFunc(answers, func(a []byte) bool { return a != nil }) &&
 		slices.ContainsFunc(answers, func(a []byte) bool { return a == nil }) {
 		// Some reads of the window answered, the others not: a server
 		// that queues fewer requests than its trial had, or that lost
 		// them. One at a time from the next read on.
-		b.trial = trialFailed
 		b.pipeline.Store(1)
+		b.trial.Store(uint32(trialFailed))
 		b.log.Warn("server left reads sent together unanswered; one request at a time",
 			"device", d.Name, "unit", d.Unit, "sent", len(reqs), "err", werr)
 	}

@@ -56,6 +56,9 @@ func TestPipelinePairsAnswersInAnyOrder(t *testing.T) {
 	})
 	d := NewDevice(deviceConfig("dev", 5), spreadProfile(t, reads))
 	b := newPipelinedBus(t, f.addr, time.Second, window, d)
+	if n, mode := b.InFlight(), b.PipelineMode(); n != int(window) || mode != PipelineFixed {
+		t.Errorf("%d in flight, mode %s: want %d, %s", n, mode, window, PipelineFixed)
+	}
 	for poll := range 2 {
 		checkReadings(t, fmt.Sprint("poll ", poll+1), b.Poll(d), spreadWant(reads))
 	}

@@ -116,9 +116,10 @@ func (s *Source) States() []drivers.DeviceState {
 // Bus.Line).
 func (s *Source) Line() (drivers.LineStats, bool) { return s.bus.Line() }
 
-// InFlight reports how many reads the bus sends before their answers (see
-// Bus.InFlight); ok is false unless the bus is Modbus TCP.
-func (s *Source) InFlight() (n int, ok bool) {
+// Pipeline reports how many reads the bus sends before their answers and
+// where that comes from (Bus.InFlight, Bus.PipelineMode); ok is false
+// unless the bus is Modbus TCP.
+func (s *Source) Pipeline() (inFlight int, mode string, ok bool) {
 	_, ok = s.bus.transport.(*tcpTransport)
-	return s.bus.InFlight(), ok
+	return s.bus.InFlight(), s.bus.PipelineMode(), ok
 }

@@ -23,10 +23,12 @@ type stateCollector struct {
 	lineBaud, inFlight         *prometheus.Desc
 }
 
-// inFlightReporter is a source that can say how many requests its bus
-// sends before their answers (modbus.Source on Modbus TCP).
-type inFlightReporter interface {
-	InFlight() (n int, ok bool)
+// pipelineReporter is a source that can say how many requests its bus
+// sends before their answers, and where that comes from: the
+// configuration or what pipeline auto found (modbus.Source on Modbus
+// TCP).
+type pipelineReporter interface {
+	Pipeline() (inFlight int, mode string, ok bool)
 }
 
 func newStateCollector(e *Edge) *stateCollector {
@@ -152,8 +154,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.busPoll, prometheus.CounterValue, float64(n.missed), bus, "missed")
 		ch <- prometheus.MustNewConstMetric(c.busDevices, prometheus.GaugeValue, float64(len(states)), bus)
 		ch <- prometheus.MustNewConstMetric(c.busUp, prometheus.GaugeValue, float64(up), bus)
-		if r, ok := src.(inFlightReporter); ok {
-			if n, ok := r.InFlight(); ok {
+		if r, ok := src.(pipelineReporter); ok {
+			if n, _, ok := r.Pipeline(); ok {
 				ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(n), bus)
 			}
 		}

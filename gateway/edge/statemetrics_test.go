@@ -33,8 +33,8 @@ type tcpSource struct{ *stateSource }
 
 func (tcpSource) Line() (drivers.LineStats, bool) { return drivers.LineStats{}, false }
 
-// InFlight: the bus sends four reads before their answers.
-func (tcpSource) InFlight() (int, bool) { return 4, true }
+// Pipeline: the bus sends four reads before their answers, as configured.
+func (tcpSource) Pipeline() (int, string, bool) { return 4, "fixed", true }
 
 type sourcesDriver []drivers.Source
 
@@ -188,4 +188,22 @@ func TestBusCountersSurviveAReload(t *testing.T) {
 		"eipgw_edge_bus_line_seconds_total,bus=rs485":             3.1,
 		"eipgw_edge_bus_baud,bus=rs485":                           9600,
 	})
+}
+
+// The status view shows a Modbus TCP bus's pipeline, and none for a bus
+// on a serial line.
+func TestViewShowsPipeline(t *testing.T) {
+	rs485 := &stateSource{fakeSource: fakeSource{name: "rs485"}}
+	plant := &stateSource{fakeSource: fakeSource{name: "plant"}}
+	e := edgeOver(t, prometheus.NewRegistry(), lineSource{rs485, drivers.LineStats{Baud: 9600}}, tcpSource{plant})
+	got := map[string]*PipelineView{}
+	for _, b := range e.View().Buses {
+		got[b.Name] = b.Pipeline
+	}
+	if p := got["plant"]; p == nil || *p != (PipelineView{InFlight: 4, Mode: "fixed"}) {
+		t.Errorf("plant's pipeline %+v, want 4 fixed", p)
+	}
+	if p, ok := got["rs485"]; !ok || p != nil {
+		t.Errorf("rs485 (present %v) shown with a pipeline %+v", ok, p)
+	}
 }

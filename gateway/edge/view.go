@@ -237,8 +237,22 @@ type BusView struct {
 	Name  string        `json:"name"`
 	Owner ConditionView `json:"owner"`
 	// Line is the bus's serial line; absent for a bus without one.
-	Line    *LineView    `json:"line,omitempty"`
-	Devices []DeviceView `json:"devices"`
+	Line *LineView `json:"line,omitempty"`
+	// Pipeline is how a Modbus TCP bus sends its reads; absent for
+	// other buses.
+	Pipeline *PipelineView `json:"pipeline,omitempty"`
+	Devices  []DeviceView  `json:"devices"`
+}
+
+// PipelineView is how many reads of a device a Modbus TCP bus sends
+// before their answers, and why: mode "fixed" (the configuration's
+// pipeline), or with pipeline auto "auto-untried" (one at a time until
+// a device answers every read of a poll), "auto-pipelined" (its server
+// answered reads sent together) or "auto-one-at-a-time" (it did not,
+// or later left some unanswered: for the life of the bus).
+type PipelineView struct {
+	InFlight int    `json:"in_flight"`
+	Mode     string `json:"mode"`
 }
 
 // DeviceView is one device: its state from the driver and its latest
@@ -305,6 +319,11 @@ func (e *Edge) View() View {
 		if b.line != nil {
 			if s, ok := b.line.Line(); ok {
 				bv.Line = lineView(now, s, &b.window)
+			}
+		}
+		if r, ok := b.source.(pipelineReporter); ok {
+			if n, mode, ok := r.Pipeline(); ok {
+				bv.Pipeline = &PipelineView{InFlight: n, Mode: mode}
 			}
 		}
 		states := map[string]drivers.DeviceState{}

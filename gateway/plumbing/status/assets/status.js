@@ -122,6 +122,7 @@ function renderEdge(v, now) {
     out.push(el("section", { "data-bus": b.name },
       el("h2", {}, "Bus ", b.name, " ", badge(b.owner.ok ? "ok" : "bad", b.owner.ok ? "polling" : b.owner.detail)),
       b.line ? lineSummary(b.line) : null,
+      b.pipeline ? pipelineSummary(b.pipeline) : null,
       el("table", {},
         el("thead", {}, el("tr", {}, ...["device", "state", "last poll", "answered / polls", "last error", "last values"].map(h => el("th", {}, h)))),
         tbody)));
@@ -149,6 +150,20 @@ function lineSummary(l) {
   }
   p.append(el("span", { class: "sub" }, ` (since start: ${l.requests} requests, ${l.timeouts} timeouts)`));
   return p;
+}
+
+// A Modbus TCP bus's reads: how many of a device's go out before their
+// answers, and whether the configuration or pipeline auto decided it.
+function pipelineSummary(p) {
+  const reads = p.in_flight > 1 ? `${p.in_flight} reads of a device sent together` : "one read at a time";
+  const why = {
+    "fixed": "as configured",
+    "auto-untried": "pipeline auto: until a device answers every read of a poll",
+    "auto-pipelined": "pipeline auto: the server answers reads sent together",
+    "auto-one-at-a-time": "pipeline auto: the server did not answer reads sent together",
+  }[p.mode] || p.mode;
+  return el("p", { class: "pipeline", "data-in-flight": String(p.in_flight), "data-mode": p.mode },
+    "Modbus TCP · " + reads, el("span", { class: "sub" }, ` (${why})`));
 }
 
 function fmtRate(x) {
