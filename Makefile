@@ -84,11 +84,12 @@ fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # build: eipgw (every role), and the edge's and ingest's builds (each its
-# role and the operator tools; packaging/README.md).
+# role and the operator tools), these two as a release builds them: static
+# and stripped (packaging/README.md).
 build:
 	$(GO) build -o .tools/bin/eipgw ./cmd/eipgw
-	$(GO) build -tags eipgw_edge -o .tools/bin/eipgw-edge ./cmd/eipgw
-	$(GO) build -tags eipgw_ingest -o .tools/bin/eipgw-ingest ./cmd/eipgw
+	CGO_ENABLED=0 $(GO) build -trimpath -tags eipgw_edge -ldflags "-s -w" -o .tools/bin/eipgw-edge ./cmd/eipgw
+	CGO_ENABLED=0 $(GO) build -trimpath -tags eipgw_ingest -ldflags "-s -w" -o .tools/bin/eipgw-ingest ./cmd/eipgw
 
 clean:
 	rm -rf .demo

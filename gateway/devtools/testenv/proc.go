@@ -17,24 +17,32 @@ import (
 // TestMain through CleanupBinaries, or left to the OS otherwise.
 func Eipgw(t testing.TB) string {
 	t.Helper()
-	return full.build(t, "eipgw")
+	return full.build(t, "eipgw", false)
 }
 
 // EipgwEdge builds, once per test process, the edge's build of eipgw
 // (build tag eipgw_edge: the edge and the operator tools, without the
-// other roles) and returns its path.
+// other roles) as a release is built (RoleBuildFlags) and returns its
+// path.
 func EipgwEdge(t testing.TB) string {
 	t.Helper()
-	return edgeOnly.build(t, "eipgw-edge", "-tags", "eipgw_edge")
+	return edgeOnly.build(t, "eipgw-edge", true, "-tags", "eipgw_edge")
 }
 
 // EipgwIngest builds, once per test process, ingest's build of eipgw
-// (build tag eipgw_ingest: ingest and the operator tools) and returns its
-// path.
+// (build tag eipgw_ingest: ingest and the operator tools) as a release is
+// built (RoleBuildFlags) and returns its path.
 func EipgwIngest(t testing.TB) string {
 	t.Helper()
-	return ingestOnly.build(t, "eipgw-ingest", "-tags", "eipgw_ingest")
+	return ingestOnly.build(t, "eipgw-ingest", true, "-tags", "eipgw_ingest")
 }
+
+// RoleBuildFlags are the go build flags of a role's release build
+// (packaging/README.md), which is also built with CGO_ENABLED=0: static,
+// so no C library is mapped into the process, and without the symbol
+// tables. What the benchmarks measure is then what ships: the edge's
+// peak RSS is 1 to 2 MB lower than a default build's.
+var RoleBuildFlags = []string{"-trimpath", "-ldflags=-s -w"}
 
 // binary is a build of ./cmd/eipgw made once per test process.
 type binary struct {
@@ -50,7 +58,9 @@ var (
 	binDirErr                  error
 )
 
-func (b *binary) build(t testing.TB, name string, flags ...string) string {
+// build builds ./cmd/eipgw with flags into name, once; release adds
+// RoleBuildFlags and CGO_ENABLED=0.
+func (b *binary) build(t testing.TB, name string, release bool, flags ...string) string {
 	t.Helper()
 	b.once.Do(func() {
 		binDirOnce.Do(func() { binDir, binDirErr = os.MkdirTemp("", "eipgw-bin") })
@@ -58,8 +68,13 @@ func (b *binary) build(t testing.TB, name string, flags ...string) string {
 			return
 		}
 		b.path = filepath.Join(binDir, name)
+		var env []string
+		if release {
+			env = append(os.Environ(), "CGO_ENABLED=0")
+			flags = append(flags, RoleBuildFlags...)
+		}
 		cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", b.path, "./cmd/eipgw")...)
-		cmd.Dir = RepoRoot(t)
+		cmd.Dir, cmd.Env = RepoRoot(t), env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s: %v\n%s", strings.Join(flags, " "), err, out)
 		}
