@@ -166,7 +166,8 @@ type Completeness struct {
 	// Interval is how often the check runs (default 30s).
 	Interval time.Duration `yaml:"interval"`
 	// Grace is how long a missing number may still arrive before it is
-	// declared missing (default 60s).
+	// declared missing: since a later batch was polled, and since the
+	// checker first saw a later number stored (default 60s).
 	Grace time.Duration `yaml:"grace"`
 	// MaxSeqJump is the largest step above the highest sequence number
 	// seen for a gateway that ingest accepts (default 10000000). A batch

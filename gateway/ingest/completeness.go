@@ -26,7 +26,8 @@ import (
 // a number that never reaches InfluxDB is a lost batch. The checker reads
 // back which numbers InfluxDB holds — so it is right however many workers
 // share the subscription — and once a number is still missing Grace after
-// a later batch was polled, it writes a completeness record:
+// a later batch was polled, and Grace after the checker first saw the gap
+// (a backlog is late when it comes), it writes a completeness record:
 //
 //	measurement  completeness
 //	tags         park, gateway
@@ -75,6 +76,42 @@ type gatewayState struct {
 	// worker before a restart, or by another): a gap the walk from the
 	// last hour meets again is not declared twice.
 	declared []seqRange
+	// sightings are when this checker first saw numbers up to each
+	// upTo above the frontier: a gap is declared only once a number
+	// after it has been in sight for the grace too (sightedSince).
+	sightings []sighting
+}
+
+// sighting: the checker first saw a number as high as upTo at at.
+type sighting struct {
+	upTo uint64
+	at   time.Time
+}
+
+// maxSightings bounds a gateway's sightings; past it the oldest is
+// forgotten, so that the numbers it covered take the next one's later
+// time: a gap is then declared later, never sooner.
+const maxSightings = 64
+
+// sight notes that the highest number stored is top at now.
+func (st *gatewayState) sight(top uint64, now time.Time) {
+	if n := len(st.sightings); n > 0 && top <= st.sightings[n-1].upTo {
+		return
+	}
+	if len(st.sightings) >= maxSightings {
+		st.sightings = st.sightings[1:]
+	}
+	st.sightings = append(st.sightings, sighting{top, now})
+}
+
+// sightedSince returns when the checker first saw a number as high as x.
+func (st *gatewayState) sightedSince(x uint64) time.Time {
+	for _, s := range st.sightings {
+		if s.upTo >= x {
+			return s.at
+		}
+	}
+	return time.Time{}
 }
 
 // seqRange is a run of sequence numbers, first..last.
@@ -397,6 +434,21 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		st.implausible = map[uint64]bool{}
 	}
 	now := c.now()
+	// The highest number of the run followed: a far-off number (forged,
+	// recorded as implausible) would otherwise stand for every number
+	// below it as seen long ago.
+	top := st.frontier
+	for _, r := range rows {
+		if r.seq > top {
+			if r.seq-top > maxGap+1 {
+				break
+			}
+			top = r.seq
+		}
+	}
+	if top > st.frontier {
+		st.sight(top, now)
+	}
 	settled := now.Add(-c.grace).UnixMilli()
 	quiet := c.outage != nil && !c.outage.quietUntil(now, c.grace).IsZero()
 	var gaps []Gap
@@ -443,6 +495,17 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 			wait = true
 			break // late, not lost: they may still be stored
 		}
+		// The poll time alone does not tell late from lost for batches
+		// that were late already when they came: a backlog after an
+		// outage of the edge's link or ingest's, whose numbers a
+		// reconnection can bring slightly out of order (a client's
+		// resend beside its new publishes, a session taken over
+		// mid-stream). The gap must also have been in sight for the
+		// grace.
+		if now.Sub(st.sightedSince(r.seq)) < c.grace {
+			wait = true
+			break
+		}
 		// Stored at poll times before the read-back's window (a clock
 		// stepped back): not missing.
 		stored, err := c.storedIn(ctx, where, gap.First, gap.Last)
@@ -488,6 +551,12 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 	if len(kept) == 0 {
 		st.declared = nil
 	}
+	// And the sightings it has passed.
+	i := 0
+	for i < len(st.sightings) && st.sightings[i].upTo <= st.frontier {
+		i++
+	}
+	st.sightings = st.sightings[i:]
 	st.pending = wait
 	c.mu.Lock()
 	// What seen and check set meanwhile, not the snapshot's.

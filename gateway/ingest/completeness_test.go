@@ -76,6 +76,12 @@ func TestCompletenessAgainstInfluxDB(t *testing.T) {
 	c.seen("gw-2")
 	c.seen("gw-3")
 	ctx := context.Background()
+	// Polled long ago, but first in sight now: nothing is declared until
+	// a number after each gap has been in sight for the grace.
+	if gaps, err := c.check(ctx); err != nil || len(gaps) != 0 {
+		t.Fatalf("first in sight: %+v, %v; want nothing declared yet", gaps, err)
+	}
+	clock = clock.Add(c.grace)
 	gaps, err := c.check(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +144,7 @@ func TestCompletenessImplausibleGap(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("write: %v %v", err, resp)
 	}
-	written := checkTwice(t, ifx.URL, t0, "gw-1", "gw-3")
+	written := checkInSight(t, ifx.URL, t0, "gw-1", "gw-3")
 	want := []string{
 		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=6i,missing_last=7i,missing_count=2i %d", t0.Add(8*time.Second).UnixMilli()),
 		fmt.Sprintf("completeness,gateway=gw-1,park=p implausible_first=11i,implausible_last=999999999i,implausible_count=999999989i %d", t0.Add(6*time.Second).UnixMilli()),
@@ -166,7 +172,7 @@ func TestCompletenessIgnoresUnverified(t *testing.T) {
 		// A gateway without keys: no batch_check at all.
 		fmt.Sprintf("meter,device=d,gateway=gw-2,park=p x=1,batch_seq=1i %d", t0.Add(time.Second).UnixMilli()),
 		fmt.Sprintf("meter,device=d,gateway=gw-2,park=p x=1,batch_seq=3i %d", t0.Add(3*time.Second).UnixMilli()))
-	written := checkTwice(t, ifx.URL, t0, "gw-1", "gw-2")
+	written := checkInSight(t, ifx.URL, t0, "gw-1", "gw-2")
 	want := []string{
 		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=3i,missing_last=3i,missing_count=1i %d", t0.Add(4*time.Second).UnixMilli()),
 		fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=7i,missing_last=8i,missing_count=2i %d", t0.Add(9*time.Second).UnixMilli()),
@@ -177,25 +183,36 @@ func TestCompletenessIgnoresUnverified(t *testing.T) {
 	}
 }
 
-// checkTwice runs two checks of park p's gateways in the InfluxDB at url
-// (grace 30 s, max_seq_jump 1000, the clock half an hour after t0) and
-// returns the records they would write.
-func checkTwice(t *testing.T, url string, t0 time.Time, gateways ...string) []string {
+// checkInSight runs checks of park p's gateways in the InfluxDB at url
+// (grace 30 s, max_seq_jump 1000, the clock half an hour after t0): one
+// that first sees the gaps, which declares none of them, and two the
+// grace later; it returns the records they would write.
+func checkInSight(t *testing.T, url string, t0 time.Time, gateways ...string) []string {
 	t.Helper()
 	m := newMetrics(prometheus.NewRegistry())
 	var written []string
+	clock := t0.Add(time.Hour / 2)
 	c := &completeness{
 		park: "p", q: newInfluxQL(url, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second,
 		log: slog.New(slog.DiscardHandler), gaps: m.gaps, missing: m.missing, implausibleGaps: m.implausible,
-		maxGap: 1000, gateways: map[string]*gatewayState{}, now: func() time.Time { return t0.Add(time.Hour / 2) },
+		maxGap: 1000, gateways: map[string]*gatewayState{}, now: func() time.Time { return clock },
 		write: func(ctx context.Context, line string) error { written = append(written, line); return nil },
 	}
 	for _, g := range gateways {
 		c.seen(g)
 	}
-	for range 2 {
-		if _, err := c.check(context.Background()); err != nil {
+	for pass := range 3 {
+		gaps, err := c.check(context.Background())
+		if err != nil {
 			t.Fatal(err)
+		}
+		if pass == 0 {
+			for _, g := range gaps {
+				if !g.Implausible {
+					t.Fatalf("gap %+v declared in the pass that first saw it", g)
+				}
+			}
+			clock = clock.Add(c.grace)
 		}
 	}
 	return written
@@ -257,19 +274,27 @@ func TestCompletenessLateNotLost(t *testing.T) {
 			t.Fatalf("%s: gaps %v, want %v", what, got, want)
 		}
 	}
+	// A gap is declared once a number after it has been in sight for the
+	// grace: a first pass sees it, a pass the grace later declares it.
+	sightThenCheck := func(c *completeness, what string, want ...seqRange) {
+		t.Helper()
+		check(c, what+", first in sight")
+		clock = clock.Add(c.grace)
+		check(c, what, want...)
+	}
 	c := newChecker()
 	check(c, "start")
 	// A poll split in three: its first part (3) lost, parts 1 and 2 (4, 5)
 	// stored in a point without batch_seq; then 6 and 7.
 	postLines(t, ifx.URL, line("gw-1", "batch_seq_1=4i,batch_seq_2=5i", 3), line("gw-1", "batch_seq=6i", 4), line("gw-1", "batch_seq=7i", 5))
-	check(c, "split poll, first part lost", seqRange{3, 3})
+	sightThenCheck(c, "split poll, first part lost", seqRange{3, 3})
 
 	// 8 is held by this worker (a retry, the side lane): late, not lost.
 	postLines(t, ifx.URL, line("gw-1", "batch_seq=9i", 7))
 	held.add("gw-1", 8)
 	check(c, "8 held")
 	held.done("gw-1", 8)
-	check(c, "8 no longer held", seqRange{8, 8})
+	sightThenCheck(c, "8 no longer held", seqRange{8, 8})
 
 	// Writes failing: nothing declared; an outage of the grace or longer
 	// that ended less than the grace ago: nothing either.
@@ -287,7 +312,7 @@ func TestCompletenessLateNotLost(t *testing.T) {
 	postLines(t, ifx.URL, fmt.Sprintf("completeness,gateway=gw-1,park=p missing_first=12i,missing_last=12i,missing_count=1i %d", sec(9)+1),
 		line("gw-1", "batch_seq=13i", 9), line("gw-1", "batch_seq=15i", 10))
 	c = newChecker()
-	check(c, "after a restart", seqRange{14, 14})
+	sightThenCheck(c, "after a restart", seqRange{14, 14})
 	s, err := ifx.Query("eipgw", `SELECT sum(missing_count) FROM completeness WHERE gateway='gw-1'`)
 	if err != nil || len(s) != 1 || fmt.Sprint(s[0].Values[0][1]) != "5" {
 		t.Fatalf("sum(missing_count) %+v, %v; want 5 (3, 8, 10, 12, 14)", s, err)
@@ -467,18 +492,35 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	if _, q, err := pass(); err != nil || len(q) != 301 {
 		t.Fatalf("first pass: %v, %d gateways queried, want 301", err, len(q))
 	}
+	// sightThenPass runs a pass that first sees new gaps (it declares
+	// none: a gap is declared once a number after it has been in sight
+	// for the grace), and another the grace later; it returns the first
+	// pass's order and the second's results.
+	sightThenPass := func(what string) (first []string, gaps []Gap, q []string, err error) {
+		t.Helper()
+		sighted, first, _ := pass()
+		if len(sighted) != 0 {
+			t.Fatalf("%s: %+v declared in the pass that first saw them", what, sighted)
+		}
+		clock = clock.Add(c.grace)
+		gaps, q, err = pass()
+		return first, gaps, q, err
+	}
 
 	// gw-real loses 3 and stores 4: the next pass checks it first and
-	// declares 3.
+	// sees the gap, and the pass the grace later checks it first again
+	// (its number is waiting) and declares 3.
 	writeLines(line("gw-real", 4, t0.Add(3*time.Second)))
 	c.seen("gw-real")
 	clock = clock.Add(time.Minute)
-	gaps, q, err := pass()
+	first, gaps, q, err := sightThenPass("second pass")
 	if err != nil || len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 3 || gaps[0].Last != 3 {
 		t.Fatalf("second pass: %+v, %v", gaps, err)
 	}
-	if len(q) == 0 || q[0] != "gw-real" {
-		t.Errorf("second pass checked %v first, want gw-real, the one that stored something", q[:min(len(q), 3)])
+	for _, q := range [][]string{first, q} {
+		if len(q) == 0 || q[0] != "gw-real" {
+			t.Errorf("a pass checked %v first, want gw-real, the one that stored something", q[:min(len(q), 3)])
+		}
 	}
 
 	// A failing query of one gateway: the others are still checked. And
@@ -490,7 +532,7 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	c.seen("fake-000")
 	c.seen("gw-real")
 	clock = clock.Add(time.Minute)
-	gaps, _, err = pass()
+	_, gaps, _, err = sightThenPass("one gateway failing")
 	if err == nil || !strings.Contains(err.Error(), "fake-000") {
 		t.Errorf("failing gateway: err %v", err)
 	}
@@ -507,7 +549,7 @@ func TestCompletenessFollowsWhatMoves(t *testing.T) {
 	writeLines(line("gw-real", 10, t0.Add(3*time.Hour)))
 	c.seen("gw-real")
 	clock = t0.Add(4 * time.Hour)
-	gaps, _, err = pass()
+	_, gaps, _, err = sightThenPass("after hours of silence")
 	if err != nil || len(gaps) != 1 || gaps[0].Gateway != "gw-real" || gaps[0].First != 8 || gaps[0].Last != 9 {
 		t.Errorf("after hours of silence: %+v, %v", gaps, err)
 	}
@@ -543,6 +585,12 @@ func TestCompletenessFollowsOtherWorkersGateways(t *testing.T) {
 		write:  func(ctx context.Context, l string) error { postLines(t, ifx.URL, l); return nil },
 		window: 2*30*time.Second + time.Minute,
 	}
+	// The first pass finds the gateway and sees its gap; the pass the
+	// grace later declares it.
+	if gaps, err := c.check(context.Background()); err != nil || len(gaps) != 0 {
+		t.Fatalf("first pass: %+v, %v; want nothing declared yet", gaps, err)
+	}
+	clock = clock.Add(c.grace)
 	gaps, err := c.check(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -588,6 +636,10 @@ func TestCompletenessClockSteppedBack(t *testing.T) {
 	postLines(t, ifx.URL, line(4, back.Add(3*time.Second)), line(5, back.Add(4*time.Second)), line(7, back.Add(6*time.Second)), line(8, t0.Add(10*time.Second)))
 	c.seen("gw-s")
 	clock = clock.Add(time.Minute)
+	if gaps, err := c.check(context.Background()); err != nil || len(gaps) != 0 {
+		t.Fatalf("the pass that first sees the gap: %+v, %v; want nothing declared yet", gaps, err)
+	}
+	clock = clock.Add(c.grace)
 	gaps, err := c.check(context.Background())
 	if err != nil || len(gaps) != 1 || gaps[0].First != 6 || gaps[0].Last != 6 {
 		t.Fatalf("after the step back: %+v, %v; want only 6 missing", gaps, err)
@@ -633,14 +685,20 @@ func TestCompletenessGapDeclaredOnceInAGroup(t *testing.T) {
 	if gaps, err := c2.check(context.Background()); err != nil || len(gaps) != 0 {
 		t.Fatalf("second worker's first pass: %v %v, want no gap yet", gaps, err)
 	}
-	// The first declares it, and five invented gateways' gaps.
+	// The first sees it, and five invented gateways' gaps, and declares
+	// them the grace later.
 	c1.seen("gw-g")
 	for g := range 5 {
 		c1.seen(fmt.Sprintf("gw-x%d", g))
 	}
+	if gaps, err := c1.check(context.Background()); err != nil || len(gaps) != 0 {
+		t.Fatalf("first worker's first pass: %v %v, want no gap yet", gaps, err)
+	}
+	clock1 = clock1.Add(c1.grace)
 	if _, err := c1.check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// The second, the grace after it saw the gap, finds the record.
 	clock2 = later
 	if _, err := c2.check(context.Background()); err != nil {
 		t.Fatal(err)
@@ -657,4 +715,66 @@ func TestCompletenessGapDeclaredOnceInAGroup(t *testing.T) {
 	if strings.Contains(logs2.String(), "batches missing") {
 		t.Errorf("second worker logged a gap:\n%s", logs2.String())
 	}
+}
+
+// TestCompletenessBacklogOutOfOrder: batches polled long ago (a backlog
+// after an outage of the edge's link) come with a few out of order, as a
+// reconnection can bring them: 6 and 7 stored before 4 and 5, which
+// follow within the grace. Nothing is declared, though every poll time is
+// far older than the grace, and though a forged far-off number was seen
+// long before. A gap still open the grace after it came in sight is
+// declared.
+func TestCompletenessBacklogOutOfOrder(t *testing.T) {
+	ifx := testenv.StartInflux(t, "eipgw")
+	t0 := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	line := func(seq int, at time.Time) string {
+		return fmt.Sprintf("chp,device=d,gateway=gw-b,park=p x=1,batch_seq=%di %d", seq, at.UnixMilli())
+	}
+	at := func(seq int) time.Time { return t0.Add(time.Duration(seq) * time.Second) }
+	postLines(t, ifx.URL, line(1, at(1)), line(2, at(2)), line(3, at(3)), line(1_000_000_000, at(3).Add(500*time.Millisecond)))
+	clock := t0.Add(time.Minute)
+	m := newMetrics(prometheus.NewRegistry())
+	c := &completeness{
+		park: "p", q: newInfluxQL(ifx.URL, "eipgw/autogen", "", 10*time.Second), grace: 30 * time.Second, log: slog.New(slog.DiscardHandler),
+		gaps: m.gaps, missing: m.missing, implausibleGaps: m.implausible, maxGap: 1000, gateways: map[string]*gatewayState{},
+		now:   func() time.Time { return clock },
+		write: func(ctx context.Context, l string) error { postLines(t, ifx.URL, l); return nil },
+	}
+	check := func(what string, want ...seqRange) {
+		t.Helper()
+		c.seen("gw-b")
+		gaps, err := c.check(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []seqRange
+		for _, g := range gaps {
+			if !g.Implausible {
+				got = append(got, seqRange{g.First, g.Last})
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: gaps %v, want %v", what, got, want)
+		}
+	}
+	check("start")
+	clock = clock.Add(10 * time.Minute) // the forged number long in sight
+
+	// The backlog: 6 and 7 first, 4 and 5 ten seconds later.
+	postLines(t, ifx.URL, line(6, at(6)), line(7, at(7)))
+	check("6 and 7 before 4 and 5")
+	clock = clock.Add(10 * time.Second)
+	postLines(t, ifx.URL, line(4, at(4)), line(5, at(5)))
+	check("4 and 5 came")
+	clock = clock.Add(time.Minute)
+	check("a minute later")
+
+	// 9 comes and 8 never does: declared once 9 has been in sight for the
+	// grace, not before.
+	postLines(t, ifx.URL, line(9, at(9)))
+	check("9 in sight")
+	clock = clock.Add(29 * time.Second)
+	check("9 in sight for 29 s")
+	clock = clock.Add(time.Second)
+	check("9 in sight for the grace", seqRange{8, 8})
 }
