@@ -88,20 +88,35 @@ type sighting struct {
 	at   time.Time
 }
 
-// maxSightings bounds a gateway's sightings; past it the oldest is
-// forgotten, so that the numbers it covered take the next one's later
-// time: a gap is then declared later, never sooner.
-const maxSightings = 64
+// sightSlices is how finely sightings within one grace are kept: a
+// number first seen less than grace/sightSlices after the sighting before
+// it shares that sighting's time, so it may be declared missing that much
+// before the grace has passed since it was seen.
+const sightSlices = 32
 
-// sight notes that the highest number stored is top at now.
-func (st *gatewayState) sight(top uint64, now time.Time) {
-	if n := len(st.sightings); n > 0 && top <= st.sightings[n-1].upTo {
+// sight notes that the highest number stored is top at now. The
+// sightings stay few whatever anyone publishes: at most sightSlices+1
+// within the last grace, and those older than the grace, which all say
+// "seen long enough", collapse into one.
+func (st *gatewayState) sight(top uint64, now time.Time, grace time.Duration) {
+	n := len(st.sightings)
+	if n > 0 && top <= st.sightings[n-1].upTo {
 		return
 	}
-	if len(st.sightings) >= maxSightings {
-		st.sightings = st.sightings[1:]
+	if n > 0 && now.Sub(st.sightings[n-1].at) < grace/sightSlices {
+		st.sightings[n-1].upTo = top
+	} else {
+		st.sightings = append(st.sightings, sighting{top, now})
 	}
-	st.sightings = append(st.sightings, sighting{top, now})
+	old := 0
+	for old < len(st.sightings) && now.Sub(st.sightings[old].at) >= grace {
+		old++
+	}
+	if old > 1 {
+		// The latest of them stands for all: its upTo is the highest,
+		// and its time is the grace old too.
+		st.sightings = st.sightings[old-1:]
+	}
 }
 
 // sightedSince returns when the checker first saw a number as high as x.
@@ -447,7 +462,7 @@ func (c *completeness) checkGateway(ctx context.Context, gateway string) ([]Gap,
 		}
 	}
 	if top > st.frontier {
-		st.sight(top, now)
+		st.sight(top, now, c.grace)
 	}
 	settled := now.Add(-c.grace).UnixMilli()
 	quiet := c.outage != nil && !c.outage.quietUntil(now, c.grace).IsZero()

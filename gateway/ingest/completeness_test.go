@@ -778,3 +778,35 @@ func TestCompletenessBacklogOutOfOrder(t *testing.T) {
 	clock = clock.Add(time.Second)
 	check("9 in sight for the grace", seqRange{8, 8})
 }
+
+// TestSightingsBounded: while a gap stays open, a publisher that sends a
+// higher number every 100 ms for an hour (anyone who can publish can)
+// neither grows what the checker keeps nor keeps the gap from being
+// declared once a number after it has been in sight for the grace; and
+// a number is never read as seen more than grace/sightSlices before it
+// was.
+func TestSightingsBounded(t *testing.T) {
+	var st gatewayState
+	grace := time.Minute
+	t0 := time.Unix(1_000_000_000, 0)
+	st.sight(101, t0, grace)
+	for i := 1; i <= 36000; i++ {
+		now := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		top := uint64(101 + i)
+		st.sight(top, now, grace)
+		if n := len(st.sightings); n > sightSlices+2 {
+			t.Fatalf("at %v: %d sightings kept", now.Sub(t0), n)
+		}
+		if now.Sub(t0) >= grace && now.Sub(st.sightedSince(101)) < grace {
+			t.Fatalf("at %v: 101, seen at the start, reads as seen at %v", now.Sub(t0), st.sightedSince(101).Sub(t0))
+		}
+		if early := now.Sub(st.sightedSince(top)); early > grace/sightSlices {
+			t.Fatalf("at %v: %d, seen now, reads as seen %v before", now.Sub(t0), top, early)
+		}
+	}
+	// Numbers already passed are not asked for; a lower one than any
+	// sighting reads as seen with the first.
+	if got := st.sightedSince(1); !got.Equal(st.sightings[0].at) {
+		t.Errorf("sightedSince(1) = %v, want the first sighting's %v", got, st.sightings[0].at)
+	}
+}
