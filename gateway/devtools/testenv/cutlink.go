@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -20,10 +21,12 @@ type CutLink struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	cond  *sync.Cond
-	cut   bool
-	conns map[net.Conn]bool
+	mu   sync.Mutex
+	cond *sync.Cond
+	cut  bool
+	// conns are both ends' connections, each true once severed.
+	conns   map[net.Conn]bool
+	dropped atomic.Int64
 }
 
 // NewCutLink starts a relay to target (host:port), healed; the test's
@@ -70,9 +73,31 @@ func (l *CutLink) waitHealed() {
 	l.mu.Unlock()
 }
 
-func (l *CutLink) track(c net.Conn) {
+// Sever kills the connections open now, as a link that died does: from
+// now on they carry nothing, and what either end sends on them is read
+// and dropped (Dropped counts the bytes). Connections made afterwards
+// are carried.
+func (l *CutLink) Sever() {
 	l.mu.Lock()
-	l.conns[c] = true
+	for c := range l.conns {
+		l.conns[c] = true
+	}
+	l.mu.Unlock()
+}
+
+// Dropped is how many bytes severed connections have dropped.
+func (l *CutLink) Dropped() int64 { return l.dropped.Load() }
+
+func (l *CutLink) severed(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.conns[c]
+}
+
+// track adds c, severed already if its client end (peer) was.
+func (l *CutLink) track(c, peer net.Conn) {
+	l.mu.Lock()
+	l.conns[c] = peer != nil && l.conns[peer]
 	l.mu.Unlock()
 }
 
@@ -82,7 +107,7 @@ func (l *CutLink) accept() {
 		if err != nil {
 			return
 		}
-		l.track(c)
+		l.track(c, nil)
 		go l.serve(c)
 	}
 }
@@ -94,7 +119,7 @@ func (l *CutLink) serve(c net.Conn) {
 		c.Close()
 		return
 	}
-	l.track(up)
+	l.track(up, c)
 	go l.pump(c, up)
 	go l.pump(up, c)
 }
@@ -104,7 +129,9 @@ func (l *CutLink) pump(src, dst net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && l.severed(src) {
+			l.dropped.Add(int64(n))
+		} else if n > 0 {
 			l.waitHealed()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				src.Close()

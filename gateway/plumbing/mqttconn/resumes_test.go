@@ -3,11 +3,8 @@ package mqttconn_test
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,7 +72,7 @@ func TestResumedPublishCompletesWithoutAck(t *testing.T) {
 }
 
 // TestResumeKeepsPublishOrder: QoS 1 publishes that vanished with a
-// connection (a relay that swallows them, as a dead link does) are sent
+// connection (a link severed under it: testenv.CutLink.Sever) are sent
 // again on the reconnection in the order they were first published, so
 // the broker's subscribers see them in that order: a client stopped in
 // the middle of that resend leaves the broker a prefix, never later
@@ -83,7 +80,7 @@ func TestResumedPublishCompletesWithoutAck(t *testing.T) {
 // them in a map's order.
 func TestResumeKeepsPublishOrder(t *testing.T) {
 	mq := testenv.StartMosquitto(t)
-	relay := newSwallowingRelay(t, strings.TrimPrefix(mq.URL, "tcp://"))
+	link := testenv.NewCutLink(t, strings.TrimPrefix(mq.URL, "tcp://"))
 
 	const n = 60
 	got := make(chan string, 4*n)
@@ -96,14 +93,14 @@ func TestResumeKeepsPublishOrder(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 
-	cfg := &config.MQTT{Broker: "tcp://" + relay.Addr().String(), KeepAlive: time.Second, ConnectTimeout: 2 * time.Second}
+	cfg := &config.MQTT{Broker: "tcp://" + link.Addr(), KeepAlive: time.Second, ConnectTimeout: 2 * time.Second}
 	c := mqttconn.NewClient(mqttconn.Options(cfg, "order-pub", slog.New(slog.DiscardHandler)))
 	if err := mqttconn.Connect(c, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Disconnect(100)
 
-	relay.swallow.Store(true) // the connection up now loses whatever it carries
+	link.Sever() // the connection up now loses whatever it carries
 	toks := make([]mqtt.Token, n)
 	for i := range toks {
 		toks[i] = c.Publish("order/x", 1, false, fmt.Sprintf("m%03d", i))
@@ -129,80 +126,7 @@ func TestResumeKeepsPublishOrder(t *testing.T) {
 	if !slices.IsSorted(order) {
 		t.Fatalf("messages sent again out of their order: %v", order)
 	}
-	if relay.swallowed.Load() == 0 {
-		t.Fatal("the relay swallowed nothing: the messages were not sent again")
-	}
-}
-
-// swallowingRelay carries TCP connections to target; once swallow is set,
-// the connection open then reads what its client sends and drops it, and
-// carries nothing back (a later connection is carried).
-type swallowingRelay struct {
-	net.Listener
-	swallow   atomic.Bool
-	swallowed atomic.Int64
-}
-
-func newSwallowingRelay(t *testing.T, target string) *swallowingRelay {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &swallowingRelay{Listener: ln}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			// Only a connection made before swallow was set swallows.
-			doomed := !r.swallow.Load()
-			wg.Add(2)
-			go func() { defer wg.Done(); r.pump(c, up, doomed) }()
-			go func() { defer wg.Done(); r.pump(up, c, doomed) }()
-		}
-	}()
-	return r
-}
-
-func (r *swallowingRelay) pump(src, dst net.Conn, doomed bool) {
-	defer src.Close()
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if doomed && r.swallow.Load() {
-				r.swallowed.Add(int64(n))
-			} else if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
+	if link.Dropped() == 0 {
+		t.Fatal("the severed connection dropped nothing: the messages were not sent again")
 	}
 }
