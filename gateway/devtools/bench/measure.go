@@ -51,6 +51,14 @@ func ReadUsage(pid int) (Usage, error) {
 		ticks += n
 	}
 	u := Usage{CPU: time.Duration(ticks) * time.Second / clockTicks}
+	// The ticks are 10 ms: a short run's CPU, or a quiet process's, rounds
+	// to a few of them or none. Each thread's time on the CPU to the
+	// nanosecond is in its schedstat; their sum is the process's, but
+	// for the threads that exited, which the ticks still count: taken
+	// unless it falls short of the ticks by more than a tick.
+	if ns, err := threadsCPU(pid); err == nil && ns+time.Second/clockTicks >= u.CPU {
+		u.CPU = ns
+	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return Usage{}, err
@@ -199,3 +207,33 @@ func (s Samples) HistogramLatency(name string) (Latency, error) {
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// threadsCPU sums the time on the CPU of pid's threads, from the first
+// field of each /proc/PID/task/TID/schedstat (nanoseconds).
+func threadsCPU(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var sum time.Duration
+	for _, task := range tasks {
+		b, err := os.ReadFile(dir + "/" + task.Name() + "/schedstat")
+		if err != nil {
+			if os.IsNotExist(err) {
+				continue // the thread exited meanwhile
+			}
+			return 0, err
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("%s/%s/schedstat: empty", dir, task.Name())
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s/%s/schedstat: %w", dir, task.Name(), err)
+		}
+		sum += time.Duration(ns)
+	}
+	return sum, nil
+}
